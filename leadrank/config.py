@@ -1,0 +1,241 @@
+"""The sources file: what to fetch, how politely, and how to score.
+
+One YAML file declares everything a night needs (Meltano-style: a new source of a known shape
+is configuration, not code). Strings may use `${ENV_VAR}` or `${ENV_VAR:-default}` so that
+secrets and machine-specific paths stay out of the file. Relative paths are resolved against
+the file's own directory, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """The sources file is missing, unreadable or invalid; the message says where."""
+
+
+class FetchSettings(BaseModel):
+    """Politeness and safety limits of the fetch layer; per-source `fetch:` overrides them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_agent: str = "leadrank/0.1 (+https://github.com/leadrank/leadrank; contact: ops@example.com)"
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    max_retries: int = 3
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    rate_limit: float = 1.0  # requests per second per host; 0 disables the limit
+    max_concurrency_per_host: int = 2
+    max_body_bytes: int = 10_000_000
+    max_redirects: int = 5
+    respect_robots: bool = True
+    allow_local_files: bool = False
+    allow_private_network: bool = False
+    keep_raw: bool = True
+
+
+class SourceConfig(BaseModel):
+    """One configured source. Settings beyond the common ones belong to its kind's extractor."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    kind: Literal["exhibition", "association", "websearch"]
+    enabled: bool = True
+    trust: int = Field(default=0, description="higher wins field conflicts in golden records")
+    expect_rows: bool = True
+    required_fields: list[str] = ["company_name"]
+    fetch: dict[str, Any] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", value):
+            raise ValueError(f"source name {value!r} must be letters, digits, '-', '_' or '.'")
+        return value
+
+    def options(self) -> dict[str, Any]:
+        """The kind-specific settings (everything not common to all sources)."""
+        return dict(self.model_extra or {})
+
+
+class TableFileConfig(BaseModel):
+    """A local CSV/XLSX table (financial statements, CRM outcomes)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    path: Path
+    encoding: str | None = None  # None: detect (UTF-8, UTF-8 with BOM, GB18030)
+    sep: str = ","
+    columns: dict[str, str] = {}  # our field -> the file's column
+
+
+class FinancialsConfig(TableFileConfig):
+    layout: Literal["flat"] = "flat"
+    units: str = "元"  # 元 | 万元 | 百万元, or per-field in `field_units`
+    field_units: dict[str, str] = {}
+
+
+class OutcomesConfig(TableFileConfig):
+    pass
+
+
+class ResolutionConfig(BaseModel):
+    """Entity-resolution settings: evidence weights (log-odds points) and the threshold their sum
+    must reach for two records to be one company. See leadrank.transform.matching."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match_threshold: float = 6.0
+    max_block_size: int = 100
+    name_strong: float = 90.0  # rapidfuzz similarity (0-100) counted as the same name
+    name_weak: float = 75.0  # ... as a plausible variant
+    name_different: float = 55.0  # ... below this, names disagree
+    shared_key_names: int = 3  # a phone/domain used by more distinct names than this is a shared one
+    weights: dict[str, float] = {
+        "uscc_same": 14.0,
+        "uscc_conflict": -14.0,
+        "domain_same": 6.0,
+        "phone_same": 5.0,
+        "email_same": 6.0,
+        "address_same": 3.0,
+        "name_exact": 6.0,
+        "name_strong": 4.0,
+        "name_weak": 1.0,
+        "name_different": -5.0,
+        "city_same": 1.0,
+        "city_different": -3.0,
+        "branch_mismatch": -4.0,
+    }
+
+
+class ScoringConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    fit_weight: float = 0.5
+    model_weight: float = 0.5
+    min_outcomes_per_class: int = 8
+    tiers: dict[str, float] = {"A": 0.10, "B": 0.30, "C": 0.60}  # cumulative share of ranked leads
+    ratio_weights: dict[str, float] = {
+        "current_asset_ratio": 1.0,
+        "net_margin": 1.0,
+        "roa": 1.0,
+        "collection_days": 1.0,
+        "inventory_days": 0.5,
+    }
+    fit_ratio_share: float = 0.6  # the fit score is this much ratios, the rest segment
+    segment_rules: list[dict[str, Any]] = []  # empty: leadrank.scoring.segments.DEFAULT_RULES
+    product_line_rules: list[dict[str, Any]] = []  # empty: DEFAULT_PRODUCT_LINES
+    segment_weights: dict[str, float] = {}  # merged over DEFAULT_WEIGHTS
+    key_account_threshold: float = 50_000.0  # yuan of office purchases a month
+    model_features: list[str] = []  # extra CRM columns of the outcomes file used as features
+
+
+class WebSearchApi(BaseModel):
+    """Secrets for search APIs; values come from the environment via ${VAR}."""
+
+    model_config = ConfigDict(extra="allow")
+
+    api_key: SecretStr | None = None
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None = None
+    fetch: FetchSettings = FetchSettings()
+    sources: list[SourceConfig] = []
+    financials: list[FinancialsConfig] = []
+    outcomes: list[OutcomesConfig] = []
+    resolution: ResolutionConfig = ResolutionConfig()
+    scoring: ScoringConfig = ScoringConfig()
+
+    def source(self, name: str) -> SourceConfig:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named {name!r} in {self.path} (known: {known})")
+
+    def fingerprint(self) -> str:
+        """Short hash of the effective configuration, stored with each run."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"path"}), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def expand_env(value: Any, *, where: str = "", builtins: dict[str, str] | None = None) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree.
+
+    `builtins` (such as CONFIG_DIR, the directory of the sources file) take precedence over
+    the environment.
+    """
+    builtins = builtins or {}
+    if isinstance(value, str):
+        def repl(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in builtins:
+                return builtins[var]
+            if var in os.environ:
+                return os.environ[var]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {var} is not set")
+
+        return _ENV.sub(repl, value)
+    if isinstance(value, list):
+        return [expand_env(v, where=f"{where}[{i}]", builtins=builtins) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {
+            k: expand_env(v, where=f"{where}.{k}" if where else str(k), builtins=builtins)
+            for k, v in value.items()
+        }
+    return value
+
+
+def _resolve_paths(cfg: Config, base: Path) -> None:
+    for table in [*cfg.financials, *cfg.outcomes]:
+        if not table.path.is_absolute():
+            table.path = (base / table.path).resolve()
+
+
+def _builtins(path: Path) -> dict[str, str]:
+    """${CONFIG_DIR} is the sources file's directory, ${CONFIG_URL} the same as a file:// URL."""
+    base = path.resolve().parent
+    return {"CONFIG_DIR": str(base), "CONFIG_URL": base.as_uri()}
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, expand and validate a sources file. Raises ConfigError with the file and field."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    raw = expand_env(raw, where=str(path), builtins=_builtins(path))
+    try:
+        cfg = Config.model_validate({**raw, "path": path.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config {path}:\n{exc}") from None
+    names = [s.name for s in cfg.sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: duplicate source names: {', '.join(dupes)}")
+    _resolve_paths(cfg, path.resolve().parent)
+    return cfg

@@ -1,0 +1,431 @@
+"""The one fetch layer every source goes through (Scrapy's downloader, in small).
+
+Everything that makes leadrank a polite and safe crawler lives here and nowhere else:
+robots.txt, per-host rate limits and concurrency, retries with exponential backoff that honour
+`Retry-After`, connect/read timeouts, a cap on body size, bounded redirects that are re-checked
+at every hop, scheme and network-address restrictions (no SSRF), encoding detection, and a copy
+of every raw response on disk so that a run can be re-parsed without refetching.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import ipaddress
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
+
+import charset_normalizer
+import requests
+
+from leadrank.config import FetchSettings
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+# Chinese sites that say gb2312 or gbk routinely send characters only GB18030 has.
+_ENCODING_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030"}
+
+
+_SECRET_PARAMS = re.compile(r"(?i)^(api[_-]?key|key|token|access[_-]?token|secret|password|auth|signature|sig)$")
+
+
+def redact_url(url: str) -> str:
+    """The URL with credential-like query parameters and userinfo masked, for logs and storage."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1] if "@" in parts.netloc else parts.netloc
+    if not parts.query and netloc == parts.netloc:
+        return url
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        name, sep, _ = pair.partition("=")
+        pairs.append(f"{name}=***" if sep and _SECRET_PARAMS.match(unquote(name)) else pair)
+    return urlunsplit(parts._replace(netloc=netloc, query="&".join(pairs)))
+
+
+class FetchError(Exception):
+    """A URL could not be fetched; `reason` is short and safe to show to users (URLs in it
+    are redacted)."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None):
+        url = redact_url(url)
+        super().__init__(f"{reason} ({url})")
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+@dataclass
+class FetchResult:
+    url: str  # the final URL, after redirects
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    encoding: str
+    fetched_at: datetime
+    raw_path: Path | None = None
+    text: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.text = self.content.decode(self.encoding, errors="replace")
+
+    def json(self) -> object:
+        return json.loads(self.text)
+
+
+def with_params(url: str, params: Mapping[str, object] | None) -> str:
+    """The URL with `params` appended to its query, so that one string identifies the request."""
+    if not params:
+        return url
+    parts = urlsplit(url)
+    extra = urlencode([(k, v) for k, v in params.items() if v is not None])
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))
+
+
+def detect_encoding(content: bytes, content_type: str | None = None) -> str:
+    """BOM, then a charset that actually decodes (HTTP header, then <meta>), then detection.
+
+    A declared charset is only trusted when the bytes decode under it; pages that say UTF-8
+    and send GBK are common enough that a wrong declaration must not garble every name.
+    """
+    if content.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    declared: list[str] = []
+    if content_type:
+        match = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", content_type, re.I)
+        if match:
+            declared.append(match.group(1))
+    meta = _META_CHARSET.search(content[:4096])
+    if meta:
+        declared.append(meta.group(1).decode("ascii", "ignore"))
+    for name in declared:
+        name = _ENCODING_ALIASES.get(name.lower(), name.lower())
+        try:
+            content.decode(name)
+            return name
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        content.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(content[:200_000]).best()
+    guess = (best.encoding if best else "utf-8").lower()
+    if guess in {"gb2312", "gbk", "gb18030", "big5", "hz"} or guess.startswith("gb"):
+        return "gb18030" if guess != "big5" else "big5"
+    return guess
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def is_public_address(host: str) -> tuple[bool, str]:
+    """Whether every address `host` resolves to is public; else the first offending address."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise FetchError(host, f"cannot resolve host {host!r}: {exc.strerror}") from None
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        if not addr.is_global or addr.is_multicast:
+            return False, str(addr)
+    return True, ""
+
+
+class _HostGate:
+    """Per-host politeness shared by every Fetcher in the process: a minimum interval between
+    request starts and a cap on requests in flight."""
+
+    _lock = threading.Lock()
+    _gates: dict[str, _HostGate] = {}
+
+    def __init__(self, concurrency: int):
+        self.semaphore = threading.BoundedSemaphore(max(1, concurrency))
+        self.next_slot = 0.0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def for_host(cls, host: str, concurrency: int) -> _HostGate:
+        with cls._lock:
+            gate = cls._gates.get(host)
+            if gate is None:
+                gate = cls._gates[host] = cls(concurrency)
+            return gate
+
+    def wait_turn(self, rate: float, sleep: Callable[[float], None]) -> None:
+        if rate <= 0:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_slot)
+            self.next_slot = start + 1.0 / rate
+        if start > now:
+            sleep(start - now)
+
+
+class Fetcher:
+    """Fetch URLs for one source under its settings.
+
+    `raw_dir` keeps every response body with its metadata; with `replay=True` the fetcher
+    answers from that directory instead of the network, so that a run can be re-parsed.
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        raw_dir: Path | None = None,
+        replay: bool = False,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.settings = settings
+        self.raw_dir = raw_dir
+        self.replay = replay
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = settings.user_agent
+        self.sleep = sleep
+        self._robots: dict[str, RobotFileParser | None] = {}
+        self.requests_made = 0
+        if not settings.respect_robots:
+            log.warning("robots.txt is ignored for this source (respect_robots: false)")
+
+    # -- public -------------------------------------------------------------------------------
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> FetchResult:
+        url = with_params(url, params)
+        if self.replay:
+            return self._from_raw(url)
+        result = self._follow(url, dict(headers or {}))
+        if self.raw_dir is not None and self.settings.keep_raw:
+            result.raw_path = self._store_raw(url, result)
+        return result
+
+    # -- checks -------------------------------------------------------------------------------
+    def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "file":
+            if not self.settings.allow_local_files:
+                raise FetchError(url, "file:// URLs are not allowed for this source (allow_local_files: false)")
+            return
+        if scheme not in {"http", "https"}:
+            raise FetchError(url, f"scheme {scheme or '(none)'!r} is not allowed; only http(s)")
+        if not parts.hostname:
+            raise FetchError(url, "URL has no host")
+        if not self.settings.allow_private_network:
+            public, addr = is_public_address(parts.hostname)
+            if not public:
+                raise FetchError(
+                    url,
+                    f"host {parts.hostname} resolves to non-public address {addr}; "
+                    "set allow_private_network: true on the source to allow it",
+                )
+
+    def _allowed_by_robots(self, url: str) -> bool:
+        if not self.settings.respect_robots:
+            return True
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            return True
+        key = f"{parts.scheme}://{parts.netloc}"
+        if key not in self._robots:
+            self._robots[key] = self._load_robots(key)
+        parser = self._robots[key]
+        return True if parser is None else parser.can_fetch(self.settings.user_agent, url)
+
+    def _load_robots(self, base: str) -> RobotFileParser | None:
+        """RFC 9309: 4xx means no rules. A site whose robots.txt fails with 5xx or cannot be
+        reached at all is not fetched (the error says which)."""
+        parser = RobotFileParser(base + "/robots.txt")
+        try:
+            result = self._follow(base + "/robots.txt", {}, robots=True)
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                return None
+            raise FetchError(base + "/robots.txt", f"robots.txt unavailable ({exc.reason}): site not fetched",
+                             status=exc.status) from None
+        parser.parse(result.text.splitlines())
+        return parser
+
+    # -- transport ------------------------------------------------------------------------------
+    def _follow(self, url: str, headers: dict[str, str], *, robots: bool = False) -> FetchResult:
+        seen: list[str] = []
+        current = url
+        for _ in range(self.settings.max_redirects + 1):
+            self._check_url(current)
+            if not robots and not self._allowed_by_robots(current):
+                raise FetchError(current, "disallowed by robots.txt")
+            if urlsplit(current).scheme == "file":
+                return self._read_file(current)
+            response = self._request_with_retries(current, headers)
+            if response.status in REDIRECT_STATUSES:
+                location = response.headers.get("Location")
+                if not location:
+                    raise FetchError(current, f"HTTP {response.status} without Location", status=response.status)
+                seen.append(current)
+                current = urljoin(current, location)
+                if current in seen:
+                    raise FetchError(url, "redirect loop", status=response.status)
+                continue
+            return response
+        raise FetchError(url, f"more than {self.settings.max_redirects} redirects")
+
+    def _read_file(self, url: str) -> FetchResult:
+        path = Path(unquote(urlsplit(url).path))
+        try:
+            size = path.stat().st_size
+            if size > self.settings.max_body_bytes:
+                raise FetchError(url, f"body larger than the cap of {self.settings.max_body_bytes} bytes")
+            content = path.read_bytes()
+        except OSError as exc:
+            raise FetchError(url, f"cannot read local file: {exc.strerror}") from None
+        return FetchResult(url, 200, {}, content, detect_encoding(content), datetime.now(UTC))
+
+    def _request_with_retries(self, url: str, headers: dict[str, str]) -> FetchResult:
+        host = urlsplit(url).netloc.lower()
+        gate = _HostGate.for_host(host, self.settings.max_concurrency_per_host)
+        attempt = 0
+        while True:
+            gate.wait_turn(self.settings.rate_limit, self.sleep)
+            delay: float | None = None
+            with gate.semaphore:
+                try:
+                    result = self._request_once(url, headers)
+                except FetchError as exc:
+                    if exc.status is not None or attempt >= self.settings.max_retries:
+                        raise
+                    reason = exc.reason
+                else:
+                    if result.status not in RETRY_STATUSES:
+                        if result.status >= 400:
+                            raise FetchError(url, f"HTTP {result.status}", status=result.status)
+                        return result
+                    reason = f"HTTP {result.status}"
+                    if attempt >= self.settings.max_retries:
+                        raise FetchError(
+                            url, f"HTTP {result.status} after {attempt + 1} attempts", status=result.status
+                        )
+                    if result.status in {429, 503}:
+                        delay = _retry_after_seconds(result.headers.get("Retry-After"))
+            if delay is None:
+                delay = self.settings.backoff_base * (2**attempt) * (1 + random.random() * 0.25)
+            if delay > self.settings.backoff_max:
+                if reason.startswith("HTTP 429") or reason.startswith("HTTP 503"):
+                    raise FetchError(url, f"{reason}: Retry-After {delay:.0f}s exceeds backoff_max")
+                delay = self.settings.backoff_max
+            attempt += 1
+            log.info("retry %d/%d for %s in %.1fs (%s)", attempt, self.settings.max_retries, redact_url(url), delay, reason)
+            self.sleep(delay)
+
+    def _request_once(self, url: str, headers: dict[str, str]) -> FetchResult:
+        """One HTTP request; transport failures become FetchError without a status (retryable)."""
+        cap = self.settings.max_body_bytes
+        self.requests_made += 1
+        try:
+            with self.session.get(
+                url,
+                headers=headers,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > cap:
+                    raise FetchError(url, f"body of {declared} bytes exceeds the cap of {cap} bytes", status=response.status_code)
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_content(65536):
+                    size += len(chunk)
+                    if size > cap:
+                        raise FetchError(url, f"body exceeds the cap of {cap} bytes", status=response.status_code)
+                    chunks.append(chunk)
+                content = b"".join(chunks)
+                status = response.status_code
+                resp_headers = dict(response.headers)
+        except requests.exceptions.Timeout:
+            raise FetchError(url, "timed out") from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise FetchError(url, "truncated body (connection closed early)") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise FetchError(url, f"connection failed: {type(exc.__cause__ or exc).__name__}") from None
+        except requests.exceptions.RequestException as exc:
+            raise FetchError(url, f"request failed: {type(exc).__name__}") from None
+        encoding = detect_encoding(content, resp_headers.get("Content-Type"))
+        return FetchResult(url, status, resp_headers, content, encoding, datetime.now(UTC))
+
+    # -- raw store -------------------------------------------------------------------------------
+    def _raw_stem(self, url: str) -> Path:
+        assert self.raw_dir is not None
+        return self.raw_dir / hashlib.sha1(redact_url(url).encode()).hexdigest()[:20]
+
+    def _store_raw(self, url: str, result: FetchResult) -> Path:
+        stem = self._raw_stem(url)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        body = stem.with_suffix(".body")
+        body.write_bytes(result.content)
+        meta = {
+            "requested_url": redact_url(url),
+            "url": redact_url(result.url),
+            "status": result.status,
+            "content_type": result.headers.get("Content-Type"),
+            "encoding": result.encoding,
+            "fetched_at": result.fetched_at.isoformat(),
+        }
+        stem.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        return body
+
+    def _from_raw(self, url: str) -> FetchResult:
+        if self.raw_dir is None:
+            raise FetchError(url, "replay needs a raw directory")
+        stem = self._raw_stem(url)
+        try:
+            meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+            content = stem.with_suffix(".body").read_bytes()
+        except OSError:
+            raise FetchError(url, "not in the raw store of this run") from None
+        return FetchResult(
+            meta["url"],
+            meta["status"],
+            {"Content-Type": meta.get("content_type") or ""},
+            content,
+            meta["encoding"],
+            datetime.fromisoformat(meta["fetched_at"]),
+            stem.with_suffix(".body"),
+        )

@@ -1,0 +1,231 @@
+"""Run one configured source into a frame of records with provenance (contract EXTRACTED).
+
+This is where isolation lives: whatever goes wrong inside a source (HTTP errors, parse errors,
+zero rows where rows were expected, a required field that a layout change emptied) ends as a
+SourceReport with a status and a reason, never as an exception that stops other sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from leadrank.config import FetchSettings, SourceConfig
+from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS
+from leadrank.extractors import websearch
+from leadrank.extractors.fetch import FetchError, Fetcher, redact_url
+from leadrank.extractors.pages import fetch_detail, iter_pages
+from leadrank.extractors.parsers import ParseError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FORMAT = {"exhibition": "html", "association": "table"}
+REJECT_COLUMNS = ["run_id", "source", "stage", "row_ref", "reason", "raw"]
+# A required field empty in more than this share of rows means the layout changed: the
+# source fails rather than loading a night of nameless rows.
+LAYOUT_CHANGE_SHARE = 0.5
+_KEY_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class SourceReport:
+    source: str
+    kind: str
+    status: str = "ok"  # ok | partial | failed | disabled
+    pages: int = 0
+    records: int = 0
+    rejected: int = 0
+    reason: str | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Collected:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record_key(source: str, fields: dict[str, Any], key_field: str | None) -> str:
+    """Identity of a source record across nights: the source's own id when it declares one
+    (`key_field`), else its name, address, website and phone as found (case and spacing folded)."""
+    if key_field and fields.get(key_field):
+        basis = str(fields[key_field])
+    else:
+        basis = "|".join(
+            _KEY_SPACE.sub(" ", str(fields.get(f) or "")).strip().lower()
+            for f in ("company_name", "address", "website", "phone")
+        )
+    return hashlib.sha1(f"{source}\x1f{basis}".encode()).hexdigest()[:20]
+
+
+def _fetch_settings(defaults: FetchSettings, source: SourceConfig) -> FetchSettings:
+    """The defaults with the source's `fetch:` overrides, validated (a typo is an error)."""
+    if not source.fetch:
+        return defaults
+    return FetchSettings.model_validate({**defaults.model_dump(), **source.fetch})
+
+
+def extract_source(
+    source: SourceConfig,
+    defaults: FetchSettings,
+    *,
+    run_id: str,
+    raw_dir: Path | None = None,
+    replay: bool = False,
+    on_page: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, SourceReport]:
+    """Records, rejected rows and a report for one source. Never raises for source faults."""
+    report = SourceReport(source.name, source.kind)
+    started = time.perf_counter()
+    collected = _Collected()
+    if not source.enabled:
+        report.status = "disabled"
+        return _frames(collected, run_id) + (report,)
+    try:
+        settings = _fetch_settings(defaults, source)
+    except Exception as exc:  # a bad `fetch:` override
+        report.status, report.reason = "failed", f"invalid fetch settings: {exc}"
+        return _frames(collected, run_id) + (report,)
+    fetcher = Fetcher(settings, raw_dir=raw_dir / source.name if raw_dir else None, replay=replay)
+    try:
+        if source.kind == "websearch":
+            _collect_search(source, fetcher, run_id, collected, report, on_page)
+        else:
+            _collect_pages(source, fetcher, run_id, collected, report, on_page)
+    except (FetchError, ParseError) as exc:
+        report.status = "partial" if collected.rows else "failed"
+        report.reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug in one source must not stop the night
+        log.exception("source %s crashed", source.name)
+        report.status = "partial" if collected.rows else "failed"
+        report.reason = f"unexpected {type(exc).__name__}: {exc}"
+    _validate(source, collected, report, run_id)
+    report.records = len(collected.rows)
+    report.rejected = len(collected.rejects)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return _frames(collected, run_id) + (report,)
+
+
+def _frames(collected: _Collected, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    records = pd.DataFrame(collected.rows, columns=EXTRACTED, dtype=object)
+    rejects = pd.DataFrame(collected.rejects, columns=REJECT_COLUMNS, dtype=object)
+    return records, rejects
+
+
+def _append(
+    collected: _Collected,
+    source: SourceConfig,
+    run_id: str,
+    url: str,
+    fetched_at: datetime,
+    fields: dict[str, Any],
+    raw: dict[str, Any],
+    seen_keys: dict[str, int],
+) -> None:
+    fixed = source.options().get("set") or {}  # constant fields, e.g. {country: CN}
+    row: dict[str, Any] = {f: fields.get(f) or fixed.get(f) for f in PROSPECT_FIELDS}
+    key = record_key(source.name, row | fields, source.options().get("key_field"))
+    seen_keys[key] = seen_keys.get(key, 0) + 1
+    if seen_keys[key] > 1:  # the same row twice on one night: keep both, distinctly
+        key = f"{key}#{seen_keys[key]}"
+    row.update(
+        run_id=run_id,
+        source=source.name,
+        source_kind=source.kind,
+        url=redact_url(url),
+        fetched_at=fetched_at.astimezone(UTC).isoformat(timespec="seconds"),
+        record_key=key,
+        raw=json.dumps(raw, ensure_ascii=False, default=str),
+    )
+    collected.rows.append(row)
+
+
+def _collect_pages(source, fetcher, run_id, collected, report, on_page) -> None:
+    opts = source.options()
+    fmt = opts.get("format") or DEFAULT_FORMAT[source.kind]
+    detail = opts.get("detail")
+    seen: dict[str, int] = {}
+    for page in iter_pages(fetcher, opts, fmt):
+        report.pages += 1
+        for fields, raw in page.rows:
+            url = page.result.url
+            if detail:
+                try:
+                    fields, detail_url = fetch_detail(fetcher, page.result.url, fields, detail)
+                    url = detail_url or url
+                except FetchError as exc:
+                    report.warnings.append(f"detail page failed: {exc}")
+            _append(collected, source, run_id, url, page.result.fetched_at, fields, raw, seen)
+        if on_page:
+            on_page(report.pages, len(collected.rows))
+
+
+def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None:
+    opts = source.options()
+    engine = opts.get("engine", "searxng")
+    exclude = set(opts.get("exclude_domains") or [])
+    seen: dict[str, int] = {}
+    seen_sites: set[str] = set()
+    for result, query, items in websearch.search(fetcher, opts):
+        report.pages += 1
+        for rank, item in enumerate(items, 1):
+            fields = websearch.result_to_fields(item, engine, exclude)
+            if fields is None or fields["website"] in seen_sites:
+                continue
+            seen_sites.add(fields["website"])
+            raw = {"query": query, "rank": rank, **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}
+            _append(collected, source, run_id, result.url, result.fetched_at, fields, raw, seen)
+        if on_page:
+            on_page(report.pages, len(collected.rows))
+
+
+def _validate(source: SourceConfig, collected: _Collected, report: SourceReport, run_id: str) -> None:
+    """Quarantine rows missing required fields; fail the source on zero rows or a layout change."""
+    if not collected.rows:
+        if report.status == "ok" and source.expect_rows:
+            report.status, report.reason = "failed", "no rows where rows were expected"
+        return
+    kept: list[dict[str, Any]] = []
+    for index, row in enumerate(collected.rows):
+        missing = [f for f in source.required_fields if not row.get(f)]
+        if missing:
+            collected.rejects.append(
+                {
+                    "run_id": run_id,
+                    "source": source.name,
+                    "stage": "extract",
+                    "row_ref": f"{row['url']} #{index + 1}",
+                    "reason": f"required field empty: {', '.join(missing)}",
+                    "raw": row["raw"],
+                }
+            )
+        else:
+            kept.append(row)
+    share = 1 - len(kept) / len(collected.rows)
+    if share > LAYOUT_CHANGE_SHARE:
+        report.status = "failed"
+        report.reason = (
+            f"required field(s) {', '.join(source.required_fields)} empty in {len(collected.rows) - len(kept)}"
+            f" of {len(collected.rows)} rows: has the page layout changed?"
+        )
+        collected.rejects.extend(
+            {"run_id": run_id, "source": source.name, "stage": "extract", "row_ref": r["url"],
+             "reason": "source failed: layout change", "raw": r["raw"]}
+            for r in kept
+        )
+        kept = []
+    collected.rows = kept

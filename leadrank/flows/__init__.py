@@ -1,0 +1,2 @@
+"""Prefect wiring and the command line. Only this package imports Prefect; the flows
+orchestrate leadrank.pipeline steps and pass run ids, paths and counts between tasks."""

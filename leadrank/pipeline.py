@@ -1,0 +1,223 @@
+"""The nightly run as steps that hand each other references, not data.
+
+Each step reads its inputs from the run directory (data/runs/<run_id>/) or the warehouse and
+writes its outputs there, returning only small dicts of counts. That is what lets the Prefect
+flow stay thin (tasks pass run ids and paths), lets a crashed run resume from the last finished
+step, and lets every step be tested without Prefect. No Prefect import here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from leadrank.config import Config, load_config
+from leadrank.contracts import EXTRACTED
+from leadrank.extractors.runner import REJECT_COLUMNS, extract_source
+from leadrank.paths import run_dir
+from leadrank.scoring.financials import load_financials
+from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
+from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
+from leadrank.scoring.priority import score_leads
+from leadrank.transform.golden import golden_records
+from leadrank.transform.normalise import normalise_records
+from leadrank.transform.resolve import resolve
+from leadrank.warehouse import load, read
+from leadrank.warehouse.engine import make_engine
+from leadrank.warehouse.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+class RunFiles:
+    """Where one run keeps its working files."""
+
+    def __init__(self, run_id: str):
+        self.root = run_dir(run_id)
+
+    def extracted(self, source: str) -> Path:
+        return self.root / "extract" / f"{source}.parquet"
+
+    def source_rejects(self, source: str) -> Path:
+        return self.root / "extract" / f"{source}.rejects.parquet"
+
+    def report(self, source: str) -> Path:
+        return self.root / "extract" / f"{source}.report.json"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    def stage(self, name: str) -> Path:
+        return self.root / f"{name}.parquet"
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)  # a killed step never leaves a half-written file behind
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path).astype(object).replace({float("nan"): None})
+
+
+def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str | None = None) -> dict[str, Any]:
+    cfg = load_config(config_path)
+    engine = make_engine(warehouse)
+    upgrade(engine)
+    load.start_run(engine, run_id, config_hash=cfg.fingerprint(), flow_run_id=flow_run_id)
+    return {"run_id": run_id, "sources": [s.name for s in cfg.sources if s.enabled]}
+
+
+def extract_step(config_path: str, source_name: str, run_id: str, *, replay: bool = False) -> dict[str, Any]:
+    """Run one source into the run directory; returns its report (never raises for source faults)."""
+    cfg = load_config(config_path)
+    files = RunFiles(run_id)
+    records, rejects, report = extract_source(
+        cfg.source(source_name), cfg.fetch, run_id=run_id, raw_dir=files.raw, replay=replay
+    )
+    _write(records, files.extracted(source_name))
+    _write(rejects, files.source_rejects(source_name))
+    files.report(source_name).write_text(json.dumps(report.as_dict(), ensure_ascii=False), encoding="utf-8")
+    if report.status in {"failed", "partial"}:
+        log.warning("source %s %s: %s", source_name, report.status, report.reason)
+    return report.as_dict()
+
+
+def _extracted(run_id: str, sources: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    files = RunFiles(run_id)
+    frames, rejects, reports = [], [], []
+    for name in sources:
+        if files.extracted(name).exists():
+            frames.append(_read(files.extracted(name)))
+            rejects.append(_read(files.source_rejects(name)))
+            reports.append(json.loads(files.report(name).read_text(encoding="utf-8")))
+    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
+    bad = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    return records, bad, reports
+
+
+def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[str, int]:
+    records, rejects, reports = _extracted(run_id, sources)
+    load.stage_run(make_engine(warehouse), run_id, records, rejects, reports)
+    return {"records": len(records), "rejected": len(rejects)}
+
+
+def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
+    records, _, _ = _extracted(run_id, sources)
+    normalised = normalise_records(records)
+    _write(normalised, RunFiles(run_id).stage("normalised"))
+    flagged = normalised["flags"].fillna("").str.len() > 0
+    return {"records": len(normalised), "flagged": int(flagged.sum())}
+
+
+def resolve_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str, int]:
+    cfg = load_config(config_path)
+    engine = make_engine(warehouse)
+    files = RunFiles(run_id)
+    tonight = _read(files.stage("normalised"))
+    for column in ("is_branch", "uscc_valid", "email_free"):
+        tonight[column] = tonight[column].astype(bool)
+    taken, first_seen = read.lead_history(engine)
+    result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine), taken_ids=taken,
+                     lead_first_seen=first_seen)
+    trust = {s.name: s.trust for s in cfg.sources if s.trust}
+    leads = golden_records(result.records, trust)
+    _write(result.records, files.stage("resolved"))
+    _write(leads, files.stage("leads"))
+    _write(result.events, files.stage("events"))
+    return {**result.stats, "leads": len(leads)}
+
+
+def score_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str, Any]:
+    cfg = load_config(config_path)
+    engine = make_engine(warehouse)
+    files = RunFiles(run_id)
+    leads = _read(files.stage("leads"))
+    for column in ("is_branch", "uscc_valid"):
+        leads[column] = leads[column].astype(bool)
+    statements, fin_rejects = load_financials(cfg.financials)
+    new_outcomes, out_rejects = _outcome_files(cfg, leads)
+    stored = read.stored_outcomes(engine)
+    events = _read(files.stage("events"))
+    absorbed = dict(zip(events.loc[events["kind"] == "merge", "other_lead_id"],
+                        events.loc[events["kind"] == "merge", "lead_id"], strict=True)) if len(events) else {}
+    stored["lead_id"] = stored["lead_id"].map(lambda lead: absorbed.get(lead, lead))
+    outcomes = pd.concat([stored, new_outcomes[stored.columns]], ignore_index=True).drop_duplicates()
+    result = score_leads(leads, statements, outcomes, cfg.scoring)
+    _write(result.scores, files.stage("scores"))
+    _write(new_outcomes, files.stage("outcomes"))
+    _write(pd.concat([fin_rejects, out_rejects], ignore_index=True).astype(object), files.stage("score_rejects"))
+    model = {"status": result.stats["model"], "metrics": result.model.metrics, "reason": result.model.reason}
+    (files.root / "model.json").write_text(json.dumps(model, default=str), encoding="utf-8")
+    if result.model.reason:
+        log.warning("%s", result.model.reason)
+    return {**result.stats, "financial_rows": len(statements), "financials_rejected": len(fin_rejects),
+            "outcomes_new": len(new_outcomes), "outcomes_rejected": len(out_rejects)}
+
+
+def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    matched, rejected = [], []
+    for source in cfg.outcomes:
+        try:
+            table = load_outcomes(source)
+        except (OSError, ValueError) as exc:
+            rejected.append(pd.DataFrame([{"source": source.name, "stage": "outcomes", "row_ref": str(source.path),
+                                           "reason": f"cannot read outcomes: {exc}", "raw": None}]))
+            continue
+        good, bad = match_outcomes(table, leads)
+        matched.append(good)
+        rejected.append(bad)
+    good = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame(columns=OUTCOME_COLUMNS)
+    bad = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=OUT_REJECTS)
+    return good, bad
+
+
+def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) -> dict[str, int]:
+    files = RunFiles(run_id)
+    records = _read(files.stage("resolved"))
+    leads = _read(files.stage("leads"))
+    model = json.loads((files.root / "model.json").read_text(encoding="utf-8"))
+    return load.publish_run(
+        make_engine(warehouse),
+        run_id,
+        records=records,
+        leads=leads,
+        events=_read(files.stage("events")),
+        scores=_read(files.stage("scores")),
+        outcomes=_read(files.stage("outcomes")),
+        rejects=_read(files.stage("score_rejects")),
+        model=model,
+        summary=summary,
+    )
+
+
+def fail(run_id: str, warehouse: str | None, reason: str) -> None:
+    load.fail_run(make_engine(warehouse), run_id, reason)
+
+
+class StageTimer:
+    """Wall time per stage, for the run summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)

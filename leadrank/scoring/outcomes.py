@@ -1,0 +1,79 @@
+"""Won/lost outcomes from CRM exports, matched to leads.
+
+An outcome names its lead by lead_id, or by 统一社会信用代码 and/or company name. Outcome words
+come in both languages (won/成交/赢单/签约, lost/丢单/输单, contacted/已联系). A row that matches
+no lead, or whose outcome or date cannot be read, is reported with its row number and reason.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from leadrank.config import OutcomesConfig
+from leadrank.scoring.financials import read_table
+from leadrank.transform.identifiers import normalise_uscc
+from leadrank.transform.names import parse_name
+
+OUTCOME_WORDS = {
+    "won": "won", "win": "won", "success": "won", "converted": "won", "成交": "won", "赢单": "won", "签约": "won",
+    "中标": "won", "lost": "lost", "lose": "lost", "loss": "lost", "failed": "lost", "丢单": "lost", "输单": "lost",
+    "失败": "lost", "未成交": "lost", "contacted": "contacted", "已联系": "contacted", "跟进中": "contacted",
+}
+OUTCOME_COLUMNS = ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner", "source_file", "row_no"]
+REJECT_COLUMNS = ["source", "stage", "row_ref", "reason", "raw"]
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Dates in ISO, slash or Chinese forms (2026-03-01, 2026/3/1, 01/03/2026, 2026年3月1日)."""
+    text = values.astype(str).str.strip().str.replace(r"(\d{4})年(\d{1,2})月(\d{1,2})日?", r"\1-\2-\3", regex=True)
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed", yearfirst=True)
+    return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
+
+
+def load_outcomes(cfg: OutcomesConfig) -> pd.DataFrame:
+    """The outcomes file in our columns (strings), with its row numbers."""
+    table = read_table(cfg.path, cfg.encoding, cfg.sep)
+    table.columns = [str(c).strip() for c in table.columns]
+    cols = {field: cfg.columns.get(field, field) for field in ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner"]}
+    if cols["outcome"] not in table.columns:
+        raise ValueError(f"outcomes {cfg.name}: no outcome column {cols['outcome']!r} in {cfg.path.name}")
+    out = pd.DataFrame({field: table[col] if col in table.columns else None for field, col in cols.items()},
+                       index=table.index, dtype=object)
+    out = out.where(out.notna() & (out != ""), None)
+    out["source_file"] = cfg.path.name
+    out["row_no"] = range(2, len(out) + 2)
+    return out[OUTCOME_COLUMNS]
+
+
+def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(matched outcomes with lead_id and a normalised outcome, rejects with reasons)."""
+    by_uscc = {u: lid for u, lid, ok in zip(leads["uscc"], leads["lead_id"], leads["uscc_valid"], strict=True) if ok and u}
+    by_core: dict[str, str] = {}
+    for lid, core, zh in zip(leads["lead_id"], leads["name_core"], leads["company_name_zh"], strict=True):
+        for key in (core, parse_name(zh).core if isinstance(zh, str) else None):
+            if key:
+                by_core.setdefault(key, lid)
+    known_ids = set(leads["lead_id"])
+    matched: list[dict[str, object]] = []
+    rejects: list[dict[str, object]] = []
+    dates = parse_dates(outcomes["outcome_date"].fillna(""))
+    for row, date in zip(outcomes.to_dict("records"), dates, strict=True):
+        ref = f"{row['source_file']}:{row['row_no']}"
+        word = OUTCOME_WORDS.get(str(row["outcome"] or "").strip().lower())
+        if word is None:
+            rejects.append({"source": row["source_file"], "stage": "outcomes", "row_ref": ref,
+                            "reason": f"unknown outcome {row['outcome']!r} (won/lost/contacted, 成交/丢单/已联系)", "raw": str(row)})
+            continue
+        lead = row["lead_id"] if row["lead_id"] in known_ids else None
+        if lead is None and row["uscc"]:
+            code, valid = normalise_uscc(row["uscc"])
+            lead = by_uscc.get(code) if valid else None
+        if lead is None and row["company_name"]:
+            lead = by_core.get(parse_name(row["company_name"]).core)
+        if lead is None:
+            who = row["lead_id"] or row["uscc"] or row["company_name"]
+            rejects.append({"source": row["source_file"], "stage": "outcomes", "row_ref": ref,
+                            "reason": f"no lead matches {who!r}", "raw": str(row)})
+            continue
+        matched.append({**row, "lead_id": lead, "outcome": word, "outcome_date": date})
+    return pd.DataFrame(matched, columns=OUTCOME_COLUMNS), pd.DataFrame(rejects, columns=REJECT_COLUMNS)

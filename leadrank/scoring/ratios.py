@@ -1,0 +1,151 @@
+"""The five key-account ratios, each scored against the company's industry peers.
+
+  current_asset_ratio = current assets / total assets        (流动资产率: can they pay?)
+  net_margin          = net profit / revenue                  (净利润率: do they earn?)
+  roa                 = net profit / total assets             (资产回报率)
+  collection_days     = accounts receivable / revenue × 365   (回款周期: how fast they pay)
+  inventory_days      = inventory / cost of sales × 365       (存货周期: how fast stock moves)
+  revenue_growth      = revenue / last year's revenue − 1
+
+A ratio with a zero or negative denominator is undefined (NaN), never infinite. Scores are
+percentiles within the industry (banks and property developers are not comparable), falling
+back to all companies when an industry has too few peers; collection and inventory days score
+higher when shorter. A missing ratio scores a neutral 0.5 and lowers `ratio_coverage`; it is
+never a silent zero. Companies without inventory (banks, brokers) get "not applicable".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from leadrank.transform.identifiers import normalise_uscc
+from leadrank.transform.names import parse_name
+
+RATIOS = ["current_asset_ratio", "net_margin", "roa", "collection_days", "inventory_days"]
+HIGHER_IS_BETTER = {"current_asset_ratio": True, "net_margin": True, "roa": True,
+                    "collection_days": False, "inventory_days": False, "revenue_growth": True}
+MIN_PEERS = 5
+COLLECTION_DAYS_LIMIT = 180.0
+NEUTRAL = 0.5
+
+
+def _safe_div(num: pd.Series, den: pd.Series) -> pd.Series:
+    num = pd.to_numeric(num, errors="coerce")
+    den = pd.to_numeric(den, errors="coerce")
+    return (num / den.where(den > 0)).astype(float)
+
+
+def compute_ratios(statements: pd.DataFrame) -> pd.DataFrame:
+    """Ratios per statement row (latest year per company first)."""
+    out = statements.copy()
+    out["current_asset_ratio"] = _safe_div(out["current_assets"], out["total_assets"])
+    out["net_margin"] = _safe_div(out["net_profit"], out["revenue"])
+    out["roa"] = _safe_div(out["net_profit"], out["total_assets"])
+    out["collection_days"] = _safe_div(out["accounts_receivable"], out["revenue"]) * 365
+    out["inventory_days"] = _safe_div(out["inventory"], out["cost_of_sales"]) * 365
+    out["revenue_growth"] = _safe_div(out["revenue"], out["revenue_prev"]) - 1
+    # Ready-made figures fill gaps only; computed ones win.
+    out["collection_days"] = out["collection_days"].fillna(pd.to_numeric(out["collection_days_src"], errors="coerce"))
+    out["inventory_days"] = out["inventory_days"].fillna(pd.to_numeric(out["inventory_days_src"], errors="coerce"))
+    out["net_margin"] = out["net_margin"].fillna(pd.to_numeric(out["net_margin_pct"], errors="coerce") / 100)
+    no_inventory = pd.to_numeric(out["inventory"], errors="coerce").fillna(0).eq(0) & out["inventory_days"].isna()
+    out["inventory_na"] = no_inventory
+    return out
+
+
+def score_ratios(frame: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
+    """Per-ratio peer percentiles (0..1, higher is better), `ratio_score` and coverage."""
+    out = frame.copy()
+    industry = out["industry"].fillna("(unknown)")
+    peers = industry.map(industry.value_counts()) >= MIN_PEERS
+    for ratio in [*RATIOS, "revenue_growth"]:
+        values = out[ratio].astype(float)
+        low, high = values.quantile(0.01), values.quantile(0.99)
+        clipped = values.clip(low, high)
+        ascending = HIGHER_IS_BETTER[ratio]
+        within = clipped.groupby(industry).rank(pct=True, ascending=ascending)
+        overall = clipped.rank(pct=True, ascending=ascending)
+        out[f"{ratio}_pct"] = within.where(peers, overall)
+    total_weight = sum(weights.get(r, 0.0) for r in RATIOS) or 1.0
+    score = pd.Series(0.0, index=out.index)
+    covered = pd.Series(0.0, index=out.index)
+    for ratio in RATIOS:
+        weight = weights.get(ratio, 0.0)
+        pct = out[f"{ratio}_pct"]
+        applicable = ~out["inventory_na"] if ratio == "inventory_days" else pd.Series(True, index=out.index)
+        score += weight * pct.fillna(NEUTRAL).where(applicable, NEUTRAL)
+        covered += weight * (pct.notna() & applicable)
+    out["ratio_score"] = score / total_weight
+    out["ratio_coverage"] = covered / total_weight
+    out["risk_flags"] = _risk_flags(out)
+    return out
+
+
+def _risk_flags(frame: pd.DataFrame) -> pd.Series:
+    flags = pd.DataFrame(index=frame.index)
+    flags["negative_margin"] = frame["net_margin"] < 0
+    flags["slow_collection"] = frame["collection_days"] > COLLECTION_DAYS_LIMIT
+    flags["illiquid"] = frame["current_asset_ratio"] < 0.1
+    flags["cash_heavy"] = frame["current_asset_ratio"] > 0.98
+    return flags.apply(lambda row: ";".join(name for name, on in row.items() if on is True), axis=1)
+
+
+def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+    """The latest statement of each lead: by valid 统一社会信用代码, else by core name.
+    Returns one row per matched lead with `lead_id`."""
+    if statements.empty or leads.empty:
+        return pd.DataFrame(columns=["lead_id", *statements.columns])
+    latest = statements.sort_values("year", ascending=False, na_position="last")
+    latest = latest.assign(
+        _uscc=latest["uscc"].map(lambda v: (lambda c: c[0] if c[1] else None)(normalise_uscc(v))),
+        _core=latest["company_name"].map(lambda v: parse_name(v).core or None if isinstance(v, str) else None),
+    )
+    by_code = latest.dropna(subset=["_uscc"]).drop_duplicates("_uscc").set_index("_uscc")
+    by_name = latest.dropna(subset=["_core"]).drop_duplicates("_core").set_index("_core")
+    lead_cores = leads["company_name_zh"].map(lambda v: parse_name(v).core if isinstance(v, str) else None)
+    lead_cores = lead_cores.fillna(leads["name_core"])
+    rows = []
+    for lead_id, uscc, valid, core, alt in zip(leads["lead_id"], leads["uscc"], leads["uscc_valid"], lead_cores,
+                                               leads["name_core"], strict=True):
+        match = None
+        if valid and uscc in by_code.index:
+            match = by_code.loc[uscc]
+        elif core in by_name.index:
+            match = by_name.loc[core]
+        elif alt in by_name.index:
+            match = by_name.loc[alt]
+        if match is not None:
+            rows.append({"lead_id": lead_id, **match.to_dict()})
+    matched = pd.DataFrame(rows)
+    return matched.drop(columns=["_uscc", "_core"], errors="ignore") if len(matched) else pd.DataFrame(columns=["lead_id", *statements.columns])
+
+
+def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
+    """One row per lead: ratios, percentiles, ratio_score, coverage, risk flags (NaN where
+    a lead has no statements)."""
+    base = statements.rename(columns={"collection_days": "collection_days_src", "inventory_days": "inventory_days_src"})
+    if base.empty:
+        out = pd.DataFrame({"lead_id": leads["lead_id"]})
+        for ratio in [*RATIOS, "revenue_growth"]:
+            out[ratio] = np.nan
+            out[f"{ratio}_pct"] = np.nan
+        out["ratio_score"] = NEUTRAL
+        out["ratio_coverage"] = 0.0
+        out["risk_flags"] = ""
+        out["inventory_na"] = False
+        out["fin_year"] = np.nan
+        out["stock_code"] = None
+        out["revenue"] = np.nan
+        out["total_assets"] = np.nan
+        return out
+    # Percentiles come from every company in the statements (the peer universe), not only leads.
+    scored = score_ratios(compute_ratios(base), weights)
+    matched = match_to_leads(scored, leads)
+    out = pd.DataFrame({"lead_id": leads["lead_id"]}).merge(matched, on="lead_id", how="left")
+    out["ratio_score"] = out["ratio_score"].fillna(NEUTRAL)
+    out["ratio_coverage"] = out["ratio_coverage"].fillna(0.0)
+    out["risk_flags"] = out["risk_flags"].fillna("")
+    out["inventory_na"] = out["inventory_na"].astype("boolean").fillna(False).astype(bool)
+    out["fin_year"] = out["year"]
+    return out

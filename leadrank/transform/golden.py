@@ -1,0 +1,78 @@
+"""Golden records: one row per lead, each field taken from the best record that has it.
+
+Survivorship, per field: the most trusted source first (source `trust`, defaulting to
+association > exhibition > web search), then the most recently fetched, then the most complete
+record; empty values never win. Identifiers prefer quality: a valid 统一社会信用代码 over an
+invalid one, a company email over a free-mail one. Every source record stays linked to its lead.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
+
+LEAD_COLUMNS = [
+    "lead_id", "company_name", "company_name_zh", "company_name_en", "name_core", "legal_form",
+    "is_branch", "uscc", "uscc_valid", "domain", "website", "phone", "phone_type", "email", "address",
+    "country", "province", "city", "industry", "products", "member_level", "sources", "source_kinds",
+    "n_sources", "n_records", "exhibitions", "first_fetched_at", "last_fetched_at",
+]
+
+
+def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -> pd.DataFrame:
+    """Leads (LEAD_COLUMNS) from resolved records (NORMALISED plus lead_id)."""
+    trust = trust or {}
+    frame = records.copy()
+    frame["_trust"] = frame["source"].map(trust).fillna(frame["source_kind"].map(DEFAULT_TRUST)).fillna(0)
+    frame["_filled"] = frame[["website", "phone", "email", "address", "uscc"]].notna().sum(axis=1)
+    frame = frame.sort_values(
+        ["lead_id", "_trust", "fetched_at", "_filled", "record_key"],
+        ascending=[True, False, False, False, True],
+    )
+    valid_uscc = frame["uscc_norm"].where(frame["uscc_valid"].astype(bool))
+    company_email = frame["email_norm"].where(~frame["email_free"].astype(bool))
+    zh_name = frame["name_norm"].where(frame["name_lang"] == "zh").fillna(
+        frame["company_name_alt"].where(frame["company_name_alt"].fillna("").str.contains(r"[\u4e00-\u9fff]"))
+    )
+    en_name = frame["name_norm"].where(frame["name_lang"] == "en").fillna(
+        frame["company_name_alt"].where(frame["company_name_alt"].fillna("").str.fullmatch(r"[\x00-\x7f]+"))
+    )
+    picks = pd.DataFrame(
+        {
+            "lead_id": frame["lead_id"],
+            "company_name": frame["name_norm"],
+            "company_name_zh": zh_name,
+            "company_name_en": en_name,
+            "name_core": frame["name_core"],
+            "legal_form": frame["legal_form"],
+            "uscc": valid_uscc.fillna(frame["uscc_norm"]),
+            "domain": frame["domain"],
+            "website": frame["website"].where(frame["domain"].notna()),
+            "phone": frame["phone_e164"],
+            "phone_type": frame["phone_type"].where(frame["phone_e164"].notna()),
+            "email": company_email.fillna(frame["email_norm"]),
+            "address": frame["address"],
+            "country": frame["country_iso2"],
+            "province": frame["province_norm"],
+            "city": frame["city_norm"],
+            "industry": frame["industry"],
+            "products": frame["products"],
+            "member_level": frame["member_level"],
+        }
+    )
+    leads = picks.groupby("lead_id", sort=True).first()
+    grouped = frame.groupby("lead_id", sort=True)
+    # Chinese key-account teams read Chinese names first; fall back to whatever name exists.
+    leads["company_name"] = leads["company_name_zh"].fillna(leads["company_name"])
+    leads["is_branch"] = grouped["is_branch"].agg(lambda s: bool(s.astype(bool).all()))
+    leads["uscc_valid"] = leads["uscc"].isin(set(valid_uscc.dropna()))
+    leads["sources"] = grouped["source"].agg(lambda s: ";".join(sorted(set(s))))
+    leads["source_kinds"] = grouped["source_kind"].agg(lambda s: ";".join(sorted(set(s))))
+    leads["n_sources"] = grouped["source"].nunique()
+    leads["n_records"] = grouped.size()
+    leads["exhibitions"] = frame[frame["source_kind"] == "exhibition"].groupby("lead_id")["source"].nunique()
+    leads["exhibitions"] = leads["exhibitions"].fillna(0).astype(int)
+    leads["first_fetched_at"] = grouped["fetched_at"].min()
+    leads["last_fetched_at"] = grouped["fetched_at"].max()
+    return leads.reset_index()[LEAD_COLUMNS]

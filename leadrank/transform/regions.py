@@ -1,0 +1,147 @@
+"""Chinese administrative regions: provinces and prefecture-level cities, in full, short and
+pinyin forms, from the national division codes that the cpca package bundles.
+
+Company names start with regions (深圳市华强电子有限公司, 广东省…, SHENZHEN HUAQIANG …) or carry
+them in brackets (华强电子(深圳)有限公司). Those regions are data, not noise: they are parsed into
+province and city, and removed from the core name that names are compared on.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+
+_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "地区", "省", "市", "盟")
+_ETHNIC = re.compile(r"(蒙古族|藏族|回族|苗族|彝族|壮族|布依族|朝鲜族|满族|侗族|瑶族|白族|土家族|哈尼族|哈萨克族|傣族|黎族|傈僳族|佤族|畲族|拉祜族|水族|东乡族|纳西族|景颇族|柯尔克孜族|土族|达斡尔族|仫佬族|羌族|布朗族|撒拉族|毛南族|仡佬族|锡伯族|阿昌族|普米族|塔吉克族|怒族|乌孜别克族|俄罗斯族|鄂温克族|德昂族|保安族|裕固族|京族|塔塔尔族|独龙族|鄂伦春族|赫哲族|门巴族|珞巴族|基诺族)+$")
+
+# Pinyin of provinces and of the cities that appear in English company names.
+PINYIN = {
+    "beijing": "北京市", "shanghai": "上海市", "tianjin": "天津市", "chongqing": "重庆市",
+    "guangdong": "广东省", "jiangsu": "江苏省", "zhejiang": "浙江省", "shandong": "山东省",
+    "henan": "河南省", "hebei": "河北省", "hubei": "湖北省", "hunan": "湖南省", "sichuan": "四川省",
+    "fujian": "福建省", "anhui": "安徽省", "jiangxi": "江西省", "liaoning": "辽宁省", "jilin": "吉林省",
+    "heilongjiang": "黑龙江省", "shanxi": "山西省", "shaanxi": "陕西省", "yunnan": "云南省",
+    "guizhou": "贵州省", "guangxi": "广西壮族自治区", "hainan": "海南省", "gansu": "甘肃省",
+    "qinghai": "青海省", "ningxia": "宁夏回族自治区", "xinjiang": "新疆维吾尔自治区",
+    "tibet": "西藏自治区", "xizang": "西藏自治区", "inner mongolia": "内蒙古自治区",
+    "shenzhen": "深圳市", "guangzhou": "广州市", "hangzhou": "杭州市", "nanjing": "南京市",
+    "suzhou": "苏州市", "wuhan": "武汉市", "chengdu": "成都市", "xian": "西安市", "xi'an": "西安市",
+    "qingdao": "青岛市", "dalian": "大连市", "xiamen": "厦门市", "ningbo": "宁波市", "zhuhai": "珠海市",
+    "dongguan": "东莞市", "foshan": "佛山市", "wuxi": "无锡市", "changzhou": "常州市",
+    "changsha": "长沙市", "zhengzhou": "郑州市", "jinan": "济南市", "harbin": "哈尔滨市",
+    "shenyang": "沈阳市", "changchun": "长春市", "fuzhou": "福州市", "hefei": "合肥市",
+    "kunming": "昆明市", "nanning": "南宁市", "guiyang": "贵阳市", "lanzhou": "兰州市",
+    "taiyuan": "太原市", "shijiazhuang": "石家庄市", "hohhot": "呼和浩特市", "urumqi": "乌鲁木齐市",
+    "nanchang": "南昌市", "haikou": "海口市", "sanya": "三亚市", "yantai": "烟台市", "weifang": "潍坊市",
+    "zibo": "淄博市", "shantou": "汕头市", "zhongshan": "中山市", "huizhou": "惠州市",
+    "jiangmen": "江门市", "wenzhou": "温州市", "shaoxing": "绍兴市", "jiaxing": "嘉兴市",
+    "jinhua": "金华市", "nantong": "南通市", "yangzhou": "扬州市", "xuzhou": "徐州市",
+    "luoyang": "洛阳市", "baoding": "保定市", "tangshan": "唐山市", "mianyang": "绵阳市",
+    "zhuzhou": "株洲市", "xiangtan": "湘潭市", "anshan": "鞍山市", "zhenjiang": "镇江市",
+    "huzhou": "湖州市", "yancheng": "盐城市", "weihai": "威海市", "rizhao": "日照市", "linyi": "临沂市",
+    "jining": "济宁市", "zhanjiang": "湛江市", "zhaoqing": "肇庆市", "quanzhou": "泉州市",
+    "zhangzhou": "漳州市", "putian": "莆田市", "guilin": "桂林市", "liuzhou": "柳州市",
+    "yichang": "宜昌市", "xiangyang": "襄阳市", "baotou": "包头市", "datong": "大同市",
+    "handan": "邯郸市", "langfang": "廊坊市", "qinhuangdao": "秦皇岛市", "hongkong": "香港特别行政区",
+    "hong kong": "香港特别行政区", "macau": "澳门特别行政区", "macao": "澳门特别行政区",
+}
+
+
+def short_name(full: str) -> str:
+    """广东省 → 广东, 宁夏回族自治区 → 宁夏, 延边朝鲜族自治州 → 延边, 深圳市 → 深圳."""
+    name = full
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            name = name[: -len(suffix)]
+            break
+    name = _ETHNIC.sub("", name) or name
+    return name
+
+
+class Regions:
+    """Lookup tables: any form of a region name → (province, city) in full official form."""
+
+    def __init__(self) -> None:
+        table = pd.read_csv(resources.files("cpca") / "resources" / "adcodes.csv", dtype=str)
+        table = table[table["adcode"].str.len() == 12]
+        provinces = table[table["adcode"].str.endswith("0000000000")]
+        cities = table[table["adcode"].str.match(r"^\d{4}00000000$") & ~table["adcode"].str.endswith("0000000000")]
+        self.province_of_code = {code[:2]: name for code, name in zip(provinces["adcode"], provinces["name"], strict=True)}
+        # name form → (province, city or None)
+        self.lookup: dict[str, tuple[str, str | None]] = {}
+        for name in provinces["name"]:
+            municipality = name in {"北京市", "上海市", "天津市", "重庆市"}
+            value = (name, name if municipality else None)
+            self.lookup[name] = value
+            self.lookup.setdefault(short_name(name), value)
+        for code, name in zip(cities["adcode"], cities["name"], strict=True):
+            if name in {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}:
+                continue
+            value = (self.province_of_code[code[:2]], name)
+            self.lookup.setdefault(name, value)
+            short = short_name(name)
+            if len(short) >= 2:
+                self.lookup.setdefault(short, value)
+        for pinyin, name in PINYIN.items():
+            self.lookup.setdefault(pinyin, self.lookup[name])
+        forms = sorted((k for k in self.lookup if not k.isascii()), key=len, reverse=True)
+        self._zh_prefix = re.compile("^(?:" + "|".join(map(re.escape, forms)) + ")")
+        pinyin_forms = sorted(PINYIN, key=len, reverse=True)
+        self._en_prefix = re.compile(r"^(?:" + "|".join(map(re.escape, pinyin_forms)) + r")\b", re.I)
+        self._en_suffix = re.compile(r"[\s,]+(?:" + "|".join(map(re.escape, pinyin_forms)) + r")$", re.I)
+        self._bracketed = re.compile(r"\((" + "|".join(map(re.escape, forms)) + r")\)")
+
+    def strip_suffix(self, name: str) -> tuple[str, str | None, str | None]:
+        """(`name` without a trailing region name, province, city); the branch's own city in
+        "…有限公司深圳" or "Acme Inc. Shanghai". Unchanged when nothing would be left."""
+        for size in range(min(8, len(name) - 2), 1, -1):
+            tail = name[-size:]
+            if tail in self.lookup and not tail.isascii():
+                return name[:-size], *self.lookup[tail]
+        match = self._en_suffix.search(name)
+        if match and match.start() > 1:
+            return name[: match.start()], *self.lookup[match.group(0).strip(" ,").lower()]
+        return name, None, None
+
+    def resolve(self, text: str | None) -> tuple[str | None, str | None]:
+        """(province, city) named by `text` as a whole (any form), else (None, None)."""
+        if not text:
+            return None, None
+        key = text.strip()
+        value = self.lookup.get(key) or self.lookup.get(key.lower())
+        return value if value else (None, None)
+
+    def strip_prefix(self, name: str) -> tuple[str, str | None, str | None]:
+        """Remove leading regions (province, then city) and bracketed ones from a company name.
+
+        Returns (rest, province, city). A prefix is only taken when something is left after it.
+        """
+        province: str | None = None
+        city: str | None = None
+        rest = name
+        for _ in range(2):  # 广东省深圳市… takes two passes
+            match = self._zh_prefix.match(rest) or self._en_prefix.match(rest)
+            if not match or len(rest) - match.end() < 2:
+                break
+            prov, cty = self.lookup.get(match.group(0)) or self.lookup[match.group(0).lower()]
+            province = province or prov
+            city = city or cty
+            rest = rest[match.end() :].lstrip(" -,")
+        rest, prov, cty = self.strip_bracketed(rest)
+        return rest, province or prov, city or cty
+
+    def strip_bracketed(self, name: str) -> tuple[str, str | None, str | None]:
+        """Remove a bracketed region anywhere in the name: 华强电子(深圳)有限公司."""
+        bracket = self._bracketed.search(name)
+        if not bracket or len(name) - (bracket.end() - bracket.start()) < 2:
+            return name, None, None
+        province, city = self.lookup[bracket.group(1)]
+        return (name[: bracket.start()] + name[bracket.end() :]).strip(), province, city
+
+
+@lru_cache(maxsize=1)
+def regions() -> Regions:
+    return Regions()

@@ -1,0 +1,68 @@
+"""Which warehouse, and a SQLAlchemy engine for it that behaves the same on both dialects.
+
+The URL is `--warehouse`, else LEADRANK_WAREHOUSE_URL, else an embedded SQLite file in the
+data directory. SQLite gets real transactions (pysqlite's implicit ones do not cover DDL, and
+atomic publishing needs them), WAL so that sales can read while a night loads, and a busy
+timeout; writers take the lock up front (BEGIN IMMEDIATE) so two writers queue instead of
+deadlocking. Passwords never leave this module: use `display_url` to show a URL.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from leadrank.paths import data_dir
+
+ENV_VAR = "LEADRANK_WAREHOUSE_URL"
+
+
+def warehouse_url(explicit: str | None = None) -> str:
+    if explicit:
+        return explicit
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    return f"sqlite:///{data_dir() / 'leadrank.db'}"
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, for logs and summaries."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - never echo an unparsable URL, it may hold a secret
+        return "(unparsable warehouse URL)"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = warehouse_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for write transactions: on SQLite these take the write lock at BEGIN."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine

@@ -1,0 +1,102 @@
+"""Versioned SQL migrations: leadrank/sql/migrations/NNNN_name.sql, applied in order, once.
+
+A migration may have a dialect-specific twin (NNNN_name.postgresql.sql or NNNN_name.sqlite.sql)
+that replaces it on that dialect. Each migration runs in one transaction with its bookkeeping
+row, so a failed migration leaves nothing half-applied; a checksum catches edited history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect, text
+
+from leadrank.paths import SQL_DIR
+from leadrank.warehouse.engine import writer
+
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql().encode()).hexdigest()[:16]
+
+
+def available(dialect: str) -> list[Migration]:
+    found: dict[str, Migration] = {}
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        stem = path.name
+        specific = re.match(r"^(\d{4}_[a-z0-9_]+)\.(sqlite|postgresql)\.sql$", stem)
+        if specific:
+            if specific.group(2) == dialect:
+                match = _NAME.match(specific.group(1) + ".sql")
+                assert match
+                found[match.group(1)] = Migration(match.group(1), match.group(2), path)
+            continue
+        match = _NAME.match(stem)
+        if match and match.group(1) not in found:
+            found[match.group(1)] = Migration(match.group(1), match.group(2), path)
+    return [found[v] for v in sorted(found)]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Statements of a migration file: `--` comments dropped, split at semicolons that end a line."""
+    body = "\n".join(line.split("--", 1)[0] if "--" in line and "'" not in line else line for line in sql.splitlines())
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+
+
+def applied(engine: Engine) -> dict[str, str]:
+    if not inspect(engine).has_table("schema_migrations"):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT version, checksum FROM schema_migrations")).all()
+    return {version: checksum for version, checksum in rows}
+
+
+def upgrade(engine: Engine) -> list[str]:
+    """Apply pending migrations; returns the versions applied."""
+    with writer(engine).begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version TEXT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        ))
+    done = applied(engine)
+    newly: list[str] = []
+    for migration in available(engine.dialect.name):
+        if migration.version in done:
+            if done[migration.version] != migration.checksum():
+                raise MigrationError(
+                    f"migration {migration.path.name} changed after it was applied; add a new migration instead"
+                )
+            continue
+        with writer(engine).begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
+                if conn.execute(text("SELECT 1 FROM schema_migrations WHERE version = :v"), {"v": migration.version}).first():
+                    continue
+            for statement in split_statements(migration.sql()):
+                conn.exec_driver_sql(statement)
+            conn.execute(
+                text("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (:v, :n, :c, :t)"),
+                {"v": migration.version, "n": migration.name, "c": migration.checksum(),
+                 "t": datetime.now(UTC).isoformat()},
+            )
+        newly.append(migration.version)
+    return newly

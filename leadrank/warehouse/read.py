@@ -1,0 +1,64 @@
+"""Reading the warehouse: what resolution needs from earlier nights, and what sales read."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from leadrank.contracts import NORMALISED
+
+BOOL_COLUMNS = ["is_branch", "uscc_valid", "email_free"]
+
+
+def previous_records(engine: Engine) -> pd.DataFrame:
+    """Every stored source record (NORMALISED plus lead_id), for matching tonight's against."""
+    stored = [c for c in NORMALISED if c not in ("run_id", "raw")]
+    with engine.connect() as conn:
+        frame = pd.read_sql_query(text(f"SELECT {', '.join(stored)}, lead_id FROM lead_records"), conn,
+                                  dtype=object)
+    frame["run_id"] = None
+    frame["raw"] = None
+    for column in BOOL_COLUMNS:
+        frame[column] = frame[column].map(lambda v: bool(v) if v is not None else False)
+    frame["fetched_at"] = frame["fetched_at"].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
+    return frame[[*NORMALISED, "lead_id"]]
+
+
+def lead_history(engine: Engine) -> tuple[set[str], dict[str, str]]:
+    """(every lead ID ever issued, first-seen timestamp per lead)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT lead_id, first_seen_at FROM leads")).all()
+    return {r[0] for r in rows}, {r[0]: str(r[1]) for r in rows}
+
+
+def resolve_lead_ids(engine: Engine, ids: pd.Series) -> pd.Series:
+    """Map lead IDs through recorded merges to the surviving lead."""
+    with engine.connect() as conn:
+        merged = dict(conn.execute(text("SELECT lead_id, merged_into FROM leads WHERE status = 'merged'")).all())
+    return ids.map(lambda lead: merged.get(lead, lead))
+
+
+def stored_outcomes(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        frame = pd.read_sql_query(text("SELECT lead_id, outcome, outcome_date, owner FROM outcomes"), conn, dtype=object)
+    frame["lead_id"] = resolve_lead_ids(engine, frame["lead_id"])
+    return frame
+
+
+def ranked_leads(engine: Engine, limit: int | None = None) -> pd.DataFrame:
+    sql = "SELECT * FROM ranked_leads ORDER BY rank"
+    params = {}
+    if limit is not None:
+        sql += " LIMIT :n"
+        params["n"] = int(limit)
+    with engine.connect() as conn:
+        frame = pd.read_sql_query(text(sql), conn, params=params)
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def latest_run(engine: Engine) -> dict[str, object] | None:
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT run_id, status, started_at, published_at, summary FROM pipeline_runs "
+            "WHERE status = 'published' ORDER BY published_at DESC, run_id DESC LIMIT 1")).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,84 @@
+"""Shared fixtures.
+
+Warehouse tests take the `warehouse_url` fixture, which runs every test on SQLite and on
+PostgreSQL. The PostgreSQL variant needs LEADRANK_TEST_PG_URL (CI sets it): each test gets a
+fresh database created from that server and dropped afterwards, so parallel sessions never
+collide. Without the variable the PostgreSQL variants skip; with it set but the server
+unreachable they fail.
+
+Prefect: one session-scoped prefect_test_harness, with PREFECT_HOME in a temp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Before anything imports Prefect: keep its home, database and analytics out of the user's.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="leadrank-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.pop("PREFECT_API_URL", None)
+
+PG_URL = os.environ.get("LEADRANK_TEST_PG_URL")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data directory (warehouse file, run directories)."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("LEADRANK_DATA_DIR", str(data))
+    monkeypatch.delenv("LEADRANK_WAREHOUSE_URL", raising=False)
+    return data
+
+
+def _pg_database() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    assert PG_URL
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"leadrank_test_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"LEADRANK_TEST_PG_URL is set but PostgreSQL is unusable: {exc}")
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("LEADRANK_TEST_PG_URL is not set")
+    yield from _pg_database()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def demo_config() -> Path:
+    from leadrank.paths import DEMO_CONFIG
+
+    return DEMO_CONFIG

@@ -1,0 +1,55 @@
+"""Test helpers shared by several test modules."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+
+from leadrank.config import load_config
+from leadrank.contracts import EXTRACTED
+from leadrank.extractors.runner import extract_source
+from leadrank.paths import DEMO_CONFIG
+
+
+def pairs(labels: pd.Series) -> set[tuple[int, int]]:
+    """All unordered pairs of positions that share a label."""
+    out: set[tuple[int, int]] = set()
+    for _, positions in pd.Series(range(len(labels))).groupby(labels.to_numpy()):
+        out.update(itertools.combinations(sorted(positions), 2))
+    return out
+
+
+def pairwise_f1(truth: pd.Series, predicted: pd.Series) -> tuple[float, float, float]:
+    t, p = pairs(truth), pairs(predicted)
+    tp = len(t & p)
+    precision = tp / len(p) if p else 1.0
+    recall = tp / len(t) if t else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def demo_records(run_id: str = "r1") -> pd.DataFrame:
+    """The demo's extracted records with their true company id (column `truth`)."""
+    cfg = load_config(DEMO_CONFIG)
+    frames = [extract_source(s, cfg.fetch, run_id=run_id)[0] for s in cfg.sources]
+    records = pd.concat(frames, ignore_index=True)[EXTRACTED]
+    truth = pd.read_csv(DEMO_CONFIG.parent / "truth.csv")
+    key = dict(zip(zip(truth["source"], truth["company_name"], strict=True), truth["company_id"], strict=True))
+    records["truth"] = [key[(s, n)] for s, n in zip(records["source"], records["company_name"], strict=True)]
+    return records
+
+
+def run_pipeline(config: str, warehouse: str, run_id: str | None = None) -> dict:
+    """One nightly run through the pipeline steps, without Prefect (the flow's order)."""
+    from leadrank import pipeline
+
+    run_id = run_id or pipeline.new_run_id()
+    sources = pipeline.begin(config, run_id, warehouse)["sources"]
+    reports = [pipeline.extract_step(config, name, run_id) for name in sources]
+    pipeline.stage_step(run_id, sources, warehouse)
+    pipeline.normalise_step(run_id, sources)
+    resolved = pipeline.resolve_step(config, run_id, warehouse)
+    scored = pipeline.score_step(config, run_id, warehouse)
+    leads = pipeline.publish_step(run_id, warehouse, {"run_id": run_id})
+    return {"run_id": run_id, "sources": reports, "resolution": resolved, "scoring": scored, "leads": leads}

@@ -1,0 +1,103 @@
+"""The Prefect flow and the command line, end to end on the demo."""
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from leadrank.flows.cli import app
+from leadrank.warehouse.engine import make_engine
+from leadrank.warehouse.read import ranked_leads
+from tests.helpers import demo_records, pairwise_f1, run_pipeline
+
+runner = CliRunner()
+
+
+@pytest.mark.prefect
+def test_nightly_flow_publishes_and_second_night_keeps_ids(prefect_harness, warehouse_url, demo_config):
+    from leadrank.flows.nightly import nightly_refresh
+
+    first = nightly_refresh(config=str(demo_config), warehouse=warehouse_url)
+    truth = demo_records()["truth"].nunique()
+    assert first["leads"]["new"] == truth
+    assert {r["status"] for r in first["sources"]} == {"ok"}
+    assert set(first["seconds"]) >= {"extract", "stage", "normalise", "dedupe", "score", "publish"}
+    ranked_1 = ranked_leads(make_engine(warehouse_url))
+    second = nightly_refresh(config=str(demo_config), warehouse=warehouse_url)
+    ranked_2 = ranked_leads(make_engine(warehouse_url))
+    assert second["leads"]["unchanged"] == truth and second["leads"]["new"] == 0
+    assert list(ranked_1["lead_id"]) == list(ranked_2["lead_id"])
+
+
+@pytest.mark.prefect
+def test_cli_run_then_top(prefect_harness, tmp_path, demo_config):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = runner.invoke(app, ["run", "--warehouse", url])
+    assert result.exit_code == 0, result.output
+    assert "Leads" in result.output and "new" in result.output and "Run " in result.output
+    top = runner.invoke(app, ["top", "-n", "5", "--warehouse", url])
+    assert top.exit_code == 0, top.output
+    assert "Top 5 leads" in top.output
+
+
+def test_top_before_any_run_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["top", "--warehouse", f"sqlite:///{tmp_path / 'empty.db'}"])
+    assert result.exit_code == 1 and "leadrank run" in result.output
+
+
+def test_export_csv_and_xlsx(tmp_path, demo_config):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(str(demo_config), url)
+    csv_path, xlsx_path = tmp_path / "leads.csv", tmp_path / "leads.xlsx"
+    assert runner.invoke(app, ["export", "-o", str(csv_path), "--warehouse", url]).exit_code == 0
+    assert runner.invoke(app, ["export", "-o", str(xlsx_path), "--warehouse", url]).exit_code == 0
+    frame = pd.read_csv(csv_path, encoding="utf-8-sig")
+    assert len(frame) == demo_records()["truth"].nunique() and list(frame["rank"]) == sorted(frame["rank"])
+    sheet = load_workbook(xlsx_path).active
+    assert sheet.freeze_panes == "A2" and sheet.max_row == len(frame) + 1
+    bad = runner.invoke(app, ["export", "-o", str(tmp_path / "leads.pdf"), "--warehouse", url])
+    assert bad.exit_code == 1 and ".csv or .xlsx" in bad.output
+    missing_dir = runner.invoke(app, ["export", "-o", str(tmp_path / "nope" / "x.csv"), "--warehouse", url])
+    assert missing_dir.exit_code == 1 and "does not exist" in missing_dir.output
+
+
+def test_dedupe_cli_keeps_rows_and_order(tmp_path):
+    records = demo_records()
+    table = pd.DataFrame({"Site name": records["company_name"], "Web": records["website"], "Tel": records["phone"],
+                          "Addr": records["address"], "uscc": records["uscc"], "truth": records["truth"]})
+    table = table.sample(frac=1, random_state=1).reset_index(drop=True)
+    source = tmp_path / "in.csv"
+    table.to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["dedupe", str(source), "-o", str(out), "--map", "Site name=company_name",
+                                 "--map", "Web=website", "--map", "Tel=phone", "--map", "Addr=address"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out, dtype=str)
+    assert list(written.columns) == [*table.columns, "lead_id"]
+    assert list(written["Site name"]) == list(table["Site name"].astype(str))
+    precision, recall, _ = pairwise_f1(written["truth"], written["lead_id"])
+    assert precision == 1.0 and recall >= 0.9
+
+
+def test_dedupe_cli_errors(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    result = runner.invoke(app, ["dedupe", str(source), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 1 and "no company name column" in result.output
+    result = runner.invoke(app, ["dedupe", str(source), "-o", str(tmp_path / "o.csv"), "--map", "foo=colour"])
+    assert result.exit_code == 1 and "unknown field" in result.output
+
+
+def test_extract_cli_writes_records_with_provenance(tmp_path, demo_config):
+    out = tmp_path / "x.csv"
+    result = runner.invoke(app, ["extract", "--config", str(demo_config), "--source", "demo-assoc", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, encoding="utf-8-sig")
+    assert {"source", "source_kind", "url", "fetched_at", "company_name", "website", "phone"} <= set(frame.columns)
+    assert (frame["source"] == "demo-assoc").all() and len(frame) == 22
+
+
+@pytest.mark.parametrize("command", ["run", "top", "export", "dedupe", "extract", "db"])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output

@@ -1,0 +1,99 @@
+"""Entity resolution: correct clusters on the demo, and lead IDs that stay stable across nights."""
+
+import pandas as pd
+import pytest
+
+from leadrank.config import ResolutionConfig
+from leadrank.contracts import EXTRACTED
+from leadrank.transform.golden import golden_records
+from leadrank.transform.normalise import normalise_records
+from leadrank.transform.resolve import resolve
+from tests.helpers import demo_records, pairwise_f1
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return demo_records()
+
+
+def night(records: pd.DataFrame, previous: pd.DataFrame | None = None, taken=None):
+    normalised = normalise_records(records[EXTRACTED])
+    result = resolve(normalised, ResolutionConfig(), previous=previous, taken_ids=taken)
+    return result
+
+
+def test_demo_clusters_match_the_truth(demo):
+    result = night(demo)
+    tonight = result.records[result.records["seen_tonight"]]
+    precision, recall, f1 = pairwise_f1(demo["truth"], tonight["lead_id"].reset_index(drop=True))
+    assert (precision, recall) == (1.0, 1.0), (precision, recall, f1)
+    assert tonight["lead_id"].nunique() == demo["truth"].nunique()
+
+
+def test_every_merge_is_explained(demo):
+    result = night(demo)
+    multi = result.records.groupby("lead_id").filter(lambda g: len(g) > 1)
+    assert len(multi) and multi["match_evidence"].str.len().gt(0).all()
+
+
+def test_ids_stable_across_nights_and_merges_recorded(demo):
+    # Night 1: only the exhibition. Night 2: everything. Night 3: everything again.
+    part_a = demo[demo["source"] == "demo-expo"]
+    first = night(part_a)
+    ids_1 = dict(zip(first.records["record_key"], first.records["lead_id"], strict=True))
+    second = night(demo, previous=first.records.drop(columns=["seen_tonight"]), taken=set(ids_1.values()))
+    ids_2 = dict(zip(second.records["record_key"], second.records["lead_id"], strict=True))
+    assert all(ids_2[k] == v for k, v in ids_1.items()), "a lead ID of night 1 changed"
+    third = night(demo, previous=second.records.drop(columns=["seen_tonight"]), taken=set(ids_2.values()))
+    assert dict(zip(third.records["record_key"], third.records["lead_id"], strict=True)) == ids_2
+    assert third.events.empty
+
+
+def test_merge_keeps_oldest_id_and_records_absorbed(demo):
+    expo = demo[demo["source"] == "demo-expo"]
+    assoc = demo[demo["source"] == "demo-assoc"]
+    # Two earlier nights created separate leads for the same company (as if matching had missed).
+    a = night(expo).records.drop(columns=["seen_tonight"])
+    b = night(assoc).records.drop(columns=["seen_tonight"])
+    previous = pd.concat([a, b], ignore_index=True)
+    first_seen = {lead: "2026-01-01" for lead in a["lead_id"]} | {lead: "2026-02-01" for lead in b["lead_id"]}
+    result = resolve(normalise_records(demo[EXTRACTED]), ResolutionConfig(), previous=previous,
+                     taken_ids=set(previous["lead_id"]), lead_first_seen=first_seen)
+    merges = result.events[result.events["kind"] == "merge"]
+    assert len(merges) > 0
+    assert set(merges["lead_id"]) <= set(a["lead_id"])  # the older leads survive
+    assert set(merges["other_lead_id"]) <= set(b["lead_id"])
+    assert not set(merges["other_lead_id"]) & set(result.records["lead_id"])
+
+
+def test_shared_website_does_not_merge_different_organisations():
+    rows = [
+        {"company_name": "1st Battalion Royal Engineers", "website": "http://army.mod.uk"},
+        {"company_name": "Army Logistic Corps", "website": "https://www.army.mod.uk/"},
+        {"company_name": "Defence Equipment and Support", "website": "army.mod.uk"},
+        {"company_name": "Royal Signals Museum", "website": "army.mod.uk/museum"},
+    ]
+    records = pd.DataFrame(rows).reindex(columns=EXTRACTED)
+    records["source"], records["source_kind"] = "s", "exhibition"
+    records["record_key"] = [f"k{i}" for i in range(len(rows))]
+    result = resolve(normalise_records(records), ResolutionConfig())
+    assert result.records["lead_id"].nunique() == 4
+
+
+def test_two_valid_codes_never_share_a_lead():
+    records = pd.DataFrame([
+        {"company_name": "华强电子有限公司", "uscc": "91350100M000100Y43", "phone": "0755-83216688"},
+        {"company_name": "华强电子有限公司", "uscc": "91440300MA5ABCDE1H", "phone": "0755-83216688"},
+    ]).reindex(columns=EXTRACTED)
+    records["source"], records["source_kind"] = "s", "association"
+    records["record_key"] = ["a", "b"]
+    result = resolve(normalise_records(records), ResolutionConfig())
+    assert result.records["lead_id"].nunique() == 2
+
+
+def test_golden_record_prefers_trusted_and_valid(demo):
+    result = night(demo)
+    leads = golden_records(result.records)
+    assert leads["lead_id"].is_unique and len(leads) == demo["truth"].nunique()
+    huaqiang = leads[leads["company_name"] == "深圳市华强电子有限公司"].iloc[0]
+    assert huaqiang["uscc_valid"] and huaqiang["n_sources"] == 3 and huaqiang["company_name_en"]

@@ -1,0 +1,154 @@
+"""Ratios, segments, the model and priority."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadrank.config import FinancialsConfig, OutcomesConfig, ScoringConfig
+from leadrank.scoring.financials import load_financials
+from leadrank.scoring.model import evaluate_and_fit
+from leadrank.scoring.outcomes import load_outcomes, match_outcomes, parse_dates
+from leadrank.scoring.priority import assign_tiers, score_leads
+from leadrank.scoring.ratios import compute_ratios, lead_ratios
+from leadrank.transform.golden import LEAD_COLUMNS
+
+
+def statements(**overrides) -> pd.DataFrame:
+    base = {"financials_source": "t", "uscc": None, "stock_code": None, "company_name": "甲公司", "industry": "x",
+            "year": 2025, "total_assets": 1000.0, "current_assets": 600.0, "revenue": 2000.0, "cost_of_sales": 1500.0,
+            "net_profit": 100.0, "accounts_receivable": 250.0, "inventory": 300.0, "revenue_prev": 1600.0,
+            "collection_days_src": np.nan, "inventory_days_src": np.nan, "net_margin_pct": np.nan}
+    return pd.DataFrame([{**base, **overrides}])
+
+
+def test_ratios_match_hand_computation():
+    r = compute_ratios(statements()).iloc[0]
+    assert r["current_asset_ratio"] == pytest.approx(0.6)
+    assert r["net_margin"] == pytest.approx(0.05)
+    assert r["roa"] == pytest.approx(0.1)
+    assert r["collection_days"] == pytest.approx(250 / 2000 * 365)
+    assert r["inventory_days"] == pytest.approx(300 / 1500 * 365)
+    assert r["revenue_growth"] == pytest.approx(0.25)
+
+
+def test_zero_revenue_and_negative_assets_are_undefined_not_infinite():
+    r = compute_ratios(statements(revenue=0.0, total_assets=-5.0)).iloc[0]
+    for ratio in ("net_margin", "collection_days", "roa", "current_asset_ratio"):
+        assert math.isnan(r[ratio]), ratio
+
+
+def test_bank_without_inventory_is_not_applicable():
+    r = compute_ratios(statements(inventory=np.nan, cost_of_sales=np.nan)).iloc[0]
+    assert r["inventory_na"] and math.isnan(r["inventory_days"])
+
+
+def lead(lead_id, name, **extra):
+    row = dict.fromkeys(LEAD_COLUMNS)
+    row.update(lead_id=lead_id, company_name=name, company_name_zh=name, name_core=name, uscc_valid=False,
+               is_branch=False, n_sources=1, n_records=1, exhibitions=0, sources="s", source_kinds="exhibition")
+    row.update(extra)
+    return row
+
+
+def test_financials_text_cells_are_reported_not_fatal(tmp_path):
+    path = tmp_path / "fin.csv"
+    path.write_text("公司名称,年度,营业收入,净利润\n甲公司,2025,1000,未披露\n乙公司,2025,abc,5\n", encoding="utf-8")
+    cfg = FinancialsConfig(name="f", path=path, units="万元",
+                           columns={"company_name": "公司名称", "year": "年度", "revenue": "营业收入", "net_profit": "净利润"})
+    frame, rejects = load_financials([cfg])
+    assert len(frame) == 2 and frame.loc[0, "revenue"] == 1000 * 1e4  # units normalised to yuan
+    assert math.isnan(frame.loc[0, "net_profit"]) and frame.loc[1, "net_profit"] == 5e4
+    assert sorted(rejects["row_ref"]) == ["fin.csv:2", "fin.csv:3"]
+    assert rejects["reason"].str.contains("'未披露' where a number belongs in 净利润").any()
+
+
+def test_gbk_financials_file(tmp_path):
+    path = tmp_path / "fin.csv"
+    path.write_bytes("公司名称,营业收入\n甲公司,10\n".encode("gbk"))
+    cfg = FinancialsConfig(name="f", path=path, columns={"company_name": "公司名称", "revenue": "营业收入"})
+    frame, _ = load_financials([cfg])
+    assert frame.loc[0, "company_name"] == "甲公司"
+
+
+def test_unreadable_financials_file_is_a_reject(tmp_path):
+    cfg = FinancialsConfig(name="f", path=tmp_path / "missing.csv", columns={"company_name": "x"})
+    frame, rejects = load_financials([cfg])
+    assert frame.empty and "cannot read financials" in rejects.iloc[0]["reason"]
+
+
+def test_leads_match_statements_by_code_then_name():
+    leads = pd.DataFrame([lead("L1", "甲公司"), lead("L2", "丙公司")])
+    out = lead_ratios(statements(), leads, ScoringConfig().ratio_weights).set_index("lead_id")
+    assert out.loc["L1", "ratio_coverage"] > 0 and out.loc["L2", "ratio_coverage"] == 0
+    assert out.loc["L2", "ratio_score"] == 0.5  # a neutral prior, not a zero
+
+
+def test_outcomes_in_chinese_with_three_date_formats(tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text("公司名称,结果,日期\n甲公司,成交,2026/3/1\n乙公司,丢单,2026年3月2日\n未知公司,成交,2026-03-03\n"
+                    "甲公司,maybe,2026-03-04\n", encoding="utf-8")
+    cfg = OutcomesConfig(name="o", path=path, columns={"company_name": "公司名称", "outcome": "结果", "outcome_date": "日期"})
+    leads = pd.DataFrame([lead("L1", "甲公司"), lead("L2", "乙公司")])
+    good, bad = match_outcomes(load_outcomes(cfg), leads)
+    assert list(good["outcome"]) == ["won", "lost"] and list(good["outcome_date"]) == ["2026-03-01", "2026-03-02"]
+    assert [r.split(":")[1] for r in bad["row_ref"]] == ["4", "5"]
+    assert "no lead matches '未知公司'" in bad.iloc[0]["reason"] and "unknown outcome" in bad.iloc[1]["reason"]
+
+
+def test_date_formats():
+    assert list(parse_dates(pd.Series(["2026-03-01", "2026/3/1", "2026年3月1日", "garbage"]))) == [
+        "2026-03-01", "2026-03-01", "2026-03-01", None]
+
+
+def model_frame(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    frame = pd.DataFrame({"x": x, "cat": rng.choice(["a", "b"], size=n)})
+    y = pd.Series((x + rng.normal(scale=0.5, size=n) > 0).astype(int))
+    return frame, y
+
+
+def test_cold_start_is_stated():
+    frame, y = model_frame(10)
+    result = evaluate_and_fit(frame, y, ["x"], ["cat"], min_per_class=8)
+    assert result.pipeline is None and "cold start" in result.reason
+
+
+def test_one_class_only_is_cold_start():
+    frame, _ = model_frame(50)
+    result = evaluate_and_fit(frame, pd.Series([1] * 50), ["x"], ["cat"])
+    assert result.pipeline is None and "0 lost" in result.reason
+
+
+def test_model_learns_signal_and_validates_on_later_data():
+    frame, y = model_frame(300)
+    dates = pd.Series(pd.date_range("2025-01-01", periods=300, freq="D"))
+    result = evaluate_and_fit(frame, y, ["x"], ["cat"], dates=dates)
+    assert result.metrics["validation"] == "time_split_75_25"
+    assert result.metrics["auc"] > 0.85
+
+
+def test_unseen_category_at_prediction_is_fine():
+    from leadrank.scoring.model import predict
+
+    frame, y = model_frame(200)
+    result = evaluate_and_fit(frame, y, ["x"], ["cat"])
+    p = predict(result, pd.DataFrame({"x": [0.1], "cat": ["never seen"]}))
+    assert 0 <= p[0] <= 1
+
+
+def test_tiers_by_cumulative_share():
+    tiers = assign_tiers(pd.Series(range(1, 11)), {"A": 0.1, "B": 0.3, "C": 0.6})
+    assert "".join(tiers) == "ABBCCCDDDD"
+
+
+def test_scores_with_all_financials_missing_and_cold_start():
+    leads = pd.DataFrame([lead(f"L{i}", f"公司{i}") for i in range(6)])
+    empty = pd.DataFrame(columns=statements().columns)
+    result = score_leads(leads, empty, pd.DataFrame(columns=["lead_id", "outcome", "outcome_date"]), ScoringConfig())
+    scores = result.scores
+    assert result.stats["model"] == "cold_start" and scores["model_score"].isna().all()
+    assert list(scores["rank"]) == list(range(1, 7)) and scores["lead_id"].is_unique
+    assert (scores["ratio_coverage"] == 0).all()

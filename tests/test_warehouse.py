@@ -1,0 +1,91 @@
+"""The warehouse on SQLite and PostgreSQL: migrations, atomic publishing, idempotence."""
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from leadrank.warehouse import load
+from leadrank.warehouse.engine import display_url, make_engine
+from leadrank.warehouse.migrate import applied, upgrade
+from leadrank.warehouse.read import ranked_leads
+from tests.helpers import demo_records, run_pipeline
+
+TABLE_KEYS = {
+    "leads": ["lead_id"], "lead_records": ["record_key"], "lead_scores": ["run_id", "lead_id"],
+    "stg_prospects": ["run_id", "record_key"], "outcomes": ["outcome_id"], "pipeline_runs": ["run_id"],
+}
+
+
+def counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in
+                ["leads", "lead_records", "lead_events", "outcomes"]}
+
+
+def test_migrations_apply_once(warehouse_url):
+    engine = make_engine(warehouse_url)
+    assert upgrade(engine) == ["0001"]
+    assert upgrade(engine) == []
+    assert set(applied(engine)) == {"0001"}
+
+
+def test_publish_idempotent_and_one_row_per_company(warehouse_url, demo_config):
+    truth = demo_records()["truth"].nunique()
+    first = run_pipeline(str(demo_config), warehouse_url)
+    engine = make_engine(warehouse_url)
+    ranked_1 = ranked_leads(engine)
+    assert len(ranked_1) == truth and ranked_1["lead_id"].is_unique
+    assert list(ranked_1["rank"]) == list(range(1, truth + 1))
+    assert first["leads"]["new"] == truth
+    before = counts(engine)
+
+    second = run_pipeline(str(demo_config), warehouse_url)
+    ranked_2 = ranked_leads(engine)
+    assert second["leads"] == {"new": 0, "updated": 0, "unchanged": truth, "merged": 0}
+    assert counts(engine) == before
+    same = ["lead_id", "rank", "tier", "priority", "company_name"]
+    pd.testing.assert_frame_equal(ranked_1[same], ranked_2[same])
+    assert set(ranked_2["movement"]) == {"unchanged"}
+    with engine.connect() as conn:
+        for table, key in TABLE_KEYS.items():
+            dupes = conn.execute(text(f"SELECT COUNT(*) FROM (SELECT {', '.join(key)} FROM {table} "
+                                      f"GROUP BY {', '.join(key)} HAVING COUNT(*) > 1) d")).scalar()
+            assert dupes == 0, table
+
+
+def test_failed_publish_leaves_published_marts_unchanged(warehouse_url, demo_config, monkeypatch):
+    run_pipeline(str(demo_config), warehouse_url)
+    engine = make_engine(warehouse_url)
+    before = ranked_leads(engine)
+    table_counts = counts(engine)
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("disk full (simulated) after leads and records were written")
+
+    monkeypatch.setattr(load, "_write_scores", explode)
+    with pytest.raises(RuntimeError, match="simulated"):
+        run_pipeline(str(demo_config), warehouse_url, run_id="20990101T000000Z-dead00")
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(ranked_leads(engine), before)
+    assert counts(engine) == table_counts  # the half-done publish rolled back entirely
+
+    after = run_pipeline(str(demo_config), warehouse_url)
+    assert len(ranked_leads(engine)) == len(before)
+    with engine.connect() as conn:
+        status = dict(conn.execute(text("SELECT run_id, status FROM pipeline_runs")).all())
+    assert status["20990101T000000Z-dead00"] == "running"  # never published
+    assert status[after["run_id"]] == "published"
+
+
+def test_unknown_outcomes_and_bad_financials_are_counted(warehouse_url, demo_config):
+    result = run_pipeline(str(demo_config), warehouse_url)
+    assert result["scoring"]["outcomes_rejected"] == 1  # the demo's unknown company
+    assert result["scoring"]["financials_rejected"] == 1  # its 未披露 cell
+    engine = make_engine(warehouse_url)
+    with engine.connect() as conn:
+        reasons = [r[0] for r in conn.execute(text("SELECT reason FROM stg_rejects")).all()]
+    assert any("不存在科技有限公司" in r for r in reasons) and any("未披露" in r for r in reasons)
+
+
+def test_display_url_hides_password():
+    assert "s3cret" not in display_url("postgresql+psycopg://sales:s3cret@db.example.com/leads")
