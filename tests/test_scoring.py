@@ -152,3 +152,24 @@ def test_scores_with_all_financials_missing_and_cold_start():
     assert result.stats["model"] == "cold_start" and scores["model_score"].isna().all()
     assert list(scores["rank"]) == list(range(1, 7)) and scores["lead_id"].is_unique
     assert (scores["ratio_coverage"] == 0).all()
+
+
+def test_reasons_describe_the_leads_own_values():
+    """A lead without statements is never told about its ratios; labels follow values."""
+    rng = np.random.default_rng(3)
+    leads, rows, outcomes = [], [], []
+    for i in range(60):
+        leads.append(lead(f"L{i:02d}", f"公司{i:02d}", n_sources=1 + i % 3))
+        if i % 2 == 0:  # half the leads have statements
+            margin = rng.uniform(-0.1, 0.3)
+            rows.append(statements(company_name=f"公司{i:02d}", net_profit=2000.0 * margin).iloc[0])
+        outcomes.append({"lead_id": f"L{i:02d}", "outcome": "won" if i % 3 == 0 else "lost",
+                         "outcome_date": f"2026-01-{1 + i % 28:02d}"})
+    result = score_leads(pd.DataFrame(leads), pd.DataFrame(rows), pd.DataFrame(outcomes), ScoringConfig())
+    assert result.stats["model"] == "trained"
+    ratio_words = ("流动资产率", "净利润率", "资产回报率", "回款", "存货", "财务数据完整", "财务指标")
+    for row in result.scores.itertuples():
+        if row.ratio_coverage == 0:
+            assert not any(word in row.top_reasons for word in ratio_words), row.top_reasons
+        if "单一" in row.top_reasons:  # "single source" only for leads seen in one source
+            assert leads[int(row.lead_id[1:])]["n_sources"] == 1

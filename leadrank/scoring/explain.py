@@ -1,13 +1,18 @@
 """Words for the factors behind a priority, in Chinese and English.
 
-Every factor has a label for when it helps a lead and one for when it hurts; `top_reasons`
-is what `leadrank top` and the marts show: the three strongest factors for and against.
+Every factor has two labels: one for a favourable value (high margin, several sources) and one
+for an unfavourable value. Which label a lead gets depends on its own value, never on the sign
+of the effect alone, so a lead without statements is never told it has "complete financials";
+whether a factor is listed for or against the lead depends on the sign of its effect on the
+priority. `top_reasons` shows the three strongest of each.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 LABELS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
@@ -24,41 +29,77 @@ LABELS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "exhibitions": (("参加展会", "exhibits at trade fairs"), ("未参展", "no exhibitions")),
     "key_account": (("采购量达大客户标准", "key-account purchase volume"), ("采购量小", "small purchase volume")),
     "risk": (("无财务风险", "no financial risk flags"), ("财务风险", "financial risk flags")),
+    "financials": (("财务指标好", "strong financial ratios"), ("财务指标弱", "weak financial ratios")),
 }
 MODEL_FEATURE_FACTOR = {
     "n_sources": "n_sources", "n_records": "n_sources", "exhibitions": "exhibitions",
-    "ratio_score": "net_margin", "segment_score": "segment", "customer_type": "segment",
+    "ratio_score": "financials", "segment_score": "segment", "customer_type": "segment",
     "current_asset_ratio_pct": "current_asset_ratio", "net_margin_pct": "net_margin", "roa_pct": "roa",
     "collection_days_pct": "collection_days", "inventory_days_pct": "inventory_days",
     "log_monthly_volume": "key_account", "ratio_coverage": "coverage",
 }
 
 
-def label(factor: str, impact: float) -> tuple[str, str]:
+def label(factor: str, favourable: bool) -> tuple[str, str]:
     good, bad = LABELS.get(factor, ((factor, factor), (factor, factor)))
-    return good if impact > 0 else bad
+    return good if favourable else bad
 
 
-def reasons(contributions: pd.DataFrame, top: int = 3) -> pd.DataFrame:
-    """reasons_for / reasons_against (JSON lists) and top_reasons (text) per row of signed
-    factor contributions (columns are factors)."""
+@dataclass
+class Factors:
+    """Signed effects on the priority per factor, and whether each lead's value is favourable.
+
+    Several components may feed one factor (the fit's net margin and the model's view of it);
+    their effects add up, and the strongest component says whether the value is favourable.
+    """
+
+    index: pd.Index
+    impact: dict[str, pd.Series] = field(default_factory=dict)
+    _strongest: dict[str, pd.Series] = field(default_factory=dict)
+    favourable: dict[str, pd.Series] = field(default_factory=dict)
+    _by_sign: set[str] = field(default_factory=set)  # factors labelled by their net effect
+
+    def add(self, factor: str, impact: pd.Series, favourable: pd.Series | None = None) -> None:
+        """Add a component; without `favourable` the factor is labelled by its net effect."""
+        impact = impact.astype(float).fillna(0.0)
+        if favourable is None:
+            self._by_sign.add(factor)
+            favourable = impact > 0
+        favourable = favourable.astype(bool)
+        if factor not in self.impact:
+            self.impact[factor] = impact
+            self._strongest[factor] = impact.abs()
+            self.favourable[factor] = favourable
+            return
+        stronger = impact.abs() > self._strongest[factor]
+        self.impact[factor] = self.impact[factor] + impact
+        self._strongest[factor] = self._strongest[factor].where(~stronger, impact.abs())
+        self.favourable[factor] = self.favourable[factor].where(~stronger, favourable)
+        if factor in self._by_sign:
+            self.favourable[factor] = self.impact[factor] > 0
+
+
+def reasons(factors: Factors, top: int = 3) -> pd.DataFrame:
+    """reasons_for / reasons_against (JSON lists) and top_reasons (text, Chinese then English)."""
+    names = list(factors.impact)
+    impact = np.column_stack([factors.impact[f].to_numpy() for f in names]) if names else np.zeros((len(factors.index), 0))
+    good = np.column_stack([factors.favourable[f].to_numpy() for f in names]) if names else impact.astype(bool)
     rows_for: list[str] = []
     rows_against: list[str] = []
     texts: list[str] = []
-    factors = list(contributions.columns)
-    for values in contributions.to_numpy():
-        ranked = sorted(zip(factors, values.tolist(), strict=True), key=lambda fv: -abs(fv[1]))
-        pros = [(f, v) for f, v in ranked if v > 0.005][:top]
-        cons = [(f, v) for f, v in ranked if v < -0.005][:top]
-        as_json = lambda items: json.dumps(  # noqa: E731
-            [{"factor": f, "zh": label(f, v)[0], "en": label(f, v)[1], "impact": round(v, 4)} for f, v in items],
-            ensure_ascii=False,
-        )
+    for values, favourable in zip(impact, good, strict=True):
+        ranked = sorted(zip(names, values.tolist(), favourable.tolist(), strict=True), key=lambda t: -abs(t[1]))
+        pros = [t for t in ranked if t[1] > 0.005][:top]
+        cons = [t for t in ranked if t[1] < -0.005][:top]
+
+        def as_json(items: list[tuple[str, float, bool]]) -> str:
+            return json.dumps([{"factor": f, "zh": label(f, ok)[0], "en": label(f, ok)[1], "impact": round(v, 4)}
+                               for f, v, ok in items], ensure_ascii=False)
+
         rows_for.append(as_json(pros))
         rows_against.append(as_json(cons))
-        parts = [f"+{label(f, v)[0]} ({label(f, v)[1]})" for f, v in pros] + [
-            f"−{label(f, v)[0]} ({label(f, v)[1]})" for f, v in cons
-        ]
+        parts = [f"+{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in pros]
+        parts += [f"−{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in cons]
         texts.append("; ".join(parts))
     return pd.DataFrame({"reasons_for": rows_for, "reasons_against": rows_against, "top_reasons": texts},
-                        index=contributions.index)
+                        index=factors.index)

@@ -145,14 +145,23 @@ def predict(result: ModelResult, frame: pd.DataFrame) -> np.ndarray:
     return result.pipeline.predict_proba(X)[:, 1]
 
 
-def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) -> pd.DataFrame:
-    """Per lead and feature, how much the prediction moves when that feature is set to its
-    typical value (median or most common): positive means the feature raises the score."""
+def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(effects, above): per lead and feature, how much the prediction moves when that feature
+    is set to its typical value (median, or most common category) — positive means the lead's
+    own value raises its score — and whether the lead's value is above the typical one
+    (numeric features; NaN for categories and missing values)."""
+    assert result.pipeline is not None
     X = _as_frame(frame, result.numeric, result.categorical)
     effects = pd.DataFrame(index=frame.index)
+    above = pd.DataFrame(index=frame.index)
     for col in [*result.numeric, *result.categorical]:
-        typical = X[col].median() if col in result.numeric else (X[col].mode().iloc[0] if X[col].notna().any() else np.nan)
+        if col in result.numeric:
+            typical = X[col].median()
+            above[col] = (X[col] > typical).where(X[col].notna() & (X[col] != typical))
+        else:
+            typical = X[col].mode().iloc[0] if X[col].notna().any() else np.nan
+            above[col] = np.nan
         changed = X.copy()
         changed[col] = typical
         effects[col] = base - result.pipeline.predict_proba(changed)[:, 1]
-    return effects
+    return effects, above

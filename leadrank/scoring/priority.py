@@ -18,7 +18,7 @@ import pandas as pd
 
 from leadrank.config import ScoringConfig
 from leadrank.scoring import model as model_mod
-from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, reasons
+from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, Factors, reasons
 from leadrank.scoring.ratios import NEUTRAL, RATIOS, lead_ratios
 from leadrank.scoring.segments import classify
 
@@ -59,28 +59,31 @@ def training_set(features: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.Dat
     return rows, (rows["outcome"] == "won").astype(int), dates
 
 
-def fit_contributions(features: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
-    """Each fit factor's signed share of the fit score, relative to a neutral lead."""
+def fit_factors(features: pd.DataFrame, cfg: ScoringConfig, weight: float) -> tuple[pd.Series, Factors]:
+    """The fit score and its factors (each scaled by `weight`, the fit's share of the priority)."""
     total = sum(cfg.ratio_weights.get(r, 0.0) for r in RATIOS) or 1.0
-    parts = pd.DataFrame(index=features.index)
+    factors = Factors(features.index)
+    fit = pd.Series(NEUTRAL, index=features.index)
     for ratio in RATIOS:
         pct = features[f"{ratio}_pct"].astype(float)
         if ratio == "inventory_days":
             pct = pct.where(~features["inventory_na"].fillna(False).astype(bool))
-        parts[ratio] = cfg.fit_ratio_share * cfg.ratio_weights.get(ratio, 0.0) / total * (pct.fillna(NEUTRAL) - NEUTRAL)
-    parts["segment"] = (1 - cfg.fit_ratio_share) * (features["segment_score"].astype(float) - NEUTRAL)
+        part = cfg.fit_ratio_share * cfg.ratio_weights.get(ratio, 0.0) / total * (pct.fillna(NEUTRAL) - NEUTRAL)
+        fit += part
+        factors.add(ratio, weight * part)
+    segment = (1 - cfg.fit_ratio_share) * (features["segment_score"].astype(float) - NEUTRAL)
+    fit += segment
+    factors.add("segment", weight * segment)
     n_flags = features["risk_flags"].fillna("").map(lambda s: len([f for f in s.split(";") if f]))
-    parts["risk"] = -RISK_PENALTY * n_flags
-    return parts
+    fit -= RISK_PENALTY * n_flags
+    factors.add("risk", weight * -RISK_PENALTY * n_flags)
+    return fit.clip(0, 1), factors
 
 
 def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> ScoreResult:
     ratios = lead_ratios(statements, leads, cfg.ratio_weights)
     segments = classify(leads, ratios, cfg)
     features = lead_features(leads, ratios, segments)
-
-    fit_parts = fit_contributions(features, cfg)
-    fit = (NEUTRAL + fit_parts.sum(axis=1)).clip(0, 1)
 
     numeric = [*model_mod.LEAD_NUMERIC]
     categorical = [*model_mod.LEAD_CATEGORICAL]
@@ -91,24 +94,31 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         categorical += extra
     result = model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates,
                                         min_per_class=cfg.min_outcomes_per_class)
+    share = cfg.model_weight / (cfg.fit_weight + cfg.model_weight) if result.pipeline is not None else 0.0
+    fit, factors = fit_factors(features, cfg, 1 - share)
     if result.pipeline is not None:
-        share = cfg.model_weight / (cfg.fit_weight + cfg.model_weight)
         model_score = pd.Series(model_mod.predict(result, features), index=features.index)
         priority = (1 - share) * fit + share * model_score
-        contributions = fit_parts * (1 - share)
-        effects = model_mod.feature_effects(result, features, model_score.to_numpy())
+        effects, above = model_mod.feature_effects(result, features, model_score.to_numpy())
         for column in effects.columns:
-            factor = MODEL_FEATURE_FACTOR.get(column, "model")
             effect = share * effects[column]
-            if column.endswith("_pct"):  # a missing ratio says nothing about the ratio itself
-                missing = features[column].isna()
-                contributions["model"] = contributions.get("model", 0.0) + effect.where(missing, 0.0)
-                effect = effect.where(~missing, 0.0)
-            contributions[factor] = contributions.get(factor, 0.0) + effect
+            # A numeric value's label follows the value (above typical is favourable: percentiles
+            # are oriented so); a category's follows its effect. Unknown values speak as "model".
+            factor = MODEL_FEATURE_FACTOR.get(column)
+            if factor is None:
+                factors.add("model", effect)
+                continue
+            if column in categorical:
+                known = features[column].notna() if column in features else pd.Series(False, index=features.index)
+                favourable = effect > 0
+            else:
+                known = above[column].notna()
+                favourable = above[column].astype("boolean").fillna(False).astype(bool)
+            factors.add(factor, effect.where(known, 0.0), favourable)
+            factors.add("model", effect.where(~known, 0.0))
     else:
         model_score = pd.Series(np.nan, index=features.index)
         priority = fit
-        contributions = fit_parts
     features["fit_score"] = fit.round(6)
     features["model_score"] = model_score.round(6)
     features["priority"] = priority.round(6)
@@ -116,7 +126,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     features.loc[order, "rank"] = np.arange(1, len(order) + 1)
     features["rank"] = features["rank"].astype(int)
     features["tier"] = assign_tiers(features["rank"], cfg.tiers)
-    features = features.join(reasons(contributions))
+    features = features.join(reasons(factors))
     scores = features[SCORE_COLUMNS].sort_values("rank").reset_index(drop=True)
     stats = {
         "leads_scored": len(scores),
