@@ -6,7 +6,7 @@ import pytest
 from werkzeug import Response
 
 from leadrank.config import FetchSettings
-from leadrank.extractors.fetch import FetchError, Fetcher, detect_encoding, redact_url
+from leadrank.extractors.fetch import Fetcher, FetchError, detect_encoding, redact_url
 
 
 @pytest.fixture

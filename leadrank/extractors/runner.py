@@ -23,7 +23,7 @@ import pandas as pd
 from leadrank.config import FetchSettings, SourceConfig
 from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS
 from leadrank.extractors import websearch
-from leadrank.extractors.fetch import FetchError, Fetcher, redact_url
+from leadrank.extractors.fetch import Fetcher, FetchError, redact_url
 from leadrank.extractors.pages import fetch_detail, iter_pages
 from leadrank.extractors.parsers import ParseError
 

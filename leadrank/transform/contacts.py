@@ -19,18 +19,11 @@ import tldextract
 from phonenumbers import PhoneNumberType
 
 FREE_MAIL_DOMAINS = frozenset(
-    """qq.com foxmail.com 163.com 126.com yeah.net sina.com sina.cn sohu.com 139.com 189.cn wo.cn
-    aliyun.com tom.com 21cn.com 263.net yahoo.com yahoo.com.cn yahoo.cn hotmail.com outlook.com live.com
-    msn.com gmail.com googlemail.com icloud.com me.com mac.com aol.com gmx.de gmx.net web.de mail.ru
-    yandex.ru yandex.com protonmail.com proton.me zoho.com mail.com t-online.de orange.fr free.fr
-    naver.com hanmail.net""".split()
+    ["qq.com", "foxmail.com", "163.com", "126.com", "yeah.net", "sina.com", "sina.cn", "sohu.com", "139.com", "189.cn", "wo.cn", "aliyun.com", "tom.com", "21cn.com", "263.net", "yahoo.com", "yahoo.com.cn", "yahoo.cn", "hotmail.com", "outlook.com", "live.com", "msn.com", "gmail.com", "googlemail.com", "icloud.com", "me.com", "mac.com", "aol.com", "gmx.de", "gmx.net", "web.de", "mail.ru", "yandex.ru", "yandex.com", "protonmail.com", "proton.me", "zoho.com", "mail.com", "t-online.de", "orange.fr", "free.fr", "naver.com", "hanmail.net"]
 )
 # Registered domains whose subdomains or first path segment belong to different companies.
 PLATFORM_DOMAINS = frozenset(
-    """1688.com alibaba.com aliexpress.com taobao.com tmall.com jd.com made-in-china.com globalsources.com
-    linkedin.com facebook.com weibo.com weixin.qq.com qq.com baidu.com sohu.com 163.com sina.com.cn
-    wix.com wixsite.com wordpress.com blogspot.com github.io gitee.io site123.me squarespace.com
-    ec21.com tradekey.com indiamart.com amazon.com""".split()
+    ["1688.com", "alibaba.com", "aliexpress.com", "taobao.com", "tmall.com", "jd.com", "made-in-china.com", "globalsources.com", "linkedin.com", "facebook.com", "weibo.com", "weixin.qq.com", "qq.com", "baidu.com", "sohu.com", "163.com", "sina.com.cn", "wix.com", "wixsite.com", "wordpress.com", "blogspot.com", "github.io", "gitee.io", "site123.me", "squarespace.com", "ec21.com", "tradekey.com", "indiamart.com", "amazon.com"]
 )
 _EMAIL = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)$")
 _PHONE_SPLIT = re.compile(r"\s*(?:[/;,、，；]|\bor\b|或)\s*")

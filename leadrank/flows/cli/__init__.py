@@ -1,0 +1,42 @@
+"""The `leadrank` command line: one Typer app assembled from the command modules.
+
+  leadrank run       one nightly refresh (a Prefect flow; ephemeral unless PREFECT_API_URL is set)
+  leadrank top       the published ranked list
+  leadrank export    the ranked list to CSV or XLSX
+  leadrank dedupe    entity resolution alone, on any CSV of prospects
+  leadrank extract   run configured sources and write what they yield
+  leadrank db        schema management
+
+The warehouse is --warehouse, else LEADRANK_WAREHOUSE_URL, else data/leadrank.db (SQLite).
+Commands import their heavy dependencies (Prefect, pandas) only when they run, so --help is quick.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from leadrank.flows.cli import data, run, warehouse
+from leadrank.flows.cli.common import err
+
+app = typer.Typer(
+    help="leadrank: nightly B2B lead sourcing, deduplication and priority scoring into a SQL warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.command()(run.run)
+app.command()(run.top)
+app.command()(warehouse.export)
+app.command()(data.dedupe)
+app.command()(data.extract)
+app.add_typer(warehouse.db_app, name="db")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,28 @@
+"""Shared pieces of the command line: consoles, common options, error exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from leadrank.paths import DEMO_CONFIG
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Sources file (YAML). Default: the bundled offline demo.")]
+WarehouseOpt = Annotated[
+    str | None,
+    typer.Option("--warehouse", "-w", help="SQLAlchemy URL of the warehouse (else $LEADRANK_WAREHOUSE_URL, else data/leadrank.db).",
+                 show_default=False),
+]
+DEFAULT_CONFIG = DEMO_CONFIG
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a clear error and exit; never a traceback for a user mistake."""
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)

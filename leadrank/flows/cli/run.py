@@ -1,0 +1,88 @@
+"""`leadrank run` and `leadrank top`: the nightly refresh and the ranked list."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from leadrank.config import ConfigError
+from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail
+
+
+def run(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) -> None:
+    """Run one nightly refresh: extract every source, normalise, deduplicate, score, publish.
+
+    Runs as the Prefect flow `nightly-refresh`: against the server at PREFECT_API_URL when set,
+    else in Prefect's ephemeral mode (no server needed). Ends with a summary of the run.
+    """
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
+    from leadrank.config import load_config
+
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        fail(str(exc))
+    from leadrank.flows.nightly import nightly_refresh
+
+    started = time.perf_counter()
+    try:
+        summary = nightly_refresh(config=str(config), warehouse=warehouse)
+    except Exception as exc:  # the flow has already marked the run failed
+        fail(f"the run failed: {exc}")
+    print_summary(summary, time.perf_counter() - started)
+
+
+def print_summary(summary: dict[str, Any], seconds: float) -> None:
+    sources = Table(title="Sources", show_lines=False)
+    for column in ("source", "kind", "status", "pages", "records", "rejected", "seconds", "reason"):
+        sources.add_column(column, overflow="fold")
+    for r in summary["sources"]:
+        style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(r["status"], "")
+        sources.add_row(r["source"], r["kind"], f"[{style}]{r['status']}[/]", str(r["pages"]), str(r["records"]),
+                        str(r["rejected"]), f"{r['seconds']:.2f}", r["reason"] or "")
+    console.print(sources)
+    leads = summary["leads"]
+    res = summary["resolution"]
+    scoring = summary["scoring"]
+    console.print(
+        f"[bold]Leads[/]: {leads['new']} new, {leads['updated']} updated, {leads['unchanged']} unchanged, "
+        f"{leads['merged']} merged  ({res['records']} records → {res['leads']} leads)"
+    )
+    tiers = ", ".join(f"{t}: {scoring.get(f'tier_{t}', 0)}" for t in "ABCD")
+    model = scoring["model"]
+    model_note = (f"trained, AUC {scoring.get('model_auc')} ({scoring.get('model_validation')})" if model == "trained"
+                  else scoring.get("model_reason"))
+    console.print(f"[bold]Scoring[/]: tiers {tiers}; {scoring['with_financials']} with financials; model: {model_note}")
+    times = ", ".join(f"{k} {v:.2f}s" for k, v in summary["seconds"].items())
+    console.print(f"[bold]Run[/] {summary['run_id']} (flow run {summary.get('flow_run_id') or '-'}) in {seconds:.1f}s: {times}")
+
+
+def top(
+    n: Annotated[int, typer.Option("-n", "--limit", help="How many leads to show.", min=1)] = 20,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Show the current ranked list (the latest published run)."""
+    from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.read import latest_run, ranked_leads
+
+    engine = make_engine(warehouse)
+    try:
+        frame = ranked_leads(engine, limit=n)
+        run_info = latest_run(engine)
+    except Exception as exc:  # noqa: BLE001 - e.g. no tables yet
+        fail(f"cannot read the ranked list ({type(exc).__name__}); has `leadrank run` published a run yet?")
+    if run_info is None or frame.empty:
+        fail("no published run yet: run `leadrank run` first")
+    table = Table(title=f"Top {len(frame)} leads — run {run_info['run_id']}")
+    for column in ("#", "tier", "company", "segment", "city", "priority", "phone", "why"):
+        table.add_column(column, overflow="fold")
+    for row in frame.itertuples():
+        table.add_row(str(row.rank), row.tier, row.company_name or "", row.segment or "", row.city or "",
+                      f"{row.priority:.3f}", row.phone or "", row.top_reasons or "")
+    console.print(table)
+
+
