@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,9 +31,11 @@ class FetchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_agent: str = "leadrank/0.1 (+https://github.com/leadrank/leadrank; contact: ops@example.com)"
+    user_agent: str = "leadrank/0.1 (+https://github.com/leadrank/leadrank; contact: {contact})"
+    contact: str = "ops@example.com"  # who site owners can write to: in the user agent and the From header
     connect_timeout: float = 5.0
-    read_timeout: float = 20.0
+    read_timeout: float = 20.0  # longest silence while reading a response
+    total_timeout: float = 120.0  # longest time for one response, however slowly it trickles
     max_retries: int = 3
     backoff_base: float = 1.0
     backoff_max: float = 60.0
@@ -44,6 +47,14 @@ class FetchSettings(BaseModel):
     allow_local_files: bool = False
     allow_private_network: bool = False
     keep_raw: bool = True
+
+    def agent(self) -> str:
+        """The User-Agent sent: `{contact}` in it is replaced; a contact it lacks is appended."""
+        if "{contact}" in self.user_agent:
+            return self.user_agent.replace("{contact}", self.contact)
+        if self.contact and self.contact not in self.user_agent:
+            return f"{self.user_agent} (contact: {self.contact})"
+        return self.user_agent
 
 
 class SourceConfig(BaseModel):
@@ -239,3 +250,53 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{path}: duplicate source names: {', '.join(dupes)}")
     _resolve_paths(cfg, path.resolve().parent)
     return cfg
+
+
+# -- secrets ------------------------------------------------------------------------------------
+# A setting that holds a secret (a search API key) may be a string (usually `${ENV_VAR}`),
+# `{env: VAR}`, or `{secret: NAME}`: a name looked up, when the source runs, in the secret stores
+# registered here. Stage code never imports Prefect, so `leadrank.flows` registers Prefect Secret
+# blocks as a store; tests register their own. Secrets are resolved at the point of use and never
+# kept in the loaded config, so they cannot reach fingerprints, logs or the warehouse.
+
+SecretResolver = Callable[[str], "str | None"]
+_SECRET_STORES: dict[str, SecretResolver] = {}
+
+
+def register_secret_resolver(name: str, resolver: SecretResolver) -> None:
+    """Add (or replace) a secret store; stores are asked in registration order."""
+    _SECRET_STORES[name] = resolver
+
+
+def unregister_secret_resolver(name: str) -> None:
+    _SECRET_STORES.pop(name, None)
+
+
+def resolve_secret(value: Any, *, what: str) -> str | None:
+    """The secret a setting names, or None when the setting is empty. Raises ConfigError saying
+    which setting and which store, never the secret."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() or None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"env"}:
+        found = os.environ.get(str(value["env"]))
+        if not found:
+            raise ConfigError(f"{what}: environment variable {value['env']} is not set")
+        return found
+    if isinstance(value, dict) and set(value) == {"secret"}:
+        name = str(value["secret"])
+        if not _SECRET_STORES:
+            raise ConfigError(f"{what}: secret {name!r} needs a secret store and none is registered "
+                              "(leadrank's command line and flows register Prefect Secret blocks)")
+        for store, resolver in list(_SECRET_STORES.items()):
+            try:
+                found = resolver(name)
+            except Exception as exc:  # noqa: BLE001 - a store's failure is reported, not raised through
+                raise ConfigError(f"{what}: secret store {store!r} failed to read {name!r} ({type(exc).__name__})") from None
+            if found:
+                return found
+        raise ConfigError(f"{what}: secret {name!r} not found in the secret stores ({', '.join(_SECRET_STORES)})")
+    raise ConfigError(f"{what}: expected a string such as ${{ENV_VAR}}, {{env: VAR}} or {{secret: NAME}}")

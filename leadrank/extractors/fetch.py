@@ -19,7 +19,8 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,12 +61,13 @@ class FetchError(Exception):
     """A URL could not be fetched; `reason` is short and safe to show to users (URLs in it
     are redacted)."""
 
-    def __init__(self, url: str, reason: str, *, status: int | None = None):
+    def __init__(self, url: str, reason: str, *, status: int | None = None, result: FetchResult | None = None):
         url = redact_url(url)
         super().__init__(f"{reason} ({url})")
         self.url = url
         self.reason = reason
         self.status = status
+        self.result = result  # the error response, kept in the raw store for inspection
 
 
 @dataclass
@@ -164,24 +166,40 @@ def is_public_address(host: str) -> tuple[bool, str]:
 
 
 class _HostGate:
-    """Per-host politeness shared by every Fetcher in the process: a minimum interval between
-    request starts and a cap on requests in flight."""
+    """Per-host politeness shared by every Fetcher in the process (sources run concurrently in
+    threads, several may hit one host): a minimum interval between request starts and a cap on
+    requests in flight. Each caller waits under its own source's limits, counted against
+    everything in flight to that host, so no source can push a host past the cap it declares."""
 
     _lock = threading.Lock()
     _gates: dict[str, _HostGate] = {}
 
-    def __init__(self, concurrency: int):
-        self.semaphore = threading.BoundedSemaphore(max(1, concurrency))
+    def __init__(self) -> None:
+        self.in_flight = 0
         self.next_slot = 0.0
         self.lock = threading.Lock()
+        self.freed = threading.Condition()
 
     @classmethod
-    def for_host(cls, host: str, concurrency: int) -> _HostGate:
+    def for_host(cls, host: str) -> _HostGate:
         with cls._lock:
             gate = cls._gates.get(host)
             if gate is None:
-                gate = cls._gates[host] = cls(concurrency)
+                gate = cls._gates[host] = cls()
             return gate
+
+    @contextmanager
+    def slot(self, limit: int) -> Iterator[None]:
+        with self.freed:
+            while self.in_flight >= max(1, limit):
+                self.freed.wait()
+            self.in_flight += 1
+        try:
+            yield
+        finally:
+            with self.freed:
+                self.in_flight -= 1
+                self.freed.notify_all()
 
     def wait_turn(self, rate: float, sleep: Callable[[float], None]) -> None:
         if rate <= 0:
@@ -214,7 +232,9 @@ class Fetcher:
         self.raw_dir = raw_dir
         self.replay = replay
         self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = settings.user_agent
+        self.session.headers["User-Agent"] = settings.agent()
+        if "@" in settings.contact:
+            self.session.headers["From"] = settings.contact  # RFC 9110: who runs this crawler
         self.sleep = sleep
         self._robots: dict[str, RobotFileParser | None] = {}
         self.requests_made = 0
@@ -232,9 +252,12 @@ class Fetcher:
         url = with_params(url, params)
         if self.replay:
             return self._from_raw(url)
-        result = self._follow(url, dict(headers or {}))
-        if self.raw_dir is not None and self.settings.keep_raw:
-            result.raw_path = self._store_raw(url, result)
+        try:
+            result = self._follow(url, dict(headers or {}))
+        except FetchError as exc:
+            self._store_raw(url, exc.result, exc)
+            raise
+        result.raw_path = self._store_raw(url, result, None)
         return result
 
     # -- checks -------------------------------------------------------------------------------
@@ -268,7 +291,7 @@ class Fetcher:
         if key not in self._robots:
             self._robots[key] = self._load_robots(key)
         parser = self._robots[key]
-        return True if parser is None else parser.can_fetch(self.settings.user_agent, url)
+        return True if parser is None else parser.can_fetch(self.settings.agent(), url)
 
     def _load_robots(self, base: str) -> RobotFileParser | None:
         """RFC 9309: 4xx means no rules. A site whose robots.txt fails with 5xx or cannot be
@@ -301,6 +324,8 @@ class Fetcher:
                     raise FetchError(current, f"HTTP {response.status} without Location", status=response.status)
                 seen.append(current)
                 current = urljoin(current, location)
+                if urlsplit(current).scheme.lower() == "file":
+                    raise FetchError(url, "redirect to a file:// URL refused", status=response.status)
                 if current in seen:
                     raise FetchError(url, "redirect loop", status=response.status)
                 continue
@@ -319,13 +344,12 @@ class Fetcher:
         return FetchResult(url, 200, {}, content, detect_encoding(content), datetime.now(UTC))
 
     def _request_with_retries(self, url: str, headers: dict[str, str]) -> FetchResult:
-        host = urlsplit(url).netloc.lower()
-        gate = _HostGate.for_host(host, self.settings.max_concurrency_per_host)
+        gate = _HostGate.for_host(urlsplit(url).netloc.lower())
         attempt = 0
         while True:
             gate.wait_turn(self.settings.rate_limit, self.sleep)
             delay: float | None = None
-            with gate.semaphore:
+            with gate.slot(self.settings.max_concurrency_per_host):
                 try:
                     result = self._request_once(url, headers)
                 except FetchError as exc:
@@ -335,13 +359,12 @@ class Fetcher:
                 else:
                     if result.status not in RETRY_STATUSES:
                         if result.status >= 400:
-                            raise FetchError(url, f"HTTP {result.status}", status=result.status)
+                            raise FetchError(url, f"HTTP {result.status}", status=result.status, result=result)
                         return result
                     reason = f"HTTP {result.status}"
                     if attempt >= self.settings.max_retries:
-                        raise FetchError(
-                            url, f"HTTP {result.status} after {attempt + 1} attempts", status=result.status
-                        )
+                        raise FetchError(url, f"HTTP {result.status} after {attempt + 1} attempts",
+                                         status=result.status, result=result)
                     if result.status in {429, 503}:
                         delay = _retry_after_seconds(result.headers.get("Retry-After"))
             if delay is None:
@@ -358,6 +381,7 @@ class Fetcher:
         """One HTTP request; transport failures become FetchError without a status (retryable)."""
         cap = self.settings.max_body_bytes
         self.requests_made += 1
+        started = time.monotonic()
         try:
             with self.session.get(
                 url,
@@ -375,6 +399,8 @@ class Fetcher:
                     size += len(chunk)
                     if size > cap:
                         raise FetchError(url, f"body exceeds the cap of {cap} bytes", status=response.status_code)
+                    if time.monotonic() - started > self.settings.total_timeout:
+                        raise FetchError(url, f"response took longer than total_timeout={self.settings.total_timeout:g}s")
                     chunks.append(chunk)
                 content = b"".join(chunks)
                 status = response.status_code
@@ -391,32 +417,45 @@ class Fetcher:
         return FetchResult(url, status, resp_headers, content, encoding, datetime.now(UTC))
 
     # -- raw store -------------------------------------------------------------------------------
+    # One `<hash>.body` + `<hash>.json` per requested URL (the hash of the redacted URL, so that a
+    # key in a query string never reaches a file name), and `index.jsonl`, one line per request in
+    # order, so that a failed night can be read back request by request.
     def _raw_stem(self, url: str) -> Path:
         assert self.raw_dir is not None
         return self.raw_dir / hashlib.sha1(redact_url(url).encode()).hexdigest()[:20]
 
-    def _store_raw(self, url: str, result: FetchResult) -> Path:
+    def _store_raw(self, url: str, result: FetchResult | None, error: FetchError | None) -> Path | None:
+        if self.raw_dir is None or not self.settings.keep_raw:
+            return None
         stem = self._raw_stem(url)
         stem.parent.mkdir(parents=True, exist_ok=True)
-        body = stem.with_suffix(".body")
-        body.write_bytes(result.content)
+        body: Path | None = None
+        if result is not None:
+            body = stem.with_suffix(".body")
+            body.write_bytes(result.content)
         meta = {
             "requested_url": redact_url(url),
-            "url": redact_url(result.url),
-            "status": result.status,
-            "content_type": result.headers.get("Content-Type"),
-            "encoding": result.encoding,
-            "fetched_at": result.fetched_at.isoformat(),
+            "url": redact_url(result.url) if result else None,
+            "status": result.status if result else (error.status if error else None),
+            "content_type": result.headers.get("Content-Type") if result else None,
+            "encoding": result.encoding if result else None,
+            "fetched_at": (result.fetched_at if result else datetime.now(UTC)).isoformat(),
+            "error": error.reason if error else None,
         }
         stem.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        with (self.raw_dir / "index.jsonl").open("a", encoding="utf-8") as index:
+            index.write(json.dumps({**meta, "file": stem.name}, ensure_ascii=False) + "\n")
         return body
 
     def _from_raw(self, url: str) -> FetchResult:
+        """The stored answer to `url`: its response, or the same error as when it was fetched."""
         if self.raw_dir is None:
             raise FetchError(url, "replay needs a raw directory")
         stem = self._raw_stem(url)
         try:
             meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+            if meta.get("error"):
+                raise FetchError(url, f"{meta['error']} (replayed)", status=meta.get("status"))
             content = stem.with_suffix(".body").read_bytes()
         except OSError:
             raise FetchError(url, "not in the raw store of this run") from None

@@ -1,9 +1,13 @@
 """Field mapping for declared sources: CSS selectors for HTML, dotted paths for JSON.
 
 A selector spec is `css` (the element's text), `css@attr` (an attribute), `@attr` (an
-attribute of the item itself) or `.` (the item's own text). A JSON path is dotted, with integer
-indexes (`country.text`, `contacts.0.phone`). Keeping these tiny grammars in one place is what
-lets a new source be configuration only.
+attribute of the item itself) or `.` (the item's own text); a mapping `{label: 电话}` (or a list
+of labels, `{label: [电话, 联系电话, Tel]}`) takes the value that follows a label in a card
+(`<p>电话：0755-…</p>`, `<dt>电话</dt><dd>…</dd>`, `<b>Tel:</b> …`). A JSON path is dotted, with
+integer indexes (`country.text`, `contacts.0.phone`); `a | b` tries alternatives in order, for
+sources whose entries are not all shaped alike (`country.text | country`: a dict in most entries,
+a plain string in a few). Keeping these tiny grammars in one place is what lets a new source be
+configuration only.
 """
 
 from __future__ import annotations
@@ -12,9 +16,19 @@ import json
 import re
 from typing import Any
 
-from bs4 import Tag
+from bs4 import CData, NavigableString, Tag
 
 _WS = re.compile(r"\s+")
+# Elements that start a new line when rendered: their text is separated from its neighbours by
+# a space. Inline elements (span, b, a, font…) join their text without one: Word-exported
+# tables split "2003年7月16日" into a dozen spans, and that is still one value.
+BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure",
+    "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p",
+    "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+})
+_INVISIBLE = frozenset({"script", "style", "template", "noscript", "head", "title"})
+FieldSpec = str | dict[str, Any]
 
 
 def clean_text(value: Any) -> str | None:
@@ -32,11 +46,74 @@ def clean_text(value: Any) -> str | None:
 
 
 def node_text(node: Tag) -> str:
-    """Visible text of an element with block boundaries kept as single spaces."""
-    return _WS.sub(" ", node.get_text(" ", strip=True)).strip()
+    """Visible text of an element as a browser lays it out on one line: inline pieces joined,
+    block boundaries and runs of whitespace (incl. &nbsp; and the ideographic space) as one space.
+    Iterative, so that pathologically nested markup cannot exhaust the stack."""
+    parts: list[str] = []
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and not isinstance(item, NavigableString):
+            parts.append(item)  # a block boundary marker pushed below
+        elif isinstance(item, Tag):
+            if item.name in _INVISIBLE and item is not node:
+                continue
+            block = item.name in BLOCK_TAGS
+            if block:
+                parts.append(" ")
+                stack.append(" ")
+            stack.extend(reversed(item.contents))
+        elif type(item) is NavigableString or isinstance(item, CData):
+            parts.append(str(item))
+    return _WS.sub(" ", "".join(parts)).strip()
 
 
-def css_value(item: Tag, spec: str) -> str | None:
+def _label_pattern(labels: str | list[str]) -> re.Pattern[str]:
+    names = [labels] if isinstance(labels, str) else list(labels)
+    return re.compile(r"^\s*(?:" + "|".join(re.escape(n) for n in names) + r")\s*[:：]?\s*", re.I)
+
+
+def _following_text(node: Any) -> str:
+    """Text after `node` inside its parent, up to the next block boundary (`<b>Tel:</b> 123<br>`)."""
+    pieces: list[str] = []
+    for sibling in node.next_siblings:
+        if isinstance(sibling, Tag):
+            if sibling.name in BLOCK_TAGS:
+                break
+            pieces.append(node_text(sibling))
+        elif type(sibling) is NavigableString:
+            pieces.append(str(sibling))
+    return _WS.sub(" ", "".join(pieces)).strip()
+
+
+def labelled_value(item: Tag, labels: str | list[str]) -> str | None:
+    """The value a card gives after a label, wherever the card's markup puts it: in the same
+    line (`电话：0755…`, `电话：<span>0755…</span>`), after an inline label element
+    (`<b>Tel:</b> 0755…`) or in the next cell of a label cell (`<dt>电话</dt><dd>…</dd>`)."""
+    pattern = _label_pattern(labels)
+    for string in item.find_all(string=pattern):
+        value = pattern.sub("", str(string), count=1) + _following_text(string)
+        element = string.parent
+        while not value.strip() and element is not None and element is not item:
+            if element.name in {"dt", "th", "td"}:
+                following = element.find_next_sibling()
+                value = node_text(following) if following is not None else ""
+                break
+            if element.name in BLOCK_TAGS:
+                break
+            value = _following_text(element)
+            element = element.parent
+        value = clean_text(_WS.sub(" ", value))
+        if value:
+            return value
+    return None
+
+
+def css_value(item: Tag, spec: FieldSpec) -> str | None:
+    if isinstance(spec, dict):
+        if "label" not in spec:
+            raise ValueError(f"a mapping field spec needs `label`, got {spec!r}")
+        return labelled_value(item, spec["label"])
     selector, _, attr = spec.partition("@")
     selector = selector.strip()
     if selector in {"", "."}:
@@ -54,6 +131,20 @@ def css_value(item: Tag, spec: str) -> str | None:
 
 
 def json_path(obj: Any, path: str) -> Any:
+    """The value at a dotted path, or None; `a | b` returns the first alternative that holds a
+    value (a mapping only counts when it is the last alternative)."""
+    alternatives = [p.strip() for p in path.split("|")] if "|" in path else [path.strip()]
+    for index, alternative in enumerate(alternatives):
+        value = _walk(obj, alternative)
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, dict) and index < len(alternatives) - 1:
+            continue
+        return value
+    return None
+
+
+def _walk(obj: Any, path: str) -> Any:
     if path in {"", "."}:
         return obj
     current = obj
@@ -74,5 +165,5 @@ def map_json(record: Any, fields: dict[str, str]) -> dict[str, str | None]:
     return {name: clean_text(json_path(record, path)) for name, path in fields.items()}
 
 
-def map_css(item: Tag, fields: dict[str, str]) -> dict[str, str | None]:
+def map_css(item: Tag, fields: dict[str, FieldSpec]) -> dict[str, str | None]:
     return {name: css_value(item, spec) for name, spec in fields.items()}

@@ -2,18 +2,24 @@
 
 Pagination styles (`pagination:` in the source):
   - `{next: "a.next@href"}` follows a next link (for JSON, `next` is a dotted path to the next URL);
-  - `{param: page, start: 1, step: 1}` increments a query parameter (page numbers or offsets:
-    `{param: offset, start: 0, step: 20}`), stopping at the first page that yields no rows or
-    repeats the previous page;
+  - `{param: page, start: 1, step: 1}` counts a query parameter up from `start` (page numbers);
+  - `{offset: start, step: 20}` sends a row offset (`?start=0`, `?start=20`, …); without `step`
+    the first page's row count is the page size; `limit_param: rows` also sends the page size;
   - absent: the start URL(s) only.
-`max_pages` (default 200) bounds every style, so a site that always says "next" cannot trap us.
+Counted styles stop at the first page that yields no rows or repeats the previous page.
+`max_pages` (default 200) bounds every style, so a site that always says "next" cannot trap us;
+reaching it is reported as a warning, never silently.
+
+A start URL without a scheme is a local path (absolute, or relative to the working directory;
+`${CONFIG_DIR}/…` for one beside the sources file), read only by sources that allow local files.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -21,7 +27,8 @@ from leadrank.extractors import parsers
 from leadrank.extractors.fetch import Fetcher, FetchResult, with_params
 from leadrank.extractors.fields import css_value, json_path
 
-SAFE_LINK_SCHEMES = {"http", "https", "file"}
+WEB_SCHEMES = {"http", "https"}
+Warn = Callable[[str], None]
 
 
 @dataclass
@@ -47,14 +54,26 @@ def _parse(result: FetchResult, fmt: str, opts: dict[str, Any]) -> tuple[list[pa
     raise parsers.ParseError(f"unknown format {fmt!r} (html, table, json, csv, xlsx)")
 
 
+def start_url(value: str, allow_local_files: bool) -> str:
+    """A configured start URL; a bare path becomes a file:// URL when local files are allowed
+    (else it stays as written and the fetch layer refuses it with the reason)."""
+    value = value.strip()
+    if allow_local_files and (not urlsplit(value).scheme or Path(value).drive):
+        return Path(value).expanduser().resolve().as_uri()
+    return value
+
+
 def safe_link(base: str, href: str | None) -> str | None:
-    """Absolute URL of a link, or None for javascript:, mailto:, ftp: and other non-page links."""
+    """Absolute URL of a link to follow, or None for javascript:, mailto:, ftp: and other
+    non-page links. A local page may link to local pages; a web page only to web pages."""
     if not href:
         return None
     url = urljoin(base, href.strip())
-    if urlsplit(url).scheme.lower() not in SAFE_LINK_SCHEMES:
-        return None
-    return url
+    scheme = urlsplit(url).scheme.lower()
+    base_scheme = urlsplit(base).scheme.lower()
+    if scheme in WEB_SCHEMES or (scheme == "file" and base_scheme == "file"):
+        return url
+    return None
 
 
 def _next_link(result: FetchResult, doc: Any, spec: str) -> str | None:
@@ -68,23 +87,31 @@ def _next_link(result: FetchResult, doc: Any, spec: str) -> str | None:
     return safe_link(result.url, str(value)) if value else None
 
 
-def iter_pages(fetcher: Fetcher, opts: dict[str, Any], fmt: str) -> Iterator[Page]:
+def iter_pages(fetcher: Fetcher, opts: dict[str, Any], fmt: str, warn: Warn | None = None) -> Iterator[Page]:
     starts = opts.get("urls") or ([opts["url"]] if opts.get("url") else [])
     if not starts:
         raise parsers.ParseError("the source declares no `url` or `urls`")
     pagination = opts.get("pagination") or {}
+    if not isinstance(pagination, dict):
+        raise parsers.ParseError("`pagination` must be a mapping: {next: …}, {param: …} or {offset: …}")
     max_pages = int(pagination.get("max_pages", 200))
+    warn = warn or (lambda _message: None)
     for start in starts:
-        if "param" in pagination:
-            yield from _param_pages(fetcher, start, opts, fmt, pagination, max_pages)
+        url = start_url(str(start), fetcher.settings.allow_local_files)
+        if "param" in pagination or "offset" in pagination:
+            yield from _counted_pages(fetcher, url, opts, fmt, pagination, max_pages, warn)
         else:
-            yield from _linked_pages(fetcher, start, opts, fmt, pagination.get("next"), max_pages)
+            yield from _linked_pages(fetcher, url, opts, fmt, pagination.get("next"), max_pages, warn)
 
 
-def _linked_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, next_spec: str | None, max_pages: int) -> Iterator[Page]:
+def _linked_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, next_spec: str | None,
+                  max_pages: int, warn: Warn) -> Iterator[Page]:
     url: str | None = start
     seen: set[str] = set()
-    while url and url not in seen and len(seen) < max_pages:
+    while url and url not in seen:
+        if len(seen) >= max_pages:
+            warn(f"stopped at max_pages={max_pages}; more pages were linked ({url})")
+            return
         seen.add(url)
         result = fetcher.get(url)
         rows, doc = _parse(result, fmt, opts)
@@ -92,13 +119,20 @@ def _linked_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, 
         url = _next_link(result, doc, next_spec) if next_spec else None
 
 
-def _param_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, pagination: dict[str, Any], max_pages: int) -> Iterator[Page]:
-    param = pagination["param"]
-    value = int(pagination.get("start", 1))
-    step = int(pagination.get("step", 1))
+def _counted_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, pagination: dict[str, Any],
+                   max_pages: int, warn: Warn) -> Iterator[Page]:
+    """Page-number and offset pagination: one counter in the query, up until the rows run out."""
+    by_offset = "offset" in pagination
+    param = pagination["offset"] if by_offset else pagination["param"]
+    value = int(pagination.get("start", 0 if by_offset else 1))
+    step = int(pagination["step"]) if pagination.get("step") else (None if by_offset else 1)
+    limit_param = pagination.get("limit_param")
     previous: str | None = None
     for _ in range(max_pages):
-        result = fetcher.get(with_params(start, {param: value}))
+        params: dict[str, object] = {param: value}
+        if limit_param and pagination.get("step"):
+            params[limit_param] = step
+        result = fetcher.get(with_params(start, params))
         digest = hashlib.sha1(result.content).hexdigest()
         if digest == previous:
             return
@@ -107,14 +141,21 @@ def _param_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, p
             return
         yield Page(result, rows)
         previous = digest
+        step = step or len(rows)
         value += step
+    warn(f"stopped at max_pages={max_pages}; the last page still had rows")
 
 
-def fetch_detail(fetcher: Fetcher, page_url: str, fields: dict[str, str | None], detail: dict[str, Any]) -> tuple[dict[str, str | None], str | None]:
+def fetch_detail(fetcher: Fetcher, page_url: str, fields: dict[str, str | None], detail: dict[str, Any],
+                 warn: Warn | None = None) -> tuple[dict[str, str | None], str | None]:
     """Complete an entry from its detail page; fields already found on the list page win.
+    A link that is not a page (javascript:, ftp:, mailto:) is not followed, with a warning.
     Raises FetchError when the detail page cannot be fetched (the caller counts it)."""
-    link = safe_link(page_url, fields.get(detail.get("link_field", "detail_url")))
+    href = fields.get(detail.get("link_field", "detail_url"))
+    link = safe_link(page_url, href)
     if not link:
+        if href and warn:
+            warn(f"detail link not followed (not a web page): {href[:80]}")
         return fields, None
     result = fetcher.get(link)
     found = parsers.detail_fields(parsers.soup(result.text), detail.get("fields") or {})

@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 from bs4 import BeautifulSoup, Tag
@@ -43,49 +45,183 @@ def parse_html_items(doc: BeautifulSoup, opts: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _header_cells(row: Tag) -> list[str]:
-    return [node_text(c) for c in row.find_all(["th", "td"], recursive=False)]
+def own_rows(table: Tag) -> list[Tag]:
+    """The rows of `table` itself, not of tables nested in its cells (AMAC wraps the 序号 of
+    some rows in a one-cell table)."""
+    return [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+
+
+def _span(cell: Tag, attr: str) -> int:
+    try:
+        return max(1, min(int(str(cell.get(attr, 1)).strip() or 1), 1000))
+    except ValueError:
+        return 1
+
+
+@dataclass
+class GridRow:
+    """One table row laid out on the column grid: `cells[i]` is the cell covering column i
+    (possibly one spanning down from a row above); `own[i]` says whether it starts here."""
+
+    tr: Tag
+    cells: list[Tag | None]
+    own: list[bool]
+
+
+def table_grid(table: Tag) -> list[GridRow]:
+    """Rows with rowspan/colspan expanded, so that column i means the same column in every row."""
+    grid: list[GridRow] = []
+    pending: dict[int, tuple[Tag, int]] = {}  # column -> (cell spanning down, rows still to cover)
+    for tr in own_rows(table):
+        cells: list[Tag | None] = []
+        own: list[bool] = []
+        queue = tr.find_all(["td", "th"], recursive=False)
+        column = 0
+        while queue or any(c >= column for c in pending):
+            if column in pending:
+                cell, left = pending.pop(column)
+                if left > 1:
+                    pending[column] = (cell, left - 1)
+                cells.append(cell)
+                own.append(False)
+                column += 1
+                continue
+            if not queue:
+                cells.append(None)
+                own.append(False)
+                column += 1
+                continue
+            cell = queue.pop(0)
+            rowspan, colspan = _span(cell, "rowspan"), _span(cell, "colspan")
+            for offset in range(colspan):
+                cells.append(cell)
+                own.append(offset == 0)
+                if rowspan > 1:
+                    pending[column + offset] = (cell, rowspan - 1)
+            column += colspan
+        grid.append(GridRow(tr, cells, own))
+    return grid
+
+
+def _cell_text(cell: Tag | None) -> str:
+    return node_text(cell) if cell is not None else ""
+
+
+def _find_header(grid: list[GridRow], names: list[str], fixed: int | None) -> int:
+    if fixed is not None:
+        if fixed >= len(grid):
+            raise ParseError(f"header_row {fixed} but the table has {len(grid)} rows")
+        return fixed
+    for index, row in enumerate(grid[:15]):
+        texts = {_cell_text(c) for c in row.cells}
+        if all(name in texts for name in names):
+            return index
+    return 0
+
+
+def _link_value(cell: Tag, attr: str) -> str | None:
+    """A cell's link target when it is a real http(s) URL (`<a href="http://">` is not), else
+    the cell's text: the value the reader of the page would follow."""
+    link = cell.find(href=True) if attr == "href" else cell
+    value = clean_text(link.get(attr)) if link is not None else None
+    if attr == "href" and value:
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+            value = None
+    return value or clean_text(node_text(cell))
 
 
 def parse_html_table(doc: BeautifulSoup, opts: dict[str, Any]) -> list[Row]:
     """A member table: the header row names columns, `columns` maps our fields to header text.
 
-    Cells keep their links: a field mapped to `网址@href` takes the cell's link target.
-    Header matching ignores surrounding whitespace, so `机构名称` matches `&nbsp;机构名称 `.
+    Cells keep their links: a field mapped to `网址@href` takes the cell's link target. Header
+    matching ignores surrounding whitespace (`&nbsp;机构名称 ` is `机构名称`); a column may list
+    alternatives (`[机构名称, 会员名称]`). Merged cells count for every row they cover, so a
+    member level merged over a block of rows is kept on each; a row whose name cell is merged
+    from the row above continues that record (its own cells are appended, not a new company).
+    A row of one cell across the whole table is a section heading (`一、理事单位`): it goes into
+    each following row's raw values, and into `section_field` (e.g. member_level) when set.
     """
-    table = doc.select_one(opts.get("table") or "table")
-    if table is None:
+    columns: dict[str, str | list[str]] = opts.get("columns") or {}
+    wanted_names = {field: ([spec] if isinstance(spec, str) else list(spec)) for field, spec in columns.items()}
+    first_names = [names[0].partition("@")[0].strip() for names in wanted_names.values()]
+    tables = doc.select(opts["table"]) if opts.get("table") else [t for t in doc.find_all("table") if t.find_parent("table") is None]
+    if not tables:
         raise ParseError("no table found on the page")
-    rows = table.find_all("tr")
-    if not rows:
-        raise ParseError("the table has no rows")
-    header_index = int(opts.get("header_row", 0))
-    header = _header_cells(rows[header_index])
-    columns: dict[str, str] = opts.get("columns") or {}
-    wanted: dict[str, tuple[int, str]] = {}
-    for field, spec in columns.items():
-        name, _, attr = spec.partition("@")
-        if name.strip() not in header:
-            raise ParseError(f"column {name.strip()!r} (for {field}) not in table header {header}")
-        wanted[field] = (header.index(name.strip()), attr.strip())
-    out: list[Row] = []
-    for row in rows[header_index + 1 :]:
-        cells = row.find_all(["td", "th"], recursive=False)
-        if not cells or all(not node_text(c) for c in cells):
+    candidates = []
+    for table in tables:
+        grid = table_grid(table)
+        if not grid:
             continue
-        raw = {header[i] if i < len(header) else f"col{i}": node_text(c) for i, c in enumerate(cells)}
+        header_index = _find_header(grid, first_names, opts.get("header_row"))
+        header = [_cell_text(c) for c in grid[header_index].cells]
+        candidates.append((grid, header_index, header))
+    if not candidates:
+        raise ParseError("the table has no rows")
+    # the first table whose header carries the mapped columns, else the first table (for the error)
+    grid, header_index, header = next((c for c in candidates if all(n in c[2] for n in first_names)), candidates[0])
+    wanted: dict[str, tuple[int, str]] = {}
+    for field, names in wanted_names.items():
+        for spec in names:
+            name, _, attr = spec.partition("@")
+            if name.strip() in header:
+                wanted[field] = (header.index(name.strip()), attr.strip())
+                break
+        else:
+            raise ParseError(f"column {' / '.join(n.partition('@')[0].strip() for n in names)!r} (for {field}) "
+                             f"not in table header {header}")
+    name_column = wanted.get("company_name", (None, ""))[0]
+    section_field = opts.get("section_field")
+    section: str | None = None
+    out: list[Row] = []
+    previous: GridRow | None = None
+    for row in grid[header_index + 1 :]:
+        texts = [_cell_text(c) for c in row.cells]
+        if not any(texts) or texts == header:
+            continue
+        own_cells = [c for c, own in zip(row.cells, row.own, strict=True) if own]
+        if len(own_cells) == 1 and len(grid[header_index].cells) > 1 and len(set(map(id, row.cells))) == 1:
+            section = texts[0]  # a heading across the whole table
+            continue
+        if out and previous is not None and name_column is not None and name_column < len(row.cells) \
+                and not row.own[name_column] and row.cells[name_column] is previous.cells[name_column]:
+            _continue_record(out[-1], row, texts, header, wanted)
+            previous = row
+            continue
+        raw: dict[str, Any] = {header[i] if i < len(header) and header[i] else f"col{i}": t for i, t in enumerate(texts)}
+        links = [a["href"] for a in row.tr.find_all("a", href=True)]
+        if links:
+            raw["_links"] = links
+        if section:
+            raw["_section"] = section
         fields: dict[str, str | None] = {}
         for field, (index, attr) in wanted.items():
-            if index >= len(cells):
+            cell = row.cells[index] if index < len(row.cells) else None
+            if cell is None:
                 fields[field] = None
             elif attr:
-                link = cells[index].find(href=True) if attr == "href" else cells[index]
-                fields[field] = clean_text(link.get(attr)) if link is not None else None
-                fields[field] = fields[field] or clean_text(node_text(cells[index]))
+                fields[field] = _link_value(cell, attr)
             else:
-                fields[field] = clean_text(node_text(cells[index]))
+                fields[field] = clean_text(texts[index])
+        if section_field and section and not fields.get(section_field):
+            fields[section_field] = section
         out.append((fields, raw))
+        previous = row
     return out
+
+
+def _continue_record(record: Row, row: GridRow, texts: list[str], header: list[str],
+                     wanted: dict[str, tuple[int, str]]) -> None:
+    """Append a continuation row's own non-empty cells to the record it continues."""
+    fields, raw = record
+    for index, own in enumerate(row.own):
+        if not own or not texts[index]:
+            continue
+        key = header[index] if index < len(header) and header[index] else f"col{index}"
+        raw[key] = f"{raw.get(key) or ''} {texts[index]}".strip()
+        for field, (column, _) in wanted.items():
+            if column == index:
+                fields[field] = clean_text(f"{fields.get(field) or ''} {texts[index]}")
 
 
 def load_json_document(text: str, opts: dict[str, Any]) -> Any:

@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from leadrank.config import FetchSettings, SourceConfig
+from leadrank.config import ConfigError, FetchSettings, SourceConfig
 from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS
-from leadrank.extractors import websearch
+from leadrank.extractors import enrich, websearch
 from leadrank.extractors.fetch import Fetcher, FetchError, redact_url
 from leadrank.extractors.pages import fetch_detail, iter_pages
 from leadrank.extractors.parsers import ParseError
@@ -106,7 +106,7 @@ def extract_source(
             _collect_search(source, fetcher, run_id, collected, report, on_page)
         else:
             _collect_pages(source, fetcher, run_id, collected, report, on_page)
-    except (FetchError, ParseError) as exc:
+    except (FetchError, ParseError, ConfigError) as exc:
         report.status = "partial" if collected.rows else "failed"
         report.reason = str(exc)
     except Exception as exc:  # noqa: BLE001 - a bug in one source must not stop the night
@@ -159,13 +159,14 @@ def _collect_pages(source, fetcher, run_id, collected, report, on_page) -> None:
     fmt = opts.get("format") or DEFAULT_FORMAT[source.kind]
     detail = opts.get("detail")
     seen: dict[str, int] = {}
-    for page in iter_pages(fetcher, opts, fmt):
+    for page in iter_pages(fetcher, opts, fmt, warn=report.warnings.append):
         report.pages += 1
         for fields, raw in page.rows:
             url = page.result.url
             if detail:
                 try:
-                    fields, detail_url = fetch_detail(fetcher, page.result.url, fields, detail)
+                    fields, detail_url = fetch_detail(fetcher, page.result.url, fields, detail,
+                                                      warn=report.warnings.append)
                     url = detail_url or url
                 except FetchError as exc:
                     report.warnings.append(f"detail page failed: {exc}")
@@ -175,9 +176,14 @@ def _collect_pages(source, fetcher, run_id, collected, report, on_page) -> None:
 
 
 def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None:
+    """Candidates from search results; with `enrich:` each candidate's homepage (and contact
+    page) completes it, the pages read and what they gave kept in raw["enrichment"]."""
     opts = source.options()
     engine = opts.get("engine", "searxng")
     exclude = set(opts.get("exclude_domains") or [])
+    enrichment = opts.get("enrich") or False
+    enrich_opts = enrichment if isinstance(enrichment, dict) else {}
+    max_sites = int(enrich_opts.get("max_sites", 100))
     seen: dict[str, int] = {}
     seen_sites: set[str] = set()
     for result, query, items in websearch.search(fetcher, opts):
@@ -187,7 +193,15 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
             if fields is None or fields["website"] in seen_sites:
                 continue
             seen_sites.add(fields["website"])
-            raw = {"query": query, "rank": rank, **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}
+            raw: dict[str, Any] = {"query": query, "rank": rank,
+                                   **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}
+            if enrichment and len(seen_sites) <= max_sites:
+                facts = enrich.enrich_site(fetcher, fields["website"], contact_page=enrich_opts.get("contact_page", True))
+                fields = enrich.enriched_fields(fields, facts)
+                raw["enrichment"] = facts.as_raw()
+                report.pages += len(facts.pages)
+                if facts.errors:
+                    report.warnings.append(f"enrichment of {fields['website']}: {facts.errors[0]}")
             _append(collected, source, run_id, result.url, result.fetched_at, fields, raw, seen)
         if on_page:
             on_page(report.pages, len(collected.rows))

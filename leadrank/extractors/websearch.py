@@ -3,7 +3,9 @@ pluggable search API, each result turned into a candidate company (name from the
 name, website from the URL).
 
 Engines are response shapes, declared here once: SearXNG (`format=json`), Brave Search and
-SerpAPI. API keys come from the config (`api_key: ${BRAVE_API_KEY}`) and are sent only in the
+SerpAPI. The API key comes from the environment (`api_key: ${BRAVE_API_KEY}` or
+`{env: BRAVE_API_KEY}`) or a secret store (`{secret: brave-api-key}`: a Prefect Secret block when
+run by leadrank's flows or CLI); it is resolved only when the request is made and sent only in the
 request, never logged or stored: the raw store keeps the URL without the key.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from leadrank.config import resolve_secret
 from leadrank.extractors.fetch import Fetcher, FetchResult
 from leadrank.extractors.fields import clean_text, json_path
 from leadrank.extractors.parsers import ParseError
@@ -71,19 +74,17 @@ def name_from_title(title: str | None, site_name: str | None = None) -> str | No
     return clean_text(site_name) or (segments[0] if segments else None)
 
 
-def _request(engine: str, endpoint: str, query: str, opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _request(engine: str, query: str, opts: dict[str, Any], secret: str | None) -> tuple[dict[str, Any], dict[str, str]]:
     count = int(opts.get("max_results", 20))
-    key = opts.get("api_key")
-    secret = key.get_secret_value() if hasattr(key, "get_secret_value") else key
     if engine == "searxng":
         return {"q": query, "format": "json", "language": opts.get("language", "zh-CN")}, {}
     if engine == "brave":
         if not secret:
-            raise ParseError("the brave engine needs api_key (e.g. api_key: ${BRAVE_API_KEY})")
+            raise ParseError("the brave engine needs api_key (e.g. api_key: ${BRAVE_API_KEY} or {secret: NAME})")
         return {"q": query, "count": min(count, 20)}, {"X-Subscription-Token": secret, "Accept": "application/json"}
     if engine == "serpapi":
         if not secret:
-            raise ParseError("the serpapi engine needs api_key (e.g. api_key: ${SERPAPI_API_KEY})")
+            raise ParseError("the serpapi engine needs api_key (e.g. api_key: ${SERPAPI_API_KEY} or {secret: NAME})")
         return {"q": query, "engine": opts.get("serpapi_engine", "baidu"), "api_key": secret}, {}
     raise ParseError(f"unknown search engine {engine!r} (searxng, brave, serpapi)")
 
@@ -100,10 +101,15 @@ def search(fetcher: Fetcher, opts: dict[str, Any]) -> Iterator[tuple[FetchResult
     queries = expand_queries(opts.get("queries") or [], opts.get("vars") or {})
     if not queries:
         raise ParseError("a websearch source needs `queries`")
+    secret = resolve_secret(opts.get("api_key"), what=f"api_key of the {engine_name} search")
     for query in queries:
-        params, headers = _request(engine_name, endpoint, query, opts)
+        params, headers = _request(engine_name, query, opts, secret)
         result = fetcher.get(endpoint, params=params, headers=headers)
-        data = result.json()
+        try:
+            data = result.json()
+        except ValueError:
+            raise ParseError(f"{engine_name} answered with something that is not JSON "
+                             f"({result.headers.get('Content-Type') or 'no content type'})") from None
         items = json_path(data, engine.results_path) or []
         if not isinstance(items, list):
             raise ParseError(f"{engine_name} response has no result list at {engine.results_path!r}")
