@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.client
 import ipaddress
 import json
 import logging
@@ -29,6 +30,7 @@ from urllib.robotparser import RobotFileParser
 
 import charset_normalizer
 import requests
+import urllib3
 
 from leadrank.config import FetchSettings
 
@@ -377,6 +379,30 @@ class Fetcher:
             log.info("retry %d/%d for %s in %.1fs (%s)", attempt, self.settings.max_retries, redact_url(url), delay, reason)
             self.sleep(delay)
 
+    def _read_body(self, url: str, response: requests.Response, started: float) -> list[bytes]:
+        """The (decompressed) body, read as it arrives so that the size cap and the total time
+        limit hold however the server sends it (chunked, trickling, compressed)."""
+        cap = self.settings.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                chunk = response.raw.read1(65536, decode_content=True)
+            except urllib3.exceptions.ReadTimeoutError:
+                raise FetchError(url, "timed out while reading the body") from None
+            except (urllib3.exceptions.ProtocolError, http.client.IncompleteRead):
+                raise FetchError(url, "truncated body (connection closed early)") from None
+            except urllib3.exceptions.DecodeError:
+                raise FetchError(url, "body cannot be decompressed", status=response.status_code) from None
+            if not chunk:
+                return chunks
+            size += len(chunk)
+            if size > cap:
+                raise FetchError(url, f"body exceeds the cap of {cap} bytes", status=response.status_code)
+            if time.monotonic() - started > self.settings.total_timeout:
+                raise FetchError(url, f"response took longer than total_timeout={self.settings.total_timeout:g}s")
+            chunks.append(chunk)
+
     def _request_once(self, url: str, headers: dict[str, str]) -> FetchResult:
         """One HTTP request; transport failures become FetchError without a status (retryable)."""
         cap = self.settings.max_body_bytes
@@ -393,22 +419,12 @@ class Fetcher:
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise FetchError(url, f"body of {declared} bytes exceeds the cap of {cap} bytes", status=response.status_code)
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_content(65536):
-                    size += len(chunk)
-                    if size > cap:
-                        raise FetchError(url, f"body exceeds the cap of {cap} bytes", status=response.status_code)
-                    if time.monotonic() - started > self.settings.total_timeout:
-                        raise FetchError(url, f"response took longer than total_timeout={self.settings.total_timeout:g}s")
-                    chunks.append(chunk)
+                chunks = self._read_body(url, response, started)
                 content = b"".join(chunks)
                 status = response.status_code
                 resp_headers = dict(response.headers)
         except requests.exceptions.Timeout:
             raise FetchError(url, "timed out") from None
-        except requests.exceptions.ChunkedEncodingError:
-            raise FetchError(url, "truncated body (connection closed early)") from None
         except requests.exceptions.ConnectionError as exc:
             raise FetchError(url, f"connection failed: {type(exc.__cause__ or exc).__name__}") from None
         except requests.exceptions.RequestException as exc:

@@ -107,14 +107,20 @@ def _cell_text(cell: Tag | None) -> str:
     return node_text(cell) if cell is not None else ""
 
 
-def _find_header(grid: list[GridRow], names: list[str], fixed: int | None) -> int:
+def _has_columns(header: list[str] | set[str], names: list[list[str]]) -> bool:
+    """Whether a header row carries one of the alternative names of every mapped column."""
+    return all(any(name in header for name in alternatives) for alternatives in names)
+
+
+def _find_header(grid: list[GridRow], names: list[list[str]], fixed: int | None) -> int:
+    """`header_row` when given, else the first of the top rows that carries every mapped column
+    (tables often put a title row above the header), else the first row."""
     if fixed is not None:
         if fixed >= len(grid):
             raise ParseError(f"header_row {fixed} but the table has {len(grid)} rows")
         return fixed
     for index, row in enumerate(grid[:15]):
-        texts = {_cell_text(c) for c in row.cells}
-        if all(name in texts for name in names):
+        if _has_columns({_cell_text(c) for c in row.cells}, names):
             return index
     return 0
 
@@ -144,7 +150,7 @@ def parse_html_table(doc: BeautifulSoup, opts: dict[str, Any]) -> list[Row]:
     """
     columns: dict[str, str | list[str]] = opts.get("columns") or {}
     wanted_names = {field: ([spec] if isinstance(spec, str) else list(spec)) for field, spec in columns.items()}
-    first_names = [names[0].partition("@")[0].strip() for names in wanted_names.values()]
+    header_names = [[n.partition("@")[0].strip() for n in names] for names in wanted_names.values()]
     tables = doc.select(opts["table"]) if opts.get("table") else [t for t in doc.find_all("table") if t.find_parent("table") is None]
     if not tables:
         raise ParseError("no table found on the page")
@@ -153,13 +159,13 @@ def parse_html_table(doc: BeautifulSoup, opts: dict[str, Any]) -> list[Row]:
         grid = table_grid(table)
         if not grid:
             continue
-        header_index = _find_header(grid, first_names, opts.get("header_row"))
+        header_index = _find_header(grid, header_names, opts.get("header_row"))
         header = [_cell_text(c) for c in grid[header_index].cells]
         candidates.append((grid, header_index, header))
     if not candidates:
         raise ParseError("the table has no rows")
     # the first table whose header carries the mapped columns, else the first table (for the error)
-    grid, header_index, header = next((c for c in candidates if all(n in c[2] for n in first_names)), candidates[0])
+    grid, header_index, header = next((c for c in candidates if _has_columns(c[2], header_names)), candidates[0])
     wanted: dict[str, tuple[int, str]] = {}
     for field, names in wanted_names.items():
         for spec in names:

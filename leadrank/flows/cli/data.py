@@ -62,12 +62,24 @@ def extract(
     config: ConfigOpt = DEFAULT_CONFIG,
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV to write the extracted records to.")] = Path("extracted.csv"),
     source: Annotated[str | None, typer.Option("--source", "-s", help="Run only this source.")] = None,
+    replay: Annotated[str | None, typer.Option(
+        "--replay", help="Re-parse the raw responses kept by an earlier extract run (its run id, printed at the end) "
+                         "instead of fetching again: for trying new selectors on the same pages.")] = None,
 ) -> None:
     """Run the configured sources (or one) and write what they yield, with provenance, values
-    as found. For trying a new source config before it goes into the nightly run."""
+    as found. For trying a new source config before it goes into the nightly run.
+
+    Columns: source, source_kind, url, fetched_at, run_id, record_key, the prospect fields
+    (company_name, company_name_alt, website, phone, email, address, country, province, city,
+    uscc, booth, hall, products, member_level, industry) and raw (every value the source held for
+    the row, as JSON). A failed source is reported with its reason; the others are still written.
+    Every response is kept under data/runs/<run id>/raw/<source>/ (index.jsonl lists them).
+    """
     import pandas as pd
+    from rich.table import Table
 
     from leadrank.config import load_config
+    from leadrank.contracts import EXTRACTED
     from leadrank.extractors.runner import extract_source
     from leadrank.pipeline import RunFiles, new_run_id
 
@@ -76,8 +88,14 @@ def extract(
         chosen = [cfg.source(source)] if source else [s for s in cfg.sources if s.enabled]
     except ConfigError as exc:
         fail(str(exc))
-    run_id = "extract-" + new_run_id()
+    if replay and not RunFiles(replay).raw.is_dir():
+        fail(f"no raw responses kept for run {replay!r} (looked in {RunFiles(replay).raw})")
+    run_id = replay or "extract-" + new_run_id()
     frames = []
+    summary = Table(title=f"extract {run_id}" + (" (replayed)" if replay else ""))
+    summary.add_column("source", no_wrap=True)
+    for column in ("kind", "status", "pages", "records", "rejected", "seconds", "reason"):
+        summary.add_column(column, overflow="fold")
     failed = 0
     for src in chosen:
         with console.status(f"extracting {src.name}") as status:
@@ -85,17 +103,23 @@ def extract(
                 _status.update(f"extracting {_name}: {pages} pages, {rows} rows")
 
             records, rejects, report = extract_source(src, cfg.fetch, run_id=run_id, raw_dir=RunFiles(run_id).raw,
-                                                      on_page=progress)
+                                                      replay=bool(replay), on_page=progress)
         frames.append(records)
         colour = {"ok": "green", "partial": "yellow", "failed": "red"}.get(report.status, "white")
-        console.print(f"[{colour}]{report.status:>8}[/] {src.name}: {report.records} records, {report.rejected} rejected,"
-                      f" {report.pages} pages, {report.seconds:.2f}s" + (f" — {report.reason}" if report.reason else ""))
+        note = report.reason or ""
+        if report.warnings:
+            note = f"{note} ({len(report.warnings)} warnings, first: {report.warnings[0]})".strip()
+        summary.add_row(src.name, src.kind, f"[{colour}]{report.status}[/]", str(report.pages), str(report.records),
+                        str(report.rejected), f"{report.seconds:.2f}", note)
         failed += report.status == "failed"
-    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(output, index=False, encoding="utf-8-sig")
-    console.print(f"wrote {len(result)} records to {output}")
+    result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
+    console.print(summary)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        result.to_csv(output, index=False, encoding="utf-8-sig")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    console.print(f"wrote {len(result)} records to {output}; raw responses in {RunFiles(run_id).raw}"
+                  + ("" if replay else f" (re-parse with --replay {run_id})"))
     if failed and failed == len(chosen):
         raise typer.Exit(1)
-
-

@@ -1,0 +1,90 @@
+"""Local servers for fetch tests: what pytest-httpserver cannot fake (a body cut short of its
+Content-Length, a response that trickles), a threaded server for concurrency, and settings that
+keep the suite fast (tiny backoffs and timeouts)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pytest_httpserver import HTTPServer
+
+from leadrank.config import FetchSettings
+
+# Local servers are private addresses; politeness is off except where a test turns it on.
+FAST = FetchSettings(allow_private_network=True, allow_local_files=True, rate_limit=0, max_retries=2,
+                     backoff_base=0.001, backoff_max=1.0, connect_timeout=1.0, read_timeout=1.0, total_timeout=5.0)
+
+
+class RawServer:
+    """A TCP server that answers every connection with the same bytes, written in `chunks` with
+    `pause` seconds between them, then closes: for truncated and trickling responses."""
+
+    def __init__(self, chunks: list[bytes], pause: float = 0.0):
+        self.chunks = chunks
+        self.pause = pause
+        self.connections = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        self.connections += 1
+        with conn:
+            try:
+                conn.recv(65536)
+                for chunk in self.chunks:
+                    conn.sendall(chunk)
+                    if self.pause:
+                        time.sleep(self.pause)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._stop = True
+        self.sock.close()
+
+
+@contextmanager
+def raw_server(chunks: list[bytes], pause: float = 0.0) -> Iterator[RawServer]:
+    server = RawServer(chunks, pause)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@contextmanager
+def extra_server(threaded: bool = False) -> Iterator[HTTPServer]:
+    """Another local HTTP server (another host:port): a second site, or a threaded one."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=threaded)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()
+
+
+def allow_all_robots(server: HTTPServer) -> None:
+    server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
