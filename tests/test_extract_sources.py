@@ -315,3 +315,10 @@ def test_a_run_can_be_reparsed_from_its_raw_store_without_refetching(site, tmp_p
     replayed, _, report = extract_source(changed, LOCAL, run_id="r", raw_dir=tmp_path, replay=True)
     assert report.status == "ok" and list(replayed["company_name"]) == list(live["company_name"])
     assert list(replayed["booth"]) == ["010-1", None] and list(replayed["fetched_at"]) == list(live["fetched_at"])
+
+
+def test_a_misspelt_setting_fails_the_source_by_name(tmp_path):
+    cfg = source(tmp_path, "<div class='e'><h3>Acme</h3></div>", paginaton={"next": "a.next"})
+    records, _, report = extract_source(cfg, LOCAL, run_id="r")
+    assert report.status == "failed" and report.reason.startswith("unknown setting(s) paginaton for exhibition sources")
+    assert records.empty

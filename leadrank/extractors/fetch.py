@@ -214,6 +214,17 @@ class _HostGate:
             sleep(start - now)
 
 
+_warned_contact = threading.Event()
+
+
+def _warn_placeholder_contact(contact: str) -> None:
+    """Once per process: crawling the web as ops@example.com leaves site owners no one to ask."""
+    if contact.endswith("example.com") and not _warned_contact.is_set():
+        _warned_contact.set()
+        log.warning("fetch.contact is the placeholder %s: set it in the sources file so that site owners "
+                    "can reach you", contact)
+
+
 class Fetcher:
     """Fetch URLs for one source under its settings.
 
@@ -346,6 +357,7 @@ class Fetcher:
         return FetchResult(url, 200, {}, content, detect_encoding(content), datetime.now(UTC))
 
     def _request_with_retries(self, url: str, headers: dict[str, str]) -> FetchResult:
+        _warn_placeholder_contact(self.settings.contact)
         gate = _HostGate.for_host(urlsplit(url).netloc.lower())
         attempt = 0
         while True:

@@ -30,6 +30,23 @@ from leadrank.extractors.parsers import ParseError
 log = logging.getLogger(__name__)
 
 DEFAULT_FORMAT = {"exhibition": "html", "association": "table"}
+# The settings each kind understands (beyond name, kind, enabled, trust, expect_rows,
+# required_fields, fetch). Anything else is a typo that would silently change what a source
+# yields, so the source fails with the name of the setting instead.
+_COMMON_OPTIONS = {"set", "key_field"}
+_PAGE_OPTIONS = _COMMON_OPTIONS | {
+    "url", "urls", "format", "pagination", "detail",
+    "items", "fields",  # html
+    "table", "columns", "header_row", "section_field",  # table (columns also csv/xlsx)
+    "records", "embedded", "embedded_var",  # json
+    "sep", "encoding", "skip_rows", "sheet",  # csv / xlsx
+}
+KNOWN_OPTIONS = {
+    "exhibition": _PAGE_OPTIONS,
+    "association": _PAGE_OPTIONS,
+    "websearch": _COMMON_OPTIONS | {"engine", "endpoint", "api_key", "queries", "vars", "max_results", "language",
+                                    "serpapi_engine", "exclude_domains", "enrich"},
+}
 REJECT_COLUMNS = ["run_id", "source", "stage", "row_ref", "reason", "raw"]
 # A required field empty in more than this share of rows means the layout changed: the
 # source fails rather than loading a night of nameless rows.
@@ -99,6 +116,12 @@ def extract_source(
         settings = _fetch_settings(defaults, source)
     except Exception as exc:  # a bad `fetch:` override
         report.status, report.reason = "failed", f"invalid fetch settings: {exc}"
+        return _frames(collected, run_id) + (report,)
+    unknown = sorted(set(source.options()) - KNOWN_OPTIONS[source.kind])
+    if unknown:
+        report.status = "failed"
+        report.reason = (f"unknown setting(s) {', '.join(unknown)} for {source.kind} sources "
+                         f"(known: {', '.join(sorted(KNOWN_OPTIONS[source.kind]))})")
         return _frames(collected, run_id) + (report,)
     fetcher = Fetcher(settings, raw_dir=raw_dir / source.name if raw_dir else None, replay=replay)
     try:
@@ -195,6 +218,8 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
             seen_sites.add(fields["website"])
             raw: dict[str, Any] = {"query": query, "rank": rank,
                                    **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}
+            if enrichment and len(seen_sites) == max_sites + 1:
+                report.warnings.append(f"enrichment stopped at max_sites={max_sites}; later candidates are not enriched")
             if enrichment and len(seen_sites) <= max_sites:
                 facts = enrich.enrich_site(fetcher, fields["website"], contact_page=enrich_opts.get("contact_page", True))
                 fields = enrich.enriched_fields(fields, facts)
