@@ -169,7 +169,9 @@ def main() -> int:
                  *(f"{s[f'fill_{f}']:.0%}" for f in FILL), f"{seconds:.2f}"]
         print("| " + " | ".join(str(c) for c in cells) + " |")
         if not ok:
-            print(f"   MISMATCH {source.name}: missing e.g. {s['missing']}, {s['extra']} extra", file=sys.stderr)
+            short = [f"{f} {s[f'{f}_ok']}/{s[f'{f}_src']}" for f in CHECKED if s[f"{f}_ok"] != s[f"{f}_src"]]
+            print(f"   MISMATCH {source.name}: names missing e.g. {s['missing']}, {s['extra']} extra rows; "
+                  f"fields not found: {', '.join(short) or 'none'}", file=sys.stderr)
     print("| **all** | " + " | ".join(str(totals[k]) for k in ("present", "extracted", "names_equal")) + " | "
           + " | ".join(f"{totals[f'{f}_ok']}/{totals[f'{f}_src']}" for f in CHECKED) + " |" + " |" * (len(FILL) + 1))
     print("\nevery row, name, website, phone and address matches" if all_ok else "\nSOME SOURCES DO NOT MATCH (see stderr)")
