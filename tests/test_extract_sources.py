@@ -322,3 +322,12 @@ def test_a_misspelt_setting_fails_the_source_by_name(tmp_path):
     records, _, report = extract_source(cfg, LOCAL, run_id="r")
     assert report.status == "failed" and report.reason.startswith("unknown setting(s) paginaton for exhibition sources")
     assert records.empty
+
+
+def test_counted_pagination_replaces_the_parameter_of_the_start_url(site):
+    seen = []
+    site.expect_request("/list").respond_with_handler(
+        lambda req: seen.append(req.query_string.decode()) or Response(card(f"C{req.args['page']}") if req.args["page"] < "3" else "",
+                                                                       content_type="text/html"))
+    records, _, _ = extract_source(web_source(site.url_for("/list?cat=7&page=1"), pagination={"param": "page"}), LOCAL, run_id="r")
+    assert seen == ["cat=7&page=1", "cat=7&page=2", "cat=7&page=3"] and list(records["company_name"]) == ["C1", "C2"]

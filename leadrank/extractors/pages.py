@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
 
 from leadrank.extractors import parsers
-from leadrank.extractors.fetch import Fetcher, FetchResult, with_params
+from leadrank.extractors.fetch import Fetcher, FetchResult
 from leadrank.extractors.fields import css_value, json_path
 
 WEB_SCHEMES = {"http", "https"}
@@ -68,12 +68,19 @@ def safe_link(base: str, href: str | None) -> str | None:
     non-page links. A local page may link to local pages; a web page only to web pages."""
     if not href:
         return None
-    url = urljoin(base, href.strip())
+    url = urldefrag(urljoin(base, href.strip())).url  # `#top` is the same page
     scheme = urlsplit(url).scheme.lower()
     base_scheme = urlsplit(base).scheme.lower()
     if scheme in WEB_SCHEMES or (scheme == "file" and base_scheme == "file"):
         return url
     return None
+
+
+def set_params(url: str, params: dict[str, object]) -> str:
+    """The URL with these query parameters set (replacing any the start URL already has)."""
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode(kept + [(k, str(v)) for k, v in params.items()])))
 
 
 def _next_link(result: FetchResult, doc: Any, spec: str) -> str | None:
@@ -132,7 +139,7 @@ def _counted_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str,
         params: dict[str, object] = {param: value}
         if limit_param and pagination.get("step"):
             params[limit_param] = step
-        result = fetcher.get(with_params(start, params))
+        result = fetcher.get(set_params(start, params))
         digest = hashlib.sha1(result.content).hexdigest()
         if digest == previous:
             return
