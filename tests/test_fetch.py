@@ -285,3 +285,30 @@ def test_compressed_bodies_are_decoded_and_capped_after_decoding(server, setting
     assert fetcher(settings).get(server.url_for("/gz")).content == page
     with pytest.raises(FetchError, match="body exceeds the cap of 100000 bytes"):
         fetcher(settings.model_copy(update={"max_body_bytes": 100_000})).get(server.url_for("/bomb"))
+
+
+def test_a_stricter_source_is_not_pushed_past_its_own_cap(settings):
+    """Source B allows one request in flight per host; source A allows four. When B's requests
+    run, nothing else is in flight to that host, whatever A is doing."""
+    lock = threading.Lock()
+    state = {"now": 0, "b_saw": []}
+
+    def handler(request):
+        with lock:
+            if request.args["who"] == "b":
+                state["b_saw"].append(state["now"])
+            state["now"] += 1
+        time.sleep(0.03)
+        with lock:
+            state["now"] -= 1
+        return Response("ok")
+
+    with extra_server(threaded=True) as srv:
+        srv.expect_request("/robots.txt").respond_with_data("")
+        srv.expect_request("/p").respond_with_handler(handler)
+        a = Fetcher(settings.model_copy(update={"max_concurrency_per_host": 4}))
+        b = Fetcher(settings.model_copy(update={"max_concurrency_per_host": 1}))
+        jobs = [(a, "a")] * 12 + [(b, "b")] * 4
+        with ThreadPoolExecutor(10) as pool:
+            list(pool.map(lambda job: job[0].get(srv.url_for("/p"), params={"who": job[1], "i": id(job)}), jobs))
+        assert len(state["b_saw"]) == 4 and state["b_saw"] == [0, 0, 0, 0]
