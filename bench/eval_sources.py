@@ -166,7 +166,7 @@ def main() -> int:
             totals[key] += s[key]
         cells = [source.name, s["present"], s["extracted"], s["names_equal"],
                  *(f"{s[f'{f}_ok']}/{s[f'{f}_src']}" for f in CHECKED),
-                 *(f"{s[f'fill_{f}']:.0%}" for f in FILL), f"{seconds:.2f}"]
+                 *(f"{s[f'fill_{f}']:.0%}" for f in FILL), f"{seconds:.2f}" if extracted is None else "-"]
         print("| " + " | ".join(str(c) for c in cells) + " |")
         if not ok:
             short = [f"{f} {s[f'{f}_ok']}/{s[f'{f}_src']}" for f in CHECKED if s[f"{f}_ok"] != s[f"{f}_src"]]
