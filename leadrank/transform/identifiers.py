@@ -32,7 +32,8 @@ def normalise_uscc(raw: str | None) -> tuple[str | None, bool]:
     if not raw:
         return None, False
     text = unicodedata.normalize("NFKC", str(raw)).upper()
-    text = re.sub(r"[\s\-_.:：]", "", text)
+    # Normalise again after removing separators: they may have split a composed character.
+    text = unicodedata.normalize("NFKC", re.sub(r"[\s\-_.:：]", "", text))
     if not text:
         return None, False
     match = _CANDIDATE.search(text)
