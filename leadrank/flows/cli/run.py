@@ -13,7 +13,14 @@ from leadrank.config import ConfigError
 from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail
 
 
-def run(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) -> None:
+def run(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="RUN_ID", show_default=False,
+        help="Resume a run that did not publish (crashed, failed or interrupted): sources it already extracted "
+             "are not fetched again. Use the same --config; the run id is in the failed run's summary.")] = None,
+) -> None:
     """Run one nightly refresh: extract every source, normalise, deduplicate, score, publish.
 
     Runs as the Prefect flow `nightly-refresh`: against the server at PREFECT_API_URL when set,
@@ -30,9 +37,11 @@ def run(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) -> N
 
     started = time.perf_counter()
     try:
-        summary = nightly_refresh(config=str(config), warehouse=warehouse)
+        summary = nightly_refresh(config=str(config), warehouse=warehouse, resume=resume)
     except Exception as exc:  # the flow has already marked the run failed
-        fail(f"the run failed: {exc}")
+        run_id = getattr(exc, "run_id", None)
+        fail(f"the run failed: {exc}" + (f"\nafter fixing the cause, resume it: leadrank run --resume {run_id}"
+                                         if run_id and getattr(exc, "step", "begin") != "begin" else ""))
     print_summary(summary, time.perf_counter() - started)
 
 
@@ -42,7 +51,7 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
         sources.add_column(column, overflow="fold")
     for r in summary["sources"]:
         style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(r["status"], "")
-        sources.add_row(r["source"], r["kind"], f"[{style}]{r['status']}[/]", str(r["pages"]), str(r["records"]),
+        sources.add_row(r["source"], r["kind"], f"[{style}]{r['status']}[/]" + (" (reused)" if r.get("reused") else ""), str(r["pages"]), str(r["records"]),
                         str(r["rejected"]), f"{r['seconds']:.2f}", r["reason"] or "")
     console.print(sources)
     leads = summary["leads"]
