@@ -4,6 +4,7 @@ publisher at a time. The real Prefect server with a worker is tests/test_deploym
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -27,13 +28,6 @@ def _wait_for(predicate, seconds: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return predicate()
-
-
-def _flow_run_name(state) -> str:
-    from prefect import get_client
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(state.state_details.flow_run_id).name
 
 
 def _prepare(config: str, warehouse: str, run_id: str | None = None) -> str:
@@ -133,6 +127,28 @@ def test_resume_reuses_what_was_fetched(prefect_harness, httpserver, tmp_path):
 
 
 @pytest.mark.prefect
+def test_a_retried_flow_run_continues_its_run(prefect_harness, httpserver, tmp_path, monkeypatch):
+    """A flow run retried (by its retries, or Retry in the UI) resumes the run it began."""
+    from leadrank.flows.nightly import nightly_refresh
+
+    config = str(demo_sources(tmp_path, base_url=serve_demo(httpserver), allow_private_network=True))
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    real_publish, attempts = pipeline.publish_step, []
+
+    def publish_fails_once(*args, **kwargs):  # a transient fault: the database restarting
+        attempts.append(args[0])
+        if len(attempts) == 1:
+            raise ConnectionError("server closed the connection unexpectedly")
+        return real_publish(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "publish_step", publish_fails_once)
+    summary = nightly_refresh.with_options(retries=1, retry_delay_seconds=0)(config=config, warehouse=warehouse)
+    assert attempts == [summary["run_id"]] * 2 and summary["resumed"] == len(ALL_SOURCES)
+    assert requests_to(httpserver, "/demo/expo/") == 3  # fetched once, by the first attempt
+    assert latest_run(make_engine(warehouse))["run_id"] == summary["run_id"]
+
+
+@pytest.mark.prefect
 def test_a_hanging_source_times_out_and_the_others_publish(prefect_harness, tmp_path):
     from leadrank.flows.nightly import nightly_refresh
 
@@ -163,10 +179,19 @@ def test_a_hanging_source_times_out_and_the_others_publish(prefect_harness, tmp_
 
 
 @pytest.mark.prefect
-def test_load_failure_fails_the_run_keeps_the_list_and_alerts(prefect_harness, httpserver, tmp_path, monkeypatch,
-                                                              demo_config):
+def test_load_failure_fails_the_run_keeps_the_list_alerts_and_resumes(prefect_harness, httpserver, tmp_path,
+                                                                     monkeypatch, demo_config):
+    from prefect import get_client
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.client.schemas.filters import (
+        ArtifactCollectionFilter,
+        ArtifactCollectionFilterFlowRunId,
+        ArtifactCollectionFilterKey,
+    )
+    from typer.testing import CliRunner
 
+    from leadrank.flows.artifacts import SUMMARY_KEY
+    from leadrank.flows.cli import app
     from leadrank.flows.nightly import nightly_refresh
 
     warehouse = f"sqlite:///{tmp_path / 'w.db'}"
@@ -182,18 +207,35 @@ def test_load_failure_fails_the_run_keeps_the_list_and_alerts(prefect_harness, h
     ).save("ops-alerts", overwrite=True)
     monkeypatch.setenv("LEADRANK_ALERT_BLOCK", "custom-webhook/ops-alerts")
 
-    state = nightly_refresh(config=str(demo_config), warehouse=warehouse, return_state=True)
-    assert state.is_failed() and "step 'publish' failed" in state.message and "disk full" in state.message
+    failed = CliRunner().invoke(app, ["run", "--warehouse", warehouse])
+    assert failed.exit_code == 1 and "step 'publish' failed" in failed.output and "disk full" in failed.output
+    run_id = re.search(r"leadrank run --resume (\S+)", failed.output).group(1)
     assert latest_run(engine)["run_id"] == first["run_id"]  # yesterday's list stays
-    with engine.connect() as conn:
-        statuses = dict(conn.execute(text("SELECT run_id, status FROM pipeline_runs")).all())
-    assert sorted(statuses.values()) == ["failed", "published"]
+    assert run_status(engine, run_id) == "failed"
 
     assert _wait_for(lambda: requests_to(httpserver, "/alerts") == 1)
     payload = json.loads(httpserver.log[-1][0].get_data())
-    name = _flow_run_name(state)
-    assert payload["msgtype"] == "text" and name in payload["subject"] and "publish" in payload["subject"]
-    assert f"flow_run: {name}" in payload["text"] and "failed_step: publish" in payload["text"]
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(_flow_run_id(payload["text"]))
+    assert flow_run.state.is_failed() and payload["msgtype"] == "text"
+    assert payload["subject"] == f"leadrank nightly-refresh failed at step publish: {flow_run.name}"
+    assert f"flow_run: {flow_run.name}" in payload["text"] and f"run_id: {run_id}" in payload["text"]
+    with get_client(sync_client=True) as client:
+        summary = client.read_latest_artifacts(artifact_filter=ArtifactCollectionFilter(
+            key=ArtifactCollectionFilterKey(any_=[SUMMARY_KEY]), flow_run_id=ArtifactCollectionFilterFlowRunId(
+                any_=[flow_run.id])))
+    assert len(summary) == 1 and "**Failed**: step 'publish'" in summary[0].data and "## Time per stage" in summary[0].data
+
+    with engine.begin() as conn:  # the disk has room again: resume, without fetching anything
+        conn.execute(text("DROP TRIGGER refuse_scores"))
+    resumed = CliRunner().invoke(app, ["run", "--warehouse", warehouse, "--resume", run_id])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.output.count("(reused)") == len(ALL_SOURCES)
+    assert latest_run(engine)["run_id"] == run_id
+
+
+def _flow_run_id(body: str) -> str:
+    return re.search(r"^flow_run_id: (\S+)$", body, re.MULTILINE).group(1)
 
 
 @pytest.mark.prefect
@@ -218,3 +260,44 @@ def test_nightly_flow_on_a_dask_cluster(prefect_harness, tmp_path, demo_config, 
     assert {r["status"] for r in summary["sources"]} == {"ok"}
     assert summary["leads"]["new"] == expected_leads(ALL_SOURCES)
     assert len(ranked_leads(make_engine(warehouse_url))) == expected_leads(ALL_SOURCES)
+
+
+# -- leadrank serve (the real serving is in tests/test_deployment_server.py) ---------------------
+
+def test_serve_builds_prefect_yaml_deployments(monkeypatch, tmp_path):
+    from leadrank.flows.serve import ServeError, project_file, runner_deployments
+    from leadrank.flows.steps import checkout_dir
+
+    root = checkout_dir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ServeError, match="serve from"):
+        runner_deployments(root / "prefect.yaml")  # the working directory is not the clone
+    monkeypatch.chdir(root)
+    served = {d.name: d for d in runner_deployments(project_file(), timezone="Europe/Berlin")}
+    assert set(served) == {"nightly-refresh", "weekly-retrain"}
+    nightly = served["nightly-refresh"]
+    assert nightly.entrypoint == "leadrank/flows/nightly.py:nightly_refresh"
+    assert [(s.schedule.cron, s.schedule.timezone) for s in nightly.schedules] == [("30 2 * * *", "Europe/Berlin")]
+    assert nightly.parameters == {"config": "leadrank/demo/sources.yaml"} and nightly.concurrency_limit == 1
+    assert served["weekly-retrain"].entrypoint == "leadrank/flows/retrain.py:weekly_retrain"
+
+
+def test_serve_cli_refuses_unknown_timezone_and_missing_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from leadrank.flows.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--timezone", "Mars/Olympus"])
+    assert result.exit_code == 1 and "unknown timezone" in result.output
+    result = CliRunner().invoke(app, ["serve", "--file", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_pull_step_finds_the_clone_or_says_what_to_do(tmp_path, monkeypatch):
+    from leadrank.flows.steps import HOME_ENV, checkout_dir, use_checkout
+
+    monkeypatch.chdir(tmp_path)
+    assert use_checkout() == {"directory": str(checkout_dir())} and (checkout_dir() / "prefect.yaml").is_file()
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=f"set {HOME_ENV}"):
+        use_checkout()

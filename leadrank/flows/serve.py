@@ -22,11 +22,13 @@ class ServeError(ValueError):
 
 def project_file(explicit: Path | None = None) -> Path:
     """prefect.yaml: the given one, else the working directory's, else this machine's clone's."""
-    for candidate in (explicit, Path.cwd() / "prefect.yaml", checkout_dir() / "prefect.yaml"):
-        if candidate is not None and candidate.is_file():
-            return candidate.resolve()
     if explicit is not None:
-        raise ServeError(f"{explicit} does not exist")
+        if not explicit.is_file():
+            raise ServeError(f"{explicit} does not exist")
+        return explicit.resolve()
+    for candidate in (Path.cwd() / "prefect.yaml", checkout_dir() / "prefect.yaml"):
+        if candidate.is_file():
+            return candidate.resolve()
     raise ServeError("no prefect.yaml here or in the leadrank clone; run from a clone of the repository or pass --file")
 
 
