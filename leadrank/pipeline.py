@@ -97,10 +97,15 @@ def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str
     return {"run_id": run_id, "sources": [s.name for s in cfg.sources if s.enabled], "reused": reused}
 
 
+def _has_run_files(run_id: str) -> bool:
+    """Whether a run directory with extractions exists (checked without creating it, unlike RunFiles)."""
+    return (data_dir() / "runs" / run_id / "extract").is_dir()
+
+
 def _check_resumable(engine: Any, run_id: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", run_id):
         raise ResumeError(f"{run_id!r} is not a run id")
-    if not (data_dir() / "runs" / run_id / "extract").is_dir():
+    if not _has_run_files(run_id):
         raise ResumeError(f"run {run_id} has no working files under {data_dir() / 'runs'}: nothing to resume")
     status = read.run_status(engine, run_id)
     if status is None:
@@ -282,7 +287,7 @@ def run_to_retry(warehouse: str | None, flow_run_id: str) -> str | None:
     engine = make_engine(warehouse)
     upgrade(engine)
     run_id = read.unpublished_run_of_flow_run(engine, flow_run_id)
-    return run_id if run_id and (data_dir() / "runs" / run_id / "extract").is_dir() else None
+    return run_id if run_id and _has_run_files(run_id) else None
 
 
 class StageTimer:

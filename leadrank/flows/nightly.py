@@ -60,8 +60,6 @@ def nightly_refresh(
     config = config or str(DEMO_CONFIG)
     logger = get_run_logger()
     flow_run_id = str(flow_run.get_id() or "")
-    if resume is None and flow_run.get_run_count() > 1:  # Retry of this flow run: continue its run
-        resume = pipeline.run_to_retry(warehouse, flow_run_id)
     run_id = resume or pipeline.new_run_id()
     timer = pipeline.StageTimer()
     summary: dict[str, Any] = {"run_id": run_id, "flow_run_id": flow_run_id}
@@ -74,6 +72,9 @@ def nightly_refresh(
         return timer(name, lambda: task.submit(*args).result())
 
     try:
+        if resume is None and flow_run.get_run_count() > 1:  # a Retry of this flow run continues its run
+            resume = pipeline.run_to_retry(warehouse, flow_run_id)
+            run_id = summary["run_id"] = resume or run_id
         started = run("begin", tasks.begin_run, config, run_id, warehouse, flow_run_id, resume is not None)
         sources: list[str] = started["sources"]
         step = "extract"

@@ -27,13 +27,18 @@ def run(
     else in Prefect's ephemeral mode (no server needed). Ends with a summary of the run.
     """
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
+    # The ephemeral server would try to send Prefect's telemetry, and log an error offline.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from leadrank.config import load_config
 
     try:
         load_config(config)
     except ConfigError as exc:
         fail(str(exc))
-    from leadrank.flows.nightly import nightly_refresh
+    try:
+        from leadrank.flows.nightly import nightly_refresh
+    except ValueError as exc:  # e.g. LEADRANK_TASK_RUNNER set to something unknown
+        fail(str(exc))
 
     started = time.perf_counter()
     try:
