@@ -8,8 +8,10 @@ step, and lets every step be tested without Prefect. No Prefect import here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ import pandas as pd
 from leadrank.config import Config, load_config
 from leadrank.contracts import EXTRACTED
 from leadrank.extractors.runner import REJECT_COLUMNS, extract_source
-from leadrank.paths import run_dir
+from leadrank.paths import data_dir, run_dir
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
 from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+class ResumeError(ValueError):
+    """A run cannot be resumed; the message says why."""
 
 
 class RunFiles:
@@ -74,27 +80,92 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path).astype(object).replace({float("nan"): None})
 
 
-def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str | None = None) -> dict[str, Any]:
+def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str | None = None,
+          *, resume: bool = False) -> dict[str, Any]:
+    """Register the run as running. With `resume`, the run is an earlier one that did not publish:
+    `reused` lists the sources whose extraction it already finished (see `finished_extract`)."""
     cfg = load_config(config_path)
     engine = make_engine(warehouse)
     upgrade(engine)
+    reused: dict[str, dict[str, Any]] = {}
+    if resume:
+        _check_resumable(engine, run_id)
+        for source in cfg.sources:
+            if source.enabled and (report := finished_extract(cfg, run_id, source.name)) is not None:
+                reused[source.name] = report
     load.start_run(engine, run_id, config_hash=cfg.fingerprint(), flow_run_id=flow_run_id)
-    return {"run_id": run_id, "sources": [s.name for s in cfg.sources if s.enabled]}
+    return {"run_id": run_id, "sources": [s.name for s in cfg.sources if s.enabled], "reused": reused}
+
+
+def _has_run_files(run_id: str) -> bool:
+    """Whether a run directory with extractions exists (checked without creating it, unlike RunFiles)."""
+    return (data_dir() / "runs" / run_id / "extract").is_dir()
+
+
+def _check_resumable(engine: Any, run_id: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", run_id):
+        raise ResumeError(f"{run_id!r} is not a run id")
+    if not _has_run_files(run_id):
+        raise ResumeError(f"run {run_id} has no working files under {data_dir() / 'runs'}: nothing to resume")
+    status = read.run_status(engine, run_id)
+    if status is None:
+        raise ResumeError(f"run {run_id} is not in this warehouse: resume it against the warehouse it started with")
+    if status == "published":
+        raise ResumeError(f"run {run_id} is already published: start a new run instead")
+
+
+def source_hash(cfg: Config, source_name: str) -> str:
+    """Fingerprint of what a source's extraction depends on (its settings and the fetch defaults):
+    a resumed run reuses an extraction only while this is unchanged."""
+    blob = json.dumps({"source": cfg.source(source_name).model_dump(mode="json"),
+                       "fetch": cfg.fetch.model_dump(mode="json")}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def finished_extract(cfg: Config, run_id: str, source_name: str) -> dict[str, Any] | None:
+    """The saved report of a source this run already extracted (not failed, same settings), else None.
+
+    The report is written last and every file atomically, so its presence means the source's
+    records, rejects and raw responses are all on disk."""
+    path = RunFiles(run_id).report(source_name)
+    if not path.exists():
+        return None
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if report.get("status") == "failed" or report.get("source_hash") != source_hash(cfg, source_name):
+        return None
+    return {**report, "reused": True}
+
+
+def _save_extract(cfg: Config, run_id: str, source_name: str, records: pd.DataFrame, rejects: pd.DataFrame,
+                  report: dict[str, Any]) -> dict[str, Any]:
+    files = RunFiles(run_id)
+    _write(records, files.extracted(source_name))
+    _write(rejects, files.source_rejects(source_name))
+    saved = {**report, "source_hash": source_hash(cfg, source_name)}
+    tmp = files.report(source_name).with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(files.report(source_name))
+    return report
 
 
 def extract_step(config_path: str, source_name: str, run_id: str, *, replay: bool = False) -> dict[str, Any]:
     """Run one source into the run directory; returns its report (never raises for source faults)."""
     cfg = load_config(config_path)
-    files = RunFiles(run_id)
     records, rejects, report = extract_source(
-        cfg.source(source_name), cfg.fetch, run_id=run_id, raw_dir=files.raw, replay=replay
+        cfg.source(source_name), cfg.fetch, run_id=run_id, raw_dir=RunFiles(run_id).raw, replay=replay
     )
-    _write(records, files.extracted(source_name))
-    _write(rejects, files.source_rejects(source_name))
-    files.report(source_name).write_text(json.dumps(report.as_dict(), ensure_ascii=False), encoding="utf-8")
     if report.status in {"failed", "partial"}:
         log.warning("source %s %s: %s", source_name, report.status, report.reason)
-    return report.as_dict()
+    return _save_extract(cfg, run_id, source_name, records, rejects, report.as_dict())
+
+
+def source_failed(config_path: str, source_name: str, run_id: str, reason: str) -> dict[str, Any]:
+    """Record a source whose extraction itself crashed or timed out, as a failed source."""
+    cfg = load_config(config_path)
+    report = {"source": source_name, "kind": cfg.source(source_name).kind, "status": "failed", "pages": 0,
+              "records": 0, "rejected": 0, "reason": reason, "seconds": 0.0, "warnings": []}
+    return _save_extract(cfg, run_id, source_name, pd.DataFrame(columns=EXTRACTED, dtype=object),
+                         pd.DataFrame(columns=REJECT_COLUMNS, dtype=object), report)
 
 
 def _extracted(run_id: str, sources: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
@@ -207,6 +278,16 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
 
 def fail(run_id: str, warehouse: str | None, reason: str) -> None:
     load.fail_run(make_engine(warehouse), run_id, reason)
+
+
+def run_to_retry(warehouse: str | None, flow_run_id: str) -> str | None:
+    """The unpublished run a retried flow run began, if its working files are still there."""
+    if not flow_run_id:
+        return None
+    engine = make_engine(warehouse)
+    upgrade(engine)
+    run_id = read.unpublished_run_of_flow_run(engine, flow_run_id)
+    return run_id if run_id and _has_run_files(run_id) else None
 
 
 class StageTimer:

@@ -97,7 +97,7 @@ def test_extract_cli_writes_records_with_provenance(tmp_path, demo_config):
     assert (frame["source"] == "demo-assoc").all() and len(frame) == 22
 
 
-@pytest.mark.parametrize("command", ["run", "top", "export", "dedupe", "extract", "db"])
+@pytest.mark.parametrize("command", ["run", "top", "export", "dedupe", "extract", "db", "serve"])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output

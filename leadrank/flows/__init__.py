@@ -1,5 +1,13 @@
 """Prefect wiring and the command line. Only this package imports Prefect; the flows
-orchestrate leadrank.pipeline steps and pass run ids, paths and counts between tasks."""
+orchestrate leadrank.pipeline steps and pass run ids, paths and counts between tasks.
+
+  nightly    the nightly-refresh flow           tasks      its tasks, one per pipeline step
+  artifacts  what a run shows in the UI         alerts     failure alerts through a Prefect block
+  runners    threads or a Dask cluster          steps      the deployments' pull step (prefect.yaml)
+  serve      `leadrank serve`                   retrain    the weekly-retrain flow
+  secrets    Prefect Secret blocks as a secret store for sources
+  cli/       the `leadrank` command
+"""
 
 from leadrank.flows import secrets
 

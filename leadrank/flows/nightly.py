@@ -1,17 +1,28 @@
-"""The nightly refresh as a Prefect flow: one task per source (concurrent, isolated), then
-stage → normalise → dedupe → score → publish. Tasks receive and return references and counts
-only; the data stays in the run directory and the warehouse.
+"""The nightly refresh as a Prefect flow: begin, one task per source (concurrent, isolated, with
+retries and a timeout), then stage → normalise → dedupe → score → publish, each its own task.
+Tasks pass references and counts only (leadrank.flows.tasks); the data stays in the run
+directory and the warehouse.
+
+What the UI shows (leadrank.flows.artifacts): a progress artifact while sources are extracted,
+then the run summary, the top 50 leads and a data-quality table; a warning artifact names any
+failed sources. The run fails when every source fails or any later step fails (the published
+list then stays as it was, and LEADRANK_ALERT_BLOCK gets an alert naming the step); it completes
+when only some sources fail.
+
+A run that did not publish can be resumed (`resume=RUN_ID`, `leadrank run --resume RUN_ID`, or
+Retry on the failed flow run in the UI): sources it already extracted are not fetched again.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
-from leadrank import pipeline
+from leadrank import pipeline, run_report
+from leadrank.flows import alerts, artifacts, runners, tasks
 from leadrank.paths import DEMO_CONFIG
 
 
@@ -19,69 +30,113 @@ class AllSourcesFailed(RuntimeError):
     pass
 
 
-@task(name="extract-source", cache_policy=NO_CACHE, task_run_name="extract-{source}")
-def extract_task(config: str, source: str, run_id: str) -> dict[str, Any]:
-    return pipeline.extract_step(config, source, run_id)
+def _source_failure(exc: BaseException, timeout: int) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"extraction timed out after {timeout}s"
+    return f"extraction crashed: {type(exc).__name__}: {exc}"
 
 
-@task(name="stage", cache_policy=NO_CACHE)
-def stage_task(run_id: str, sources: list[str], warehouse: str | None) -> dict[str, int]:
-    return pipeline.stage_step(run_id, sources, warehouse)
+@flow(name="nightly-refresh", log_prints=True, task_runner=runners.task_runner_from_env(),
+      on_failure=[alerts.notify_failure], on_crashed=[alerts.notify_failure])
+def nightly_refresh(
+    config: str | None = None,
+    warehouse: str | None = None,
+    resume: str | None = None,
+    source_timeout_seconds: int = tasks.SOURCE_TIMEOUT_SECONDS,
+    source_retries: int = tasks.SOURCE_RETRIES,
+) -> dict[str, Any]:
+    """Fetch every configured source, resolve leads, score them and publish the ranked marts.
 
-
-@task(name="normalise", cache_policy=NO_CACHE)
-def normalise_task(run_id: str, sources: list[str]) -> dict[str, int]:
-    return pipeline.normalise_step(run_id, sources)
-
-
-@task(name="dedupe", cache_policy=NO_CACHE)
-def resolve_task(config: str, run_id: str, warehouse: str | None) -> dict[str, int]:
-    return pipeline.resolve_step(config, run_id, warehouse)
-
-
-@task(name="score", cache_policy=NO_CACHE)
-def score_task(config: str, run_id: str, warehouse: str | None) -> dict[str, Any]:
-    return pipeline.score_step(config, run_id, warehouse)
-
-
-@task(name="publish", cache_policy=NO_CACHE)
-def publish_task(run_id: str, warehouse: str | None, summary: dict[str, Any]) -> dict[str, int]:
-    return pipeline.publish_step(run_id, warehouse, summary)
-
-
-@flow(name="nightly-refresh", log_prints=True)
-def nightly_refresh(config: str = str(DEMO_CONFIG), warehouse: str | None = None) -> dict[str, Any]:
-    """Fetch every configured source, resolve leads, score them and publish the ranked marts."""
+    Args:
+        config: The sources file (YAML), absolute or relative to the working directory (the
+            worker's clone of the repository). Empty: the bundled offline demo.
+        warehouse: SQLAlchemy URL of the warehouse. Empty: $LEADRANK_WAREHOUSE_URL on the worker,
+            else data/leadrank.db. Keep passwords in that variable, not here.
+        resume: The id of an earlier run that did not publish: its finished extractions are
+            reused instead of fetched again, the later steps are redone.
+        source_timeout_seconds: Time limit of one source's extraction (per attempt).
+        source_retries: Further attempts of a source whose extraction crashed or timed out.
+    """
+    config = config or str(DEMO_CONFIG)
     logger = get_run_logger()
-    run_id = pipeline.new_run_id()
+    flow_run_id = str(flow_run.get_id() or "")
+    run_id = resume or pipeline.new_run_id()
     timer = pipeline.StageTimer()
-    started = timer("begin", pipeline.begin, config, run_id, warehouse, flow_run_id=str(flow_run.get_id() or ""))
-    sources: list[str] = started["sources"]
+    summary: dict[str, Any] = {"run_id": run_id, "flow_run_id": flow_run_id}
+    step = "begin"
+
+    def run(name: str, task: Any, *args: Any) -> Any:
+        nonlocal step
+        step = name
+        alerts.entering(flow_run_id, name, run_id)
+        return timer(name, lambda: task.submit(*args).result())
+
     try:
-        futures = [extract_task.submit(config, name, run_id) for name in sources]
-        reports = timer("extract", lambda: [f.result() for f in futures])
-        failed = [r for r in reports if r["status"] == "failed"]
+        if resume is None and flow_run.get_run_count() > 1:  # a Retry of this flow run continues its run
+            resume = pipeline.run_to_retry(warehouse, flow_run_id)
+            run_id = summary["run_id"] = resume or run_id
+        started = run("begin", tasks.begin_run, config, run_id, warehouse, flow_run_id, resume is not None)
+        sources: list[str] = started["sources"]
+        step = "extract"
+        alerts.entering(flow_run_id, step, run_id)
+        reports = _extract(config, run_id, sources, started["reused"], timer, source_timeout_seconds, source_retries)
+        summary["sources"] = [reports[name] for name in sources]
+        summary["resumed"] = len(started["reused"]) if resume else 0
+        failed = [r for r in summary["sources"] if r["status"] == "failed"]
         if sources and len(failed) == len(sources):
             raise AllSourcesFailed("every source failed: " + "; ".join(f"{r['source']}: {r['reason']}" for r in failed))
         for report in failed:
             logger.warning("source %s failed: %s", report["source"], report["reason"])
-        staged = timer("stage", stage_task, run_id, sources, warehouse)
-        normalised = timer("normalise", normalise_task, run_id, sources)
-        resolved = timer("dedupe", resolve_task, config, run_id, warehouse)
-        scored = timer("score", score_task, config, run_id, warehouse)
-        summary = {
-            "run_id": run_id,
-            "flow_run_id": str(flow_run.get_id() or ""),
-            "sources": reports,
-            "staged": staged,
-            "normalised": normalised,
-            "resolution": resolved,
-            "scoring": scored,
-        }
-        leads = timer("publish", publish_task, run_id, warehouse, {**summary, "seconds": timer.seconds})
-    except BaseException as exc:
-        pipeline.fail(run_id, warehouse, f"{type(exc).__name__}: {exc}")
+        if failed:
+            artifacts.failed_sources(run_id, failed, len(sources))
+        summary["staged"] = run("stage", tasks.stage_records, run_id, sources, warehouse)
+        summary["normalised"] = run("normalise", tasks.normalise_records, run_id, sources)
+        summary["resolution"] = run("dedupe", tasks.dedupe_leads, config, run_id, warehouse)
+        summary["scoring"] = run("score", tasks.score_leads, config, run_id, warehouse)
+        summary["leads"] = run("publish", tasks.publish_marts, run_id, warehouse, {**summary, "seconds": timer.seconds})
+    except Exception as exc:
+        _mark_failed(run_id, warehouse, f"{step}: {type(exc).__name__}: {exc}")
+        summary["seconds"] = timer.seconds
+        artifacts.run_summary(summary, failure=f"step '{step}': {type(exc).__name__}: {exc}")
+        raise alerts.StepFailed.of(step, exc, run_id) from exc
+    except BaseException as exc:  # cancelled or interrupted: not published, resumable
+        _mark_failed(run_id, warehouse, f"{step}: interrupted ({type(exc).__name__})")
         raise
-    summary["leads"] = leads
     summary["seconds"] = timer.seconds
+    artifacts.run_summary(summary)
+    artifacts.top_leads(run_id, run_report.top_leads(warehouse, limit=50))
+    artifacts.data_quality(run_id, run_report.data_quality(run_id, sources))
+    alerts.forget(flow_run_id)
     return summary
+
+
+def _mark_failed(run_id: str, warehouse: str | None, reason: str) -> None:
+    """Record the failure in the warehouse, without letting a second error hide the first."""
+    try:
+        pipeline.fail(run_id, warehouse, reason)
+    except Exception as exc:  # noqa: BLE001
+        get_run_logger().error("could not mark run %s failed in the warehouse: %s: %s", run_id, type(exc).__name__, exc)
+
+
+def _extract(config: str, run_id: str, sources: list[str], reused: dict[str, dict[str, Any]],
+             timer: pipeline.StageTimer, timeout: int, retries: int) -> dict[str, dict[str, Any]]:
+    """Extract every source not already extracted by this run, concurrently; a source whose task
+    crashes or times out (after its retries) is recorded as failed, never fails the others."""
+    reports = dict(reused)
+    todo = [name for name in sources if name not in reports]
+    progress = artifacts.ExtractionProgress(len(sources), done=len(reports))
+    extract = tasks.extract_source.with_options(timeout_seconds=timeout, retries=retries)
+
+    def extract_all() -> None:
+        futures = {extract.submit(config, name, run_id): name for name in todo}
+        for future in as_completed(list(futures)):
+            name = futures[future]
+            try:
+                report = future.result()
+            except Exception as exc:  # noqa: BLE001 - isolate the source
+                report = pipeline.source_failed(config, name, run_id, _source_failure(exc, timeout))
+            reports[name] = report
+            progress.source_done(report)
+
+    timer("extract", extract_all)
+    return reports

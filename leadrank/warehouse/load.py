@@ -4,7 +4,9 @@
 and a rerun of the same run replaces it. `publish_run` writes leads, record links, merge and
 split history, scores and model metadata and marks the run published, all in one transaction
 holding the publisher lock: a run that fails or is killed before its commit leaves the previous
-night's marts exactly as they were, and two runs can never publish at once.
+night's marts exactly as they were, and two runs can never publish at once. A run publishes only
+if no other run published since it began (`base_run_id`): of two overlapping runs, one publishes
+and the other fails with PublishConflict instead of publishing leads resolved against stale data.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ RECORD_COLUMNS = [
                                                            "fetched_at", "raw")],
 ]
 GOLDEN_HASHED = [c for c in LEAD_COLUMNS if c not in ("lead_id", "first_fetched_at", "last_fetched_at")]
+LATEST_PUBLISHED_RUN = ("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
+                        "ORDER BY published_at DESC, run_id DESC LIMIT 1")
+
+
+class PublishConflict(RuntimeError):
+    """Another run published while this one was running: this one must not publish."""
 
 
 def now() -> str:
@@ -39,10 +47,11 @@ def now() -> str:
 def start_run(engine: Engine, run_id: str, *, config_hash: str | None = None, flow_run_id: str | None = None) -> None:
     with writer(engine).begin() as conn:
         conn.execute(text("DELETE FROM pipeline_runs WHERE run_id = :r AND status <> 'published'"), {"r": run_id})
+        base = conn.execute(text(LATEST_PUBLISHED_RUN)).scalar()
         conn.execute(
-            text("INSERT INTO pipeline_runs (run_id, started_at, status, config_hash, flow_run_id) "
-                 "VALUES (:r, :t, 'running', :c, :f)"),
-            {"r": run_id, "t": now(), "c": config_hash, "f": flow_run_id},
+            text("INSERT INTO pipeline_runs (run_id, started_at, status, config_hash, flow_run_id, base_run_id) "
+                 "VALUES (:r, :t, 'running', :c, :f, :b)"),
+            {"r": run_id, "t": now(), "c": config_hash, "f": flow_run_id, "b": base},
         )
 
 
@@ -102,9 +111,14 @@ def publish_run(
     with writer(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK})
-        state = conn.execute(text("SELECT status FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).scalar()
-        if state != "running":
-            raise RuntimeError(f"run {run_id} is {state or 'unknown'}, not running: it cannot publish")
+        row = conn.execute(text("SELECT status, base_run_id FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).first()
+        if row is None or row.status != "running":
+            raise RuntimeError(f"run {run_id} is {row.status if row else 'unknown'}, not running: it cannot publish")
+        latest = conn.execute(text(LATEST_PUBLISHED_RUN)).scalar()
+        if latest != row.base_run_id:
+            raise PublishConflict(
+                f"run {run_id} cannot publish: run {latest} published while it was running, so its leads were "
+                f"resolved against older data; resume it (leadrank run --resume {run_id}) to redo them")
         counts = _write_leads(conn, run_id, leads, records, events, stamp)
         _write_records(conn, run_id, records)
         _write_events(conn, run_id, events, stamp)
@@ -197,9 +211,7 @@ def _write_events(conn: Connection, run_id: str, events: pd.DataFrame, stamp: st
 
 def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame) -> None:
     previous = conn.execute(text(
-        "SELECT s.lead_id, s.rank FROM lead_scores s WHERE s.run_id = ("
-        " SELECT run_id FROM pipeline_runs WHERE status = 'published' ORDER BY published_at DESC, run_id DESC LIMIT 1)"
-    )).all()
+        f"SELECT s.lead_id, s.rank FROM lead_scores s WHERE s.run_id = ({LATEST_PUBLISHED_RUN})")).all()
     prev_rank = pd.Series({lead: rank for lead, rank in previous}, dtype="Int64")
     frame = scores.copy()
     frame["run_id"] = run_id

@@ -62,3 +62,17 @@ def latest_run(engine: Engine) -> dict[str, object] | None:
             "SELECT run_id, status, started_at, published_at, summary FROM pipeline_runs "
             "WHERE status = 'published' ORDER BY published_at DESC, run_id DESC LIMIT 1")).mappings().first()
     return dict(row) if row else None
+
+
+def run_status(engine: Engine, run_id: str) -> str | None:
+    """running | published | failed, or None for a run this warehouse does not know."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT status FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).scalar()
+
+
+def unpublished_run_of_flow_run(engine: Engine, flow_run_id: str) -> str | None:
+    """The latest run a Prefect flow run began and did not publish: what a retry of it resumes."""
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT run_id FROM pipeline_runs WHERE flow_run_id = :f AND status <> 'published' "
+            "ORDER BY started_at DESC, run_id DESC LIMIT 1"), {"f": flow_run_id}).scalar()

@@ -6,6 +6,7 @@
   leadrank dedupe    entity resolution alone, on any CSV of prospects
   leadrank extract   run configured sources and write what they yield
   leadrank db        schema management
+  leadrank serve     serve the nightly and weekly schedules of prefect.yaml from this machine
 
 The warehouse is --warehouse, else LEADRANK_WAREHOUSE_URL, else data/leadrank.db (SQLite).
 Commands import their heavy dependencies (Prefect, pandas) only when they run, so --help is quick.
@@ -17,7 +18,7 @@ import sys
 
 import typer
 
-from leadrank.flows.cli import data, run, warehouse
+from leadrank.flows.cli import data, run, serve, warehouse
 from leadrank.flows.cli.common import err
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.command()(warehouse.export)
 app.command()(data.dedupe)
 app.command()(data.extract)
 app.add_typer(warehouse.db_app, name="db")
+app.command()(serve.serve)
 
 
 def main() -> None:

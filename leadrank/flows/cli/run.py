@@ -13,26 +13,40 @@ from leadrank.config import ConfigError
 from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail
 
 
-def run(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) -> None:
+def run(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    warehouse: WarehouseOpt = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="RUN_ID", show_default=False,
+        help="Resume a run that did not publish (crashed, failed or interrupted): sources it already extracted "
+             "are not fetched again. Use the same --config; the run id is in the failed run's summary.")] = None,
+) -> None:
     """Run one nightly refresh: extract every source, normalise, deduplicate, score, publish.
 
     Runs as the Prefect flow `nightly-refresh`: against the server at PREFECT_API_URL when set,
     else in Prefect's ephemeral mode (no server needed). Ends with a summary of the run.
     """
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
+    # The ephemeral server would try to send Prefect's telemetry, and log an error offline.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from leadrank.config import load_config
 
     try:
         load_config(config)
     except ConfigError as exc:
         fail(str(exc))
-    from leadrank.flows.nightly import nightly_refresh
+    try:
+        from leadrank.flows.nightly import nightly_refresh
+    except ValueError as exc:  # e.g. LEADRANK_TASK_RUNNER set to something unknown
+        fail(str(exc))
 
     started = time.perf_counter()
     try:
-        summary = nightly_refresh(config=str(config), warehouse=warehouse)
+        summary = nightly_refresh(config=str(config), warehouse=warehouse, resume=resume)
     except Exception as exc:  # the flow has already marked the run failed
-        fail(f"the run failed: {exc}")
+        run_id = getattr(exc, "run_id", None)
+        fail(f"the run failed: {exc}" + (f"\nafter fixing the cause, resume it: leadrank run --resume {run_id}"
+                                         if run_id and getattr(exc, "step", "begin") != "begin" else ""))
     print_summary(summary, time.perf_counter() - started)
 
 
@@ -42,7 +56,7 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
         sources.add_column(column, overflow="fold")
     for r in summary["sources"]:
         style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(r["status"], "")
-        sources.add_row(r["source"], r["kind"], f"[{style}]{r['status']}[/]", str(r["pages"]), str(r["records"]),
+        sources.add_row(r["source"], r["kind"], f"[{style}]{r['status']}[/]" + (" (reused)" if r.get("reused") else ""), str(r["pages"]), str(r["records"]),
                         str(r["rejected"]), f"{r['seconds']:.2f}", r["reason"] or "")
     console.print(sources)
     leads = summary["leads"]
