@@ -23,6 +23,7 @@ from leadrank.scoring.ratios import NEUTRAL, RATIOS, lead_ratios
 from leadrank.scoring.segments import classify
 
 RISK_PENALTY = 0.05
+INFO_FLAGS = {"structural_break"}  # flags that warn about the data, not about the company
 SCORE_COLUMNS = [
     "lead_id", "fit_score", "model_score", "priority", "rank", "tier", "customer_type", "channel",
     "product_line", "key_account", "est_monthly_volume", "segment_score", "ratio_score", "ratio_coverage",
@@ -74,14 +75,14 @@ def fit_factors(features: pd.DataFrame, cfg: ScoringConfig, weight: float) -> tu
     segment = (1 - cfg.fit_ratio_share) * (features["segment_score"].astype(float) - NEUTRAL)
     fit += segment
     factors.add("segment", weight * segment)
-    n_flags = features["risk_flags"].fillna("").map(lambda s: len([f for f in s.split(";") if f]))
+    n_flags = features["risk_flags"].fillna("").map(lambda s: len([f for f in s.split(";") if f and f not in INFO_FLAGS]))
     fit -= RISK_PENALTY * n_flags
     factors.add("risk", weight * -RISK_PENALTY * n_flags)
     return fit.clip(0, 1), factors
 
 
 def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> ScoreResult:
-    ratios = lead_ratios(statements, leads, cfg.ratio_weights)
+    ratios = lead_ratios(statements, leads, cfg)
     segments = classify(leads, ratios, cfg)
     features = lead_features(leads, ratios, segments)
 
