@@ -6,6 +6,7 @@
   leadrank dedupe    entity resolution alone, on any CSV of prospects
   leadrank extract   run configured sources and write what they yield
   leadrank db        schema management
+  leadrank model     the outcome model: evaluate on a CRM export, retrain, list versions
 
 The warehouse is --warehouse, else LEADRANK_WAREHOUSE_URL, else data/leadrank.db (SQLite).
 Commands import their heavy dependencies (Prefect, pandas) only when they run, so --help is quick.
@@ -17,7 +18,7 @@ import sys
 
 import typer
 
-from leadrank.flows.cli import data, run, warehouse
+from leadrank.flows.cli import data, model, run, warehouse
 from leadrank.flows.cli.common import err
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.command()(warehouse.export)
 app.command()(data.dedupe)
 app.command()(data.extract)
 app.add_typer(warehouse.db_app, name="db")
+app.add_typer(model.model_app, name="model")
 
 
 def main() -> None:
