@@ -81,11 +81,15 @@ def fit_factors(features: pd.DataFrame, cfg: ScoringConfig, weight: float) -> tu
     return fit.clip(0, 1), factors
 
 
-def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> ScoreResult:
+def features_of(leads: pd.DataFrame, statements: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
+    """Every lead's model features: ratios, segments, source evidence, contact completeness."""
     ratios = lead_ratios(statements, leads, cfg)
     segments = classify(leads, ratios, cfg)
-    features = lead_features(leads, ratios, segments)
+    return lead_features(leads, ratios, segments)
 
+
+def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> model_mod.ModelResult:
+    """Validate and fit the outcome model on the leads that have a final outcome (or cold start)."""
     numeric = [*model_mod.LEAD_NUMERIC]
     categorical = [*model_mod.LEAD_CATEGORICAL]
     rows, y, dates = training_set(features, outcomes)
@@ -93,8 +97,17 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     if extra:
         rows = rows.merge(outcomes.drop_duplicates("lead_id", keep="last")[["lead_id", *extra]], on="lead_id", how="left")
         categorical += extra
-    result = model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates,
-                                        min_per_class=cfg.min_outcomes_per_class)
+    return model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates,
+                                      min_per_class=cfg.min_outcomes_per_class, top_share=cfg.precision_top_share)
+
+
+def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
+                stored: model_mod.ModelResult | None = None) -> ScoreResult:
+    """Score every lead. With a `stored` model (a recent retrain) it is used as it is; otherwise
+    the model is trained here from `outcomes`, or there is none (cold start)."""
+    features = features_of(leads, statements, cfg)
+    result = stored if stored is not None else train_model(features, outcomes, cfg)
+    categorical = result.categorical
     share = cfg.model_weight / (cfg.fit_weight + cfg.model_weight) if result.pipeline is not None else 0.0
     fit, factors = fit_factors(features, cfg, 1 - share)
     if result.pipeline is not None:
@@ -132,8 +145,9 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     stats = {
         "leads_scored": len(scores),
         "with_financials": int((scores["ratio_coverage"] > 0).sum()),
-        "model": "trained" if result.pipeline is not None else "cold_start",
-        "model_reason": result.reason,
+        "model": ("reused" if stored is not None else "trained") if result.pipeline is not None else "cold_start",
+        "model_reason": result.reason or (f"reusing the stored model (AUC {result.metrics.get('auc')}, "
+                                          f"{result.metrics.get('validation')})" if stored is not None else ""),
         **{f"model_{k}": v for k, v in result.metrics.items()},
         **{f"tier_{t}": int((scores["tier"] == t).sum()) for t in ["A", "B", "C", "D"]},
     }
