@@ -114,7 +114,10 @@ def versions(
     for row in frame.itertuples():
         metrics = json.loads(row.metrics or "{}")
         top = metrics.get("precision_at_top_k") or {}
-        table.add_row(row.model_id, str(row.trained_at)[:19], row.source or "", row.status,
+        def text(value: object) -> str:
+            return value if isinstance(value, str) else ""
+
+        table.add_row(row.model_id, str(row.trained_at)[:19], text(row.source), row.status,
                       str(metrics.get("auc")), str(top.get("precision", "")), str(metrics.get("n_rows", "")),
-                      row.reason or "")
+                      text(row.reason) + (f" (uses {row.used_model_id})" if text(row.used_model_id) else ""))
     console.print(table)

@@ -84,5 +84,22 @@ def top(
         table.add_row(str(row.rank), row.tier, row.company_name or "", row.segment or "", row.city or "",
                       f"{row.priority:.3f}", row.phone or "", row.top_reasons or "")
     console.print(table)
+    console.print(model_note(run_info.get("summary")))
+
+
+def model_note(summary: Any) -> str:
+    """One line on what the priority rests on: a model (and how good) or the fit score alone."""
+    import json
+
+    try:
+        scoring = json.loads(summary or "{}").get("scoring", {})
+    except (TypeError, ValueError):
+        scoring = {}
+    if scoring.get("model") in {"trained", "reused"}:
+        return (f"Priority = fit score and outcome model ({scoring['model']}; AUC {scoring.get('model_auc')}, "
+                f"{scoring.get('model_validation')}).")
+    if scoring.get("model") == "cold_start":
+        return f"[yellow]No outcome model (cold start): priority is the fit score only.[/] {scoring.get('model_reason', '')}"
+    return ""
 
 
