@@ -90,7 +90,7 @@ def _pair_model(numeric: list[str], categorical: list[str]) -> Pipeline:
                                                quantile_method="averaged_inverted_cdf"))])
     onehot = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
                        ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20))])
-    prep = ColumnTransformer([("bins", bins, numeric), ("missing", MissingIndicator(error_on_new=False), numeric),
+    prep = ColumnTransformer([("bins", bins, numeric), ("missing", MissingIndicator(features="all"), numeric),
                               ("cat", onehot, categorical)], sparse_threshold=1.0)
     return Pipeline([("prep", prep), ("pairs", PolynomialFeatures(2, interaction_only=True, include_bias=False)),
                      ("logit", LogisticRegression(C=0.03, solver="liblinear", max_iter=500))])

@@ -100,3 +100,11 @@ def active_leads(engine: Engine) -> pd.DataFrame:
     for column in ("n_sources", "n_records", "exhibitions"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
     return frame
+
+
+def run_model(engine: Engine, run_id: str) -> dict[str, Any] | None:
+    """The model version a run scored with: status, reason and metrics."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT status, reason, metrics FROM model_versions WHERE run_id = :r "
+                                "ORDER BY trained_at DESC LIMIT 1"), {"r": run_id}).first()
+    return {"status": row.status, "reason": row.reason, "metrics": json.loads(row.metrics or "{}")} if row else None

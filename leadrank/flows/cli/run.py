@@ -67,6 +67,7 @@ def top(
 ) -> None:
     """Show the current ranked list (the latest published run)."""
     from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.models import run_model
     from leadrank.warehouse.read import latest_run, ranked_leads
 
     engine = make_engine(warehouse)
@@ -84,22 +85,15 @@ def top(
         table.add_row(str(row.rank), row.tier, row.company_name or "", row.segment or "", row.city or "",
                       f"{row.priority:.3f}", row.phone or "", row.top_reasons or "")
     console.print(table)
-    console.print(model_note(run_info.get("summary")))
+    console.print(model_note(run_model(engine, str(run_info["run_id"]))))
 
 
-def model_note(summary: Any) -> str:
-    """One line on what the priority rests on: a model (and how good) or the fit score alone."""
-    import json
-
-    try:
-        scoring = json.loads(summary or "{}").get("scoring", {})
-    except (TypeError, ValueError):
-        scoring = {}
-    if scoring.get("model") in {"trained", "reused"}:
-        return (f"Priority = fit score and outcome model ({scoring['model']}; AUC {scoring.get('model_auc')}, "
-                f"{scoring.get('model_validation')}).")
-    if scoring.get("model") == "cold_start":
-        return f"[yellow]No outcome model (cold start): priority is the fit score only.[/] {scoring.get('model_reason', '')}"
-    return ""
-
-
+def model_note(model: dict[str, Any] | None) -> str:
+    """One line on what the priority rests on: an outcome model (and how good) or the fit alone."""
+    if model is None:
+        return ""
+    metrics = model["metrics"]
+    if model["status"] in {"trained", "reused"}:
+        return (f"Priority = fit score and outcome model ({model['status']}; AUC {metrics.get('auc')}, "
+                f"{metrics.get('validation')}, {metrics.get('n_rows')} outcomes).")
+    return f"[yellow]No outcome model: priority is the fit score only.[/] {model['reason'] or ''}"
