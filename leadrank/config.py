@@ -156,6 +156,7 @@ class ScoringConfig(BaseModel):
     segment_weights: dict[str, float] = {}  # merged over DEFAULT_WEIGHTS
     key_account_threshold: float = 50_000.0  # yuan of office purchases a month
     model_features: list[str] = []  # extra CRM columns of the outcomes file used as features
+    ratio_higher_is_better: dict[str, bool] = {}  # direction per ratio, merged over ratios.HIGHER_IS_BETTER
     collection_days_limit: float = 180.0  # risk flag beyond this many days to collect receivables
     liquidity_low: float = 0.10  # risk flag: current assets below this share of total assets
     liquidity_high: float = 0.98  # risk flag: almost everything current (shell or cash box)

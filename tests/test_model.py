@@ -206,3 +206,17 @@ def test_weekly_retrain_flow(prefect_harness, tmp_path, demo_config):
     summary = weekly_retrain(config=str(demo_config), warehouse=url)
     assert summary["status"] == "trained" and summary["model_id"].startswith("retrain-")
     assert "retrain" in set(versions(url)["source"])
+
+
+def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(str(demo_config), url)
+    shown = runner.invoke(app, ["top", "-n", "50", "--segment", "government", "--warehouse", url], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    assert "│ government" in shown.output
+    for other in ("bank_finance", "telecom", "listed", "multinational", "large_enterprise", "retail_chain",
+                  "wholesaler", "sme"):
+        assert f"│ {other}" not in shown.output, other
+    assert "(" in shown.output and ")" in shown.output and "Priority = fit score and outcome model" in shown.output
+    missing = runner.invoke(app, ["top", "--segment", "nope", "--warehouse", url])
+    assert missing.exit_code == 1 and "no leads in segment 'nope'" in missing.output

@@ -75,7 +75,7 @@ def _tree_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, max_categories=250)
     prep = ColumnTransformer([
         ("num", "passthrough", numeric),
-        ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING)), ("ordinal", ordinal)]),
+        ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)), ("ordinal", ordinal)]),
          categorical),
     ])
     mask = [False] * len(numeric) + [True] * len(categorical)
@@ -88,7 +88,7 @@ def _pair_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     bins = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                      ("bins", KBinsDiscretizer(n_bins=10, encode="onehot", strategy="quantile",
                                                quantile_method="averaged_inverted_cdf"))])
-    onehot = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING)),
+    onehot = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)),
                        ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20))])
     prep = ColumnTransformer([("bins", bins, numeric), ("missing", MissingIndicator(features="all"), numeric),
                               ("cat", onehot, categorical)], sparse_threshold=1.0)
@@ -99,7 +99,7 @@ def _pair_model(numeric: list[str], categorical: list[str]) -> Pipeline:
 def _linear_model(numeric: list[str], categorical: list[str], n_rows: int) -> Pipeline:
     encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5 if n_rows >= 200 else 1,
                             sparse_output=False)
-    categories = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING)), ("onehot", encoder)])
+    categories = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)), ("onehot", encoder)])
     numbers = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
                         ("scale", StandardScaler())])
     prep = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)], remainder="drop")

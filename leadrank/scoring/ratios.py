@@ -71,6 +71,7 @@ def compute_ratios(statements: pd.DataFrame) -> pd.DataFrame:
 def score_ratios(frame: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
     """Per-ratio peer percentiles (0..1, higher is better), `ratio_score` and coverage."""
     weights = cfg.ratio_weights
+    directions = {**HIGHER_IS_BETTER, **cfg.ratio_higher_is_better}
     out = frame.copy()
     industry = out["industry"].fillna("(unknown)")
     peers = industry.map(industry.value_counts()) >= MIN_PEERS
@@ -80,7 +81,7 @@ def score_ratios(frame: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
             values = values.where(~out["structural_break"])
         low, high = values.quantile(WINSOR[0]), values.quantile(WINSOR[1])
         clipped = values.clip(low, high)
-        ascending = HIGHER_IS_BETTER[ratio]
+        ascending = directions[ratio]
         within = clipped.groupby(industry).rank(pct=True, ascending=ascending)
         overall = clipped.rank(pct=True, ascending=ascending)
         out[f"{ratio}_pct"] = within.where(peers, overall)
