@@ -53,7 +53,8 @@ def main() -> None:
             print(done.stderr, file=sys.stderr)
             sys.exit(done.returncode)
         out = json.loads(done.stdout)
-        figures = {k: out[k] for k in ("auc", "n_rows", "n_positive", "validation", "precision_at_top_k", "brier",
+        figures = {k: out.get(k) for k in ("auc", "auc_fold_mean_sd", "n_rows", "n_positive", "validation",
+                                            "precision_at_top_k", "brier",
                                         "calibration_error", "base_rate", "classifier")}
         print(json.dumps({"repeat": attempt, "wall_seconds": round(wall, 1), **figures}, ensure_ascii=False))
     print("calibration (validation deciles):", json.dumps(out["calibration"]))

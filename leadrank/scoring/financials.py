@@ -96,7 +96,10 @@ def normalise_stock_code(value: object) -> str | None:
     """'600340', '600340.SH', 'SZ002352', 2352 (Excel lost the zeros) → '600340' / '002352'."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    digits = re.sub(r"\D", "", str(value).split(".")[0] if re.fullmatch(r"\d+\.0", str(value)) else str(value))
+    text = str(value).strip()
+    if re.fullmatch(r"\d+\.0", text):  # a number that went through a spreadsheet as a float
+        text = text[:-2]
+    digits = re.sub(r"\D", "", text)
     if not digits or len(digits) > 6:
         return None
     return digits.zfill(6)

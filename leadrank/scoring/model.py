@@ -215,6 +215,10 @@ def evaluate_and_fit(
         "validation_rows": int(len(y_true)),
         "classifier": _describe(pipeline),
     }
+    if validation.startswith("stratified"):
+        by_fold = fold_aucs(y_true, p, int(validation.split("_")[1].removesuffix("fold")))
+        metrics["auc_by_fold"] = by_fold
+        metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
     if note:
         metrics["validation_note"] = note
     return ModelResult(pipeline if fit_final else None, metrics, numeric, categorical)
@@ -250,6 +254,13 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
     return f"stratified_{folds}fold_cv", note, y, p
+
+
+def fold_aucs(y: np.ndarray, p: np.ndarray, folds: int) -> list[float]:
+    """AUC of each cross-validation fold (the same splits as _validate): their spread shows how
+    much of a difference between two models is noise."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    return [round(float(roc_auc_score(y[test], p[test])), 4) for _, test in cv.split(np.zeros(len(y)), y)]
 
 
 def predict(result: ModelResult, frame: pd.DataFrame) -> np.ndarray:
