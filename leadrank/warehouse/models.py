@@ -67,7 +67,11 @@ def latest_model(engine: Engine, max_age_days: float) -> StoredModel | None:
     blob = bytes(row.artifact)
     if hashlib.sha256(blob).hexdigest() != row.artifact_sha256:
         raise ValueError(f"model {row.model_id}: stored artifact fails its checksum; refusing to load it")
-    return StoredModel(row.model_id, trained_at.to_pydatetime(), json.loads(row.metrics or "{}"), pickle.loads(blob))
+    try:
+        model = pickle.loads(blob)
+    except Exception as exc:  # noqa: BLE001 - e.g. saved by another scikit-learn version
+        raise ValueError(f"model {row.model_id}: cannot load the stored pipeline ({type(exc).__name__}: {exc})") from None
+    return StoredModel(row.model_id, trained_at.to_pydatetime(), json.loads(row.metrics or "{}"), model)
 
 
 def list_models(engine: Engine, limit: int = 10) -> pd.DataFrame:
