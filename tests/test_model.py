@@ -66,6 +66,16 @@ def test_evaluate_prints_one_json_with_metrics(tmp_path):
     assert sum(b["n"] for b in out["calibration"]) == 800
 
 
+def test_a_column_that_gives_the_outcome_away_is_flagged(tmp_path):
+    frame = crm_export(tmp_path / "crm.csv", n=600)
+    frame["Sales tag"] = np.where(frame["Converted"] == "Yes", "closed", "ringing")
+    frame.loc[:20, "Sales tag"] = "busy"
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted")
+    assert list(out["columns"]["possible_leaks"]) == ["Sales tag"] and out["auc"] > 0.95
+    assert "'Sales tag' alone separates the outcome" in result.stderr
+
+
 def test_evaluate_on_later_data_when_dates_exist(tmp_path):
     crm_export(tmp_path / "crm.csv", n=600, dates=True)
     result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--drop", "Lead ID",

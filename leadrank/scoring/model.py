@@ -379,4 +379,28 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: str | None = No
             continue
         frame[col] = cleaned
         categorical.append(col)
+    notes["possible_leaks"] = possible_leaks(frame, y, numeric, categorical)
     return OutcomeTable(frame, y, numeric, categorical, dates, notes)
+
+
+LEAK_AUC = 0.90
+
+
+def possible_leaks(frame: pd.DataFrame, y: pd.Series, numeric: list[str], categorical: list[str]) -> dict[str, float]:
+    """Columns that alone separate won from lost almost perfectly (AUC ≥ LEAK_AUC): usually
+    filled in after the outcome was known (a sales tag, a status), which would make the model
+    look better than it can be. Listed for the user to check, not dropped silently."""
+    if y.nunique() < 2:
+        return {}
+    found: dict[str, float] = {}
+    for col in [*numeric, *categorical]:
+        if col in numeric:
+            score = frame[col].fillna(frame[col].median())
+        else:
+            key = frame[col].fillna(MISSING)
+            score = y.groupby(key).transform("mean")
+        auc = float(roc_auc_score(y, score))
+        auc = max(auc, 1 - auc)
+        if auc >= LEAK_AUC:
+            found[col] = round(auc, 4)
+    return found

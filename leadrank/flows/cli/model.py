@@ -62,6 +62,9 @@ def evaluate(
         "seconds": round(time.perf_counter() - started, 2),
     }
     sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
+    for column, auc in table.notes["possible_leaks"].items():
+        err.print(f"[yellow]warning:[/] {column!r} alone separates the outcome with AUC {auc}: was it filled in "
+                  "after the outcome was known? If so, --drop it.")
     if result.reason:
         err.print(f"[yellow]{result.reason}[/]")
         raise typer.Exit(1)
