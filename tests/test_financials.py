@@ -177,3 +177,14 @@ def test_labels_and_codes():
     assert split_label("基本每股收益") == ("基本每股收益", None)
     assert [normalise_stock_code(v) for v in ["600340", "002352.SZ", "SZ002352", "2352", 2352.0, "abc"]] == [
         "600340", "002352", "002352", "002352", "002352", None]
+
+
+def test_portal_layout_from_xlsx(tmp_path):
+    rows = [["报告日期", "2019-12-31", "2018-12-31"], ["资产总计(万元)", "3000", "2500"],
+            ["流动资产合计(万元)", "1200", "--"], ["营业收入(万元)", "2000", "1600"]]
+    pd.DataFrame(rows).to_excel(tmp_path / "zcfzb600001.xlsx", header=False, index=False)
+    cfg = FinancialsConfig(name="x", layout="transposed", path=tmp_path, pattern="*.xlsx")
+    statements, rejects = load_financials([cfg])
+    frame = ratios(statements).set_index("year")
+    assert rejects.empty and frame.loc[2019, "current_asset_ratio"] == pytest.approx(1200 / 3000)
+    assert math.isnan(frame.loc[2018, "current_asset_ratio"]) and frame.loc[2019, "revenue_growth"] == pytest.approx(0.25)
