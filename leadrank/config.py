@@ -161,7 +161,7 @@ class ScoringConfig(BaseModel):
     liquidity_low: float = 0.10  # risk flag: current assets below this share of total assets
     liquidity_high: float = 0.98  # risk flag: almost everything current (shell or cash box)
     precision_top_share: float = 0.10  # "precision at top k" is measured on this share of leads
-    model_max_age_days: float = 7.0  # the nightly reuses a stored model this young; 0 = always retrain
+    model_max_age_days: float = 8.0  # the nightly reuses a weekly-retrained model this young; 0 = never
 
 
 class WebSearchApi(BaseModel):

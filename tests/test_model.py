@@ -146,7 +146,7 @@ def versions(url):
         return pd.read_sql_query(text("SELECT * FROM model_versions ORDER BY trained_at, model_id"), conn)
 
 
-def test_model_versions_are_stored_and_reused(warehouse_url, demo_config):
+def test_model_versions_are_stored_retrained_and_reused(warehouse_url, demo_config):
     first = run_pipeline(str(demo_config), warehouse_url)
     assert first["scoring"]["model"] == "trained"
     stored = versions(warehouse_url).iloc[0]
@@ -155,25 +155,21 @@ def test_model_versions_are_stored_and_reused(warehouse_url, demo_config):
     assert summary["n_positive"] > 0 and summary["n_negative"] > 0 and "customer_type" in summary["categorical_features"]
     metrics = json.loads(stored["metrics"])
     assert {"auc", "precision_at_top_k", "calibration", "brier"} <= set(metrics)
-    second = run_pipeline(str(demo_config), warehouse_url)
-    assert second["scoring"]["model"] == "reused" and "reusing the stored model" in second["scoring"]["model_reason"]
-    rows = versions(warehouse_url)
-    assert list(rows["status"]) == ["trained", "reused"] and rows.iloc[1]["used_model_id"] == stored["model_id"]
-    # A stored artifact that fails its checksum is never unpickled: the night trains afresh.
-    with make_engine(warehouse_url).begin() as conn:
-        conn.execute(text("UPDATE model_versions SET artifact_sha256 = 'x' WHERE model_id = :m"), {"m": stored["model_id"]})
+    # Without a retrain, every night trains on all the outcomes it has.
     assert run_pipeline(str(demo_config), warehouse_url)["scoring"]["model"] == "trained"
-
-
-def test_retrain_step_stores_a_version_the_nightly_uses(warehouse_url, demo_config):
-    run_pipeline(str(demo_config), warehouse_url)
     retrained = pipeline.retrain_step(str(demo_config), warehouse_url)
     assert retrained["status"] == "trained" and retrained["metrics"]["n_rows"] >= 16
     night = run_pipeline(str(demo_config), warehouse_url)
-    assert night["scoring"]["model"] == "reused"
+    assert night["scoring"]["model"] == "reused" and "reusing the stored model" in night["scoring"]["model_reason"]
     rows = versions(warehouse_url).set_index("model_id")
     assert rows.loc[retrained["model_id"], "source"] == "retrain"
+    assert rows.loc[f"{night['run_id']}-model", "status"] == "reused"
     assert rows.loc[f"{night['run_id']}-model", "used_model_id"] == retrained["model_id"]
+    # A stored artifact that fails its checksum is never unpickled: the night trains afresh.
+    with make_engine(warehouse_url).begin() as conn:
+        conn.execute(text("UPDATE model_versions SET artifact_sha256 = 'x' WHERE model_id = :m"),
+                     {"m": retrained["model_id"]})
+    assert run_pipeline(str(demo_config), warehouse_url)["scoring"]["model"] == "trained"
 
 
 def config_without_outcomes(tmp_path):

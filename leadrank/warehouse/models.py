@@ -50,13 +50,15 @@ def insert_model(conn: Connection, *, model_id: str, run_id: str | None, status:
 
 
 def latest_model(engine: Engine, max_age_days: float) -> StoredModel | None:
-    """The newest trained version younger than `max_age_days` with a loadable pipeline, else None."""
+    """The newest retrained version younger than `max_age_days`, else None (the night then
+    trains its own model on every outcome it has, as without a retrain schedule)."""
     if max_age_days <= 0:
         return None
     with engine.connect() as conn:
         row = conn.execute(text(
             "SELECT model_id, trained_at, metrics, artifact, artifact_sha256 FROM model_versions "
-            "WHERE status = 'trained' AND artifact IS NOT NULL ORDER BY trained_at DESC, model_id DESC LIMIT 1"
+            "WHERE status = 'trained' AND source = 'retrain' AND artifact IS NOT NULL "
+            "ORDER BY trained_at DESC, model_id DESC LIMIT 1"
         )).first()
     if row is None:
         return None
