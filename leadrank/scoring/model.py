@@ -93,7 +93,7 @@ def _pair_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     prep = ColumnTransformer([("bins", bins, numeric), ("missing", MissingIndicator(features="all"), numeric),
                               ("cat", onehot, categorical)], sparse_threshold=1.0)
     return Pipeline([("prep", prep), ("pairs", PolynomialFeatures(2, interaction_only=True, include_bias=False)),
-                     ("logit", LogisticRegression(C=0.03, solver="liblinear", max_iter=500))])
+                     ("logit", LogisticRegression(C=0.03, solver="liblinear", max_iter=500, random_state=0))])
 
 
 def _linear_model(numeric: list[str], categorical: list[str], n_rows: int) -> Pipeline:
