@@ -95,9 +95,23 @@ class TableFileConfig(BaseModel):
 
 
 class FinancialsConfig(TableFileConfig):
-    layout: Literal["flat"] = "flat"
-    units: str = "元"  # 元 | 万元 | 百万元, or per-field in `field_units`
+    """A statements file (or, for the transposed layout, a folder of them).
+
+    flat: one row per company (and year), `columns` maps our fields to the file's columns.
+    transposed: the layout Chinese finance portals export (rows are line items such as
+    营业收入(万元), columns are report dates); `columns` maps our fields to line-item labels
+    (defaults: leadrank.scoring.financials.PORTAL_LINE_ITEMS), the company key comes from the
+    file name through `file_key` (e.g. zcfzb600340.csv → stock code 600340)."""
+
+    layout: Literal["flat", "transposed"] = "flat"
+    units: str = "元"  # 元 | 千元 | 万元 | 百万元 | 亿元, or per-field in `field_units`; a unit in a line-item label wins
     field_units: dict[str, str] = {}
+    year: int | None = None  # report year for files without a year column (e.g. a 2015 Q4 export)
+    key: Literal["stock_code", "uscc", "company_name"] = "stock_code"  # transposed: what `file_key` yields
+    file_key: str = r"(\d{6})"  # transposed: regex whose first group is the company key in a file name
+    pattern: str = "*.csv"  # transposed: which files of a folder to read
+    names: dict[str, str] = {}  # transposed: company key -> name (portal files carry no name)
+    industries: dict[str, str] = {}  # transposed: company key -> industry
 
 
 class OutcomesConfig(TableFileConfig):
@@ -153,6 +167,12 @@ class ScoringConfig(BaseModel):
     segment_weights: dict[str, float] = {}  # merged over DEFAULT_WEIGHTS
     key_account_threshold: float = 50_000.0  # yuan of office purchases a month
     model_features: list[str] = []  # extra CRM columns of the outcomes file used as features
+    ratio_higher_is_better: dict[str, bool] = {}  # direction per ratio, merged over ratios.HIGHER_IS_BETTER
+    collection_days_limit: float = 180.0  # risk flag beyond this many days to collect receivables
+    liquidity_low: float = 0.10  # risk flag: current assets below this share of total assets
+    liquidity_high: float = 0.98  # risk flag: almost everything current (shell or cash box)
+    precision_top_share: float = 0.10  # "precision at top k" is measured on this share of leads
+    model_max_age_days: float = 8.0  # the nightly reuses a weekly-retrained model this young; 0 = never
 
 
 class WebSearchApi(BaseModel):

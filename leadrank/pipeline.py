@@ -27,11 +27,11 @@ from leadrank.paths import data_dir, run_dir
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
 from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
-from leadrank.scoring.priority import score_leads
+from leadrank.scoring.priority import features_of, score_leads, train_model
 from leadrank.transform.golden import golden_records
 from leadrank.transform.normalise import normalise_records
 from leadrank.transform.resolve import resolve
-from leadrank.warehouse import load, read
+from leadrank.warehouse import load, models, read
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.migrate import upgrade
 
@@ -228,16 +228,47 @@ def score_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str
                         events.loc[events["kind"] == "merge", "lead_id"], strict=True)) if len(events) else {}
     stored["lead_id"] = stored["lead_id"].map(lambda lead: absorbed.get(lead, lead))
     outcomes = pd.concat([stored, new_outcomes[stored.columns]], ignore_index=True).drop_duplicates()
-    result = score_leads(leads, statements, outcomes, cfg.scoring)
+    try:
+        reuse = models.latest_model(engine, cfg.scoring.model_max_age_days)
+    except ValueError as exc:  # a tampered or corrupt artifact: train afresh, say so
+        log.warning("%s", exc)
+        reuse = None
+    result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None)
     _write(result.scores, files.stage("scores"))
     _write(new_outcomes, files.stage("outcomes"))
     _write(pd.concat([fin_rejects, out_rejects], ignore_index=True).astype(object), files.stage("score_rejects"))
-    model = {"status": result.stats["model"], "metrics": result.model.metrics, "reason": result.model.reason}
+    model = {"status": result.stats["model"], "metrics": result.model.metrics, "source": "nightly",
+             "reason": result.model.reason or result.stats["model_reason"],
+             "used_model_id": reuse.model_id if reuse else None}
+    if result.stats["model"] == "trained":
+        model["artifact_path"] = str(files.root / "model.pkl")
+        (files.root / "model.pkl").write_bytes(models.dump(result.model)[0])
     (files.root / "model.json").write_text(json.dumps(model, default=str), encoding="utf-8")
     if result.model.reason:
         log.warning("%s", result.model.reason)
     return {**result.stats, "financial_rows": len(statements), "financials_rejected": len(fin_rejects),
             "outcomes_new": len(new_outcomes), "outcomes_rejected": len(out_rejects)}
+
+
+def retrain_step(config_path: str, warehouse: str | None) -> dict[str, Any]:
+    """Retrain the outcome model from every outcome stored in the warehouse, on the current
+    leads' features, and store it as a model version (source 'retrain')."""
+    cfg = load_config(config_path)
+    engine = make_engine(warehouse)
+    upgrade(engine)
+    leads = models.active_leads(engine)
+    statements, _ = load_financials(cfg.financials)
+    outcomes = read.stored_outcomes(engine)
+    result = train_model(features_of(leads, statements, cfg.scoring), outcomes, cfg.scoring)
+    model_id = "retrain-" + new_run_id()
+    status = "trained" if result.pipeline is not None else "cold_start"
+    models.save_model(engine, model_id=model_id, run_id=None, status=status, metrics=result.metrics,
+                      reason=result.reason, source="retrain",
+                      artifact=models.dump(result)[0] if result.pipeline is not None else None)
+    if result.reason:
+        log.warning("%s", result.reason)
+    return {"model_id": model_id, "status": status, "metrics": result.metrics, "reason": result.reason,
+            "leads": len(leads), "outcomes": len(outcomes)}
 
 
 def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -19,7 +19,7 @@ def statements(**overrides) -> pd.DataFrame:
     base = {"financials_source": "t", "uscc": None, "stock_code": None, "company_name": "甲公司", "industry": "x",
             "year": 2025, "total_assets": 1000.0, "current_assets": 600.0, "revenue": 2000.0, "cost_of_sales": 1500.0,
             "net_profit": 100.0, "accounts_receivable": 250.0, "inventory": 300.0, "revenue_prev": 1600.0,
-            "collection_days_src": np.nan, "inventory_days_src": np.nan, "net_margin_pct": np.nan}
+            "collection_days_src": np.nan, "inventory_days_src": np.nan, "net_margin_percent": np.nan}
     return pd.DataFrame([{**base, **overrides}])
 
 
@@ -40,8 +40,13 @@ def test_zero_revenue_and_negative_assets_are_undefined_not_infinite():
 
 
 def test_bank_without_inventory_is_not_applicable():
-    r = compute_ratios(statements(inventory=np.nan, cost_of_sales=np.nan)).iloc[0]
+    r = compute_ratios(statements(industry="银行", inventory=np.nan, cost_of_sales=np.nan)).iloc[0]
     assert r["inventory_na"] and math.isnan(r["inventory_days"])
+    # A manufacturer whose inventory is simply not reported is missing data, not "not applicable".
+    r = compute_ratios(statements(industry="机械", inventory=np.nan)).iloc[0]
+    assert not r["inventory_na"] and math.isnan(r["inventory_days"])
+    # Inventory reported as zero is not applicable in any industry (a service company).
+    assert compute_ratios(statements(inventory=0.0)).iloc[0]["inventory_na"]
 
 
 def lead(lead_id, name, **extra):
@@ -80,7 +85,7 @@ def test_unreadable_financials_file_is_a_reject(tmp_path):
 
 def test_leads_match_statements_by_code_then_name():
     leads = pd.DataFrame([lead("L1", "甲公司"), lead("L2", "丙公司")])
-    out = lead_ratios(statements(), leads, ScoringConfig().ratio_weights).set_index("lead_id")
+    out = lead_ratios(statements(), leads, ScoringConfig()).set_index("lead_id")
     assert out.loc["L1", "ratio_coverage"] > 0 and out.loc["L2", "ratio_coverage"] == 0
     assert out.loc["L2", "ratio_score"] == 0.5  # a neutral prior, not a zero
 

@@ -1,16 +1,35 @@
-"""PLACEHOLDER for issue 5's weekly retrain flow; replace this whole file with issue 5's.
-
-It exists only so that the `weekly-retrain` deployment in prefect.yaml (entrypoint
-leadrank/flows/retrain.py:weekly_retrain) can be deployed and served on this branch; it does no
-work and fails loudly if run, so that a schedule never silently pretends to retrain.
+"""The weekly retrain as a Prefect flow: the outcome model learned afresh from every outcome in
+the warehouse and stored as a new model version (metrics, training summary, fitted pipeline).
+Nightly runs reuse the newest version while it is younger than scoring.model_max_age_days, so
+the nightly scoring stays fast and every score traces back to a stored, validated model. The
+deployment (prefect.yaml) points at `leadrank/flows/retrain.py:weekly_retrain`.
 """
 
 from __future__ import annotations
 
-from prefect import flow
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from leadrank import pipeline
+from leadrank.paths import DEMO_CONFIG
 
 
-@flow(name="weekly-retrain")
-def weekly_retrain() -> None:
-    """Placeholder: the weekly model retrain (issue 5)."""
-    raise NotImplementedError("weekly_retrain is a placeholder until issue 5's retrain flow is merged")
+@task(name="retrain-model", cache_policy=NO_CACHE)
+def retrain_task(config: str, warehouse: str | None) -> dict[str, Any]:
+    return pipeline.retrain_step(config, warehouse)
+
+
+@flow(name="weekly-retrain", log_prints=True)
+def weekly_retrain(config: str = str(DEMO_CONFIG), warehouse: str | None = None) -> dict[str, Any]:
+    """Retrain the outcome model from the warehouse's outcomes and store the version."""
+    logger = get_run_logger()
+    summary = retrain_task(config, warehouse)
+    if summary["status"] == "trained":
+        metrics = summary["metrics"]
+        logger.info("model %s: AUC %s (%s) on %s outcomes", summary["model_id"], metrics.get("auc"),
+                    metrics.get("validation"), metrics.get("n_rows"))
+    else:
+        logger.warning("no model stored as trained: %s", summary["reason"])
+    return summary

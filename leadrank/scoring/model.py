@@ -1,15 +1,29 @@
 """The model score: a scikit-learn pipeline learned from the team's own won and lost deals.
 
-One pipeline builder serves the nightly model and `leadrank model evaluate`, so what a user
-checks on their CRM export is what runs at night. Validation is honest: on later data when
-outcomes have dates (train on the earlier 75 %, test on the later 25 %), else stratified 5-fold
-cross-validation; the reported AUC is never measured on training rows. With too few outcomes of
-either class there is no model (cold start) and the priority is the fit score alone; the
-output says so.
+One pipeline builder serves the nightly model, the weekly retrain and `leadrank model evaluate`,
+so what a user checks on their CRM export is what runs at night. Validation is honest: on later
+data when every outcome has a date (train on the earlier 75 %, test on the later 25 %), else
+stratified 5-fold cross-validation; the reported metrics are never measured on training rows.
+With too few outcomes of either class there is no model (cold start) and the priority is the
+fit score alone; the output says so.
+
+The classifier, on enough data, is a soft vote of two models that see the data differently,
+then calibrated (Platt scaling, out of fold):
+  - gradient-boosted shallow trees with native categorical splits (non-linear effects and
+    interactions of a few features), and
+  - a logistic regression over binned numbers and one-hot categories plus all their pairwise
+    products (every two-way interaction, heavily regularised).
+Below SMALL_DATA_ROWS outcomes a plain regularised logistic regression is used instead.
+CRM exports are messy: categories are compared case- and space-insensitively, form placeholders
+("Select", "请选择") are their own category (a visitor who skipped the question behaves unlike one
+who was never asked), blanks are "(missing)", and text in a number column is read as missing and
+counted. A category unseen in training is treated as missing, never an error.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,15 +31,20 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, PolynomialFeatures, StandardScaler
+from threadpoolctl import threadpool_limits
 
-SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats boosted trees
+SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats the ensemble
+MAX_PAIR_WIDTH = 400  # one-hot width above which the pairwise model is left out (memory)
+PLACEHOLDER = "(placeholder)"
+MISSING = "(missing)"
+_PLACEHOLDERS = {"select", "please select", "choose", "--", "-", "n/a", "na", "none", "null", "nan", "请选择", "未选择"}
 
 LEAD_NUMERIC = [
     "n_sources", "n_records", "exhibitions", "ratio_score", "ratio_coverage", "segment_score",
@@ -44,22 +63,69 @@ class ModelResult:
     reason: str = ""  # why there is no model, in words
 
 
-def build_pipeline(numeric: list[str], categorical: list[str], n_rows: int) -> Pipeline:
-    """Impute, encode and classify; calibrated boosted trees on enough data, else logistic
-    regression (which is well calibrated by construction)."""
+def clean_category(values: pd.Series) -> pd.Series:
+    """Case- and space-insensitive categories; blanks missing (NaN); placeholders one category."""
+    text = values.astype(object).where(values.notna(), "").astype(str)
+    text = text.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
+    text = text.where(~text.isin(_PLACEHOLDERS), PLACEHOLDER)
+    return text.where(text != "", np.nan).astype(object)
+
+
+def _tree_model(numeric: list[str], categorical: list[str]) -> Pipeline:
+    ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, max_categories=250)
+    prep = ColumnTransformer([
+        ("num", "passthrough", numeric),
+        ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)), ("ordinal", ordinal)]),
+         categorical),
+    ])
+    mask = [False] * len(numeric) + [True] * len(categorical)
+    trees = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=300, min_samples_leaf=20,
+                                           categorical_features=mask if categorical else None, random_state=0)
+    return Pipeline([("prep", prep), ("trees", trees)])
+
+
+def _pair_model(numeric: list[str], categorical: list[str]) -> Pipeline:
+    bins = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                     ("bins", KBinsDiscretizer(n_bins=10, encode="onehot", strategy="quantile",
+                                               quantile_method="averaged_inverted_cdf"))])
+    onehot = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)),
+                       ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20))])
+    prep = ColumnTransformer([("bins", bins, numeric), ("missing", MissingIndicator(features="all"), numeric),
+                              ("cat", onehot, categorical)], sparse_threshold=1.0)
+    return Pipeline([("prep", prep), ("pairs", PolynomialFeatures(2, interaction_only=True, include_bias=False)),
+                     ("logit", LogisticRegression(C=0.03, solver="liblinear", max_iter=500, random_state=0))])
+
+
+def _linear_model(numeric: list[str], categorical: list[str], n_rows: int) -> Pipeline:
     encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5 if n_rows >= 200 else 1,
                             sparse_output=False)
-    categories = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="(missing)")), ("onehot", encoder)])
+    categories = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)), ("onehot", encoder)])
     numbers = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
                         ("scale", StandardScaler())])
     prep = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)], remainder="drop")
+    return Pipeline([("prep", prep), ("logit", LogisticRegression(C=0.5, max_iter=2000))])
+
+
+def build_pipeline(numeric: list[str], categorical: list[str], n_rows: int, onehot_width: int = 0) -> Pipeline:
+    """The production model for this many outcomes (see the module docstring)."""
     if n_rows < SMALL_DATA_ROWS:
-        classifier: Any = LogisticRegression(C=0.5, max_iter=2000)
-    else:
-        trees = HistGradientBoostingClassifier(learning_rate=0.06, max_iter=300, max_leaf_nodes=31,
-                                               l2_regularization=1.0, min_samples_leaf=30, random_state=0)
-        classifier = CalibratedClassifierCV(trees, method="isotonic", cv=3)
-    return Pipeline([("prep", prep), ("model", classifier)])
+        return Pipeline([("model", _linear_model(numeric, categorical, n_rows))])
+    members: list[tuple[str, Any]] = [("trees", _tree_model(numeric, categorical))]
+    if onehot_width <= MAX_PAIR_WIDTH:
+        members.append(("pairs", _pair_model(numeric, categorical)))
+    vote = VotingClassifier(members, voting="soft") if len(members) > 1 else members[0][1]
+    # ensemble=False: one model fitted on every row, with a Platt scaling fitted out of fold;
+    # a monotone map, so calibration costs no ranking quality.
+    return Pipeline([("model", CalibratedClassifierCV(vote, method="sigmoid", cv=3, ensemble=False))])
+
+
+def onehot_width(frame: pd.DataFrame, numeric: list[str], categorical: list[str], min_frequency: int = 20) -> int:
+    """How wide the pairwise model's input would be (bins, missing flags, frequent categories)."""
+    width = 11 * len(numeric)
+    for col in categorical:
+        counts = frame[col].fillna(MISSING).value_counts()
+        width += int((counts >= min_frequency).sum()) + 1
+    return width
 
 
 def _as_frame(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
@@ -67,8 +133,8 @@ def _as_frame(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -
     for col in numeric:
         out[col] = pd.to_numeric(frame[col], errors="coerce").astype(float) if col in frame else np.nan
     for col in categorical:
-        values = frame[col] if col in frame else pd.Series(None, index=frame.index)
-        out[col] = values.astype(object).where(values.notna(), np.nan).map(lambda v: v if v is np.nan else str(v))
+        values = frame[col] if col in frame else pd.Series(np.nan, index=frame.index, dtype=object)
+        out[col] = clean_category(values)
     return out
 
 
@@ -90,6 +156,17 @@ def calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     return float(total)
 
 
+def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Predicted against observed win rate per probability decile of the validation rows."""
+    order = np.argsort(p, kind="stable")
+    out = []
+    for chunk in np.array_split(order, min(bins, len(order))):
+        if len(chunk):
+            out.append({"n": int(len(chunk)), "predicted": round(float(p[chunk].mean()), 4),
+                        "observed": round(float(y[chunk].mean()), 4)})
+    return out
+
+
 def evaluate_and_fit(
     frame: pd.DataFrame,
     y: pd.Series,
@@ -98,45 +175,92 @@ def evaluate_and_fit(
     *,
     dates: pd.Series | None = None,
     min_per_class: int = 8,
+    top_share: float = 0.1,
+    fit_final: bool = True,
 ) -> ModelResult:
-    """Validate honestly, then fit on all rows. `y` is 1 for won, 0 for lost."""
+    """Validate honestly, then (unless `fit_final` is off) fit on all rows. `y` is 1 for won,
+    0 for lost. The metrics carry the training-data summary stored with each model version."""
     y = y.astype(int).to_numpy()
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
-    summary = {"n_rows": int(len(y)), "n_positive": n_pos, "n_negative": n_neg}
+    summary: dict[str, Any] = {"n_rows": int(len(y)), "n_positive": n_pos, "n_negative": n_neg,
+                               "numeric_features": list(numeric), "categorical_features": list(categorical)}
+    if dates is not None:
+        when = pd.to_datetime(pd.Series(dates), errors="coerce")
+        summary["date_range"] = [str(when.min().date()), str(when.max().date())] if when.notna().any() else None
     if min(n_pos, n_neg) < min_per_class:
         reason = (f"cold start: {n_pos} won and {n_neg} lost outcomes, need at least {min_per_class} of each; "
-                  "priority uses the fit score only")
-        return ModelResult(None, {**summary, "validation": "none"}, numeric, categorical, reason)
+                  "no model, priority uses the fit score only")
+        return ModelResult(None, {**summary, "validation": "none", "auc": None}, numeric, categorical, reason)
     X = _as_frame(frame, numeric, categorical)
-    pipeline = build_pipeline(numeric, categorical, len(y))
-    validation, y_true, p = _validate(pipeline, X, y, dates)
+    width = onehot_width(X, numeric, categorical)
+    pipeline = build_pipeline(numeric, categorical, len(y), width)
+    # One thread: on CRM-sized data OpenMP's start-up and contention cost more than they save
+    # (boosting ran 7x slower with two threads on a busy two-core machine).
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.filterwarnings("ignore", category=UserWarning)  # KBins on near-constant columns
+        validation, note, y_true, p = _validate(pipeline, X, y, dates)
+        if fit_final:
+            pipeline.fit(X, y)
+    k = max(1, int(round(len(y_true) * top_share)))
     metrics = {
         **summary,
         "validation": validation,
         "auc": round(float(roc_auc_score(y_true, p)), 4),
-        "precision_at_10pct": round(precision_at_k(y_true, p), 4),
+        "precision_at_top_k": {"k": k, "share": top_share, "precision": round(precision_at_k(y_true, p, top_share), 4)},
+        "precision_at_10pct": round(precision_at_k(y_true, p, 0.1), 4),
         "brier": round(float(brier_score_loss(y_true, p)), 4),
         "calibration_error": round(calibration_error(y_true, p), 4),
+        "calibration": calibration_table(y_true, p),
         "base_rate": round(float(y.mean()), 4),
+        "validation_rows": int(len(y_true)),
+        "classifier": _describe(pipeline),
     }
-    pipeline.fit(X, y)
-    return ModelResult(pipeline, metrics, numeric, categorical)
+    if validation.startswith("stratified"):
+        by_fold = fold_aucs(y_true, p, int(validation.split("_")[1].removesuffix("fold")))
+        metrics["auc_by_fold"] = by_fold
+        metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
+    if note:
+        metrics["validation_note"] = note
+    return ModelResult(pipeline if fit_final else None, metrics, numeric, categorical)
 
 
-def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Series | None) -> tuple[str, np.ndarray, np.ndarray]:
+def _describe(pipeline: Pipeline) -> str:
+    model = pipeline.named_steps["model"]
+    if isinstance(model, CalibratedClassifierCV):
+        inner = model.estimator
+        names = [n for n, _ in inner.estimators] if isinstance(inner, VotingClassifier) else ["trees"]
+        return "calibrated soft vote of " + " + ".join(
+            {"trees": "gradient-boosted trees", "pairs": "pairwise logistic regression"}[n] for n in names)
+    return "logistic regression"
+
+
+def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
+              dates: pd.Series | None) -> tuple[str, str, np.ndarray, np.ndarray]:
+    note = ""
     if dates is not None:
-        when = pd.to_datetime(dates, errors="coerce").to_numpy()
-        if not pd.isna(when).any():
+        when = pd.to_datetime(pd.Series(dates).reset_index(drop=True), errors="coerce").to_numpy()
+        missing = int(pd.isna(when).sum())
+        if missing:
+            note = f"{missing} outcomes without a date: validated by stratified cross-validation instead of on later data"
+        else:
             order = np.argsort(when, kind="stable")
             cut = int(len(order) * 0.75)
             train, test = order[:cut], order[cut:]
             if len(set(y[train])) == 2 and len(set(y[test])) == 2:
                 fitted = pipeline.fit(X.iloc[train], y[train])
-                return "time_split_75_25", y[test], fitted.predict_proba(X.iloc[test])[:, 1]
+                return "time_split_75_25", note, y[test], fitted.predict_proba(X.iloc[test])[:, 1]
+            note = "the later 25 % of outcomes hold one class only: stratified cross-validation instead"
     folds = min(5, int(min(np.bincount(y))))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
-    return f"stratified_{folds}fold_cv", y, p
+    return f"stratified_{folds}fold_cv", note, y, p
+
+
+def fold_aucs(y: np.ndarray, p: np.ndarray, folds: int) -> list[float]:
+    """AUC of each cross-validation fold (the same splits as _validate): their spread shows how
+    much of a difference between two models is noise."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    return [round(float(roc_auc_score(y[test], p[test])), 4) for _, test in cv.split(np.zeros(len(y)), y)]
 
 
 def predict(result: ModelResult, frame: pd.DataFrame) -> np.ndarray:
@@ -165,3 +289,118 @@ def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) 
         changed[col] = typical
         effects[col] = base - result.pipeline.predict_proba(changed)[:, 1]
     return effects, above
+
+
+# --- any tabular outcome export (leadrank model evaluate) -----------------------------------
+
+@dataclass
+class OutcomeTable:
+    """A CRM export read for modelling: features, labels, and what was done to the columns."""
+
+    frame: pd.DataFrame
+    y: pd.Series
+    numeric: list[str]
+    categorical: list[str]
+    dates: pd.Series | None
+    notes: dict[str, Any]
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")
+
+
+def _looks_numeric(values: pd.Series) -> tuple[bool, int]:
+    """(is this a number column, how many of its filled cells are text)."""
+    text = values.astype(str).str.strip().str.replace(",", "", regex=False)
+    filled = text[(text != "") & values.notna()]
+    if filled.empty:
+        return False, 0
+    numbers = filled.str.match(_NUMBER)
+    return bool(numbers.mean() >= 0.95), int((~numbers).sum())
+
+
+def positive_label(values: pd.Series, positive: str | None) -> str:
+    """The target value that means won: the one given, else 1 / yes / true / won / 成交."""
+    present = {str(v).strip() for v in values.dropna() if str(v).strip()}
+    if positive is not None:
+        if positive not in present:
+            raise ValueError(f"--positive {positive!r} does not occur in the target (values: {sorted(present)[:10]})")
+        return positive
+    for candidate in ("1", "1.0", "yes", "Yes", "YES", "true", "True", "TRUE", "won", "Won", "成交", "赢单", "converted"):
+        if candidate in present:
+            return candidate
+    raise ValueError(f"cannot tell which target value is a win (values: {sorted(present)[:10]}); give --positive")
+
+
+def outcome_table(table: pd.DataFrame, target: str, *, positive: str | None = None, drop: list[str] | None = None,
+                  time_column: str | None = None) -> OutcomeTable:
+    """Split a raw export (all strings) into features and labels, choosing each column's kind."""
+    drop = list(drop or [])
+    unknown = [c for c in [target, *drop, *([time_column] if time_column else [])] if c not in table.columns]
+    if unknown:
+        raise ValueError(f"no column(s) {unknown} in the data (columns: {list(table.columns)[:40]})")
+    raw_target = table[target].astype(str).str.strip()
+    labelled = raw_target != ""
+    win = positive_label(raw_target[labelled], positive)
+    notes: dict[str, Any] = {"rows_without_target": int((~labelled).sum()), "positive_value": win,
+                             "dropped": drop, "ignored": {}, "text_in_number_columns": {}}
+    rows = table[labelled].reset_index(drop=True)
+    y = (raw_target[labelled].reset_index(drop=True) == win).astype(int)
+    dates = None
+    if time_column:
+        from leadrank.scoring.outcomes import parse_dates
+
+        dates = pd.to_datetime(parse_dates(rows[time_column].fillna("")), errors="coerce")
+    numeric: list[str] = []
+    categorical: list[str] = []
+    frame = pd.DataFrame(index=rows.index)
+    for col in rows.columns:
+        if col in (target, time_column) or col in drop:
+            continue
+        values = rows[col]
+        is_number, text_cells = _looks_numeric(values)
+        if is_number:
+            cleaned = values.astype(str).str.strip().str.replace(",", "", regex=False).str.rstrip("%")
+            frame[col] = pd.to_numeric(cleaned.where(cleaned != ""), errors="coerce")
+            if text_cells:
+                notes["text_in_number_columns"][col] = text_cells
+            if frame[col].nunique() <= 1:
+                notes["ignored"][col] = "constant"
+                frame = frame.drop(columns=col)
+                continue
+            numeric.append(col)
+            continue
+        cleaned = clean_category(values)
+        distinct = cleaned.nunique(dropna=False)
+        if distinct <= 1:
+            notes["ignored"][col] = "constant"
+            continue
+        if distinct > 0.5 * len(cleaned) and distinct > 50:
+            notes["ignored"][col] = "looks like an identifier (almost every value distinct)"
+            continue
+        frame[col] = cleaned
+        categorical.append(col)
+    notes["possible_leaks"] = possible_leaks(frame, y, numeric, categorical)
+    return OutcomeTable(frame, y, numeric, categorical, dates, notes)
+
+
+LEAK_AUC = 0.90
+
+
+def possible_leaks(frame: pd.DataFrame, y: pd.Series, numeric: list[str], categorical: list[str]) -> dict[str, float]:
+    """Columns that alone separate won from lost almost perfectly (AUC ≥ LEAK_AUC): usually
+    filled in after the outcome was known (a sales tag, a status), which would make the model
+    look better than it can be. Listed for the user to check, not dropped silently."""
+    if y.nunique() < 2:
+        return {}
+    found: dict[str, float] = {}
+    for col in [*numeric, *categorical]:
+        if col in numeric:
+            score = frame[col].fillna(frame[col].median())
+        else:
+            key = frame[col].fillna(MISSING)
+            score = y.groupby(key).transform("mean")
+        auc = float(roc_auc_score(y, score))
+        auc = max(auc, 1 - auc)
+        if auc >= LEAK_AUC:
+            found[col] = round(auc, 4)
+    return found

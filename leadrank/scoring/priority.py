@@ -23,6 +23,7 @@ from leadrank.scoring.ratios import NEUTRAL, RATIOS, lead_ratios
 from leadrank.scoring.segments import classify
 
 RISK_PENALTY = 0.05
+INFO_FLAGS = {"structural_break"}  # flags that warn about the data, not about the company
 SCORE_COLUMNS = [
     "lead_id", "fit_score", "model_score", "priority", "rank", "tier", "customer_type", "channel",
     "product_line", "key_account", "est_monthly_volume", "segment_score", "ratio_score", "ratio_coverage",
@@ -74,17 +75,21 @@ def fit_factors(features: pd.DataFrame, cfg: ScoringConfig, weight: float) -> tu
     segment = (1 - cfg.fit_ratio_share) * (features["segment_score"].astype(float) - NEUTRAL)
     fit += segment
     factors.add("segment", weight * segment)
-    n_flags = features["risk_flags"].fillna("").map(lambda s: len([f for f in s.split(";") if f]))
+    n_flags = features["risk_flags"].fillna("").map(lambda s: len([f for f in s.split(";") if f and f not in INFO_FLAGS]))
     fit -= RISK_PENALTY * n_flags
     factors.add("risk", weight * -RISK_PENALTY * n_flags)
     return fit.clip(0, 1), factors
 
 
-def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> ScoreResult:
-    ratios = lead_ratios(statements, leads, cfg.ratio_weights)
+def features_of(leads: pd.DataFrame, statements: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
+    """Every lead's model features: ratios, segments, source evidence, contact completeness."""
+    ratios = lead_ratios(statements, leads, cfg)
     segments = classify(leads, ratios, cfg)
-    features = lead_features(leads, ratios, segments)
+    return lead_features(leads, ratios, segments)
 
+
+def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> model_mod.ModelResult:
+    """Validate and fit the outcome model on the leads that have a final outcome (or cold start)."""
     numeric = [*model_mod.LEAD_NUMERIC]
     categorical = [*model_mod.LEAD_CATEGORICAL]
     rows, y, dates = training_set(features, outcomes)
@@ -92,8 +97,17 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     if extra:
         rows = rows.merge(outcomes.drop_duplicates("lead_id", keep="last")[["lead_id", *extra]], on="lead_id", how="left")
         categorical += extra
-    result = model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates,
-                                        min_per_class=cfg.min_outcomes_per_class)
+    return model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates,
+                                      min_per_class=cfg.min_outcomes_per_class, top_share=cfg.precision_top_share)
+
+
+def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
+                stored: model_mod.ModelResult | None = None) -> ScoreResult:
+    """Score every lead. With a `stored` model (a recent retrain) it is used as it is; otherwise
+    the model is trained here from `outcomes`, or there is none (cold start)."""
+    features = features_of(leads, statements, cfg)
+    result = stored if stored is not None else train_model(features, outcomes, cfg)
+    categorical = result.categorical
     share = cfg.model_weight / (cfg.fit_weight + cfg.model_weight) if result.pipeline is not None else 0.0
     fit, factors = fit_factors(features, cfg, 1 - share)
     if result.pipeline is not None:
@@ -131,8 +145,9 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     stats = {
         "leads_scored": len(scores),
         "with_financials": int((scores["ratio_coverage"] > 0).sum()),
-        "model": "trained" if result.pipeline is not None else "cold_start",
-        "model_reason": result.reason,
+        "model": ("reused" if stored is not None else "trained") if result.pipeline is not None else "cold_start",
+        "model_reason": result.reason or (f"reusing the stored model (AUC {result.metrics.get('auc')}, "
+                                          f"{result.metrics.get('validation')})" if stored is not None else ""),
         **{f"model_{k}": v for k, v in result.metrics.items()},
         **{f"tier_{t}": int((scores["tier"] == t).sum()) for t in ["A", "B", "C", "D"]},
     }

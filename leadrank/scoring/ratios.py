@@ -11,14 +11,21 @@ A ratio with a zero or negative denominator is undefined (NaN), never infinite. 
 percentiles within the industry (banks and property developers are not comparable), falling
 back to all companies when an industry has too few peers; collection and inventory days score
 higher when shorter. A missing ratio scores a neutral 0.5 and lowers `ratio_coverage`; it is
-never a silent zero. Companies without inventory (banks, brokers) get "not applicable".
+never a silent zero. Companies without inventory (banks, brokers, insurers: inventory reported
+as zero, or missing in a financial industry) get "not applicable", not a score. A revenue that
+jumps or collapses tenfold in a year is flagged as a structural break (a reverse merger such as
+002352 鼎泰新材 → 顺丰控股), not celebrated as growth.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
+from leadrank.config import ScoringConfig
+from leadrank.scoring.financials import statement_name_core
 from leadrank.transform.identifiers import normalise_uscc
 from leadrank.transform.names import parse_name
 
@@ -26,8 +33,10 @@ RATIOS = ["current_asset_ratio", "net_margin", "roa", "collection_days", "invent
 HIGHER_IS_BETTER = {"current_asset_ratio": True, "net_margin": True, "roa": True,
                     "collection_days": False, "inventory_days": False, "revenue_growth": True}
 MIN_PEERS = 5
-COLLECTION_DAYS_LIMIT = 180.0
 NEUTRAL = 0.5
+WINSOR = (0.01, 0.99)  # ratios are clipped to these quantiles before ranking
+BREAK_FACTOR = 10.0  # revenue ×10 or ÷10 in a year: a different company, not growth
+FINANCIAL_INDUSTRY = re.compile(r"银行|证券|保险|信托|期货|多元金融|金融|bank|broker|securities|insurance", re.I)
 
 
 def _safe_div(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -48,22 +57,31 @@ def compute_ratios(statements: pd.DataFrame) -> pd.DataFrame:
     # Ready-made figures fill gaps only; computed ones win.
     out["collection_days"] = out["collection_days"].fillna(pd.to_numeric(out["collection_days_src"], errors="coerce"))
     out["inventory_days"] = out["inventory_days"].fillna(pd.to_numeric(out["inventory_days_src"], errors="coerce"))
-    out["net_margin"] = out["net_margin"].fillna(pd.to_numeric(out["net_margin_pct"], errors="coerce") / 100)
-    no_inventory = pd.to_numeric(out["inventory"], errors="coerce").fillna(0).eq(0) & out["inventory_days"].isna()
-    out["inventory_na"] = no_inventory
+    out["net_margin"] = out["net_margin"].fillna(pd.to_numeric(out["net_margin_percent"], errors="coerce") / 100)
+    inventory = pd.to_numeric(out["inventory"], errors="coerce")
+    financial = out["industry"].fillna("").astype(str).str.contains(FINANCIAL_INDUSTRY)
+    src_days = pd.to_numeric(out["inventory_days_src"], errors="coerce")
+    out["inventory_na"] = src_days.isna() & (inventory.eq(0) | (financial & inventory.isna()))
+    out["inventory_days"] = out["inventory_days"].where(~out["inventory_na"])
+    growth = out["revenue_growth"]
+    out["structural_break"] = (growth + 1 >= BREAK_FACTOR) | (growth + 1 <= 1 / BREAK_FACTOR)
     return out
 
 
-def score_ratios(frame: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
+def score_ratios(frame: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
     """Per-ratio peer percentiles (0..1, higher is better), `ratio_score` and coverage."""
+    weights = cfg.ratio_weights
+    directions = {**HIGHER_IS_BETTER, **cfg.ratio_higher_is_better}
     out = frame.copy()
     industry = out["industry"].fillna("(unknown)")
     peers = industry.map(industry.value_counts()) >= MIN_PEERS
     for ratio in [*RATIOS, "revenue_growth"]:
         values = out[ratio].astype(float)
-        low, high = values.quantile(0.01), values.quantile(0.99)
+        if ratio == "revenue_growth":
+            values = values.where(~out["structural_break"])
+        low, high = values.quantile(WINSOR[0]), values.quantile(WINSOR[1])
         clipped = values.clip(low, high)
-        ascending = HIGHER_IS_BETTER[ratio]
+        ascending = directions[ratio]
         within = clipped.groupby(industry).rank(pct=True, ascending=ascending)
         overall = clipped.rank(pct=True, ascending=ascending)
         out[f"{ratio}_pct"] = within.where(peers, overall)
@@ -78,17 +96,22 @@ def score_ratios(frame: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame
         covered += weight * (pct.notna() & applicable)
     out["ratio_score"] = score / total_weight
     out["ratio_coverage"] = covered / total_weight
-    out["risk_flags"] = _risk_flags(out)
+    out["risk_flags"] = _risk_flags(out, cfg)
     return out
 
 
-def _risk_flags(frame: pd.DataFrame) -> pd.Series:
+def _risk_flags(frame: pd.DataFrame, cfg: ScoringConfig) -> pd.Series:
     flags = pd.DataFrame(index=frame.index)
     flags["negative_margin"] = frame["net_margin"] < 0
-    flags["slow_collection"] = frame["collection_days"] > COLLECTION_DAYS_LIMIT
-    flags["illiquid"] = frame["current_asset_ratio"] < 0.1
-    flags["cash_heavy"] = frame["current_asset_ratio"] > 0.98
-    return flags.apply(lambda row: ";".join(name for name, on in row.items() if on is True), axis=1)
+    flags["slow_collection"] = frame["collection_days"] > cfg.collection_days_limit
+    flags["illiquid"] = frame["current_asset_ratio"] < cfg.liquidity_low
+    flags["cash_heavy"] = frame["current_asset_ratio"] > cfg.liquidity_high
+    flags["negative_assets"] = pd.to_numeric(frame["total_assets"], errors="coerce") <= 0
+    flags["no_revenue"] = pd.to_numeric(frame["revenue"], errors="coerce") <= 0
+    flags["structural_break"] = frame["structural_break"].astype(bool)
+    flags = flags.fillna(False).astype(bool)
+    names = np.array(flags.columns)
+    return pd.Series([";".join(names[row]) for row in flags.to_numpy()], index=frame.index, dtype=object)
 
 
 def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +122,7 @@ def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFram
     latest = statements.sort_values("year", ascending=False, na_position="last")
     latest = latest.assign(
         _uscc=latest["uscc"].map(lambda v: (lambda c: c[0] if c[1] else None)(normalise_uscc(v))),
-        _core=latest["company_name"].map(lambda v: parse_name(v).core or None if isinstance(v, str) else None),
+        _core=latest["company_name"].map(statement_name_core),
     )
     by_code = latest.dropna(subset=["_uscc"]).drop_duplicates("_uscc").set_index("_uscc")
     by_name = latest.dropna(subset=["_core"]).drop_duplicates("_core").set_index("_core")
@@ -121,7 +144,7 @@ def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFram
     return matched.drop(columns=["_uscc", "_core"], errors="ignore") if len(matched) else pd.DataFrame(columns=["lead_id", *statements.columns])
 
 
-def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
+def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
     """One row per lead: ratios, percentiles, ratio_score, coverage, risk flags (NaN where
     a lead has no statements)."""
     base = statements.rename(columns={"collection_days": "collection_days_src", "inventory_days": "inventory_days_src"})
@@ -140,7 +163,7 @@ def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, weights: dict[str
         out["total_assets"] = np.nan
         return out
     # Percentiles come from every company in the statements (the peer universe), not only leads.
-    scored = score_ratios(compute_ratios(base), weights)
+    scored = score_ratios(compute_ratios(base), cfg)
     matched = match_to_leads(scored, leads)
     out = pd.DataFrame({"lead_id": leads["lead_id"]}).merge(matched, on="lead_id", how="left")
     out["ratio_score"] = out["ratio_score"].fillna(NEUTRAL)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,6 +24,7 @@ from leadrank.contracts import EXTRACTED, NORMALISED
 from leadrank.transform.golden import LEAD_COLUMNS
 from leadrank.warehouse.bulk import insert_frame
 from leadrank.warehouse.engine import writer
+from leadrank.warehouse.models import insert_model
 
 PUBLISH_LOCK = 724312  # PostgreSQL advisory lock key of the publisher
 STG_PROSPECT_COLUMNS = ["run_id", "record_key", *[c for c in EXTRACTED if c not in ("run_id", "record_key")]]
@@ -125,12 +127,10 @@ def publish_run(
         _write_scores(conn, run_id, scores)
         _write_outcomes(conn, outcomes, stamp)
         add_rejects(conn, run_id, rejects)
-        conn.execute(
-            text("INSERT INTO model_versions (model_id, run_id, trained_at, status, metrics, reason) "
-                 "VALUES (:m, :r, :t, :s, :x, :why)"),
-            {"m": f"{run_id}-model", "r": run_id, "t": stamp, "s": model["status"],
-             "x": json.dumps(model["metrics"], ensure_ascii=False, default=str), "why": model.get("reason")},
-        )
+        artifact = Path(model["artifact_path"]).read_bytes() if model.get("artifact_path") else None
+        insert_model(conn, model_id=f"{run_id}-model", run_id=run_id, status=model["status"], metrics=model["metrics"],
+                     reason=model.get("reason"), source=model.get("source", "nightly"), artifact=artifact,
+                     used_model_id=model.get("used_model_id"), trained_at=stamp)
         conn.execute(
             text("UPDATE pipeline_runs SET status = 'published', finished_at = :t, published_at = :t, summary = :s "
                  "WHERE run_id = :r"),

@@ -7,6 +7,7 @@
   leadrank extract   run configured sources and write what they yield
   leadrank db        schema management
   leadrank serve     serve the nightly and weekly schedules of prefect.yaml from this machine
+  leadrank model     the outcome model: evaluate on a CRM export, retrain, list versions
 
 The warehouse is --warehouse, else LEADRANK_WAREHOUSE_URL, else data/leadrank.db (SQLite).
 Commands import their heavy dependencies (Prefect, pandas) only when they run, so --help is quick.
@@ -18,7 +19,7 @@ import sys
 
 import typer
 
-from leadrank.flows.cli import data, run, serve, warehouse
+from leadrank.flows.cli import data, model, run, serve, warehouse
 from leadrank.flows.cli.common import err
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.command()(data.dedupe)
 app.command()(data.extract)
 app.add_typer(warehouse.db_app, name="db")
 app.command()(serve.serve)
+app.add_typer(model.model_app, name="model")
 
 
 def main() -> None:

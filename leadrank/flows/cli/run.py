@@ -77,20 +77,27 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
 
 def top(
     n: Annotated[int, typer.Option("-n", "--limit", help="How many leads to show.", min=1)] = 20,
+    segment: Annotated[str | None, typer.Option("--segment", help="Only this customer type (government, bank_finance, telecom, listed, multinational, large_enterprise, retail_chain, wholesaler, sme): one key-account team's list.")] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Show the current ranked list (the latest published run)."""
+    """Show the current ranked list (the latest published run), with each lead's top reasons for
+    and against in Chinese and English."""
     from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.models import run_model
     from leadrank.warehouse.read import latest_run, ranked_leads
 
     engine = make_engine(warehouse)
     try:
-        frame = ranked_leads(engine, limit=n)
+        frame = ranked_leads(engine, limit=None if segment else n)
+        if segment:
+            frame = frame[frame["segment"] == segment].head(n)
         run_info = latest_run(engine)
     except Exception as exc:  # noqa: BLE001 - e.g. no tables yet
         fail(f"cannot read the ranked list ({type(exc).__name__}); has `leadrank run` published a run yet?")
-    if run_info is None or frame.empty:
+    if run_info is None:
         fail("no published run yet: run `leadrank run` first")
+    if frame.empty:
+        fail(f"no leads in segment {segment!r} in the latest run" if segment else "the latest run published no leads")
     table = Table(title=f"Top {len(frame)} leads — run {run_info['run_id']}")
     for column in ("#", "tier", "company", "segment", "city", "priority", "phone", "why"):
         table.add_column(column, overflow="fold")
@@ -98,5 +105,15 @@ def top(
         table.add_row(str(row.rank), row.tier, row.company_name or "", row.segment or "", row.city or "",
                       f"{row.priority:.3f}", row.phone or "", row.top_reasons or "")
     console.print(table)
+    console.print(model_note(run_model(engine, str(run_info["run_id"]))))
 
 
+def model_note(model: dict[str, Any] | None) -> str:
+    """One line on what the priority rests on: an outcome model (and how good) or the fit alone."""
+    if model is None:
+        return ""
+    metrics = model["metrics"]
+    if model["status"] in {"trained", "reused"}:
+        return (f"Priority = fit score and outcome model ({model['status']}; AUC {metrics.get('auc')}, "
+                f"{metrics.get('validation')}, {metrics.get('n_rows')} outcomes).")
+    return f"[yellow]No outcome model: priority is the fit score only.[/] {model['reason'] or ''}"

@@ -1,0 +1,126 @@
+"""`leadrank model ...`: check the outcome model on your own CRM history, retrain it, list versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, err, fail
+
+model_app = typer.Typer(help="The outcome model: evaluate it on a CRM export, retrain it, list stored versions.",
+                        no_args_is_help=True)
+
+
+@model_app.command("evaluate")
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", help="CSV (or XLSX) export with one row per lead and its outcome.",
+                                       exists=True, dir_okay=False)],
+    target: Annotated[str, typer.Option("--target", help="The outcome column, e.g. Converted.")],
+    positive: Annotated[str | None, typer.Option("--positive", help="Target value that means won (default: 1, yes, true, won, 成交).")] = None,
+    drop: Annotated[list[str], typer.Option("--drop", help="Column to leave out; repeat. Drop identifiers and anything filled in after the outcome was known (it leaks).")] = [],  # noqa: B006
+    time_column: Annotated[str | None, typer.Option("--time-column", help="Date column: validate on the latest 25 % of rows instead of cross-validation.")] = None,
+    sep: Annotated[str, typer.Option("--sep", help="CSV field separator.")] = ",",
+) -> None:
+    """Train the production model pipeline on any tabular outcome export and print its validated
+    metrics as one JSON object (auc, n_rows, n_positive, validation, precision at top k,
+    calibration, ...), so you can check the model on your own CRM history before trusting it.
+
+    Numbers, categories, placeholders ("Select") and blanks are recognised per column; what was
+    ignored or coerced is listed under `columns`. Progress goes to stderr, the JSON to stdout.
+    """
+    import pandas as pd
+
+    from leadrank.scoring.financials import read_table
+    from leadrank.scoring.model import evaluate_and_fit, outcome_table
+
+    started = time.perf_counter()
+    try:
+        with err.status(f"reading {data.name}"):
+            raw = read_table(data, None, sep)
+            raw.columns = [str(c).strip() for c in raw.columns]
+            table = outcome_table(raw, target, positive=positive, drop=drop, time_column=time_column)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        fail(str(exc))
+    with err.status(f"validating the model on {len(table.y)} rows"):
+        result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical, dates=table.dates,
+                                  fit_final=False)
+    metrics = dict(result.metrics)
+    out = {
+        "auc": metrics.pop("auc"),
+        "n_rows": metrics.pop("n_rows"),
+        "n_positive": metrics.pop("n_positive"),
+        "validation": metrics.pop("validation"),
+        "status": "cold_start" if result.reason else "evaluated",
+        **({"reason": result.reason} if result.reason else {}),
+        **metrics,
+        "columns": table.notes,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
+    for column, auc in table.notes["possible_leaks"].items():
+        err.print(f"[yellow]warning:[/] {column!r} alone separates the outcome with AUC {auc}: was it filled in "
+                  "after the outcome was known? If so, --drop it.")
+    if result.reason:
+        err.print(f"[yellow]{result.reason}[/]")
+        raise typer.Exit(1)
+
+
+@model_app.command("retrain")
+def retrain(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) -> None:
+    """Retrain the outcome model from the outcomes stored in the warehouse and store it as a new
+    model version (the Prefect flow `weekly-retrain`). Nightly runs use the newest version while
+    it is younger than scoring.model_max_age_days."""
+    from leadrank.config import ConfigError, load_config
+
+    try:
+        load_config(config)
+    except ConfigError as exc:
+        fail(str(exc))
+    from leadrank.flows.retrain import weekly_retrain
+
+    try:
+        summary = weekly_retrain(config=str(config), warehouse=warehouse)
+    except Exception as exc:  # noqa: BLE001 - the flow logged it; say it plainly
+        fail(f"retraining failed: {exc}")
+    if summary["status"] == "trained":
+        console.print(f"model {summary['model_id']} trained on {summary['metrics']['n_rows']} outcomes: "
+                      f"AUC {summary['metrics']['auc']} ({summary['metrics']['validation']})")
+    else:
+        console.print(f"[yellow]no model[/]: {summary['reason']}")
+
+
+@model_app.command("versions")
+def versions(
+    n: Annotated[int, typer.Option("-n", "--limit", help="How many versions to show.", min=1)] = 10,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """List stored model versions, newest first, with their validation metrics."""
+    from rich.table import Table
+
+    from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.models import list_models
+
+    try:
+        frame = list_models(make_engine(warehouse), limit=n)
+    except Exception as exc:  # noqa: BLE001 - e.g. no tables yet
+        fail(f"cannot read model versions ({type(exc).__name__}); run `leadrank db upgrade` and a run first")
+    if frame.empty:
+        fail("no model versions stored yet: `leadrank run` or `leadrank model retrain` stores one")
+    table = Table(title="Model versions")
+    for column in ("model_id", "trained_at", "source", "status", "auc", "precision@k", "rows", "why"):
+        table.add_column(column, overflow="fold")
+    for row in frame.itertuples():
+        metrics = json.loads(row.metrics or "{}")
+        top = metrics.get("precision_at_top_k") or {}
+        def text(value: object) -> str:
+            return value if isinstance(value, str) else ""
+
+        table.add_row(row.model_id, str(row.trained_at)[:19], text(row.source), row.status,
+                      str(metrics.get("auc")), str(top.get("precision", "")), str(metrics.get("n_rows", "")),
+                      text(row.reason) + (f" (uses {row.used_model_id})" if text(row.used_model_id) else ""))
+    console.print(table)

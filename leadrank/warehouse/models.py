@@ -1,0 +1,116 @@
+"""Model versions in the warehouse: metrics, training summary and the fitted pipeline.
+
+Every nightly run and every retrain stores a version (a cold start too, with its reason), so the
+history of what scored the leads is auditable. The fitted pipeline is pickled with a SHA-256
+checksum that is verified before loading; only leadrank itself writes this table, and a blob
+whose checksum does not match is refused, not unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, text
+
+
+@dataclass
+class StoredModel:
+    model_id: str
+    trained_at: datetime
+    metrics: dict[str, Any]
+    model: Any  # leadrank.scoring.model.ModelResult
+
+
+def dump(model: Any) -> tuple[bytes, str]:
+    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    return blob, hashlib.sha256(blob).hexdigest()
+
+
+def insert_model(conn: Connection, *, model_id: str, run_id: str | None, status: str, metrics: dict[str, Any],
+                 reason: str | None, source: str, artifact: bytes | None = None,
+                 used_model_id: str | None = None, trained_at: str | None = None) -> None:
+    """One row of model_versions, inside the caller's transaction."""
+    summary = {k: metrics.get(k) for k in ("n_rows", "n_positive", "n_negative", "date_range",
+                                           "numeric_features", "categorical_features") if k in metrics}
+    conn.execute(
+        text("INSERT INTO model_versions (model_id, run_id, trained_at, status, metrics, reason, source, classifier, "
+             "training_summary, artifact, artifact_sha256, used_model_id) "
+             "VALUES (:m, :r, :t, :s, :x, :why, :src, :clf, :summary, :blob, :sha, :used)"),
+        {"m": model_id, "r": run_id, "t": trained_at or datetime.now(UTC).isoformat(timespec="seconds"),
+         "s": status, "x": json.dumps(metrics, ensure_ascii=False, default=str), "why": reason or None,
+         "src": source, "clf": metrics.get("classifier"), "summary": json.dumps(summary, ensure_ascii=False, default=str),
+         "blob": artifact, "sha": hashlib.sha256(artifact).hexdigest() if artifact else None, "used": used_model_id},
+    )
+
+
+def latest_model(engine: Engine, max_age_days: float) -> StoredModel | None:
+    """The newest retrained version younger than `max_age_days`, else None (the night then
+    trains its own model on every outcome it has, as without a retrain schedule)."""
+    if max_age_days <= 0:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT model_id, trained_at, metrics, artifact, artifact_sha256 FROM model_versions "
+            "WHERE status = 'trained' AND source = 'retrain' AND artifact IS NOT NULL "
+            "ORDER BY trained_at DESC, model_id DESC LIMIT 1"
+        )).first()
+    if row is None:
+        return None
+    trained_at = pd.Timestamp(row.trained_at)
+    trained_at = trained_at.tz_localize(UTC) if trained_at.tzinfo is None else trained_at
+    if (pd.Timestamp.now(tz=UTC) - trained_at).total_seconds() > max_age_days * 86400:
+        return None
+    blob = bytes(row.artifact)
+    if hashlib.sha256(blob).hexdigest() != row.artifact_sha256:
+        raise ValueError(f"model {row.model_id}: stored artifact fails its checksum; refusing to load it")
+    try:
+        model = pickle.loads(blob)
+    except Exception as exc:  # noqa: BLE001 - e.g. saved by another scikit-learn version
+        raise ValueError(f"model {row.model_id}: cannot load the stored pipeline ({type(exc).__name__}: {exc})") from None
+    return StoredModel(row.model_id, trained_at.to_pydatetime(), json.loads(row.metrics or "{}"), model)
+
+
+def list_models(engine: Engine, limit: int = 10) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(text(
+            "SELECT model_id, run_id, trained_at, status, source, metrics, reason, used_model_id FROM model_versions "
+            "ORDER BY trained_at DESC, model_id DESC LIMIT :n"), conn, params={"n": int(limit)})
+
+
+def save_model(engine: Engine, **kwargs: Any) -> None:
+    """insert_model in its own transaction (the retrain flow, outside a nightly publish)."""
+    from leadrank.warehouse.engine import writer
+
+    with writer(engine).begin() as conn:
+        insert_model(conn, **kwargs)
+
+
+def active_leads(engine: Engine) -> pd.DataFrame:
+    """The current golden records (LEAD_COLUMNS), for retraining on their features."""
+    from leadrank.transform.golden import LEAD_COLUMNS
+
+    with engine.connect() as conn:
+        frame = pd.read_sql_query(text("SELECT * FROM leads WHERE status = 'active'"), conn, dtype=object)
+    for column in LEAD_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame[LEAD_COLUMNS].astype(object).where(frame[LEAD_COLUMNS].notna(), None)
+    for column in ("is_branch", "uscc_valid"):
+        frame[column] = frame[column].map(lambda v: bool(v) if v is not None else False)
+    for column in ("n_sources", "n_records", "exhibitions"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
+    return frame
+
+
+def run_model(engine: Engine, run_id: str) -> dict[str, Any] | None:
+    """The model version a run scored with: status, reason and metrics."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT status, reason, metrics FROM model_versions WHERE run_id = :r "
+                                "ORDER BY trained_at DESC LIMIT 1"), {"r": run_id}).first()
+    return {"status": row.status, "reason": row.reason, "metrics": json.loads(row.metrics or "{}")} if row else None

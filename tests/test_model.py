@@ -1,0 +1,228 @@
+"""The outcome model: `leadrank model evaluate` on messy CRM exports, cold start, stored versions,
+reuse by the nightly run, and the weekly retrain."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from leadrank import pipeline
+from leadrank.config import OutcomesConfig, ScoringConfig
+from leadrank.flows.cli import app
+from leadrank.paths import DEMO_DIR
+from leadrank.scoring.model import PLACEHOLDER, clean_category, evaluate_and_fit
+from leadrank.scoring.outcomes import load_outcomes, match_outcomes
+from leadrank.scoring.priority import score_leads
+from leadrank.warehouse.engine import make_engine
+from tests.helpers import run_pipeline
+
+runner = CliRunner()
+
+
+def crm_export(path, n=800, seed=0, one_class=False, dates=False, blank_dates=0):
+    """A messy CRM export: mixed case, 'Select' placeholders, blanks, text in a number column,
+    an identifier column and a constant column; the outcome depends on visits and source."""
+    rng = np.random.default_rng(seed)
+    source = rng.choice(["Google", "google ", "Reference", "Select", "", "Olark Chat"], size=n)
+    visits = rng.poisson(3, size=n).astype(float)
+    logit = 1.0 * (visits - 3) + np.where(np.char.lower(np.char.strip(source.astype(str))) == "reference", 2.5, 0)
+    won = rng.random(n) < 1 / (1 + np.exp(-logit))
+    frame = pd.DataFrame({
+        "Lead ID": [f"id-{i:05d}" for i in range(n)],
+        "Source": source,
+        "Visits": visits.astype(int).astype(str),
+        "Magazine": "No",
+        "Converted": np.where(won, "Yes", "No") if not one_class else "Yes",
+    })
+    frame.loc[[3, 7], "Visits"] = ["unknown", "lots"]
+    if dates:
+        frame["Created"] = pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y/%m/%d")
+        frame.loc[list(range(blank_dates)), "Created"] = ""
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def evaluate(*args):
+    result = runner.invoke(app, ["model", "evaluate", *args])
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    return result, (json.loads(lines[-1]) if lines else None)
+
+
+def test_evaluate_prints_one_json_with_metrics(tmp_path):
+    crm_export(tmp_path / "crm.csv")
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--positive", "Yes")
+    assert result.exit_code == 0, result.output
+    assert {"auc", "n_rows", "n_positive", "validation", "precision_at_top_k", "brier", "calibration"} <= set(out)
+    assert out["n_rows"] == 800 and out["validation"] == "stratified_5fold_cv" and out["auc"] > 0.75
+    assert out["classifier"].startswith("calibrated soft vote")
+    assert out["columns"]["ignored"] == {"Lead ID": "looks like an identifier (almost every value distinct)",
+                                         "Magazine": "constant"}
+    assert out["columns"]["text_in_number_columns"] == {"Visits": 2}
+    assert out["numeric_features"] == ["Visits"] and out["categorical_features"] == ["Source"]
+    assert sum(b["n"] for b in out["calibration"]) == 800
+
+
+def test_a_column_that_gives_the_outcome_away_is_flagged(tmp_path):
+    frame = crm_export(tmp_path / "crm.csv", n=600)
+    frame["Sales tag"] = np.where(frame["Converted"] == "Yes", "closed", "ringing")
+    frame.loc[:20, "Sales tag"] = "busy"
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted")
+    assert list(out["columns"]["possible_leaks"]) == ["Sales tag"] and out["auc"] > 0.95
+    assert "'Sales tag' alone separates the outcome" in result.stderr
+
+
+def test_evaluate_on_later_data_when_dates_exist(tmp_path):
+    crm_export(tmp_path / "crm.csv", n=600, dates=True)
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--drop", "Lead ID",
+                           "--time-column", "Created")
+    assert result.exit_code == 0, result.output
+    assert out["validation"] == "time_split_75_25" and out["validation_rows"] == 150
+    assert out["columns"]["positive_value"] == "Yes"  # found without --positive
+
+
+def test_outcomes_without_some_dates_fall_back_to_cross_validation(tmp_path):
+    crm_export(tmp_path / "crm.csv", n=600, dates=True, blank_dates=5)
+    _, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--time-column", "Created")
+    assert out["validation"].startswith("stratified") and "5 outcomes without a date" in out["validation_note"]
+
+
+def test_evaluate_one_class_only_is_cold_start(tmp_path):
+    crm_export(tmp_path / "crm.csv", n=60, one_class=True)
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--positive", "Yes")
+    assert result.exit_code == 1 and out["status"] == "cold_start" and out["auc"] is None
+    assert "60 won and 0 lost" in out["reason"] and "cold start" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--drop", "Nope"], "no column(s) ['Nope']"),
+    (["--positive", "Maybe"], "--positive 'Maybe' does not occur"),
+])
+def test_evaluate_bad_arguments_are_clear_errors(tmp_path, args, message):
+    crm_export(tmp_path / "crm.csv", n=50)
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", *args)
+    assert result.exit_code == 1 and out is None and message in result.output
+
+
+def test_categories_are_cleaned():
+    values = pd.Series(["Google", " google ", "GOOGLE", "Select", "请选择", "", None, "Olark  Chat"])
+    cleaned = list(clean_category(values))
+    assert cleaned[:3] == ["google"] * 3 and cleaned[3:5] == [PLACEHOLDER] * 2
+    assert pd.isna(cleaned[5]) and pd.isna(cleaned[6]) and cleaned[7] == "olark chat"
+
+
+def test_unseen_category_in_the_ensemble_is_treated_as_missing():
+    from leadrank.scoring.model import predict
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=600), "cat": rng.choice(["a", "b", "c"], size=600)})
+    y = pd.Series(((frame["x"] + (frame["cat"] == "a")) > 0.3).astype(int))
+    result = evaluate_and_fit(frame, y, ["x"], ["cat"])
+    assert result.metrics["classifier"].startswith("calibrated soft vote") and result.metrics["auc"] > 0.85
+    p = predict(result, pd.DataFrame({"x": [0.1, 0.1], "cat": ["never seen", None]}))
+    assert 0 < p[0] < 1 and p[0] == pytest.approx(p[1])
+
+
+def test_outcomes_file_without_dates_still_trains(tmp_path):
+    from tests.test_scoring import lead
+
+    path = tmp_path / "crm.csv"
+    rows = [f"公司{i:02d},{'成交' if i % 3 == 0 else '丢单'}" for i in range(40)]
+    path.write_text("公司名称,结果\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    leads = pd.DataFrame([lead(f"L{i:02d}", f"公司{i:02d}", n_sources=1 + (i % 3 == 0)) for i in range(40)])
+    good, bad = match_outcomes(load_outcomes(OutcomesConfig(name="o", path=path,
+                                                            columns={"company_name": "公司名称", "outcome": "结果"})), leads)
+    assert len(good) == 40 and bad.empty and good["outcome_date"].isna().all()
+    result = score_leads(leads, pd.DataFrame(columns=["financials_source"]), good, ScoringConfig())
+    assert result.stats["model"] == "trained" and result.stats["model_validation"].startswith("stratified")
+
+
+def versions(url):
+    with make_engine(url).connect() as conn:
+        return pd.read_sql_query(text("SELECT * FROM model_versions ORDER BY trained_at, model_id"), conn)
+
+
+def test_model_versions_are_stored_retrained_and_reused(warehouse_url, demo_config):
+    first = run_pipeline(str(demo_config), warehouse_url)
+    assert first["scoring"]["model"] == "trained"
+    stored = versions(warehouse_url).iloc[0]
+    assert stored["status"] == "trained" and stored["source"] == "nightly" and stored["artifact"] is not None
+    summary = json.loads(stored["training_summary"])
+    assert summary["n_positive"] > 0 and summary["n_negative"] > 0 and "customer_type" in summary["categorical_features"]
+    metrics = json.loads(stored["metrics"])
+    assert {"auc", "precision_at_top_k", "calibration", "brier"} <= set(metrics)
+    # Without a retrain, every night trains on all the outcomes it has.
+    assert run_pipeline(str(demo_config), warehouse_url)["scoring"]["model"] == "trained"
+    retrained = pipeline.retrain_step(str(demo_config), warehouse_url)
+    assert retrained["status"] == "trained" and retrained["metrics"]["n_rows"] >= 16
+    night = run_pipeline(str(demo_config), warehouse_url)
+    assert night["scoring"]["model"] == "reused" and "reusing the stored model" in night["scoring"]["model_reason"]
+    rows = versions(warehouse_url).set_index("model_id")
+    assert rows.loc[retrained["model_id"], "source"] == "retrain"
+    assert rows.loc[f"{night['run_id']}-model", "status"] == "reused"
+    assert rows.loc[f"{night['run_id']}-model", "used_model_id"] == retrained["model_id"]
+    # A stored artifact that fails its checksum is never unpickled: the night trains afresh.
+    with make_engine(warehouse_url).begin() as conn:
+        conn.execute(text("UPDATE model_versions SET artifact_sha256 = 'x' WHERE model_id = :m"),
+                     {"m": retrained["model_id"]})
+    assert run_pipeline(str(demo_config), warehouse_url)["scoring"]["model"] == "trained"
+
+
+def config_without_outcomes(tmp_path):
+    raw = (DEMO_DIR / "sources.yaml").read_text(encoding="utf-8")
+    raw = raw.replace("${CONFIG_URL}", DEMO_DIR.as_uri()).replace("${CONFIG_DIR}", str(DEMO_DIR))
+    data = yaml.safe_load(raw)
+    data.pop("outcomes")
+    for item in data["financials"]:
+        item["path"] = str(DEMO_DIR / item["path"])
+    path = tmp_path / "no-outcomes.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_cold_start_night_says_so_and_ranks_by_fit(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    night = run_pipeline(str(config_without_outcomes(tmp_path)), url)
+    assert night["scoring"]["model"] == "cold_start" and "0 won and 0 lost" in night["scoring"]["model_reason"]
+    row = versions(url).iloc[0]
+    assert row["status"] == "cold_start" and row["artifact"] is None and "fit score only" in row["reason"]
+    top = runner.invoke(app, ["top", "-n", "3", "--warehouse", url])
+    assert top.exit_code == 0 and "cold start" in top.output and "fit score only" in top.output
+
+
+def test_model_versions_command(tmp_path, demo_config):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    empty = runner.invoke(app, ["model", "versions", "--warehouse", url])
+    assert empty.exit_code == 1
+    run_pipeline(str(demo_config), url)
+    shown = runner.invoke(app, ["model", "versions", "--warehouse", url], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0 and "nightly" in shown.output and "trained" in shown.output
+
+
+@pytest.mark.prefect
+def test_weekly_retrain_flow(prefect_harness, tmp_path, demo_config):
+    from leadrank.flows.retrain import weekly_retrain
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(str(demo_config), url)
+    summary = weekly_retrain(config=str(demo_config), warehouse=url)
+    assert summary["status"] == "trained" and summary["model_id"].startswith("retrain-")
+    assert "retrain" in set(versions(url)["source"])
+
+
+def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(str(demo_config), url)
+    shown = runner.invoke(app, ["top", "-n", "50", "--segment", "government", "--warehouse", url], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    assert "│ government" in shown.output
+    for other in ("bank_finance", "telecom", "listed", "multinational", "large_enterprise", "retail_chain",
+                  "wholesaler", "sme"):
+        assert f"│ {other}" not in shown.output, other
+    assert "(" in shown.output and ")" in shown.output and "Priority = fit score and outcome model" in shown.output
+    missing = runner.invoke(app, ["top", "--segment", "nope", "--warehouse", url])
+    assert missing.exit_code == 1 and "no leads in segment 'nope'" in missing.output
