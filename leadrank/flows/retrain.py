@@ -22,10 +22,16 @@ def retrain_task(config: str, warehouse: str | None) -> dict[str, Any]:
 
 
 @flow(name="weekly-retrain", log_prints=True)
-def weekly_retrain(config: str = str(DEMO_CONFIG), warehouse: str | None = None) -> dict[str, Any]:
-    """Retrain the outcome model from the warehouse's outcomes and store the version."""
+def weekly_retrain(config: str | None = None, warehouse: str | None = None) -> dict[str, Any]:
+    """Retrain the outcome model from the warehouse's outcomes and store the version.
+
+    Args:
+        config: The sources file (YAML); none means the bundled demo. (A default path would be
+            baked into the deployment's parameter schema, so the default is resolved here.)
+        warehouse: SQLAlchemy URL; none means $LEADRANK_WAREHOUSE_URL, else data/leadrank.db.
+    """
     logger = get_run_logger()
-    summary = retrain_task(config, warehouse)
+    summary = retrain_task(config or str(DEMO_CONFIG), warehouse)
     if summary["status"] == "trained":
         metrics = summary["metrics"]
         logger.info("model %s: AUC %s (%s) on %s outcomes", summary["model_id"], metrics.get("auc"),
