@@ -3,9 +3,12 @@
   leadrank run       one nightly refresh (a Prefect flow; ephemeral unless PREFECT_API_URL is set)
   leadrank top       the published ranked list
   leadrank export    the ranked list to CSV or XLSX
+  leadrank report    a one-page HTML report with charts
+  leadrank outcomes  import won / lost outcomes from a CRM export
+  leadrank suppress  do-not-contact entries
   leadrank dedupe    entity resolution alone, on any CSV of prospects
   leadrank extract   run configured sources and write what they yield
-  leadrank db        schema management
+  leadrank db        schema, sales access and retention
 
 The warehouse is --warehouse, else LEADRANK_WAREHOUSE_URL, else data/leadrank.db (SQLite).
 Commands import their heavy dependencies (Prefect, pandas) only when they run, so --help is quick.
@@ -17,7 +20,7 @@ import sys
 
 import typer
 
-from leadrank.flows.cli import data, run, warehouse
+from leadrank.flows.cli import data, outcomes, run, suppress, warehouse
 from leadrank.flows.cli.common import err
 
 app = typer.Typer(
@@ -29,9 +32,12 @@ app = typer.Typer(
 app.command()(run.run)
 app.command()(run.top)
 app.command()(warehouse.export)
+app.command()(warehouse.report)
 app.command()(data.dedupe)
 app.command()(data.extract)
 app.add_typer(warehouse.db_app, name="db")
+app.add_typer(outcomes.outcomes_app, name="outcomes")
+app.add_typer(suppress.suppress_app, name="suppress")
 
 
 def main() -> None:
