@@ -168,7 +168,7 @@ def test_suppression_hides_leads_everywhere(warehouse_url, demo_config, tmp_path
         assert not set(table(engine, mart, "rank")["lead_id"]) & hidden
     out = tmp_path / "leads.csv"
     assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
-    assert not set(pd.read_csv(out, encoding="utf-8-sig")["Lead ID"]) & hidden
+    assert not set(pd.read_csv(out, encoding="utf-8-sig")["lead_id"]) & hidden
     page = tmp_path / "report.html"
     assert runner.invoke(app, ["report", "-o", str(page), "--warehouse", warehouse_url]).exit_code == 0
     with engine.connect() as conn:

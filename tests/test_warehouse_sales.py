@@ -44,7 +44,7 @@ def test_xlsx_export_has_a_sheet_per_segment_and_chinese_headers(warehouse_url, 
     engine = make_engine(warehouse_url)
     sizes = dict(query(engine, "SELECT segment, COUNT(*) FROM ranked_leads GROUP BY segment"))
     total = sum(sizes.values())
-    for lang, all_title, first_header in [("en", "All leads", "Rank"), ("zh", "全部线索", "排名")]:
+    for lang, all_title, first_header in [("en", "All leads", "rank"), ("zh", "全部线索", "排名")]:
         out = tmp_path / f"leads-{lang}.xlsx"
         result = runner.invoke(app, ["export", "-o", str(out), "--lang", lang, "--warehouse", warehouse_url])
         assert result.exit_code == 0, result.output

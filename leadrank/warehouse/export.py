@@ -65,11 +65,14 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Values and headers in the chosen language (codes stay codes in English)."""
+    """Values and headers in the chosen language (in English the columns keep their names and
+    segments and movements their codes)."""
     out = frame.copy()
-    if "key_account" in out:
-        out["key_account"] = out["key_account"].map(lambda v: labels.yes_no(v, lang))
+    if "key_account" in out:  # a boolean on both dialects (SQLite stores 0/1)
+        out["key_account"] = out["key_account"].map(lambda v: None if v is None else bool(v))
     if lang == "zh":
+        if "key_account" in out:
+            out["key_account"] = out["key_account"].map(lambda v: labels.yes_no(v, lang))
         if "segment" in out:
             out["segment"] = out["segment"].map(lambda v: labels.segment(v, lang))
         for name in ("movement", "reason"):
@@ -78,7 +81,13 @@ def localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
         if "top_reasons" in out and "reasons_for" in frame:
             out["top_reasons"] = [labels.reasons(f, a, lang) for f, a in
                                   zip(frame["reasons_for"], frame["reasons_against"], strict=True)]
-    return out.rename(columns={c: labels.column(c, lang) for c in out.columns})
+    return out.rename(columns={c: header(c, lang) for c in out.columns})
+
+
+def header(column: str, lang: str) -> str:
+    """A column's header: its name in English (the names are the export's contract), the
+    Chinese label with lang="zh"."""
+    return labels.column(column, lang) if lang == "zh" else column
 
 
 def sheet_title(name: str, taken: set[str]) -> str:
@@ -114,11 +123,21 @@ def _write_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, codes: lis
 
 def _xlsx(path: Path, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str) -> None:
     workbook = Workbook(write_only=True)
+    try:
+        _fill_workbook(workbook, segments, dropped, lang)
+    except BaseException:
+        for sheet in workbook.worksheets:  # finish the half-written sheets' streams; the file is discarded
+            sheet.close()
+        raise
+    workbook.save(path)
+
+
+def _fill_workbook(workbook: Workbook, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str) -> None:
     taken: set[str] = set()
     everything = segments.sort_values("rank")
     columns = [c for c in EXPORT_COLUMNS if c in segments.columns]
     frame = safe_frame(localise(everything[columns + ["reasons_for", "reasons_against"]], lang))
-    _write_sheet(workbook, sheet_title(labels.sheet("all", lang), taken), frame[[labels.column(c, lang) for c in columns]],
+    _write_sheet(workbook, sheet_title(labels.sheet("all", lang), taken), frame[[header(c, lang) for c in columns]],
                  columns)
     seg_columns = [c for c in SEGMENT_SHEET_COLUMNS if c in segments.columns]
     sizes = segments.groupby("segment", dropna=False).size().sort_values(ascending=False, kind="stable")
@@ -127,17 +146,16 @@ def _xlsx(path: Path, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str) 
         part = part.sort_values("segment_rank")
         frame = safe_frame(localise(part[seg_columns + ["reasons_for", "reasons_against"]], lang))
         _write_sheet(workbook, sheet_title(labels.segment(None if pd.isna(code) else code, lang), taken),
-                     frame[[labels.column(c, lang) for c in seg_columns]], seg_columns)
+                     frame[[header(c, lang) for c in seg_columns]], seg_columns)
     if len(dropped):
         frame = safe_frame(localise(dropped[DROPPED_COLUMNS], lang))
         _write_sheet(workbook, sheet_title(labels.sheet("dropped", lang), taken), frame, DROPPED_COLUMNS)
-    workbook.save(path)
 
 
 def _csv(path: Path, segments: pd.DataFrame, lang: str) -> None:
     columns = [c for c in EXPORT_COLUMNS if c in segments.columns]
     frame = localise(segments.sort_values("rank")[columns + ["reasons_for", "reasons_against"]], lang)
-    safe_frame(frame[[labels.column(c, lang) for c in columns]]).to_csv(path, index=False, encoding="utf-8-sig")
+    safe_frame(frame[[header(c, lang) for c in columns]]).to_csv(path, index=False, encoding="utf-8-sig")
 
 
 def write_atomically(output: Path, write: Callable[[Path], None]) -> None:
