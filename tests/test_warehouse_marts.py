@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from openpyxl import load_workbook
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -81,7 +82,7 @@ def test_marts_per_segment_and_region(warehouse_url, demo_config):
         assert len(others) == n - 1 and row["phone"] not in others
 
 
-def test_movement_and_dropped_out_leads(warehouse_url, demo_config):
+def test_movement_and_dropped_out_leads(warehouse_url, demo_config, tmp_path):
     """Night 2 (published from night 1's frames, changed): one lead absorbed into another, two
     leads swapping ranks, one new lead. Movement is against night 1; the absorbed lead is listed
     as dropped out, merged into its survivor, and its records follow it."""
@@ -125,6 +126,11 @@ def test_movement_and_dropped_out_leads(warehouse_url, demo_config):
         moved = conn.execute(text("SELECT lead_id, last_seen_run FROM lead_records WHERE lead_id = :s AND "
                                   "last_seen_run = :r"), {"s": survivor, "r": first["run_id"]}).all()
         history = conn.execute(text("SELECT COUNT(DISTINCT run_id) FROM lead_scores")).scalar()
+    book = tmp_path / "leads.xlsx"
+    assert runner.invoke(app, ["export", "-o", str(book), "--warehouse", warehouse_url]).exit_code == 0
+    sheet = load_workbook(book)["Dropped out"]
+    assert [c.value for c in sheet[2]][:5] == [absorbed, dropped.iloc[0]["company_name"], 6,
+                                              dropped.iloc[0]["prev_tier"], "merged"]
     assert tuple(status) == ("merged", survivor)
     assert moved  # the absorbed lead's records follow the survivor and keep their last-seen run
     assert history == 2  # each run's scores are kept
