@@ -74,6 +74,18 @@ def test_xlsx_export_has_a_sheet_per_segment_and_chinese_headers(warehouse_url, 
     frame = pd.read_csv(csv_out, encoding="utf-8-sig")
     assert list(frame.columns[:4]) == ["排名", "等级", "线索ID", "公司名称"] and len(frame) == total
     assert not frame["主要原因"].str.contains("[A-Za-z]{4}", regex=True).any()  # Chinese reasons only
+    # Names come from the open web: a formula is neutralised, a phone number is not.
+    top = ranked_leads(engine).iloc[0]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE leads SET company_name = :n WHERE lead_id = :l"),
+                     {"n": '=HYPERLINK("http://evil.example/","点我")', "l": top["lead_id"]})
+    for suffix in ("csv", "xlsx"):
+        out = tmp_path / f"formula.{suffix}"
+        assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
+        first = (pd.read_csv(out, encoding="utf-8-sig", dtype=str) if suffix == "csv"
+                 else pd.read_excel(out, dtype=str)).iloc[0]
+        assert first["company_name"] == '\'=HYPERLINK("http://evil.example/","点我")'
+        assert first["phone"] == top["phone"] and first["phone"].startswith("+86")
     bad = runner.invoke(app, ["export", "-o", str(csv_out), "--lang", "fr", "--warehouse", warehouse_url])
     assert bad.exit_code == 1 and "unknown language" in said(bad)
 

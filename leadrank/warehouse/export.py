@@ -50,17 +50,21 @@ class ExportError(RuntimeError):
     pass
 
 
-def neutralise(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
-
-
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that would start a formula get a leading apostrophe (vectorised per column:
+    exports can be large)."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(neutralise)
+        values = out[column]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        try:
+            risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
+        except AttributeError:  # no text in this column
+            continue
+        if risky.any():
+            out[column] = values.astype(object)
+            out.loc[risky, column] = "'" + values[risky].astype(str)
     return out
 
 
@@ -110,12 +114,12 @@ def _write_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, codes: lis
     for i, code in enumerate(codes, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(code, 12)
     bold = Font(bold=True)
-    header = []
+    cells = []
     for name in frame.columns:
         cell = WriteOnlyCell(sheet, value=name)
         cell.font = bold
-        header.append(cell)
-    sheet.append(header)
+        cells.append(cell)
+    sheet.append(cells)
     for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None):
         sheet.append(row)
     sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(codes), 1))}{len(frame) + 1}"

@@ -141,7 +141,7 @@ def _cities_chart(engine: Engine, lang: str) -> str:
         return ""
     regions["place"] = [c or p or "?" for p, c in zip(regions["province"], regions["city"], strict=True)]
     top = regions.groupby("place")["leads"].sum().sort_values(ascending=False, kind="stable").head(12).index.tolist()
-    series = _tier_series(regions.rename(columns={"place": "_place"}), "_place", top, lang)[:2]
+    series = _tier_series(regions, "place", top, lang)[:2]  # tiers A and B
     return stacked_bars(_t("cities", lang), top, series)
 
 
