@@ -369,3 +369,10 @@ def test_retention_flow(prefect_harness, warehouse_url, demo_config):
     result = retention_purge(days=7, warehouse=warehouse_url)
     assert result["run_dirs"] == [run["run_id"]] and result["staging_rows"]["stg_prospects"] > 0
     assert not run_dir(run["run_id"]).joinpath("extract").exists()
+
+
+@pytest.mark.parametrize("command", [["report"], ["outcomes", "import"], ["suppress", "add"], ["suppress", "list"],
+                                     ["suppress", "remove"], ["db", "grant-sales"], ["db", "purge"]])
+def test_sales_commands_explain_themselves(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output and len(said(result)) > 200

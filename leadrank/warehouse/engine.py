@@ -51,6 +51,8 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=60000")
+            # Up to 256 MB of page cache (taken only as pages are read) and in-memory temp
+            # tables: a million-row publish upserts into B-trees far larger than the 2 MB default.
             cursor.execute("PRAGMA cache_size=-262144")
             cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
