@@ -24,10 +24,11 @@ def counts(engine) -> dict[str, int]:
 
 def test_migrations_apply_once(warehouse_url):
     engine = make_engine(warehouse_url)
-    expected = [m.version for m in available(engine.dialect.name)]  # every migration, in order
-    assert expected[0] == "0001" and upgrade(engine) == expected
+    versions = [m.version for m in available(engine.dialect.name)]
+    assert versions[:2] == ["0001", "0002"]
+    assert upgrade(engine) == versions
     assert upgrade(engine) == []
-    assert set(applied(engine)) == set(expected)
+    assert set(applied(engine)) == set(versions)
 
 
 def test_publish_idempotent_and_one_row_per_company(warehouse_url, demo_config):
@@ -42,7 +43,7 @@ def test_publish_idempotent_and_one_row_per_company(warehouse_url, demo_config):
 
     second = run_pipeline(str(demo_config), warehouse_url)
     ranked_2 = ranked_leads(engine)
-    assert second["leads"] == {"new": 0, "updated": 0, "unchanged": truth, "merged": 0}
+    assert second["leads"] == {"new": 0, "updated": 0, "unchanged": truth, "merged": 0, "dropped": 0}
     assert counts(engine) == before
     same = ["lead_id", "rank", "tier", "priority", "company_name"]
     pd.testing.assert_frame_equal(ranked_1[same], ranked_2[same])
@@ -90,3 +91,37 @@ def test_unknown_outcomes_and_bad_financials_are_counted(warehouse_url, demo_con
 
 def test_display_url_hides_password():
     assert "s3cret" not in display_url("postgresql+psycopg://sales:s3cret@db.example.com/leads")
+
+
+def test_bulk_insert_keeps_values_apart_on_both_dialects(warehouse_url):
+    """Empty text is not NULL, NaN is NULL, and odd column types survive COPY and executemany."""
+    from leadrank.warehouse.bulk import insert_frame
+
+    engine = make_engine(warehouse_url)
+    frame = pd.DataFrame({
+        "k": ["a", "b", "c", "d"],
+        "t": ["", None, 'x,"y"\nz', "=1+1"],
+        "n": pd.array([1, None, 3, 4], dtype="Int64"),
+        "f": [1.5, float("nan"), 2.0, -0.25],
+        "b": [True, False, None, True],
+        "mixed": [1, "two", 3.5, None],
+        "at": pd.to_datetime(["2026-05-01T02:30:00Z", None, "2026-05-02T00:00:00Z", "2026-05-03T00:00:00Z"]),
+    })
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE bulk_probe (k TEXT PRIMARY KEY, t TEXT, n INTEGER, f DOUBLE PRECISION, "
+                             "b BOOLEAN, mixed TEXT, at TEXT)")
+        insert_frame(conn, "bulk_probe", frame)
+        insert_frame(conn, "bulk_probe", frame.assign(t="again"), conflict=["k"], update=["t"])
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT k, t, n, f, b, mixed, at FROM bulk_probe ORDER BY k")).all()
+    assert [r[1] for r in rows] == ["again"] * 4
+    assert [r[2] for r in rows] == [1, None, 3, 4]
+    assert [r[3] for r in rows] == [1.5, None, 2.0, -0.25]
+    assert [None if r[4] is None else bool(r[4]) for r in rows] == [True, False, None, True]
+    assert [r[5] for r in rows] == ["1", "two", "3.5", None]
+    assert rows[0][6].startswith("2026-05-01") and rows[1][6] is None
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM bulk_probe")
+        insert_frame(conn, "bulk_probe", frame[["k", "t"]])
+        texts = [r[0] for r in conn.execute(text("SELECT t FROM bulk_probe ORDER BY k")).all()]
+    assert texts == ["", None, 'x,"y"\nz', "=1+1"]

@@ -10,6 +10,7 @@ deadlocking. Passwords never leave this module: use `display_url` to show a URL.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -50,6 +51,10 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=60000")
+            # Up to 256 MB of page cache (taken only as pages are read) and in-memory temp
+            # tables: a million-row publish upserts into B-trees far larger than the 2 MB default.
+            cursor.execute("PRAGMA cache_size=-262144")
+            cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -59,6 +64,11 @@ def make_engine(url: str | None = None) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def now() -> str:
+    """The current UTC time as stored in the warehouse (ISO 8601, seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def writer(engine: Engine) -> Engine:

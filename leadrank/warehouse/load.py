@@ -2,29 +2,39 @@
 
 `stage_run` writes what the sources yielded (stg_*); it may run while later stages still work,
 and a rerun of the same run replaces it. `publish_run` writes leads, record links, merge and
-split history, scores and model metadata and marks the run published, all in one transaction
-holding the publisher lock: a run that fails or is killed before its commit leaves the previous
-night's marts exactly as they were, and two runs can never publish at once. A run publishes only
-if no other run published since it began (`base_run_id`): of two overlapping runs, one publishes
-and the other fails with PublishConflict instead of publishing leads resolved against stale data.
+split history, scores with their movement against the previously published run (and the leads
+that dropped out of it), outcomes and model metadata, refreshes which leads are suppressed,
+and marks the run published, all in one transaction holding the publisher lock: a run that
+fails or is killed before its commit leaves the previous night's marts exactly as they were,
+and two runs can never publish at once. A run publishes only if no other run published since
+it began (`base_run_id`): of two overlapping runs, one publishes and the other fails with
+PublishConflict instead of publishing leads resolved against stale data.
+
+A million leads is an ordinary night, so nothing here works row by row: frames go to the
+database in bulk (`bulk`), bookkeeping that depends on stored rows (first seen, last seen,
+updated) is done by the upsert itself, and changes to existing rows are set-based UPDATEs
+from a temporary table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
 from leadrank.contracts import EXTRACTED, NORMALISED
 from leadrank.transform.golden import LEAD_COLUMNS
-from leadrank.warehouse.bulk import insert_frame
-from leadrank.warehouse.engine import writer
+from leadrank.warehouse.bulk import insert_frame, temp_table
+from leadrank.warehouse.engine import now, writer
 from leadrank.warehouse.models import insert_model
+from leadrank.warehouse.suppress import refresh_matches
 
 PUBLISH_LOCK = 724312  # PostgreSQL advisory lock key of the publisher
 STG_PROSPECT_COLUMNS = ["run_id", "record_key", *[c for c in EXTRACTED if c not in ("run_id", "record_key")]]
@@ -34,22 +44,23 @@ RECORD_COLUMNS = [
                                                            "fetched_at", "raw")],
 ]
 GOLDEN_HASHED = [c for c in LEAD_COLUMNS if c not in ("lead_id", "first_fetched_at", "last_fetched_at")]
-LATEST_PUBLISHED_RUN = ("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
-                        "ORDER BY published_at DESC, run_id DESC LIMIT 1")
+LEAD_TABLE_COLUMNS = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "last_fetched_at")] + [
+    "other_phones", "other_emails", "status", "merged_into", "record_hash", "first_seen_run", "last_seen_run",
+    "first_seen_at", "last_seen_at", "updated_run"]
+OUTCOME_TABLE_COLUMNS = ["outcome_id", "lead_id", "outcome", "outcome_date", "owner", "company_name", "uscc",
+                         "source_file", "imported_at"]
+LATEST_PUBLISHED = ("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
+                    "ORDER BY published_at DESC, run_id DESC LIMIT 1")
 
 
 class PublishConflict(RuntimeError):
     """Another run published while this one was running: this one must not publish."""
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def start_run(engine: Engine, run_id: str, *, config_hash: str | None = None, flow_run_id: str | None = None) -> None:
     with writer(engine).begin() as conn:
         conn.execute(text("DELETE FROM pipeline_runs WHERE run_id = :r AND status <> 'published'"), {"r": run_id})
-        base = conn.execute(text(LATEST_PUBLISHED_RUN)).scalar()
+        base = conn.execute(text(LATEST_PUBLISHED)).scalar()
         conn.execute(
             text("INSERT INTO pipeline_runs (run_id, started_at, status, config_hash, flow_run_id, base_run_id) "
                  "VALUES (:r, :t, 'running', :c, :f, :b)"),
@@ -88,11 +99,20 @@ def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
     insert_frame(conn, "stg_rejects", frame[["run_id", "source", "stage", "row_ref", "reason", "raw"]])
 
 
-def _golden_hash(leads: pd.DataFrame) -> pd.Series:
-    """A fingerprint of each lead's golden fields: a changed fingerprint is an updated lead."""
-    values = leads[GOLDEN_HASHED].astype(object)
-    values = values.where(values.notna(), "").map(str)
-    return pd.util.hash_pandas_object(values, index=False).map(lambda h: f"{h:016x}")
+def golden_hash(leads: pd.DataFrame) -> pd.Series:
+    """A fingerprint of each lead's golden fields (joined and hashed in C++ and numpy, not per
+    row in Python): a changed fingerprint is an updated lead."""
+    parts = []
+    for column in GOLDEN_HASHED:
+        values = leads[column]
+        try:
+            array = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: compare their text
+            array = pa.array([None if pd.isna(v) else str(v) for v in values], type=pa.string())
+        parts.append(pc.fill_null(pc.cast(array, pa.string()), ""))
+    joined = pc.binary_join_element_wise(*parts, "\x1f").to_numpy(zero_copy_only=False).astype(object)
+    digits = pd.util.hash_array(joined, categorize=False).astype(">u8").tobytes().hex()
+    return pd.Series([digits[i : i + 16] for i in range(0, len(digits), 16)], index=leads.index, dtype=object)
 
 
 def publish_run(
@@ -108,25 +128,31 @@ def publish_run(
     model: dict[str, Any],
     summary: dict[str, Any],
 ) -> dict[str, int]:
-    """Publish a run atomically. Returns lead counts: new, updated, unchanged, merged."""
+    """Publish a run atomically. Returns lead counts: new, updated, unchanged, merged, and how
+    many leads of the previous list dropped out."""
     stamp = now()
+    merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
+    absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
     with writer(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK})
         row = conn.execute(text("SELECT status, base_run_id FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).first()
         if row is None or row.status != "running":
             raise RuntimeError(f"run {run_id} is {row.status if row else 'unknown'}, not running: it cannot publish")
-        latest = conn.execute(text(LATEST_PUBLISHED_RUN)).scalar()
-        if latest != row.base_run_id:
+        previous = conn.execute(text(LATEST_PUBLISHED)).scalar()
+        if previous != row.base_run_id:
             raise PublishConflict(
-                f"run {run_id} cannot publish: run {latest} published while it was running, so its leads were "
+                f"run {run_id} cannot publish: run {previous} published while it was running, so its leads were "
                 f"resolved against older data; resume it (leadrank run --resume {run_id}) to redo them")
-        counts = _write_leads(conn, run_id, leads, records, events, stamp)
+        counts = _write_leads(conn, run_id, leads, records, stamp)
         _write_records(conn, run_id, records)
         _write_events(conn, run_id, events, stamp)
-        _write_scores(conn, run_id, scores)
-        _write_outcomes(conn, outcomes, stamp)
+        _apply_merges(conn, absorbed)
+        counts["merged"] = len(absorbed)
+        counts["dropped"] = _write_scores(conn, run_id, scores, previous, absorbed)
+        write_outcomes(conn, outcomes, stamp)
         add_rejects(conn, run_id, rejects)
+        refresh_matches(conn)
         artifact = Path(model["artifact_path"]).read_bytes() if model.get("artifact_path") else None
         insert_model(conn, model_id=f"{run_id}-model", run_id=run_id, status=model["status"], metrics=model["metrics"],
                      reason=model.get("reason"), source=model.get("source", "nightly"), artifact=artifact,
@@ -139,60 +165,68 @@ def publish_run(
     return counts
 
 
-def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame, events: pd.DataFrame, stamp: str) -> dict[str, int]:
-    existing = pd.DataFrame(
-        conn.execute(text("SELECT lead_id, record_hash, first_seen_run, first_seen_at, last_seen_run, last_seen_at, "
-                          "updated_run FROM leads")).all(),
-        columns=["lead_id", "old_hash", "first_seen_run", "first_seen_at", "last_seen_run", "last_seen_at", "updated_run"],
-    )
+def other_contacts(records: pd.DataFrame, leads: pd.DataFrame, column: str, best: str) -> pd.Series:
+    """Per lead, the values of `column` its records hold other than the lead's best one,
+    ';'-joined, most frequent first (None when there are none)."""
+    pairs = records[["lead_id", column]].dropna()
+    if pairs.empty:
+        return pd.Series(None, index=leads.index, dtype=object)
+    counted = pairs.value_counts().rename("n").reset_index()
+    best_value = counted["lead_id"].map(pd.Series(leads[best].to_numpy(), index=leads["lead_id"].to_numpy()))
+    counted = counted[counted[column].to_numpy() != best_value.to_numpy()]
+    if counted.empty:
+        return pd.Series(None, index=leads.index, dtype=object)
+    counted = counted.sort_values(["lead_id", "n", column], ascending=[True, False, True])
+    joined = counted.groupby("lead_id", sort=False)[column].agg(";".join)
+    return leads["lead_id"].map(joined).astype(object)
+
+
+def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame, stamp: str) -> dict[str, int]:
+    """Upsert the golden records. The upsert keeps first-seen bookkeeping, moves last-seen only
+    for leads a source listed tonight, and marks a lead updated only when its fingerprint
+    changed; counting afterwards needs no read of the stored leads."""
+    tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"].astype(bool), "lead_id"])
     frame = leads.copy()
-    frame["record_hash"] = _golden_hash(frame)
-    frame = frame.merge(existing, on="lead_id", how="left")
-    seen_tonight = set(records.loc[records["seen_tonight"].astype(bool), "lead_id"])
-    is_new = frame["old_hash"].isna()
-    changed = ~is_new & (frame["old_hash"] != frame["record_hash"])
-    tonight = frame["lead_id"].isin(seen_tonight)
+    frame["record_hash"] = golden_hash(frame)
+    frame["other_phones"] = other_contacts(records, frame, "phone_e164", "phone")
+    frame["other_emails"] = other_contacts(records, frame, "email_norm", "email")
     frame["status"] = "active"
     frame["merged_into"] = None
-    frame["first_seen_run"] = frame["first_seen_run"].where(~is_new, run_id)
-    frame["first_seen_at"] = frame["first_seen_at"].astype(object).where(~is_new, stamp)
-    frame["last_seen_run"] = frame["last_seen_run"].where(~tonight, run_id)
-    frame["last_seen_at"] = frame["last_seen_at"].astype(object).where(~tonight, stamp)
-    frame["updated_run"] = frame["updated_run"].where(~(is_new | changed), run_id)
-    frame["first_seen_at"] = frame["first_seen_at"].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
-    frame["last_seen_at"] = frame["last_seen_at"].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
-    columns = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "last_fetched_at")] + [
-        "status", "merged_into", "record_hash", "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at", "updated_run"]
+    frame["first_seen_run"] = run_id
+    frame["first_seen_at"] = stamp
+    frame["last_seen_run"] = np.where(tonight, run_id, None)
+    frame["last_seen_at"] = np.where(tonight, stamp, None)
+    frame["updated_run"] = run_id
     frame["n_sources"] = frame["n_sources"].astype(int)
     frame["n_records"] = frame["n_records"].astype(int)
-    insert_frame(conn, "leads", frame[columns], conflict=["lead_id"])
-    merges = events[events["kind"] == "merge"] if len(events) else events
-    for survivor, absorbed in zip(merges.get("lead_id", []), merges.get("other_lead_id", []), strict=True):
-        conn.execute(text("UPDATE leads SET status = 'merged', merged_into = :s WHERE lead_id = :a"),
-                     {"s": survivor, "a": absorbed})
-        conn.execute(text("UPDATE leads SET merged_into = :s WHERE merged_into = :a"), {"s": survivor, "a": absorbed})
-    return {
-        "new": int(is_new.sum()),
-        "updated": int(changed.sum()),
-        "unchanged": int((~is_new & ~changed).sum()),
-        "merged": int(len(merges)),
-    }
+    sets = {c: f"excluded.{c}" for c in LEAD_TABLE_COLUMNS if c not in ("lead_id", "first_seen_run", "first_seen_at")}
+    sets["last_seen_run"] = "COALESCE(excluded.last_seen_run, leads.last_seen_run)"
+    sets["last_seen_at"] = "COALESCE(excluded.last_seen_at, leads.last_seen_at)"
+    sets["updated_run"] = ("CASE WHEN leads.record_hash = excluded.record_hash THEN leads.updated_run "
+                           "ELSE excluded.updated_run END")
+    insert_frame(conn, "leads", frame[LEAD_TABLE_COLUMNS], conflict=["lead_id"], sets=sets)
+    new, updated = conn.execute(text(
+        "SELECT SUM(CASE WHEN first_seen_run = :r THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN updated_run = :r AND first_seen_run <> :r THEN 1 ELSE 0 END) FROM leads"), {"r": run_id}).one()
+    new, updated = int(new or 0), int(updated or 0)
+    return {"new": new, "updated": updated, "unchanged": len(frame) - new - updated}
 
 
 def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None:
-    frame = records.copy()
-    tonight = frame["seen_tonight"].astype(bool)
-    frame["first_seen_run"] = run_id
-    frame["last_seen_run"] = run_id
-    # Records not seen tonight keep their run bookkeeping; only their lead may have changed.
-    stale = frame[~tonight]
-    if len(stale):
-        for key, lead, evidence in zip(stale["record_key"], stale["lead_id"], stale["match_evidence"], strict=True):
-            conn.execute(text("UPDATE lead_records SET lead_id = :l, match_evidence = :e WHERE record_key = :k"),
-                         {"l": lead, "e": evidence, "k": key})
-    fresh = frame.loc[tonight, RECORD_COLUMNS]
+    tonight = records["seen_tonight"].astype(bool)
+    fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id)[RECORD_COLUMNS]
     update = [c for c in RECORD_COLUMNS if c not in ("record_key", "first_seen_run")]
     insert_frame(conn, "lead_records", fresh, conflict=["record_key"], update=update)
+    # Records not seen tonight keep their run bookkeeping; only their lead may have changed.
+    stale = records.loc[~tonight, ["record_key", "lead_id", "match_evidence"]]
+    if stale.empty:
+        return
+    temp_table(conn, "_stale_records", stale, {"record_key": "TEXT", "lead_id": "TEXT", "match_evidence": "TEXT"})
+    conn.exec_driver_sql(
+        "UPDATE lead_records SET lead_id = s.lead_id, match_evidence = s.match_evidence FROM _stale_records s "
+        "WHERE lead_records.record_key = s.record_key AND (lead_records.lead_id <> s.lead_id "
+        "OR COALESCE(lead_records.match_evidence, '') <> COALESCE(s.match_evidence, ''))")
+    conn.exec_driver_sql("DROP TABLE _stale_records")
 
 
 def _write_events(conn: Connection, run_id: str, events: pd.DataFrame, stamp: str) -> None:
@@ -209,33 +243,83 @@ def _write_events(conn: Connection, run_id: str, events: pd.DataFrame, stamp: st
                                               "evidence", "at"]], conflict=["event_id"])
 
 
-def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame) -> None:
-    previous = conn.execute(text(
-        f"SELECT s.lead_id, s.rank FROM lead_scores s WHERE s.run_id = ({LATEST_PUBLISHED_RUN})")).all()
-    prev_rank = pd.Series({lead: rank for lead, rank in previous}, dtype="Int64")
+def _apply_merges(conn: Connection, absorbed: dict[str, str]) -> None:
+    """Absorbed leads become 'merged' into their survivor, and leads merged into an absorbed one
+    earlier now point at the survivor too (an old ID always resolves in one step)."""
+    if not absorbed:
+        return
+    merges = pd.DataFrame({"absorbed": list(absorbed), "survivor": list(absorbed.values())})
+    temp_table(conn, "_merges", merges, {"absorbed": "TEXT", "survivor": "TEXT"})
+    conn.exec_driver_sql("UPDATE leads SET status = 'merged', merged_into = m.survivor FROM _merges m "
+                         "WHERE leads.lead_id = m.absorbed")
+    conn.exec_driver_sql("UPDATE leads SET merged_into = m.survivor FROM _merges m WHERE leads.merged_into = m.absorbed")
+    conn.exec_driver_sql("DROP TABLE _merges")
+
+
+def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
+    """lead_id, rank and tier of every lead in the previously published run."""
+    rows: list[tuple[str, int, str]] = []
+    if previous is not None:
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            marker = "%s" if conn.dialect.name == "postgresql" else "?"
+            cursor.execute(f"SELECT lead_id, rank, tier FROM lead_scores WHERE run_id = {marker}", (previous,))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    ids, ranks, tiers = zip(*rows, strict=True) if rows else ((), (), ())
+    # Object columns: pandas' Arrow-backed strings make isin/map on a million keys slow.
+    return pd.DataFrame({"lead_id": pd.Series(ids, dtype=object), "rank": pd.Series(ranks, dtype="int64"),
+                         "tier": pd.Series(tiers, dtype=object)})
+
+
+def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous: str | None,
+                  absorbed: dict[str, str]) -> int:
+    """This run's scores with movement against the previously published run; the leads of that
+    run missing from this one are recorded as dropped out. Returns how many dropped out."""
+    prev = _previous_scores(conn, previous)
     frame = scores.copy()
     frame["run_id"] = run_id
-    frame["prev_rank"] = frame["lead_id"].map(prev_rank).astype("Int64")
-    frame["movement"] = "unchanged"
-    frame.loc[frame["prev_rank"].isna(), "movement"] = "new"
-    frame.loc[frame["prev_rank"].notna() & (frame["rank"] < frame["prev_rank"]), "movement"] = "up"
-    frame.loc[frame["prev_rank"].notna() & (frame["rank"] > frame["prev_rank"]), "movement"] = "down"
+    by_lead = prev.set_index("lead_id")
+    frame["prev_rank"] = frame["lead_id"].map(by_lead["rank"]).astype("Int64")
+    frame["prev_tier"] = frame["lead_id"].map(by_lead["tier"]).astype(object)
+    rank = frame["rank"].to_numpy(dtype=np.int64)
+    known = frame["prev_rank"].notna().to_numpy()
+    before = frame["prev_rank"].fillna(0).to_numpy(dtype=np.int64)
+    frame["movement"] = np.where(~known, "new", np.where(rank < before, "up", np.where(rank > before, "down",
+                                                                                          "unchanged")))
     frame["fin_year"] = pd.to_numeric(frame["fin_year"], errors="coerce").astype("Int64")
     frame["key_account"] = frame["key_account"].astype(bool)
     conn.execute(text("DELETE FROM lead_scores WHERE run_id = :r"), {"r": run_id})
     insert_frame(conn, "lead_scores", frame)
+    gone = prev[~prev["lead_id"].isin(frame["lead_id"])]
+    if gone.empty:
+        return 0
+    dropped = pd.DataFrame({
+        "run_id": run_id, "lead_id": gone["lead_id"], "prev_run_id": previous, "prev_rank": gone["rank"],
+        "prev_tier": gone["tier"], "merged_into": gone["lead_id"].map(absorbed).astype(object),
+    })
+    dropped["reason"] = np.where(dropped["merged_into"].notna(), "merged", "not_ranked")
+    insert_frame(conn, "lead_dropouts", dropped, conflict=["run_id", "lead_id"])
+    return len(dropped)
 
 
-def _write_outcomes(conn: Connection, outcomes: pd.DataFrame, stamp: str) -> None:
+def outcome_ids(frame: pd.DataFrame) -> list[str]:
+    """Stable IDs of outcomes: the same lead, outcome and date are one outcome whichever file
+    reported it, so importing a file twice, a later CRM export that repeats earlier rows, or a
+    file the nightly run also reads adds nothing."""
+    return [hashlib.sha1(f"{lead}|{o}|{d}".encode()).hexdigest()[:20]
+            for lead, o, d in zip(frame["lead_id"], frame["outcome"], frame["outcome_date"], strict=True)]
+
+
+def write_outcomes(conn: Connection, outcomes: pd.DataFrame, stamp: str) -> int:
+    """Store matched outcomes; rows already stored are left alone. Returns how many were new."""
     if outcomes.empty:
-        return
+        return 0
     frame = outcomes.copy()
-    frame["outcome_id"] = [
-        hashlib.sha1(f"{lead}|{o}|{d}|{f}".encode()).hexdigest()[:20]
-        for lead, o, d, f in zip(frame["lead_id"], frame["outcome"], frame["outcome_date"], frame["source_file"],
-                                 strict=True)
-    ]
+    frame["outcome_id"] = outcome_ids(frame)
     frame = frame.drop_duplicates("outcome_id")
     frame["imported_at"] = stamp
-    insert_frame(conn, "outcomes", frame[["outcome_id", "lead_id", "outcome", "outcome_date", "owner", "company_name",
-                                          "uscc", "source_file", "imported_at"]], conflict=["outcome_id"], update=[])
+    before = conn.execute(text("SELECT COUNT(*) FROM outcomes")).scalar() or 0
+    insert_frame(conn, "outcomes", frame[OUTCOME_TABLE_COLUMNS], conflict=["outcome_id"], update=[])
+    return int((conn.execute(text("SELECT COUNT(*) FROM outcomes")).scalar() or 0) - before)

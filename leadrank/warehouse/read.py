@@ -45,15 +45,31 @@ def stored_outcomes(engine: Engine) -> pd.DataFrame:
     return frame
 
 
-def ranked_leads(engine: Engine, limit: int | None = None) -> pd.DataFrame:
-    sql = "SELECT * FROM ranked_leads ORDER BY rank"
-    params = {}
-    if limit is not None:
-        sql += " LIMIT :n"
-        params["n"] = int(limit)
+def mart(engine: Engine, sql: str, params: dict[str, object] | None = None) -> pd.DataFrame:
+    """A query over the marts as a frame of plain values (None for NULL). Timestamps are ISO
+    text on both dialects (SQLite stores them so; PostgreSQL's are formatted the same way)."""
     with engine.connect() as conn:
-        frame = pd.read_sql_query(text(sql), conn, params=params)
+        frame = pd.read_sql_query(text(sql), conn, params=params or {})
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = frame[column].map(lambda v: v.isoformat(timespec="seconds") if pd.notna(v) else None)
     return frame.astype(object).where(frame.notna(), None)
+
+
+def ranked_leads(engine: Engine, limit: int | None = None) -> pd.DataFrame:
+    if limit is None:
+        return mart(engine, "SELECT * FROM ranked_leads ORDER BY rank")
+    return mart(engine, "SELECT * FROM ranked_leads ORDER BY rank LIMIT :n", {"n": int(limit)})
+
+
+def segment_leads(engine: Engine) -> pd.DataFrame:
+    """The ranked list with each lead's rank within its segment (mart_segment_leads)."""
+    return mart(engine, "SELECT * FROM mart_segment_leads ORDER BY rank")
+
+
+def dropped_leads(engine: Engine) -> pd.DataFrame:
+    """Leads of the previous published run that the latest one no longer ranks."""
+    return mart(engine, "SELECT * FROM mart_dropped_leads ORDER BY prev_rank")
 
 
 def latest_run(engine: Engine) -> dict[str, object] | None:

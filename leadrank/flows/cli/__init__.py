@@ -3,9 +3,12 @@
   leadrank run       one nightly refresh (a Prefect flow; ephemeral unless PREFECT_API_URL is set)
   leadrank top       the published ranked list
   leadrank export    the ranked list to CSV or XLSX
+  leadrank report    a one-page HTML report with charts
+  leadrank outcomes  import won / lost outcomes from a CRM export
+  leadrank suppress  do-not-contact entries
   leadrank dedupe    entity resolution alone, on any CSV of prospects
   leadrank extract   run configured sources and write what they yield
-  leadrank db        schema management
+  leadrank db        schema, sales access and retention
   leadrank serve     serve the nightly and weekly schedules of prefect.yaml from this machine
   leadrank model     the outcome model: evaluate on a CRM export, retrain, list versions
 
@@ -19,7 +22,7 @@ import sys
 
 import typer
 
-from leadrank.flows.cli import data, model, run, serve, warehouse
+from leadrank.flows.cli import data, model, outcomes, run, serve, suppress, warehouse
 from leadrank.flows.cli.common import err
 
 app = typer.Typer(
@@ -31,11 +34,14 @@ app = typer.Typer(
 app.command()(run.run)
 app.command()(run.top)
 app.command()(warehouse.export)
+app.command()(warehouse.report)
 app.command()(data.dedupe)
 app.command()(data.extract)
 app.add_typer(warehouse.db_app, name="db")
 app.command()(serve.serve)
 app.add_typer(model.model_app, name="model")
+app.add_typer(outcomes.outcomes_app, name="outcomes")
+app.add_typer(suppress.suppress_app, name="suppress")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`leadrank export` and `leadrank db ...`: the warehouse for sales and for operators."""
+"""`leadrank export`, `leadrank report` and `leadrank db ...`: the warehouse for sales and operators."""
 
 from __future__ import annotations
 
@@ -9,22 +9,55 @@ import typer
 
 from leadrank.flows.cli.common import WarehouseOpt, console, fail
 
-db_app = typer.Typer(help="Warehouse schema management.", no_args_is_help=True)
+db_app = typer.Typer(help="Warehouse schema, access and retention.", no_args_is_help=True)
+
+LangOpt = Annotated[str, typer.Option("--lang", help="Headers and labels: en (English) or zh (中文).")]
 
 
 def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="FILE.csv or FILE.xlsx")],
     warehouse: WarehouseOpt = None,
+    lang: LangOpt = "en",
 ) -> None:
-    """Export the ranked list to CSV (UTF-8 with BOM, opens in Excel) or XLSX."""
+    """Export the ranked list to CSV (UTF-8 with BOM, opens in Excel) or XLSX.
+
+    The XLSX has every lead on its first sheet, then one sheet per segment (key-account team)
+    in the team's rank order, then the leads that dropped out since the previous run; each
+    sheet has a frozen header and filters. Suppressed leads are never exported. The file is
+    written to a temporary name and moved into place, so a failed export leaves nothing.
+    """
     from leadrank.warehouse.engine import make_engine
     from leadrank.warehouse.export import ExportError, export_ranked
 
     try:
-        count = export_ranked(make_engine(warehouse), output)
+        with console.status(f"exporting to {output}"):
+            count = export_ranked(make_engine(warehouse), output, lang=lang)
     except ExportError as exc:
         fail(str(exc))
     console.print(f"wrote {count} leads to {output}")
+
+
+def report(
+    output: Annotated[Path, typer.Option("-o", "--output", help="FILE.html")] = Path("report.html"),
+    warehouse: WarehouseOpt = None,
+    lang: LangOpt = "en",
+) -> None:
+    """Write a one-page HTML report of the published list: tier counts by segment, the score
+    distribution, movement and this run's new leads, each source's yield, the best cities.
+
+    The page is self-contained (inline SVG charts and styles, no scripts, nothing fetched), so
+    it opens offline and can be mailed as it is. Suppressed leads are not in it.
+    """
+    from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.export import ExportError
+    from leadrank.warehouse.report import write_report
+
+    try:
+        with console.status("building the report"):
+            write_report(make_engine(warehouse), output, lang=lang)
+    except ExportError as exc:
+        fail(str(exc))
+    console.print(f"wrote the report to {output}")
 
 
 @db_app.command("upgrade")
@@ -37,3 +70,51 @@ def db_upgrade(warehouse: WarehouseOpt = None) -> None:
     console.print(f"{display_url(warehouse_url(warehouse))}: applied {applied or 'nothing (up to date)'}")
 
 
+@db_app.command("grant-sales")
+def db_grant_sales(
+    role: Annotated[str, typer.Argument(help="An existing PostgreSQL role (CREATE ROLE sales LOGIN PASSWORD ...).")],
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Let a PostgreSQL role read the marts (ranked_leads and the mart_* views) and nothing else:
+    no staging or core tables, no writes. Run it again after an upgrade adds a mart."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from leadrank.warehouse.access import AccessError, grant_sales
+    from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.migrate import upgrade
+
+    try:
+        engine = make_engine(warehouse)
+        upgrade(engine)
+        views = grant_sales(engine, role)
+    except AccessError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"cannot grant: {exc.orig if getattr(exc, 'orig', None) else type(exc).__name__}")
+    console.print(f"role {role} may now read: {', '.join(views)}")
+
+
+@db_app.command("purge")
+def db_purge(
+    days: Annotated[int | None, typer.Option("--days", min=1, help="Keep this many days (default $LEADRANK_RETENTION_DAYS, else 30).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be purged.")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Purge raw responses (run directories under the data directory) and staging rows of runs
+    older than the retention period. The core history and the marts are never touched; the
+    Prefect flow `retention-purge` does the same on a schedule."""
+    from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.retention import purge, retention_days
+
+    try:
+        keep = retention_days(days)
+    except ValueError as exc:
+        fail(str(exc))
+    result = purge(make_engine(warehouse), keep, dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    rows = sum(result.staging_rows.values())
+    console.print(f"{verb} {len(result.run_dirs)} run directories ({result.bytes_freed / 1e6:.1f} MB) and {rows} "
+                  f"staging rows of runs started before {result.cutoff}")
+    for table, count in result.staging_rows.items():
+        if count:
+            console.print(f"  {table}: {count}")

@@ -1,0 +1,71 @@
+"""`leadrank outcomes import FILE`: what sales did with the leads, fed back to the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadrank.flows.cli.common import WarehouseOpt, console, err, fail
+
+outcomes_app = typer.Typer(help="Outcome feedback (won / lost / contacted) from CRM exports.", no_args_is_help=True)
+SHOWN = 20
+
+
+def _parse_maps(maps: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in maps:
+        header, sep, field = item.rpartition("=")
+        if not sep or not header or not field:
+            raise typer.BadParameter(f"--map takes HEADER=FIELD, got {item!r}")
+        mapping[field.strip()] = header
+    return mapping
+
+
+@outcomes_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CRM export, .csv (UTF-8 or GB18030) or .xlsx.")],
+    map_: Annotated[list[str], typer.Option("--map", help="HEADER=FIELD when a header is not recognised, e.g. --map '签约结果=outcome'. Fields: lead_id, company_name, uscc, outcome, outcome_date, owner.")] = [],  # noqa: B006
+    unmatched: Annotated[Path | None, typer.Option("--unmatched", help="Also write the rows that could not be used, with reasons, to this CSV.")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Import won / lost / contacted outcomes (成交 / 丢单 / 已联系 too) from a CRM export.
+
+    Each row names its lead by lead_id, or by 统一社会信用代码 and/or company name; dates may be
+    2026-03-01, 2026/3/1 or 2026年3月1日. Rows that match no lead, or whose outcome or date
+    cannot be read, are listed with their row number and reason; duplicate rows count once;
+    importing the same file again adds nothing. The next nightly run trains on what is stored.
+    """
+    from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.export import ExportError, write_atomically
+    from leadrank.warehouse.feedback import FeedbackError, import_outcomes
+
+    try:
+        with console.status(f"importing {file.name}"):
+            report = import_outcomes(make_engine(warehouse), file, _parse_maps(map_))
+    except FeedbackError as exc:
+        fail(str(exc))
+    columns = ", ".join(f"{field}={header!r}" for field, header in report.columns.items())
+    console.print(f"{report.file}: {report.rows} rows (columns {columns})")
+    console.print(f"[green]{report.imported} outcomes imported[/], {report.already} already imported, "
+                  f"{len(report.duplicates)} duplicate rows, [{'red' if len(report.rejected) else 'green'}]"
+                  f"{len(report.rejected)} rows not used[/]")
+    for row, original in report.duplicates[:SHOWN]:
+        console.print(f"  duplicate: row {row} repeats row {original}")
+    if len(report.rejected):
+        table = Table(title=f"Rows not used ({len(report.rejected)})")
+        table.add_column("row")
+        table.add_column("reason", overflow="fold")
+        for row in report.rejected.head(SHOWN).itertuples(index=False):
+            table.add_row(str(row.row_ref), str(row.reason))
+        console.print(table)
+        if len(report.rejected) > SHOWN and unmatched is None:
+            err.print(f"{len(report.rejected) - SHOWN} more: use --unmatched FILE.csv to get them all")
+    if unmatched is not None:
+        try:
+            write_atomically(unmatched, lambda tmp: report.rejected.to_csv(tmp, index=False, encoding="utf-8-sig"))
+        except ExportError as exc:
+            fail(str(exc))
+        console.print(f"wrote {len(report.rejected)} rows not used to {unmatched}")

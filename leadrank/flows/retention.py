@@ -1,0 +1,29 @@
+"""The retention purge as a Prefect flow: raw responses and staging rows of runs older than the
+retention period are deleted (leadrank.warehouse.retention). Schedule it beside the nightly
+refresh; the number of days is the `days` parameter, else $LEADRANK_RETENTION_DAYS, else 30.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from leadrank.warehouse.engine import make_engine
+from leadrank.warehouse.retention import purge, retention_days
+
+
+@task(name="purge-old-runs", cache_policy=NO_CACHE)
+def purge_task(days: int, warehouse: str | None, dry_run: bool) -> dict[str, Any]:
+    return asdict(purge(make_engine(warehouse), days, dry_run=dry_run))
+
+
+@flow(name="retention-purge", log_prints=True)
+def retention_purge(days: int | None = None, warehouse: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Delete run directories and staging rows of runs started more than `days` days ago."""
+    result = purge_task(retention_days(days), warehouse, dry_run)
+    get_run_logger().info("purged %d run directories (%.1f MB) and staging rows %s of runs before %s",
+                          len(result["run_dirs"]), result["bytes_freed"] / 1e6, result["staging_rows"], result["cutoff"])
+    return result

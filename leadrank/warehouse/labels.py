@@ -1,0 +1,106 @@
+"""Words for what sales read, in English and Chinese: column headers, segments, movements.
+
+Exports and the report take `lang` ("en" or "zh"); a code without a label (a segment added by
+configuration) is shown as it is.
+"""
+
+from __future__ import annotations
+
+import json
+
+LANGS = ("en", "zh")
+
+COLUMNS = {
+    "rank": ("Rank", "排名"),
+    "segment_rank": ("Rank in segment", "类型内排名"),
+    "tier": ("Tier", "等级"),
+    "lead_id": ("Lead ID", "线索ID"),
+    "company_name": ("Company", "公司名称"),
+    "company_name_en": ("English name", "英文名称"),
+    "segment": ("Segment", "客户类型"),
+    "product_line": ("Product line", "产品线"),
+    "province": ("Province", "省份"),
+    "city": ("City", "城市"),
+    "website": ("Website", "网站"),
+    "phone": ("Phone", "电话"),
+    "phone_type": ("Phone type", "电话类型"),
+    "email": ("Email", "邮箱"),
+    "other_phones": ("Other phones", "其他电话"),
+    "other_emails": ("Other emails", "其他邮箱"),
+    "address": ("Address", "地址"),
+    "priority": ("Priority", "优先级"),
+    "fit_score": ("Fit score", "匹配度"),
+    "model_score": ("Win probability", "成交概率"),
+    "key_account": ("Key account", "大客户"),
+    "est_monthly_volume": ("Est. monthly purchases (yuan)", "预计月采购额(元)"),
+    "movement": ("Movement", "变动"),
+    "prev_rank": ("Previous rank", "上次排名"),
+    "prev_tier": ("Previous tier", "上次等级"),
+    "top_reasons": ("Top reasons", "主要原因"),
+    "sources": ("Sources", "来源"),
+    "n_sources": ("Number of sources", "来源数"),
+    "first_seen_at": ("First seen", "首次发现"),
+    "uscc": ("Unified social credit code", "统一社会信用代码"),
+    "reason": ("Reason", "原因"),
+    "merged_into": ("Merged into", "并入线索"),
+}
+SEGMENTS = {
+    "government": ("Government & institutions", "政府机关事业单位"),
+    "bank_finance": ("Banks & finance", "银行金融"),
+    "telecom": ("Telecom", "电信运营商"),
+    "listed": ("Listed companies", "上市公司"),
+    "multinational": ("Multinationals", "外资企业"),
+    "large_enterprise": ("Large enterprises", "大型企业"),
+    "retail_chain": ("Retail chains", "连锁零售"),
+    "wholesaler": ("Wholesalers", "批发商"),
+    "sme": ("SMEs", "中小企业"),
+}
+MOVEMENTS = {
+    "new": ("new", "新增"),
+    "up": ("up", "上升"),
+    "down": ("down", "下降"),
+    "unchanged": ("unchanged", "不变"),
+    "dropped": ("dropped out", "退出"),
+    "merged": ("merged", "已合并"),
+    "not_ranked": ("no longer ranked", "不再排名"),
+}
+SHEETS = {"all": ("All leads", "全部线索"), "dropped": ("Dropped out", "退出名单")}
+YES_NO = {True: ("yes", "是"), False: ("no", "否")}
+
+
+def _pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[LANGS.index(lang)]
+
+
+def column(name: str, lang: str) -> str:
+    return _pick(COLUMNS[name], lang) if name in COLUMNS else name
+
+
+def sheet(name: str, lang: str) -> str:
+    return _pick(SHEETS[name], lang)
+
+
+def segment(code: object, lang: str) -> str:
+    if code is None:
+        return _pick(("(no segment)", "(未分类)"), lang)
+    return _pick(SEGMENTS[code], lang) if code in SEGMENTS else str(code)
+
+
+def movement(code: object, lang: str) -> object:
+    return _pick(MOVEMENTS[code], lang) if code in MOVEMENTS else code
+
+
+def yes_no(value: object, lang: str) -> object:
+    return _pick(YES_NO[bool(value)], lang) if value is not None else None
+
+
+def reasons(reasons_for: object, reasons_against: object, lang: str) -> str:
+    """The top reasons in one language, from the JSON lists (+ for, − against)."""
+    parts = []
+    for sign, blob in (("+", reasons_for), ("−", reasons_against)):
+        try:
+            items = json.loads(blob) if isinstance(blob, str) and blob else []
+        except ValueError:
+            items = []
+        parts += [f"{sign}{item.get(lang) or item.get('factor')}" for item in items if isinstance(item, dict)]
+    return "; ".join(parts)
