@@ -29,7 +29,7 @@ import random
 import string
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -130,7 +130,7 @@ def uscc_check(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _landline_ok(area: str, head: str) -> bool:
     import phonenumbers
 
