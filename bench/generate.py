@@ -143,6 +143,7 @@ class Generator:
         self.rng = random.Random(seed)
         self.used_domains: set[str] = set()
         self.used_codes: set[str] = set()
+        self.used_names: set[tuple[int, str, int]] = set()
         from opencc import OpenCC
 
         self._s2t = OpenCC("s2t")
@@ -183,9 +184,16 @@ class Generator:
 
     def company(self, cid: int, brand: list[tuple[str, str]] | None = None, city: int | None = None,
                 industry: int | None = None, branch_of: dict | None = None) -> dict:
-        brand = brand or self.brand()
-        city = city if city is not None else self.rng.choices(range(len(CITIES)), CITY_WEIGHTS)[0]
-        industry = industry if industry is not None else self.rng.randrange(len(INDUSTRIES))
+        fixed_brand = brand
+        while True:  # a registered name (city, trade name, industry) is unique, as 企业名称登记 requires
+            brand = fixed_brand or self.brand()
+            city = city if city is not None else self.rng.choices(range(len(CITIES)), CITY_WEIGHTS)[0]
+            industry = industry if industry is not None else self.rng.randrange(len(INDUSTRIES))
+            name_key = (city, "".join(c for c, _ in brand), industry)
+            if branch_of is not None or name_key not in self.used_names:
+                self.used_names.add(name_key)
+                break
+            industry = self.rng.randrange(len(INDUSTRIES)) if fixed_brand else industry
         province, city_zh, city_py, area, districts = CITIES[city]
         brand_zh = "".join(c for c, _ in brand)
         brand_py = "".join(p for _, p in brand)

@@ -100,7 +100,9 @@ class ResolutionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match_threshold: float = 6.0
+    cannot_link: float = -2.0  # pairs scoring at most this are never put in one cluster
     max_block_size: int = 100
+    max_token_block: int = 30  # a name word shared by more records than this is too common to block on
     name_strong: float = 90.0  # rapidfuzz similarity (0-100) counted as the same name
     name_weak: float = 75.0  # ... as a plausible variant
     name_different: float = 55.0  # ... below this, names disagree
@@ -110,15 +112,18 @@ class ResolutionConfig(BaseModel):
         "uscc_conflict": -14.0,
         "domain_same": 6.0,
         "phone_same": 5.0,
+        "phone_local_same": 4.0,  # same last seven digits where a number lacks its area code
         "email_same": 6.0,
         "address_same": 3.0,
         "name_exact": 6.0,
         "name_strong": 4.0,
         "name_weak": 1.0,
         "name_different": -5.0,
+        "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
+        "name_pinyin": 4.0,  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
         "city_same": 1.0,
         "city_different": -3.0,
-        "branch_mismatch": -4.0,
+        "branch_mismatch": -12.0,  # a branch (分公司) is a different buyer from its head office
     }
 
 

@@ -136,6 +136,32 @@ def _fast_phones(raw: pa.Array, region: str) -> tuple[np.ndarray, np.ndarray, np
     return done, e164, kind
 
 
+@lru_cache(maxsize=1)
+def _cn_area_cities() -> dict[str, str]:
+    """Chinese landline area code → the place phonenumbers' offline geocoder names for it
+    ('755' → '广东省深圳市'); the first place where an area code covers several."""
+    from phonenumbers import geocoder
+
+    table = {}
+    for code in ["10", *(f"2{d}" for d in range(10)), *(str(c) for c in range(300, 1000))]:
+        number = phonenumbers.parse(f"+86{code}62345678")
+        place = geocoder.description_for_number(number, "zh").split("、")[0]
+        if place and place not in {"中国"}:
+            table[code] = place
+    return table
+
+
+def phone_places(e164: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """The place a Chinese landline's area code names (None for mobiles and other countries):
+    a city for records that name none, and a conflict for two companies of one name."""
+    out = np.full(len(e164), None, dtype=object)
+    table = _cn_area_cities()
+    for i in np.flatnonzero((kind == "landline") & pd.Series(e164, dtype=object).str.startswith("+86").fillna(False).to_numpy()):
+        number = e164[i]
+        out[i] = table.get(number[3:5]) if number[3] in "12" else table.get(number[3:6])
+    return out
+
+
 def normalise_phones(raw: Iterable[object], regions: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
     """(E.164, type) object arrays for a column of phones and their regions (CN when unknown).
     Common Chinese forms take a vectorised fast path; the rest go through phonenumbers, once per

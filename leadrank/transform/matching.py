@@ -1,180 +1,331 @@
-"""Candidate pairs and their match scores.
+"""Candidate pairs and their match scores, computed for whole columns at once.
 
 Blocking: records are compared only when they share a key: a valid 统一社会信用代码, a company
-domain, a phone, an email, an exact core name, or a rare name token (prefix for Chinese). Keys
-shared by more than `max_block_size` records are skipped: such keys (a group's switchboard, a
-portal domain) identify nobody.
+domain, a phone (E.164, or its last seven digits when a number lacks its area code), a company
+email, a street address (house number and street), an exact core name, or a rare name word.
+Keys shared by more than `max_block_size` records are skipped: such keys (a group's
+switchboard, a portal domain) identify nobody.
 
 Scoring: each kind of evidence adds log-odds points (ResolutionConfig.weights): agreement on
 identifiers and names adds, conflict (two valid codes that differ, different cities, names that
-disagree, a branch against its head office) subtracts. A shared phone or domain counts fully
-only when few distinct names use it, so that a group website, a switchboard number or a
-free-mail domain cannot merge different companies by itself.
+disagree, different industries under one brand, a branch against its head office) subtracts.
+Chinese company names are 行政区划 + 字号 + 行业 + 组织形式; with the region and legal form already
+parsed off, the industry word (电子, 科技, Trading …) is split from the trade name here, so that
+华强电子 and 华强物流 — one brand, two companies — disagree instead of looking 50% alike. A shared
+key never merges different companies by itself: a group website or a switchboard still needs the
+names to agree, and names that disagree outweigh it.
+
+Every array here is positional (row i of the frame); nothing loops over pairs in Python.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
 
-KEY_COLUMNS = {"u": "uscc_key", "d": "domain", "p": "phone_e164", "e": "email_key", "n": "name_core"}
+# Industry words (行业) that end Chinese trade names, with the English their English names use.
+INDUSTRIES = [
+    ("医疗器械", "medical equipment"), ("办公用品", "office supplies"), ("汽车配件", "auto parts"),
+    ("信息技术", "information technology"), ("环保科技", "environmental technology"),
+    ("精密制造", "precision manufacturing"), ("仪器仪表", "instruments"), ("生物科技", "biotechnology"),
+    ("网络科技", "network technology"), ("文化传媒", "culture media"), ("电子科技", "electronic technology"),
+    ("智能科技", "intelligent technology"), ("新材料", "new materials"), ("新能源", "new energy"),
+    ("电子商务", "e-commerce"), ("供应链", "supply chain"), ("建筑工程", "construction engineering"),
+    ("房地产", "real estate"), ("机电设备", "electromechanical equipment"), ("自动化", "automation"),
+    ("电子", "electronics"), ("科技", "technology"), ("机械", "machinery"), ("贸易", "trading"),
+    ("实业", "industrial"), ("化工", "chemical"), ("纺织", "textile"), ("食品", "food"), ("物流", "logistics"),
+    ("建材", "building materials"), ("软件", "software"), ("光电", "optoelectronics"), ("包装", "packaging"),
+    ("家具", "furniture"), ("印刷", "printing"), ("电气", "electric"), ("制药", "pharmaceutical"),
+    ("服装", "garment"), ("塑胶", "plastics"), ("五金", "hardware"), ("照明", "lighting"),
+    ("通信", "communication"), ("投资", "investment"), ("咨询", "consulting"), ("工程", "engineering"),
+    ("建设", "construction"), ("能源", "energy"), ("农业", "agriculture"), ("材料", "materials"),
+    ("电器", "electrical appliances"), ("电力", "electric power"), ("设备", "equipment"), ("技术", "technology"),
+    ("医药", "pharmaceuticals"), ("环保", "environmental protection"), ("传媒", "media"), ("文化", "culture"),
+    ("教育", "education"), ("置业", "property"), ("控股", "holdings"), ("商贸", "commerce"), ("钢铁", "steel"),
+    ("水泥", "cement"), ("玻璃", "glass"), ("陶瓷", "ceramics"), ("橡胶", "rubber"), ("汽车", "automobile"),
+    ("船舶", "shipbuilding"), ("航空", "aviation"), ("电缆", "cable"), ("电池", "battery"), ("仪器", "instrument"),
+    ("装饰", "decoration"), ("广告", "advertising"), ("餐饮", "catering"), ("酒店", "hotel"),
+]
+ZH_INDUSTRIES = [zh for zh, _ in INDUSTRIES]
+EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | {"group", "international", "industries", "electrical",
+                                                        "pharma", "tech"}, key=len, reverse=True)
+_EN_OF = dict(INDUSTRIES)
 
 
 @dataclass
 class Pairs:
-    left: np.ndarray
+    left: np.ndarray  # positional row numbers, left < right
     right: np.ndarray
     score: np.ndarray
-    evidence: list[str]
+    features: dict[str, np.ndarray]  # per pair: which evidence agreed or conflicted
+    name_sim: np.ndarray
+
+    def evidence(self, k: np.ndarray) -> list[str]:
+        """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠'."""
+        parts: list[list[str]] = [[] for _ in range(len(k))]
+        for label, values in self.features.items():
+            hit = values[k]
+            for i in np.flatnonzero(hit):
+                if label == "name~":
+                    parts[i].append(f"name~{self.name_sim[k[i]]:.0f}")
+                elif label == "name≠":
+                    parts[i].append(f"name≠{self.name_sim[k[i]]:.0f}")
+                else:
+                    parts[i].append(label)
+        return [",".join(p) for p in parts]
 
 
-def _keys(frame: pd.DataFrame) -> pd.DataFrame:
-    keys = pd.DataFrame(index=frame.index)
-    keys["uscc_key"] = frame["uscc_norm"].where(frame["uscc_valid"].astype(bool), None)
-    keys["domain"] = frame["domain"]
-    keys["phone_e164"] = frame["phone_e164"]
-    keys["email_key"] = frame["email_norm"].where(~frame["email_free"].astype(bool), None)
-    keys["name_core"] = frame["name_core"]
-    return keys
+def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Integer code per row (-1 for missing), equal codes for equal values."""
+    codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    return codes.astype(np.int64)
 
 
-def _name_tokens(frame: pd.DataFrame) -> pd.Series:
-    """Blocking tokens of names: words of Latin names, 3-character prefix and suffix of Han ones."""
-
-    def tokens(core: object) -> list[str]:
-        if not isinstance(core, str) or not core:
-            return []
-        if core.isascii():
-            return [w for w in core.split() if len(w) > 2]
-        compact = core.replace(" ", "")
-        return list({compact[:3], compact[-3:]}) if len(compact) >= 3 else [compact]
-
-    cores = pd.concat([frame["name_core"], frame["name_alt_core"]])
-    return cores.map(tokens).explode().dropna()
+def _arrow(values: np.ndarray) -> pa.Array:
+    return pa.array([v if isinstance(v, str) else "" for v in values], type=pa.string())
 
 
-def candidate_pairs(frame: pd.DataFrame, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
-    n = len(frame)
-    positions = pd.Series(np.arange(n), index=frame.index)
-    blocks: list[pd.Series] = []
-    keys = _keys(frame)
-    for prefix, column in KEY_COLUMNS.items():
-        values = keys[column].dropna()
-        blocks.append(prefix + ":" + values.astype(str))
-    alt = frame["name_alt_core"].dropna()
-    blocks.append("n:" + alt.astype(str))
-    blocks.append("t:" + _name_tokens(frame).astype(str))
-    stacked = pd.concat(blocks)
-    table = pd.DataFrame({"key": stacked.to_numpy(), "pos": positions.reindex(stacked.index).to_numpy()})
-    table = table.drop_duplicates()
-    sizes = table.groupby("key")["pos"].transform("size")
-    table = table[(sizes > 1) & (sizes <= cfg.max_block_size)]
-    if table.empty:
+def _split_industry(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(trade name, industry word) of each core name; industry '' when none is recognised."""
+    text = _arrow(cores)
+    n = len(text)
+    size = np.zeros(n, dtype=np.int64)
+    length = np.asarray(pc.utf8_length(text))
+    for word in sorted(ZH_INDUSTRIES, key=len, reverse=True):
+        hit = np.asarray(pc.ends_with(text, word), dtype=bool) & (size == 0) & (length > len(word))
+        size[hit] = len(word)
+    for word in sorted(EN_INDUSTRIES, key=len, reverse=True):
+        hit = np.asarray(pc.ends_with(text, " " + word), dtype=bool) & (size == 0) & (length > len(word) + 1)
+        size[hit] = len(word) + 1
+    brand = np.asarray(text.to_pylist(), dtype=object)
+    industry = np.full(n, "", dtype=object)
+    for k in np.unique(size[size > 0]):
+        rows = np.flatnonzero(size == k)
+        brand[rows] = [b[: -int(k)].strip() for b in brand[rows]]
+        industry[rows] = [_EN_OF.get(w, w) for w in (c[-int(k):].strip() for c in np.asarray(cores, dtype=object)[rows])]
+    return brand, industry
+
+
+@lru_cache(maxsize=1)
+def _pinyin_table() -> dict[int, str]:
+    """Character → toneless pinyin (most common reading) for CJK unified ideographs."""
+    from pypinyin.constants import PINYIN_DICT
+
+    table = {}
+    for code, readings in PINYIN_DICT.items():
+        first = readings.split(",")[0]
+        table[code] = unicodedata.normalize("NFKD", first).encode("ascii", "ignore").decode().replace("ü", "v")
+    return table
+
+
+def transliterate(brands: np.ndarray) -> np.ndarray:
+    """Pinyin of Chinese trade names, spaces dropped from Latin ones: 华强 → huaqiang,
+    'Hua Qiang' → huaqiang. English names of Chinese companies are mostly the pinyin of the
+    trade name plus the industry in English, which is how the two languages meet."""
+    text = "\x1f".join(b if isinstance(b, str) else "" for b in brands)
+    out = text.translate(_pinyin_table()).replace(" ", "").replace("-", "").split("\x1f")
+    return np.asarray(out, dtype=object)
+
+
+def _phone_local(frame: pd.DataFrame) -> np.ndarray:
+    """Last seven digits of every phone: the key of numbers written without their area code
+    (the Chicago lists' 638-0773), which phonenumbers rightly refuses as invalid."""
+    raw = _arrow(frame["phone"].to_numpy(dtype=object))
+    first = pc.replace_substring_regex(raw, r"\s*(?:[/;,、，；]|或|\bor\b|\bext\b|x\d).*$", "")
+    digits = pc.replace_substring_regex(first, r"\D", "")
+    local = pc.utf8_slice_codeunits(digits, -7)
+    ok = np.asarray(pc.greater_equal(pc.utf8_length(digits), 7), dtype=bool)
+    out = np.asarray(local.to_pylist(), dtype=object)
+    out[~ok] = None
+    return out
+
+
+def _street(frame: pd.DataFrame) -> np.ndarray:
+    """House number and street of Latin addresses ('3449 w arthington' from '3449 W. Arthington
+    Street'), the Chinese address as normalised otherwise: what says two records are one site."""
+    text = _arrow(frame["address_norm"].to_numpy(dtype=object))
+    text = pc.replace_substring_regex(text, r"\b(\d+) ?(?:st|nd|rd|th)\b", r"\1")
+    found = pc.extract_regex(
+        text, r"^(?P<street>\d+[a-z]? (?:(?:n|s|e|w|ne|nw|se|sw) )?[a-z0-9]+)").flatten()[0]
+    latin = np.asarray(pc.match_substring_regex(text, "[a-z]"), dtype=bool)
+    street = np.asarray(found.to_pylist(), dtype=object)
+    whole = np.asarray(text.to_pylist(), dtype=object)
+    out = np.where(latin, street, whole)
+    out[(out == "") | pd.isna(out)] = None
+    return out
+
+
+class Features:
+    """The columns matching compares, each as integer codes (-1 = missing) or arrays."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.n = len(frame)
+        valid = frame["uscc_valid"].to_numpy(dtype=bool)
+        self.uscc = _codes(frame["uscc_norm"].where(valid, None))
+        self.domain = _codes(frame["domain"])
+        self.phone = _codes(frame["phone_e164"])
+        self.phone_local = _codes(_phone_local(frame))
+        self.has_e164 = frame["phone_e164"].notna().to_numpy()
+        free = frame["email_free"].to_numpy(dtype=bool)
+        self.email = _codes(frame["email_norm"].where(~free, None))
+        self.street = _codes(_street(frame))
+        self.city = _codes(frame["city_norm"])
+        self.branch = frame["is_branch"].to_numpy(dtype=bool)
+        self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
+        cores = frame["name_core"].to_numpy(dtype=object)
+        self.core = cores
+        self.core_code = _codes(cores)
+        self.alt = frame["name_alt_core"].to_numpy(dtype=object)
+        self.alt_code = _codes(self.alt)
+        brand, industry = _split_industry(cores)
+        self.translit = transliterate(brand)
+        self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
+        # One key for both languages: pinyin of the trade name and the industry in English.
+        key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
+        self.translit_key = _codes(key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None))
+
+
+def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs of rows sharing a key (blocks of 2..max_block rows)."""
+    ok = keys >= 0
+    keys, rows = keys[ok], rows[ok]
+    order = np.lexsort((rows, keys))
+    keys, rows = keys[order], rows[order]
+    if len(keys) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    left_parts: list[np.ndarray] = []
-    right_parts: list[np.ndarray] = []
-    for members in table.groupby("key")["pos"].agg(lambda s: s.to_numpy()).to_numpy():
-        i, j = np.triu_indices(len(members), k=1)
-        left_parts.append(members[i])
-        right_parts.append(members[j])
-    left = np.concatenate(left_parts)
-    right = np.concatenate(right_parts)
+    start = np.r_[True, keys[1:] != keys[:-1]]
+    group = np.cumsum(start) - 1
+    starts = np.flatnonzero(start)
+    sizes = np.diff(np.r_[starts, len(keys)])
+    keep = (sizes[group] >= 2) & (sizes[group] <= max_block)
+    idx = np.flatnonzero(keep)
+    end = (starts + sizes)[group]
+    lefts, rights = [], []
+    d = 1
+    while len(idx):
+        idx = idx[idx + d < end[idx]]
+        if not len(idx):
+            break
+        lefts.append(rows[idx])
+        rights.append(rows[idx + d])
+        d += 1
+    if not lefts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, token) for the words of Latin core names: rare words block fuzzy name variants."""
+    rows, tokens = [], []
+    for i, core in enumerate(cores):
+        if isinstance(core, str) and core.isascii() and " " in core:
+            for word in set(core.split()):
+                if len(word) > 3:
+                    rows.append(i)
+                    tokens.append(word)
+    return np.asarray(rows, dtype=np.int64), np.asarray(tokens, dtype=object)
+
+
+def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
+    n = f.n
+    rows = np.arange(n, dtype=np.int64)
+    parts = [_group_pairs(codes, rows, cfg.max_block_size)
+             for codes in (f.uscc, f.domain, f.phone, f.phone_local, f.email, f.street, f.core_code, f.translit_key)]
+    # Alternative names (an English name's Chinese twin) block against both name columns.
+    names = pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True)
+    both = _codes(names)
+    parts.append(_group_pairs(both, np.r_[rows, rows], cfg.max_block_size))
+    token_rows, tokens = _name_tokens(f.core)
+    if len(tokens):
+        parts.append(_group_pairs(_codes(tokens), token_rows, cfg.max_token_block))
+    left = np.concatenate([p[0] for p in parts])
+    right = np.concatenate([p[1] for p in parts])
     lo, hi = np.minimum(left, right), np.maximum(left, right)
-    codes = np.unique(lo.astype(np.int64) * n + hi)
+    ok = lo != hi
+    codes = np.unique(lo[ok] * n + hi[ok])
     return codes // n, codes % n
 
 
-def _shared_key_factor(frame: pd.DataFrame, column: str, limit: int) -> pd.Series:
-    """1.0 for keys used by at most `limit` distinct core names, shrinking beyond that."""
-    usage = frame.dropna(subset=[column]).groupby(column)["name_core"].nunique()
-    factor = (limit / usage.clip(lower=limit)).astype(float)
-    return frame[column].map(factor).fillna(0.0)
+def _same(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    a, b = codes[i], codes[j]
+    return (a >= 0) & (a == b)
 
 
-def name_similarity(a: object, b: object) -> float:
-    if not isinstance(a, str) or not isinstance(b, str) or not a or not b:
-        return -1.0
-    if a == b:
-        return 100.0
-    return max(fuzz.token_sort_ratio(a, b), fuzz.ratio(a.replace(" ", ""), b.replace(" ", "")))
+def _differ(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    a, b = codes[i], codes[j]
+    return (a >= 0) & (b >= 0) & (a != b)
 
 
-def score_pairs(frame: pd.DataFrame, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
-    """Match score and a short evidence string for every candidate pair."""
+def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """0..100 name similarity of paired values (-1 where either is missing): the better of
+    token-sort ratio and plain ratio with spaces removed, in parallel C++ (rapidfuzz cpdist)."""
+    out = np.full(len(a), -1.0, dtype=np.float32)
+    ok = np.asarray([isinstance(x, str) and bool(x) and isinstance(y, str) and bool(y) for x, y in zip(a, b, strict=True)],
+                    dtype=bool)
+    if not ok.any():
+        return out
+    left, right = list(a[ok]), list(b[ok])
+    sorted_ratio = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, workers=-1, dtype=np.float32)
+    compact = process.cpdist([x.replace(" ", "") for x in left], [y.replace(" ", "") for y in right],
+                             scorer=fuzz.ratio, workers=-1, dtype=np.float32)
+    out[ok] = np.maximum(sorted_ratio, compact)
+    return out
+
+
+def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
+    """Match score and evidence features for every candidate pair."""
     w = cfg.weights
-    cols = {
-        c: frame[c].to_numpy(dtype=object)
-        for c in ["name_core", "name_alt_core", "name_lang", "uscc_norm", "phone_e164", "email_norm", "domain",
-                  "city_norm", "address_norm", "is_branch"]
-    }
-    valid = frame["uscc_valid"].to_numpy(dtype=bool)
-    email_free = frame["email_free"].to_numpy(dtype=bool)
-    phone_factor = _shared_key_factor(frame, "phone_e164", cfg.shared_key_names).to_numpy()
-    domain_factor = _shared_key_factor(frame, "domain", cfg.shared_key_names).to_numpy()
-    score = np.zeros(len(left))
-    evidence: list[str] = []
-    for k, (i, j) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
-        s = 0.0
-        why: list[str] = []
-        if valid[i] and valid[j]:
-            if cols["uscc_norm"][i] == cols["uscc_norm"][j]:
-                s += w["uscc_same"]
-                why.append("uscc")
-            else:
-                s += w["uscc_conflict"]
-                why.append("uscc_conflict")
-        domain = cols["domain"][i]
-        if domain is not None and domain == cols["domain"][j]:
-            s += w["domain_same"] * min(domain_factor[i], domain_factor[j])
-            why.append("domain")
-        phone = cols["phone_e164"][i]
-        if phone is not None and phone == cols["phone_e164"][j]:
-            s += w["phone_same"] * min(phone_factor[i], phone_factor[j])
-            why.append("phone")
-        mail = cols["email_norm"][i]
-        if mail is not None and mail == cols["email_norm"][j] and not email_free[i]:
-            s += w["email_same"]
-            why.append("email")
-        address = cols["address_norm"][i]
-        if address is not None and address == cols["address_norm"][j]:
-            s += w["address_same"]
-            why.append("address")
-        sim = max(
-            name_similarity(cols["name_core"][i], cols["name_core"][j]),
-            name_similarity(cols["name_alt_core"][i], cols["name_core"][j]),
-            name_similarity(cols["name_core"][i], cols["name_alt_core"][j]),
-            name_similarity(cols["name_alt_core"][i], cols["name_alt_core"][j]),
-        )
-        comparable = cols["name_lang"][i] == cols["name_lang"][j] or sim >= cfg.name_weak
-        if sim >= 100:
-            s += w["name_exact"]
-            why.append("name=")
-        elif sim >= cfg.name_strong:
-            s += w["name_strong"]
-            why.append(f"name~{sim:.0f}")
-        elif sim >= cfg.name_weak:
-            s += w["name_weak"]
-            why.append(f"name~{sim:.0f}")
-        elif comparable and 0 <= sim < cfg.name_different:
-            s += w["name_different"]
-            why.append(f"name≠{sim:.0f}")
-        city = cols["city_norm"][i]
-        other_city = cols["city_norm"][j]
-        if city is not None and other_city is not None:
-            if city == other_city:
-                s += w["city_same"]
-            else:
-                s += w["city_different"]
-                why.append("city≠")
-        if bool(cols["is_branch"][i]) != bool(cols["is_branch"][j]):
-            s += w["branch_mismatch"]
-            why.append("branch≠")
-        score[k] = s
-        evidence.append(",".join(why))
-    return Pairs(left, right, score, evidence)
+    i, j = left, right
+    feats: dict[str, np.ndarray] = {}
+    feats["uscc"] = _same(f.uscc, i, j)
+    feats["uscc≠"] = _differ(f.uscc, i, j)
+    feats["domain"] = _same(f.domain, i, j)
+    feats["phone"] = _same(f.phone, i, j)
+    feats["phone~"] = _same(f.phone_local, i, j) & ~feats["phone"] & ~(f.has_e164[i] & f.has_e164[j])
+    feats["email"] = _same(f.email, i, j)
+    feats["address"] = _same(f.street, i, j)
+    sim = _similarity(f.core[i], f.core[j])
+    has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
+    if has_alt.any():
+        k = np.flatnonzero(has_alt)
+        for a, b in ((f.alt, f.core), (f.core, f.alt), (f.alt, f.alt)):
+            sim[k] = np.maximum(sim[k], _similarity(a[i[k]], b[j[k]]))
+    same_lang = f.lang[i] == f.lang[j]
+    cross = ((f.lang[i] == "zh") & (f.lang[j] == "en")) | ((f.lang[i] == "en") & (f.lang[j] == "zh"))
+    industry_conflict = _differ(f.industry, i, j) & (same_lang | cross)
+    translit = np.full(len(i), -1.0, dtype=np.float32)
+    if cross.any():
+        k = np.flatnonzero(cross)
+        translit[k] = _similarity(f.translit[i[k]], f.translit[j[k]])
+    feats["pinyin"] = cross & (translit >= cfg.name_strong) & ~industry_conflict
+    feats["name="] = sim >= 100
+    feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
+    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict
+    comparable = same_lang | (sim >= cfg.name_weak)
+    feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict
+    feats["industry≠"] = industry_conflict & (sim < 100)
+    feats["city≠"] = _differ(f.city, i, j)
+    city_same = _same(f.city, i, j)
+    feats["branch≠"] = f.branch[i] != f.branch[j]
+    score = (
+        w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
+        + w["domain_same"] * feats["domain"] + w["phone_same"] * feats["phone"]
+        + w["phone_local_same"] * feats["phone~"] + w["email_same"] * feats["email"]
+        + w["address_same"] * feats["address"]
+        + w["name_exact"] * feats["name="] + w["name_strong"] * strong
+        + w["name_weak"] * (feats["name~"] & ~strong) + w["name_different"] * feats["name≠"]
+        + w["industry_different"] * feats["industry≠"] + w["name_pinyin"] * feats["pinyin"]
+        + w["city_same"] * city_same + w["city_different"] * feats["city≠"]
+        + w["branch_mismatch"] * feats["branch≠"]
+    ).astype(np.float32)
+    return Pairs(left, right, score, feats, sim)

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pycountry
 
 from leadrank.contracts import EXTRACTED, NORMALISED, require
-from leadrank.transform.contacts import normalise_emails, normalise_phones, normalise_websites
+from leadrank.transform.contacts import normalise_emails, normalise_phones, normalise_websites, phone_places
 from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import clean_array, core_key_array, parse_names
 from leadrank.transform.regions import regions
@@ -190,8 +190,16 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     given = _map_unique(province, lambda v: regions().resolve(v)[0] if v else None)
     given_city = _map_unique(city, lambda v: regions().resolve(v) if v else (None, None))
     addr = _addresses(out["address"])
-    out["province_norm"] = _first(given, given_city.map(lambda pc: pc[0]), addr["province"], names["province"], province)
-    out["city_norm"] = _first(given_city.map(lambda pc: pc[1]), addr["city"], names["city"], city)
+    # Last resort: the place a landline's area code names (0755 → 深圳市).
+    places = _distinct(pd.Series(phone_places(out["phone_e164"].to_numpy(dtype=object),
+                                              out["phone_type"].to_numpy(dtype=object)), index=index))
+    _, place_province, place_city = regions().strip_prefix_array(
+        pa.array([(p + "公司") if isinstance(p, str) else "" for p in places[0]], pa.string()))
+    phone_province = pd.Series(place_province[places[1]], index=index, dtype=object)
+    phone_city = pd.Series(place_city[places[1]], index=index, dtype=object)
+    out["province_norm"] = _first(given, given_city.map(lambda pc: pc[0]), addr["province"], names["province"], province,
+                                  phone_province)
+    out["city_norm"] = _first(given_city.map(lambda pc: pc[1]), addr["city"], names["city"], city, phone_city)
     out.loc[out["province_norm"].notna() & out["country_iso2"].isna(), "country_iso2"] = "CN"
     uniques, codes = _distinct(out["address"])
     out["address_norm"] = address_keys(uniques)[codes]

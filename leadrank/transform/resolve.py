@@ -23,7 +23,7 @@ import pandas as pd
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import NORMALISED, require
 from leadrank.transform.clustering import cluster
-from leadrank.transform.matching import candidate_pairs, score_pairs
+from leadrank.transform.matching import Features, candidate_pairs, score_pairs
 
 EVENT_COLUMNS = ["kind", "lead_id", "other_lead_id", "records", "evidence"]
 
@@ -70,10 +70,10 @@ def resolve(
     if n == 0:
         return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS))
 
-    left, right = candidate_pairs(frame, cfg)
-    pairs = score_pairs(frame, left, right, cfg)
-    codes = frame["uscc_norm"].where(frame["uscc_valid"].astype(bool), None).to_numpy(dtype=object)
-    labels, evidence = cluster(n, pairs, cfg.match_threshold, codes)
+    features = Features(frame)
+    left, right = candidate_pairs(features, cfg)
+    pairs = score_pairs(features, left, right, cfg)
+    labels, evidence = cluster(n, pairs, cfg.match_threshold, cfg.cannot_link, frame["record_key"].to_numpy(dtype=object))
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
 
