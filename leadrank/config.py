@@ -100,7 +100,7 @@ class ResolutionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match_threshold: float = 6.0
-    cannot_link: float = -2.0  # pairs scoring at most this are never put in one cluster
+    cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
     max_block_size: int = 100
     max_token_block: int = 30  # a name word shared by more records than this is too common to block on
     name_strong: float = 90.0  # rapidfuzz similarity (0-100) counted as the same name
@@ -111,6 +111,7 @@ class ResolutionConfig(BaseModel):
         "uscc_same": 14.0,
         "uscc_conflict": -14.0,
         "domain_same": 6.0,
+        "domain_different": -2.0,  # two company websites: companies seldom run two
         "phone_same": 5.0,
         "phone_local_same": 4.0,  # same last seven digits where a number lacks its area code
         "email_same": 6.0,
@@ -120,7 +121,7 @@ class ResolutionConfig(BaseModel):
         "name_weak": 1.0,
         "name_different": -5.0,
         "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
-        "name_pinyin": 4.0,  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
+        "name_pinyin": 5.0,  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
         "city_same": 1.0,
         "city_different": -3.0,
         "branch_mismatch": -12.0,  # a branch (分公司) is a different buyer from its head office

@@ -2,21 +2,27 @@
 
 Records join when a pair scores at least the threshold. Plain connected components would chain:
 A–X and X–B both match while A and B clearly differ (a record without a city between the same
-brand in two cities). So every pair scoring at or below `cannot_link` (two different valid
-统一社会信用代码, different cities under one name, different industries) is a constraint, and a
-component holding such a pair is rebuilt strongest edge first (Kruskal-style), refusing any union
-that would put a constrained pair in one cluster. Components without constraints — nearly all —
-are taken as scipy finds them. Each record keeps the evidence of its strongest edge, naming the
+brand in two cities). So every pair that says "two companies" (two different valid
+统一社会信用代码, a branch and its head office, different industries, different cities with no
+shared identifier, or a score at or below `cannot_link`) is a constraint; small components
+have all their pairs scored, blocked or not, so such pairs are seen; and a component holding
+one is rebuilt strongest edge first (Kruskal-style), refusing any union that would put a
+constrained pair in one cluster. Components without constraints — nearly all — are taken as
+scipy finds them. Each record keeps the evidence of its strongest edge, naming the
 record it matched, so every merge is explainable.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from leadrank.transform.matching import Pairs
+
+MAX_COMPLETED = 60  # components up to this size have every pair inside them scored
 
 
 def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -52,26 +58,56 @@ def _constrained(members: np.ndarray, edges: np.ndarray, pairs: Pairs, forbidden
     return {m: find(m) for m in parent}
 
 
-def cluster(n: int, pairs: Pairs, threshold: float, cannot_link: float, keys: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """(label per record, evidence per record). `keys` names each record in the evidence."""
+def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs inside components of 3..MAX_COMPLETED records that blocking never compared."""
+    sizes = np.bincount(labels, minlength=n)
+    rows = np.flatnonzero((sizes[labels] >= 3) & (sizes[labels] <= MAX_COMPLETED))
+    if not len(rows):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = rows[np.argsort(labels[rows], kind="stable")]
+    comp = labels[order]
+    ends = np.r_[np.flatnonzero(comp[1:] != comp[:-1]) + 1, len(order)]
+    end = np.repeat(ends, np.diff(np.r_[0, ends]))
+    lefts, rights = [], []
+    idx = np.arange(len(order))
+    d = 1
+    while len(idx):
+        idx = idx[idx + d < end[idx]]
+        lefts.append(order[idx])
+        rights.append(order[idx + d])
+        d += 1
+    left, right = np.concatenate(lefts), np.concatenate(rights)
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    seen = np.minimum(pairs.left, pairs.right) * n + np.maximum(pairs.left, pairs.right)
+    new = ~np.isin(lo * n + hi, seen)
+    return lo[new], hi[new]
+
+
+def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
+            score_more: Callable[[np.ndarray, np.ndarray], Pairs] | None = None) -> tuple[np.ndarray, list[str]]:
+    """(label per record, evidence per record). `keys` names each record in the evidence;
+    `score_more` scores pairs that blocking did not produce, so that small components can be
+    checked pair by pair for records that must stay apart."""
     match = np.flatnonzero(pairs.score >= threshold)
     labels = _components(n, pairs.left[match], pairs.right[match])
-    bad = np.flatnonzero((pairs.score <= cannot_link) | pairs.features["uscc≠"])
+    if score_more is not None:
+        left, right = _unscored_pairs(labels, pairs, n)
+        if len(left):
+            pairs = pairs + score_more(left, right)
+    bad = np.flatnonzero(pairs.conflict)
     bad = bad[labels[pairs.left[bad]] == labels[pairs.right[bad]]]
     if len(bad):
         conflicted = np.unique(labels[pairs.left[bad]])
-        in_conflict = np.isin(labels, conflicted)
         edge_comp = labels[pairs.left[match]]
+        bad_comp = labels[pairs.left[bad]]
         for comp in conflicted:
             members = np.flatnonzero(labels == comp)
             edges = match[edge_comp == comp]
-            forbidden = [(int(pairs.left[k]), int(pairs.right[k])) for k in bad[labels[pairs.left[bad]] == comp]]
-            roots = _constrained(members, edges, pairs, forbidden)
-            for member, root in roots.items():
+            forbidden = [(int(pairs.left[k]), int(pairs.right[k])) for k in bad[bad_comp == comp]]
+            for member, root in _constrained(members, edges, pairs, forbidden).items():
                 labels[member] = n + root  # fresh labels, apart from scipy's
         # Only edges inside the final clusters explain them.
         match = match[labels[pairs.left[match]] == labels[pairs.right[match]]]
-        del in_conflict
     # Canonical label: the smallest row number in the cluster.
     order = np.argsort(labels, kind="stable")
     first = np.r_[True, labels[order][1:] != labels[order][:-1]]

@@ -68,11 +68,21 @@ class Pairs:
     score: np.ndarray
     features: dict[str, np.ndarray]  # per pair: which evidence agreed or conflicted
     name_sim: np.ndarray
+    conflict: np.ndarray  # never in one cluster
+
+    def __add__(self, other: Pairs) -> Pairs:
+        return Pairs(
+            np.r_[self.left, other.left], np.r_[self.right, other.right], np.r_[self.score, other.score],
+            {k: np.r_[v, other.features[k]] for k, v in self.features.items()},
+            np.r_[self.name_sim, other.name_sim], np.r_[self.conflict, other.conflict],
+        )
 
     def evidence(self, k: np.ndarray) -> list[str]:
         """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠'."""
         parts: list[list[str]] = [[] for _ in range(len(k))]
         for label, values in self.features.items():
+            if label in ("domain≠",):
+                continue
             hit = values[k]
             for i in np.flatnonzero(hit):
                 if label == "name~":
@@ -167,7 +177,7 @@ def _street(frame: pd.DataFrame) -> np.ndarray:
 class Features:
     """The columns matching compares, each as integer codes (-1 = missing) or arrays."""
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, limit: int = 3):
         self.n = len(frame)
         valid = frame["uscc_valid"].to_numpy(dtype=bool)
         self.uscc = _codes(frame["uscc_norm"].where(valid, None))
@@ -175,8 +185,9 @@ class Features:
         self.phone = _codes(frame["phone_e164"])
         self.phone_local = _codes(_phone_local(frame))
         self.has_e164 = frame["phone_e164"].notna().to_numpy()
-        free = frame["email_free"].to_numpy(dtype=bool)
-        self.email = _codes(frame["email_norm"].where(~free, None))
+        # The same mailbox is evidence even on free-mail (one contact's qq.com address); only the
+        # shared free-mail *domain* says nothing, and domains are compared through `domain` alone.
+        self.email = _codes(frame["email_norm"])
         self.street = _codes(_street(frame))
         self.city = _codes(frame["city_norm"])
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
@@ -192,6 +203,20 @@ class Features:
         # One key for both languages: pinyin of the trade name and the industry in English.
         key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
         self.translit_key = _codes(key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None))
+        self.name_key = np.where(self.translit_key >= 0, self.translit_key, self.core_code + self.n)
+        self.domain_share = self._share(self.domain, limit)
+        self.phone_share = self._share(self.phone, limit)
+
+    def _share(self, codes: np.ndarray, limit: int) -> np.ndarray:
+        """Weight factor of each row's key: 1 while at most `limit` different companies (by name,
+        in either language) use it, shrinking beyond: a group website or a business centre's
+        switchboard is weak evidence of any one company."""
+        ok = codes >= 0
+        frame = pd.DataFrame({"key": codes[ok], "name": self.name_key[ok]})
+        usage = frame.groupby("key")["name"].nunique()
+        factor = np.ones(len(codes), dtype=np.float32)
+        factor[ok] = np.minimum(1.0, limit / usage.reindex(codes[ok]).to_numpy(dtype=np.float32))
+        return factor
 
 
 def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +281,10 @@ def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.
     return codes // n, codes % n
 
 
+def _shared(share: np.ndarray, i: np.ndarray) -> np.ndarray:
+    return share[i]
+
+
 def _same(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     a, b = codes[i], codes[j]
     return (a >= 0) & (a == b)
@@ -290,6 +319,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["uscc"] = _same(f.uscc, i, j)
     feats["uscc≠"] = _differ(f.uscc, i, j)
     feats["domain"] = _same(f.domain, i, j)
+    feats["domain≠"] = _differ(f.domain, i, j)
     feats["phone"] = _same(f.phone, i, j)
     feats["phone~"] = _same(f.phone_local, i, j) & ~feats["phone"] & ~(f.has_e164[i] & f.has_e164[j])
     feats["email"] = _same(f.email, i, j)
@@ -319,7 +349,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["branch≠"] = f.branch[i] != f.branch[j]
     score = (
         w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
-        + w["domain_same"] * feats["domain"] + w["phone_same"] * feats["phone"]
+        + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
+        + w["phone_same"] * feats["phone"] * _shared(f.phone_share, i)
         + w["phone_local_same"] * feats["phone~"] + w["email_same"] * feats["email"]
         + w["address_same"] * feats["address"]
         + w["name_exact"] * feats["name="] + w["name_strong"] * strong
@@ -328,4 +359,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         + w["city_same"] * city_same + w["city_different"] * feats["city≠"]
         + w["branch_mismatch"] * feats["branch≠"]
     ).astype(np.float32)
-    return Pairs(left, right, score, feats, sim)
+    # Evidence that two records are two companies, whatever else links them (see clustering).
+    identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
+    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"] | (feats["city≠"] & ~identified)
+                | (score <= cfg.cannot_link))
+    return Pairs(left, right, score, feats, sim, conflict)

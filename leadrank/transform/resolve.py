@@ -70,10 +70,11 @@ def resolve(
     if n == 0:
         return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS))
 
-    features = Features(frame)
+    features = Features(frame, cfg.shared_key_names)
     left, right = candidate_pairs(features, cfg)
     pairs = score_pairs(features, left, right, cfg)
-    labels, evidence = cluster(n, pairs, cfg.match_threshold, cfg.cannot_link, frame["record_key"].to_numpy(dtype=object))
+    labels, evidence = cluster(n, pairs, cfg.match_threshold, frame["record_key"].to_numpy(dtype=object),
+                               lambda a, b: score_pairs(features, a, b, cfg))
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
 
