@@ -295,15 +295,20 @@ def _differ(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (a >= 0) & (b >= 0) & (a != b)
 
 
-def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _similarity(a: np.ndarray, b: np.ndarray, contained: bool = False) -> np.ndarray:
     """0..100 name similarity of paired values (-1 where either is missing): the better of
-    token-sort ratio and plain ratio with spaces removed, in parallel C++ (rapidfuzz cpdist)."""
+    token-sort ratio and plain ratio with spaces removed, in parallel C++ (rapidfuzz cpdist).
+    With `contained`, the token-set ratio instead: 100 when one name's words are all in the
+    other ('Revere' in 'Chicago Public Schools Revere, Paul')."""
     out = np.full(len(a), -1.0, dtype=np.float32)
     ok = np.asarray([isinstance(x, str) and bool(x) and isinstance(y, str) and bool(y) for x, y in zip(a, b, strict=True)],
                     dtype=bool)
     if not ok.any():
         return out
     left, right = list(a[ok]), list(b[ok])
+    if contained:
+        out[ok] = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=-1, dtype=np.float32)
+        return out
     sorted_ratio = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, workers=-1, dtype=np.float32)
     compact = process.cpdist([x.replace(" ", "") for x in left], [y.replace(" ", "") for y in right],
                              scorer=fuzz.ratio, workers=-1, dtype=np.float32)
@@ -330,6 +335,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         k = np.flatnonzero(has_alt)
         for a, b in ((f.alt, f.core), (f.core, f.alt), (f.alt, f.alt)):
             sim[k] = np.maximum(sim[k], _similarity(a[i[k]], b[j[k]]))
+    subset = _similarity(f.core[i], f.core[j], contained=True)
     same_lang = f.lang[i] == f.lang[j]
     cross = ((f.lang[i] == "zh") & (f.lang[j] == "en")) | ((f.lang[i] == "en") & (f.lang[j] == "zh"))
     industry_conflict = _differ(f.industry, i, j) & (same_lang | cross)
@@ -342,7 +348,9 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
     strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict
     comparable = same_lang | (sim >= cfg.name_weak)
-    feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict
+    # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
+    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & (f.lang[i] == "en") & same_lang
+    feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
     city_same = _same(f.city, i, j)
@@ -353,7 +361,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         + w["phone_same"] * feats["phone"] * _shared(f.phone_share, i)
         + w["phone_local_same"] * feats["phone~"] + w["email_same"] * feats["email"]
         + w["address_same"] * feats["address"]
-        + w["name_exact"] * feats["name="] + w["name_strong"] * strong
+        + w["name_exact"] * feats["name="] + w["name_strong"] * strong + w["name_contained"] * feats["name⊂"]
         + w["name_weak"] * (feats["name~"] & ~strong) + w["name_different"] * feats["name≠"]
         + w["industry_different"] * feats["industry≠"] + w["name_pinyin"] * feats["pinyin"]
         + w["city_same"] * city_same + w["city_different"] * feats["city≠"]
