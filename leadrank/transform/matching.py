@@ -329,6 +329,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["phone~"] = _same(f.phone_local, i, j) & ~feats["phone"] & ~(f.has_e164[i] & f.has_e164[j])
     feats["email"] = _same(f.email, i, j)
     feats["address"] = _same(f.street, i, j)
+    feats["address≠"] = _differ(f.street, i, j)
     sim = _similarity(f.core[i], f.core[j])
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
@@ -360,7 +361,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
         + w["phone_same"] * feats["phone"] * _shared(f.phone_share, i)
         + w["phone_local_same"] * feats["phone~"] + w["email_same"] * feats["email"]
-        + w["address_same"] * feats["address"]
+        + w["address_same"] * feats["address"] + w["address_different"] * feats["address≠"]
         + w["name_exact"] * feats["name="] + w["name_strong"] * strong + w["name_contained"] * feats["name⊂"]
         + w["name_weak"] * (feats["name~"] & ~strong) + w["name_different"] * feats["name≠"]
         + w["industry_different"] * feats["industry≠"] + w["name_pinyin"] * feats["pinyin"]
@@ -369,6 +370,6 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     ).astype(np.float32)
     # Evidence that two records are two companies, whatever else links them (see clustering).
     identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
-    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"] | (feats["city≠"] & ~identified)
+    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"] | ((feats["city≠"] | feats["address≠"]) & ~identified)
                 | (score <= cfg.cannot_link))
     return Pairs(left, right, score, feats, sim, conflict)
