@@ -14,7 +14,7 @@ web search), written the way such sources write it:
     company domain or on free-mail (qq.com, 163.com …); valid and corrupted codes.
 Hard negatives are built in: brands repeat across cities and industries (same brand, different
 city or industry is a different company), branches (分公司) are their own companies, groups share
-one website across member companies, business centres share one switchboard number, and
+one website across member companies, business centres share one address and switchboard number, and
 free-mail domains are shared by everybody.
 
 The output CSV has the columns `leadrank dedupe` reads without any --map (company_name, website,
@@ -235,10 +235,11 @@ class Generator:
                 member = self.company(len(out), brand=_brand_of(base), city=CITY_NAMES.index(base["city"]))
                 member["domain"] = base["domain"]
                 out.append(member)
-            elif roll < 0.13 and len(out) + 2 < n:  # a business centre: one switchboard for several firms
+            elif roll < 0.13 and len(out) + 2 < n:  # a business centre: one address and switchboard for several firms
                 for _ in range(3):
                     tenant = self.company(len(out), city=CITY_NAMES.index(base["city"]))
                     tenant["landline"] = base["landline"]
+                    tenant["address"] = base["address"]
                     out.append(tenant)
         return out[:n]
 

@@ -115,13 +115,13 @@ class ResolutionConfig(BaseModel):
         "phone_same": 5.0,
         "phone_local_same": 4.0,  # same last seven digits where a number lacks its area code
         "email_same": 6.0,
-        "address_same": 3.0,
+        "address_same": 5.0,
         "address_different": -3.0,  # two sites (house number and street differ)
         "name_exact": 6.0,
         "name_strong": 4.0,
         "name_weak": 1.0,
         "name_contained": 3.0,  # every word of one name is in the other ('Revere' / 'CPS Revere, Paul')
-        "name_different": -5.0,
+        "name_different": -3.0,
         "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
         "name_pinyin": 5.0,  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
         "city_same": 1.0,
