@@ -259,15 +259,19 @@ def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tuple[np
 
 
 def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, token) for the words of Latin core names: rare words block fuzzy name variants."""
-    rows, tokens = [], []
-    for i, core in enumerate(cores):
-        if isinstance(core, str) and core.isascii() and " " in core:
-            for word in set(core.split()):
-                if len(word) > 3:
-                    rows.append(i)
-                    tokens.append(word)
-    return np.asarray(rows, dtype=np.int64), np.asarray(tokens, dtype=object)
+    """(row, word) for the words of Latin core names: rare words block fuzzy name variants."""
+    text = _arrow(cores)
+    latin = np.asarray(pc.and_(pc.string_is_ascii(text), pc.match_substring(text, " ")), dtype=bool)
+    rows = np.flatnonzero(latin)
+    if not len(rows):
+        return np.empty(0, np.int64), np.empty(0, object)
+    words = pc.utf8_split_whitespace(text.take(pa.array(rows)))
+    flat = pc.list_flatten(words)
+    parent = rows[np.asarray(pc.list_parent_indices(words))]
+    long = np.asarray(pc.greater(pc.utf8_length(flat), 3), dtype=bool)
+    frame = pd.DataFrame({"row": parent[long], "word": flat.filter(pa.array(long)).to_numpy(zero_copy_only=False)})
+    frame = frame.drop_duplicates()
+    return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
 
 
 def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
