@@ -252,8 +252,8 @@ def registered_domain(host: str) -> str | None:
     suffix list's rules (longest rule wins, wildcards, exceptions); what tldextract gives, at a
     fraction of its cost, which matters at a million hosts (a test checks both agree)."""
     labels = host.lower().strip(".").split(".")
-    if len(labels) < 2 or not all(labels):
-        return _tldextract_domain(host)
+    if len(labels) < 2 or not all(labels) or "xn--" in host or not host.isascii():
+        return _tldextract_domain(host)  # internationalised names: tldextract decodes them
     suffixes = _suffixes()
     size = 0
     for k in range(1, min(len(labels), 6) + 1):

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
+from leadrank.transform.names import _strings
 
 # Industry words (行业) that end Chinese trade names, with the English their English names use.
 INDUSTRIES = [
@@ -101,7 +102,7 @@ def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def _arrow(values: np.ndarray) -> pa.Array:
-    return pa.array([v if isinstance(v, str) else "" for v in values], type=pa.string())
+    return _strings([v if isinstance(v, str) else "" for v in values])
 
 
 def _split_industry(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -89,7 +89,10 @@ def _strings(values: Iterable[object] | pa.Array) -> pa.Array:
         return pa.array(values.array, type=pa.string()).fill_null("")
     items = [v if isinstance(v, str) else "" if v is None or (isinstance(v, float) and v != v) else str(v)
              for v in values]
-    return pa.array(items, type=pa.string())
+    try:
+        return pa.array(items, type=pa.string())
+    except UnicodeEncodeError:  # lone surrogates and the like: replaced, never a crash
+        return pa.array([v.encode("utf-8", "replace").decode("utf-8") for v in items], type=pa.string())
 
 
 def clean_array(values: Iterable[object] | pa.Array, max_chars: int = MAX_NAME_CHARS) -> pa.Array:
