@@ -57,7 +57,7 @@ INDUSTRIES = [
     ("装饰", "decoration"), ("广告", "advertising"), ("餐饮", "catering"), ("酒店", "hotel"),
 ]
 ZH_INDUSTRIES = [zh for zh, _ in INDUSTRIES]
-EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | {"group", "international", "industries", "electrical",
+EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | {"international", "industries", "electrical",
                                                         "pharma", "tech"}, key=len, reverse=True)
 _EN_OF = dict(INDUSTRIES)
 
@@ -201,6 +201,12 @@ class Features:
         self.site = _codes(site)
         self.street = _codes(street)
         self.city = _codes(frame["city_norm"])
+        self.country = _codes(frame["country_iso2"])
+        # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
+        # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
+        known = self.country[self.country >= 0]
+        share = np.bincount(known, minlength=int(self.country.max()) + 1) / max(len(known), 1) if len(known) else np.ones(1)
+        self.country_bits = np.log2(1.0 / np.maximum(share, 1e-9)).astype(np.float32)
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
         cores = frame["name_core"].to_numpy(dtype=object)
@@ -368,12 +374,16 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
     strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict
+    near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
     feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & (f.lang[i] == "en") & same_lang
     feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
+    feats["country"] = _same(f.country, i, j) & (f.country_bits[np.maximum(f.country[i], 0)] >= 1)
+    feats["country≠"] = _differ(f.country, i, j)
+    country_bits = np.where(feats["country"], f.country_bits[np.maximum(f.country[i], 0)], 0)
     city_same = _same(f.city, i, j)
     feats["branch≠"] = f.branch[i] != f.branch[j]
     score = (
@@ -382,7 +392,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         + w["phone_same"] * feats["phone"] * _shared(f.phone_share, i)
         + w["phone_local_same"] * feats["phone~"] + w["email_same"] * feats["email"]
         + w["address_same"] * feats["address"] + w["address_different"] * feats["address≠"]
-        + w["name_exact"] * feats["name="] + w["name_strong"] * strong + w["name_contained"] * feats["name⊂"]
+        + w["name_exact"] * feats["name="] + w["name_strong"] * (strong & ~near) + w["name_near"] * near
+        + np.minimum(country_bits, w["country_same"]) + w["country_different"] * feats["country≠"] + w["name_contained"] * feats["name⊂"]
         + w["name_weak"] * (feats["name~"] & ~strong) + w["name_different"] * feats["name≠"]
         + w["industry_different"] * feats["industry≠"] + w["name_pinyin"] * feats["pinyin"]
         + w["city_same"] * city_same + w["city_different"] * feats["city≠"]
@@ -390,6 +401,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     ).astype(np.float32)
     # Evidence that two records are two companies, whatever else links them (see clustering).
     identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
-    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"] | ((feats["city≠"] | feats["address≠"]) & ~identified)
+    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
+                | ((feats["city≠"] | feats["address≠"] | feats["country≠"]) & ~identified)
                 | (score <= cfg.cannot_link))
     return Pairs(left, right, score, feats, sim, conflict)

@@ -42,6 +42,9 @@ EN_LEGAL_FORMS = [
     "gmbh", "ltd.", "ltd", "inc.", "inc", "corp.", "corp", "llc", "plc", "ag", "kg", "se", "s.a.", "sa",
     "spa", "srl", "sas", "sarl", "b.v.", "bv", "n.v.", "nv", "oy", "oyj", "ab", "as", "a/s", "asa",
     "a.s.", "jsc", "ojsc", "pjsc", "cjsc", "ltda", "ltda.", "kk", "k.k.", "co.", "co",
+    # Not legal forms, but written after names the same way and saying as little about who the
+    # company is (集团 is treated alike on the Chinese side): 'Merlin PCB Group', 'Peli Products (UK) Ltd'.
+    "group", "holdings", "uk", "(uk)", "usa", "(usa)",
 ]
 
 
