@@ -216,6 +216,9 @@ class Features:
         self.alt_code = _codes(self.alt)
         brand, industry = _split_industry(cores)
         self.translit = transliterate(brand)
+        self.core_names = Names(cores)
+        self.alt_names = Names(self.alt)
+        self.translit_names = Names(self.translit)
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
         # One key for both languages: pinyin of the trade name and the industry in English.
         key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
@@ -316,28 +319,38 @@ def _differ(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (a >= 0) & (b >= 0) & (a != b)
 
 
-def _similarity(a: np.ndarray, b: np.ndarray, contained: bool = False) -> np.ndarray:
-    """0..100 name similarity of paired values (-1 where either is missing): the better of
+class Names:
+    """A name column prepared once for pairwise comparison: text ('' when missing), the text
+    without spaces, and whether it has several words."""
+
+    def __init__(self, values: np.ndarray):
+        text = _arrow(values)
+        self.text = np.asarray(text.to_pylist(), dtype=object)
+        self.compact = np.asarray(pc.replace_substring(text, " ", "").to_pylist(), dtype=object)
+        self.length = np.asarray(pc.utf8_length(self.compact))
+        self.words = np.asarray(pc.match_substring(text, " "), dtype=bool)
+
+
+def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: bool = False) -> np.ndarray:
+    """0..100 name similarity of pairs (a[i], b[j]), -1 where either is missing: the better of
     token-sort ratio and plain ratio with spaces removed, in parallel C++ (rapidfuzz cpdist).
     With `contained`, the token-set ratio instead: 100 when one name's words are all in the
-    other ('Revere' in 'Chicago Public Schools Revere, Paul')."""
-    out = np.full(len(a), -1.0, dtype=np.float32)
-    ok = np.asarray([isinstance(x, str) and bool(x) and isinstance(y, str) and bool(y) for x, y in zip(a, b, strict=True)],
-                    dtype=bool)
+    other ('Revere' in 'Chicago Public Schools Revere, Paul'), or one name inside the other."""
+    out = np.full(len(i), -1.0, dtype=np.float32)
+    ok = (a.length[i] > 0) & (b.length[j] > 0)
     if not ok.any():
         return out
-    left, right = list(a[ok]), list(b[ok])
+    i, j = i[ok], j[ok]
+    compact = process.cpdist(list(a.compact[i]), list(b.compact[j]),
+                             scorer=fuzz.partial_ratio if contained else fuzz.ratio, workers=-1, dtype=np.float32)
     if contained:
-        words = process.cpdist(left, right, scorer=fuzz.token_set_ratio, workers=-1, dtype=np.float32)
-        short = np.asarray([min(len(x), len(y)) for x, y in zip(left, right, strict=True)])
-        inside = process.cpdist([x.replace(" ", "") for x in left], [y.replace(" ", "") for y in right],
-                                scorer=fuzz.partial_ratio, workers=-1, dtype=np.float32)
-        out[ok] = np.maximum(words, np.where(short >= 5, inside, 0))
-        return out
-    sorted_ratio = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, workers=-1, dtype=np.float32)
-    compact = process.cpdist([x.replace(" ", "") for x in left], [y.replace(" ", "") for y in right],
-                             scorer=fuzz.ratio, workers=-1, dtype=np.float32)
-    out[ok] = np.maximum(sorted_ratio, compact)
+        compact = np.where(np.minimum(a.length[i], b.length[j]) >= 5, compact, 0)
+    words = np.flatnonzero(a.words[i] | b.words[j])  # single words: token ratios equal the plain one
+    if len(words):
+        scorer = fuzz.token_set_ratio if contained else fuzz.token_sort_ratio
+        compact[words] = np.maximum(compact[words], process.cpdist(
+            list(a.text[i[words]]), list(b.text[j[words]]), scorer=scorer, workers=-1, dtype=np.float32))
+    out[ok] = compact
     return out
 
 
@@ -356,20 +369,23 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["address"] = _same(f.site, i, j)
     nearby = _same(f.street, i, j) & (np.abs(f.house[i] - f.house[j]) <= 100)
     feats["address≠"] = _differ(f.site, i, j) & ~nearby
-    sim = _similarity(f.core[i], f.core[j])
+    sim = _similarity(f.core_names, i, f.core_names, j)
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
         k = np.flatnonzero(has_alt)
-        for a, b in ((f.alt, f.core), (f.core, f.alt), (f.alt, f.alt)):
-            sim[k] = np.maximum(sim[k], _similarity(a[i[k]], b[j[k]]))
-    subset = _similarity(f.core[i], f.core[j], contained=True)
+        for a, b in ((f.alt_names, f.core_names), (f.core_names, f.alt_names), (f.alt_names, f.alt_names)):
+            sim[k] = np.maximum(sim[k], _similarity(a, i[k], b, j[k]))
     same_lang = f.lang[i] == f.lang[j]
+    latin = same_lang & (f.lang[i] == "en")
+    subset = np.full(len(i), -1.0, dtype=np.float32)
+    k = np.flatnonzero(latin & (sim < cfg.name_strong))
+    subset[k] = _similarity(f.core_names, i[k], f.core_names, j[k], contained=True)
     cross = ((f.lang[i] == "zh") & (f.lang[j] == "en")) | ((f.lang[i] == "en") & (f.lang[j] == "zh"))
     industry_conflict = _differ(f.industry, i, j) & (same_lang | cross)
     translit = np.full(len(i), -1.0, dtype=np.float32)
     if cross.any():
         k = np.flatnonzero(cross)
-        translit[k] = _similarity(f.translit[i[k]], f.translit[j[k]])
+        translit[k] = _similarity(f.translit_names, i[k], f.translit_names, j[k])
     feats["pinyin"] = cross & (translit >= cfg.name_strong) & ~industry_conflict
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
@@ -377,7 +393,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
-    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & (f.lang[i] == "en") & same_lang
+    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict
     feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
