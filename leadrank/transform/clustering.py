@@ -78,7 +78,10 @@ def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarra
         d += 1
     left, right = np.concatenate(lefts), np.concatenate(rights)
     lo, hi = np.minimum(left, right), np.maximum(left, right)
-    seen = np.minimum(pairs.left, pairs.right) * n + np.maximum(pairs.left, pairs.right)
+    inside = np.zeros(n, dtype=bool)
+    inside[rows] = True
+    known = inside[pairs.left] & inside[pairs.right]  # only pairs within these components can repeat
+    seen = np.minimum(pairs.left[known], pairs.right[known]) * n + np.maximum(pairs.left[known], pairs.right[known])
     new = ~np.isin(lo * n + hi, seen)
     return lo[new], hi[new]
 

@@ -20,6 +20,7 @@ Every array here is positional (row i of the frame); nothing loops over pairs in
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +33,7 @@ from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
 from leadrank.transform.names import _strings
+from leadrank.transform.regions import extract_where
 
 # Industry words (行业) that end Chinese trade names, with the English their English names use.
 INDUSTRIES = [
@@ -79,20 +81,18 @@ class Pairs:
         )
 
     def evidence(self, k: np.ndarray) -> list[str]:
-        """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠'."""
-        parts: list[list[str]] = [[] for _ in range(len(k))]
+        """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠' (built column-wise)."""
+        text = np.full(len(k), "", dtype=object)
+        sim = self.name_sim[k].astype(np.int64).astype(str).astype(object)
         for label, values in self.features.items():
-            if label in ("domain≠",):
+            if label == "domain≠":
                 continue
             hit = values[k]
-            for i in np.flatnonzero(hit):
-                if label == "name~":
-                    parts[i].append(f"name~{self.name_sim[k[i]]:.0f}")
-                elif label == "name≠":
-                    parts[i].append(f"name≠{self.name_sim[k[i]]:.0f}")
-                else:
-                    parts[i].append(label)
-        return [",".join(p) for p in parts]
+            if not hit.any():
+                continue
+            piece = label + sim[hit] if label in ("name~", "name≠") else label
+            text[hit] = text[hit] + "," + piece
+        return [t[1:] for t in text]
 
 
 def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -105,24 +105,35 @@ def _arrow(values: np.ndarray) -> pa.Array:
     return _strings([v if isinstance(v, str) else "" for v in values])
 
 
+_EN_INDUSTRY_TAIL = r"^(?P<brand>.+?) (?P<industry>" + "|".join(re.escape(w) for w in EN_INDUSTRIES) + r")$"
+
+
 def _split_industry(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(trade name, industry word) of each core name; industry '' when none is recognised."""
+    """(trade name, industry in English) of each core name; industry '' when none is recognised.
+    Chinese: the longest known industry word ending the name (looked up by suffix, 4 to 2
+    characters); Latin: a known industry ending the name."""
     text = _arrow(cores)
     n = len(text)
-    size = np.zeros(n, dtype=np.int64)
     length = np.asarray(pc.utf8_length(text))
-    for word in sorted(ZH_INDUSTRIES, key=len, reverse=True):
-        hit = np.asarray(pc.ends_with(text, word), dtype=bool) & (size == 0) & (length > len(word))
-        size[hit] = len(word)
-    for word in sorted(EN_INDUSTRIES, key=len, reverse=True):
-        hit = np.asarray(pc.ends_with(text, " " + word), dtype=bool) & (size == 0) & (length > len(word) + 1)
-        size[hit] = len(word) + 1
-    brand = np.asarray(text.to_pylist(), dtype=object)
-    industry = np.full(n, "", dtype=object)
+    size = np.zeros(n, dtype=np.int64)
+    words = pa.array(ZH_INDUSTRIES, pa.string())
+    for k in range(max(map(len, ZH_INDUSTRIES)), 1, -1):
+        hit = np.asarray(pc.is_in(pc.utf8_slice_codeunits(text, -k), value_set=words), dtype=bool)
+        size[hit & (size == 0) & (length > k)] = k
+    brand = text
+    industry = pa.nulls(n, pa.string()).fill_null("")
     for k in np.unique(size[size > 0]):
-        rows = np.flatnonzero(size == k)
-        brand[rows] = [b[: -int(k)].strip() for b in brand[rows]]
-        industry[rows] = [_EN_OF.get(w, w) for w in (c[-int(k):].strip() for c in np.asarray(cores, dtype=object)[rows])]
+        part = pa.array(size == k)
+        brand = pc.if_else(part, pc.utf8_slice_codeunits(text, 0, -int(k)), brand)
+        industry = pc.if_else(part, pc.utf8_slice_codeunits(text, -int(k)), industry)
+    latin = np.asarray(pc.and_(pc.string_is_ascii(text), pc.match_substring(text, " ")), dtype=bool) & (size == 0)
+    found, (en_brand, en_industry) = extract_where(text, _EN_INDUSTRY_TAIL, ("brand", "industry"), where=latin)
+    brand = pc.if_else(pa.array(found), en_brand, brand)
+    industry = pc.if_else(pa.array(found), en_industry, industry)
+    brand = np.asarray(pc.utf8_trim_whitespace(brand).to_pylist(), dtype=object)
+    industry = np.asarray(industry.to_pylist(), dtype=object)
+    zh = size > 0
+    industry[zh] = [_EN_OF.get(w, w) for w in industry[zh]]
     return brand, industry
 
 
