@@ -113,11 +113,12 @@ def test_identifier_and_contact_normalisers_never_raise(text):
 
 # --- column normalisers: the fast paths agree with the libraries they stand in for ---------
 
+import pyarrow as pa  # noqa: E402
 import tldextract  # noqa: E402
 from hypothesis import HealthCheck  # noqa: E402
 
 from leadrank.contracts import EXTRACTED  # noqa: E402
-from leadrank.transform.contacts import _parse_phone, normalise_phones, registered_domain  # noqa: E402
+from leadrank.transform.contacts import _parse_phone, normalise_phones, registered_domain, registered_domains  # noqa: E402, I001
 from leadrank.transform.identifiers import normalise_usccs  # noqa: E402
 from leadrank.transform.normalise import normalise_records  # noqa: E402
 
@@ -157,6 +158,7 @@ def test_registered_domain_agrees_with_tldextract(host):
     ext = OFFLINE_TLDEXTRACT(host)
     expected = f"{ext.domain}.{ext.suffix}".lower() if ext.domain and ext.suffix else None
     assert registered_domain(host) == expected
+    assert list(registered_domains(pa.array([host, "www." + host]))) == [expected, registered_domain("www." + host)]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -231,13 +231,13 @@ def normalise_emails(raw: Iterable[object] | pa.Array) -> tuple[np.ndarray, np.n
     email[valid] = text.filter(pa.array(valid)).to_pylist()
     domain[valid] = [e.rsplit("@", 1)[1] for e in email[valid]]
     free = np.zeros(len(text), dtype=bool)
-    free[valid] = [_is_free(d) for d in domain[valid]]
+    if valid.any():
+        domains = pa.array(list(domain[valid]), pa.string())
+        free_set = pa.array(sorted(FREE_MAIL_DOMAINS), pa.string())
+        registered = pa.array(list(registered_domains(domains)), pa.string())
+        free[valid] = np.asarray(pc.or_(pc.is_in(domains, value_set=free_set),
+                                        pc.is_in(registered, value_set=free_set)).fill_null(False), dtype=bool)
     return email, domain, free
-
-
-@lru_cache(maxsize=100_000)
-def _is_free(domain: str) -> bool:
-    return domain in FREE_MAIL_DOMAINS or registered_domain(domain) in FREE_MAIL_DOMAINS
 
 
 @lru_cache(maxsize=1)
@@ -268,6 +268,46 @@ def registered_domain(host: str) -> str | None:
     return ".".join(labels[-size - 1:])
 
 
+@lru_cache(maxsize=1)
+def _suffix_arrays() -> tuple[pa.Array, pa.Array]:
+    """(plain rules, bases of wildcard and exception rules) of the suffix list, for Arrow lookups."""
+    rules = _suffixes()
+    plain = sorted(r for r in rules if not r.startswith(("*.", "!")))
+    special = sorted({r[2:] for r in rules if r.startswith("*.")} | {r[1:] for r in rules if r.startswith("!")})
+    return pa.array(plain, pa.string()), pa.array(special, pa.string())
+
+
+def _last_labels(hosts: pa.Array, k: int) -> pa.Array:
+    return pc.extract_regex(hosts, r"(?P<x>" + r"\.".join(["[^.]+"] * k) + r")$").flatten()[0]
+
+
+def registered_domains(hosts: pa.Array) -> np.ndarray:
+    """`registered_domain` for a column of lower-case hosts. Hosts whose last three labels meet
+    only plain suffix rules are decided with Arrow set lookups; the others (wildcard and
+    exception rules, four-label suffixes, internationalised names) go through the scalar rules."""
+    n = len(hosts)
+    out = np.full(n, None, dtype=object)
+    if not n:
+        return out
+    plain, special = _suffix_arrays()
+    d1, d2, d3 = (_last_labels(hosts, k) for k in (1, 2, 3))
+    p1, p2, p3 = (np.asarray(pc.is_in(d, value_set=plain).fill_null(False), dtype=bool) for d in (d1, d2, d3))
+    odd = np.zeros(n, dtype=bool)
+    for d in (d1, d2, d3):
+        odd |= np.asarray(pc.is_in(d, value_set=special).fill_null(False), dtype=bool)
+    well_formed = np.asarray(pc.and_(pc.string_is_ascii(hosts),
+                                     pc.match_substring_regex(hosts, r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)+$")), dtype=bool)
+    well_formed &= ~np.asarray(pc.match_substring(hosts, "xn--"), dtype=bool)
+    fast = well_formed & ~odd & ~p3
+    two, three = np.asarray(d2.to_pylist(), dtype=object), np.asarray(d3.to_pylist(), dtype=object)
+    out[fast & p2] = three[fast & p2]
+    out[fast & ~p2 & p1] = two[fast & ~p2 & p1]
+    values = hosts.to_pylist()
+    for i in np.flatnonzero(~fast):
+        out[i] = registered_domain(values[i]) if values[i] else None
+    return out
+
+
 def _tldextract_domain(host: str) -> str | None:
     ext = _EXTRACT(host)
     if not ext.domain or not ext.suffix:
@@ -287,27 +327,27 @@ def normalise_websites(raw: Iterable[object] | pa.Array) -> np.ndarray:
     text = _clean_lower(raw)
     text = pc.replace_substring_regex(text, r"[\s;,、，；].*$", "")
     text = pc.replace_substring_regex(text, r"^[a-z][a-z0-9+.-]*://", "")
-    found = pc.extract_regex(text, r"^(?:[^/@]*@)?(?P<host>[^/:]*)(?::[^/]*)?(?P<path>/.*)?$")
-    host = pc.utf8_trim(found.field("host").fill_null(""), ".")
-    path = found.field("path").fill_null("")
+    found = pc.extract_regex(text, r"^(?:[^/@]*@)?(?P<host>[^/:]*)(?::[^/]*)?(?P<path>/.*)?$").flatten()
+    host = pc.utf8_trim(found[0].fill_null(""), ".")
+    path = found[1].fill_null("")
     usable = np.asarray(pc.match_substring(host, "."), dtype=bool)
     out = np.full(len(text), None, dtype=object)
-    hosts = np.asarray(host.to_pylist(), dtype=object)
-    paths = np.asarray(path.to_pylist(), dtype=object)
-    for i in np.flatnonzero(usable):
-        out[i] = _website_key(hosts[i], paths[i])
+    rows = np.flatnonzero(usable)
+    domains = registered_domains(host.take(pa.array(rows)))
+    out[rows] = domains
+    platform = np.flatnonzero(np.isin(domains, list(PLATFORM_DOMAINS)))
+    if len(platform):
+        hosts, paths = host.to_pylist(), path.to_pylist()
+        for k in platform:
+            i = rows[k]
+            out[i] = _platform_key(hosts[i], paths[i], domains[k])
     return out
 
 
-@lru_cache(maxsize=1_000_000)
-def _website_key(host: str, path: str) -> str | None:
-    domain = registered_domain(host)
-    if domain is None:
-        return None
-    if domain in PLATFORM_DOMAINS:
-        sub = host[: -len(domain)].strip(".").removeprefix("www").strip(".")
-        if sub and sub not in {"en", "m", "cn", "shop", "zh"}:
-            return f"{sub}.{domain}"
-        segments = [p for p in path.split("/") if p][:2]
-        return f"{domain}/{'/'.join(segments)}" if segments else None
-    return domain
+def _platform_key(host: str, path: str, domain: str) -> str | None:
+    """On a platform hosting many companies, the tenant: its subdomain or first path segments."""
+    sub = host[: -len(domain)].strip(".").removeprefix("www").strip(".")
+    if sub and sub not in {"en", "m", "cn", "shop", "zh"}:
+        return f"{sub}.{domain}"
+    segments = [p for p in path.split("/") if p][:2]
+    return f"{domain}/{'/'.join(segments)}" if segments else None
