@@ -85,10 +85,10 @@ def address_keys(raw: Iterable[object] | pa.Array) -> np.ndarray:
 
 def _map_unique(values: pd.Series, func: Callable[..., Any]) -> pd.Series:
     """func applied once per distinct value (None for missing), mapped back onto the rows."""
-    keys = values.astype(object).where(values.notna(), None)
-    uniques = pd.unique(keys)
-    table = {value: func(value) for value in uniques}
-    return keys.map(lambda v: table[v])
+    uniques, codes = _distinct(values)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [func(None if pd.isna(v) else v) for v in uniques]
+    return pd.Series(results[codes], index=values.index, dtype=object)
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -126,10 +126,15 @@ def _addresses(address: pd.Series) -> pd.DataFrame:
 
 
 def _first(*series: pd.Series) -> pd.Series:
-    result = series[0].astype(object)
+    """Row by row, the first of the columns that has a value (None when none has)."""
+    result = np.asarray(series[0], dtype=object).copy()
     for other in series[1:]:
-        result = result.where(result.notna() & (result != ""), other)
-    return result.where(result.notna() & (result != ""), None)
+        missing = pd.isna(result) | (result == "")
+        if not missing.any():
+            break
+        result[missing] = np.asarray(other, dtype=object)[missing]
+    result[pd.isna(result) | (result == "")] = None
+    return pd.Series(result, index=series[0].index, dtype=object)
 
 
 def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
@@ -167,9 +172,10 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out.loc[out["uscc_valid"] & out["country_iso2"].isna(), "country_iso2"] = "CN"
 
     region = out["country_iso2"].fillna("CN")
-    pairs = pd.Series(list(zip(out["phone"], region, strict=True)), index=index)
-    uniques, codes = _distinct(pairs)
-    e164, kind = normalise_phones([p[0] for p in uniques], [p[1] for p in uniques])
+    phone_values, phone_codes = _distinct(out["phone"])
+    region_values, region_codes = _distinct(region)
+    pairs, codes = np.unique(phone_codes.astype(np.int64) * len(region_values) + region_codes, return_inverse=True)
+    e164, kind = normalise_phones(phone_values[pairs // len(region_values)], region_values[pairs % len(region_values)])
     out["phone_e164"] = e164[codes]
     out["phone_type"] = kind[codes]
     flags.append(_flag(out["phone"].notna() & out["phone_e164"].isna(), "phone_invalid"))
@@ -204,7 +210,10 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     uniques, codes = _distinct(out["address"])
     out["address_norm"] = address_keys(uniques)[codes]
 
-    joined = pd.Series([";".join(f for f in row if f) for row in zip(*flags, strict=True)], index=index, dtype=object)
+    joined = np.asarray(flags[0], dtype=object).copy()
+    for flag in flags[1:]:
+        hit = np.flatnonzero(np.asarray(flag, dtype=object) != "")
+        joined[hit] = [f"{a};{b}" if a else b for a, b in zip(joined[hit], np.asarray(flag, dtype=object)[hit], strict=True)]
     out["flags"] = joined
     for column in ("is_branch", "uscc_valid", "email_free"):
         out[column] = out[column].astype(bool)
