@@ -59,7 +59,8 @@ _EN_FORM_TAIL = r"(?i)^(?P<rest>.+?)(?P<form>(?:[\s,]+" + _EN_FORMS + r")+\.?)$"
 _ONLY_FORMS = r"(?i)^(?:" + _ZH_FORMS + r"+|[\s,]*(?:" + _EN_FORMS + r"[\s,]*)+\.?)$"
 _ZH_BRANCH_TAIL = r"^(?P<rest>.+?)(?:分公司|分厂|分店|办事处|分行|支行|分部|营业部)$"
 _EN_BRANCH_TAIL = r"(?i)^(?P<rest>.+?)[\s,(-]+(?:branch(?:\s+office)?|representative office|rep\. office)\)?$"
-_ZH_BRANCH_WORDS = r"分公司|分厂|分店|办事处|分行|支行|分部|营业部"
+_ANY_TAIL = (r"(?i)(?:" + _ZH_FORMS + r"|分公司|分厂|分店|办事处|分行|支行|分部|营业部|[\s,]" + _EN_FORMS
+             + r"\.?|branch|office)\)?$")
 _HAN = r"[\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}]"
 _STRIP_CHARS = " \t\r\n.,;:-_/|*·'\"“”‘’"
 _SEP = "\x1f"  # joins a column into one string for str.translate; control characters are gone by then
@@ -218,32 +219,40 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     is_branch = np.zeros(n, dtype=bool)
     branch_prov = np.full(n, None, dtype=object)
     branch_city = np.full(n, None, dtype=object)
-    forms: list[pa.Array] = []
+    legal = np.full(n, "", dtype=object)
     active = ~(empty | only_form)
     han = np.asarray(pc.match_substring_regex(name, _HAN), dtype=bool)
     is_latin = latin(name)
     for _ in range(3):  # "华强电子有限公司深圳分公司", "X Co., Ltd. Shanghai Branch"
-        if not active.any():
+        # Only names that still end in a legal form or a branch word are worked on (a cheap DFA test).
+        active &= np.asarray(pc.match_substring_regex(name, _ANY_TAIL), dtype=bool)
+        rows = np.flatnonzero(active)
+        if not len(rows):
             break
-        zh_branch, (zh_rest,) = extract_where(name, _ZH_BRANCH_TAIL, ("rest",), where=active & han)
-        en_branch, (en_rest,) = extract_where(name, _EN_BRANCH_TAIL, ("rest",), where=active & is_latin & ~zh_branch)
+        sub = name.take(pa.array(rows))
+        sub_han, sub_latin = han[rows], is_latin[rows]
+        zh_branch, (zh_rest,) = extract_where(sub, _ZH_BRANCH_TAIL, ("rest",), where=sub_han)
+        en_branch, (en_rest,) = extract_where(sub, _EN_BRANCH_TAIL, ("rest",), where=sub_latin & ~zh_branch)
         branch = zh_branch | en_branch
-        rest = pc.if_else(pa.array(zh_branch), zh_rest, en_rest)
-        branch &= active
         if branch.any():
-            rest, prov, city = reg.strip_suffix_array(pc.utf8_trim(rest, _STRIP_CHARS))
-            is_branch |= branch
-            branch_prov = np.where(branch & pd.isna(branch_prov), prov, branch_prov)
-            branch_city = np.where(branch & pd.isna(branch_city), city, branch_city)
-            name = _where(branch, pc.utf8_trim(rest, _STRIP_CHARS), name)
-        zh, zh_rest, zh_form = _strip_zh_form(name, active & ~branch)
-        en, (en_rest, en_form) = extract_where(name, _EN_FORM_TAIL, ("rest", "form"), where=active & is_latin & ~zh)
-        zh &= active & ~branch
-        en &= active & ~branch & ~zh
-        form = _where(zh, zh_form, _where(en, pc.utf8_lower(pc.utf8_trim(en_form, " ,")), pa.nulls(n, pa.string())))
-        forms.append(form)
-        name = _where(zh, pc.utf8_trim(zh_rest, _STRIP_CHARS), _where(en, pc.utf8_trim(en_rest, _STRIP_CHARS), name))
-        active &= branch | zh | en
+            rest, prov, city = reg.strip_suffix_array(pc.utf8_trim(pc.if_else(pa.array(zh_branch), zh_rest, en_rest),
+                                                                   _STRIP_CHARS))
+            hit = rows[branch]
+            is_branch[hit] = True
+            branch_prov[hit] = np.where(pd.isna(branch_prov[hit]), prov[branch], branch_prov[hit])
+            branch_city[hit] = np.where(pd.isna(branch_city[hit]), city[branch], branch_city[hit])
+            sub = _where(branch, pc.utf8_trim(rest, _STRIP_CHARS), sub)
+        zh, zh_rest, zh_form = _strip_zh_form(sub, ~branch)
+        en, (en_rest, en_form) = extract_where(sub, _EN_FORM_TAIL, ("rest", "form"), where=sub_latin & ~zh & ~branch)
+        form = _where(zh, zh_form, pc.utf8_lower(pc.utf8_trim(en_form, " ,")))
+        stripped = zh | en
+        for k, text in zip(rows[stripped], form.filter(pa.array(stripped)).to_pylist(), strict=True):
+            legal[k] = f"{text} {legal[k]}" if legal[k] else text  # innermost form first: "集团 有限公司"
+        sub = _where(zh, pc.utf8_trim(zh_rest, _STRIP_CHARS), _where(en, pc.utf8_trim(en_rest, _STRIP_CHARS), sub))
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        name = pc.replace_with_mask(name, pa.array(mask), sub)
+        active[rows] = branch | stripped
     rest, province, city = reg.strip_prefix_array(name)
     # A branch is located where the branch is ("…上海分公司" is a Shanghai buyer).
     province = _first_set(_first_set(branch_prov, province), bracket_prov)
@@ -253,9 +262,6 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
         missing = np.asarray(pc.equal(core, ""), dtype=bool)
         if missing.any():
             core = pc.replace_with_mask(core, pa.array(missing), core_key_array(fallback.filter(pa.array(missing))))
-    legal = pa.array([""] * n, pa.string())
-    for form in forms:  # innermost form first: "集团 有限公司"
-        legal = pc.utf8_trim_whitespace(pc.binary_join_element_wise(form.fill_null(""), legal, " "))
     flags = np.full(n, "", dtype=object)
     flags[empty] = "name_empty"
     flags[only_form] = "name_only_legal_form"
@@ -264,7 +270,7 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     frame = pd.DataFrame({
         "display": _objects(display),
         "core": _objects(core),
-        "legal_form": _objects(_where(degenerate, pa.array([""] * n, pa.string()), legal)),
+        "legal_form": np.where(degenerate, "", legal),
         "is_branch": is_branch & ~degenerate,
         "province": np.where(degenerate, None, province),
         "city": np.where(degenerate, None, city),
