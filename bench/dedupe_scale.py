@@ -6,8 +6,9 @@
 Each size is generated once (bench/generate.py, fixed seed) into the work directory and then
 deduplicated by the real command in a fresh process, as a user would run it: reading the CSV,
 normalising, matching, clustering and writing the output all count. Peak memory is the
-child's maximum resident set size. Prints one line per size and a markdown table; timings on a
-shared machine are noisy, so the script is cheap to re-run.
+child's maximum resident set size; CPU seconds (user + system, all threads) are printed too,
+because on a shared machine wall time mostly measures the neighbours. Prints one line per size
+and a markdown table; the script is cheap to re-run.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ _MEASURE = """
 import resource, subprocess, sys, time
 started = time.perf_counter()
 code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
-print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - started, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, code)
 """
 
 
@@ -44,10 +46,10 @@ def leadrank_command() -> str:
 def measure(csv: Path, out: Path) -> dict[str, float]:
     result = subprocess.run([sys.executable, "-c", _MEASURE, leadrank_command(), "dedupe", str(csv), "-o", str(out)],
                             capture_output=True, text=True, check=True)
-    seconds, max_kb, code = result.stdout.split()
+    seconds, max_kb, cpu, code = result.stdout.split()
     if code != "0":
         raise SystemExit(f"leadrank dedupe failed on {csv} (exit {code})")
-    return {"seconds": round(float(seconds), 1), "peak_mb": round(int(max_kb) / 1024)}
+    return {"seconds": round(float(seconds), 1), "cpu_seconds": round(float(cpu), 1), "peak_mb": round(int(max_kb) / 1024)}
 
 
 def main() -> None:
@@ -72,10 +74,10 @@ def main() -> None:
                **{k: scores[k] for k in ("precision", "recall", "f1")}}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| companies | records | seconds | peak MB | precision | recall | F1 |\n|---|---|---|---|---|---|---|")
+    print("\n| companies | records | wall s | CPU s | peak MB | precision | recall | F1 |\n|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['companies']} | {r['records']} | {r['seconds']} | {r['peak_mb']} | {r['precision']} | "
-              f"{r['recall']} | {r['f1']} |")
+        print(f"| {r['companies']} | {r['records']} | {r['seconds']} | {r['cpu_seconds']} | {r['peak_mb']} | "
+              f"{r['precision']} | {r['recall']} | {r['f1']} |")
 
 
 if __name__ == "__main__":

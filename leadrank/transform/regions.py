@@ -126,6 +126,9 @@ class Regions:
         # The same rules for whole columns (RE2 through Arrow): see the *_array methods.
         self._zh_forms = forms
         self._longest_zh = max(len(f) for f in forms)
+        # k-character beginnings of longer region names: which prefixes are worth extending.
+        self._zh_stems = {k: pa.array(sorted({f[:k] for f in forms if len(f) > k}), pa.string())
+                          for k in range(2, self._longest_zh + 1)}
         self._re2_en_prefix = r"(?i)^(?P<form>" + en_alt + r")\b(?P<rest>.*)$"
         self._re2_zh_suffix = r"^(?P<rest>.{2,}?)(?P<form>" + "|".join(map(re.escape, [f for f in forms if len(f) <= 8])) + r")$"
         self._re2_en_suffix = r"(?i)^(?P<rest>.{2,}?)[\s,]+(?P<form>" + en_alt + r")$"
@@ -224,12 +227,20 @@ class Regions:
         city = np.full(n, None, dtype=object)
         rest = names
         zh_forms = pa.array(self._zh_forms, pa.string())
-        for _ in range(2):  # 广东省深圳市… takes two passes
+        todo = np.ones(n, dtype=bool)
+        for _ in range(2):  # 广东省深圳市… takes two passes (the second only where the first found one)
             length = np.asarray(pc.utf8_length(rest))
             size = np.zeros(n, dtype=np.int64)
-            for k in range(self._longest_zh, 1, -1):
-                hit = np.asarray(pc.is_in(pc.utf8_slice_codeunits(rest, 0, k), value_set=zh_forms)) & (size == 0)
-                size[hit & (length >= k)] = k
+            # Growing prefixes, keeping only rows whose prefix can still become a region name.
+            candidates = np.flatnonzero(todo & (length >= 2))
+            for k in range(2, self._longest_zh + 1):
+                if not len(candidates):
+                    break
+                prefix = pc.utf8_slice_codeunits(rest.take(pa.array(candidates)), 0, k)
+                hit = np.asarray(pc.is_in(prefix, value_set=zh_forms).fill_null(False), dtype=bool)
+                size[candidates[hit & (length[candidates] >= k)]] = k
+                longer = np.asarray(pc.is_in(prefix, value_set=self._zh_stems[k]).fill_null(False), dtype=bool)
+                candidates = candidates[longer & (length[candidates] > k)]
             zh_mask = size > 0
             forms = pc.utf8_slice_codeunits(rest, 0, 0)
             after = rest
@@ -248,6 +259,7 @@ class Regions:
             province = np.where(pd.isna(province), prov, province)
             city = np.where(pd.isna(city), cty, city)
             rest = pc.if_else(pa.array(mask), pc.utf8_ltrim(after, " -,"), rest)
+            todo = mask
         rest, prov, cty = self.strip_bracketed_array(rest)
         return rest, np.where(pd.isna(province), prov, province), np.where(pd.isna(city), cty, city)
 
