@@ -125,7 +125,8 @@ class ResolutionConfig(BaseModel):
         "name_contained": 3.0,  # every word of one name is in the other ('Revere' / 'CPS Revere, Paul')
         "name_different": -3.0,
         "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
-        "name_pinyin": 5.0,  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
+        "name_pinyin": 5.0,
+        "name_ambiguous": -2.0,  # the name or its pinyin is carried by several companies  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
         "city_same": 1.0,
         "country_same": 2.0,  # at most: agreement counts log2(1/share of the country) up to this
         "country_different": -3.0,

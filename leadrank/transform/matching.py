@@ -235,8 +235,24 @@ class Features:
         key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
         self.translit_key = _codes(key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None))
         self.name_key = np.where(self.translit_key >= 0, self.translit_key, self.core_code + self.n)
+        # A name (or its pinyin) that several companies carry — the same core in two cities,
+        # two trade names that sound alike — proves less on its own (term frequency, as in
+        # Fellegi-Sunter): such a match needs a little more evidence.
+        self.core_ambiguous = self._ambiguous(self.core_code, self.city)
+        zh = self.lang == "zh"
+        self.translit_ambiguous = self._ambiguous(self.translit_key, np.where(zh, self.core_code, -1))
         self.domain_share = self._share(self.domain, limit)
         self.phone_share = self._share(self.phone, limit)
+
+    @staticmethod
+    def _ambiguous(keys: np.ndarray, meaning: np.ndarray) -> np.ndarray:
+        """Rows whose key is carried by records of two or more different `meaning`s (cities, cores)."""
+        ok = (keys >= 0) & (meaning >= 0)
+        frame = pd.DataFrame({"key": keys[ok], "meaning": meaning[ok]})
+        counts = frame.groupby("key")["meaning"].nunique()
+        many = np.zeros(int(keys.max()) + 2 if len(keys) else 1, dtype=bool)
+        many[counts.index[counts.to_numpy() >= 2]] = True
+        return many[np.where(keys >= 0, keys, -1)] & (keys >= 0)
 
     def _share(self, codes: np.ndarray, limit: int) -> np.ndarray:
         """Weight factor of each row's key: 1 while at most `limit` different companies (by name,
@@ -398,6 +414,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         k = np.flatnonzero(cross)
         translit[k] = _similarity(f.translit_names, i[k], f.translit_names, j[k])
     feats["pinyin"] = cross & (translit >= cfg.name_strong) & ~industry_conflict
+    pinyin_ambiguous = feats["pinyin"] & (f.translit_ambiguous[i] | f.translit_ambiguous[j])
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
     strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict
@@ -408,6 +425,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
+    city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
+    name_ambiguous = feats["name="] & city_unknown & (f.core_ambiguous[i] | f.core_ambiguous[j])
     feats["country"] = _same(f.country, i, j) & (f.country_bits[np.maximum(f.country[i], 0)] >= 1)
     feats["country≠"] = _differ(f.country, i, j)
     country_bits = np.where(feats["country"], f.country_bits[np.maximum(f.country[i], 0)], 0)
@@ -423,6 +442,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         + np.minimum(country_bits, w["country_same"]) + w["country_different"] * feats["country≠"] + w["name_contained"] * feats["name⊂"]
         + w["name_weak"] * (feats["name~"] & ~strong) + w["name_different"] * feats["name≠"]
         + w["industry_different"] * feats["industry≠"] + w["name_pinyin"] * feats["pinyin"]
+        + w["name_ambiguous"] * (pinyin_ambiguous | name_ambiguous)
         + w["city_same"] * city_same + w["city_different"] * feats["city≠"]
         + w["branch_mismatch"] * feats["branch≠"]
     ).astype(np.float32)

@@ -65,8 +65,12 @@ def resolve(
     previous = previous if previous is not None else pd.DataFrame(columns=[*NORMALISED, "lead_id"])
     stale = previous[~previous["record_key"].isin(tonight["record_key"])]
     prior_lead = previous.set_index("record_key")["lead_id"] if len(previous) else pd.Series(dtype=object)
-    frame = pd.concat([tonight.assign(_tonight=True), stale.assign(_tonight=False)], ignore_index=True)
-    frame["prev_lead_id"] = frame["record_key"].map(prior_lead)
+    if len(stale):
+        frame = pd.concat([tonight.assign(_tonight=True), stale.assign(_tonight=False)], ignore_index=True)
+    else:  # a first night, or `leadrank dedupe`: no second copy of a million rows
+        frame = tonight.reset_index(drop=True)
+        frame["_tonight"] = True
+    frame["prev_lead_id"] = frame["record_key"].map(prior_lead) if len(previous) else None
     n = len(frame)
     if n == 0:
         return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS))
@@ -150,5 +154,5 @@ def dedupe_frame(records: pd.DataFrame, cfg: ResolutionConfig) -> pd.DataFrame:
     """One-shot deduplication (no warehouse): `records` with `lead_id` and `match_evidence`,
     in the input order."""
     result = resolve(records, cfg)
-    tonight = result.records[result.records["seen_tonight"]]
-    return tonight.drop(columns=["seen_tonight"]).set_index(records.index)
+    # Without a warehouse every record is tonight's, in input order: no filtering copy needed.
+    return result.records.drop(columns=["seen_tonight"]).set_index(records.index)

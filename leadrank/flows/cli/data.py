@@ -48,6 +48,7 @@ def dedupe(
         fail(str(exc))
     with console.status(f"normalising {len(records)} rows"):
         normalised = normalise_records(records)
+    del records  # normalised holds every input field too; at a million rows the copy matters
     with console.status("matching and clustering"):
         resolved = dedupe_frame(normalised, ResolutionConfig())
     out = table.copy()
