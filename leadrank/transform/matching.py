@@ -231,6 +231,7 @@ class Features:
         self.alt_names = Names(self.alt)
         self.translit_names = Names(self.translit)
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
+        self.industry_text = industry
         # One key for both languages: pinyin of the trade name and the industry in English.
         key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
         self.translit_key = _codes(key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None))
@@ -409,6 +410,12 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     subset[k] = _similarity(f.core_names, i[k], f.core_names, j[k], contained=True)
     cross = ((f.lang[i] == "zh") & (f.lang[j] == "en")) | ((f.lang[i] == "en") & (f.lang[j] == "zh"))
     industry_conflict = _differ(f.industry, i, j) & (same_lang | cross)
+    # 'media' and 'culture media' (a typo hid 'culture') are one industry: only words that end
+    # neither in the other conflict.
+    k = np.flatnonzero(industry_conflict)
+    if len(k):
+        a, b = f.industry_text[i[k]], f.industry_text[j[k]]
+        industry_conflict[k] = [not (x.endswith(y) or y.endswith(x)) for x, y in zip(a, b, strict=True)]
     translit = np.full(len(i), -1.0, dtype=np.float32)
     if cross.any():
         k = np.flatnonzero(cross)
