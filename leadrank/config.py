@@ -116,7 +116,7 @@ class ResolutionConfig(BaseModel):
         "phone_same": 5.0,
         "phone_local_same": 4.0,  # same last seven digits where a number lacks its area code
         "email_same": 6.0,
-        "address_same": 5.0,
+        "address_same": 6.0,
         "address_different": -3.0,  # two sites (house number and street differ)
         "name_exact": 6.0,
         "name_near": 5.0,
