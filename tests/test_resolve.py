@@ -175,3 +175,20 @@ def test_evidence_names_the_matched_record():
     ])), ResolutionConfig())
     evidence = list(result.records["match_evidence"])
     assert evidence[0].startswith("k1: uscc") and evidence[1].startswith("k0: uscc")
+
+
+def test_a_lead_whose_records_stop_matching_splits_and_the_split_is_recorded():
+    first = _records([
+        {"company_name": "深圳市华强电子有限公司", "phone": "0755-83216688"},
+        {"company_name": "华强电子", "phone": "0755 8321 6688"},
+    ])
+    night_1 = resolve(normalise_records(first), ResolutionConfig()).records
+    assert night_1["lead_id"].nunique() == 1
+    lead = night_1["lead_id"].iloc[0]
+    second = first.copy()
+    second.loc[1, ["company_name", "phone"]] = ["上海博达软件有限公司", "021-62345678"]  # k1 now says another company
+    result = resolve(normalise_records(second), ResolutionConfig(), previous=night_1.drop(columns=["seen_tonight"]),
+                     taken_ids={lead})
+    ids = dict(zip(result.records["record_key"], result.records["lead_id"], strict=True))
+    assert ids["k0"] == lead and ids["k1"] != lead
+    assert result.events[["kind", "lead_id", "other_lead_id"]].values.tolist() == [["split", lead, ids["k1"]]]
