@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -148,45 +149,62 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out = out.where(out.notna(), None)  # one missing value: None (not NaN, NA or NaT)
     index = out.index
     flags: list[np.ndarray] = []
+    out["country_iso2"] = _map_unique(out["country"], country_iso2)
+    region = out["country_iso2"].fillna("CN")  # (a valid code adds CN below: the same default)
 
-    uniques, codes = _distinct(out["company_name"])
-    names = parse_names(uniques).iloc[codes].set_index(index)
+    # The column normalisers are independent and spend their time in Arrow kernels, which
+    # release the GIL: two threads keep both cores busy.
+    regions()
+    distinct = {column: _distinct(out[column]) for column in
+                ("company_name", "company_name_alt", "uscc", "email", "website", "address", "phone")}
+    region_values, region_codes = _distinct(region)
+    phone_values, phone_codes = distinct["phone"]
+    pairs, pair_codes = np.unique(phone_codes.astype(np.int64) * len(region_values) + region_codes,
+                                  return_inverse=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = {
+            "names": pool.submit(parse_names, distinct["company_name"][0]),
+            "phones": pool.submit(normalise_phones, phone_values[pairs // len(region_values)],
+                                  region_values[pairs % len(region_values)]),
+            "websites": pool.submit(normalise_websites, distinct["website"][0]),
+            "alt": pool.submit(parse_names, distinct["company_name_alt"][0]),
+            "uscc": pool.submit(normalise_usccs, distinct["uscc"][0]),
+            "emails": pool.submit(normalise_emails, distinct["email"][0]),
+            "addresses": pool.submit(_addresses, out["address"]),
+            "address_keys": pool.submit(address_keys, distinct["address"][0]),
+        }
+        done = {name: job.result() for name, job in jobs.items()}
+
+    codes = distinct["company_name"][1]
+    names = done["names"].iloc[codes].set_index(index)
     out["name_norm"] = names["display"].where(names["display"] != "", None)
     out["name_core"] = names["core"].where(names["core"] != "", None)
-    alt_uniques, alt_codes = _distinct(out["company_name_alt"])
-    alt = parse_names(alt_uniques)["core"].to_numpy(dtype=object)[alt_codes]
+    alt = done["alt"]["core"].to_numpy(dtype=object)[distinct["company_name_alt"][1]]
     out["name_alt_core"] = np.where(pd.isna(out["company_name_alt"]) | (alt == ""), None, alt)
     out["name_lang"] = names["lang"]
     out["legal_form"] = names["legal_form"].where(names["legal_form"] != "", None)
     out["is_branch"] = names["is_branch"].astype(bool)
     flags.append(names["flags"].to_numpy(dtype=object))
 
-    out["country_iso2"] = _map_unique(out["country"], country_iso2)
-
-    uniques, codes = _distinct(out["uscc"])
-    uscc, valid = normalise_usccs(uniques)
+    uscc, valid = done["uscc"]
+    codes = distinct["uscc"][1]
     out["uscc_norm"] = uscc[codes]
     out["uscc_valid"] = valid[codes]
     flags.append(_flag(out["uscc_norm"].notna() & ~out["uscc_valid"], "uscc_invalid"))
     # A Chinese code says the company is Chinese.
     out.loc[out["uscc_valid"] & out["country_iso2"].isna(), "country_iso2"] = "CN"
 
-    region = out["country_iso2"].fillna("CN")
-    phone_values, phone_codes = _distinct(out["phone"])
-    region_values, region_codes = _distinct(region)
-    pairs, codes = np.unique(phone_codes.astype(np.int64) * len(region_values) + region_codes, return_inverse=True)
-    e164, kind = normalise_phones(phone_values[pairs // len(region_values)], region_values[pairs % len(region_values)])
-    out["phone_e164"] = e164[codes]
-    out["phone_type"] = kind[codes]
+    e164, kind = done["phones"]
+    out["phone_e164"] = e164[pair_codes]
+    out["phone_type"] = kind[pair_codes]
     flags.append(_flag(out["phone"].notna() & out["phone_e164"].isna(), "phone_invalid"))
 
-    uniques, codes = _distinct(out["email"])
-    email, domain, free = normalise_emails(uniques)
+    codes = distinct["email"][1]
+    email, domain, free = done["emails"]
     out["email_norm"], out["email_domain"], out["email_free"] = email[codes], domain[codes], free[codes]
     flags.append(_flag(out["email"].notna() & out["email_norm"].isna(), "email_invalid"))
 
-    uniques, codes = _distinct(out["website"])
-    out["domain"] = normalise_websites(uniques)[codes]
+    out["domain"] = done["websites"][distinct["website"][1]]
     # A company email on its own domain is as good as a website.
     company_mail = out["email_domain"].where(~out["email_free"], None)
     uniques, codes = _distinct(company_mail)
@@ -195,7 +213,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     province, city = _cleaned(out["province"]), _cleaned(out["city"])
     given = _map_unique(province, lambda v: regions().resolve(v)[0] if v else None)
     given_city = _map_unique(city, lambda v: regions().resolve(v) if v else (None, None))
-    addr = _addresses(out["address"])
+    addr = done["addresses"]
     # Last resort: the place a landline's area code names (0755 → 深圳市).
     places = _distinct(pd.Series(phone_places(out["phone_e164"].to_numpy(dtype=object),
                                               out["phone_type"].to_numpy(dtype=object)), index=index))
@@ -207,8 +225,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
                                   phone_province)
     out["city_norm"] = _first(given_city.map(lambda pc: pc[1]), addr["city"], names["city"], city, phone_city)
     out.loc[out["province_norm"].notna() & out["country_iso2"].isna(), "country_iso2"] = "CN"
-    uniques, codes = _distinct(out["address"])
-    out["address_norm"] = address_keys(uniques)[codes]
+    out["address_norm"] = done["address_keys"][distinct["address"][1]]
 
     joined = np.asarray(flags[0], dtype=object).copy()
     for flag in flags[1:]:
