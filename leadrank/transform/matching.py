@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -200,15 +201,31 @@ class Features:
     def __init__(self, frame: pd.DataFrame, limit: int = 3):
         self.n = len(frame)
         valid = frame["uscc_valid"].to_numpy(dtype=bool)
-        self.uscc = _codes(frame["uscc_norm"].where(valid, None))
-        self.domain = _codes(frame["domain"])
-        self.phone = _codes(frame["phone_e164"])
-        self.phone_local = _codes(_phone_local(frame))
+        cores = frame["name_core"].to_numpy(dtype=object)
+        self.core = cores
+        self.alt = frame["name_alt_core"].to_numpy(dtype=object)
+        # Independent column work, mostly in Arrow kernels and pandas' hashing (which release
+        # the GIL): two threads.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            jobs = {
+                "industry": pool.submit(_split_industry, cores),
+                "street": pool.submit(_street, frame),
+                "core_names": pool.submit(Names, cores),
+                "phone_local": pool.submit(lambda: _codes(_phone_local(frame))),
+                "alt_names": pool.submit(Names, self.alt),
+                **{name: pool.submit(_codes, values) for name, values in {
+                    "uscc": frame["uscc_norm"].where(valid, None), "domain": frame["domain"],
+                    "phone": frame["phone_e164"], "email": frame["email_norm"], "core_code": cores,
+                    "alt_code": self.alt}.items()},
+            }
+            done = {name: job.result() for name, job in jobs.items()}
+        self.uscc, self.domain, self.phone = done["uscc"], done["domain"], done["phone"]
+        self.phone_local = done["phone_local"]
         self.has_e164 = frame["phone_e164"].notna().to_numpy()
         # The same mailbox is evidence even on free-mail (one contact's qq.com address); only the
         # shared free-mail *domain* says nothing, and domains are compared through `domain` alone.
-        self.email = _codes(frame["email_norm"])
-        site, street, self.house = _street(frame)
+        self.email = done["email"]
+        site, street, self.house = done["street"]
         self.site = _codes(site)
         self.street = _codes(street)
         self.city = _codes(frame["city_norm"])
@@ -220,15 +237,10 @@ class Features:
         self.country_bits = np.log2(1.0 / np.maximum(share, 1e-9)).astype(np.float32)
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
-        cores = frame["name_core"].to_numpy(dtype=object)
-        self.core = cores
-        self.core_code = _codes(cores)
-        self.alt = frame["name_alt_core"].to_numpy(dtype=object)
-        self.alt_code = _codes(self.alt)
-        brand, industry = _split_industry(cores)
+        self.core_code, self.alt_code = done["core_code"], done["alt_code"]
+        brand, industry = done["industry"]
         self.translit = transliterate(brand)
-        self.core_names = Names(cores)
-        self.alt_names = Names(self.alt)
+        self.core_names, self.alt_names = done["core_names"], done["alt_names"]
         self.translit_names = Names(self.translit)
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
         self.industry_text = industry
