@@ -7,7 +7,7 @@ resolve). A link is a lead holding records of both editions; a near-miss is a cr
 pair whose names are alike, scored within 4 points below the threshold but not joined. Writes
 links.csv and near_misses.csv (name 2023, name 2025, countries, score, evidence) and, because
 some organisations share one website (several army units on one domain) and must stay apart,
-shared_websites.csv: every 2025 domain used by more than one lead. Skips cleanly when the
+shared_websites.csv: every domain of the 2019 and 2025 lists used by more than one lead. Skips cleanly when the
 real data is absent.
 """
 
@@ -36,6 +36,7 @@ def edition(year: int) -> pd.DataFrame:
     rows = []
     for i, item in enumerate(data["exhibitor"]):
         place = item.get("address") or item.get("country") or {}
+        place = place if isinstance(place, dict) else {"text": place}
         rows.append({"record_key": f"dsei{year}-{i:05d}", "source": f"dsei-{year}", "source_kind": "exhibition",
                      "company_name": item.get("name"), "website": item.get("website"),
                      "country": place.get("iso2"), "address": None})
@@ -84,17 +85,22 @@ def main() -> None:
         "score": pairs.score[near], "evidence": pairs.evidence(near)}).sort_values("score", ascending=False)
     misses.to_csv(args.out / "near_misses.csv", index=False)
 
-    web = result[(year == "2025") & result["domain"].notna()]
-    shared = web.groupby("domain").filter(lambda g: g["lead_id"].nunique() > 1)
-    shared[["domain", "lead_id", "company_name", "website"]].sort_values(["domain", "lead_id"]).to_csv(
+    # Websites: 2025 as linked above, and 2019 (the other edition that lists them) on its own.
+    older = resolve(normalise_records(edition(2019).where(lambda f: f.notna(), None)), cfg).records
+    web = pd.concat([result[(year == "2025") & result["domain"].notna()].assign(edition=2025),
+                     older[older["domain"].notna()].assign(edition=2019)], ignore_index=True)
+    by_domain = web.groupby(["edition", "domain"])
+    shared = web[by_domain["lead_id"].transform("nunique") > 1]
+    shared[["edition", "domain", "lead_id", "company_name", "website"]].sort_values(["edition", "domain", "lead_id"]).to_csv(
         args.out / "shared_websites.csv", index=False)
-    merged_on_shared = web.groupby("domain").filter(lambda g: len(g) > g["lead_id"].nunique())
+    merged_on_shared = web[by_domain["lead_id"].transform("size") > by_domain["lead_id"].transform("nunique")]
 
     print(f"DSEI 2023: {int((year == '2023').sum())} exhibitors, 2025: {int((year == '2025').sum())}")
     print(f"companies in both editions (linked): {len(links)}")
     print(f"near-misses (cross-edition pairs within 4 points of the threshold): {len(misses)}")
-    print(f"2025 domains shared by several leads: {shared['domain'].nunique()} "
-          f"({len(shared)} records kept apart); records merged on a shared domain: {len(merged_on_shared)}")
+    print(f"DSEI 2019 and 2025 domains used by several leads: {len(shared.groupby(['edition', 'domain']))} "
+          f"({len(shared)} records kept apart, e.g. the units on mod.uk); records of one lead sharing a domain: "
+          f"{len(merged_on_shared)}")
     print(f"written to {args.out}/links.csv, near_misses.csv, shared_websites.csv")
 
 
