@@ -155,10 +155,18 @@ def phone_places(e164: np.ndarray, kind: np.ndarray) -> np.ndarray:
     """The place a Chinese landline's area code names (None for mobiles and other countries):
     a city for records that name none, and a conflict for two companies of one name."""
     out = np.full(len(e164), None, dtype=object)
+    rows = np.flatnonzero(kind == "landline")
+    if not len(rows):
+        return out
+    numbers = _strings(e164[rows])
+    area = pc.if_else(pc.match_substring_regex(numbers, r"^\+86[12]"), pc.utf8_slice_codeunits(numbers, 3, 5),
+                      pc.utf8_slice_codeunits(numbers, 3, 6))
+    area = pc.if_else(pc.starts_with(numbers, "+86"), area, "")
     table = _cn_area_cities()
-    for i in np.flatnonzero((kind == "landline") & pd.Series(e164, dtype=object).str.startswith("+86").fillna(False).to_numpy()):
-        number = e164[i]
-        out[i] = table.get(number[3:5]) if number[3] in "12" else table.get(number[3:6])
+    codes = pa.array(list(table), pa.string())
+    places = np.asarray(list(table.values()) + [None], dtype=object)
+    index = np.asarray(pc.index_in(area, value_set=codes).fill_null(len(codes)))
+    out[rows] = places[index]
     return out
 
 

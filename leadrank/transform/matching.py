@@ -341,7 +341,7 @@ def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.
     right = np.concatenate([p[1] for p in parts])
     lo, hi = np.minimum(left, right), np.maximum(left, right)
     ok = lo != hi
-    codes = np.unique(lo[ok] * n + hi[ok])
+    codes = np.sort(pd.unique(lo[ok] * n + hi[ok]))  # hash out repeats first: sorting all of them costs more
     return codes // n, codes % n
 
 

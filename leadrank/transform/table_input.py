@@ -12,6 +12,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -76,14 +77,16 @@ def records_from_table(table: pd.DataFrame, mapping: dict[str, str] | None = Non
             f"no company name column among {list(table.columns)}; map one with --map 'COLUMN=company_name'"
         )
     n = len(table)
-    out = pd.DataFrame(index=range(n), columns=EXTRACTED, dtype=object)
+    nothing = np.full(n, None, dtype=object)
+    columns: dict[str, np.ndarray] = {}
     for field, column in chosen.items():
         values = table[column].astype(str).str.strip()
         values = values.where(table[column].notna() & (values != ""), None)
-        out[field] = values.astype(object).to_numpy()
-    out["source"] = out["source"].fillna(source)
-    out["source_kind"] = "input"
-    out["run_id"] = "adhoc"
-    out["record_key"] = [f"row{i:09d}" for i in range(n)]
-    out["raw"] = None
-    return out
+        columns[field] = values.astype(object).to_numpy()
+    source_values = columns.get("source", nothing)
+    columns["source"] = np.where(pd.isna(source_values), source, source_values)
+    columns["source_kind"] = np.full(n, "input", dtype=object)
+    columns["run_id"] = np.full(n, "adhoc", dtype=object)
+    columns["record_key"] = np.char.add("row", np.char.zfill(np.arange(n).astype(str), 9)).astype(object)
+    # One constructor call: setting two dozen columns of a million rows one by one costs seconds.
+    return pd.DataFrame({c: columns.get(c, nothing) for c in EXTRACTED}, dtype=object)
