@@ -146,7 +146,13 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     """EXTRACTED → NORMALISED. Pure: same input, same output; never raises on odd values."""
     require(records, EXTRACTED, "normalise")
     out = records[EXTRACTED].astype(object)
-    out = out.where(out.notna(), None)  # one missing value: None (not NaN, NA or NaT)
+    for column in EXTRACTED:  # one missing value: None (not NaN, NA or NaT); most columns already are
+        values = out[column].to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any() and any(v is not None for v in values[missing]):
+            values = values.copy()
+            values[missing] = None
+            out[column] = values
     index = out.index
     flags: list[np.ndarray] = []
     out["country_iso2"] = _map_unique(out["country"], country_iso2)
