@@ -133,8 +133,16 @@ def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]
                                "records": int(records[absorbed]), "evidence": evidence.get(cluster_id, "")})
     clusters = np.unique(cluster)
     new = clusters[pd.isna(ids[clusters])]
-    for cluster_id in new[np.argsort(first_rank[new], kind="stable")]:
-        ids[cluster_id] = make_lead_id(keys[first_row[first_rank[cluster_id]]], taken)
+    new = new[np.argsort(first_rank[new], kind="stable")]
+    founders = keys[first_row[first_rank[new]]]
+    # The unsalted ID of every new cluster at once; only clashes with IDs ever issued (or with
+    # each other) take make_lead_id's salted path, in founding-key order as before.
+    plain = np.asarray(["L" + hashlib.sha1(k.encode()).hexdigest()[:12].upper() for k in founders], dtype=object)
+    clash = pd.Series(plain).duplicated(keep="first").to_numpy() | np.isin(plain, list(taken))
+    ids[new[~clash]] = plain[~clash]
+    taken |= set(plain[~clash])
+    for cluster_id, founder in zip(new[clash], founders[clash], strict=True):
+        ids[cluster_id] = make_lead_id(founder, taken)
     moved = counts.merge(home[["lead", "cluster"]], on=["lead", "cluster"], how="left", indicator=True)
     moved = moved[moved["_merge"] == "left_only"]
     moved = moved[ids[moved["cluster"].to_numpy()] != moved["lead"].to_numpy(dtype=object)]

@@ -52,7 +52,7 @@ def read_csv_strings(path: Path) -> pd.DataFrame | None:
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a frame of strings as CSV with Arrow (quoting only where needed)."""
-    table = pa.Table.from_pandas(frame.astype(object).where(frame.notna(), None), preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)  # Arrow-backed string columns: no copy
     table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
     pcsv.write_csv(table, path, write_options=pcsv.WriteOptions(quoting_style="needed"))
 
