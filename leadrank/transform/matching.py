@@ -138,6 +138,12 @@ def _split_industry(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return brand, industry
 
 
+def _trade_names(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(trade name, industry in English, pinyin of the trade name) of each core name."""
+    brand, industry = _split_industry(cores)
+    return brand, industry, transliterate(brand)
+
+
 @lru_cache(maxsize=1)
 def _pinyin_table() -> dict[int, str]:
     """Character → toneless pinyin (most common reading) for CJK unified ideographs."""
@@ -208,7 +214,7 @@ class Features:
         # the GIL): two threads.
         with ThreadPoolExecutor(max_workers=2) as pool:
             jobs = {
-                "industry": pool.submit(_split_industry, cores),
+                "industry": pool.submit(_trade_names, cores),
                 "street": pool.submit(_street, frame),
                 "core_names": pool.submit(Names, cores),
                 "phone_local": pool.submit(lambda: _codes(_phone_local(frame))),
@@ -238,8 +244,7 @@ class Features:
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
-        brand, industry = done["industry"]
-        self.translit = transliterate(brand)
+        _, industry, self.translit = done["industry"]
         self.core_names, self.alt_names = done["core_names"], done["alt_names"]
         self.translit_names = Names(self.translit)
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))

@@ -149,7 +149,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     for column in EXTRACTED:  # one missing value: None (not NaN, NA or NaT); most columns already are
         values = out[column].to_numpy(dtype=object)
         missing = pd.isna(values)
-        if missing.any() and any(v is not None for v in values[missing]):
+        if missing.any() and (values[missing] != None).any():  # noqa: E711 (element-wise: NaN, NA, NaT)
             values = values.copy()
             values[missing] = None
             out[column] = values
@@ -167,9 +167,12 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     phone_values, phone_codes = distinct["phone"]
     pairs, pair_codes = np.unique(phone_codes.astype(np.int64) * len(region_values) + region_codes,
                                   return_inverse=True)
+    name_values = distinct["company_name"][0]
+    half = len(name_values) // 2
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = {
-            "names": pool.submit(parse_names, distinct["company_name"][0]),
+        jobs = {  # names, the longest job, in two halves so that neither thread waits on it alone
+            "names": pool.submit(parse_names, name_values[:half]),
+            "names_2": pool.submit(parse_names, name_values[half:]),
             "phones": pool.submit(normalise_phones, phone_values[pairs // len(region_values)],
                                   region_values[pairs % len(region_values)]),
             "websites": pool.submit(normalise_websites, distinct["website"][0]),
@@ -182,7 +185,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
         done = {name: job.result() for name, job in jobs.items()}
 
     codes = distinct["company_name"][1]
-    names = done["names"].iloc[codes].set_index(index)
+    names = pd.concat([done["names"], done["names_2"]], ignore_index=True).iloc[codes].set_index(index)
     out["name_norm"] = names["display"].where(names["display"] != "", None)
     out["name_core"] = names["core"].where(names["core"] != "", None)
     alt = done["alt"]["core"].to_numpy(dtype=object)[distinct["company_name_alt"][1]]
