@@ -122,7 +122,7 @@ class ResolutionConfig(BaseModel):
         "name_near": 5.0,
         "name_strong": 4.0,
         "name_weak": 1.0,
-        "name_contained": 3.0,  # every word of one name is in the other ('Revere' / 'CPS Revere, Paul')
+        "name_contained": 4.0,  # every word of one name is in the other ('Revere' / 'CPS Revere, Paul')
         "name_different": -3.0,
         "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
         "name_pinyin": 5.0,
