@@ -125,8 +125,11 @@ class ResolutionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match_threshold: float = 6.0
+    cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
     max_block_size: int = 100
-    name_strong: float = 90.0  # rapidfuzz similarity (0-100) counted as the same name
+    max_token_block: int = 30  # a name word shared by more records than this is too common to block on
+    name_near: float = 95.0  # rapidfuzz similarity (0-100) of one name written two ways ('Systems' / 'System')
+    name_strong: float = 90.0  # ... counted as the same name
     name_weak: float = 75.0  # ... as a plausible variant
     name_different: float = 55.0  # ... below this, names disagree
     shared_key_names: int = 3  # a phone/domain used by more distinct names than this is a shared one
@@ -134,16 +137,26 @@ class ResolutionConfig(BaseModel):
         "uscc_same": 14.0,
         "uscc_conflict": -14.0,
         "domain_same": 6.0,
+        "domain_different": -2.0,  # two company websites: companies seldom run two
         "phone_same": 5.0,
+        "phone_local_same": 4.0,  # same last seven digits where a number lacks its area code
         "email_same": 6.0,
-        "address_same": 3.0,
+        "address_same": 6.0,
+        "address_different": -3.0,  # two sites (house number and street differ)
         "name_exact": 6.0,
+        "name_near": 5.0,
         "name_strong": 4.0,
         "name_weak": 1.0,
-        "name_different": -5.0,
+        "name_contained": 4.0,  # every word of one name is in the other ('Revere' / 'CPS Revere, Paul')
+        "name_different": -3.0,
+        "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
+        "name_pinyin": 5.0,
+        "name_ambiguous": -2.0,  # the name or its pinyin is carried by several companies  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
         "city_same": 1.0,
+        "country_same": 2.0,  # at most: agreement counts log2(1/share of the country) up to this
+        "country_different": -3.0,
         "city_different": -3.0,
-        "branch_mismatch": -4.0,
+        "branch_mismatch": -12.0,  # a branch (分公司) is a different buyer from its head office
     }
 
 

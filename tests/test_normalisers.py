@@ -1,12 +1,13 @@
 """Normalisers: known answers, and (with hypothesis) idempotent and never raising on any string."""
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadrank.transform.contacts import normalise_email, normalise_phone, normalise_website
 from leadrank.transform.identifiers import check_character, normalise_uscc
-from leadrank.transform.names import parse_name
+from leadrank.transform.names import parse_name, parse_names
 from leadrank.transform.normalise import address_key, country_iso2
 
 
@@ -82,11 +83,13 @@ def test_address_key_folds_variants():
     assert address_key("221 E. 51st Street") == address_key("221 E 51st St.")
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=300))
-def test_name_parsing_is_total_and_idempotent(text):
-    once = parse_name(text)
-    assert parse_name(once.display).display == once.display
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=40))
+def test_name_parsing_is_total_and_idempotent(texts):
+    once = parse_names(texts)
+    again = parse_names(list(once["display"]))
+    assert list(again["display"]) == list(once["display"])
+    assert list(again["core"]) == list(once["core"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -106,3 +109,80 @@ def test_identifier_and_contact_normalisers_never_raise(text):
         assert normalise_website(site) == site
     address_key(text)
     country_iso2(text)
+
+
+# --- column normalisers: the fast paths agree with the libraries they stand in for ---------
+
+import pyarrow as pa  # noqa: E402
+import tldextract  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+
+from leadrank.contracts import EXTRACTED  # noqa: E402
+from leadrank.transform.contacts import _parse_phone, normalise_phones, registered_domain, registered_domains  # noqa: E402, I001
+from leadrank.transform.identifiers import normalise_usccs  # noqa: E402
+from leadrank.transform.normalise import normalise_records  # noqa: E402
+
+AREAS = ["10", "21", "22", "23", "20", "25", "27", "28", "29", "755", "571", "512", "532", "411", "592", "756", "769",
+         "431", "991", "898"]
+phone_formats = st.builds(
+    lambda area, sub, mobile, kind, fmt: (
+        [f"0{area}-{sub}", f"({area}){sub}", f"+86 {area} {sub[:4]} {sub[4:]}", f"86-{area}-{sub}", f"0{area}{sub}",
+         f"0086 {area} {sub}", f"{sub}", f"+86-{area}-{sub} / 138 0013 8000"][fmt] if kind else
+        [mobile, f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}", f"+86 {mobile}", f"0086{mobile}", f"86{mobile}",
+         f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}", f"+86-{mobile}", f"0{mobile}"][fmt]),
+    st.sampled_from(AREAS), st.text("0123456789", min_size=6, max_size=9), st.text("0123456789", min_size=11, max_size=11),
+    st.booleans(), st.integers(0, 7),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(phone_formats, st.text("0123456789 +-()/", max_size=20)), min_size=1, max_size=30))
+def test_phone_fast_path_agrees_with_phonenumbers(values):
+    e164, kind = normalise_phones(values, ["CN"] * len(values))
+    for value, got_e164, got_kind in zip(values, e164, kind, strict=True):
+        assert (got_e164, got_kind) == _parse_phone(value, "CN"), value
+
+
+OFFLINE_TLDEXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+hosts = st.builds(
+    lambda labels, suffix: ".".join([*labels, suffix]),
+    st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True), min_size=0, max_size=3),
+    st.sampled_from(["com", "com.cn", "cn", "co.uk", "net", "org.cn", "gov.cn", "ck", "www.ck", "kawasaki.jp",
+                     "city.kawasaki.jp", "de", "unknowntld", "github.io", "blogspot.com", "xn--fiqs8s"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(hosts)
+def test_registered_domain_agrees_with_tldextract(host):
+    ext = OFFLINE_TLDEXTRACT(host)
+    expected = f"{ext.domain}.{ext.suffix}".lower() if ext.domain and ext.suffix else None
+    assert registered_domain(host) == expected
+    assert list(registered_domains(pa.array([host, "www." + host]))) == [expected, registered_domain("www." + host)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=40))
+def test_column_normalisers_never_raise_and_are_idempotent(values):
+    parsed = parse_names(values)
+    assert len(parsed) == len(values)
+    assert list(parse_names(list(parsed["display"]))["display"]) == list(parsed["display"])
+    codes, _ = normalise_usccs(values)
+    again, _ = normalise_usccs(list(codes))
+    assert [c for c in again] == [c for c in codes]
+    keys = [address_key(v) for v in values[:3]]
+    assert [address_key(k) for k in keys] == keys
+
+
+def test_bad_records_are_kept_and_flagged():
+    rows = pd.DataFrame([
+        {"company_name": "有限公司"}, {"company_name": ""}, {"company_name": "x" * 10_000},
+        {"company_name": "华强电子", "uscc": "9135010"}, {"company_name": "\x00\ud800☃"},
+        {"company_name": "Acme", "phone": "not a phone", "email": "nobody"},
+    ], dtype=object).reindex(columns=EXTRACTED)
+    rows["source"], rows["source_kind"], rows["record_key"] = "s", "input", [f"r{i}" for i in range(len(rows))]
+    out = normalise_records(rows)
+    assert len(out) == len(rows) and list(out["record_key"]) == list(rows["record_key"])
+    flags = list(out["flags"])
+    assert "name_only_legal_form" in flags[0] and "name_empty" in flags[1] and "name_truncated" in flags[2]
+    assert "uscc_invalid" in flags[3] and "phone_invalid" in flags[5] and "email_invalid" in flags[5]

@@ -97,3 +97,98 @@ def test_golden_record_prefers_trusted_and_valid(demo):
     assert leads["lead_id"].is_unique and len(leads) == demo["truth"].nunique()
     huaqiang = leads[leads["company_name"] == "深圳市华强电子有限公司"].iloc[0]
     assert huaqiang["uscc_valid"] and huaqiang["n_sources"] == 3 and huaqiang["company_name_en"]
+
+
+def _records(rows: list[dict]) -> pd.DataFrame:
+    records = pd.DataFrame(rows).reindex(columns=EXTRACTED).astype(object)
+    records = records.where(records.notna(), None)
+    records["source"], records["source_kind"] = "s", "exhibition"
+    records["record_key"] = [f"k{i}" for i in range(len(rows))]
+    return records
+
+
+def _leads(rows: list[dict]) -> list[str]:
+    return list(resolve(normalise_records(_records(rows)), ResolutionConfig()).records["lead_id"])
+
+
+def test_english_and_chinese_names_link_when_other_evidence_agrees():
+    leads = _leads([
+        {"company_name": "深圳市华强电子有限公司", "phone": "0755-83216688"},
+        {"company_name": "SHENZHEN HUAQIANG ELECTRONICS CO., LTD.", "phone": "+86 755 8321 6688"},
+        {"company_name": "Huaqiang Electronics (Shenzhen) Co., Ltd."},  # pinyin and city agree
+        {"company_name": "HUAQIANG LOGISTICS (SHENZHEN) CO., LTD."},  # same brand, another industry
+    ])
+    assert leads[0] == leads[1] == leads[2] and leads[3] != leads[0]
+
+
+def test_shared_switchboard_and_free_mail_domain_merge_nobody():
+    leads = _leads([
+        {"company_name": "深圳市宏达电子有限公司", "phone": "0755-86001234", "email": "hongda1@qq.com"},
+        {"company_name": "深圳市瑞祥物流有限公司", "phone": "0755-86001234", "email": "ruixiang@qq.com"},
+        {"company_name": "深圳市金源食品有限公司", "phone": "0755-86001234", "email": "jinyuan8@qq.com"},
+    ])
+    assert len(set(leads)) == 3
+
+
+def test_group_website_keeps_member_companies_apart():
+    leads = _leads([
+        {"company_name": "华强电子有限公司", "website": "www.huaqiang-group.com"},
+        {"company_name": "华强物流有限公司", "website": "http://huaqiang-group.com/logistics"},
+        {"company_name": "华强置业有限公司", "website": "huaqiang-group.com"},
+    ])
+    assert len(set(leads)) == 3
+
+
+def test_same_name_in_two_cities_is_not_chained_through_a_record_without_city():
+    leads = _leads([
+        {"company_name": "深圳市亨源办公用品有限公司", "phone": "0755-83211111"},
+        {"company_name": "亨源办公用品有限公司"},  # no city: could be either
+        {"company_name": "温州市亨源办公用品有限公司", "phone": "0577-88112233"},
+    ])
+    assert leads[0] != leads[2]
+
+
+def test_branch_is_its_own_lead():
+    leads = _leads([
+        {"company_name": "华强电子有限公司", "website": "www.huaqiang.com.cn", "email": "sales@huaqiang.com.cn"},
+        {"company_name": "华强电子有限公司上海分公司", "website": "www.huaqiang.com.cn", "email": "sales@huaqiang.com.cn"},
+    ])
+    assert leads[0] != leads[1]
+
+
+def test_local_phones_and_address_variants_link_sites():
+    leads = _leads([
+        {"company_name": "YMCA of Metropolitan Chicago - North Lawndale YMCA", "address": "3449 W Arthington St",
+         "phone": "6380773", "country": "US"},
+        {"company_name": "North Lawndale YMCA", "address": "3449 W. Arthington", "phone": "638-0773", "country": "US"},
+        {"company_name": "YMCA North Lawndale", "address": "3449 West Arthington Street", "phone": "(773) 638-0773",
+         "country": "US"},
+        {"company_name": "YMCA North Lawndale", "address": "9 E 51st St", "phone": "5551234", "country": "US"},
+    ])
+    assert leads[0] == leads[1] == leads[2] != leads[3]
+
+
+def test_evidence_names_the_matched_record():
+    result = resolve(normalise_records(_records([
+        {"company_name": "深圳市华强电子有限公司", "uscc": "91350100M000100Y43"},
+        {"company_name": "华强电子", "uscc": "9135 0100 M000 100Y43"},
+    ])), ResolutionConfig())
+    evidence = list(result.records["match_evidence"])
+    assert evidence[0].startswith("k1: uscc") and evidence[1].startswith("k0: uscc")
+
+
+def test_a_lead_whose_records_stop_matching_splits_and_the_split_is_recorded():
+    first = _records([
+        {"company_name": "深圳市华强电子有限公司", "phone": "0755-83216688"},
+        {"company_name": "华强电子", "phone": "0755 8321 6688"},
+    ])
+    night_1 = resolve(normalise_records(first), ResolutionConfig()).records
+    assert night_1["lead_id"].nunique() == 1
+    lead = night_1["lead_id"].iloc[0]
+    second = first.copy()
+    second.loc[1, ["company_name", "phone"]] = ["上海博达软件有限公司", "021-62345678"]  # k1 now says another company
+    result = resolve(normalise_records(second), ResolutionConfig(), previous=night_1.drop(columns=["seen_tonight"]),
+                     taken_ids={lead})
+    ids = dict(zip(result.records["record_key"], result.records["lead_id"], strict=True))
+    assert ids["k0"] == lead and ids["k1"] != lead
+    assert result.events[["kind", "lead_id", "other_lead_id"]].values.tolist() == [["split", lead, ids["k1"]]]

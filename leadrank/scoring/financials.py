@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import FinancialsConfig
-from leadrank.transform.identifiers import normalise_uscc
-from leadrank.transform.names import parse_name
+from leadrank.transform.identifiers import normalise_usccs
+from leadrank.transform.names import name_cores
 
 UNIT_FACTORS = {"元": 1.0, "yuan": 1.0, "千元": 1e3, "万元": 1e4, "百万元": 1e6, "million": 1e6, "亿元": 1e8}
 AMOUNT_FIELDS = [
@@ -231,17 +231,18 @@ def load_transposed(cfg: FinancialsConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def company_key(frame: pd.DataFrame) -> pd.Series:
     """What identifies a company across files: valid 统一社会信用代码, else stock code, else core name."""
-    uscc = frame["uscc"].map(lambda v: (lambda c: "uscc:" + c[0] if c[1] else None)(normalise_uscc(v)) if v else None)
+    codes, valid = normalise_usccs(frame["uscc"])
+    uscc = pd.Series(np.where(valid, "uscc:" + codes.astype(str), None), index=frame.index, dtype=object)
     code = frame["stock_code"].map(lambda v: f"code:{v}" if isinstance(v, str) and v else None)
-    name = frame["company_name"].map(lambda v: f"name:{statement_name_core(v)}" if isinstance(v, str) and v.strip() else None)
+    cores = pd.Series(statement_name_cores(frame["company_name"]), index=frame.index, dtype=object)
+    name = ("name:" + cores).where(cores.notna(), None)
     return uscc.fillna(code).fillna(name)
 
 
-def statement_name_core(name: str | None) -> str | None:
-    """Core of a statement's company name, without the ST marks exchanges put before it."""
-    if not isinstance(name, str) or not name.strip():
-        return None
-    return parse_name(_ST_PREFIX.sub("", name)).core or None
+def statement_name_cores(names: pd.Series) -> np.ndarray:
+    """Core of each statement's company name, without the ST marks exchanges put before it."""
+    cleaned = names.map(lambda v: _ST_PREFIX.sub("", v) if isinstance(v, str) and v.strip() else None)
+    return name_cores(cleaned)
 
 
 def _collapse_duplicates(frame: pd.DataFrame, rejects: list[dict[str, object]]) -> pd.DataFrame:

@@ -11,8 +11,8 @@ import pandas as pd
 
 from leadrank.config import OutcomesConfig
 from leadrank.scoring.financials import read_table
-from leadrank.transform.identifiers import normalise_uscc
-from leadrank.transform.names import parse_name
+from leadrank.transform.identifiers import normalise_usccs
+from leadrank.transform.names import name_cores
 
 OUTCOME_WORDS = {
     "won": "won", "win": "won", "success": "won", "converted": "won", "成交": "won", "赢单": "won", "签约": "won",
@@ -49,15 +49,18 @@ def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame) -> tuple[pd.Data
     """(matched outcomes with lead_id and a normalised outcome, rejects with reasons)."""
     by_uscc = {u: lid for u, lid, ok in zip(leads["uscc"], leads["lead_id"], leads["uscc_valid"], strict=True) if ok and u}
     by_core: dict[str, str] = {}
-    for lid, core, zh in zip(leads["lead_id"], leads["name_core"], leads["company_name_zh"], strict=True):
-        for key in (core, parse_name(zh).core if isinstance(zh, str) else None):
+    zh_cores = name_cores(leads["company_name_zh"])
+    for lid, core, zh_core in zip(leads["lead_id"], leads["name_core"], zh_cores, strict=True):
+        for key in (core, zh_core):
             if key:
                 by_core.setdefault(key, lid)
     known_ids = set(leads["lead_id"])
     matched: list[dict[str, object]] = []
     rejects: list[dict[str, object]] = []
     dates = parse_dates(outcomes["outcome_date"].fillna(""))
-    for row, date in zip(outcomes.to_dict("records"), dates, strict=True):
+    codes, code_valid = normalise_usccs(outcomes["uscc"])
+    cores = name_cores(outcomes["company_name"])
+    for row, date, code, valid, core in zip(outcomes.to_dict("records"), dates, codes, code_valid, cores, strict=True):
         ref = f"{row['source_file']}:{row['row_no']}"
         word = OUTCOME_WORDS.get(str(row["outcome"] or "").strip().lower())
         if word is None:
@@ -66,10 +69,9 @@ def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame) -> tuple[pd.Data
             continue
         lead = row["lead_id"] if row["lead_id"] in known_ids else None
         if lead is None and row["uscc"]:
-            code, valid = normalise_uscc(row["uscc"])
             lead = by_uscc.get(code) if valid else None
         if lead is None and row["company_name"]:
-            lead = by_core.get(parse_name(row["company_name"]).core)
+            lead = by_core.get(core)
         if lead is None:
             who = row["lead_id"] or row["uscc"] or row["company_name"]
             rejects.append({"source": row["source_file"], "stage": "outcomes", "row_ref": ref,

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ScoringConfig
-from leadrank.scoring.financials import statement_name_core
-from leadrank.transform.identifiers import normalise_uscc
-from leadrank.transform.names import parse_name
+from leadrank.scoring.financials import statement_name_cores
+from leadrank.transform.identifiers import normalise_usccs
+from leadrank.transform.names import name_cores
 
 RATIOS = ["current_asset_ratio", "net_margin", "roa", "collection_days", "inventory_days"]
 HIGHER_IS_BETTER = {"current_asset_ratio": True, "net_margin": True, "roa": True,
@@ -120,13 +120,11 @@ def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFram
     if statements.empty or leads.empty:
         return pd.DataFrame(columns=["lead_id", *statements.columns])
     latest = statements.sort_values("year", ascending=False, na_position="last")
-    latest = latest.assign(
-        _uscc=latest["uscc"].map(lambda v: (lambda c: c[0] if c[1] else None)(normalise_uscc(v))),
-        _core=latest["company_name"].map(statement_name_core),
-    )
+    codes, valid = normalise_usccs(latest["uscc"])
+    latest = latest.assign(_uscc=np.where(valid, codes, None), _core=statement_name_cores(latest["company_name"]))
     by_code = latest.dropna(subset=["_uscc"]).drop_duplicates("_uscc").set_index("_uscc")
     by_name = latest.dropna(subset=["_core"]).drop_duplicates("_core").set_index("_core")
-    lead_cores = leads["company_name_zh"].map(lambda v: parse_name(v).core if isinstance(v, str) else None)
+    lead_cores = pd.Series(name_cores(leads["company_name_zh"]), index=leads.index, dtype=object)
     lead_cores = lead_cores.fillna(leads["name_core"])
     rows = []
     for lead_id, uscc, valid, core, alt in zip(leads["lead_id"], leads["uscc"], leads["uscc_valid"], lead_cores,

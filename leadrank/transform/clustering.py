@@ -1,51 +1,139 @@
 """Clusters of records from scored pairs, without chaining distinct companies together.
 
-Edges are taken strongest first (Kruskal-style union-find) and only when their score reaches
-the threshold. A union is refused when it would put two different valid 统一社会信用代码 in
-one cluster: whatever weak evidence links them, two registered legal entities are two leads.
-Each record keeps the evidence of the edge that joined it, so every merge is explainable.
+Records join when a pair scores at least the threshold. Plain connected components would chain:
+A–X and X–B both match while A and B clearly differ (a record without a city between the same
+brand in two cities). So every pair that says "two companies" (two different valid
+统一社会信用代码, a branch and its head office, different industries, different cities with no
+shared identifier, or a score at or below `cannot_link`) is a constraint; small components
+have all their pairs scored, blocked or not, so such pairs are seen; and a component holding
+one is rebuilt strongest edge first (Kruskal-style), refusing any union that would put a
+constrained pair in one cluster. Components without constraints — nearly all — are taken as
+scipy finds them. Each record keeps the evidence of its strongest edge, naming the
+record it matched, so every merge is explainable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from leadrank.transform.matching import Pairs
 
+MAX_COMPLETED = 60  # components up to this size have every pair inside them scored
 
-def cluster(n: int, pairs: Pairs, threshold: float, codes: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """(label per record, evidence per record). `codes` holds each record's valid code or None."""
-    parent = np.arange(n)
-    code_of: dict[int, str] = {i: c for i, c in enumerate(codes.tolist()) if c is not None}
-    evidence = [""] * n
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _constrained(members: np.ndarray, edges: np.ndarray, pairs: Pairs, forbidden: list[tuple[int, int]]) -> dict[int, int]:
+    """Union-find over one conflicted component, strongest edge first, honouring cannot-links."""
+    parent = {int(m): int(m) for m in members}
+    blocked: dict[int, set[int]] = {int(m): set() for m in members}
+    for a, b in forbidden:
+        blocked[a].add(b)
+        blocked[b].add(a)
 
     def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
 
-    order = np.argsort(-pairs.score, kind="stable")
-    for k in order.tolist():
-        if pairs.score[k] < threshold:
-            break
-        i, j = int(pairs.left[k]), int(pairs.right[k])
-        ri, rj = find(i), find(j)
-        if ri == rj:
+    for k in edges[np.argsort(-pairs.score[edges], kind="stable")]:
+        ra, rb = find(int(pairs.left[k])), find(int(pairs.right[k]))
+        if ra == rb or rb in blocked[ra]:
             continue
-        ci, cj = code_of.get(ri), code_of.get(rj)
-        if ci is not None and cj is not None and ci != cj:
-            continue
-        if rj < ri:
-            ri, rj = rj, ri
-        parent[rj] = ri
-        if ci is None and cj is not None:
-            code_of[ri] = cj
-        note = f"{pairs.evidence[k]} ({pairs.score[k]:.1f})"
-        for x in (i, j):
-            if not evidence[x]:
-                evidence[x] = note
-    labels = np.fromiter((find(i) for i in range(n)), dtype=np.int64, count=n)
-    return labels, evidence
+        if len(blocked[ra]) < len(blocked[rb]):
+            ra, rb = rb, ra
+        parent[rb] = ra
+        for other in blocked.pop(rb):  # the union inherits rb's constraints, re-pointed at ra
+            blocked[other].discard(rb)
+            blocked[other].add(ra)
+            blocked[ra].add(other)
+    return {m: find(m) for m in parent}
+
+
+def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs inside components of 3..MAX_COMPLETED records that blocking never compared."""
+    sizes = np.bincount(labels, minlength=n)
+    rows = np.flatnonzero((sizes[labels] >= 3) & (sizes[labels] <= MAX_COMPLETED))
+    if not len(rows):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = rows[np.argsort(labels[rows], kind="stable")]
+    comp = labels[order]
+    ends = np.r_[np.flatnonzero(comp[1:] != comp[:-1]) + 1, len(order)]
+    end = np.repeat(ends, np.diff(np.r_[0, ends]))
+    lefts, rights = [], []
+    idx = np.arange(len(order))
+    d = 1
+    while len(idx):
+        idx = idx[idx + d < end[idx]]
+        lefts.append(order[idx])
+        rights.append(order[idx + d])
+        d += 1
+    left, right = np.concatenate(lefts), np.concatenate(rights)
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    inside = np.zeros(n, dtype=bool)
+    inside[rows] = True
+    known = inside[pairs.left] & inside[pairs.right]  # only pairs within these components can repeat
+    seen = np.minimum(pairs.left[known], pairs.right[known]) * n + np.maximum(pairs.left[known], pairs.right[known])
+    new = ~np.isin(lo * n + hi, seen)
+    return lo[new], hi[new]
+
+
+def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
+            score_more: Callable[[np.ndarray, np.ndarray], Pairs] | None = None) -> tuple[np.ndarray, list[str]]:
+    """(label per record, evidence per record). `keys` names each record in the evidence;
+    `score_more` scores pairs that blocking did not produce, so that small components can be
+    checked pair by pair for records that must stay apart."""
+    match = np.flatnonzero(pairs.score >= threshold)
+    labels = _components(n, pairs.left[match], pairs.right[match])
+    if score_more is not None:
+        left, right = _unscored_pairs(labels, pairs, n)
+        if len(left):
+            pairs = pairs + score_more(left, right)
+    bad = np.flatnonzero(pairs.conflict)
+    bad = bad[labels[pairs.left[bad]] == labels[pairs.right[bad]]]
+    if len(bad):
+        conflicted = np.unique(labels[pairs.left[bad]])
+        edge_comp = labels[pairs.left[match]]
+        bad_comp = labels[pairs.left[bad]]
+        for comp in conflicted:
+            members = np.flatnonzero(labels == comp)
+            edges = match[edge_comp == comp]
+            forbidden = [(int(pairs.left[k]), int(pairs.right[k])) for k in bad[bad_comp == comp]]
+            for member, root in _constrained(members, edges, pairs, forbidden).items():
+                labels[member] = n + root  # fresh labels, apart from scipy's
+        # Only edges inside the final clusters explain them.
+        match = match[labels[pairs.left[match]] == labels[pairs.right[match]]]
+    # Canonical label: the smallest row number in the cluster.
+    order = np.argsort(labels, kind="stable")
+    first = np.r_[True, labels[order][1:] != labels[order][:-1]]
+    smallest = np.minimum.reduceat(order, np.flatnonzero(first))
+    labels = np.repeat(smallest, np.diff(np.r_[np.flatnonzero(first), n]))[np.argsort(order, kind="stable")]
+    return labels, _evidence(n, pairs, match, keys)
+
+
+def _evidence(n: int, pairs: Pairs, match: np.ndarray, keys: np.ndarray) -> list[str]:
+    """For each record, its strongest matching edge: 'row000007: uscc,phone,name= (25.0)'."""
+    evidence = [""] * n
+    if not len(match):
+        return evidence
+    ranked = match[np.argsort(-pairs.score[match], kind="stable")]
+    ends = np.r_[pairs.left[ranked], pairs.right[ranked]]
+    others = np.r_[pairs.right[ranked], pairs.left[ranked]]
+    edge = np.r_[ranked, ranked]
+    rank = np.r_[np.arange(len(ranked)), np.arange(len(ranked))]
+    order = np.lexsort((rank, ends))
+    ends, others, edge = ends[order], others[order], edge[order]
+    first = np.r_[True, ends[1:] != ends[:-1]]
+    ends, others, edge = ends[first], others[first], edge[first]
+    notes = pairs.evidence(edge)
+    for record, other, k, note in zip(ends.tolist(), others.tolist(), edge.tolist(), notes, strict=True):
+        evidence[record] = f"{keys[other]}: {note} ({pairs.score[k]:.1f})"
+    return evidence

@@ -20,6 +20,12 @@ LEAD_COLUMNS = [
 ]
 
 
+def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Per lead, the distinct values of `column`, sorted and ';'-joined."""
+    values = frame[["lead_id", column]].dropna().drop_duplicates().sort_values(["lead_id", column])
+    return values.groupby("lead_id", sort=True)[column].agg(";".join)
+
+
 def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -> pd.DataFrame:
     """Leads (LEAD_COLUMNS) from resolved records (NORMALISED plus lead_id)."""
     trust = trust or {}
@@ -65,14 +71,15 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     grouped = frame.groupby("lead_id", sort=True)
     # Chinese key-account teams read Chinese names first; fall back to whatever name exists.
     leads["company_name"] = leads["company_name_zh"].fillna(leads["company_name"])
-    leads["is_branch"] = grouped["is_branch"].agg(lambda s: bool(s.astype(bool).all()))
+    leads["is_branch"] = frame["is_branch"].astype(bool).groupby(frame["lead_id"], sort=True).all()
     leads["uscc_valid"] = leads["uscc"].isin(set(valid_uscc.dropna()))
-    leads["sources"] = grouped["source"].agg(lambda s: ";".join(sorted(set(s))))
-    leads["source_kinds"] = grouped["source_kind"].agg(lambda s: ";".join(sorted(set(s))))
+    leads["sources"] = _joined(frame, "source")
+    leads["source_kinds"] = _joined(frame, "source_kind")
     leads["n_sources"] = grouped["source"].nunique()
     leads["n_records"] = grouped.size()
     leads["exhibitions"] = frame[frame["source_kind"] == "exhibition"].groupby("lead_id")["source"].nunique()
     leads["exhibitions"] = leads["exhibitions"].fillna(0).astype(int)
-    leads["first_fetched_at"] = grouped["fetched_at"].min()
-    leads["last_fetched_at"] = grouped["fetched_at"].max()
+    fetched = frame[["lead_id", "fetched_at"]].dropna().astype(str).sort_values(["lead_id", "fetched_at"])
+    leads["first_fetched_at"] = fetched.drop_duplicates("lead_id", keep="first").set_index("lead_id")["fetched_at"]
+    leads["last_fetched_at"] = fetched.drop_duplicates("lead_id", keep="last").set_index("lead_id")["fetched_at"]
     return leads.reset_index()[LEAD_COLUMNS]

@@ -1,180 +1,478 @@
-"""Candidate pairs and their match scores.
+"""Candidate pairs and their match scores, computed for whole columns at once.
 
 Blocking: records are compared only when they share a key: a valid 统一社会信用代码, a company
-domain, a phone, an email, an exact core name, or a rare name token (prefix for Chinese). Keys
-shared by more than `max_block_size` records are skipped: such keys (a group's switchboard, a
-portal domain) identify nobody.
+domain, a phone (E.164, or its last seven digits when a number lacks its area code), a company
+email, a street address (house number and street), an exact core name, or a rare name word.
+Keys shared by more than `max_block_size` records are skipped: such keys (a group's
+switchboard, a portal domain) identify nobody.
 
 Scoring: each kind of evidence adds log-odds points (ResolutionConfig.weights): agreement on
 identifiers and names adds, conflict (two valid codes that differ, different cities, names that
-disagree, a branch against its head office) subtracts. A shared phone or domain counts fully
-only when few distinct names use it, so that a group website, a switchboard number or a
-free-mail domain cannot merge different companies by itself.
+disagree, different industries under one brand, a branch against its head office) subtracts.
+Chinese company names are 行政区划 + 字号 + 行业 + 组织形式; with the region and legal form already
+parsed off, the industry word (电子, 科技, Trading …) is split from the trade name here, so that
+华强电子 and 华强物流 — one brand, two companies — disagree instead of looking 50% alike. A shared
+key never merges different companies by itself: a group website or a switchboard still needs the
+names to agree, and names that disagree outweigh it.
+
+Every array here is positional (row i of the frame); nothing loops over pairs in Python.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
+from leadrank.transform.names import _strings
+from leadrank.transform.regions import extract_where
 
-KEY_COLUMNS = {"u": "uscc_key", "d": "domain", "p": "phone_e164", "e": "email_key", "n": "name_core"}
+# Industry words (行业) that end Chinese trade names, with the English their English names use.
+INDUSTRIES = [
+    ("医疗器械", "medical equipment"), ("办公用品", "office supplies"), ("汽车配件", "auto parts"),
+    ("信息技术", "information technology"), ("环保科技", "environmental technology"),
+    ("精密制造", "precision manufacturing"), ("仪器仪表", "instruments"), ("生物科技", "biotechnology"),
+    ("网络科技", "network technology"), ("文化传媒", "culture media"), ("电子科技", "electronic technology"),
+    ("智能科技", "intelligent technology"), ("新材料", "new materials"), ("新能源", "new energy"),
+    ("电子商务", "e-commerce"), ("供应链", "supply chain"), ("建筑工程", "construction engineering"),
+    ("房地产", "real estate"), ("机电设备", "electromechanical equipment"), ("自动化", "automation"),
+    ("电子", "electronics"), ("科技", "technology"), ("机械", "machinery"), ("贸易", "trading"),
+    ("实业", "industrial"), ("化工", "chemical"), ("纺织", "textile"), ("食品", "food"), ("物流", "logistics"),
+    ("建材", "building materials"), ("软件", "software"), ("光电", "optoelectronics"), ("包装", "packaging"),
+    ("家具", "furniture"), ("印刷", "printing"), ("电气", "electric"), ("制药", "pharmaceutical"),
+    ("服装", "garment"), ("塑胶", "plastics"), ("五金", "hardware"), ("照明", "lighting"),
+    ("通信", "communication"), ("投资", "investment"), ("咨询", "consulting"), ("工程", "engineering"),
+    ("建设", "construction"), ("能源", "energy"), ("农业", "agriculture"), ("材料", "materials"),
+    ("电器", "electrical appliances"), ("电力", "electric power"), ("设备", "equipment"), ("技术", "technology"),
+    ("医药", "pharmaceuticals"), ("环保", "environmental protection"), ("传媒", "media"), ("文化", "culture"),
+    ("教育", "education"), ("置业", "property"), ("控股", "holdings"), ("商贸", "commerce"), ("钢铁", "steel"),
+    ("水泥", "cement"), ("玻璃", "glass"), ("陶瓷", "ceramics"), ("橡胶", "rubber"), ("汽车", "automobile"),
+    ("船舶", "shipbuilding"), ("航空", "aviation"), ("电缆", "cable"), ("电池", "battery"), ("仪器", "instrument"),
+    ("装饰", "decoration"), ("广告", "advertising"), ("餐饮", "catering"), ("酒店", "hotel"),
+]
+ZH_INDUSTRIES = [zh for zh, _ in INDUSTRIES]
+EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | {"international", "industries", "electrical",
+                                                        "pharma", "tech"}, key=len, reverse=True)
+_EN_OF = dict(INDUSTRIES)
 
 
 @dataclass
 class Pairs:
-    left: np.ndarray
+    left: np.ndarray  # positional row numbers, left < right
     right: np.ndarray
     score: np.ndarray
-    evidence: list[str]
+    features: dict[str, np.ndarray]  # per pair: which evidence agreed or conflicted
+    name_sim: np.ndarray
+    conflict: np.ndarray  # never in one cluster
+
+    def __add__(self, other: Pairs) -> Pairs:
+        return Pairs(
+            np.r_[self.left, other.left], np.r_[self.right, other.right], np.r_[self.score, other.score],
+            {k: np.r_[v, other.features[k]] for k, v in self.features.items()},
+            np.r_[self.name_sim, other.name_sim], np.r_[self.conflict, other.conflict],
+        )
+
+    def evidence(self, k: np.ndarray) -> list[str]:
+        """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠' (built column-wise)."""
+        text = np.full(len(k), "", dtype=object)
+        sim = self.name_sim[k].astype(np.int64).astype(str).astype(object)
+        for label, values in self.features.items():
+            if label == "domain≠":
+                continue
+            hit = values[k]
+            if not hit.any():
+                continue
+            piece = label + sim[hit] if label in ("name~", "name≠") else label
+            text[hit] = text[hit] + "," + piece
+        return [t[1:] for t in text]
 
 
-def _keys(frame: pd.DataFrame) -> pd.DataFrame:
-    keys = pd.DataFrame(index=frame.index)
-    keys["uscc_key"] = frame["uscc_norm"].where(frame["uscc_valid"].astype(bool), None)
-    keys["domain"] = frame["domain"]
-    keys["phone_e164"] = frame["phone_e164"]
-    keys["email_key"] = frame["email_norm"].where(~frame["email_free"].astype(bool), None)
-    keys["name_core"] = frame["name_core"]
-    return keys
+def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Integer code per row (-1 for missing), equal codes for equal values."""
+    codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    return codes.astype(np.int64)
 
 
-def _name_tokens(frame: pd.DataFrame) -> pd.Series:
-    """Blocking tokens of names: words of Latin names, 3-character prefix and suffix of Han ones."""
-
-    def tokens(core: object) -> list[str]:
-        if not isinstance(core, str) or not core:
-            return []
-        if core.isascii():
-            return [w for w in core.split() if len(w) > 2]
-        compact = core.replace(" ", "")
-        return list({compact[:3], compact[-3:]}) if len(compact) >= 3 else [compact]
-
-    cores = pd.concat([frame["name_core"], frame["name_alt_core"]])
-    return cores.map(tokens).explode().dropna()
+def _arrow(values: np.ndarray) -> pa.Array:
+    return _strings([v if isinstance(v, str) else "" for v in values])
 
 
-def candidate_pairs(frame: pd.DataFrame, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
-    n = len(frame)
-    positions = pd.Series(np.arange(n), index=frame.index)
-    blocks: list[pd.Series] = []
-    keys = _keys(frame)
-    for prefix, column in KEY_COLUMNS.items():
-        values = keys[column].dropna()
-        blocks.append(prefix + ":" + values.astype(str))
-    alt = frame["name_alt_core"].dropna()
-    blocks.append("n:" + alt.astype(str))
-    blocks.append("t:" + _name_tokens(frame).astype(str))
-    stacked = pd.concat(blocks)
-    table = pd.DataFrame({"key": stacked.to_numpy(), "pos": positions.reindex(stacked.index).to_numpy()})
-    table = table.drop_duplicates()
-    sizes = table.groupby("key")["pos"].transform("size")
-    table = table[(sizes > 1) & (sizes <= cfg.max_block_size)]
-    if table.empty:
+_EN_INDUSTRY_TAIL = r"^(?P<brand>.+?) (?P<industry>" + "|".join(re.escape(w) for w in EN_INDUSTRIES) + r")$"
+
+
+def _split_industry(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(trade name, industry in English) of each core name; industry '' when none is recognised.
+    Chinese: the longest known industry word ending the name (looked up by suffix, 4 to 2
+    characters); Latin: a known industry ending the name."""
+    text = _arrow(cores)
+    n = len(text)
+    length = np.asarray(pc.utf8_length(text))
+    size = np.zeros(n, dtype=np.int64)
+    words = pa.array(ZH_INDUSTRIES, pa.string())
+    for k in range(max(map(len, ZH_INDUSTRIES)), 1, -1):
+        hit = np.asarray(pc.is_in(pc.utf8_slice_codeunits(text, -k), value_set=words), dtype=bool)
+        size[hit & (size == 0) & (length > k)] = k
+    brand = text
+    industry = pa.nulls(n, pa.string()).fill_null("")
+    for k in np.unique(size[size > 0]):
+        part = pa.array(size == k)
+        brand = pc.if_else(part, pc.utf8_slice_codeunits(text, 0, -int(k)), brand)
+        industry = pc.if_else(part, pc.utf8_slice_codeunits(text, -int(k)), industry)
+    latin = np.asarray(pc.and_(pc.string_is_ascii(text), pc.match_substring(text, " ")), dtype=bool) & (size == 0)
+    found, (en_brand, en_industry) = extract_where(text, _EN_INDUSTRY_TAIL, ("brand", "industry"), where=latin)
+    brand = pc.if_else(pa.array(found), en_brand, brand)
+    industry = pc.if_else(pa.array(found), en_industry, industry)
+    brand = np.asarray(pc.utf8_trim_whitespace(brand).to_pylist(), dtype=object)
+    industry = np.asarray(industry.to_pylist(), dtype=object)
+    zh = size > 0
+    industry[zh] = [_EN_OF.get(w, w) for w in industry[zh]]
+    return brand, industry
+
+
+def _trade_names(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(trade name, industry in English, pinyin of the trade name) of each core name."""
+    brand, industry = _split_industry(cores)
+    return brand, industry, transliterate(brand)
+
+
+@lru_cache(maxsize=1)
+def _pinyin_table() -> dict[int, str]:
+    """Character → toneless pinyin (most common reading) for CJK unified ideographs."""
+    from pypinyin.constants import PINYIN_DICT
+
+    table = {}
+    for code, readings in PINYIN_DICT.items():
+        first = readings.split(",")[0]
+        table[code] = unicodedata.normalize("NFKD", first).encode("ascii", "ignore").decode().replace("ü", "v")
+    return table
+
+
+def transliterate(brands: np.ndarray) -> np.ndarray:
+    """Pinyin of Chinese trade names, spaces dropped from Latin ones: 华强 → huaqiang,
+    'Hua Qiang' → huaqiang. English names of Chinese companies are mostly the pinyin of the
+    trade name plus the industry in English, which is how the two languages meet."""
+    text = "\x1f".join(b if isinstance(b, str) else "" for b in brands)
+    out = text.translate(_pinyin_table()).replace(" ", "").replace("-", "").split("\x1f")
+    return np.asarray(out, dtype=object)
+
+
+def _phone_local(frame: pd.DataFrame) -> np.ndarray:
+    """Last seven digits of every phone: the key of numbers written without their area code
+    (the Chicago lists' 638-0773), which phonenumbers rightly refuses as invalid."""
+    raw = _arrow(frame["phone"].to_numpy(dtype=object))
+    first = pc.replace_substring_regex(raw, r"\s*(?:[/;,、，；]|或|\bor\b|\bext\b|x\d).*$", "")
+    digits = pc.replace_substring_regex(first, r"\D", "")
+    local = pc.utf8_slice_codeunits(digits, -7)
+    ok = np.asarray(pc.greater_equal(pc.utf8_length(digits), 7), dtype=bool)
+    out = np.asarray(local.to_pylist(), dtype=object)
+    out[~ok] = None
+    return out
+
+
+def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(site, street, house number) of each address. For Latin addresses the site is house number
+    and street ('3449 w arthington' from '3449 W. Arthington Street'; '8938-40 S. Cottage Grove'
+    is 8938; '2nd' is 2; Dr. Martin Luther King Jr. Drive is King); a Chinese address is its
+    normalised whole. Two sites on one street a few doors apart are not counted as a conflict:
+    sources disagree about house numbers of the same building."""
+    text = _arrow(frame["address_norm"].to_numpy(dtype=object))
+    text = pc.replace_substring_regex(text, r"\b(\d+) ?(?:st|nd|rd|th)\b", r"\1")
+    text = pc.replace_substring_regex(text, r"\b(?:dr )?martin luther king(?: jr)?\b", "king")
+    found = pc.extract_regex(
+        text, r"^(?P<number>\d+)[a-z]?(?: \d{1,2})? (?P<street>(?:(?:n|s|e|w|ne|nw|se|sw) )?[a-z0-9]+)").flatten()
+    latin = np.asarray(pc.match_substring_regex(text, "[a-z]"), dtype=bool)
+    number = np.asarray(found[0].to_pylist(), dtype=object)
+    street = np.asarray(found[1].to_pylist(), dtype=object)
+    whole = np.asarray(text.to_pylist(), dtype=object)
+    parsed = latin & ~pd.isna(street)
+    site = np.where(parsed, pd.Series(number, dtype=object) + " " + pd.Series(street, dtype=object), whole)
+    site[(site == "") | pd.isna(site)] = None
+    house = np.full(len(text), -1, dtype=np.int64)
+    house[parsed] = [int(x[:9]) for x in number[parsed]]
+    return site, np.where(parsed, street, None), house
+
+
+class Features:
+    """The columns matching compares, each as integer codes (-1 = missing) or arrays."""
+
+    def __init__(self, frame: pd.DataFrame, limit: int = 3):
+        self.n = len(frame)
+        valid = frame["uscc_valid"].to_numpy(dtype=bool)
+        cores = frame["name_core"].to_numpy(dtype=object)
+        self.core = cores
+        self.alt = frame["name_alt_core"].to_numpy(dtype=object)
+        # Independent column work, mostly in Arrow kernels and pandas' hashing (which release
+        # the GIL): two threads.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            jobs = {
+                "industry": pool.submit(_trade_names, cores),
+                "street": pool.submit(_street, frame),
+                "core_names": pool.submit(Names, cores),
+                "phone_local": pool.submit(lambda: _codes(_phone_local(frame))),
+                "alt_names": pool.submit(Names, self.alt),
+                **{name: pool.submit(_codes, values) for name, values in {
+                    "uscc": frame["uscc_norm"].where(valid, None), "domain": frame["domain"],
+                    "phone": frame["phone_e164"], "email": frame["email_norm"], "core_code": cores,
+                    "alt_code": self.alt}.items()},
+            }
+            done = {name: job.result() for name, job in jobs.items()}
+        self.uscc, self.domain, self.phone = done["uscc"], done["domain"], done["phone"]
+        self.phone_local = done["phone_local"]
+        self.has_e164 = frame["phone_e164"].notna().to_numpy()
+        # The same mailbox is evidence even on free-mail (one contact's qq.com address); only the
+        # shared free-mail *domain* says nothing, and domains are compared through `domain` alone.
+        self.email = done["email"]
+        site, street, self.house = done["street"]
+        self.site = _codes(site)
+        self.street = _codes(street)
+        self.city = _codes(frame["city_norm"])
+        self.country = _codes(frame["country_iso2"])
+        # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
+        # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
+        known = self.country[self.country >= 0]
+        share = np.bincount(known, minlength=int(self.country.max()) + 1) / max(len(known), 1) if len(known) else np.ones(1)
+        self.country_bits = np.log2(1.0 / np.maximum(share, 1e-9)).astype(np.float32)
+        self.branch = frame["is_branch"].to_numpy(dtype=bool)
+        self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
+        self.core_code, self.alt_code = done["core_code"], done["alt_code"]
+        _, industry, self.translit = done["industry"]
+        self.core_names, self.alt_names = done["core_names"], done["alt_names"]
+        self.translit_names = Names(self.translit)
+        self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
+        self.industry_text = industry
+        # One key for both languages: pinyin of the trade name and the industry in English.
+        key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
+        self.translit_key = _codes(key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None))
+        self.name_key = np.where(self.translit_key >= 0, self.translit_key, self.core_code + self.n)
+        # A name (or its pinyin) that several companies carry — the same core in two cities,
+        # two trade names that sound alike — proves less on its own (term frequency, as in
+        # Fellegi-Sunter): such a match needs a little more evidence.
+        self.core_ambiguous = self._ambiguous(self.core_code, self.city)
+        zh = self.lang == "zh"
+        self.translit_ambiguous = self._ambiguous(self.translit_key, np.where(zh, self.core_code, -1))
+        self.domain_share = self._share(self.domain, limit)
+        self.phone_share = self._share(self.phone, limit)
+
+    @staticmethod
+    def _ambiguous(keys: np.ndarray, meaning: np.ndarray) -> np.ndarray:
+        """Rows whose key is carried by records of two or more different `meaning`s (cities, cores)."""
+        ok = (keys >= 0) & (meaning >= 0)
+        frame = pd.DataFrame({"key": keys[ok], "meaning": meaning[ok]})
+        counts = frame.groupby("key")["meaning"].nunique()
+        many = np.zeros(int(keys.max()) + 2 if len(keys) else 1, dtype=bool)
+        many[counts.index[counts.to_numpy() >= 2]] = True
+        return many[np.where(keys >= 0, keys, -1)] & (keys >= 0)
+
+    def _share(self, codes: np.ndarray, limit: int) -> np.ndarray:
+        """Weight factor of each row's key: 1 while at most `limit` different companies (by name,
+        in either language) use it, shrinking beyond: a group website or a business centre's
+        switchboard is weak evidence of any one company."""
+        ok = codes >= 0
+        frame = pd.DataFrame({"key": codes[ok], "name": self.name_key[ok]})
+        usage = frame.groupby("key")["name"].nunique()
+        factor = np.ones(len(codes), dtype=np.float32)
+        factor[ok] = np.minimum(1.0, limit / usage.reindex(codes[ok]).to_numpy(dtype=np.float32))
+        return factor
+
+
+def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs of rows sharing a key (blocks of 2..max_block rows)."""
+    ok = keys >= 0
+    keys, rows = keys[ok], rows[ok]
+    order = np.lexsort((rows, keys))
+    keys, rows = keys[order], rows[order]
+    if len(keys) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    left_parts: list[np.ndarray] = []
-    right_parts: list[np.ndarray] = []
-    for members in table.groupby("key")["pos"].agg(lambda s: s.to_numpy()).to_numpy():
-        i, j = np.triu_indices(len(members), k=1)
-        left_parts.append(members[i])
-        right_parts.append(members[j])
-    left = np.concatenate(left_parts)
-    right = np.concatenate(right_parts)
+    start = np.r_[True, keys[1:] != keys[:-1]]
+    group = np.cumsum(start) - 1
+    starts = np.flatnonzero(start)
+    sizes = np.diff(np.r_[starts, len(keys)])
+    keep = (sizes[group] >= 2) & (sizes[group] <= max_block)
+    idx = np.flatnonzero(keep)
+    end = (starts + sizes)[group]
+    lefts, rights = [], []
+    d = 1
+    while len(idx):
+        idx = idx[idx + d < end[idx]]
+        if not len(idx):
+            break
+        lefts.append(rows[idx])
+        rights.append(rows[idx + d])
+        d += 1
+    if not lefts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, word) for the words of Latin core names: rare words block fuzzy name variants."""
+    text = _arrow(cores)
+    latin = np.asarray(pc.and_(pc.string_is_ascii(text), pc.match_substring(text, " ")), dtype=bool)
+    rows = np.flatnonzero(latin)
+    if not len(rows):
+        return np.empty(0, np.int64), np.empty(0, object)
+    words = pc.utf8_split_whitespace(text.take(pa.array(rows)))
+    flat = pc.list_flatten(words)
+    parent = rows[np.asarray(pc.list_parent_indices(words))]
+    long = np.asarray(pc.greater(pc.utf8_length(flat), 3), dtype=bool)
+    frame = pd.DataFrame({"row": parent[long], "word": flat.filter(pa.array(long)).to_numpy(zero_copy_only=False)})
+    frame = frame.drop_duplicates()
+    return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
+
+
+def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
+    n = f.n
+    rows = np.arange(n, dtype=np.int64)
+    parts = [_group_pairs(codes, rows, cfg.max_block_size)
+             for codes in (f.uscc, f.domain, f.phone, f.phone_local, f.email, f.site, f.core_code, f.translit_key)]
+    # Alternative names (an English name's Chinese twin) block against both name columns.
+    names = pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True)
+    both = _codes(names)
+    parts.append(_group_pairs(both, np.r_[rows, rows], cfg.max_block_size))
+    token_rows, tokens = _name_tokens(f.core)
+    if len(tokens):
+        parts.append(_group_pairs(_codes(tokens), token_rows, cfg.max_token_block))
+    left = np.concatenate([p[0] for p in parts])
+    right = np.concatenate([p[1] for p in parts])
     lo, hi = np.minimum(left, right), np.maximum(left, right)
-    codes = np.unique(lo.astype(np.int64) * n + hi)
+    ok = lo != hi
+    codes = np.sort(pd.unique(lo[ok] * n + hi[ok]))  # hash out repeats first: sorting all of them costs more
     return codes // n, codes % n
 
 
-def _shared_key_factor(frame: pd.DataFrame, column: str, limit: int) -> pd.Series:
-    """1.0 for keys used by at most `limit` distinct core names, shrinking beyond that."""
-    usage = frame.dropna(subset=[column]).groupby(column)["name_core"].nunique()
-    factor = (limit / usage.clip(lower=limit)).astype(float)
-    return frame[column].map(factor).fillna(0.0)
+def _shared(share: np.ndarray, i: np.ndarray) -> np.ndarray:
+    return share[i]
 
 
-def name_similarity(a: object, b: object) -> float:
-    if not isinstance(a, str) or not isinstance(b, str) or not a or not b:
-        return -1.0
-    if a == b:
-        return 100.0
-    return max(fuzz.token_sort_ratio(a, b), fuzz.ratio(a.replace(" ", ""), b.replace(" ", "")))
+def _same(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    a, b = codes[i], codes[j]
+    return (a >= 0) & (a == b)
 
 
-def score_pairs(frame: pd.DataFrame, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
-    """Match score and a short evidence string for every candidate pair."""
+def _differ(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    a, b = codes[i], codes[j]
+    return (a >= 0) & (b >= 0) & (a != b)
+
+
+class Names:
+    """A name column prepared once for pairwise comparison: text ('' when missing), the text
+    without spaces, and whether it has several words."""
+
+    def __init__(self, values: np.ndarray):
+        text = _arrow(values)
+        self.text = np.asarray(text.to_pylist(), dtype=object)
+        self.compact = np.asarray(pc.replace_substring(text, " ", "").to_pylist(), dtype=object)
+        self.length = np.asarray(pc.utf8_length(self.compact))
+        self.words = np.asarray(pc.match_substring(text, " "), dtype=bool)
+
+
+def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: bool = False) -> np.ndarray:
+    """0..100 name similarity of pairs (a[i], b[j]), -1 where either is missing: the better of
+    token-sort ratio and plain ratio with spaces removed, in parallel C++ (rapidfuzz cpdist).
+    With `contained`, the token-set ratio instead: 100 when one name's words are all in the
+    other ('Revere' in 'Chicago Public Schools Revere, Paul'), or one name inside the other."""
+    out = np.full(len(i), -1.0, dtype=np.float32)
+    ok = (a.length[i] > 0) & (b.length[j] > 0)
+    if not ok.any():
+        return out
+    i, j = i[ok], j[ok]
+    compact = process.cpdist(list(a.compact[i]), list(b.compact[j]),
+                             scorer=fuzz.partial_ratio if contained else fuzz.ratio, workers=-1, dtype=np.float32)
+    if contained:
+        compact = np.where(np.minimum(a.length[i], b.length[j]) >= 5, compact, 0)
+    words = np.flatnonzero(a.words[i] | b.words[j])  # single words: token ratios equal the plain one
+    if len(words):
+        scorer = fuzz.token_set_ratio if contained else fuzz.token_sort_ratio
+        compact[words] = np.maximum(compact[words], process.cpdist(
+            list(a.text[i[words]]), list(b.text[j[words]]), scorer=scorer, workers=-1, dtype=np.float32))
+    out[ok] = compact
+    return out
+
+
+def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
+    """Match score and evidence features for every candidate pair."""
     w = cfg.weights
-    cols = {
-        c: frame[c].to_numpy(dtype=object)
-        for c in ["name_core", "name_alt_core", "name_lang", "uscc_norm", "phone_e164", "email_norm", "domain",
-                  "city_norm", "address_norm", "is_branch"]
-    }
-    valid = frame["uscc_valid"].to_numpy(dtype=bool)
-    email_free = frame["email_free"].to_numpy(dtype=bool)
-    phone_factor = _shared_key_factor(frame, "phone_e164", cfg.shared_key_names).to_numpy()
-    domain_factor = _shared_key_factor(frame, "domain", cfg.shared_key_names).to_numpy()
-    score = np.zeros(len(left))
-    evidence: list[str] = []
-    for k, (i, j) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
-        s = 0.0
-        why: list[str] = []
-        if valid[i] and valid[j]:
-            if cols["uscc_norm"][i] == cols["uscc_norm"][j]:
-                s += w["uscc_same"]
-                why.append("uscc")
-            else:
-                s += w["uscc_conflict"]
-                why.append("uscc_conflict")
-        domain = cols["domain"][i]
-        if domain is not None and domain == cols["domain"][j]:
-            s += w["domain_same"] * min(domain_factor[i], domain_factor[j])
-            why.append("domain")
-        phone = cols["phone_e164"][i]
-        if phone is not None and phone == cols["phone_e164"][j]:
-            s += w["phone_same"] * min(phone_factor[i], phone_factor[j])
-            why.append("phone")
-        mail = cols["email_norm"][i]
-        if mail is not None and mail == cols["email_norm"][j] and not email_free[i]:
-            s += w["email_same"]
-            why.append("email")
-        address = cols["address_norm"][i]
-        if address is not None and address == cols["address_norm"][j]:
-            s += w["address_same"]
-            why.append("address")
-        sim = max(
-            name_similarity(cols["name_core"][i], cols["name_core"][j]),
-            name_similarity(cols["name_alt_core"][i], cols["name_core"][j]),
-            name_similarity(cols["name_core"][i], cols["name_alt_core"][j]),
-            name_similarity(cols["name_alt_core"][i], cols["name_alt_core"][j]),
-        )
-        comparable = cols["name_lang"][i] == cols["name_lang"][j] or sim >= cfg.name_weak
-        if sim >= 100:
-            s += w["name_exact"]
-            why.append("name=")
-        elif sim >= cfg.name_strong:
-            s += w["name_strong"]
-            why.append(f"name~{sim:.0f}")
-        elif sim >= cfg.name_weak:
-            s += w["name_weak"]
-            why.append(f"name~{sim:.0f}")
-        elif comparable and 0 <= sim < cfg.name_different:
-            s += w["name_different"]
-            why.append(f"name≠{sim:.0f}")
-        city = cols["city_norm"][i]
-        other_city = cols["city_norm"][j]
-        if city is not None and other_city is not None:
-            if city == other_city:
-                s += w["city_same"]
-            else:
-                s += w["city_different"]
-                why.append("city≠")
-        if bool(cols["is_branch"][i]) != bool(cols["is_branch"][j]):
-            s += w["branch_mismatch"]
-            why.append("branch≠")
-        score[k] = s
-        evidence.append(",".join(why))
-    return Pairs(left, right, score, evidence)
+    i, j = left, right
+    feats: dict[str, np.ndarray] = {}
+    feats["uscc"] = _same(f.uscc, i, j)
+    feats["uscc≠"] = _differ(f.uscc, i, j)
+    feats["domain"] = _same(f.domain, i, j)
+    feats["domain≠"] = _differ(f.domain, i, j)
+    feats["phone"] = _same(f.phone, i, j)
+    feats["phone~"] = _same(f.phone_local, i, j) & ~feats["phone"] & ~(f.has_e164[i] & f.has_e164[j])
+    feats["email"] = _same(f.email, i, j)
+    feats["address"] = _same(f.site, i, j)
+    nearby = _same(f.street, i, j) & (np.abs(f.house[i] - f.house[j]) <= 100)
+    feats["address≠"] = _differ(f.site, i, j) & ~nearby
+    sim = _similarity(f.core_names, i, f.core_names, j)
+    has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
+    if has_alt.any():
+        k = np.flatnonzero(has_alt)
+        for a, b in ((f.alt_names, f.core_names), (f.core_names, f.alt_names), (f.alt_names, f.alt_names)):
+            sim[k] = np.maximum(sim[k], _similarity(a, i[k], b, j[k]))
+    same_lang = f.lang[i] == f.lang[j]
+    latin = same_lang & (f.lang[i] == "en")
+    subset = np.full(len(i), -1.0, dtype=np.float32)
+    k = np.flatnonzero(latin & (sim < cfg.name_strong))
+    subset[k] = _similarity(f.core_names, i[k], f.core_names, j[k], contained=True)
+    cross = ((f.lang[i] == "zh") & (f.lang[j] == "en")) | ((f.lang[i] == "en") & (f.lang[j] == "zh"))
+    industry_conflict = _differ(f.industry, i, j) & (same_lang | cross)
+    # 'media' and 'culture media' (a typo hid 'culture') are one industry: only words that end
+    # neither in the other conflict.
+    k = np.flatnonzero(industry_conflict)
+    if len(k):
+        a, b = f.industry_text[i[k]], f.industry_text[j[k]]
+        industry_conflict[k] = [not (x.endswith(y) or y.endswith(x)) for x, y in zip(a, b, strict=True)]
+    translit = np.full(len(i), -1.0, dtype=np.float32)
+    if cross.any():
+        k = np.flatnonzero(cross)
+        translit[k] = _similarity(f.translit_names, i[k], f.translit_names, j[k])
+    feats["pinyin"] = cross & (translit >= cfg.name_strong) & ~industry_conflict
+    pinyin_ambiguous = feats["pinyin"] & (f.translit_ambiguous[i] | f.translit_ambiguous[j])
+    feats["name="] = sim >= 100
+    feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
+    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict
+    near = (sim >= cfg.name_near) & strong
+    comparable = same_lang | (sim >= cfg.name_weak)
+    # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
+    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict
+    feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
+    feats["industry≠"] = industry_conflict & (sim < 100)
+    feats["city≠"] = _differ(f.city, i, j)
+    city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
+    name_ambiguous = feats["name="] & city_unknown & (f.core_ambiguous[i] | f.core_ambiguous[j])
+    feats["country"] = _same(f.country, i, j) & (f.country_bits[np.maximum(f.country[i], 0)] >= 1)
+    feats["country≠"] = _differ(f.country, i, j)
+    country_bits = np.where(feats["country"], f.country_bits[np.maximum(f.country[i], 0)], 0)
+    city_same = _same(f.city, i, j)
+    feats["branch≠"] = f.branch[i] != f.branch[j]
+    score = (
+        w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
+        + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
+        + w["phone_same"] * feats["phone"] * _shared(f.phone_share, i)
+        + w["phone_local_same"] * feats["phone~"] + w["email_same"] * feats["email"]
+        + w["address_same"] * feats["address"] + w["address_different"] * feats["address≠"]
+        + w["name_exact"] * feats["name="] + w["name_strong"] * (strong & ~near) + w["name_near"] * near
+        + np.minimum(country_bits, w["country_same"]) + w["country_different"] * feats["country≠"] + w["name_contained"] * feats["name⊂"]
+        + w["name_weak"] * (feats["name~"] & ~strong) + w["name_different"] * feats["name≠"]
+        + w["industry_different"] * feats["industry≠"] + w["name_pinyin"] * feats["pinyin"]
+        + w["name_ambiguous"] * (pinyin_ambiguous | name_ambiguous)
+        + w["city_same"] * city_same + w["city_different"] * feats["city≠"]
+        + w["branch_mismatch"] * feats["branch≠"]
+    ).astype(np.float32)
+    # Evidence that two records are two companies, whatever else links them (see clustering).
+    identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
+    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
+                | ((feats["city≠"] | feats["address≠"] | feats["country≠"]) & ~identified)
+                | (score <= cfg.cannot_link))
+    return Pairs(left, right, score, feats, sim, conflict)

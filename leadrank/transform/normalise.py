@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
 import cpca
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pycountry
 
 from leadrank.contracts import EXTRACTED, NORMALISED, require
-from leadrank.transform.contacts import normalise_email, normalise_phone, normalise_website
-from leadrank.transform.identifiers import normalise_uscc
-from leadrank.transform.names import clean, parse_name
+from leadrank.transform.contacts import normalise_emails, normalise_phones, normalise_websites, phone_places
+from leadrank.transform.identifiers import normalise_usccs
+from leadrank.transform.names import clean_array, core_key_array, parse_names
 from leadrank.transform.regions import regions
 
 _ZH_COUNTRIES = {
@@ -36,7 +40,6 @@ _ADDRESS_ABBREVIATIONS = {
     "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr", "place": "pl",
     "suite": "ste", "north": "n", "south": "s", "east": "e", "west": "w", "building": "bldg", "floor": "fl",
 }
-_WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]+")
 
 
 @lru_cache(maxsize=4096)
@@ -62,115 +65,182 @@ def country_iso2(raw: str | None) -> str | None:
         return None
 
 
-@lru_cache(maxsize=200_000)
 def address_key(raw: str | None) -> str | None:
     """Comparison form of an address: simplified, lower-case, words abbreviated, punctuation gone."""
-    text = clean(raw).lower()
-    if not text:
-        return None
-    words = [_ADDRESS_ABBREVIATIONS.get(w, w) for w in _WORD.findall(text)]
-    return " ".join(words) or None
+    return address_keys([raw])[0]
+
+
+def address_keys(raw: Iterable[object] | pa.Array) -> np.ndarray:
+    """`address_key` for a column."""
+    text = core_key_array(clean_array(raw))
+    latin = np.asarray(pc.match_substring_regex(text, "[a-z]"), dtype=bool)
+    if latin.any():
+        words = text.filter(pa.array(latin))
+        for long, short in _ADDRESS_ABBREVIATIONS.items():
+            words = pc.replace_substring_regex(words, rf"\b{long}\b", short)
+        text = pc.replace_with_mask(text, pa.array(latin), words)
+    out = np.asarray(text.to_pylist(), dtype=object)
+    out[out == ""] = None
+    return out
 
 
 def _map_unique(values: pd.Series, func: Callable[..., Any]) -> pd.Series:
     """func applied once per distinct value (None for missing), mapped back onto the rows."""
-    keys = values.astype(object).where(values.notna(), None)
-    uniques = pd.unique(keys)
-    table = {value: func(value) for value in uniques}
-    return keys.map(lambda v: table[v])
+    uniques, codes = _distinct(values)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [func(None if pd.isna(v) else v) for v in uniques]
+    return pd.Series(results[codes], index=values.index, dtype=object)
 
 
-def _split(series: pd.Series, width: int) -> list[pd.Series]:
-    frame = pd.DataFrame(series.tolist(), index=series.index)
-    return [frame[i] if i in frame.columns else pd.Series(None, index=series.index) for i in range(width)]
+def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, index of each row's value): column normalisers run once per distinct value."""
+    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=False)
+    return np.asarray(uniques, dtype=object), codes
+
+
+def _cleaned(values: pd.Series) -> pd.Series:
+    """`clean` of every value (None for missing or empty), computed once per distinct value."""
+    uniques, codes = _distinct(values)
+    cleaned = np.asarray(clean_array(uniques).to_pylist(), dtype=object)
+    cleaned[pd.isna(uniques) | (cleaned == "")] = None
+    return pd.Series(cleaned[codes], index=values.index, dtype=object)
 
 
 def _addresses(address: pd.Series) -> pd.DataFrame:
-    """(province, city) from Chinese addresses with cpca; other addresses give nothing here."""
-    out = pd.DataFrame({"province": None, "city": None}, index=address.index, dtype=object)
-    has_han = address.map(lambda v: v if isinstance(v, str) else "").str.contains(r"[\u4e00-\u9fff]", regex=True)
-    if not has_han.any():
-        return out
-    values = address[has_han].astype(str).map(clean)
-    uniques = pd.unique(values)
-    parsed = cpca.transform(list(uniques))
-    table = {}
-    for value, province, city in zip(uniques, parsed["省"], parsed["市"], strict=True):
-        city = province if city == "市辖区" else city
-        table[value] = (province or None, city or None)
-    out.loc[has_han, "province"] = values.map(lambda v: table[v][0])
-    out.loc[has_han, "city"] = values.map(lambda v: table[v][1])
-    return out
+    """(province, city) of Chinese addresses: a leading region name when there is one (most
+    addresses: 广东省深圳市…), else cpca, which also knows districts (福田区… → 深圳市)."""
+    uniques, codes = _distinct(address)
+    cleaned = clean_array(uniques)
+    han = np.asarray(pc.match_substring_regex(cleaned, r"[\x{4e00}-\x{9fff}]"), dtype=bool)
+    _, province, city = regions().strip_prefix_array(cleaned)
+    province = np.where(han, province, None)
+    city = np.where(han, city, None)
+    rest = han & pd.isna(city)
+    if rest.any():
+        values = cleaned.filter(pa.array(rest)).to_pylist()
+        parsed = cpca.transform(values)
+        prov = [p or None for p in parsed["省"]]
+        cty = [(p if c == "市辖区" else c) or None for p, c in zip(parsed["省"], parsed["市"], strict=True)]
+        province[rest] = np.where(pd.isna(province[rest]), np.asarray(prov, dtype=object), province[rest])
+        city[rest] = np.asarray(cty, dtype=object)
+    return pd.DataFrame({"province": province[codes], "city": city[codes]}, index=address.index, dtype=object)
 
 
 def _first(*series: pd.Series) -> pd.Series:
-    result = series[0].astype(object)
+    """Row by row, the first of the columns that has a value (None when none has)."""
+    result = np.asarray(series[0], dtype=object).copy()
     for other in series[1:]:
-        result = result.where(result.notna() & (result != ""), other)
-    return result.where(result.notna() & (result != ""), None)
+        missing = pd.isna(result) | (result == "")
+        if not missing.any():
+            break
+        result[missing] = np.asarray(other, dtype=object)[missing]
+    result[pd.isna(result) | (result == "")] = None
+    return pd.Series(result, index=series[0].index, dtype=object)
+
+
+def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
+    return np.where(np.asarray(mask, dtype=bool), name, "")
 
 
 def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     """EXTRACTED → NORMALISED. Pure: same input, same output; never raises on odd values."""
     require(records, EXTRACTED, "normalise")
     out = records[EXTRACTED].astype(object)
-    out = out.where(out.notna(), None)  # one missing value: None (not NaN, NA or NaT)
-    flags: list[pd.Series] = []
-
-    names = _map_unique(out["company_name"], parse_name)
-    out["name_norm"] = names.map(lambda p: p.display or None)
-    out["name_core"] = names.map(lambda p: p.core or None)
-    out["name_alt_core"] = _map_unique(out["company_name_alt"], lambda v: parse_name(v).core or None)
-    out["name_lang"] = names.map(lambda p: p.lang)
-    out["legal_form"] = names.map(lambda p: p.legal_form or None)
-    out["is_branch"] = names.map(lambda p: p.is_branch)
-    flags.append(names.map(lambda p: ";".join(p.flags)))
-
+    for column in EXTRACTED:  # one missing value: None (not NaN, NA or NaT); most columns already are
+        values = out[column].to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any() and (values[missing] != None).any():  # noqa: E711 (element-wise: NaN, NA, NaT)
+            values = values.copy()
+            values[missing] = None
+            out[column] = values
+    index = out.index
+    flags: list[np.ndarray] = []
     out["country_iso2"] = _map_unique(out["country"], country_iso2)
+    region = out["country_iso2"].fillna("CN")  # (a valid code adds CN below: the same default)
 
-    uscc = _map_unique(out["uscc"], normalise_uscc)
-    out["uscc_norm"], out["uscc_valid"] = _split(uscc, 2)
-    out["uscc_valid"] = out["uscc_valid"].fillna(False).astype(bool)
-    flags.append(out["uscc_norm"].notna() & ~out["uscc_valid"])
-    flags[-1] = flags[-1].map({True: "uscc_invalid", False: ""})
+    # The column normalisers are independent and spend their time in Arrow kernels, which
+    # release the GIL: two threads keep both cores busy.
+    regions()
+    distinct = {column: _distinct(out[column]) for column in
+                ("company_name", "company_name_alt", "uscc", "email", "website", "address", "phone")}
+    region_values, region_codes = _distinct(region)
+    phone_values, phone_codes = distinct["phone"]
+    pairs, pair_codes = np.unique(phone_codes.astype(np.int64) * len(region_values) + region_codes,
+                                  return_inverse=True)
+    name_values = distinct["company_name"][0]
+    half = len(name_values) // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = {  # names, the longest job, in two halves so that neither thread waits on it alone
+            "names": pool.submit(parse_names, name_values[:half]),
+            "names_2": pool.submit(parse_names, name_values[half:]),
+            "phones": pool.submit(normalise_phones, phone_values[pairs // len(region_values)],
+                                  region_values[pairs % len(region_values)]),
+            "websites": pool.submit(normalise_websites, distinct["website"][0]),
+            "alt": pool.submit(parse_names, distinct["company_name_alt"][0]),
+            "uscc": pool.submit(normalise_usccs, distinct["uscc"][0]),
+            "emails": pool.submit(normalise_emails, distinct["email"][0]),
+            "addresses": pool.submit(_addresses, out["address"]),
+            "address_keys": pool.submit(address_keys, distinct["address"][0]),
+        }
+        done = {name: job.result() for name, job in jobs.items()}
+
+    codes = distinct["company_name"][1]
+    names = pd.concat([done["names"], done["names_2"]], ignore_index=True).iloc[codes].set_index(index)
+    out["name_norm"] = names["display"].where(names["display"] != "", None)
+    out["name_core"] = names["core"].where(names["core"] != "", None)
+    alt = done["alt"]["core"].to_numpy(dtype=object)[distinct["company_name_alt"][1]]
+    out["name_alt_core"] = np.where(pd.isna(out["company_name_alt"]) | (alt == ""), None, alt)
+    out["name_lang"] = names["lang"]
+    out["legal_form"] = names["legal_form"].where(names["legal_form"] != "", None)
+    out["is_branch"] = names["is_branch"].astype(bool)
+    flags.append(names["flags"].to_numpy(dtype=object))
+
+    uscc, valid = done["uscc"]
+    codes = distinct["uscc"][1]
+    out["uscc_norm"] = uscc[codes]
+    out["uscc_valid"] = valid[codes]
+    flags.append(_flag(out["uscc_norm"].notna() & ~out["uscc_valid"], "uscc_invalid"))
     # A Chinese code says the company is Chinese.
     out.loc[out["uscc_valid"] & out["country_iso2"].isna(), "country_iso2"] = "CN"
 
-    region = out["country_iso2"].fillna("CN")
-    phone_inputs = pd.Series(list(zip(out["phone"], region, strict=True)), index=out.index)
-    phones = _map_unique(phone_inputs, lambda pair: normalise_phone(str(pair[0]) if pair[0] else None, pair[1]))
-    out["phone_e164"], out["phone_type"] = _split(phones, 2)
-    flags.append((out["phone"].notna() & out["phone_e164"].isna()).map({True: "phone_invalid", False: ""}))
+    e164, kind = done["phones"]
+    out["phone_e164"] = e164[pair_codes]
+    out["phone_type"] = kind[pair_codes]
+    flags.append(_flag(out["phone"].notna() & out["phone_e164"].isna(), "phone_invalid"))
 
-    emails = _map_unique(out["email"], normalise_email)
-    out["email_norm"], out["email_domain"], out["email_free"] = _split(emails, 3)
-    out["email_free"] = out["email_free"].fillna(False).astype(bool)
-    flags.append((out["email"].notna() & out["email_norm"].isna()).map({True: "email_invalid", False: ""}))
+    codes = distinct["email"][1]
+    email, domain, free = done["emails"]
+    out["email_norm"], out["email_domain"], out["email_free"] = email[codes], domain[codes], free[codes]
+    flags.append(_flag(out["email"].notna() & out["email_norm"].isna(), "email_invalid"))
 
-    out["domain"] = _map_unique(out["website"], normalise_website)
+    out["domain"] = done["websites"][distinct["website"][1]]
     # A company email on its own domain is as good as a website.
     company_mail = out["email_domain"].where(~out["email_free"], None)
-    out["domain"] = _first(out["domain"], company_mail.map(lambda d: normalise_website(d) if d else None))
+    uniques, codes = _distinct(company_mail)
+    out["domain"] = _first(out["domain"], pd.Series(normalise_websites(uniques)[codes], index=index))
 
-    given = _map_unique(out["province"], lambda v: regions().resolve(clean(v))[0] if v else None)
-    given_city = _map_unique(out["city"], lambda v: regions().resolve(clean(v)) if v else (None, None))
-    addr = _addresses(out["address"])
-    out["province_norm"] = _first(
-        given,
-        given_city.map(lambda pc: pc[0]),
-        addr["province"],
-        names.map(lambda p: p.province),
-        out["province"].map(lambda v: clean(v) or None if isinstance(v, str) else None),
-    )
-    out["city_norm"] = _first(
-        given_city.map(lambda pc: pc[1]),
-        addr["city"],
-        names.map(lambda p: p.city),
-        out["city"].map(lambda v: clean(v) or None if isinstance(v, str) else None),
-    )
+    province, city = _cleaned(out["province"]), _cleaned(out["city"])
+    given = _map_unique(province, lambda v: regions().resolve(v)[0] if v else None)
+    given_city = _map_unique(city, lambda v: regions().resolve(v) if v else (None, None))
+    addr = done["addresses"]
+    # Last resort: the place a landline's area code names (0755 → 深圳市).
+    places = _distinct(pd.Series(phone_places(out["phone_e164"].to_numpy(dtype=object),
+                                              out["phone_type"].to_numpy(dtype=object)), index=index))
+    _, place_province, place_city = regions().strip_prefix_array(
+        pa.array([(p + "公司") if isinstance(p, str) else "" for p in places[0]], pa.string()))
+    phone_province = pd.Series(place_province[places[1]], index=index, dtype=object)
+    phone_city = pd.Series(place_city[places[1]], index=index, dtype=object)
+    out["province_norm"] = _first(given, given_city.map(lambda pc: pc[0]), addr["province"], names["province"], province,
+                                  phone_province)
+    out["city_norm"] = _first(given_city.map(lambda pc: pc[1]), addr["city"], names["city"], city, phone_city)
     out.loc[out["province_norm"].notna() & out["country_iso2"].isna(), "country_iso2"] = "CN"
-    out["address_norm"] = _map_unique(out["address"], address_key)
+    out["address_norm"] = done["address_keys"][distinct["address"][1]]
 
-    joined = pd.concat(flags, axis=1).astype(str).agg(";".join, axis=1)
-    out["flags"] = joined.str.replace(r";{2,}", ";", regex=True).str.strip(";")
+    joined = np.asarray(flags[0], dtype=object).copy()
+    for flag in flags[1:]:
+        hit = np.flatnonzero(np.asarray(flag, dtype=object) != "")
+        joined[hit] = [f"{a};{b}" if a else b for a, b in zip(joined[hit], np.asarray(flag, dtype=object)[hit], strict=True)]
+    out["flags"] = joined
+    for column in ("is_branch", "uscc_valid", "email_free"):
+        out[column] = out[column].astype(bool)
     return out[NORMALISED]

@@ -12,7 +12,10 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "地区", "省", "市", "盟")
 _ETHNIC = re.compile(r"(蒙古族|藏族|回族|苗族|彝族|壮族|布依族|朝鲜族|满族|侗族|瑶族|白族|土家族|哈尼族|哈萨克族|傣族|黎族|傈僳族|佤族|畲族|拉祜族|水族|东乡族|纳西族|景颇族|柯尔克孜族|土族|达斡尔族|仫佬族|羌族|布朗族|撒拉族|毛南族|仡佬族|锡伯族|阿昌族|普米族|塔吉克族|怒族|乌孜别克族|俄罗斯族|鄂温克族|德昂族|保安族|裕固族|京族|塔塔尔族|独龙族|鄂伦春族|赫哲族|门巴族|珞巴族|基诺族)+$")
@@ -61,6 +64,31 @@ def short_name(full: str) -> str:
     return name
 
 
+def extract_where(text: pa.Array, pattern: str, groups: tuple[str, ...], where: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, list[pa.Array]]:
+    """(mask of values matching `pattern`, each named group as a full-length column, '' where no
+    match). Only values in `where` are tried; the cheap DFA match runs first and submatches are
+    extracted only from the values that match."""
+    n = len(text)
+    rows = np.arange(n) if where is None else np.flatnonzero(where)
+    blank = pa.nulls(n, pa.string()).fill_null("")
+    mask = np.zeros(n, dtype=bool)
+    if not len(rows):
+        return mask, [blank for _ in groups]
+    subset = text if where is None else text.take(pa.array(rows))
+    hit = np.asarray(pc.match_substring_regex(subset, pattern), dtype=bool)
+    if not hit.any():
+        return mask, [blank for _ in groups]
+    mask[rows[hit]] = True
+    found = pc.extract_regex(subset.filter(pa.array(hit)), pattern)
+    arrow_mask = pa.array(mask)
+    return mask, [pc.replace_with_mask(blank, arrow_mask, found.field(g).fill_null("")) for g in groups]
+
+
+def latin(text: pa.Array) -> np.ndarray:
+    return np.asarray(pc.match_substring_regex(text, "[A-Za-z]"), dtype=bool)
+
+
 class Regions:
     """Lookup tables: any form of a region name → (province, city) in full official form."""
 
@@ -93,6 +121,18 @@ class Regions:
         self._en_prefix = re.compile(r"^(?:" + "|".join(map(re.escape, pinyin_forms)) + r")\b", re.I)
         self._en_suffix = re.compile(r"[\s,]+(?:" + "|".join(map(re.escape, pinyin_forms)) + r")$", re.I)
         self._bracketed = re.compile(r"\((" + "|".join(map(re.escape, forms)) + r")\)")
+        zh_alt = "|".join(map(re.escape, forms))
+        en_alt = "|".join(map(re.escape, pinyin_forms))
+        # The same rules for whole columns (RE2 through Arrow): see the *_array methods.
+        self._zh_forms = forms
+        self._longest_zh = max(len(f) for f in forms)
+        # k-character beginnings of longer region names: which prefixes are worth extending.
+        self._zh_stems = {k: pa.array(sorted({f[:k] for f in forms if len(f) > k}), pa.string())
+                          for k in range(2, self._longest_zh + 1)}
+        self._re2_en_prefix = r"(?i)^(?P<form>" + en_alt + r")\b(?P<rest>.*)$"
+        self._re2_zh_suffix = r"^(?P<rest>.{2,}?)(?P<form>" + "|".join(map(re.escape, [f for f in forms if len(f) <= 8])) + r")$"
+        self._re2_en_suffix = r"(?i)^(?P<rest>.{2,}?)[\s,]+(?P<form>" + en_alt + r")$"
+        self._re2_bracketed = r"(?i)^(?P<a>.*?)\((?P<form>" + zh_alt + "|" + en_alt + r")\)(?P<b>.*)$"
 
     def strip_suffix(self, name: str) -> tuple[str, str | None, str | None]:
         """(`name` without a trailing region name, province, city); the branch's own city in
@@ -140,6 +180,88 @@ class Regions:
             return name, None, None
         province, city = self.lookup[bracket.group(1)]
         return (name[: bracket.start()] + name[bracket.end() :]).strip(), province, city
+
+
+    def _lookup_array(self, forms: pa.Array, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(province, city) object arrays for matched region forms (None where `mask` is False)."""
+        n = len(forms)
+        province = np.full(n, None, dtype=object)
+        city = np.full(n, None, dtype=object)
+        if not mask.any():
+            return province, city
+        keys = pc.utf8_lower(forms)
+        table = pa.array(pc.unique(keys).to_pylist(), type=pa.string())
+        found = [self.lookup.get(k) or self.lookup.get(k.lower()) or (None, None) for k in table.to_pylist()]
+        index = np.asarray(pc.index_in(keys, table).fill_null(0))
+        provinces = np.array([f[0] for f in found], dtype=object)
+        cities = np.array([f[1] for f in found], dtype=object)
+        province[mask] = provinces[index[mask]]
+        city[mask] = cities[index[mask]]
+        return province, city
+
+    def strip_bracketed_array(self, names: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """`strip_bracketed` for a column: (names, province, city)."""
+        found, (a, form, b) = extract_where(names, self._re2_bracketed, ("a", "form", "b"),
+                                            where=np.asarray(pc.match_substring(names, "("), dtype=bool))
+        rest = pc.utf8_trim_whitespace(pc.binary_join_element_wise(a, b, ""))
+        mask = found & np.asarray(pc.greater_equal(pc.utf8_length(rest), 2))
+        province, city = self._lookup_array(form, mask)
+        return pc.if_else(pa.array(mask), rest, names), province, city
+
+    def strip_suffix_array(self, names: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """`strip_suffix` for a column: (names, province, city)."""
+        zh_mask, (zh_rest, zh_form) = extract_where(names, self._re2_zh_suffix, ("rest", "form"))
+        en_mask, (en_rest, en_form) = extract_where(names, self._re2_en_suffix, ("rest", "form"), where=latin(names))
+        en_mask &= ~zh_mask
+        forms = pc.if_else(pa.array(zh_mask), zh_form, en_form)
+        rest = pc.if_else(pa.array(zh_mask), zh_rest, en_rest)
+        mask = zh_mask | en_mask
+        province, city = self._lookup_array(forms, mask)
+        return pc.if_else(pa.array(mask), rest, names), province, city
+
+    def strip_prefix_array(self, names: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """`strip_prefix` for a column: (rest, province, city). Chinese prefixes are found by
+        looking up each value's first 8, 7, … 2 characters (longest first), pinyin ones by regex."""
+        n = len(names)
+        province = np.full(n, None, dtype=object)
+        city = np.full(n, None, dtype=object)
+        rest = names
+        zh_forms = pa.array(self._zh_forms, pa.string())
+        todo = np.ones(n, dtype=bool)
+        for _ in range(2):  # 广东省深圳市… takes two passes (the second only where the first found one)
+            length = np.asarray(pc.utf8_length(rest))
+            size = np.zeros(n, dtype=np.int64)
+            # Growing prefixes, keeping only rows whose prefix can still become a region name.
+            candidates = np.flatnonzero(todo & (length >= 2))
+            for k in range(2, self._longest_zh + 1):
+                if not len(candidates):
+                    break
+                prefix = pc.utf8_slice_codeunits(rest.take(pa.array(candidates)), 0, k)
+                hit = np.asarray(pc.is_in(prefix, value_set=zh_forms).fill_null(False), dtype=bool)
+                size[candidates[hit & (length[candidates] >= k)]] = k
+                longer = np.asarray(pc.is_in(prefix, value_set=self._zh_stems[k]).fill_null(False), dtype=bool)
+                candidates = candidates[longer & (length[candidates] > k)]
+            zh_mask = size > 0
+            forms = pc.utf8_slice_codeunits(rest, 0, 0)
+            after = rest
+            for k in np.unique(size[zh_mask]):
+                part = pa.array(size == k)
+                forms = pc.if_else(part, pc.utf8_slice_codeunits(rest, 0, int(k)), forms)
+                after = pc.if_else(part, pc.utf8_slice_codeunits(rest, int(k)), after)
+            en_mask, (en_form, en_rest) = extract_where(rest, self._re2_en_prefix, ("form", "rest"), where=latin(rest))
+            en_mask &= ~zh_mask
+            forms = pc.if_else(pa.array(en_mask), en_form, forms)
+            after = pc.if_else(pa.array(en_mask), en_rest, after)
+            mask = (zh_mask | en_mask) & np.asarray(pc.greater_equal(pc.utf8_length(after), 2))
+            if not mask.any():
+                break
+            prov, cty = self._lookup_array(forms, mask)
+            province = np.where(pd.isna(province), prov, province)
+            city = np.where(pd.isna(city), cty, city)
+            rest = pc.if_else(pa.array(mask), pc.utf8_ltrim(after, " -,"), rest)
+            todo = mask
+        rest, prov, cty = self.strip_bracketed_array(rest)
+        return rest, np.where(pd.isna(province), prov, province), np.where(pd.isna(city), cty, city)
 
 
 @lru_cache(maxsize=1)

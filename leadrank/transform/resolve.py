@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import NORMALISED, require
 from leadrank.transform.clustering import cluster
-from leadrank.transform.matching import candidate_pairs, score_pairs
+from leadrank.transform.matching import Features, candidate_pairs, score_pairs
 
 EVENT_COLUMNS = ["kind", "lead_id", "other_lead_id", "records", "evidence"]
 
@@ -64,21 +65,25 @@ def resolve(
     previous = previous if previous is not None else pd.DataFrame(columns=[*NORMALISED, "lead_id"])
     stale = previous[~previous["record_key"].isin(tonight["record_key"])]
     prior_lead = previous.set_index("record_key")["lead_id"] if len(previous) else pd.Series(dtype=object)
-    frame = pd.concat([tonight.assign(_tonight=True), stale.assign(_tonight=False)], ignore_index=True)
-    frame["prev_lead_id"] = frame["record_key"].map(prior_lead)
+    if len(stale):
+        frame = pd.concat([tonight.assign(_tonight=True), stale.assign(_tonight=False)], ignore_index=True)
+    else:  # a first night, or `leadrank dedupe`: no second copy of a million rows
+        frame = tonight.reset_index(drop=True)
+        frame["_tonight"] = True
+    frame["prev_lead_id"] = frame["record_key"].map(prior_lead) if len(previous) else None
     n = len(frame)
     if n == 0:
         return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS))
 
-    left, right = candidate_pairs(frame, cfg)
-    pairs = score_pairs(frame, left, right, cfg)
-    codes = frame["uscc_norm"].where(frame["uscc_valid"].astype(bool), None).to_numpy(dtype=object)
-    labels, evidence = cluster(n, pairs, cfg.match_threshold, codes)
+    features = Features(frame, cfg.shared_key_names)
+    left, right = candidate_pairs(features, cfg)
+    pairs = score_pairs(features, left, right, cfg)
+    labels, evidence = cluster(n, pairs, cfg.match_threshold, frame["record_key"].to_numpy(dtype=object),
+                               lambda a, b: score_pairs(features, a, b, cfg))
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
 
-    ids, events = _assign_ids(frame, set(taken_ids or ()), lead_first_seen or {})
-    frame["lead_id"] = frame["_cluster"].map(ids)
+    frame["lead_id"], events = _assign_ids(frame, set(taken_ids or ()), lead_first_seen or {})
     stats = {
         "records": int(frame["_tonight"].sum()),
         "records_total": n,
@@ -92,44 +97,70 @@ def resolve(
     return Resolution(out, events, stats)
 
 
-def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]) -> tuple[dict[int, str], pd.DataFrame]:
-    clusters = frame.groupby("_cluster")
-    first_key = clusters["record_key"].min()
-    known = frame.dropna(subset=["prev_lead_id"])
-    taken |= set(known["prev_lead_id"])
+def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Lead ID of every record (via its cluster) and the merge and split events. Array work
+    throughout: a first night of a million records mints a million IDs."""
+    cluster = frame["_cluster"].to_numpy(dtype=np.int64)
+    keys = frame["record_key"].to_numpy(dtype=object)
+    rank = pd.factorize(frame["record_key"], sort=True)[0]
+    n = len(frame)
+    first_rank = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_rank, cluster, rank)
+    first_row = np.empty(n, dtype=np.int64)
+    first_row[rank] = np.arange(n)
+    known = frame["prev_lead_id"].notna().to_numpy()
+    taken |= set(frame.loc[known, "prev_lead_id"])
     # How many of each old lead's records went to each cluster.
-    counts = known.groupby(["prev_lead_id", "_cluster"]).size().rename("n").reset_index()
-    counts["first_key"] = counts["_cluster"].map(first_key)
-    counts = counts.sort_values(["prev_lead_id", "n", "first_key"], ascending=[True, False, True])
-    home = counts.drop_duplicates("prev_lead_id")  # the cluster each old lead keeps its ID in
-    ids: dict[int, str] = {}
+    counts = (pd.DataFrame({"lead": frame.loc[known, "prev_lead_id"].to_numpy(dtype=object), "cluster": cluster[known]})
+              .groupby(["lead", "cluster"]).size().rename("n").reset_index())
+    counts["first"] = first_rank[counts["cluster"].to_numpy()]
+    counts = counts.sort_values(["lead", "n", "first"], ascending=[True, False, True], kind="stable")
+    home = counts.drop_duplicates("lead")  # the cluster each old lead keeps its ID in
+    ids = np.full(n, None, dtype=object)
     events: list[dict[str, object]] = []
-    for cluster_id, group in home.groupby("_cluster"):
-        leads = sorted(group["prev_lead_id"], key=lambda lead: (first_seen.get(lead, "9999"), lead))
-        survivor = leads[0]
-        ids[int(cluster_id)] = survivor
-        for absorbed in leads[1:]:
-            events.append({"kind": "merge", "lead_id": survivor, "other_lead_id": absorbed,
-                           "records": int(group.loc[group["prev_lead_id"] == absorbed, "n"].iloc[0]),
-                           "evidence": _cluster_evidence(frame, int(cluster_id))})
-    for cluster_id in sorted(set(first_key.index) - set(ids), key=lambda c: first_key[c]):
-        ids[int(cluster_id)] = make_lead_id(first_key[cluster_id], taken)
-    homes = set(zip(home["prev_lead_id"], home["_cluster"], strict=True))
-    for lead, cluster_id, n in zip(counts["prev_lead_id"], counts["_cluster"], counts["n"], strict=True):
-        if (lead, cluster_id) not in homes and ids[int(cluster_id)] != lead:
-            events.append({"kind": "split", "lead_id": lead, "other_lead_id": ids[int(cluster_id)],
-                           "records": int(n), "evidence": "records no longer match the lead"})
-    return ids, pd.DataFrame(events, columns=EVENT_COLUMNS)
+    shared = home[home.duplicated("cluster", keep=False)]
+    single = home[~home["cluster"].isin(shared["cluster"])]
+    ids[single["cluster"].to_numpy()] = single["lead"].to_numpy(dtype=object)
+    if len(shared):
+        evidence = _cluster_evidence(frame, set(shared["cluster"]))
+        for cluster_id, group in shared.groupby("cluster"):
+            leads = sorted(group["lead"], key=lambda lead: (first_seen.get(lead, "9999"), lead))
+            survivor = leads[0]
+            ids[cluster_id] = survivor
+            records = dict(zip(group["lead"], group["n"], strict=True))
+            for absorbed in leads[1:]:
+                events.append({"kind": "merge", "lead_id": survivor, "other_lead_id": absorbed,
+                               "records": int(records[absorbed]), "evidence": evidence.get(cluster_id, "")})
+    clusters = np.unique(cluster)
+    new = clusters[pd.isna(ids[clusters])]
+    new = new[np.argsort(first_rank[new], kind="stable")]
+    founders = keys[first_row[first_rank[new]]]
+    # The unsalted ID of every new cluster at once; only clashes with IDs ever issued (or with
+    # each other) take make_lead_id's salted path, in founding-key order as before.
+    plain = np.asarray(["L" + hashlib.sha1(k.encode()).hexdigest()[:12].upper() for k in founders], dtype=object)
+    clash = pd.Series(plain).duplicated(keep="first").to_numpy() | np.isin(plain, list(taken))
+    ids[new[~clash]] = plain[~clash]
+    taken |= set(plain[~clash])
+    for cluster_id, founder in zip(new[clash], founders[clash], strict=True):
+        ids[cluster_id] = make_lead_id(founder, taken)
+    moved = counts.merge(home[["lead", "cluster"]], on=["lead", "cluster"], how="left", indicator=True)
+    moved = moved[moved["_merge"] == "left_only"]
+    moved = moved[ids[moved["cluster"].to_numpy()] != moved["lead"].to_numpy(dtype=object)]
+    for lead, cluster_id, count in zip(moved["lead"], moved["cluster"], moved["n"], strict=True):
+        events.append({"kind": "split", "lead_id": lead, "other_lead_id": ids[cluster_id],
+                       "records": int(count), "evidence": "records no longer match the lead"})
+    return ids[cluster], pd.DataFrame(events, columns=EVENT_COLUMNS)
 
 
-def _cluster_evidence(frame: pd.DataFrame, cluster_id: int) -> str:
-    notes = frame.loc[frame["_cluster"] == cluster_id, "match_evidence"]
-    return "; ".join(sorted({n for n in notes if n}))[:500]
+def _cluster_evidence(frame: pd.DataFrame, clusters: set[int]) -> dict[int, str]:
+    part = frame[frame["_cluster"].isin(clusters)]
+    return {int(c): "; ".join(sorted({n for n in notes if n}))[:500]
+            for c, notes in part.groupby("_cluster")["match_evidence"]}
 
 
 def dedupe_frame(records: pd.DataFrame, cfg: ResolutionConfig) -> pd.DataFrame:
     """One-shot deduplication (no warehouse): `records` with `lead_id` and `match_evidence`,
     in the input order."""
     result = resolve(records, cfg)
-    tonight = result.records[result.records["seen_tonight"]]
-    return tonight.drop(columns=["seen_tonight"]).set_index(records.index)
+    # Without a warehouse every record is tonight's, in input order: no filtering copy needed.
+    return result.records.drop(columns=["seen_tonight"]).set_index(records.index)

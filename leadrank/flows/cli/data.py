@@ -36,16 +36,19 @@ def dedupe(
     from leadrank.scoring.financials import read_text_table
     from leadrank.transform.normalise import normalise_records
     from leadrank.transform.resolve import dedupe_frame
-    from leadrank.transform.table_input import records_from_table
+    from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv
 
     started = time.perf_counter()
     try:
-        table = read_text_table(input_csv, None, ",")
+        table = read_csv_strings(input_csv)
+        if table is None:
+            table = read_text_table(input_csv, None, ",")
         records = records_from_table(table, _parse_maps(map_), source=input_csv.stem)
     except (ValueError, pd.errors.ParserError) as exc:
         fail(str(exc))
     with console.status(f"normalising {len(records)} rows"):
         normalised = normalise_records(records)
+    del records  # normalised holds every input field too; at a million rows the copy matters
     with console.status("matching and clustering"):
         resolved = dedupe_frame(normalised, ResolutionConfig())
     out = table.copy()
@@ -53,7 +56,7 @@ def dedupe(
     if explain:
         out["match_evidence"] = resolved["match_evidence"].to_numpy()
     output.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(output, index=False)
+    write_csv(out, output)
     console.print(f"{len(out)} rows → {out['lead_id'].nunique()} leads, written to {output} "
                   f"in {time.perf_counter() - started:.1f}s")
 

@@ -1,0 +1,83 @@
+"""Lead IDs through the warehouse (SQLite and PostgreSQL): run 1 on A, run 2 on A plus B keeps
+every ID of run 1, run 3 on A plus B changes nothing, and a merge is recorded with the absorbed
+ID resolving to the survivor."""
+
+import pandas as pd
+from sqlalchemy import text
+
+from leadrank import pipeline
+from leadrank.contracts import EXTRACTED
+from leadrank.transform.normalise import normalise_records
+from leadrank.warehouse.engine import make_engine
+from leadrank.warehouse.read import resolve_lead_ids
+
+
+def records(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows).reindex(columns=EXTRACTED).astype(object)
+    frame = frame.where(frame.notna(), None)
+    frame["source_kind"] = frame["source"].map({"expo": "exhibition", "assoc": "association"})
+    frame["fetched_at"] = "2026-01-01T00:00:00+00:00"
+    return frame
+
+
+A = [  # two records of 华强 that nothing links yet, and two other companies
+    {"record_key": "a1", "source": "assoc", "company_name": "深圳市华强电子有限公司", "phone": "0755-83216688"},
+    {"record_key": "a2", "source": "expo", "company_name": "HQ Electronics", "website": "www.huaqiang.com.cn"},
+    {"record_key": "a3", "source": "assoc", "company_name": "上海博达软件有限公司", "uscc": "91350100M000100Y43",
+     "phone": "021-62345678"},
+    {"record_key": "a4", "source": "expo", "company_name": "Bosch Rexroth AG", "website": "https://www.boschrexroth.com"},
+]
+B = [  # a new company, a new spelling of 博达, and the record that shows a1 and a2 are one company
+    {"record_key": "b1", "source": "expo", "company_name": "杭州新源纺织有限公司", "phone": "0571-87654321"},
+    {"record_key": "b2", "source": "expo", "company_name": "博达软件(上海)有限公司", "phone": "+86 21 6234 5678"},
+    {"record_key": "b3", "source": "expo", "company_name": "华强电子", "phone": "0755 8321 6688",
+     "website": "http://huaqiang.com.cn/en"},
+]
+
+
+def night(config: str, warehouse: str, rows: list[dict], run_id: str) -> dict:
+    pipeline.begin(config, run_id, warehouse)
+    pipeline._write(normalise_records(records(rows)), pipeline.RunFiles(run_id).stage("normalised"))
+    resolved = pipeline.resolve_step(config, run_id, warehouse)
+    pipeline.score_step(config, run_id, warehouse)
+    published = pipeline.publish_step(run_id, warehouse, {"run_id": run_id})
+    return {"resolution": resolved, "leads": published}
+
+
+def ids(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT record_key, lead_id FROM lead_records")).all())
+
+
+def test_ids_stable_through_the_warehouse_and_merges_resolve(warehouse_url, demo_config):
+    config = str(demo_config)
+    engine = make_engine(warehouse_url)
+
+    first = night(config, warehouse_url, A, "20260101T000000Z-aaaaaa")
+    ids_1 = ids(engine)
+    assert first["leads"]["new"] == 4 and len(set(ids_1.values())) == 4
+
+    second = night(config, warehouse_url, A + B, "20260102T000000Z-bbbbbb")
+    ids_2 = ids(engine)
+    assert second["resolution"]["merges"] == 1
+    survivor = ids_2["a1"]
+    absorbed = ({ids_1["a1"], ids_1["a2"]} - {survivor}).pop()
+    # Every run-1 ID is still there: unchanged, or the survivor of the one recorded merge.
+    assert {k: v for k, v in ids_1.items() if k not in ("a1", "a2")} == {k: ids_2[k] for k in ("a3", "a4")}
+    assert ids_2["a1"] == ids_2["a2"] == ids_2["b3"] and survivor in {ids_1["a1"], ids_1["a2"]}
+    assert ids_2["b2"] == ids_1["a3"]  # a new spelling joins the existing lead
+    with engine.connect() as conn:
+        events = conn.execute(text("SELECT kind, lead_id, other_lead_id, evidence FROM lead_events")).all()
+        status = dict(conn.execute(text("SELECT lead_id, status FROM leads")).all())
+    assert [(e[0], e[1], e[2]) for e in events] == [("merge", survivor, absorbed)]
+    assert events[0][3]  # the merge says which evidence joined the records
+    assert status[absorbed] == "merged"
+    assert list(resolve_lead_ids(engine, pd.Series([absorbed, survivor, ids_1["a4"]]))) == [survivor, survivor,
+                                                                                          ids_1["a4"]]
+
+    third = night(config, warehouse_url, A + B, "20260103T000000Z-cccccc")
+    assert ids(engine) == ids_2
+    assert third["resolution"]["merges"] == 0 and third["resolution"]["splits"] == 0
+    assert third["leads"]["new"] == 0 and third["leads"]["updated"] == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM lead_events")).scalar() == 1
