@@ -64,7 +64,8 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
     scoring = summary["scoring"]
     console.print(
         f"[bold]Leads[/]: {leads['new']} new, {leads['updated']} updated, {leads['unchanged']} unchanged, "
-        f"{leads['merged']} merged  ({res['records']} records → {res['leads']} leads)"
+        f"{leads['merged']} merged, {leads.get('dropped', 0)} dropped out  "
+        f"({res['records']} records → {res['leads']} leads)"
     )
     tiers = ", ".join(f"{t}: {scoring.get(f'tier_{t}', 0)}" for t in "ABCD")
     model = scoring["model"]
