@@ -28,6 +28,9 @@ PROSPECT_FIELDS = [
 ]
 EXTRACTED = PROVENANCE + PROSPECT_FIELDS + ["raw"]
 
+# Rows that cannot be used, at any stage, with the reason (the rejects table, stg_rejects).
+REJECT_COLUMNS = ["run_id", "source", "stage", "row_ref", "reason", "raw"]
+
 # normalise → dedupe: EXTRACTED plus these (None where unknown).
 NORMALISED_EXTRA = [
     "name_norm",  # cleaned display name (half-width, simplified, spacing)

@@ -31,6 +31,7 @@ from leadrank.scoring.priority import features_of, score_leads, train_model
 from leadrank.transform.golden import golden_records
 from leadrank.transform.normalise import normalise_records
 from leadrank.transform.resolve import resolve
+from leadrank.transform.unusable import split_unusable
 from leadrank.warehouse import load, models, read
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.migrate import upgrade
@@ -189,10 +190,11 @@ def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[s
 
 def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     records, _, _ = _extracted(run_id, sources)
-    normalised = normalise_records(records)
+    normalised, unusable = split_unusable(normalise_records(records))
+    _write(unusable, RunFiles(run_id).stage("normalise_rejects"))
     _write(normalised, RunFiles(run_id).stage("normalised"))
     flagged = normalised["flags"].fillna("").str.len() > 0
-    return {"records": len(normalised), "flagged": int(flagged.sum())}
+    return {"records": len(normalised), "flagged": int(flagged.sum()), "rejected": len(unusable)}
 
 
 def resolve_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str, int]:
@@ -301,7 +303,8 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
         events=_read(files.stage("events")),
         scores=_read(files.stage("scores")),
         outcomes=_read(files.stage("outcomes")),
-        rejects=_read(files.stage("score_rejects")),
+        rejects=pd.concat([_read(files.stage(name)) for name in ("normalise_rejects", "score_rejects")
+                           if files.stage(name).exists()], ignore_index=True),
         model=model,
         summary=summary,
     )

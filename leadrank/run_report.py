@@ -63,8 +63,7 @@ def data_quality(run_id: str, sources: list[str]) -> list[dict[str, Any]]:
                 rows.append(_row(str(source), "invalid", field, flags.map(lambda f, flag=flag: flag in f).sum(),
                                  present, why))
     rejects = [_read(files.source_rejects(s)) for s in sources if files.source_rejects(s).exists()]
-    if files.stage("score_rejects").exists():
-        rejects.append(_read(files.stage("score_rejects")))
+    rejects += [_read(files.stage(name)) for name in ("normalise_rejects", "score_rejects") if files.stage(name).exists()]
     rejects = [r for r in rejects if len(r)]
     if rejects:
         frame = pd.concat(rejects, ignore_index=True)

@@ -43,6 +43,7 @@ def demo_records(run_id: str = "r1") -> pd.DataFrame:
 def run_pipeline(config: str, warehouse: str, run_id: str | None = None) -> dict:
     """One nightly run through the pipeline steps, without Prefect (the flow's order)."""
     from leadrank import pipeline
+    from leadrank.reconcile import reconcile
 
     run_id = run_id or pipeline.new_run_id()
     sources = pipeline.begin(config, run_id, warehouse)["sources"]
@@ -51,5 +52,7 @@ def run_pipeline(config: str, warehouse: str, run_id: str | None = None) -> dict
     pipeline.normalise_step(run_id, sources)
     resolved = pipeline.resolve_step(config, run_id, warehouse)
     scored = pipeline.score_step(config, run_id, warehouse)
-    leads = pipeline.publish_step(run_id, warehouse, {"run_id": run_id})
-    return {"run_id": run_id, "sources": reports, "resolution": resolved, "scoring": scored, "leads": leads}
+    records = reconcile(run_id, sources)
+    leads = pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "records": records})
+    return {"run_id": run_id, "sources": reports, "resolution": resolved, "scoring": scored, "records": records,
+            "leads": leads}

@@ -19,6 +19,12 @@ from typing import Any
 from bs4 import CData, NavigableString, Tag
 
 _WS = re.compile(r"\s+")
+# Characters that are never data in a company record: C0 and C1 controls other than tab, line
+# feed and carriage return (PostgreSQL refuses NUL, spreadsheets refuse the rest, ESC drives a
+# terminal), lone UTF-16 surrogates (JSON allows "\ud800"; UTF-8, Parquet and both databases
+# do not), the non-characters U+FFFE/U+FFFF and the bidirectional overrides and isolates that
+# make text display in another order than it is stored (a "Trojan Source" name in an export).
+_NOT_DATA = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
 # Elements that start a new line when rendered: their text is separated from its neighbours by
 # a space. Inline elements (span, b, a, font…) join their text without one: Word-exported
 # tables split "2003年7月16日" into a dozen spans, and that is still one value.
@@ -31,8 +37,14 @@ _INVISIBLE = frozenset({"script", "style", "template", "noscript", "head", "titl
 FieldSpec = str | dict[str, Any]
 
 
+def safe_text(value: str) -> str:
+    """`value` without the characters that are never data (see _NOT_DATA)."""
+    return _NOT_DATA.sub("", value)
+
+
 def clean_text(value: Any) -> str | None:
-    """Trim a value as found; empty becomes None. Inner whitespace is kept (it is data)."""
+    """Trim a value as found; empty becomes None. Inner whitespace is kept (it is data);
+    characters that are never data (controls, lone surrogates, bidi overrides) are removed."""
     if value is None:
         return None
     if isinstance(value, float) and value != value:  # NaN
@@ -41,7 +53,7 @@ def clean_text(value: Any) -> str | None:
         value = "; ".join(v for v in (clean_text(x) for x in value) if v)
     elif isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False)
-    text = str(value).strip()
+    text = safe_text(str(value)).strip()
     return text or None
 
 

@@ -21,9 +21,10 @@ from typing import Any
 import pandas as pd
 
 from leadrank.config import ConfigError, FetchSettings, SourceConfig
-from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS
+from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS, REJECT_COLUMNS
 from leadrank.extractors import enrich, websearch
 from leadrank.extractors.fetch import Fetcher, FetchError, redact_url
+from leadrank.extractors.fields import clean_text, safe_text
 from leadrank.extractors.pages import fetch_detail, iter_pages
 from leadrank.extractors.parsers import ParseError
 
@@ -47,7 +48,6 @@ KNOWN_OPTIONS = {
     "websearch": _COMMON_OPTIONS | {"engine", "endpoint", "api_key", "queries", "vars", "max_results", "language",
                                     "serpapi_engine", "exclude_domains", "enrich"},
 }
-REJECT_COLUMNS = ["run_id", "source", "stage", "row_ref", "reason", "raw"]
 # A required field empty in more than this share of rows means the layout changed: the
 # source fails rather than loading a night of nameless rows.
 LAYOUT_CHANGE_SHARE = 0.5
@@ -137,6 +137,9 @@ def extract_source(
         report.status = "partial" if collected.rows else "failed"
         report.reason = f"unexpected {type(exc).__name__}: {exc}"
     _validate(source, collected, report, run_id)
+    # Reasons quote pages (a table header, a title): they are stored and shown, so made safe too.
+    report.reason = safe_text(report.reason) if report.reason else report.reason
+    report.warnings = [safe_text(w) for w in report.warnings]
     report.records = len(collected.rows)
     report.rejected = len(collected.rejects)
     report.seconds = round(time.perf_counter() - started, 3)
@@ -160,8 +163,10 @@ def _append(
     seen_keys: dict[str, int],
 ) -> None:
     fixed = source.options().get("set") or {}  # constant fields, e.g. {country: CN}
-    row: dict[str, Any] = {f: fields.get(f) or fixed.get(f) for f in PROSPECT_FIELDS}
-    key = record_key(source.name, row | fields, source.options().get("key_field"))
+    # Every value passes clean_text here, whatever produced it (a parser, enrichment, `set:`):
+    # this is where a record enters the pipeline, so nothing unstorable gets further.
+    row: dict[str, Any] = {f: clean_text(fields.get(f)) or clean_text(fixed.get(f)) for f in PROSPECT_FIELDS}
+    key = record_key(source.name, row | {k: clean_text(v) for k, v in fields.items()}, source.options().get("key_field"))
     seen_keys[key] = seen_keys.get(key, 0) + 1
     if seen_keys[key] > 1:  # the same row twice on one night: keep both, distinctly
         key = f"{key}#{seen_keys[key]}"
@@ -172,7 +177,7 @@ def _append(
         url=redact_url(url),
         fetched_at=fetched_at.astimezone(UTC).isoformat(timespec="seconds"),
         record_key=key,
-        raw=json.dumps(raw, ensure_ascii=False, default=str),
+        raw=safe_text(json.dumps(raw, ensure_ascii=False, default=str)),
     )
     collected.rows.append(row)
 
@@ -212,12 +217,18 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
     for result, query, items in websearch.search(fetcher, opts):
         report.pages += 1
         for rank, item in enumerate(items, 1):
-            fields = websearch.result_to_fields(item, engine, exclude)
-            if fields is None or fields["website"] in seen_sites:
-                continue
-            seen_sites.add(fields["website"])
             raw: dict[str, Any] = {"query": query, "rank": rank,
                                    **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}
+            fields, unusable = websearch.result_to_fields(item, engine, exclude)
+            if fields is not None and fields["website"] in seen_sites:
+                fields, unusable = None, f"same website as an earlier result ({fields['website']})"
+            if fields is None:  # every result is accounted for: kept, or rejected with the reason
+                collected.rejects.append({"run_id": run_id, "source": source.name, "stage": "extract",
+                                          "row_ref": f"{redact_url(result.url)} query {query!r} #{rank}",
+                                          "reason": f"search result not used: {unusable}",
+                                          "raw": safe_text(json.dumps(raw, ensure_ascii=False, default=str))})
+                continue
+            seen_sites.add(fields["website"])
             if enrichment and len(seen_sites) == max_sites + 1:
                 report.warnings.append(f"enrichment stopped at max_sites={max_sites}; later candidates are not enriched")
             if enrichment and len(seen_sites) <= max_sites:

@@ -116,24 +116,26 @@ def search(fetcher: Fetcher, opts: dict[str, Any]) -> Iterator[tuple[FetchResult
         yield result, query, items[: int(opts.get("max_results", 20))]
 
 
-def result_to_fields(item: dict[str, Any], engine_name: str, exclude: set[str]) -> dict[str, str | None] | None:
-    """A candidate company from one search result, or None for excluded or unusable results."""
+def result_to_fields(item: dict[str, Any], engine_name: str,
+                     exclude: set[str]) -> tuple[dict[str, str | None] | None, str | None]:
+    """A candidate company from one search result, or (None, why it is not one): no http(s)
+    URL, an excluded domain, or nothing that names a company."""
     engine = ENGINES[engine_name]
     url = clean_text(item.get(engine.url_key))
     if not url:
-        return None
+        return None, "no URL"
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme not in {"http", "https"} or not host:
-        return None
+        return None, f"not an http(s) URL ({url[:80]})"
     if any(host == d or host.endswith("." + d) for d in exclude):
-        return None
+        return None, f"excluded domain ({host}, exclude_domains)"
     site_name = clean_text(json_path(item, engine.site_name_key)) if engine.site_name_key else None
     name = name_from_title(clean_text(item.get(engine.title_key)), site_name)
     if not name:
-        return None
+        return None, "no company name in the title or site name"
     return {
         "company_name": name,
         "website": f"{parts.scheme}://{parts.netloc}/",
         "products": clean_text(item.get(engine.snippet_key)),
-    }
+    }, None

@@ -62,6 +62,12 @@ def summary_markdown(summary: dict[str, Any], failure: str | None = None) -> str
         parts += ["## Leads", _table(["new", "merged", "updated", "unchanged", "records", "leads"], [[
             leads["new"], leads["merged"], leads["updated"], leads["unchanged"],
             (resolution or {}).get("records", ""), (resolution or {}).get("leads", "")]])]
+    records = summary.get("records")
+    if records:
+        parts += ["## Records", "Every record extracted tonight is published (one per lead), merged into a lead with "
+                  "another of tonight's records, or rejected with its reason.", _table(
+                      ["extracted", "published", "merged", "rejected"],
+                      [[records["extracted"], records["published"], records["merged"], records["rejected"]]])]
     scoring = summary.get("scoring")
     if scoring:
         parts += ["## Tiers", _table(["A", "B", "C", "D", "with financials", "model"], [[

@@ -93,6 +93,7 @@ def nightly_refresh(
         summary["normalised"] = run("normalise", tasks.normalise_records, run_id, sources)
         summary["resolution"] = run("dedupe", tasks.dedupe_leads, config, run_id, warehouse)
         summary["scoring"] = run("score", tasks.score_leads, config, run_id, warehouse)
+        summary["records"] = run("reconcile", tasks.reconcile_records, run_id, sources)
         summary["leads"] = run("publish", tasks.publish_marts, run_id, warehouse, {**summary, "seconds": timer.seconds})
     except Exception as exc:
         _mark_failed(run_id, warehouse, f"{step}: {type(exc).__name__}: {exc}")

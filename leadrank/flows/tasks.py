@@ -14,7 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_sync_in_worker_thread
 
-from leadrank import pipeline
+from leadrank import pipeline, reconcile
 
 SOURCE_TIMEOUT_SECONDS = 1800
 SOURCE_RETRIES = 1
@@ -52,6 +52,12 @@ def dedupe_leads(config: str, run_id: str, warehouse: str | None) -> dict[str, i
 @task(name="score-leads", cache_policy=NO_CACHE)
 def score_leads(config: str, run_id: str, warehouse: str | None) -> dict[str, Any]:
     return pipeline.score_step(config, run_id, warehouse)
+
+
+@task(name="reconcile-records", cache_policy=NO_CACHE)
+def reconcile_records(run_id: str, sources: list[str]) -> dict[str, Any]:
+    """Extracted = published + merged + rejected, checked before anything is published."""
+    return reconcile.reconcile(run_id, sources)
 
 
 @task(name="publish-marts", cache_policy=NO_CACHE)

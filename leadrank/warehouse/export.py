@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Engine
@@ -38,6 +39,7 @@ EXPORT_COLUMNS = [
 SEGMENT_SHEET_COLUMNS = ["segment_rank", *EXPORT_COLUMNS]
 DROPPED_COLUMNS = ["lead_id", "company_name", "prev_rank", "prev_tier", "reason", "merged_into"]
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_CELL = 32_767  # characters a cell holds
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A value of only digits and number punctuation cannot call anything: "+86 755 8888 8888" stays.
 _PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().]+$")
@@ -51,17 +53,23 @@ class ExportError(RuntimeError):
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that would start a formula get a leading apostrophe (vectorised per column:
-    exports can be large)."""
+    """Text cells that would start a formula get a leading apostrophe; control characters (which
+    a worksheet cannot hold) are dropped and text beyond Excel's 32,767 characters a cell is cut.
+    Vectorised per column: exports can be large."""
     out = frame.copy()
     for column in out.columns:
         values = out[column]
         if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
             continue
         try:
-            risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
+            unfit = values.str.contains(ILLEGAL_CHARACTERS_RE, na=False) | (values.str.len() > EXCEL_MAX_CELL)
         except AttributeError:  # no text in this column
             continue
+        if unfit.any():
+            values = values.astype(object)
+            values[unfit] = values[unfit].str.replace(ILLEGAL_CHARACTERS_RE, "", regex=True).str.slice(0, EXCEL_MAX_CELL)
+            out[column] = values
+        risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
             out[column] = values.astype(object)
             out.loc[risky, column] = "'" + values[risky].astype(str)

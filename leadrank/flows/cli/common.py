@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from leadrank.paths import DEMO_CONFIG
 
@@ -22,7 +23,13 @@ WarehouseOpt = Annotated[
 DEFAULT_CONFIG = DEMO_CONFIG
 
 
+def plain(value: object) -> str:
+    """A value shown as it is: company names, reasons and URLs come from the web, and a name such
+    as `[/]` or `[link=…]` must print as text, not be read as Rich markup (or crash the print)."""
+    return "" if value is None else escape(str(value))
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print a clear error and exit; never a traceback for a user mistake."""
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {plain(message)}")
     raise typer.Exit(code)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from leadrank.config import ConfigError
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail
+from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail, plain
 
 
 def _parse_maps(maps: list[str]) -> dict[str, str]:
@@ -113,7 +113,7 @@ def extract(
         if report.warnings:
             note = f"{note} ({len(report.warnings)} warnings, first: {report.warnings[0]})".strip()
         summary.add_row(src.name, src.kind, f"[{colour}]{report.status}[/]", str(report.pages), str(report.records),
-                        str(report.rejected), f"{report.seconds:.2f}", note)
+                        str(report.rejected), f"{report.seconds:.2f}", plain(note))
         failed += report.status == "failed"
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
     console.print(summary)

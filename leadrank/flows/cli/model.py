@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, err, fail
+from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, err, fail, plain
 
 model_app = typer.Typer(help="The outcome model: evaluate it on a CRM export, retrain it, list stored versions.",
                         no_args_is_help=True)
@@ -63,10 +63,10 @@ def evaluate(
     }
     sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
     for column, auc in table.notes["possible_leaks"].items():
-        err.print(f"[yellow]warning:[/] {column!r} alone separates the outcome with AUC {auc}: was it filled in "
+        err.print(f"[yellow]warning:[/] {plain(repr(column))} alone separates the outcome with AUC {auc}: was it filled in "
                   "after the outcome was known? If so, --drop it.")
     if result.reason:
-        err.print(f"[yellow]{result.reason}[/]")
+        err.print(f"[yellow]{plain(result.reason)}[/]")
         raise typer.Exit(1)
 
 
@@ -91,7 +91,7 @@ def retrain(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) 
         console.print(f"model {summary['model_id']} trained on {summary['metrics']['n_rows']} outcomes: "
                       f"AUC {summary['metrics']['auc']} ({summary['metrics']['validation']})")
     else:
-        console.print(f"[yellow]no model[/]: {summary['reason']}")
+        console.print(f"[yellow]no model[/]: {plain(summary['reason'])}")
 
 
 @model_app.command("versions")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.common import WarehouseOpt, console, err, fail
+from leadrank.flows.cli.common import WarehouseOpt, console, err, fail, plain
 
 outcomes_app = typer.Typer(help="Outcome feedback (won / lost / contacted) from CRM exports.", no_args_is_help=True)
 SHOWN = 20
@@ -59,7 +59,7 @@ def import_(
         table.add_column("row")
         table.add_column("reason", overflow="fold")
         for row in report.rejected.head(SHOWN).itertuples(index=False):
-            table.add_row(str(row.row_ref), str(row.reason))
+            table.add_row(plain(row.row_ref), plain(row.reason))
         console.print(table)
         if len(report.rejected) > SHOWN and unmatched is None:
             err.print(f"{len(report.rejected) - SHOWN} more: use --unmatched FILE.csv to get them all")

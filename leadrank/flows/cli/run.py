@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from leadrank.config import ConfigError
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail
+from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail, plain
 
 
 def run(
@@ -57,7 +57,7 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
     for r in summary["sources"]:
         style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(r["status"], "")
         sources.add_row(r["source"], r["kind"], f"[{style}]{r['status']}[/]" + (" (reused)" if r.get("reused") else ""), str(r["pages"]), str(r["records"]),
-                        str(r["rejected"]), f"{r['seconds']:.2f}", r["reason"] or "")
+                        str(r["rejected"]), f"{r['seconds']:.2f}", plain(r["reason"]))
     console.print(sources)
     leads = summary["leads"]
     res = summary["resolution"]
@@ -67,6 +67,9 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
         f"{leads['merged']} merged, {leads.get('dropped', 0)} dropped out  "
         f"({res['records']} records → {res['leads']} leads)"
     )
+    if records := summary.get("records"):
+        console.print(f"[bold]Records[/]: {records['extracted']} extracted = {records['published']} published + "
+                      f"{records['merged']} merged + {records['rejected']} rejected (reasons in stg_rejects)")
     tiers = ", ".join(f"{t}: {scoring.get(f'tier_{t}', 0)}" for t in "ABCD")
     model = scoring["model"]
     model_note = (f"trained, AUC {scoring.get('model_auc')} ({scoring.get('model_validation')})" if model == "trained"
@@ -103,8 +106,8 @@ def top(
     for column in ("#", "tier", "company", "segment", "city", "priority", "phone", "why"):
         table.add_column(column, overflow="fold")
     for row in frame.itertuples():
-        table.add_row(str(row.rank), row.tier, row.company_name or "", row.segment or "", row.city or "",
-                      f"{row.priority:.3f}", row.phone or "", row.top_reasons or "")
+        table.add_row(str(row.rank), row.tier, plain(row.company_name), plain(row.segment), plain(row.city),
+                      f"{row.priority:.3f}", plain(row.phone), plain(row.top_reasons))
     console.print(table)
     console.print(model_note(run_model(engine, str(run_info["run_id"]))))
 
@@ -117,4 +120,4 @@ def model_note(model: dict[str, Any] | None) -> str:
     if model["status"] in {"trained", "reused"}:
         return (f"Priority = fit score and outcome model ({model['status']}; AUC {metrics.get('auc')}, "
                 f"{metrics.get('validation')}, {metrics.get('n_rows')} outcomes).")
-    return f"[yellow]No outcome model: priority is the fit score only.[/] {model['reason'] or ''}"
+    return f"[yellow]No outcome model: priority is the fit score only.[/] {plain(model['reason'])}"

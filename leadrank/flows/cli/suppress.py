@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.common import WarehouseOpt, console, err, fail
+from leadrank.flows.cli.common import WarehouseOpt, console, err, fail, plain
 
 suppress_app = typer.Typer(
     help="Do-not-contact suppression by 统一社会信用代码 (code), domain, email, phone or company name. "
@@ -45,17 +45,17 @@ def add(
     except SuppressionError as exc:
         fail(str(exc))
     if not is_new:
-        console.print(f"{kind} {value!r} is already suppressed as {entry.suppression_id} (reason: {entry.reason}); "
+        console.print(f"{plain(kind)} {plain(repr(value))} is already suppressed as {entry.suppression_id} (reason: {plain(entry.reason)}); "
                       "nothing changed")
     else:
-        console.print(f"added {entry.suppression_id}: {entry.kind} {entry.value!r} (matched as {entry.value_norm!r})")
+        console.print(f"added {entry.suppression_id}: {entry.kind} {plain(repr(entry.value))} (matched as {plain(repr(entry.value_norm))})")
     if leads.empty:
-        err.print(f"[yellow]warning:[/] no lead matches {kind} {value!r} yet; the entry is kept and will hide any "
+        err.print(f"[yellow]warning:[/] no lead matches {plain(kind)} {plain(repr(value))} yet; the entry is kept and will hide any "
                   "lead that matches it in a later run")
         return
     console.print(f"{len(leads)} lead(s) suppressed:")
     for row in leads.head(SHOWN).itertuples(index=False):
-        console.print(f"  {row.lead_id}  {row.company_name or ''}  {row.city or ''}")
+        console.print(f"  {row.lead_id}  {plain(row.company_name)}  {plain(row.city)}")
     if len(leads) > SHOWN:
         console.print(f"  ... and {len(leads) - SHOWN} more")
 
@@ -73,7 +73,7 @@ def list_(warehouse: WarehouseOpt = None) -> None:
     for column in ("id", "kind", "value", "reason", "by", "added", "leads"):
         table.add_column(column, overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(row.suppression_id, row.kind, row.value, row.reason, row.added_by or "", str(row.added_at)[:19],
+        table.add_row(row.suppression_id, row.kind, plain(row.value), plain(row.reason), plain(row.added_by), str(row.added_at)[:19],
                       str(row.leads))
     console.print(table)
 
@@ -91,4 +91,4 @@ def remove(
         entry, freed = remove_entry(_engine(warehouse), suppression_id)
     except SuppressionError as exc:
         fail(str(exc))
-    console.print(f"removed {entry.suppression_id} ({entry.kind} {entry.value!r}); {freed} lead match(es) lifted")
+    console.print(f"removed {entry.suppression_id} ({entry.kind} {plain(repr(entry.value))}); {freed} lead match(es) lifted")

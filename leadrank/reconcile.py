@@ -1,0 +1,68 @@
+"""Where every extracted record went: published, merged or rejected, and nothing else.
+
+A record a source yields tonight ends in exactly one of three places:
+
+- **rejected**: in the rejects table (`stg_rejects`) with the reason, at extraction (a required
+  field empty, a search result that names no company or repeats an earlier one, every row of a
+  source whose layout changed) or at normalisation (a name with no letter or digit left once
+  normalised: only punctuation, emoji or a legal form);
+- **published**: the first of tonight's records of a lead in the published run: one per lead
+  that tonight's records make up (suppressed leads count too: they are published, and hidden);
+- **merged**: the further records of such a lead (the same company listed twice, or by two
+  sources), linked to it in `lead_records`.
+
+So `extracted = published + merged + rejected`, where `extracted` is every row the sources
+parsed tonight (records kept plus rejected, per source report). `reconcile` checks that from the
+run's files before it publishes; a run whose counts do not add up has lost records somewhere and
+fails instead of publishing (RecordsLost). No Prefect import here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from leadrank.pipeline import RunFiles, _read
+
+
+class RecordsLost(RuntimeError):
+    """Tonight's records do not add up: some vanished between extraction and publishing."""
+
+
+def _rejected(files: RunFiles, sources: list[str]) -> pd.DataFrame:
+    paths = [files.source_rejects(name) for name in sources] + [files.stage("normalise_rejects")]
+    frames = [_read(path)[["source", "stage"]] for path in paths if path.exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["source", "stage"])
+
+
+def reconcile(run_id: str, sources: list[str]) -> dict[str, Any]:
+    """Tonight's counts (see the module docstring), in total and per source; raises RecordsLost
+    when extracted != published + merged + rejected or a lead of tonight's records is not scored."""
+    files = RunFiles(run_id)
+    reports = [json.loads(files.report(name).read_text(encoding="utf-8"))
+               for name in sources if files.report(name).exists()]
+    extracted = {r["source"]: int(r["records"]) + int(r["rejected"]) for r in reports}
+    rejected = _rejected(files, sources)
+    resolved = _read(files.stage("resolved"))
+    tonight = resolved[resolved["seen_tonight"].astype(bool)]
+    scored = set(_read(files.stage("scores"))["lead_id"])
+    leads = set(tonight["lead_id"])
+    unscored = sorted(leads - scored)
+    counts = {"extracted": sum(extracted.values()), "published": len(leads), "merged": len(tonight) - len(leads),
+              "rejected": len(rejected)}
+    by_source = {}
+    for name in sources:
+        linked = int((tonight["source"] == name).sum())
+        dropped = int((rejected["source"] == name).sum())
+        by_source[name] = {"extracted": extracted.get(name, 0), "linked": linked, "rejected": dropped,
+                           "lost": extracted.get(name, 0) - linked - dropped}
+    lost = counts["extracted"] - counts["published"] - counts["merged"] - counts["rejected"]
+    if lost or unscored:
+        detail = "; ".join(f"{name}: {c['lost']}" for name, c in by_source.items() if c["lost"])
+        raise RecordsLost(
+            f"run {run_id}: {counts['extracted']} records extracted but {counts['published']} published + "
+            f"{counts['merged']} merged + {counts['rejected']} rejected" + (f" (per source: {detail})" if detail else "")
+            + (f"; leads without a score: {', '.join(unscored[:5])}" if unscored else ""))
+    return {**counts, "by_source": by_source}
