@@ -9,6 +9,7 @@ the file's own directory, so a config works from any working directory.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -45,8 +46,22 @@ class FetchSettings(BaseModel):
     max_redirects: int = 5
     respect_robots: bool = True
     allow_local_files: bool = False
-    allow_private_network: bool = False
+    # Loopback, private, link-local (cloud metadata) and other non-public addresses are refused
+    # unless allowed here: true allows every address, a list allows those networks only
+    # (IP addresses or CIDR networks, e.g. [127.0.0.1, 10.2.0.0/16]; not host names).
+    allow_private_network: bool | list[str] = False
     keep_raw: bool = True
+
+    @field_validator("allow_private_network")
+    @classmethod
+    def _networks(cls, value: bool | list[str]) -> bool | list[str]:
+        for item in value if isinstance(value, list) else []:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"allow_private_network: {item!r} is not an IP address or network "
+                                 "(e.g. 127.0.0.1 or 10.2.0.0/16; host names are not accepted)") from None
+        return value
 
     def agent(self) -> str:
         """The User-Agent sent: `{contact}` in it is replaced; a contact it lacks is appended."""

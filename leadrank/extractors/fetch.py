@@ -25,12 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 import charset_normalizer
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
+import urllib3.util.connection
 
 from leadrank.config import FetchSettings
 
@@ -59,17 +63,34 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query="&".join(pairs)))
 
 
+class _RedactUrls(logging.Filter):
+    """urllib3 logs each request line (`GET /search?q=…&api_key=…`) at DEBUG: with debug logging
+    on, a key in a query string would reach the logs. This masks it in urllib3's records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(a) if isinstance(a, str) and ("?" in a or "@" in a) else a
+                                for a in record.args)
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_RedactUrls())
+
+
 class FetchError(Exception):
     """A URL could not be fetched; `reason` is short and safe to show to users (URLs in it
     are redacted)."""
 
-    def __init__(self, url: str, reason: str, *, status: int | None = None, result: FetchResult | None = None):
+    def __init__(self, url: str, reason: str, *, status: int | None = None, result: FetchResult | None = None,
+                 retry: bool = True):
         url = redact_url(url)
         super().__init__(f"{reason} ({url})")
         self.url = url
         self.reason = reason
         self.status = status
         self.result = result  # the error response, kept in the raw store for inspection
+        self.retry = retry and status is None  # transport failures are retried, answers and refusals not
 
 
 @dataclass
@@ -152,19 +173,119 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def is_public_address(host: str) -> tuple[bool, str]:
-    """Whether every address `host` resolves to is public; else the first offending address."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise FetchError(host, f"cannot resolve host {host!r}: {exc.strerror}") from None
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
-        if not addr.is_global or addr.is_multicast:
-            return False, str(addr)
-    return True, ""
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _wrapped_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d,
+    NAT64 64:ff9b::a.b.c.d): a connection to it reaches that IPv4 address."""
+    if addr.ipv4_mapped:
+        return addr.ipv4_mapped
+    if any(addr in net for net in _NAT64) or (addr in _IPV4_COMPATIBLE and int(addr) > 1):
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
+def non_public(addr: IPAddress) -> bool:
+    """Whether an address is anything but public unicast: loopback, private, link-local (the cloud
+    metadata service 169.254.169.254 and fd00:ec2::254 among them), shared (CGNAT), reserved,
+    unspecified (0.0.0.0 reaches this machine) or multicast, also when carried inside IPv6
+    (IPv4-mapped and -compatible, NAT64, 6to4, Teredo)."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        wrapped = _wrapped_ipv4(addr)
+        if wrapped is not None:
+            return non_public(wrapped)
+        tunnelled = addr.sixtofour or (addr.teredo[1] if addr.teredo else None)
+        if tunnelled is not None and non_public(tunnelled):
+            return True
+    return not addr.is_global or addr.is_multicast
+
+
+class AddressRefused(Exception):
+    """A host resolves to an address this source may not reach. Not an OSError on purpose: it
+    passes through urllib3 and requests untouched (no retry, no wrapping) to the fetcher."""
+
+    def __init__(self, host: str, address: str):
+        super().__init__(f"host {host} resolves to non-public address {address}; set allow_private_network on the "
+                         "source to allow it (true, or a list of networks such as [10.2.0.0/16])")
+
+
+class AddressPolicy:
+    """Which addresses a source may connect to: public ones, plus what its `allow_private_network`
+    allows (true: every address; a list: those networks)."""
+
+    def __init__(self, allow: bool | list[str]):
+        self.allow_all = allow is True
+        self.networks = [ipaddress.ip_network(str(n), strict=False) for n in allow] if isinstance(allow, list) else []
+
+    def permits(self, addr: IPAddress) -> bool:
+        if self.allow_all or not non_public(addr):
+            return True
+        wrapped = _wrapped_ipv4(addr) if isinstance(addr, ipaddress.IPv6Address) else None
+        return any(candidate in net for net in self.networks for candidate in (addr, wrapped)
+                   if candidate is not None and candidate.version == net.version)
+
+    def addresses(self, host: str, port: int | None = None) -> list[str]:
+        """Resolve `host` once and return its addresses, every one of them permitted; raises
+        AddressRefused naming the first that is not (socket.gaierror when it does not resolve).
+        Numeric forms (2130706433, 0x7f.1, 0177.0.0.1) resolve to the address they denote."""
+        found: list[str] = []
+        for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+            address = str(info[4][0])
+            if not self.permits(ipaddress.ip_address(address.split("%")[0])):
+                raise AddressRefused(host, address)
+            if address not in found:
+                found.append(address)
+        return found
+
+
+class _GuardedConnection:
+    """Mixed into urllib3's connection classes: connect to an address the policy checked, from
+    the one resolution that was checked. Resolving again to connect (as urllib3 does) would let
+    a DNS server answer a public address to the check and a private one to the connection (DNS
+    rebinding). The Host header, TLS SNI and certificate checks still use the host name."""
+
+    policy: AddressPolicy  # set on the per-source subclasses (see _GuardedAdapter)
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = self.policy.addresses(self._dns_host, self.port)  # type: ignore[attr-defined]
+        except socket.gaierror as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined]
+        error: Exception = urllib3.exceptions.NewConnectionError(self, f"no address for {self.host}")  # type: ignore[attr-defined,arg-type]
+        for address in addresses:
+            try:
+                return urllib3.util.connection.create_connection(
+                    (address, self.port), self.timeout,  # type: ignore[attr-defined]
+                    source_address=self.source_address, socket_options=self.socket_options)  # type: ignore[attr-defined]
+            except TimeoutError:
+                error = urllib3.exceptions.ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")  # type: ignore[attr-defined]
+            except OSError as exc:
+                error = urllib3.exceptions.NewConnectionError(self, f"Failed to establish a new connection: {exc}")  # type: ignore[arg-type]
+        raise error
+
+
+class _GuardedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with connections that only reach addresses the source's policy permits.
+    (Through a proxy the proxy connects, so it must police its own egress; the URL check still
+    refuses private targets by name before any request.)"""
+
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        extra = {"policy": self.policy}
+        http = type("GuardedHTTPConnection", (_GuardedConnection, urllib3.connection.HTTPConnection), extra)
+        https = type("GuardedHTTPSConnection", (_GuardedConnection, urllib3.connection.HTTPSConnection), extra)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("GuardedHTTPPool", (urllib3.HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("GuardedHTTPSPool", (urllib3.HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
 
 
 class _HostGate:
@@ -245,6 +366,10 @@ class Fetcher:
         self.raw_dir = raw_dir
         self.replay = replay
         self.session = session or requests.Session()
+        self.policy = AddressPolicy(settings.allow_private_network)
+        guarded = _GuardedAdapter(self.policy)
+        self.session.mount("http://", guarded)
+        self.session.mount("https://", guarded)
         self.session.headers["User-Agent"] = settings.agent()
         if "@" in settings.contact:
             self.session.headers["From"] = settings.contact  # RFC 9110: who runs this crawler
@@ -285,14 +410,15 @@ class Fetcher:
             raise FetchError(url, f"scheme {scheme or '(none)'!r} is not allowed; only http(s)")
         if not parts.hostname:
             raise FetchError(url, "URL has no host")
-        if not self.settings.allow_private_network:
-            public, addr = is_public_address(parts.hostname)
-            if not public:
-                raise FetchError(
-                    url,
-                    f"host {parts.hostname} resolves to non-public address {addr}; "
-                    "set allow_private_network: true on the source to allow it",
-                )
+        if self.policy.allow_all:
+            return
+        try:  # early and by name; the connection checks again what it connects to (_GuardedConnection)
+            self.policy.addresses(parts.hostname)
+        except AddressRefused as exc:
+            raise FetchError(url, str(exc), retry=False) from None
+        except (socket.gaierror, UnicodeError) as exc:
+            raise FetchError(url, f"cannot resolve host {parts.hostname!r}: {getattr(exc, 'strerror', None) or exc}",
+                             retry=False) from None
 
     def _allowed_by_robots(self, url: str) -> bool:
         if not self.settings.respect_robots:
@@ -367,7 +493,7 @@ class Fetcher:
                 try:
                     result = self._request_once(url, headers)
                 except FetchError as exc:
-                    if exc.status is not None or attempt >= self.settings.max_retries:
+                    if not exc.retry or attempt >= self.settings.max_retries:
                         raise
                     reason = exc.reason
                 else:
@@ -435,6 +561,8 @@ class Fetcher:
                 content = b"".join(chunks)
                 status = response.status_code
                 resp_headers = dict(response.headers)
+        except AddressRefused as exc:
+            raise FetchError(url, f"{exc} (at connect time)", retry=False) from None
         except requests.exceptions.Timeout:
             raise FetchError(url, "timed out") from None
         except requests.exceptions.ConnectionError as exc:
