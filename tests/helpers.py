@@ -40,14 +40,16 @@ def demo_records(run_id: str = "r1") -> pd.DataFrame:
     return records
 
 
-def run_pipeline(config: str, warehouse: str, run_id: str | None = None) -> dict:
-    """One nightly run through the pipeline steps, without Prefect (the flow's order)."""
+def run_pipeline(config: str, warehouse: str, run_id: str | None = None, *, resume: bool = False) -> dict:
+    """One nightly run through the pipeline steps, without Prefect (the flow's order). With
+    `resume`, `run_id` is an unpublished run to finish: its finished extractions are reused."""
     from leadrank import pipeline
     from leadrank.reconcile import reconcile
 
     run_id = run_id or pipeline.new_run_id()
-    sources = pipeline.begin(config, run_id, warehouse)["sources"]
-    reports = [pipeline.extract_step(config, name, run_id) for name in sources]
+    started = pipeline.begin(config, run_id, warehouse, resume=resume)
+    sources = started["sources"]
+    reports = [started["reused"].get(name) or pipeline.extract_step(config, name, run_id) for name in sources]
     pipeline.stage_step(run_id, sources, warehouse)
     pipeline.normalise_step(run_id, sources)
     resolved = pipeline.resolve_step(config, run_id, warehouse)

@@ -10,6 +10,8 @@ deadlocking. Passwords never leave this module: use `display_url` to show a URL.
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, create_engine, event
@@ -48,9 +50,9 @@ def make_engine(url: str | None = None) -> Engine:
         def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=60000")
+            _use_wal(cursor)
+            cursor.execute("PRAGMA synchronous=NORMAL")
             # Up to 256 MB of page cache (taken only as pages are read) and in-memory temp
             # tables: a million-row publish upserts into B-trees far larger than the 2 MB default.
             cursor.execute("PRAGMA cache_size=-262144")
@@ -64,6 +66,22 @@ def make_engine(url: str | None = None) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _use_wal(cursor: sqlite3.Cursor, patience: float = 60.0) -> None:
+    """Switch the database file to WAL (once per file; a no-op after). The switch needs the file
+    to itself and SQLite does not wait for it (no busy handler), so two processes opening a new
+    warehouse at once would fail with "database is locked": wait and try again instead."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def now() -> str:

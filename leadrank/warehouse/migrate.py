@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from leadrank.paths import SQL_DIR
 from leadrank.warehouse.engine import writer
@@ -70,9 +70,19 @@ def applied(engine: Engine) -> dict[str, str]:
     return {version: checksum for version, checksum in rows}
 
 
+def _serialise(conn: Connection) -> None:
+    """One migrator at a time: two processes starting on a new warehouse at once would otherwise
+    both create the same tables. PostgreSQL: an advisory lock held to the end of the transaction;
+    SQLite: the writer transaction (BEGIN IMMEDIATE) already excludes other writers."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
+
+
 def upgrade(engine: Engine) -> list[str]:
-    """Apply pending migrations; returns the versions applied."""
+    """Apply pending migrations; returns the versions applied. Safe to run from several
+    processes at once: each migration is applied by exactly one of them."""
     with writer(engine).begin() as conn:
+        _serialise(conn)
         conn.execute(text(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version TEXT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
@@ -87,10 +97,9 @@ def upgrade(engine: Engine) -> list[str]:
                 )
             continue
         with writer(engine).begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
-                if conn.execute(text("SELECT 1 FROM schema_migrations WHERE version = :v"), {"v": migration.version}).first():
-                    continue
+            _serialise(conn)
+            if conn.execute(text("SELECT 1 FROM schema_migrations WHERE version = :v"), {"v": migration.version}).first():
+                continue  # another process applied it meanwhile
             for statement in split_statements(migration.sql()):
                 conn.exec_driver_sql(statement)
             conn.execute(
