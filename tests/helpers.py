@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pandas as pd
+from sqlalchemy import text
 
 from leadrank.config import load_config
 from leadrank.contracts import EXTRACTED
@@ -58,3 +59,24 @@ def run_pipeline(config: str, warehouse: str, run_id: str | None = None, *, resu
     leads = pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "records": records})
     return {"run_id": run_id, "sources": reports, "resolution": resolved, "scoring": scored, "records": records,
             "leads": leads}
+
+
+MARTS = {  # every mart sales read, in a stable order
+    "ranked_leads": "rank", "mart_segment_leads": "segment, segment_rank", "mart_region_leads": "rank",
+    "mart_segment_tiers": "segment, tier", "mart_region_tiers": "province, city, tier", "mart_source_yield": "source",
+    "mart_dropped_leads": "prev_rank, lead_id", "mart_runs": "published_at, run_id",
+}
+
+
+def marts(engine) -> dict[str, pd.DataFrame]:
+    """Every mart sales read (MARTS), as frames in a stable order."""
+    with engine.connect() as conn:
+        return {name: pd.read_sql_query(text(f"SELECT * FROM {name} ORDER BY {order}"), conn)
+                for name, order in MARTS.items()}
+
+
+def same_marts(now: dict[str, pd.DataFrame], before: dict[str, pd.DataFrame], *, ignore: tuple[str, ...] = ()) -> None:
+    """Assert the marts in `before` are unchanged in `now`, but for the `ignore` columns."""
+    for name, frame in before.items():
+        drop = [c for c in ignore if c in frame.columns]
+        pd.testing.assert_frame_equal(now[name].drop(columns=drop), frame.drop(columns=drop), obj=name)

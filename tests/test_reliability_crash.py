@@ -14,14 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from sqlalchemy import text
 
 from leadrank import pipeline
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import latest_run
-from tests.helpers import run_pipeline
+from tests.helpers import marts, run_pipeline, same_marts
 from tests.kill_points import POINTS
 from tests.ops_fixtures import demo_sources, expected_leads, serve_demo
 from tests.reliability_log import record
@@ -29,25 +28,8 @@ from tests.reliability_log import record
 ROOT = Path(__file__).resolve().parents[1]
 KILL_POINTS = Path(__file__).with_name("kill_points.py")
 DEMO_SOURCES = {"demo-expo", "demo-assoc", "demo-search"}
-MARTS = {  # every mart sales read, in a stable order
-    "ranked_leads": "rank", "mart_segment_leads": "segment, segment_rank", "mart_region_leads": "rank",
-    "mart_segment_tiers": "segment, tier", "mart_region_tiers": "province, city, tier", "mart_source_yield": "source",
-    "mart_dropped_leads": "prev_rank, lead_id", "mart_runs": "published_at, run_id",
-}
 # Kill points before which the next run resumes the killed one (the others start afresh).
 RESUMED = {"after normalisation", "just before publish", "during publish (before COMMIT)", "mid-load (staging)"}
-
-
-def marts(engine) -> dict[str, pd.DataFrame]:
-    with engine.connect() as conn:
-        return {name: pd.read_sql_query(text(f"SELECT * FROM {name} ORDER BY {order}"), conn)
-                for name, order in MARTS.items()}
-
-
-def same_marts(now: dict[str, pd.DataFrame], before: dict[str, pd.DataFrame], *, ignore: tuple[str, ...] = ()) -> None:
-    for name, frame in before.items():
-        drop = [c for c in ignore if c in frame.columns]
-        pd.testing.assert_frame_equal(now[name].drop(columns=drop), frame.drop(columns=drop), obj=name)
 
 
 def run_ids(engine) -> dict[str, str]:

@@ -214,8 +214,12 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
     max_sites = int(enrich_opts.get("max_sites", 100))
     seen: dict[str, int] = {}
     seen_sites: set[str] = set()
+    limit = int(opts.get("max_results", 20))
     for result, query, items in websearch.search(fetcher, opts):
         report.pages += 1
+        if len(items) > limit:
+            report.warnings.append(f"query {query!r}: {len(items) - limit} results beyond max_results={limit} not read")
+            items = items[:limit]
         for rank, item in enumerate(items, 1):
             raw: dict[str, Any] = {"query": query, "rank": rank,
                                    **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}

