@@ -264,3 +264,34 @@ def test_hostile_pages_are_stored_safely_exported_safely_and_accounted_for(hosti
            detail=f"{records['extracted']} extracted = {records['published']} published + {records['merged']} merged "
                   f"+ {records['rejected']} rejected; 3 bombs refused")
 
+
+
+def test_a_record_that_vanishes_stops_the_run_before_it_publishes(demo_config, tmp_path):
+    """The reconciliation is a check, not a report: a record lost between extraction and
+    publishing (here: removed from the resolved records) fails the run, as does a lead left
+    unscored, and nothing is published."""
+    from leadrank import pipeline
+    from leadrank.reconcile import RecordsLost, reconcile
+
+    config, url = str(demo_config), f"sqlite:///{tmp_path / 'w.db'}"
+    run_id = pipeline.new_run_id()
+    sources = pipeline.begin(config, run_id, url)["sources"]
+    for name in sources:
+        pipeline.extract_step(config, name, run_id)
+    pipeline.stage_step(run_id, sources, url)
+    pipeline.normalise_step(run_id, sources)
+    pipeline.resolve_step(config, run_id, url)
+    pipeline.score_step(config, run_id, url)
+    counts = reconcile(run_id, sources)
+    assert counts["extracted"] == counts["published"] + counts["merged"] + counts["rejected"] > 0
+
+    files = pipeline.RunFiles(run_id)
+    resolved, scores = pipeline._read(files.stage("resolved")), pipeline._read(files.stage("scores"))
+    expo = resolved.index[resolved["source"] == "demo-expo"][0]
+    resolved.drop(index=expo).to_parquet(files.stage("resolved"), index=False)
+    with pytest.raises(RecordsLost, match=r"per source: demo-expo: 1\)"):
+        reconcile(run_id, sources)
+    resolved.to_parquet(files.stage("resolved"), index=False)
+    scores.iloc[1:].to_parquet(files.stage("scores"), index=False)
+    with pytest.raises(RecordsLost, match=f"leads without a score: {scores['lead_id'].iloc[0]}"):
+        reconcile(run_id, sources)

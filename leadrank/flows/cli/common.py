@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,16 @@ def plain(value: object) -> str:
     """A value shown as it is: company names, reasons and URLs come from the web, and a name such
     as `[/]` or `[link=…]` must print as text, not be read as Rich markup (or crash the print)."""
     return "" if value is None else escape(str(value))
+
+
+def warehouse_for_flow(warehouse: str | None) -> None:
+    """Give a flow that runs in this process the --warehouse URL through LEADRANK_WAREHOUSE_URL,
+    never as a flow parameter: Prefect stores parameters and shows them in its UI, and the URL
+    may hold a password."""
+    from leadrank.warehouse.engine import ENV_VAR
+
+    if warehouse:
+        os.environ[ENV_VAR] = warehouse
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, err, fail, plain
+from leadrank.flows.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    WarehouseOpt,
+    console,
+    err,
+    fail,
+    plain,
+    warehouse_for_flow,
+)
 
 model_app = typer.Typer(help="The outcome model: evaluate it on a CRM export, retrain it, list stored versions.",
                         no_args_is_help=True)
@@ -84,7 +93,8 @@ def retrain(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) 
     from leadrank.flows.retrain import weekly_retrain
 
     try:
-        summary = weekly_retrain(config=str(config), warehouse=warehouse)
+        warehouse_for_flow(warehouse)
+        summary = weekly_retrain(config=str(config))
     except Exception as exc:  # noqa: BLE001 - the flow logged it; say it plainly
         fail(f"retraining failed: {exc}")
     if summary["status"] == "trained":

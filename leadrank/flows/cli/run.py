@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from leadrank.config import ConfigError
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail, plain
+from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail, plain, warehouse_for_flow
 
 
 def run(
@@ -42,7 +42,8 @@ def run(
 
     started = time.perf_counter()
     try:
-        summary = nightly_refresh(config=str(config), warehouse=warehouse, resume=resume)
+        warehouse_for_flow(warehouse)
+        summary = nightly_refresh(config=str(config), resume=resume)
     except Exception as exc:  # the flow has already marked the run failed
         run_id = getattr(exc, "run_id", None)
         fail(f"the run failed: {exc}" + (f"\nafter fixing the cause, resume it: leadrank run --resume {run_id}"
