@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
 BEGIN, END = "<!-- reliability-table -->", "<!-- /reliability-table -->"
-AREAS = ["faults", "crash", "idempotence", "hostile input", "SSRF", "secrets", "concurrency"]
+AREAS = ["faults", "crash", "idempotence", "hostile input", "reconciliation", "SSRF", "secrets", "concurrency"]
 
 
 def run_suite(log: Path) -> tuple[int, float]:
@@ -42,7 +42,7 @@ def table(rows: list[dict]) -> str:
         entry["runs"] += row["runs"]
         entry["survived"] += row["survived"]
         entry["lost"] += row["lost"]
-        entry["dialects"].add("PostgreSQL" if row["postgres"] else "SQLite")
+        entry["dialects"].add(row["warehouse"])
         test = row["test"].replace("[sqlite]", "").replace("[postgresql]", "")
         test = test.replace("-sqlite]", "]").replace("-postgresql]", "]")
         if test not in entry["tests"]:
@@ -51,7 +51,8 @@ def table(rows: list[dict]) -> str:
     lines = ["| area | fault or attack | warehouses | runs | survived | records lost | what happened | reproduce |",
              "|---|---|---|---|---|---|---|---|"]
     for (area, fault), entry in sorted(grouped.items(), key=lambda kv: (AREAS.index(kv[0][0]), kv[0][1])):
-        command = "<br>".join(f"`.venv/bin/python -m pytest '{t}'`" for t in entry["tests"])
+        tests = entry["tests"] if len(entry["tests"]) <= 2 else sorted({t.split("[")[0] for t in entry["tests"]})
+        command = "<br>".join(f"`.venv/bin/python -m pytest '{t}'`" for t in tests)
         lines.append(f"| {area} | {fault} | {', '.join(sorted(entry['dialects'], reverse=True))} | {entry['runs']} | "
                      f"{entry['survived']} | {entry['lost']} | {entry['detail']} | {command} |")
     total = {k: sum(e[k] for e in grouped.values()) for k in ("runs", "survived", "lost")}

@@ -14,15 +14,19 @@ import os
 LOG_ENV = "LEADRANK_RELIABILITY_LOG"
 
 
-def record(area: str, fault: str, *, runs: int, survived: int, lost: int, detail: str = "") -> None:
+def record(area: str, fault: str, *, runs: int, survived: int, lost: int, detail: str = "",
+           warehouse: str | None = None) -> None:
     """One row: `runs` pipeline runs exposed to the fault, `survived` of them ended as designed
     (completed and published, or refused/failed cleanly leaving the published list as it was),
-    `lost` records that vanished (extracted but neither published, merged nor rejected)."""
+    `lost` records that vanished (extracted but neither published, merged nor rejected).
+    `warehouse`: the warehouse it ran on, when the test is not parametrised by `warehouse_url`."""
     path = os.environ.get(LOG_ENV)
     if not path:
         return
     test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    if warehouse is None:
+        warehouse = "PostgreSQL" if "postgresql]" in test else "SQLite" if "sqlite]" in test else "none"
     row = {"area": area, "fault": fault, "runs": runs, "survived": survived, "lost": lost, "detail": detail,
-           "test": test, "postgres": "postgresql" in test}
+           "test": test, "warehouse": warehouse}
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(row, ensure_ascii=False) + "\n")

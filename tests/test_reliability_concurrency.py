@@ -48,6 +48,8 @@ def test_processes_migrating_a_new_warehouse_at_once_apply_each_migration_once(w
     versions = [m.version for m in available(make_engine(warehouse_url).dialect.name)]
     assert sorted(v for o in outcomes for v in o) == versions  # every migration applied, each by one process
     assert sorted(applied(make_engine(warehouse_url))) == versions
+    record("concurrency", "four processes migrate a new warehouse at once", runs=4, survived=4, lost=0,
+           detail="each migration applied once (before: 'table already exists', 'database is locked')")
 
 
 @pytest.mark.prefect

@@ -38,6 +38,17 @@ FAULTS: dict[str, tuple[str, str | None] | dict[str, tuple[str, str | None]]] = 
 }
 
 
+BYTES = re.compile(r"body of \d+ bytes")
+DESCRIBED = {
+    "http-500": "HTTP 500 on every request", "429-retry-after": "429 with Retry-After: 1, then the page",
+    "429-persistent": "429 with Retry-After on every request", "reset": "connection reset (TCP RST)",
+    "hang": "read timeout (the server never answers)", "truncate": "truncated body (Content-Length not met)",
+    "invalid-utf8": "invalid UTF-8 byte in a page declared UTF-8", "wrong-charset": "GB18030 page declared UTF-8",
+    "malformed": "malformed HTML (end tags left out, unquoted attributes, stray tags); JSON cut off",
+    "huge-body": "huge body (3 MB over a 1 MB cap)", "redirect-loop": "redirect loop",
+}
+
+
 @pytest.fixture(scope="module")
 def raw_faults() -> Iterator[RawFaults]:
     server = RawFaults()
@@ -92,6 +103,10 @@ def test_a_faulty_source_of_each_kind_is_reported_and_the_healthy_ones_publish(f
     assert all(counts["lost"] == 0 for counts in records["by_source"].values())
     ranked = ranked_leads(engine)
     assert ranked["lead_id"].is_unique and len(ranked) == expected_leads(set(KINDS.values()))
-    record("faults", f"{fault} on every source kind", runs=1, survived=1, lost=lost + sum(
-        c["lost"] for c in records["by_source"].values()), detail=", ".join(
-            f"{kind}: {reports[name.replace('demo-', 'fault-')]['status']}" for kind, name in KINDS.items()))
+    outcome = {kind: reports[name.replace("demo-", "fault-")] for kind, name in KINDS.items()}
+    said = {kind: r["status"] + (f" ({BYTES.sub('the body', r['reason'].split(' (http')[0])})" if r["reason"] else "")
+            for kind, r in outcome.items()}
+    record("faults", f"{DESCRIBED[fault]}, on a source of each kind", runs=1, survived=1,
+           lost=lost + sum(c["lost"] for c in records["by_source"].values()),
+           detail=("all kinds " + next(iter(said.values()))) if len(set(said.values())) == 1
+           else "; ".join(f"{kind} {text}" for kind, text in said.items()), warehouse="SQLite")

@@ -295,3 +295,6 @@ def test_a_record_that_vanishes_stops_the_run_before_it_publishes(demo_config, t
     scores.iloc[1:].to_parquet(files.stage("scores"), index=False)
     with pytest.raises(RecordsLost, match=f"leads without a score: {scores['lead_id'].iloc[0]}"):
         reconcile(run_id, sources)
+    record("reconciliation", "a record removed between extraction and publishing; a lead left unscored", runs=2,
+           survived=2, lost=0, detail="RecordsLost names the source; the run stops before publishing",
+           warehouse="SQLite")
