@@ -77,8 +77,19 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)  # a killed step never leaves a half-written file behind
 
 
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path).astype(object).replace({float("nan"): None})
+def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A stage file as object columns with None for missing values, the form stage code expects.
+    Converted column by column, touching only columns that have missing values: a frame-wide
+    replace() was a second or more per million rows, in every step."""
+    frame = pd.read_parquet(path, columns=columns)
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object and not values.hasnans:
+            continue
+        missing = values.isna().to_numpy()
+        values = values.astype(object)
+        frame[column] = values.where(~missing, None) if missing.any() else values
+    return frame
 
 
 def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str | None = None,

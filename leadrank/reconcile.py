@@ -33,7 +33,7 @@ class RecordsLost(RuntimeError):
 
 def _rejected(files: RunFiles, sources: list[str]) -> pd.DataFrame:
     paths = [files.source_rejects(name) for name in sources] + [files.stage("normalise_rejects")]
-    frames = [_read(path)[["source", "stage"]] for path in paths if path.exists()]
+    frames = [_read(path, ["source", "stage"]) for path in paths if path.exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["source", "stage"])
 
 
@@ -45,9 +45,9 @@ def reconcile(run_id: str, sources: list[str]) -> dict[str, Any]:
                for name in sources if files.report(name).exists()]
     extracted = {r["source"]: int(r["records"]) + int(r["rejected"]) for r in reports}
     rejected = _rejected(files, sources)
-    resolved = _read(files.stage("resolved"))
+    resolved = _read(files.stage("resolved"), ["source", "seen_tonight", "lead_id"])
     tonight = resolved[resolved["seen_tonight"].astype(bool)]
-    scored = set(_read(files.stage("scores"))["lead_id"])
+    scored = set(_read(files.stage("scores"), ["lead_id"])["lead_id"])
     leads = set(tonight["lead_id"])
     unscored = sorted(leads - scored)
     counts = {"extracted": sum(extracted.values()), "published": len(leads), "merged": len(tonight) - len(leads),

@@ -79,27 +79,40 @@ class Factors:
             self.favourable[factor] = self.impact[factor] > 0
 
 
+def _explain_row(names: list[str], values: list[float], favourable: list[bool], top: int) -> tuple[str, str, str]:
+    ranked = sorted(zip(names, values, favourable, strict=True), key=lambda t: -abs(t[1]))
+    pros = [t for t in ranked if t[1] > 0.005][:top]
+    cons = [t for t in ranked if t[1] < -0.005][:top]
+
+    def as_json(items: list[tuple[str, float, bool]]) -> str:
+        return json.dumps([{"factor": f, "zh": label(f, ok)[0], "en": label(f, ok)[1], "impact": round(v, 4)}
+                           for f, v, ok in items], ensure_ascii=False)
+
+    parts = [f"+{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in pros]
+    parts += [f"−{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in cons]
+    return as_json(pros), as_json(cons), "; ".join(parts)
+
+
 def reasons(factors: Factors, top: int = 3) -> pd.DataFrame:
     """reasons_for / reasons_against (JSON lists) and top_reasons (text, Chinese then English)."""
     names = list(factors.impact)
-    impact = np.column_stack([factors.impact[f].to_numpy() for f in names]) if names else np.zeros((len(factors.index), 0))
-    good = np.column_stack([factors.favourable[f].to_numpy() for f in names]) if names else impact.astype(bool)
+    impact = (np.column_stack([factors.impact[f].to_numpy(dtype=float) for f in names]) if names
+              else np.zeros((len(factors.index), 0)))
+    good = (np.column_stack([factors.favourable[f].to_numpy(dtype=bool) for f in names]) if names
+            else impact.astype(bool))
     rows_for: list[str] = []
     rows_against: list[str] = []
     texts: list[str] = []
+    # Most leads share their factor values with many others (no statements, the same segment):
+    # each distinct row is explained once.
+    done: dict[bytes, tuple[str, str, str]] = {}
     for values, favourable in zip(impact, good, strict=True):
-        ranked = sorted(zip(names, values.tolist(), favourable.tolist(), strict=True), key=lambda t: -abs(t[1]))
-        pros = [t for t in ranked if t[1] > 0.005][:top]
-        cons = [t for t in ranked if t[1] < -0.005][:top]
-
-        def as_json(items: list[tuple[str, float, bool]]) -> str:
-            return json.dumps([{"factor": f, "zh": label(f, ok)[0], "en": label(f, ok)[1], "impact": round(v, 4)}
-                               for f, v, ok in items], ensure_ascii=False)
-
-        rows_for.append(as_json(pros))
-        rows_against.append(as_json(cons))
-        parts = [f"+{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in pros]
-        parts += [f"−{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in cons]
-        texts.append("; ".join(parts))
+        key = values.tobytes() + favourable.tobytes()
+        if key not in done:
+            done[key] = _explain_row(names, values.tolist(), favourable.tolist(), top)
+        pro, con, text = done[key]
+        rows_for.append(pro)
+        rows_against.append(con)
+        texts.append(text)
     return pd.DataFrame({"reasons_for": rows_for, "reasons_against": rows_against, "top_reasons": texts},
                         index=factors.index)

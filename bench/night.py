@@ -1,0 +1,57 @@
+"""One step of a nightly run, in its own process, measured: what bench/run.py times.
+
+    python bench/night.py STEP RUN_ID --config C --warehouse URL [--source bench]
+
+STEP is one of begin, normalise, dedupe, score, load (stage + reconcile + publish), the same
+plain-Python steps (leadrank.pipeline) that the Prefect flow's tasks call, reading and writing
+the run directory under $LEADRANK_DATA_DIR. A fresh process per step gives each step its own
+peak resident set size and makes the hand-over through files part of the measurement, as it
+is in the flow. Prints one JSON line: seconds, cpu_seconds, peak_mb and the step's counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+STEPS = ("begin", "normalise", "dedupe", "score", "load")
+
+
+def run_step(step: str, run_id: str, config: str, warehouse: str, sources: list[str]) -> dict:
+    from leadrank import pipeline, reconcile
+
+    if step == "begin":
+        return pipeline.begin(config, run_id, warehouse)
+    if step == "normalise":
+        return pipeline.normalise_step(run_id, sources)
+    if step == "dedupe":
+        return pipeline.resolve_step(config, run_id, warehouse)
+    if step == "score":
+        return pipeline.score_step(config, run_id, warehouse)
+    staged = pipeline.stage_step(run_id, sources, warehouse)
+    counts = reconcile.reconcile(run_id, sources)
+    return {"staged": staged, "reconciled": counts,
+            "leads": pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "bench": True})}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=STEPS)
+    parser.add_argument("run_id")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--source", action="append", dest="sources", default=None)
+    args = parser.parse_args(argv)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = run_step(args.step, args.run_id, args.config, args.warehouse, args.sources or ["bench"])
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"step": args.step, "seconds": round(time.perf_counter() - started, 2),
+                      "cpu_seconds": round(time.process_time() - cpu_started, 2), "peak_mb": round(peak_kb / 1024),
+                      "result": result}, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
