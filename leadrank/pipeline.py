@@ -15,21 +15,22 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from leadrank.config import Config, load_config
-from leadrank.contracts import EXTRACTED
+from leadrank.contracts import EXTRACTED, NORMALISED_EXTRA
 from leadrank.extractors.runner import REJECT_COLUMNS, extract_source
-from leadrank.paths import data_dir, run_dir
+from leadrank.paths import PACKAGE_DIR, data_dir, run_dir
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
 from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
 from leadrank.scoring.priority import features_of, score_leads, train_model
 from leadrank.transform.golden import golden_records
-from leadrank.transform.normalise import normalise_records
+from leadrank.transform.normalise import normalise_known
 from leadrank.transform.resolve import resolve
 from leadrank.transform.unusable import split_unusable
 from leadrank.warehouse import load, models, read
@@ -199,13 +200,39 @@ def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[s
     return {"records": len(records), "rejected": len(rejects)}
 
 
+def normalise_cache() -> Path:
+    """Tonight's normalised values by content hash, for the next night to reuse. The name carries
+    a fingerprint of the normalising code and the libraries whose data it uses, so that a new
+    release never reuses values an older one computed."""
+    parts = [(PACKAGE_DIR / "transform" / name).read_bytes() for name in
+             ("normalise.py", "names.py", "regions.py", "contacts.py", "identifiers.py")]
+    parts += [f"{lib}={metadata.version(lib)}".encode() for lib in
+              ("phonenumbers", "tldextract", "cpca", "opencc-python-reimplemented", "pycountry")]
+    return data_dir() / "cache" / f"normalised-{hashlib.sha256(b'|'.join(parts)).hexdigest()[:16]}.parquet"
+
+
+def _known_normalised() -> pd.DataFrame | None:
+    path = normalise_cache()
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # a damaged cache costs time, never correctness
+        log.warning("ignoring the normalisation cache %s: %s", path, exc)
+        return None
+
+
 def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
+    """Normalise tonight's records, afresh only where their content is new (normalise_known)."""
     records, _, _ = _extracted(run_id, sources)
-    normalised, unusable = split_unusable(normalise_records(records))
+    normalised, afresh = normalise_known(records, _known_normalised())
+    _write(normalised[["content_hash", *NORMALISED_EXTRA]].drop_duplicates("content_hash"), normalise_cache())
+    normalised, unusable = split_unusable(normalised.drop(columns=["content_hash"]))
     _write(unusable, RunFiles(run_id).stage("normalise_rejects"))
     _write(normalised, RunFiles(run_id).stage("normalised"))
     flagged = normalised["flags"].fillna("").str.len() > 0
-    return {"records": len(normalised), "flagged": int(flagged.sum()), "rejected": len(unusable)}
+    return {"records": len(normalised), "normalised_afresh": afresh, "flagged": int(flagged.sum()),
+            "rejected": len(unusable)}
 
 
 def resolve_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str, int]:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
-from leadrank.contracts import EXTRACTED, NORMALISED, require
+from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, PROSPECT_FIELDS, require
 from leadrank.transform.contacts import normalise_emails, normalise_phones, normalise_websites, phone_places
 from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import clean_array, core_key_array, parse_names
@@ -142,17 +142,23 @@ def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
     return np.where(np.asarray(mask, dtype=bool), name, "")
 
 
-def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
-    """EXTRACTED → NORMALISED. Pure: same input, same output; never raises on odd values."""
-    require(records, EXTRACTED, "normalise")
-    out = records[EXTRACTED].astype(object)
-    for column in EXTRACTED:  # one missing value: None (not NaN, NA or NaT); most columns already are
+def _with_nones(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns whose one missing value is None (not NaN, NA or NaT); most already are."""
+    out = frame.astype(object)
+    for column in out.columns:
         values = out[column].to_numpy(dtype=object)
         missing = pd.isna(values)
         if missing.any() and (values[missing] != None).any():  # noqa: E711 (element-wise: NaN, NA, NaT)
             values = values.copy()
             values[missing] = None
             out[column] = values
+    return out
+
+
+def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
+    """EXTRACTED → NORMALISED. Pure: same input, same output; never raises on odd values."""
+    require(records, EXTRACTED, "normalise")
+    out = _with_nones(records[EXTRACTED])
     index = out.index
     flags: list[np.ndarray] = []
     out["country_iso2"] = _map_unique(out["country"], country_iso2)
@@ -244,3 +250,40 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     for column in ("is_branch", "uscc_valid", "email_free"):
         out[column] = out[column].astype(bool)
     return out[NORMALISED]
+
+
+# What a record's normalised columns depend on: its prospect fields and nothing else.
+_CONTENT = [c for c in EXTRACTED if c in PROSPECT_FIELDS]
+
+
+def content_hashes(records: pd.DataFrame) -> np.ndarray:
+    """A 64-bit fingerprint of each record's prospect fields (pandas' vectorised hashing):
+    records with equal fingerprints normalise to equal values."""
+    return pd.util.hash_pandas_object(records[_CONTENT].astype(object), index=False).to_numpy(dtype=np.uint64)
+
+
+def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
+    """`normalise_records`, reusing the normalised columns of `known` (NORMALISED_EXTRA plus
+    `content_hash`, from an earlier night) for every record whose content it already holds.
+
+    A night usually repeats almost all of the previous one; only new and changed records are
+    normalised. Returns (NORMALISED plus `content_hash`, number of records normalised afresh)."""
+    require(records, EXTRACTED, "normalise")
+    hashes = content_hashes(records)
+    if known is None or known.empty:
+        fresh = np.ones(len(records), dtype=bool)
+    else:
+        known = _with_nones(known.drop_duplicates("content_hash").set_index("content_hash")[NORMALISED_EXTRA])
+        fresh = ~np.isin(hashes, known.index.to_numpy(dtype=np.uint64))
+    parts = []
+    if fresh.any():
+        parts.append(normalise_records(records[fresh]))
+    if not fresh.all():
+        base = _with_nones(records.loc[~fresh, EXTRACTED])
+        parts.append(pd.concat([base, known.loc[hashes[~fresh]].set_axis(base.index)], axis=1))
+    out = pd.concat(parts).reindex(records.index) if len(parts) > 1 else parts[0] if parts else \
+        pd.DataFrame(columns=NORMALISED, dtype=object)
+    for column in ("is_branch", "uscc_valid", "email_free"):
+        out[column] = out[column].astype(bool)
+    out["content_hash"] = hashes
+    return out, int(fresh.sum())

@@ -1,0 +1,61 @@
+"""Incremental normalisation: a night that repeats the previous one normalises only its new and
+changed records, and gives exactly what normalising everything would."""
+
+import json
+
+import pandas as pd
+
+from leadrank import pipeline
+from leadrank.contracts import EXTRACTED, NORMALISED, REJECT_COLUMNS
+from leadrank.transform.normalise import content_hashes, normalise_known, normalise_records
+from tests.test_stability import A, B, records
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype(object)
+    return frame.where(frame.notna(), None)
+
+
+def test_reused_rows_equal_a_fresh_normalisation():
+    first, fresh = normalise_known(records(A), None)
+    assert fresh == len(A)
+    changed = [dict(A[0], phone="+86 755 8321 6688"), *A[1:], *B]
+    second, fresh = normalise_known(records(changed), first)
+    assert fresh == 1 + len(B)  # the changed record and the new ones, nothing else
+    expected = normalise_records(records(changed))
+    pd.testing.assert_frame_equal(_plain(second[NORMALISED]), _plain(expected))
+    assert second["content_hash"].tolist() == content_hashes(records(changed)).tolist()
+
+
+def test_provenance_does_not_change_the_fingerprint():
+    a, b = records(A), records(A)
+    b["run_id"], b["fetched_at"], b["url"] = "another-run", "2026-02-02T00:00:00+00:00", "http://elsewhere/"
+    assert content_hashes(a).tolist() == content_hashes(b).tolist()
+    b.loc[0, "company_name"] += " "
+    assert content_hashes(a)[0] != content_hashes(b)[0]
+
+
+def _extract(run_id: str, rows: list[dict]) -> None:
+    files = pipeline.RunFiles(run_id)
+    frame = records(rows).assign(run_id=run_id)
+    pipeline._write(frame[EXTRACTED], files.extracted("s"))
+    pipeline._write(pd.DataFrame(columns=REJECT_COLUMNS, dtype=object), files.source_rejects("s"))
+    files.report("s").write_text(json.dumps({"source": "s", "records": len(rows), "rejected": 0}), encoding="utf-8")
+
+
+def test_normalise_step_reuses_last_nights_values():
+    _extract("n1", A)
+    assert pipeline.normalise_step("n1", ["s"])["normalised_afresh"] == len(A)
+    _extract("n2", A + B)
+    result = pipeline.normalise_step("n2", ["s"])
+    assert result == {**result, "records": len(A + B), "normalised_afresh": len(B)}
+    tonight = pipeline._read(pipeline.RunFiles("n2").stage("normalised"))
+    assert list(tonight.columns) == NORMALISED
+    assert tonight["name_core"].tolist() == normalise_records(records(A + B))["name_core"].tolist()
+
+
+def test_a_damaged_cache_is_ignored():
+    _extract("n1", A)
+    pipeline.normalise_step("n1", ["s"])
+    pipeline.normalise_cache().write_bytes(b"not parquet")
+    assert pipeline.normalise_step("n1", ["s"])["normalised_afresh"] == len(A)
