@@ -226,3 +226,26 @@ def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
     assert "(" in shown.output and ")" in shown.output and "Priority = fit score and outcome model" in shown.output
     missing = runner.invoke(app, ["top", "--segment", "nope", "--warehouse", url])
     assert missing.exit_code == 1 and "no leads in segment 'nope'" in missing.output
+
+
+def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(tmp_path):
+    """The model runs once per distinct feature vector; every lead still gets its own answer."""
+    from leadrank.scoring.model import _as_frame, feature_effects, predict
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame({"visits": rng.integers(0, 4, n).astype(float),
+                          "source": rng.choice(["a", "b", None], n)})
+    frame.loc[::7, "visits"] = np.nan  # missing values group together too
+    y = pd.Series((frame["visits"].fillna(0) + (frame["source"] == "a") * 2 + rng.normal(0, 1, n) > 2.5).astype(int))
+    result = evaluate_and_fit(frame, y, ["visits"], ["source"])
+    assert result.pipeline is not None
+    base = predict(result, frame)
+    X = _as_frame(frame, result.numeric, result.categorical)
+    assert np.allclose(base, result.pipeline.predict_proba(X)[:, 1])
+    effects, above = feature_effects(result, frame, base)
+    for col in ("visits", "source"):
+        typical = X[col].median() if col == "visits" else X[col].mode().iloc[0]
+        expected = base - result.pipeline.predict_proba(X.assign(**{col: typical}))[:, 1]
+        assert np.allclose(effects[col].to_numpy(), expected)
+    assert list(effects.index) == list(frame.index) and above["visits"].notna().any()

@@ -263,31 +263,47 @@ def fold_aucs(y: np.ndarray, p: np.ndarray, folds: int) -> list[float]:
     return [round(float(roc_auc_score(y[test], p[test])), 4) for _, test in cv.split(np.zeros(len(y)), y)]
 
 
+def _distinct_rows(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the distinct rows of X, each row's position among them). Leads share feature vectors by
+    the thousand (no statements, one segment, one province): the model runs once per vector."""
+    if X.empty or not len(X.columns):
+        return X, np.zeros(len(X), dtype=np.int64)
+    group = X.groupby(list(X.columns), dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    _, first = np.unique(group, return_index=True)
+    return X.iloc[first], group
+
+
 def predict(result: ModelResult, frame: pd.DataFrame) -> np.ndarray:
     assert result.pipeline is not None
-    X = _as_frame(frame, result.numeric, result.categorical)
-    return result.pipeline.predict_proba(X)[:, 1]
+    distinct, row = _distinct_rows(_as_frame(frame, result.numeric, result.categorical))
+    return result.pipeline.predict_proba(distinct)[:, 1][row]
 
 
 def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(effects, above): per lead and feature, how much the prediction moves when that feature
     is set to its typical value (median, or most common category) — positive means the lead's
     own value raises its score — and whether the lead's value is above the typical one
-    (numeric features; NaN for categories and missing values)."""
+    (numeric features; NaN for categories and missing values). The typical values are those
+    of all leads; the predictions run once per distinct feature vector, in one call."""
     assert result.pipeline is not None
     X = _as_frame(frame, result.numeric, result.categorical)
-    effects = pd.DataFrame(index=frame.index)
+    distinct, row = _distinct_rows(X)
+    features = [*result.numeric, *result.categorical]
     above = pd.DataFrame(index=frame.index)
-    for col in [*result.numeric, *result.categorical]:
+    variants = []
+    for col in features:
         if col in result.numeric:
             typical = X[col].median()
             above[col] = (X[col] > typical).where(X[col].notna() & (X[col] != typical))
         else:
             typical = X[col].mode().iloc[0] if X[col].notna().any() else np.nan
             above[col] = np.nan
-        changed = X.copy()
-        changed[col] = typical
-        effects[col] = base - result.pipeline.predict_proba(changed)[:, 1]
+        variants.append(distinct.assign(**{col: typical}))
+    if not variants:
+        return pd.DataFrame(index=frame.index), above
+    occluded = result.pipeline.predict_proba(pd.concat(variants, ignore_index=True))[:, 1]
+    occluded = occluded.reshape(len(features), len(distinct))[:, row]
+    effects = pd.DataFrame(base[None, :] - occluded, index=features, columns=frame.index).T
     return effects, above
 
 
