@@ -181,12 +181,15 @@ def source_failed(config_path: str, source_name: str, run_id: str, reason: str) 
                          pd.DataFrame(columns=REJECT_COLUMNS, dtype=object), report)
 
 
-def _extracted(run_id: str, sources: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+def _extracted(run_id: str, sources: list[str], *, as_stored: bool = False
+               ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """Tonight's records of `sources` (as Python objects, or `as_stored` for bulk writing),
+    their rejects and reports."""
     files = RunFiles(run_id)
     frames, rejects, reports = [], [], []
     for name in sources:
         if files.extracted(name).exists():
-            frames.append(_read(files.extracted(name)))
+            frames.append(pd.read_parquet(files.extracted(name)) if as_stored else _read(files.extracted(name)))
             rejects.append(_read(files.source_rejects(name)))
             reports.append(json.loads(files.report(name).read_text(encoding="utf-8")))
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
@@ -195,7 +198,7 @@ def _extracted(run_id: str, sources: list[str]) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[str, int]:
-    records, rejects, reports = _extracted(run_id, sources)
+    records, rejects, reports = _extracted(run_id, sources, as_stored=True)
     load.stage_run(make_engine(warehouse), run_id, records, rejects, reports)
     return {"records": len(records), "rejected": len(rejects)}
 
@@ -243,8 +246,12 @@ def resolve_step(config_path: str, run_id: str, warehouse: str | None) -> dict[s
     for column in ("is_branch", "uscc_valid", "email_free"):
         tonight[column] = tonight[column].astype(bool)
     taken, first_seen = read.lead_history(engine)
-    result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine), taken_ids=taken,
-                     lead_first_seen=first_seen)
+    # Every stored record's lead, but whole rows only of the records tonight did not bring again:
+    # reading a million stored rows back, night after night, cost minutes.
+    prior = read.record_leads(engine)
+    stale = prior["record_key"][~prior["record_key"].isin(tonight["record_key"])]
+    result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
+                     taken_ids=taken, lead_first_seen=first_seen)
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
     leads = golden_records(result.records, trust)
     _write(result.records, files.stage("resolved"))
@@ -330,8 +337,10 @@ def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
 
 def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) -> dict[str, int]:
     files = RunFiles(run_id)
-    records = _read(files.stage("resolved"))
-    leads = _read(files.stage("leads"))
+    # The big frames as stored (Arrow-backed strings): the bulk writers bind them column by
+    # column, and a million records as Python objects took gigabytes.
+    records = pd.read_parquet(files.stage("resolved"), columns=[*load.RECORD_COLUMNS_STAGED, "seen_tonight"])
+    leads = pd.read_parquet(files.stage("leads"))
     model = json.loads((files.root / "model.json").read_text(encoding="utf-8"))
     return load.publish_run(
         make_engine(warehouse),
@@ -339,7 +348,7 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
         records=records,
         leads=leads,
         events=_read(files.stage("events")),
-        scores=_read(files.stage("scores")),
+        scores=pd.read_parquet(files.stage("scores")),
         outcomes=_read(files.stage("outcomes")),
         rejects=pd.concat([_read(files.stage(name)) for name in ("normalise_rejects", "score_rejects")
                            if files.stage(name).exists()], ignore_index=True),

@@ -192,3 +192,19 @@ def test_a_lead_whose_records_stop_matching_splits_and_the_split_is_recorded():
     ids = dict(zip(result.records["record_key"], result.records["lead_id"], strict=True))
     assert ids["k0"] == lead and ids["k1"] != lead
     assert result.events[["kind", "lead_id", "other_lead_id"]].values.tolist() == [["split", lead, ids["k1"]]]
+
+
+def test_golden_records_list_every_source_once_sorted():
+    records = _records([
+        {"company_name": "深圳市华强电子有限公司", "phone": "0755-83216688"},
+        {"company_name": "深圳市华强电子有限公司", "phone": "0755-83216688"},
+        {"company_name": "华强电子 (深圳)", "phone": "0755 8321 6688"},
+        {"company_name": "上海博达软件有限公司"},
+    ])
+    records["source"] = ["expo-b", "assoc-a", "expo-b", "expo-b"]
+    result = resolve(normalise_records(records), ResolutionConfig()).records
+    leads = golden_records(result).set_index("name_core")
+    assert len(leads) == 2
+    huaqiang = leads.loc[leads.index.str.contains("华强")].iloc[0]
+    assert huaqiang["sources"] == "assoc-a;expo-b" and huaqiang["n_sources"] == 2 and huaqiang["n_records"] == 3
+    assert leads.loc[leads.index.str.contains("博达"), "sources"].iloc[0] == "expo-b"

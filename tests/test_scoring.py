@@ -178,3 +178,64 @@ def test_reasons_describe_the_leads_own_values():
             assert not any(word in row.top_reasons for word in ratio_words), row.top_reasons
         if "单一" in row.top_reasons:  # "single source" only for leads seen in one source
             assert leads[int(row.lead_id[1:])]["n_sources"] == 1
+
+
+def _reasons_one_by_one(factors, top=3):
+    """The plain per-lead definition of the reasons, to check the array version against."""
+    import json
+
+    from leadrank.scoring.explain import label
+
+    names = list(factors.impact)
+    out = []
+    for i in range(len(factors.index)):
+        ranked = sorted(((f, float(factors.impact[f].iloc[i]), bool(factors.favourable[f].iloc[i])) for f in names),
+                        key=lambda t: -abs(t[1]))
+        pros = [t for t in ranked if t[1] > 0.005][:top]
+        cons = [t for t in ranked if t[1] < -0.005][:top]
+
+        def as_json(items):
+            return json.dumps([{"factor": f, "zh": label(f, ok)[0], "en": label(f, ok)[1], "impact": round(v, 4)}
+                               for f, v, ok in items], ensure_ascii=False)
+
+        text = [f"+{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in pros]
+        text += [f"−{label(f, ok)[0]} ({label(f, ok)[1]})" for f, _, ok in cons]
+        out.append((as_json(pros), as_json(cons), "; ".join(text)))
+    return out
+
+
+def test_reasons_for_every_lead_match_the_per_lead_definition():
+    from leadrank.scoring.explain import Factors, reasons
+
+    rng = np.random.default_rng(5)
+    n = 500
+    index = pd.RangeIndex(n)
+    factors = Factors(index)
+    for name in ("net_margin", "segment", "model", "coverage", "n_sources", "risk", "unlabelled_factor"):
+        values = rng.normal(0, 0.05, n)
+        values[rng.random(n) < 0.3] = 0.0  # ties and effects below the threshold
+        factors.add(name, pd.Series(values, index=index), pd.Series(rng.random(n) < 0.5, index=index))
+    got = reasons(factors)
+    expected = _reasons_one_by_one(factors)
+    assert list(zip(got["reasons_for"], got["reasons_against"], got["top_reasons"], strict=True)) == expected
+    assert (got["reasons_for"] == "[]").any() and got["top_reasons"].str.count(";").max() == 5
+
+
+def test_statements_reach_leads_by_code_first_then_chinese_name_then_core():
+    from leadrank.scoring.ratios import match_to_leads
+
+    code = "91350100M000100Y43"
+    table = pd.concat([statements(company_name="甲公司", net_profit=100.0),
+                       statements(company_name="乙公司", uscc=code, net_profit=200.0),
+                       statements(company_name="丙公司", net_profit=300.0)], ignore_index=True)
+    leads = pd.DataFrame([
+        lead("by-code", "甲公司", uscc=code, uscc_valid=True),  # its code names 乙, which wins over its name
+        lead("by-name", "甲公司"),
+        lead("by-core", "English name only", company_name_zh=None, name_core="丙"),
+        lead("none", "丁公司"),
+    ])
+    matched = match_to_leads(table, leads).set_index("lead_id")
+    assert sorted(matched.index) == ["by-code", "by-core", "by-name"]
+    assert matched.loc["by-code", "net_profit"] == 200.0 and matched.loc["by-name", "net_profit"] == 100.0
+    assert matched.loc["by-core", "net_profit"] == 300.0
+    assert "_uscc" not in matched.columns and "_core" not in matched.columns

@@ -64,11 +64,14 @@ class ModelResult:
 
 
 def clean_category(values: pd.Series) -> pd.Series:
-    """Case- and space-insensitive categories; blanks missing (NaN); placeholders one category."""
-    text = values.astype(object).where(values.notna(), "").astype(str)
+    """Case- and space-insensitive categories; blanks missing (NaN); placeholders one category.
+    Cleaned once per distinct value (a million leads carry a few dozen provinces)."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    text = pd.Series(uniques, dtype=object).astype(str)
     text = text.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
     text = text.where(~text.isin(_PLACEHOLDERS), PLACEHOLDER)
-    return text.where(text != "", np.nan).astype(object)
+    cleaned = np.append(text.where(text != "", np.nan).to_numpy(dtype=object), np.nan)
+    return pd.Series(cleaned[codes], index=values.index, dtype=object)
 
 
 def _tree_model(numeric: list[str], categorical: list[str]) -> Pipeline:
@@ -273,10 +276,21 @@ def _distinct_rows(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return X.iloc[first], group
 
 
+PREDICT_CHUNK_ROWS = 100_000
+
+
+def _predict_in_chunks(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
+    """predict_proba of the won class, a slice of rows at a time: the one-hot and polynomial
+    expansions of a million rows at once take gigabytes."""
+    parts = [pipeline.predict_proba(X.iloc[start:start + PREDICT_CHUNK_ROWS])[:, 1]
+             for start in range(0, len(X), PREDICT_CHUNK_ROWS)]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
 def predict(result: ModelResult, frame: pd.DataFrame) -> np.ndarray:
     assert result.pipeline is not None
     distinct, row = _distinct_rows(_as_frame(frame, result.numeric, result.categorical))
-    return result.pipeline.predict_proba(distinct)[:, 1][row]
+    return _predict_in_chunks(result.pipeline, distinct)[row]
 
 
 def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -301,7 +315,7 @@ def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) 
         variants.append(distinct.assign(**{col: typical}))
     if not variants:
         return pd.DataFrame(index=frame.index), above
-    occluded = result.pipeline.predict_proba(pd.concat(variants, ignore_index=True))[:, 1]
+    occluded = np.concatenate([_predict_in_chunks(result.pipeline, variant) for variant in variants])
     occluded = occluded.reshape(len(features), len(distinct))[:, row]
     effects = pd.DataFrame(base[None, :] - occluded, index=features, columns=frame.index).T
     return effects, above

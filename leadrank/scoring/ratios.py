@@ -126,20 +126,18 @@ def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFram
     by_name = latest.dropna(subset=["_core"]).drop_duplicates("_core").set_index("_core")
     lead_cores = pd.Series(name_cores(leads["company_name_zh"]), index=leads.index, dtype=object)
     lead_cores = lead_cores.fillna(leads["name_core"])
-    rows = []
-    for lead_id, uscc, valid, core, alt in zip(leads["lead_id"], leads["uscc"], leads["uscc_valid"], lead_cores,
-                                               leads["name_core"], strict=True):
-        match = None
-        if valid and uscc in by_code.index:
-            match = by_code.loc[uscc]
-        elif core in by_name.index:
-            match = by_name.loc[core]
-        elif alt in by_name.index:
-            match = by_name.loc[alt]
-        if match is not None:
-            rows.append({"lead_id": lead_id, **match.to_dict()})
-    matched = pd.DataFrame(rows)
-    return matched.drop(columns=["_uscc", "_core"], errors="ignore") if len(matched) else pd.DataFrame(columns=["lead_id", *statements.columns])
+    # In order of preference: the code, the (Chinese) core name, the lead's own core name.
+    uscc = leads["uscc"].where(leads["uscc_valid"].astype(bool))
+    by_code_hit = uscc.isin(by_code.index).to_numpy()
+    by_core_hit = ~by_code_hit & lead_cores.isin(by_name.index).to_numpy()
+    by_alt_hit = ~by_code_hit & ~by_core_hit & leads["name_core"].isin(by_name.index).to_numpy()
+    parts = [table.loc[keys[hit].to_numpy()].reset_index(drop=True).assign(lead_id=leads["lead_id"][hit].to_numpy())
+             for table, keys, hit in ((by_code, uscc, by_code_hit), (by_name, lead_cores, by_core_hit),
+                                      (by_name, leads["name_core"], by_alt_hit)) if hit.any()]
+    if not parts:
+        return pd.DataFrame(columns=["lead_id", *statements.columns])
+    matched = pd.concat(parts, ignore_index=True)
+    return matched[["lead_id", *[c for c in matched.columns if c not in ("lead_id", "_uscc", "_core")]]]
 
 
 def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:

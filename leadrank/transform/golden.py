@@ -23,7 +23,11 @@ LEAD_COLUMNS = [
 def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
     """Per lead, the distinct values of `column`, sorted and ';'-joined."""
     values = frame[["lead_id", column]].dropna().drop_duplicates().sort_values(["lead_id", column])
-    return values.groupby("lead_id", sort=True)[column].agg(";".join)
+    # Most leads have one value: only the others are joined in Python, group by group.
+    several = values["lead_id"].duplicated(keep=False).to_numpy()
+    single = values[~several].set_index("lead_id")[column]
+    joined = values[several].groupby("lead_id", sort=True)[column].agg(";".join)
+    return pd.concat([single, joined]).sort_index()
 
 
 def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -> pd.DataFrame:

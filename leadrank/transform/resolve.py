@@ -53,24 +53,28 @@ def resolve(
     cfg: ResolutionConfig,
     *,
     previous: pd.DataFrame | None = None,
+    prior_leads: pd.DataFrame | None = None,
     taken_ids: set[str] | None = None,
     lead_first_seen: dict[str, str] | None = None,
 ) -> Resolution:
     """Cluster `tonight` (NORMALISED) with `previous` (NORMALISED plus `lead_id`), assign IDs.
 
+    `prior_leads` (record_key, lead_id) gives the earlier lead of records tonight brings again
+    when `previous` holds only the records tonight did not bring (default: taken from `previous`).
     `taken_ids` are every lead ID the warehouse ever issued (merged ones too), so a new ID never
     reuses one; `lead_first_seen` orders merge survivors (oldest first).
     """
     require(tonight, NORMALISED, "dedupe")
     previous = previous if previous is not None else pd.DataFrame(columns=[*NORMALISED, "lead_id"])
     stale = previous[~previous["record_key"].isin(tonight["record_key"])]
-    prior_lead = previous.set_index("record_key")["lead_id"] if len(previous) else pd.Series(dtype=object)
+    prior = prior_leads if prior_leads is not None else previous[["record_key", "lead_id"]]
+    prior_lead = prior.set_index("record_key")["lead_id"] if len(prior) else pd.Series(dtype=object)
     if len(stale):
         frame = pd.concat([tonight.assign(_tonight=True), stale.assign(_tonight=False)], ignore_index=True)
     else:  # a first night, or `leadrank dedupe`: no second copy of a million rows
         frame = tonight.reset_index(drop=True)
         frame["_tonight"] = True
-    frame["prev_lead_id"] = frame["record_key"].map(prior_lead) if len(previous) else None
+    frame["prev_lead_id"] = frame["record_key"].map(prior_lead) if len(prior) else None
     n = len(frame)
     if n == 0:
         return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS))

@@ -43,6 +43,8 @@ RECORD_COLUMNS = [
     "match_evidence", *[c for c in NORMALISED if c not in ("run_id", "record_key", "source", "source_kind", "url",
                                                            "fetched_at", "raw")],
 ]
+# What publishing reads of the resolved records (it adds the run bookkeeping itself).
+RECORD_COLUMNS_STAGED = [c for c in RECORD_COLUMNS if c not in ("first_seen_run", "last_seen_run")]
 GOLDEN_HASHED = [c for c in LEAD_COLUMNS if c not in ("lead_id", "first_fetched_at", "last_fetched_at")]
 LEAD_TABLE_COLUMNS = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "last_fetched_at")] + [
     "other_phones", "other_emails", "status", "merged_into", "record_hash", "first_seen_run", "last_seen_run",

@@ -6,16 +6,33 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from leadrank.contracts import NORMALISED
+from leadrank.warehouse.bulk import temp_table
 
 BOOL_COLUMNS = ["is_branch", "uscc_valid", "email_free"]
 
 
-def previous_records(engine: Engine) -> pd.DataFrame:
-    """Every stored source record (NORMALISED plus lead_id), for matching tonight's against."""
-    stored = [c for c in NORMALISED if c not in ("run_id", "raw")]
+def record_leads(engine: Engine) -> pd.DataFrame:
+    """record_key and lead_id of every stored source record: which lead each record had."""
     with engine.connect() as conn:
-        frame = pd.read_sql_query(text(f"SELECT {', '.join(stored)}, lead_id FROM lead_records"), conn,
-                                  dtype=object)
+        rows = conn.exec_driver_sql("SELECT record_key, lead_id FROM lead_records").fetchall()
+    keys, leads = zip(*rows, strict=True) if rows else ((), ())
+    return pd.DataFrame({"record_key": pd.Series(keys, dtype=object), "lead_id": pd.Series(leads, dtype=object)})
+
+
+def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFrame:
+    """Stored source records (NORMALISED plus lead_id), for matching tonight's against: all of
+    them, or only those with the given record keys (the ones tonight did not bring again)."""
+    stored = [c for c in NORMALISED if c not in ("run_id", "raw")]
+    select = f"SELECT {', '.join('r.' + c for c in stored)}, r.lead_id FROM lead_records r"
+    with engine.begin() as conn:
+        if keys is None:
+            frame = pd.read_sql_query(text(select), conn, dtype=object)
+        else:
+            temp_table(conn, "_wanted_records", pd.DataFrame({"record_key": pd.Series(keys, dtype=object)}),
+                       {"record_key": "TEXT"})
+            frame = pd.read_sql_query(text(select + " JOIN _wanted_records w ON w.record_key = r.record_key"), conn,
+                                      dtype=object)
+            conn.exec_driver_sql("DROP TABLE _wanted_records")
     frame["run_id"] = None
     frame["raw"] = None
     for column in BOOL_COLUMNS:
