@@ -304,21 +304,30 @@ def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) 
     distinct, row = _distinct_rows(X)
     features = [*result.numeric, *result.categorical]
     above = pd.DataFrame(index=frame.index)
-    variants = []
-    for col in features:
+    base_distinct = np.empty(len(distinct))
+    base_distinct[row] = base
+    effects = np.zeros((len(features), len(distinct)))
+    variants, where = [], []
+    for k, col in enumerate(features):
         if col in result.numeric:
             typical = X[col].median()
             above[col] = (X[col] > typical).where(X[col].notna() & (X[col] != typical))
         else:
             typical = X[col].mode().iloc[0] if X[col].notna().any() else np.nan
             above[col] = np.nan
-        variants.append(distinct.assign(**{col: typical}))
-    if not variants:
-        return pd.DataFrame(index=frame.index), above
-    occluded = np.concatenate([_predict_in_chunks(result.pipeline, variant) for variant in variants])
-    occluded = occluded.reshape(len(features), len(distinct))[:, row]
-    effects = pd.DataFrame(base[None, :] - occluded, index=features, columns=frame.index).T
-    return effects, above
+        # A vector already at the typical value is unchanged by setting it: its effect is 0.
+        values = distinct[col]
+        same = (values == typical).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical))
+        if (~same).any():
+            variants.append(distinct[~same].assign(**{col: typical}))
+            where.append((k, np.flatnonzero(~same)))
+    if variants:
+        occluded = _predict_in_chunks(result.pipeline, pd.concat(variants, ignore_index=True))
+        start = 0
+        for (k, rows), variant in zip(where, variants, strict=True):
+            effects[k, rows] = base_distinct[rows] - occluded[start:start + len(variant)]
+            start += len(variant)
+    return pd.DataFrame(effects[:, row].T, index=frame.index, columns=features), above
 
 
 # --- any tabular outcome export (leadrank model evaluate) -----------------------------------

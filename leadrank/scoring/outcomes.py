@@ -12,7 +12,7 @@ import pandas as pd
 from leadrank.config import OutcomesConfig
 from leadrank.scoring.financials import read_table
 from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import name_cores
+from leadrank.transform.names import chinese_name_cores, name_cores
 
 OUTCOME_WORDS = {
     "won": "won", "win": "won", "success": "won", "converted": "won", "成交": "won", "赢单": "won", "签约": "won",
@@ -49,7 +49,7 @@ def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame) -> tuple[pd.Data
     """(matched outcomes with lead_id and a normalised outcome, rejects with reasons)."""
     by_uscc = {u: lid for u, lid, ok in zip(leads["uscc"], leads["lead_id"], leads["uscc_valid"], strict=True) if ok and u}
     by_core: dict[str, str] = {}
-    zh_cores = name_cores(leads["company_name_zh"])
+    zh_cores = chinese_name_cores(leads)
     for lid, core, zh_core in zip(leads["lead_id"], leads["name_core"], zh_cores, strict=True):
         for key in (core, zh_core):
             if key:

@@ -27,7 +27,7 @@ import pandas as pd
 from leadrank.config import ScoringConfig
 from leadrank.scoring.financials import statement_name_cores
 from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import name_cores
+from leadrank.transform.names import chinese_name_cores
 
 RATIOS = ["current_asset_ratio", "net_margin", "roa", "collection_days", "inventory_days"]
 HIGHER_IS_BETTER = {"current_asset_ratio": True, "net_margin": True, "roa": True,
@@ -124,7 +124,7 @@ def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFram
     latest = latest.assign(_uscc=np.where(valid, codes, None), _core=statement_name_cores(latest["company_name"]))
     by_code = latest.dropna(subset=["_uscc"]).drop_duplicates("_uscc").set_index("_uscc")
     by_name = latest.dropna(subset=["_core"]).drop_duplicates("_core").set_index("_core")
-    lead_cores = pd.Series(name_cores(leads["company_name_zh"]), index=leads.index, dtype=object)
+    lead_cores = pd.Series(chinese_name_cores(leads), index=leads.index, dtype=object)
     lead_cores = lead_cores.fillna(leads["name_core"])
     # In order of preference: the code, the (Chinese) core name, the lead's own core name.
     uscc = leads["uscc"].where(leads["uscc_valid"].astype(bool))

@@ -31,7 +31,8 @@ def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -> pd.DataFrame:
-    """Leads (LEAD_COLUMNS) from resolved records (NORMALISED plus lead_id)."""
+    """Leads (LEAD_COLUMNS, plus `name_core_zh`: the core of the Chinese name, which scoring
+    matches statements and outcomes on) from resolved records (NORMALISED plus lead_id)."""
     trust = trust or {}
     frame = records.copy()
     frame["_trust"] = frame["source"].map(trust).fillna(frame["source_kind"].map(DEFAULT_TRUST)).fillna(0)
@@ -48,11 +49,15 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     en_name = frame["name_norm"].where(frame["name_lang"] == "en").fillna(
         frame["company_name_alt"].where(frame["company_name_alt"].fillna("").str.fullmatch(r"[\x00-\x7f]+"))
     )
+    zh_core = frame["name_core"].where(frame["name_lang"] == "zh").fillna(
+        frame["name_alt_core"].where(frame["company_name_alt"].fillna("").str.contains(r"[\u4e00-\u9fff]"))
+    )
     picks = pd.DataFrame(
         {
             "lead_id": frame["lead_id"],
             "company_name": frame["name_norm"],
             "company_name_zh": zh_name,
+            "name_core_zh": zh_core,
             "company_name_en": en_name,
             "name_core": frame["name_core"],
             "legal_form": frame["legal_form"],
@@ -86,4 +91,4 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     fetched = frame[["lead_id", "fetched_at"]].dropna().astype(str).sort_values(["lead_id", "fetched_at"])
     leads["first_fetched_at"] = fetched.drop_duplicates("lead_id", keep="first").set_index("lead_id")["fetched_at"]
     leads["last_fetched_at"] = fetched.drop_duplicates("lead_id", keep="last").set_index("lead_id")["fetched_at"]
-    return leads.reset_index()[LEAD_COLUMNS]
+    return leads.reset_index()[[*LEAD_COLUMNS, "name_core_zh"]]

@@ -300,6 +300,14 @@ def name_cores(values: Iterable[object]) -> np.ndarray:
     return cores
 
 
+def chinese_name_cores(leads: pd.DataFrame) -> np.ndarray:
+    """The core of each lead's Chinese name: the `name_core_zh` golden records carry, else
+    parsed from `company_name_zh` (leads read back from the warehouse)."""
+    if "name_core_zh" in leads.columns:
+        return leads["name_core_zh"].to_numpy(dtype=object)
+    return name_cores(leads["company_name_zh"])
+
+
 @lru_cache(maxsize=100_000)
 def parse_name(raw: object) -> ParsedName:
     """`parse_names` of one value (cached; for columns use `parse_names`, far cheaper per name)."""
