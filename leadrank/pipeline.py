@@ -335,12 +335,22 @@ def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
     return good, bad
 
 
+def _keys_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Key columns as Python strings: isin() and map() on a million Arrow-backed keys fall back
+    to per-element Python in pandas, the object path hashes them in C."""
+    for column in ("lead_id", "record_key"):
+        if column in frame.columns:
+            frame[column] = frame[column].astype(object)
+    return frame
+
+
 def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) -> dict[str, int]:
     files = RunFiles(run_id)
     # The big frames as stored (Arrow-backed strings): the bulk writers bind them column by
     # column, and a million records as Python objects took gigabytes.
-    records = pd.read_parquet(files.stage("resolved"), columns=[*load.RECORD_COLUMNS_STAGED, "seen_tonight"])
-    leads = pd.read_parquet(files.stage("leads"))
+    records = _keys_as_objects(pd.read_parquet(files.stage("resolved"),
+                                               columns=[*load.RECORD_COLUMNS_STAGED, "seen_tonight"]))
+    leads = _keys_as_objects(pd.read_parquet(files.stage("leads")))
     model = json.loads((files.root / "model.json").read_text(encoding="utf-8"))
     return load.publish_run(
         make_engine(warehouse),
@@ -348,7 +358,7 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
         records=records,
         leads=leads,
         events=_read(files.stage("events")),
-        scores=pd.read_parquet(files.stage("scores")),
+        scores=_keys_as_objects(pd.read_parquet(files.stage("scores"))),
         outcomes=_read(files.stage("outcomes")),
         rejects=pd.concat([_read(files.stage(name)) for name in ("normalise_rejects", "score_rejects")
                            if files.stage(name).exists()], ignore_index=True),

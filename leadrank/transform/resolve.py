@@ -142,7 +142,8 @@ def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]
     # The unsalted ID of every new cluster at once; only clashes with IDs ever issued (or with
     # each other) take make_lead_id's salted path, in founding-key order as before.
     plain = np.asarray(["L" + hashlib.sha1(k.encode()).hexdigest()[:12].upper() for k in founders], dtype=object)
-    clash = pd.Series(plain).duplicated(keep="first").to_numpy() | np.isin(plain, list(taken))
+    plain_ids = pd.Series(plain, dtype=object)  # hashed lookups: np.isin sorts a million strings
+    clash = plain_ids.duplicated(keep="first").to_numpy() | plain_ids.isin(list(taken)).to_numpy()
     ids[new[~clash]] = plain[~clash]
     taken |= set(plain[~clash])
     for cluster_id, founder in zip(new[clash], founders[clash], strict=True):
