@@ -204,7 +204,8 @@ def _reasons_one_by_one(factors, top=3):
     return out
 
 
-def test_reasons_for_every_lead_match_the_per_lead_definition():
+@pytest.mark.parametrize("repeated", [False, True], ids=["distinct-leads", "leads-sharing-effects"])
+def test_reasons_for_every_lead_match_the_per_lead_definition(repeated):
     from leadrank.scoring.explain import Factors, reasons
 
     rng = np.random.default_rng(5)
@@ -212,7 +213,7 @@ def test_reasons_for_every_lead_match_the_per_lead_definition():
     index = pd.RangeIndex(n)
     factors = Factors(index)
     for name in ("net_margin", "segment", "model", "coverage", "n_sources", "risk", "unlabelled_factor"):
-        values = rng.normal(0, 0.05, n)
+        values = rng.choice([0.0, 0.01, -0.02, 0.03], n) if repeated else rng.normal(0, 0.05, n)
         values[rng.random(n) < 0.3] = 0.0  # ties and effects below the threshold
         factors.add(name, pd.Series(values, index=index), pd.Series(rng.random(n) < 0.5, index=index))
     got = reasons(factors)

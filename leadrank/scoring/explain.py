@@ -108,6 +108,18 @@ def reasons(factors: Factors, top: int = 3) -> pd.DataFrame:
         return pd.DataFrame({"reasons_for": "[]", "reasons_against": "[]", "top_reasons": ""}, index=factors.index)
     impact = np.column_stack([factors.impact[f].to_numpy(dtype=float) for f in names])
     good = np.column_stack([factors.favourable[f].to_numpy(dtype=bool) for f in names])
+    # Leads with one feature vector share their effects: each distinct row is worded once.
+    rows_key = pd.DataFrame(np.column_stack([impact, good])).groupby(list(range(2 * len(names))), sort=False).ngroup()
+    distinct, first = np.unique(rows_key.to_numpy(), return_index=True)
+    if len(distinct) < n:
+        worded = reasons_of(impact[first], good[first], names, top)
+        return pd.DataFrame({k: v[rows_key.to_numpy()] for k, v in worded.items()}, index=factors.index)
+    return pd.DataFrame(reasons_of(impact, good, names, top), index=factors.index)
+
+
+def reasons_of(impact: np.ndarray, good: np.ndarray, names: list[str], top: int) -> dict[str, np.ndarray]:
+    """`reasons` of the rows of an impact matrix (one column per factor in `names`)."""
+    n = len(impact)
     order = np.argsort(-np.abs(impact), axis=1, kind="stable")
     ranked = np.take_along_axis(impact, order, axis=1)
     # json.dumps of one item, up to its impact value; and the item's words, per factor and label.
@@ -127,4 +139,4 @@ def reasons(factors: Factors, top: int = 3) -> pd.DataFrame:
         texts += [sign + words[column[:, j], ok[:, j]] for j in range(used.shape[1])]
         text_used += list(used.T)
     out["top_reasons"] = _listing(texts, text_used, "; ")
-    return pd.DataFrame(out, index=factors.index)
+    return out

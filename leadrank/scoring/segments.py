@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadrank.config import ScoringConfig
 
@@ -50,13 +51,16 @@ _FOREIGN_FORMS = re.compile(r"gmbh|inc|corp|plc|llc|ag|s\.a\.|b\.v\.|limited", r
 
 
 def _matches(text: pd.Series, pattern: str, *, case: bool = False) -> pd.Series:
-    """Whether each value contains `pattern` (case-insensitive unless `case`), as a plain bool Series.
-    A configured rule that RE2 cannot compile (look-arounds, back-references) runs on Python's re."""
+    """Whether each value contains `pattern` (case-insensitive unless `case`), as a plain bool
+    Series. RE2 through pyarrow (its \\b and \\w are ASCII-only, which suits rules that mark
+    English words inside Chinese text); a configured rule RE2 cannot compile (look-arounds,
+    back-references) runs on Python's re."""
+    values = pa.array(text.astype("string[pyarrow]").fillna(""))  # Arrow-backed already: no copy
     try:
-        hits = text.str.contains(pattern if case else f"(?i){pattern}", regex=True)
+        hits = pc.match_substring_regex(values, pattern, ignore_case=not case)
     except pa.ArrowInvalid:
-        hits = text.astype(object).str.contains(pattern, flags=0 if case else re.I, regex=True)
-    return hits.fillna(False).astype(bool)
+        return text.astype(object).fillna("").str.contains(pattern, flags=0 if case else re.I, regex=True).astype(bool)
+    return pd.Series(np.asarray(hits, dtype=bool), index=text.index)
 
 
 def classify(leads: pd.DataFrame, ratios: pd.DataFrame, scoring: ScoringConfig) -> pd.DataFrame:
