@@ -242,7 +242,11 @@ def splink_alone(csv: Path, workdir: Path, truth: pd.Series, python: str) -> dic
     if probe.returncode != 0:
         return {"skipped": "splink is not installed: pip install -r bench/requirements-splink.txt"}
     out = workdir / "splink-dedupe.csv"
-    figures = measure([python, str(HERE / "splink_dedupe.py"), str(csv), "-o", str(out)])
+    try:
+        figures = measure([python, str(HERE / "splink_dedupe.py"), str(csv), "-o", str(out)])
+    except SystemExit as exc:  # the reference failing must not lose the rest of the report
+        print(exc, file=sys.stderr)
+        return {"skipped": "Splink failed: " + str(exc).splitlines()[-1][:200]}
     result = pd.read_csv(out, dtype=str, keep_default_na=False, usecols=["cluster_id"])
     return {**figures, "version": probe.stdout.strip(), **pairwise_scores(truth, result["cluster_id"])}
 
