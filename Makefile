@@ -30,9 +30,11 @@ test: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/leadrank serve
 
-## bench: the performance harness at 10k (see bench/README)
+## bench: the performance harness at 10k, beside Splink 5 (SIZE=100k or SIZE=1m for more; see bench/README.md)
+SIZE ?= 10k
 bench: $(STAMP)
-	$(BIN)/python bench/run.py --size 10k
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -r bench/requirements-splink.txt
+	$(BIN)/python bench/run.py --size $(SIZE)
 
 ## lock: re-pin the full dependency set after changing pyproject.toml
 lock:

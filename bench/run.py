@@ -22,7 +22,9 @@ What it does, without any network:
 Times are wall seconds of whole processes (interpreter start and imports included); CPU seconds
 are printed too, because on a shared machine wall time also measures the neighbours. Peak memory
 is each process's maximum resident set size; the pipeline's peak is the largest of its steps.
-Results: a markdown table on stdout and bench/results/run-<size>-<time>.{md,json}.
+Results: a markdown table on stdout and bench/results/run-<size>-<time>.{md,json}, with the
+issue's targets checked; a 1m run also reports time(1m) / time(100k) against the latest 100k
+report in the same folder (so run 100k first).
 """
 
 from __future__ import annotations
@@ -308,6 +310,25 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def scaling(report: dict, results: Path) -> list[dict]:
+    """time(1m) / time(100k) (target ≤ 12), against the latest 100k report in `results`."""
+    earlier = sorted(results.glob("run-100k-*.json"))
+    if report["size"] != "1m" or not earlier:
+        return []
+    small = json.loads(earlier[-1].read_text(encoding="utf-8"))
+    out = []
+    for dialect, t in report["night1"]["totals"].items():
+        if dialect in small["night1"]["totals"]:
+            ratio = t["seconds"] / small["night1"]["totals"][dialect]["seconds"]
+            out.append({"target": f"time(1m) / time(100k) ≤ 12, normalise → load ({dialect})",
+                        "figure": f"{t['seconds']} s / {small['night1']['totals'][dialect]['seconds']} s = {ratio:.1f}",
+                        "holds": ratio <= 12})
+    big, little = report["dedupe"]["leadrank"]["seconds"], small["dedupe"]["leadrank"]["seconds"]
+    out.append({"target": "time(1m) / time(100k) ≤ 12, leadrank dedupe", "figure": f"{big} s / {little} s = "
+                f"{big / little:.1f}", "holds": big / little <= 12})
+    return out
+
+
 def targets(report: dict) -> list[dict]:
     out = []
     one_m = report["size"] == "1m"
@@ -370,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     report["dedupe"] = {"leadrank": dedupe_alone(csv, args.workdir, night1["true_id"])}
     if not args.no_splink:
         report["dedupe"]["splink"] = splink_alone(csv, args.workdir, night1["true_id"], args.splink_python)
-    report["targets"] = targets(report)
+    report["targets"] = targets(report) + scaling(report, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"run-{args.size}-{started.strftime('%Y%m%dT%H%M%SZ')}"
     table = markdown(report)
