@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -73,7 +74,7 @@ class RunFiles:
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two runs may write the normalisation cache at once
     frame.to_parquet(tmp, index=False)
     tmp.replace(path)  # a killed step never leaves a half-written file behind
 
