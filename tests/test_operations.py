@@ -274,12 +274,15 @@ def test_serve_builds_prefect_yaml_deployments(monkeypatch, tmp_path):
         runner_deployments(root / "prefect.yaml")  # the working directory is not the clone
     monkeypatch.chdir(root)
     served = {d.name: d for d in runner_deployments(project_file(), timezone="Europe/Berlin")}
-    assert set(served) == {"nightly-refresh", "weekly-retrain"}
+    assert set(served) == {"nightly-refresh", "weekly-retrain", "retention-purge"}
     nightly = served["nightly-refresh"]
     assert nightly.entrypoint == "leadrank/flows/nightly.py:nightly_refresh"
     assert [(s.schedule.cron, s.schedule.timezone) for s in nightly.schedules] == [("30 2 * * *", "Europe/Berlin")]
     assert nightly.parameters == {"config": "leadrank/demo/sources.yaml"} and nightly.concurrency_limit == 1
     assert served["weekly-retrain"].entrypoint == "leadrank/flows/retrain.py:weekly_retrain"
+    purge = served["retention-purge"]
+    assert purge.entrypoint == "leadrank/flows/retention.py:retention_purge"
+    assert [(s.schedule.cron, s.schedule.timezone) for s in purge.schedules] == [("30 5 * * *", "Europe/Berlin")]
 
 
 def test_serve_cli_refuses_unknown_timezone_and_missing_file(tmp_path):

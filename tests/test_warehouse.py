@@ -125,3 +125,28 @@ def test_bulk_insert_keeps_values_apart_on_both_dialects(warehouse_url):
         insert_frame(conn, "bulk_probe", frame[["k", "t"]])
         texts = [r[0] for r in conn.execute(text("SELECT t FROM bulk_probe ORDER BY k")).all()]
     assert texts == ["", None, 'x,"y"\nz', "=1+1"]
+
+
+def test_a_run_published_within_the_same_second_is_the_one_sales_see(warehouse_url, demo_config, monkeypatch):
+    """Publication order, not run-id order, decides which run the marts show, even when two runs
+    publish within one second and the later one's id sorts first."""
+    from datetime import UTC, datetime
+
+    from leadrank.warehouse import engine as engine_module
+
+    frozen = datetime(2026, 11, 26, 3, 0, 0, tzinfo=UTC)
+    ticks = iter(range(1, 1000))
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return frozen.replace(microsecond=next(ticks))  # every call later, all in one second
+
+    monkeypatch.setattr(engine_module, "datetime", Clock)
+    run_pipeline(str(demo_config), warehouse_url, run_id="20261126T030000Z-ffffff")
+    run_pipeline(str(demo_config), warehouse_url, run_id="20261126T030000Z-000000")
+    engine = make_engine(warehouse_url)
+    assert set(ranked_leads(engine)["run_id"]) == {"20261126T030000Z-000000"}
+    with engine.connect() as conn:
+        tonight = conn.execute(text("SELECT SUM(records_tonight), SUM(records) FROM mart_source_yield")).one()
+    assert tonight[0] == tonight[1] > 0  # every record was seen by the run the marts show

@@ -84,9 +84,11 @@ def _use_wal(cursor: sqlite3.Cursor, patience: float = 60.0) -> None:
             time.sleep(0.05)
 
 
-def now() -> str:
-    """The current UTC time as stored in the warehouse (ISO 8601, seconds)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def now(*, precise: bool = False) -> str:
+    """The current UTC time as stored in the warehouse (ISO 8601, seconds; microseconds when
+    `precise`: publication times order the published runs, and two runs can publish within one
+    second)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds" if precise else "seconds")
 
 
 def writer(engine: Engine) -> Engine:

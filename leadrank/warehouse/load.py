@@ -162,7 +162,8 @@ def publish_run(
         conn.execute(
             text("UPDATE pipeline_runs SET status = 'published', finished_at = :t, published_at = :t, summary = :s "
                  "WHERE run_id = :r"),
-            {"r": run_id, "t": stamp, "s": json.dumps({**summary, "leads": counts}, ensure_ascii=False, default=str)},
+            {"r": run_id, "t": now(precise=True),
+             "s": json.dumps({**summary, "leads": counts}, ensure_ascii=False, default=str)},
         )
     return counts
 
