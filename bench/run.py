@@ -277,7 +277,6 @@ def drop_database(server_url: str, name: str) -> None:
 # --- report ---------------------------------------------------------------------------------------
 
 def markdown(report: dict) -> str:
-    dialects = report["dialects"]
     lines = [f"## leadrank bench: {report['size']} companies, {report['records']:,} records "
              f"({report['machine']}, {report['started']})", "",
              "| night | stage | wall s | CPU s | peak MB |", "|---|---|---|---|---|"]
@@ -306,7 +305,6 @@ def markdown(report: dict) -> str:
     lines += ["", "| target | figure | holds |", "|---|---|---|"]
     for t in report["targets"]:
         lines.append(f"| {t['target']} | {t['figure']} | {'yes' if t['holds'] else '**no**'} |")
-    del dialects
     return "\n".join(lines) + "\n"
 
 
@@ -331,9 +329,10 @@ def scaling(report: dict, results: Path) -> list[dict]:
 
 def targets(report: dict) -> list[dict]:
     out = []
-    one_m = report["size"] == "1m"
+    at_scale = report["records"] >= 1_000_000  # the target is for a million records
     for dialect, t in report["night1"]["totals"].items():
-        out.append({"target": f"normalise → load ({dialect}) ≤ 180 s and ≤ 6 GiB" + ("" if one_m else " (at 1m)"),
+        scope = "" if at_scale else " (the target is for 1M records)"
+        out.append({"target": f"normalise → load ({dialect}) ≤ 180 s and ≤ 6 GiB{scope}",
                     "figure": f"{t['seconds']} s, {t['peak_mb']} MB",
                     "holds": t["seconds"] <= 180 and t["peak_mb"] <= 6 * 1024})
     lead, spl = report["dedupe"].get("leadrank"), report["dedupe"].get("splink")
