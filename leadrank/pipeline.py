@@ -230,7 +230,11 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     """Normalise tonight's records, afresh only where their content is new (normalise_known)."""
     records, _, _ = _extracted(run_id, sources)
     normalised, afresh = normalise_known(records, _known_normalised())
-    _write(normalised[["content_hash", *NORMALISED_EXTRA]].drop_duplicates("content_hash"), normalise_cache())
+    cache = normalise_cache()
+    _write(normalised[["content_hash", *NORMALISED_EXTRA]].drop_duplicates("content_hash"), cache)
+    for stale in cache.parent.glob("normalised-*.parquet"):  # earlier releases' values: never read again
+        if stale != cache:
+            stale.unlink(missing_ok=True)
     normalised, unusable = split_unusable(normalised.drop(columns=["content_hash"]))
     _write(unusable, RunFiles(run_id).stage("normalise_rejects"))
     _write(normalised, RunFiles(run_id).stage("normalised"))

@@ -54,6 +54,15 @@ def test_normalise_step_reuses_last_nights_values():
     assert tonight["name_core"].tolist() == normalise_records(records(A + B))["name_core"].tolist()
 
 
+def test_a_cache_of_an_earlier_release_is_removed():
+    _extract("n1", A)
+    old = pipeline.normalise_cache().with_name("normalised-0123456789abcdef.parquet")
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(b"values an older normaliser computed")
+    pipeline.normalise_step("n1", ["s"])
+    assert not old.exists() and pipeline.normalise_cache().exists()
+
+
 def test_a_damaged_cache_is_ignored():
     _extract("n1", A)
     pipeline.normalise_step("n1", ["s"])
