@@ -41,8 +41,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from scratch_pg import create_database, drop_database  # bench/, the script's own folder
 
 from leadrank import pipeline
 from leadrank.contracts import NORMALISED
@@ -219,21 +218,15 @@ def scratch_databases(dialect: str, pg_url: str | None, tmp: Path) -> Iterator[t
         yield urls
         return
     assert pg_url
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     names = [f"leadrank_bench_{secrets.token_hex(3)}", f"leadrank_bench_plain_{secrets.token_hex(3)}"]
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    urls = tuple(make_url(pg_url).set(database=n).render_as_string(hide_password=False) for n in names)
     try:
+        urls = tuple(create_database(pg_url, name) for name in names)
         for url in urls:
             upgrade(make_engine(url))
         yield urls  # type: ignore[misc]
     finally:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        for name in names:
+            drop_database(pg_url, name)
 
 
 def bench(dialect: str, rows: int, pg_url: str | None, repeat: int) -> dict[str, float]:

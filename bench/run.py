@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE))
 
 from generate import generate, parse_size  # noqa: E402
 from pairwise_f1 import pairwise_scores  # noqa: E402
+from scratch_pg import create_database, drop_database  # noqa: E402
 
 from leadrank.contracts import EXTRACTED, REJECT_COLUMNS  # noqa: E402
 from leadrank.paths import DEMO_CONFIG  # noqa: E402
@@ -253,27 +254,6 @@ def splink_alone(csv: Path, workdir: Path, truth: pd.Series, python: str) -> dic
     return {**figures, "version": probe.stdout.strip(), **pairwise_scores(truth, result["cluster_id"])}
 
 
-def scratch_database(server_url: str, name: str) -> str:
-    """A fresh, empty database `name` on the server of `server_url`; its URL."""
-    from sqlalchemy import create_engine, make_url, text
-
-    drop_database(server_url, name)
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 # --- report ---------------------------------------------------------------------------------------
 
 def markdown(report: dict) -> str:
@@ -371,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     shutil.rmtree(run_root, ignore_errors=True)
     warehouses = {"sqlite": f"sqlite:///{run_root / 'warehouse.db'}"}
     if args.pg_url:
-        warehouses["postgresql"] = scratch_database(args.pg_url, f"leadrank_bench_{args.size}")
+        warehouses["postgresql"] = create_database(args.pg_url, f"leadrank_bench_{args.size}")
     report: dict = {"size": args.size, "records": len(night1), "seed": args.seed, "dialects": list(warehouses),
                     "started": started.isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} cores"}
     try:

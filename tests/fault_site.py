@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import socket
 import struct
-import threading
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import yaml
 from werkzeug import Request, Response
 
 from leadrank.paths import DEMO_DIR
+from tests.http_fakes import RawTCPServer
 from tests.ops_fixtures import SERVED, demo_sources, serve_demo
 
 KINDS = {"exhibition": "demo-expo", "association": "demo-assoc", "websearch": "demo-search"}
@@ -60,31 +60,19 @@ def malformed(data: bytes, relative: str) -> bytes:
     return text.encode("utf-8")
 
 
-class RawFaults:
+class RawFaults(RawTCPServer):
     """A TCP server for faults below HTTP: `reset` answers every request with a TCP reset,
     `hang` reads the request and never answers, `truncate` sends a Content-Length it never
     fulfils. The path picks the fault: /reset/…, /hang/…, /truncate/…."""
 
+    backlog = 16
+
     def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.requests: list[str] = []
-        self._closed = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
     def url(self, fault: str, relative: str) -> str:
         return f"http://127.0.0.1:{self.port}/{fault}/{relative}"
-
-    def _serve(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
@@ -102,10 +90,6 @@ class RawFaults:
                                  b"Content-Length: 90000\r\nConnection: close\r\n\r\n<html><body><div class='exhibitor'>")
             except OSError:
                 pass
-
-    def close(self) -> None:
-        self._closed.set()
-        self.sock.close()
 
 
 class FaultSite:

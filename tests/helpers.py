@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlalchemy import text
 
 from leadrank.config import load_config
@@ -41,11 +47,30 @@ def demo_records(run_id: str = "r1") -> pd.DataFrame:
     return records
 
 
-def run_pipeline(config: str, warehouse: str, run_id: str | None = None, *, resume: bool = False) -> dict:
-    """One nightly run through the pipeline steps, without Prefect (the flow's order). With
-    `resume`, `run_id` is an unpublished run to finish: its finished extractions are reused."""
+def sigkill_when_marked(child: subprocess.Popen, marker: Path, point: str) -> None:
+    """Wait until the child run writes `marker` (it has reached `point` and waits there), then
+    SIGKILL it; fail if it ends first or never gets there within three minutes."""
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            if child.poll() is not None:
+                pytest.fail(f"the run ended before the kill point {point!r}:\n"
+                            f"{child.stdout.read().decode(errors='replace') if child.stdout else ''}")
+            assert time.monotonic() < deadline, f"the run never reached {point!r}"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def prepare_run(config: str, warehouse: str, run_id: str | None = None, *, resume: bool = False) -> dict:
+    """Every step of a nightly run up to (not including) reconciling and publishing, without
+    Prefect (the flow's order). With `resume`, `run_id` is an unpublished run to finish: its
+    finished extractions are reused."""
     from leadrank import pipeline
-    from leadrank.reconcile import reconcile
 
     run_id = run_id or pipeline.new_run_id()
     started = pipeline.begin(config, run_id, warehouse, resume=resume)
@@ -55,10 +80,19 @@ def run_pipeline(config: str, warehouse: str, run_id: str | None = None, *, resu
     pipeline.normalise_step(run_id, sources)
     resolved = pipeline.resolve_step(config, run_id, warehouse)
     scored = pipeline.score_step(config, run_id, warehouse)
+    return {"run_id": run_id, "source_names": sources, "sources": reports, "resolution": resolved, "scoring": scored}
+
+
+def run_pipeline(config: str, warehouse: str, run_id: str | None = None, *, resume: bool = False) -> dict:
+    """One nightly run through the pipeline steps (prepare_run, then reconcile and publish)."""
+    from leadrank import pipeline
+    from leadrank.reconcile import reconcile
+
+    run = prepare_run(config, warehouse, run_id, resume=resume)
+    run_id, sources = run["run_id"], run.pop("source_names")
     records = reconcile(run_id, sources)
     leads = pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "records": records})
-    return {"run_id": run_id, "sources": reports, "resolution": resolved, "scoring": scored, "records": records,
-            "leads": leads}
+    return {**run, "records": records, "leads": leads}
 
 
 MARTS = {  # every mart sales read, in a stable order

@@ -19,33 +19,49 @@ FAST = FetchSettings(allow_private_network=True, allow_local_files=True, rate_li
                      backoff_base=0.001, backoff_max=1.0, connect_timeout=1.0, read_timeout=1.0, total_timeout=5.0)
 
 
-class RawServer:
-    """A TCP server that answers every connection with the same bytes, written in `chunks` with
-    `pause` seconds between them, then closes: for truncated and trickling responses."""
+class RawTCPServer:
+    """A bare TCP server on a free local port: each connection is handed to `_answer` on its
+    own thread. For what pytest-httpserver cannot send: broken HTTP, resets, silence."""
 
-    def __init__(self, chunks: list[bytes], pause: float = 0.0):
-        self.chunks = chunks
-        self.pause = pause
-        self.connections = 0
+    backlog = 8
+
+    def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
+        self.sock.listen(self.backlog)
         self.port = self.sock.getsockname()[1]
-        self._stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        self._closed = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
-        while not self._stop:
+        while not self._closed.is_set():
             try:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._closed.set()
+        self.sock.close()
+
+
+class RawServer(RawTCPServer):
+    """Answers every connection with the same bytes, written in `chunks` with `pause` seconds
+    between them, then closes: for truncated and trickling responses."""
+
+    def __init__(self, chunks: list[bytes], pause: float = 0.0):
+        self.chunks = chunks
+        self.pause = pause
+        self.connections = 0
+        super().__init__()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def _answer(self, conn: socket.socket) -> None:
         self.connections += 1
@@ -58,10 +74,6 @@ class RawServer:
                         time.sleep(self.pause)
             except OSError:
                 pass
-
-    def close(self) -> None:
-        self._stop = True
-        self.sock.close()
 
 
 @contextmanager

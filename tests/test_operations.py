@@ -16,6 +16,7 @@ from leadrank import pipeline
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.load import PublishConflict
 from leadrank.warehouse.read import latest_run, ranked_leads, run_status
+from tests.helpers import prepare_run
 from tests.ops_fixtures import demo_sources, expected_leads, requests_to, serve_demo
 
 ALL_SOURCES = {"demo-expo", "demo-assoc", "demo-search"}
@@ -32,15 +33,7 @@ def _wait_for(predicate, seconds: float = 20.0) -> bool:
 
 def _prepare(config: str, warehouse: str, run_id: str | None = None) -> str:
     """Every step of a run up to (not including) publishing; returns the run id."""
-    run_id = run_id or pipeline.new_run_id()
-    sources = pipeline.begin(config, run_id, warehouse)["sources"]
-    for name in sources:
-        pipeline.extract_step(config, name, run_id)
-    pipeline.stage_step(run_id, sources, warehouse)
-    pipeline.normalise_step(run_id, sources)
-    pipeline.resolve_step(config, run_id, warehouse)
-    pipeline.score_step(config, run_id, warehouse)
-    return run_id
+    return prepare_run(config, warehouse, run_id)["run_id"]
 
 
 # -- one publisher at a time (no Prefect) --------------------------------------------------------

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy import text
 from leadrank import pipeline
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import latest_run
-from tests.helpers import marts, run_pipeline, same_marts
+from tests.helpers import marts, run_pipeline, same_marts, sigkill_when_marked
 from tests.kill_points import POINTS
 from tests.ops_fixtures import demo_sources, expected_leads, serve_demo
 from tests.reliability_log import record
@@ -42,19 +41,7 @@ def kill_at(point: str, config: Path, warehouse: str, marker: Path, api_url: str
     env = {**os.environ, "PREFECT_API_URL": api_url, "LEADRANK_WAREHOUSE_URL": warehouse}
     child = subprocess.Popen([sys.executable, str(KILL_POINTS), point, str(marker), "run", "--config", str(config)],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while not marker.exists():
-            if child.poll() is not None:
-                pytest.fail(f"the run ended before the kill point {point!r}:\n{child.stdout.read().decode(errors='replace')}")
-            assert time.monotonic() < deadline, f"the run never reached {point!r}"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    sigkill_when_marked(child, marker, point)
     assert child.returncode == -signal.SIGKILL
 
 

@@ -28,7 +28,7 @@ from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.export import export_ranked
 from leadrank.warehouse.read import ranked_leads
 from leadrank.warehouse.report import write_report
-from tests.helpers import run_pipeline
+from tests.helpers import prepare_run, run_pipeline
 from tests.reliability_log import record
 
 LONG = "长" * 10_000 + "有限公司"
@@ -274,14 +274,8 @@ def test_a_record_that_vanishes_stops_the_run_before_it_publishes(demo_config, t
     from leadrank.reconcile import RecordsLost, reconcile
 
     config, url = str(demo_config), f"sqlite:///{tmp_path / 'w.db'}"
-    run_id = pipeline.new_run_id()
-    sources = pipeline.begin(config, run_id, url)["sources"]
-    for name in sources:
-        pipeline.extract_step(config, name, run_id)
-    pipeline.stage_step(run_id, sources, url)
-    pipeline.normalise_step(run_id, sources)
-    pipeline.resolve_step(config, run_id, url)
-    pipeline.score_step(config, run_id, url)
+    prepared = prepare_run(config, url)
+    run_id, sources = prepared["run_id"], prepared["source_names"]
     counts = reconcile(run_id, sources)
     assert counts["extracted"] == counts["published"] + counts["merged"] + counts["rejected"] > 0
 

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +17,7 @@ from leadrank.flows.cli import app
 from leadrank.warehouse import load, suppress
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
-from tests.helpers import run_pipeline
+from tests.helpers import run_pipeline, sigkill_when_marked
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -256,17 +255,7 @@ def test_run_killed_mid_load_leaves_marts_unchanged_then_rerun_publishes(warehou
     marker = tmp_path / "mid-load"
     child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(demo_config), warehouse_url, str(marker)],
                              cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while not marker.exists():
-            assert child.poll() is None, child.stdout.read().decode(errors="replace")
-            assert time.monotonic() < deadline, "the run never reached the load"
-            time.sleep(0.1)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    sigkill_when_marked(child, marker, "the load")
     assert child.returncode == -signal.SIGKILL
 
     for name, order in orders.items():
