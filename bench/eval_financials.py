@@ -7,7 +7,8 @@ the five ratios and growth, and the structural break of 002352 (鼎泰新材 →
 tushare 2015 Q4: three flat files (basics, profit, operations) merged on the stock code, units
 reconciled (net_profits and business_income in millions of yuan, totalAssets and liquidAssets in
 万元), the computed net margin compared with tushare's own net_profit_ratio, and its ready-made
-receivable and inventory days taken as collection and inventory days. Prints JSON figures.
+receivable and inventory days taken as collection and inventory days. Both are declared in
+examples/realdata.yaml (`financials:`), as a user would load them. Prints JSON figures.
 The real data is never copied; without it the script says so and exits 0.
 """
 
@@ -23,29 +24,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from leadrank.config import FinancialsConfig, ScoringConfig
+from leadrank.config import FinancialsConfig, ScoringConfig, load_config
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.ratios import compute_ratios, score_ratios
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "realdata.yaml"
+
+
+def example_financials(root: Path, prefix: str) -> list[FinancialsConfig]:
+    """The statements sources of examples/realdata.yaml whose names start with `prefix`,
+    reading the real data at `root`."""
+    saved = os.environ.get("LEADRANK_REALDATA")
+    os.environ["LEADRANK_REALDATA"] = str(root.resolve())
+    try:
+        return [f for f in load_config(EXAMPLE).financials if f.name.startswith(prefix)]
+    finally:
+        if saved is None:
+            del os.environ["LEADRANK_REALDATA"]
+        else:
+            os.environ["LEADRANK_REALDATA"] = saved
+
 
 def netease_configs(root: Path) -> list[FinancialsConfig]:
-    return [FinancialsConfig(name="netease163", layout="transposed", path=root / "financials" / "netease163",
-                             units="万元", industries={"600340": "房地产"})]
+    return example_financials(root, "netease163")
 
 
 def tushare_configs(root: Path) -> list[FinancialsConfig]:
-    folder = root / "financials" / "tushare_2015q4"
-    return [
-        FinancialsConfig(name="tushare-basics", path=folder / "stock_basics_2016-09.csv", year=2015, units="万元",
-                         columns={"stock_code": "code", "company_name": "name", "industry": "industry",
-                                  "total_assets": "totalAssets", "current_assets": "liquidAssets"}),
-        FinancialsConfig(name="tushare-profit", path=folder / "profit2015_4.csv", year=2015, units="百万元",
-                         columns={"stock_code": "code", "company_name": "name", "net_profit": "net_profits",
-                                  "revenue": "business_income", "net_margin_percent": "net_profit_ratio"}),
-        FinancialsConfig(name="tushare-operation", path=folder / "operation2015_4.csv", year=2015,
-                         columns={"stock_code": "code", "company_name": "name", "collection_days": "arturndays",
-                                  "inventory_days": "inventory_days"}),
-    ]
+    return example_financials(root, "tushare-")
 
 
 def ratios_of(configs: list[FinancialsConfig]) -> tuple[pd.DataFrame, pd.DataFrame]:
