@@ -76,12 +76,27 @@ def test_a_column_that_gives_the_outcome_away_is_flagged(tmp_path):
     assert "'Sales tag' alone separates the outcome" in result.stderr
 
 
+def test_cross_validated_auc_is_the_mean_of_the_folds(tmp_path):
+    """Each fold is scored by its own model: `auc` averages the five folds' AUCs, the pooled
+    figure is reported beside it, and another draw of the folds gives other folds."""
+    frame = crm_export(tmp_path / "crm.csv", n=600)
+    y = (frame["Converted"] == "Yes").astype(int)
+    X = frame[["Source"]].assign(Visits=pd.to_numeric(frame["Visits"], errors="coerce"))
+    first, second = (evaluate_and_fit(X, y, ["Visits"], ["Source"], fit_final=False, cv_seed=seed).metrics
+                     for seed in (0, 1))
+    for metrics in (first, second):
+        assert len(metrics["auc_by_fold"]) == 5 and 0.5 < metrics["auc_pooled"] <= 1
+        assert metrics["auc"] == pytest.approx(np.mean(metrics["auc_by_fold"]), abs=1e-4)
+    assert first["auc_by_fold"] != second["auc_by_fold"]
+
+
 def test_evaluate_on_later_data_when_dates_exist(tmp_path):
     crm_export(tmp_path / "crm.csv", n=600, dates=True)
     result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--drop", "Lead ID",
                            "--time-column", "Created")
     assert result.exit_code == 0, result.output
     assert out["validation"] == "time_split_75_25" and out["validation_rows"] == 150
+    assert out["auc"] == out["auc_pooled"] and "auc_by_fold" not in out  # one held-out set, one model
     assert out["columns"]["positive_value"] == "Yes"  # found without --positive
 
 

@@ -180,9 +180,12 @@ def evaluate_and_fit(
     min_per_class: int = 8,
     top_share: float = 0.1,
     fit_final: bool = True,
+    cv_seed: int = 0,
 ) -> ModelResult:
     """Validate honestly, then (unless `fit_final` is off) fit on all rows. `y` is 1 for won,
-    0 for lost. The metrics carry the training-data summary stored with each model version."""
+    0 for lost. The metrics carry the training-data summary stored with each model version.
+    `cv_seed` shuffles the cross-validation folds (fixed, so that a figure can be reproduced;
+    bench/eval_model.py varies it to show how much of a figure is the draw of the folds)."""
     y = y.astype(int).to_numpy()
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
     summary: dict[str, Any] = {"n_rows": int(len(y)), "n_positive": n_pos, "n_negative": n_neg,
@@ -201,14 +204,23 @@ def evaluate_and_fit(
     # (boosting ran 7x slower with two threads on a busy two-core machine).
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.filterwarnings("ignore", category=UserWarning)  # KBins on near-constant columns
-        validation, note, y_true, p = _validate(pipeline, X, y, dates)
+        validation, note, y_true, p = _validate(pipeline, X, y, dates, cv_seed)
         if fit_final:
             pipeline.fit(X, y)
     k = max(1, int(round(len(y_true) * top_share)))
+    pooled = round(float(roc_auc_score(y_true, p)), 4)
+    by_fold: list[float] = []
+    if validation.startswith("stratified"):
+        by_fold = fold_aucs(y_true, p, int(validation.split("_")[1].removesuffix("fold")), cv_seed)
     metrics = {
         **summary,
         "validation": validation,
-        "auc": round(float(roc_auc_score(y_true, p)), 4),
+        # Cross-validated AUC is the mean of the folds' AUCs (as cross_val_score, caret and
+        # tidymodels report it): each fold's scores come from a different model, and pooling
+        # them also measures how differently those five models are calibrated, which says
+        # nothing about how well the one deployed model ranks. The pooled figure is kept beside.
+        "auc": round(float(np.mean(by_fold)), 4) if by_fold else pooled,
+        "auc_pooled": pooled,
         "precision_at_top_k": {"k": k, "share": top_share, "precision": round(precision_at_k(y_true, p, top_share), 4)},
         "precision_at_10pct": round(precision_at_k(y_true, p, 0.1), 4),
         "brier": round(float(brier_score_loss(y_true, p)), 4),
@@ -218,8 +230,7 @@ def evaluate_and_fit(
         "validation_rows": int(len(y_true)),
         "classifier": _describe(pipeline),
     }
-    if validation.startswith("stratified"):
-        by_fold = fold_aucs(y_true, p, int(validation.split("_")[1].removesuffix("fold")))
+    if by_fold:
         metrics["auc_by_fold"] = by_fold
         metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
     if note:
@@ -237,8 +248,8 @@ def _describe(pipeline: Pipeline) -> str:
     return "logistic regression"
 
 
-def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
-              dates: pd.Series | None) -> tuple[str, str, np.ndarray, np.ndarray]:
+def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Series | None,
+              cv_seed: int = 0) -> tuple[str, str, np.ndarray, np.ndarray]:
     note = ""
     if dates is not None:
         when = pd.to_datetime(pd.Series(dates).reset_index(drop=True), errors="coerce").to_numpy()
@@ -254,15 +265,15 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
                 return "time_split_75_25", note, y[test], fitted.predict_proba(X.iloc[test])[:, 1]
             note = "the later 25 % of outcomes hold one class only: stratified cross-validation instead"
     folds = min(5, int(min(np.bincount(y))))
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed)
     p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
     return f"stratified_{folds}fold_cv", note, y, p
 
 
-def fold_aucs(y: np.ndarray, p: np.ndarray, folds: int) -> list[float]:
+def fold_aucs(y: np.ndarray, p: np.ndarray, folds: int, cv_seed: int = 0) -> list[float]:
     """AUC of each cross-validation fold (the same splits as _validate): their spread shows how
     much of a difference between two models is noise."""
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed)
     return [round(float(roc_auc_score(y[test], p[test])), 4) for _, test in cv.split(np.zeros(len(y)), y)]
 
 
