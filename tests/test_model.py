@@ -264,3 +264,18 @@ def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(tmp_path):
         expected = base - result.pipeline.predict_proba(X.assign(**{col: typical}))[:, 1]
         assert np.allclose(effects[col].to_numpy(), expected)
     assert list(effects.index) == list(frame.index) and above["visits"].notna().any()
+
+
+def test_calibrated_probabilities_reach_the_extremes():
+    """Platt scaling on the vote's log-odds: the bottom and top deciles of the validated
+    predictions say what those leads actually won (a sigmoid of the bounded probability itself
+    predicted 7 % for a decile that won 5 %, and 93 % for one that won 96 %)."""
+    rng = np.random.default_rng(1)
+    n = 3000
+    score, kind = rng.normal(0, 2.0, n), rng.choice(["a", "b", "c"], n)
+    won = rng.random(n) < 1 / (1 + np.exp(-(score + np.where(kind == "a", 1.0, 0.0))))
+    metrics = evaluate_and_fit(pd.DataFrame({"score": score, "kind": kind}), pd.Series(won.astype(int)),
+                               ["score"], ["kind"], fit_final=False).metrics
+    bottom, top = metrics["calibration"][0], metrics["calibration"][-1]
+    assert abs(bottom["predicted"] - bottom["observed"]) < 0.015 and abs(top["predicted"] - top["observed"]) < 0.015
+    assert metrics["calibration_error"] < 0.025
