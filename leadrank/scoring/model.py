@@ -228,7 +228,7 @@ def evaluate_and_fit(
         "validation": validation,
         # Cross-validated AUC is the mean of the folds' AUCs (as cross_val_score, caret and
         # tidymodels report it): each fold's scores come from a different model, and pooling
-        # them also measures how differently those five models are calibrated, which says
+        # them also measures how differently those models are calibrated, which says
         # nothing about how well the one deployed model ranks. The pooled figure is kept beside.
         "auc": round(float(np.mean(by_fold)), 4) if by_fold else pooled,
         "auc_pooled": pooled,

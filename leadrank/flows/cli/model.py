@@ -38,7 +38,7 @@ def evaluate(
     """Train the production model pipeline on any tabular outcome export and print its validated
     metrics as one JSON object (auc, n_rows, n_positive, validation, precision at top k,
     calibration, ...), so you can check the model on your own CRM history before trusting it.
-    Under cross-validation `auc` is the mean of the five folds' AUCs (each fold's own spread is
+    Under cross-validation `auc` is the mean of the folds' AUCs (each fold's AUC is
     in `auc_by_fold`; `auc_pooled` ranks all out-of-fold scores together).
 
     Numbers, categories, placeholders ("Select") and blanks are recognised per column; what was
