@@ -101,3 +101,13 @@ def test_extract_cli_writes_records_with_provenance(tmp_path, demo_config):
 def test_every_command_has_help(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source():
+    """Docstring lines wrapped in the source join into one paragraph in --help (Markdown help),
+    and a path with <placeholders> survives the rendering."""
+    wide = {"COLUMNS": "200"}
+    export = runner.invoke(app, ["export", "--help"], env=wide).output
+    assert "one sheet per segment (key-account team) in the team's rank order" in export
+    extract = runner.invoke(app, ["extract", "--help"], env=wide).output
+    assert "data/runs/<run id>/raw/<source>/" in extract

@@ -23,13 +23,14 @@ import sys
 import typer
 
 from leadrank.flows.cli import data, model, outcomes, run, serve, suppress, warehouse
-from leadrank.flows.cli.common import err
+from leadrank.flows.cli.common import MARKUP, err
 
 app = typer.Typer(
     help="leadrank: nightly B2B lead sourcing, deduplication and priority scoring into a SQL warehouse.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=MARKUP,
 )
 app.command()(run.run)
 app.command()(run.top)

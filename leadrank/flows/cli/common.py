@@ -14,6 +14,10 @@ from leadrank.paths import DEMO_CONFIG
 
 console = Console()
 err = Console(stderr=True)
+# Help text is Markdown: a docstring's wrapped lines join into one paragraph at any terminal
+# width (Typer's "rich" mode keeps every source line break after the first paragraph), and
+# `names` render as code.
+MARKUP = "markdown"
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Sources file (YAML). Default: the bundled offline demo.")]
 WarehouseOpt = Annotated[

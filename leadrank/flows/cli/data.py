@@ -76,7 +76,7 @@ def extract(
     (company_name, company_name_alt, website, phone, email, address, country, province, city,
     uscc, booth, hall, products, member_level, industry) and raw (every value the source held for
     the row, as JSON). A failed source is reported with its reason; the others are still written.
-    Every response is kept under data/runs/<run id>/raw/<source>/ (index.jsonl lists them).
+    Every response is kept under `data/runs/<run id>/raw/<source>/` (index.jsonl lists them).
     """
     import pandas as pd
     from rich.table import Table

@@ -12,6 +12,7 @@ import typer
 
 from leadrank.flows.cli.common import (
     DEFAULT_CONFIG,
+    MARKUP,
     ConfigOpt,
     WarehouseOpt,
     console,
@@ -22,7 +23,7 @@ from leadrank.flows.cli.common import (
 )
 
 model_app = typer.Typer(help="The outcome model: evaluate it on a CRM export, retrain it, list stored versions.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=MARKUP)
 
 
 @model_app.command("evaluate")

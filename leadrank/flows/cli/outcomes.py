@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.common import WarehouseOpt, console, err, fail, plain
+from leadrank.flows.cli.common import MARKUP, WarehouseOpt, console, err, fail, plain
 
-outcomes_app = typer.Typer(help="Outcome feedback (won / lost / contacted) from CRM exports.", no_args_is_help=True)
+outcomes_app = typer.Typer(help="Outcome feedback (won / lost / contacted) from CRM exports.", no_args_is_help=True,
+                            rich_markup_mode=MARKUP)
 SHOWN = 20
 
 
