@@ -241,6 +241,10 @@ def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
     assert "(" in shown.output and ")" in shown.output and "Priority = fit score and outcome model" in shown.output
     missing = runner.invoke(app, ["top", "--segment", "nope", "--warehouse", url])
     assert missing.exit_code == 1 and "no leads in segment 'nope'" in missing.output
+    # An 80-column terminal stacks name, segment · city · phone and reasons in one wide cell.
+    narrow = runner.invoke(app, ["top", "-n", "3", "--segment", "government", "--warehouse", url], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0 and "┃ lead " in narrow.output and "┃ why" not in narrow.output
+    assert narrow.output.count("│ government · ") == 3
 
 
 def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(tmp_path):

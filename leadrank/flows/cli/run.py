@@ -103,14 +103,31 @@ def top(
         fail("no published run yet: run `leadrank run` first")
     if frame.empty:
         fail(f"no leads in segment {segment!r} in the latest run" if segment else "the latest run published no leads")
-    table = Table(title=f"Top {len(frame)} leads — run {run_info['run_id']}")
-    for column in ("#", "tier", "company", "segment", "city", "priority", "phone", "why"):
+    console.print(top_table(frame, f"Top {len(frame)} leads — run {run_info['run_id']}", console.width))
+    console.print(model_note(run_model(engine, str(run_info["run_id"]))))
+
+
+WIDE_TABLE_COLUMNS = 140  # below this the reasons get a column a few words wide: stack them instead
+
+
+def top_table(frame: Any, title: str, width: int) -> Table:
+    """The ranked list as a table: one column per field on a wide terminal; on a narrow one the
+    company, its segment, city and phone, and its reasons stacked in one cell, so that the
+    reasons read as sentences rather than a column three words wide."""
+    table = Table(title=title)
+    wide = width >= WIDE_TABLE_COLUMNS
+    columns = ("#", "tier", "company", "segment", "city", "priority", "phone", "why") if wide else ("#", "tier", "lead", "priority")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in frame.itertuples():
-        table.add_row(str(row.rank), row.tier, plain(row.company_name), plain(row.segment), plain(row.city),
-                      f"{row.priority:.3f}", plain(row.phone), plain(row.top_reasons))
-    console.print(table)
-    console.print(model_note(run_model(engine, str(run_info["run_id"]))))
+        if wide:
+            table.add_row(str(row.rank), row.tier, plain(row.company_name), plain(row.segment), plain(row.city),
+                          f"{row.priority:.3f}", plain(row.phone), plain(row.top_reasons))
+            continue
+        details = " · ".join(plain(v) for v in (row.segment, row.city, row.phone) if isinstance(v, str) and v)
+        lead = f"[bold]{plain(row.company_name)}[/]\n[dim]{details}[/]\n{plain(row.top_reasons)}"
+        table.add_row(str(row.rank), row.tier, lead, f"{row.priority:.3f}")
+    return table
 
 
 def model_note(model: dict[str, Any] | None) -> str:
