@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from leadrank.scoring.distinct import distinct_rows
+
 LABELS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     # factor: ((zh if good, en if good), (zh if bad, en if bad))
     "current_asset_ratio": (("流动资产率高", "high current-asset ratio"), ("流动资产率低", "low current-asset ratio")),
@@ -103,18 +105,14 @@ def reasons(factors: Factors, top: int = 3) -> pd.DataFrame:
     strength; computed with array operations over all leads at once (a loop per lead took
     minutes at a million)."""
     names = list(factors.impact)
-    n = len(factors.index)
     if not names:
         return pd.DataFrame({"reasons_for": "[]", "reasons_against": "[]", "top_reasons": ""}, index=factors.index)
     impact = np.column_stack([factors.impact[f].to_numpy(dtype=float) for f in names])
     good = np.column_stack([factors.favourable[f].to_numpy(dtype=bool) for f in names])
     # Leads with one feature vector share their effects: each distinct row is worded once.
-    rows_key = pd.DataFrame(np.column_stack([impact, good])).groupby(list(range(2 * len(names))), sort=False).ngroup()
-    distinct, first = np.unique(rows_key.to_numpy(), return_index=True)
-    if len(distinct) < n:
-        worded = reasons_of(impact[first], good[first], names, top)
-        return pd.DataFrame({k: v[rows_key.to_numpy()] for k, v in worded.items()}, index=factors.index)
-    return pd.DataFrame(reasons_of(impact, good, names, top), index=factors.index)
+    first, row = distinct_rows(pd.DataFrame(np.column_stack([impact, good])))
+    worded = reasons_of(impact[first], good[first], names, top)
+    return pd.DataFrame({k: v[row] for k, v in worded.items()}, index=factors.index)
 
 
 def reasons_of(impact: np.ndarray, good: np.ndarray, names: list[str], top: int) -> dict[str, np.ndarray]:

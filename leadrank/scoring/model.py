@@ -40,6 +40,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from leadrank.scoring.distinct import distinct_rows
+
 SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats the ensemble
 MAX_PAIR_WIDTH = 400  # one-hot width above which the pairwise model is left out (memory)
 PLACEHOLDER = "(placeholder)"
@@ -289,12 +291,10 @@ def fold_aucs(y: np.ndarray, p: np.ndarray, folds: int, cv_seed: int = 0) -> lis
 
 
 def _distinct_rows(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """(the distinct rows of X, each row's position among them). Leads share feature vectors by
-    the thousand (no statements, one segment, one province): the model runs once per vector."""
+    """(the distinct rows of X, each row's position among them): the model runs once per vector."""
     if X.empty or not len(X.columns):
         return X, np.zeros(len(X), dtype=np.int64)
-    group = X.groupby(list(X.columns), dropna=False, sort=False, observed=True).ngroup().to_numpy()
-    _, first = np.unique(group, return_index=True)
+    first, group = distinct_rows(X)
     return X.iloc[first], group
 
 
