@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import sys
 
-import typer
-
 from leadrank.flows.cli import data, model, outcomes, run, serve, suppress, warehouse
-from leadrank.flows.cli.common import MARKUP, err
+from leadrank.flows.cli.common import command_group, err
 
-app = typer.Typer(
-    help="leadrank: nightly B2B lead sourcing, deduplication and priority scoring into a SQL warehouse.",
-    no_args_is_help=True,
+app = command_group(
+    "leadrank: nightly B2B lead sourcing, deduplication and priority scoring into a SQL warehouse.",
     add_completion=False,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode=MARKUP,
 )
 app.command()(run.run)
 app.command()(run.top)

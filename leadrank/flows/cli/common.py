@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,10 +14,14 @@ from leadrank.paths import DEMO_CONFIG
 
 console = Console()
 err = Console(stderr=True)
-# Help text is Markdown: a docstring's wrapped lines join into one paragraph at any terminal
-# width (Typer's "rich" mode keeps every source line break after the first paragraph), and
-# `names` render as code.
-MARKUP = "markdown"
+
+
+def command_group(help_text: str, **settings: Any) -> typer.Typer:
+    """A command group as all of leadrank's are: bare, it shows its help; help text is Markdown,
+    so a docstring's wrapped lines join into one paragraph at any terminal width (Typer's "rich"
+    mode keeps every source line break after the first paragraph) and `names` render as code."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode="markdown", **settings)
+
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Sources file (YAML). Default: the bundled offline demo.")]
 WarehouseOpt = Annotated[

@@ -12,9 +12,9 @@ import typer
 
 from leadrank.flows.cli.common import (
     DEFAULT_CONFIG,
-    MARKUP,
     ConfigOpt,
     WarehouseOpt,
+    command_group,
     console,
     err,
     fail,
@@ -22,8 +22,7 @@ from leadrank.flows.cli.common import (
     warehouse_for_flow,
 )
 
-model_app = typer.Typer(help="The outcome model: evaluate it on a CRM export, retrain it, list stored versions.",
-                        no_args_is_help=True, rich_markup_mode=MARKUP)
+model_app = command_group("The outcome model: evaluate it on a CRM export, retrain it, list stored versions.")
 
 
 @model_app.command("evaluate")

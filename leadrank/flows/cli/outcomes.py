@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.common import MARKUP, WarehouseOpt, console, err, fail, plain
+from leadrank.flows.cli.common import WarehouseOpt, command_group, console, err, fail, plain
 
-outcomes_app = typer.Typer(help="Outcome feedback (won / lost / contacted) from CRM exports.", no_args_is_help=True,
-                            rich_markup_mode=MARKUP)
+outcomes_app = command_group("Outcome feedback (won / lost / contacted) from CRM exports.")
 SHOWN = 20
 
 

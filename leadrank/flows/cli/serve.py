@@ -18,9 +18,9 @@ def serve(
                                                       "(Asia/Shanghai).", show_default=False)] = None,
 ) -> None:
     """Serve the deployments of prefect.yaml (nightly-refresh, weekly-retrain and retention-purge,
-    with their cron schedules) from this machine until Ctrl-C: the one-command alternative to a work pool and a
-    worker. Needs a Prefect server (PREFECT_API_URL); runs appear in its UI like any other.
-    Schedules are paused when serving stops."""
+    with their cron schedules) from this machine until Ctrl-C: the one-command alternative to a
+    work pool and a worker. Needs a Prefect server (PREFECT_API_URL); runs appear in its UI like
+    any other. Schedules are paused when serving stops."""
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
     from leadrank.flows.serve import ServeError, project_file
     from leadrank.flows.serve import serve as serve_deployments

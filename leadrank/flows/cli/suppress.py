@@ -8,13 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.common import MARKUP, WarehouseOpt, console, err, fail, plain
+from leadrank.flows.cli.common import WarehouseOpt, command_group, console, err, fail, plain
 
-suppress_app = typer.Typer(
-    rich_markup_mode=MARKUP,
-    help="Do-not-contact suppression by 统一社会信用代码 (code), domain, email, phone or company name. "
-         "Suppressed leads never appear in the marts, exports or reports.",
-    no_args_is_help=True,
+suppress_app = command_group(
+    "Do-not-contact suppression by 统一社会信用代码 (code), domain, email, phone or company name. "
+    "Suppressed leads never appear in the marts, exports or reports."
 )
 SHOWN = 20
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import MARKUP, WarehouseOpt, console, fail
+from leadrank.flows.cli.common import WarehouseOpt, command_group, console, fail
 
-db_app = typer.Typer(help="Warehouse schema, access and retention.", no_args_is_help=True, rich_markup_mode=MARKUP)
+db_app = command_group("Warehouse schema, access and retention.")
 
 LangOpt = Annotated[str, typer.Option("--lang", help="Headers and labels: en (English) or zh (中文).")]
 
