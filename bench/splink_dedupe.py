@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from leadrank.transform.names import to_simplified  # the same OpenCC character table
+
 FORMS = re.compile(
     r"(股份有限公司|有限责任公司|集团有限公司|有限公司|集团|分公司|company limited|co\.?,? ?ltd\.?|limited|ltd\.?|inc\.?|"
     r"corp\.?|corporation|group|company|co\.)$")
@@ -39,21 +41,9 @@ FREE = {"qq.com", "163.com", "126.com", "gmail.com", "hotmail.com", "sina.com", 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def _simplified() -> dict[int, str]:
-    from importlib import resources
-
-    table = {}
-    text = (resources.files("opencc") / "dictionary" / "TSCharacters.txt").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        trad, _, simple = line.partition("\t")
-        if len(trad) == 1 and simple:
-            table[ord(trad)] = simple.split()[0]
-    return table
-
-
-def _name(value: str, simplified: dict[int, str]) -> str:
+def _name(value: str) -> str:
     text = value.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}).replace("\u3000", " ")
-    text = text.translate(simplified).lower().strip()
+    text = to_simplified(text).lower().strip()
     text = TRAILING_REGION.sub("", text).strip()
     for _ in range(2):
         text = FORMS.sub("", text).strip(" ,.")
@@ -79,11 +69,10 @@ def _pinyin(name: str) -> str:
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    simplified = _simplified()
     out = pd.DataFrame({"unique_id": range(len(frame))})
     names = frame["company_name"].fillna("")
     distinct = pd.Series(names.unique())
-    cleaned = distinct.map(lambda v: _name(v, simplified))
+    cleaned = distinct.map(_name)
     out["name"] = names.map(dict(zip(distinct, cleaned, strict=True))).replace("", None)
     spelled = pd.Series(out["name"].dropna().unique())
     out["name_py"] = out["name"].map(dict(zip(spelled, spelled.map(_pinyin), strict=True))).replace("", None)
