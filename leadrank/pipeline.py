@@ -313,7 +313,7 @@ def retrain_step(config_path: str, warehouse: str | None) -> dict[str, Any]:
     outcomes = read.stored_outcomes(engine)
     result = train_model(features_of(leads, statements, cfg.scoring), outcomes, cfg.scoring)
     model_id = "retrain-" + new_run_id()
-    status = "trained" if result.pipeline is not None else "cold_start"
+    status = result.status
     models.save_model(engine, model_id=model_id, run_id=None, status=status, metrics=result.metrics,
                       reason=result.reason, source="retrain",
                       artifact=models.dump(result)[0] if result.pipeline is not None else None)

@@ -97,7 +97,7 @@ def test_evaluate_on_later_data_when_dates_exist(tmp_path):
     assert result.exit_code == 0, result.output
     assert out["validation"] == "time_split_75_25" and out["validation_rows"] == 150
     assert out["auc"] == out["auc_pooled"] and "auc_by_fold" not in out  # one held-out set, one model
-    assert out["columns"]["positive_value"] == "Yes"  # found without --positive
+    assert out["columns"]["positive_values"] == ["Yes"]  # found without --positive
 
 
 def test_outcomes_without_some_dates_fall_back_to_cross_validation(tmp_path):

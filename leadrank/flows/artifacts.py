@@ -73,6 +73,8 @@ def summary_markdown(summary: dict[str, Any], failure: str | None = None) -> str
         parts += ["## Tiers", _table(["A", "B", "C", "D", "with financials", "model"], [[
             *(scoring.get(f"tier_{t}", 0) for t in "ABCD"), scoring.get("with_financials", ""),
             scoring.get("model", "")]])]
+        if scoring.get("model_reason"):
+            parts.append(f"**Model** ({scoring.get('model', '')}): {scoring['model_reason']}")
     seconds = summary.get("seconds") or {}
     if seconds:
         parts += ["## Time per stage", _table(["stage", "seconds"], [[k, f"{v:.2f}"] for k, v in seconds.items()])]

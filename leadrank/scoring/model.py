@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.impute import MissingIndicator, SimpleImputer
@@ -63,6 +63,12 @@ class ModelResult:
     numeric: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     reason: str = ""  # why there is no model, in words
+    refused: bool = False  # validated, but the deployment guard (`refusal`) kept it out
+
+    @property
+    def status(self) -> str:
+        """trained | refused | cold_start, as stored in model_versions."""
+        return "trained" if self.pipeline is not None else "refused" if self.refused else "cold_start"
 
 
 def clean_category(values: pd.Series) -> pd.Series:
@@ -122,6 +128,72 @@ class LogOddsVote(VotingClassifier):
         return np.log(p / (1 - p))
 
 
+MIN_SLOPE = 1e-3  # the Platt slope's floor: the calibrated score keeps the model's order
+
+
+class IncreasingPlatt(ClassifierMixin, BaseEstimator):
+    """One model fitted on every row, its score mapped to a probability by a Platt sigmoid fitted
+    on out-of-fold scores, with the sigmoid's slope held above zero.
+
+    Why not CalibratedClassifierCV(method="sigmoid", cv=3): its folds are the rows in the order
+    given, so on a CRM export sorted by date each fold's score comes from a model of other
+    periods. On a table whose won share drifts from 5 % to 50 % along the file those scores
+    anti-correlate with the outcome, the sigmoid's slope comes out negative, and the map,
+    monotone *decreasing*, turned the deployed model's ranking upside down (AUC 0.21 in file
+    order, 0.79 shuffled). Here the folds are stratified and shuffled, and a slope that is not
+    positive is replaced by MIN_SLOPE (`slope_clamped_` says so): a model whose out-of-fold
+    scores do not rank gets near-constant probabilities in its own order, never the reverse
+    order, and the deployment guard (leadrank.scoring.guard) judges its validated ranking.
+    """
+
+    def __init__(self, estimator: Any = None, folds: int = 3, seed: int = 0) -> None:
+        self.estimator = estimator
+        self.folds = folds
+        self.seed = seed
+
+    def fit(self, X: Any, y: Any) -> IncreasingPlatt:
+        y = np.asarray(y).astype(int)
+        self.classes_ = np.unique(y)
+        folds = max(2, min(self.folds, int(np.bincount(y).min())))
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+        scores = np.empty(len(y))
+        for train, test in cv.split(np.zeros(len(y)), y):
+            member = clone(self.estimator).fit(_rows(X, train), y[train])
+            scores[test] = _score(member, _rows(X, test))
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(scores.reshape(-1, 1), y)
+        slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        self.slope_clamped_ = slope < MIN_SLOPE
+        if self.slope_clamped_:  # refit the intercept alone under the floor slope
+            offset = MIN_SLOPE * scores
+            intercept = float(np.log(y.mean() / (1 - y.mean())) - np.median(offset))
+            slope = MIN_SLOPE
+        self.slope_, self.intercept_ = slope, intercept
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        return self.slope_ * _score(self.estimator_, X) + self.intercept_
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        p = 1 / (1 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _rows(X: Any, index: np.ndarray) -> Any:
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+
+
+def _score(model: Any, X: Any) -> np.ndarray:
+    """A classifier's ranking score: its decision function, else the log-odds of its probability."""
+    if hasattr(model, "decision_function"):
+        return np.asarray(model.decision_function(X), dtype=float)
+    p = np.clip(model.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def build_pipeline(numeric: list[str], categorical: list[str], n_rows: int, onehot_width: int = 0) -> Pipeline:
     """The production model for this many outcomes (see the module docstring)."""
     if n_rows < SMALL_DATA_ROWS:
@@ -130,9 +202,7 @@ def build_pipeline(numeric: list[str], categorical: list[str], n_rows: int, oneh
     if onehot_width <= MAX_PAIR_WIDTH:
         members.append(("pairs", _pair_model(numeric, categorical)))
     vote = LogOddsVote(members, voting="soft") if len(members) > 1 else members[0][1]
-    # ensemble=False: one model fitted on every row, with a Platt scaling fitted out of fold;
-    # a monotone map, so calibration costs no ranking quality.
-    return Pipeline([("model", CalibratedClassifierCV(vote, method="sigmoid", cv=3, ensemble=False))])
+    return Pipeline([("model", IncreasingPlatt(vote))])
 
 
 def onehot_width(frame: pd.DataFrame, numeric: list[str], categorical: list[str], min_frequency: int = 20) -> int:
@@ -190,6 +260,7 @@ def evaluate_and_fit(
     categorical: list[str],
     *,
     dates: pd.Series | None = None,
+    baseline: pd.Series | None = None,
     min_per_class: int = 8,
     top_share: float = 0.1,
     fit_final: bool = True,
@@ -197,11 +268,17 @@ def evaluate_and_fit(
 ) -> ModelResult:
     """Validate honestly, then (unless `fit_final` is off) fit on all rows. `y` is 1 for won,
     0 for lost. The metrics carry the training-data summary stored with each model version.
+    `baseline` is another score of the same rows (the fit score): its AUC on the same validation
+    rows is reported as `fit_score_auc`, for the deployment guard (`refusal`).
     `cv_seed` shuffles the cross-validation folds (fixed, so that a figure can be reproduced;
-    bench/eval_model.py varies it to show how much of a figure is the draw of the folds)."""
-    y = y.astype(int).to_numpy()
-    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
-    summary: dict[str, Any] = {"n_rows": int(len(y)), "n_positive": n_pos, "n_negative": n_neg,
+    bench/eval_model.py varies it to show how much of a figure is the draw of the folds).
+
+    The rows are first put in an order of their own content (`canonical_order`), so the folds,
+    the time split's ties and the fitted model depend on which rows there are, never on the
+    order the file or the warehouse gave them in."""
+    y_all = y.astype(int).to_numpy()
+    n_pos, n_neg = int(y_all.sum()), int(len(y_all) - y_all.sum())
+    summary: dict[str, Any] = {"n_rows": int(len(y_all)), "n_positive": n_pos, "n_negative": n_neg,
                                "numeric_features": list(numeric), "categorical_features": list(categorical)}
     if dates is not None:
         when = pd.to_datetime(pd.Series(dates), errors="coerce")
@@ -210,21 +287,25 @@ def evaluate_and_fit(
         reason = (f"cold start: {n_pos} won and {n_neg} lost outcomes, need at least {min_per_class} of each; "
                   "no model, priority uses the fit score only")
         return ModelResult(None, {**summary, "validation": "none", "auc": None}, numeric, categorical, reason)
-    X = _as_frame(frame, numeric, categorical)
+    X = _as_frame(frame, numeric, categorical).reset_index(drop=True)
+    order = canonical_order(X, y_all, dates)
+    X, y = X.iloc[order].reset_index(drop=True), y_all[order]
+    if dates is not None:
+        dates = pd.Series(dates).reset_index(drop=True).iloc[order].reset_index(drop=True)
     width = onehot_width(X, numeric, categorical)
     pipeline = build_pipeline(numeric, categorical, len(y), width)
     # One thread: on CRM-sized data OpenMP's start-up and contention cost more than they save
     # (boosting ran 7x slower with two threads on a busy two-core machine).
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.filterwarnings("ignore", category=UserWarning)  # KBins on near-constant columns
-        validation, note, y_true, p = _validate(pipeline, X, y, dates, cv_seed)
+        validation, note, rows, p = _validate(pipeline, X, y, dates, cv_seed)
         if fit_final:
             pipeline.fit(X, y)
+    y_true = y[rows]
     k = max(1, int(round(len(y_true) * top_share)))
+    folds = int(validation.split("_")[1].removesuffix("fold")) if validation.startswith("stratified") else 0
     pooled = round(float(roc_auc_score(y_true, p)), 4)
-    by_fold: list[float] = []
-    if validation.startswith("stratified"):
-        by_fold = fold_aucs(y_true, p, int(validation.split("_")[1].removesuffix("fold")), cv_seed)
+    by_fold = fold_aucs(y_true, p, folds, cv_seed) if folds else []
     metrics = {
         **summary,
         "validation": validation,
@@ -243,17 +324,53 @@ def evaluate_and_fit(
         "validation_rows": int(len(y_true)),
         "classifier": _describe(pipeline),
     }
+    if baseline is not None:
+        fit = pd.to_numeric(pd.Series(baseline).reset_index(drop=True), errors="coerce").fillna(0).to_numpy()[order][rows]
+        metrics["fit_score_auc"] = (round(float(np.mean(fold_aucs(y_true, fit, folds, cv_seed))), 4) if folds
+                                    else round(float(roc_auc_score(y_true, fit)), 4))
     if by_fold:
         metrics["auc_by_fold"] = by_fold
         metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
+    if fit_final and isinstance(pipeline.named_steps["model"], IncreasingPlatt):
+        platt = pipeline.named_steps["model"]
+        metrics["calibration_slope"] = round(platt.slope_, 4)
+        if platt.slope_clamped_:
+            note = (note + "; " if note else "") + ("the out-of-fold scores did not rank the outcomes: the calibration "
+                                                     f"slope was held at {MIN_SLOPE} instead of reversing the order")
     if note:
         metrics["validation_note"] = note
     return ModelResult(pipeline if fit_final else None, metrics, numeric, categorical)
 
 
+def refusal(metrics: dict[str, Any]) -> str:
+    """Why a validated model must not be deployed, or "" when it may be: its validated AUC is
+    below 0.5 (it ranks lost deals above won ones) or below the fit score's AUC on the same
+    validation rows (the fit score alone ranks them better)."""
+    auc, fit = metrics.get("auc"), metrics.get("fit_score_auc")
+    if auc is None:
+        return ""
+    if auc < 0.5:
+        why = f"its validated AUC {auc} is below 0.5 (it ranks lost deals above won ones)"
+    elif fit is not None and auc < fit:
+        why = f"its validated AUC {auc} is below the fit score's own AUC {fit} on the same outcomes"
+    else:
+        return ""
+    return f"model not deployed: {why}; priority uses the fit score only"
+
+
+def canonical_order(X: pd.DataFrame, y: np.ndarray, dates: pd.Series | None = None) -> np.ndarray:
+    """A permutation that sorts the rows by a hash of their content (features, label, date):
+    the same rows in any order come out in one order. Identical rows are interchangeable."""
+    keyed = X.assign(__y=y)
+    if dates is not None:
+        keyed["__date"] = pd.Series(dates).astype(str).to_numpy()
+    digest = pd.util.hash_pandas_object(keyed, index=False).to_numpy()
+    return np.argsort(digest, kind="stable")
+
+
 def _describe(pipeline: Pipeline) -> str:
     model = pipeline.named_steps["model"]
-    if isinstance(model, CalibratedClassifierCV):
+    if isinstance(model, IncreasingPlatt):
         inner = model.estimator
         names = [n for n, _ in inner.estimators] if isinstance(inner, VotingClassifier) else ["trees"]
         return "calibrated soft vote of " + " + ".join(
@@ -263,6 +380,7 @@ def _describe(pipeline: Pipeline) -> str:
 
 def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Series | None,
               cv_seed: int = 0) -> tuple[str, str, np.ndarray, np.ndarray]:
+    """(validation name, note, positions of the validation rows, their out-of-sample scores)."""
     note = ""
     if dates is not None:
         when = pd.to_datetime(pd.Series(dates).reset_index(drop=True), errors="coerce").to_numpy()
@@ -275,12 +393,12 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
             train, test = order[:cut], order[cut:]
             if len(set(y[train])) == 2 and len(set(y[test])) == 2:
                 fitted = pipeline.fit(X.iloc[train], y[train])
-                return "time_split_75_25", note, y[test], fitted.predict_proba(X.iloc[test])[:, 1]
+                return "time_split_75_25", note, test, fitted.predict_proba(X.iloc[test])[:, 1]
             note = "the later 25 % of outcomes hold one class only: stratified cross-validation instead"
     folds = min(5, int(min(np.bincount(y))))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed)
     p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
-    return f"stratified_{folds}fold_cv", note, y, p
+    return f"stratified_{folds}fold_cv", note, np.arange(len(y)), p
 
 
 def fold_aucs(y: np.ndarray, p: np.ndarray, folds: int, cv_seed: int = 0) -> list[float]:
@@ -379,38 +497,68 @@ def _looks_numeric(values: pd.Series) -> tuple[bool, int]:
     return bool(numbers.mean() >= 0.95), int((~numbers).sum())
 
 
-def positive_label(values: pd.Series, positive: str | None) -> str:
-    """The target value that means won: the one given, else 1 / yes / true / won / 成交."""
-    present = {str(v).strip() for v in values.dropna() if str(v).strip()}
-    if positive is not None:
-        if positive not in present:
-            raise ValueError(f"--positive {positive!r} does not occur in the target (values: {sorted(present)[:10]})")
-        return positive
-    for candidate in ("1", "1.0", "yes", "Yes", "YES", "true", "True", "TRUE", "won", "Won", "成交", "赢单", "converted"):
-        if candidate in present:
-            return candidate
-    raise ValueError(f"cannot tell which target value is a win (values: {sorted(present)[:10]}); give --positive")
+WIN_VALUES = {"1", "1.0", "yes", "y", "true", "won", "win", "converted", "成交", "赢单", "签约", "中标", "是"}
 
 
-def outcome_table(table: pd.DataFrame, target: str, *, positive: str | None = None, drop: list[str] | None = None,
-                  time_column: str | None = None) -> OutcomeTable:
+def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tuple[list[str], str]:
+    """(the target values that mean won, a warning or ""). The values given (each must occur),
+    else every value that reads as a win (1 / yes / true / won / 成交 ... together, so an export
+    mixing 'won' and '成交' counts both). With more than two values the warning says which
+    were counted as lost without being named, since a win word the defaults do not know would
+    otherwise silently become a loss."""
+    present = sorted({str(v).strip() for v in values.dropna() if str(v).strip()})
+    if positive:
+        absent = [v for v in positive if v not in present]
+        if absent:
+            raise ValueError(f"--positive {', '.join(map(repr, absent))} does not occur in the target "
+                             f"(values: {present[:10]})")
+        wins = [v for v in present if v in positive]
+    else:
+        wins = [v for v in present if v.casefold() in WIN_VALUES]
+        if not wins:
+            raise ValueError(f"cannot tell which target value is a win (values: {present[:10]}); give --positive "
+                             "(repeat it for several)")
+    lost = [v for v in present if v not in wins]
+    warning = ""
+    if len(present) > 2:
+        looks_won = [v for v in lost if v.casefold() in WIN_VALUES]
+        warning = (f"the target has {len(present)} values: counted as won {wins}, as lost {lost[:10]} (not named)"
+                   + (f"; {looks_won} look like wins: name them with --positive" if looks_won else
+                      "; if any of those is a win, name every won value with --positive"))
+    return wins, warning
+
+
+def _parse_time_column(values: pd.Series, column: str) -> pd.Series:
+    """The time column as dates; a filled cell that is not a date is an error, not a silent
+    fall-back to validation on shuffled rows."""
+    from leadrank.scoring.outcomes import parse_dates
+
+    text = values.fillna("").astype(str).str.strip()
+    parsed = pd.to_datetime(parse_dates(text), errors="coerce")
+    bad = text[(text != "") & parsed.isna()]
+    if len(bad):
+        raise ValueError(f"--time-column {column!r}: {len(bad)} of {int((text != '').sum())} filled values are not "
+                         f"dates (e.g. {list(bad.unique()[:3])}); use dates like 2026-03-01, 2026/3/1 or 2026年3月1日")
+    return parsed
+
+
+def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | None = None,
+                  drop: list[str] | None = None, time_column: str | None = None) -> OutcomeTable:
     """Split a raw export (all strings) into features and labels, choosing each column's kind."""
     drop = list(drop or [])
     unknown = [c for c in [target, *drop, *([time_column] if time_column else [])] if c not in table.columns]
     if unknown:
         raise ValueError(f"no column(s) {unknown} in the data (columns: {list(table.columns)[:40]})")
     raw_target = table[target].astype(str).str.strip()
-    labelled = raw_target != ""
-    win = positive_label(raw_target[labelled], positive)
-    notes: dict[str, Any] = {"rows_without_target": int((~labelled).sum()), "positive_value": win,
+    labelled = (raw_target != "") & table[target].notna()
+    wins, warning = positive_labels(raw_target[labelled], positive)
+    notes: dict[str, Any] = {"rows_without_target": int((~labelled).sum()), "positive_values": wins,
                              "dropped": drop, "ignored": {}, "text_in_number_columns": {}}
+    if warning:
+        notes["target_warning"] = warning
     rows = table[labelled].reset_index(drop=True)
-    y = (raw_target[labelled].reset_index(drop=True) == win).astype(int)
-    dates = None
-    if time_column:
-        from leadrank.scoring.outcomes import parse_dates
-
-        dates = pd.to_datetime(parse_dates(rows[time_column].fillna("")), errors="coerce")
+    y = raw_target[labelled].reset_index(drop=True).isin(wins).astype(int)
+    dates = _parse_time_column(rows[time_column], time_column) if time_column else None
     numeric: list[str] = []
     categorical: list[str] = []
     frame = pd.DataFrame(index=rows.index)

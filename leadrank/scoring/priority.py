@@ -89,7 +89,10 @@ def features_of(leads: pd.DataFrame, statements: pd.DataFrame, cfg: ScoringConfi
 
 
 def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> model_mod.ModelResult:
-    """Validate and fit the outcome model on the leads that have a final outcome (or cold start)."""
+    """Validate and fit the outcome model on the leads that have a final outcome (or cold start).
+    Validation is on the later outcomes when every one has a date. A model that the guard
+    refuses (validated AUC below 0.5 or below the fit score's on the same outcomes) comes back
+    without a pipeline, with its metrics and the reason: the priority is then the fit score."""
     numeric = [*model_mod.LEAD_NUMERIC]
     categorical = [*model_mod.LEAD_CATEGORICAL]
     rows, y, dates = training_set(features, outcomes)
@@ -97,8 +100,13 @@ def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConf
     if extra:
         rows = rows.merge(outcomes.drop_duplicates("lead_id", keep="last")[["lead_id", *extra]], on="lead_id", how="left")
         categorical += extra
-    return model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates,
-                                      min_per_class=cfg.min_outcomes_per_class, top_share=cfg.precision_top_share)
+    fit = fit_factors(rows, cfg, 1.0)[0] if len(rows) else None
+    result = model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates, baseline=fit,
+                                        min_per_class=cfg.min_outcomes_per_class, top_share=cfg.precision_top_share)
+    why = model_mod.refusal(result.metrics)
+    if why:
+        return model_mod.ModelResult(None, {**result.metrics, "deployed": False}, numeric, categorical, why, refused=True)
+    return result
 
 
 def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
@@ -145,7 +153,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     stats = {
         "leads_scored": len(scores),
         "with_financials": int((scores["ratio_coverage"] > 0).sum()),
-        "model": ("reused" if stored is not None else "trained") if result.pipeline is not None else "cold_start",
+        "model": "reused" if stored is not None and result.pipeline is not None else result.status,
         "model_reason": result.reason or (f"reusing the stored model (AUC {result.metrics.get('auc')}, "
                                           f"{result.metrics.get('validation')})" if stored is not None else ""),
         **{f"model_{k}": v for k, v in result.metrics.items()},

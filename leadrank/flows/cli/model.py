@@ -30,9 +30,9 @@ def evaluate(
     data: Annotated[Path, typer.Option("--data", help="CSV (or XLSX) export with one row per lead and its outcome.",
                                        exists=True, dir_okay=False)],
     target: Annotated[str, typer.Option("--target", help="The outcome column, e.g. Converted.")],
-    positive: Annotated[str | None, typer.Option("--positive", help="Target value that means won (default: 1, yes, true, won, 成交).")] = None,
+    positive: Annotated[list[str], typer.Option("--positive", help="Target value that means won; repeat for several (--positive won --positive 成交). Default: every value among 1, yes, true, won, 成交, 赢单, 签约 ...")] = [],  # noqa: B006
     drop: Annotated[list[str], typer.Option("--drop", help="Column to leave out; repeat. Drop identifiers and anything filled in after the outcome was known (it leaks).")] = [],  # noqa: B006
-    time_column: Annotated[str | None, typer.Option("--time-column", help="Date column: validate on the latest 25 % of rows instead of cross-validation.")] = None,
+    time_column: Annotated[str | None, typer.Option("--time-column", help="Date column: validate on the latest 25 % of rows instead of cross-validation (an error if a filled value is not a date).")] = None,
     sep: Annotated[str, typer.Option("--sep", help="CSV field separator.")] = ",",
 ) -> None:
     """Train the production model pipeline on any tabular outcome export and print its validated
@@ -43,18 +43,21 @@ def evaluate(
 
     Numbers, categories, placeholders ("Select") and blanks are recognised per column; what was
     ignored or coerced is listed under `columns`. Progress goes to stderr, the JSON to stdout.
+    The result does not depend on the order of the rows in the file. A target with more than two
+    values gets a warning naming what was counted as won and as lost; a model whose AUC is below
+    0.5 gets a warning that it would not be deployed.
     """
     import pandas as pd
 
     from leadrank.scoring.financials import read_table
-    from leadrank.scoring.model import evaluate_and_fit, outcome_table
+    from leadrank.scoring.model import evaluate_and_fit, outcome_table, refusal
 
     started = time.perf_counter()
     try:
         with err.status(f"reading {data.name}"):
             raw = read_table(data, None, sep)
             raw.columns = [str(c).strip() for c in raw.columns]
-            table = outcome_table(raw, target, positive=positive, drop=drop, time_column=time_column)
+            table = outcome_table(raw, target, positive=positive or None, drop=drop, time_column=time_column)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         fail(str(exc))
     with err.status(f"validating the model on {len(table.y)} rows"):
@@ -72,7 +75,12 @@ def evaluate(
         "columns": table.notes,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    guard = refusal(result.metrics)
+    if guard:
+        out["guard"] = guard
     sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
+    for warning in filter(None, [table.notes.get("target_warning"), guard]):
+        err.print(f"[yellow]warning:[/] {plain(warning)}")
     for column, auc in table.notes["possible_leaks"].items():
         err.print(f"[yellow]warning:[/] {plain(repr(column))} alone separates the outcome with AUC {auc}: was it filled in "
                   "after the outcome was known? If so, --drop it.")
