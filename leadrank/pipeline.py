@@ -280,21 +280,23 @@ def score_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str
                         events.loc[events["kind"] == "merge", "lead_id"], strict=True)) if len(events) else {}
     stored["lead_id"] = stored["lead_id"].map(lambda lead: absorbed.get(lead, lead))
     outcomes = pd.concat([stored, new_outcomes[stored.columns]], ignore_index=True).drop_duplicates()
+    refused_stored = ""
     try:
         reuse = models.latest_model(engine, cfg.scoring.model_max_age_days)
-    except ValueError as exc:  # a tampered or corrupt artifact: train afresh, say so
+    except ValueError as exc:  # a tampered, foreign or corrupt artifact: that model fails, the night goes on
         log.warning("%s", exc)
-        reuse = None
+        reuse, refused_stored = None, f"stored model refused: {exc}; "
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None)
+    result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     _write(result.scores, files.stage("scores"))
     _write(new_outcomes, files.stage("outcomes"))
     _write(pd.concat([fin_rejects, out_rejects], ignore_index=True).astype(object), files.stage("score_rejects"))
     model = {"status": result.stats["model"], "metrics": result.model.metrics, "source": "nightly",
-             "reason": result.model.reason or result.stats["model_reason"],
+             "reason": result.stats["model_reason"],
              "used_model_id": reuse.model_id if reuse else None}
     if result.stats["model"] == "trained":
-        model["artifact_path"] = str(files.root / "model.pkl")
-        (files.root / "model.pkl").write_bytes(models.dump(result.model)[0])
+        model["artifact_path"] = str(files.root / "model.skops")
+        (files.root / "model.skops").write_bytes(models.dump(result.model)[0])
     (files.root / "model.json").write_text(json.dumps(model, default=str), encoding="utf-8")
     if result.model.reason:
         log.warning("%s", result.model.reason)

@@ -1,22 +1,39 @@
 """Model versions in the warehouse: metrics, training summary and the fitted pipeline.
 
-Every nightly run and every retrain stores a version (a cold start too, with its reason), so the
-history of what scored the leads is auditable. The fitted pipeline is pickled with a SHA-256
-checksum that is verified before loading; only leadrank itself writes this table, and a blob
-whose checksum does not match is refused, not unpickled.
+Every nightly run and every retrain stores a version (a cold start and a refused model too, with
+the reason), so the history of what scored the leads is auditable. The fitted pipeline is stored
+with skops, not pickle: loading a pickle runs whatever code it names, so a row written into
+model_versions (the checksum beside it is no defence: whoever can write the blob can write its
+checksum) would run code in the next night. skops rebuilds only the types listed in TRUSTED and
+refuses any other; a blob that is not a skops file, names another type or fails its checksum
+fails that model (the night trains its own, or ranks by the fit score), never the night.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import pickle
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+import skops.io as sio
 from sqlalchemy import Connection, Engine, text
+
+# Types a leadrank pipeline holds beyond those skops trusts by default (scikit-learn estimators,
+# numpy and scipy containers). check_array is the function a ColumnTransformer keeps a
+# functools.partial of; skops checks the partial's function against this list too.
+TRUSTED = [
+    "functools.partial",
+    "leadrank.scoring.model.IncreasingPlatt",
+    "leadrank.scoring.model.LogOddsVote",
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils._bunch.Bunch",
+    "sklearn.utils.validation.check_array",
+]
 
 
 @dataclass
@@ -28,8 +45,25 @@ class StoredModel:
 
 
 def dump(model: Any) -> tuple[bytes, str]:
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    """A ModelResult's pipeline and feature lists as a skops file (its metrics are stored in
+    their own column), and the file's SHA-256."""
+    blob = sio.dumps({"pipeline": model.pipeline, "numeric": list(model.numeric),
+                      "categorical": list(model.categorical)}, compression=zipfile.ZIP_DEFLATED)
     return blob, hashlib.sha256(blob).hexdigest()
+
+
+def load(blob: bytes, metrics: dict[str, Any]) -> Any:
+    """The ModelResult stored by `dump`; ValueError for anything else (a pickle, another type)."""
+    from leadrank.scoring.model import ModelResult
+
+    try:
+        stored = sio.loads(blob, trusted=TRUSTED)
+        model = ModelResult(stored["pipeline"], metrics, list(stored["numeric"]), list(stored["categorical"]))
+    except Exception as exc:  # noqa: BLE001 - not a zip, untrusted types, another scikit-learn version ...
+        raise ValueError(f"not a leadrank model ({type(exc).__name__}: {str(exc)[:300]})") from None
+    if not hasattr(model.pipeline, "predict_proba"):
+        raise ValueError(f"not a leadrank model (a {type(model.pipeline).__name__})")
+    return model
 
 
 def insert_model(conn: Connection, *, model_id: str, run_id: str | None, status: str, metrics: dict[str, Any],
@@ -69,11 +103,12 @@ def latest_model(engine: Engine, max_age_days: float) -> StoredModel | None:
     blob = bytes(row.artifact)
     if hashlib.sha256(blob).hexdigest() != row.artifact_sha256:
         raise ValueError(f"model {row.model_id}: stored artifact fails its checksum; refusing to load it")
+    metrics = json.loads(row.metrics or "{}")
     try:
-        model = pickle.loads(blob)
-    except Exception as exc:  # noqa: BLE001 - e.g. saved by another scikit-learn version
-        raise ValueError(f"model {row.model_id}: cannot load the stored pipeline ({type(exc).__name__}: {exc})") from None
-    return StoredModel(row.model_id, trained_at.to_pydatetime(), json.loads(row.metrics or "{}"), model)
+        model = load(blob, metrics)
+    except ValueError as exc:
+        raise ValueError(f"model {row.model_id}: cannot load the stored pipeline, {exc}") from None
+    return StoredModel(row.model_id, trained_at.to_pydatetime(), metrics, model)
 
 
 def list_models(engine: Engine, limit: int = 10) -> pd.DataFrame:
