@@ -46,7 +46,11 @@ def load_outcomes(cfg: OutcomesConfig) -> pd.DataFrame:
 
 
 def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(matched outcomes with lead_id and a normalised outcome, rejects with reasons)."""
+    """(matched outcomes with lead_id and a normalised outcome, rejects with reasons). A file with
+    a header and no rows matches nothing (and is no error: a night with an empty configured
+    outcomes file scores as without it)."""
+    if outcomes.empty:
+        return pd.DataFrame(columns=OUTCOME_COLUMNS), pd.DataFrame(columns=REJECT_COLUMNS)
     by_uscc = {u: lid for u, lid, ok in zip(leads["uscc"], leads["lead_id"], leads["uscc_valid"], strict=True) if ok and u}
     by_core: dict[str, str] = {}
     zh_cores = chinese_name_cores(leads)

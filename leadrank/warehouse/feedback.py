@@ -8,22 +8,31 @@ the nightly model trains on (`read.stored_outcomes`).
 
 Nothing is lost silently: rows that match no lead, carry an unknown outcome or an unreadable date
 are returned with their row number and reason; duplicate rows (the same lead, outcome and date)
-are counted once and reported; rows imported before are recognised and not stored twice.
+are counted once and reported; rows imported before are recognised and not stored twice, and a
+deal stored without a date is the same deal as that lead's outcome with a date (the one with the
+date is kept), so importing a file again with its date column named adds nothing. A date column
+that is not recognised is named in a warning. Every import is recorded (`outcome_imports`) and
+can be undone with `remove_import`. A file with a header and no rows imports nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, bindparam, inspect, text
 
 from leadrank.config import OutcomesConfig
 from leadrank.scoring.financials import read_table
 from leadrank.scoring.outcomes import REJECT_COLUMNS, load_outcomes, match_outcomes, parse_dates
 from leadrank.warehouse.engine import now, writer
-from leadrank.warehouse.load import write_outcomes
+from leadrank.warehouse.load import outcome_ids, write_outcomes
+from leadrank.warehouse.migrate import upgrade
 
 FIELDS = ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner"]
 ALIASES = {
@@ -33,10 +42,13 @@ ALIASES = {
     "uscc": ["uscc", "credit code", "credit_code", "unified social credit code", "统一社会信用代码", "社会信用代码",
              "信用代码"],
     "outcome": ["outcome", "result", "status", "stage", "结果", "状态", "商机状态", "销售阶段", "阶段"],
-    "outcome_date": ["outcome_date", "date", "close date", "close_date", "closed", "日期", "成交日期", "结单日期",
-                     "关闭日期", "时间"],
+    "outcome_date": ["outcome_date", "outcome date", "date", "close date", "close_date", "closed", "closed date",
+                     "closing date", "date closed", "close_time", "won date", "signed date", "contract date",
+                     "decision date", "日期", "成交日期", "签约日期", "签单日期", "赢单日期", "丢单日期", "结单日期",
+                     "关单日期", "关闭日期", "结束日期", "完成日期", "成交时间", "签约时间", "时间"],
     "owner": ["owner", "sales", "salesperson", "sales rep", "rep", "负责人", "销售", "销售人员", "跟进人", "所有者"],
 }
+_DATE_HEADER = re.compile(r"日期|时间|date|time|closed", re.IGNORECASE)
 
 
 class FeedbackError(ValueError):
@@ -52,6 +64,10 @@ class ImportReport:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (row, the row it repeats)
     rejected: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     columns: dict[str, str] = field(default_factory=dict)  # our field -> the file's header
+    import_id: str = ""
+    previous: str | None = None  # an earlier, not removed import of the very same file
+    superseded: int = 0  # stored outcomes without a date replaced by this file's dated ones
+    warnings: list[str] = field(default_factory=list)
 
 
 def detect_columns(headers: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
@@ -97,6 +113,25 @@ def _reject(rows: pd.DataFrame, reason: pd.Series) -> pd.DataFrame:
                          "raw": [str(r) for r in rows[FIELDS].to_dict("records")]}, columns=REJECT_COLUMNS)
 
 
+def date_warning(table: pd.DataFrame, mapping: dict[str, str]) -> str:
+    """When no date column was found: the columns that look like dates (by header or values)."""
+    if "outcome_date" in mapping:
+        return ""
+    used = set(mapping.values())
+    found = []
+    for header in table.columns:
+        if header in used:
+            continue
+        values = table[header].dropna().astype(str).str.strip()
+        values = values[values != ""]
+        if _DATE_HEADER.search(str(header)) or (len(values) and parse_dates(values).notna().mean() >= 0.8):
+            found.append(str(header))
+    if not found:
+        return ""
+    return (f"no outcome date column recognised; {', '.join(map(repr, found))} looks like dates but is not used: "
+            f"name it with --map '{found[0]}=outcome_date' (without dates the model cannot be validated on later outcomes)")
+
+
 def import_outcomes(engine: Engine, path: Path, columns: dict[str, str] | None = None) -> ImportReport:
     """Import one CRM export; see the module docstring for what happens to each row."""
     if not path.is_file():
@@ -104,14 +139,17 @@ def import_outcomes(engine: Engine, path: Path, columns: dict[str, str] | None =
     if path.suffix.lower() == ".xls":
         raise FeedbackError(f"{path.name}: old .xls workbooks are not supported; save it as .xlsx or .csv")
     try:
-        headers = [str(c).strip() for c in read_table(path).columns]
+        raw = read_table(path)
     except Exception as exc:  # noqa: BLE001 - a broken workbook raises many kinds of error
         raise FeedbackError(f"cannot read {path.name}: {exc}") from None
-    mapping = detect_columns(headers, columns)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    mapping = detect_columns(list(raw.columns), columns)
     report = ImportReport(file=path.name, columns=mapping)
+    report.warnings = [w for w in [date_warning(raw, mapping)] if w]
     table = load_outcomes(OutcomesConfig(name=path.stem, path=path, columns=mapping))
     report.rows = len(table)
     leads = _leads(engine)
+    upgrade(engine)
 
     given = table["outcome_date"].notna()
     unreadable = given & parse_dates(table["outcome_date"].fillna("")).isna()
@@ -124,16 +162,112 @@ def import_outcomes(engine: Engine, path: Path, columns: dict[str, str] | None =
     merged = leads[(leads["status"] == "merged") & leads["merged_into"].notna()]
     survivors = dict(zip(merged["lead_id"], merged["merged_into"], strict=True))
     matched["lead_id"] = matched["lead_id"].map(lambda lead: survivors.get(lead, lead))
+    unique = _first_of_each(matched, report)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    report.import_id = "imp-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    with writer(engine).begin() as conn:
+        report.previous = conn.execute(text(
+            "SELECT import_id FROM outcome_imports WHERE file_sha256 = :s AND removed_at IS NULL "
+            "ORDER BY imported_at DESC LIMIT 1"), {"s": sha}).scalar()
+        unique, report.superseded = _against_stored(conn, unique)
+        ids = outcome_ids(unique) if len(unique) else []
+        known = set(_existing_ids(conn, ids))
+        stamp = now()
+        report.imported = write_outcomes(conn, unique, stamp)
+        new_ids = [i for i in dict.fromkeys(ids) if i not in known]
+        for chunk in _chunks(new_ids):
+            conn.execute(text("UPDATE outcomes SET import_id = :i WHERE outcome_id IN :ids")
+                         .bindparams(bindparam("ids", expanding=True)), {"i": report.import_id, "ids": chunk})
+        report.already = len(matched) - len(report.duplicates) - report.imported
+        conn.execute(text(
+            "INSERT INTO outcome_imports (import_id, file, file_sha256, imported_at, rows_read, imported, already, "
+            "rejected) VALUES (:i, :f, :s, :t, :n, :new, :old, :bad)"),
+            {"i": report.import_id, "f": path.name, "s": sha, "t": stamp, "n": report.rows, "new": report.imported,
+             "old": report.already, "bad": len(report.rejected)})
+    return report
+
+
+def _first_of_each(matched: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    """One row per deal of this file: the same lead, outcome and date repeat an earlier row, and
+    a row without a date repeats the first dated row of the same lead and outcome."""
+    dated: dict[tuple[object, object], object] = {}
+    for row in matched.itertuples(index=False):
+        if row.outcome_date:
+            dated.setdefault((row.lead_id, row.outcome), row.row_no)
     first_row: dict[tuple[object, ...], object] = {}
     keep = []
     for row in matched.itertuples(index=False):
         key = (row.lead_id, row.outcome, row.outcome_date)
-        keep.append(key not in first_row)
-        if key in first_row:
-            report.duplicates.append((f"{row.source_file}:{row.row_no}", f"{row.source_file}:{first_row[key]}"))
-        first_row.setdefault(key, row.row_no)
-    unique = matched[keep]
+        original = dated.get(key[:2]) if row.outcome_date is None else first_row.get(key)
+        original = first_row.get(key) if original is None else original
+        keep.append(original is None)
+        if original is None:
+            first_row[key] = row.row_no
+        else:
+            report.duplicates.append((f"{row.source_file}:{row.row_no}", f"{row.source_file}:{original}"))
+    return matched[keep]
+
+
+def _against_stored(conn: Connection, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the rows left to store, how many stored undated outcomes they replace): a row without a
+    date whose lead and outcome are stored already is that deal; a dated row replaces the same
+    lead's and outcome's stored rows without a date."""
+    if rows.empty:
+        return rows, 0
+    stored = _stored_for(conn, list(dict.fromkeys(rows["lead_id"])))
+    with_any = set(zip(stored["lead_id"], stored["outcome"], strict=True))
+    undated = stored[stored["outcome_date"].isna()]
+    rows = rows[rows["outcome_date"].notna() | ~pd.Series(
+        [(lead, o) in with_any for lead, o in zip(rows["lead_id"], rows["outcome"], strict=True)], index=rows.index)]
+    dated_keys = {(lead, o) for lead, o, d in zip(rows["lead_id"], rows["outcome"], rows["outcome_date"], strict=True) if d}
+    replaced = [i for i, lead, o in zip(undated["outcome_id"], undated["lead_id"], undated["outcome"], strict=True)
+                if (lead, o) in dated_keys]
+    for chunk in _chunks(replaced):
+        conn.execute(text("DELETE FROM outcomes WHERE outcome_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                     {"ids": chunk})
+    return rows, len(replaced)
+
+
+def _stored_for(conn: Connection, leads: list[str]) -> pd.DataFrame:
+    parts = [pd.DataFrame(conn.execute(text(
+        "SELECT outcome_id, lead_id, outcome, outcome_date FROM outcomes WHERE lead_id IN :ids").bindparams(
+        bindparam("ids", expanding=True)), {"ids": chunk}).all(), columns=["outcome_id", "lead_id", "outcome", "outcome_date"])
+        for chunk in _chunks(leads)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["outcome_id", "lead_id", "outcome", "outcome_date"])
+
+
+def _existing_ids(conn: Connection, ids: list[str]) -> list[str]:
+    return [r[0] for chunk in _chunks(ids) for r in conn.execute(text(
+        "SELECT outcome_id FROM outcomes WHERE outcome_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+        {"ids": chunk}).all()]
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+def list_imports(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    """The latest imports, newest first, with what each added and whether it was removed."""
+    upgrade(engine)
+    with engine.connect() as conn:
+        return pd.read_sql_query(text(
+            "SELECT i.import_id, i.file, i.imported_at, i.rows_read, i.imported, i.already, i.rejected, i.removed_at, "
+            "(SELECT COUNT(*) FROM outcomes o WHERE o.import_id = i.import_id) AS stored "
+            "FROM outcome_imports i ORDER BY i.imported_at DESC, i.import_id DESC LIMIT :n"), conn,
+            params={"n": int(limit)}, dtype=object)
+
+
+def remove_import(engine: Engine, import_id: str) -> int:
+    """Undo one import: delete the outcomes it added; returns how many. The next nightly run
+    trains without them."""
+    upgrade(engine)
     with writer(engine).begin() as conn:
-        report.imported = write_outcomes(conn, unique, now())
-    report.already = len(unique) - report.imported
-    return report
+        row = conn.execute(text("SELECT removed_at FROM outcome_imports WHERE import_id = :i"), {"i": import_id}).first()
+        if row is None:
+            raise FeedbackError(f"no import {import_id!r}: `leadrank outcomes list` shows the imports")
+        if row.removed_at is not None:
+            raise FeedbackError(f"import {import_id} was removed already ({str(row.removed_at)[:19]})")
+        removed = conn.execute(text("DELETE FROM outcomes WHERE import_id = :i"), {"i": import_id}).rowcount
+        conn.execute(text("UPDATE outcome_imports SET removed_at = :t WHERE import_id = :i"), {"i": import_id, "t": now()})
+    return int(removed or 0)

@@ -1,0 +1,128 @@
+"""Outcome imports: date headers, a file imported twice, a deal whose date arrives later,
+`outcomes list` / `outcomes remove`, and header-only files (issue 15; issue 17 item 7)."""
+
+import pandas as pd
+import pytest
+import yaml
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from leadrank.config import OutcomesConfig
+from leadrank.flows.cli import app
+from leadrank.paths import DEMO_DIR
+from leadrank.scoring.outcomes import load_outcomes, match_outcomes
+from leadrank.warehouse.engine import make_engine
+from leadrank.warehouse.feedback import date_warning, detect_columns
+from tests.helpers import run_pipeline
+from tests.test_model import config_without_outcomes
+
+runner = CliRunner()
+DEMO_CRM = pd.read_csv(DEMO_DIR / "crm" / "outcomes.csv", dtype=str, keep_default_na=False)
+
+
+def said(result) -> str:
+    return " ".join((result.output or "").split())
+
+
+def outcomes_of(url: str) -> list[tuple]:
+    with make_engine(url).connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT lead_id, outcome, outcome_date, import_id FROM outcomes ORDER BY lead_id, outcome, outcome_date"))]
+
+
+def do(*args: str):
+    result = runner.invoke(app, list(args), env={"COLUMNS": "250"})
+    return result
+
+
+@pytest.mark.parametrize("header", ["签约日期", "成交日期", "Close Date", "closing date", "结束日期"])
+def test_date_headers_are_recognised(header):
+    assert detect_columns(["客户名称", "结果", header])["outcome_date"] == header
+
+
+def test_an_unrecognised_date_column_is_named_in_a_warning():
+    table = pd.DataFrame({"客户名称": ["甲公司"], "结果": ["成交"], "拜访时点": ["2026-03-01"], "备注": ["x"]})
+    warning = date_warning(table, detect_columns(list(table.columns)))
+    assert "'拜访时点'" in warning and "--map '拜访时点=outcome_date'" in warning and "备注" not in warning
+    header_only = pd.DataFrame(columns=["客户名称", "结果", "签单时间点"])  # no values to look at: the header says it
+    assert "'签单时间点'" in date_warning(header_only, detect_columns(list(header_only.columns)))
+    dated = pd.DataFrame({"客户名称": ["甲公司"], "结果": ["成交"], "签约日期": ["2026-03-01"]})
+    assert date_warning(dated, detect_columns(list(dated.columns))) == ""
+
+
+def test_a_header_only_file_matches_nothing(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("公司名称,结果,日期\n", encoding="utf-8")
+    table = load_outcomes(OutcomesConfig(name="e", path=path, columns={"company_name": "公司名称", "outcome": "结果",
+                                                                        "outcome_date": "日期"}))
+    good, bad = match_outcomes(table, pd.DataFrame(columns=["lead_id", "uscc", "uscc_valid", "name_core",
+                                                            "company_name_zh"]))
+    assert table.empty and good.empty and bad.empty
+
+
+def test_a_configured_empty_outcomes_file_does_not_fail_the_night(tmp_path):
+    raw = (DEMO_DIR / "sources.yaml").read_text(encoding="utf-8")
+    raw = raw.replace("${CONFIG_URL}", DEMO_DIR.as_uri()).replace("${CONFIG_DIR}", str(DEMO_DIR))
+    data = yaml.safe_load(raw)
+    (tmp_path / "empty.csv").write_text("公司名称,统一社会信用代码,结果,日期,负责人\n", encoding="utf-8")
+    data["outcomes"][0]["path"] = str(tmp_path / "empty.csv")
+    for item in data["financials"]:
+        item["path"] = str(DEMO_DIR / item["path"])
+    config = tmp_path / "empty-outcomes.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    night = run_pipeline(str(config), f"sqlite:///{tmp_path / 'w.db'}")
+    assert night["scoring"]["model"] == "cold_start" and night["scoring"]["outcomes_new"] == 0
+
+
+def test_import_twice_late_dates_list_and_remove(warehouse_url, tmp_path):
+    run_pipeline(str(config_without_outcomes(tmp_path)), warehouse_url)
+    header_only = tmp_path / "header-only.csv"
+    header_only.write_text("公司名称,结果,签约日期\n", encoding="utf-8")
+    result = do("outcomes", "import", str(header_only), "--warehouse", warehouse_url)
+    assert result.exit_code == 0, result.output
+    assert "0 rows" in said(result) and "0 outcomes imported" in said(result)
+
+    # The demo's deals under a date header the old aliases did not know.
+    crm = DEMO_CRM.rename(columns={"日期": "签约日期"})
+    crm.to_csv(tmp_path / "crm.csv", index=False)
+    first = do("outcomes", "import", str(tmp_path / "crm.csv"), "--warehouse", warehouse_url)
+    assert first.exit_code == 0, first.output
+    stored = outcomes_of(warehouse_url)
+    n = len(stored)
+    assert n >= 30 and "outcome_date='签约日期'" in said(first) and all(date for _, _, date, _ in stored)
+    again = do("outcomes", "import", str(tmp_path / "crm.csv"), "--warehouse", warehouse_url)
+    assert "0 outcomes imported" in said(again) and "was imported before as imp-" in said(again)
+    assert outcomes_of(warehouse_url) == stored
+
+    # The same deals without their dates, then with them under an unknown header and --map: still one each.
+    crm.drop(columns="签约日期").to_csv(tmp_path / "undated.csv", index=False)
+    undated = do("outcomes", "import", str(tmp_path / "undated.csv"), "--warehouse", warehouse_url)
+    assert "0 outcomes imported" in said(undated) and len(outcomes_of(warehouse_url)) == n
+
+    # Undo the first import: its outcomes go, the others stay, and it cannot be undone twice.
+    listing = do("outcomes", "list", "--warehouse", warehouse_url)
+    assert listing.exit_code == 0 and "crm.csv" in listing.output and "header-only.csv" in listing.output
+    first_id = next(i for *_, i in stored)
+    removed = do("outcomes", "remove", first_id, "--warehouse", warehouse_url)
+    assert removed.exit_code == 0 and f"{n} outcomes deleted" in said(removed)
+    assert outcomes_of(warehouse_url) == []
+    twice = do("outcomes", "remove", first_id, "--warehouse", warehouse_url)
+    assert twice.exit_code == 1 and "removed already" in said(twice)
+    unknown = do("outcomes", "remove", "imp-nope", "--warehouse", warehouse_url)
+    assert unknown.exit_code == 1 and "no import 'imp-nope'" in said(unknown)
+
+
+def test_a_deal_imported_without_its_date_is_not_counted_again_with_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(str(config_without_outcomes(tmp_path)), url)
+    crm = DEMO_CRM.rename(columns={"日期": "签约时点"})  # not recognised: imported without dates
+    crm.to_csv(tmp_path / "crm.csv", index=False)
+    first = do("outcomes", "import", str(tmp_path / "crm.csv"), "--warehouse", url)
+    assert "'签约时点' looks like dates but is not used" in said(first)
+    before = outcomes_of(url)
+    assert before and all(date is None for _, _, date, _ in before)
+    mapped = do("outcomes", "import", str(tmp_path / "crm.csv"), "--map", "签约时点=outcome_date", "--warehouse", url)
+    assert mapped.exit_code == 0, mapped.output
+    after = outcomes_of(url)
+    assert len(after) == len(before) and all(date for _, _, date, _ in after)
+    assert f"{len(before)} outcomes stored without a date" in said(mapped)
