@@ -11,6 +11,7 @@ from leadrank.config import OutcomesConfig
 from leadrank.flows.cli import app
 from leadrank.paths import DEMO_DIR
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
+from leadrank.transform.names import name_cores
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.feedback import date_warning, detect_columns
 from tests.helpers import run_pipeline
@@ -48,6 +49,10 @@ def test_an_unrecognised_date_column_is_named_in_a_warning():
     assert "'签单时间点'" in date_warning(header_only, detect_columns(list(header_only.columns)))
     dated = pd.DataFrame({"客户名称": ["甲公司"], "结果": ["成交"], "签约日期": ["2026-03-01"]})
     assert date_warning(dated, detect_columns(list(dated.columns))) == ""
+
+
+def test_name_cores_of_no_names_is_empty():
+    assert name_cores([]).shape == (0,) and list(name_cores(pd.Series([], dtype=object))) == []
 
 
 def test_a_header_only_file_matches_nothing(tmp_path):

@@ -294,6 +294,8 @@ def name_cores(values: Iterable[object]) -> np.ndarray:
     """The core of every name (None for missing or empty names): what names are matched on.
     Use this, not `parse_name` in a loop, for columns: one Arrow pass instead of one per name."""
     values = list(values)
+    if not values:  # an empty column (a header-only outcomes file): the Arrow path has nothing to write to
+        return np.empty(0, dtype=object)
     cores = parse_names(values)["core"].to_numpy(dtype=object)
     missing = np.asarray([not isinstance(v, str) for v in values], dtype=bool) | (cores == "")
     cores[missing] = None
