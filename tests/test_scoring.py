@@ -191,8 +191,8 @@ def _reasons_one_by_one(factors, top=3):
     for i in range(len(factors.index)):
         ranked = sorted(((f, float(factors.impact[f].iloc[i]), bool(factors.favourable[f].iloc[i])) for f in names),
                         key=lambda t: -abs(t[1]))
-        pros = [t for t in ranked if t[1] > 0.005][:top]
-        cons = [t for t in ranked if t[1] < -0.005][:top]
+        pros = [t for t in ranked if t[1] > 0.005 and t[2]][:top]  # for: favourable values only
+        cons = [t for t in ranked if t[1] < -0.005 and not t[2]][:top]  # against: unfavourable ones only
 
         def as_json(items):
             return json.dumps([{"factor": f, "zh": label(f, ok)[0], "en": label(f, ok)[1], "impact": round(v, 4)}
@@ -215,7 +215,9 @@ def test_reasons_for_every_lead_match_the_per_lead_definition(repeated):
     for name in ("net_margin", "segment", "model", "coverage", "n_sources", "risk", "unlabelled_factor"):
         values = rng.choice([0.0, 0.01, -0.02, 0.03], n) if repeated else rng.normal(0, 0.05, n)
         values[rng.random(n) < 0.3] = 0.0  # ties and effects below the threshold
-        factors.add(name, pd.Series(values, index=index), pd.Series(rng.random(n) < 0.5, index=index))
+        # values mostly favourable where the effect is positive; some effects run against the value
+        favourable = (values > 0) ^ (rng.random(n) < 0.2)
+        factors.add(name, pd.Series(values, index=index), pd.Series(favourable, index=index))
     got = reasons(factors)
     expected = _reasons_one_by_one(factors)
     assert list(zip(got["reasons_for"], got["reasons_against"], got["top_reasons"], strict=True)) == expected

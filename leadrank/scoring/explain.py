@@ -2,9 +2,13 @@
 
 Every factor has two labels: one for a favourable value (high margin, several sources) and one
 for an unfavourable value. Which label a lead gets depends on its own value, never on the sign
-of the effect alone, so a lead without statements is never told it has "complete financials";
-whether a factor is listed for or against the lead depends on the sign of its effect on the
-priority. `top_reasons` shows the three strongest of each.
+of the effect alone, so a lead without statements is never told it has "complete financials".
+A factor is listed *for* a lead only when its value is favourable and it raises the priority,
+and *against* only when its value is unfavourable and it lowers it: "strong financial ratios"
+is never a reason against, "no financial statements" never a reason for. An effect whose sign
+disagrees with the value (the outcome model learned that, among these leads, a high margin goes
+with lost deals) is not worded as a reason at all; it still moves the priority. `top_reasons`
+shows the three strongest of each. docs/scoring.md states the rule for users.
 """
 
 from __future__ import annotations
@@ -101,9 +105,9 @@ def _listing(pieces: list[np.ndarray], used: list[np.ndarray], separator: str) -
 def reasons(factors: Factors, top: int = 3) -> pd.DataFrame:
     """reasons_for / reasons_against (JSON lists) and top_reasons (text, Chinese then English).
 
-    Per lead, the `top` strongest factors for (effect > 0.005) and against (< -0.005), ordered by
-    strength; computed with array operations over all leads at once (a loop per lead took
-    minutes at a million)."""
+    Per lead, the `top` strongest factors for (effect > 0.005 and a favourable value) and against
+    (< -0.005 and an unfavourable value), ordered by strength; computed with array operations
+    over all leads at once (a loop per lead took minutes at a million)."""
     names = list(factors.impact)
     if not names:
         return pd.DataFrame({"reasons_for": "[]", "reasons_against": "[]", "top_reasons": ""}, index=factors.index)
@@ -120,6 +124,7 @@ def reasons_of(impact: np.ndarray, good: np.ndarray, names: list[str], top: int)
     n = len(impact)
     order = np.argsort(-np.abs(impact), axis=1, kind="stable")
     ranked = np.take_along_axis(impact, order, axis=1)
+    favourable = np.take_along_axis(good, order, axis=1)
     # json.dumps of one item, up to its impact value; and the item's words, per factor and label.
     head = np.array([[json.dumps({"factor": f, "zh": label(f, ok)[0], "en": label(f, ok)[1], "impact": 0},
                                  ensure_ascii=False)[:-2] for ok in (False, True)] for f in names], dtype=object)
@@ -128,7 +133,8 @@ def reasons_of(impact: np.ndarray, good: np.ndarray, names: list[str], top: int)
     out: dict[str, np.ndarray] = {}
     texts: list[np.ndarray] = []
     text_used: list[np.ndarray] = []
-    for key, chosen, sign in (("reasons_for", ranked > 0.005, "+"), ("reasons_against", ranked < -0.005, "−")):
+    for key, chosen, sign in (("reasons_for", (ranked > 0.005) & favourable, "+"),
+                              ("reasons_against", (ranked < -0.005) & ~favourable, "−")):
         used, column, value = _picked(impact, order, chosen, top)
         ok = good[rows, column].astype(np.int64)
         shown = np.round(value, 4).astype(str).astype(object)
