@@ -1,0 +1,196 @@
+"""The outcome model never ranks leads backwards (issue 15): row order changes nothing, the
+calibration map is increasing, a model worse than chance or than the fit score is not deployed,
+several won values count together, and a time column that is not dates is an error."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from bench.eval_model import drifting_table, row_orders
+from leadrank import pipeline
+from leadrank.config import ScoringConfig
+from leadrank.flows.artifacts import summary_markdown
+from leadrank.flows.cli import app
+from leadrank.scoring.model import IncreasingPlatt, evaluate_and_fit, outcome_table, predict, refusal
+from leadrank.scoring.priority import train_model
+from leadrank.warehouse.engine import make_engine
+from tests.helpers import run_pipeline
+from tests.test_model import config_without_outcomes
+
+runner = CliRunner()
+
+
+def test_drifting_generator_drifts():
+    frame = drifting_table(4000)
+    won = frame["y"].eq("yes")
+    assert won.head(400).mean() < 0.12 and won.tail(400).mean() > 0.4
+
+
+def test_evaluation_is_the_same_in_any_row_order():
+    """A table sorted by date whose won share drifts from ~5 % to ~50 %: the old calibration
+    (unshuffled folds, free Platt slope) scored it 0.21 in file order and 0.79 shuffled."""
+    frame = drifting_table(4000)
+    aucs, predictions = {}, {}
+    for order, rows in row_orders(frame, "euribor3m").items():
+        table = outcome_table(rows.reset_index(drop=True), "y")
+        result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical)
+        aucs[order] = result.metrics["auc"]
+        # the deployed model too: the same predictions for the same rows
+        predictions[order] = predict(result, outcome_table(frame, "y").frame)
+    assert max(aucs.values()) - min(aucs.values()) <= 0.01, aucs
+    assert aucs["file"] >= aucs["shuffled"] - 0.01 and aucs["file"] > 0.7, aucs
+    first = predictions["file"]
+    for order, p in predictions.items():
+        assert np.corrcoef(first, p)[0, 1] > 0.999, order
+
+
+class Contrarian(ClassifierMixin, BaseEstimator):
+    """Scores +x when fitted on every row, -x when fitted on a part: out-of-fold scores that
+    rank the outcome backwards, as models of other periods did on a date-sorted export."""
+
+    def __init__(self, n_all=None):
+        self.n_all = n_all
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        self.sign_ = 1.0 if self.n_all is None or len(y) == self.n_all else -1.0
+        return self
+
+    def decision_function(self, X):
+        return self.sign_ * np.asarray(X, dtype=float)[:, 0]
+
+
+def test_calibration_never_reverses_the_models_order():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 1))
+    y = (x[:, 0] + rng.normal(0, 0.5, 600) > 0).astype(int)
+    calibrated = IncreasingPlatt(Contrarian(n_all=600)).fit(x, y)
+    assert calibrated.slope_clamped_ and calibrated.slope_ > 0
+    grid = np.linspace(-2, 2, 9).reshape(-1, 1)
+    p = calibrated.predict_proba(grid)[:, 1]
+    assert np.all(np.diff(p) > 0)  # increasing in the model's own score, never decreasing
+    fitted = IncreasingPlatt(Contrarian()).fit(x, y)  # a model that ranks the same way in and out of fold
+    assert not fitted.slope_clamped_ and fitted.slope_ > 0
+
+
+def test_a_model_below_chance_or_below_the_fit_score_is_refused():
+    assert refusal({"auc": 0.42, "fit_score_auc": None}).startswith("model not deployed: its validated AUC 0.42 is below 0.5")
+    assert "below the fit score's own AUC 0.8" in refusal({"auc": 0.7, "fit_score_auc": 0.8})
+    assert refusal({"auc": 0.8, "fit_score_auc": 0.8}) == "" and refusal({"auc": None}) == ""
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"x": rng.normal(size=400)})
+    y = pd.Series((frame["x"] + rng.normal(0, 1.5, 400) > 0).astype(int))
+    metrics = evaluate_and_fit(frame, y, ["x"], [], baseline=y + rng.normal(0, 0.1, 400), fit_final=False).metrics
+    assert metrics["fit_score_auc"] > 0.99 and metrics["auc"] < metrics["fit_score_auc"]
+    assert "below the fit score's own AUC" in refusal(metrics)
+
+
+def outcomes_decided_by_fit(url, tmp_path):
+    """Outcomes that the fit score ranks perfectly: the top third by fit score won, the rest lost."""
+    with make_engine(url).connect() as conn:
+        scores = pd.read_sql_query(text("SELECT lead_id, fit_score FROM lead_scores"), conn)
+    scores = scores.sort_values(["fit_score", "lead_id"], ascending=False).reset_index(drop=True)
+    cut = scores["fit_score"].iloc[len(scores) // 3]
+    scores = scores[scores["fit_score"] != cut]  # no ties across the cut: the fit score separates them exactly
+    outcome = np.where(scores["fit_score"] > cut, "成交", "丢单")
+    path = tmp_path / "crm.csv"
+    pd.DataFrame({"线索ID": scores["lead_id"], "结果": outcome}).to_csv(path, index=False)
+    return path
+
+
+def test_a_night_with_a_refused_model_ranks_by_fit_and_says_why(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    config = config_without_outcomes(tmp_path)
+    run_pipeline(str(config), url)
+    imported = runner.invoke(app, ["outcomes", "import", str(outcomes_decided_by_fit(url, tmp_path)), "--warehouse", url])
+    assert imported.exit_code == 0, imported.output
+    night = run_pipeline(str(config), url)
+    scoring = night["scoring"]
+    assert scoring["model"] == "refused" and scoring["model_fit_score_auc"] == 1.0
+    assert scoring["model_reason"].startswith("model not deployed: its validated AUC")
+    assert "priority uses the fit score only" in scoring["model_reason"]
+    with make_engine(url).connect() as conn:
+        row = conn.execute(text("SELECT status, reason, artifact FROM model_versions WHERE run_id = :r"),
+                           {"r": night["run_id"]}).first()
+        ranked = pd.read_sql_query(text("SELECT fit_score, model_score, priority FROM lead_scores WHERE run_id = :r"),
+                                   conn, params={"r": night["run_id"]})
+    assert row.status == "refused" and row.reason == scoring["model_reason"] and row.artifact is None
+    assert ranked["model_score"].isna().all() and np.allclose(ranked["priority"], ranked["fit_score"])
+    assert scoring["model_reason"] in summary_markdown({"run_id": night["run_id"], "scoring": scoring})
+    retrained = pipeline.retrain_step(str(config), url)  # the weekly retrain refuses it as well
+    assert retrained["status"] == "refused" and retrained["reason"].startswith("model not deployed")
+    shown = runner.invoke(app, ["model", "versions", "--warehouse", url], env={"COLUMNS": "300"})
+    assert shown.output.count("refused") == 2 and "model not deployed" in " ".join(shown.output.split())
+
+
+def demo_like(path, values):
+    rng = np.random.default_rng(4)
+    n = len(values)
+    pd.DataFrame({"visits": rng.poisson(3, n), "结果": values}).to_csv(path, index=False)
+
+
+def test_several_won_values_count_together_and_a_third_value_warns(tmp_path):
+    values = ["won"] * 80 + ["成交"] * 70 + ["lost"] * 110 + ["丢单"] * 80
+    demo_like(tmp_path / "crm.csv", values)
+    base = ["model", "evaluate", "--data", str(tmp_path / "crm.csv"), "--target", "结果"]
+    default = runner.invoke(app, base)
+    out = json.loads(default.stdout.splitlines()[-1])
+    assert out["n_positive"] == 150 and out["columns"]["positive_values"] == ["won", "成交"]
+    assert "the target has 4 values" in " ".join(default.stderr.split())
+    named = runner.invoke(app, [*base, "--positive", "won", "--positive", "成交"])
+    assert json.loads(named.stdout.splitlines()[-1])["n_positive"] == 150
+    one = runner.invoke(app, [*base, "--positive", "won"])
+    assert json.loads(one.stdout.splitlines()[-1])["n_positive"] == 80
+    assert "['成交'] look like wins" in " ".join(one.stderr.split())
+    two = tmp_path / "two.csv"
+    demo_like(two, ["won"] * 100 + ["lost"] * 100)
+    plain = runner.invoke(app, ["model", "evaluate", "--data", str(two), "--target", "结果"])
+    assert plain.exit_code == 0 and "warning: the target" not in plain.stderr
+
+
+def test_a_time_column_that_is_not_dates_is_an_error(tmp_path):
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"visits": rng.poisson(3, 300), "y": rng.choice(["yes", "no"], 300),
+                          "created": pd.date_range("2025-01-01", periods=300).strftime("%Y-%m-%d")})
+    frame.loc[[4, 9], "created"] = ["soon", "n/a?"]
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    result = runner.invoke(app, ["model", "evaluate", "--data", str(tmp_path / "crm.csv"), "--target", "y",
+                                 "--time-column", "created"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "--time-column 'created': 2 of 300 filled values are not dates" in said
+    assert "'soon'" in said
+
+
+def test_nightly_training_validates_on_later_outcomes_when_all_have_dates():
+    from leadrank.scoring.priority import features_of
+    from tests.test_scoring import lead
+
+    leads = pd.DataFrame([lead(f"L{i:02d}", f"公司{i:02d}", n_sources=1 + i % 3) for i in range(80)])
+
+    features = features_of(leads, pd.DataFrame(columns=["financials_source"]), ScoringConfig())
+    outcomes = pd.DataFrame({"lead_id": leads["lead_id"], "outcome": np.where(leads["n_sources"] > 1, "won", "lost"),
+                             "outcome_date": [f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(80)]})
+    result = train_model(features, outcomes, ScoringConfig())
+    assert result.metrics["validation"] == "time_split_75_25" and result.metrics["validation_rows"] == 20
+    assert "fit_score_auc" in result.metrics
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_nightly_training_does_not_depend_on_warehouse_order(order):
+    from leadrank.scoring.priority import features_of
+    from tests.test_scoring import lead
+
+    rng = np.random.default_rng(6)
+    leads = pd.DataFrame([lead(f"L{i:03d}", f"公司{i:03d}", n_sources=1 + i % 3) for i in range(120)])
+    outcomes = pd.DataFrame({"lead_id": leads["lead_id"], "outcome_date": None,
+                             "outcome": np.where(leads["n_sources"] + rng.normal(0, 1, 120) > 2, "won", "lost")})
+    other = leads.iloc[::-1] if order == "reversed" else leads.sample(frac=1.0, random_state=3)
+    first, second = (train_model(features_of(frame.reset_index(drop=True), pd.DataFrame(columns=["financials_source"]),
+                                             ScoringConfig()), outcomes, ScoringConfig()).metrics
+                     for frame in (leads, other))
+    assert first["auc"] == second["auc"] and first["auc_by_fold"] == second["auc_by_fold"]
