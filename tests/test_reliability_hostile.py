@@ -522,3 +522,31 @@ def test_markdown_from_pages_reaches_artifacts_as_text():
         assert "\\!\\[t\\](http://tracker.example/p.png)" in shown and "&lt;img src=x&gt;" in shown
     record("hostile input", "Markdown and HTML in a source's failure reason (images, links, emphasis)", runs=1,
            survived=1, lost=0, detail="shown as text in the run-summary and failed-sources artifacts")
+
+
+def test_a_timed_out_extract_task_stops_its_fetches(prefect_harness, tmp_path):
+    """The Prefect task, as the nightly flow runs it: its timeout abandons the worker thread, and
+    the thread's fetch ends then instead of timing out later and retrying after the flow."""
+    from prefect import flow
+
+    from leadrank.flows import tasks
+
+    with raw_server([b"HTTP/1.1 200 OK\r\n"], pause=30) as srv:
+        config = tmp_path / "s.yaml"
+        config.write_text(json.dumps({
+            "fetch": {"allow_private_network": True, "respect_robots": False, "rate_limit": 0, "max_retries": 3,
+                      "backoff_base": 0.001, "read_timeout": 2.0, "total_timeout": 2.0},
+            "sources": [{"name": "hang", "kind": "exhibition", "url": srv.url("/hang"), "items": "div",
+                         "fields": {"company_name": "h3"}}]}), encoding="utf-8")
+        extract = tasks.extract_source.with_options(timeout_seconds=1, retries=0)
+
+        @flow
+        def night() -> object:
+            return extract(str(config), "hang", "run-1", return_state=True)
+
+        state = night()
+        assert state.name == "TimedOut", state
+        time.sleep(2.5)  # past the request's own total_timeout: uncancelled, it would be retrying by now
+        assert srv.connections == 1
+    record("hostile input", "a source task abandoned by its timeout while a request hangs", runs=1, survived=1,
+           lost=0, detail="the request in flight ends at once; no retry starts")
