@@ -116,8 +116,14 @@ def _has_run_files(run_id: str) -> bool:
     return (data_dir() / "runs" / run_id / "extract").is_dir()
 
 
+def is_run_id(value: str) -> bool:
+    """Whether `value` can name a run: it becomes a directory under data/runs, so no path
+    separator, no leading dot (`..`), nothing but letters, digits, `_`, `.` and `-`."""
+    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", value) is not None
+
+
 def _check_resumable(engine: Any, run_id: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", run_id):
+    if not is_run_id(run_id):
         raise ResumeError(f"{run_id!r} is not a run id")
     if not _has_run_files(run_id):
         raise ResumeError(f"run {run_id} has no working files under {data_dir() / 'runs'}: nothing to resume")

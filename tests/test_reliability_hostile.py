@@ -7,12 +7,16 @@ a clear reason; records that cannot be used are rejected with theirs, and the co
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import html
 import io
 import json
+import os
 import re
 import struct
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -21,14 +25,20 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import text
 from typer.testing import CliRunner
+from werkzeug import Response
 
+from leadrank.config import SourceConfig
+from leadrank.extractors import parsers
+from leadrank.extractors.fetch import Fetcher, FetchError, cancellable
 from leadrank.extractors.parsers import MAX_XLSX_UNCOMPRESSED
+from leadrank.extractors.runner import extract_source
 from leadrank.flows.cli import app
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.export import export_ranked
 from leadrank.warehouse.read import ranked_leads
 from leadrank.warehouse.report import write_report
 from tests.helpers import prepare_run, run_pipeline
+from tests.http_fakes import FAST, allow_all_robots, extra_server, raw_server
 from tests.reliability_log import record
 
 LONG = "长" * 10_000 + "有限公司"
@@ -292,3 +302,251 @@ def test_a_record_that_vanishes_stops_the_run_before_it_publishes(demo_config, t
     record("reconciliation", "a record removed between extraction and publishing; a lead left unscored", runs=2,
            survived=2, lost=0, detail="RecordsLost names the source; the run stops before publishing",
            warehouse="SQLite")
+
+
+# -- one hostile thing at a time (issue 17): each leaves the rest of its source intact ---------------
+
+def _source(url: str, **options) -> SourceConfig:
+    return SourceConfig.model_validate({"name": "hostile", "kind": "exhibition", "url": url, **options})
+
+
+def test_colspan_amplification_is_refused_quickly_with_the_reason(httpserver):
+    """A 369 KB page of `colspan=1000` cells took 107 s and 2.28 GB: the grid is capped."""
+    allow_all_robots(httpserver)
+    row = "<tr>" + "<td colspan=1000>x</td>" * 8 + "</tr>"
+    page = "<table><tr><th>单位名称</th></tr>" + row * (370_000 // len(row)) + "</table>"
+    httpserver.expect_request("/wide.html").respond_with_data(page, content_type="text/html; charset=utf-8")
+    source = _source(httpserver.url_for("/wide.html"), format="table", columns={"company_name": "单位名称"})
+    started = time.process_time()
+    records, _, report = extract_source(source, FAST, run_id="r")
+    cpu = time.process_time() - started
+    assert report.status == "failed" and "merged cells (colspan/rowspan)" in report.reason, report
+    assert cpu < 5, cpu
+    # a legitimate merged layout below the cap still reads: a heading across the table, a level down a block
+    legit = ("<table><tr><th>单位名称</th><th>级别</th></tr><tr><td colspan=2>一、理事单位</td></tr>"
+             "<tr><td>甲公司</td><td rowspan=2>理事</td></tr><tr><td>乙公司</td></tr></table>")
+    rows = parsers.parse_html_table(parsers.soup(legit), {"columns": {"company_name": "单位名称", "member_level": "级别"},
+                                                          "section_field": "industry"})
+    assert [(f["company_name"], f["member_level"], f["industry"]) for f, _ in rows] == [
+        ("甲公司", "理事", "一、理事单位"), ("乙公司", "理事", "一、理事单位")]
+    with pytest.raises(parsers.ParseError, match="more than 10 cells"):
+        parsers.table_grid(parsers.soup("<table><tr><td rowspan=99 colspan=5>a</td></tr>" + "<tr></tr>" * 3
+                                        + "</table>").table, max_cells=10)
+    record("hostile input", "a table page of colspan=1000 cells (merged-cell amplification)", runs=1, survived=1,
+           lost=0, detail=f"page refused with the reason in {cpu:.1f} s CPU (was 107 s, 2.28 GB)")
+
+
+def test_the_search_key_does_not_follow_a_redirect_to_another_host(httpserver, tmp_path, monkeypatch):
+    key = "sk-redirected-5e4d3c2b1a"
+    seen: dict[str, str | None] = {}
+    with extra_server() as elsewhere:
+        allow_all_robots(httpserver)
+        allow_all_robots(elsewhere)
+
+        def other(request):
+            seen["token"] = request.headers.get("X-Subscription-Token")
+            return Response(json.dumps({"web": {"results": [{"url": "https://planted.example.com/",
+                                                             "title": "Planted Co. Ltd"}]}}),
+                            content_type="application/json")
+
+        elsewhere.expect_request("/search").respond_with_handler(other)
+        httpserver.expect_request("/api").respond_with_response(
+            Response("", status=302, headers={"Location": elsewhere.url_for("/search")}))
+        monkeypatch.setenv("SEARCH_KEY", key)
+        source = SourceConfig.model_validate({"name": "paid", "kind": "websearch", "engine": "brave",
+                                              "endpoint": httpserver.url_for("/api"), "api_key": "${SEARCH_KEY}",
+                                              "queries": ["x"]})
+        records, _, report = extract_source(source, FAST, run_id="r")
+    assert seen == {"token": None}  # the other host was asked, without the key
+    assert report.status == "failed" and "redirected to another host" in report.reason and records.empty
+    record("hostile input", "search endpoint answers 302 to another host", runs=1, survived=1, lost=0,
+           detail="API key not sent there; its results refused")
+
+
+def test_a_malformed_url_loses_only_its_row_or_link(httpserver):
+    allow_all_robots(httpserver)
+    results = [{"url": "https://a.example.com/", "title": "甲有限公司"}, {"url": "http://[::1", "title": "坏链接有限公司"},
+               {"url": "http://[bad/x", "title": "也坏有限公司"}, {"url": "https://b.example.com/", "title": "乙有限公司"}]
+    httpserver.expect_request("/search").respond_with_json({"results": results})
+    cards = ("<div class=c><h3>甲公司</h3><a href='http://[bad'>详情</a></div>"
+             "<div class=c><h3>乙公司</h3><a href='/d/2'>详情</a></div><a class=next href='http://[::1'>下一页</a>")
+    httpserver.expect_request("/list").respond_with_data(cards, content_type="text/html; charset=utf-8")
+    httpserver.expect_request("/d/2").respond_with_data("<p class=tel>0755-1</p>", content_type="text/html")
+    table = ("<table><tr><th>名称</th><th>网址</th></tr><tr><td>丙公司</td><td><a href='http://[::1'>丙网</a></td></tr>"
+             "<tr><td>丁公司</td><td><a href='https://d.example.com/'>丁网</a></td></tr></table>")
+    httpserver.expect_request("/table").respond_with_data(table, content_type="text/html; charset=utf-8")
+
+    search = SourceConfig.model_validate({"name": "s", "kind": "websearch", "endpoint": httpserver.url_for("/search"),
+                                          "queries": ["x"]})
+    records, rejects, report = extract_source(search, FAST, run_id="r")
+    assert report.status == "ok" and list(records["company_name"]) == ["甲有限公司", "乙有限公司"]
+    assert list(rejects["reason"]) == ["search result not used: malformed URL (http://[::1)",
+                                       "search result not used: malformed URL (http://[bad/x)"]
+    cards_source = _source(httpserver.url_for("/list"), items="div.c",
+                           fields={"company_name": "h3", "detail_url": "a@href"}, pagination={"next": "a.next"},
+                           detail={"fields": {"phone": "p.tel"}})
+    records, _, report = extract_source(cards_source, FAST, run_id="r")
+    assert report.status == "ok" and list(records["company_name"]) == ["甲公司", "乙公司"]
+    assert list(records["phone"]) == [None, "0755-1"]
+    assert sum("malformed" in w for w in report.warnings) == 2  # the detail link and the next link, named
+    table_source = _source(httpserver.url_for("/table"), format="table",
+                           columns={"company_name": "名称", "website": "网址@href"})
+    records, _, report = extract_source(table_source, FAST, run_id="r")
+    assert report.status == "ok" and list(records["website"]) == ["丙网", "https://d.example.com/"]
+    with pytest.raises(FetchError, match="malformed URL"):
+        Fetcher(FAST).get("http://[::1")
+    record("hostile input", "malformed URLs (http://[::1, http://[bad) in search results, detail, next and table links",
+           runs=3, survived=3, lost=0, detail="the row rejected or the link dropped, with the reason; the rest read")
+
+
+def test_headers_that_trickle_end_at_total_timeout():
+    head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60 + b"\r\nContent-Length: 2\r\n\r\nok"
+    with raw_server([bytes([b]) for b in head], pause=0.1) as srv:  # 1 byte each 0.1 s: 9 s of headers
+        slow = FAST.model_copy(update={"respect_robots": False, "max_retries": 0, "total_timeout": 1.0,
+                                       "read_timeout": 1.0})
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="total_timeout=1s"):
+            Fetcher(slow).get(srv.url("/slow"))
+        took = time.monotonic() - started
+    assert took < 2.5, took
+    record("hostile input", "response headers trickled a byte at a time (each read within read_timeout)", runs=1,
+           survived=1, lost=0, detail=f"ended at total_timeout after {took:.1f} s (was the whole trickle)")
+
+
+def test_an_abandoned_fetch_is_cancelled_and_does_not_retry():
+    with raw_server([b"HTTP/1.1 200 OK\r\n"], pause=30) as srv:  # says one line, then nothing
+        patient = FAST.model_copy(update={"respect_robots": False, "max_retries": 3, "read_timeout": 20.0,
+                                          "total_timeout": 20.0})
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                Fetcher(patient).get(srv.url("/hang"))
+            except FetchError as exc:
+                outcome["error"] = exc
+
+        with cancellable() as fetches:
+            worker = threading.Thread(target=contextvars.copy_context().run, args=(work,))
+            worker.start()
+            time.sleep(0.3)
+            fetches.cancel()  # what the extract task does when its timeout abandons the thread
+            worker.join(timeout=3)
+        assert not worker.is_alive()
+        assert "cancelled" in str(outcome["error"]) and srv.connections == 1  # ended, and never retried
+    record("hostile input", "a source task abandoned by its timeout while a request hangs", runs=1, survived=1,
+           lost=0, detail="the request in flight ends at once; no retry starts")
+
+
+@pytest.mark.parametrize("label", ["undefined", "punycode", "idna", "utf-7"])
+def test_odd_charset_labels_are_read_and_kept(httpserver, tmp_path, label):
+    allow_all_robots(httpserver)
+    # ASCII, so that punycode and idna try it; UTF-7 would read "+AGE-" as "a" (smuggled text)
+    body = b"<div class=c><h3>R+AGE-D Ltd</h3></div><div class=c><h3>Caf&eacute; GmbH</h3></div>"
+    httpserver.expect_request("/odd").respond_with_data(body, content_type=f"text/html; charset={label}")
+    records, _, report = extract_source(_source(httpserver.url_for("/odd"), items="div.c",
+                                                fields={"company_name": "h3"}), FAST, run_id="r", raw_dir=tmp_path)
+    assert report.status == "ok" and list(records["company_name"]) == ["R+AGE-D Ltd", "Café GmbH"]
+    assert [p.read_bytes() for p in tmp_path.rglob("*.body")] == [body]  # the response is in the raw store
+    record("hostile input", "charset labels that are no web charset (undefined, punycode, idna, utf-7)", runs=1,
+           survived=1, lost=0, detail="decoded as undeclared; the response kept in the raw store")
+
+
+def test_one_unreadable_json_record_is_rejected_and_the_others_kept(httpserver):
+    allow_all_robots(httpserver)
+    deep = "[" * 400 + '"x"' + "]" * 400
+    document = ('{"rows": [{"name": "甲公司"}, {"name": "深公司", "tags": ' + deep + '}, {"name": "大数公司", "id": '
+                + "9" * 5000 + '}, {"name": "乙公司", "tags": ["a"]}]}')
+    httpserver.expect_request("/api.json").respond_with_data(document, content_type="application/json")
+    source = _source(httpserver.url_for("/api.json"), format="json", records="rows",
+                     fields={"company_name": "name", "products": "tags"})
+    records, rejects, report = extract_source(source, FAST, run_id="r")
+    assert report.status == "ok" and list(records["company_name"]) == ["甲公司", "乙公司"]
+    assert list(rejects["reason"]) == ["record cannot be read: nested too deep",
+                                       "record cannot be read: an integer of 5000 digits (more than can be converted)"]
+    assert "大数公司" in rejects["raw"].iloc[1]
+    record("hostile input", "one JSON record nested 400 deep, one with a 5,000-digit integer", runs=1, survived=1,
+           lost=0, detail="those two rejected with the reason, the others read")
+
+
+def test_retry_after_that_is_no_ascii_number_falls_back_to_backoff(httpserver):
+    allow_all_robots(httpserver)
+    answers = [Response("busy", status=503, headers={"Retry-After": "²"}), Response("fine")]
+    httpserver.expect_request("/busy").respond_with_handler(lambda _request: answers.pop(0))
+    sleeps: list[float] = []
+    assert Fetcher(FAST, sleep=sleeps.append).get(httpserver.url_for("/busy")).text == "fine"
+    assert len(sleeps) == 1 and sleeps[0] < 1  # the configured backoff, not a crash
+    record("hostile input", "Retry-After: ² (a digit to str.isdigit, not to float)", runs=1, survived=1, lost=0,
+           detail="ignored; retried after the configured backoff")
+
+
+def test_extract_output_neutralises_formulas(tmp_path, httpserver):
+    allow_all_robots(httpserver)
+    cards = "".join(f"<div class=c><h3>{html.escape(name)}</h3></div>" for name in FORMULAS)
+    httpserver.expect_request("/f").respond_with_data(cards, content_type="text/html; charset=utf-8")
+    config = tmp_path / "s.yaml"
+    config.write_text(json.dumps({"fetch": {"rate_limit": 0, "allow_private_network": True}, "sources": [
+        {"name": "f", "kind": "exhibition", "url": httpserver.url_for("/f"), "items": "div.c",
+         "fields": {"company_name": "h3"}}]}), encoding="utf-8")
+    out = tmp_path / "x.csv"
+    result = CliRunner().invoke(app, ["extract", "-c", str(config), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    names = list(pd.read_csv(out, encoding="utf-8-sig", dtype=str)["company_name"])
+    assert names == ["'" + name for name in FORMULAS]
+    record("hostile input", "`leadrank extract -o` of =HYPERLINK, +cmd, @SUM, -2+3 names", runs=1, survived=1,
+           lost=0, detail="written with a leading apostrophe, as the exports")
+
+
+def test_extract_replay_refuses_a_path_for_a_run_id(tmp_path, monkeypatch):
+    data = Path(os.environ["LEADRANK_DATA_DIR"])
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "s.yaml"
+    config.write_text(json.dumps({"sources": []}), encoding="utf-8")
+    before = {p for p in tmp_path.rglob("*")}
+    for run_id in ("../../x", str(tmp_path / "elsewhere"), "..", "a/../../b"):
+        result = CliRunner().invoke(app, ["extract", "-c", str(config), "--replay", run_id, "-o", str(tmp_path / "o.csv")])
+        assert result.exit_code != 0 and "is not a run id" in result.output, result.output
+    assert {p for p in tmp_path.rglob("*")} == before and not (data.parent / "x").exists()
+    record("hostile input", "`leadrank extract --replay ../../x` (a path for a run id)", runs=4, survived=4, lost=0,
+           detail="refused as --resume refuses it; no directory created")
+
+
+def test_markdown_from_pages_reaches_artifacts_as_text():
+    from leadrank.flows.artifacts import failed_sources_markdown, summary_markdown
+
+    planted = "![t](http://tracker.example/p.png) [click](http://evil.example) <img src=x> **bold** | x`y`\n# h"
+    report = {"source": "s", "kind": "exhibition", "status": "failed", "pages": 1, "records": 0, "rejected": 0,
+              "seconds": 0.1, "reason": planted}
+    for shown in (summary_markdown({"run_id": "r", "sources": [report]}, failure=planted),
+                  failed_sources_markdown("r", [report], 1)):
+        assert not re.search(r"(?<!\\)(!\[|\]\(|\*\*b|`y|<img)|\n# h", shown), shown  # no markup left unescaped
+        assert "\\!\\[t\\](http://tracker.example/p.png)" in shown and "&lt;img src=x&gt;" in shown
+    record("hostile input", "Markdown and HTML in a source's failure reason (images, links, emphasis)", runs=1,
+           survived=1, lost=0, detail="shown as text in the run-summary and failed-sources artifacts")
+
+
+def test_a_timed_out_extract_task_stops_its_fetches(prefect_harness, tmp_path):
+    """The Prefect task, as the nightly flow runs it: its timeout abandons the worker thread, and
+    the thread's fetch ends then instead of timing out later and retrying after the flow."""
+    from prefect import flow
+
+    from leadrank.flows import tasks
+
+    with raw_server([b"HTTP/1.1 200 OK\r\n"], pause=30) as srv:
+        config = tmp_path / "s.yaml"
+        config.write_text(json.dumps({
+            "fetch": {"allow_private_network": True, "respect_robots": False, "rate_limit": 0, "max_retries": 3,
+                      "backoff_base": 0.001, "read_timeout": 2.0, "total_timeout": 2.0},
+            "sources": [{"name": "hang", "kind": "exhibition", "url": srv.url("/hang"), "items": "div",
+                         "fields": {"company_name": "h3"}}]}), encoding="utf-8")
+        extract = tasks.extract_source.with_options(timeout_seconds=1, retries=0)
+
+        @flow
+        def night() -> object:
+            return extract(str(config), "hang", "run-1", return_state=True)
+
+        state = night()
+        assert state.name == "TimedOut", state
+        time.sleep(2.5)  # past the request's own total_timeout: uncancelled, it would be retrying by now
+        assert srv.connections == 1
+    record("hostile input", "a source task abandoned by its timeout while a request hangs", runs=1, survived=1,
+           lost=0, detail="the request in flight ends at once; no retry starts")

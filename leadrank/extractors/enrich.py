@@ -104,9 +104,15 @@ def read_facts(doc: BeautifulSoup, facts: SiteFacts) -> None:
         facts.footer_name = footer_company(_footer_text(doc, text))
 
 
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+    except ValueError:
+        return ""
+
+
 def _same_site(a: str, b: str) -> bool:
-    host_a = (urlsplit(a).hostname or "").removeprefix("www.")
-    host_b = (urlsplit(b).hostname or "").removeprefix("www.")
+    host_a, host_b = _host(a), _host(b)
     return bool(host_a) and host_a == host_b
 
 

@@ -9,6 +9,7 @@ of every raw response on disk so that a run can be re-parsed without refetching.
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import hashlib
 import http.client
@@ -21,7 +22,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,14 +47,24 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 # Chinese sites that say gb2312 or gbk routinely send characters only GB18030 has.
 _ENCODING_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030"}
+# Python codecs that a page may name but that are not character sets of web text: `undefined`
+# fails on any input, `punycode`/`idna` encode host names, the escape codecs read backslashes,
+# UTF-7 is no web encoding (and a classic way to smuggle markup). A page naming one is decoded
+# as if it named nothing.
+_NOT_CHARSETS = frozenset({"undefined", "punycode", "idna", "unicode-escape", "raw-unicode-escape", "utf-7",
+                           "escape-codec"})
 
 
 _SECRET_PARAMS = re.compile(r"(?i)^(api[_-]?key|key|token|access[_-]?token|secret|password|auth|signature|sig)$")
 
 
 def redact_url(url: str) -> str:
-    """The URL with credential-like query parameters and userinfo masked, for logs and storage."""
-    parts = urlsplit(url)
+    """The URL with credential-like query parameters and userinfo masked, for logs and storage.
+    A URL too malformed to split (`http://[bad`) keeps only what precedes any userinfo or query."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(?<=//)[^/?#]*@", "", url).split("?", 1)[0].split("#", 1)[0]
     netloc = parts.netloc.rsplit("@", 1)[-1] if "@" in parts.netloc else parts.netloc
     if not parts.query and netloc == parts.netloc:
         return url
@@ -111,6 +123,17 @@ class FetchResult:
         return json.loads(self.text)
 
 
+# Request headers that carry no credential and may follow a redirect to another origin.
+_PORTABLE_HEADERS = frozenset({"accept", "accept-language"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the default one filled in): what a browser calls an origin."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
 def with_params(url: str, params: Mapping[str, object] | None) -> str:
     """The URL with `params` appended to its query, so that one string identifies the request."""
     if not params:
@@ -141,10 +164,12 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
         declared.append(meta.group(1).decode("ascii", "ignore"))
     for name in declared:
         name = _ENCODING_ALIASES.get(name.lower(), name.lower())
+        if not _is_charset(name):
+            continue
         try:
             content.decode(name)
             return name
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):
             continue
     try:
         content.decode("utf-8")
@@ -153,16 +178,29 @@ def detect_encoding(content: bytes, content_type: str | None = None) -> str:
         pass
     best = charset_normalizer.from_bytes(content[:200_000]).best()
     guess = (best.encoding if best else "utf-8").lower()
+    if not _is_charset(guess):
+        return "utf-8"
     if guess in {"gb2312", "gbk", "gb18030", "big5", "hz"} or guess.startswith("gb"):
         return "gb18030" if guess != "big5" else "big5"
     return guess
 
 
+def _is_charset(name: str) -> bool:
+    """Whether `name` is a codec Python has that decodes web text (see _NOT_CHARSETS)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return False
+    return info._is_text_encoding and info.name not in _NOT_CHARSETS  # type: ignore[attr-defined]
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds (ASCII digits only: `"²".isdigit()`
+    is true, and float() refuses it) or an HTTP date; None for anything else."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -241,6 +279,101 @@ class AddressPolicy:
         return found
 
 
+class _Abort:
+    """Ends one request early, from another thread: shuts its sockets down, so that a read
+    blocked on a server that trickles its headers a byte at a time (every read within the read
+    timeout) or says nothing returns at once. `reason` says why, for the error."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.reason is not None
+        if fired:
+            _shut(sock)
+
+    def fire(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is not None:
+                return
+            self.reason = reason
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+# The request this thread has in flight (requests is synchronous: the thread that asks is the
+# one that connects and reads), so that its connection can hand its socket to the _Abort.
+_in_flight = threading.local()
+
+
+def _watch(sock: socket.socket | None) -> None:
+    abort: _Abort | None = getattr(_in_flight, "abort", None)
+    if abort is not None:
+        abort.watch(sock)
+
+
+class Cancellation:
+    """Stops the fetches of a thread that nobody waits for any more (a source task past its
+    timeout is abandoned, not killed): after `cancel()` the request in flight ends at once and
+    no further request or retry starts. See `cancellable`."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._aborts: set[_Abort] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.event.is_set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.event.set()
+            aborts = list(self._aborts)
+        for abort in aborts:
+            abort.fire(CANCELLED)
+
+    @contextmanager
+    def covering(self, abort: _Abort) -> Iterator[None]:
+        with self._lock:
+            self._aborts.add(abort)
+            if self.event.is_set():
+                abort.fire(CANCELLED)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._aborts.discard(abort)
+
+
+CANCELLED = "fetch cancelled: nothing waits for this source any more (its task timed out or ended)"
+_cancellation: ContextVar[Cancellation | None] = ContextVar("leadrank_fetch_cancellation", default=None)
+
+
+@contextmanager
+def cancellable() -> Iterator[Cancellation]:
+    """A Cancellation for the fetchers created in this context, including in worker threads
+    started from it with the context copied (anyio's to_thread, as Prefect runs sync work)."""
+    token = Cancellation()
+    reset = _cancellation.set(token)
+    try:
+        yield token
+    finally:
+        _cancellation.reset(reset)
+
+
 class _GuardedConnection:
     """Mixed into urllib3's connection classes: connect to an address the policy checked, from
     the one resolution that was checked. Resolving again to connect (as urllib3 does) would let
@@ -257,15 +390,23 @@ class _GuardedConnection:
         error: Exception = urllib3.exceptions.NewConnectionError(self, f"no address for {self.host}")  # type: ignore[attr-defined,arg-type]
         for address in addresses:
             try:
-                return urllib3.util.connection.create_connection(
+                sock = urllib3.util.connection.create_connection(
                     (address, self.port), self.timeout,  # type: ignore[attr-defined]
                     source_address=self.source_address, socket_options=self.socket_options)  # type: ignore[attr-defined]
+                _watch(sock)
+                return sock
             except TimeoutError:
                 error = urllib3.exceptions.ConnectTimeoutError(
                     self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")  # type: ignore[attr-defined]
             except OSError as exc:
                 error = urllib3.exceptions.NewConnectionError(self, f"Failed to establish a new connection: {exc}")  # type: ignore[arg-type]
         raise error
+
+    def getresponse(self) -> Any:
+        """Hand the socket (reused from the pool, or TLS-wrapped) to the request's _Abort
+        before blocking on the status line and headers."""
+        _watch(self.sock)  # type: ignore[attr-defined]
+        return super().getresponse()  # type: ignore[misc]
 
 
 class _GuardedAdapter(requests.adapters.HTTPAdapter):
@@ -374,6 +515,7 @@ class Fetcher:
         if "@" in settings.contact:
             self.session.headers["From"] = settings.contact  # RFC 9110: who runs this crawler
         self.sleep = sleep
+        self.cancellation = _cancellation.get()
         self._robots: dict[str, RobotFileParser | None] = {}
         self.requests_made = 0
         if not settings.respect_robots:
@@ -387,7 +529,10 @@ class Fetcher:
         params: Mapping[str, object] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> FetchResult:
-        url = with_params(url, params)
+        try:
+            url = with_params(url, params)
+        except ValueError:
+            raise FetchError(url, "malformed URL (cannot be parsed)", retry=False) from None
         if self.replay:
             return self._from_raw(url)
         try:
@@ -400,7 +545,11 @@ class Fetcher:
 
     # -- checks -------------------------------------------------------------------------------
     def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        except ValueError:
+            raise FetchError(url, "malformed URL (cannot be parsed)", retry=False) from None
         scheme = parts.scheme.lower()
         if scheme == "file":
             if not self.settings.allow_local_files:
@@ -448,6 +597,9 @@ class Fetcher:
 
     # -- transport ------------------------------------------------------------------------------
     def _follow(self, url: str, headers: dict[str, str], *, robots: bool = False) -> FetchResult:
+        """Fetch `url`, following redirects; every hop is checked as the first was. A hop to
+        another origin goes without the caller's headers (an API key among them), as requests
+        does for Authorization: only content negotiation is kept."""
         seen: list[str] = []
         current = url
         for _ in range(self.settings.max_redirects + 1):
@@ -462,7 +614,13 @@ class Fetcher:
                 if not location:
                     raise FetchError(current, f"HTTP {response.status} without Location", status=response.status)
                 seen.append(current)
-                current = urljoin(current, location)
+                try:
+                    current = urljoin(current, location)
+                    cross_origin = _origin(current) != _origin(url)
+                except ValueError:
+                    raise FetchError(url, "redirect to a malformed URL", status=response.status, retry=False) from None
+                if cross_origin:
+                    headers = {k: v for k, v in headers.items() if k.lower() in _PORTABLE_HEADERS}
                 if urlsplit(current).scheme.lower() == "file":
                     raise FetchError(url, "redirect to a file:// URL refused", status=response.status)
                 if current in seen:
@@ -470,6 +628,17 @@ class Fetcher:
                 continue
             return response
         raise FetchError(url, f"more than {self.settings.max_redirects} redirects")
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep between attempts; a cancellation ends the wait and the fetch."""
+        if self.cancellation is not None and self.sleep is time.sleep:
+            self.cancellation.event.wait(seconds)
+        else:
+            self.sleep(seconds)
+
+    def _check_cancelled(self, url: str) -> None:
+        if self.cancellation is not None and self.cancellation.cancelled:
+            raise FetchError(url, CANCELLED, retry=False)
 
     def _read_file(self, url: str) -> FetchResult:
         path = Path(unquote(urlsplit(url).path))
@@ -487,7 +656,9 @@ class Fetcher:
         gate = _HostGate.for_host(urlsplit(url).netloc.lower())
         attempt = 0
         while True:
+            self._check_cancelled(url)
             gate.wait_turn(self.settings.rate_limit, self.sleep)
+            self._check_cancelled(url)
             delay: float | None = None
             with gate.slot(self.settings.max_concurrency_per_host):
                 try:
@@ -515,7 +686,7 @@ class Fetcher:
                 delay = self.settings.backoff_max
             attempt += 1
             log.info("retry %d/%d for %s in %.1fs (%s)", attempt, self.settings.max_retries, redact_url(url), delay, reason)
-            self.sleep(delay)
+            self._pause(delay)
 
     def _read_body(self, url: str, response: requests.Response, started: float) -> list[bytes]:
         """The (decompressed) body, read as it arrives so that the size cap and the total time
@@ -542,7 +713,32 @@ class Fetcher:
             chunks.append(chunk)
 
     def _request_once(self, url: str, headers: dict[str, str]) -> FetchResult:
-        """One HTTP request; transport failures become FetchError without a status (retryable)."""
+        """One HTTP request under one deadline, total_timeout from connect to last byte: a timer
+        shuts the socket down when it passes, whatever state the request is in (connecting,
+        waiting for headers that trickle, reading the body). A cancellation does the same."""
+        abort = _Abort()
+        limit = f"response took longer than total_timeout={self.settings.total_timeout:g}s"
+        timer = threading.Timer(self.settings.total_timeout, abort.fire, args=(limit,))
+        timer.daemon = True
+        _in_flight.abort = abort
+        covering = self.cancellation.covering(abort) if self.cancellation is not None else nullcontext()
+        try:
+            with covering:
+                timer.start()
+                result = self._exchange(url, headers)
+        except FetchError:
+            if abort.reason is None:
+                raise
+        finally:
+            timer.cancel()
+            _in_flight.abort = None
+        if abort.reason is not None:  # also when the cut-off response looked complete (headers ended by EOF)
+            raise FetchError(url, abort.reason, retry=abort.reason != CANCELLED)
+        return result
+
+    def _exchange(self, url: str, headers: dict[str, str]) -> FetchResult:
+        """The request and its response; transport failures become FetchError without a status
+        (retryable)."""
         cap = self.settings.max_body_bytes
         self.requests_made += 1
         started = time.monotonic()
@@ -567,7 +763,7 @@ class Fetcher:
             raise FetchError(url, "timed out") from None
         except requests.exceptions.ConnectionError as exc:
             raise FetchError(url, f"connection failed: {type(exc.__cause__ or exc).__name__}") from None
-        except requests.exceptions.RequestException as exc:
+        except (requests.exceptions.RequestException, OSError) as exc:
             raise FetchError(url, f"request failed: {type(exc).__name__}") from None
         encoding = detect_encoding(content, resp_headers.get("Content-Type"))
         return FetchResult(url, status, resp_headers, content, encoding, datetime.now(UTC))

@@ -58,19 +58,27 @@ def start_url(value: str, allow_local_files: bool) -> str:
     """A configured start URL; a bare path becomes a file:// URL when local files are allowed
     (else it stays as written and the fetch layer refuses it with the reason)."""
     value = value.strip()
-    if allow_local_files and (not urlsplit(value).scheme or Path(value).drive):
+    try:
+        scheme = urlsplit(value).scheme
+    except ValueError:  # malformed: the fetch layer refuses it with the reason
+        return value
+    if allow_local_files and (not scheme or Path(value).drive):
         return Path(value).expanduser().resolve().as_uri()
     return value
 
 
 def safe_link(base: str, href: str | None) -> str | None:
     """Absolute URL of a link to follow, or None for javascript:, mailto:, ftp: and other
-    non-page links. A local page may link to local pages; a web page only to web pages."""
+    non-page links and for malformed ones (`http://[bad`). A local page may link to local
+    pages; a web page only to web pages."""
     if not href:
         return None
-    url = urldefrag(urljoin(base, href.strip())).url  # `#top` is the same page
-    scheme = urlsplit(url).scheme.lower()
-    base_scheme = urlsplit(base).scheme.lower()
+    try:
+        url = urldefrag(urljoin(base, href.strip())).url  # `#top` is the same page
+        scheme = urlsplit(url).scheme.lower()
+        base_scheme = urlsplit(base).scheme.lower()
+    except ValueError:
+        return None
     if scheme in WEB_SCHEMES or (scheme == "file" and base_scheme == "file"):
         return url
     return None
@@ -83,15 +91,18 @@ def set_params(url: str, params: dict[str, object]) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept + [(k, str(v)) for k, v in params.items()])))
 
 
-def _next_link(result: FetchResult, doc: Any, spec: str) -> str | None:
+def _next_link(result: FetchResult, doc: Any, spec: str, warn: Warn) -> str | None:
     if doc is None:
         return None
     if hasattr(doc, "select_one"):
-        if "@" not in spec:
-            spec += "@href"
-        return safe_link(result.url, css_value(doc, spec))
-    value = json_path(doc, spec)
-    return safe_link(result.url, str(value)) if value else None
+        href = css_value(doc, spec if "@" in spec else spec + "@href")
+    else:
+        value = json_path(doc, spec)
+        href = str(value) if value else None
+    link = safe_link(result.url, href)
+    if href and not link:
+        warn(f"next link not followed (not a web page, or malformed): {href[:80]}")
+    return link
 
 
 def iter_pages(fetcher: Fetcher, opts: dict[str, Any], fmt: str, warn: Warn | None = None) -> Iterator[Page]:
@@ -123,7 +134,7 @@ def _linked_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, 
         result = fetcher.get(url)
         rows, doc = _parse(result, fmt, opts)
         yield Page(result, rows)
-        url = _next_link(result, doc, next_spec) if next_spec else None
+        url = _next_link(result, doc, next_spec, warn) if next_spec else None
 
 
 def _counted_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str, pagination: dict[str, Any],
@@ -162,7 +173,7 @@ def fetch_detail(fetcher: Fetcher, page_url: str, fields: dict[str, str | None],
     link = safe_link(page_url, href)
     if not link:
         if href and warn:
-            warn(f"detail link not followed (not a web page): {href[:80]}")
+            warn(f"detail link not followed (not a web page, or malformed): {href[:80]}")
         return fields, None
     result = fetcher.get(link)
     found = parsers.detail_fields(parsers.soup(result.text), detail.get("fields") or {})

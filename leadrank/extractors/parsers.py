@@ -22,10 +22,50 @@ Row = tuple[dict[str, str | None], dict[str, Any]]
 
 # XLSX files are zip archives; refuse ones that would expand beyond this (zip bombs).
 MAX_XLSX_UNCOMPRESSED = 200_000_000
+# Cells a page's tables may lay out once merged cells are expanded. A colspan or rowspan repeats
+# a cell on the grid: a 369 KB page of `colspan=1000` cells took 107 s and 2.28 GB. A real member
+# table of a 10 MB page (the body cap) has far fewer than this; beyond it the page is refused.
+MAX_GRID_CELLS = 500_000
+# The largest spans HTML itself honours (browsers clamp larger values to these).
+MAX_COLSPAN, MAX_ROWSPAN = 1000, 65534
 
 
 class ParseError(ValueError):
     """A document does not have the shape its source declares."""
+
+
+class OversizedInt:
+    """An integer in a JSON document with more digits than Python converts to text (4,300):
+    json.loads would fail the whole document on it, so it is kept aside as this, which refuses to
+    become text: the record holding it is rejected with the reason, the others are read."""
+
+    def __init__(self, digits: str):
+        self.digits = len(digits.lstrip("-"))
+
+    def __str__(self) -> str:
+        raise ValueError(f"an integer of {self.digits} digits (more than can be converted)")
+
+    def __repr__(self) -> str:
+        return f"<integer of {self.digits} digits>"
+
+
+class Unreadable(dict):
+    """The fields of a record that cannot be read (a value nested deeper than the stack allows,
+    an OversizedInt): empty, with the reason. The runner rejects such a row and reads the rest."""
+
+    def __init__(self, error: Exception):
+        super().__init__()
+        self.reason = "nested too deep" if isinstance(error, RecursionError) else str(error)
+
+
+def _parse_int(digits: str) -> int | OversizedInt:
+    try:
+        return int(digits)
+    except ValueError:
+        return OversizedInt(digits)
+
+
+_JSON = json.JSONDecoder(parse_int=_parse_int)
 
 
 def soup(text: str) -> BeautifulSoup:
@@ -51,11 +91,17 @@ def own_rows(table: Tag) -> list[Tag]:
     return [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
 
 
-def _span(cell: Tag, attr: str) -> int:
+def _span(cell: Tag, attr: str, largest: int) -> int:
     try:
-        return max(1, min(int(str(cell.get(attr, 1)).strip() or 1), 1000))
+        return max(1, min(int(str(cell.get(attr, 1)).strip()[:6] or 1), largest))
     except ValueError:
         return 1
+
+
+class GridTooLarge(ParseError):
+    def __init__(self, max_cells: int):
+        super().__init__(f"the page's tables expand to more than {max_cells} cells once merged cells "
+                         "(colspan/rowspan) are laid out: page refused")
 
 
 @dataclass
@@ -68,16 +114,20 @@ class GridRow:
     own: list[bool]
 
 
-def table_grid(table: Tag) -> list[GridRow]:
-    """Rows with rowspan/colspan expanded, so that column i means the same column in every row."""
+def table_grid(table: Tag, max_cells: int = MAX_GRID_CELLS) -> list[GridRow]:
+    """Rows with rowspan/colspan expanded, so that column i means the same column in every row.
+    Raises ParseError when the expanded grid would exceed `max_cells` (merged-cell amplification)."""
     grid: list[GridRow] = []
     pending: dict[int, tuple[Tag, int]] = {}  # column -> (cell spanning down, rows still to cover)
+    laid_out = 0
     for tr in own_rows(table):
         cells: list[Tag | None] = []
         own: list[bool] = []
         queue = tr.find_all(["td", "th"], recursive=False)
+        queue.reverse()  # popped from the end
         column = 0
-        while queue or any(c >= column for c in pending):
+        last_pending = max(pending, default=-1)  # cells spanning down from above reach this far
+        while queue or column <= last_pending:
             if column in pending:
                 cell, left = pending.pop(column)
                 if left > 1:
@@ -91,20 +141,34 @@ def table_grid(table: Tag) -> list[GridRow]:
                 own.append(False)
                 column += 1
                 continue
-            cell = queue.pop(0)
-            rowspan, colspan = _span(cell, "rowspan"), _span(cell, "colspan")
+            cell = queue.pop()
+            rowspan, colspan = _span(cell, "rowspan", MAX_ROWSPAN), _span(cell, "colspan", MAX_COLSPAN)
+            if laid_out + len(cells) + colspan > max_cells:
+                raise GridTooLarge(max_cells)
             for offset in range(colspan):
                 cells.append(cell)
                 own.append(offset == 0)
                 if rowspan > 1:
                     pending[column + offset] = (cell, rowspan - 1)
             column += colspan
+        laid_out += len(cells)
+        if laid_out > max_cells:  # cells spanning down from rows above
+            raise GridTooLarge(max_cells)
         grid.append(GridRow(tr, cells, own))
     return grid
 
 
 def _cell_text(cell: Tag | None) -> str:
     return node_text(cell) if cell is not None else ""
+
+
+def _row_texts(cells: list[Tag | None]) -> list[str]:
+    """The text of each grid cell of a row, read once per cell however many columns it spans."""
+    seen: dict[int, str] = {}
+    for cell in cells:
+        if cell is not None and id(cell) not in seen:
+            seen[id(cell)] = node_text(cell)
+    return [seen[id(c)] if c is not None else "" for c in cells]
 
 
 def _has_columns(header: list[str] | set[str], names: list[list[str]]) -> bool:
@@ -131,9 +195,12 @@ def _link_value(cell: Tag, attr: str) -> str | None:
     link = cell.find(href=True) if attr == "href" else cell
     value = clean_text(link.get(attr)) if link is not None else None
     if attr == "href" and value:
-        parts = urlsplit(value)
-        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-            value = None
+        try:
+            parts = urlsplit(value)
+            usable = parts.scheme.lower() in {"http", "https"} and bool(parts.hostname)
+        except ValueError:  # malformed (`http://[bad`): the cell's text instead
+            usable = False
+        value = value if usable else None
     return value or clean_text(node_text(cell))
 
 
@@ -155,8 +222,10 @@ def parse_html_table(doc: BeautifulSoup, opts: dict[str, Any]) -> list[Row]:
     if not tables:
         raise ParseError("no table found on the page")
     candidates = []
+    budget = MAX_GRID_CELLS  # for the whole page, not per table
     for table in tables:
-        grid = table_grid(table)
+        grid = table_grid(table, budget)
+        budget -= sum(len(row.cells) for row in grid)
         if not grid:
             continue
         header_index = _find_header(grid, header_names, opts.get("header_row"))
@@ -182,7 +251,7 @@ def parse_html_table(doc: BeautifulSoup, opts: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     previous: GridRow | None = None
     for row in grid[header_index + 1 :]:
-        texts = [_cell_text(c) for c in row.cells]
+        texts = _row_texts(row.cells)
         if not any(texts) or texts == header:
             continue
         own_cells = [c for c, own in zip(row.cells, row.own, strict=True) if own]
@@ -194,7 +263,8 @@ def parse_html_table(doc: BeautifulSoup, opts: dict[str, Any]) -> list[Row]:
             _continue_record(out[-1], row, texts, header, wanted)
             previous = row
             continue
-        raw: dict[str, Any] = {header[i] if i < len(header) and header[i] else f"col{i}": t for i, t in enumerate(texts)}
+        raw: dict[str, Any] = {header[i] if i < len(header) and header[i] else f"col{i}": t for i, t in enumerate(texts)
+                               if i == 0 or row.cells[i] is None or row.cells[i] is not row.cells[i - 1]}
         links = [a["href"] for a in row.tr.find_all("a", href=True)]
         if links:
             raw["_links"] = links
@@ -237,9 +307,11 @@ def load_json_document(text: str, opts: dict[str, Any]) -> Any:
     variable = opts.get("embedded_var")
     if not selector and not variable:
         try:
-            return json.loads(text)
+            return _JSON.decode(text)
         except json.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
+        except RecursionError:
+            raise ParseError("JSON nested deeper than can be read") from None
     doc = soup(text)
     if selector:
         node = doc.select_one(selector)
@@ -258,9 +330,11 @@ def load_json_document(text: str, opts: dict[str, Any]) -> Any:
         if payload is None:
             raise ParseError(f"no inline script assigns {variable!r}")
     try:
-        value, _ = json.JSONDecoder().raw_decode(payload.strip())
+        value, _ = _JSON.raw_decode(payload.strip())
     except json.JSONDecodeError as exc:
         raise ParseError(f"embedded JSON is invalid: {exc.msg}") from None
+    except RecursionError:
+        raise ParseError("embedded JSON nested deeper than can be read") from None
     return value
 
 
@@ -277,7 +351,10 @@ def parse_json_records(data: Any, opts: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     for entry in records:
         raw = entry if isinstance(entry, dict) else {"value": entry}
-        out.append((map_json(entry, fields), raw))
+        try:
+            out.append((map_json(entry, fields), raw))
+        except (ValueError, RecursionError) as exc:
+            out.append((Unreadable(exc), raw))
     return out
 
 

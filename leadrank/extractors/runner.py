@@ -26,7 +26,7 @@ from leadrank.extractors import enrich, websearch
 from leadrank.extractors.fetch import Fetcher, FetchError, redact_url
 from leadrank.extractors.fields import clean_text, safe_text
 from leadrank.extractors.pages import fetch_detail, iter_pages
-from leadrank.extractors.parsers import ParseError
+from leadrank.extractors.parsers import ParseError, Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,30 @@ def _append(
     collected.rows.append(row)
 
 
+def _reject(collected: _Collected, source: SourceConfig, run_id: str, row_ref: str, reason: str,
+            raw: dict[str, Any]) -> None:
+    try:
+        text = json.dumps(raw, ensure_ascii=False, default=repr)
+    except (ValueError, RecursionError):  # the value that made the row unreadable: the raw store has it
+        text = json.dumps({"unreadable": reason}, ensure_ascii=False)
+    collected.rejects.append({"run_id": run_id, "source": source.name, "stage": "extract", "row_ref": row_ref,
+                              "reason": reason, "raw": safe_text(text)})
+
+
+def _keep(collected: _Collected, source: SourceConfig, run_id: str, row_ref: str, url: str, fetched_at: datetime,
+          fields: dict[str, Any], raw: dict[str, Any], seen_keys: dict[str, int]) -> None:
+    """Append a row, or reject it with the reason when a value in it cannot be stored as text (an
+    integer of more digits than Python converts, a list nested deeper than the stack allows):
+    one such record must not end its source, and every row a source yields is accounted for."""
+    if not isinstance(fields, Unreadable):  # else the parser could not map it
+        try:
+            _append(collected, source, run_id, url, fetched_at, fields, raw, seen_keys)
+            return
+        except (ValueError, RecursionError) as exc:
+            fields = Unreadable(exc)
+    _reject(collected, source, run_id, row_ref, f"record cannot be read: {fields.reason}"[:300], raw)
+
+
 def _collect_pages(source, fetcher, run_id, collected, report, on_page) -> None:
     opts = source.options()
     fmt = opts.get("format") or DEFAULT_FORMAT[source.kind]
@@ -189,16 +213,17 @@ def _collect_pages(source, fetcher, run_id, collected, report, on_page) -> None:
     seen: dict[str, int] = {}
     for page in iter_pages(fetcher, opts, fmt, warn=report.warnings.append):
         report.pages += 1
-        for fields, raw in page.rows:
+        for number, (fields, raw) in enumerate(page.rows, 1):
             url = page.result.url
-            if detail:
+            if detail and not isinstance(fields, Unreadable):
                 try:
                     fields, detail_url = fetch_detail(fetcher, page.result.url, fields, detail,
                                                       warn=report.warnings.append)
                     url = detail_url or url
                 except FetchError as exc:
                     report.warnings.append(f"detail page failed: {exc}")
-            _append(collected, source, run_id, url, page.result.fetched_at, fields, raw, seen)
+            _keep(collected, source, run_id, f"{redact_url(page.result.url)} #{number}", url, page.result.fetched_at,
+                  fields, raw, seen)
         if on_page:
             on_page(report.pages, len(collected.rows))
 
@@ -226,11 +251,9 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
             fields, unusable = websearch.result_to_fields(item, engine, exclude)
             if fields is not None and fields["website"] in seen_sites:
                 fields, unusable = None, f"same website as an earlier result ({fields['website']})"
+            row_ref = f"{redact_url(result.url)} query {query!r} #{rank}"
             if fields is None:  # every result is accounted for: kept, or rejected with the reason
-                collected.rejects.append({"run_id": run_id, "source": source.name, "stage": "extract",
-                                          "row_ref": f"{redact_url(result.url)} query {query!r} #{rank}",
-                                          "reason": f"search result not used: {unusable}",
-                                          "raw": safe_text(json.dumps(raw, ensure_ascii=False, default=str))})
+                _reject(collected, source, run_id, row_ref, f"search result not used: {unusable}", raw)
                 continue
             seen_sites.add(fields["website"])
             if enrichment and len(seen_sites) == max_sites + 1:
@@ -242,7 +265,7 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
                 report.pages += len(facts.pages)
                 if facts.errors:
                     report.warnings.append(f"enrichment of {fields['website']}: {facts.errors[0]}")
-            _append(collected, source, run_id, result.url, result.fetched_at, fields, raw, seen)
+            _keep(collected, source, run_id, row_ref, result.url, result.fetched_at, fields, raw, seen)
         if on_page:
             on_page(report.pages, len(collected.rows))
 

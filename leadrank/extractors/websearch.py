@@ -106,6 +106,9 @@ def search(fetcher: Fetcher, opts: dict[str, Any]) -> Iterator[tuple[FetchResult
     for query in queries:
         params, headers = _request(engine_name, query, opts, secret)
         result = fetcher.get(endpoint, params=params, headers=headers)
+        if _host(result.url) != _host(endpoint):  # redirected away: not the API we asked
+            raise ParseError(f"{engine_name} endpoint redirected to another host ({_host(result.url)}): "
+                             "its results are not used")
         try:
             data = result.json()
         except ValueError:
@@ -117,6 +120,10 @@ def search(fetcher: Fetcher, opts: dict[str, Any]) -> Iterator[tuple[FetchResult
         yield result, query, items
 
 
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
 def result_to_fields(item: dict[str, Any], engine_name: str,
                      exclude: set[str]) -> tuple[dict[str, str | None] | None, str | None]:
     """A candidate company from one search result, or (None, why it is not one): no http(s)
@@ -125,8 +132,12 @@ def result_to_fields(item: dict[str, Any], engine_name: str,
     url = clean_text(item.get(engine.url_key))
     if not url:
         return None, "no URL"
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return None, f"malformed URL ({url[:80]})"
     if parts.scheme not in {"http", "https"} or not host:
         return None, f"not an http(s) URL ({url[:80]})"
     if any(host == d or host.endswith("." + d) for d in exclude):

@@ -12,6 +12,7 @@ each key keeps its history, one version per run):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -32,14 +33,23 @@ FAILED_SOURCES_KEY = "nightly-failed-sources"
 log = logging.getLogger("leadrank.artifacts")
 
 
-def _cell(value: Any) -> str:
-    """A value safe inside a markdown table cell."""
-    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+# Markdown that text from pages could carry into the Prefect UI: emphasis, code, links and
+# images (`![x](http://tracker/)` loads a URL in every viewer's browser), table pipes,
+# strikethrough. Inline HTML and autolinks are neutralised as entities.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~!])")
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _text(value: Any) -> str:
+    """A value shown as the text it is, on one line: source reasons and errors quote pages."""
+    if value is None:
+        return ""
+    return _MARKDOWN.sub(r"\\\1", str(value).translate(_HTML)).replace("\r", " ").replace("\n", " ")
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_text(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -47,7 +57,7 @@ def summary_markdown(summary: dict[str, Any], failure: str | None = None) -> str
     """The run summary: whatever of it exists when the run ends, published or not."""
     run_id = summary.get("run_id", "?")
     parts = [f"# Nightly run {run_id}",
-             f"**Failed**: {failure}" if failure else "**Published**: the ranked list now shows this run."]
+             f"**Failed**: {_text(failure)}" if failure else "**Published**: the ranked list now shows this run."]
     if summary.get("resumed"):
         parts.append(f"Resumed run: {summary['resumed']} source(s) reused from the earlier attempt, not fetched again.")
     sources = summary.get("sources") or []

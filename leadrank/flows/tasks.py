@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_sync_in_worker_thread
 
 from leadrank import pipeline, reconcile
+from leadrank.extractors.fetch import cancellable
 
 SOURCE_TIMEOUT_SECONDS = 1800
 SOURCE_RETRIES = 1
@@ -25,8 +26,13 @@ SOURCE_RETRIES = 1
 async def extract_source(config: str, source: str, run_id: str) -> dict[str, Any]:
     """One source into the run directory. Source faults (HTTP errors, layout changes) come back as
     a failed report; retries and the timeout cover the task itself crashing or hanging. The work
-    runs in a thread so that the timeout can abandon it (the fetch layer's own timeouts end it)."""
-    return await run_sync_in_worker_thread(pipeline.extract_step, config, source, run_id)
+    runs in a thread so that the timeout can abandon it; abandoning it cancels its fetches (the
+    request in flight ends, no retry starts), so that nothing fetches on after the flow ends."""
+    with cancellable() as fetches:
+        try:
+            return await run_sync_in_worker_thread(pipeline.extract_step, config, source, run_id)
+        finally:
+            fetches.cancel()
 
 
 @task(name="begin-run", cache_policy=NO_CACHE)

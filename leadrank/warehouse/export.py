@@ -69,7 +69,24 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
             values = values.astype(object)
             values[unfit] = values[unfit].str.replace(ILLEGAL_CHARACTERS_RE, "", regex=True).str.slice(0, EXCEL_MAX_CELL)
             out[column] = values
-        risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
+    return _neutralise(out)
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first,
+    unless only a number) get a leading apostrophe; for every file a person may open in one."""
+    return _neutralise(frame.copy())
+
+
+def _neutralise(out: pd.DataFrame) -> pd.DataFrame:
+    for column in out.columns:
+        values = out[column]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        try:
+            risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
+        except AttributeError:  # no text in this column
+            continue
         if risky.any():
             out[column] = values.astype(object)
             out.loc[risky, column] = "'" + values[risky].astype(str)

@@ -84,13 +84,16 @@ def extract(
     from leadrank.config import load_config
     from leadrank.contracts import EXTRACTED
     from leadrank.extractors.runner import extract_source
-    from leadrank.pipeline import RunFiles, new_run_id
+    from leadrank.pipeline import RunFiles, is_run_id, new_run_id
+    from leadrank.warehouse.export import neutralise_formulas
 
     try:
         cfg = load_config(config)
         chosen = [cfg.source(source)] if source else [s for s in cfg.sources if s.enabled]
     except ConfigError as exc:
         fail(str(exc))
+    if replay and not is_run_id(replay):
+        fail(f"{replay!r} is not a run id (as printed by an earlier extract: letters, digits, '_', '.', '-')")
     if replay and not RunFiles(replay).raw.is_dir():
         fail(f"no raw responses kept for run {replay!r} (looked in {RunFiles(replay).raw})")
     run_id = replay or "extract-" + new_run_id()
@@ -119,7 +122,7 @@ def extract(
     console.print(summary)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        result.to_csv(output, index=False, encoding="utf-8-sig")
+        neutralise_formulas(result).to_csv(output, index=False, encoding="utf-8-sig")
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
     console.print(f"wrote {len(result)} records to {output}; raw responses in {RunFiles(run_id).raw}"
