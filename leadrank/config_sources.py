@@ -56,10 +56,10 @@ SOURCE_MISPLACED = {key: "under the source's `fetch:` (or the top-level `fetch:`
 class FieldSpec(Strict):
     """A field taken from a card or page by more than a selector.
 
-    `label` takes the value after a label (`{label: 电话}`, or a list of labels); `css` selects
-    an element (`css@attr` for an attribute). Of the text found, `line` keeps one line (0 the
+    `label` takes the value after a label (`{label: 电话}`, or a list of labels), or `css`
+    selects an element (`css@attr` for an attribute). Of the text found, `line` keeps one line (0 the
     first, -1 the last), `regex` the match (its `group`, default the whole match), `split`
-    cuts at a separator and `index` keeps that piece."""
+    cuts at a separator and `index` keeps that piece (default 0)."""
 
     label: str | list[str] | None = None
     css: str | None = None
@@ -71,8 +71,9 @@ class FieldSpec(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> FieldSpec:
-        if self.label is None and self.css is None:
-            raise ValueError("a field spec mapping needs `label` (text after a label) or `css` (an element)")
+        if (self.label is None) == (self.css is None):
+            raise ValueError("a field spec mapping needs exactly one of `label` (text after a label) or `css` "
+                             "(an element)")
         if self.regex is not None:
             try:
                 pattern = re.compile(self.regex)

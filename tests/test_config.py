@@ -204,3 +204,10 @@ def test_the_bundled_configs_load(demo_config, monkeypatch):
     monkeypatch.setenv("LEADRANK_REALDATA", "/nonexistent")  # structure only; files are checked by `check`
     assert len(load_config(Path(__file__).parents[1] / "examples" / "realdata.yaml").sources) == 14
     assert require_files(load_config(demo_config)) is None
+
+
+def test_a_field_spec_mapping_names_exactly_one_element(tmp_path):
+    for spec in ("{css: h3, label: 名称}", "{line: -1}"):
+        with pytest.raises(ConfigError, match="exactly one of `label`"):
+            load_config(write(tmp_path, f"sources:\n  - {{name: e, kind: exhibition, url: x, items: div, "
+                                        f"fields: {{company_name: {spec}}}}}\n"))
