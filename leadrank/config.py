@@ -15,10 +15,13 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+
+from leadrank.config_schema import Strict, format_errors, redact, suggestion
+from leadrank.config_sources import AnySource, SourceConfig
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -27,10 +30,15 @@ class ConfigError(ValueError):
     """The sources file is missing, unreadable or invalid; the message says where."""
 
 
-class FetchSettings(BaseModel):
-    """Politeness and safety limits of the fetch layer; per-source `fetch:` overrides them."""
+# A sources file is a few hundred keys; YAML aliases can make a few hundred bytes stand for
+# billions of nodes (an "alias bomb": each level refers to the one below several times). The
+# parsed tree is walked with this budget before anything copies it, so a bomb costs a bounded
+# walk and fails with a clear error instead of the machine's memory.
+MAX_CONFIG_NODES = 200_000
 
-    model_config = ConfigDict(extra="forbid")
+
+class FetchSettings(Strict):
+    """Politeness and safety limits of the fetch layer; per-source `fetch:` overrides them."""
 
     user_agent: str = "leadrank/0.1 (+https://github.com/leadrank/leadrank; contact: {contact})"
     contact: str = "ops@example.com"  # who site owners can write to: in the user agent and the From header
@@ -72,41 +80,30 @@ class FetchSettings(BaseModel):
         return self.user_agent
 
 
-class SourceConfig(BaseModel):
-    """One configured source. Settings beyond the common ones belong to its kind's extractor."""
-
-    model_config = ConfigDict(extra="allow")
-
-    name: str
-    kind: Literal["exhibition", "association", "websearch"]
-    enabled: bool = True
-    trust: int = Field(default=0, description="higher wins field conflicts in golden records")
-    expect_rows: bool = True
-    required_fields: list[str] = ["company_name"]
-    fetch: dict[str, Any] = {}
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_slug(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", value):
-            raise ValueError(f"source name {value!r} must be letters, digits, '-', '_' or '.'")
-        return value
-
-    def options(self) -> dict[str, Any]:
-        """The kind-specific settings (everything not common to all sources)."""
-        return dict(self.model_extra or {})
-
-
-class TableFileConfig(BaseModel):
+class TableFileConfig(Strict):
     """A local CSV/XLSX table (financial statements, CRM outcomes)."""
 
-    model_config = ConfigDict(extra="allow")
+    FIELDS: ClassVar[tuple[str, ...]] = ()  # the keys `columns` may map (our fields)
 
     name: str
     path: Path
     encoding: str | None = None  # None: detect (UTF-8, UTF-8 with BOM, GB18030)
     sep: str = ","
     columns: dict[str, str] = {}  # our field -> the file's column
+
+    @field_validator("columns")
+    @classmethod
+    def _our_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for field in value:
+            if field not in cls.FIELDS:
+                raise ValueError(f"columns: {field!r} is not a field{suggestion(field, cls.FIELDS)}; "
+                                 f"fields: {', '.join(cls.FIELDS)}")
+        return value
+
+
+FINANCIAL_FIELDS = ("uscc", "stock_code", "company_name", "industry", "year", "total_assets", "current_assets",
+                    "revenue", "cost_of_sales", "net_profit", "accounts_receivable", "inventory", "revenue_prev",
+                    "collection_days", "inventory_days", "net_margin_percent")  # scoring.financials' columns
 
 
 class FinancialsConfig(TableFileConfig):
@@ -118,6 +115,8 @@ class FinancialsConfig(TableFileConfig):
     (defaults: leadrank.scoring.financials.PORTAL_LINE_ITEMS), the company key comes from the
     file name through `file_key` (e.g. zcfzb600340.csv → stock code 600340)."""
 
+    FIELDS: ClassVar[tuple[str, ...]] = FINANCIAL_FIELDS
+
     layout: Literal["flat", "transposed"] = "flat"
     units: str = "元"  # 元 | 千元 | 万元 | 百万元 | 亿元, or per-field in `field_units`; a unit in a line-item label wins
     field_units: dict[str, str] = {}
@@ -128,16 +127,49 @@ class FinancialsConfig(TableFileConfig):
     names: dict[str, str] = {}  # transposed: company key -> name (portal files carry no name)
     industries: dict[str, str] = {}  # transposed: company key -> industry
 
+    @field_validator("field_units")
+    @classmethod
+    def _unit_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        return cls._our_fields(value)
+
 
 class OutcomesConfig(TableFileConfig):
-    pass
+    FIELDS: ClassVar[tuple[str, ...]] = ("lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner")
 
 
-class ResolutionConfig(BaseModel):
+DEFAULT_MATCH_WEIGHTS: dict[str, float] = {
+    "uscc_same": 14.0,
+    "uscc_conflict": -14.0,
+    "domain_same": 6.0,
+    "domain_different": -2.0,  # two company websites: companies seldom run two
+    "phone_same": 5.0,
+    "phone_local_same": 4.0,  # same last seven digits where a number lacks its area code
+    "email_same": 6.0,
+    "address_same": 6.0,
+    "address_different": -3.0,  # two sites (house number and street differ)
+    "name_exact": 6.0,
+    "name_near": 5.0,
+    "name_strong": 4.0,
+    "name_weak": 1.0,
+    "name_contained": 4.0,  # every word of one name is in the other ('Revere' / 'CPS Revere, Paul')
+    "name_different": -3.0,
+    "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
+    "name_pinyin": 5.0,  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
+    "name_ambiguous": -2.0,  # the name or its pinyin is carried by several companies
+    "city_same": 1.0,
+    "country_same": 2.0,  # at most: agreement counts log2(1/share of the country) up to this
+    "country_different": -3.0,
+    "city_different": -3.0,
+    "branch_mismatch": -12.0,  # a branch (分公司) is a different buyer from its head office
+}
+
+
+class ResolutionConfig(Strict):
     """Entity-resolution settings: evidence weights (log-odds points) and the threshold their sum
-    must reach for two records to be one company. See leadrank.transform.matching."""
+    must reach for two records to be one company. See leadrank.transform.matching.
 
-    model_config = ConfigDict(extra="forbid")
+    Every key is checked (a typo is an error with a suggestion); a new setting is a new field
+    here. `weights` given in the file are merged over DEFAULT_MATCH_WEIGHTS, by known name."""
 
     match_threshold: float = 6.0
     cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
@@ -148,36 +180,67 @@ class ResolutionConfig(BaseModel):
     name_weak: float = 75.0  # ... as a plausible variant
     name_different: float = 55.0  # ... below this, names disagree
     shared_key_names: int = 3  # a phone/domain used by more distinct names than this is a shared one
-    weights: dict[str, float] = {
-        "uscc_same": 14.0,
-        "uscc_conflict": -14.0,
-        "domain_same": 6.0,
-        "domain_different": -2.0,  # two company websites: companies seldom run two
-        "phone_same": 5.0,
-        "phone_local_same": 4.0,  # same last seven digits where a number lacks its area code
-        "email_same": 6.0,
-        "address_same": 6.0,
-        "address_different": -3.0,  # two sites (house number and street differ)
-        "name_exact": 6.0,
-        "name_near": 5.0,
-        "name_strong": 4.0,
-        "name_weak": 1.0,
-        "name_contained": 4.0,  # every word of one name is in the other ('Revere' / 'CPS Revere, Paul')
-        "name_different": -3.0,
-        "industry_different": -6.0,  # one trade name, two industries (华强电子 / 华强物流)
-        "name_pinyin": 5.0,
-        "name_ambiguous": -2.0,  # the name or its pinyin is carried by several companies  # an English name is the pinyin of a Chinese one (Huaqiang Electronics / 华强电子)
-        "city_same": 1.0,
-        "country_same": 2.0,  # at most: agreement counts log2(1/share of the country) up to this
-        "country_different": -3.0,
-        "city_different": -3.0,
-        "branch_mismatch": -12.0,  # a branch (分公司) is a different buyer from its head office
-    }
+    weights: dict[str, float] = DEFAULT_MATCH_WEIGHTS
+
+    @field_validator("weights")
+    @classmethod
+    def _known_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name in value:
+            if name not in DEFAULT_MATCH_WEIGHTS:
+                raise ValueError(f"weights: unknown evidence {name!r}{suggestion(name, DEFAULT_MATCH_WEIGHTS)}; "
+                                 f"known: {', '.join(DEFAULT_MATCH_WEIGHTS)}")
+        return {**DEFAULT_MATCH_WEIGHTS, **value}
 
 
-class ScoringConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class SegmentRule(Strict):
+    """A customer-type rule: the first whose `pattern` (over name, industry and products) and
+    `source` (over the lead's source names) both match gives the segment."""
 
+    segment: str
+    pattern: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> SegmentRule:
+        if self.pattern is None and self.source is None:
+            raise ValueError("a segment rule needs `pattern` or `source`")
+        for regex in (self.pattern, self.source):
+            _compiles(regex)
+        return self
+
+
+class ProductLineRule(Strict):
+    product_line: str
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _compiles(value) or value
+
+
+def _compiles(regex: str | None) -> str | None:
+    try:
+        re.compile(regex or "")
+    except re.error as exc:
+        raise ValueError(f"{regex!r} is not a valid regular expression: {exc}") from None
+    return regex
+
+
+RATIO_NAMES = ("current_asset_ratio", "net_margin", "roa", "collection_days", "inventory_days", "revenue_growth")
+SEGMENTS = ("government", "bank_finance", "telecom", "listed", "multinational", "large_enterprise", "retail_chain",
+            "wholesaler", "sme")
+TIERS = ("A", "B", "C")
+
+
+def _keys_in(value: dict[str, Any], known: tuple[str, ...] | list[str], what: str) -> dict[str, Any]:
+    for name in value:
+        if name not in known:
+            raise ValueError(f"unknown {what} {name!r}{suggestion(name, known)}; known: {', '.join(known)}")
+    return value
+
+
+class ScoringConfig(Strict):
     fit_weight: float = 0.5
     model_weight: float = 0.5
     min_outcomes_per_class: int = 8
@@ -189,9 +252,9 @@ class ScoringConfig(BaseModel):
         "collection_days": 1.0,
         "inventory_days": 0.5,
     }
-    fit_ratio_share: float = 0.6  # the fit score is this much ratios, the rest segment
-    segment_rules: list[dict[str, Any]] = []  # empty: leadrank.scoring.segments.DEFAULT_RULES
-    product_line_rules: list[dict[str, Any]] = []  # empty: DEFAULT_PRODUCT_LINES
+    fit_ratio_share: float = Field(default=0.6, ge=0, le=1)  # the fit score is this much ratios, the rest segment
+    segment_rules: list[SegmentRule] = []  # empty: leadrank.scoring.segments.DEFAULT_RULES
+    product_line_rules: list[ProductLineRule] = []  # empty: DEFAULT_PRODUCT_LINES
     segment_weights: dict[str, float] = {}  # merged over DEFAULT_WEIGHTS
     key_account_threshold: float = 50_000.0  # yuan of office purchases a month
     model_features: list[str] = []  # extra CRM columns of the outcomes file used as features
@@ -202,21 +265,30 @@ class ScoringConfig(BaseModel):
     precision_top_share: float = 0.10  # "precision at top k" is measured on this share of leads
     model_max_age_days: float = 8.0  # the nightly reuses a weekly-retrained model this young; 0 = never
 
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, value: dict[str, float]) -> dict[str, float]:
+        for letter, share in _keys_in(value, TIERS, "tier (D is the rest)").items():
+            if not 0 < share <= 1:
+                raise ValueError(f"tiers: {letter} is a cumulative share of the ranked list, in (0, 1]")
+        return value
 
-class WebSearchApi(BaseModel):
-    """Secrets for search APIs; values come from the environment via ${VAR}."""
+    @field_validator("ratio_weights", "ratio_higher_is_better")
+    @classmethod
+    def _ratios(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _keys_in(value, RATIO_NAMES, "ratio")
 
-    model_config = ConfigDict(extra="allow")
+    @model_validator(mode="after")
+    def _segment_weights(self) -> ScoringConfig:
+        _keys_in(self.segment_weights, list(SEGMENTS) + [r.segment for r in self.segment_rules if r.segment not in SEGMENTS],
+                 "segment in segment_weights")
+        return self
 
-    api_key: SecretStr | None = None
 
-
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Config(Strict):
     path: Path | None = None
     fetch: FetchSettings = FetchSettings()
-    sources: list[SourceConfig] = []
+    sources: list[AnySource] = []
     financials: list[FinancialsConfig] = []
     outcomes: list[OutcomesConfig] = []
     resolution: ResolutionConfig = ResolutionConfig()
@@ -235,33 +307,48 @@ class Config(BaseModel):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+class _Expansion:
+    """One expansion of `${VAR}` over a parsed tree: remembers the values it put in (so errors
+    can be redacted) and stops at MAX_CONFIG_NODES nodes (so aliases cannot blow it up)."""
+
+    def __init__(self, builtins: dict[str, str], limit: int = MAX_CONFIG_NODES) -> None:
+        self.builtins = builtins
+        self.expanded: dict[str, str] = {}
+        self.nodes = 0
+        self.limit = limit
+
+    def __call__(self, value: Any, where: str) -> Any:
+        self.nodes += 1
+        if self.nodes > self.limit:
+            raise ConfigError(f"{where}: the config expands to more than {self.limit} values "
+                              "(YAML aliases repeated at several levels?); refusing to expand it")
+        if isinstance(value, str):
+            return _ENV.sub(lambda match: self._value(match, where), value)
+        if isinstance(value, list):
+            return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: self(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return value
+
+    def _value(self, match: re.Match[str], where: str) -> str:
+        var, default = match.group(1), match.group(2)
+        if var in self.builtins:
+            return self.builtins[var]
+        if var in os.environ:
+            self.expanded[var] = os.environ[var]
+            return os.environ[var]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: environment variable {var} is not set")
+
+
 def expand_env(value: Any, *, where: str = "", builtins: dict[str, str] | None = None) -> Any:
     """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree.
 
     `builtins` (such as CONFIG_DIR, the directory of the sources file) take precedence over
-    the environment.
+    the environment. A tree of more than MAX_CONFIG_NODES values is refused.
     """
-    builtins = builtins or {}
-    if isinstance(value, str):
-        def repl(match: re.Match[str]) -> str:
-            var, default = match.group(1), match.group(2)
-            if var in builtins:
-                return builtins[var]
-            if var in os.environ:
-                return os.environ[var]
-            if default is not None:
-                return default
-            raise ConfigError(f"{where}: environment variable {var} is not set")
-
-        return _ENV.sub(repl, value)
-    if isinstance(value, list):
-        return [expand_env(v, where=f"{where}[{i}]", builtins=builtins) for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return {
-            k: expand_env(v, where=f"{where}.{k}" if where else str(k), builtins=builtins)
-            for k, v in value.items()
-        }
-    return value
+    return _Expansion(builtins or {})(value, where)
 
 
 def _resolve_paths(cfg: Config, base: Path) -> None:
@@ -276,8 +363,33 @@ def _builtins(path: Path) -> dict[str, str]:
     return {"CONFIG_DIR": str(base), "CONFIG_URL": base.as_uri()}
 
 
+def _source_names(raw: dict[str, Any]) -> dict[int, str]:
+    sources = raw.get("sources")
+    if not isinstance(sources, list):
+        return {}
+    return {i: str(s["name"]) for i, s in enumerate(sources) if isinstance(s, dict) and isinstance(s.get("name"), str)}
+
+
+def _validate(raw: dict[str, Any], path: Path) -> tuple[Config, list[str]]:
+    """The config and the errors of every source's `fetch:` overrides (checked merged over the
+    top-level fetch settings, as the extractor will use them)."""
+    try:
+        cfg = Config.model_validate({**raw, "path": path.resolve()})
+    except ValidationError as exc:
+        return Config(), format_errors(exc, source_names=_source_names(raw))
+    problems: list[str] = []
+    for index, source in enumerate(cfg.sources):
+        if source.fetch:
+            try:
+                FetchSettings.model_validate({**cfg.fetch.model_dump(exclude_unset=True), **source.fetch})
+            except ValidationError as exc:
+                problems += format_errors(exc, prefix=("sources", index, "fetch"), source_names={index: source.name})
+    return cfg, problems
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read, expand and validate a sources file. Raises ConfigError with the file and field."""
+    """Read, expand and validate a sources file. Raises ConfigError naming the file and, for
+    each problem, the path of the key (`sources[2] (expo).pagination: …`), never a value."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -287,11 +399,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
-    raw = expand_env(raw, where=str(path), builtins=_builtins(path))
-    try:
-        cfg = Config.model_validate({**raw, "path": path.resolve()})
-    except ValidationError as exc:
-        raise ConfigError(f"invalid config {path}:\n{exc}") from None
+    expansion = _Expansion(_builtins(path))
+    raw = expansion(raw, str(path))
+    cfg, problems = _validate(raw, path)
+    if problems:
+        raise ConfigError(redact(f"invalid config {path}:\n" + "\n".join(f"  {p}" for p in problems),
+                                 expansion.expanded))
     names = [s.name for s in cfg.sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

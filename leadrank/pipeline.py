@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from leadrank.config import Config, load_config
+from leadrank.config_files import require_files
 from leadrank.contracts import EXTRACTED, NORMALISED_EXTRA
 from leadrank.extractors.runner import REJECT_COLUMNS, extract_source
 from leadrank.paths import PACKAGE_DIR, data_dir, run_dir
@@ -99,6 +100,7 @@ def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str
     """Register the run as running. With `resume`, the run is an earlier one that did not publish:
     `reused` lists the sources whose extraction it already finished (see `finished_extract`)."""
     cfg = load_config(config_path)
+    require_files(cfg)  # a mistyped financials/outcomes path would otherwise score without them
     engine = make_engine(warehouse)
     upgrade(engine)
     reused: dict[str, dict[str, Any]] = {}

@@ -318,10 +318,8 @@ def test_a_run_can_be_reparsed_from_its_raw_store_without_refetching(site, tmp_p
 
 
 def test_a_misspelt_setting_fails_the_source_by_name(tmp_path):
-    cfg = source(tmp_path, "<div class='e'><h3>Acme</h3></div>", paginaton={"next": "a.next"})
-    records, _, report = extract_source(cfg, LOCAL, run_id="r")
-    assert report.status == "failed" and report.reason.startswith("unknown setting(s) paginaton for exhibition sources")
-    assert records.empty
+    with pytest.raises(ValueError, match=r"unknown key `paginaton` \(did you mean `pagination`\?\)"):
+        source(tmp_path, "<div class='e'><h3>Acme</h3></div>", paginaton={"next": "a.next"})
 
 
 def test_counted_pagination_replaces_the_parameter_of_the_start_url(site):

@@ -179,3 +179,58 @@ def test_planted_secrets_appear_in_no_output(prefect_harness, warehouse_url, htt
     record("secrets", "search API key (query string and header) and warehouse password planted; every output "
            "searched", runs=1, survived=1, lost=0, detail=f"{len(said)} outputs, run directory, warehouse tables, "
            "exports, report, Prefect database: not found")
+
+
+def test_a_config_error_never_quotes_an_expanded_secret(tmp_path, monkeypatch):
+    """Issue 17, item 2: a web search source without `name:` and its `api_key:` last made pydantic
+    print the whole source, the expanded key included, to the console (and Prefect's logs)."""
+    key = "sk-planted-" + secrets.token_hex(8)
+    monkeypatch.setenv(KEY_VAR, key)
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources:\n  - kind: websearch\n    engine: brave\n    endpoint: https://search.example/api\n"
+                      f"    queries: [x]\n    api_key: ${{{KEY_VAR}}}\n", encoding="utf-8")
+    runner = CliRunner()
+    outputs = [runner.invoke(app, [*command, "--config", str(config)]) for command in (["check"], ["run"])]
+    for result in outputs:
+        assert result.exit_code == 1 and "sources[0].name: Field required" in " ".join(result.output.split())
+        assert key not in result.output
+    record("secrets", "an API key expanded into a source that fails validation (no name:, api_key: last)", runs=2,
+           survived=2, lost=0, warehouse="none", detail="`check` and `run` refuse it by path; the key is never quoted")
+
+
+def test_a_warehouse_password_with_an_at_sign_never_shows_as_a_host(warehouse_url, monkeypatch):
+    """Issue 17, item 12: `…:${PGPASSWORD}@host` with a password holding `@` made the rest of the
+    password the host, which errors and `db upgrade` echoed. Such a URL is refused without being
+    repeated; the password goes in LEADRANK_PG_PASSWORD, the URL is built with URL.create."""
+    from leadrank.warehouse.engine import display_url
+    from leadrank.warehouse.engine import warehouse_url as effective_url
+
+    runner = CliRunner()
+    rest = "rest-of-" + secrets.token_hex(6)
+    broken = f"postgresql+psycopg://leadrank:pw@{rest}@127.0.0.1:5432/leadrank"
+    for command in (["db", "upgrade"], ["top"], ["export", "-o", "x.csv"]):
+        result = runner.invoke(app, [*command, "--warehouse", broken])
+        error = "".join(traceback.format_exception(result.exception)) if result.exception else ""
+        assert result.exit_code == 2 and "LEADRANK_PG_PASSWORD" in " ".join(result.output.split())
+        assert rest not in result.output + error
+    monkeypatch.setenv("LEADRANK_WAREHOUSE_URL", broken)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 2
+    monkeypatch.delenv("LEADRANK_WAREHOUSE_URL")
+
+    password = "p@ss/w:rd#" + secrets.token_hex(6)
+    monkeypatch.setenv("LEADRANK_PG_PASSWORD", password)
+    url = effective_url("postgresql+psycopg://leadrank@db.internal:5433/leadrank")
+    assert (url.password, url.host, url.port, url.database) == (password, "db.internal", 5433, "leadrank")
+    assert password not in display_url(url) and "db.internal" in display_url(url)
+    if not warehouse_url.startswith("postgresql"):
+        assert effective_url(warehouse_url).password is None  # SQLite takes no password
+        return
+    parts = make_url(warehouse_url)  # the test server trusts local connections: the password is sent, not checked
+    for name, value in {"LEADRANK_PG_HOST": parts.host, "LEADRANK_PG_PORT": str(parts.port or 5432),
+                        "LEADRANK_PG_USER": parts.username, "LEADRANK_PG_DATABASE": parts.database}.items():
+        monkeypatch.setenv(name, value)
+    assert effective_url().password == password
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0 and parts.database in result.output and password not in result.output
+    record("secrets", "a warehouse password holding `@` written into the URL", runs=1, survived=1, lost=0,
+           detail="refused without repeating it; LEADRANK_PG_PASSWORD and LEADRANK_PG_* build the URL")

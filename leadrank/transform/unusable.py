@@ -2,7 +2,10 @@
 
 A record is unusable when neither its name nor its alternative name keeps a core to compare
 (only punctuation, symbols, emoji or a legal form once normalised): it could only become a
-nameless lead, or be matched on a phone number alone. Such records go to the rejects table.
+nameless lead, or be matched on a phone number alone. A core made only of characters that
+display as nothing counts as none: the Hangul fillers (U+3164 and its half-width and jamo forms)
+are letters to Unicode, so they survive normalisation, and would be published as a blank-looking
+lead. Such records go to the rejects table.
 """
 
 from __future__ import annotations
@@ -13,15 +16,28 @@ from leadrank.contracts import REJECT_COLUMNS
 
 UNUSABLE_NAME = ("company name unusable: no letter or digit is left once normalised "
                  "(only punctuation, symbols, emoji or a legal form)")
+INVISIBLE_NAME = ("company name unusable: only characters that display as nothing "
+                  "(such as the Hangul filler U+3164) are left once normalised")
+# Letters and marks that render blank: Hangul fillers (choseong, jungseong, compatibility,
+# half-width), Khmer inherent vowels, Mongolian vowel separator, braille blank, and the
+# zero-width and word-joiner characters, besides whitespace.
+_BLANK = "\\s\u115f\u1160\u3164\uffa0\u17b4\u17b5\u180e\u2800\u200b-\u200f\u2060-\u2064\ufeff"
+_VISIBLE = f"[^{_BLANK}]"
+
+
+def _visible(cores: pd.Series) -> pd.Series:
+    """Whether each core has a character that displays (False for missing cores)."""
+    return cores.astype(object).where(cores.notna(), "").astype(str).str.contains(_VISIBLE, regex=True)
 
 
 def split_unusable(normalised: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(records usable for resolution, rejects with the reason: REJECT_COLUMNS, stage 'normalise')."""
-    unusable = normalised["name_core"].isna() & normalised["name_alt_core"].isna()
+    missing = normalised["name_core"].isna() & normalised["name_alt_core"].isna()
+    unusable = ~_visible(normalised["name_core"]) & ~_visible(normalised["name_alt_core"])
     bad = normalised[unusable]
     rejects = pd.DataFrame({
         "run_id": bad["run_id"], "source": bad["source"], "stage": "normalise",
         "row_ref": bad["url"].fillna("").astype(str) + " " + bad["record_key"].astype(str),
-        "reason": UNUSABLE_NAME, "raw": bad["raw"],
+        "reason": missing[unusable].map({True: UNUSABLE_NAME, False: INVISIBLE_NAME}), "raw": bad["raw"],
     }, columns=REJECT_COLUMNS, dtype=object)
     return normalised[~unusable].reset_index(drop=True), rejects.reset_index(drop=True)

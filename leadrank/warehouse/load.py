@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, text
 from leadrank.contracts import EXTRACTED, NORMALISED
 from leadrank.transform.golden import LEAD_COLUMNS
 from leadrank.warehouse.bulk import insert_frame, temp_table
-from leadrank.warehouse.engine import now, writer
+from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
 
@@ -137,7 +137,7 @@ def publish_run(
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
     with writer(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK})
+            advisory_xact_lock(conn, PUBLISH_LOCK, "publish")
         row = conn.execute(text("SELECT status, base_run_id FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).first()
         if row is None or row.status != "running":
             raise RuntimeError(f"run {run_id} is {row.status if row else 'unknown'}, not running: it cannot publish")

@@ -16,9 +16,11 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, inspect, text
 
 from leadrank.paths import SQL_DIR
-from leadrank.warehouse.engine import writer
+from leadrank.warehouse.access import secure_marts
+from leadrank.warehouse.engine import advisory_xact_lock, writer
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+MIGRATE_LOCK = 724311  # PostgreSQL advisory lock key of the migrator
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -75,12 +77,13 @@ def _serialise(conn: Connection) -> None:
     both create the same tables. PostgreSQL: an advisory lock held to the end of the transaction;
     SQLite: the writer transaction (BEGIN IMMEDIATE) already excludes other writers."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
+        advisory_xact_lock(conn, MIGRATE_LOCK, "migration")
 
 
 def upgrade(engine: Engine) -> list[str]:
     """Apply pending migrations; returns the versions applied. Safe to run from several
-    processes at once: each migration is applied by exactly one of them."""
+    processes at once: each migration is applied by exactly one of them. On PostgreSQL the mart
+    views are then made security barriers (access.secure_marts), whichever migration made them."""
     with writer(engine).begin() as conn:
         _serialise(conn)
         conn.execute(text(
@@ -108,4 +111,8 @@ def upgrade(engine: Engine) -> list[str]:
                  "t": datetime.now(UTC).isoformat()},
             )
         newly.append(migration.version)
+    if engine.dialect.name == "postgresql":
+        with writer(engine).begin() as conn:
+            _serialise(conn)
+            secure_marts(conn)
     return newly

@@ -1,6 +1,7 @@
 """The `leadrank` command line: one Typer app assembled from the command modules.
 
   leadrank run       one nightly refresh (a Prefect flow; ephemeral unless PREFECT_API_URL is set)
+  leadrank check     validate a sources file and the files it names, without fetching
   leadrank top       the published ranked list
   leadrank export    the ranked list to CSV or XLSX
   leadrank report    a one-page HTML report with charts
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import sys
 
-from leadrank.flows.cli import data, model, outcomes, run, serve, suppress, warehouse
+from leadrank.flows.cli import check, data, model, outcomes, run, serve, suppress, warehouse
 from leadrank.flows.cli.common import command_group, err
 
 app = command_group(
@@ -29,6 +30,7 @@ app = command_group(
     pretty_exceptions_show_locals=False,
 )
 app.command()(run.run)
+app.command()(check.check)
 app.command()(run.top)
 app.command()(warehouse.export)
 app.command()(warehouse.report)

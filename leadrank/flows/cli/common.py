@@ -24,10 +24,23 @@ def command_group(help_text: str, **settings: Any) -> typer.Typer:
 
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Sources file (YAML). Default: the bundled offline demo.")]
+def _usable_warehouse(value: str | None) -> str | None:
+    """Refuse an unusable warehouse URL (--warehouse, else the environment's) before the command
+    runs, with a message that never repeats the URL: it may hold a password."""
+    from leadrank.warehouse.engine import WarehouseUrlError, warehouse_url
+
+    try:
+        warehouse_url(value)
+    except WarehouseUrlError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 WarehouseOpt = Annotated[
     str | None,
-    typer.Option("--warehouse", "-w", help="SQLAlchemy URL of the warehouse (else $LEADRANK_WAREHOUSE_URL, else data/leadrank.db).",
-                 show_default=False),
+    typer.Option("--warehouse", "-w", help="SQLAlchemy URL of the warehouse (else $LEADRANK_WAREHOUSE_URL, else "
+                 "$LEADRANK_PG_HOST and the other LEADRANK_PG_* variables, else data/leadrank.db); the password "
+                 "is best left out of it, in $LEADRANK_PG_PASSWORD.", show_default=False, callback=_usable_warehouse),
 ]
 DEFAULT_CONFIG = DEMO_CONFIG
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leadrank.config import ConfigError
+from leadrank.flows.cli.check import checked_config
 from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail, plain, warehouse_for_flow
 
 
@@ -29,12 +29,7 @@ def run(
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
     # The ephemeral server would try to send Prefect's telemetry, and log an error offline.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from leadrank.config import load_config
-
-    try:
-        load_config(config)
-    except ConfigError as exc:
-        fail(str(exc))
+    checked_config(config)  # the config and the files it names, before anything starts
     try:
         from leadrank.flows.nightly import nightly_refresh
     except ValueError as exc:  # e.g. LEADRANK_TASK_RUNNER set to something unknown

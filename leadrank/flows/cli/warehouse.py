@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import WarehouseOpt, command_group, console, fail
+from leadrank.flows.cli.common import WarehouseOpt, command_group, console, err, fail, plain
 
 db_app = command_group("Warehouse schema, access and retention.")
 
@@ -76,7 +76,13 @@ def db_grant_sales(
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Let a PostgreSQL role read the marts (ranked_leads and the mart_* views) and nothing else:
-    no staging or core tables, no writes. Run it again after an upgrade adds a mart."""
+    no staging or core tables, no writes. Run it again after an upgrade adds a mart.
+
+    The mart views are security barriers (a function in the role's query sees only their rows);
+    a role that is a member of pg_read_all_data or pg_write_all_data is refused; the
+    advisory-lock functions are revoked from PUBLIC in the warehouse database (kept for the role
+    running this, the warehouse owner), so no sales session can hold the nightly's locks; that
+    revoke needs a superuser, else a warning says so."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from leadrank.warehouse.access import AccessError, grant_sales
@@ -86,12 +92,14 @@ def db_grant_sales(
     try:
         engine = make_engine(warehouse)
         upgrade(engine)
-        views = grant_sales(engine, role)
+        granted = grant_sales(engine, role)
     except AccessError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         fail(f"cannot grant: {exc.orig if getattr(exc, 'orig', None) else type(exc).__name__}")
-    console.print(f"role {role} may now read: {', '.join(views)}")
+    for warning in granted.warnings:
+        err.print(f"[yellow]warning:[/] {plain(warning)}")
+    console.print(f"role {role} may now read: {', '.join(granted.views)}")
 
 
 @db_app.command("purge")
