@@ -111,12 +111,13 @@ def line_country(line: str | None) -> str | None:
 @lru_cache(maxsize=4096)
 def country_code(raw: str | None) -> str | None:
     """ISO 3166 alpha-2 of a declared country value: a name (English or Chinese, as
-    `line_country`), a code ("DE", "DEU", "China 中国 (CN)"), or a Chinese text that names a
-    country ("中国广东"; the longest name found wins). None when it names none."""
+    `line_country`; in a value of several lines, the last), a code ("DE", "DEU", "China 中国
+    (CN)"), or a Chinese text that names a country ("中国广东"; the longest name found wins).
+    None when it names none."""
     if not raw:
         return None
     text = unicodedata.normalize("NFKC", str(raw)).strip()
-    named = line_country(text)
+    named = line_country(text) or line_country(text.rsplit("\n", 1)[-1])  # an address pasted as the country
     if named:
         return named
     code = re.search(r"\(([A-Za-z]{2})\)", text)

@@ -129,7 +129,7 @@ def _fill_country(out: pd.DataFrame, countries: np.ndarray) -> None:
     if missing.any():
         values = out["country_iso2"].to_numpy(dtype=object).copy()
         values[missing] = countries[missing]
-        out["country_iso2"] = values
+        out["country_iso2"] = pd.Series(values, index=out.index, dtype=object)
 
 
 def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
