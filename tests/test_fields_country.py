@@ -155,7 +155,8 @@ def test_detail_values_win_and_raw_keeps_both_pages(httpserver):
     allow_all_robots(httpserver)
     httpserver.expect_request("/list").respond_with_data(
         "<div class='e'><h3>Quimicos del Norte</h3><i>+34 1</i><b>Bilbao</b><a href='/d/1'>more</a></div>"
-        "<div class='e'><h3>Envases</h3><i>+34 2</i><a href='/gone'>more</a></div>", content_type="text/html")
+        "<div class='e'><h3>Envases</h3><i>+34 2</i><a href='/gone'>more</a></div>"
+        "<div class='e'><h3>Sin enlace</h3></div>", content_type="text/html")
     httpserver.expect_request("/d/1").respond_with_data("<h1>Químicos del Norte S.A.</h1><p class='tel'></p>",
                                                         content_type="text/html")
     httpserver.expect_request("/gone").respond_with_data("no", status=404)
@@ -164,7 +165,7 @@ def test_detail_values_win_and_raw_keeps_both_pages(httpserver):
         "fields": {"company_name": "h3", "phone": "i", "city": "b", "detail_url": "a@href"},
         "detail": {"fields": {"company_name": "h1", "phone": ".tel"}}})
     records, _, report = extract_source(cfg, FAST, run_id="r")
-    first, second = records.to_dict("records")
+    first, second, third = records.to_dict("records")
     assert first["company_name"] == "Químicos del Norte S.A."  # the detail page's, accents kept
     assert first["phone"] == "+34 1" and first["city"] == "Bilbao"  # what the detail page lacks
     raw = json.loads(first["raw"])
@@ -172,6 +173,7 @@ def test_detail_values_win_and_raw_keeps_both_pages(httpserver):
     assert raw["detail"] == {"url": httpserver.url_for("/d/1"), "company_name": "Químicos del Norte S.A."}
     assert second["company_name"] == "Envases" and json.loads(second["raw"])["detail"]["error"].startswith("HTTP 404")
     assert any("detail page failed" in w for w in report.warnings)
+    assert json.loads(third["raw"])["detail"] is None and json.loads(third["raw"])["list"]["company_name"] == "Sin enlace"
 
 
 # --- the list + detail fixture site, declared in YAML only -------------------------------------
