@@ -5,10 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leadrank.countries import country_code
 from leadrank.transform.contacts import normalise_email, normalise_phone, normalise_website
 from leadrank.transform.identifiers import check_character, normalise_uscc
 from leadrank.transform.names import parse_name, parse_names
-from leadrank.transform.normalise import address_key, country_iso2
+from leadrank.transform.normalise import address_key
 
 
 @pytest.mark.parametrize("raw, core, form, city, branch", [
@@ -76,7 +77,7 @@ def test_websites(raw, expected):
 @pytest.mark.parametrize("raw, iso", [("China 中国 (CN)", "CN"), ("Germany", "DE"), ("UK", "GB"), ("德国", "DE"),
                                        ("de", "DE"), ("Atlantis", None)])
 def test_countries(raw, iso):
-    assert country_iso2(raw) == iso
+    assert country_code(raw) == iso
 
 
 def test_address_key_folds_variants():
@@ -108,7 +109,7 @@ def test_identifier_and_contact_normalisers_never_raise(text):
     if site and "/" not in site:
         assert normalise_website(site) == site
     address_key(text)
-    country_iso2(text)
+    country_code(text)
 
 
 # --- column normalisers: the fast paths agree with the libraries they stand in for ---------

@@ -224,7 +224,9 @@ def test_example_config_on_caat_like_json(realdata_like):
     assert got.loc["ACADEMY OF OPTO-ELECTRONICS  CETC", "country"] == "R.O.Korea 韩国 (KP)"  # string country, inner spaces kept
     assert got.loc["081 ELECTRONIC GROUP CO., LTD.", "company_name_alt"] == "零八一电子集团有限公司"
     assert got.loc["081 ELECTRONIC GROUP CO., LTD.", "country"] == "China 中国 (CN)"
-    assert got.loc["AVT Australia", "address"] == "AVT Australia\nMelbourne\nAustralia"  # string address
+    # a string address; its last line names the country: taken off, it becomes the country
+    assert got.loc["AVT Australia", "address"] == "AVT Australia\nMelbourne"
+    assert got.loc["AVT Australia", "country"] == "Australia"
     assert got.loc["Chetwynd Bks", "address"] == "Chetwynd Bks\nNottingham\nNG9 5HU"  # dict address
     assert got.loc["Chetwynd Bks", "country"] is None and got.loc["Chetwynd Bks", "products"] == "Consultancy; Radar"
     assert json.loads(got.loc["Chetwynd Bks", "raw"])["address"]["iso2"] == "GB"  # raw values as found

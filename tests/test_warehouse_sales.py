@@ -74,6 +74,10 @@ def test_xlsx_export_has_a_sheet_per_segment_and_chinese_headers(warehouse_url, 
     frame = pd.read_csv(csv_out, encoding="utf-8-sig")
     assert list(frame.columns[:4]) == ["排名", "等级", "线索ID", "公司名称"] and len(frame) == total
     assert not frame["主要原因"].str.contains("[A-Za-z]{4}", regex=True).any()  # Chinese reasons only
+    # Every lead's country as an ISO 3166 code, from the warehouse's leads (the marts lack it).
+    countries = dict(query(engine, "SELECT lead_id, country FROM leads"))
+    assert frame["国家/地区"].tolist() == [countries[lead] for lead in frame["线索ID"]]
+    assert frame["国家/地区"].notna().any()
     # Names come from the open web: a formula is neutralised, a phone number is not.
     top = ranked_leads(engine).iloc[0]
     with engine.begin() as conn:

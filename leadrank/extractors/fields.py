@@ -3,20 +3,35 @@
 A selector spec is `css` (the element's text), `css@attr` (an attribute), `@attr` (an
 attribute of the item itself) or `.` (the item's own text); a mapping `{label: 电话}` (or a list
 of labels, `{label: [电话, 联系电话, Tel]}`) takes the value that follows a label in a card
-(`<p>电话：0755-…</p>`, `<dt>电话</dt><dd>…</dd>`, `<b>Tel:</b> …`). A JSON path is dotted, with
-integer indexes (`country.text`, `contacts.0.phone`); `a | b` tries alternatives in order, for
-sources whose entries are not all shaped alike (`country.text | country`: a dict in most entries,
-a plain string in a few). Keeping these tiny grammars in one place is what lets a new source be
-configuration only.
+(`<p>电话：0755-…</p>`, `<dt>电话</dt><dd>…</dd>`, `<b>Tel:</b> …`). A mapping may also name
+the selector (`{css: td.addr}`) and take part of the value, in this order:
+`line: -1` one line of it (lines are what the page shows on separate lines: `<br>`, `<p>`,
+`<div>`…; 0 is the first, -1 the last), `split: ","` with `index: 1` one piece of it (0 when
+`index` is left out), `regex: "([0-9]{5}) "` with `group: 1` a group of the first match (the whole
+match without groups; a name for a named group). What a spec does not find is None.
+
+The `address` field keeps its lines (one per line, as JSON sources give them too); when the
+record is complete (`split_country_line`), a last line that names a country, where most
+international lists put it, is taken off the address and becomes `country` (unless the source
+gives another one).
+
+A JSON path is dotted, with integer indexes (`country.text`, `contacts.0.phone`); `a | b` tries
+alternatives in order, for sources whose entries are not all shaped alike (`country.text |
+country`: a dict in most entries, a plain string in a few). Keeping these tiny grammars in one
+place is what lets a new source be configuration only.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any
 
 from bs4 import CData, NavigableString, Tag
+
+from leadrank.config import ConfigError
+from leadrank.countries import country_code, line_country
 
 _WS = re.compile(r"\s+")
 # Characters that are never data in a company record: C0 and C1 controls other than tab, line
@@ -35,6 +50,8 @@ BLOCK_TAGS = frozenset({
 })
 _INVISIBLE = frozenset({"script", "style", "template", "noscript", "head", "title"})
 FieldSpec = str | dict[str, Any]
+SPEC_KEYS = frozenset({"css", "label", "line", "split", "index", "regex", "group"})
+_BREAK = object()  # a block boundary while walking an element's text
 
 
 def safe_text(value: str) -> str:
@@ -57,27 +74,36 @@ def clean_text(value: Any) -> str | None:
     return text or None
 
 
-def node_text(node: Tag) -> str:
-    """Visible text of an element as a browser lays it out on one line: inline pieces joined,
-    block boundaries and runs of whitespace (incl. &nbsp; and the ideographic space) as one space.
-    Iterative, so that pathologically nested markup cannot exhaust the stack."""
+def node_lines(node: Tag) -> list[str]:
+    """Visible text of an element as a browser lays it out, one string per line: inline pieces
+    joined, block boundaries (`<br>`, `<p>`, `<div>`, cells…) ending a line, runs of whitespace
+    (incl. &nbsp; and the ideographic space) as one space, empty lines dropped. Iterative, so
+    that pathologically nested markup cannot exhaust the stack."""
+    lines: list[str] = []
     parts: list[str] = []
     stack: list[Any] = [node]
     while stack:
         item = stack.pop()
-        if isinstance(item, str) and not isinstance(item, NavigableString):
-            parts.append(item)  # a block boundary marker pushed below
+        if item is _BREAK:
+            lines.append("".join(parts))
+            parts = []
         elif isinstance(item, Tag):
             if item.name in _INVISIBLE and item is not node:
                 continue
-            block = item.name in BLOCK_TAGS
-            if block:
-                parts.append(" ")
-                stack.append(" ")
+            if item.name in BLOCK_TAGS:
+                lines.append("".join(parts))
+                parts = []
+                stack.append(_BREAK)
             stack.extend(reversed(item.contents))
         elif type(item) is NavigableString or isinstance(item, CData):
             parts.append(str(item))
-    return _WS.sub(" ", "".join(parts)).strip()
+    lines.append("".join(parts))
+    return [line for line in (_WS.sub(" ", raw).strip() for raw in lines) if line]
+
+
+def node_text(node: Tag) -> str:
+    """Visible text of an element on one line: its lines (`node_lines`) joined by a space."""
+    return " ".join(node_lines(node))
 
 
 def _label_pattern(labels: str | list[str]) -> re.Pattern[str]:
@@ -102,44 +128,123 @@ def labelled_value(item: Tag, labels: str | list[str]) -> str | None:
     """The value a card gives after a label, wherever the card's markup puts it: in the same
     line (`电话：0755…`, `电话：<span>0755…</span>`), after an inline label element
     (`<b>Tel:</b> 0755…`) or in the next cell of a label cell (`<dt>电话</dt><dd>…</dd>`)."""
+    lines = _labelled_lines(item, labels)
+    return clean_text(" ".join(lines)) if lines else None
+
+
+def _labelled_lines(item: Tag, labels: str | list[str]) -> list[str] | None:
     pattern = _label_pattern(labels)
     for string in item.find_all(string=pattern):
-        value = pattern.sub("", str(string), count=1) + _following_text(string)
+        lines = [pattern.sub("", str(string), count=1) + _following_text(string)]
         element = string.parent
-        while not value.strip() and element is not None and element is not item:
+        while not lines[0].strip() and element is not None and element is not item:
             if element.name in {"dt", "th", "td"}:
                 following = element.find_next_sibling()
-                value = node_text(following) if following is not None else ""
+                lines = node_lines(following) if following is not None else [""]
                 break
             if element.name in BLOCK_TAGS:
                 break
-            value = _following_text(element)
+            lines = [_following_text(element)]
             element = element.parent
-        value = clean_text(_WS.sub(" ", value))
-        if value:
-            return value
+        lines = [v for v in (clean_text(_WS.sub(" ", line)) for line in lines if line) if v]
+        if lines:
+            return lines
     return None
 
 
-def css_value(item: Tag, spec: FieldSpec) -> str | None:
-    if isinstance(spec, dict):
-        if "label" not in spec:
-            raise ValueError(f"a mapping field spec needs `label`, got {spec!r}")
-        return labelled_value(item, spec["label"])
-    selector, _, attr = spec.partition("@")
+def check_spec(spec: FieldSpec) -> None:
+    """A mapping spec's keys, checked before any page is read: a typo (`grop:`) would
+    otherwise silently take the whole value."""
+    if not isinstance(spec, dict):
+        return
+    unknown = sorted(set(spec) - SPEC_KEYS)
+    if unknown:
+        hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, SPEC_KEYS, 1))
+                 else repr(key) for key in unknown]
+        raise ConfigError(f"field spec {spec!r}: unknown key {', '.join(hints)}; known: {', '.join(sorted(SPEC_KEYS))}")
+    if ("css" in spec) == ("label" in spec):
+        raise ConfigError(f"field spec {spec!r} needs exactly one of `css` (a selector) or `label`")
+    for key in ("line", "index"):
+        if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], int)):
+            raise ConfigError(f"field spec {spec!r}: `{key}` must be a whole number (0 first, -1 last)")
+    if "index" in spec and "split" not in spec:
+        raise ConfigError(f"field spec {spec!r}: `index` needs `split` (the separator)")
+    if "group" in spec and "regex" not in spec:
+        raise ConfigError(f"field spec {spec!r}: `group` needs `regex`")
+    if "regex" in spec:
+        try:
+            pattern = re.compile(str(spec["regex"]))
+        except re.error as exc:
+            raise ConfigError(f"field spec {spec!r}: `regex` is not a valid pattern ({exc})") from None
+        group = spec.get("group", 1 if pattern.groups else 0)
+        if group not in pattern.groupindex and not (isinstance(group, int) and 0 <= group <= pattern.groups):
+            raise ConfigError(f"field spec {spec!r}: the pattern has no group {group!r}")
+
+
+def _pick(spec: dict[str, Any], lines: list[str]) -> str | None:
+    """The part of a value's lines that a mapping spec asks for (see the module docstring)."""
+    if "line" in spec:
+        index = spec["line"]
+        lines = [lines[index]] if -len(lines) <= index < len(lines) else []
+    value = clean_text(" ".join(lines))
+    if value and "split" in spec:
+        pieces = value.split(str(spec["split"]))
+        index = spec.get("index", 0)
+        value = clean_text(pieces[index]) if -len(pieces) <= index < len(pieces) else None
+    if value and "regex" in spec:
+        pattern = re.compile(str(spec["regex"]))
+        match = pattern.search(value)
+        value = clean_text(match.group(spec.get("group", 1 if pattern.groups else 0))) if match else None
+    return value
+
+
+def _selected_lines(item: Tag, selector_spec: str) -> list[str] | None:
+    """Lines of what a selector (`css`, `css@attr`, `@attr`, `.`) finds, None when nothing."""
+    selector, _, attr = selector_spec.partition("@")
     selector = selector.strip()
-    if selector in {"", "."}:
-        target: Tag | None = item
-    else:
-        target = item.select_one(selector)
+    target = item if selector in {"", "."} else item.select_one(selector)
     if target is None:
         return None
-    if attr:
-        value = target.get(attr.strip())
-        if isinstance(value, list):
-            value = " ".join(value)
-        return clean_text(value)
-    return clean_text(node_text(target))
+    if not attr:
+        return node_lines(target)
+    value = target.get(attr.strip())
+    if isinstance(value, list):
+        value = " ".join(value)
+    text = clean_text(value)
+    return text.splitlines() if text else None
+
+
+def _spec_lines(item: Tag, spec: FieldSpec) -> list[str] | None:
+    if isinstance(spec, dict):
+        check_spec(spec)
+        if "label" in spec:
+            return _labelled_lines(item, spec["label"])
+        return _selected_lines(item, str(spec["css"]))
+    return _selected_lines(item, spec)
+
+
+def css_value(item: Tag, spec: FieldSpec) -> str | None:
+    """The value a spec (a selector, or a mapping: see the module docstring) finds in `item`."""
+    lines = _spec_lines(item, spec)
+    if not lines:
+        return None
+    if isinstance(spec, dict):
+        return _pick(spec, lines)
+    return clean_text(" ".join(lines))
+
+
+def split_country_line(address: str | None, country: str | None) -> tuple[str | None, str | None]:
+    """(address, country) of a record whose address holds its lines (one per line): a last
+    line that names a country (`leadrank.countries.line_country`) is taken off and becomes the
+    country, unless the record already gives a different one (then the address stays whole:
+    never silently lose what the page said). The other lines stay, one per line."""
+    if not address or "\n" not in address:
+        return address, country
+    lines = [line.strip() for line in address.splitlines() if line.strip()]
+    named = line_country(lines[-1]) if len(lines) > 1 else None
+    if named and (not country or country_code(country) == named):
+        return clean_text("\n".join(lines[:-1])), country or lines[-1]
+    return address, country
 
 
 def json_path(obj: Any, path: str) -> Any:
@@ -178,4 +283,13 @@ def map_json(record: Any, fields: dict[str, str]) -> dict[str, str | None]:
 
 
 def map_css(item: Tag, fields: dict[str, FieldSpec]) -> dict[str, str | None]:
-    return {name: css_value(item, spec) for name, spec in fields.items()}
+    """Every field of one item; `address` (taken whole) keeps its lines, one per line (the
+    reader sees them so, and `split_country_line` looks for a country on the last one)."""
+    out: dict[str, str | None] = {}
+    for name, spec in fields.items():
+        if name == "address" and not (isinstance(spec, dict) and SPEC_KEYS.intersection(spec) - {"css", "label"}):
+            lines = _spec_lines(item, spec)
+            out[name] = clean_text("\n".join(lines)) if lines else None
+        else:
+            out[name] = css_value(item, spec)
+    return out

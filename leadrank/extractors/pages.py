@@ -165,17 +165,20 @@ def _counted_pages(fetcher: Fetcher, start: str, opts: dict[str, Any], fmt: str,
 
 
 def fetch_detail(fetcher: Fetcher, page_url: str, fields: dict[str, str | None], detail: dict[str, Any],
-                 warn: Warn | None = None) -> tuple[dict[str, str | None], str | None]:
-    """Complete an entry from its detail page; fields already found on the list page win.
-    A link that is not a page (javascript:, ftp:, mailto:) is not followed, with a warning.
-    Raises FetchError when the detail page cannot be fetched (the caller counts it)."""
+                 warn: Warn | None = None) -> tuple[dict[str, str | None], str | None, dict[str, Any] | None]:
+    """Complete an entry from its detail page: (merged fields, detail page URL, what the detail
+    page gave: its URL and values, for the record's raw). The detail page is the fuller record,
+    so its values win over the list page's for the fields both declare (a list that prints
+    "Quimicos" and a detail page that prints "Químicos" give "Químicos"); the list page's values
+    fill what the detail page lacks. A link that is not a page (javascript:, ftp:, mailto:) is
+    not followed, with a warning. Raises FetchError when the detail page cannot be fetched
+    (the caller counts it)."""
     href = fields.get(detail.get("link_field", "detail_url"))
     link = safe_link(page_url, href)
     if not link:
         if href and warn:
             warn(f"detail link not followed (not a web page, or malformed): {href[:80]}")
-        return fields, None
+        return fields, None, None
     result = fetcher.get(link)
-    found = parsers.detail_fields(parsers.soup(result.text), detail.get("fields") or {})
-    merged = {**found, **{k: v for k, v in fields.items() if v}}
-    return merged, result.url
+    found = {k: v for k, v in parsers.detail_fields(parsers.soup(result.text), detail.get("fields") or {}).items() if v}
+    return {**fields, **found}, result.url, {"url": result.url, **found}

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 from bs4 import BeautifulSoup, Tag
 
-from leadrank.extractors.fields import clean_text, css_value, json_path, map_css, map_json, node_text
+from leadrank.extractors.fields import clean_text, json_path, map_css, map_json, node_text
 
 Row = tuple[dict[str, str | None], dict[str, Any]]
 
@@ -404,4 +404,4 @@ def parse_table_file(frame: pd.DataFrame, opts: dict[str, Any]) -> list[Row]:
 def detail_fields(doc: BeautifulSoup, fields: dict[str, str]) -> dict[str, str | None]:
     """Fields from an exhibitor's detail page, mapped from the whole page."""
     root = doc.select_one("body") or doc
-    return {name: css_value(root, spec) for name, spec in fields.items()}
+    return map_css(root, fields)

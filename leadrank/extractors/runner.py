@@ -24,7 +24,7 @@ from leadrank.config import ConfigError, FetchSettings, SourceConfig
 from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS, REJECT_COLUMNS
 from leadrank.extractors import enrich, websearch
 from leadrank.extractors.fetch import Fetcher, FetchError, redact_url
-from leadrank.extractors.fields import clean_text, safe_text
+from leadrank.extractors.fields import clean_text, safe_text, split_country_line
 from leadrank.extractors.pages import fetch_detail, iter_pages
 from leadrank.extractors.parsers import ParseError, Unreadable
 
@@ -166,6 +166,9 @@ def _append(
     # Every value passes clean_text here, whatever produced it (a parser, enrichment, `set:`):
     # this is where a record enters the pipeline, so nothing unstorable gets further.
     row: dict[str, Any] = {f: clean_text(fields.get(f)) or clean_text(fixed.get(f)) for f in PROSPECT_FIELDS}
+    # The key sees the address as found (its lines folded): a country line taken off below does
+    # not change the identity a record had before countries were read from addresses.
+    row["address"], row["country"] = split_country_line(row["address"], row["country"])
     key = record_key(source.name, row | {k: clean_text(v) for k, v in fields.items()}, source.options().get("key_field"))
     seen_keys[key] = seen_keys.get(key, 0) + 1
     if seen_keys[key] > 1:  # the same row twice on one night: keep both, distinctly
@@ -216,12 +219,15 @@ def _collect_pages(source, fetcher, run_id, collected, report, on_page) -> None:
         for number, (fields, raw) in enumerate(page.rows, 1):
             url = page.result.url
             if detail and not isinstance(fields, Unreadable):
+                # raw keeps what each page said: {"list": …, "detail": {url, values} | None}
                 try:
-                    fields, detail_url = fetch_detail(fetcher, page.result.url, fields, detail,
-                                                      warn=report.warnings.append)
+                    fields, detail_url, found = fetch_detail(fetcher, page.result.url, fields, detail,
+                                                             warn=report.warnings.append)
                     url = detail_url or url
                 except FetchError as exc:
                     report.warnings.append(f"detail page failed: {exc}")
+                    found = {"error": str(exc)}
+                raw = {"list": raw, "detail": found}
             _keep(collected, source, run_id, f"{redact_url(page.result.url)} #{number}", url, page.result.fetched_at,
                   fields, raw, seen)
         if on_page:

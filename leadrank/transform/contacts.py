@@ -20,6 +20,7 @@ import pandas as pd
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
+import pycountry
 import tldextract
 from phonenumbers import PhoneNumberType
 
@@ -359,3 +360,43 @@ def _platform_key(host: str, path: str, domain: str) -> str | None:
         return f"{sub}.{domain}"
     segments = [p for p in path.split("/") if p][:2]
     return f"{domain}/{'/'.join(segments)}" if segments else None
+
+
+# A phone written with its country code: "+49 …", "(+852) …", "Tel: 0049 …". A number written
+# nationally says nothing about the country (it was parsed with the record's or the default one).
+_INTERNATIONAL = re.compile(r"^[^\d+]*(?:\+|00(?=\s*[1-9]))")
+# Country-code top-level domains sold as generic names (.io, .co, .ai, .tv …) or shared by
+# many countries (.eu): a website there says nothing about where the company is.
+_GENERIC_CCTLDS = frozenset({"io", "co", "ai", "tv", "me", "cc", "fm", "ly", "to", "ws", "gg", "la", "nu", "sh",
+                             "ac", "vc", "gd", "am", "so", "tk", "ml", "ga", "cf", "gq", "eu", "su"})
+
+
+def phone_countries(raw: Iterable[object], e164: Iterable[object]) -> np.ndarray:
+    """Per row, the ISO alpha-2 country of a phone written with its country code (+49 → DE,
+    +852 → HK, +1 by its area code), else None."""
+    out = np.full(len(e164 := np.asarray(list(e164), dtype=object)), None, dtype=object)
+    for i, (text, number) in enumerate(zip(raw, e164, strict=True)):
+        if isinstance(number, str) and isinstance(text, str) and _INTERNATIONAL.match(unicodedata.normalize("NFKC", text)):
+            out[i] = _number_country(number)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _number_country(e164: str) -> str | None:
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    return region if region and region.isalpha() else None  # "001": a non-geographic number
+
+
+def domain_countries(domains: Iterable[object]) -> np.ndarray:
+    """Per row, the ISO alpha-2 country a domain's country-code top-level domain names
+    (huaqiang.com.cn → CN, acme.co.uk → GB), else None: weak evidence, taken last."""
+    return np.asarray([_tld_country(d) if isinstance(d, str) else None for d in domains], dtype=object)
+
+
+@lru_cache(maxsize=65536)
+def _tld_country(domain: str) -> str | None:
+    tld = domain.split("/", 1)[0].rsplit(".", 1)[-1].lower()
+    if len(tld) != 2 or tld in _GENERIC_CCTLDS:
+        return None
+    tld = "gb" if tld == "uk" else tld
+    return tld.upper() if pycountry.countries.get(alpha_2=tld.upper()) else None

@@ -7,11 +7,8 @@ in seconds. Nothing is dropped here: a value that cannot be used becomes None pl
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any
 
 import cpca
@@ -19,50 +16,25 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pycountry
 
 from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, PROSPECT_FIELDS, require
-from leadrank.transform.contacts import normalise_emails, normalise_phones, normalise_websites, phone_places
+from leadrank.countries import NON_MAINLAND_PROVINCES, country_code
+from leadrank.transform.contacts import (
+    domain_countries,
+    normalise_emails,
+    normalise_phones,
+    normalise_websites,
+    phone_countries,
+    phone_places,
+)
 from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import clean_array, core_key_array, parse_names
 from leadrank.transform.regions import regions
 
-_ZH_COUNTRIES = {
-    "中国": "CN", "中华人民共和国": "CN", "中国大陆": "CN", "中国香港": "HK", "香港": "HK", "中国澳门": "MO",
-    "澳门": "MO", "中国台湾": "TW", "台湾": "TW", "美国": "US", "英国": "GB", "德国": "DE", "法国": "FR",
-    "日本": "JP", "韩国": "KR", "俄罗斯": "RU", "意大利": "IT", "加拿大": "CA", "澳大利亚": "AU",
-    "新加坡": "SG", "印度": "IN", "巴西": "BR", "西班牙": "ES", "荷兰": "NL", "瑞士": "CH", "瑞典": "SE",
-}
-_COUNTRY_ALIASES = {"uk": "GB", "u.k.": "GB", "england": "GB", "usa": "US", "u.s.a.": "US", "u.s.": "US",
-                    "prc": "CN", "p.r.china": "CN", "p.r. china": "CN", "korea": "KR", "south korea": "KR",
-                    "russia": "RU", "taiwan": "TW", "hong kong": "HK", "macau": "MO", "uae": "AE"}
 _ADDRESS_ABBREVIATIONS = {
     "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr", "place": "pl",
     "suite": "ste", "north": "n", "south": "s", "east": "e", "west": "w", "building": "bldg", "floor": "fl",
 }
-
-
-@lru_cache(maxsize=4096)
-def country_iso2(raw: str | None) -> str | None:
-    """ISO 3166 alpha-2 from '(CN)', 'CN', 'China 中国 (CN)', 'Germany', '德国', 'UK' …"""
-    if not raw:
-        return None
-    text = unicodedata.normalize("NFKC", str(raw)).strip()
-    lowered = text.lower()
-    if lowered in _COUNTRY_ALIASES:
-        return _COUNTRY_ALIASES[lowered]
-    code = re.search(r"\(([A-Za-z]{2})\)", text)
-    if code:
-        return code.group(1).upper()
-    if re.fullmatch(r"[A-Za-z]{2}", text):
-        return text.upper()
-    for zh, iso in _ZH_COUNTRIES.items():
-        if zh in text:
-            return iso
-    try:
-        return pycountry.countries.lookup(text).alpha_2
-    except LookupError:
-        return None
 
 
 def address_key(raw: str | None) -> str | None:
@@ -138,6 +110,28 @@ def _first(*series: pd.Series) -> pd.Series:
     return pd.Series(result, index=series[0].index, dtype=object)
 
 
+def _province_countries(province: pd.Series) -> np.ndarray:
+    """The country a Chinese province-level name places a record in: CN, or HK, MO, TW for
+    香港特别行政区, 澳门特别行政区, 台湾省."""
+    values = province.to_numpy(dtype=object)
+    out = np.where(pd.isna(values), None, "CN").astype(object)
+    for name, iso in NON_MAINLAND_PROVINCES.items():
+        out[values == name] = iso
+    return out
+
+
+def _fill_country(out: pd.DataFrame, countries: np.ndarray) -> None:
+    """country_iso2 from one kind of evidence, where no stronger one has given it. The order of
+    calls is the order of strength: the declared country (or the address' country line), a valid
+    统一社会信用代码, a Chinese province in the address or name, a phone written with its
+    country code, a Chinese landline's area code, the website's country-code domain."""
+    missing = out["country_iso2"].isna().to_numpy() & ~pd.isna(countries)
+    if missing.any():
+        values = out["country_iso2"].to_numpy(dtype=object).copy()
+        values[missing] = countries[missing]
+        out["country_iso2"] = pd.Series(values, index=out.index, dtype=object)
+
+
 def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
     return np.where(np.asarray(mask, dtype=bool), name, "")
 
@@ -161,7 +155,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out = _with_nones(records[EXTRACTED])
     index = out.index
     flags: list[np.ndarray] = []
-    out["country_iso2"] = _map_unique(out["country"], country_iso2)
+    out["country_iso2"] = _map_unique(out["country"], country_code)  # explicit: nothing below overrides it
     region = out["country_iso2"].fillna("CN")  # (a valid code adds CN below: the same default)
 
     # The column normalisers are independent and spend their time in Arrow kernels, which
@@ -229,17 +223,26 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     given = _map_unique(province, lambda v: regions().resolve(v)[0] if v else None)
     given_city = _map_unique(city, lambda v: regions().resolve(v) if v else (None, None))
     addr = done["addresses"]
-    # Last resort: the place a landline's area code names (0755 → 深圳市).
+    out["province_norm"] = _first(given, given_city.map(lambda pc: pc[0]), addr["province"], names["province"], province)
+    out["city_norm"] = _first(given_city.map(lambda pc: pc[1]), addr["city"], names["city"], city)
+    _fill_country(out, _province_countries(out["province_norm"]))
+    unplaced = np.flatnonzero(out["country_iso2"].isna().to_numpy() & out["phone_e164"].notna().to_numpy())
+    by_phone = np.full(len(out), None, dtype=object)
+    by_phone[unplaced] = phone_countries(out["phone"].to_numpy(dtype=object)[unplaced],
+                                         out["phone_e164"].to_numpy(dtype=object)[unplaced])
+    _fill_country(out, by_phone)
+    # The place a Chinese landline's area code names (0755 → 深圳市): a last resort, and only for
+    # a company that is in mainland China or nowhere known (a Hong Kong firm's +86 574 number
+    # is its Ningbo office, not its seat).
+    mainland = out["country_iso2"].isna() | (out["country_iso2"] == "CN")
     places = _distinct(pd.Series(phone_places(out["phone_e164"].to_numpy(dtype=object),
-                                              out["phone_type"].to_numpy(dtype=object)), index=index))
+                                              out["phone_type"].to_numpy(dtype=object)), index=index).where(mainland))
     _, place_province, place_city = regions().strip_prefix_array(
         pa.array([(p + "公司") if isinstance(p, str) else "" for p in places[0]], pa.string()))
-    phone_province = pd.Series(place_province[places[1]], index=index, dtype=object)
-    phone_city = pd.Series(place_city[places[1]], index=index, dtype=object)
-    out["province_norm"] = _first(given, given_city.map(lambda pc: pc[0]), addr["province"], names["province"], province,
-                                  phone_province)
-    out["city_norm"] = _first(given_city.map(lambda pc: pc[1]), addr["city"], names["city"], city, phone_city)
-    out.loc[out["province_norm"].notna() & out["country_iso2"].isna(), "country_iso2"] = "CN"
+    out["province_norm"] = _first(out["province_norm"], pd.Series(place_province[places[1]], index=index, dtype=object))
+    out["city_norm"] = _first(out["city_norm"], pd.Series(place_city[places[1]], index=index, dtype=object))
+    _fill_country(out, _province_countries(out["province_norm"]))
+    _fill_country(out, domain_countries(out["domain"]))
     out["address_norm"] = done["address_keys"][distinct["address"][1]]
 
     joined = np.asarray(flags[0], dtype=object).copy()

@@ -31,7 +31,7 @@ from leadrank.warehouse import labels
 from leadrank.warehouse.read import dropped_leads, latest_run, segment_leads
 
 EXPORT_COLUMNS = [
-    "rank", "tier", "lead_id", "company_name", "company_name_en", "segment", "product_line", "province", "city",
+    "rank", "tier", "lead_id", "company_name", "company_name_en", "segment", "product_line", "country", "province", "city",
     "website", "phone", "email", "priority", "fit_score", "model_score", "key_account", "est_monthly_volume",
     "movement", "top_reasons", "sources", "first_seen_at",
     "prev_rank", "other_phones", "other_emails", "address", "uscc",

@@ -19,6 +19,7 @@ COLUMNS = {
     "company_name_en": ("English name", "英文名称"),
     "segment": ("Segment", "客户类型"),
     "product_line": ("Product line", "产品线"),
+    "country": ("Country", "国家/地区"),
     "province": ("Province", "省份"),
     "city": ("City", "城市"),
     "website": ("Website", "网站"),

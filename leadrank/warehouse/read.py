@@ -80,8 +80,10 @@ def ranked_leads(engine: Engine, limit: int | None = None) -> pd.DataFrame:
 
 
 def segment_leads(engine: Engine) -> pd.DataFrame:
-    """The ranked list with each lead's rank within its segment (mart_segment_leads)."""
-    return mart(engine, "SELECT * FROM mart_segment_leads ORDER BY rank")
+    """The ranked list with each lead's rank within its segment (mart_segment_leads), plus the
+    lead's country (ISO 3166 alpha-2, leads.country), which the marts do not carry."""
+    return mart(engine, "SELECT k.*, l.country FROM mart_segment_leads k LEFT JOIN leads l ON l.lead_id = k.lead_id "
+                        "ORDER BY k.rank")
 
 
 def dropped_leads(engine: Engine) -> pd.DataFrame:
