@@ -141,7 +141,8 @@ class ResolutionConfig(BaseModel):
 
     match_threshold: float = 6.0
     cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
-    max_block_size: int = 100
+    max_block_size: int = 100  # larger blocks are sub-blocked (each record with its `block_window` name neighbours)
+    block_window: int = 4
     max_token_block: int = 30  # a name word shared by more records than this is too common to block on
     name_near: float = 95.0  # rapidfuzz similarity (0-100) of one name written two ways ('Systems' / 'System')
     name_strong: float = 90.0  # ... counted as the same name
