@@ -235,7 +235,8 @@ class Features:
         site, street, self.house = done["street"]
         self.site = _codes(site)
         self.street = _codes(street)
-        self.city = _codes(frame["city_norm"])
+        # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
+        self.city = _codes(frame["city_norm"].str.casefold())
         self.country = _codes(frame["country_iso2"])
         # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
         # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
