@@ -139,7 +139,14 @@ class ResolutionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    match_threshold: float = 6.0
+    match_threshold: float = 6.0  # hand-set points (learned: false)
+    # Learned weights (leadrank.transform.fellegi_sunter): m by EM, u from random pairs, the
+    # hand-set weights below as the prior; a pair joins at this posterior probability.
+    learned: bool = False  # measured worse than the hand-set weights on 2 of 4 sets: docs/entity_resolution.md
+    match_probability: float = 0.5
+    random_pairs: int = 200_000
+    random_seed: int = 0
+    prior_pairs: float = 50.0  # pseudo-pairs holding each m towards its hand-set prior
     cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
     max_block_size: int = 100  # larger blocks are sub-blocked (each record with its `block_window` name neighbours)
     block_window: int = 4

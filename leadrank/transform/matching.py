@@ -87,7 +87,7 @@ class Pairs:
         text = np.full(len(k), "", dtype=object)
         sim = self.name_sim[k].astype(np.int64).astype(str).astype(object)
         for label, values in self.features.items():
-            if label == "domain≠":
+            if label == "domain≠" or label.startswith("_"):  # '_…': for the learned model, not shown
                 continue
             hit = values[k]
             if not hit.any():
@@ -471,6 +471,9 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["country≠"] = _differ(f.country, i, j)
     country_bits = np.where(feats["country"], f.country_bits[np.maximum(f.country[i], 0)], 0)
     city_same = _same(f.city, i, j)
+    feats["_city="], feats["_country="] = city_same, _same(f.country, i, j)
+    feats["_domain_shared"] = feats["domain"] & (f.domain_share[i] < 1)
+    feats["_phone_shared"] = feats["phone"] & (f.phone_share[i] < 1)
     feats["branch≠"] = f.branch[i] != f.branch[j]
     score = (
         w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
@@ -488,7 +491,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     ).astype(np.float32)
     # Evidence that two records are two companies, whatever else links them (see clustering).
     identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
-    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
-                | ((feats["city≠"] | feats["address≠"] | feats["country≠"]) & ~identified)
-                | (score <= cfg.cannot_link))
+    feats["_conflict"] = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
+                          | ((feats["city≠"] | feats["address≠"] | feats["country≠"]) & ~identified))
+    conflict = feats["_conflict"] | (score <= cfg.cannot_link)
     return Pairs(left, right, score, feats, sim, conflict)
