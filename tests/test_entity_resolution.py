@@ -1,6 +1,7 @@
 """Regression tests for the failure classes of issue 14 (entity resolution on data it was never
 tuned on), each on a small hand-written fixture."""
 
+import pandas as pd
 import pytest
 
 from leadrank.config import ResolutionConfig
@@ -97,3 +98,85 @@ def test_learned_weights_come_from_the_data():
     # Learned, not copied from the prior: the prior says 5 points for a shared phone.
     assert weight["phone", "same"] != pytest.approx(5.0, abs=0.01) and weight["phone", "same"] > 5
     assert result.records["lead_id"].nunique() == 40
+
+
+# -- `leadrank dedupe --config FILE --explain` ---------------------------------------------------
+
+def test_dedupe_cli_takes_resolution_settings_and_explains_the_weights(tmp_path):
+    from typer.testing import CliRunner
+
+    from leadrank.flows.cli import app
+
+    source = tmp_path / "in.csv"
+    rows = ["company_name,phone"] + [f"Firm{k} Trading GmbH,+49 40 12345{k:02d}" for k in range(30)]
+    rows += [f"FIRM{k} TRADING,0049 40 12345{k:02d}" for k in range(30)]
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text("resolution:\n  learned: true\n  match_threshold: 6.0\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["dedupe", str(source), "-o", str(out), "--config", str(config), "--explain"])
+    assert result.exit_code == 0, result.output
+    assert "learned weights" in result.output and "phone      same" in result.output
+    table = [line.split() for line in result.output.splitlines() if line.startswith("  name ")]
+    assert [t[1] for t in table][:2] == ["exact", "near"] and all(len(t) == 5 for t in table)
+    leads = pd.read_csv(out)["lead_id"]
+    assert leads.nunique() == 30 and all(leads[k] == leads[30 + k] for k in range(30))
+    config.write_text("resolution:\n  no_such_setting: 1\n", encoding="utf-8")
+    bad = CliRunner().invoke(app, ["dedupe", str(source), "-o", str(out), "--config", str(config)])
+    assert bad.exit_code != 0 and "no_such_setting" in bad.output
+
+
+# -- class 3: a shared website with a variant name; a shared domain alone merges nobody ----------
+
+def test_shared_domain_and_variant_name_are_one_company_but_units_on_one_domain_stay_apart():
+    leads = _leads([
+        {"company_name": "Taiprei Tech. Co., Ltd.", "website": "taiprei.com"},
+        {"company_name": "Taiprei Technologies Co., Ltd.", "website": "www.taiprei.com/"},
+        {"company_name": "Wuhan Grotraikor Logistics", "website": "grotraikor.com"},
+        {"company_name": "Grotraikor Logistics", "website": "http://www.grotraikor.com/en"},
+        {"company_name": "1st Battalion Royal Engineers", "website": "army.mod.uk"},
+        {"company_name": "Army Logistic Corps", "website": "www.army.mod.uk"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3] and len(set(leads)) == 4
+
+
+# -- class 4: English/pinyin and Chinese names of one firm in one city ---------------------------
+
+def test_pinyin_and_chinese_names_in_one_city_are_one_firm():
+    leads = _leads([
+        {"company_name": "Shenzhen Hongzhiyu Machinery Co Ltd"},
+        {"company_name": "深圳市宏智宇机械有限公司"},
+        {"company_name": "Hongzhiyu Machinery (Shenzhen) Co., Ltd."},
+        {"company_name": "Dongguan Hongzhiyu Machinery Co Ltd"},  # another city: another firm
+    ])
+    assert leads[0] == leads[1] == leads[2] != leads[3]
+
+
+# -- issue 16: a registered short form is the same company when nothing conflicts ------------------
+
+def test_short_form_and_full_registered_name_are_one_lead():
+    leads = _leads([
+        {"company_name": "招商证券股份有限公司", "city": "深圳", "phone": "95565"},
+        {"company_name": "招商证券", "website": "www.newone.com.cn"},
+        {"company_name": "招商证券股份有限公司", "website": "http://www.newone.com.cn/"},
+        {"company_name": "招商银行股份有限公司", "website": "www.cmbchina.com"},
+    ])
+    assert leads[0] == leads[1] == leads[2] != leads[3]
+
+
+# -- class 6: no chaining of two companies through one shared attribute -------------------------
+
+def test_one_shared_phone_does_not_chain_two_dense_groups():
+    switchboard = "+44 20 7946 0000"
+    leads = _leads([
+        {"company_name": "Voupri Trading GmbH", "city": "Hamburg", "country": "DE", "website": "voupri.de"},
+        {"company_name": "Voupri Trading", "city": "Hamburg", "country": "DE", "website": "www.voupri.de"},
+        {"company_name": "VOUPRI TRADING GMBH", "country": "DE", "phone": switchboard},
+        {"company_name": "Stocratec Trading Limited", "city": "London", "country": "GB", "phone": switchboard},
+        {"company_name": "Stocratec Trading Ltd", "city": "London", "country": "GB", "website": "stocratec.co.uk"},
+        {"company_name": "STOCRATEC TRADING", "country": "GB", "website": "http://stocratec.co.uk"},
+        {"company_name": "Pacific Semiconductor LLC", "city": "San Jose", "country": "US"},
+        {"company_name": "Pacific Star Semiconductor LLC", "city": "San Jose", "country": "US"},
+    ])
+    assert leads[0] == leads[1] == leads[2] and leads[3] == leads[4] == leads[5]
+    assert leads[0] != leads[3] and leads[6] != leads[7]

@@ -415,6 +415,18 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
     return out
 
 
+def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs whose Latin names differ by whole words, one name's words all in the other's
+    ('Pacific Semiconductor' / 'Pacific Star Semiconductor'): that is another company's name,
+    not the same name misspelt, however similar the letters."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j])
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        x, y = set(a.split()), set(b.split())
+        out[pos] = x != y and (x < y or y < x)
+    return out
+
+
 def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
     """Match score and evidence features for every candidate pair."""
     w = cfg.weights
@@ -457,7 +469,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     pinyin_ambiguous = feats["pinyin"] & (f.translit_ambiguous[i] | f.translit_ambiguous[j])
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
-    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict
+    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict & ~_extra_word(f.core_names, i, j, latin & (sim < 100))
     near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).

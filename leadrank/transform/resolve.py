@@ -180,6 +180,11 @@ def _cluster_evidence(frame: pd.DataFrame, clusters: set[int]) -> dict[int, str]
 def dedupe_frame(records: pd.DataFrame, cfg: ResolutionConfig) -> pd.DataFrame:
     """One-shot deduplication (no warehouse): `records` with `lead_id` and `match_evidence`,
     in the input order."""
+    return dedupe_result(records, cfg)[0]
+
+
+def dedupe_result(records: pd.DataFrame, cfg: ResolutionConfig) -> tuple[pd.DataFrame, fellegi_sunter.Model | None]:
+    """`dedupe_frame` and the learned model it used (None with hand-set weights)."""
     result = resolve(records, cfg)
     # Without a warehouse every record is tonight's, in input order: no filtering copy needed.
-    return result.records.drop(columns=["seen_tonight"]).set_index(records.index)
+    return result.records.drop(columns=["seen_tonight"]).set_index(records.index), result.model
