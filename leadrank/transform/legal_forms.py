@@ -30,7 +30,7 @@ OWN_FORMS = [
     "corp.", "corp", "llc", "plc", "p.l.c.", "ag", "kg", "se", "s.a.", "sa", "b.v.", "bv", "n.v.", "nv",
     "oy", "oyj", "ab", "ab (publ)", "(publ)", "as", "a/s", "asa", "a.s.", "jsc", "ojsc", "pjsc", "cjsc",
     "ltda", "ltda.", "kk", "k.k.", "co.", "co", "s.l.", "sl", "s.l.u.", "slu", "bhd", "sdn bhd", "sdn. bhd.",
-    "group", "holdings", "holding", "uk", "(uk)", "usa", "(usa)",
+    "group", "grp", "gruppe", "groupe", "grupo", "gruppo", "holdings", "holding", "uk", "(uk)", "usa", "(usa)",
 ]
 
 # Cleanco two-letter terms that are also common words, initials or place codes.
@@ -45,8 +45,11 @@ ABBREVIATIONS = {
     "mfg": "manufacturing", "engg": "engineering", "sys": "systems", "svcs": "services",
     "mgmt": "management", "natl": "national", "assoc": "associates", "bros": "brothers",
     "labs": "laboratories", "lab": "laboratories", "laboratory": "laboratories",
-    "centre": "center", "defense": "defence",
+    "centre": "center", "defense": "defence", "trdg": "trading",
 }
+# A plural written either way ('Logistics' / 'Logistic', 'Solutions' / 'Solution'): the key
+# drops the final s of words of five letters or more (not 'ss').
+PLURAL = (r"\b([a-z]{3,}[a-rt-z])s\b", r"\1")
 
 
 @lru_cache(maxsize=1)

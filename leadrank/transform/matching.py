@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
-from leadrank.transform.names import _strings
+from leadrank.transform.names import _strings, core_key_array
 from leadrank.transform.regions import extract_where
 
 # Industry words (行业) that end Chinese trade names, with the English their English names use.
@@ -60,9 +60,12 @@ INDUSTRIES = [
     ("船舶", "shipbuilding"), ("航空", "aviation"), ("电缆", "cable"), ("电池", "battery"), ("仪器", "instrument"),
     ("装饰", "decoration"), ("广告", "advertising"), ("餐饮", "catering"), ("酒店", "hotel"),
 ]
+# The English side spelled as name keys are (core_key: 'electronics' → 'electronic').
+INDUSTRIES = list(zip([zh for zh, _ in INDUSTRIES],
+                      core_key_array(pa.array([en for _, en in INDUSTRIES])).to_pylist(), strict=True))
 ZH_INDUSTRIES = [zh for zh, _ in INDUSTRIES]
-EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | {"international", "industries", "electrical",
-                                                        "pharma", "tech"}, key=len, reverse=True)
+EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | set(core_key_array(pa.array(
+    ["international", "industries", "electrical", "pharma", "tech"])).to_pylist()), key=len, reverse=True)
 _EN_OF = dict(INDUSTRIES)
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadrank.transform.legal_forms import ABBREVIATIONS, legal_forms
+from leadrank.transform.legal_forms import ABBREVIATIONS, PLURAL, legal_forms
 from leadrank.transform.regions import extract_where, latin, regions
 
 MAX_NAME_CHARS = 300  # longer values are cut (and flagged) before parsing
@@ -142,7 +142,7 @@ def core_key_array(text: pa.Array) -> pa.Array:
     if pc.any(mask).as_py():
         folded = pc.replace_substring_regex(text.filter(mask), r"[^\p{L}\p{N}]+", " ")
         text = pc.replace_with_mask(text, mask, pc.utf8_trim_whitespace(folded))
-    return fix_words(text, ABBREVIATIONS)
+    return fix(fix_words(text, ABBREVIATIONS), *PLURAL)
 
 
 def fix_words(text: pa.Array, words: dict[str, str]) -> pa.Array:
@@ -203,6 +203,7 @@ def _strip_zh_form(text: pa.Array, active: np.ndarray) -> tuple[np.ndarray, pa.A
 
 
 _GLUED = r"^(?P<rest>.+?)\s*,\s*(?P<place>[^\W\d_][^,.()&/\d]{1,40})$"
+_BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
 _ENDS_IN_FORM = r"(?i)[\s,]" + _EN_FORMS + r"\.?$"
 
@@ -219,9 +220,16 @@ def _countries() -> frozenset[str]:
 
 
 def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
-    """A country or city written after the name with a comma dropped: '…, NL', '…,Germany', and
-    any place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
+    """A country or city written after the name: '… (Spain)', '…, NL', '…,Germany', and any
+    place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
     country and follows no legal form stays ('Chicago Public Schools Revere, Paul')."""
+    found, (rest, place) = extract_where(name, _BRACKETED, ("rest", "place"), where=where)
+    if found.any():  # '… S.A. (Spain)': a country in brackets at the end
+        rows = np.flatnonzero(found)
+        is_country = np.asarray([p.lower().strip(" .") in _countries() for p in place.take(pa.array(rows)).to_pylist()])
+        mask = np.zeros(len(name), dtype=bool)
+        mask[rows[is_country]] = True
+        name = pc.replace_with_mask(name, pa.array(mask), rest.filter(pa.array(mask)))
     found, (rest, place) = extract_where(name, _GLUED, ("rest", "place"), where=where)
     if not found.any():
         return name
