@@ -171,9 +171,17 @@ class ResolutionConfig(Strict):
     Every key is checked (a typo is an error with a suggestion); a new setting is a new field
     here. `weights` given in the file are merged over DEFAULT_MATCH_WEIGHTS, by known name."""
 
-    match_threshold: float = 6.0
+    match_threshold: float = 6.0  # hand-set points (learned: false)
+    # Learned weights (leadrank.transform.fellegi_sunter): m by EM, u from random pairs, the
+    # hand-set weights below as the prior; a pair joins at this posterior probability.
+    learned: bool = False  # measured worse than the hand-set weights on 2 of 4 sets: docs/entity_resolution.md
+    match_probability: float = 0.5
+    random_pairs: int = 200_000
+    random_seed: int = 0
+    prior_pairs: float = 50.0  # pseudo-pairs holding each m towards its hand-set prior
     cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
-    max_block_size: int = 100
+    max_block_size: int = 100  # larger blocks are sub-blocked (each record with its `block_window` name neighbours)
+    block_window: int = 4
     max_token_block: int = 30  # a name word shared by more records than this is too common to block on
     name_near: float = 95.0  # rapidfuzz similarity (0-100) of one name written two ways ('Systems' / 'System')
     name_strong: float = 90.0  # ... counted as the same name

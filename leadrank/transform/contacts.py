@@ -205,14 +205,34 @@ def _parse_phone(raw: str | None, region: str | None = None) -> tuple[str | None
     for part in _PHONE_SPLIT.split(text):
         if not re.search(r"\d{3}", part):
             continue
-        try:
-            number = phonenumbers.parse(part, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_valid_number(number):
-            kind = _PHONE_TYPES.get(phonenumbers.number_type(number), "other")
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), kind
+        for form, form_region in _prefix_forms(part, region):
+            try:
+                number = phonenumbers.parse(form, form_region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(number):
+                kind = _PHONE_TYPES.get(phonenumbers.number_type(number), "other")
+                return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), kind
     return None, None
+
+
+# International call prefixes in use somewhere (00 nearly everywhere, 011 in North America,
+# 0011 Australia, 010 Japan, 001/002/009 some Asian carriers), longest first.
+_IDD_PREFIXES = ("0011", "011", "010", "001", "002", "009", "00")
+
+
+def _prefix_forms(part: str, region: str) -> list[tuple[str, str]]:
+    """The ways to read `part`: as written in `region`, then — when it starts with an
+    international call prefix that `region` does not use ("0049 30 …" in a US list, the
+    "011 49 …" of a North American one in a Chinese list) — as "+" and the rest, with the
+    national trunk "(0)" dropped. So 0049…, 00 49 (0)…, 011 49… and +49… are one number."""
+    forms = [(part, region)]
+    digits = re.sub(r"\(0\)", "", part)
+    digits = re.sub(r"[^\d+]", "", digits)
+    for prefix in _IDD_PREFIXES:
+        if digits.startswith(prefix) and len(digits) - len(prefix) >= 7:
+            forms.append(("+" + digits[len(prefix):], "ZZ"))
+    return forms
 
 
 def normalise_email(raw: str | None) -> tuple[str | None, str | None, bool]:

@@ -3,8 +3,9 @@
 Blocking: records are compared only when they share a key: a valid 统一社会信用代码, a company
 domain, a phone (E.164, or its last seven digits when a number lacks its area code), a company
 email, a street address (house number and street), an exact core name, or a rare name word.
-Keys shared by more than `max_block_size` records are skipped: such keys (a group's
-switchboard, a portal domain) identify nobody.
+Keys shared by more than `max_block_size` records are never skipped (the largest duplicate
+groups would go uncompared) but sub-blocked: each record meets only its neighbours in name
+order (sorted neighbourhood), so a group switchboard or a portal domain costs n·window pairs.
 
 Scoring: each kind of evidence adds log-odds points (ResolutionConfig.weights): agreement on
 identifiers and names adds, conflict (two valid codes that differ, different cities, names that
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
-from leadrank.transform.names import _strings
+from leadrank.transform.names import _strings, core_key_array
 from leadrank.transform.regions import extract_where
 
 # Industry words (行业) that end Chinese trade names, with the English their English names use.
@@ -59,9 +60,12 @@ INDUSTRIES = [
     ("船舶", "shipbuilding"), ("航空", "aviation"), ("电缆", "cable"), ("电池", "battery"), ("仪器", "instrument"),
     ("装饰", "decoration"), ("广告", "advertising"), ("餐饮", "catering"), ("酒店", "hotel"),
 ]
+# The English side spelled as name keys are (core_key: 'electronics' → 'electronic').
+INDUSTRIES = list(zip([zh for zh, _ in INDUSTRIES],
+                      core_key_array(pa.array([en for _, en in INDUSTRIES])).to_pylist(), strict=True))
 ZH_INDUSTRIES = [zh for zh, _ in INDUSTRIES]
-EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | {"international", "industries", "electrical",
-                                                        "pharma", "tech"}, key=len, reverse=True)
+EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | set(core_key_array(pa.array(
+    ["international", "industries", "electrical", "pharma", "tech"])).to_pylist()), key=len, reverse=True)
 _EN_OF = dict(INDUSTRIES)
 
 
@@ -86,7 +90,7 @@ class Pairs:
         text = np.full(len(k), "", dtype=object)
         sim = self.name_sim[k].astype(np.int64).astype(str).astype(object)
         for label, values in self.features.items():
-            if label == "domain≠":
+            if label == "domain≠" or label.startswith("_"):  # '_…': for the learned model, not shown
                 continue
             hit = values[k]
             if not hit.any():
@@ -234,7 +238,8 @@ class Features:
         site, street, self.house = done["street"]
         self.site = _codes(site)
         self.street = _codes(street)
-        self.city = _codes(frame["city_norm"])
+        # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
+        self.city = _codes(frame["city_norm"].str.casefold())
         self.country = _codes(frame["country_iso2"])
         # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
         # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
@@ -259,6 +264,10 @@ class Features:
         self.core_ambiguous = self._ambiguous(self.core_code, self.city)
         zh = self.lang == "zh"
         self.translit_ambiguous = self._ambiguous(self.translit_key, np.where(zh, self.core_code, -1))
+        # Sorted-neighbourhood order of large blocks: by name, then place, then website.
+        name_rank = pd.Series(cores, dtype=object).fillna("").rank(method="dense").to_numpy(dtype=np.int64)
+        self.order = np.empty(self.n, dtype=np.int64)
+        self.order[np.lexsort((self.domain, self.country, self.city, name_rank))] = np.arange(self.n)
         self.domain_share = self._share(self.domain, limit)
         self.phone_share = self._share(self.phone, limit)
 
@@ -284,25 +293,32 @@ class Features:
         return factor
 
 
-def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs of rows sharing a key (blocks of 2..max_block rows)."""
+def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.ndarray | None = None,
+                 window: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows sharing a key: every pair in blocks of 2..max_block rows; in larger blocks
+    each row with its next `window` rows in `order` (sorted neighbourhood). No block is ever
+    dropped: 167 records spelled "Akzo Nobel N.V." form a chain of neighbours that clustering
+    joins, in n·window comparisons instead of n²/2, and records sorted by name, city and
+    country put what differs at the chain's few seams, where the pair's own evidence decides."""
     ok = keys >= 0
     keys, rows = keys[ok], rows[ok]
-    order = np.lexsort((rows, keys))
-    keys, rows = keys[order], rows[order]
+    order = rows if order is None else order[rows]
+    sort = np.lexsort((rows, order, keys))
+    keys, rows = keys[sort], rows[sort]
     if len(keys) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     start = np.r_[True, keys[1:] != keys[:-1]]
     group = np.cumsum(start) - 1
     starts = np.flatnonzero(start)
     sizes = np.diff(np.r_[starts, len(keys)])
-    keep = (sizes[group] >= 2) & (sizes[group] <= max_block)
-    idx = np.flatnonzero(keep)
+    idx = np.flatnonzero(sizes[group] >= 2)
+    large = sizes[group[idx]] > max_block
     end = (starts + sizes)[group]
     lefts, rights = [], []
     d = 1
     while len(idx):
-        idx = idx[idx + d < end[idx]]
+        keep = (idx + d < end[idx]) & ~(large & (d > window))
+        idx, large = idx[keep], large[keep]
         if not len(idx):
             break
         lefts.append(rows[idx])
@@ -333,15 +349,18 @@ def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.
     """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
     n = f.n
     rows = np.arange(n, dtype=np.int64)
-    parts = [_group_pairs(codes, rows, cfg.max_block_size)
+    order = f.order
+    parts = [_group_pairs(codes, rows, cfg.max_block_size, order, cfg.block_window)
              for codes in (f.uscc, f.domain, f.phone, f.phone_local, f.email, f.site, f.core_code, f.translit_key)]
     # Alternative names (an English name's Chinese twin) block against both name columns.
     names = pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True)
     both = _codes(names)
-    parts.append(_group_pairs(both, np.r_[rows, rows], cfg.max_block_size))
+    parts.append(_group_pairs(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order], cfg.block_window))
     token_rows, tokens = _name_tokens(f.core)
     if len(tokens):
-        parts.append(_group_pairs(_codes(tokens), token_rows, cfg.max_token_block))
+        # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
+        # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
+        parts.append(_group_pairs(_codes(tokens), token_rows, cfg.max_token_block, order, cfg.block_window))
     left = np.concatenate([p[0] for p in parts])
     right = np.concatenate([p[1] for p in parts])
     lo, hi = np.minimum(left, right), np.maximum(left, right)
@@ -399,6 +418,18 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
     return out
 
 
+def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs whose Latin names differ by whole words, one name's words all in the other's
+    ('Pacific Semiconductor' / 'Pacific Star Semiconductor'): that is another company's name,
+    not the same name misspelt, however similar the letters."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j])
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        x, y = set(a.split()), set(b.split())
+        out[pos] = x != y and (x < y or y < x)
+    return out
+
+
 def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
     """Match score and evidence features for every candidate pair."""
     w = cfg.weights
@@ -441,7 +472,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     pinyin_ambiguous = feats["pinyin"] & (f.translit_ambiguous[i] | f.translit_ambiguous[j])
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
-    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict
+    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict & ~_extra_word(f.core_names, i, j, latin & (sim < 100))
     near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
@@ -455,6 +486,9 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["country≠"] = _differ(f.country, i, j)
     country_bits = np.where(feats["country"], f.country_bits[np.maximum(f.country[i], 0)], 0)
     city_same = _same(f.city, i, j)
+    feats["_city="], feats["_country="] = city_same, _same(f.country, i, j)
+    feats["_domain_shared"] = feats["domain"] & (f.domain_share[i] < 1)
+    feats["_phone_shared"] = feats["phone"] & (f.phone_share[i] < 1)
     feats["branch≠"] = f.branch[i] != f.branch[j]
     score = (
         w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
@@ -472,7 +506,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     ).astype(np.float32)
     # Evidence that two records are two companies, whatever else links them (see clustering).
     identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
-    conflict = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
-                | ((feats["city≠"] | feats["address≠"] | feats["country≠"]) & ~identified)
-                | (score <= cfg.cannot_link))
+    feats["_conflict"] = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
+                          | ((feats["city≠"] | feats["address≠"] | feats["country≠"]) & ~identified))
+    conflict = feats["_conflict"] | (score <= cfg.cannot_link)
     return Pairs(left, right, score, feats, sim, conflict)

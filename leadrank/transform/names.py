@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leadrank.transform.legal_forms import ABBREVIATIONS, PLURAL, legal_forms
 from leadrank.transform.regions import extract_where, latin, regions
 
 MAX_NAME_CHARS = 300  # longer values are cut (and flagged) before parsing
@@ -33,19 +34,8 @@ ZH_LEGAL_FORMS = [
     "(特殊普通合伙)", "(普通合伙)", "(有限合伙)", "股份合作公司", "有限公司", "集团公司", "总公司",
     "合伙企业", "集团", "公司",
 ]
-EN_LEGAL_FORMS = [
-    "gmbh & co. kg", "gmbh & co kg", "sp. z o.o.", "sp. z o. o.", "s.a. de c.v.", "sa de cv",
-    "company limited", "co., limited", "co.,limited", "co., ltd.", "co., ltd", "co.,ltd.", "co.,ltd",
-    "co. ltd.", "co. ltd", "co ltd", "pte. ltd.", "pte ltd", "pty. ltd.", "pty ltd", "pvt. ltd.", "pvt ltd",
-    "private limited", "public limited company", "limited liability company",
-    "incorporated", "corporation", "limited", "company", "l.l.c.", "s.p.a.", "s.r.l.", "s.a.s.", "s.r.o.",
-    "gmbh", "ltd.", "ltd", "inc.", "inc", "corp.", "corp", "llc", "plc", "ag", "kg", "se", "s.a.", "sa",
-    "spa", "srl", "sas", "sarl", "b.v.", "bv", "n.v.", "nv", "oy", "oyj", "ab", "as", "a/s", "asa",
-    "a.s.", "jsc", "ojsc", "pjsc", "cjsc", "ltda", "ltda.", "kk", "k.k.", "co.", "co",
-    # Not legal forms, but written after names the same way and saying as little about who the
-    # company is (集团 is treated alike on the Chinese side): 'Merlin PCB Group', 'Peli Products (UK) Ltd'.
-    "group", "holdings", "uk", "(uk)", "usa", "(usa)",
-]
+# cleanco's forms of every country plus our own table (leadrank.transform.legal_forms).
+EN_LEGAL_FORMS = legal_forms()
 
 
 def _alt(forms: Iterable[str]) -> str:
@@ -59,7 +49,8 @@ _ZH_BY_LENGTH = sorted(set(ZH_LEGAL_FORMS), key=len, reverse=True)
 # language as "(?:[\s,]+FORM)+\.?$" on the name, four times cheaper for RE2 to take apart.
 _EN_FORM_REVERSED = (r"^(?P<form>\.?(?:(?:" + "|".join(re.escape(f[::-1]) for f in sorted(set(EN_LEGAL_FORMS), key=len, reverse=True))
                      + r")[\s,]+)+)(?P<rest>.+)$")
-_ONLY_FORMS = r"(?i)^(?:" + _ZH_FORMS + r"+|[\s,]*(?:" + _EN_FORMS + r"[\s,]*)+\.?)$"
+# Forms one after another, apart ('Co., Ltd.'), never run together: 'Saab' is not 'sa' + 'ab'.
+_ONLY_FORMS = r"(?i)^(?:" + _ZH_FORMS + r"+|[\s,]*" + _EN_FORMS + r"(?:[\s,]+" + _EN_FORMS + r")*[\s,]*\.?)$"
 _ZH_BRANCH_TAIL = r"^(?P<rest>.+?)(?:分公司|分厂|分店|办事处|分行|支行|分部|营业部)$"
 _EN_BRANCH_TAIL = r"(?i)^(?P<rest>.+?)[\s,(-]+(?:branch(?:\s+office)?|representative office|rep\. office)\)?$"
 _ANY_TAIL = (r"(?i)(?:" + _ZH_FORMS + r"|分公司|分厂|分店|办事处|分行|支行|分部|营业部|[\s,]" + _EN_FORMS
@@ -151,7 +142,19 @@ def core_key_array(text: pa.Array) -> pa.Array:
     if pc.any(mask).as_py():
         folded = pc.replace_substring_regex(text.filter(mask), r"[^\p{L}\p{N}]+", " ")
         text = pc.replace_with_mask(text, mask, pc.utf8_trim_whitespace(folded))
-    return text
+    return fix(fix_words(text, ABBREVIATIONS), *PLURAL)
+
+
+def fix_words(text: pa.Array, words: dict[str, str]) -> pa.Array:
+    """Whole words replaced by their one spelling ('tech' → 'technology'), on only the values
+    holding one (a DFA test first; the few hits are rewritten in Python)."""
+    pattern = r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b"
+    mask = np.asarray(pc.match_substring_regex(text, pattern), dtype=bool)
+    if not mask.any():
+        return text
+    compiled = re.compile(pattern)
+    fixed = [compiled.sub(lambda m: words[m.group(0)], v) for v in text.filter(pa.array(mask)).to_pylist()]
+    return pc.replace_with_mask(text, pa.array(mask), pa.array(fixed, pa.string()))
 
 
 def core_key(text: str) -> str:
@@ -199,6 +202,50 @@ def _strip_zh_form(text: pa.Array, active: np.ndarray) -> tuple[np.ndarray, pa.A
     return mask, rest, found
 
 
+_GLUED = r"^(?P<rest>.+?)\s*,\s*(?P<place>[^\W\d_][^,.()&/\d]{1,40})$"
+_BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
+_NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
+_ENDS_IN_FORM = r"(?i)[\s,]" + _EN_FORMS + r"\.?$"
+
+
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    """Country names and codes, lower-case, as written after a name ('…, NL', '…, Germany')."""
+    import pycountry
+
+    names = {"uk", "usa", "u.s.a", "u.s", "holland", "england", "scotland", "korea", "russia", "taiwan"}
+    for c in pycountry.countries:
+        names |= {c.alpha_2.lower(), c.alpha_3.lower(), c.name.lower(), getattr(c, "common_name", c.name).lower()}
+    return frozenset(names)
+
+
+def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
+    """A country or city written after the name: '… (Spain)', '…, NL', '…,Germany', and any
+    place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
+    country and follows no legal form stays ('Chicago Public Schools Revere, Paul')."""
+    found, (rest, place) = extract_where(name, _BRACKETED, ("rest", "place"), where=where)
+    if found.any():  # '… S.A. (Spain)': a country in brackets at the end
+        rows = np.flatnonzero(found)
+        is_country = np.asarray([p.lower().strip(" .") in _countries() for p in place.take(pa.array(rows)).to_pylist()])
+        mask = np.zeros(len(name), dtype=bool)
+        mask[rows[is_country]] = True
+        name = pc.replace_with_mask(name, pa.array(mask), rest.filter(pa.array(mask)))
+    found, (rest, place) = extract_where(name, _GLUED, ("rest", "place"), where=where)
+    if not found.any():
+        return name
+    rows = np.flatnonzero(found)
+    rest_rows, place_rows = rest.take(pa.array(rows)), place.take(pa.array(rows))
+    places = [p.lower().strip(" .") for p in place_rows.to_pylist()]
+    after_form = np.asarray(pc.match_substring_regex(rest_rows, _ENDS_IN_FORM), dtype=bool)
+    place_is_form = np.asarray(pc.match_substring_regex(place_rows, _ONLY_FORMS), dtype=bool)
+    short = np.asarray([len(p.split()) <= 3 and not _NOT_PLACE.search(p) for p in places], dtype=bool)
+    country = np.asarray([p in _countries() for p in places], dtype=bool)
+    strip = ~place_is_form & (country | (after_form & short))
+    mask = np.zeros(len(name), dtype=bool)
+    mask[rows[strip]] = True
+    return pc.replace_with_mask(name, pa.array(mask), rest_rows.filter(pa.array(strip)))
+
+
 def _objects(array: pa.Array) -> np.ndarray:
     return np.asarray(array.to_pylist(), dtype=object) if len(array) else np.empty(0, dtype=object)
 
@@ -222,6 +269,7 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     name = pc.utf8_trim(display, _STRIP_CHARS)
     name = _where(np.asarray(pc.equal(name, "")), display, name)
     only_form = np.asarray(pc.match_substring_regex(name, _ONLY_FORMS)) & ~empty
+    name = _strip_glued_place(name, latin(name) & ~only_form)
     reg = regions()
     name, bracket_prov, bracket_city = reg.strip_bracketed_array(name)
     is_branch = np.zeros(n, dtype=bool)

@@ -23,8 +23,9 @@ import pandas as pd
 
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import NORMALISED, require
+from leadrank.transform import fellegi_sunter
 from leadrank.transform.clustering import cluster
-from leadrank.transform.matching import Features, candidate_pairs, score_pairs
+from leadrank.transform.matching import Features, Pairs, candidate_pairs, score_pairs
 
 EVENT_COLUMNS = ["kind", "lead_id", "other_lead_id", "records", "evidence"]
 
@@ -34,6 +35,7 @@ class Resolution:
     records: pd.DataFrame  # every record considered (tonight's and previous), with lead_id
     events: pd.DataFrame  # merges and splits of existing leads
     stats: dict[str, int] = field(default_factory=dict)
+    model: fellegi_sunter.Model | None = None  # the learned weights used (None: hand-set)
 
 
 def make_lead_id(record_key: str, taken: set[str]) -> str:
@@ -82,8 +84,20 @@ def resolve(
     features = Features(frame, cfg.shared_key_names)
     left, right = candidate_pairs(features, cfg)
     pairs = score_pairs(features, left, right, cfg)
-    labels, evidence = cluster(n, pairs, cfg.match_threshold, frame["record_key"].to_numpy(dtype=object),
-                               lambda a, b: score_pairs(features, a, b, cfg))
+    threshold = cfg.match_threshold
+    model = None
+
+    def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:
+        return score_pairs(features, a, b, cfg)
+
+    if cfg.learned:
+        model, rescore = fellegi_sunter.learn(features, pairs, cfg, score_more)
+        pairs, threshold = rescore(pairs), fellegi_sunter.threshold(cfg)
+
+        def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:  # noqa: F811 - the learned scale from here on
+            return rescore(score_pairs(features, a, b, cfg))
+
+    labels, evidence = cluster(n, pairs, threshold, frame["record_key"].to_numpy(dtype=object), score_more)
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
 
@@ -92,13 +106,13 @@ def resolve(
         "records": int(frame["_tonight"].sum()),
         "records_total": n,
         "candidate_pairs": int(len(left)),
-        "matched_pairs": int((pairs.score >= cfg.match_threshold).sum()),
+        "matched_pairs": int((pairs.score >= threshold).sum()),
         "leads": int(frame["lead_id"].nunique()),
         "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
         "splits": int((events["kind"] == "split").sum()) if len(events) else 0,
     }
     out = frame.drop(columns=["_cluster", "prev_lead_id"]).rename(columns={"_tonight": "seen_tonight"})
-    return Resolution(out, events, stats)
+    return Resolution(out, events, stats, model)
 
 
 def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -166,6 +180,11 @@ def _cluster_evidence(frame: pd.DataFrame, clusters: set[int]) -> dict[int, str]
 def dedupe_frame(records: pd.DataFrame, cfg: ResolutionConfig) -> pd.DataFrame:
     """One-shot deduplication (no warehouse): `records` with `lead_id` and `match_evidence`,
     in the input order."""
+    return dedupe_result(records, cfg)[0]
+
+
+def dedupe_result(records: pd.DataFrame, cfg: ResolutionConfig) -> tuple[pd.DataFrame, fellegi_sunter.Model | None]:
+    """`dedupe_frame` and the learned model it used (None with hand-set weights)."""
     result = resolve(records, cfg)
     # Without a warehouse every record is tonight's, in input order: no filtering copy needed.
-    return result.records.drop(columns=["seen_tonight"]).set_index(records.index)
+    return result.records.drop(columns=["seen_tonight"]).set_index(records.index), result.model

@@ -26,19 +26,24 @@ def dedupe(
     input_csv: Annotated[Path, typer.Argument(help="CSV of prospect rows (needs a company name column).", exists=True, dir_okay=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the rows with lead_id.")],
     map_: Annotated[list[str], typer.Option("--map", help="COLUMN=FIELD, e.g. --map 'Site name=company_name'. Fields: company_name, website, phone, email, address, city, province, country, uscc, source.")] = [],  # noqa: B006
-    explain: Annotated[bool, typer.Option(help="Also write match_evidence (why each row joined its lead).")] = False,
+    explain: Annotated[bool, typer.Option(help="Also write match_evidence (why each row joined its lead) and print the match weights used (learned: m, u and weight per comparison level).")] = False,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="A leadrank config file whose `resolution:` settings to use (weights, thresholds, learned: true …).", exists=True, dir_okay=False)] = None,
 ) -> None:
     """Deduplicate a CSV on its own: writes the same rows, in the same order, plus `lead_id`
     (rows of one company share it). Runs exactly the nightly entity-resolution stage."""
     import pandas as pd
 
-    from leadrank.config import ResolutionConfig
+    from leadrank.config import ResolutionConfig, load_config
     from leadrank.scoring.financials import read_text_table
     from leadrank.transform.normalise import normalise_records
-    from leadrank.transform.resolve import dedupe_frame
+    from leadrank.transform.resolve import dedupe_result
     from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv
 
     started = time.perf_counter()
+    try:
+        settings = load_config(config).resolution if config else ResolutionConfig()
+    except ConfigError as exc:
+        fail(str(exc))
     try:
         table = read_csv_strings(input_csv)
         if table is None:
@@ -50,7 +55,9 @@ def dedupe(
         normalised = normalise_records(records)
     del records  # normalised holds every input field too; at a million rows the copy matters
     with console.status("matching and clustering"):
-        resolved = dedupe_frame(normalised, ResolutionConfig())
+        resolved, model = dedupe_result(normalised, settings)
+    if explain:
+        _print_weights(model, settings)
     out = table.copy()
     out["lead_id"] = resolved["lead_id"].to_numpy()
     if explain:
@@ -59,6 +66,22 @@ def dedupe(
     write_csv(out, output)
     console.print(f"{len(out)} rows → {out['lead_id'].nunique()} leads, written to {output} "
                   f"in {time.perf_counter() - started:.1f}s")
+
+
+def _print_weights(model: Any, settings: Any) -> None:
+    """The match weights the run used: the learned table (m, u, weight per level), else the
+    hand-set points."""
+    if model is None:
+        console.print(f"hand-set weights (resolution.learned: false), match at ≥ {settings.match_threshold} points:")
+        for name, points in settings.weights.items():
+            typer.echo(f"  {name:<22} {points:+.1f}")
+        return
+    console.print(f"learned weights (Fellegi–Sunter: u from {model.random_pairs} random pairs, m by EM over "
+                  f"{model.candidate_pairs} candidate pairs, {model.iterations} iterations), "
+                  f"match at ≥ {settings.match_threshold} bits:")
+    typer.echo(f"  {'comparison':<10} {'level':<10} {'m':>10} {'u':>10} {'weight':>8}")
+    for row in model.table().itertuples(index=False):
+        typer.echo(f"  {row.comparison:<10} {row.level:<10} {row.m:>10.4g} {row.u:>10.4g} {row.match_weight:>+8.2f}")
 
 
 def extract(

@@ -1,0 +1,63 @@
+"""Legal forms of companies outside China, and the noise written around names.
+
+The table is cleanco's (its per-country and per-type terms: GmbH, N.V., S.p.A., Oy, Sp. z o.o.,
+K.K. …, about 320 of them) plus our own additions for forms cleanco lacks or spells one way
+only. Dotted forms are also listed without their last dot, because names are trimmed of
+trailing punctuation before forms are stripped ("Akzo Nobel N.V." arrives as "Akzo Nobel N.V").
+Two-letter terms cleanco lists that are ordinary words or place codes ("at", "ok", "et") are
+left out: stripping them would eat real name words.
+
+Abbreviations (and a few US/UK spellings) are folded to one spelling on the comparison key only,
+never on the display name, so "Taiprei Tech." and "Taiprei Technologies", "ABC Intl" and "ABC
+International" share a core. Only unambiguous ones: "ind" could be India, "eng" English.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cleanco.termdata
+
+# Forms cleanco lacks or writes one way only; 'group', 'holdings' and the country tags are not
+# legal forms but say as little about who the company is.
+OWN_FORMS = [
+    "gmbh & co. kg", "gmbh & co kg", "sp. z o.o.", "sp. z o. o.", "sp.z o.o.", "sp z oo", "s.a. de c.v.", "sa de cv",
+    "s.à r.l.", "s.a r.l.", "s.àr.l.", "sàrl", "s.a.r.l.", "sarl", "company limited", "co., limited", "co.,limited",
+    "co., ltd.", "co., ltd", "co.,ltd.", "co.,ltd", "co. ltd.", "co. ltd", "co ltd", "pte. ltd.", "pte ltd",
+    "pty. ltd.", "pty ltd", "pty. limited", "pty limited", "pvt. ltd.", "pvt ltd", "private limited",
+    "public limited company", "limited liability company", "incorporated", "corporation", "limited", "company",
+    "l.l.c.", "s.p.a.", "spa", "s.r.l.", "srl", "s.a.s.", "sas", "s.r.o.", "gmbh", "ltd.", "ltd", "inc.", "inc",
+    "corp.", "corp", "llc", "plc", "p.l.c.", "ag", "kg", "se", "s.a.", "sa", "b.v.", "bv", "n.v.", "nv",
+    "oy", "oyj", "ab", "ab (publ)", "(publ)", "as", "a/s", "asa", "a.s.", "jsc", "ojsc", "pjsc", "cjsc",
+    "ltda", "ltda.", "kk", "k.k.", "co.", "co", "s.l.", "sl", "s.l.u.", "slu", "bhd", "sdn bhd", "sdn. bhd.",
+    "group", "grp", "gruppe", "groupe", "grupo", "gruppo", "holdings", "holding", "uk", "(uk)", "usa", "(usa)",
+]
+
+# Cleanco two-letter terms that are also common words, initials or place codes.
+_AMBIGUOUS = {"at", "ok", "et", "ps", "pp", "ud", "ks", "ba", "ky", "ei", "ay", "bl", "ik", "ij", "ad", "aj",
+              "ae", "ep", "oe", "pt", "sd", "og", "lp", "sf", "fa", "da", "ev", "ee", "xt", "mb", "gp", "bm",
+              "kd", "hb", "hf", "ec", "xk", "kb", "kf", "kt", "gk", "qk", "sp", "e.g.", "private", "unlimited"}
+
+# Word → the one spelling compared (whole words of the lower-cased comparison key).
+ABBREVIATIONS = {
+    "tech": "technology", "techn": "technology", "technologies": "technology",
+    "intl": "international", "int l": "international", "internat": "international",
+    "mfg": "manufacturing", "engg": "engineering", "sys": "systems", "svcs": "services",
+    "mgmt": "management", "natl": "national", "assoc": "associates", "bros": "brothers",
+    "labs": "laboratories", "lab": "laboratories", "laboratory": "laboratories",
+    "centre": "center", "defense": "defence", "trdg": "trading",
+}
+# A plural written either way ('Logistics' / 'Logistic', 'Solutions' / 'Solution'): the key
+# drops the final s of words of five letters or more (not 'ss').
+PLURAL = (r"\b([a-z]{3,}[a-rt-z])s\b", r"\1")
+
+
+@lru_cache(maxsize=1)
+def legal_forms() -> list[str]:
+    """Every legal form, lower-case, with and without its last dot."""
+    terms = {t.lower() for group in (*cleanco.termdata.terms_by_country.values(),
+                                     *cleanco.termdata.terms_by_type.values()) for t in group}
+    terms = {t.strip() for t in terms if t.isascii() or t.replace(".", "").replace(" ", "").isalpha()}
+    forms = (terms - _AMBIGUOUS) | set(OWN_FORMS)
+    forms |= {f[:-1] for f in forms if f.endswith(".") and len(f) > 2}
+    return sorted(f for f in forms if f)

@@ -1,0 +1,182 @@
+"""Regression tests for the failure classes of issue 14 (entity resolution on data it was never
+tuned on), each on a small hand-written fixture."""
+
+import pandas as pd
+import pytest
+
+from leadrank.config import ResolutionConfig
+from leadrank.transform.contacts import normalise_phones
+from leadrank.transform.names import parse_names
+from leadrank.transform.normalise import normalise_records
+from leadrank.transform.resolve import resolve
+from tests.test_resolve import _records
+
+
+def _leads(rows: list[dict], cfg: ResolutionConfig | None = None) -> list[str]:
+    return list(resolve(normalise_records(_records(rows)), cfg or ResolutionConfig()).records["lead_id"])
+
+
+# -- class 2: legal forms of every country, noise around names --------------------------------
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Akzo Nobel N.V.", "Akzo Nobel NV"), ("Foo Holding B.V.", "FOO HOLDING BV"), ("Siemens AG", "Siemens"),
+    ("Bosch Rexroth GmbH", "Bosch Rexroth"), ("Nestle S.A.", "Nestle SA"), ("Fincantieri S.p.A.", "Fincantieri SpA"),
+    ("Patria Oy", "Patria"), ("Saab AB (publ)", "Saab AB"), ("Terma A/S", "Terma AS"),
+    ("Mitsubishi Electric K.K.", "Mitsubishi Electric KK"), ("Austal Pty Ltd", "Austal Pty. Ltd."),
+    ("Arcelor S.à r.l.", "Arcelor SARL"), ("WB Electronics Sp. z o.o.", "WB Electronics sp. z o. o."),
+    ("BAE Systems plc", "BAE Systems PLC"),
+    ("* Akzo Nobel N.V.", "Akzo Nobel N.V."), ('"Akzo Nobel N.V."', "Akzo Nobel N.V."),
+    ("Akzo Nobel N.V., AMSTERDAM", "Akzo Nobel N.V."), ("Akzo Nobel N.V.,NL", "Akzo Nobel"),
+    ("Voupri Trading, Germany", "Voupri Trading GmbH"),
+    ("Taiprei Tech. Co., Ltd.", "Taiprei Technologies Co., Ltd."), ("ABC Intl Ltd", "ABC International Limited"),
+])
+def test_legal_forms_and_noise_leave_one_core(a, b):
+    cores = parse_names([a, b])["core"]
+    assert cores[0] == cores[1], list(cores)
+
+
+def test_name_words_that_look_like_forms_stay():
+    parsed = parse_names(["Saab AB (publ)", "Chicago Public Schools Revere, Paul", "Bodefeng Food Co., Ltd. Hefei Branch"])
+    assert list(parsed["core"]) == ["saab", "chicago public schools revere paul", "bodefeng food"]
+    assert list(parsed["flags"]) == ["", "", ""] and parsed["is_branch"][2]
+
+
+# -- class 5: one phone written with any international prefix ---------------------------------
+
+@pytest.mark.parametrize("region", ["US", "GB", "DE", "CN", "JP", "AU"])
+def test_phone_prefix_forms_are_one_number(region):
+    raw = ["0049 30 1234567", "+49 30 1234567", "00 49 (0) 30 1234567", "011 49 30 1234567", "+49 (0)30 12345-67"]
+    e164, _ = normalise_phones(raw, [region] * len(raw))
+    assert set(e164) == {"+49301234567"}
+
+
+def test_records_in_other_countries_get_the_same_phone():
+    normalised = normalise_records(_records([
+        {"company_name": "Hensoldt Sensors GmbH", "phone": "0049 731 46000", "country": "US"},
+        {"company_name": "Hensoldt", "phone": "+49 731 46000", "country": "DE"},
+    ]))
+    assert normalised["phone_e164"].tolist() == ["+4973146000", "+4973146000"]
+
+
+# -- class 1: names only; no block dropped, a frequent identical name not penalised -------------
+
+def test_a_name_listed_more_often_than_any_block_is_one_lead():
+    rows = ([{"company_name": "Akzo Nobel N.V."}] * 167 + [{"company_name": "Akzo Nobel NV"}] * 5
+            + [{"company_name": "AkzoNobel N.V., AMSTERDAM"}] * 3 + [{"company_name": "Stocratec Trading Limited"}])
+    leads = _leads(rows, ResolutionConfig(max_block_size=20))
+    assert len(set(leads[:175])) == 1 and leads[175] != leads[0]
+
+
+def test_large_blocks_are_sub_blocked_not_skipped():
+    # One shared switchboard over 30 companies (a block larger than max_block_size): each
+    # company's two spellings still meet through the name order, unrelated firms stay apart.
+    rows = []
+    for k in range(30):
+        name = f"Firm{chr(65 + k % 26)}{k:02d} Trading"
+        rows += [{"company_name": f"{name} GmbH", "phone": "+49 40 1234567", "country": "DE"},
+                 {"company_name": f"{name} G.m.b.H.", "phone": "+49 40 1234567", "country": "DE"}]
+    leads = _leads(rows, ResolutionConfig(max_block_size=10))
+    assert len(set(leads)) == 30 and all(leads[2 * k] == leads[2 * k + 1] for k in range(30))
+
+
+# -- the learned model (Fellegi–Sunter) -----------------------------------------------------------
+
+def test_learned_weights_come_from_the_data():
+    from leadrank.transform.fellegi_sunter import COMPARISONS
+
+    rows = []
+    for k in range(40):
+        rows += [{"company_name": f"深圳市{'华强宏达瑞祥金源博达'[k % 10]}{k}电子有限公司", "phone": f"0755-8321{k:04d}",
+                  "website": f"www.firm{k}.cn"},
+                 {"company_name": f"{'华强宏达瑞祥金源博达'[k % 10]}{k}电子", "phone": f"0755 8321 {k:04d}",
+                  "website": f"http://firm{k}.cn/"}]
+    result = resolve(normalise_records(_records(rows)), ResolutionConfig(learned=True))
+    table = result.model.table()
+    assert list(table.columns) == ["comparison", "level", "m", "u", "match_weight"]
+    assert len(table) == sum(len(v) for v in COMPARISONS.values())
+    weight = table.set_index(["comparison", "level"])["match_weight"]
+    # Learned, not copied from the prior: the prior says 5 points for a shared phone.
+    assert weight["phone", "same"] != pytest.approx(5.0, abs=0.01) and weight["phone", "same"] > 5
+    assert result.records["lead_id"].nunique() == 40
+
+
+# -- `leadrank dedupe --config FILE --explain` ---------------------------------------------------
+
+def test_dedupe_cli_takes_resolution_settings_and_explains_the_weights(tmp_path):
+    from typer.testing import CliRunner
+
+    from leadrank.flows.cli import app
+
+    source = tmp_path / "in.csv"
+    rows = ["company_name,phone"] + [f"Firm{k} Trading GmbH,+49 40 12345{k:02d}" for k in range(30)]
+    rows += [f"FIRM{k} TRADING,0049 40 12345{k:02d}" for k in range(30)]
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text("resolution:\n  learned: true\n  match_threshold: 6.0\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["dedupe", str(source), "-o", str(out), "--config", str(config), "--explain"])
+    assert result.exit_code == 0, result.output
+    assert "learned weights" in result.output and "phone      same" in result.output
+    table = [line.split() for line in result.output.splitlines() if line.startswith("  name ")]
+    assert [t[1] for t in table][:2] == ["exact", "near"] and all(len(t) == 5 for t in table)
+    leads = pd.read_csv(out)["lead_id"]
+    assert leads.nunique() == 30 and all(leads[k] == leads[30 + k] for k in range(30))
+    config.write_text("resolution:\n  no_such_setting: 1\n", encoding="utf-8")
+    bad = CliRunner().invoke(app, ["dedupe", str(source), "-o", str(out), "--config", str(config)])
+    assert bad.exit_code != 0 and "no_such_setting" in bad.output
+
+
+# -- class 3: a shared website with a variant name; a shared domain alone merges nobody ----------
+
+def test_shared_domain_and_variant_name_are_one_company_but_units_on_one_domain_stay_apart():
+    leads = _leads([
+        {"company_name": "Taiprei Tech. Co., Ltd.", "website": "taiprei.com"},
+        {"company_name": "Taiprei Technologies Co., Ltd.", "website": "www.taiprei.com/"},
+        {"company_name": "Wuhan Grotraikor Logistics", "website": "grotraikor.com"},
+        {"company_name": "Grotraikor Logistics", "website": "http://www.grotraikor.com/en"},
+        {"company_name": "1st Battalion Royal Engineers", "website": "army.mod.uk"},
+        {"company_name": "Army Logistic Corps", "website": "www.army.mod.uk"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3] and len(set(leads)) == 4
+
+
+# -- class 4: English/pinyin and Chinese names of one firm in one city ---------------------------
+
+def test_pinyin_and_chinese_names_in_one_city_are_one_firm():
+    leads = _leads([
+        {"company_name": "Shenzhen Hongzhiyu Machinery Co Ltd"},
+        {"company_name": "深圳市宏智宇机械有限公司"},
+        {"company_name": "Hongzhiyu Machinery (Shenzhen) Co., Ltd."},
+        {"company_name": "Dongguan Hongzhiyu Machinery Co Ltd"},  # another city: another firm
+    ])
+    assert leads[0] == leads[1] == leads[2] != leads[3]
+
+
+# -- issue 16: a registered short form is the same company when nothing conflicts ------------------
+
+def test_short_form_and_full_registered_name_are_one_lead():
+    leads = _leads([
+        {"company_name": "招商证券股份有限公司", "city": "深圳", "phone": "95565"},
+        {"company_name": "招商证券", "website": "www.newone.com.cn"},
+        {"company_name": "招商证券股份有限公司", "website": "http://www.newone.com.cn/"},
+        {"company_name": "招商银行股份有限公司", "website": "www.cmbchina.com"},
+    ])
+    assert leads[0] == leads[1] == leads[2] != leads[3]
+
+
+# -- class 6: no chaining of two companies through one shared attribute -------------------------
+
+def test_one_shared_phone_does_not_chain_two_dense_groups():
+    switchboard = "+44 20 7946 0000"
+    leads = _leads([
+        {"company_name": "Voupri Trading GmbH", "city": "Hamburg", "country": "DE", "website": "voupri.de"},
+        {"company_name": "Voupri Trading", "city": "Hamburg", "country": "DE", "website": "www.voupri.de"},
+        {"company_name": "VOUPRI TRADING GMBH", "country": "DE", "phone": switchboard},
+        {"company_name": "Stocratec Trading Limited", "city": "London", "country": "GB", "phone": switchboard},
+        {"company_name": "Stocratec Trading Ltd", "city": "London", "country": "GB", "website": "stocratec.co.uk"},
+        {"company_name": "STOCRATEC TRADING", "country": "GB", "website": "http://stocratec.co.uk"},
+        {"company_name": "Pacific Semiconductor LLC", "city": "San Jose", "country": "US"},
+        {"company_name": "Pacific Star Semiconductor LLC", "city": "San Jose", "country": "US"},
+    ])
+    assert leads[0] == leads[1] == leads[2] and leads[3] == leads[4] == leads[5]
+    assert leads[0] != leads[3] and leads[6] != leads[7]
