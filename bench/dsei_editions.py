@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
+import sys
 import unicodedata
 from collections import Counter
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
