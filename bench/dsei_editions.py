@@ -118,8 +118,10 @@ def propose_pairs(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluation_frame(realdata: Path, labels: Path = LABELS) -> pd.DataFrame | None:
-    """Both editions with `truth`: connected components of the pairs labelled same. Raises when a
-    label's names no longer hash as labelled (the published file changed under the labels)."""
+    """Both editions with `truth`: connected components of the pairs labelled same (1); rows in a
+    pair the reviewer could not decide (-1) are left out. Raises when a label's names no longer
+    hash as labelled (the published file changed under the labels) or when a pair labelled
+    different (0) ends up in one component through other pairs (labels contradicting each other)."""
     frame = editions_for_labels(realdata)
     if frame is None:
         return None
@@ -132,11 +134,19 @@ def evaluation_frame(realdata: Path, labels: Path = LABELS) -> pd.DataFrame | No
     if stale:
         raise ValueError(f"{len(stale)} DSEI labels no longer match the published names (first: line {stale[0] + 2} "
                          f"of {labels}); the lists under {realdata} changed")
-    same = pairs["same"].to_numpy() == 1
-    graph = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(len(frame), len(frame)))
+    same = pairs["same"].to_numpy()
+    linked = same == 1
+    graph = coo_matrix((np.ones(int(linked.sum())), (a[linked], b[linked])), shape=(len(frame), len(frame)))
     _, component = connected_components(graph, directed=False)
+    apart = same == 0
+    contradicted = np.flatnonzero(apart & (component[a] == component[b]))
+    if len(contradicted):
+        raise ValueError(f"{len(contradicted)} pairs labelled different are joined through other labels "
+                         f"(first: line {contradicted[0] + 2} of {labels})")
     frame["truth"] = [f"dsei-{c:05d}" for c in component]
-    return frame.drop(columns=["category"])
+    undecided = np.zeros(len(frame), dtype=bool)
+    undecided[a[same == -1]] = undecided[b[same == -1]] = True
+    return frame[~undecided].drop(columns=["category"]).reset_index(drop=True)
 
 
 def main() -> None:
