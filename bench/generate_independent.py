@@ -122,9 +122,10 @@ ONSETS = ["b", "br", "c", "cr", "d", "dr", "f", "g", "gr", "k", "l", "m", "n", "
 VOWELS = ["a", "e", "i", "o", "u", "ai", "ou", "ei", "io", "y"]
 CODAS = ["", "", "", "n", "r", "l", "x", "s", "t", "m", "k", "c"]
 
-CN_CITIES = [("深圳", "Shenzhen"), ("广州", "Guangzhou"), ("东莞", "Dongguan"), ("宁波", "Ningbo"), ("苏州", "Suzhou"),
-             ("上海", "Shanghai"), ("杭州", "Hangzhou"), ("青岛", "Qingdao"), ("厦门", "Xiamen"), ("武汉", "Wuhan"),
-             ("佛山", "Foshan"), ("温州", "Wenzhou"), ("天津", "Tianjin"), ("成都", "Chengdu")]
+CN_CITIES = [("深圳", "Shenzhen", "755"), ("广州", "Guangzhou", "20"), ("东莞", "Dongguan", "769"),
+             ("宁波", "Ningbo", "574"), ("苏州", "Suzhou", "512"), ("上海", "Shanghai", "21"), ("杭州", "Hangzhou", "571"),
+             ("青岛", "Qingdao", "532"), ("厦门", "Xiamen", "592"), ("武汉", "Wuhan", "27"), ("佛山", "Foshan", "757"),
+             ("温州", "Wenzhou", "577"), ("天津", "Tianjin", "22"), ("成都", "Chengdu", "28")]
 CN_INDUSTRIES = [("机械", "Machinery"), ("电子", "Electronics"), ("科技", "Technology"), ("贸易", "Trading"),
                  ("物流", "Logistics"), ("化工", "Chemical"), ("纺织", "Textile"), ("照明", "Lighting"),
                  ("医疗器械", "Medical Equipment"), ("汽车配件", "Auto Parts"), ("五金", "Hardware"),
@@ -177,8 +178,13 @@ class Generator:
                 self.used_cores.add(word)
                 return word.capitalize()
 
-    def phone(self, country: str) -> phonenumbers.PhoneNumber:
-        """A number shaped like the country's example fixed line, its subscriber digits random."""
+    def phone(self, country: str, area: str | None = None) -> phonenumbers.PhoneNumber:
+        """A number shaped like the country's example fixed line, its subscriber digits random
+        (for a Chinese firm: its city's area code and eight digits, or a mobile number)."""
+        if country == "CN":
+            national = (area or "1" + self.rng.choice("3589")) + "".join(self.rng.choice("0123456789") for _ in range(
+                8 if area else 9))
+            return phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
         example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.FIXED_LINE)
         digits = str(example.national_number)
         keep = max(1, len(digits) - 6)
@@ -204,13 +210,13 @@ class Generator:
                        {"industry": industry, "form": form})
 
     def chinese_company(self, true_id: str, *, trade: str | None = None) -> Company:
-        city_cn, city_en = self.rng.choice(CN_CITIES)
+        city_cn, city_en, area = self.rng.choice(CN_CITIES)
         trade = trade or "".join(self.rng.choice(CN_CHARS) for _ in range(self.rng.choice([2, 3, 3])))
         ind_cn, ind_en = self.rng.choice(CN_INDUSTRIES)
         form_cn, forms_en = self.rng.choice(CN_FORMS)
         pinyin = "".join(lazy_pinyin(trade)).capitalize()
         domain = f"{pinyin.lower()}{self.rng.choice(['', 'tech', 'group', str(self.rng.randint(1, 99))])}.{self.rng.choice(['com', 'com.cn', 'cn'])}"
-        return Company(true_id, "CN", city_en, trade, domain, self.phone("CN"), city_cn,
+        return Company(true_id, "CN", city_en, trade, domain, self.phone("CN", area if self.rng.random() < 0.7 else None), city_cn,
                        {"chinese": (city_cn, city_en, trade, ind_cn, ind_en, form_cn, forms_en, pinyin)})
 
     def spell(self, company: Company) -> str:
@@ -328,9 +334,17 @@ class Generator:
             return e164
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.RFC3966).replace("tel:", "")
 
-    def record(self, company: Company) -> dict:
+    def records(self, company: Company) -> list[dict]:
+        """The company's records. A firm listed many times is mostly listed under one spelling
+        (every source copying the same directory entry): 167 rows of exactly "Akzo Nobel N.V."."""
+        n = self.copies()
+        usual = self.spell(company) if n > 15 else None
+        return [self.record(company, usual if usual and self.rng.random() < 0.6 else self.spell(company))
+                for _ in range(n)]
+
+    def record(self, company: Company, name: str) -> dict:
         rng = self.rng
-        row = {"company_name": self.spell(company), "website": "", "phone": "", "email": "", "city": "", "country": "",
+        row = {"company_name": name, "website": "", "phone": "", "email": "", "city": "", "country": "",
                "source": rng.choice(SOURCES), "true_id": company.true_id}
         if rng.random() < NAMES_ONLY_SHARE and not company.extra.get("shared"):
             return row
@@ -447,7 +461,7 @@ class Generator:
 
 def generate(companies: int, seed: int = 11, *, names_only: bool = False) -> pd.DataFrame:
     gen = Generator(seed)
-    rows = [gen.record(c) for c in gen.companies(companies) for _ in range(gen.copies())]
+    rows = [row for company in gen.companies(companies) for row in gen.records(company)]
     gen.rng.shuffle(rows)
     frame = pd.DataFrame(rows)
     return frame[["company_name", "true_id"]] if names_only else frame

@@ -7,7 +7,7 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from bench.generate_independent import generate, parse_size
+from bench.generate_independent import DESCRIPTORS, generate, parse_size
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,7 @@ def test_every_error_class_occurs(frame):
     names = frame["company_name"]
     others = frame[["website", "phone", "email", "city", "country"]]
     assert 0.3 < (others == "").all(axis=1).mean() < 0.6                         # names-only rows
+    assert frame.groupby(["true_id", "company_name"]).size().max() >= 15          # one spelling listed many times
     assert _within_one_company(frame, r"\bN\.V\.$", r"\bNV$") or _within_one_company(frame, r"\bB\.V\.$", r"\bBV$")
     forms = [r"GmbH", r"\bAG\b", r"S\.p\.A\.", r"\bOy\b", r"\bAB\b", r"A/S", r"K\.K\.", r"Pty Ltd", r"S\.à r\.l\.",
              r"Sp\. z o\.o\.", r"\bplc\b", r"\bLLC\b", r"Inc\.", r"有限公司", r"股份有限公司"]
@@ -76,7 +77,75 @@ def test_hard_negatives_occur(frame):
     assert _shared_by_different_companies(frame, international.map(e164)) >= 3              # business centres
     hosts = frame["website"].str.lower().str.replace(r"^(https?://)?(www\.)?", "", regex=True).str.split("/").str[0]
     assert _shared_by_different_companies(frame, hosts) >= 2                                 # units on one domain
-    words = frame["company_name"].str.replace(r"[^A-Za-z ]", "", regex=True).str.split().str[0].fillna("")
-    generic = frame.assign(word=words)[frame["city"] != ""]
-    twins = generic.groupby(["word", "city"])["true_id"].nunique()
-    assert (twins[twins.index.get_level_values(0).isin(["Pacific", "Global", "United", "Advanced"])] > 1).any()
+    words = frame["company_name"].str.replace(r"[^A-Za-z ]", "", regex=True).str.split().str[0].fillna("").str.title()
+    generic = frame.assign(word=words, town=frame["city"].str.upper())[frame["city"] != ""]
+    twins = generic.groupby(["word", "town"])["true_id"].nunique()
+    assert (twins[twins.index.get_level_values(0).isin(DESCRIPTORS)] > 1).sum() >= 2          # generic-word twins
+
+
+# --- the evaluation ---------------------------------------------------------------------------------
+
+def test_scores_of_a_hand_made_clustering():
+    from bench.eval_dedupe_sets import markdown, minimum, scores
+
+    truth = pd.Series(["a", "a", "a", "b", "b", "c"])
+    # a split in two, b whole, c alone: 4 true pairs, 2 predicted, both right
+    split = scores(truth, [1, 1, 2, 3, 3, 4])
+    assert (split["precision"], split["recall"], split["f1"]) == (1.0, 0.5, 0.6667)
+    # everything in one cluster: 15 predicted pairs, 4 of them right
+    lumped = scores(truth, [0] * 6)
+    assert (lumped["precision"], lumped["recall"], lumped["f1"]) == (0.2667, 1.0, 0.4211)
+    report = {"one": {"records": 6, "entities": 3, "leadrank": split, "baseline": lumped},
+              "two": {"records": 6, "entities": 3, "leadrank": lumped, "baseline": split}}
+    assert minimum(report, "leadrank") == {"set": "two", "precision": 0.2667, "recall": 1.0, "f1": 0.4211}
+    assert minimum(report, "splink") is None
+    assert "| **minimum** | | | **0.421** (two) | **0.421** (one) |" in markdown(report)
+
+
+def test_baseline_joins_token_sets_and_keeps_empty_names_apart():
+    from bench.eval_dedupe_sets import baseline_clusters
+
+    names = pd.Series(["Voupri Trading GmbH", "VOUPRI TRADING GMBH", "* Voupri Trading", "Stocratec Trading Ltd",
+                       "", None, "深圳市宏智宇机械有限公司"])
+    labels = baseline_clusters(names)
+    assert labels[0] == labels[1] == labels[2]            # case, noise and a missing legal form: token set ⊂
+    assert len({labels[0], labels[3], labels[4], labels[5], labels[6]}) == 5
+
+
+def _dsei_fixture(root, names_2023, names_2025):
+    import json
+
+    folder = root / "exhibitions"
+    folder.mkdir(parents=True)
+    for year, names in ((2023, names_2023), (2025, names_2025)):
+        items = [{"name": n, "country": {"iso2": "GB"}, "website": f"https://{n.split()[0].lower()}.com"} for n in names]
+        (folder / f"caat_dsei-{year}.json").write_text(json.dumps({"exhibitor": items}), encoding="utf-8")
+
+
+def test_dsei_labels_rebuild_the_truth_and_refuse_stale_or_contradicting_labels(tmp_path):
+    from bench.dsei_editions import evaluation_frame, pair_check
+
+    _dsei_fixture(tmp_path, ["Acme Ltd", "Bolt", "Crux"], ["ACME", "Bolt Group", "Crux Systems"])
+    labels = tmp_path / "labels.csv"
+
+    def write(rows):
+        lines = ["edition_a,row_a,edition_b,row_b,same,how,check"]
+        names = {2023: ["Acme Ltd", "Bolt", "Crux"], 2025: ["ACME", "Bolt Group", "Crux Systems"]}
+        for ea, ra, eb, rb, same in rows:
+            lines.append(f"{ea},{ra},{eb},{rb},{same},hand,{pair_check(names[ea][ra], names[eb][rb])}")
+        labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    write([(2023, 0, 2025, 0, 1), (2023, 1, 2025, 1, 0), (2023, 2, 2025, 2, -1)])
+    frame = evaluation_frame(tmp_path, labels)
+    assert frame["company_name"].tolist() == ["Acme Ltd", "Bolt", "ACME", "Bolt Group"]   # the undecided pair left out
+    truth = frame["truth"].tolist()
+    assert truth[0] == truth[2] and len(set(truth)) == 3
+    assert evaluation_frame(tmp_path / "absent", labels) is None
+
+    write([(2023, 0, 2025, 0, 1), (2023, 0, 2025, 1, 1), (2025, 0, 2025, 1, 0)])
+    with pytest.raises(ValueError, match="joined through other labels"):
+        evaluation_frame(tmp_path, labels)
+    labels.write_text(labels.read_text(encoding="utf-8").replace(pair_check("Acme Ltd", "ACME"), "0000000000"),
+                      encoding="utf-8")
+    with pytest.raises(ValueError, match="no longer match"):
+        evaluation_frame(tmp_path, labels)
