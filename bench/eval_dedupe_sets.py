@@ -63,7 +63,7 @@ METHODS = ["leadrank", "baseline", "splink"]
 def canonical(frame: pd.DataFrame, truth: str) -> pd.DataFrame:
     """Every field leadrank reads ('' where the set has none: Splink's script wants them all) and
     `truth`, as strings."""
-    return frame.reindex(columns=FIELDS).fillna("").astype(str).assign(truth=frame[truth].astype(str).to_numpy())
+    return frame.reindex(columns=FIELDS, fill_value="").fillna("").astype(str).assign(truth=frame[truth].astype(str).to_numpy())
 
 
 def build_sets(realdata: Path, sizes: list[str], seed: int, wanted: set[str] | None) -> dict[str, pd.DataFrame]:
