@@ -92,9 +92,11 @@ def pair_check(name_a: str, name_b: str) -> str:
 
 def propose_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     """Every pair of rows whose names could be one company, for a person to decide: the plain
-    names are equal, or their distinctive words (those in fewer than 8 names) are alike
-    (Levenshtein ratio ≥ 80, or one set of them inside the other). Generous on purpose; the
-    decision is the reviewer's, and "identical plain name, same country" is decided as same."""
+    names are equal once spaces are dropped ("Blackspace" / "Black Space", "E M" / "EM"), or
+    nearly so (Levenshtein ratio ≥ 90 without spaces), or their distinctive words (those in
+    fewer than 8 names) are alike (ratio ≥ 80, or one set of them inside the other). Generous
+    on purpose; the decision is the reviewer's, and "identical plain name, same country" is
+    decided as same."""
     plain = [_plain(n) for n in frame["company_name"]]
     frequency = Counter(t for n in plain for t in set(n.split()))
     distinct = [" ".join(t for t in n.split() if frequency[t] < 8) for n in plain]
@@ -102,9 +104,11 @@ def propose_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     ratio = process.cdist(distinct, distinct, scorer=fuzz.ratio, workers=-1, dtype=np.uint8)[upper]
     inside = process.cdist(distinct, distinct, scorer=fuzz.token_set_ratio, workers=-1, dtype=np.uint8)[upper]
     a, b = upper
-    equal = np.array([plain[x] == plain[y] and plain[x] != "" for x, y in zip(a, b, strict=True)])
+    joined = [n.replace(" ", "") for n in plain]
+    close = process.cdist(joined, joined, scorer=fuzz.ratio, workers=-1, dtype=np.uint8)[upper] >= 90
+    equal = np.array([joined[x] == joined[y] and joined[x] != "" for x, y in zip(a, b, strict=True)])
     worded = np.array([bool(distinct[x]) and bool(distinct[y]) for x, y in zip(a, b, strict=True)])
-    keep = np.flatnonzero(equal | (worded & ((ratio >= 80) | (inside >= 100))))
+    keep = np.flatnonzero(equal | close | (worded & ((ratio >= 80) | (inside >= 100))))
     left, right = frame.iloc[a[keep]].reset_index(drop=True), frame.iloc[b[keep]].reset_index(drop=True)
     same_country = (left["country"] == right["country"]) & (left["country"] != "")
     proposals = pd.DataFrame({"edition_a": left["edition"], "row_a": left["row"], "edition_b": right["edition"],
