@@ -194,7 +194,7 @@ class Generator:
     def western_company(self, true_id: str, *, country: str | None = None, city: str | None = None,
                         name: str | None = None, industry: str | None = None, form: str | None = None) -> Company:
         country = country or self.rng.choice(self.countries)
-        cname, cities, tld, forms = COUNTRIES[country]
+        _, cities, tld, forms = COUNTRIES[country]
         city = city or self.rng.choice(cities)
         if name is None:
             parts = [self.core()]
@@ -456,7 +456,10 @@ class Generator:
         twin = "".join(alike.get(ch, ch) for ch in trade)
         if twin == trade:
             twin = "鸿" + trade[1:]
-        return [first, self.chinese_company(f"I{start + 1:08d}", trade=twin)]
+        second = self.chinese_company(f"I{start + 1:08d}", trade=twin)
+        if second.domain == first.domain:  # one pinyin, two firms: the later one registered another name
+            second.domain = second.city.lower() + second.domain
+        return [first, second]
 
 
 def generate(companies: int, seed: int = 11, *, names_only: bool = False) -> pd.DataFrame:
