@@ -6,8 +6,11 @@ import pandas as pd
 from sqlalchemy import text
 
 from leadrank import pipeline
+from leadrank.config import ResolutionConfig
 from leadrank.contracts import EXTRACTED
+from leadrank.transform.golden import golden_records, survivorship_order
 from leadrank.transform.normalise import normalise_records
+from leadrank.transform.resolve import resolve
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import resolve_lead_ids
 
@@ -81,3 +84,54 @@ def test_ids_stable_through_the_warehouse_and_merges_resolve(warehouse_url, demo
     assert third["leads"]["new"] == 0 and third["leads"]["updated"] == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM lead_events")).scalar() == 1
+
+
+def fair_records(fetched: list[str]) -> pd.DataFrame:
+    """One company listed by three fairs under different spellings and websites, fetched at the
+    given times (the order the extraction threads happened to finish in), and another company."""
+    frame = records([
+        {"record_key": "f1", "source": "expo", "company_name": "Laulhere", "website": "http://www.laulhere.com",
+         "country": "France"},
+        {"record_key": "f2", "source": "expo-2021", "company_name": "LAULHERE",
+         "website": "https://www.laulhere.com/en/", "country": "France"},
+        {"record_key": "f3", "source": "expo-2023", "company_name": "Laulhere SAS", "website": "laulhere.com",
+         "country": "France", "products": "Berets"},
+        {"record_key": "f4", "source": "expo", "company_name": "Habia Cable", "website": "http://www.habia.com"},
+    ])
+    frame["source_kind"] = "exhibition"
+    frame["fetched_at"] = fetched
+    return frame
+
+
+def golden_of(frame: pd.DataFrame) -> pd.DataFrame:
+    result = resolve(normalise_records(frame), ResolutionConfig())
+    leads = golden_records(result.records)
+    return leads.drop(columns=["first_fetched_at", "last_fetched_at"]).sort_values("lead_id").reset_index(drop=True)
+
+
+def test_golden_records_ignore_row_order_and_fetch_times():
+    """The same records in another order, fetched in another order, give the same golden
+    records: which source's value wins never depends on which thread finished first."""
+    first = golden_of(fair_records(["2026-01-01T00:00:01+00:00", "2026-01-01T00:00:02+00:00",
+                                    "2026-01-01T00:00:03+00:00", "2026-01-01T00:00:01+00:00"]))
+    assert len(first) == 2 and first["n_records"].max() == 3
+    for seed in range(4):
+        shuffled = fair_records(["2026-01-01T00:00:03+00:00", "2026-01-01T00:00:01+00:00",
+                                 "2026-01-01T00:00:02+00:00", "2026-01-01T00:00:03+00:00"])
+        shuffled = shuffled.sample(frac=1, random_state=seed).reset_index(drop=True)
+        pd.testing.assert_frame_equal(golden_of(shuffled), first)
+
+
+def test_survivorship_order_is_trust_then_completeness_then_recency_then_key():
+    base = {"source_kind": "exhibition", "lead_id": "L1", "website": None, "phone": None, "email": None,
+            "address": None, "uscc": None}
+    frame = pd.DataFrame([
+        {**base, "record_key": "k5", "source": "b", "nights_unlisted": 0},
+        {**base, "record_key": "k4", "source": "a", "nights_unlisted": 0},                   # tie-break: source
+        {**base, "record_key": "k3", "source": "z", "nights_unlisted": 0, "phone": "1"},     # completeness
+        {**base, "record_key": "k2", "source": "z", "nights_unlisted": 2, "phone": "1", "email": "e"},
+        {**base, "record_key": "k1", "source": "y", "nights_unlisted": 1, "phone": "1"},     # recency below k3
+        {**base, "record_key": "k0", "source": "z", "nights_unlisted": 2, "source_kind": "association"},  # trust
+    ])
+    assert list(survivorship_order(frame, {})["record_key"]) == ["k0", "k2", "k3", "k1", "k4", "k5"]
+    assert list(survivorship_order(frame, {"a": 9})["record_key"])[0] == "k4"  # the config's trust comes first
