@@ -104,6 +104,7 @@ def synthetic_night(n: int, *, night: int, run_id: str, seed: int = 7) -> dict[s
         uscc_valid=True, phone_e164=phone, phone_type="landline", email_norm=email, email_domain=domain,
         email_free=False, domain=domain, country_iso2="CN", province_norm=province, city_norm=city,
         address_norm=address, lead_id=lead_id, match_evidence="founding record", seen_tonight=seen,
+        expired=False,
     )
     leads = pd.DataFrame({
         "lead_id": lead_id, "company_name": name, "company_name_zh": name, "company_name_en": none,

@@ -301,6 +301,8 @@ class Config(Strict):
     outcomes: list[OutcomesConfig] = []
     resolution: ResolutionConfig = ResolutionConfig()
     scoring: ScoringConfig = ScoringConfig()
+    lead_expiry_nights: int = Field(default=3, ge=1, description=(
+        "a lead no source has listed for this many nights (runs) drops out of the ranked list"))
 
     def source(self, name: str) -> SourceConfig:
         for src in self.sources:

@@ -266,12 +266,25 @@ def resolve_step(config_path: str, run_id: str, warehouse: str | None) -> dict[s
     stale = prior["record_key"][~prior["record_key"].isin(tonight["record_key"])]
     result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
                      taken_ids=taken, lead_first_seen=first_seen)
+    records = listed_within(result.records, prior, cfg.lead_expiry_nights)
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
-    leads = golden_records(result.records, trust)
-    _write(result.records, files.stage("resolved"))
+    leads = golden_records(records[~records["expired"]], trust)
+    _write(records, files.stage("resolved"))
     _write(leads, files.stage("leads"))
     _write(result.events, files.stage("events"))
     return {**result.stats, "leads": len(leads)}
+
+
+def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd.DataFrame:
+    """Resolved records with `nights_unlisted` (0 for tonight's, else one more than at the last
+    published run) and `expired`: no source listed the record in the last `nights` nights, so it
+    no longer feeds its lead; a lead with no record left drops out (lead expiry)."""
+    before = prior.set_index("record_key")["nights_unlisted"]
+    tonight = records["seen_tonight"].astype(bool)
+    records = records.copy()
+    records["nights_unlisted"] = records["record_key"].map(before).fillna(0).astype("int64").add(1).where(~tonight, 0)
+    records["expired"] = records["nights_unlisted"] >= nights
+    return records
 
 
 def score_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from leadrank.scoring.model import evaluate_and_fit
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes, parse_dates
 from leadrank.scoring.priority import assign_tiers, score_leads
 from leadrank.scoring.ratios import compute_ratios, lead_ratios
+from leadrank.scoring.segments import classify
 from leadrank.transform.golden import LEAD_COLUMNS
 
 
@@ -242,3 +243,37 @@ def test_statements_reach_leads_by_code_first_then_chinese_name_then_core():
     assert matched.loc["by-code", "net_profit"] == 200.0 and matched.loc["by-name", "net_profit"] == 100.0
     assert matched.loc["by-core", "net_profit"] == 300.0
     assert "_uscc" not in matched.columns and "_core" not in matched.columns
+
+
+def segments_of(*rows: dict) -> dict[str, tuple[str, str]]:
+    leads = pd.DataFrame(list(rows))
+    ratios = pd.DataFrame({"lead_id": leads["lead_id"], "stock_code": None, "revenue": np.nan, "total_assets": np.nan})
+    found = classify(leads, ratios, ScoringConfig())
+    return dict(zip(found["lead_id"], zip(found["customer_type"], found["product_line"], strict=True), strict=True))
+
+
+def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
+    """Product categories naming police or the military make an exhibitor's product line, never
+    its customer type; names, legal form, the 统一社会信用代码 and membership make that."""
+    en = {"company_name_zh": None, "country": "GB"}
+    found = segments_of(
+        lead("supplier", "Parmley Technologies Ltd", company_name_en="Parmley Technologies Ltd", legal_form="ltd",
+             products="Police & Security; Military Equipment", **{**en, "country": None}),
+        lead("ministry", "Ministry of Defence", company_name_en="Ministry of Defence", products="Defence", **en),
+        lead("police", "Police Supplies Ltd", company_name_en="Police Supplies Ltd", legal_form="ltd", **en),
+        lead("bureau", "上海市公安局"),
+        lead("institute", "中国电子科技集团公司第五十研究所", legal_form="group corporation"),
+        lead("press", "北京大学出版社有限公司", legal_form="有限公司"),
+        lead("registry", "某某服务中心", uscc="12100000400000624D"),
+        lead("fund", "易方达基金管理有限公司", legal_form="有限公司", sources="CYJGGS-jjglgs"),
+        lead("payments", "汇付数据", sources="CYJGGS-zfjsjg"),
+        lead("lawyers", "北京君合律师事务所", sources="CYJGGS-lssws"),
+        lead("equipment", "深圳市某某有限公司", legal_form="有限公司", products="电信设备; 通信仪器"),
+    )
+    assert found == {
+        "supplier": ("sme", "equipment_maker"), "ministry": ("government", "other"),
+        "police": ("multinational", "other"), "bureau": ("government", "other"),
+        "institute": ("government", "equipment_maker"), "press": ("sme", "other"), "registry": ("government", "other"),
+        "fund": ("bank_finance", "other"), "payments": ("bank_finance", "other"), "lawyers": ("sme", "other"),
+        "equipment": ("sme", "equipment_maker"),
+    }

@@ -2,14 +2,23 @@
 every ID of run 1, run 3 on A plus B changes nothing, and a merge is recorded with the absorbed
 ID resolving to the survivor."""
 
+import os
+from pathlib import Path
+
 import pandas as pd
+import pytest
 from sqlalchemy import text
 
 from leadrank import pipeline
+from leadrank.config import ResolutionConfig, load_config
 from leadrank.contracts import EXTRACTED
+from leadrank.reconcile import reconcile
+from leadrank.transform.golden import golden_records, survivorship_order
 from leadrank.transform.normalise import normalise_records
+from leadrank.transform.resolve import resolve
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import resolve_lead_ids
+from tests.helpers import marts, same_marts
 
 
 def records(rows: list[dict]) -> pd.DataFrame:
@@ -81,3 +90,91 @@ def test_ids_stable_through_the_warehouse_and_merges_resolve(warehouse_url, demo
     assert third["leads"]["new"] == 0 and third["leads"]["updated"] == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM lead_events")).scalar() == 1
+
+
+def fair_records(fetched: list[str]) -> pd.DataFrame:
+    """One company listed by three fairs under different spellings and websites, fetched at the
+    given times (the order the extraction threads happened to finish in), and another company."""
+    frame = records([
+        {"record_key": "f1", "source": "expo", "company_name": "Laulhere", "website": "http://www.laulhere.com",
+         "country": "France"},
+        {"record_key": "f2", "source": "expo-2021", "company_name": "LAULHERE",
+         "website": "https://www.laulhere.com/en/", "country": "France"},
+        {"record_key": "f3", "source": "expo-2023", "company_name": "Laulhere SAS", "website": "laulhere.com",
+         "country": "France", "products": "Berets"},
+        {"record_key": "f4", "source": "expo", "company_name": "Habia Cable", "website": "http://www.habia.com"},
+    ])
+    frame["source_kind"] = "exhibition"
+    frame["fetched_at"] = fetched
+    return frame
+
+
+def golden_of(frame: pd.DataFrame) -> pd.DataFrame:
+    result = resolve(normalise_records(frame), ResolutionConfig())
+    leads = golden_records(result.records)
+    return leads.drop(columns=["first_fetched_at", "last_fetched_at"]).sort_values("lead_id").reset_index(drop=True)
+
+
+def test_golden_records_ignore_row_order_and_fetch_times():
+    """The same records in another order, fetched in another order, give the same golden
+    records: which source's value wins never depends on which thread finished first."""
+    first = golden_of(fair_records(["2026-01-01T00:00:01+00:00", "2026-01-01T00:00:02+00:00",
+                                    "2026-01-01T00:00:03+00:00", "2026-01-01T00:00:01+00:00"]))
+    assert len(first) == 2 and first["n_records"].max() == 3
+    for seed in range(4):
+        shuffled = fair_records(["2026-01-01T00:00:03+00:00", "2026-01-01T00:00:01+00:00",
+                                 "2026-01-01T00:00:02+00:00", "2026-01-01T00:00:03+00:00"])
+        shuffled = shuffled.sample(frac=1, random_state=seed).reset_index(drop=True)
+        pd.testing.assert_frame_equal(golden_of(shuffled), first)
+
+
+def test_survivorship_order_is_trust_then_completeness_then_recency_then_key():
+    base = {"source_kind": "exhibition", "lead_id": "L1", "website": None, "phone": None, "email": None,
+            "address": None, "uscc": None}
+    frame = pd.DataFrame([
+        {**base, "record_key": "k5", "source": "b", "nights_unlisted": 0},
+        {**base, "record_key": "k4", "source": "a", "nights_unlisted": 0},                   # tie-break: source
+        {**base, "record_key": "k3", "source": "z", "nights_unlisted": 0, "phone": "1"},     # completeness
+        {**base, "record_key": "k2", "source": "z", "nights_unlisted": 2, "phone": "1", "email": "e"},
+        {**base, "record_key": "k1", "source": "y", "nights_unlisted": 1, "phone": "1"},     # recency below k3
+        {**base, "record_key": "k0", "source": "z", "nights_unlisted": 2, "source_kind": "association"},  # trust
+    ])
+    assert list(survivorship_order(frame, {})["record_key"]) == ["k0", "k2", "k3", "k1", "k4", "k5"]
+    assert list(survivorship_order(frame, {"a": 9})["record_key"])[0] == "k4"  # the config's trust comes first
+
+
+REALDATA = Path(os.environ.get("LEADRANK_REALDATA", Path(__file__).resolve().parents[1].parent / "shared" / "realdata"))
+REALDATA_CONFIG = str(Path(__file__).resolve().parents[1] / "examples" / "realdata.yaml")
+
+
+def night_in_order(config: str, warehouse: str, order: list[str]) -> dict:
+    """One night through the pipeline steps with the sources extracted in `order` (as threads
+    may finish in any order), then published."""
+    run_id = pipeline.new_run_id()
+    sources = pipeline.begin(config, run_id, warehouse)["sources"]
+    for name in order:
+        pipeline.extract_step(config, name, run_id)
+    pipeline.stage_step(run_id, sources, warehouse)
+    pipeline.normalise_step(run_id, sources)
+    pipeline.resolve_step(config, run_id, warehouse)
+    pipeline.score_step(config, run_id, warehouse)
+    return pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "records": reconcile(run_id, sources)})
+
+
+@pytest.mark.skipif(not (REALDATA / "exhibitions").is_dir(), reason=f"no real data at {REALDATA}")
+def test_two_runs_on_the_real_data_give_the_same_marts(tmp_path, monkeypatch):
+    """examples/realdata.yaml twice, the second night extracting the sources in reverse order:
+    no lead updated, none moved, and every mart row the same but for what names the night."""
+    monkeypatch.setenv("LEADRANK_REALDATA", str(REALDATA.resolve()))
+    warehouse = f"sqlite:///{tmp_path / 'real.db'}"
+    names = [s.name for s in load_config(REALDATA_CONFIG).sources if s.enabled]
+    night_in_order(REALDATA_CONFIG, warehouse, names)
+    engine = make_engine(warehouse)
+    before = marts(engine)
+    counts = night_in_order(REALDATA_CONFIG, warehouse, names[::-1])
+    now = marts(engine)
+    assert counts["new"] == 0 and counts["updated"] == 0 and counts["dropped"] == 0
+    ranked = now["ranked_leads"]
+    assert len(ranked) > 5000 and (ranked["movement"] == "unchanged").all() and (ranked["prev_rank"] == ranked["rank"]).all()
+    now.pop("mart_runs"), before.pop("mart_runs")
+    same_marts(now, before, ignore=("run_id", "last_seen_at", "movement", "prev_rank", "prev_tier", "new_leads"))

@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 from openpyxl import load_workbook
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from leadrank import pipeline
 from leadrank.flows.cli import app
+from leadrank.paths import DEMO_CONFIG, DEMO_DIR
 from leadrank.warehouse import load, suppress
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
@@ -271,3 +273,51 @@ def test_run_killed_mid_load_leaves_marts_unchanged_then_rerun_publishes(warehou
     assert sorted(ranked["lead_id"]) == sorted(snapshot["ranked_leads"]["lead_id"])
     assert set(ranked["movement"]) == {"unchanged"}  # compared with the first night, not the killed one
     assert rerun["leads"]["unchanged"] == len(ranked)
+
+
+def demo_config_without(tmp_path: Path, removed: str) -> str:
+    """The demo sources file with one source removed (paths made absolute: it lives elsewhere)."""
+    cfg = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    cfg["sources"] = [s for s in cfg["sources"] if s["name"] != removed]
+    for block in (*cfg["financials"], *cfg["outcomes"]):
+        block["path"] = str(DEMO_DIR / block["path"])
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True).replace("${CONFIG_URL}", DEMO_DIR.as_uri()), "utf-8")
+    return str(path)
+
+
+def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_path):
+    """A source removed from the config: its leads stay for the grace nights (lead_expiry_nights,
+    default 3), then those it alone listed leave ranked_leads and appear once in
+    mart_dropped_leads as expired, and the others stop naming it; listed again, a lead is back
+    under its old ID."""
+    run_pipeline(str(demo_config), warehouse_url)
+    engine = make_engine(warehouse_url)
+    before = ranked_leads(engine).set_index("lead_id")
+    only_search = set(before.index[before["sources"] == "demo-search"])
+    shared = set(before.index[before["sources"].str.contains("demo-search") & (before["sources"] != "demo-search")])
+    assert only_search and shared
+    without = demo_config_without(tmp_path, "demo-search")
+    history = []
+    for _ in range(4):  # N + 1 nights without the source
+        counts = run_pipeline(without, warehouse_url)["leads"]
+        ranked = ranked_leads(engine).set_index("lead_id")
+        history.append((counts["dropped"], only_search & set(ranked.index), table(engine, "mart_dropped_leads",
+                                                                                   "lead_id")))
+    assert [h[0] for h in history] == [0, 0, len(only_search), 0]
+    assert [h[1] for h in history] == [only_search, only_search, set(), set()]
+    dropped = history[2][2]
+    assert set(dropped["lead_id"]) == only_search and set(dropped["reason"]) == {"expired"}
+    assert dropped["last_seen_at"].notna().all() and history[3][2].empty
+    assert not ranked.loc[list(shared), "sources"].str.contains("demo-search").any()
+    assert "demo-search" not in set(table(engine, "mart_source_yield", "source")["source"])
+    with engine.connect() as conn:
+        once = conn.execute(text("SELECT lead_id, COUNT(*) FROM lead_dropouts GROUP BY lead_id")).all()
+        status = dict(conn.execute(text("SELECT lead_id, status FROM leads")).all())
+    assert dict(once) == dict.fromkeys(only_search, 1)
+    assert {status[lead] for lead in only_search} == {"expired"}
+
+    back = run_pipeline(str(demo_config), warehouse_url)["leads"]
+    ranked = ranked_leads(engine).set_index("lead_id")
+    assert only_search <= set(ranked.index) and back["new"] == 0
+    assert (ranked.loc[list(only_search), "movement"] == "new").all()

@@ -1,11 +1,18 @@
 """Key-account segmentation: customer type, product line and estimated purchase volume.
 
-Customer types and product lines come from keyword rules in Chinese and English over the name,
-industry and products, plus source hints (an AMAC member is a financial institution; a company
-with a stock code is listed). The rules and each segment's weight are configuration (scoring.
-segment_rules / segment_weights); these defaults suit an office-supplies seller. The estimated
-monthly purchase volume (revenue share, else a per-type default) is compared with the key-account
-threshold (default 50,000 yuan a month).
+The customer type says what a company *is*, so its rules look only at that: the names (Chinese
+and English), the industry a registry or association gives, the legal form, the 统一社会信用代码
+(its first digit is the registering authority: 1 = 机构编制, i.e. government bodies and public
+institutions) and association membership (the sources that list it). They never look at the
+products or categories a source lists: an exhibitor whose categories say "police" or "military"
+sells to the government, it is not one. Those categories feed the product line instead (what
+the company makes or sells). A stock code makes a company listed; a foreign country or legal
+form, multinational; a group name or assets over a billion, a large enterprise.
+
+The rules and each segment's weight are configuration (scoring.segment_rules / segment_weights);
+these defaults suit an office-supplies seller. The estimated monthly purchase volume (revenue
+share, else a per-type default) is compared with the key-account threshold (default 50,000 yuan
+a month).
 """
 
 from __future__ import annotations
@@ -20,13 +27,28 @@ import pyarrow.compute as pc
 
 from leadrank.config import ScoringConfig
 
-# Checked in order; the first rule whose pattern matches wins. `field` defaults to the text
-# of name + industry + products; `source` matches the lead's source names.
+# Checked in order; the first rule that matches wins. A rule matches when all its keys do:
+#   pattern   the name (Chinese or English) or the industry contains it (each checked on its own,
+#             so `$` is the end of the name)
+#   unless    ... and none of them contains this
+#   companies false: not for names with a company legal form (有限公司, Ltd, GmbH, ...)
+#   uscc      the 统一社会信用代码 matches it (registry data)
+#   source    the names of the sources listing the lead match it (association membership)
+_ZH_BODIES = r"人民政府|政府|委员会|管理局|办公室|事业单位|学校|大学|学院|医院|研究所|研究院|部队|公安|武警|解放军"
+_EN_BODIES = (r"\bMinistry\b|\bGovernment (of|for)\b|^Government\b|\bGovernment$|\bDepartment (of|for)\b|\bCouncil\b|\bAgency\b|\bArmy\b|\bNavy\b|"
+              r"\bAir Force\b|\bArmed Forces\b|\bPolice\b|\bConstabulary\b|\bMOD\b|\bDoD\b|\bUniversity\b|\bHospital\b|"
+              r"\bInstitute\b|\bCommission\b")
 DEFAULT_RULES: list[dict[str, Any]] = [
-    {"segment": "government", "pattern": r"人民政府|政府|委员会|管理局|局$|厅$|办公室|事业单位|学校|大学|学院|医院|研究所|研究院|部队|Ministry|Government|Council|Agency|Army|Navy|Air Force|Police|MOD\b|University|Hospital|Institute"},
-    {"segment": "bank_finance", "pattern": r"银行|证券|基金|保险|信托|期货|资产管理|资本|投资管理|Bank|Securities|Fund|Insurance|Capital|Asset Management"},
-    {"segment": "bank_finance", "source": r"amac|CYJGGS"},
-    {"segment": "telecom", "pattern": r"电信|移动通信|中国移动|联通|通信|Telecom|Unicom|Mobile Communications"},
+    {"segment": "government", "uscc": r"^1"},
+    # An institution's own name ends with what it is, whatever legal form a parent lends it.
+    {"segment": "government", "pattern": r"(人民政府|委员会|管理局|局|厅|学校|大学|学院|医院|研究所|研究院|部队)$"},
+    {"segment": "government", "pattern": f"{_ZH_BODIES}|{_EN_BODIES}", "companies": False},
+    {"segment": "bank_finance", "pattern": r"银行|证券|基金|保险|信托|期货|资产管理|投资管理|支付|金融|Bank\b|Banking|Securities|"
+                                           r"\bFunds?\b|Insurance|Asset Management|Capital Management|Investment Management"},
+    # Law and accounting firms registered with AMAC serve the fund industry; they are not part of it.
+    {"segment": "bank_finance", "source": r"amac|CYJGGS", "unless": r"律师|会计师|Law\b|LLP|Accountants?"},
+    {"segment": "telecom", "pattern": r"电信|移动通信|中国移动|联通|中国铁塔|Telecom|Unicom|Mobile Communications",
+     "unless": r"设备|器材|Equipment"},
     {"segment": "retail_chain", "pattern": r"超市|连锁|商场|百货|便利店|Supermarket|Retail|Department Store|Mart\b"},
     {"segment": "wholesaler", "pattern": r"批发|贸易|商贸|经销|Wholesale|Trading|Distributor"},
 ]
@@ -46,6 +68,8 @@ DEFAULT_MONTHLY_VOLUME = {
 }
 PURCHASE_SHARE_OF_REVENUE = 0.001  # annual office spend as a share of revenue
 CHANNEL_SEGMENTS = {"retail_chain", "wholesaler"}
+NAME_FIELDS = ("company_name", "company_name_en")
+IDENTITY_FIELDS = (*NAME_FIELDS, "industry")  # what the rules read to tell what a company is
 _LARGE = re.compile(r"集团|股份|Group|Holdings|Corporation")
 _FOREIGN_FORMS = re.compile(r"gmbh|inc|corp|plc|llc|ag|s\.a\.|b\.v\.|limited", re.I)
 
@@ -63,6 +87,30 @@ def _matches(text: pd.Series, pattern: str, *, case: bool = False) -> pd.Series:
     return pd.Series(np.asarray(hits, dtype=bool), index=text.index)
 
 
+def _any_field(frame: pd.DataFrame, columns: tuple[str, ...], pattern: str, *, case: bool = False) -> pd.Series:
+    """Whether any of `columns` contains `pattern`, each value matched on its own."""
+    hits = pd.Series(False, index=frame.index)
+    for column in columns:
+        hits |= _matches(frame[column], pattern, case=case)
+    return hits
+
+
+def _rule_hits(frame: pd.DataFrame, rule: dict[str, Any]) -> pd.Series:
+    """Which leads a customer-type rule (see DEFAULT_RULES) matches."""
+    hits = pd.Series(True, index=frame.index)
+    if "pattern" in rule:
+        hits &= _any_field(frame, IDENTITY_FIELDS, rule["pattern"])
+    if "unless" in rule:
+        hits &= ~_any_field(frame, IDENTITY_FIELDS, rule["unless"])
+    if rule.get("companies", True) is False:
+        hits &= frame["legal_form"].isna() | (frame["legal_form"].astype(object) == "")
+    if "uscc" in rule:
+        hits &= _matches(frame["uscc"], rule["uscc"], case=True)
+    if "source" in rule:
+        hits &= _matches(frame["sources"], rule["source"])
+    return hits
+
+
 def classify(leads: pd.DataFrame, ratios: pd.DataFrame, scoring: ScoringConfig) -> pd.DataFrame:
     """Segment columns per lead: customer_type, channel (end_user | channel), product_line,
     est_monthly_volume, key_account, segment_score."""
@@ -71,28 +119,23 @@ def classify(leads: pd.DataFrame, ratios: pd.DataFrame, scoring: ScoringConfig) 
     weights = {**DEFAULT_WEIGHTS, **scoring.segment_weights}
     threshold = scoring.key_account_threshold
     frame = leads.merge(ratios[["lead_id", "stock_code", "revenue", "total_assets"]], on="lead_id", how="left")
-    # One Arrow string column, matched with RE2 (pyarrow compute): row-wise Python is what made
-    # this the slowest part of scoring a million leads.
-    text = pd.Series("", index=frame.index, dtype="string[pyarrow]")
-    for column in ("company_name", "company_name_en", "industry", "products"):
-        text = text + " " + frame[column].fillna("").astype(str).astype("string[pyarrow]")
     segment = pd.Series(None, index=frame.index, dtype=object)
     for rule in rules:
-        hits = pd.Series(True, index=frame.index)
-        if "pattern" in rule:
-            hits &= _matches(text, rule["pattern"])
-        if "source" in rule:
-            hits &= _matches(frame["sources"].fillna("").astype("string[pyarrow]"), rule["source"])
-        segment = segment.where(segment.notna() | ~hits, rule["segment"])
+        segment = segment.where(segment.notna() | ~_rule_hits(frame, rule), rule["segment"])
     listed = frame["stock_code"].notna()
     segment = segment.where(segment.notna() | ~listed, "listed")
     foreign = frame["country"].notna() & (frame["country"] != "CN")
     foreign |= frame["legal_form"].fillna("").str.contains(_FOREIGN_FORMS) & (frame["company_name_zh"].isna())
     segment = segment.where(segment.notna() | ~foreign, "multinational")
-    large = _matches(text, _LARGE.pattern, case=True) | (pd.to_numeric(frame["total_assets"], errors="coerce") > 1e9)
+    large = _any_field(frame, NAME_FIELDS, _LARGE.pattern, case=True)
+    large |= pd.to_numeric(frame["total_assets"], errors="coerce") > 1e9
     segment = segment.where(segment.notna() | ~large, "large_enterprise")
     segment = segment.fillna("sme")
 
+    # What it makes or sells: the product categories a source lists, with the names and industry.
+    text = pd.Series("", index=frame.index, dtype="string[pyarrow]")
+    for column in (*IDENTITY_FIELDS, "products"):
+        text = text + " " + frame[column].fillna("").astype(str).astype("string[pyarrow]")
     product_line = pd.Series(None, index=frame.index, dtype=object)
     for rule in product_rules:
         hits = _matches(text, rule["pattern"])

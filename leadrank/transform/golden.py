@@ -1,9 +1,19 @@
 """Golden records: one row per lead, each field taken from the best record that has it.
 
-Survivorship, per field: the most trusted source first (source `trust`, defaulting to
-association > exhibition > web search), then the most recently fetched, then the most complete
-record; empty values never win. Identifiers prefer quality: a valid 统一社会信用代码 over an
-invalid one, a company email over a free-mail one. Every source record stays linked to its lead.
+Survivorship is one documented order of a lead's records, and each golden field is the first
+non-empty value in that order, so identical input gives identical leads whatever order the
+records arrive in and whenever each source happened to be fetched:
+
+1. source priority: the source's `trust` from the config, else its kind's default
+   (association > exhibition > web search);
+2. completeness: how many of website, phone, email, address and 统一社会信用代码 it holds;
+3. recency: listed tonight first, then by nights since a source last listed it
+   (`nights_unlisted`; the fetch time within a night is not used: it only says which source's
+   thread finished first);
+4. a stable tie-break: source name, then record key.
+
+Identifiers prefer quality over that order: a valid 统一社会信用代码 over an invalid one, a
+company email over a free-mail one. Every source record stays linked to its lead.
 """
 
 from __future__ import annotations
@@ -11,6 +21,8 @@ from __future__ import annotations
 import pandas as pd
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
+
+COMPLETENESS = ["website", "phone", "email", "address", "uscc"]
 
 LEAD_COLUMNS = [
     "lead_id", "company_name", "company_name_zh", "company_name_en", "name_core", "legal_form",
@@ -30,17 +42,25 @@ def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.concat([single, joined]).sort_index()
 
 
+def survivorship_order(records: pd.DataFrame, trust: dict[str, int]) -> pd.DataFrame:
+    """`records` sorted by lead, then best first by the rules of the module docstring.
+    `nights_unlisted` defaults to 0 for records seen tonight and 1 for the others."""
+    frame = records.copy()
+    frame["_trust"] = frame["source"].map(trust).fillna(frame["source_kind"].map(DEFAULT_TRUST)).fillna(0)
+    frame["_filled"] = frame[COMPLETENESS].notna().sum(axis=1)
+    if "nights_unlisted" in frame.columns:
+        frame["_recency"] = frame["nights_unlisted"].astype(int)
+    else:
+        frame["_recency"] = (~frame["seen_tonight"].astype(bool)).astype(int)
+    # Record keys are unique (a source's repeated row gets a #n suffix): the order is total.
+    return frame.sort_values(["lead_id", "_trust", "_filled", "_recency", "source", "record_key"],
+                             ascending=[True, False, False, True, True, True])
+
+
 def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -> pd.DataFrame:
     """Leads (LEAD_COLUMNS, plus `name_core_zh`: the core of the Chinese name, which scoring
     matches statements and outcomes on) from resolved records (NORMALISED plus lead_id)."""
-    trust = trust or {}
-    frame = records.copy()
-    frame["_trust"] = frame["source"].map(trust).fillna(frame["source_kind"].map(DEFAULT_TRUST)).fillna(0)
-    frame["_filled"] = frame[["website", "phone", "email", "address", "uscc"]].notna().sum(axis=1)
-    frame = frame.sort_values(
-        ["lead_id", "_trust", "fetched_at", "_filled", "record_key"],
-        ascending=[True, False, False, False, True],
-    )
+    frame = survivorship_order(records, trust or {})
     valid_uscc = frame["uscc_norm"].where(frame["uscc_valid"].astype(bool))
     company_email = frame["email_norm"].where(~frame["email_free"].astype(bool))
     zh_name = frame["name_norm"].where(frame["name_lang"] == "zh").fillna(

@@ -41,7 +41,7 @@ STG_PROSPECT_COLUMNS = ["run_id", "record_key", *[c for c in EXTRACTED if c not 
 RECORD_COLUMNS = [
     "record_key", "lead_id", "source", "source_kind", "url", "fetched_at", "first_seen_run", "last_seen_run",
     "match_evidence", *[c for c in NORMALISED if c not in ("run_id", "record_key", "source", "source_kind", "url",
-                                                           "fetched_at", "raw")],
+                                                           "fetched_at", "raw")], "expired",
 ]
 # What publishing reads of the resolved records (it adds the run bookkeeping itself).
 RECORD_COLUMNS_STAGED = [c for c in RECORD_COLUMNS if c not in ("first_seen_run", "last_seen_run")]
@@ -150,8 +150,9 @@ def publish_run(
         _write_records(conn, run_id, records)
         _write_events(conn, run_id, events, stamp)
         _apply_merges(conn, absorbed)
+        expired = _expire_leads(conn, records, leads)
         counts["merged"] = len(absorbed)
-        counts["dropped"] = _write_scores(conn, run_id, scores, previous, absorbed)
+        counts["dropped"] = _write_scores(conn, run_id, scores, previous, absorbed, expired)
         write_outcomes(conn, outcomes, stamp)
         add_rejects(conn, run_id, rejects)
         refresh_matches(conn)
@@ -191,8 +192,9 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"].astype(bool), "lead_id"])
     frame = leads.copy()
     frame["record_hash"] = golden_hash(frame)
-    frame["other_phones"] = other_contacts(records, frame, "phone_e164", "phone")
-    frame["other_emails"] = other_contacts(records, frame, "email_norm", "email")
+    listed = records[~records["expired"].astype(bool)]
+    frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone")
+    frame["other_emails"] = other_contacts(listed, frame, "email_norm", "email")
     frame["status"] = "active"
     frame["merged_into"] = None
     frame["first_seen_run"] = run_id
@@ -220,15 +222,18 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None
     fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id)[RECORD_COLUMNS]
     update = [c for c in RECORD_COLUMNS if c not in ("record_key", "first_seen_run")]
     insert_frame(conn, "lead_records", fresh, conflict=["record_key"], update=update)
-    # Records not seen tonight keep their run bookkeeping; only their lead may have changed.
-    stale = records.loc[~tonight, ["record_key", "lead_id", "match_evidence"]]
+    # Records not seen tonight keep their run bookkeeping; only their lead and expiry may have changed.
+    stale = records.loc[~tonight, ["record_key", "lead_id", "match_evidence", "expired"]]
     if stale.empty:
         return
-    temp_table(conn, "_stale_records", stale, {"record_key": "TEXT", "lead_id": "TEXT", "match_evidence": "TEXT"})
+    stale["expired"] = stale["expired"].astype(bool)
+    temp_table(conn, "_stale_records", stale, {"record_key": "TEXT", "lead_id": "TEXT", "match_evidence": "TEXT",
+                                               "expired": "BOOLEAN"})
     conn.exec_driver_sql(
-        "UPDATE lead_records SET lead_id = s.lead_id, match_evidence = s.match_evidence FROM _stale_records s "
-        "WHERE lead_records.record_key = s.record_key AND (lead_records.lead_id <> s.lead_id "
-        "OR COALESCE(lead_records.match_evidence, '') <> COALESCE(s.match_evidence, ''))")
+        "UPDATE lead_records SET lead_id = s.lead_id, match_evidence = s.match_evidence, expired = s.expired "
+        "FROM _stale_records s WHERE lead_records.record_key = s.record_key AND (lead_records.lead_id <> s.lead_id "
+        "OR COALESCE(lead_records.match_evidence, '') <> COALESCE(s.match_evidence, '') "
+        "OR lead_records.expired <> s.expired)")
     conn.exec_driver_sql("DROP TABLE _stale_records")
 
 
@@ -259,6 +264,21 @@ def _apply_merges(conn: Connection, absorbed: dict[str, str]) -> None:
     conn.exec_driver_sql("DROP TABLE _merges")
 
 
+def _expire_leads(conn: Connection, records: pd.DataFrame, leads: pd.DataFrame) -> set[str]:
+    """Leads none of whose records a source listed within the expiry window (every record
+    `expired`, so no golden record was made): status 'expired' until a source lists them again
+    (the lead upsert makes them 'active'). Returns their IDs."""
+    expired = pd.Series(pd.unique(records["lead_id"].to_numpy(dtype=object)), dtype=object)
+    expired = expired[~expired.isin(leads["lead_id"])]
+    if expired.empty:
+        return set()
+    temp_table(conn, "_expired_leads", pd.DataFrame({"lead_id": expired}), {"lead_id": "TEXT"})
+    conn.exec_driver_sql("UPDATE leads SET status = 'expired' FROM _expired_leads e "
+                         "WHERE leads.lead_id = e.lead_id AND leads.status = 'active'")
+    conn.exec_driver_sql("DROP TABLE _expired_leads")
+    return set(expired)
+
+
 def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
     """lead_id, rank and tier of every lead in the previously published run."""
     rows: list[tuple[str, int, str]] = []
@@ -277,9 +297,10 @@ def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
 
 
 def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous: str | None,
-                  absorbed: dict[str, str]) -> int:
+                  absorbed: dict[str, str], expired: set[str]) -> int:
     """This run's scores with movement against the previously published run; the leads of that
-    run missing from this one are recorded as dropped out. Returns how many dropped out."""
+    run missing from this one are recorded as dropped out (merged, expired or not_ranked).
+    Returns how many dropped out."""
     prev = _previous_scores(conn, previous)
     frame = scores.copy()
     frame["run_id"] = run_id
@@ -302,7 +323,8 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
         "run_id": run_id, "lead_id": gone["lead_id"], "prev_run_id": previous, "prev_rank": gone["rank"],
         "prev_tier": gone["tier"], "merged_into": gone["lead_id"].map(absorbed).astype(object),
     })
-    dropped["reason"] = np.where(dropped["merged_into"].notna(), "merged", "not_ranked")
+    dropped["reason"] = np.where(dropped["merged_into"].notna(), "merged",
+                                 np.where(dropped["lead_id"].isin(expired), "expired", "not_ranked"))
     insert_frame(conn, "lead_dropouts", dropped, conflict=["run_id", "lead_id"])
     return len(dropped)
 
