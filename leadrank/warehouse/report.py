@@ -64,7 +64,8 @@ table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px
 th{background:#f7fafc}.tier{display:inline-block;width:18px;text-align:center;border-radius:3px;font-weight:600}
 footer{color:#718096;font-size:12px;margin-top:32px}
 table.top-leads td{vertical-align:top}table.top-leads td.reasons{color:#2d3748;font-size:12px}
-h2{font-size:17px;margin:24px 0 8px}td.num{text-align:right;white-space:nowrap}td.phone{white-space:nowrap}
+h2{font-size:17px;margin:24px 0 8px}td.num{text-align:right;white-space:nowrap}td.phone,td.nowrap{white-space:nowrap}
+td.company{min-width:14em}
 """.replace("FONT_STACK", FONT_STACK)
 
 
@@ -134,6 +135,8 @@ _CELLS: dict[str, tuple[str, Callable[[Any, str], str]]] = {
     "rank": ("num", lambda row, lang: str(row.rank)),
     "priority": ("num", lambda row, lang: f"{float(row.priority):.2f}"),
     "segment": ("", lambda row, lang: labels.segment(row.segment, lang)),
+    "city": ("nowrap", lambda row, lang: str(row.city or "")),
+    "company_name": ("company", lambda row, lang: str(row.company_name or "")),
     "phone": ("phone", lambda row, lang: str(formats.phone(row.phone) or "")),
     "top_reasons": ("reasons", lambda row, lang: labels.reasons(row.reasons_for, row.reasons_against, lang)),
 }
@@ -147,7 +150,7 @@ def _lead_cell(column: str, row: Any, lang: str) -> str:
         tier = str(row.tier)
         return (f"<td><span class='tier' style='background:{TIER_COLOURS.get(tier, '#999')};"
                 f"color:{_BADGE_TEXT.get(tier, '#1a202c')}'>{escape(tier)}</span></td>")
-    css, text_of = _CELLS.get(column, ("", lambda row, lang: str(getattr(row, column) or "")))
+    css, text_of = _CELLS[column]
     attribute = f" class='{css}'" if css else ""
     return f"<td{attribute}>{escape(text_of(row, lang))}</td>"
 

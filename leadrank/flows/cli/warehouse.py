@@ -55,7 +55,8 @@ def report(
     --timezone) and which run it is.
 
     The page is self-contained (inline SVG charts and styles, no scripts, nothing fetched), so
-    it opens offline and can be mailed as it is. Suppressed leads are not in it.
+    it opens offline and can be mailed as it is. Suppressed leads are not in it. Chinese text
+    needs a CJK font where the page is opened (Debian: fonts-noto-cjk or fonts-wqy-microhei).
     """
     from leadrank.warehouse.engine import make_engine
     from leadrank.warehouse.export import ExportError
