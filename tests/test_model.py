@@ -240,7 +240,7 @@ def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
         assert f"│ {other}" not in shown.output, other
     assert "(" in shown.output and ")" in shown.output and "Priority = fit score and outcome model" in shown.output
     missing = runner.invoke(app, ["top", "--segment", "nope", "--warehouse", url])
-    assert missing.exit_code == 1 and "no leads in segment 'nope'" in missing.output
+    assert missing.exit_code == 1 and "unknown segment 'nope'" in missing.output
     # An 80-column terminal stacks name, segment · city · phone and reasons in one wide cell.
     narrow = runner.invoke(app, ["top", "-n", "3", "--segment", "government", "--warehouse", url], env={"COLUMNS": "80"})
     assert narrow.exit_code == 0 and "┃ lead " in narrow.output and "┃ why" not in narrow.output

@@ -2,11 +2,14 @@
 exports, the HTML report, outcome imports the model trains on, read-only access on PostgreSQL,
 and retention."""
 
+import html
+import os
 import re
 import secrets
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -18,7 +21,8 @@ from typer.testing import CliRunner
 
 from leadrank.flows.cli import app
 from leadrank.paths import DEMO_CONFIG, DEMO_DIR, run_dir
-from leadrank.warehouse import export, labels
+from leadrank.warehouse import export, formats, labels, report
+from leadrank.warehouse.charts import TIER_COLOURS
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
 from leadrank.warehouse.report import build_report
@@ -83,15 +87,103 @@ def test_xlsx_export_has_a_sheet_per_segment_and_chinese_headers(warehouse_url, 
     with engine.begin() as conn:
         conn.execute(text("UPDATE leads SET company_name = :n WHERE lead_id = :l"),
                      {"n": '=HYPERLINK("http://evil.example/","点我")', "l": top["lead_id"]})
-    for suffix in ("csv", "xlsx"):
-        out = tmp_path / f"formula.{suffix}"
-        assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
-        first = (pd.read_csv(out, encoding="utf-8-sig", dtype=str) if suffix == "csv"
-                 else pd.read_excel(out, dtype=str)).iloc[0]
-        assert first["company_name"] == '\'=HYPERLINK("http://evil.example/","点我")'
-        assert first["phone"] == top["phone"] and first["phone"].startswith("+86")
+    # CSV can only neutralise it with an apostrophe; XLSX stores it as text marked "quote prefix",
+    # which Excel shows as typed and never runs, not even after the cell is edited.
+    out = tmp_path / "formula.csv"
+    assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
+    first = pd.read_csv(out, encoding="utf-8-sig", dtype=str).iloc[0]
+    assert first["company_name"] == '\'=HYPERLINK("http://evil.example/","点我")'
+    assert first["phone"] == formats.phone(top["phone"]) and not first["phone"].startswith("+86")
+    out = tmp_path / "formula.xlsx"
+    assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
+    name = load_workbook(out).worksheets[0].cell(2, 4)
+    assert name.value == '=HYPERLINK("http://evil.example/","点我")'
+    assert name.data_type == "s" and name.quotePrefix
     bad = runner.invoke(app, ["export", "-o", str(csv_out), "--lang", "fr", "--warehouse", warehouse_url])
     assert bad.exit_code == 1 and "unknown language" in said(bad)
+
+
+def column_cells(sheet, header: str) -> list:
+    col = [c.value for c in sheet[1]].index(header) + 1
+    return [sheet.cell(r, col) for r in range(2, sheet.max_row + 1)]
+
+
+def test_xlsx_cells_read_as_a_person_reads_them(warehouse_url, demo_config, tmp_path):
+    run_pipeline(str(demo_config), warehouse_url)
+    engine = make_engine(warehouse_url)
+    ranked = ranked_leads(engine)
+    with engine.begin() as conn:  # a website that must never become a link
+        conn.execute(text("UPDATE leads SET website = 'javascript:alert(1)' WHERE lead_id = :l"),
+                     {"l": ranked.iloc[1]["lead_id"]})
+    ranked = ranked_leads(engine)
+    out = tmp_path / "leads.xlsx"
+    assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
+    sheet = load_workbook(out)["All leads"]
+    assert [c.value for c in column_cells(sheet, "lead_id")] == list(ranked["lead_id"])
+
+    priority = column_cells(sheet, "priority")
+    assert [c.value for c in priority] == pytest.approx([float(v) for v in ranked["priority"]])
+    assert {c.number_format for c in priority} == {"0.00"}  # 0.83, not 0.832231
+    assert {c.number_format for c in column_cells(sheet, "model_score")} == {"0%"}
+    volume = column_cells(sheet, "est_monthly_volume")
+    assert {c.number_format for c in volume} == {"#,##0"} and all(isinstance(c.value, int | float) for c in volume)
+
+    # first_seen is a date cell on the sales team's clock (Asia/Shanghai unless told otherwise).
+    seen = column_cells(sheet, "first_seen_at")
+    assert {c.number_format for c in seen} == {"yyyy-mm-dd hh:mm"} and all(c.is_date for c in seen)
+    utc = datetime.fromisoformat(str(ranked.iloc[0]["first_seen_at"]).replace(" ", "T"))
+    utc = utc if utc.tzinfo else utc.replace(tzinfo=ZoneInfo("UTC"))
+    assert seen[0].value == utc.astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
+    berlin = tmp_path / "berlin.xlsx"
+    assert runner.invoke(app, ["export", "-o", str(berlin), "--timezone", "Europe/Berlin", "--warehouse",
+                               warehouse_url]).exit_code == 0
+    assert column_cells(load_workbook(berlin)["All leads"], "first_seen_at")[0].value == (
+        utc.astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None, microsecond=0))
+
+    # Tier colours, here and on the segment sheets.
+    for part in load_workbook(out).worksheets:  # a first run: no dropped-out sheet
+        for cell in column_cells(part, "tier"):
+            assert cell.fill.fgColor.rgb.endswith(TIER_COLOURS[cell.value].lstrip("#").upper())
+    assert [c.value for c in column_cells(sheet, "tier")] == list(ranked["tier"])
+    # Websites are links to themselves; anything but a web address is left as text.
+    for cell, website in zip(column_cells(sheet, "website"), ranked["website"], strict=True):
+        if website and website.startswith("http"):
+            assert cell.hyperlink is not None and cell.hyperlink.target == website and cell.font.u == "single"
+        else:
+            assert cell.hyperlink is None
+    assert column_cells(sheet, "website")[1].value == "javascript:alert(1)"
+    # Phones as dialled in China; foreign ones with their country code.
+    phones = [c.value for c in column_cells(sheet, "phone") if c.value]
+    assert phones and not [p for p in phones if p.startswith("+86")]
+    assert any(re.fullmatch(r"0\d{2,3} \d{3,4} \d{4}", p) for p in phones)
+    assert all(re.fullmatch(r"0\d{2,3} \d{3,4} \d{4}|1\d\d \d{4} \d{4}|\+[1-9][\d -]+", p) for p in phones), phones
+    # Reasons wrap and carry no apostrophe; "+…" is text, not a formula, and a name that starts
+    # with a letter is left alone.
+    for cell in column_cells(sheet, "top_reasons"):
+        assert cell.alignment.wrap_text and not cell.value.startswith("'")
+        assert cell.data_type == "s" and cell.quotePrefix == cell.value.startswith(("+", "-"))
+    names = column_cells(sheet, "company_name")
+    assert all(not c.quotePrefix and not c.value.startswith("'") for c in names)
+
+    zh = tmp_path / "leads-zh.xlsx"
+    assert runner.invoke(app, ["export", "-o", str(zh), "--lang", "zh", "--warehouse", warehouse_url]).exit_code == 0
+    lines = {c.value for c in column_cells(load_workbook(zh)["全部线索"], "产品线")}
+    assert lines == {labels.product_line(code, "zh") for code in set(ranked["product_line"])}
+    assert "其他" in lines and not any(re.search("[A-Za-z]", v) for v in lines)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
+def test_exports_and_reports_are_written_with_the_users_umask(tmp_path, demo_config, mask):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(str(demo_config), url)
+    before = os.umask(mask)
+    try:
+        for name, command in (("l.xlsx", "export"), ("l.csv", "export"), ("r.html", "report")):
+            result = runner.invoke(app, [command, "-o", str(tmp_path / name), "--warehouse", url])
+            assert result.exit_code == 0, result.output
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+    finally:
+        os.umask(before)
 
 
 def test_export_to_an_unwritable_place_is_clear_and_leaves_nothing(warehouse_url, demo_config, tmp_path, monkeypatch):
@@ -124,6 +216,62 @@ def test_export_to_an_unwritable_place_is_clear_and_leaves_nothing(warehouse_url
     assert result.exit_code == 1 and "No space left on device" in said(result)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".leadrank-export")) == []
+
+
+# --- top -------------------------------------------------------------------------------------
+
+def table_lines(result) -> list[list[str]]:
+    """The rows of a `leadrank top` table printed on a wide terminal, as lists of cell texts."""
+    rows = [line for line in result.output.splitlines() if line.startswith("│") and line[1:].strip()[:1].isdigit()]
+    return [[cell.strip() for cell in line.strip("│").split("│")] for line in rows]
+
+
+def test_top_ranks_within_a_segment_and_filters_by_tier_and_region(warehouse_url, demo_config):
+    run_pipeline(str(demo_config), warehouse_url)
+    engine = make_engine(warehouse_url)
+    ranked = ranked_leads(engine)
+    wide = {"COLUMNS": "250"}
+
+    def top(*args: str):
+        return runner.invoke(app, ["top", *args, "--warehouse", warehouse_url], env=wide)
+
+    government = ranked[ranked["segment"] == "government"]
+    for typed in ("government", "GOVERNMENT", "政府", "政府机关事业单位", "Government & institutions"):
+        result = top("--segment", typed)
+        assert result.exit_code == 0, result.output
+        rows = table_lines(result)
+        assert [r[0] for r in rows] == [str(i) for i in range(1, len(government) + 1)]  # rank within the segment
+        assert [r[1] for r in rows] == [str(r) for r in government["rank"]]  # overall rank beside it
+        assert {r[4] for r in rows} == {"government"}
+    assert "┃ # ┃ overall ┃" in top("--segment", "政府").output
+
+    banks = table_lines(top("--segment", "金融", "-n", "2"))
+    assert [r[1] for r in banks] == [str(r) for r in ranked[ranked["segment"] == "bank_finance"]["rank"][:2]]
+
+    tier_b = table_lines(top("--tier", "b", "-n", "50"))
+    assert [r[0] for r in tier_b] == [str(r) for r in ranked[ranked["tier"] == "B"]["rank"]]
+    a_or_b = table_lines(top("--tier", "A", "--tier", "B", "-n", "50"))
+    assert [r[0] for r in a_or_b] == [str(r) for r in ranked[ranked["tier"].isin(["A", "B"])]["rank"]]
+    for flag, typed, column, value in (("--city", "深圳", "city", "深圳市"), ("--city", "Shenzhen", "city", "深圳市"),
+                                       ("--province", "guangdong", "province", "广东省")):
+        rows = table_lines(top(flag, typed, "-n", "50"))
+        assert [r[0] for r in rows] == [str(r) for r in ranked[ranked[column] == value]["rank"]], typed
+    both = top("--segment", "large_enterprise", "--province", "广东", "--tier", "C")
+    expected = ranked[(ranked["segment"] == "large_enterprise") & (ranked["province"] == "广东省") & (ranked["tier"] == "C")]
+    segment_ranks = ranked[ranked["segment"] == "large_enterprise"].reset_index(drop=True)
+    assert [r[0] for r in table_lines(both)] == [str(segment_ranks.index[segment_ranks["lead_id"] == lead][0] + 1)
+                                                 for lead in expected["lead_id"]]
+    assert len(expected) and "(segment large_enterprise, tier C, province 广东省)" in said(both)
+
+    unknown = top("--segment", "goverment")
+    assert unknown.exit_code == 1 and "unknown segment 'goverment'" in said(unknown)
+    assert all(f"{code} ({zh})" in said(unknown) for code, (_, zh) in labels.SEGMENTS.items())
+    several = top("--segment", "企业")
+    assert several.exit_code == 1 and "fits several" in said(several) and "sme (中小企业)" in said(several)
+    bad_tier = top("--tier", "E")
+    assert bad_tier.exit_code == 1 and "unknown tier E: the tiers are A, B, C, D" in said(bad_tier)
+    nowhere = top("--city", "拉萨")
+    assert nowhere.exit_code == 1 and "no leads match city 拉萨市" in said(nowhere)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -174,10 +322,58 @@ def test_report_renders_its_charts_self_contained(warehouse_url, demo_config, tm
     for source, n in yields.items():
         assert sum(float(b["data-value"]) for b in bars(sources) if b["data-category"] == source) == n
     assert "Cities with the most tier A and B leads" in charts
-    assert page.count("<tr>") == min(len(ranked), 20) + 1  # the new-leads table and its header
+    assert table_rows(page, "new-leads") == min(len(ranked), 20)
 
     zh = build_report(engine, "zh")
     assert "线索排名报告" in zh and "各客户类型的等级分布" in zh and len(svgs(zh)) == len(charts)
+
+
+def table_rows(page: str, css_class: str) -> int:
+    table = re.search(rf"<table class='{css_class}'>.*?</table>", page, flags=re.S)
+    assert table, css_class
+    return table.group(0).count("<tr>") - 1  # less the header
+
+
+def test_report_opens_with_the_leads_to_call_under_a_readable_header(warehouse_url, demo_config, monkeypatch):
+    first = run_pipeline(str(demo_config), warehouse_url)
+    engine = make_engine(warehouse_url)
+    ranked = ranked_leads(engine)
+    page = build_report(engine, "en")
+    # The page opens with the title, the header, the summary cards, then the leads to call.
+    assert page.index("<h1>") < page.index("class='meta'") < page.index("class='cards'") < page.index("<table class='top-leads'>")
+    assert page.index("<table class='top-leads'>") < page.index("<svg")
+    top = re.search(r"<table class='top-leads'>(.*?)</table>", page, flags=re.S).group(1)
+    head = re.findall(r"<th>(.*?)</th>", top)
+    assert head == ["Rank", "Tier", "Company", "Segment", "City", "Phone", "Top reasons"]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", top)[1:]]
+    assert len(rows) == len(ranked) < 50
+    for cells, lead in zip(rows, ranked.itertuples(), strict=True):
+        assert cells[0] == str(lead.rank) and f">{lead.tier}<" in cells[1]
+        assert cells[2] == html.escape(lead.company_name) and cells[3] == html.escape(labels.segment(lead.segment, "en"))
+        assert cells[5] == html.escape(str(formats.phone(lead.phone) or ""))
+        assert cells[6] == html.escape(labels.reasons(lead.reasons_for, lead.reasons_against, "en"))
+    assert any(re.fullmatch(r"0\d{2,3} \d{3,4} \d{4}", cells[5]) for cells in rows)  # dialled as at home
+
+    # The header: the run's number and its local publishing time, no microseconds, no UUIDs.
+    published = query(engine, "SELECT published_at FROM pipeline_runs WHERE run_id = :r", r=first["run_id"])[0][0]
+    local = formats.local_time(published, ZoneInfo("Asia/Shanghai"))
+    meta = re.search(r"<div class='meta'>(.*?)</div>", page).group(1)
+    assert meta == f"Run 1 · published {local:%Y-%m-%d %H:%M} (Asia/Shanghai)"
+    berlin = formats.local_time(published, ZoneInfo("Europe/Berlin"))
+    assert f"published {berlin:%Y-%m-%d %H:%M} (Europe/Berlin)" in build_report(engine, "en", "Europe/Berlin")
+    assert first["run_id"] in page.split("<footer>")[1]  # the id, for support, at the bottom only
+    run_pipeline(str(demo_config), warehouse_url)
+    zh = build_report(engine, "zh")
+    assert re.search(r"<div class='meta'>第 2 次运行 · 发布于 \d{4}-\d\d-\d\d \d\d:\d\d \(Asia/Shanghai\)</div>", zh)
+    assert "优先联系的前 35 条线索" in zh and "<th>电话</th>" in zh
+    bad = runner.invoke(app, ["report", "-o", "r.html", "--timezone", "Mars/Olympus", "--warehouse", warehouse_url])
+    assert bad.exit_code == 1 and "unknown time zone 'Mars/Olympus'" in said(bad)
+    # Text asks for the CJK faces of every desktop, in the page and in the charts.
+    for face in ('"Noto Sans CJK SC"', '"WenQuanYi Micro Hei"', '"Microsoft YaHei"', '"PingFang SC"'):
+        assert face in re.search(r"body\{font-family:([^;]*);", zh).group(1)
+        assert all(face in text_.get("font-family") for chart in svgs(zh) for text_ in chart.iter("text"))
+    monkeypatch.setattr(report, "TOP_LEADS", 10)  # at most TOP_LEADS (50) rows
+    assert table_rows(build_report(engine, "en"), "top-leads") == 10
 
 
 # --- outcome feedback ------------------------------------------------------------------------

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from html import escape
 
 TIER_COLOURS = {"A": "#1b7f3b", "B": "#6cbf4f", "C": "#f2b134", "D": "#c9c9c9"}
-FAMILY = "font-family='system-ui, -apple-system, \"PingFang SC\", \"Microsoft YaHei\", sans-serif'"
+# Latin faces first, then the CJK faces of macOS, Windows and Linux (Debian: fonts-noto-cjk or
+# fonts-wqy-microhei): the browser takes each character from the first face that has it, so
+# Chinese renders wherever one of them is installed. A font is not embedded: a CJK face is
+# megabytes, and the page is meant to be mailed.
+FONT_STACK = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "PingFang SC", '
+              '"Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", '
+              '"WenQuanYi Micro Hei", "WenQuanYi Zen Hei", sans-serif')
+FAMILY = f"font-family='{FONT_STACK}'"
 FONT = f"{FAMILY} font-size='12'"
 HEADING = f"{FAMILY} font-size='15' font-weight='600'"
 

@@ -3,21 +3,27 @@
 The XLSX has the whole list on its first sheet and one sheet per segment (key-account team) in
 the team's own rank order, plus the leads that dropped out since the previous run; every sheet
 has a bold frozen header row and filters. `lang="zh"` gives Chinese headers, segment names,
-movements and reasons. Exports read the marts, so suppressed leads are never in them.
+product lines, movements and reasons. Exports read the marts, so suppressed leads are never in
+them. Values are shown as a person reads them (`formats`): phones as dialled at home, first_seen
+on the sales team's clock (`--timezone`); the XLSX adds number formats (priority 0.83, amounts
+1,234,567, real dates), tier colours, clickable websites and wrapped reasons.
 
-Cells that a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first) are
-neutralised with a leading apostrophe: names and reasons come from the open web. Files are
-written to a temporary name in the target directory and moved into place, so a failed export
-never leaves half a file (nor the temporary one).
+Names and reasons come from the open web, so text a spreadsheet would run as a formula (=, +,
+-, @, tab, carriage return first) is neutralised: in XLSX it is stored as text with Excel's own
+"quote prefix" flag (shown as typed, never run, not even after editing the cell); CSV has no such
+flag, so there it gets a leading apostrophe. Files are written to a temporary name in the target
+directory, with the user's umask, and moved into place, so a failed export never leaves half a
+file (nor the temporary one).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from openpyxl import Workbook
@@ -27,8 +33,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Engine
 
-from leadrank.warehouse import labels
+from leadrank.warehouse import formats, labels
 from leadrank.warehouse.read import dropped_leads, latest_run, segment_leads
+from leadrank.warehouse.sheet_cells import SheetCells
 
 EXPORT_COLUMNS = [
     "rank", "tier", "lead_id", "company_name", "company_name_en", "segment", "product_line", "country", "province", "city",
@@ -52,61 +59,68 @@ class ExportError(RuntimeError):
     pass
 
 
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that would start a formula get a leading apostrophe; control characters (which
-    a worksheet cannot hold) are dropped and text beyond Excel's 32,767 characters a cell is cut.
-    Vectorised per column: exports can be large."""
+def fit_for_excel(frame: pd.DataFrame) -> pd.DataFrame:
+    """Control characters (which a worksheet cannot hold) dropped and text beyond Excel's 32,767
+    characters a cell cut. Vectorised per column: exports can be large."""
     out = frame.copy()
-    for column in out.columns:
-        values = out[column]
-        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
-            continue
-        try:
-            unfit = values.str.contains(ILLEGAL_CHARACTERS_RE, na=False) | (values.str.len() > EXCEL_MAX_CELL)
-        except AttributeError:  # no text in this column
-            continue
+    for column, values in _text_columns(out):
+        unfit = values.str.contains(ILLEGAL_CHARACTERS_RE, na=False) | (values.str.len() > EXCEL_MAX_CELL)
         if unfit.any():
             values = values.astype(object)
             values[unfit] = values[unfit].str.replace(ILLEGAL_CHARACTERS_RE, "", regex=True).str.slice(0, EXCEL_MAX_CELL)
             out[column] = values
-    return _neutralise(out)
+    return out
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`fit_for_excel`, and for CSV (which has no way to mark a cell as text) a leading
+    apostrophe on text that would start a formula."""
+    return neutralise_formulas(fit_for_excel(frame))
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first,
-    unless only a number) get a leading apostrophe; for every file a person may open in one."""
-    return _neutralise(frame.copy())
-
-
-def _neutralise(out: pd.DataFrame) -> pd.DataFrame:
-    for column in out.columns:
-        values = out[column]
-        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
-            continue
-        try:
-            risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
-        except AttributeError:  # no text in this column
-            continue
+    unless only a number) get a leading apostrophe; for every CSV a person may open in one."""
+    out = frame.copy()
+    for column, values in _text_columns(out):
+        risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
             out[column] = values.astype(object)
             out.loc[risky, column] = "'" + values[risky].astype(str)
     return out
 
 
-def localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Values and headers in the chosen language (in English the columns keep their names and
-    segments and movements their codes)."""
+def _text_columns(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
+    out = []
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            try:
+                values.str  # noqa: B018 - raises AttributeError when the column holds no text
+            except AttributeError:
+                continue
+            out.append((column, values))
+    return out
+
+
+def localise(frame: pd.DataFrame, lang: str, tz: ZoneInfo | None = None) -> pd.DataFrame:
+    """Values as a person reads them and headers in the chosen language: phones as dialled at
+    home, first_seen_at on the clock of `tz` (the display time zone when None); in English the
+    columns keep their names and segments, product lines and movements their codes."""
     out = frame.copy()
+    tz = tz or formats.zone()
     if "key_account" in out:  # a boolean on both dialects (SQLite stores 0/1)
         out["key_account"] = out["key_account"].map(lambda v: None if v is None else bool(v))
+    for name, shown in (("phone", formats.phone), ("other_phones", formats.phones),
+                        ("first_seen_at", lambda v: formats.local_time(v, tz))):
+        if name in out:
+            out[name] = out[name].map(shown).astype(object)
     if lang == "zh":
-        if "key_account" in out:
-            out["key_account"] = out["key_account"].map(lambda v: labels.yes_no(v, lang))
-        if "segment" in out:
-            out["segment"] = out["segment"].map(lambda v: labels.segment(v, lang))
-        for name in ("movement", "reason"):
+        for name, word in (("key_account", labels.yes_no), ("segment", labels.segment),
+                           ("product_line", labels.product_line), ("movement", labels.movement),
+                           ("reason", labels.movement)):
             if name in out:
-                out[name] = out[name].map(lambda v: labels.movement(v, lang))
+                out[name] = out[name].map(lambda v, word=word: word(v, lang))
         if "top_reasons" in out and "reasons_for" in frame:
             out["top_reasons"] = [labels.reasons(f, a, lang) for f, a in
                                   zip(frame["reasons_for"], frame["reasons_against"], strict=True)]
@@ -145,15 +159,16 @@ def _write_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, codes: lis
         cell.font = bold
         cells.append(cell)
     sheet.append(cells)
+    styled = SheetCells(sheet, codes)
     for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None):
-        sheet.append(row)
+        sheet.append(styled.row(row))
     sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(codes), 1))}{len(frame) + 1}"
 
 
-def _xlsx(path: Path, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str) -> None:
+def _xlsx(path: Path, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str, tz: ZoneInfo) -> None:
     workbook = Workbook(write_only=True)
     try:
-        _fill_workbook(workbook, segments, dropped, lang)
+        _fill_workbook(workbook, segments, dropped, lang, tz)
     except BaseException:
         for sheet in workbook.worksheets:  # finish the half-written sheets' streams; the file is discarded
             sheet.close()
@@ -161,11 +176,11 @@ def _xlsx(path: Path, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str) 
     workbook.save(path)
 
 
-def _fill_workbook(workbook: Workbook, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str) -> None:
+def _fill_workbook(workbook: Workbook, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str, tz: ZoneInfo) -> None:
     taken: set[str] = set()
     everything = segments.sort_values("rank")
     columns = [c for c in EXPORT_COLUMNS if c in segments.columns]
-    frame = safe_frame(localise(everything[columns + ["reasons_for", "reasons_against"]], lang))
+    frame = fit_for_excel(localise(everything[columns + ["reasons_for", "reasons_against"]], lang, tz))
     _write_sheet(workbook, sheet_title(labels.sheet("all", lang), taken), frame[[header(c, lang) for c in columns]],
                  columns)
     seg_columns = [c for c in SEGMENT_SHEET_COLUMNS if c in segments.columns]
@@ -173,34 +188,31 @@ def _fill_workbook(workbook: Workbook, segments: pd.DataFrame, dropped: pd.DataF
     for code in sizes.index:
         part = segments[segments["segment"].isna()] if pd.isna(code) else segments[segments["segment"] == code]
         part = part.sort_values("segment_rank")
-        frame = safe_frame(localise(part[seg_columns + ["reasons_for", "reasons_against"]], lang))
+        frame = fit_for_excel(localise(part[seg_columns + ["reasons_for", "reasons_against"]], lang, tz))
         _write_sheet(workbook, sheet_title(labels.segment(None if pd.isna(code) else code, lang), taken),
                      frame[[header(c, lang) for c in seg_columns]], seg_columns)
     if len(dropped):
-        frame = safe_frame(localise(dropped[DROPPED_COLUMNS], lang))
+        frame = fit_for_excel(localise(dropped[DROPPED_COLUMNS], lang, tz))
         _write_sheet(workbook, sheet_title(labels.sheet("dropped", lang), taken), frame, DROPPED_COLUMNS)
 
 
-def _csv(path: Path, segments: pd.DataFrame, lang: str) -> None:
+def _csv(path: Path, segments: pd.DataFrame, lang: str, tz: ZoneInfo) -> None:
     columns = [c for c in EXPORT_COLUMNS if c in segments.columns]
-    frame = localise(segments.sort_values("rank")[columns + ["reasons_for", "reasons_against"]], lang)
+    frame = localise(segments.sort_values("rank")[columns + ["reasons_for", "reasons_against"]], lang, tz)
     safe_frame(frame[[header(c, lang) for c in columns]]).to_csv(path, index=False, encoding="utf-8-sig")
 
 
 def write_atomically(output: Path, write: Callable[[Path], None]) -> None:
     """Run `write(tmp)` on a temporary file beside `output`, then move it into place; on any
-    failure nothing is left behind and the reason is an ExportError in words."""
+    failure nothing is left behind and the reason is an ExportError in words. The file is
+    created with mode 0666 less the user's umask, as any other program's output (mkstemp's
+    0600 would keep a report mailed from a shared folder unreadable to the team)."""
     directory = output.resolve().parent
     if output.is_dir():
         raise ExportError(f"{output} is a directory; give a file name")
     if not directory.is_dir():
         raise ExportError(f"directory {directory} does not exist")
-    try:
-        handle, tmp_name = tempfile.mkstemp(prefix=".leadrank-export-", suffix=output.suffix, dir=directory)
-    except OSError as exc:
-        raise ExportError(f"cannot write to {directory}: {exc.strerror}") from None
-    os.close(handle)
-    tmp = Path(tmp_name)
+    tmp = _new_temporary(directory, output.suffix)
     try:
         write(tmp)
         tmp.replace(output)
@@ -210,13 +222,37 @@ def write_atomically(output: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def export_ranked(engine: Engine, output: Path, lang: str = "en") -> int:
-    """Write the ranked list to `output` (.csv or .xlsx); returns the number of leads."""
+def _new_temporary(directory: Path, suffix: str) -> Path:
+    for _ in range(100):
+        path = directory / f".leadrank-export-{secrets.token_hex(6)}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ExportError(f"cannot write to {directory}: {exc.strerror}") from None
+        return path
+    raise ExportError(f"cannot write to {directory}: no free temporary name")
+
+
+def display_settings(lang: str, timezone: str | None) -> ZoneInfo:
+    """Check the language and return the display time zone; an ExportError in words if either
+    is unknown."""
+    if lang not in labels.LANGS:
+        raise ExportError(f"unknown language {lang!r}: use {' or '.join(labels.LANGS)}")
+    try:
+        return formats.zone(timezone)
+    except formats.FormatError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def export_ranked(engine: Engine, output: Path, lang: str = "en", timezone: str | None = None) -> int:
+    """Write the ranked list to `output` (.csv or .xlsx); returns the number of leads. Times are
+    shown in `timezone` (else $LEADRANK_TIMEZONE, else Asia/Shanghai)."""
     suffix = output.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
         raise ExportError(f"export file must end in .csv or .xlsx, not {output.name!r}")
-    if lang not in labels.LANGS:
-        raise ExportError(f"unknown language {lang!r}: use {' or '.join(labels.LANGS)}")
+    tz = display_settings(lang, timezone)
     try:
         published = latest_run(engine)
         segments = segment_leads(engine)
@@ -226,7 +262,7 @@ def export_ranked(engine: Engine, output: Path, lang: str = "en") -> int:
     if published is None:
         raise ExportError("no published run yet: run `leadrank run` first")
     if suffix == ".csv":
-        write_atomically(output, lambda tmp: _csv(tmp, segments, lang))
+        write_atomically(output, lambda tmp: _csv(tmp, segments, lang, tz))
     else:
-        write_atomically(output, lambda tmp: _xlsx(tmp, segments, dropped, lang))
+        write_atomically(output, lambda tmp: _xlsx(tmp, segments, dropped, lang, tz))
     return len(segments)

@@ -1,7 +1,8 @@
-"""Words for what sales read, in English and Chinese: column headers, segments, movements.
+"""Words for what sales read, in English and Chinese: column headers, segments, product lines,
+movements; and the reverse, a segment as a person types it (`find_segment`).
 
-Exports and the report take `lang` ("en" or "zh"); a code without a label (a segment added by
-configuration) is shown as it is.
+Exports and the report take `lang` ("en" or "zh"); a code without a label (a segment or product
+line added by configuration) is shown as it is.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ SEGMENTS = {
     "wholesaler": ("Wholesalers", "批发商"),
     "sme": ("SMEs", "中小企业"),
 }
+PRODUCT_LINES = {  # leadrank.scoring.segments.DEFAULT_PRODUCT_LINES, plus "other" for no match
+    "equipment_maker": ("Equipment maker", "设备制造商"),
+    "consumables_maker": ("Consumables maker", "耗材制造商"),
+    "stationery_maker": ("Stationery maker", "文具制造商"),
+    "other": ("Other", "其他"),
+}
 MOVEMENTS = {
     "new": ("new", "新增"),
     "up": ("up", "上升"),
@@ -85,6 +92,31 @@ def segment(code: object, lang: str) -> str:
     if code is None:
         return _pick(("(no segment)", "(未分类)"), lang)
     return _pick(SEGMENTS[code], lang) if code in SEGMENTS else str(code)
+
+
+def product_line(code: object, lang: str) -> object:
+    return _pick(PRODUCT_LINES[code], lang) if code in PRODUCT_LINES else code
+
+
+def _segment_names(code: str) -> list[str]:
+    return [code, *SEGMENTS.get(code, ())]
+
+
+def find_segment(typed: str, codes: list[str]) -> str:
+    """The segment code a person meant by `typed`, among `codes`: its code or label in either
+    language, any case (bank_finance, Bank_Finance, 银行金融), else the one segment whose code or
+    label contains it (政府 -> government, 金融 -> bank_finance). A ValueError listing the valid
+    segments when nothing or more than one segment fits."""
+    wanted = typed.strip().casefold()
+    exact = [c for c in codes if wanted in (n.casefold() for n in _segment_names(c))]
+    partial = [c for c in codes if wanted and any(wanted in n.casefold() for n in _segment_names(c))]
+    found = exact or partial
+    if len(found) == 1:
+        return found[0]
+    listed = ", ".join(f"{c} ({SEGMENTS[c][1]})" if c in SEGMENTS else c for c in (found or codes))
+    if found:
+        raise ValueError(f"segment {typed!r} fits several: {listed}; give one of them")
+    raise ValueError(f"unknown segment {typed!r}; the segments are: {listed}")
 
 
 def movement(code: object, lang: str) -> object:

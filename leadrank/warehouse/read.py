@@ -98,11 +98,43 @@ def dropped_leads(engine: Engine) -> pd.DataFrame:
 
 
 def latest_run(engine: Engine) -> dict[str, object] | None:
+    """The published run sales see, with its run_number: how many runs have published up to and
+    including it (1 for the first list), which people quote more easily than a run id."""
     with engine.connect() as conn:
         row = conn.execute(text(
-            "SELECT run_id, status, started_at, published_at, summary FROM pipeline_runs "
-            "WHERE status = 'published' ORDER BY published_at DESC, run_id DESC LIMIT 1")).mappings().first()
+            "SELECT r.run_id, r.status, r.started_at, r.published_at, r.summary, "
+            "(SELECT COUNT(*) FROM pipeline_runs p WHERE p.status = 'published' AND (p.published_at < r.published_at "
+            " OR (p.published_at = r.published_at AND p.run_id <= r.run_id))) AS run_number "
+            "FROM pipeline_runs r WHERE r.status = 'published' "
+            "ORDER BY r.published_at DESC, r.run_id DESC LIMIT 1")).mappings().first()
     return dict(row) if row else None
+
+
+def top_leads(engine: Engine, n: int, *, segment: str | None = None, tiers: list[str] | None = None,
+              city: str | None = None, province: str | None = None) -> pd.DataFrame:
+    """The first `n` published leads that match every filter given, in rank order, each with
+    segment_rank (its rank within its segment: a key-account team's own list)."""
+    where, params = [], {"n": int(n)}
+    if segment is not None:
+        where.append("segment = :segment")
+        params["segment"] = segment
+    if tiers:
+        where.append(f"tier IN ({', '.join(f':tier{i}' for i in range(len(tiers)))})")
+        params.update({f"tier{i}": t for i, t in enumerate(tiers)})
+    for name, value in (("city", city), ("province", province)):
+        if value is not None:
+            where.append(f"{name} = :{name}")
+            params[name] = value
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return mart(engine, f"SELECT * FROM mart_segment_leads{clause} ORDER BY rank LIMIT :n", params)
+
+
+def published_values(engine: Engine, column: str) -> list[str]:
+    """The distinct values of a ranked_leads column (segment, city, province) in the published list."""
+    if column not in {"segment", "city", "province"}:
+        raise ValueError(f"not a filterable column: {column}")
+    frame = mart(engine, f"SELECT DISTINCT {column} AS v FROM ranked_leads WHERE {column} IS NOT NULL")
+    return sorted(str(v) for v in frame["v"])
 
 
 def run_status(engine: Engine, run_id: str) -> str | None:

@@ -77,51 +77,66 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
 
 def top(
     n: Annotated[int, typer.Option("-n", "--limit", help="How many leads to show.", min=1)] = 20,
-    segment: Annotated[str | None, typer.Option("--segment", help="Only this customer type (government, bank_finance, telecom, listed, multinational, large_enterprise, retail_chain, wholesaler, sme): one key-account team's list.")] = None,
+    segment: Annotated[str | None, typer.Option("--segment", help="Only this customer type, ranked within it: one key-account team's list. A code or name in English or Chinese, any case (government, Government, 政府; bank_finance, 金融; telecom, listed, multinational, large_enterprise, retail_chain, wholesaler, sme).")] = None,
+    tier: Annotated[list[str] | None, typer.Option("--tier", help="Only this tier (A, B, C or D); repeat for several: --tier A --tier B.", show_default=False)] = None,
+    city: Annotated[str | None, typer.Option("--city", help="Only leads in this city (深圳, 深圳市 or Shenzhen).")] = None,
+    province: Annotated[str | None, typer.Option("--province", help="Only leads in this province (广东, 广东省 or Guangdong).")] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Show the current ranked list (the latest published run), with each lead's top reasons for
-    and against in Chinese and English."""
+    and against in Chinese and English. Filters combine; with --segment the first column is the
+    rank within the segment and the overall rank is shown beside it."""
     from leadrank.warehouse.engine import make_engine
     from leadrank.warehouse.models import run_model
-    from leadrank.warehouse.read import latest_run, ranked_leads
+    from leadrank.warehouse.read import latest_run
+    from leadrank.warehouse.selection import SelectionError, resolve, select
 
     engine = make_engine(warehouse)
     try:
-        frame = ranked_leads(engine, limit=None if segment else n)
-        if segment:
-            frame = frame[frame["segment"] == segment].head(n)
         run_info = latest_run(engine)
+        chosen = resolve(engine, segment=segment, tiers=tier, city=city, province=province) if run_info else None
+        frame = select(engine, n, chosen) if chosen else None
+    except SelectionError as exc:
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - e.g. no tables yet
         fail(f"cannot read the ranked list ({type(exc).__name__}); has `leadrank run` published a run yet?")
-    if run_info is None:
+    if run_info is None or chosen is None or frame is None:
         fail("no published run yet: run `leadrank run` first")
     if frame.empty:
-        fail(f"no leads in segment {segment!r} in the latest run" if segment else "the latest run published no leads")
-    console.print(top_table(frame, f"Top {len(frame)} leads — run {run_info['run_id']}", console.width))
+        fail(f"no leads match {chosen.describe()} in the latest run" if chosen.describe()
+             else "the latest run published no leads")
+    within = f" ({chosen.describe()})" if chosen.describe() else ""
+    console.print(top_table(frame, f"Top {len(frame)} leads{within} — run {run_info['run_id']}", console.width,
+                            by_segment=chosen.segment is not None))
     console.print(model_note(run_model(engine, str(run_info["run_id"]))))
 
 
 WIDE_TABLE_COLUMNS = 140  # below this the reasons get a column a few words wide: stack them instead
 
 
-def top_table(frame: Any, title: str, width: int) -> Table:
+def top_table(frame: Any, title: str, width: int, *, by_segment: bool = False) -> Table:
     """The ranked list as a table: one column per field on a wide terminal; on a narrow one the
     company, its segment, city and phone, and its reasons stacked in one cell, so that the
-    reasons read as sentences rather than a column three words wide."""
+    reasons read as sentences rather than a column three words wide. `by_segment`: the first
+    column is the rank within the segment, the overall rank follows it."""
+    from leadrank.warehouse.formats import phone
+
     table = Table(title=title)
     wide = width >= WIDE_TABLE_COLUMNS
-    columns = ("#", "tier", "company", "segment", "city", "priority", "phone", "why") if wide else ("#", "tier", "lead", "priority")
+    columns = ["#", "tier", "company", "segment", "city", "priority", "phone", "why"] if wide else ["#", "tier", "lead", "priority"]
+    if by_segment:
+        columns.insert(1, "overall")
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in frame.itertuples():
+        ranks = [str(row.segment_rank), str(row.rank)] if by_segment else [str(row.rank)]
         if wide:
-            table.add_row(str(row.rank), row.tier, plain(row.company_name), plain(row.segment), plain(row.city),
-                          f"{row.priority:.3f}", plain(row.phone), plain(row.top_reasons))
+            table.add_row(*ranks, row.tier, plain(row.company_name), plain(row.segment), plain(row.city),
+                          f"{row.priority:.3f}", plain(phone(row.phone)), plain(row.top_reasons))
             continue
-        details = " · ".join(plain(v) for v in (row.segment, row.city, row.phone) if isinstance(v, str) and v)
+        details = " · ".join(plain(v) for v in (row.segment, row.city, phone(row.phone)) if isinstance(v, str) and v)
         lead = f"[bold]{plain(row.company_name)}[/]\n[dim]{details}[/]\n{plain(row.top_reasons)}"
-        table.add_row(str(row.rank), row.tier, lead, f"{row.priority:.3f}")
+        table.add_row(*ranks, row.tier, lead, f"{row.priority:.3f}")
     return table
 
 

@@ -12,26 +12,32 @@ from leadrank.flows.cli.common import WarehouseOpt, command_group, console, err,
 db_app = command_group("Warehouse schema, access and retention.")
 
 LangOpt = Annotated[str, typer.Option("--lang", help="Headers and labels: en (English) or zh (中文).")]
+TimezoneOpt = Annotated[str | None, typer.Option(
+    "--timezone", metavar="TZ", show_default=False,
+    help="Show times on this clock (IANA name, e.g. Europe/Berlin); default $LEADRANK_TIMEZONE, else Asia/Shanghai.")]
 
 
 def export(
     output: Annotated[Path, typer.Option("-o", "--output", help="FILE.csv or FILE.xlsx")],
     warehouse: WarehouseOpt = None,
     lang: LangOpt = "en",
+    timezone: TimezoneOpt = None,
 ) -> None:
     """Export the ranked list to CSV (UTF-8 with BOM, opens in Excel) or XLSX.
 
     The XLSX has every lead on its first sheet, then one sheet per segment (key-account team)
     in the team's rank order, then the leads that dropped out since the previous run; each
-    sheet has a frozen header and filters. Suppressed leads are never exported. The file is
-    written to a temporary name and moved into place, so a failed export leaves nothing.
+    sheet has a frozen header and filters, number and date formats, tier colours, clickable
+    websites and wrapped reasons. Phones are shown as dialled in China, first_seen in the
+    --timezone. Suppressed leads are never exported. The file is written to a temporary name
+    and moved into place, so a failed export leaves nothing.
     """
     from leadrank.warehouse.engine import make_engine
     from leadrank.warehouse.export import ExportError, export_ranked
 
     try:
         with console.status(f"exporting to {output}"):
-            count = export_ranked(make_engine(warehouse), output, lang=lang)
+            count = export_ranked(make_engine(warehouse), output, lang=lang, timezone=timezone)
     except ExportError as exc:
         fail(str(exc))
     console.print(f"wrote {count} leads to {output}")
@@ -41,12 +47,16 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="FILE.html")] = Path("report.html"),
     warehouse: WarehouseOpt = None,
     lang: LangOpt = "en",
+    timezone: TimezoneOpt = None,
 ) -> None:
-    """Write a one-page HTML report of the published list: tier counts by segment, the score
-    distribution, movement and this run's new leads, each source's yield, the best cities.
+    """Write a one-page HTML report of the published list: the first 50 leads to call, tier
+    counts by segment, the score distribution, movement and this run's new leads, each
+    source's yield, the best cities; its header says when the list was published (in the
+    --timezone) and which run it is.
 
     The page is self-contained (inline SVG charts and styles, no scripts, nothing fetched), so
-    it opens offline and can be mailed as it is. Suppressed leads are not in it.
+    it opens offline and can be mailed as it is. Suppressed leads are not in it. Chinese text
+    needs a CJK font where the page is opened (Debian: fonts-noto-cjk or fonts-wqy-microhei).
     """
     from leadrank.warehouse.engine import make_engine
     from leadrank.warehouse.export import ExportError
@@ -54,7 +64,7 @@ def report(
 
     try:
         with console.status("building the report"):
-            write_report(make_engine(warehouse), output, lang=lang)
+            write_report(make_engine(warehouse), output, lang=lang, timezone=timezone)
     except ExportError as exc:
         fail(str(exc))
     console.print(f"wrote the report to {output}")
