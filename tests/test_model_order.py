@@ -34,19 +34,18 @@ def test_drifting_generator_drifts():
 def test_evaluation_is_the_same_in_any_row_order():
     """A table sorted by date whose won share drifts from ~5 % to ~50 %: the old calibration
     (unshuffled folds, free Platt slope) scored it 0.21 in file order and 0.79 shuffled."""
-    frame = drifting_table(4000)
+    frame = drifting_table(1500)
     aucs, predictions = {}, {}
     for order, rows in row_orders(frame, "euribor3m").items():
         table = outcome_table(rows.reset_index(drop=True), "y")
-        result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical)
+        deploy = order in ("file", "shuffled")  # the deployed model too: the same predictions for the same rows
+        result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical, fit_final=deploy)
         aucs[order] = result.metrics["auc"]
-        # the deployed model too: the same predictions for the same rows
-        predictions[order] = predict(result, outcome_table(frame, "y").frame)
+        if deploy:
+            predictions[order] = predict(result, outcome_table(frame, "y").frame)
     assert max(aucs.values()) - min(aucs.values()) <= 0.01, aucs
     assert aucs["file"] >= aucs["shuffled"] - 0.01 and aucs["file"] > 0.7, aucs
-    first = predictions["file"]
-    for order, p in predictions.items():
-        assert np.corrcoef(first, p)[0, 1] > 0.999, order
+    assert np.corrcoef(predictions["file"], predictions["shuffled"])[0, 1] > 0.999
 
 
 class Contrarian(ClassifierMixin, BaseEstimator):
