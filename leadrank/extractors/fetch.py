@@ -16,6 +16,7 @@ import http.client
 import ipaddress
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -37,6 +38,10 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 import urllib3.util.connection
+from cachecontrol import CacheControlAdapter
+from cachecontrol.caches.file_cache import FileCache
+from cachecontrol.controller import CacheController
+from cachecontrol.heuristics import BaseHeuristic
 
 from leadrank.config import FetchSettings
 
@@ -76,8 +81,9 @@ def redact_url(url: str) -> str:
 
 
 class _RedactUrls(logging.Filter):
-    """urllib3 logs each request line (`GET /search?q=…&api_key=…`) at DEBUG: with debug logging
-    on, a key in a query string would reach the logs. This masks it in urllib3's records."""
+    """urllib3 logs each request line (`GET /search?q=…&api_key=…`) at DEBUG, and CacheControl each
+    URL it considers storing: with debug logging on, a key in a query string would reach the logs.
+    This masks it in their records."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -86,7 +92,7 @@ class _RedactUrls(logging.Filter):
         return True
 
 
-for _name in ("urllib3.connectionpool", "urllib3.poolmanager"):
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "cachecontrol.controller"):
     logging.getLogger(_name).addFilter(_RedactUrls())
 
 
@@ -124,7 +130,7 @@ class FetchResult:
 
 
 # Request headers that carry no credential and may follow a redirect to another origin.
-_PORTABLE_HEADERS = frozenset({"accept", "accept-language"})
+_PORTABLE_HEADERS = frozenset({"accept", "accept-language", "cache-control"})
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -279,6 +285,34 @@ class AddressPolicy:
         return found
 
 
+# The longest wait between two requests to one host that a robots.txt can ask for and get; a
+# larger Crawl-delay (a day, by mistake or malice) would stall the source for the whole night.
+MAX_CRAWL_DELAY = 60.0
+_ROBOTS_DIRECTIVE = re.compile(r"^\s*(crawl-delay|request-rate)\s*:\s*([^#]*)", re.I)
+
+
+def _robots_lines(text: str) -> Iterator[str]:
+    """robots.txt lines for urllib's parser, with the two directives it would crash on or ignore
+    made readable: a Crawl-delay in seconds with a fraction (`0.5`, which it ignores) is rounded
+    up, and a value that is no ASCII number (`²`, which it passes to int()) is dropped."""
+    for line in text.splitlines():
+        match = _ROBOTS_DIRECTIVE.match(line)
+        if match:
+            name, value = match.group(1).lower(), match.group(2).strip()
+            if name == "request-rate":
+                if not re.fullmatch(r"[0-9]+\s*/\s*[0-9]+", value):
+                    continue
+            else:
+                try:
+                    seconds = float(value) if value.isascii() else math.nan
+                except ValueError:
+                    continue
+                if not 0 <= seconds < math.inf:
+                    continue
+                line = f"Crawl-delay: {math.ceil(seconds)}"
+        yield line
+
+
 class _Abort:
     """Ends one request early, from another thread: shuts its sockets down, so that a read
     blocked on a server that trickles its headers a byte at a time (every read within the read
@@ -409,17 +443,50 @@ class _GuardedConnection:
         return super().getresponse()  # type: ignore[misc]
 
 
-class _GuardedAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter with connections that only reach addresses the source's policy permits.
-    (Through a proxy the proxy connects, so it must police its own egress; the URL check still
-    refuses private targets by name before any request.)"""
+class _Revalidate(CacheController):
+    """HTTP caching across nights (RFC 9111 validators, by CacheControl): every request still goes
+    to the site, with the ETag / Last-Modified of the stored response (If-None-Match,
+    If-Modified-Since); the stored body is used only when the site answers 304 Not Modified.
+    Serving a page as fresh without asking would hide a night's changes and skip robots.txt and
+    the address checks. A response that cannot be stored (a malformed Date, a full disk) is
+    fetched all the same: the cache only ever saves a transfer."""
 
-    def __init__(self, policy: AddressPolicy):
-        self.policy = policy
-        super().__init__()
+    def cached_request(self, request: Any) -> Any:
+        return False
+
+    def cache_response(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().cache_response(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - see above
+            log.debug("response not stored in the HTTP cache: %s: %s", type(exc).__name__, exc)
+
+
+class _KeepValidated(BaseHeuristic):
+    """CacheControl stores a response with an ETag or freshness headers; one that has only
+    Last-Modified is stored too (as expiring now), so that the next night can send
+    If-Modified-Since. Never served without revalidation (see _Revalidate)."""
+
+    def update_headers(self, response: Any) -> dict[str, str]:
+        headers = response.headers
+        if "last-modified" not in headers or "etag" in headers or "expires" in headers:
+            return {}
+        now = email.utils.formatdate(usegmt=True)
+        return {"date": now, "expires": now} if "date" not in headers else {"expires": headers["date"]}
+
+    def warning(self, response: Any) -> str | None:
+        return None
+
+
+class _GuardedPools:
+    """Mixed into requests' adapters: connections that only reach addresses the source's policy
+    permits. (Through a proxy the proxy connects, so it must police its own egress; the URL check
+    still refuses private targets by name before any request.)"""
+
+    policy: AddressPolicy
+    poolmanager: Any
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[misc]
         extra = {"policy": self.policy}
         http = type("GuardedHTTPConnection", (_GuardedConnection, urllib3.connection.HTTPConnection), extra)
         https = type("GuardedHTTPSConnection", (_GuardedConnection, urllib3.connection.HTTPSConnection), extra)
@@ -427,6 +494,20 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
             "http": type("GuardedHTTPPool", (urllib3.HTTPConnectionPool,), {"ConnectionCls": http}),
             "https": type("GuardedHTTPSPool", (urllib3.HTTPSConnectionPool,), {"ConnectionCls": https}),
         }
+
+
+class _GuardedAdapter(_GuardedPools, requests.adapters.HTTPAdapter):
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
+        super().__init__()
+
+
+class _CachingAdapter(_GuardedPools, CacheControlAdapter):
+    """The guarded adapter with an HTTP cache in `cache_dir` (see _Revalidate)."""
+
+    def __init__(self, policy: AddressPolicy, cache_dir: Path):
+        self.policy = policy
+        super().__init__(cache=FileCache(str(cache_dir)), controller_class=_Revalidate, heuristic=_KeepValidated())
 
 
 class _HostGate:
@@ -492,6 +573,8 @@ class Fetcher:
 
     `raw_dir` keeps every response body with its metadata; with `replay=True` the fetcher
     answers from that directory instead of the network, so that a run can be re-parsed.
+    `cache_dir` keeps responses across nights, revalidated with their ETag / Last-Modified
+    (`revalidated` counts the responses the site answered 304 Not Modified to).
     """
 
     def __init__(
@@ -502,13 +585,15 @@ class Fetcher:
         replay: bool = False,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        cache_dir: Path | None = None,
     ):
         self.settings = settings
         self.raw_dir = raw_dir
         self.replay = replay
         self.session = session or requests.Session()
         self.policy = AddressPolicy(settings.allow_private_network)
-        guarded = _GuardedAdapter(self.policy)
+        self.caching = cache_dir is not None
+        guarded = _CachingAdapter(self.policy, cache_dir) if cache_dir is not None else _GuardedAdapter(self.policy)
         self.session.mount("http://", guarded)
         self.session.mount("https://", guarded)
         self.session.headers["User-Agent"] = settings.agent()
@@ -518,6 +603,7 @@ class Fetcher:
         self.cancellation = _cancellation.get()
         self._robots: dict[str, RobotFileParser | None] = {}
         self.requests_made = 0
+        self.revalidated = 0
         if not settings.respect_robots:
             log.warning("robots.txt is ignored for this source (respect_robots: false)")
 
@@ -535,8 +621,11 @@ class Fetcher:
             raise FetchError(url, "malformed URL (cannot be parsed)", retry=False) from None
         if self.replay:
             return self._from_raw(url)
+        request_headers = dict(headers or {})
+        if self.caching and (request_headers or redact_url(url) != url):
+            request_headers["Cache-Control"] = "no-store"  # a request carrying a key is never stored
         try:
-            result = self._follow(url, dict(headers or {}))
+            result = self._follow(url, request_headers)
         except FetchError as exc:
             self._store_raw(url, exc.result, exc)
             raise
@@ -592,8 +681,22 @@ class Fetcher:
                 return None
             raise FetchError(base + "/robots.txt", f"robots.txt unavailable ({exc.reason}): site not fetched",
                              status=exc.status) from None
-        parser.parse(result.text.splitlines())
+        parser.parse(list(_robots_lines(result.text)))
         return parser
+
+    def _interval(self, url: str) -> float:
+        """Seconds between requests to `url`'s host: the configured rate_limit or what the site's
+        robots.txt asks for this agent (Crawl-delay, Request-rate), whichever is slower."""
+        interval = 1.0 / self.settings.rate_limit if self.settings.rate_limit > 0 else 0.0
+        parts = urlsplit(url)
+        parser = self._robots.get(f"{parts.scheme}://{parts.netloc}") if self.settings.respect_robots else None
+        if parser is not None:
+            agent = self.settings.agent()
+            interval = max(interval, float(parser.crawl_delay(agent) or 0))
+            rate = parser.request_rate(agent)
+            if rate is not None and rate.requests > 0:
+                interval = max(interval, rate.seconds / rate.requests)
+        return min(interval, MAX_CRAWL_DELAY)
 
     # -- transport ------------------------------------------------------------------------------
     def _follow(self, url: str, headers: dict[str, str], *, robots: bool = False) -> FetchResult:
@@ -657,7 +760,8 @@ class Fetcher:
         attempt = 0
         while True:
             self._check_cancelled(url)
-            gate.wait_turn(self.settings.rate_limit, self.sleep)
+            interval = self._interval(url)
+            gate.wait_turn(1.0 / interval if interval > 0 else 0.0, self.sleep)
             self._check_cancelled(url)
             delay: float | None = None
             with gate.slot(self.settings.max_concurrency_per_host):
@@ -696,7 +800,9 @@ class Fetcher:
         size = 0
         while True:
             try:
-                chunk = response.raw.read1(65536, decode_content=True)
+                # read, not read1: the HTTP cache stores what passes through read (the deadline in
+                # _request_once bounds a read that waits for a slow server)
+                chunk = response.raw.read(65536, decode_content=True)
             except urllib3.exceptions.ReadTimeoutError:
                 raise FetchError(url, "timed out while reading the body") from None
             except (urllib3.exceptions.ProtocolError, http.client.IncompleteRead):
@@ -750,6 +856,7 @@ class Fetcher:
                 allow_redirects=False,
                 stream=True,
             ) as response:
+                self.revalidated += bool(getattr(response, "from_cache", False))
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise FetchError(url, f"body of {declared} bytes exceeds the cap of {cap} bytes", status=response.status_code)
