@@ -29,6 +29,7 @@ from werkzeug import Response
 
 from leadrank.config import SourceConfig
 from leadrank.extractors import parsers
+from leadrank.extractors.enrich import contact_link
 from leadrank.extractors.fetch import Fetcher, FetchError, cancellable
 from leadrank.extractors.parsers import MAX_XLSX_UNCOMPRESSED
 from leadrank.extractors.runner import extract_source
@@ -395,6 +396,8 @@ def test_a_malformed_url_loses_only_its_row_or_link(httpserver):
     assert report.status == "ok" and list(records["website"]) == ["丙网", "https://d.example.com/"]
     with pytest.raises(FetchError, match="malformed URL"):
         Fetcher(FAST).get("http://[::1")
+    links = parsers.soup("<a href='http://[::1/contact'>联系我们</a><a href='/contact'>联系我们</a>")
+    assert contact_link(links, "https://a.example.com/") == "https://a.example.com/contact"
     record("hostile input", "malformed URLs (http://[::1, http://[bad) in search results, detail, next and table links",
            runs=3, survived=3, lost=0, detail="the row rejected or the link dropped, with the reason; the rest read")
 
