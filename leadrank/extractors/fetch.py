@@ -16,15 +16,13 @@ import http.client
 import ipaddress
 import json
 import logging
-import math
 import random
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext, suppress
-from contextvars import ContextVar
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,10 +38,11 @@ import urllib3.connection
 import urllib3.util.connection
 from cachecontrol import CacheControlAdapter
 from cachecontrol.caches.file_cache import FileCache
-from cachecontrol.controller import CacheController
-from cachecontrol.heuristics import BaseHeuristic
 
 from leadrank.config import FetchSettings
+from leadrank.extractors.cancel import CANCELLED, Abort, current_cancellation, in_flight, watch_socket
+from leadrank.extractors.httpcache import KeepValidated, Revalidate
+from leadrank.extractors.robots import MAX_CRAWL_DELAY, robots_lines
 
 log = logging.getLogger(__name__)
 
@@ -285,129 +284,6 @@ class AddressPolicy:
         return found
 
 
-# The longest wait between two requests to one host that a robots.txt can ask for and get; a
-# larger Crawl-delay (a day, by mistake or malice) would stall the source for the whole night.
-MAX_CRAWL_DELAY = 60.0
-_ROBOTS_DIRECTIVE = re.compile(r"^\s*(crawl-delay|request-rate)\s*:\s*([^#]*)", re.I)
-
-
-def _robots_lines(text: str) -> Iterator[str]:
-    """robots.txt lines for urllib's parser, with the two directives it would crash on or ignore
-    made readable: a Crawl-delay in seconds with a fraction (`0.5`, which it ignores) is rounded
-    up, and a value that is no ASCII number (`²`, which it passes to int()) is dropped."""
-    for line in text.splitlines():
-        match = _ROBOTS_DIRECTIVE.match(line)
-        if match:
-            name, value = match.group(1).lower(), match.group(2).strip()
-            if name == "request-rate":
-                if not re.fullmatch(r"[0-9]+\s*/\s*[0-9]+", value):
-                    continue
-            else:
-                try:
-                    seconds = float(value) if value.isascii() else math.nan
-                except ValueError:
-                    continue
-                if not 0 <= seconds < math.inf:
-                    continue
-                line = f"Crawl-delay: {math.ceil(seconds)}"
-        yield line
-
-
-class _Abort:
-    """Ends one request early, from another thread: shuts its sockets down, so that a read
-    blocked on a server that trickles its headers a byte at a time (every read within the read
-    timeout) or says nothing returns at once. `reason` says why, for the error."""
-
-    def __init__(self) -> None:
-        self.reason: str | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def watch(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        with self._lock:
-            self._sockets.append(sock)
-            fired = self.reason is not None
-        if fired:
-            _shut(sock)
-
-    def fire(self, reason: str) -> None:
-        with self._lock:
-            if self.reason is not None:
-                return
-            self.reason = reason
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    with suppress(OSError):  # already closed
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-# The request this thread has in flight (requests is synchronous: the thread that asks is the
-# one that connects and reads), so that its connection can hand its socket to the _Abort.
-_in_flight = threading.local()
-
-
-def _watch(sock: socket.socket | None) -> None:
-    abort: _Abort | None = getattr(_in_flight, "abort", None)
-    if abort is not None:
-        abort.watch(sock)
-
-
-class Cancellation:
-    """Stops the fetches of a thread that nobody waits for any more (a source task past its
-    timeout is abandoned, not killed): after `cancel()` the request in flight ends at once and
-    no further request or retry starts. See `cancellable`."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self._aborts: set[_Abort] = set()
-        self._lock = threading.Lock()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.event.is_set()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.event.set()
-            aborts = list(self._aborts)
-        for abort in aborts:
-            abort.fire(CANCELLED)
-
-    @contextmanager
-    def covering(self, abort: _Abort) -> Iterator[None]:
-        with self._lock:
-            self._aborts.add(abort)
-            if self.event.is_set():
-                abort.fire(CANCELLED)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._aborts.discard(abort)
-
-
-CANCELLED = "fetch cancelled: nothing waits for this source any more (its task timed out or ended)"
-_cancellation: ContextVar[Cancellation | None] = ContextVar("leadrank_fetch_cancellation", default=None)
-
-
-@contextmanager
-def cancellable() -> Iterator[Cancellation]:
-    """A Cancellation for the fetchers created in this context, including in worker threads
-    started from it with the context copied (anyio's to_thread, as Prefect runs sync work)."""
-    token = Cancellation()
-    reset = _cancellation.set(token)
-    try:
-        yield token
-    finally:
-        _cancellation.reset(reset)
-
-
 class _GuardedConnection:
     """Mixed into urllib3's connection classes: connect to an address the policy checked, from
     the one resolution that was checked. Resolving again to connect (as urllib3 does) would let
@@ -427,7 +303,7 @@ class _GuardedConnection:
                 sock = urllib3.util.connection.create_connection(
                     (address, self.port), self.timeout,  # type: ignore[attr-defined]
                     source_address=self.source_address, socket_options=self.socket_options)  # type: ignore[attr-defined]
-                _watch(sock)
+                watch_socket(sock)
                 return sock
             except TimeoutError:
                 error = urllib3.exceptions.ConnectTimeoutError(
@@ -437,44 +313,10 @@ class _GuardedConnection:
         raise error
 
     def getresponse(self) -> Any:
-        """Hand the socket (reused from the pool, or TLS-wrapped) to the request's _Abort
+        """Hand the socket (reused from the pool, or TLS-wrapped) to the request's Abort
         before blocking on the status line and headers."""
-        _watch(self.sock)  # type: ignore[attr-defined]
+        watch_socket(self.sock)  # type: ignore[attr-defined]
         return super().getresponse()  # type: ignore[misc]
-
-
-class _Revalidate(CacheController):
-    """HTTP caching across nights (RFC 9111 validators, by CacheControl): every request still goes
-    to the site, with the ETag / Last-Modified of the stored response (If-None-Match,
-    If-Modified-Since); the stored body is used only when the site answers 304 Not Modified.
-    Serving a page as fresh without asking would hide a night's changes and skip robots.txt and
-    the address checks. A response that cannot be stored (a malformed Date, a full disk) is
-    fetched all the same: the cache only ever saves a transfer."""
-
-    def cached_request(self, request: Any) -> Any:
-        return False
-
-    def cache_response(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            super().cache_response(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - see above
-            log.debug("response not stored in the HTTP cache: %s: %s", type(exc).__name__, exc)
-
-
-class _KeepValidated(BaseHeuristic):
-    """CacheControl stores a response with an ETag or freshness headers; one that has only
-    Last-Modified is stored too (as expiring now), so that the next night can send
-    If-Modified-Since. Never served without revalidation (see _Revalidate)."""
-
-    def update_headers(self, response: Any) -> dict[str, str]:
-        headers = response.headers
-        if "last-modified" not in headers or "etag" in headers or "expires" in headers:
-            return {}
-        now = email.utils.formatdate(usegmt=True)
-        return {"date": now, "expires": now} if "date" not in headers else {"expires": headers["date"]}
-
-    def warning(self, response: Any) -> str | None:
-        return None
 
 
 class _GuardedPools:
@@ -503,11 +345,11 @@ class _GuardedAdapter(_GuardedPools, requests.adapters.HTTPAdapter):
 
 
 class _CachingAdapter(_GuardedPools, CacheControlAdapter):
-    """The guarded adapter with an HTTP cache in `cache_dir` (see _Revalidate)."""
+    """The guarded adapter with an HTTP cache in `cache_dir` (see Revalidate)."""
 
     def __init__(self, policy: AddressPolicy, cache_dir: Path):
         self.policy = policy
-        super().__init__(cache=FileCache(str(cache_dir)), controller_class=_Revalidate, heuristic=_KeepValidated())
+        super().__init__(cache=FileCache(str(cache_dir)), controller_class=Revalidate, heuristic=KeepValidated())
 
 
 class _HostGate:
@@ -600,7 +442,7 @@ class Fetcher:
         if "@" in settings.contact:
             self.session.headers["From"] = settings.contact  # RFC 9110: who runs this crawler
         self.sleep = sleep
-        self.cancellation = _cancellation.get()
+        self.cancellation = current_cancellation()
         self._robots: dict[str, RobotFileParser | None] = {}
         self.requests_made = 0
         self.revalidated = 0
@@ -681,7 +523,7 @@ class Fetcher:
                 return None
             raise FetchError(base + "/robots.txt", f"robots.txt unavailable ({exc.reason}): site not fetched",
                              status=exc.status) from None
-        parser.parse(list(_robots_lines(result.text)))
+        parser.parse(list(robots_lines(result.text)))
         return parser
 
     def _interval(self, url: str) -> float:
@@ -822,11 +664,11 @@ class Fetcher:
         """One HTTP request under one deadline, total_timeout from connect to last byte: a timer
         shuts the socket down when it passes, whatever state the request is in (connecting,
         waiting for headers that trickle, reading the body). A cancellation does the same."""
-        abort = _Abort()
+        abort = Abort()
         limit = f"response took longer than total_timeout={self.settings.total_timeout:g}s"
         timer = threading.Timer(self.settings.total_timeout, abort.fire, args=(limit,))
         timer.daemon = True
-        _in_flight.abort = abort
+        in_flight.abort = abort
         covering = self.cancellation.covering(abort) if self.cancellation is not None else nullcontext()
         try:
             with covering:
@@ -837,7 +679,7 @@ class Fetcher:
                 raise
         finally:
             timer.cancel()
-            _in_flight.abort = None
+            in_flight.abort = None
         if abort.reason is not None:  # also when the cut-off response looked complete (headers ended by EOF)
             raise FetchError(url, abort.reason, retry=abort.reason != CANCELLED)
         return result
