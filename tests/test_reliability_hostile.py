@@ -468,8 +468,17 @@ def test_one_unreadable_json_record_is_rejected_and_the_others_kept(httpserver):
     assert list(rejects["reason"]) == ["record cannot be read: nested too deep",
                                        "record cannot be read: an integer of 5000 digits (more than can be converted)"]
     assert "大数公司" in rejects["raw"].iloc[1]
-    record("hostile input", "one JSON record nested 400 deep, one with a 5,000-digit integer", runs=1, survived=1,
-           lost=0, detail="those two rejected with the reason, the others read")
+    results = ('{"results": [{"url": "https://a.example.com/", "title": "甲有限公司"}, {"url": ' + "9" * 5000
+               + ', "title": "大数有限公司"}, {"url": "https://b.example.com/", "title": "乙有限公司"}]}')
+    httpserver.expect_request("/search").respond_with_data(results, content_type="application/json")
+    search = SourceConfig.model_validate({"name": "s", "kind": "websearch", "endpoint": httpserver.url_for("/search"),
+                                          "queries": ["x"]})
+    records, rejects, report = extract_source(search, FAST, run_id="r")
+    assert report.status == "ok" and list(records["company_name"]) == ["甲有限公司", "乙有限公司"]
+    assert list(rejects["reason"]) == [
+        "search result not used: cannot be read: an integer of 5000 digits (more than can be converted)"]
+    record("hostile input", "one JSON record nested 400 deep, one with a 5,000-digit integer (a source, a search)",
+           runs=2, survived=2, lost=0, detail="those records rejected with the reason, the others read")
 
 
 def test_retry_after_that_is_no_ascii_number_falls_back_to_backoff(httpserver):

@@ -254,7 +254,10 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
         for rank, item in enumerate(items, 1):
             raw: dict[str, Any] = {"query": query, "rank": rank,
                                    **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}
-            fields, unusable = websearch.result_to_fields(item, engine, exclude)
+            try:
+                fields, unusable = websearch.result_to_fields(item, engine, exclude)
+            except (ValueError, RecursionError) as exc:  # a value that is no text (see parsers.Unreadable)
+                fields, unusable = None, f"cannot be read: {Unreadable(exc).reason}"
             if fields is not None and fields["website"] in seen_sites:
                 fields, unusable = None, f"same website as an earlier result ({fields['website']})"
             row_ref = f"{redact_url(result.url)} query {query!r} #{rank}"
