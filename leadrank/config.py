@@ -59,6 +59,9 @@ class FetchSettings(Strict):
     # (IP addresses or CIDR networks, e.g. [127.0.0.1, 10.2.0.0/16]; not host names).
     allow_private_network: bool | list[str] = False
     keep_raw: bool = True
+    # Keep responses across nights (data/http-cache) and ask with their ETag / Last-Modified:
+    # an unchanged page comes back as 304 Not Modified, without its body.
+    http_cache: bool = True
 
     @field_validator("allow_private_network")
     @classmethod

@@ -29,7 +29,9 @@ from werkzeug import Response
 
 from leadrank.config import SourceConfig
 from leadrank.extractors import parsers
-from leadrank.extractors.fetch import Fetcher, FetchError, cancellable
+from leadrank.extractors.cancel import cancellable
+from leadrank.extractors.enrich import contact_link
+from leadrank.extractors.fetch import Fetcher, FetchError
 from leadrank.extractors.parsers import MAX_XLSX_UNCOMPRESSED
 from leadrank.extractors.runner import extract_source
 from leadrank.flows.cli import app
@@ -396,6 +398,8 @@ def test_a_malformed_url_loses_only_its_row_or_link(httpserver):
     assert report.status == "ok" and list(records["website"]) == ["丙网", "https://d.example.com/"]
     with pytest.raises(FetchError, match="malformed URL"):
         Fetcher(FAST).get("http://[::1")
+    links = parsers.soup("<a href='http://[::1/contact'>联系我们</a><a href='/contact'>联系我们</a>")
+    assert contact_link(links, "https://a.example.com/") == "https://a.example.com/contact"
     record("hostile input", "malformed URLs (http://[::1, http://[bad) in search results, detail, next and table links",
            runs=3, survived=3, lost=0, detail="the row rejected or the link dropped, with the reason; the rest read")
 
@@ -465,8 +469,17 @@ def test_one_unreadable_json_record_is_rejected_and_the_others_kept(httpserver):
     assert list(rejects["reason"]) == ["record cannot be read: nested too deep",
                                        "record cannot be read: an integer of 5000 digits (more than can be converted)"]
     assert "大数公司" in rejects["raw"].iloc[1]
-    record("hostile input", "one JSON record nested 400 deep, one with a 5,000-digit integer", runs=1, survived=1,
-           lost=0, detail="those two rejected with the reason, the others read")
+    results = ('{"results": [{"url": "https://a.example.com/", "title": "甲有限公司"}, {"url": ' + "9" * 5000
+               + ', "title": "大数有限公司"}, {"url": "https://b.example.com/", "title": "乙有限公司"}]}')
+    httpserver.expect_request("/search").respond_with_data(results, content_type="application/json")
+    search = SourceConfig.model_validate({"name": "s", "kind": "websearch", "endpoint": httpserver.url_for("/search"),
+                                          "queries": ["x"]})
+    records, rejects, report = extract_source(search, FAST, run_id="r")
+    assert report.status == "ok" and list(records["company_name"]) == ["甲有限公司", "乙有限公司"]
+    assert list(rejects["reason"]) == [
+        "search result not used: cannot be read: an integer of 5000 digits (more than can be converted)"]
+    record("hostile input", "one JSON record nested 400 deep, one with a 5,000-digit integer (a source, a search)",
+           runs=2, survived=2, lost=0, detail="those records rejected with the reason, the others read")
 
 
 def test_retry_after_that_is_no_ascii_number_falls_back_to_backoff(httpserver):
@@ -505,7 +518,7 @@ def test_extract_replay_refuses_a_path_for_a_run_id(tmp_path, monkeypatch):
     before = {p for p in tmp_path.rglob("*")}
     for run_id in ("../../x", str(tmp_path / "elsewhere"), "..", "a/../../b"):
         result = CliRunner().invoke(app, ["extract", "-c", str(config), "--replay", run_id, "-o", str(tmp_path / "o.csv")])
-        assert result.exit_code != 0 and "is not a run id" in result.output, result.output
+        assert result.exit_code != 0 and "is not a run id" in " ".join(result.output.split()), result.output
     assert {p for p in tmp_path.rglob("*")} == before and not (data.parent / "x").exists()
     record("hostile input", "`leadrank extract --replay ../../x` (a path for a run id)", runs=4, survived=4, lost=0,
            detail="refused as --resume refuses it; no directory created")

@@ -22,8 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext, suppress
-from contextvars import ContextVar
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,8 +36,13 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 import urllib3.util.connection
+from cachecontrol import CacheControlAdapter
+from cachecontrol.caches.file_cache import FileCache
 
 from leadrank.config import FetchSettings
+from leadrank.extractors.cancel import CANCELLED, Abort, current_cancellation, in_flight, watch_socket
+from leadrank.extractors.httpcache import KeepValidated, Revalidate
+from leadrank.extractors.robots import MAX_CRAWL_DELAY, robots_lines
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +80,9 @@ def redact_url(url: str) -> str:
 
 
 class _RedactUrls(logging.Filter):
-    """urllib3 logs each request line (`GET /search?q=…&api_key=…`) at DEBUG: with debug logging
-    on, a key in a query string would reach the logs. This masks it in urllib3's records."""
+    """urllib3 logs each request line (`GET /search?q=…&api_key=…`) at DEBUG, and CacheControl each
+    URL it considers storing: with debug logging on, a key in a query string would reach the logs.
+    This masks it in their records."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -86,7 +91,7 @@ class _RedactUrls(logging.Filter):
         return True
 
 
-for _name in ("urllib3.connectionpool", "urllib3.poolmanager"):
+for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "cachecontrol.controller"):
     logging.getLogger(_name).addFilter(_RedactUrls())
 
 
@@ -124,7 +129,7 @@ class FetchResult:
 
 
 # Request headers that carry no credential and may follow a redirect to another origin.
-_PORTABLE_HEADERS = frozenset({"accept", "accept-language"})
+_PORTABLE_HEADERS = frozenset({"accept", "accept-language", "cache-control"})
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -279,101 +284,6 @@ class AddressPolicy:
         return found
 
 
-class _Abort:
-    """Ends one request early, from another thread: shuts its sockets down, so that a read
-    blocked on a server that trickles its headers a byte at a time (every read within the read
-    timeout) or says nothing returns at once. `reason` says why, for the error."""
-
-    def __init__(self) -> None:
-        self.reason: str | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def watch(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        with self._lock:
-            self._sockets.append(sock)
-            fired = self.reason is not None
-        if fired:
-            _shut(sock)
-
-    def fire(self, reason: str) -> None:
-        with self._lock:
-            if self.reason is not None:
-                return
-            self.reason = reason
-            sockets = list(self._sockets)
-        for sock in sockets:
-            _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    with suppress(OSError):  # already closed
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-# The request this thread has in flight (requests is synchronous: the thread that asks is the
-# one that connects and reads), so that its connection can hand its socket to the _Abort.
-_in_flight = threading.local()
-
-
-def _watch(sock: socket.socket | None) -> None:
-    abort: _Abort | None = getattr(_in_flight, "abort", None)
-    if abort is not None:
-        abort.watch(sock)
-
-
-class Cancellation:
-    """Stops the fetches of a thread that nobody waits for any more (a source task past its
-    timeout is abandoned, not killed): after `cancel()` the request in flight ends at once and
-    no further request or retry starts. See `cancellable`."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self._aborts: set[_Abort] = set()
-        self._lock = threading.Lock()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.event.is_set()
-
-    def cancel(self) -> None:
-        with self._lock:
-            self.event.set()
-            aborts = list(self._aborts)
-        for abort in aborts:
-            abort.fire(CANCELLED)
-
-    @contextmanager
-    def covering(self, abort: _Abort) -> Iterator[None]:
-        with self._lock:
-            self._aborts.add(abort)
-            if self.event.is_set():
-                abort.fire(CANCELLED)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._aborts.discard(abort)
-
-
-CANCELLED = "fetch cancelled: nothing waits for this source any more (its task timed out or ended)"
-_cancellation: ContextVar[Cancellation | None] = ContextVar("leadrank_fetch_cancellation", default=None)
-
-
-@contextmanager
-def cancellable() -> Iterator[Cancellation]:
-    """A Cancellation for the fetchers created in this context, including in worker threads
-    started from it with the context copied (anyio's to_thread, as Prefect runs sync work)."""
-    token = Cancellation()
-    reset = _cancellation.set(token)
-    try:
-        yield token
-    finally:
-        _cancellation.reset(reset)
-
-
 class _GuardedConnection:
     """Mixed into urllib3's connection classes: connect to an address the policy checked, from
     the one resolution that was checked. Resolving again to connect (as urllib3 does) would let
@@ -393,7 +303,7 @@ class _GuardedConnection:
                 sock = urllib3.util.connection.create_connection(
                     (address, self.port), self.timeout,  # type: ignore[attr-defined]
                     source_address=self.source_address, socket_options=self.socket_options)  # type: ignore[attr-defined]
-                _watch(sock)
+                watch_socket(sock)
                 return sock
             except TimeoutError:
                 error = urllib3.exceptions.ConnectTimeoutError(
@@ -403,23 +313,22 @@ class _GuardedConnection:
         raise error
 
     def getresponse(self) -> Any:
-        """Hand the socket (reused from the pool, or TLS-wrapped) to the request's _Abort
+        """Hand the socket (reused from the pool, or TLS-wrapped) to the request's Abort
         before blocking on the status line and headers."""
-        _watch(self.sock)  # type: ignore[attr-defined]
+        watch_socket(self.sock)  # type: ignore[attr-defined]
         return super().getresponse()  # type: ignore[misc]
 
 
-class _GuardedAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter with connections that only reach addresses the source's policy permits.
-    (Through a proxy the proxy connects, so it must police its own egress; the URL check still
-    refuses private targets by name before any request.)"""
+class _GuardedPools:
+    """Mixed into requests' adapters: connections that only reach addresses the source's policy
+    permits. (Through a proxy the proxy connects, so it must police its own egress; the URL check
+    still refuses private targets by name before any request.)"""
 
-    def __init__(self, policy: AddressPolicy):
-        self.policy = policy
-        super().__init__()
+    policy: AddressPolicy
+    poolmanager: Any
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[misc]
         extra = {"policy": self.policy}
         http = type("GuardedHTTPConnection", (_GuardedConnection, urllib3.connection.HTTPConnection), extra)
         https = type("GuardedHTTPSConnection", (_GuardedConnection, urllib3.connection.HTTPSConnection), extra)
@@ -427,6 +336,20 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
             "http": type("GuardedHTTPPool", (urllib3.HTTPConnectionPool,), {"ConnectionCls": http}),
             "https": type("GuardedHTTPSPool", (urllib3.HTTPSConnectionPool,), {"ConnectionCls": https}),
         }
+
+
+class _GuardedAdapter(_GuardedPools, requests.adapters.HTTPAdapter):
+    def __init__(self, policy: AddressPolicy):
+        self.policy = policy
+        super().__init__()
+
+
+class _CachingAdapter(_GuardedPools, CacheControlAdapter):
+    """The guarded adapter with an HTTP cache in `cache_dir` (see Revalidate)."""
+
+    def __init__(self, policy: AddressPolicy, cache_dir: Path):
+        self.policy = policy
+        super().__init__(cache=FileCache(str(cache_dir)), controller_class=Revalidate, heuristic=KeepValidated())
 
 
 class _HostGate:
@@ -492,6 +415,8 @@ class Fetcher:
 
     `raw_dir` keeps every response body with its metadata; with `replay=True` the fetcher
     answers from that directory instead of the network, so that a run can be re-parsed.
+    `cache_dir` keeps responses across nights, revalidated with their ETag / Last-Modified
+    (`revalidated` counts the responses the site answered 304 Not Modified to).
     """
 
     def __init__(
@@ -502,22 +427,25 @@ class Fetcher:
         replay: bool = False,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        cache_dir: Path | None = None,
     ):
         self.settings = settings
         self.raw_dir = raw_dir
         self.replay = replay
         self.session = session or requests.Session()
         self.policy = AddressPolicy(settings.allow_private_network)
-        guarded = _GuardedAdapter(self.policy)
+        self.caching = cache_dir is not None
+        guarded = _CachingAdapter(self.policy, cache_dir) if cache_dir is not None else _GuardedAdapter(self.policy)
         self.session.mount("http://", guarded)
         self.session.mount("https://", guarded)
         self.session.headers["User-Agent"] = settings.agent()
         if "@" in settings.contact:
             self.session.headers["From"] = settings.contact  # RFC 9110: who runs this crawler
         self.sleep = sleep
-        self.cancellation = _cancellation.get()
+        self.cancellation = current_cancellation()
         self._robots: dict[str, RobotFileParser | None] = {}
         self.requests_made = 0
+        self.revalidated = 0
         if not settings.respect_robots:
             log.warning("robots.txt is ignored for this source (respect_robots: false)")
 
@@ -535,8 +463,11 @@ class Fetcher:
             raise FetchError(url, "malformed URL (cannot be parsed)", retry=False) from None
         if self.replay:
             return self._from_raw(url)
+        request_headers = dict(headers or {})
+        if self.caching and (request_headers or redact_url(url) != url):
+            request_headers["Cache-Control"] = "no-store"  # a request carrying a key is never stored
         try:
-            result = self._follow(url, dict(headers or {}))
+            result = self._follow(url, request_headers)
         except FetchError as exc:
             self._store_raw(url, exc.result, exc)
             raise
@@ -592,8 +523,22 @@ class Fetcher:
                 return None
             raise FetchError(base + "/robots.txt", f"robots.txt unavailable ({exc.reason}): site not fetched",
                              status=exc.status) from None
-        parser.parse(result.text.splitlines())
+        parser.parse(list(robots_lines(result.text)))
         return parser
+
+    def _interval(self, url: str) -> float:
+        """Seconds between requests to `url`'s host: the configured rate_limit or what the site's
+        robots.txt asks for this agent (Crawl-delay, Request-rate), whichever is slower."""
+        interval = 1.0 / self.settings.rate_limit if self.settings.rate_limit > 0 else 0.0
+        parts = urlsplit(url)
+        parser = self._robots.get(f"{parts.scheme}://{parts.netloc}") if self.settings.respect_robots else None
+        if parser is not None:
+            agent = self.settings.agent()
+            interval = max(interval, float(parser.crawl_delay(agent) or 0))
+            rate = parser.request_rate(agent)
+            if rate is not None and rate.requests > 0:
+                interval = max(interval, rate.seconds / rate.requests)
+        return min(interval, MAX_CRAWL_DELAY)
 
     # -- transport ------------------------------------------------------------------------------
     def _follow(self, url: str, headers: dict[str, str], *, robots: bool = False) -> FetchResult:
@@ -657,7 +602,8 @@ class Fetcher:
         attempt = 0
         while True:
             self._check_cancelled(url)
-            gate.wait_turn(self.settings.rate_limit, self.sleep)
+            interval = self._interval(url)
+            gate.wait_turn(1.0 / interval if interval > 0 else 0.0, self.sleep)
             self._check_cancelled(url)
             delay: float | None = None
             with gate.slot(self.settings.max_concurrency_per_host):
@@ -696,7 +642,9 @@ class Fetcher:
         size = 0
         while True:
             try:
-                chunk = response.raw.read1(65536, decode_content=True)
+                # read, not read1: the HTTP cache stores what passes through read (the deadline in
+                # _request_once bounds a read that waits for a slow server)
+                chunk = response.raw.read(65536, decode_content=True)
             except urllib3.exceptions.ReadTimeoutError:
                 raise FetchError(url, "timed out while reading the body") from None
             except (urllib3.exceptions.ProtocolError, http.client.IncompleteRead):
@@ -716,11 +664,11 @@ class Fetcher:
         """One HTTP request under one deadline, total_timeout from connect to last byte: a timer
         shuts the socket down when it passes, whatever state the request is in (connecting,
         waiting for headers that trickle, reading the body). A cancellation does the same."""
-        abort = _Abort()
+        abort = Abort()
         limit = f"response took longer than total_timeout={self.settings.total_timeout:g}s"
         timer = threading.Timer(self.settings.total_timeout, abort.fire, args=(limit,))
         timer.daemon = True
-        _in_flight.abort = abort
+        in_flight.abort = abort
         covering = self.cancellation.covering(abort) if self.cancellation is not None else nullcontext()
         try:
             with covering:
@@ -731,7 +679,7 @@ class Fetcher:
                 raise
         finally:
             timer.cancel()
-            _in_flight.abort = None
+            in_flight.abort = None
         if abort.reason is not None:  # also when the cut-off response looked complete (headers ended by EOF)
             raise FetchError(url, abort.reason, retry=abort.reason != CANCELLED)
         return result
@@ -750,6 +698,7 @@ class Fetcher:
                 allow_redirects=False,
                 stream=True,
             ) as response:
+                self.revalidated += bool(getattr(response, "from_cache", False))
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise FetchError(url, f"body of {declared} bytes exceeds the cap of {cap} bytes", status=response.status_code)

@@ -27,6 +27,7 @@ from leadrank.extractors.fetch import Fetcher, FetchError, redact_url
 from leadrank.extractors.fields import clean_text, safe_text, split_country_line
 from leadrank.extractors.pages import fetch_detail, iter_pages
 from leadrank.extractors.parsers import ParseError, Unreadable
+from leadrank.paths import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ KNOWN_OPTIONS = {
 # A required field empty in more than this share of rows means the layout changed: the
 # source fails rather than loading a night of nameless rows.
 LAYOUT_CHANGE_SHARE = 0.5
+HTTP_CACHE_DIR = "http-cache"  # under the data directory, shared by every source and night
 _KEY_SPACE = re.compile(r"\s+")
 
 
@@ -65,6 +67,7 @@ class SourceReport:
     reason: str | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    revalidated: int = 0  # responses the site answered 304 Not Modified to (the body from the HTTP cache)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,7 +126,9 @@ def extract_source(
         report.reason = (f"unknown setting(s) {', '.join(unknown)} for {source.kind} sources "
                          f"(known: {', '.join(sorted(KNOWN_OPTIONS[source.kind]))})")
         return _frames(collected, run_id) + (report,)
-    fetcher = Fetcher(settings, raw_dir=raw_dir / source.name if raw_dir else None, replay=replay)
+    cache_dir = data_dir() / HTTP_CACHE_DIR if settings.http_cache and not replay else None
+    fetcher = Fetcher(settings, raw_dir=raw_dir / source.name if raw_dir else None, replay=replay,
+                      cache_dir=cache_dir)
     try:
         if source.kind == "websearch":
             _collect_search(source, fetcher, run_id, collected, report, on_page)
@@ -136,6 +141,7 @@ def extract_source(
         log.exception("source %s crashed", source.name)
         report.status = "partial" if collected.rows else "failed"
         report.reason = f"unexpected {type(exc).__name__}: {exc}"
+    report.revalidated = fetcher.revalidated
     _validate(source, collected, report, run_id)
     # Reasons quote pages (a table header, a title): they are stored and shown, so made safe too.
     report.reason = safe_text(report.reason) if report.reason else report.reason
@@ -254,7 +260,10 @@ def _collect_search(source, fetcher, run_id, collected, report, on_page) -> None
         for rank, item in enumerate(items, 1):
             raw: dict[str, Any] = {"query": query, "rank": rank,
                                    **{k: v for k, v in item.items() if isinstance(v, (str, int, float))}}
-            fields, unusable = websearch.result_to_fields(item, engine, exclude)
+            try:
+                fields, unusable = websearch.result_to_fields(item, engine, exclude)
+            except (ValueError, RecursionError) as exc:  # a value that is no text (see parsers.Unreadable)
+                fields, unusable = None, f"cannot be read: {Unreadable(exc).reason}"
             if fields is not None and fields["website"] in seen_sites:
                 fields, unusable = None, f"same website as an earlier result ({fields['website']})"
             row_ref = f"{redact_url(result.url)} query {query!r} #{rank}"

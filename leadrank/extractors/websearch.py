@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from leadrank.config import resolve_secret
 from leadrank.extractors.fetch import Fetcher, FetchResult
 from leadrank.extractors.fields import clean_text, json_path
-from leadrank.extractors.parsers import ParseError
+from leadrank.extractors.parsers import ParseError, load_json_document
 
 _TITLE_SPLIT = re.compile(r"\s*(?:\||_|–|—|-{1,2}|·|:|：|»)\s*")
 _TITLE_NOISE = re.compile(
@@ -110,8 +110,8 @@ def search(fetcher: Fetcher, opts: dict[str, Any]) -> Iterator[tuple[FetchResult
             raise ParseError(f"{engine_name} endpoint redirected to another host ({_host(result.url)}): "
                              "its results are not used")
         try:
-            data = result.json()
-        except ValueError:
+            data = load_json_document(result.text, {})  # a 5,000-digit number fails one result, not all
+        except ParseError:
             raise ParseError(f"{engine_name} answered with something that is not JSON "
                              f"({result.headers.get('Content-Type') or 'no content type'})") from None
         items = json_path(data, engine.results_path) or []

@@ -99,6 +99,8 @@ def extract(
     (company_name, company_name_alt, website, phone, email, address, country, province, city,
     uscc, booth, hall, products, member_level, industry) and raw (every value the source held for
     the row, as JSON). A failed source is reported with its reason; the others are still written.
+    Values that a spreadsheet would run as a formula (`=…`, `+…`, `@…`) get a leading apostrophe,
+    as in `leadrank export`.
     Every response is kept under `data/runs/<run id>/raw/<source>/` (index.jsonl lists them).
     """
     import pandas as pd
