@@ -97,7 +97,8 @@ SEARCH = "{name: s, kind: websearch, endpoint: 'https://s.example/search', queri
     ("scoring: {fit_wieght: 0.7}\n", r"scoring: unknown key `fit_wieght` \(did you mean `fit_weight`\?\)"),
     ("resolution: {match_treshold: 5}\n", r"resolution: unknown key `match_treshold` \(did you mean `match_threshold`"),
     ("resolution: {weights: {uscc_sam: 10}}\n", r"resolution.weights: .*'uscc_sam' \(did you mean `uscc_same`"),
-    ("scoring: {ratio_weights: {roe: 1}}\n", r"scoring.ratio_weights: unknown ratio 'roe'"),
+    ("scoring: {ratio_weights: {roe: 1}}\n", r"scoring.ratio_weights: unknown ratio in ratio_weights 'roe'"),
+    ("scoring: {ratio_weights: {revenue_growth: 1}}\n", r"unknown ratio in ratio_weights 'revenue_growth'"),
     ("scoring: {segment_weights: {goverment: 1}}\n", r"did you mean `government`"),
     ("scoring: {tiers: {A: 0.1, E: 0.9}}\n", r"scoring.tiers: unknown tier"),
     ("scoring: {segment_rules: [{segment: x, patern: y}]}\n", r"scoring.segment_rules\[0\]: unknown key `patern`"),
@@ -159,9 +160,10 @@ sources:
     assert cfg.source("e").options()["detail"] == {"fields": {"phone": {"label": ["电话", "Tel"]}}}
 
 
-def test_match_weights_given_are_merged_over_the_defaults(tmp_path):
-    cfg = load_config(write(tmp_path, "resolution: {weights: {phone_same: 3.5}}\n"))
+def test_weights_given_are_merged_over_the_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, "resolution: {weights: {phone_same: 3.5}}\nscoring: {ratio_weights: {roa: 2}}\n"))
     assert cfg.resolution.weights["phone_same"] == 3.5 and cfg.resolution.weights["uscc_same"] == 14.0
+    assert cfg.scoring.ratio_weights["roa"] == 2 and cfg.scoring.ratio_weights["inventory_days"] == 0.5
 
 
 # -- files named in the config (issue 18) ------------------------------------------------------------
