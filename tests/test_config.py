@@ -213,3 +213,13 @@ def test_a_field_spec_mapping_names_exactly_one_element(tmp_path):
         with pytest.raises(ConfigError, match="exactly one of `label`"):
             load_config(write(tmp_path, f"sources:\n  - {{name: e, kind: exhibition, url: x, items: div, "
                                         f"fields: {{company_name: {spec}}}}}\n"))
+
+
+def test_a_night_refuses_to_begin_on_a_missing_file(tmp_path):
+    """The deployed flow does not go through `leadrank run`: its first step checks the files too."""
+    from leadrank.pipeline import begin
+
+    config = write(tmp_path, "outcomes:\n  - {name: crm, path: crm/won-lost.csv}\n")
+    with pytest.raises(ConfigError, match="won-lost.csv is not a file"):
+        begin(str(config), "r1", f"sqlite:///{tmp_path / 'w.db'}")
+    assert not (tmp_path / "w.db").exists()
