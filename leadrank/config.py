@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from leadrank.config_schema import Strict, format_errors, redact, suggestion
 from leadrank.config_sources import AnySource, SourceConfig
@@ -166,10 +166,9 @@ DEFAULT_MATCH_WEIGHTS: dict[str, float] = {
 
 class ResolutionConfig(Strict):
     """Entity-resolution settings: evidence weights (log-odds points) and the threshold their sum
-    must reach for two records to be one company. See leadrank.transform.matching.
+    must reach for two records to be one company. See leadrank.transform.matching."""
 
-    Every key is checked (a typo is an error with a suggestion); a new setting is a new field
-    here. `weights` given in the file are merged over DEFAULT_MATCH_WEIGHTS, by known name."""
+    model_config = ConfigDict(extra="forbid")
 
     match_threshold: float = 6.0
     cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
@@ -180,6 +179,8 @@ class ResolutionConfig(Strict):
     name_weak: float = 75.0  # ... as a plausible variant
     name_different: float = 55.0  # ... below this, names disagree
     shared_key_names: int = 3  # a phone/domain used by more distinct names than this is a shared one
+    # Every key above is checked (Strict: a typo is an error with a suggestion), so a new setting
+    # is a new field. `weights` given in the file are merged over DEFAULT_MATCH_WEIGHTS by name.
     weights: dict[str, float] = DEFAULT_MATCH_WEIGHTS
 
     @field_validator("weights")
