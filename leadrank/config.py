@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from leadrank.config_schema import Strict, format_errors, redact, suggestion
 from leadrank.config_sources import AnySource, SourceConfig
@@ -169,10 +169,9 @@ DEFAULT_MATCH_WEIGHTS: dict[str, float] = {
 
 class ResolutionConfig(Strict):
     """Entity-resolution settings: evidence weights (log-odds points) and the threshold their sum
-    must reach for two records to be one company. See leadrank.transform.matching.
+    must reach for two records to be one company. See leadrank.transform.matching."""
 
-    Every key is checked (a typo is an error with a suggestion); a new setting is a new field
-    here. `weights` given in the file are merged over DEFAULT_MATCH_WEIGHTS, by known name."""
+    model_config = ConfigDict(extra="forbid")
 
     match_threshold: float = 6.0  # hand-set points (learned: false)
     # Learned weights (leadrank.transform.fellegi_sunter): m by EM, u from random pairs, the
@@ -191,6 +190,8 @@ class ResolutionConfig(Strict):
     name_weak: float = 75.0  # ... as a plausible variant
     name_different: float = 55.0  # ... below this, names disagree
     shared_key_names: int = 3  # a phone/domain used by more distinct names than this is a shared one
+    # Every key above is checked (Strict: a typo is an error with a suggestion), so a new setting
+    # is a new field. `weights` given in the file are merged over DEFAULT_MATCH_WEIGHTS by name.
     weights: dict[str, float] = DEFAULT_MATCH_WEIGHTS
 
     @field_validator("weights")
@@ -238,6 +239,8 @@ def _compiles(regex: str | None) -> str | None:
     return regex
 
 
+DEFAULT_RATIO_WEIGHTS = {"current_asset_ratio": 1.0, "net_margin": 1.0, "roa": 1.0, "collection_days": 1.0,
+                         "inventory_days": 0.5}  # the ratios of the fit score (scoring.ratios.RATIOS)
 RATIO_NAMES = ("current_asset_ratio", "net_margin", "roa", "collection_days", "inventory_days", "revenue_growth")
 SEGMENTS = ("government", "bank_finance", "telecom", "listed", "multinational", "large_enterprise", "retail_chain",
             "wholesaler", "sme")
@@ -256,13 +259,7 @@ class ScoringConfig(Strict):
     model_weight: float = 0.5
     min_outcomes_per_class: int = 8
     tiers: dict[str, float] = {"A": 0.10, "B": 0.30, "C": 0.60}  # cumulative share of ranked leads
-    ratio_weights: dict[str, float] = {
-        "current_asset_ratio": 1.0,
-        "net_margin": 1.0,
-        "roa": 1.0,
-        "collection_days": 1.0,
-        "inventory_days": 0.5,
-    }
+    ratio_weights: dict[str, float] = DEFAULT_RATIO_WEIGHTS  # merged over these; 0 leaves a ratio out
     fit_ratio_share: float = Field(default=0.6, ge=0, le=1)  # the fit score is this much ratios, the rest segment
     segment_rules: list[SegmentRule] = []  # empty: leadrank.scoring.segments.DEFAULT_RULES
     product_line_rules: list[ProductLineRule] = []  # empty: DEFAULT_PRODUCT_LINES
@@ -284,9 +281,14 @@ class ScoringConfig(Strict):
                 raise ValueError(f"tiers: {letter} is a cumulative share of the ranked list, in (0, 1]")
         return value
 
-    @field_validator("ratio_weights", "ratio_higher_is_better")
+    @field_validator("ratio_weights")
     @classmethod
-    def _ratios(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _weighted_ratios(cls, value: dict[str, float]) -> dict[str, float]:
+        return {**DEFAULT_RATIO_WEIGHTS, **_keys_in(value, list(DEFAULT_RATIO_WEIGHTS), "ratio in ratio_weights")}
+
+    @field_validator("ratio_higher_is_better")
+    @classmethod
+    def _ratios(cls, value: dict[str, bool]) -> dict[str, bool]:
         return _keys_in(value, RATIO_NAMES, "ratio")
 
     @model_validator(mode="after")

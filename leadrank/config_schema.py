@@ -18,8 +18,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidatorFunctionWrapHandler, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # Environment values shorter than this are not redacted (a "1" or "cn" would mangle every
 # message and is no secret); longer ones are replaced wherever they appear in an error.
@@ -27,17 +27,19 @@ MIN_REDACTED = 4
 
 
 def suggestion(key: str, known: Iterable[str]) -> str:
-    """` (did you mean `x`?)` for the closest known key, else an empty string."""
-    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    """` (did you mean `x`?)` for the closest known key (difflib's, else one that starts with
+    the key: `link` → `link_field`), else an empty string."""
+    known = sorted(known)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [k for k in known if key and k.startswith(key)][:1]
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-def unknown_key_error(key: str, known: Iterable[str], where: str = "", hint: str | None = None) -> PydanticCustomError:
-    """The error for one key a section does not have; `hint` says where such a key belongs."""
+def unknown_key_error(key: str, known: Iterable[str], hint: str | None = None) -> PydanticCustomError:
+    """The error for one key a section does not have (its path names the key): where such a key
+    belongs (`hint`), else the closest known key, else the known keys."""
     known = sorted(known)
-    text = f"unknown key `{key}`{where}"
-    text += f": it belongs {hint}" if hint else suggestion(key, known)
-    text += f"; known keys: {', '.join(known)}"
+    close = suggestion(key, known)
+    text = "unknown key" + (f": it belongs {hint}" if hint else close or f"; known keys: {', '.join(known)}")
     return PydanticCustomError("unknown_key", "{text}", {"text": text})
 
 
@@ -50,15 +52,25 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
     misplaced: ClassVar[Mapping[str, str]] = {}
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            known = {field.alias or name for name, field in cls.model_fields.items()}
-            for key in data:
-                if key not in known:
-                    raise unknown_key_error(str(key), known, hint=cls.misplaced.get(str(key)))
-        return data
+    def _known_keys(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Unknown keys are errors, each with its suggestion; the known keys are still validated,
+        so one pass reports every problem of the section (not only the first unknown key)."""
+        if not isinstance(data, dict):
+            return handler(data)
+        known = {field.alias or name for name, field in cls.model_fields.items()}
+        unknown = [str(key) for key in data if key not in known]
+        if not unknown:
+            return handler(data)
+        errors = [InitErrorDetails(type=unknown_key_error(key, known, hint=cls.misplaced.get(key)), loc=(key,),
+                                   input=None) for key in unknown]
+        try:
+            handler({key: value for key, value in data.items() if key in known})
+        except ValidationError as exc:
+            errors += [InitErrorDetails(type=PydanticCustomError(e["type"], "{text}", {"text": e["msg"]}),
+                                        loc=e["loc"], input=None) for e in exc.errors(include_url=False)]
+        raise ValidationError.from_exception_data(cls.__name__, errors)
 
 
 def _path(loc: tuple[int | str, ...], names: Mapping[int, str]) -> str:

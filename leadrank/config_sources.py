@@ -262,20 +262,31 @@ class PageSource(SourceConfig):
         return self
 
 
+def _shape_tag(value: Any) -> str:
+    """`<value>` for a scalar, `<mapping>` for a mapping: the two shapes of `enrich` and `api_key`."""
+    return "<mapping>" if isinstance(value, (dict, Strict)) else "<value>"
+
+
+def _shaped(scalar: Any, mapping: type[Strict], what: str) -> Any:
+    """A setting that is a scalar or a mapping, told apart by shape (so errors name one of them)."""
+    return Annotated[Annotated[scalar, Tag("<value>")] | Annotated[mapping, Tag("<mapping>")],
+                     Discriminator(_shape_tag, custom_error_type="shape", custom_error_message=what)]
+
+
 class WebSearchSource(SourceConfig):
     """Candidates from a search API (leadrank.extractors.websearch)."""
 
     kind: Literal["websearch"]
     engine: Literal["searxng", "brave", "serpapi"] = "searxng"
     endpoint: str
-    api_key: SecretStr | SecretRef | None = None
+    api_key: _shaped(SecretStr, SecretRef, "api_key") | None = None  # type: ignore[valid-type]
     queries: list[str] = Field(min_length=1)
     vars: dict[str, list[str]] = {}
     max_results: int | None = Field(default=None, ge=1)
     language: str | None = None
     serpapi_engine: str | None = None
     exclude_domains: list[str] = []
-    enrich: bool | EnrichSpec = False
+    enrich: _shaped(bool, EnrichSpec, "enrich") = False  # type: ignore[valid-type]
 
     @field_validator("api_key", mode="before")
     @classmethod

@@ -94,42 +94,43 @@ SEARCH = "{name: s, kind: websearch, endpoint: 'https://s.example/search', queri
 
 
 @pytest.mark.parametrize("text, message", [
-    ("scoring: {fit_wieght: 0.7}\n", r"scoring: unknown key `fit_wieght` \(did you mean `fit_weight`\?\)"),
-    ("resolution: {match_treshold: 5}\n", r"resolution: unknown key `match_treshold` \(did you mean `match_threshold`"),
+    ("scoring: {fit_wieght: 0.7}\n", r"scoring.fit_wieght: unknown key \(did you mean `fit_weight`\?\)"),
+    ("resolution: {match_treshold: 5}\n", r"resolution.match_treshold: unknown key \(did you mean `match_threshold`"),
     ("resolution: {weights: {uscc_sam: 10}}\n", r"resolution.weights: .*'uscc_sam' \(did you mean `uscc_same`"),
-    ("scoring: {ratio_weights: {roe: 1}}\n", r"scoring.ratio_weights: unknown ratio 'roe'"),
+    ("scoring: {ratio_weights: {roe: 1}}\n", r"scoring.ratio_weights: unknown ratio in ratio_weights 'roe'"),
+    ("scoring: {ratio_weights: {revenue_growth: 1}}\n", r"unknown ratio in ratio_weights 'revenue_growth'"),
     ("scoring: {segment_weights: {goverment: 1}}\n", r"did you mean `government`"),
     ("scoring: {tiers: {A: 0.1, E: 0.9}}\n", r"scoring.tiers: unknown tier"),
-    ("scoring: {segment_rules: [{segment: x, patern: y}]}\n", r"scoring.segment_rules\[0\]: unknown key `patern`"),
+    ("scoring: {segment_rules: [{segment: x, patern: y}]}\n", r"scoring.segment_rules\[0\].patern: unknown key \(did you mean `pattern`"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fields: {company_name: h3},"
-     " detail: {link: a.more@href}}\n", r"sources\[0\] \(e\).detail: unknown key `link`"),
+     " detail: {link: a.more@href}}\n", r"sources\[0\] \(e\).detail.link: unknown key \(did you mean `link_field`\?\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fields: {company_name: h3},"
      " detail: {fields: {phone: .tel}}}\n", r"link_field 'detail_url' is not a field of the list page"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fields: {company_name: h3},"
-     " allow_private_network: true}\n", r"sources\[0\] \(e\): unknown key `allow_private_network`: it belongs under"),
+     " allow_private_network: true}\n", r"sources\[0\] \(e\).allow_private_network: unknown key: it belongs under the source's `fetch:`"),
     ("sources:\n  - {name: e, kind: association, url: x, items: div, columns: {company_name: 名称}}\n",
      r"`items` is a setting of format html, and this source's format is table \(the default\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, pagination: {nxt: a.next}}\n",
-     r"sources\[0\] \(e\).pagination: unknown key `nxt` \(did you mean `next`\?\)"),
+     r"sources\[0\] \(e\).pagination.nxt: unknown key \(did you mean `next`\?\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, pagination: {next: a, param: page}}\n",
      r"pagination needs exactly one of"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, set: {contry: CN}}\n",
      r"`set:` key 'contry' is not a record field \(did you mean `country`\?\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fields: {company_name: {lable: 名称}}}\n",
-     r"sources\[0\] \(e\).fields.company_name: unknown key `lable` \(did you mean `label`\?\)"),
+     r"sources\[0\] \(e\).fields.company_name.lable: unknown key \(did you mean `label`\?\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fields: {company_name: {css: h3, regex: '(a)', group: 2}}}\n",
      r"group 2 but the regex has 1 group"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fetch: {rate_limt: 1}}\n",
-     r"sources\[0\] \(e\).fetch: unknown key `rate_limt` \(did you mean `rate_limit`\?\)"),
+     r"sources\[0\] \(e\).fetch.rate_limt: unknown key \(did you mean `rate_limit`\?\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fetch: {allow_private_network: [intranet]}}\n",
      r"sources\[0\] \(e\).fetch.allow_private_network: .*not an IP address"),
     ("sources:\n  - {name: e, kind: brochure, url: x}\n", r"sources\[0\] \(e\): `kind` must be one of"),
     ("sources:\n  - " + SEARCH + "}\n", r"uses \{product\}, which `vars` does not define"),
     ("sources:\n  - " + SEARCH + ", vars: {product: [a]}, enrich: {max_site: 3}}\n",
-     r"sources\[0\] \(s\).enrich.*unknown key `max_site` \(did you mean `max_sites`\?\)"),
+     r"sources\[0\] \(s\).enrich.max_site: unknown key \(did you mean `max_sites`\?\)"),
     ("sources:\n  - " + SEARCH + ", vars: {product: [a]}, engine: brave}\n", r"the brave engine needs api_key"),
     ("financials:\n  - {name: f, path: f.csv, columns: {stok_code: code}}\n", r"did you mean `stock_code`"),
-    ("outcomes:\n  - {name: o, path: o.csv, colums: {outcome: 结果}}\n", r"outcomes\[0\]: unknown key `colums`"),
+    ("outcomes:\n  - {name: o, path: o.csv, colums: {outcome: 结果}}\n", r"outcomes\[0\].colums: unknown key \(did you mean `columns`"),
     ("fetch: {allow_private_networks: true}\n", r"did you mean `allow_private_network`"),
 ])
 def test_every_unknown_or_misplaced_key_fails_at_load_with_its_path(tmp_path, text, message):
@@ -159,9 +160,10 @@ sources:
     assert cfg.source("e").options()["detail"] == {"fields": {"phone": {"label": ["电话", "Tel"]}}}
 
 
-def test_match_weights_given_are_merged_over_the_defaults(tmp_path):
-    cfg = load_config(write(tmp_path, "resolution: {weights: {phone_same: 3.5}}\n"))
+def test_weights_given_are_merged_over_the_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, "resolution: {weights: {phone_same: 3.5}}\nscoring: {ratio_weights: {roa: 2}}\n"))
     assert cfg.resolution.weights["phone_same"] == 3.5 and cfg.resolution.weights["uscc_same"] == 14.0
+    assert cfg.scoring.ratio_weights["roa"] == 2 and cfg.scoring.ratio_weights["inventory_days"] == 0.5
 
 
 # -- files named in the config (issue 18) ------------------------------------------------------------
@@ -211,3 +213,13 @@ def test_a_field_spec_mapping_names_exactly_one_element(tmp_path):
         with pytest.raises(ConfigError, match="exactly one of `label`"):
             load_config(write(tmp_path, f"sources:\n  - {{name: e, kind: exhibition, url: x, items: div, "
                                         f"fields: {{company_name: {spec}}}}}\n"))
+
+
+def test_a_night_refuses_to_begin_on_a_missing_file(tmp_path):
+    """The deployed flow does not go through `leadrank run`: its first step checks the files too."""
+    from leadrank.pipeline import begin
+
+    config = write(tmp_path, "outcomes:\n  - {name: crm, path: crm/won-lost.csv}\n")
+    with pytest.raises(ConfigError, match="won-lost.csv is not a file"):
+        begin(str(config), "r1", f"sqlite:///{tmp_path / 'w.db'}")
+    assert not (tmp_path / "w.db").exists()

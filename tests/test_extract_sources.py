@@ -318,7 +318,7 @@ def test_a_run_can_be_reparsed_from_its_raw_store_without_refetching(site, tmp_p
 
 
 def test_a_misspelt_setting_fails_the_source_by_name(tmp_path):
-    with pytest.raises(ValueError, match=r"unknown key `paginaton` \(did you mean `pagination`\?\)"):
+    with pytest.raises(ValueError, match=r"paginaton\n.*unknown key \(did you mean `pagination`\?\)"):
         source(tmp_path, "<div class='e'><h3>Acme</h3></div>", paginaton={"next": "a.next"})
 
 

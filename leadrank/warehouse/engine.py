@@ -152,7 +152,10 @@ def advisory_xact_lock(conn: Connection, key: int, what: str) -> None:
     few minutes); a session that keeps one longer is not leadrank's (any role could take an
     advisory lock until `grant-sales` revoked that from PUBLIC), and waiting on it forever would
     stop every night. So the wait is bounded, and the error names the session holding it."""
-    patience = float(os.environ.get(LOCK_TIMEOUT_VAR) or 600)
+    try:
+        patience = float(os.environ.get(LOCK_TIMEOUT_VAR) or 600)
+    except ValueError:
+        raise LockTimeout(f"${LOCK_TIMEOUT_VAR} must be a number of seconds") from None
     deadline = time.monotonic() + patience
     pause = 0.05
     while not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar():
