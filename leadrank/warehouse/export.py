@@ -97,12 +97,11 @@ def _text_columns(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     return out
 
 
-def localise(frame: pd.DataFrame, lang: str, tz: ZoneInfo | None = None) -> pd.DataFrame:
+def localise(frame: pd.DataFrame, lang: str, tz: ZoneInfo) -> pd.DataFrame:
     """Values as a person reads them and headers in the chosen language: phones as dialled at
-    home, first_seen_at on the clock of `tz` (the display time zone when None); in English the
+    home, first_seen_at on the clock of `tz`; in English the
     columns keep their names and segments, product lines and movements their codes."""
     out = frame.copy()
-    tz = tz or formats.zone()
     if "key_account" in out:  # a boolean on both dialects (SQLite stores 0/1)
         out["key_account"] = out["key_account"].map(lambda v: None if v is None else bool(v))
     for name, shown in (("phone", formats.phone), ("other_phones", formats.phones),
@@ -172,19 +171,19 @@ def _xlsx(path: Path, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str, 
 
 def _fill_workbook(workbook: Workbook, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str, tz: ZoneInfo) -> None:
     taken: set[str] = set()
-    everything = segments.sort_values("rank")
     columns = [c for c in EXPORT_COLUMNS if c in segments.columns]
-    frame = fit_for_excel(localise(everything[columns + ["reasons_for", "reasons_against"]], lang, tz))
-    _write_sheet(workbook, sheet_title(labels.sheet("all", lang), taken), frame[[header(c, lang) for c in columns]],
-                 columns)
     seg_columns = [c for c in SEGMENT_SHEET_COLUMNS if c in segments.columns]
+    # Every lead is shown once and cut into sheets (phones and dates are formatted once a lead).
+    shown = fit_for_excel(localise(segments[seg_columns + ["reasons_for", "reasons_against"]], lang, tz))
+    everything = segments.sort_values("rank").index
+    _write_sheet(workbook, sheet_title(labels.sheet("all", lang), taken),
+                 shown.loc[everything, [header(c, lang) for c in columns]], columns)
     sizes = segments.groupby("segment", dropna=False).size().sort_values(ascending=False, kind="stable")
     for code in sizes.index:
         part = segments[segments["segment"].isna()] if pd.isna(code) else segments[segments["segment"] == code]
-        part = part.sort_values("segment_rank")
-        frame = fit_for_excel(localise(part[seg_columns + ["reasons_for", "reasons_against"]], lang, tz))
         _write_sheet(workbook, sheet_title(labels.segment(None if pd.isna(code) else code, lang), taken),
-                     frame[[header(c, lang) for c in seg_columns]], seg_columns)
+                     shown.loc[part.sort_values("segment_rank").index, [header(c, lang) for c in seg_columns]],
+                     seg_columns)
     if len(dropped):
         frame = fit_for_excel(localise(dropped[DROPPED_COLUMNS], lang, tz))
         _write_sheet(workbook, sheet_title(labels.sheet("dropped", lang), taken), frame, DROPPED_COLUMNS)
