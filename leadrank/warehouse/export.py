@@ -52,7 +52,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().]+$")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _WIDTHS = {"company_name": 36, "company_name_en": 30, "top_reasons": 60, "address": 36, "website": 28, "email": 28,
-           "other_phones": 24, "other_emails": 28, "sources": 24, "lead_id": 15, "uscc": 21, "first_seen_at": 22}
+           "other_phones": 24, "other_emails": 28, "sources": 24, "lead_id": 15, "uscc": 21, "first_seen_at": 17,
+           "phone": 16, "segment": 18, "product_line": 16}
 
 
 class ExportError(RuntimeError):
