@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 
 from leadrank.warehouse import formats, labels
 from leadrank.warehouse.read import dropped_leads, latest_run, segment_leads
-from leadrank.warehouse.sheet_cells import SheetCells
+from leadrank.warehouse.sheet_cells import FORMULA_START, SheetCells
 
 EXPORT_COLUMNS = [
     "rank", "tier", "lead_id", "company_name", "company_name_en", "segment", "product_line", "province", "city",
@@ -47,7 +47,6 @@ SEGMENT_SHEET_COLUMNS = ["segment_rank", *EXPORT_COLUMNS]
 DROPPED_COLUMNS = ["lead_id", "company_name", "prev_rank", "prev_tier", "reason", "merged_into"]
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_CELL = 32_767  # characters a cell holds
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A value of only digits and number punctuation cannot call anything: "+86 755 8888 8888" stays.
 _PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().]+$")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -78,7 +77,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     apostrophe on text that would start a formula."""
     out = fit_for_excel(frame)
     for column, values in _text_columns(out):
-        risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
+        risky = values.str.startswith(FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
             out[column] = values.astype(object)
             out.loc[risky, column] = "'" + values[risky].astype(str)
@@ -100,8 +99,8 @@ def _text_columns(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
 
 def localise(frame: pd.DataFrame, lang: str, tz: ZoneInfo) -> pd.DataFrame:
     """Values as a person reads them and headers in the chosen language: phones as dialled at
-    home, first_seen_at on the clock of `tz`; in English the
-    columns keep their names and segments, product lines and movements their codes."""
+    home, first_seen_at on the clock of `tz`; in English the columns keep their names and
+    segments, product lines and movements their codes."""
     out = frame.copy()
     if "key_account" in out:  # a boolean on both dialects (SQLite stores 0/1)
         out["key_account"] = out["key_account"].map(lambda v: None if v is None else bool(v))
