@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 
 from leadrank.warehouse import formats, labels
 from leadrank.warehouse.read import dropped_leads, latest_run, segment_leads
-from leadrank.warehouse.sheet_cells import SheetCells
+from leadrank.warehouse.sheet_cells import FORMULA_START, SheetCells
 
 EXPORT_COLUMNS = [
     "rank", "tier", "lead_id", "company_name", "company_name_en", "segment", "product_line", "country", "province", "city",
@@ -47,12 +47,12 @@ SEGMENT_SHEET_COLUMNS = ["segment_rank", *EXPORT_COLUMNS]
 DROPPED_COLUMNS = ["lead_id", "company_name", "prev_rank", "prev_tier", "reason", "merged_into"]
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_CELL = 32_767  # characters a cell holds
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A value of only digits and number punctuation cannot call anything: "+86 755 8888 8888" stays.
 _PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().]+$")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _WIDTHS = {"company_name": 36, "company_name_en": 30, "top_reasons": 60, "address": 36, "website": 28, "email": 28,
-           "other_phones": 24, "other_emails": 28, "sources": 24, "lead_id": 15, "uscc": 21, "first_seen_at": 22}
+           "other_phones": 24, "other_emails": 28, "sources": 24, "lead_id": 15, "uscc": 21, "first_seen_at": 17,
+           "phone": 16, "segment": 18, "product_line": 16}
 
 
 class ExportError(RuntimeError):
@@ -83,7 +83,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     unless only a number) get a leading apostrophe; for every CSV a person may open in one."""
     out = frame.copy()
     for column, values in _text_columns(out):
-        risky = values.str.startswith(_FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
+        risky = values.str.startswith(FORMULA_START, na=False) & ~values.str.match(_PLAIN_NUMBER, na=False)
         if risky.any():
             out[column] = values.astype(object)
             out.loc[risky, column] = "'" + values[risky].astype(str)
@@ -103,12 +103,11 @@ def _text_columns(frame: pd.DataFrame) -> list[tuple[str, pd.Series]]:
     return out
 
 
-def localise(frame: pd.DataFrame, lang: str, tz: ZoneInfo | None = None) -> pd.DataFrame:
+def localise(frame: pd.DataFrame, lang: str, tz: ZoneInfo) -> pd.DataFrame:
     """Values as a person reads them and headers in the chosen language: phones as dialled at
-    home, first_seen_at on the clock of `tz` (the display time zone when None); in English the
-    columns keep their names and segments, product lines and movements their codes."""
+    home, first_seen_at on the clock of `tz`; in English the columns keep their names and
+    segments, product lines and movements their codes."""
     out = frame.copy()
-    tz = tz or formats.zone()
     if "key_account" in out:  # a boolean on both dialects (SQLite stores 0/1)
         out["key_account"] = out["key_account"].map(lambda v: None if v is None else bool(v))
     for name, shown in (("phone", formats.phone), ("other_phones", formats.phones),
@@ -178,19 +177,19 @@ def _xlsx(path: Path, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str, 
 
 def _fill_workbook(workbook: Workbook, segments: pd.DataFrame, dropped: pd.DataFrame, lang: str, tz: ZoneInfo) -> None:
     taken: set[str] = set()
-    everything = segments.sort_values("rank")
     columns = [c for c in EXPORT_COLUMNS if c in segments.columns]
-    frame = fit_for_excel(localise(everything[columns + ["reasons_for", "reasons_against"]], lang, tz))
-    _write_sheet(workbook, sheet_title(labels.sheet("all", lang), taken), frame[[header(c, lang) for c in columns]],
-                 columns)
     seg_columns = [c for c in SEGMENT_SHEET_COLUMNS if c in segments.columns]
+    # Every lead is shown once and cut into sheets (phones and dates are formatted once a lead).
+    shown = fit_for_excel(localise(segments[seg_columns + ["reasons_for", "reasons_against"]], lang, tz))
+    everything = segments.sort_values("rank").index
+    _write_sheet(workbook, sheet_title(labels.sheet("all", lang), taken),
+                 shown.loc[everything, [header(c, lang) for c in columns]], columns)
     sizes = segments.groupby("segment", dropna=False).size().sort_values(ascending=False, kind="stable")
     for code in sizes.index:
         part = segments[segments["segment"].isna()] if pd.isna(code) else segments[segments["segment"] == code]
-        part = part.sort_values("segment_rank")
-        frame = fit_for_excel(localise(part[seg_columns + ["reasons_for", "reasons_against"]], lang, tz))
         _write_sheet(workbook, sheet_title(labels.segment(None if pd.isna(code) else code, lang), taken),
-                     frame[[header(c, lang) for c in seg_columns]], seg_columns)
+                     shown.loc[part.sort_values("segment_rank").index, [header(c, lang) for c in seg_columns]],
+                     seg_columns)
     if len(dropped):
         frame = fit_for_excel(localise(dropped[DROPPED_COLUMNS], lang, tz))
         _write_sheet(workbook, sheet_title(labels.sheet("dropped", lang), taken), frame, DROPPED_COLUMNS)

@@ -9,10 +9,10 @@ objects; every other value is written plain, which keeps large write-only export
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from leadrank.warehouse.charts import TIER_COLOURS
@@ -24,6 +24,7 @@ NUMBER_FORMATS = {
 WRAPPED = {"top_reasons", "address"}
 LINKED = {"website"}
 TIERED = {"tier", "prev_tier"}
+STYLED = set(NUMBER_FORMATS) | WRAPPED | LINKED | TIERED
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Hyperlink targets: web addresses only (never file:, javascript: or a UNC path), short enough
 # for Excel (2,079 characters at most), and a bare host such as www.example.com gets http://.
@@ -47,50 +48,48 @@ def link_target(value: object) -> str | None:
 
 
 class SheetCells:
-    """Turns a row of values into what a write-only sheet appends, styled by column code."""
+    """Turns a row of values into what a write-only sheet appends, styled by column code.
+
+    Setting a style on an openpyxl cell looks it up in the workbook's style tables, which costs
+    more than writing the cell; so each distinct style (column, tier or link, formula-like text)
+    is set once on a template cell and new cells take a copy of its style indices."""
 
     def __init__(self, sheet: WriteOnlyWorksheet, codes: list[str]) -> None:
         self.sheet = sheet
-        self.stylers: list[Callable[[WriteOnlyCell, object], None] | None] = [self._styler(c) for c in codes]
-
-    def _styler(self, code: str) -> Callable[[WriteOnlyCell, object], None] | None:
-        if code in NUMBER_FORMATS:
-            number_format = NUMBER_FORMATS[code]
-            return lambda cell, value: setattr(cell, "number_format", number_format)
-        if code in WRAPPED:
-            return lambda cell, value: setattr(cell, "alignment", _WRAP)
-        if code in TIERED:
-            return _tier
-        if code in LINKED:
-            return _link
-        return None
+        self.codes = codes
+        self.styles: dict[tuple[str, object, bool], StyleArray] = {}
 
     def row(self, values: tuple[object, ...]) -> list[object]:
         out: list[object] = []
-        for value, styler in zip(values, self.stylers, strict=True):
+        for code, value in zip(self.codes, values, strict=True):
             risky = isinstance(value, str) and value.startswith(FORMULA_START)
-            if value is None or (styler is None and not risky):
+            if value is None or not (risky or code in STYLED):
                 out.append(value)
                 continue
-            cell = WriteOnlyCell(self.sheet, value=value)
+            target = link_target(value) if code in LINKED else None
+            variant = value if code in TIERED else bool(target)
+            cell = Cell(self.sheet, row=1, column=1, value=value, style_array=self._style(code, variant, risky))
             if risky:  # text, never a formula, shown without an apostrophe
                 cell.data_type = "s"
-                cell.quotePrefix = True
-            if styler is not None:
-                styler(cell, value)
+            if target:
+                cell.hyperlink = target
             out.append(cell)
         return out
 
-
-def _tier(cell: WriteOnlyCell, value: object) -> None:
-    if value in _TIER_FILLS:
-        cell.fill = _TIER_FILLS[value]
-        cell.font = _TIER_FONTS[value]
-        cell.alignment = Alignment(horizontal="center")
-
-
-def _link(cell: WriteOnlyCell, value: object) -> None:
-    target = link_target(value)
-    if target:
-        cell.hyperlink = target
-        cell.font = _LINK_FONT
+    def _style(self, code: str, variant: object, risky: bool) -> StyleArray:
+        key = (code, variant, risky)
+        if key not in self.styles:
+            template = Cell(self.sheet, row=1, column=1)
+            template.quotePrefix = risky
+            if code in NUMBER_FORMATS:
+                template.number_format = NUMBER_FORMATS[code]
+            if code in WRAPPED:
+                template.alignment = _WRAP
+            if code in TIERED and variant in _TIER_FILLS:
+                template.fill = _TIER_FILLS[variant]
+                template.font = _TIER_FONTS[variant]
+                template.alignment = Alignment(horizontal="center")
+            if code in LINKED and variant:
+                template.font = _LINK_FONT
+            self.styles[key] = template._style
+        return self.styles[key]

@@ -78,7 +78,7 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
 def top(
     n: Annotated[int, typer.Option("-n", "--limit", help="How many leads to show.", min=1)] = 20,
     segment: Annotated[str | None, typer.Option("--segment", help="Only this customer type, ranked within it: one key-account team's list. A code or name in English or Chinese, any case (government, Government, 政府; bank_finance, 金融; telecom, listed, multinational, large_enterprise, retail_chain, wholesaler, sme).")] = None,
-    tier: Annotated[list[str] | None, typer.Option("--tier", help="Only this tier (A, B, C or D); repeat for several: --tier A --tier B.", show_default=False)] = None,
+    tier: Annotated[list[str] | None, typer.Option("--tier", metavar="TIER", help="Only this tier (A, B, C or D); repeat for several: --tier A --tier B.", show_default=False)] = None,
     city: Annotated[str | None, typer.Option("--city", help="Only leads in this city (深圳, 深圳市 or Shenzhen).")] = None,
     province: Annotated[str | None, typer.Option("--province", help="Only leads in this province (广东, 广东省 or Guangdong).")] = None,
     warehouse: WarehouseOpt = None,
