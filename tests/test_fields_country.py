@@ -71,13 +71,10 @@ def test_a_mistyped_spec_is_an_error_that_names_the_key(spec, message):
     assert message in str(raised.value)
 
 
-def test_a_mistyped_spec_fails_its_source_with_the_reason(httpserver):
-    allow_all_robots(httpserver)
-    httpserver.expect_request("/l").respond_with_data("<div class='e'><h3>A</h3></div>", content_type="text/html")
-    cfg = SourceConfig.model_validate({"name": "s", "kind": "exhibition", "url": httpserver.url_for("/l"),
-                                       "items": "div.e", "fields": {"company_name": {"css": "h3", "lien": 0}}})
-    records, _, report = extract_source(cfg, FAST, run_id="r")
-    assert report.status == "failed" and "'lien' (did you mean 'line'?)" in report.reason and records.empty
+def test_a_mistyped_spec_fails_at_load_with_a_suggestion():
+    with pytest.raises(ValueError, match=r"lien[\s\S]*did you mean `line`"):
+        SourceConfig.model_validate({"name": "s", "kind": "exhibition", "url": "https://expo.example/l",
+                                     "items": "div.e", "fields": {"company_name": {"css": "h3", "lien": 0}}})
 
 
 # --- the country an address' last line names -----------------------------------------------
