@@ -41,11 +41,16 @@ def plant(url: str, model_id: str, blob: bytes) -> None:
              "s": hashlib.sha256(blob).hexdigest()})
 
 
-def test_a_stored_model_round_trips_and_predicts_the_same():
+@pytest.mark.parametrize("n", [300, 900], ids=["logistic", "ensemble"])
+def test_a_stored_model_round_trips_and_predicts_the_same(n):
+    """Every type the pipelines hold is on the trusted list: missing numbers, blank and rare
+    categories (an infrequent-category bucket) included."""
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame({"x": rng.normal(size=900), "cat": rng.choice(["a", "b", "c"], size=900)})
-    y = pd.Series(((frame["x"] + (frame["cat"] == "a")) > 0.3).astype(int))
-    result = evaluate_and_fit(frame, y, ["x"], ["cat"])
+    frame = pd.DataFrame({"x": rng.normal(size=n), "cat": rng.choice(["a", "b", "c", None], size=n),
+                          "rare": rng.choice([f"r{i}" for i in range(60)], size=n)})
+    frame.loc[::9, "x"] = np.nan
+    y = pd.Series(((frame["x"].fillna(0) + (frame["cat"] == "a")) > 0.3).astype(int))
+    result = evaluate_and_fit(frame, y, ["x"], ["cat", "rare"])
     blob, sha = models.dump(result)
     assert blob[:2] == b"PK" and sha == hashlib.sha256(blob).hexdigest()  # a zip (skops), not a pickle
     loaded = models.load(blob, result.metrics)
