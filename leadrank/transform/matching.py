@@ -237,6 +237,7 @@ class Features:
         self.email = done["email"]
         site, street, self.house = done["street"]
         self.site = _codes(site)
+        self.site_text = np.asarray([x if isinstance(x, str) else "" for x in site], dtype=object)
         self.street = _codes(street)
         # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
         self.city = _codes(frame["city_norm"].str.casefold())
@@ -330,9 +331,10 @@ def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.n
 
 
 def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, word) for the words of Latin core names: rare words block fuzzy name variants."""
+    """(row, word) for the words of Latin core names: rare words block fuzzy name variants, and
+    a one-word name ('Silvus') meets the longer names holding its word ('Silvus Technologies')."""
     text = _arrow(cores)
-    latin = np.asarray(pc.and_(pc.string_is_ascii(text), pc.match_substring(text, " ")), dtype=bool)
+    latin = np.asarray(pc.string_is_ascii(text), dtype=bool) & np.asarray(pc.utf8_length(text), dtype=np.int64).astype(bool)
     rows = np.flatnonzero(latin)
     if not len(rows):
         return np.empty(0, np.int64), np.empty(0, object)
@@ -418,6 +420,18 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
     return out
 
 
+def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Addresses that are one written two ways where no house number and street could be parsed
+    ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm'): such sites differ only when their
+    text does (rapidfuzz ratio below 80)."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & ((f.street[i] < 0) | (f.street[j] < 0)))
+    if len(k):
+        ratio = process.cpdist(list(f.site_text[i[k]]), list(f.site_text[j[k]]), scorer=fuzz.ratio, workers=-1)
+        out[k] = ratio >= 80
+    return out
+
+
 def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pairs whose Latin names differ by whole words, one name's words all in the other's
     ('Pacific Semiconductor' / 'Pacific Star Semiconductor'): that is another company's name,
@@ -444,7 +458,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["email"] = _same(f.email, i, j)
     feats["address"] = _same(f.site, i, j)
     nearby = _same(f.street, i, j) & (np.abs(f.house[i] - f.house[j]) <= 100)
-    feats["address≠"] = _differ(f.site, i, j) & ~nearby
+    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~_alike(f, i, j, _differ(f.site, i, j) & ~nearby)
     sim = _similarity(f.core_names, i, f.core_names, j)
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
