@@ -180,3 +180,31 @@ def test_one_shared_phone_does_not_chain_two_dense_groups():
     ])
     assert leads[0] == leads[1] == leads[2] and leads[3] == leads[4] == leads[5]
     assert leads[0] != leads[3] and leads[6] != leads[7]
+
+
+# -- past one machine: blocking and scoring on a (local) Dask cluster ----------------------------
+
+def test_blocking_and_scoring_on_a_dask_cluster_give_the_single_machine_pairs():
+    import numpy as np
+    from dask.distributed import Client, LocalCluster
+
+    from leadrank.transform.distributed import distributed_pairs
+    from leadrank.transform.matching import Features, candidate_pairs, score_pairs
+
+    rows = []
+    for k in range(60):
+        rows += [{"company_name": f"Firm{k:02d} Trading GmbH", "phone": f"+49 40 12345{k:02d}", "country": "DE"},
+                 {"company_name": f"FIRM{k:02d} TRADING", "phone": f"0049 40 12345{k:02d}", "website": f"firm{k}.de"},
+                 {"company_name": f"深圳市宏达{k}电子有限公司", "phone": f"0755-8321{k:04d}"}]
+    normalised = normalise_records(_records(rows)).reset_index(drop=True)
+    cfg = ResolutionConfig()
+    features = Features(normalised, cfg.shared_key_names)
+    left, right = candidate_pairs(features, cfg)
+    local = score_pairs(features, left, right, cfg)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        spread = distributed_pairs(features, cfg, client, chunk=100)
+        assert len(client.scheduler_info()["workers"]) == 2
+    assert len(local.left) > 200
+    assert np.array_equal(spread.left, local.left) and np.array_equal(spread.right, local.right)
+    assert np.array_equal(spread.score, local.score) and np.array_equal(spread.conflict, local.conflict)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -347,22 +348,35 @@ def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
 
 
+def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]]:
+    """One job per blocking key, each giving the (i, j) pairs of records sharing it: run in
+    turn by `candidate_pairs`, or as tasks on a cluster (leadrank.transform.distributed)."""
+    rows = np.arange(f.n, dtype=np.int64)
+    order = f.order
+
+    def on(codes: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        return lambda: _group_pairs(codes, rows, cfg.max_block_size, order, cfg.block_window)
+
+    def either_name() -> tuple[np.ndarray, np.ndarray]:
+        # Alternative names (an English name's Chinese twin) block against both name columns.
+        both = _codes(pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True))
+        return _group_pairs(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order], cfg.block_window)
+
+    def words() -> tuple[np.ndarray, np.ndarray]:
+        # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
+        # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
+        token_rows, tokens = _name_tokens(f.core)
+        return _group_pairs(_codes(tokens), token_rows, cfg.max_token_block, order, cfg.block_window)
+
+    keys = {"uscc": f.uscc, "domain": f.domain, "phone": f.phone, "phone_local": f.phone_local, "email": f.email,
+            "site": f.site, "core": f.core_code, "pinyin": f.translit_key}
+    return {**{name: on(codes) for name, codes in keys.items()}, "either_name": either_name, "words": words}
+
+
 def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
     n = f.n
-    rows = np.arange(n, dtype=np.int64)
-    order = f.order
-    parts = [_group_pairs(codes, rows, cfg.max_block_size, order, cfg.block_window)
-             for codes in (f.uscc, f.domain, f.phone, f.phone_local, f.email, f.site, f.core_code, f.translit_key)]
-    # Alternative names (an English name's Chinese twin) block against both name columns.
-    names = pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True)
-    both = _codes(names)
-    parts.append(_group_pairs(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order], cfg.block_window))
-    token_rows, tokens = _name_tokens(f.core)
-    if len(tokens):
-        # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
-        # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
-        parts.append(_group_pairs(_codes(tokens), token_rows, cfg.max_token_block, order, cfg.block_window))
+    parts = [job() for job in block_keys(f, cfg).values()]
     left = np.concatenate([p[0] for p in parts])
     right = np.concatenate([p[1] for p in parts])
     lo, hi = np.minimum(left, right), np.maximum(left, right)
