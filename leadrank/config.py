@@ -148,6 +148,9 @@ class ResolutionConfig(BaseModel):
     random_pairs: int = 200_000
     random_seed: int = 0
     prior_pairs: float = 50.0  # pseudo-pairs holding each m towards its hand-set prior
+    # A single edge scoring below match_threshold + this between two groups of strong edges is
+    # cut (clustering._without_weak_bridges); None: no cut.
+    bridge_margin: float | None = 6.0  # chosen leave-one-set-out (grid 0-20; the sets barely move)
     cannot_link: float = -4.0  # pairs scoring at most this are never put in one cluster
     max_block_size: int = 100  # larger blocks are sub-blocked (each record with its `block_window` name neighbours)
     block_window: int = 4

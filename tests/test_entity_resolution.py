@@ -208,3 +208,30 @@ def test_blocking_and_scoring_on_a_dask_cluster_give_the_single_machine_pairs():
     assert len(local.left) > 200
     assert np.array_equal(spread.left, local.left) and np.array_equal(spread.right, local.right)
     assert np.array_equal(spread.score, local.score) and np.array_equal(spread.conflict, local.conflict)
+
+
+def _pairs(edges: list[tuple[int, int, float]]):
+    import numpy as np
+
+    from leadrank.transform.matching import Pairs
+
+    left, right, score = (np.array(x) for x in zip(*edges, strict=True))
+    k = len(edges)
+    return Pairs(left, right, score.astype(np.float32), {"name=": np.ones(k, bool)}, np.full(k, 100.0, np.float32),
+                 np.zeros(k, bool))
+
+
+def test_one_weak_edge_between_two_dense_groups_is_cut_several_are_not():
+    from leadrank.transform.clustering import cluster
+
+    dense = [(0, 1, 20.0), (1, 2, 20.0), (0, 2, 20.0), (3, 4, 20.0), (4, 5, 20.0), (3, 5, 20.0)]
+    keys = [f"k{i}" for i in range(6)]
+    bridged = _pairs([*dense, (2, 3, 6.0)])
+    chained, _ = cluster(6, bridged, 5.0, keys)
+    assert len(set(chained)) == 1  # plain connected components chain them
+    labels, _ = cluster(6, bridged, 5.0, keys, bridge_margin=6.0)
+    assert labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5]
+    labels, _ = cluster(6, _pairs([*dense, (2, 3, 6.0), (1, 4, 7.0)]), 5.0, keys, bridge_margin=6.0)
+    assert len(set(labels)) == 1  # two edges between the groups: one company
+    labels, _ = cluster(6, _pairs([*dense, (2, 3, 12.0)]), 5.0, keys, bridge_margin=6.0)
+    assert len(set(labels)) == 1  # a strong edge is no weak bridge

@@ -96,7 +96,8 @@ def resolve(
         def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:  # noqa: F811 - the learned scale from here on
             return rescore(score_pairs(features, a, b, cfg))
 
-    labels, evidence = cluster(n, pairs, cfg.match_threshold, frame["record_key"].to_numpy(dtype=object), score_more)
+    labels, evidence = cluster(n, pairs, cfg.match_threshold, frame["record_key"].to_numpy(dtype=object), score_more,
+                               cfg.bridge_margin)
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
 
