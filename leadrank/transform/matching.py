@@ -446,6 +446,21 @@ def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.n
     return out
 
 
+def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs of Latin names word for word alike where one writes some words shortened: 'Douxjou
+    Logist.' / 'Douxjou Logistics', 'Summit Grioxmait Mar.' / 'Summit Grioxmait Marine'. The
+    first word must be equal and every other word equal or the start (3+ letters) of the other's:
+    a truncation no table can list is still the same name."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j])
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        x, y = a.split(), b.split()
+        out[pos] = (len(x) == len(y) and x[0] == y[0] and len(x[0]) >= 3
+                    and all(u == v or (min(len(u), len(v)) >= 3 and (u.startswith(v) or v.startswith(u)))
+                            for u, v in zip(x[1:], y[1:], strict=True)))
+    return out
+
+
 def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pairs whose Latin names differ by whole words, one name's words all in the other's
     ('Pacific Semiconductor' / 'Pacific Star Semiconductor'): that is another company's name,
@@ -481,6 +496,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
             sim[k] = np.maximum(sim[k], _similarity(a, i[k], b, j[k]))
     same_lang = f.lang[i] == f.lang[j]
     latin = same_lang & (f.lang[i] == "en")
+    shortened = _shortened(f.core_names, i, j, latin & (sim >= 60) & (sim < cfg.name_near))
+    sim[shortened] = cfg.name_near
     subset = np.full(len(i), -1.0, dtype=np.float32)
     k = np.flatnonzero(latin & (sim < cfg.name_strong))
     subset[k] = _similarity(f.core_names, i[k], f.core_names, j[k], contained=True)
