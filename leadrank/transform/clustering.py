@@ -58,6 +58,27 @@ def _constrained(members: np.ndarray, edges: np.ndarray, pairs: Pairs, forbidden
     return {m: find(m) for m in parent}
 
 
+def _without_weak_bridges(n: int, pairs: Pairs, match: np.ndarray, strong: float) -> np.ndarray:
+    """The matching edges minus weak bridges. Dense groups are the components of the strong
+    edges (score ≥ `strong`); two groups of two or more records that only one weak edge joins
+    are two companies chained by one shared attribute (a switchboard, a generic name), not one:
+    that edge is cut. Groups that one company's records join, blocked together, are joined by
+    several edges and stay whole."""
+    weak = match[pairs.score[match] < strong]
+    if not len(weak):
+        return match
+    solid = match[pairs.score[match] >= strong]
+    group = _components(n, pairs.left[solid], pairs.right[solid])
+    size = np.bincount(group, minlength=n)
+    a, b = group[pairs.left[weak]], group[pairs.right[weak]]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    between = lo != hi
+    link = lo * n + hi
+    _, inverse, counts = np.unique(link, return_inverse=True, return_counts=True)
+    bridge = between & (counts[inverse] == 1) & (size[lo] >= 2) & (size[hi] >= 2)
+    return np.setdiff1d(match, weak[bridge], assume_unique=True)
+
+
 def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs inside components of 3..MAX_COMPLETED records that blocking never compared."""
     sizes = np.bincount(labels, minlength=n)
@@ -87,11 +108,15 @@ def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarra
 
 
 def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
-            score_more: Callable[[np.ndarray, np.ndarray], Pairs] | None = None) -> tuple[np.ndarray, list[str]]:
+            score_more: Callable[[np.ndarray, np.ndarray], Pairs] | None = None,
+            bridge_margin: float | None = None) -> tuple[np.ndarray, list[str]]:
     """(label per record, evidence per record). `keys` names each record in the evidence;
     `score_more` scores pairs that blocking did not produce, so that small components can be
-    checked pair by pair for records that must stay apart."""
+    checked pair by pair for records that must stay apart; with `bridge_margin`, weak bridges
+    between dense groups are cut first (`_without_weak_bridges`)."""
     match = np.flatnonzero(pairs.score >= threshold)
+    if bridge_margin is not None:
+        match = _without_weak_bridges(n, pairs, match, threshold + bridge_margin)
     labels = _components(n, pairs.left[match], pairs.right[match])
     if score_more is not None:
         left, right = _unscored_pairs(labels, pairs, n)

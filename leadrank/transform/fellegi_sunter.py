@@ -11,10 +11,10 @@ evidence `matching.score_pairs` computes. For each level:
 
 The hand-set weights of `ResolutionConfig.weights` are the prior: EM starts from them and each
 m is shrunk towards the prior by `prior_pairs` pseudo-pairs, so a level the data barely shows
-keeps a sensible weight. A pair's match weight is log2(λ/(1−λ)) + Σ log2(m/u) over its levels,
-i.e. the log-odds that the pair is one company; it joins when that reaches
-log2(p/(1−p)) for `match_probability` p (0.5: more likely one company than two — a
-definition, not a tuned number). Term frequency, as in Splink: an exact name that several
+keeps a sensible weight. A pair's match weight is Σ log2(m/u) over its levels, on the scale of
+the hand-set points, and it joins at the same `match_threshold`. (Adding the prior log2(λ/(1−λ))
+and joining at posterior 0.5 was tried and failed: λ is not identified when most candidate
+pairs carry nothing but a name; docs/entity_resolution.md.) Term frequency, as in Splink: an exact name that several
 places carry (the same core in two cities, one name on two websites) gets u of that name's own
 frequency instead of the average, so it proves less; a name repeated by one company in one
 place is not penalised. EM runs on distinct level patterns with counts, so a million pairs
@@ -106,9 +106,6 @@ class Model:
                 w[-1] = 0.0
             out[name] = w
         return out
-
-    def prior_bits(self) -> float:
-        return float(np.log2(self.lam / (1 - self.lam)))
 
     def table(self) -> pd.DataFrame:
         """One row per comparison level: m, u and match weight (what `--explain` prints)."""
@@ -252,7 +249,7 @@ def name_frequency_bits(f: Features, pairs: Pairs, u_exact: float) -> np.ndarray
 
 
 def score(model: Model, pair_levels: dict[str, np.ndarray], tf_bits: np.ndarray) -> np.ndarray:
-    """Match weight (log2 odds) of every pair: prior + Σ level weights + term-frequency bits."""
+    """Match weight of every pair: Σ level weights (log2 m/u) + term-frequency bits."""
     weights = model.weights()
     total = np.zeros(len(tf_bits), dtype=np.float64)
     for name, level in pair_levels.items():
@@ -275,7 +272,3 @@ def learn(f: Features, pairs: Pairs, cfg: ResolutionConfig,
 
     return model, rescore
 
-
-def threshold(cfg: ResolutionConfig) -> float:
-    """The match weight (Σ log2 m/u, without the prior) a pair needs: `match_threshold`."""
-    return cfg.match_threshold

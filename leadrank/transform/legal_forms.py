@@ -9,7 +9,8 @@ left out: stripping them would eat real name words.
 
 Abbreviations (and a few US/UK spellings) are folded to one spelling on the comparison key only,
 never on the display name, so "Taiprei Tech." and "Taiprei Technologies", "ABC Intl" and "ABC
-International" share a core. Only unambiguous ones: "ind" could be India, "eng" English.
+International" share a core. Only the unambiguous ones ("eng" could be English); "Ind." in a
+company name is Industries nearly always.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ OWN_FORMS = [
     "gmbh & co. kg", "gmbh & co kg", "sp. z o.o.", "sp. z o. o.", "sp.z o.o.", "sp z oo", "s.a. de c.v.", "sa de cv",
     "s.à r.l.", "s.a r.l.", "s.àr.l.", "sàrl", "s.a.r.l.", "sarl", "company limited", "co., limited", "co.,limited",
     "co., ltd.", "co., ltd", "co.,ltd.", "co.,ltd", "co. ltd.", "co. ltd", "co ltd", "pte. ltd.", "pte ltd",
-    "pty. ltd.", "pty ltd", "pty. limited", "pty limited", "pvt. ltd.", "pvt ltd", "private limited",
+    "pty. ltd.", "pty ltd", "pty. limited", "pty limited", "(pty) ltd", "(pty) limited", "(pty)", "pvt. ltd.", "pvt ltd", "private limited",
     "public limited company", "limited liability company", "incorporated", "corporation", "limited", "company",
     "l.l.c.", "s.p.a.", "spa", "s.r.l.", "srl", "s.a.s.", "sas", "s.r.o.", "gmbh", "ltd.", "ltd", "inc.", "inc",
     "corp.", "corp", "llc", "plc", "p.l.c.", "ag", "kg", "se", "s.a.", "sa", "b.v.", "bv", "n.v.", "nv",
@@ -45,7 +46,8 @@ ABBREVIATIONS = {
     "mfg": "manufacturing", "engg": "engineering", "sys": "systems", "svcs": "services",
     "mgmt": "management", "natl": "national", "assoc": "associates", "bros": "brothers",
     "labs": "laboratories", "lab": "laboratories", "laboratory": "laboratories",
-    "centre": "center", "defense": "defence", "trdg": "trading",
+    "centre": "center", "defense": "defence", "trdg": "trading", "elec": "electronic", "solns": "solution",
+    "semi": "semiconductor", "ind": "industries", "industry": "industries",
 }
 # A plural written either way ('Logistics' / 'Logistic', 'Solutions' / 'Solution'): the key
 # drops the final s of words of five letters or more (not 'ss').

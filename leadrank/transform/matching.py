@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -237,6 +238,7 @@ class Features:
         self.email = done["email"]
         site, street, self.house = done["street"]
         self.site = _codes(site)
+        self.site_text = np.asarray([x if isinstance(x, str) else "" for x in site], dtype=object)
         self.street = _codes(street)
         # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
         self.city = _codes(frame["city_norm"].str.casefold())
@@ -330,9 +332,10 @@ def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.n
 
 
 def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, word) for the words of Latin core names: rare words block fuzzy name variants."""
+    """(row, word) for the words of Latin core names: rare words block fuzzy name variants, and
+    a one-word name ('Silvus') meets the longer names holding its word ('Silvus Technologies')."""
     text = _arrow(cores)
-    latin = np.asarray(pc.and_(pc.string_is_ascii(text), pc.match_substring(text, " ")), dtype=bool)
+    latin = np.asarray(pc.string_is_ascii(text), dtype=bool) & np.asarray(pc.utf8_length(text), dtype=np.int64).astype(bool)
     rows = np.flatnonzero(latin)
     if not len(rows):
         return np.empty(0, np.int64), np.empty(0, object)
@@ -345,22 +348,35 @@ def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
 
 
+def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]]:
+    """One job per blocking key, each giving the (i, j) pairs of records sharing it: run in
+    turn by `candidate_pairs`, or as tasks on a cluster (leadrank.transform.distributed)."""
+    rows = np.arange(f.n, dtype=np.int64)
+    order = f.order
+
+    def on(codes: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        return lambda: _group_pairs(codes, rows, cfg.max_block_size, order, cfg.block_window)
+
+    def either_name() -> tuple[np.ndarray, np.ndarray]:
+        # Alternative names (an English name's Chinese twin) block against both name columns.
+        both = _codes(pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True))
+        return _group_pairs(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order], cfg.block_window)
+
+    def words() -> tuple[np.ndarray, np.ndarray]:
+        # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
+        # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
+        token_rows, tokens = _name_tokens(f.core)
+        return _group_pairs(_codes(tokens), token_rows, cfg.max_token_block, order, cfg.block_window)
+
+    keys = {"uscc": f.uscc, "domain": f.domain, "phone": f.phone, "phone_local": f.phone_local, "email": f.email,
+            "site": f.site, "core": f.core_code, "pinyin": f.translit_key}
+    return {**{name: on(codes) for name, codes in keys.items()}, "either_name": either_name, "words": words}
+
+
 def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
     n = f.n
-    rows = np.arange(n, dtype=np.int64)
-    order = f.order
-    parts = [_group_pairs(codes, rows, cfg.max_block_size, order, cfg.block_window)
-             for codes in (f.uscc, f.domain, f.phone, f.phone_local, f.email, f.site, f.core_code, f.translit_key)]
-    # Alternative names (an English name's Chinese twin) block against both name columns.
-    names = pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True)
-    both = _codes(names)
-    parts.append(_group_pairs(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order], cfg.block_window))
-    token_rows, tokens = _name_tokens(f.core)
-    if len(tokens):
-        # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
-        # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
-        parts.append(_group_pairs(_codes(tokens), token_rows, cfg.max_token_block, order, cfg.block_window))
+    parts = [job() for job in block_keys(f, cfg).values()]
     left = np.concatenate([p[0] for p in parts])
     right = np.concatenate([p[1] for p in parts])
     lo, hi = np.minimum(left, right), np.maximum(left, right)
@@ -418,6 +434,33 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
     return out
 
 
+def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Addresses that are one written two ways where no house number and street could be parsed
+    ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm'): such sites differ only when their
+    text does (rapidfuzz ratio below 80)."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & ((f.street[i] < 0) | (f.street[j] < 0)))
+    if len(k):
+        ratio = process.cpdist(list(f.site_text[i[k]]), list(f.site_text[j[k]]), scorer=fuzz.ratio, workers=-1)
+        out[k] = ratio >= 80
+    return out
+
+
+def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs of Latin names word for word alike where one writes some words shortened: 'Douxjou
+    Logist.' / 'Douxjou Logistics', 'Summit Grioxmait Mar.' / 'Summit Grioxmait Marine'. The
+    first word must be equal and every other word equal or the start (3+ letters) of the other's:
+    a truncation no table can list is still the same name."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j])
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        x, y = a.split(), b.split()
+        out[pos] = (len(x) == len(y) and x[0] == y[0] and len(x[0]) >= 3
+                    and all(u == v or (min(len(u), len(v)) >= 3 and (u.startswith(v) or v.startswith(u)))
+                            for u, v in zip(x[1:], y[1:], strict=True)))
+    return out
+
+
 def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pairs whose Latin names differ by whole words, one name's words all in the other's
     ('Pacific Semiconductor' / 'Pacific Star Semiconductor'): that is another company's name,
@@ -444,7 +487,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["email"] = _same(f.email, i, j)
     feats["address"] = _same(f.site, i, j)
     nearby = _same(f.street, i, j) & (np.abs(f.house[i] - f.house[j]) <= 100)
-    feats["address≠"] = _differ(f.site, i, j) & ~nearby
+    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~_alike(f, i, j, _differ(f.site, i, j) & ~nearby)
     sim = _similarity(f.core_names, i, f.core_names, j)
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
@@ -453,6 +496,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
             sim[k] = np.maximum(sim[k], _similarity(a, i[k], b, j[k]))
     same_lang = f.lang[i] == f.lang[j]
     latin = same_lang & (f.lang[i] == "en")
+    shortened = _shortened(f.core_names, i, j, latin & (sim >= 60) & (sim < cfg.name_near))
+    sim[shortened] = cfg.name_near
     subset = np.full(len(i), -1.0, dtype=np.float32)
     k = np.flatnonzero(latin & (sim < cfg.name_strong))
     subset[k] = _similarity(f.core_names, i[k], f.core_names, j[k], contained=True)

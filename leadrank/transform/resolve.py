@@ -84,7 +84,6 @@ def resolve(
     features = Features(frame, cfg.shared_key_names)
     left, right = candidate_pairs(features, cfg)
     pairs = score_pairs(features, left, right, cfg)
-    threshold = cfg.match_threshold
     model = None
 
     def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:
@@ -92,12 +91,13 @@ def resolve(
 
     if cfg.learned:
         model, rescore = fellegi_sunter.learn(features, pairs, cfg, score_more)
-        pairs, threshold = rescore(pairs), fellegi_sunter.threshold(cfg)
+        pairs = rescore(pairs)
 
         def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:  # noqa: F811 - the learned scale from here on
             return rescore(score_pairs(features, a, b, cfg))
 
-    labels, evidence = cluster(n, pairs, threshold, frame["record_key"].to_numpy(dtype=object), score_more)
+    labels, evidence = cluster(n, pairs, cfg.match_threshold, frame["record_key"].to_numpy(dtype=object), score_more,
+                               cfg.bridge_margin)
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
 
@@ -106,7 +106,7 @@ def resolve(
         "records": int(frame["_tonight"].sum()),
         "records_total": n,
         "candidate_pairs": int(len(left)),
-        "matched_pairs": int((pairs.score >= threshold).sum()),
+        "matched_pairs": int((pairs.score >= cfg.match_threshold).sum()),
         "leads": int(frame["lead_id"].nunique()),
         "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
         "splits": int((events["kind"] == "split").sum()) if len(events) else 0,
