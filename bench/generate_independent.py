@@ -235,11 +235,12 @@ class Generator:
             words = [core]
             if industry:
                 spellings = INDUSTRIES[industry]
-                words.append(spellings[0] if rng.random() < 0.55 else rng.choice(spellings))
+                r = rng.random()
+                words.append(spellings[0] if r < 0.55 else self.truncate(spellings[0]) if r < 0.7 else rng.choice(spellings))
             forms = COUNTRIES[company.country][3][company.extra["form"]]
             if rng.random() < 0.85:
                 form = forms[0] if rng.random() < 0.5 else rng.choice(forms)
-                words.append(form)
+                words.append(self.reform(form) if rng.random() < 0.1 else form)
             name = " ".join(words)
             if rng.random() < 0.04:
                 name = name.replace(" ", ", ", 1) if industry else name  # "Voupri, Trading GmbH"
@@ -266,6 +267,20 @@ class Generator:
         else:
             name = f"{spelled} {ind_en} {form}"
         return name.upper() if rng.random() < 0.25 else name
+
+    def truncate(self, word: str) -> str:
+        """An abbreviation made up on the spot ("Technol.", "Manuf", "Labor."): drawn, not
+        listed, so that no table copied from this file can know them all."""
+        return word[:self.rng.randint(3, max(3, len(word) - 3))] + self.rng.choice([".", ".", ""])
+
+    def reform(self, form: str) -> str:
+        """A legal form written another way: without its dots, spaced out, or in another case."""
+        r = self.rng.random()
+        if r < 0.3:
+            return form.replace(".", "")
+        if r < 0.55:
+            return form.replace(".", ". ").strip()
+        return form.lower() if r < 0.8 else form.upper()
 
     def typo(self, word: str) -> str:
         rng = self.rng

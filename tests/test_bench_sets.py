@@ -7,7 +7,7 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from bench.generate_independent import DESCRIPTORS, generate, parse_size
+from bench.generate_independent import DESCRIPTORS, INDUSTRIES, generate, parse_size
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,12 @@ def test_every_error_class_occurs(frame):
     assert all(names.str.contains(form).any() for form in forms)
     assert _within_one_company(frame, r"\bTech\.", r"Technologies")
     assert _within_one_company(frame, r"\bIntl\b", r"International")
+    listed = {w for spellings in INDUSTRIES.values() for w in spellings}
+    words = {w for n in names for w in n.split()}
+    made_up = {w for w in words if any(full.startswith(w.rstrip(".")) and w not in listed
+                                       for full in INDUSTRIES if len(w.rstrip(".")) >= 3 and w[0].isupper())}
+    assert len(made_up) >= 10                                                     # drawn abbreviations
+    assert names.str.contains(r"\bS\. p\. A\.|\bG\. m\. b\. H\.|\bs\.p\.a\.|\bspa\b").any()      # re-spelled forms
     assert names.str.startswith("* ").any() and names.str.startswith('"').any()
     assert names.str.contains(r", [A-Z]{4,}$").any() and names.str.contains(r",[A-Z]{2}$").any()
     assert _within_one_company(frame, r"^深圳市", r"^[^深].*有限公司$") or _within_one_company(frame, r"^上海市", r"^[^上].*有限公司$")
