@@ -264,7 +264,8 @@ def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
         lead("bureau", "上海市公安局"),
         lead("institute", "中国电子科技集团公司第五十研究所", legal_form="group corporation"),
         lead("press", "北京大学出版社有限公司", legal_form="有限公司"),
-        lead("registry", "某某服务中心", uscc="12100000400000624D"),
+        lead("registry", "某某服务中心", uscc="12100000400000624D", uscc_valid=True),
+        lead("garbled", "某某服务中心", uscc="12100000400000624X"),
         lead("fund", "易方达基金管理有限公司", legal_form="有限公司", sources="CYJGGS-jjglgs"),
         lead("payments", "汇付数据", sources="CYJGGS-zfjsjg"),
         lead("lawyers", "北京君合律师事务所", sources="CYJGGS-lssws"),
@@ -274,6 +275,7 @@ def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
         "supplier": ("sme", "equipment_maker"), "ministry": ("government", "other"),
         "police": ("multinational", "other"), "bureau": ("government", "other"),
         "institute": ("government", "equipment_maker"), "press": ("sme", "other"), "registry": ("government", "other"),
+        "garbled": ("sme", "other"),
         "fund": ("bank_finance", "other"), "payments": ("bank_finance", "other"), "lawyers": ("sme", "other"),
         "equipment": ("sme", "equipment_maker"),
     }

@@ -32,7 +32,7 @@ from leadrank.config import ScoringConfig
 #             so `$` is the end of the name)
 #   unless    ... and none of them contains this
 #   companies false: not for names with a company legal form (有限公司, Ltd, GmbH, ...)
-#   uscc      the 统一社会信用代码 matches it (registry data)
+#   uscc      the valid 统一社会信用代码 matches it (registry data)
 #   source    the names of the sources listing the lead match it (association membership)
 _ZH_BODIES = r"人民政府|政府|委员会|管理局|办公室|事业单位|学校|大学|学院|医院|研究所|研究院|部队|公安|武警|解放军"
 _EN_BODIES = (r"\bMinistry\b|\bGovernment (of|for)\b|^Government\b|\bGovernment$|\bDepartment (of|for)\b|\bCouncil\b|\bAgency\b|\bArmy\b|\bNavy\b|"
@@ -105,7 +105,8 @@ def _rule_hits(frame: pd.DataFrame, rule: dict[str, Any]) -> pd.Series:
     if rule.get("companies", True) is False:
         hits &= frame["legal_form"].isna() | (frame["legal_form"].astype(object) == "")
     if "uscc" in rule:
-        hits &= _matches(frame["uscc"], rule["uscc"], case=True)
+        valid = frame["uscc"].where(frame["uscc_valid"].astype(bool))  # a code failing its check says nothing
+        hits &= _matches(valid, rule["uscc"], case=True)
     if "source" in rule:
         hits &= _matches(frame["sources"], rule["source"])
     return hits

@@ -1,4 +1,6 @@
--- 0040_lead_expiry: leads that no source lists any more drop out.
+-- 0040_lead_expiry: leads that no source lists any more drop out. PostgreSQL: the two views
+-- are replaced in place (same columns, one appended), so grants on them (leadrank db grant-sales)
+-- stay; the SQLite twin drops and re-creates them.
 --
 -- A source record is current while a source listed it in one of the last N nights (the config key
 -- lead_expiry_nights, default 3: tonight and the two published runs before). Only current records
@@ -17,8 +19,7 @@ ALTER TABLE lead_records ADD COLUMN expired BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- mart_source_yield: as in 0002, counting only records that have not expired, so a source
 -- removed from the config leaves the yield once its records expire.
-DROP VIEW mart_source_yield;
-CREATE VIEW mart_source_yield AS
+CREATE OR REPLACE VIEW mart_source_yield AS
 SELECT r.source, r.source_kind,
        COUNT(*) AS records,
        SUM(CASE WHEN r.last_seen_run = k.run_id THEN 1 ELSE 0 END) AS records_tonight,
@@ -35,8 +36,7 @@ GROUP BY r.source, r.source_kind;
 
 -- mart_dropped_leads: as in 0002 (reason now merged | not_ranked | expired), plus
 --   last_seen_at            when a source last listed the lead (for expired: how long ago)
-DROP VIEW mart_dropped_leads;
-CREATE VIEW mart_dropped_leads AS
+CREATE OR REPLACE VIEW mart_dropped_leads AS
 SELECT d.lead_id, l.company_name, d.prev_rank, d.prev_tier, d.reason, d.merged_into, d.prev_run_id, d.run_id,
        l.last_seen_at
 FROM lead_dropouts d
