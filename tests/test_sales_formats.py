@@ -68,6 +68,13 @@ def test_product_lines_in_both_languages():
     assert labels.product_line("furniture", "zh") == "furniture"  # configured: shown as it is
 
 
+@pytest.mark.parametrize("code", ["merged", "expired", "not_ranked", "new", "up", "down", "unchanged"])
+def test_every_dropout_reason_and_movement_reads_as_words(code):
+    """The dropped sheet shows lead_dropouts.reason through labels.movement: a reason the load
+    writes (merged / expired / not_ranked) must never reach sales as a raw code."""
+    assert labels.movement(code, "zh") != code and labels.movement(code, "en")
+
+
 @pytest.mark.parametrize(("website", "target"), [
     ("https://www.habia.com/en/", "https://www.habia.com/en/"),
     ("http://qtfund-demo.com", "http://qtfund-demo.com"),

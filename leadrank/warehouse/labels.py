@@ -71,6 +71,7 @@ MOVEMENTS = {
     "dropped": ("dropped out", "退出"),
     "merged": ("merged", "已合并"),
     "not_ranked": ("no longer ranked", "不再排名"),
+    "expired": ("no longer listed by any source", "来源不再列出"),
 }
 SHEETS = {"all": ("All leads", "全部线索"), "dropped": ("Dropped out", "退出名单")}
 YES_NO = {True: ("yes", "是"), False: ("no", "否")}
