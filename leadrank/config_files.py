@@ -2,8 +2,11 @@
 
 A mistyped `financials:` path used to give 0 statements and a night that exited 0; a local
 source file that is missing fails that source only after the night has begun. `missing_files`
-lists every such problem at once, for `leadrank check`, and `require_files` makes a run refuse to
-start on them. Web URLs are not fetched here: reachability of sites is the night's business.
+lists every such problem at once, for `leadrank check`. `require_files` makes a run refuse to
+start on a missing financials or outcomes file, which would silently score without them; a
+missing source file stays that source's failure (the others still publish, as when a site is
+down), so a run checks sources only when asked. Web URLs are not fetched here: reachability of
+sites is the night's business.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ def _source_files(cfg: Config) -> list[tuple[str, Path]]:
     return files
 
 
-def missing_files(cfg: Config) -> list[str]:
-    """Every file or folder the config names that is not there, one line each."""
+def missing_files(cfg: Config, *, sources: bool = True) -> list[str]:
+    """Every file or folder the config names that is not there, one line each (local source
+    files too unless `sources` is False)."""
     problems = []
     for table in cfg.financials:
         if not table.path.exists():
@@ -57,15 +61,15 @@ def missing_files(cfg: Config) -> list[str]:
     for table in cfg.outcomes:
         if not table.path.is_file():
             problems.append(f"outcomes: {table.name}: {table.path} is not a file")
-    for where, path in _source_files(cfg):
+    for where, path in _source_files(cfg) if sources else []:
         if not path.is_file():
             problems.append(f"{where}: local file {path} does not exist")
     return problems
 
 
-def require_files(cfg: Config) -> None:
+def require_files(cfg: Config, *, sources: bool = True) -> None:
     """Raise ConfigError listing every missing file (see missing_files)."""
-    problems = missing_files(cfg)
+    problems = missing_files(cfg, sources=sources)
     if problems:
         raise ConfigError(f"{cfg.path}: files named in the config are missing:\n" +
                           "\n".join(f"  {p}" for p in problems))

@@ -100,7 +100,9 @@ def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str
     """Register the run as running. With `resume`, the run is an earlier one that did not publish:
     `reused` lists the sources whose extraction it already finished (see `finished_extract`)."""
     cfg = load_config(config_path)
-    require_files(cfg)  # a mistyped financials/outcomes path would otherwise score without them
+    # A mistyped financials/outcomes path would otherwise score without them; a missing source
+    # file fails that source alone, as a site that is down does.
+    require_files(cfg, sources=False)
     engine = make_engine(warehouse)
     upgrade(engine)
     reused: dict[str, dict[str, Any]] = {}

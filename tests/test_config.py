@@ -186,6 +186,8 @@ outcomes:
     assert [p.split(":")[0] + ":" + p.split(":")[1] for p in problems] == ["financials: typo", "outcomes: crm", "sources: local"]
     with pytest.raises(ConfigError, match="statments.csv"):
         require_files(cfg)
+    # A night refuses missing data files but leaves a missing source file to fail that source alone.
+    assert [p.split(":")[0] for p in missing_files(cfg, sources=False)] == ["financials", "outcomes"]
 
 
 def test_leadrank_check_says_ok_or_lists_every_problem_and_run_checks_first(tmp_path, demo_config):

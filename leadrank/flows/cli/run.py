@@ -29,7 +29,7 @@ def run(
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
     # The ephemeral server would try to send Prefect's telemetry, and log an error offline.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    checked_config(config)  # the config and the files it names, before anything starts
+    checked_config(config, sources=False)  # the config and its data files, before anything starts
     try:
         from leadrank.flows.nightly import nightly_refresh
     except ValueError as exc:  # e.g. LEADRANK_TASK_RUNNER set to something unknown
