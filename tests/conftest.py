@@ -7,6 +7,9 @@ collide. Without the variable the PostgreSQL variants skip; with it set but the 
 unreachable they fail.
 
 Prefect: one session-scoped prefect_test_harness, with PREFECT_HOME in a temp dir.
+
+Fetch layer (tests/test_fetch_*.py): `fetch_settings` for a local server and `robots_server`,
+pytest-httpserver with a robots.txt.
 """
 
 from __future__ import annotations
@@ -82,3 +85,20 @@ def demo_config() -> Path:
     from leadrank.paths import DEMO_CONFIG
 
     return DEMO_CONFIG
+
+
+@pytest.fixture
+def fetch_settings():
+    """Fetch settings for a local server: private addresses allowed, no pacing, tiny backoffs
+    and timeouts (a fixture so that each test can model_copy its own variant)."""
+    from leadrank.config import FetchSettings
+
+    return FetchSettings(allow_private_network=True, rate_limit=0, max_retries=3, backoff_base=0.01,
+                         read_timeout=1.0, connect_timeout=1.0)
+
+
+@pytest.fixture
+def robots_server(httpserver):
+    """pytest-httpserver whose robots.txt disallows /private for every agent."""
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /private\n")
+    return httpserver

@@ -1,6 +1,6 @@
 """Local servers for fetch tests: what pytest-httpserver cannot fake (a body cut short of its
-Content-Length, a response that trickles), a threaded server for concurrency, and settings that
-keep the suite fast (tiny backoffs and timeouts)."""
+Content-Length, a response that trickles), a threaded server for concurrency, settings that
+keep the suite fast (tiny backoffs and timeouts) and a fetcher that records its waits."""
 
 from __future__ import annotations
 
@@ -9,14 +9,23 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 
 from leadrank.config import FetchSettings
+from leadrank.extractors.fetch.fetcher import Fetcher
 
 # Local servers are private addresses; politeness is off except where a test turns it on.
 FAST = FetchSettings(allow_private_network=True, allow_local_files=True, rate_limit=0, max_retries=2,
                      backoff_base=0.001, backoff_max=1.0, connect_timeout=1.0, read_timeout=1.0, total_timeout=5.0)
+
+
+def fetcher(settings: FetchSettings, sleeps: list[float] | None = None, **kw: Any) -> Fetcher:
+    """A Fetcher that appends each wait to `sleeps` instead of sleeping, so that a test sees the
+    backoffs and Retry-After delays without spending them."""
+    record = sleeps if sleeps is not None else []
+    return Fetcher(settings, sleep=record.append, **kw)
 
 
 class RawTCPServer:

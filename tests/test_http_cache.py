@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from werkzeug import Request, Response
 
 from leadrank.config import SourceConfig
-from leadrank.extractors.fetch import Fetcher
-from leadrank.extractors.robots import MAX_CRAWL_DELAY
+from leadrank.extractors.fetch.fetcher import Fetcher
+from leadrank.extractors.fetch.robots import MAX_CRAWL_DELAY
 from leadrank.extractors.runner import extract_source
 from tests.http_fakes import FAST, extra_server
 

@@ -29,9 +29,10 @@ from werkzeug import Response
 
 from leadrank.config import SourceConfig
 from leadrank.extractors import parsers
-from leadrank.extractors.cancel import cancellable
 from leadrank.extractors.enrich import contact_link
-from leadrank.extractors.fetch import Fetcher, FetchError
+from leadrank.extractors.fetch.cancel import cancellable
+from leadrank.extractors.fetch.fetcher import Fetcher
+from leadrank.extractors.fetch.result import FetchError
 from leadrank.extractors.parsers import MAX_XLSX_UNCOMPRESSED
 from leadrank.extractors.runner import extract_source
 from leadrank.flows.cli import app

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from pytest_httpserver import HTTPServer
 
 from leadrank.config import FetchSettings, load_config
-from leadrank.extractors.fetch import Fetcher, FetchError
+from leadrank.extractors.fetch.fetcher import Fetcher
+from leadrank.extractors.fetch.result import FetchError
 from leadrank.extractors.runner import extract_source
 from tests.http_fakes import allow_all_robots
 from tests.reliability_log import record

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import phonenumbers
 from bs4 import BeautifulSoup
 
-from leadrank.extractors.fetch import Fetcher, FetchError
+from leadrank.extractors.fetch.fetcher import Fetcher
+from leadrank.extractors.fetch.result import FetchError
 from leadrank.extractors.fields import node_text
 from leadrank.extractors.pages import safe_link
 from leadrank.extractors.parsers import soup

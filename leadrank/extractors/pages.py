@@ -24,7 +24,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
 
 from leadrank.extractors import parsers
-from leadrank.extractors.fetch import Fetcher, FetchResult
+from leadrank.extractors.fetch.fetcher import Fetcher
+from leadrank.extractors.fetch.result import FetchResult
 from leadrank.extractors.fields import css_value, json_path
 
 WEB_SCHEMES = {"http", "https"}

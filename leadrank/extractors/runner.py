@@ -23,7 +23,9 @@ import pandas as pd
 from leadrank.config import ConfigError, FetchSettings, SourceConfig
 from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS, REJECT_COLUMNS
 from leadrank.extractors import enrich, websearch
-from leadrank.extractors.fetch import Fetcher, FetchError, redact_url
+from leadrank.extractors.fetch.fetcher import Fetcher
+from leadrank.extractors.fetch.result import FetchError
+from leadrank.extractors.fetch.urls import redact_url
 from leadrank.extractors.fields import clean_text, safe_text, split_country_line
 from leadrank.extractors.pages import fetch_detail, iter_pages
 from leadrank.extractors.parsers import ParseError, Unreadable

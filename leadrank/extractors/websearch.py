@@ -19,7 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from leadrank.config import resolve_secret
-from leadrank.extractors.fetch import Fetcher, FetchResult
+from leadrank.extractors.fetch.fetcher import Fetcher
+from leadrank.extractors.fetch.result import FetchResult
 from leadrank.extractors.fields import clean_text, json_path
 from leadrank.extractors.parsers import ParseError, load_json_document
 

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_sync_in_worker_thread
 
 from leadrank import pipeline, reconcile
-from leadrank.extractors.cancel import cancellable
+from leadrank.extractors.fetch.cancel import cancellable
 
 SOURCE_TIMEOUT_SECONDS = 1800
 SOURCE_RETRIES = 1

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import email.utils
 import logging
+from pathlib import Path
 from typing import Any
 
+from cachecontrol import CacheControlAdapter
+from cachecontrol.caches.file_cache import FileCache
 from cachecontrol.controller import CacheController
 from cachecontrol.heuristics import BaseHeuristic
+
+from leadrank.extractors.fetch.guard import AddressPolicy, GuardedPools
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +50,11 @@ class KeepValidated(BaseHeuristic):
 
     def warning(self, response: Any) -> str | None:
         return None
+
+
+class CachingAdapter(GuardedPools, CacheControlAdapter):
+    """The guarded adapter with an HTTP cache in `cache_dir` (see Revalidate)."""
+
+    def __init__(self, policy: AddressPolicy, cache_dir: Path):
+        self.policy = policy
+        super().__init__(cache=FileCache(str(cache_dir)), controller_class=Revalidate, heuristic=KeepValidated())
