@@ -217,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args(argv)
     sets = build_sets(args.realdata, args.sizes, args.seed, set(args.sets) if args.sets else None)
+    if not sets:
+        parser.error(f"no set to run (--sets {' '.join(args.sets or [])}; real data under {args.realdata})")
     report = {}
     for name, frame in sets.items():
         print(f"{name}: {len(frame):,} records …", file=sys.stderr, flush=True)

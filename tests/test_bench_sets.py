@@ -155,3 +155,28 @@ def test_dsei_labels_rebuild_the_truth_and_refuse_stale_or_contradicting_labels(
                       encoding="utf-8")
     with pytest.raises(ValueError, match="no longer match"):
         evaluation_frame(tmp_path, labels)
+
+
+def test_harness_refuses_to_report_nothing(tmp_path, capsys):
+    from bench.eval_dedupe_sets import main
+
+    with pytest.raises(SystemExit):
+        main(["--realdata", str(tmp_path), "--sets", "chicago", "dsei", "--workdir", str(tmp_path / "w"),
+              "--out", str(tmp_path / "out")])
+    assert "no set to run" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_harness_scores_leadrank_and_the_baseline_on_a_small_set(tmp_path, capsys):
+    import json
+
+    from bench.eval_dedupe_sets import main
+
+    main(["--realdata", str(tmp_path), "--sizes", "60", "--sets", "independent-names", "--no-splink",
+          "--workdir", str(tmp_path / "w"), "--out", str(tmp_path / "out")])
+    report = json.loads(next((tmp_path / "out").glob("eval-sets-*.json")).read_text(encoding="utf-8"))
+    result = report["sets"]["independent-names-60"]
+    assert result["entities"] == 60 and result["records"] > 60
+    assert result["leadrank"]["peak_mb"] > 0 and 0 < result["leadrank"]["f1"] <= 1
+    assert report["minimum"]["baseline"]["set"] == "independent-names-60" and report["minimum"]["splink"] is None
+    assert "| independent-names-60 |" in capsys.readouterr().out
