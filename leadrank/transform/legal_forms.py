@@ -30,7 +30,8 @@ OWN_FORMS = [
     "l.l.c.", "s.p.a.", "spa", "s.r.l.", "srl", "s.a.s.", "sas", "s.r.o.", "gmbh", "ltd.", "ltd", "inc.", "inc",
     "corp.", "corp", "llc", "plc", "p.l.c.", "ag", "kg", "se", "s.a.", "sa", "b.v.", "bv", "n.v.", "nv",
     "oy", "oyj", "ab", "ab (publ)", "(publ)", "as", "a/s", "asa", "a.s.", "jsc", "ojsc", "pjsc", "cjsc",
-    "ltda", "ltda.", "kk", "k.k.", "co.", "co", "s.l.", "sl", "s.l.u.", "slu", "bhd", "sdn bhd", "sdn. bhd.",
+    "ltda", "ltda.", "kk", "k.k.", "co.", "co", "s.l.", "sl", "s.l.u.", "slu", "bhd", "sdn bhd", "sdn. bhd.", "ltd. şti.", "ltd şti", "ltd. sti.", "ltd sti", "a.ş.", "a.s.", "s.a. de c.v.",
+    "sa de cv", "s. de r.l. de c.v.",
     "group", "grp", "gruppe", "groupe", "grupo", "gruppo", "holdings", "holding", "uk", "(uk)", "usa", "(usa)",
 ]
 

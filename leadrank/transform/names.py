@@ -203,6 +203,7 @@ def _strip_zh_form(text: pa.Array, active: np.ndarray) -> tuple[np.ndarray, pa.A
 
 
 _GLUED = r"^(?P<rest>.+?)\s*,\s*(?P<place>[^\W\d_][^,.()&/\d]{1,40})$"
+_SPACED = r"(?i)\b([a-z])\. ([a-z])\."  # 'S. A.', 's. r. o.' → 'S.A.', 's.r.o.' (applied twice)
 _BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
 _ENDS_IN_FORM = r"(?i)[\s,]" + _EN_FORMS + r"\.?$"
@@ -215,7 +216,9 @@ def _countries() -> frozenset[str]:
 
     names = {"uk", "usa", "u.s.a", "u.s", "holland", "england", "scotland", "korea", "russia", "taiwan"}
     for c in pycountry.countries:
-        names |= {c.alpha_2.lower(), c.alpha_3.lower(), c.name.lower(), getattr(c, "common_name", c.name).lower()}
+        names |= {c.alpha_2.lower(), c.alpha_3.lower(), c.name.lower(), getattr(c, "common_name", c.name).lower(),
+                  getattr(c, "official_name", c.name).lower()}
+    names |= {"czech republic", "turkey", "south korea", "vietnam", "the netherlands", "united states of america"}
     return frozenset(names)
 
 
@@ -269,7 +272,7 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     name = pc.utf8_trim(display, _STRIP_CHARS)
     name = _where(np.asarray(pc.equal(name, "")), display, name)
     only_form = np.asarray(pc.match_substring_regex(name, _ONLY_FORMS)) & ~empty
-    name = _strip_glued_place(name, latin(name) & ~only_form)
+    name = _strip_glued_place(fix(fix(name, _SPACED, r"\1.\2."), _SPACED, r"\1.\2."), latin(name) & ~only_form)
     reg = regions()
     name, bracket_prov, bracket_city = reg.strip_bracketed_array(name)
     is_branch = np.zeros(n, dtype=bool)
