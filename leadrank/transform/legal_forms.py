@@ -3,7 +3,8 @@
 The table is cleanco's (its per-country and per-type terms: GmbH, N.V., S.p.A., Oy, Sp. z o.o.,
 K.K. …, about 320 of them) plus our own additions for forms cleanco lacks or spells one way
 only. Dotted forms are also listed without their last dot, because names are trimmed of
-trailing punctuation before forms are stripped ("Akzo Nobel N.V." arrives as "Akzo Nobel N.V").
+trailing punctuation before forms are stripped ("Akzo Nobel N.V." arrives as "Akzo Nobel N.V"),
+and from three letters on without any dots ("SRO", "SPA").
 Two-letter terms cleanco lists that are ordinary words or place codes ("at", "ok", "et") are
 left out: stripping them would eat real name words.
 
@@ -63,4 +64,8 @@ def legal_forms() -> list[str]:
     terms = {t.strip() for t in terms if t.isascii() or t.replace(".", "").replace(" ", "").isalpha()}
     forms = (terms - _AMBIGUOUS) | set(OWN_FORMS)
     forms |= {f[:-1] for f in forms if f.endswith(".") and len(f) > 2}
+    # ... and of three letters or more without any dots ('S.R.O.' written 'SRO'); two letters
+    # without dots ('pc', 'ad') are words.
+    bare = {f.replace(".", "").replace(" ", "") for f in forms if "." in f}
+    forms |= {b for b in bare if len(b) >= 3 and b.isalpha()}
     return sorted(f for f in forms if f)
