@@ -517,7 +517,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     pinyin_ambiguous = feats["pinyin"] & (f.translit_ambiguous[i] | f.translit_ambiguous[j])
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
-    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict & ~_extra_word(f.core_names, i, j, latin & (sim < 100))
+    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict & ~_extra_word(f.core_names, i, j, latin & (sim >= cfg.name_strong) & (sim < 100))
     near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
