@@ -184,6 +184,7 @@ class ResolutionConfig(BaseModel):
         "country_different": -3.0,
         "city_different": -3.0,
         "branch_mismatch": -12.0,  # a branch (分公司) is a different buyer from its head office
+        "legal_form_different": -3.0,  # legal forms of no common country (s.r.o. / Pty Ltd), as country_different
     }
 
 

@@ -249,3 +249,14 @@ def test_one_weak_edge_between_two_dense_groups_is_cut_several_are_not():
     assert len(set(labels)) == 1  # two edges between the groups: one company
     labels, _ = cluster(6, _pairs([*dense, (2, 3, 12.0)]), 5.0, keys, bridge_margin=6.0)
     assert len(set(labels)) == 1  # a strong edge is no weak bridge
+
+
+def test_legal_forms_of_no_common_country_keep_namesakes_apart():
+    leads = _leads([
+        {"company_name": "Atlas Industries s.r.o."}, {"company_name": "Atlas Industries SRO"},
+        {"company_name": "Atlas Industries Pty Ltd"}, {"company_name": "Atlas Industries Sp. z o.o."},
+        {"company_name": "Royal Systems GmbH"}, {"company_name": "Royal Systems AG"},
+        {"company_name": "Eastern United Semiconductor S.A."}, {"company_name": "EASTERN UNITED SEMICONDUCTOR A.E."},
+    ])
+    assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
+    assert leads[4] == leads[5] and leads[6] == leads[7]  # one country can use both forms

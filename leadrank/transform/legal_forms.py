@@ -69,3 +69,47 @@ def legal_forms() -> list[str]:
     bare = {f.replace(".", "").replace(" ", "") for f in forms if "." in f}
     forms |= {b for b in bare if len(b) >= 3 and b.isalpha()}
     return sorted(f for f in forms if f)
+
+
+# Countries whose companies use a form, beyond cleanco's per-country lists (which leave out, say,
+# the Greek S.A. = A.E., Danish ApS and South African (Pty) Ltd). Used for one question only: can
+# two forms belong to one company? 'GmbH' and 'AG' can (Germany), 'S.R.O.' and 'Sp. z o.o.' cannot.
+EXTRA_FORM_COUNTRIES = {
+    "sa": {"Greece", "Belgium", "France", "Spain", "Switzerland", "Portugal", "Luxemborg"},
+    "ae": {"Greece"}, "aps": {"Denmark"}, "as": {"Denmark", "Turkey"}, "a/s": {"Denmark", "Norway"},
+    "ltd": {"Australia", "Ireland", "Canada", "South Africa", "Malta", "Cyprus", "Turkey", "China", "Japan"},
+    "limited": {"Australia", "Ireland", "Canada", "South Africa", "Malta", "Cyprus", "India", "China"},
+    "ptyltd": {"South Africa"}, "ptylimited": {"Australia", "South Africa"}, "pty": {"Australia", "South Africa"},
+    "inc": {"Canada", "China", "Japan"}, "corp": {"Canada", "China", "Japan"}, "corporation": {"Canada", "China", "Japan"},
+    "llc": {"China", "Qatar", "United Arab Emirates", "Russia", "Ukraine"}, "coltd": {"China", "Japan", "Korea"},
+    "kk": {"Japan"}, "sàrl": {"France", "Luxemborg", "Switzerland"}, "şti": {"Turkey"}, "ltdşti": {"Turkey"},
+    "ltdsti": {"Turkey"}, "aş": {"Turkey"},
+}
+
+
+def _compact(form: str) -> str:
+    return "".join(ch for ch in form.lower() if ch not in " .,()")
+
+
+@lru_cache(maxsize=1)
+def form_countries() -> dict[str, frozenset[str]]:
+    """Compact form ('sro', 'ptyltd', 'gmbh') → the countries whose companies use it."""
+    table: dict[str, set[str]] = {}
+    for country, terms in cleanco.termdata.terms_by_country.items():
+        for term in terms:
+            table.setdefault(_compact(term), set()).add(country)
+    for form, countries in EXTRA_FORM_COUNTRIES.items():
+        table.setdefault(form, set()).update(countries)
+    return {form: frozenset(countries) for form, countries in table.items()}
+
+
+@lru_cache(maxsize=50_000)
+def countries_of_form(legal_form: str) -> frozenset[str]:
+    """Countries a parsed legal form ('s.r.o.', 'co., ltd', 'ab (publ)') can come from: the whole
+    form, else the union of its parts; empty when nothing is known (no conflict can follow)."""
+    table = form_countries()
+    whole = table.get(_compact(legal_form))
+    if whole:
+        return whole
+    parts = [table.get(_compact(p)) for p in legal_form.replace(",", " ").split()]
+    return frozenset().union(*[p for p in parts if p])
