@@ -426,6 +426,10 @@ class Names:
         self.compact = np.asarray(pc.replace_substring(text, " ", "").to_pylist(), dtype=object)
         self.length = np.asarray(pc.utf8_length(self.compact))
         self.words = np.asarray(pc.match_substring(text, " "), dtype=bool)
+        # Word count and first word (as a code): cheap filters before word-by-word comparisons.
+        self.n_words = np.asarray(pc.count_substring(text, " "), dtype=np.int64) + 1
+        self.first_word = _codes(np.asarray(pc.list_element(pc.utf8_split_whitespace(text), 0).to_pylist()
+                                            if len(text) else [], dtype=object))
 
 
 def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: bool = False) -> np.ndarray:
@@ -469,7 +473,8 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
     first word must be equal and every other word equal or the start (3+ letters) of the other's:
     a truncation no table can list is still the same name."""
     out = np.zeros(len(i), dtype=bool)
-    k = np.flatnonzero(where & names.words[i] & names.words[j])
+    k = np.flatnonzero(where & names.words[i] & names.words[j] & (names.n_words[i] == names.n_words[j])
+                       & _same(names.first_word, i, j))
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
         x, y = a.split(), b.split()
         out[pos] = (len(x) == len(y) and x[0] == y[0] and len(x[0]) >= 3
