@@ -9,7 +9,8 @@ order (sorted neighbourhood), so a group switchboard or a portal domain costs n�
 
 Scoring: each kind of evidence adds log-odds points (ResolutionConfig.weights): agreement on
 identifiers and names adds, conflict (two valid codes that differ, different cities, names that
-disagree, different industries under one brand, a branch against its head office) subtracts.
+disagree, different industries under one brand, a branch against its head office, legal forms no
+one country uses both of) subtracts. `fellegi_sunter` can learn these weights from the data.
 Chinese company names are 行政区划 + 字号 + 行业 + 组织形式; with the region and legal form already
 parsed off, the industry word (电子, 科技, Trading …) is split from the trade name here, so that
 华强电子 and 华强物流 — one brand, two companies — disagree instead of looking 50% alike. A shared
