@@ -29,6 +29,11 @@ def _leads(rows: list[dict], cfg: ResolutionConfig | None = None) -> list[str]:
     ("Akzo Nobel N.V., AMSTERDAM", "Akzo Nobel N.V."), ("Akzo Nobel N.V.,NL", "Akzo Nobel"),
     ("Voupri Trading, Germany", "Voupri Trading GmbH"),
     ("Taiprei Tech. Co., Ltd.", "Taiprei Technologies Co., Ltd."), ("ABC Intl Ltd", "ABC International Limited"),
+    ("TÜV SÜD", "TUV SUD"), ("Sierra Nevada Corporation (SNC)", "Sierra Nevada Corp."),
+    ("Jemetzo International S. A.,LU", "Jemetzo Intl SA"), ("Tutrex Ltd. Şti.", "Tutrex LTD STI"),
+    ("Zunbulgy Engineering s. r. o. (Czech Republic)", "Zunbulgy Engineering SRO"),
+    ("Douxjou Logistics Oyj", "Douxjou Logistic"), ("Premier Gruppe Pte. Ltd.", "Premier Grp Pte Ltd"),
+    ("Cecnei Ind. S.R.L.", "Cecnei Industries S.R.L."), ("ALPHA ROKAIK INTL (PTY) LTD", "Alpha Rokaik International"),
 ])
 def test_legal_forms_and_noise_leave_one_core(a, b):
     cores = parse_names([a, b])["core"]
@@ -39,6 +44,15 @@ def test_name_words_that_look_like_forms_stay():
     parsed = parse_names(["Saab AB (publ)", "Chicago Public Schools Revere, Paul", "Bodefeng Food Co., Ltd. Hefei Branch"])
     assert list(parsed["core"]) == ["saab", "chicago public school revere paul", "bodefeng food"]
     assert list(parsed["flags"]) == ["", "", ""] and parsed["is_branch"][2]
+
+
+def test_shortened_words_are_a_near_name_and_a_different_word_is_not():
+    leads = _leads([
+        {"company_name": "Douxjou Logist. OYJ"}, {"company_name": "Douxjou Logistics Oyj"},
+        {"company_name": "Summit Grioxmait Mar. Ltd."}, {"company_name": "summit grioxmait marine limited"},
+        {"company_name": "Summit Grioxmait Trading Ltd."},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3] != leads[4]
 
 
 # -- class 5: one phone written with any international prefix ---------------------------------
@@ -235,3 +249,14 @@ def test_one_weak_edge_between_two_dense_groups_is_cut_several_are_not():
     assert len(set(labels)) == 1  # two edges between the groups: one company
     labels, _ = cluster(6, _pairs([*dense, (2, 3, 12.0)]), 5.0, keys, bridge_margin=6.0)
     assert len(set(labels)) == 1  # a strong edge is no weak bridge
+
+
+def test_legal_forms_of_no_common_country_keep_namesakes_apart():
+    leads = _leads([
+        {"company_name": "Atlas Industries s.r.o."}, {"company_name": "Atlas Industries SRO"},
+        {"company_name": "Atlas Industries Pty Ltd"}, {"company_name": "Atlas Industries Sp. z o.o."},
+        {"company_name": "Royal Systems GmbH"}, {"company_name": "Royal Systems AG"},
+        {"company_name": "Eastern United Semiconductor S.A."}, {"company_name": "EASTERN UNITED SEMICONDUCTOR A.E."},
+    ])
+    assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
+    assert leads[4] == leads[5] and leads[6] == leads[7]  # one country can use both forms

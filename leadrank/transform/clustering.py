@@ -126,12 +126,15 @@ def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
     bad = bad[labels[pairs.left[bad]] == labels[pairs.right[bad]]]
     if len(bad):
         conflicted = np.unique(labels[pairs.left[bad]])
-        edge_comp = labels[pairs.left[match]]
-        bad_comp = labels[pairs.left[bad]]
+        # Members, edges and constraints of each conflicted component, grouped once (sorted),
+        # not searched for per component: thousands of components over a million records.
+        members_of = _grouped(labels, np.arange(n), conflicted)
+        edges_of = _grouped(labels[pairs.left[match]], match, conflicted)
+        bad_of = _grouped(labels[pairs.left[bad]], bad, conflicted)
         for comp in conflicted:
-            members = np.flatnonzero(labels == comp)
-            edges = match[edge_comp == comp]
-            forbidden = [(int(pairs.left[k]), int(pairs.right[k])) for k in bad[bad_comp == comp]]
+            members = members_of[comp]
+            edges = edges_of.get(comp, np.empty(0, np.int64))
+            forbidden = [(int(pairs.left[k]), int(pairs.right[k])) for k in bad_of[comp]]
             for member, root in _constrained(members, edges, pairs, forbidden).items():
                 labels[member] = n + root  # fresh labels, apart from scipy's
         # Only edges inside the final clusters explain them.
@@ -142,6 +145,16 @@ def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
     smallest = np.minimum.reduceat(order, np.flatnonzero(first))
     labels = np.repeat(smallest, np.diff(np.r_[np.flatnonzero(first), n]))[np.argsort(order, kind="stable")]
     return labels, _evidence(n, pairs, match, keys)
+
+
+def _grouped(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
+    """values split by key, for the keys in `wanted` only (one sort, no per-key scan)."""
+    keep = np.isin(keys, wanted)
+    keys, values = keys[keep], values[keep]
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.empty(0, np.int64)
+    return {int(keys[a]): values[a:b] for a, b in zip(starts, np.r_[starts[1:], len(keys)], strict=True)}
 
 
 def _evidence(n: int, pairs: Pairs, match: np.ndarray, keys: np.ndarray) -> list[str]:

@@ -45,6 +45,7 @@ COMPARISONS: dict[str, list[str]] = {
     "country": ["same", "different", "other"],
     "industry": ["different", "other"],
     "branch": ["mismatch", "other"],
+    "legal_form": ["different", "other"],
 }
 # The hand-set weight each level starts from (log2 m/u points, ResolutionConfig.weights).
 PRIOR_WEIGHT = {
@@ -57,6 +58,7 @@ PRIOR_WEIGHT = {
     ("city", "same"): "city_same", ("city", "different"): "city_different",
     ("country", "same"): "country_same", ("country", "different"): "country_different",
     ("industry", "different"): "industry_different", ("branch", "mismatch"): "branch_mismatch",
+    ("legal_form", "different"): "legal_form_different",
 }
 
 
@@ -76,6 +78,7 @@ def levels(pairs: Pairs, cfg: ResolutionConfig) -> dict[str, np.ndarray]:
         "country": [f["_country="], f["country≠"]],
         "industry": [f["industry≠"]],
         "branch": [f["branch≠"]],
+        "legal_form": [f["form≠"]],
     }
     out = {}
     for name, conds in conditions.items():

@@ -3,7 +3,8 @@
 The table is cleanco's (its per-country and per-type terms: GmbH, N.V., S.p.A., Oy, Sp. z o.o.,
 K.K. …, about 320 of them) plus our own additions for forms cleanco lacks or spells one way
 only. Dotted forms are also listed without their last dot, because names are trimmed of
-trailing punctuation before forms are stripped ("Akzo Nobel N.V." arrives as "Akzo Nobel N.V").
+trailing punctuation before forms are stripped ("Akzo Nobel N.V." arrives as "Akzo Nobel N.V"),
+and from three letters on without any dots ("SRO", "SPA").
 Two-letter terms cleanco lists that are ordinary words or place codes ("at", "ok", "et") are
 left out: stripping them would eat real name words.
 
@@ -30,7 +31,8 @@ OWN_FORMS = [
     "l.l.c.", "s.p.a.", "spa", "s.r.l.", "srl", "s.a.s.", "sas", "s.r.o.", "gmbh", "ltd.", "ltd", "inc.", "inc",
     "corp.", "corp", "llc", "plc", "p.l.c.", "ag", "kg", "se", "s.a.", "sa", "b.v.", "bv", "n.v.", "nv",
     "oy", "oyj", "ab", "ab (publ)", "(publ)", "as", "a/s", "asa", "a.s.", "jsc", "ojsc", "pjsc", "cjsc",
-    "ltda", "ltda.", "kk", "k.k.", "co.", "co", "s.l.", "sl", "s.l.u.", "slu", "bhd", "sdn bhd", "sdn. bhd.",
+    "ltda", "ltda.", "kk", "k.k.", "co.", "co", "s.l.", "sl", "s.l.u.", "slu", "bhd", "sdn bhd", "sdn. bhd.", "ltd. şti.", "ltd şti", "ltd. sti.", "ltd sti", "a.ş.", "a.s.", "s.a. de c.v.",
+    "sa de cv", "s. de r.l. de c.v.",
     "group", "grp", "gruppe", "groupe", "grupo", "gruppo", "holdings", "holding", "uk", "(uk)", "usa", "(usa)",
 ]
 
@@ -62,4 +64,52 @@ def legal_forms() -> list[str]:
     terms = {t.strip() for t in terms if t.isascii() or t.replace(".", "").replace(" ", "").isalpha()}
     forms = (terms - _AMBIGUOUS) | set(OWN_FORMS)
     forms |= {f[:-1] for f in forms if f.endswith(".") and len(f) > 2}
+    # ... and of three letters or more without any dots ('S.R.O.' written 'SRO'); two letters
+    # without dots ('pc', 'ad') are words.
+    bare = {f.replace(".", "").replace(" ", "") for f in forms if "." in f}
+    forms |= {b for b in bare if len(b) >= 3 and b.isalpha()}
     return sorted(f for f in forms if f)
+
+
+# Countries whose companies use a form, beyond cleanco's per-country lists (which leave out, say,
+# the Greek S.A. = A.E., Danish ApS and South African (Pty) Ltd). Used for one question only: can
+# two forms belong to one company? 'GmbH' and 'AG' can (Germany), 'S.R.O.' and 'Sp. z o.o.' cannot.
+EXTRA_FORM_COUNTRIES = {
+    "sa": {"Greece", "Belgium", "France", "Spain", "Switzerland", "Portugal", "Luxemborg"},
+    "ae": {"Greece"}, "aps": {"Denmark"}, "as": {"Denmark", "Turkey"}, "a/s": {"Denmark", "Norway"},
+    "ltd": {"Australia", "Ireland", "Canada", "South Africa", "Malta", "Cyprus", "Turkey", "China", "Japan"},
+    "limited": {"Australia", "Ireland", "Canada", "South Africa", "Malta", "Cyprus", "India", "China"},
+    "ptyltd": {"South Africa"}, "ptylimited": {"Australia", "South Africa"}, "pty": {"Australia", "South Africa"},
+    "inc": {"Canada", "China", "Japan"}, "corp": {"Canada", "China", "Japan"}, "corporation": {"Canada", "China", "Japan"},
+    "llc": {"China", "Qatar", "United Arab Emirates", "Russia", "Ukraine"}, "coltd": {"China", "Japan", "Korea"},
+    "kk": {"Japan"}, "sàrl": {"France", "Luxemborg", "Switzerland"}, "şti": {"Turkey"}, "ltdşti": {"Turkey"},
+    "ltdsti": {"Turkey"}, "aş": {"Turkey"},
+}
+
+
+def _compact(form: str) -> str:
+    return "".join(ch for ch in form.lower() if ch not in " .,()")
+
+
+@lru_cache(maxsize=1)
+def form_countries() -> dict[str, frozenset[str]]:
+    """Compact form ('sro', 'ptyltd', 'gmbh') → the countries whose companies use it."""
+    table: dict[str, set[str]] = {}
+    for country, terms in cleanco.termdata.terms_by_country.items():
+        for term in terms:
+            table.setdefault(_compact(term), set()).add(country)
+    for form, countries in EXTRA_FORM_COUNTRIES.items():
+        table.setdefault(form, set()).update(countries)
+    return {form: frozenset(countries) for form, countries in table.items()}
+
+
+@lru_cache(maxsize=50_000)
+def countries_of_form(legal_form: str) -> frozenset[str]:
+    """Countries a parsed legal form ('s.r.o.', 'co., ltd', 'ab (publ)') can come from: the whole
+    form, else the union of its parts; empty when nothing is known (no conflict can follow)."""
+    table = form_countries()
+    whole = table.get(_compact(legal_form))
+    if whole:
+        return whole
+    parts = [table.get(_compact(p)) for p in legal_form.replace(",", " ").split()]
+    return frozenset().union(*[p for p in parts if p])

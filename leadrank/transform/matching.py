@@ -9,7 +9,8 @@ order (sorted neighbourhood), so a group switchboard or a portal domain costs n�
 
 Scoring: each kind of evidence adds log-odds points (ResolutionConfig.weights): agreement on
 identifiers and names adds, conflict (two valid codes that differ, different cities, names that
-disagree, different industries under one brand, a branch against its head office) subtracts.
+disagree, different industries under one brand, a branch against its head office, legal forms no
+one country uses both of) subtracts. `fellegi_sunter` can learn these weights from the data.
 Chinese company names are 行政区划 + 字号 + 行业 + 组织形式; with the region and legal form already
 parsed off, the industry word (电子, 科技, Trading …) is split from the trade name here, so that
 华强电子 and 华强物流 — one brand, two companies — disagree instead of looking 50% alike. A shared
@@ -35,6 +36,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
+from leadrank.transform.legal_forms import countries_of_form
 from leadrank.transform.names import _strings, core_key_array
 from leadrank.transform.regions import extract_where
 
@@ -249,6 +251,7 @@ class Features:
         share = np.bincount(known, minlength=int(self.country.max()) + 1) / max(len(known), 1) if len(known) else np.ones(1)
         self.country_bits = np.log2(1.0 / np.maximum(share, 1e-9)).astype(np.float32)
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
+        self.form_bits = _form_bits(frame["legal_form"])
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
         _, industry, self.translit = done["industry"]
@@ -293,6 +296,21 @@ class Features:
         factor = np.ones(len(codes), dtype=np.float32)
         factor[ok] = np.minimum(1.0, limit / usage.reindex(codes[ok]).to_numpy(dtype=np.float32))
         return factor
+
+
+def _form_bits(forms: pd.Series) -> np.ndarray:
+    """(n, 2) uint64 bit sets of the countries each record's legal form can come from (0: not
+    known): two records whose sets do not meet cannot be one company ('Atlas Industries s.r.o.'
+    / 'Atlas Industries Pty Ltd')."""
+    distinct, codes = np.unique(forms.fillna("").to_numpy(dtype=object).astype(str), return_inverse=True)
+    sets = [countries_of_form(f) if f else frozenset() for f in distinct]
+    index = {c: k for k, c in enumerate(sorted(frozenset().union(*sets)))}
+    bits = np.zeros((len(distinct), 2), dtype=np.uint64)
+    for row, countries in enumerate(sets):
+        for c in countries:
+            k = index[c] % 128
+            bits[row, k // 64] |= np.uint64(1) << np.uint64(k % 64)
+    return bits[codes.reshape(-1)] if len(codes) else np.zeros((0, 2), dtype=np.uint64)
 
 
 def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.ndarray | None = None,
@@ -409,6 +427,10 @@ class Names:
         self.compact = np.asarray(pc.replace_substring(text, " ", "").to_pylist(), dtype=object)
         self.length = np.asarray(pc.utf8_length(self.compact))
         self.words = np.asarray(pc.match_substring(text, " "), dtype=bool)
+        # Word count and first word (as a code): cheap filters before word-by-word comparisons.
+        self.n_words = np.asarray(pc.count_substring(text, " "), dtype=np.int64) + 1
+        self.first_word = _codes(np.asarray(pc.list_element(pc.utf8_split_whitespace(text), 0).to_pylist()
+                                            if len(text) else [], dtype=object))
 
 
 def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: bool = False) -> np.ndarray:
@@ -452,7 +474,8 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
     first word must be equal and every other word equal or the start (3+ letters) of the other's:
     a truncation no table can list is still the same name."""
     out = np.zeros(len(i), dtype=bool)
-    k = np.flatnonzero(where & names.words[i] & names.words[j])
+    k = np.flatnonzero(where & names.words[i] & names.words[j] & (names.n_words[i] == names.n_words[j])
+                       & _same(names.first_word, i, j))
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
         x, y = a.split(), b.split()
         out[pos] = (len(x) == len(y) and x[0] == y[0] and len(x[0]) >= 3
@@ -517,7 +540,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     pinyin_ambiguous = feats["pinyin"] & (f.translit_ambiguous[i] | f.translit_ambiguous[j])
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
-    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict & ~_extra_word(f.core_names, i, j, latin & (sim < 100))
+    strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict & ~_extra_word(f.core_names, i, j, latin & (sim >= cfg.name_strong) & (sim < 100))
     near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
@@ -535,6 +558,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["_domain_shared"] = feats["domain"] & (f.domain_share[i] < 1)
     feats["_phone_shared"] = feats["phone"] & (f.phone_share[i] < 1)
     feats["branch≠"] = f.branch[i] != f.branch[j]
+    a, b = f.form_bits[i], f.form_bits[j]
+    feats["form≠"] = a.any(axis=1) & b.any(axis=1) & ~(a & b).any(axis=1)
     score = (
         w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
         + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
@@ -547,11 +572,11 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         + w["industry_different"] * feats["industry≠"] + w["name_pinyin"] * feats["pinyin"]
         + w["name_ambiguous"] * (pinyin_ambiguous | name_ambiguous)
         + w["city_same"] * city_same + w["city_different"] * feats["city≠"]
-        + w["branch_mismatch"] * feats["branch≠"]
+        + w["branch_mismatch"] * feats["branch≠"] + w.get("legal_form_different", 0.0) * feats["form≠"]
     ).astype(np.float32)
     # Evidence that two records are two companies, whatever else links them (see clustering).
     identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
     feats["_conflict"] = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
-                          | ((feats["city≠"] | feats["address≠"] | feats["country≠"]) & ~identified))
+                          | ((feats["city≠"] | feats["address≠"] | feats["country≠"] | feats["form≠"]) & ~identified))
     conflict = feats["_conflict"] | (score <= cfg.cannot_link)
     return Pairs(left, right, score, feats, sim, conflict)

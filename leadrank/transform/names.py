@@ -142,7 +142,18 @@ def core_key_array(text: pa.Array) -> pa.Array:
     if pc.any(mask).as_py():
         folded = pc.replace_substring_regex(text.filter(mask), r"[^\p{L}\p{N}]+", " ")
         text = pc.replace_with_mask(text, mask, pc.utf8_trim_whitespace(folded))
-    return fix(fix_words(text, ABBREVIATIONS), *PLURAL)
+    return fix(fix_words(_without_accents(text), ABBREVIATIONS), *PLURAL)
+
+
+def _without_accents(text: pa.Array) -> pa.Array:
+    """Latin letters without their accents ('tüv süd' → 'tuv sud', 'lachaussée' → 'lachaussee'),
+    only in values holding accented Latin letters: kana and hangul are left whole."""
+    mask = pc.match_substring_regex(text, r"[\x{c0}-\x{24f}\x{1e00}-\x{1eff}]")
+    if not pc.any(mask).as_py():
+        return text
+    plain = pc.utf8_normalize(pc.replace_substring_regex(pc.utf8_normalize(text.filter(mask), "NFKD"), r"\p{Mn}", ""),
+                              "NFC")
+    return pc.replace_with_mask(text, mask, plain)
 
 
 def fix_words(text: pa.Array, words: dict[str, str]) -> pa.Array:
@@ -203,6 +214,8 @@ def _strip_zh_form(text: pa.Array, active: np.ndarray) -> tuple[np.ndarray, pa.A
 
 
 _GLUED = r"^(?P<rest>.+?)\s*,\s*(?P<place>[^\W\d_][^,.()&/\d]{1,40})$"
+_SPACED = r"(?i)\b([a-z])\. ([a-z])\."  # 'S. A.', 's. r. o.' → 'S.A.', 's.r.o.' (applied twice)
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]{1,7}$")
 _BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
 _ENDS_IN_FORM = r"(?i)[\s,]" + _EN_FORMS + r"\.?$"
@@ -215,7 +228,9 @@ def _countries() -> frozenset[str]:
 
     names = {"uk", "usa", "u.s.a", "u.s", "holland", "england", "scotland", "korea", "russia", "taiwan"}
     for c in pycountry.countries:
-        names |= {c.alpha_2.lower(), c.alpha_3.lower(), c.name.lower(), getattr(c, "common_name", c.name).lower()}
+        names |= {c.alpha_2.lower(), c.alpha_3.lower(), c.name.lower(), getattr(c, "common_name", c.name).lower(),
+                  getattr(c, "official_name", c.name).lower()}
+    names |= {"czech republic", "turkey", "south korea", "vietnam", "the netherlands", "united states of america"}
     return frozenset(names)
 
 
@@ -224,9 +239,11 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
     country and follows no legal form stays ('Chicago Public Schools Revere, Paul')."""
     found, (rest, place) = extract_where(name, _BRACKETED, ("rest", "place"), where=where)
-    if found.any():  # '… S.A. (Spain)': a country in brackets at the end
+    if found.any():  # '… S.A. (Spain)', 'Sierra Nevada Corporation (SNC)': a country or an acronym in brackets
         rows = np.flatnonzero(found)
-        is_country = np.asarray([p.lower().strip(" .") in _countries() for p in place.take(pa.array(rows)).to_pylist()])
+        before = rest.take(pa.array(rows)).to_pylist()
+        is_country = np.asarray([p.lower().strip(" .") in _countries() or (_ACRONYM.match(p) is not None and " " in b)
+                                 for p, b in zip(place.take(pa.array(rows)).to_pylist(), before, strict=True)])
         mask = np.zeros(len(name), dtype=bool)
         mask[rows[is_country]] = True
         name = pc.replace_with_mask(name, pa.array(mask), rest.filter(pa.array(mask)))
@@ -269,7 +286,7 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     name = pc.utf8_trim(display, _STRIP_CHARS)
     name = _where(np.asarray(pc.equal(name, "")), display, name)
     only_form = np.asarray(pc.match_substring_regex(name, _ONLY_FORMS)) & ~empty
-    name = _strip_glued_place(name, latin(name) & ~only_form)
+    name = _strip_glued_place(fix(fix(name, _SPACED, r"\1.\2."), _SPACED, r"\1.\2."), latin(name) & ~only_form)
     reg = regions()
     name, bracket_prov, bracket_city = reg.strip_bracketed_array(name)
     is_branch = np.zeros(n, dtype=bool)
