@@ -183,8 +183,8 @@ def test_load_failure_fails_the_run_keeps_the_list_alerts_and_resumes(prefect_ha
     )
     from typer.testing import CliRunner
 
+    from leadrank.cli import app
     from leadrank.flows.artifacts import SUMMARY_KEY
-    from leadrank.flows.cli import app
     from leadrank.flows.nightly import nightly_refresh
 
     warehouse = f"sqlite:///{tmp_path / 'w.db'}"
@@ -281,7 +281,7 @@ def test_serve_builds_prefect_yaml_deployments(monkeypatch, tmp_path):
 def test_serve_cli_refuses_unknown_timezone_and_missing_file(tmp_path):
     from typer.testing import CliRunner
 
-    from leadrank.flows.cli import app
+    from leadrank.cli import app
 
     result = CliRunner().invoke(app, ["serve", "--timezone", "Mars/Olympus"])
     assert result.exit_code == 1 and "unknown timezone" in result.output

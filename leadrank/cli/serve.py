@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import console, fail
+from leadrank.cli.common import console, fail
 
 
 def serve(
