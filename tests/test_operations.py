@@ -289,6 +289,18 @@ def test_serve_cli_refuses_unknown_timezone_and_missing_file(tmp_path):
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
+def test_serve_knows_whether_a_prefect_server_is_configured():
+    """The command line warns when no server is set; it asks flows.serve, never Prefect itself."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from leadrank.flows.serve import has_api_server
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        assert has_api_server()
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert not has_api_server()
+
+
 def test_pull_step_finds_the_clone_or_says_what_to_do(tmp_path, monkeypatch):
     from leadrank.flows.steps import HOME_ENV, checkout_dir, use_checkout
 
