@@ -140,7 +140,7 @@ def _barrier(parties: int, directory: Path) -> None:
 
 if __name__ == "__main__":
     arm(sys.argv[1], sys.argv[2])
-    from leadrank.flows.cli import main
+    from leadrank.cli import main
 
     sys.argv = ["leadrank", *sys.argv[3:]]
     main()

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from leadrank.cli import app
 from leadrank.config import ConfigError, load_config
 from leadrank.config_files import missing_files, require_files
-from leadrank.flows.cli import app
 
 runner = CliRunner()
 

@@ -119,7 +119,7 @@ def test_learned_weights_come_from_the_data():
 def test_dedupe_cli_takes_resolution_settings_and_explains_the_weights(tmp_path):
     from typer.testing import CliRunner
 
-    from leadrank.flows.cli import app
+    from leadrank.cli import app
 
     source = tmp_path / "in.csv"
     rows = ["company_name,phone"] + [f"Firm{k} Trading GmbH,+49 40 12345{k:02d}" for k in range(30)]

@@ -5,7 +5,7 @@ import re
 import pandas as pd
 from typer.testing import CliRunner
 
-from leadrank.flows.cli import app
+from leadrank.cli import app
 from tests.http_fakes import allow_all_robots
 
 runner = CliRunner()

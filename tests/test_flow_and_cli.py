@@ -5,7 +5,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from leadrank.flows.cli import app
+from leadrank.cli import app
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
 from tests.helpers import demo_records, pairwise_f1, run_pipeline

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from leadrank import pipeline
+from leadrank.cli import app
 from leadrank.config import OutcomesConfig, ScoringConfig
-from leadrank.flows.cli import app
 from leadrank.paths import DEMO_DIR
 from leadrank.scoring.model import PLACEHOLDER, clean_category, evaluate_and_fit
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes

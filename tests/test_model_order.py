@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from bench.eval_model import drifting_table, row_orders
 from leadrank import pipeline
+from leadrank.cli import app
 from leadrank.config import ScoringConfig
 from leadrank.flows.artifacts import summary_markdown
-from leadrank.flows.cli import app
 from leadrank.scoring.model import IncreasingPlatt, evaluate_and_fit, outcome_table, predict, refusal
 from leadrank.scoring.priority import train_model
 from leadrank.warehouse.engine import make_engine

@@ -183,8 +183,8 @@ def test_load_failure_fails_the_run_keeps_the_list_alerts_and_resumes(prefect_ha
     )
     from typer.testing import CliRunner
 
+    from leadrank.cli import app
     from leadrank.flows.artifacts import SUMMARY_KEY
-    from leadrank.flows.cli import app
     from leadrank.flows.nightly import nightly_refresh
 
     warehouse = f"sqlite:///{tmp_path / 'w.db'}"
@@ -281,12 +281,24 @@ def test_serve_builds_prefect_yaml_deployments(monkeypatch, tmp_path):
 def test_serve_cli_refuses_unknown_timezone_and_missing_file(tmp_path):
     from typer.testing import CliRunner
 
-    from leadrank.flows.cli import app
+    from leadrank.cli import app
 
     result = CliRunner().invoke(app, ["serve", "--timezone", "Mars/Olympus"])
     assert result.exit_code == 1 and "unknown timezone" in result.output
     result = CliRunner().invoke(app, ["serve", "--file", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_serve_knows_whether_a_prefect_server_is_configured():
+    """The command line warns when no server is set; it asks flows.serve, never Prefect itself."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from leadrank.flows.serve import has_api_server
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        assert has_api_server()
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert not has_api_server()
 
 
 def test_pull_step_finds_the_clone_or_says_what_to_do(tmp_path, monkeypatch):

@@ -7,8 +7,8 @@ import yaml
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from leadrank.cli import app
 from leadrank.config import OutcomesConfig
-from leadrank.flows.cli import app
 from leadrank.paths import DEMO_DIR
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
 from leadrank.transform.names import name_cores

@@ -27,6 +27,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 from werkzeug import Response
 
+from leadrank.cli import app
 from leadrank.config import SourceConfig
 from leadrank.extractors import parsers
 from leadrank.extractors.enrich import contact_link
@@ -35,7 +36,6 @@ from leadrank.extractors.fetch.fetcher import Fetcher
 from leadrank.extractors.fetch.result import FetchError
 from leadrank.extractors.parsers import MAX_XLSX_UNCOMPRESSED
 from leadrank.extractors.runner import extract_source
-from leadrank.flows.cli import app
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.export import export_ranked
 from leadrank.warehouse.read import ranked_leads

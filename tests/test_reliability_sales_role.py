@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner
 
-from leadrank.flows.cli import app
+from leadrank.cli import app
 from leadrank.warehouse.engine import LockTimeout, make_engine
 from leadrank.warehouse.load import PUBLISH_LOCK
 from leadrank.warehouse.migrate import MIGRATE_LOCK, upgrade

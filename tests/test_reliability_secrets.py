@@ -25,9 +25,9 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
+from leadrank.cli import app
 from leadrank.config import load_config
 from leadrank.extractors.runner import extract_source
-from leadrank.flows.cli import app
 from leadrank.paths import data_dir
 from leadrank.warehouse.engine import make_engine
 from tests.ops_fixtures import demo_sources, serve_demo
@@ -126,7 +126,7 @@ def test_planted_secrets_appear_in_no_output(prefect_harness, warehouse_url, htt
            "PREFECT_LOGGING_ROOT_LEVEL": "DEBUG",
            "PREFECT_LOGGING_EXTRA_LOGGERS": "leadrank,urllib3"}
 
-    run = subprocess.run([sys.executable, "-c", "from leadrank.flows.cli import main; main()", "run", "--config",
+    run = subprocess.run([sys.executable, "-c", "from leadrank.cli import main; main()", "run", "--config",
                           str(config), "--warehouse", warehouse_url], cwd=ROOT, env=env, capture_output=True,
                          timeout=300)
     said = {"leadrank run stdout": run.stdout, "leadrank run stderr": run.stderr}

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from leadrank import pipeline
-from leadrank.flows.cli import app
+from leadrank.cli import app
 from leadrank.paths import DEMO_CONFIG, DEMO_DIR
 from leadrank.warehouse import load, suppress
 from leadrank.warehouse.engine import make_engine

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner
 
-from leadrank.flows.cli import app
+from leadrank.cli import app
 from leadrank.paths import DEMO_CONFIG, DEMO_DIR, run_dir
 from leadrank.warehouse import export, formats, labels, report
 from leadrank.warehouse.charts import TIER_COLOURS

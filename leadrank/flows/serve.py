@@ -76,6 +76,14 @@ def runner_deployments(path: Path, timezone: str | None = None) -> list[Any]:
     return served
 
 
+def has_api_server() -> bool:
+    """Whether PREFECT_API_URL names a server (else serving runs against a temporary local one
+    whose runs no UI shows); asked here so that the command line never imports Prefect."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
+
+
 def serve(path: Path, timezone: str | None = None) -> None:
     """Serve every deployment of `path` until interrupted (schedules are paused on shutdown)."""
     from prefect import serve as prefect_serve

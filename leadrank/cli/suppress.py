@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.common import WarehouseOpt, command_group, console, err, fail, plain
+from leadrank.cli.common import WarehouseOpt, command_group, console, err, fail, plain
 
 suppress_app = command_group(
     "Do-not-contact suppression by 统一社会信用代码 (code), domain, email, phone or company name. "

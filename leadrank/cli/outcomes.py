@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.common import WarehouseOpt, command_group, console, err, fail, plain
+from leadrank.cli.common import WarehouseOpt, command_group, console, err, fail, plain
 
 outcomes_app = command_group("Outcome feedback (won / lost / contacted) from CRM exports.")
 SHOWN = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail, plain
+from leadrank.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail, plain
 
 if TYPE_CHECKING:
     from leadrank.config import Config

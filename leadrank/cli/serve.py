@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import console, fail
+from leadrank.cli.common import console, fail
 
 
 def serve(
@@ -22,7 +22,7 @@ def serve(
     work pool and a worker. Needs a Prefect server (PREFECT_API_URL); runs appear in its UI like
     any other. Schedules are paused when serving stops."""
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
-    from leadrank.flows.serve import ServeError, project_file
+    from leadrank.flows.serve import ServeError, has_api_server, project_file
     from leadrank.flows.serve import serve as serve_deployments
 
     if timezone:
@@ -30,9 +30,7 @@ def serve(
 
         if timezone not in available_timezones():
             fail(f"unknown timezone {timezone!r} (use an IANA name such as Asia/Shanghai)")
-    from prefect.settings import get_current_settings
-
-    if not get_current_settings().api.url:
+    if not has_api_server():
         console.print("[yellow]PREFECT_API_URL is not set:[/] serving against a temporary local server whose runs no "
                       "UI shows; start `prefect server start` and export PREFECT_API_URL first (see README)")
     try:

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leadrank.flows.cli.check import checked_config
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail, plain, warehouse_for_flow
+from leadrank.cli.check import checked_config
+from leadrank.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail, plain, warehouse_for_flow
 
 
 def run(

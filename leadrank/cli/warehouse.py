@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import WarehouseOpt, command_group, console, err, fail, plain
+from leadrank.cli.common import WarehouseOpt, command_group, console, err, fail, plain
 
 db_app = command_group("Warehouse schema, access and retention.")
 

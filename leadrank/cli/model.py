@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from leadrank.flows.cli.common import (
+from leadrank.cli.common import (
     DEFAULT_CONFIG,
     ConfigOpt,
     WarehouseOpt,

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from leadrank.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail, plain
 from leadrank.config import ConfigError
-from leadrank.flows.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail, plain
 
 
 def _parse_maps(maps: list[str]) -> dict[str, str]:

@@ -1,0 +1,55 @@
+"""The command line's entry points: `leadrank --version`, `python -m leadrank.cli`, and what
+importing the command line sets up (the Prefect secret store) now that it lives outside flows/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from leadrank.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_version_prints_the_installed_distribution_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"leadrank {version('leadrank')}\n"
+
+
+def test_version_wins_over_a_command():
+    """Eager: `--version` answers before any command runs (or complains about its arguments)."""
+    result = runner.invoke(app, ["--version", "top", "--warehouse", "sqlite:////nonexistent/dir/x.db"])
+    assert result.exit_code == 0 and result.output.startswith("leadrank "), result.output
+
+
+def test_version_without_installed_metadata_is_a_clear_error(monkeypatch):
+    def missing(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr("importlib.metadata.version", missing)
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 1
+    assert "not installed as a package" in result.output and "Traceback" not in result.output
+
+
+def test_python_dash_m_runs_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "leadrank.cli", "--version"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"leadrank {version('leadrank')}\n"
+
+
+def test_importing_the_command_line_registers_prefect_secret_blocks():
+    """`leadrank extract` and `check` resolve `{secret: NAME}` without running a flow, so the
+    command line itself must register the Prefect store (a fresh interpreter: nothing else has)."""
+    code = ("import leadrank.cli, leadrank.config as c; from leadrank.flows.secrets import STORE_NAME;"
+            "print(STORE_NAME in c._SECRET_STORES)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
