@@ -17,7 +17,6 @@ rows are reported and collapsed (the first is kept), never double-counted.
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import FinancialsConfig
+from leadrank.tables import read_table
 from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import name_cores
 
@@ -50,25 +50,6 @@ _ST_PREFIX = re.compile(r"^\s*\*?S?\*?ST\s*", re.I)  # *ST新都 is 新都 under
 
 class FinancialsError(ValueError):
     """A statements file that cannot be used at all; the message says why."""
-
-
-def read_text_table(path: Path, encoding: str | None, sep: str, header: int | None = 0) -> pd.DataFrame:
-    """A CSV as strings, trying UTF-8 (with or without BOM) then GB18030 (a superset of GBK)."""
-    data = path.read_bytes()
-    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
-    for enc in encodings:
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, header=header)
-    raise FinancialsError(f"{path}: not UTF-8 or GB18030; set `encoding:` for this file")
-
-
-def read_table(path: Path, encoding: str | None = None, sep: str = ",", header: int | None = 0) -> pd.DataFrame:
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return pd.read_excel(path, dtype=str, header=header).fillna("")
-    return read_text_table(path, encoding, sep, header)
 
 
 def parse_number(value: object) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from leadrank.config import OutcomesConfig
-from leadrank.scoring.financials import read_table
+from leadrank.tables import read_table
 from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import chinese_name_cores, name_cores
 
