@@ -164,3 +164,25 @@ def test_a_foreign_view_on_a_mart_stops_the_upgrade_and_leaves_the_marts(pg_url,
         upgrade(engine)
     assert "domain" not in columns(engine, "ranked_leads")
     assert {"ranked_leads", "mart_runs", "my_report"} <= set(inspect(engine).get_view_names())
+
+
+@pytest.mark.postgres
+def test_a_warehouse_from_before_the_view_files_keeps_its_sales_grants(pg_url, role, tmp_path, monkeypatch):
+    from leadrank.warehouse import migrate
+
+    old = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, old)
+    (old / "0070_views_from_files.sql").unlink()
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", old)
+    monkeypatch.setattr(migrate, "recreate_views", lambda conn, force: [])  # the upgrade as it was
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    grant_sales(engine, role)
+    before = privileges(engine, role)
+    assert "ranked_leads" in before and "latest_published_run" not in inspect(engine).get_view_names()
+    monkeypatch.undo()
+    assert upgrade(engine) == ["0070"]
+    assert privileges(engine, role) == before
+    with engine.connect() as conn:
+        definition = conn.execute(text("SELECT pg_get_viewdef('ranked_leads'::regclass)")).scalar()
+    assert "latest_published_run" in definition
