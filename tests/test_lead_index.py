@@ -58,3 +58,12 @@ def test_an_invalid_code_is_not_used_and_the_name_decides():
     frame = leads(("L1", "甲乙科技有限公司", None, "active"), ("L2", "丙丁贸易有限公司", typo, "active"))
     frame["uscc_valid"] = False
     assert both_paths(frame, "甲乙科技", uscc=typo) == (["L1"], ["L1"])
+
+
+def test_st_marks_are_dropped_on_both_sides_and_only_before_a_chinese_name():
+    frame = leads(("L1", "*ST新都", None, "active"), ("L2", "华新水泥股份有限公司", None, "active"))
+    frame = pd.concat([frame, pd.DataFrame([{"lead_id": "L3", "company_name_zh": None, "uscc": None, "status": "active",
+                                             "uscc_valid": False, "name_core": "stanley work"}])], ignore_index=True)
+    assert both_paths(frame, "新都") == (["L1"], ["L1"])  # the lead's own name carries the mark
+    assert both_paths(frame, "*ST 华新水泥") == (["L2"], ["L2"])
+    assert both_paths(frame, "Stanley Works") == (["L3"], ["L3"])  # "St" of an English name is no mark

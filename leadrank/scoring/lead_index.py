@@ -6,7 +6,8 @@ reach the same lead whichever file it comes from. Precedence, first that finds a
   2. the row's name core equals the lead's Chinese name core (`name_core_zh`, else parsed from
      `company_name_zh`; a lead without a Chinese name uses its `name_core` here);
   3. the row's name core equals the lead's own `name_core` (an English name, or the other one).
-A row's name core is that of its company name without the exchanges' ST marks (*ST新都 is 新都).
+Name cores on both sides are taken without the exchanges' ST marks (*ST新都 is 新都; only before a
+Chinese name, so Stanley stays Stanley).
 An invalid code is never used: it may be a typo of another company's.
 
 Tie rule, when several leads share the key at the level that decides: an active lead before a
@@ -27,13 +28,18 @@ from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import chinese_name_cores, name_cores
 
 LEVELS = ("uscc", "name_zh", "name_core")  # precedence, best first
-_ST_PREFIX = re.compile(r"^\s*\*?S?\*?ST\s*", re.I)  # *ST新都 is 新都 under special treatment
+# *ST新都 (core "st新都") is 新都 under special treatment; S*ST前锋 (core "s st前锋") is 前锋.
+_ST_MARK = re.compile(r"^(?:s\s*)?\*?\s*st\s*(?=[\u3400-\u9fff])", re.I)
+
+
+def without_st_marks(cores: object) -> np.ndarray:
+    """The name cores without the ST marks exchanges put before a listed company's name."""
+    return np.array([_ST_MARK.sub("", c) if isinstance(c, str) else None for c in cores], dtype=object)
 
 
 def row_name_cores(names: pd.Series) -> np.ndarray:
     """Core of each row's company name, without the ST marks exchanges put before it."""
-    cleaned = names.map(lambda v: _ST_PREFIX.sub("", v) if isinstance(v, str) and v.strip() else None)
-    return name_cores(cleaned)
+    return without_st_marks(name_cores(names))
 
 
 class LeadIndex:
@@ -44,9 +50,10 @@ class LeadIndex:
         inactive = (leads["status"].fillna("active") != "active").to_numpy() if "status" in leads else False
         order = pd.DataFrame({"inactive": inactive, "coded": valid, "lead_id": leads["lead_id"].to_numpy()})
         order = order.sort_values(["inactive", "coded", "lead_id"], kind="stable").index.to_numpy()
-        zh = pd.Series(chinese_name_cores(leads), dtype=object).fillna(pd.Series(leads["name_core"].to_numpy()))
+        own = pd.Series(without_st_marks(leads["name_core"]), dtype=object)
+        zh = pd.Series(without_st_marks(chinese_name_cores(leads)), dtype=object).fillna(own)
         keys = {"uscc": pd.Series(np.where(valid, leads["uscc"].to_numpy(dtype=object), None)),
-                "name_zh": zh, "name_core": pd.Series(leads["name_core"].to_numpy(dtype=object))}
+                "name_zh": zh, "name_core": own}
         ids = leads["lead_id"].to_numpy(dtype=object)
         self._by: dict[str, dict[str, str]] = {}
         for level in LEVELS:
