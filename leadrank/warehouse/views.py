@@ -42,9 +42,9 @@ class View(SqlText):
     path: Path
 
 
-def defined(dialect: str, directory: Path | None = None) -> list[View]:
-    """The views of `directory` (default leadrank/sql/views) for `dialect`, each after the views it reads."""
-    views = {stem: View(stem, path) for stem, path in for_dialect(directory or VIEWS_DIR, dialect).items()}
+def defined(dialect: str) -> list[View]:
+    """The views of leadrank/sql/views for `dialect`, each after the views it reads."""
+    views = {stem: View(stem, path) for stem, path in for_dialect(VIEWS_DIR, dialect).items()}
     graph: dict[str, list[str]] = {}
     for name, view in views.items():
         statements = [without_comments(s).strip() for s in split_statements(view.sql())]
@@ -89,11 +89,11 @@ def _drop(conn: Connection, names: list[str]) -> None:
         raise ViewError("the views cannot be re-created: " + " ".join(detail[:3])) from exc
 
 
-def recreate(conn: Connection, *, force: bool, directory: Path | None = None) -> list[str]:
+def recreate(conn: Connection, *, force: bool) -> list[str]:
     """Re-create the views when a file differs from what was created (or `force`, after a
     migration); returns the views created, [] when all were current. Runs in the caller's
     transaction."""
-    views = defined(conn.dialect.name, directory)
+    views = defined(conn.dialect.name)
     wanted = {v.name: v.checksum() for v in views}
     recorded = _recorded(conn)
     existing = set(inspect(conn).get_view_names())
