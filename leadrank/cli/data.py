@@ -34,7 +34,7 @@ def dedupe(
     import pandas as pd
 
     from leadrank.config import ResolutionConfig, load_config
-    from leadrank.scoring.financials import read_text_table
+    from leadrank.tables import read_text_table
     from leadrank.transform.normalise import normalise_records
     from leadrank.transform.resolve import dedupe_result
     from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv

@@ -49,8 +49,8 @@ def evaluate(
     """
     import pandas as pd
 
-    from leadrank.scoring.financials import read_table
     from leadrank.scoring.model import evaluate_and_fit, outcome_table, refusal
+    from leadrank.tables import read_table
 
     started = time.perf_counter()
     try:

@@ -17,7 +17,6 @@ rows are reported and collapsed (the first is kept), never double-counted.
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -25,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import FinancialsConfig
+from leadrank.scoring.lead_index import row_name_cores
+from leadrank.tables import read_table
 from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import name_cores
 
 UNIT_FACTORS = {"元": 1.0, "yuan": 1.0, "千元": 1e3, "万元": 1e4, "百万元": 1e6, "million": 1e6, "亿元": 1e8}
 AMOUNT_FIELDS = [
@@ -45,30 +45,10 @@ PORTAL_LINE_ITEMS = {
 }
 _MISSING = {"", "--", "-", "—", "nan", "none", "null", "n/a", "na"}
 _LABEL_UNIT = re.compile(r"^(.*?)\s*[(（]\s*([^()（）]*?)\s*[)）]\s*$")
-_ST_PREFIX = re.compile(r"^\s*\*?S?\*?ST\s*", re.I)  # *ST新都 is 新都 under special treatment
 
 
 class FinancialsError(ValueError):
     """A statements file that cannot be used at all; the message says why."""
-
-
-def read_text_table(path: Path, encoding: str | None, sep: str, header: int | None = 0) -> pd.DataFrame:
-    """A CSV as strings, trying UTF-8 (with or without BOM) then GB18030 (a superset of GBK)."""
-    data = path.read_bytes()
-    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
-    for enc in encodings:
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, header=header)
-    raise FinancialsError(f"{path}: not UTF-8 or GB18030; set `encoding:` for this file")
-
-
-def read_table(path: Path, encoding: str | None = None, sep: str = ",", header: int | None = 0) -> pd.DataFrame:
-    if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return pd.read_excel(path, dtype=str, header=header).fillna("")
-    return read_text_table(path, encoding, sep, header)
 
 
 def parse_number(value: object) -> float | None:
@@ -234,15 +214,9 @@ def company_key(frame: pd.DataFrame) -> pd.Series:
     codes, valid = normalise_usccs(frame["uscc"])
     uscc = pd.Series(np.where(valid, "uscc:" + codes.astype(str), None), index=frame.index, dtype=object)
     code = frame["stock_code"].map(lambda v: f"code:{v}" if isinstance(v, str) and v else None)
-    cores = pd.Series(statement_name_cores(frame["company_name"]), index=frame.index, dtype=object)
+    cores = pd.Series(row_name_cores(frame["company_name"]), index=frame.index, dtype=object)
     name = ("name:" + cores).where(cores.notna(), None)
     return uscc.fillna(code).fillna(name)
-
-
-def statement_name_cores(names: pd.Series) -> np.ndarray:
-    """Core of each statement's company name, without the ST marks exchanges put before it."""
-    cleaned = names.map(lambda v: _ST_PREFIX.sub("", v) if isinstance(v, str) and v.strip() else None)
-    return name_cores(cleaned)
 
 
 def _collapse_duplicates(frame: pd.DataFrame, rejects: list[dict[str, object]]) -> pd.DataFrame:

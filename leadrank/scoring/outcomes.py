@@ -1,6 +1,7 @@
 """Won/lost outcomes from CRM exports, matched to leads.
 
-An outcome names its lead by lead_id, or by 统一社会信用代码 and/or company name. Outcome words
+An outcome names its lead by lead_id, else by 统一社会信用代码 and/or company name through the
+lead index (`lead_index`), the rule that matches statements too. Outcome words
 come in both languages (won/成交/赢单/签约, lost/丢单/输单, contacted/已联系). A row that matches
 no lead, or whose outcome or date cannot be read, is reported with its row number and reason.
 """
@@ -10,9 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 from leadrank.config import OutcomesConfig
-from leadrank.scoring.financials import read_table
-from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import chinese_name_cores, name_cores
+from leadrank.scoring.lead_index import LeadIndex
+from leadrank.tables import read_table
 
 OUTCOME_WORDS = {
     "won": "won", "win": "won", "success": "won", "converted": "won", "成交": "won", "赢单": "won", "签约": "won",
@@ -51,31 +51,20 @@ def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame) -> tuple[pd.Data
     outcomes file scores as without it)."""
     if outcomes.empty:
         return pd.DataFrame(columns=OUTCOME_COLUMNS), pd.DataFrame(columns=REJECT_COLUMNS)
-    by_uscc = {u: lid for u, lid, ok in zip(leads["uscc"], leads["lead_id"], leads["uscc_valid"], strict=True) if ok and u}
-    by_core: dict[str, str] = {}
-    zh_cores = chinese_name_cores(leads)
-    for lid, core, zh_core in zip(leads["lead_id"], leads["name_core"], zh_cores, strict=True):
-        for key in (core, zh_core):
-            if key:
-                by_core.setdefault(key, lid)
+    index = LeadIndex(leads)
     known_ids = set(leads["lead_id"])
     matched: list[dict[str, object]] = []
     rejects: list[dict[str, object]] = []
     dates = parse_dates(outcomes["outcome_date"].fillna(""))
-    codes, code_valid = normalise_usccs(outcomes["uscc"])
-    cores = name_cores(outcomes["company_name"])
-    for row, date, code, valid, core in zip(outcomes.to_dict("records"), dates, codes, code_valid, cores, strict=True):
+    by_index, _ = index.match(outcomes["uscc"], outcomes["company_name"])
+    for row, date, indexed in zip(outcomes.to_dict("records"), dates, by_index, strict=True):
         ref = f"{row['source_file']}:{row['row_no']}"
         word = OUTCOME_WORDS.get(str(row["outcome"] or "").strip().lower())
         if word is None:
             rejects.append({"source": row["source_file"], "stage": "outcomes", "row_ref": ref,
                             "reason": f"unknown outcome {row['outcome']!r} (won/lost/contacted, 成交/丢单/已联系)", "raw": str(row)})
             continue
-        lead = row["lead_id"] if row["lead_id"] in known_ids else None
-        if lead is None and row["uscc"]:
-            lead = by_uscc.get(code) if valid else None
-        if lead is None and row["company_name"]:
-            lead = by_core.get(core)
+        lead = row["lead_id"] if row["lead_id"] in known_ids else indexed
         if lead is None:
             who = row["lead_id"] or row["uscc"] or row["company_name"]
             rejects.append({"source": row["source_file"], "stage": "outcomes", "row_ref": ref,

@@ -25,9 +25,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ScoringConfig
-from leadrank.scoring.financials import statement_name_cores
-from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import chinese_name_cores
+from leadrank.scoring.lead_index import LeadIndex
 
 RATIOS = ["current_asset_ratio", "net_margin", "roa", "collection_days", "inventory_days"]
 HIGHER_IS_BETTER = {"current_asset_ratio": True, "net_margin": True, "roa": True,
@@ -115,29 +113,15 @@ def _risk_flags(frame: pd.DataFrame, cfg: ScoringConfig) -> pd.Series:
 
 
 def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
-    """The latest statement of each lead: by valid 统一社会信用代码, else by core name.
-    Returns one row per matched lead with `lead_id`."""
+    """The statement of each lead, matched by the lead index (lead_index: valid 统一社会信用代码,
+    then name cores; one lead per company). A lead reached by several statements keeps the one
+    matched by the best rule, then the latest year. One row per matched lead with `lead_id`."""
     if statements.empty or leads.empty:
         return pd.DataFrame(columns=["lead_id", *statements.columns])
-    latest = statements.sort_values("year", ascending=False, na_position="last")
-    codes, valid = normalise_usccs(latest["uscc"])
-    latest = latest.assign(_uscc=np.where(valid, codes, None), _core=statement_name_cores(latest["company_name"]))
-    by_code = latest.dropna(subset=["_uscc"]).drop_duplicates("_uscc").set_index("_uscc")
-    by_name = latest.dropna(subset=["_core"]).drop_duplicates("_core").set_index("_core")
-    lead_cores = pd.Series(chinese_name_cores(leads), index=leads.index, dtype=object)
-    lead_cores = lead_cores.fillna(leads["name_core"])
-    # In order of preference: the code, the (Chinese) core name, the lead's own core name.
-    uscc = leads["uscc"].where(leads["uscc_valid"].astype(bool))
-    by_code_hit = uscc.isin(by_code.index).to_numpy()
-    by_core_hit = ~by_code_hit & lead_cores.isin(by_name.index).to_numpy()
-    by_alt_hit = ~by_code_hit & ~by_core_hit & leads["name_core"].isin(by_name.index).to_numpy()
-    parts = [table.loc[keys[hit].to_numpy()].reset_index(drop=True).assign(lead_id=leads["lead_id"][hit].to_numpy())
-             for table, keys, hit in ((by_code, uscc, by_code_hit), (by_name, lead_cores, by_core_hit),
-                                      (by_name, leads["name_core"], by_alt_hit)) if hit.any()]
-    if not parts:
-        return pd.DataFrame(columns=["lead_id", *statements.columns])
-    matched = pd.concat(parts, ignore_index=True)
-    return matched[["lead_id", *[c for c in matched.columns if c not in ("lead_id", "_uscc", "_core")]]]
+    lead, level = LeadIndex(leads).match(statements["uscc"], statements["company_name"])
+    matched = statements.assign(lead_id=lead, _level=level)[lead.notna()]
+    matched = matched.sort_values(["_level", "year"], ascending=[True, False], na_position="last", kind="stable")
+    return matched.drop_duplicates("lead_id")[["lead_id", *statements.columns]].reset_index(drop=True)
 
 
 def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:

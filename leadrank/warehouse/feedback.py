@@ -28,8 +28,8 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, inspect, text
 
 from leadrank.config import OutcomesConfig
-from leadrank.scoring.financials import read_table
 from leadrank.scoring.outcomes import REJECT_COLUMNS, load_outcomes, match_outcomes, parse_dates
+from leadrank.tables import read_table
 from leadrank.warehouse.engine import now, writer
 from leadrank.warehouse.load import outcome_ids, write_outcomes
 from leadrank.warehouse.migrate import upgrade

@@ -51,8 +51,7 @@ LEAD_TABLE_COLUMNS = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "
     "first_seen_at", "last_seen_at", "updated_run"]
 OUTCOME_TABLE_COLUMNS = ["outcome_id", "lead_id", "outcome", "outcome_date", "owner", "company_name", "uscc",
                          "source_file", "imported_at"]
-LATEST_PUBLISHED = ("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
-                    "ORDER BY published_at DESC, run_id DESC LIMIT 1")
+LATEST_PUBLISHED = "SELECT run_id FROM latest_published_run"  # leadrank/sql/views/latest_published_run.sql
 
 
 class PublishConflict(RuntimeError):

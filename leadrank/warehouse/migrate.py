@@ -3,11 +3,12 @@
 A migration may have a dialect-specific twin (NNNN_name.postgresql.sql or NNNN_name.sqlite.sql)
 that replaces it on that dialect. Each migration runs in one transaction with its bookkeeping
 row, so a failed migration leaves nothing half-applied; a checksum catches edited history.
+Views are not migrations: leadrank/sql/views/ holds their current definitions, re-created after
+the migrations when one changed (warehouse.views), so editing a view needs no migration.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from sqlalchemy import Connection, Engine, inspect, text
 from leadrank.paths import SQL_DIR
 from leadrank.warehouse.access import secure_marts
 from leadrank.warehouse.engine import advisory_xact_lock, writer
+from leadrank.warehouse.sql_files import SqlText, for_dialect, split_statements
+from leadrank.warehouse.views import recreate as recreate_views
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 MIGRATE_LOCK = 724311  # PostgreSQL advisory lock key of the migrator
@@ -29,39 +32,19 @@ class MigrationError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Migration:
+class Migration(SqlText):
     version: str
     name: str
     path: Path
 
-    def sql(self) -> str:
-        return self.path.read_text(encoding="utf-8")
-
-    def checksum(self) -> str:
-        return hashlib.sha256(self.sql().encode()).hexdigest()[:16]
-
 
 def available(dialect: str) -> list[Migration]:
-    found: dict[str, Migration] = {}
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        stem = path.name
-        specific = re.match(r"^(\d{4}_[a-z0-9_]+)\.(sqlite|postgresql)\.sql$", stem)
-        if specific:
-            if specific.group(2) == dialect:
-                match = _NAME.match(specific.group(1) + ".sql")
-                assert match
-                found[match.group(1)] = Migration(match.group(1), match.group(2), path)
-            continue
-        match = _NAME.match(stem)
-        if match and match.group(1) not in found:
-            found[match.group(1)] = Migration(match.group(1), match.group(2), path)
-    return [found[v] for v in sorted(found)]
-
-
-def split_statements(sql: str) -> list[str]:
-    """Statements of a migration file: `--` comments dropped, split at semicolons that end a line."""
-    body = "\n".join(line.split("--", 1)[0] if "--" in line and "'" not in line else line for line in sql.splitlines())
-    return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]
+    found = []
+    for stem, path in for_dialect(MIGRATIONS_DIR, dialect).items():
+        match = _NAME.match(stem + ".sql")
+        if match:
+            found.append(Migration(match.group(1), match.group(2), path))
+    return found
 
 
 def applied(engine: Engine) -> dict[str, str]:
@@ -111,8 +94,9 @@ def upgrade(engine: Engine) -> list[str]:
                  "t": datetime.now(UTC).isoformat()},
             )
         newly.append(migration.version)
-    if engine.dialect.name == "postgresql":
-        with writer(engine).begin() as conn:
-            _serialise(conn)
+    with writer(engine).begin() as conn:
+        _serialise(conn)
+        recreate_views(conn, force=bool(newly))
+        if engine.dialect.name == "postgresql":
             secure_marts(conn)
     return newly

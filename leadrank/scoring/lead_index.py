@@ -1,0 +1,80 @@
+"""Which lead a company row names: one rule for financial statements and CRM outcomes.
+
+A statement or an outcome row names a company by 统一社会信用代码 and/or name; the same row must
+reach the same lead whichever file it comes from. Precedence, first that finds a lead:
+  1. the row's valid 统一社会信用代码 equals a lead's valid code (`uscc`, `uscc_valid`);
+  2. the row's name core equals the lead's Chinese name core (`name_core_zh`, else parsed from
+     `company_name_zh`; a lead without a Chinese name uses its `name_core` here);
+  3. the row's name core equals the lead's own `name_core` (an English name, or the other one).
+Name cores on both sides are taken without the exchanges' ST marks (*ST新都 is 新都; only before a
+Chinese name, so Stanley stays Stanley).
+An invalid code is never used: it may be a typo of another company's.
+
+Tie rule, when several leads share the key at the level that decides: an active lead before a
+merged or expired one (when `status` is given), then a lead without a valid code of its own
+(a lead with one is reached by its code; a row without the code is more likely the one no code
+reaches), then the smallest lead_id (stable night after night). So a row reaches one lead,
+never several.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from leadrank.transform.identifiers import normalise_usccs
+from leadrank.transform.names import chinese_name_cores, name_cores
+
+LEVELS = ("uscc", "name_zh", "name_core")  # precedence, best first
+# *ST新都 (core "st新都") is 新都 under special treatment; S*ST前锋 (core "s st前锋") is 前锋.
+_ST_MARK = re.compile(r"^(?:s\s*)?\*?\s*st\s*(?=[\u3400-\u9fff])", re.I)
+
+
+def without_st_marks(cores: object) -> np.ndarray:
+    """The name cores without the ST marks exchanges put before a listed company's name."""
+    return np.array([_ST_MARK.sub("", c) if isinstance(c, str) else None for c in cores], dtype=object)
+
+
+def row_name_cores(names: pd.Series) -> np.ndarray:
+    """Core of each row's company name, without the ST marks exchanges put before it."""
+    return without_st_marks(name_cores(names))
+
+
+class LeadIndex:
+    """The leads keyed by code and name cores, each key holding the one lead the tie rule picks."""
+
+    def __init__(self, leads: pd.DataFrame) -> None:
+        valid = leads["uscc_valid"].fillna(False).astype(bool).to_numpy()
+        inactive = (leads["status"].fillna("active") != "active").to_numpy() if "status" in leads else False
+        order = pd.DataFrame({"inactive": inactive, "coded": valid, "lead_id": leads["lead_id"].to_numpy()})
+        order = order.sort_values(["inactive", "coded", "lead_id"], kind="stable").index.to_numpy()
+        own = pd.Series(without_st_marks(leads["name_core"]), dtype=object)
+        zh = pd.Series(without_st_marks(chinese_name_cores(leads)), dtype=object).fillna(own)
+        keys = {"uscc": pd.Series(np.where(valid, leads["uscc"].to_numpy(dtype=object), None)),
+                "name_zh": zh, "name_core": own}
+        ids = leads["lead_id"].to_numpy(dtype=object)
+        self._by: dict[str, dict[str, str]] = {}
+        for level in LEVELS:
+            found: dict[str, str] = {}
+            for i in order:
+                key = keys[level].iloc[i]
+                if isinstance(key, str) and key:
+                    found.setdefault(key, ids[i])
+            self._by[level] = found
+
+    def match(self, uscc: pd.Series, company_name: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """(lead_id or None, the level that found it as an index into LEVELS, -1 for none) per row."""
+        codes, valid = normalise_usccs(uscc)
+        row_keys = {"uscc": np.where(np.asarray(valid, dtype=bool), np.asarray(codes, dtype=object), None),
+                    "name_zh": np.asarray(row_name_cores(company_name), dtype=object)}
+        row_keys["name_core"] = row_keys["name_zh"]
+        leads: list[object] = []
+        levels: list[int] = []
+        for i in range(len(uscc)):
+            found = next(((n, self._by[level][row_keys[level][i]]) for n, level in enumerate(LEVELS)
+                          if row_keys[level][i] in self._by[level]), (-1, None))
+            levels.append(found[0])
+            leads.append(found[1])
+        return (pd.Series(leads, index=uscc.index, dtype=object), pd.Series(levels, index=uscc.index, dtype="int64"))

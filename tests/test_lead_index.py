@@ -1,0 +1,69 @@
+"""One lead index for statements and outcomes (issue 20): the same company row reaches the same
+lead through both paths, with a documented precedence and tie rule."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from leadrank.scoring.lead_index import LeadIndex
+from leadrank.scoring.outcomes import match_outcomes
+from leadrank.scoring.ratios import match_to_leads
+from leadrank.transform.names import name_cores
+from tests.test_scoring import statements
+
+CODE = "91350100M000100Y43"  # a valid 统一社会信用代码
+
+
+def leads(*rows: tuple[str, str, str | None, str]) -> pd.DataFrame:
+    """(lead_id, Chinese name, valid code or None, status) rows, with name cores as a night has them."""
+    frame = pd.DataFrame(rows, columns=["lead_id", "company_name_zh", "uscc", "status"])
+    frame["uscc_valid"] = frame["uscc"].notna()
+    frame["name_core"] = name_cores(frame["company_name_zh"])
+    return frame
+
+
+def both_paths(frame: pd.DataFrame, name: str, uscc: str | None = None) -> tuple[list[str], list[str]]:
+    """The leads a statement and an outcome row naming the same company reach."""
+    statement = match_to_leads(statements(company_name=name, uscc=uscc), frame)
+    outcome = pd.DataFrame([{"lead_id": None, "company_name": name, "uscc": uscc, "outcome": "won",
+                             "outcome_date": "2026-03-01", "owner": None, "source_file": "crm.csv", "row_no": 2}])
+    matched, _ = match_outcomes(outcome, frame)
+    return list(statement["lead_id"]), list(matched["lead_id"])
+
+
+def test_the_same_company_reaches_the_same_single_lead_through_statements_and_outcomes():
+    # Two leads of one name (not merged: say, different cities the sources did not give).
+    frame = leads(("L2", "深圳市甲乙科技有限公司", None, "active"), ("L1", "甲乙科技有限公司", None, "active"),
+                  ("L3", "丙丁贸易有限公司", CODE, "active"))
+    assert both_paths(frame, "甲乙科技股份有限公司") == (["L1"], ["L1"])
+    assert both_paths(frame, "*ST甲乙科技") == (["L1"], ["L1"])  # exchanges' ST marks dropped on both paths
+    assert both_paths(frame, "甲乙科技有限公司", uscc=CODE) == (["L3"], ["L3"])  # the code wins over the name
+    assert both_paths(frame, "无名公司") == ([], [])
+
+
+def test_ties_go_to_an_active_lead_then_one_without_a_code_then_the_smallest_id():
+    code_b = "91110000600037341L"
+    frame = leads(("L1", "甲乙科技有限公司", None, "merged"), ("L2", "甲乙科技有限公司", code_b, "active"),
+                  ("L4", "甲乙科技有限公司", None, "active"), ("L3", "甲乙科技有限公司", None, "active"),
+                  ("L5", "戊己有限公司", CODE, "merged"), ("L6", "戊己有限公司", CODE, "active"))
+    found, level = LeadIndex(frame).match(pd.Series(["", None, CODE, code_b]),
+                                          pd.Series(["甲乙科技", "戊己有限公司", "无关公司", "无关公司"]))
+    assert list(found) == ["L3", "L6", "L6", "L2"]
+    assert list(level) == [1, 1, 0, 0]
+    assert both_paths(frame.drop(columns="status"), "甲乙科技") == (["L1"], ["L1"])  # no status: all alike
+
+
+def test_an_invalid_code_is_not_used_and_the_name_decides():
+    typo = CODE[:-1] + "0"  # fails the check digit
+    frame = leads(("L1", "甲乙科技有限公司", None, "active"), ("L2", "丙丁贸易有限公司", typo, "active"))
+    frame["uscc_valid"] = False
+    assert both_paths(frame, "甲乙科技", uscc=typo) == (["L1"], ["L1"])
+
+
+def test_st_marks_are_dropped_on_both_sides_and_only_before_a_chinese_name():
+    frame = leads(("L1", "*ST新都", None, "active"), ("L2", "华新水泥股份有限公司", None, "active"))
+    frame = pd.concat([frame, pd.DataFrame([{"lead_id": "L3", "company_name_zh": None, "uscc": None, "status": "active",
+                                             "uscc_valid": False, "name_core": "stanley work"}])], ignore_index=True)
+    assert both_paths(frame, "新都") == (["L1"], ["L1"])  # the lead's own name carries the mark
+    assert both_paths(frame, "*ST 华新水泥") == (["L2"], ["L2"])
+    assert both_paths(frame, "Stanley Works") == (["L3"], ["L3"])  # "St" of an English name is no mark
