@@ -260,3 +260,35 @@ def test_legal_forms_of_no_common_country_keep_namesakes_apart():
     ])
     assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
     assert leads[4] == leads[5] and leads[6] == leads[7]  # one country can use both forms
+
+
+# -- thresholds chosen leave-one-set-out (bench/loso_threshold.py) ------------------------------
+
+def test_leave_one_set_out_choice_never_looks_at_the_held_out_set():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from loso_threshold import choose
+
+    f1 = {"a": {5.0: 0.90, 6.0: 0.95}, "b": {5.0: 0.97, 6.0: 0.80}, "c": {5.0: 0.96, 6.0: 0.96}}
+    assert choose(f1, "a", 6.0) == 5.0  # b and c: min 0.96 at 5.0, 0.80 at 6.0
+    assert choose(f1, "b", 6.0) == 6.0  # a and c: min 0.95 at 6.0
+    f1["b"][5.0] = 0.10  # what the held-out set scores never changes its own choice
+    assert choose(f1, "b", 6.0) == 6.0
+
+
+def test_leave_one_set_out_script_runs_on_written_sets(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for name, rows in {"x": [("Akzo Nobel N.V.", "1"), ("Akzo Nobel NV", "1"), ("Stocratec Trading", "2")],
+                       "y": [("Voupri Trading GmbH", "1"), ("Voupri Trading", "1"), ("Patria Oy", "2")]}.items():
+        (tmp_path / name).mkdir()
+        pd.DataFrame(rows, columns=["company_name", "truth"]).to_csv(tmp_path / name / "input.csv", index=False)
+    script = Path(__file__).resolve().parents[1] / "bench" / "loso_threshold.py"
+    done = subprocess.run([sys.executable, str(script), "--workdir", str(tmp_path), "--grid", "5", "6"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "held out x: match_threshold" in done.stdout and "on all sets: match_threshold" in done.stdout
