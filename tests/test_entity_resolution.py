@@ -235,6 +235,19 @@ def _pairs(edges: list[tuple[int, int, float]]):
                  np.zeros(k, bool))
 
 
+def test_a_business_centre_address_does_not_make_its_tenants_one_company():
+    """Class 6 through an address: five unrelated firms give one business centre's address; each
+    stays its own lead, while two spellings of one tenant at that address still join."""
+    centre = "88 Queensway, Admiralty"
+    rows = [{"company_name": name, "address": centre, "city": "Hong Kong"} for name in (
+        "Voupri Trading Limited", "Stocratec Trading Limited", "深圳市宏智宇机械有限公司",
+        "Grotraikor Trading Limited", "Taiprei Trading Limited")]
+    rows.append({"company_name": "Voupri Trading Ltd.", "address": centre, "city": "Hong Kong"})
+    leads = _leads(rows)
+    assert len(set(leads[:5])) == 5, leads
+    assert leads[5] == leads[0]
+
+
 def test_one_weak_edge_between_two_dense_groups_is_cut_several_are_not():
     from leadrank.transform.clustering import cluster
 

@@ -275,6 +275,7 @@ class Features:
         self.order[np.lexsort((self.domain, self.country, self.city, name_rank))] = np.arange(self.n)
         self.domain_share = self._share(self.domain, limit)
         self.phone_share = self._share(self.phone, limit)
+        self.site_share = self._share(self.site, limit)  # an office tower, a business centre
 
     @staticmethod
     def _ambiguous(keys: np.ndarray, meaning: np.ndarray) -> np.ndarray:
@@ -557,6 +558,10 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["_city="], feats["_country="] = city_same, _same(f.country, i, j)
     feats["_domain_shared"] = feats["domain"] & (f.domain_share[i] < 1)
     feats["_phone_shared"] = feats["phone"] & (f.phone_share[i] < 1)
+    # An address that many differently named records give (a business centre, a registered
+    # agent) says little of two records whose names do not agree either: without a plausible
+    # name it counts by its share, as a shared switchboard does; with one it counts whole.
+    site_weight = np.where(sim >= cfg.name_weak, 1.0, _shared(f.site_share, i))
     feats["branch≠"] = f.branch[i] != f.branch[j]
     a, b = f.form_bits[i], f.form_bits[j]
     feats["form≠"] = a.any(axis=1) & b.any(axis=1) & ~(a & b).any(axis=1)
@@ -565,7 +570,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
         + w["phone_same"] * feats["phone"] * _shared(f.phone_share, i)
         + w["phone_local_same"] * feats["phone~"] + w["email_same"] * feats["email"]
-        + w["address_same"] * feats["address"] + w["address_different"] * feats["address≠"]
+        + w["address_same"] * feats["address"] * site_weight + w["address_different"] * feats["address≠"]
         + w["name_exact"] * feats["name="] + w["name_strong"] * (strong & ~near) + w["name_near"] * near
         + np.minimum(country_bits, w["country_same"]) + w["country_different"] * feats["country≠"] + w["name_contained"] * feats["name⊂"]
         + w["name_weak"] * (feats["name~"] & ~strong) + w["name_different"] * feats["name≠"]
