@@ -40,7 +40,7 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]|~!])")
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
-def _text(value: Any) -> str:
+def md_text(value: Any) -> str:
     """A value shown as the text it is, on one line: source reasons and errors quote pages."""
     if value is None:
         return ""
@@ -49,7 +49,7 @@ def _text(value: Any) -> str:
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_text(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(md_text(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -57,7 +57,7 @@ def summary_markdown(summary: dict[str, Any], failure: str | None = None) -> str
     """The run summary: whatever of it exists when the run ends, published or not."""
     run_id = summary.get("run_id", "?")
     parts = [f"# Nightly run {run_id}",
-             f"**Failed**: {_text(failure)}" if failure else "**Published**: the ranked list now shows this run."]
+             f"**Failed**: {md_text(failure)}" if failure else "**Published**: the ranked list now shows this run."]
     if summary.get("resumed"):
         parts.append(f"Resumed run: {summary['resumed']} source(s) reused from the earlier attempt, not fetched again.")
     sources = summary.get("sources") or []
