@@ -55,10 +55,6 @@ NORMALISED_EXTRA = [
 ]
 NORMALISED = EXTRACTED + NORMALISED_EXTRA
 
-# dedupe output: NORMALISED plus the lead each record belongs to.
-RESOLVED_EXTRA = ["lead_id", "match_evidence"]
-
-
 class ContractError(ValueError):
     """A frame handed between stages lacks columns its contract promises."""
 
@@ -67,7 +63,3 @@ def require(frame: pd.DataFrame, columns: list[str], stage: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ContractError(f"{stage}: input lacks columns {missing}")
-
-
-def empty_frame(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
