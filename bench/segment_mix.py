@@ -50,10 +50,7 @@ def real_leads(scratch: Path) -> pd.DataFrame:
     for name in sources:
         pipeline.extract_step(run_id, name)
     night.run_steps(night.Night(run_id, warehouse, tuple(sources)), night.AFTER_EXTRACT[0].name, "dedupe")
-    leads = run_files.read_frame(run_files.RunFiles(run_id).stage("leads"))
-    for column in ("is_branch", "uscc_valid"):
-        leads[column] = leads[column].astype(bool)
-    return leads
+    return run_files.RunFiles(run_id).read_stage("leads")
 
 
 def main() -> int:

@@ -23,8 +23,8 @@ import pandas as pd
 
 from leadrank.config import Config, load_config
 from leadrank.config_files import require_files
-from leadrank.contracts import EXTRACTED, NORMALISED_EXTRA
-from leadrank.extractors.runner import REJECT_COLUMNS, extract_source
+from leadrank.contracts import EXTRACTED, NORMALISE_CACHE, REJECT_COLUMNS
+from leadrank.extractors.runner import extract_source
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
     RunFiles,
@@ -200,13 +200,14 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     records = _extracted_records(RunFiles(run_id), sources)
     normalised, afresh = normalise_known(records, _known_normalised())
     cache = normalise_cache()
-    write_frame(normalised[["content_hash", *NORMALISED_EXTRA]].drop_duplicates("content_hash"), cache)
+    write_frame(normalised[NORMALISE_CACHE].drop_duplicates("content_hash"), cache)
     for stale in cache.parent.glob("normalised-*.parquet"):  # earlier releases' values: never read again
         if stale != cache:
             stale.unlink(missing_ok=True)
     normalised, unusable = split_unusable(normalised.drop(columns=["content_hash"]))
-    write_frame(unusable, RunFiles(run_id).stage("normalise_rejects"))
-    write_frame(normalised, RunFiles(run_id).stage("normalised"))
+    files = RunFiles(run_id)
+    files.write_stage("normalise_rejects", unusable)
+    files.write_stage("normalised", normalised)
     flagged = normalised["flags"].fillna("").str.len() > 0
     return {"records": len(normalised), "normalised_afresh": afresh, "flagged": int(flagged.sum()),
             "rejected": len(unusable)}
@@ -216,9 +217,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    tonight = read_frame(files.stage("normalised"))
-    for column in ("is_branch", "uscc_valid", "email_free"):
-        tonight[column] = tonight[column].astype(bool)
+    tonight = files.read_stage("normalised")
     taken, first_seen = read.lead_history(engine)
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
@@ -229,8 +228,8 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
     records = listed_within(result.records, prior, cfg.lead_expiry_nights)
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
     leads = golden_records(records[~records["expired"]], trust)
-    write_frame(records, files.stage("resolved"))
-    write_frame(leads, files.stage("leads"))
+    files.write_stage("resolved", records)
+    files.write_stage("leads", leads)
     write_frame(result.events, files.stage("events"))
     return {**result.stats, "leads": len(leads)}
 
@@ -251,9 +250,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    leads = read_frame(files.stage("leads"))
-    for column in ("is_branch", "uscc_valid"):
-        leads[column] = leads[column].astype(bool)
+    leads = files.read_stage("leads")
     statements, fin_rejects = load_financials(cfg.financials)
     new_outcomes, out_rejects = _outcome_files(cfg, leads)
     stored = read.stored_outcomes(engine)
@@ -272,7 +269,8 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     write_frame(result.scores, files.stage("scores"))
     write_frame(new_outcomes, files.stage("outcomes"))
-    write_frame(pd.concat([fin_rejects, out_rejects], ignore_index=True).astype(object), files.stage("score_rejects"))
+    rejects = pd.concat([fin_rejects, out_rejects], ignore_index=True).assign(run_id=run_id)
+    files.write_stage("score_rejects", rejects[REJECT_COLUMNS].astype(object))
     model = {"status": result.stats["model"], "metrics": result.model.metrics, "source": "nightly",
              "reason": result.stats["model_reason"],
              "used_model_id": reuse.model_id if reuse else None}
@@ -349,7 +347,7 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
         events=read_frame(files.stage("events")),
         scores=_keys_as_objects(pd.read_parquet(files.stage("scores"))),
         outcomes=read_frame(files.stage("outcomes")),
-        rejects=pd.concat([read_frame(files.stage(name)) for name in ("normalise_rejects", "score_rejects")
+        rejects=pd.concat([files.read_stage(name) for name in ("normalise_rejects", "score_rejects")
                            if files.stage(name).exists()], ignore_index=True),
         model=model,
         summary=summary,

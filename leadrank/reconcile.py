@@ -44,8 +44,8 @@ def reconcile(run_id: str, sources: list[str]) -> dict[str, Any]:
                for name in sources if files.report(name).exists()]
     extracted = {r["source"]: int(r["records"]) + int(r["rejected"]) for r in reports}
     rejected = _rejected(files, sources)
-    resolved = read_frame(files.stage("resolved"), ["source", "seen_tonight", "lead_id"])
-    tonight = resolved[resolved["seen_tonight"].astype(bool)]
+    resolved = files.read_stage("resolved", ["source", "seen_tonight", "lead_id"])
+    tonight = resolved[resolved["seen_tonight"]]
     scored = set(read_frame(files.stage("scores"), ["lead_id"])["lead_id"])
     leads = set(tonight["lead_id"])
     unscored = sorted(leads - scored)

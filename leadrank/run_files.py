@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, SecretStr
 
 from leadrank.config import Config, ConfigError, config_from_tree, read_config_tree
+from leadrank.contracts import STAGE_FILES
 from leadrank.paths import data_dir, run_dir
 
 # A secret setting kept in config.json only when it is exactly one reference to the environment.
@@ -58,6 +59,22 @@ class RunFiles:
 
     def stage(self, name: str) -> Path:
         return self.root / f"{name}.parquet"
+
+    def write_stage(self, name: str, frame: pd.DataFrame) -> None:
+        """Write a stage file, checked against its contract (leadrank.contracts.STAGE_FILES)."""
+        if name in STAGE_FILES:
+            STAGE_FILES[name].check(frame, f"writing {name}")
+        write_frame(frame, self.stage(name))
+
+    def read_stage(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """A stage file as stage code expects it (read_frame), checked against its contract and
+        with its boolean columns cast back (`columns`: only those, as stored)."""
+        frame = read_frame(self.stage(name), columns)
+        if name not in STAGE_FILES:
+            return frame
+        if columns is None:
+            STAGE_FILES[name].check(frame, f"reading {name}")
+        return STAGE_FILES[name].cast(frame)
 
 
 def has_run_files(run_id: str) -> bool:

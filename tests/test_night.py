@@ -12,6 +12,7 @@ import yaml
 
 from leadrank import night, pipeline, reconcile
 from leadrank.config import ConfigError, load_config
+from leadrank.contracts import REJECT_COLUMNS, ContractError
 from leadrank.run_files import RunFiles, freeze_config, run_config
 from tests.helpers import run_pipeline
 from tests.ops_fixtures import demo_sources, expected_leads
@@ -160,3 +161,20 @@ def test_each_step_reads_each_run_file_at_most_once(tmp_path, monkeypatch):
     assert per_file["config.json"] == len(ALL_SOURCES) + 2  # read by each extraction, dedupe and score
     for name in ALL_SOURCES:  # records by stage and normalise; rejects and report by stage and reconcile
         assert [per_file[f"{name}{suffix}"] for suffix in (".parquet", ".rejects.parquet", ".report.json")] == [2, 2, 2]
+
+
+def test_stage_files_are_checked_against_their_contracts_when_written_and_read(tmp_path):
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    run = run_pipeline(str(demo_sources(tmp_path)), warehouse)
+    files = RunFiles(run["run_id"])
+    normalised = files.read_stage("normalised")
+    assert {str(normalised[c].dtype) for c in ("is_branch", "uscc_valid", "email_free")} == {"bool"}  # cast once, here
+    assert files.read_stage("resolved", ["seen_tonight"])["seen_tonight"].dtype == bool
+    rejects = files.read_stage("score_rejects")  # financials' and outcomes' rejects in the one reject shape
+    assert list(rejects.columns) == REJECT_COLUMNS and len(rejects) and (rejects["run_id"] == run["run_id"]).all()
+
+    with pytest.raises(ContractError, match=r"writing resolved \(RESOLVED\).*seen_tonight"):
+        files.write_stage("resolved", files.read_stage("resolved").drop(columns=["seen_tonight"]))
+    normalised.drop(columns=["name_core"]).to_parquet(files.stage("normalised"), index=False)  # a broken hand-off
+    with pytest.raises(ContractError, match=r"reading normalised \(NORMALISED\).*name_core"):
+        pipeline.resolve_step(run["run_id"], warehouse)

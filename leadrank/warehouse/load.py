@@ -29,8 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
-from leadrank.contracts import EXTRACTED, NORMALISED
-from leadrank.transform.golden import LEAD_COLUMNS
+from leadrank.contracts import EXTRACTED, LEAD_COLUMNS, NORMALISED
 from leadrank.warehouse.bulk import insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
