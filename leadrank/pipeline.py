@@ -129,8 +129,7 @@ def finished_extract(cfg: Config, run_id: str, source_name: str) -> dict[str, An
 def _save_extract(cfg: Config, run_id: str, source_name: str, records: pd.DataFrame, rejects: pd.DataFrame,
                   report: dict[str, Any]) -> dict[str, Any]:
     files = RunFiles(run_id)
-    write_frame(records, files.extracted(source_name))
-    write_frame(rejects, files.source_rejects(source_name))
+    files.write_extract(source_name, records, rejects)
     write_json({**report, "source_hash": source_hash(cfg, source_name)}, files.report(source_name))
     return report
 
@@ -157,8 +156,7 @@ def source_failed(run_id: str, source_name: str, reason: str) -> dict[str, Any]:
 
 def _extracted_records(files: RunFiles, sources: list[str], *, as_stored: bool = False) -> pd.DataFrame:
     """Tonight's records of `sources`, as Python objects (or `as_stored`, for bulk writing)."""
-    frames = [pd.read_parquet(files.extracted(name)) if as_stored else read_frame(files.extracted(name))
-              for name in sources if files.extracted(name).exists()]
+    frames = [files.read_extracted(name, as_stored=as_stored) for name in sources if files.extracted(name).exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
 
 
@@ -166,7 +164,7 @@ def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[s
     files = RunFiles(run_id)
     records = _extracted_records(files, sources, as_stored=True)
     tonight = [name for name in sources if files.extracted(name).exists()]
-    rejects = [read_frame(files.source_rejects(name)) for name in tonight]
+    rejects = [files.read_source_rejects(name) for name in tonight]
     bad = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
     load.stage_run(make_engine(warehouse), run_id, records, bad, [read_json(files.report(name)) for name in tonight])
     return {"records": len(records), "rejected": len(bad)}

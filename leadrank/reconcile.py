@@ -31,8 +31,10 @@ class RecordsLost(RuntimeError):
 
 
 def _rejected(files: RunFiles, sources: list[str]) -> pd.DataFrame:
-    paths = [files.source_rejects(name) for name in sources] + [files.stage("normalise_rejects")]
-    frames = [read_frame(path, ["source", "stage"]) for path in paths if path.exists()]
+    columns = ["source", "stage"]
+    frames = [files.read_source_rejects(name, columns) for name in sources if files.source_rejects(name).exists()]
+    if files.stage("normalise_rejects").exists():
+        frames.append(files.read_stage("normalise_rejects", columns))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["source", "stage"])
 
 

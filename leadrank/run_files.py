@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, SecretStr
 
 from leadrank.config import Config, ConfigError, config_from_tree, read_config_tree
-from leadrank.contracts import STAGE_FILES
+from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES, Contract
 from leadrank.paths import data_dir, run_dir
 
 # A secret setting kept in config.json only when it is exactly one reference to the environment.
@@ -60,6 +60,21 @@ class RunFiles:
     def stage(self, name: str) -> Path:
         return self.root / f"{name}.parquet"
 
+    def write_extract(self, source: str, records: pd.DataFrame, rejects: pd.DataFrame) -> None:
+        """A source's records (EXTRACTED) and rejects (REJECT_COLUMNS), each checked."""
+        EXTRACTED_FILE.check(records, f"writing {source}'s records")
+        REJECTS_FILE.check(rejects, f"writing {source}'s rejects")
+        write_frame(records, self.extracted(source))
+        write_frame(rejects, self.source_rejects(source))
+
+    def read_extracted(self, source: str, *, as_stored: bool = False) -> pd.DataFrame:
+        """A source's records, checked (`as_stored`: Arrow-backed, for bulk writing)."""
+        path = self.extracted(source)
+        return _checked(pd.read_parquet(path) if as_stored else read_frame(path), EXTRACTED_FILE, path.name)
+
+    def read_source_rejects(self, source: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return _checked(read_frame(self.source_rejects(source), columns), REJECTS_FILE, f"{source}'s rejects", columns)
+
     def write_stage(self, name: str, frame: pd.DataFrame) -> None:
         """Write a stage file, checked against its contract (leadrank.contracts.STAGE_FILES)."""
         if name in STAGE_FILES:
@@ -70,11 +85,14 @@ class RunFiles:
         """A stage file as stage code expects it (read_frame), checked against its contract and
         with its boolean columns cast back (`columns`: only those, as stored)."""
         frame = read_frame(self.stage(name), columns)
-        if name not in STAGE_FILES:
-            return frame
-        if columns is None:
-            STAGE_FILES[name].check(frame, f"reading {name}")
-        return STAGE_FILES[name].cast(frame)
+        return _checked(frame, STAGE_FILES[name], name, columns) if name in STAGE_FILES else frame
+
+
+def _checked(frame: pd.DataFrame, contract: Contract, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """`frame` as read from a run file, checked (when read whole) and its booleans cast."""
+    if columns is None:
+        contract.check(frame, f"reading {name}")
+    return contract.cast(frame)
 
 
 def has_run_files(run_id: str) -> bool:

@@ -173,6 +173,9 @@ def test_stage_files_are_checked_against_their_contracts_when_written_and_read(t
     rejects = files.read_stage("score_rejects")  # financials' and outcomes' rejects in the one reject shape
     assert list(rejects.columns) == REJECT_COLUMNS and len(rejects) and (rejects["run_id"] == run["run_id"]).all()
 
+    extracted = files.read_extracted("demo-expo")
+    with pytest.raises(ContractError, match=r"writing demo-expo's records \(EXTRACTED\).*record_key"):
+        files.write_extract("demo-expo", extracted.drop(columns=["record_key"]), files.read_source_rejects("demo-expo"))
     with pytest.raises(ContractError, match=r"writing resolved \(RESOLVED\).*seen_tonight"):
         files.write_stage("resolved", files.read_stage("resolved").drop(columns=["seen_tonight"]))
     normalised.drop(columns=["name_core"]).to_parquet(files.stage("normalised"), index=False)  # a broken hand-off
