@@ -43,11 +43,10 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from scratch_pg import create_database, drop_database  # bench/, the script's own folder
 
-from leadrank import pipeline
-from leadrank.contracts import NORMALISED
+from leadrank.contracts import LEAD_COLUMNS, NORMALISED
+from leadrank.run_files import read_frame, write_frame
 from leadrank.scoring.outcomes import OUTCOME_COLUMNS
 from leadrank.scoring.priority import SCORE_COLUMNS
-from leadrank.transform.golden import LEAD_COLUMNS
 from leadrank.transform.resolve import EVENT_COLUMNS
 from leadrank.warehouse import load
 from leadrank.warehouse.engine import make_engine, writer
@@ -152,8 +151,8 @@ def as_published(frames: dict[str, pd.DataFrame], tmp: Path) -> dict[str, pd.Dat
     out = {}
     for name, frame in frames.items():
         path = tmp / f"{name}.parquet"
-        pipeline._write(frame, path)
-        out[name] = pipeline._read(path)
+        write_frame(frame, path)
+        out[name] = read_frame(path)
         path.unlink()
     return out
 

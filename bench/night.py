@@ -2,8 +2,9 @@
 
     python bench/night.py STEP RUN_ID --config C --warehouse URL [--source bench]
 
-STEP is one of begin, normalise, dedupe, score, load (stage + reconcile + publish), the same
-plain-Python steps (leadrank.pipeline) that the Prefect flow's tasks call, reading and writing
+STEP is one of begin, normalise, dedupe, score, load (the other declared steps after extraction:
+stage + reconcile + publish), the steps of leadrank.night.STEPS that the Prefect flow's tasks run,
+in their declared order, reading and writing
 the run directory under $LEADRANK_DATA_DIR. A fresh process per step gives each step its own
 peak resident set size and makes the hand-over through files part of the measurement, as it
 is in the flow. Prints one JSON line: seconds, cpu_seconds, peak_mb and the step's counts.
@@ -17,24 +18,26 @@ import resource
 import sys
 import time
 
-STEPS = ("begin", "normalise", "dedupe", "score", "load")
+# Timed one by one; the declared steps after them (stage, reconcile, publish: the ones that load
+# the warehouse and check the run before publishing) are timed together as "load", per warehouse.
+MEASURED = ("normalise", "dedupe", "score")
+STEPS = ("begin", *MEASURED, "load")
 
 
 def run_step(step: str, run_id: str, config: str, warehouse: str, sources: list[str]) -> dict:
-    from leadrank import pipeline, reconcile
+    from leadrank import night, pipeline
 
     if step == "begin":
         return pipeline.begin(config, run_id, warehouse)
-    if step == "normalise":
-        return pipeline.normalise_step(run_id, sources)
-    if step == "dedupe":
-        return pipeline.resolve_step(config, run_id, warehouse)
-    if step == "score":
-        return pipeline.score_step(config, run_id, warehouse)
-    staged = pipeline.stage_step(run_id, sources, warehouse)
-    counts = reconcile.reconcile(run_id, sources)
-    return {"staged": staged, "reconciled": counts,
-            "leads": pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "bench": True})}
+    tonight = night.Night(run_id, warehouse, tuple(sources), {"run_id": run_id, "bench": True})
+    if step != "load":
+        return night.step(step).run(tonight)
+    done: dict = {}
+    for later in night.AFTER_EXTRACT:
+        if later.name not in MEASURED:
+            done[later.summary_key] = later.run(night.Night(run_id, warehouse, tuple(sources),
+                                                            {**tonight.summary, **done}))
+    return done
 
 
 def main(argv: list[str] | None = None) -> None:

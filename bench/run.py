@@ -48,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate import generate, parse_size  # noqa: E402
+from night import MEASURED  # noqa: E402
 from pairwise_f1 import pairwise_scores  # noqa: E402
 from scratch_pg import create_database, drop_database  # noqa: E402
 
@@ -204,7 +205,7 @@ def pipeline_night(night: pd.DataFrame, data_dir: Path, warehouses: dict[str, st
     first = next(iter(warehouses.values()))
     for url in warehouses.values():
         step("begin", url)
-    stages = {name: step(name, first) for name in ("normalise", "dedupe", "score")}
+    stages = {name: step(name, first) for name in MEASURED}
     for dialect, url in warehouses.items():
         stages[f"load_{dialect}"] = step("load", url)
     resolved = pd.read_parquet(data_dir / "runs" / run_id / "resolved.parquet", columns=["record_key", "lead_id",
@@ -219,7 +220,7 @@ def pipeline_night(night: pd.DataFrame, data_dir: Path, warehouses: dict[str, st
 
 def night_totals(result: dict, dialects: list[str]) -> dict:
     """Normalise through load per warehouse: seconds and the largest step's peak."""
-    core = [result["stages"][s] for s in ("normalise", "dedupe", "score")]
+    core = [result["stages"][s] for s in MEASURED]
     totals = {}
     for dialect in dialects:
         steps = [*core, result["stages"][f"load_{dialect}"]]

@@ -42,19 +42,15 @@ def segments_at(revision: str, scratch: Path) -> ModuleType:
 def real_leads(scratch: Path) -> pd.DataFrame:
     """One night's golden records of examples/realdata.yaml."""
     os.environ["LEADRANK_DATA_DIR"] = str(scratch)
-    from leadrank import pipeline
+    from leadrank import night, pipeline, run_files
 
     warehouse = f"sqlite:///{scratch / 'warehouse.db'}"
     run_id = pipeline.new_run_id()
     sources = pipeline.begin(str(CONFIG), run_id, warehouse)["sources"]
     for name in sources:
-        pipeline.extract_step(str(CONFIG), name, run_id)
-    pipeline.normalise_step(run_id, sources)
-    pipeline.resolve_step(str(CONFIG), run_id, warehouse)
-    leads = pipeline._read(pipeline.RunFiles(run_id).stage("leads"))
-    for column in ("is_branch", "uscc_valid"):
-        leads[column] = leads[column].astype(bool)
-    return leads
+        pipeline.extract_step(run_id, name)
+    night.run_steps(night.Night(run_id, warehouse, tuple(sources)), night.AFTER_EXTRACT[0].name, "dedupe")
+    return run_files.RunFiles(run_id).read_stage("leads")
 
 
 def main() -> int:

@@ -410,7 +410,11 @@ def _validate(raw: dict[str, Any], path: Path) -> tuple[Config, list[str]]:
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read, expand and validate a sources file. Raises ConfigError naming the file and, for
     each problem, the path of the key (`sources[2] (expo).pagination: …`), never a value."""
-    path = Path(path)
+    return config_from_tree(read_config_tree(Path(path)), Path(path))
+
+
+def read_config_tree(path: Path) -> dict[str, Any]:
+    """The sources file parsed, as written (`${VAR}` not yet expanded)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
@@ -419,6 +423,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"cannot read config {path}: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
+    return raw
+
+
+def config_from_tree(raw: dict[str, Any], path: Path) -> Config:
+    """Expand and validate a parsed sources file; `path` is where it was written (for
+    ${CONFIG_DIR}, relative paths and messages)."""
     expansion = _Expansion(_builtins(path))
     raw = expansion(raw, str(path))
     cfg, problems = _validate(raw, path)

@@ -5,6 +5,8 @@ instead of deep inside the next stage. The prose version is docs/contracts.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 # extract → normalise: one row per record a source yielded, values as found (trimmed).
@@ -55,9 +57,23 @@ NORMALISED_EXTRA = [
 ]
 NORMALISED = EXTRACTED + NORMALISED_EXTRA
 
-# dedupe output: NORMALISED plus the lead each record belongs to.
-RESOLVED_EXTRA = ["lead_id", "match_evidence"]
+# Normalisation's cache between nights: a record's content hash and its normalised values.
+NORMALISE_CACHE = ["content_hash", *NORMALISED_EXTRA]
 
+# dedupe → score: NORMALISED plus the record's lead, the evidence that joined it, whether a
+# source listed it tonight, and (the nightly run) published runs since it was last listed and
+# whether it has expired out of its lead.
+RESOLVED = NORMALISED + ["lead_id", "match_evidence", "seen_tonight", "nights_unlisted", "expired"]
+
+# Leads (golden records), plus `name_core_zh`: the core of the Chinese name, which scoring
+# matches statements and outcomes on (leads read back from the warehouse lack it).
+LEAD_COLUMNS = [
+    "lead_id", "company_name", "company_name_zh", "company_name_en", "name_core", "legal_form",
+    "is_branch", "uscc", "uscc_valid", "domain", "website", "phone", "phone_type", "email", "address",
+    "country", "province", "city", "industry", "products", "member_level", "sources", "source_kinds",
+    "n_sources", "n_records", "exhibitions", "first_fetched_at", "last_fetched_at",
+]
+LEADS = LEAD_COLUMNS + ["name_core_zh"]
 
 class ContractError(ValueError):
     """A frame handed between stages lacks columns its contract promises."""
@@ -69,5 +85,33 @@ def require(frame: pd.DataFrame, columns: list[str], stage: str) -> None:
         raise ContractError(f"{stage}: input lacks columns {missing}")
 
 
-def empty_frame(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+@dataclass(frozen=True)
+class Contract:
+    """A hand-off's columns, and which of them are booleans (a parquet round trip, or a missing
+    value, leaves those as objects: they are cast back here, in one place)."""
+
+    name: str
+    columns: tuple[str, ...]
+    bools: tuple[str, ...] = ()
+
+    def check(self, frame: pd.DataFrame, where: str) -> None:
+        require(frame, list(self.columns), f"{where} ({self.name})")
+
+    def cast(self, frame: pd.DataFrame) -> pd.DataFrame:
+        for column in self.bools:
+            if column in frame.columns:
+                frame[column] = frame[column].fillna(False).astype(bool)
+        return frame
+
+
+_NORMALISED_BOOLS = ("is_branch", "uscc_valid", "email_free")
+# The run directory's stage files (leadrank.run_files checks them when written and read).
+STAGE_FILES = {
+    "normalised": Contract("NORMALISED", tuple(NORMALISED), _NORMALISED_BOOLS),
+    "normalise_rejects": Contract("REJECT_COLUMNS", tuple(REJECT_COLUMNS)),
+    "resolved": Contract("RESOLVED", tuple(RESOLVED), (*_NORMALISED_BOOLS, "seen_tonight", "expired")),
+    "leads": Contract("LEADS", tuple(LEADS), ("is_branch", "uscc_valid")),
+    "score_rejects": Contract("REJECT_COLUMNS", tuple(REJECT_COLUMNS)),
+}
+EXTRACTED_FILE = Contract("EXTRACTED", tuple(EXTRACTED))
+REJECTS_FILE = Contract("REJECT_COLUMNS", tuple(REJECT_COLUMNS))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import secrets
 import time
@@ -24,9 +23,19 @@ import pandas as pd
 
 from leadrank.config import Config, load_config
 from leadrank.config_files import require_files
-from leadrank.contracts import EXTRACTED, NORMALISED_EXTRA
-from leadrank.extractors.runner import REJECT_COLUMNS, extract_source
-from leadrank.paths import PACKAGE_DIR, data_dir, run_dir
+from leadrank.contracts import EXTRACTED, NORMALISE_CACHE, REJECT_COLUMNS
+from leadrank.extractors.runner import extract_source
+from leadrank.paths import PACKAGE_DIR, data_dir
+from leadrank.run_files import (
+    RunFiles,
+    freeze_config,
+    has_run_files,
+    read_frame,
+    read_json,
+    run_config,
+    write_frame,
+    write_json,
+)
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
 from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
@@ -50,56 +59,15 @@ class ResumeError(ValueError):
     """A run cannot be resumed; the message says why."""
 
 
-class RunFiles:
-    """Where one run keeps its working files."""
-
-    def __init__(self, run_id: str):
-        self.root = run_dir(run_id)
-
-    def extracted(self, source: str) -> Path:
-        return self.root / "extract" / f"{source}.parquet"
-
-    def source_rejects(self, source: str) -> Path:
-        return self.root / "extract" / f"{source}.rejects.parquet"
-
-    def report(self, source: str) -> Path:
-        return self.root / "extract" / f"{source}.report.json"
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "raw"
-
-    def stage(self, name: str) -> Path:
-        return self.root / f"{name}.parquet"
-
-
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two runs may write the normalisation cache at once
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)  # a killed step never leaves a half-written file behind
-
-
-def _read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A stage file as object columns with None for missing values, the form stage code expects.
-    Converted column by column, touching only columns that have missing values: a frame-wide
-    replace() was a second or more per million rows, in every step."""
-    frame = pd.read_parquet(path, columns=columns)
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype == object and not values.hasnans:
-            continue
-        missing = values.isna().to_numpy()
-        values = values.astype(object)
-        frame[column] = values.where(~missing, None) if missing.any() else values
-    return frame
-
-
 def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str | None = None,
           *, resume: bool = False) -> dict[str, Any]:
-    """Register the run as running. With `resume`, the run is an earlier one that did not publish:
-    `reused` lists the sources whose extraction it already finished (see `finished_extract`)."""
-    cfg = load_config(config_path)
+    """Register the run as running and freeze its config (leadrank.run_files): the later steps
+    read that, never the sources file. With `resume`, the run is an earlier one that did not
+    publish, and keeps the config it began with: `reused` lists the sources whose extraction it
+    already finished (see `finished_extract`)."""
+    if resume:
+        _check_run_files(run_id)
+    cfg = run_config(run_id) if resume and RunFiles(run_id).config.exists() else freeze_config(config_path, run_id)
     # A mistyped financials/outcomes path would otherwise score without them; a missing source
     # file fails that source alone, as a site that is down does.
     require_files(cfg, sources=False)
@@ -115,22 +83,20 @@ def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str
     return {"run_id": run_id, "sources": [s.name for s in cfg.sources if s.enabled], "reused": reused}
 
 
-def _has_run_files(run_id: str) -> bool:
-    """Whether a run directory with extractions exists (checked without creating it, unlike RunFiles)."""
-    return (data_dir() / "runs" / run_id / "extract").is_dir()
-
-
 def is_run_id(value: str) -> bool:
     """Whether `value` can name a run: it becomes a directory under data/runs, so no path
     separator, no leading dot (`..`), nothing but letters, digits, `_`, `.` and `-`."""
     return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", value) is not None
 
 
-def _check_resumable(engine: Any, run_id: str) -> None:
+def _check_run_files(run_id: str) -> None:
     if not is_run_id(run_id):
         raise ResumeError(f"{run_id!r} is not a run id")
-    if not _has_run_files(run_id):
+    if not has_run_files(run_id):
         raise ResumeError(f"run {run_id} has no working files under {data_dir() / 'runs'}: nothing to resume")
+
+
+def _check_resumable(engine: Any, run_id: str) -> None:
     status = read.run_status(engine, run_id)
     if status is None:
         raise ResumeError(f"run {run_id} is not in this warehouse: resume it against the warehouse it started with")
@@ -154,7 +120,7 @@ def finished_extract(cfg: Config, run_id: str, source_name: str) -> dict[str, An
     path = RunFiles(run_id).report(source_name)
     if not path.exists():
         return None
-    report = json.loads(path.read_text(encoding="utf-8"))
+    report = read_json(path)
     if report.get("status") == "failed" or report.get("source_hash") != source_hash(cfg, source_name):
         return None
     return {**report, "reused": True}
@@ -163,18 +129,14 @@ def finished_extract(cfg: Config, run_id: str, source_name: str) -> dict[str, An
 def _save_extract(cfg: Config, run_id: str, source_name: str, records: pd.DataFrame, rejects: pd.DataFrame,
                   report: dict[str, Any]) -> dict[str, Any]:
     files = RunFiles(run_id)
-    _write(records, files.extracted(source_name))
-    _write(rejects, files.source_rejects(source_name))
-    saved = {**report, "source_hash": source_hash(cfg, source_name)}
-    tmp = files.report(source_name).with_suffix(".tmp")
-    tmp.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(files.report(source_name))
+    files.write_extract(source_name, records, rejects)
+    write_json({**report, "source_hash": source_hash(cfg, source_name)}, files.report(source_name))
     return report
 
 
-def extract_step(config_path: str, source_name: str, run_id: str, *, replay: bool = False) -> dict[str, Any]:
+def extract_step(run_id: str, source_name: str, *, replay: bool = False) -> dict[str, Any]:
     """Run one source into the run directory; returns its report (never raises for source faults)."""
-    cfg = load_config(config_path)
+    cfg = run_config(run_id)
     records, rejects, report = extract_source(
         cfg.source(source_name), cfg.fetch, run_id=run_id, raw_dir=RunFiles(run_id).raw, replay=replay
     )
@@ -183,35 +145,29 @@ def extract_step(config_path: str, source_name: str, run_id: str, *, replay: boo
     return _save_extract(cfg, run_id, source_name, records, rejects, report.as_dict())
 
 
-def source_failed(config_path: str, source_name: str, run_id: str, reason: str) -> dict[str, Any]:
+def source_failed(run_id: str, source_name: str, reason: str) -> dict[str, Any]:
     """Record a source whose extraction itself crashed or timed out, as a failed source."""
-    cfg = load_config(config_path)
+    cfg = run_config(run_id)
     report = {"source": source_name, "kind": cfg.source(source_name).kind, "status": "failed", "pages": 0,
               "records": 0, "rejected": 0, "reason": reason, "seconds": 0.0, "warnings": []}
     return _save_extract(cfg, run_id, source_name, pd.DataFrame(columns=EXTRACTED, dtype=object),
                          pd.DataFrame(columns=REJECT_COLUMNS, dtype=object), report)
 
 
-def _extracted(run_id: str, sources: list[str], *, as_stored: bool = False
-               ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
-    """Tonight's records of `sources` (as Python objects, or `as_stored` for bulk writing),
-    their rejects and reports."""
-    files = RunFiles(run_id)
-    frames, rejects, reports = [], [], []
-    for name in sources:
-        if files.extracted(name).exists():
-            frames.append(pd.read_parquet(files.extracted(name)) if as_stored else _read(files.extracted(name)))
-            rejects.append(_read(files.source_rejects(name)))
-            reports.append(json.loads(files.report(name).read_text(encoding="utf-8")))
-    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
-    bad = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    return records, bad, reports
+def _extracted_records(files: RunFiles, sources: list[str], *, as_stored: bool = False) -> pd.DataFrame:
+    """Tonight's records of `sources`, as Python objects (or `as_stored`, for bulk writing)."""
+    frames = [files.read_extracted(name, as_stored=as_stored) for name in sources if files.extracted(name).exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
 
 
 def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[str, int]:
-    records, rejects, reports = _extracted(run_id, sources, as_stored=True)
-    load.stage_run(make_engine(warehouse), run_id, records, rejects, reports)
-    return {"records": len(records), "rejected": len(rejects)}
+    files = RunFiles(run_id)
+    records = _extracted_records(files, sources, as_stored=True)
+    tonight = [name for name in sources if files.extracted(name).exists()]
+    rejects = [files.read_source_rejects(name) for name in tonight]
+    bad = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    load.stage_run(make_engine(warehouse), run_id, records, bad, [read_json(files.report(name)) for name in tonight])
+    return {"records": len(records), "rejected": len(bad)}
 
 
 def normalise_cache() -> Path:
@@ -239,28 +195,27 @@ def _known_normalised() -> pd.DataFrame | None:
 
 def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     """Normalise tonight's records, afresh only where their content is new (normalise_known)."""
-    records, _, _ = _extracted(run_id, sources)
+    records = _extracted_records(RunFiles(run_id), sources)
     normalised, afresh = normalise_known(records, _known_normalised())
     cache = normalise_cache()
-    _write(normalised[["content_hash", *NORMALISED_EXTRA]].drop_duplicates("content_hash"), cache)
+    write_frame(normalised[NORMALISE_CACHE].drop_duplicates("content_hash"), cache)
     for stale in cache.parent.glob("normalised-*.parquet"):  # earlier releases' values: never read again
         if stale != cache:
             stale.unlink(missing_ok=True)
     normalised, unusable = split_unusable(normalised.drop(columns=["content_hash"]))
-    _write(unusable, RunFiles(run_id).stage("normalise_rejects"))
-    _write(normalised, RunFiles(run_id).stage("normalised"))
+    files = RunFiles(run_id)
+    files.write_stage("normalise_rejects", unusable)
+    files.write_stage("normalised", normalised)
     flagged = normalised["flags"].fillna("").str.len() > 0
     return {"records": len(normalised), "normalised_afresh": afresh, "flagged": int(flagged.sum()),
             "rejected": len(unusable)}
 
 
-def resolve_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str, int]:
-    cfg = load_config(config_path)
+def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
+    cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    tonight = _read(files.stage("normalised"))
-    for column in ("is_branch", "uscc_valid", "email_free"):
-        tonight[column] = tonight[column].astype(bool)
+    tonight = files.read_stage("normalised")
     taken, first_seen = read.lead_history(engine)
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
@@ -271,9 +226,9 @@ def resolve_step(config_path: str, run_id: str, warehouse: str | None) -> dict[s
     records = listed_within(result.records, prior, cfg.lead_expiry_nights)
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
     leads = golden_records(records[~records["expired"]], trust)
-    _write(records, files.stage("resolved"))
-    _write(leads, files.stage("leads"))
-    _write(result.events, files.stage("events"))
+    files.write_stage("resolved", records)
+    files.write_stage("leads", leads)
+    write_frame(result.events, files.stage("events"))
     return {**result.stats, "leads": len(leads)}
 
 
@@ -289,17 +244,15 @@ def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd
     return records
 
 
-def score_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str, Any]:
-    cfg = load_config(config_path)
+def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
+    cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    leads = _read(files.stage("leads"))
-    for column in ("is_branch", "uscc_valid"):
-        leads[column] = leads[column].astype(bool)
+    leads = files.read_stage("leads")
     statements, fin_rejects = load_financials(cfg.financials)
     new_outcomes, out_rejects = _outcome_files(cfg, leads)
     stored = read.stored_outcomes(engine)
-    events = _read(files.stage("events"))
+    events = read_frame(files.stage("events"))
     absorbed = dict(zip(events.loc[events["kind"] == "merge", "other_lead_id"],
                         events.loc[events["kind"] == "merge", "lead_id"], strict=True)) if len(events) else {}
     stored["lead_id"] = stored["lead_id"].map(lambda lead: absorbed.get(lead, lead))
@@ -312,16 +265,17 @@ def score_step(config_path: str, run_id: str, warehouse: str | None) -> dict[str
         reuse, refused_stored = None, f"stored model refused: {exc}; "
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
-    _write(result.scores, files.stage("scores"))
-    _write(new_outcomes, files.stage("outcomes"))
-    _write(pd.concat([fin_rejects, out_rejects], ignore_index=True).astype(object), files.stage("score_rejects"))
+    write_frame(result.scores, files.stage("scores"))
+    write_frame(new_outcomes, files.stage("outcomes"))
+    rejects = pd.concat([fin_rejects, out_rejects], ignore_index=True).assign(run_id=run_id)
+    files.write_stage("score_rejects", rejects[REJECT_COLUMNS].astype(object))
     model = {"status": result.stats["model"], "metrics": result.model.metrics, "source": "nightly",
              "reason": result.stats["model_reason"],
              "used_model_id": reuse.model_id if reuse else None}
     if result.stats["model"] == "trained":
         model["artifact_path"] = str(files.root / "model.skops")
         (files.root / "model.skops").write_bytes(models.dump(result.model)[0])
-    (files.root / "model.json").write_text(json.dumps(model, default=str), encoding="utf-8")
+    write_json(model, files.root / "model.json")
     if result.model.reason:
         log.warning("%s", result.model.reason)
     return {**result.stats, "financial_rows": len(statements), "financials_rejected": len(fin_rejects),
@@ -382,16 +336,16 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
     records = _keys_as_objects(pd.read_parquet(files.stage("resolved"),
                                                columns=[*load.RECORD_COLUMNS_STAGED, "seen_tonight"]))
     leads = _keys_as_objects(pd.read_parquet(files.stage("leads")))
-    model = json.loads((files.root / "model.json").read_text(encoding="utf-8"))
+    model = read_json(files.root / "model.json")
     return load.publish_run(
         make_engine(warehouse),
         run_id,
         records=records,
         leads=leads,
-        events=_read(files.stage("events")),
+        events=read_frame(files.stage("events")),
         scores=_keys_as_objects(pd.read_parquet(files.stage("scores"))),
-        outcomes=_read(files.stage("outcomes")),
-        rejects=pd.concat([_read(files.stage(name)) for name in ("normalise_rejects", "score_rejects")
+        outcomes=read_frame(files.stage("outcomes")),
+        rejects=pd.concat([files.read_stage(name) for name in ("normalise_rejects", "score_rejects")
                            if files.stage(name).exists()], ignore_index=True),
         model=model,
         summary=summary,
@@ -409,7 +363,7 @@ def run_to_retry(warehouse: str | None, flow_run_id: str) -> str | None:
     engine = make_engine(warehouse)
     upgrade(engine)
     run_id = read.unpublished_run_of_flow_run(engine, flow_run_id)
-    return run_id if run_id and _has_run_files(run_id) else None
+    return run_id if run_id and has_run_files(run_id) else None
 
 
 class StageTimer:

@@ -19,12 +19,11 @@ fails instead of publishing (RecordsLost). No Prefect import here.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
 
-from leadrank.pipeline import RunFiles, _read
+from leadrank.run_files import RunFiles, read_frame, read_json
 
 
 class RecordsLost(RuntimeError):
@@ -32,8 +31,10 @@ class RecordsLost(RuntimeError):
 
 
 def _rejected(files: RunFiles, sources: list[str]) -> pd.DataFrame:
-    paths = [files.source_rejects(name) for name in sources] + [files.stage("normalise_rejects")]
-    frames = [_read(path, ["source", "stage"]) for path in paths if path.exists()]
+    columns = ["source", "stage"]
+    frames = [files.read_source_rejects(name, columns) for name in sources if files.source_rejects(name).exists()]
+    if files.stage("normalise_rejects").exists():
+        frames.append(files.read_stage("normalise_rejects", columns))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["source", "stage"])
 
 
@@ -41,13 +42,13 @@ def reconcile(run_id: str, sources: list[str]) -> dict[str, Any]:
     """Tonight's counts (see the module docstring), in total and per source; raises RecordsLost
     when extracted != published + merged + rejected or a lead of tonight's records is not scored."""
     files = RunFiles(run_id)
-    reports = [json.loads(files.report(name).read_text(encoding="utf-8"))
+    reports = [read_json(files.report(name))
                for name in sources if files.report(name).exists()]
     extracted = {r["source"]: int(r["records"]) + int(r["rejected"]) for r in reports}
     rejected = _rejected(files, sources)
-    resolved = _read(files.stage("resolved"), ["source", "seen_tonight", "lead_id"])
-    tonight = resolved[resolved["seen_tonight"].astype(bool)]
-    scored = set(_read(files.stage("scores"), ["lead_id"])["lead_id"])
+    resolved = files.read_stage("resolved", ["source", "seen_tonight", "lead_id"])
+    tonight = resolved[resolved["seen_tonight"]]
+    scored = set(read_frame(files.stage("scores"), ["lead_id"])["lead_id"])
     leads = set(tonight["lead_id"])
     unscored = sorted(leads - scored)
     counts = {"extracted": sum(extracted.values()), "published": len(leads), "merged": len(tonight) - len(leads),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from leadrank.pipeline import RunFiles, _read
+from leadrank.run_files import RunFiles, read_frame
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
 
@@ -50,9 +50,8 @@ def data_quality(run_id: str, sources: list[str]) -> list[dict[str, Any]]:
     an example of where it came from. Stages that did not run contribute nothing."""
     files = RunFiles(run_id)
     rows: list[dict[str, Any]] = []
-    normalised_path = files.stage("normalised")
-    if normalised_path.exists():
-        normalised = _read(normalised_path)
+    if files.stage("normalised").exists():
+        normalised = files.read_stage("normalised")
         for source, group in normalised.groupby("source", sort=True):
             total = len(group)
             for label, column in FILL_FIELDS.items():
@@ -62,8 +61,8 @@ def data_quality(run_id: str, sources: list[str]) -> list[dict[str, Any]]:
                 present = int(_present(group[field]).sum())
                 rows.append(_row(str(source), "invalid", field, flags.map(lambda f, flag=flag: flag in f).sum(),
                                  present, why))
-    rejects = [_read(files.source_rejects(s)) for s in sources if files.source_rejects(s).exists()]
-    rejects += [_read(files.stage(name)) for name in ("normalise_rejects", "score_rejects") if files.stage(name).exists()]
+    rejects = [read_frame(files.source_rejects(s)) for s in sources if files.source_rejects(s).exists()]
+    rejects += [files.read_stage(name) for name in ("normalise_rejects", "score_rejects") if files.stage(name).exists()]
     rejects = [r for r in rejects if len(r)]
     if rejects:
         frame = pd.concat(rejects, ignore_index=True)

@@ -68,31 +68,27 @@ def sigkill_when_marked(child: subprocess.Popen, marker: Path, point: str) -> No
 
 def prepare_run(config: str, warehouse: str, run_id: str | None = None, *, resume: bool = False) -> dict:
     """Every step of a nightly run up to (not including) reconciling and publishing, without
-    Prefect (the flow's order). With `resume`, `run_id` is an unpublished run to finish: its
-    finished extractions are reused."""
-    from leadrank import pipeline
+    Prefect, in the declared order (leadrank.night.STEPS). With `resume`, `run_id` is an
+    unpublished run to finish: its finished extractions are reused."""
+    from leadrank import night, pipeline
 
     run_id = run_id or pipeline.new_run_id()
     started = pipeline.begin(config, run_id, warehouse, resume=resume)
     sources = started["sources"]
-    reports = [started["reused"].get(name) or pipeline.extract_step(config, name, run_id) for name in sources]
-    pipeline.stage_step(run_id, sources, warehouse)
-    pipeline.normalise_step(run_id, sources)
-    resolved = pipeline.resolve_step(config, run_id, warehouse)
-    scored = pipeline.score_step(config, run_id, warehouse)
-    return {"run_id": run_id, "source_names": sources, "sources": reports, "resolution": resolved, "scoring": scored}
+    reports = [started["reused"].get(name) or pipeline.extract_step(run_id, name) for name in sources]
+    tonight = night.Night(run_id, warehouse, tuple(sources), {"run_id": run_id})
+    done = night.run_steps(tonight, night.AFTER_EXTRACT[0].name, "score")
+    return {"run_id": run_id, "source_names": sources, "sources": reports, **done}
 
 
 def run_pipeline(config: str, warehouse: str, run_id: str | None = None, *, resume: bool = False) -> dict:
-    """One nightly run through the pipeline steps (prepare_run, then reconcile and publish)."""
-    from leadrank import pipeline
-    from leadrank.reconcile import reconcile
+    """One nightly run through the declared steps (prepare_run, then reconcile and publish)."""
+    from leadrank import night
 
     run = prepare_run(config, warehouse, run_id, resume=resume)
     run_id, sources = run["run_id"], run.pop("source_names")
-    records = reconcile(run_id, sources)
-    leads = pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "records": records})
-    return {**run, "records": records, "leads": leads}
+    done = night.run_steps(night.Night(run_id, warehouse, tuple(sources), {"run_id": run_id}), "reconcile", "publish")
+    return {**run, **done}
 
 
 MARTS = {  # every mart sales read, in a stable order

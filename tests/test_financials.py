@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from leadrank.config import FinancialsConfig, ScoringConfig
+from leadrank.contracts import LEAD_COLUMNS
 from leadrank.scoring.financials import load_financials, normalise_stock_code, split_label
 from leadrank.scoring.ratios import compute_ratios, lead_ratios, score_ratios
-from leadrank.transform.golden import LEAD_COLUMNS
 
 
 def ratios(statements: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from leadrank import pipeline
+from leadrank import pipeline, run_files
 from leadrank.contracts import EXTRACTED, NORMALISED, REJECT_COLUMNS
 from leadrank.transform.normalise import content_hashes, normalise_known, normalise_records
 from tests.test_stability import A, B, records
@@ -36,10 +36,10 @@ def test_provenance_does_not_change_the_fingerprint():
 
 
 def _extract(run_id: str, rows: list[dict]) -> None:
-    files = pipeline.RunFiles(run_id)
+    files = run_files.RunFiles(run_id)
     frame = records(rows).assign(run_id=run_id)
-    pipeline._write(frame[EXTRACTED], files.extracted("s"))
-    pipeline._write(pd.DataFrame(columns=REJECT_COLUMNS, dtype=object), files.source_rejects("s"))
+    run_files.write_frame(frame[EXTRACTED], files.extracted("s"))
+    run_files.write_frame(pd.DataFrame(columns=REJECT_COLUMNS, dtype=object), files.source_rejects("s"))
     files.report("s").write_text(json.dumps({"source": "s", "records": len(rows), "rejected": 0}), encoding="utf-8")
 
 
@@ -49,7 +49,7 @@ def test_normalise_step_reuses_last_nights_values():
     _extract("n2", A + B)
     result = pipeline.normalise_step("n2", ["s"])
     assert result == {**result, "records": len(A + B), "normalised_afresh": len(B)}
-    tonight = pipeline._read(pipeline.RunFiles("n2").stage("normalised"))
+    tonight = run_files.read_frame(run_files.RunFiles("n2").stage("normalised"))
     assert list(tonight.columns) == NORMALISED
     assert tonight["name_core"].tolist() == normalise_records(records(A + B))["name_core"].tolist()
 

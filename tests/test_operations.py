@@ -79,10 +79,12 @@ def test_simultaneous_publishers_one_wins(warehouse_url, demo_config):
 
 def test_changed_source_settings_are_extracted_again(tmp_path, demo_config):
     from leadrank.config import load_config
+    from leadrank.run_files import freeze_config
 
     config = demo_sources(tmp_path)
     run_id = pipeline.new_run_id()
-    pipeline.extract_step(str(config), "demo-expo", run_id)
+    freeze_config(config, run_id)
+    pipeline.extract_step(run_id, "demo-expo")
     assert pipeline.finished_extract(load_config(config), run_id, "demo-expo")["reused"] is True
     changed = demo_sources(tmp_path, name="changed.yaml", user_agent="leadrank-ops-test/2")
     assert pipeline.finished_extract(load_config(changed), run_id, "demo-expo") is None  # fetch settings changed
@@ -101,7 +103,7 @@ def test_resume_reuses_what_was_fetched(prefect_harness, httpserver, tmp_path):
     # A run that extracted one source and then died (killed worker, lost machine).
     run_id = pipeline.new_run_id()
     pipeline.begin(config, run_id, warehouse)
-    pipeline.extract_step(config, "demo-expo", run_id)
+    pipeline.extract_step(run_id, "demo-expo")
     expo_fetches = requests_to(httpserver, "/demo/expo/")
     assert expo_fetches == 3
 
@@ -235,6 +237,7 @@ def _flow_run_id(body: str) -> str:
 def test_nightly_flow_on_a_dask_cluster(prefect_harness, tmp_path, demo_config, monkeypatch):
     from distributed import Client, LocalCluster, get_task_stream
 
+    from leadrank import night
     from leadrank.flows import runners
     from leadrank.flows.nightly import nightly_refresh
 
@@ -248,8 +251,9 @@ def test_nightly_flow_on_a_dask_cluster(prefect_harness, tmp_path, demo_config, 
         assert type(runner).__name__ == "DaskTaskRunner" and runner.address == cluster.scheduler_address
         with get_task_stream(client) as stream:
             summary = nightly_refresh.with_options(task_runner=runner)(config=str(demo_config), warehouse=warehouse_url)
-        ran_on_cluster = {item["key"].split("-")[0] for item in stream.data}
-    assert {"extract_source", "score_leads", "publish_marts"} <= ran_on_cluster
+        ran_on_cluster = [item["key"].split("-")[0] for item in stream.data]
+    assert {"begin_run", "extract_source", "night_step"} <= set(ran_on_cluster)
+    assert ran_on_cluster.count("night_step") >= len(night.AFTER_EXTRACT)  # stage … publish, each on the cluster
     assert {r["status"] for r in summary["sources"]} == {"ok"}
     assert summary["leads"]["new"] == expected_leads(ALL_SOURCES)
     assert len(ranked_leads(make_engine(warehouse_url))) == expected_leads(ALL_SOURCES)

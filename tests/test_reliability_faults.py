@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from leadrank.contracts import PROSPECT_FIELDS
-from leadrank.pipeline import RunFiles, _read
+from leadrank.run_files import RunFiles, read_frame
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
 from tests.fault_site import KINDS, START, FaultSite, RawFaults, sources_file
@@ -63,7 +63,7 @@ def expected(fault: str, kind: str) -> tuple[str, str | None]:
 
 def values(run_id: str, source: str) -> pd.DataFrame:
     """A source's extracted values, replacement characters (from undecodable bytes) removed."""
-    frame = _read(RunFiles(run_id).extracted(source))[PROSPECT_FIELDS]
+    frame = read_frame(RunFiles(run_id).extracted(source))[PROSPECT_FIELDS]
     return frame.map(lambda v: v.replace("\ufffd", "") if isinstance(v, str) else v)
 
 

@@ -284,7 +284,7 @@ def test_a_record_that_vanishes_stops_the_run_before_it_publishes(demo_config, t
     """The reconciliation is a check, not a report: a record lost between extraction and
     publishing (here: removed from the resolved records) fails the run, as does a lead left
     unscored, and nothing is published."""
-    from leadrank import pipeline
+    from leadrank import run_files
     from leadrank.reconcile import RecordsLost, reconcile
 
     config, url = str(demo_config), f"sqlite:///{tmp_path / 'w.db'}"
@@ -293,8 +293,8 @@ def test_a_record_that_vanishes_stops_the_run_before_it_publishes(demo_config, t
     counts = reconcile(run_id, sources)
     assert counts["extracted"] == counts["published"] + counts["merged"] + counts["rejected"] > 0
 
-    files = pipeline.RunFiles(run_id)
-    resolved, scores = pipeline._read(files.stage("resolved")), pipeline._read(files.stage("scores"))
+    files = run_files.RunFiles(run_id)
+    resolved, scores = run_files.read_frame(files.stage("resolved")), run_files.read_frame(files.stage("scores"))
     expo = resolved.index[resolved["source"] == "demo-expo"][0]
     resolved.drop(index=expo).to_parquet(files.stage("resolved"), index=False)
     with pytest.raises(RecordsLost, match=r"per source: demo-expo: 1\)"):
@@ -545,6 +545,7 @@ def test_a_timed_out_extract_task_stops_its_fetches(prefect_harness, tmp_path):
     from prefect import flow
 
     from leadrank.flows import tasks
+    from leadrank.run_files import freeze_config
 
     with raw_server([b"HTTP/1.1 200 OK\r\n"], pause=30) as srv:
         config = tmp_path / "s.yaml"
@@ -553,11 +554,12 @@ def test_a_timed_out_extract_task_stops_its_fetches(prefect_harness, tmp_path):
                       "backoff_base": 0.001, "read_timeout": 2.0, "total_timeout": 2.0},
             "sources": [{"name": "hang", "kind": "exhibition", "url": srv.url("/hang"), "items": "div",
                          "fields": {"company_name": "h3"}}]}), encoding="utf-8")
+        freeze_config(config, "run-1")
         extract = tasks.extract_source.with_options(timeout_seconds=1, retries=0)
 
         @flow
         def night() -> object:
-            return extract(str(config), "hang", "run-1", return_state=True)
+            return extract("run-1", "hang", return_state=True)
 
         state = night()
         assert state.name == "TimedOut", state

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from leadrank.config import FinancialsConfig, OutcomesConfig, ScoringConfig
+from leadrank.contracts import LEAD_COLUMNS
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.model import evaluate_and_fit
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes, parse_dates
 from leadrank.scoring.priority import assign_tiers, score_leads
 from leadrank.scoring.ratios import compute_ratios, lead_ratios
 from leadrank.scoring.segments import classify
-from leadrank.transform.golden import LEAD_COLUMNS
 
 
 def statements(**overrides) -> pd.DataFrame:

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from leadrank import night as nightly
 from leadrank import pipeline
 from leadrank.config import ResolutionConfig, load_config
 from leadrank.contracts import EXTRACTED
-from leadrank.reconcile import reconcile
+from leadrank.run_files import RunFiles, write_frame
 from leadrank.transform.golden import golden_records, survivorship_order
 from leadrank.transform.normalise import normalise_records
 from leadrank.transform.resolve import resolve
@@ -45,12 +46,14 @@ B = [  # a new company, a new spelling of 博达, and the record that shows a1 a
 
 
 def night(config: str, warehouse: str, rows: list[dict], run_id: str) -> dict:
+    """A night on `rows` as normalised records: begin, then the declared steps from dedupe on,
+    but reconcile (nothing was extracted)."""
     pipeline.begin(config, run_id, warehouse)
-    pipeline._write(normalise_records(records(rows)), pipeline.RunFiles(run_id).stage("normalised"))
-    resolved = pipeline.resolve_step(config, run_id, warehouse)
-    pipeline.score_step(config, run_id, warehouse)
-    published = pipeline.publish_step(run_id, warehouse, {"run_id": run_id})
-    return {"resolution": resolved, "leads": published}
+    write_frame(normalise_records(records(rows)), RunFiles(run_id).stage("normalised"))
+    tonight = nightly.Night(run_id, warehouse, (), {"run_id": run_id})
+    done = nightly.run_steps(tonight, "dedupe", "score")
+    publish = nightly.step("publish")
+    return {**done, publish.summary_key: publish.run(tonight)}
 
 
 def ids(engine) -> dict[str, str]:
@@ -153,12 +156,9 @@ def night_in_order(config: str, warehouse: str, order: list[str]) -> dict:
     run_id = pipeline.new_run_id()
     sources = pipeline.begin(config, run_id, warehouse)["sources"]
     for name in order:
-        pipeline.extract_step(config, name, run_id)
-    pipeline.stage_step(run_id, sources, warehouse)
-    pipeline.normalise_step(run_id, sources)
-    pipeline.resolve_step(config, run_id, warehouse)
-    pipeline.score_step(config, run_id, warehouse)
-    return pipeline.publish_step(run_id, warehouse, {"run_id": run_id, "records": reconcile(run_id, sources)})
+        pipeline.extract_step(run_id, name)
+    tonight = nightly.Night(run_id, warehouse, tuple(sources), {"run_id": run_id})
+    return nightly.run_steps(tonight, nightly.AFTER_EXTRACT[0].name, "publish")["leads"]
 
 
 @pytest.mark.skipif(not (REALDATA / "exhibitions").is_dir(), reason=f"no real data at {REALDATA}")

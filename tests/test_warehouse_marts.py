@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from leadrank import pipeline
+from leadrank import run_files
 from leadrank.cli import app
 from leadrank.paths import DEMO_CONFIG, DEMO_DIR
 from leadrank.warehouse import load, suppress
@@ -36,8 +36,8 @@ def table(engine, name: str, order: str) -> pd.DataFrame:
 
 
 def run_frames(run_id: str) -> dict[str, pd.DataFrame]:
-    files = pipeline.RunFiles(run_id)
-    return {name: pipeline._read(files.stage(stage)) for name, stage in
+    files = run_files.RunFiles(run_id)
+    return {name: run_files.read_frame(files.stage(stage)) for name, stage in
             [("records", "resolved"), ("leads", "leads"), ("events", "events"), ("scores", "scores")]}
 
 

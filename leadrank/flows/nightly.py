@@ -1,5 +1,6 @@
-"""The nightly refresh as a Prefect flow: begin, one task per source (concurrent, isolated, with
-retries and a timeout), then stage → normalise → dedupe → score → publish, each its own task.
+"""The nightly refresh as a Prefect flow: the steps declared in leadrank.night.STEPS, begin, one
+task per source (concurrent, isolated, with retries and a timeout), then each later step its
+own task (stage → normalise → dedupe → score → reconcile → publish).
 Tasks pass references and counts only (leadrank.flows.tasks); the data stays in the run
 directory and the warehouse.
 
@@ -21,7 +22,7 @@ from prefect import flow, get_run_logger
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
-from leadrank import pipeline, run_report
+from leadrank import night, pipeline, run_report
 from leadrank.flows import alerts, artifacts, runners, tasks
 from leadrank.paths import DEMO_CONFIG
 
@@ -79,7 +80,7 @@ def nightly_refresh(
         sources: list[str] = started["sources"]
         step = "extract"
         alerts.entering(flow_run_id, step, run_id)
-        reports = _extract(config, run_id, sources, started["reused"], timer, source_timeout_seconds, source_retries)
+        reports = _extract(run_id, sources, started["reused"], timer, source_timeout_seconds, source_retries)
         summary["sources"] = [reports[name] for name in sources]
         summary["resumed"] = len(started["reused"]) if resume else 0
         failed = [r for r in summary["sources"] if r["status"] == "failed"]
@@ -89,12 +90,10 @@ def nightly_refresh(
             logger.warning("source %s failed: %s", report["source"], report["reason"])
         if failed:
             artifacts.failed_sources(run_id, failed, len(sources))
-        summary["staged"] = run("stage", tasks.stage_records, run_id, sources, warehouse)
-        summary["normalised"] = run("normalise", tasks.normalise_records, run_id, sources)
-        summary["resolution"] = run("dedupe", tasks.dedupe_leads, config, run_id, warehouse)
-        summary["scoring"] = run("score", tasks.score_leads, config, run_id, warehouse)
-        summary["records"] = run("reconcile", tasks.reconcile_records, run_id, sources)
-        summary["leads"] = run("publish", tasks.publish_marts, run_id, warehouse, {**summary, "seconds": timer.seconds})
+        for later in night.AFTER_EXTRACT:
+            tonight = night.Night(run_id, warehouse, tuple(sources), {**summary, "seconds": timer.seconds})
+            summary[later.summary_key] = run(later.name, tasks.night_step.with_options(name=later.task),
+                                             later.name, tonight)
     except Exception as exc:
         _mark_failed(run_id, warehouse, f"{step}: {type(exc).__name__}: {exc}")
         summary["seconds"] = timer.seconds
@@ -119,7 +118,7 @@ def _mark_failed(run_id: str, warehouse: str | None, reason: str) -> None:
         get_run_logger().error("could not mark run %s failed in the warehouse: %s: %s", run_id, type(exc).__name__, exc)
 
 
-def _extract(config: str, run_id: str, sources: list[str], reused: dict[str, dict[str, Any]],
+def _extract(run_id: str, sources: list[str], reused: dict[str, dict[str, Any]],
              timer: pipeline.StageTimer, timeout: int, retries: int) -> dict[str, dict[str, Any]]:
     """Extract every source not already extracted by this run, concurrently; a source whose task
     crashes or times out (after its retries) is recorded as failed, never fails the others."""
@@ -129,13 +128,13 @@ def _extract(config: str, run_id: str, sources: list[str], reused: dict[str, dic
     extract = tasks.extract_source.with_options(timeout_seconds=timeout, retries=retries)
 
     def extract_all() -> None:
-        futures = {extract.submit(config, name, run_id): name for name in todo}
+        futures = {extract.submit(run_id, name): name for name in todo}
         for future in as_completed(list(futures)):
             name = futures[future]
             try:
                 report = future.result()
             except Exception as exc:  # noqa: BLE001 - isolate the source
-                report = pipeline.source_failed(config, name, run_id, _source_failure(exc, timeout))
+                report = pipeline.source_failed(run_id, name, _source_failure(exc, timeout))
             reports[name] = report
             progress.source_done(report)
 

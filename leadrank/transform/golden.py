@@ -20,16 +20,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from leadrank.contracts import LEADS
+
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 
 COMPLETENESS = ["website", "phone", "email", "address", "uscc"]
-
-LEAD_COLUMNS = [
-    "lead_id", "company_name", "company_name_zh", "company_name_en", "name_core", "legal_form",
-    "is_branch", "uscc", "uscc_valid", "domain", "website", "phone", "phone_type", "email", "address",
-    "country", "province", "city", "industry", "products", "member_level", "sources", "source_kinds",
-    "n_sources", "n_records", "exhibitions", "first_fetched_at", "last_fetched_at",
-]
 
 
 def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -111,4 +106,4 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     fetched = frame[["lead_id", "fetched_at"]].dropna().astype(str).sort_values(["lead_id", "fetched_at"])
     leads["first_fetched_at"] = fetched.drop_duplicates("lead_id", keep="first").set_index("lead_id")["fetched_at"]
     leads["last_fetched_at"] = fetched.drop_duplicates("lead_id", keep="last").set_index("lead_id")["fetched_at"]
-    return leads.reset_index()[[*LEAD_COLUMNS, "name_core_zh"]]
+    return leads.reset_index()[LEADS]

@@ -116,14 +116,10 @@ class Regions:
         for pinyin, name in PINYIN.items():
             self.lookup.setdefault(pinyin, self.lookup[name])
         forms = sorted((k for k in self.lookup if not k.isascii()), key=len, reverse=True)
-        self._zh_prefix = re.compile("^(?:" + "|".join(map(re.escape, forms)) + ")")
         pinyin_forms = sorted(PINYIN, key=len, reverse=True)
-        self._en_prefix = re.compile(r"^(?:" + "|".join(map(re.escape, pinyin_forms)) + r")\b", re.I)
-        self._en_suffix = re.compile(r"[\s,]+(?:" + "|".join(map(re.escape, pinyin_forms)) + r")$", re.I)
-        self._bracketed = re.compile(r"\((" + "|".join(map(re.escape, forms)) + r")\)")
         zh_alt = "|".join(map(re.escape, forms))
         en_alt = "|".join(map(re.escape, pinyin_forms))
-        # The same rules for whole columns (RE2 through Arrow): see the *_array methods.
+        # The rules for whole columns (RE2 through Arrow), used by the *_array methods.
         self._zh_forms = forms
         self._longest_zh = max(len(f) for f in forms)
         # k-character beginnings of longer region names: which prefixes are worth extending.
@@ -134,18 +130,6 @@ class Regions:
         self._re2_en_suffix = r"(?i)^(?P<rest>.{2,}?)[\s,]+(?P<form>" + en_alt + r")$"
         self._re2_bracketed = r"(?i)^(?P<a>.*?)\((?P<form>" + zh_alt + "|" + en_alt + r")\)(?P<b>.*)$"
 
-    def strip_suffix(self, name: str) -> tuple[str, str | None, str | None]:
-        """(`name` without a trailing region name, province, city); the branch's own city in
-        "…有限公司深圳" or "Acme Inc. Shanghai". Unchanged when nothing would be left."""
-        for size in range(min(8, len(name) - 2), 1, -1):
-            tail = name[-size:]
-            if tail in self.lookup and not tail.isascii():
-                return name[:-size], *self.lookup[tail]
-        match = self._en_suffix.search(name)
-        if match and match.start() > 1:
-            return name[: match.start()], *self.lookup[match.group(0).strip(" ,").lower()]
-        return name, None, None
-
     def resolve(self, text: str | None) -> tuple[str | None, str | None]:
         """(province, city) named by `text` as a whole (any form), else (None, None)."""
         if not text:
@@ -153,34 +137,6 @@ class Regions:
         key = text.strip()
         value = self.lookup.get(key) or self.lookup.get(key.lower())
         return value if value else (None, None)
-
-    def strip_prefix(self, name: str) -> tuple[str, str | None, str | None]:
-        """Remove leading regions (province, then city) and bracketed ones from a company name.
-
-        Returns (rest, province, city). A prefix is only taken when something is left after it.
-        """
-        province: str | None = None
-        city: str | None = None
-        rest = name
-        for _ in range(2):  # 广东省深圳市… takes two passes
-            match = self._zh_prefix.match(rest) or self._en_prefix.match(rest)
-            if not match or len(rest) - match.end() < 2:
-                break
-            prov, cty = self.lookup.get(match.group(0)) or self.lookup[match.group(0).lower()]
-            province = province or prov
-            city = city or cty
-            rest = rest[match.end() :].lstrip(" -,")
-        rest, prov, cty = self.strip_bracketed(rest)
-        return rest, province or prov, city or cty
-
-    def strip_bracketed(self, name: str) -> tuple[str, str | None, str | None]:
-        """Remove a bracketed region anywhere in the name: 华强电子(深圳)有限公司."""
-        bracket = self._bracketed.search(name)
-        if not bracket or len(name) - (bracket.end() - bracket.start()) < 2:
-            return name, None, None
-        province, city = self.lookup[bracket.group(1)]
-        return (name[: bracket.start()] + name[bracket.end() :]).strip(), province, city
-
 
     def _lookup_array(self, forms: pa.Array, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(province, city) object arrays for matched region forms (None where `mask` is False)."""
@@ -200,7 +156,8 @@ class Regions:
         return province, city
 
     def strip_bracketed_array(self, names: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-        """`strip_bracketed` for a column: (names, province, city)."""
+        """Remove a bracketed region anywhere in each name (华强电子(深圳)有限公司):
+        (names, province, city)."""
         found, (a, form, b) = extract_where(names, self._re2_bracketed, ("a", "form", "b"),
                                             where=np.asarray(pc.match_substring(names, "("), dtype=bool))
         rest = pc.utf8_trim_whitespace(pc.binary_join_element_wise(a, b, ""))
@@ -209,7 +166,8 @@ class Regions:
         return pc.if_else(pa.array(mask), rest, names), province, city
 
     def strip_suffix_array(self, names: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-        """`strip_suffix` for a column: (names, province, city)."""
+        """Each name without a trailing region name, the branch's own city in "…有限公司深圳" or
+        "Acme Inc. Shanghai": (names, province, city); unchanged when nothing would be left."""
         zh_mask, (zh_rest, zh_form) = extract_where(names, self._re2_zh_suffix, ("rest", "form"))
         en_mask, (en_rest, en_form) = extract_where(names, self._re2_en_suffix, ("rest", "form"), where=latin(names))
         en_mask &= ~zh_mask
@@ -220,8 +178,10 @@ class Regions:
         return pc.if_else(pa.array(mask), rest, names), province, city
 
     def strip_prefix_array(self, names: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-        """`strip_prefix` for a column: (rest, province, city). Chinese prefixes are found by
-        looking up each value's first 8, 7, … 2 characters (longest first), pinyin ones by regex."""
+        """Remove leading regions (province, then city) and bracketed ones from each company
+        name: (rest, province, city), a prefix taken only when two characters are left after it.
+        Chinese prefixes are found by looking up each value's first 8, 7, … 2 characters
+        (longest first), pinyin ones by regex."""
         n = len(names)
         province = np.full(n, None, dtype=object)
         city = np.full(n, None, dtype=object)

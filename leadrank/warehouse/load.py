@@ -29,8 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
-from leadrank.contracts import EXTRACTED, NORMALISED
-from leadrank.transform.golden import LEAD_COLUMNS
+from leadrank.contracts import EXTRACTED, LEAD_COLUMNS, RESOLVED
 from leadrank.warehouse.bulk import insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
@@ -38,13 +37,11 @@ from leadrank.warehouse.suppress import refresh_matches
 
 PUBLISH_LOCK = 724312  # PostgreSQL advisory lock key of the publisher
 STG_PROSPECT_COLUMNS = ["run_id", "record_key", *[c for c in EXTRACTED if c not in ("run_id", "record_key")]]
-RECORD_COLUMNS = [
-    "record_key", "lead_id", "source", "source_kind", "url", "fetched_at", "first_seen_run", "last_seen_run",
-    "match_evidence", *[c for c in NORMALISED if c not in ("run_id", "record_key", "source", "source_kind", "url",
-                                                           "fetched_at", "raw")], "expired",
-]
-# What publishing reads of the resolved records (it adds the run bookkeeping itself).
-RECORD_COLUMNS_STAGED = [c for c in RECORD_COLUMNS if c not in ("first_seen_run", "last_seen_run")]
+# What publishing reads of the resolved records (RESOLVED but what is the run's alone: its id, the
+# raw values kept in staging, tonight's flag and the count of nights unlisted, which the table's
+# last_seen_run gives); it adds the run bookkeeping itself.
+RECORD_COLUMNS_STAGED = [c for c in RESOLVED if c not in ("run_id", "raw", "seen_tonight", "nights_unlisted")]
+RECORD_COLUMNS = [*RECORD_COLUMNS_STAGED, "first_seen_run", "last_seen_run"]
 GOLDEN_HASHED = [c for c in LEAD_COLUMNS if c not in ("lead_id", "first_fetched_at", "last_fetched_at")]
 LEAD_TABLE_COLUMNS = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "last_fetched_at")] + [
     "other_phones", "other_emails", "status", "merged_into", "record_hash", "first_seen_run", "last_seen_run",

@@ -128,7 +128,7 @@ def save_model(engine: Engine, **kwargs: Any) -> None:
 
 def active_leads(engine: Engine) -> pd.DataFrame:
     """The current golden records (LEAD_COLUMNS), for retraining on their features."""
-    from leadrank.transform.golden import LEAD_COLUMNS
+    from leadrank.contracts import LEAD_COLUMNS
 
     with engine.connect() as conn:
         frame = pd.read_sql_query(text("SELECT * FROM leads WHERE status = 'active'"), conn, dtype=object)
