@@ -128,13 +128,6 @@ def _traditional_class() -> str:
     return "[" + "".join(re.escape(c) for c in chars) + "]"
 
 
-def clean(text: object) -> str:
-    """`clean_array` of one value."""
-    if text is None or text == "":
-        return ""
-    return clean_array([text])[0].as_py()
-
-
 def core_key_array(text: pa.Array) -> pa.Array:
     """Comparison form of core names: lower-case, '&' as 'and', punctuation and spaces folded."""
     text = fix(pc.utf8_lower(text), "&", " and ")
@@ -168,20 +161,12 @@ def fix_words(text: pa.Array, words: dict[str, str]) -> pa.Array:
     return pc.replace_with_mask(text, pa.array(mask), pa.array(fixed, pa.string()))
 
 
-def core_key(text: str) -> str:
-    return core_key_array(pa.array([text or ""]))[0].as_py()
-
-
 def language_array(display: pa.Array) -> pa.Array:
     han = pc.match_substring_regex(display, _HAN)
     latin = pc.match_substring_regex(display, "[A-Za-z]")
     lang = np.where(np.asarray(han) & np.asarray(latin), "mixed",
                     np.where(np.asarray(han), "zh", np.where(np.asarray(latin), "en", "")))
     return pa.array(lang, type=pa.string())
-
-
-def language(text: str) -> str:
-    return language_array(pa.array([text or ""]))[0].as_py()
 
 
 @dataclass(frozen=True)
