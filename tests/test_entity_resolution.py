@@ -178,6 +178,16 @@ def test_short_form_and_full_registered_name_are_one_lead():
     assert leads[0] == leads[1] == leads[2] != leads[3]
 
 
+def test_a_regional_bank_keeps_its_place_in_its_name():
+    """江苏银行 is a name, not 江苏 + 银行: its short and registered forms are one lead, and it is
+    never the same company as 南京银行 or 宁波银行 (every regional bank had the core 银行)."""
+    cores = parse_names(["江苏银行", "江苏银行股份有限公司", "南京银行", "深圳市华强电子有限公司"])["core"]
+    assert list(cores) == ["江苏银行", "江苏银行", "南京银行", "华强电子"]
+    leads = _leads([{"company_name": "江苏银行"}, {"company_name": "江苏银行股份有限公司"},
+                    {"company_name": "南京银行"}, {"company_name": "宁波银行股份有限公司"}])
+    assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
+
+
 # -- class 6: no chaining of two companies through one shared attribute -------------------------
 
 def test_one_shared_phone_does_not_chain_two_dense_groups():

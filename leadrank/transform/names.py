@@ -314,6 +314,12 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
         name = pc.replace_with_mask(name, pa.array(mask), sub)
         active[rows] = branch | stripped
     rest, province, city = reg.strip_prefix_array(name)
+    # A place followed by two characters is a name, not a place and a trade name: 江苏银行,
+    # 南京医药, 上海证券 keep their place (the rest is an industry word every region has), while
+    # 深圳市华强电子 loses it. Without this every regional bank had the core 银行.
+    generic = np.asarray(pc.and_(pc.and_(pc.not_equal(rest, name), pc.less_equal(pc.utf8_length(rest), 2)),
+                                 pc.match_substring_regex(rest, r"^\p{Han}+$")), dtype=bool)
+    rest = _where(generic, name, rest)
     # A branch is located where the branch is ("…上海分公司" is a Shanghai buyer).
     province = _first_set(_first_set(branch_prov, province), bracket_prov)
     city = _first_set(_first_set(branch_city, city), bracket_city)
