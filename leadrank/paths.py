@@ -22,6 +22,12 @@ def data_dir() -> Path:
     return path
 
 
+def http_cache_dir() -> Path:
+    """The HTTP cache every source and night shares (ETag / Last-Modified validators); pruned by
+    retention like run directories."""
+    return data_dir() / "http-cache"
+
+
 def run_dir(run_id: str) -> Path:
     """Working directory of one run: extracted frames, raw responses, intermediate parquet."""
     path = data_dir() / "runs" / run_id

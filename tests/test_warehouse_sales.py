@@ -6,6 +6,7 @@ import html
 import os
 import re
 import secrets
+import time
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner
 
 from leadrank.cli import app
-from leadrank.paths import DEMO_CONFIG, DEMO_DIR, run_dir
+from leadrank.paths import DEMO_CONFIG, DEMO_DIR, http_cache_dir, run_dir
 from leadrank.warehouse import export, formats, labels, report
 from leadrank.warehouse.charts import TIER_COLOURS
 from leadrank.warehouse.engine import make_engine
@@ -556,6 +557,25 @@ def test_retention_purges_old_raw_responses_and_staging(warehouse_url, demo_conf
     assert query(engine, "SELECT COUNT(*) FROM lead_scores WHERE run_id = :r", r=old["run_id"])[0][0] == len(ranked)
     zero = runner.invoke(app, ["db", "purge", "--days", "0", "--warehouse", warehouse_url])
     assert zero.exit_code == 2 and "greater than or equal to 1" in said(zero)
+
+
+def test_retention_prunes_http_cache_entries_no_night_stored_again(tmp_path):
+    """The shared HTTP cache is rewritten for every page a night fetches; entries of pages no
+    source fetched within the retention go, fresh ones stay (a dry run only counts)."""
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    cache = http_cache_dir()
+    stale, fresh = cache / "a" / "b" / "stale", cache / "c" / "fresh"
+    for path in (stale, fresh):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+    long_ago = time.time() - 40 * 86400
+    os.utime(stale, (long_ago, long_ago))
+    dry = runner.invoke(app, ["db", "purge", "--days", "30", "--dry-run", "--warehouse", warehouse])
+    assert dry.exit_code == 0 and "would purge 0 run directories, 1 HTTP cache entries" in said(dry), said(dry)
+    assert stale.exists()
+    result = runner.invoke(app, ["db", "purge", "--days", "30", "--warehouse", warehouse])
+    assert result.exit_code == 0 and "purged 0 run directories, 1 HTTP cache entries" in said(result)
+    assert not stale.exists() and fresh.exists()
 
 
 @pytest.mark.prefect

@@ -131,8 +131,8 @@ def db_purge(
     result = purge(make_engine(warehouse), keep, dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
     rows = sum(result.staging_rows.values())
-    console.print(f"{verb} {len(result.run_dirs)} run directories ({result.bytes_freed / 1e6:.1f} MB) and {rows} "
-                  f"staging rows of runs started before {result.cutoff}")
+    console.print(f"{verb} {len(result.run_dirs)} run directories, {result.http_cache_files} HTTP cache entries "
+                  f"({result.bytes_freed / 1e6:.1f} MB) and {rows} staging rows of runs started before {result.cutoff}")
     for table, count in result.staging_rows.items():
         if count:
             console.print(f"  {table}: {count}")

@@ -29,7 +29,7 @@ from leadrank.extractors.fetch.urls import redact_url
 from leadrank.extractors.fields import clean_text, safe_text, split_country_line
 from leadrank.extractors.pages import fetch_detail, iter_pages
 from leadrank.extractors.parsers import ParseError, Unreadable
-from leadrank.paths import data_dir
+from leadrank.paths import http_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ KNOWN_OPTIONS = {
 # A required field empty in more than this share of rows means the layout changed: the
 # source fails rather than loading a night of nameless rows.
 LAYOUT_CHANGE_SHARE = 0.5
-HTTP_CACHE_DIR = "http-cache"  # under the data directory, shared by every source and night
 _KEY_SPACE = re.compile(r"\s+")
 
 
@@ -128,7 +127,7 @@ def extract_source(
         report.reason = (f"unknown setting(s) {', '.join(unknown)} for {source.kind} sources "
                          f"(known: {', '.join(sorted(KNOWN_OPTIONS[source.kind]))})")
         return _frames(collected, run_id) + (report,)
-    cache_dir = data_dir() / HTTP_CACHE_DIR if settings.http_cache and not replay else None
+    cache_dir = http_cache_dir() if settings.http_cache and not replay else None
     fetcher = Fetcher(settings, raw_dir=raw_dir / source.name if raw_dir else None, replay=replay,
                       cache_dir=cache_dir)
     try:

@@ -2,7 +2,9 @@
 
 What a run fetched (its run directory under the data directory: raw responses, extracted and
 intermediate frames) and what it staged (stg_prospects, stg_rejects, stg_source_runs) are kept
-for replay and audits, then purged. The core history (leads, records, scores, outcomes) and
+for replay and audits, then purged; so are entries of the shared HTTP cache that no night has
+stored again within the retention (pages a source no longer lists), which would otherwise grow
+without end. The core history (leads, records, scores, outcomes) and
 the marts are never touched. A run's age is its start time (from pipeline_runs, else from the
 timestamp in its ID, else the directory's modification time). A run still marked running
 that started before the cutoff was killed long ago (a night takes hours, the retention is
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
 
-from leadrank.paths import data_dir
+from leadrank.paths import data_dir, http_cache_dir
 from leadrank.warehouse.engine import writer
 
 DEFAULT_DAYS = 30
@@ -35,6 +37,7 @@ class PurgeResult:
     cutoff: str
     run_dirs: list[str] = field(default_factory=list)  # run directories removed (or to remove)
     staging_rows: dict[str, int] = field(default_factory=dict)  # rows deleted per staging table
+    http_cache_files: int = 0  # HTTP cache entries not stored again since the cutoff
     bytes_freed: int = 0
     dry_run: bool = False
 
@@ -83,6 +86,7 @@ def purge(engine: Engine, days: int, *, now: datetime | None = None, runs_root: 
                 result.bytes_freed += _size(path)
                 if not dry_run:
                     shutil.rmtree(path)
+    _purge_http_cache(result, cutoff, dry_run)
     if not any(t < cutoff for t in started.values()) or not inspect(engine).has_table("stg_prospects"):
         return result
     old_runs = "run_id IN (SELECT run_id FROM pipeline_runs WHERE started_at < :c)"
@@ -94,3 +98,17 @@ def purge(engine: Engine, days: int, *, now: datetime | None = None, runs_root: 
                 count = conn.execute(text(f"DELETE FROM {table} WHERE {old_runs}"), {"c": result.cutoff}).rowcount
             result.staging_rows[table] = int(count or 0)
     return result
+
+
+def _purge_http_cache(result: PurgeResult, cutoff: datetime, dry_run: bool) -> None:
+    """Cache entries last written before the cutoff (a night rewrites the entry of every page it
+    fetches with a 200, and its validators on a 304)."""
+    root = http_cache_dir()
+    if not root.is_dir():
+        return
+    for path in root.rglob("*"):
+        if path.is_file() and datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
+            result.http_cache_files += 1
+            result.bytes_freed += path.stat().st_size
+            if not dry_run:
+                path.unlink()
