@@ -58,7 +58,8 @@ class FieldSpec(Strict):
 
     `label` takes the value after a label (`{label: 电话}`, or a list of labels), or `css`
     selects an element (`css@attr` for an attribute). Of the text found, `line` keeps one line (0 the
-    first, -1 the last), `regex` the match (its `group`, default the whole match), `split`
+    first, -1 the last), `regex` the match (its `group`; by default the first group when the
+    pattern has one, else the whole match), `split`
     cuts at a separator and `index` keeps that piece (default 0)."""
 
     label: str | list[str] | None = None

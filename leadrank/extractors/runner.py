@@ -34,23 +34,6 @@ from leadrank.paths import http_cache_dir
 log = logging.getLogger(__name__)
 
 DEFAULT_FORMAT = {"exhibition": "html", "association": "table"}
-# The settings each kind understands (beyond name, kind, enabled, trust, expect_rows,
-# required_fields, fetch). Anything else is a typo that would silently change what a source
-# yields, so the source fails with the name of the setting instead.
-_COMMON_OPTIONS = {"set", "key_field"}
-_PAGE_OPTIONS = _COMMON_OPTIONS | {
-    "url", "urls", "format", "pagination", "detail",
-    "items", "fields",  # html
-    "table", "columns", "header_row", "section_field",  # table (columns also csv/xlsx)
-    "records", "embedded", "embedded_var",  # json
-    "sep", "encoding", "skip_rows", "sheet",  # csv / xlsx
-}
-KNOWN_OPTIONS = {
-    "exhibition": _PAGE_OPTIONS,
-    "association": _PAGE_OPTIONS,
-    "websearch": _COMMON_OPTIONS | {"engine", "endpoint", "api_key", "queries", "vars", "max_results", "language",
-                                    "serpapi_engine", "exclude_domains", "enrich"},
-}
 # A required field empty in more than this share of rows means the layout changed: the
 # source fails rather than loading a night of nameless rows.
 LAYOUT_CHANGE_SHARE = 0.5
@@ -120,12 +103,6 @@ def extract_source(
         settings = _fetch_settings(defaults, source)
     except Exception as exc:  # a bad `fetch:` override
         report.status, report.reason = "failed", f"invalid fetch settings: {exc}"
-        return _frames(collected, run_id) + (report,)
-    unknown = sorted(set(source.options()) - KNOWN_OPTIONS[source.kind])
-    if unknown:
-        report.status = "failed"
-        report.reason = (f"unknown setting(s) {', '.join(unknown)} for {source.kind} sources "
-                         f"(known: {', '.join(sorted(KNOWN_OPTIONS[source.kind]))})")
         return _frames(collected, run_id) + (report,)
     cache_dir = http_cache_dir() if settings.http_cache and not replay else None
     fetcher = Fetcher(settings, raw_dir=raw_dir / source.name if raw_dir else None, replay=replay,
