@@ -313,9 +313,10 @@ def targets(report: dict) -> list[dict]:
     at_scale = report["records"] >= 1_000_000  # the target is for a million records
     for dialect, t in report["night1"]["totals"].items():
         scope = "" if at_scale else " (the target is for 1M records)"
-        out.append({"target": f"normalise → load ({dialect}) ≤ 180 s and ≤ 6 GiB{scope}",
+        # Issue 19: a full night of 1.4M records (1M companies) in 3 minutes within 2.5 GiB.
+        out.append({"target": f"normalise → load ({dialect}) ≤ 180 s and ≤ 2.5 GiB{scope}",
                     "figure": f"{t['seconds']} s, {t['peak_mb']} MB",
-                    "holds": t["seconds"] <= 180 and t["peak_mb"] <= 6 * 1024})
+                    "holds": t["seconds"] <= 180 and t["peak_mb"] <= 2.5 * 1024})
     lead, spl = report["dedupe"].get("leadrank"), report["dedupe"].get("splink")
     if lead and spl and "skipped" not in spl:
         out.append({"target": "dedupe time leadrank / Splink < 1, F1 ≥ Splink's",
