@@ -2,8 +2,12 @@
 writer and reader of its stage files and of the run's frozen config.
 
 Steps hand each other these files, never data in memory (leadrank.night declares who reads
-and writes which). Writes are atomic, so a killed step never leaves half a file behind; reads
-give object columns with None for missing values, the form stage code expects.
+and writes which). Every stage file has a contract (leadrank.contracts.STAGE_FILES), and it is
+conformed to it where it is written and where it is read: its bool, int and float columns cast
+to their dtypes (the one place that is done), then its columns and their dtypes checked, so that
+a broken hand-off fails naming the file, the contract and the column. Writes are atomic, so a
+killed step never leaves half a file behind; reads give object columns with None for missing
+values, the form stage code expects, or the Arrow-backed columns as stored, for bulk writing.
 
 The config is frozen when the run begins (config.json): later steps, a resumed run and a
 retried flow run read that, so an edit of the sources file during a night changes nothing in
@@ -27,7 +31,7 @@ import pandas as pd
 from pydantic import BaseModel, SecretStr
 
 from leadrank.config import Config, ConfigError, config_from_tree, read_config_tree
-from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES, Contract
+from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES
 from leadrank.paths import data_dir, run_dir
 
 # A secret setting kept in config.json only when it is exactly one reference to the environment.
@@ -61,38 +65,35 @@ class RunFiles:
         return self.root / f"{name}.parquet"
 
     def write_extract(self, source: str, records: pd.DataFrame, rejects: pd.DataFrame) -> None:
-        """A source's records (EXTRACTED) and rejects (REJECT_COLUMNS), each checked."""
-        EXTRACTED_FILE.check(records, f"writing {source}'s records")
-        REJECTS_FILE.check(rejects, f"writing {source}'s rejects")
-        write_frame(records, self.extracted(source))
-        write_frame(rejects, self.source_rejects(source))
+        """A source's records (EXTRACTED) and rejects (REJECT_COLUMNS), each conformed to its contract."""
+        write_frame(EXTRACTED_FILE.conform(records, f"writing {source}'s records"), self.extracted(source))
+        write_frame(REJECTS_FILE.conform(rejects, f"writing {source}'s rejects"), self.source_rejects(source))
 
     def read_extracted(self, source: str, *, as_stored: bool = False) -> pd.DataFrame:
         """A source's records, checked (`as_stored`: Arrow-backed, for bulk writing)."""
         path = self.extracted(source)
-        return _checked(pd.read_parquet(path) if as_stored else read_frame(path), EXTRACTED_FILE, path.name)
+        return EXTRACTED_FILE.conform(_read(path, None, as_stored), f"reading {path.name}")
 
     def read_source_rejects(self, source: str, columns: list[str] | None = None) -> pd.DataFrame:
-        return _checked(read_frame(self.source_rejects(source), columns), REJECTS_FILE, f"{source}'s rejects", columns)
+        frame = _read(self.source_rejects(source), columns, as_stored=False)
+        return REJECTS_FILE.conform(frame, f"reading {source}'s rejects", columns)
 
-    def write_stage(self, name: str, frame: pd.DataFrame) -> None:
-        """Write a stage file, checked against its contract (leadrank.contracts.STAGE_FILES)."""
-        if name in STAGE_FILES:
-            STAGE_FILES[name].check(frame, f"writing {name}")
+    def write_stage(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Write a stage file, conformed to its contract (leadrank.contracts.STAGE_FILES: cast,
+        then checked); returns the frame as written."""
+        frame = STAGE_FILES[name].conform(frame, f"writing {name}")
         write_frame(frame, self.stage(name))
+        return frame
 
-    def read_stage(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """A stage file as stage code expects it (read_frame), checked against its contract and
-        with its boolean columns cast back (`columns`: only those, as stored)."""
-        frame = read_frame(self.stage(name), columns)
-        return _checked(frame, STAGE_FILES[name], name, columns) if name in STAGE_FILES else frame
+    def read_stage(self, name: str, columns: list[str] | None = None, *, as_stored: bool = False) -> pd.DataFrame:
+        """A stage file conformed to its contract: as stage code expects it (read_frame), or
+        `as_stored` (Arrow-backed strings, for bulk writing); `columns`: only those."""
+        return STAGE_FILES[name].conform(_read(self.stage(name), columns, as_stored), f"reading {name}", columns)
 
 
-def _checked(frame: pd.DataFrame, contract: Contract, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """`frame` as read from a run file, checked (when read whole) and its booleans cast."""
-    if columns is None:
-        contract.check(frame, f"reading {name}")
-    return contract.cast(frame)
+def _read(path: Path, columns: list[str] | None, as_stored: bool) -> pd.DataFrame:
+    """A run file as stage code expects it (read_frame), or as stored (Arrow-backed)."""
+    return pd.read_parquet(path, columns=columns) if as_stored else read_frame(path, columns)
 
 
 def has_run_files(run_id: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from leadrank.config import OutcomesConfig
+from leadrank.contracts import OUTCOME_COLUMNS, REJECT_COLUMNS
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.tables import read_table
 
@@ -19,8 +20,6 @@ OUTCOME_WORDS = {
     "中标": "won", "lost": "lost", "lose": "lost", "loss": "lost", "failed": "lost", "丢单": "lost", "输单": "lost",
     "失败": "lost", "未成交": "lost", "contacted": "contacted", "已联系": "contacted", "跟进中": "contacted",
 }
-OUTCOME_COLUMNS = ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner", "source_file", "row_no"]
-REJECT_COLUMNS = ["source", "stage", "row_ref", "reason", "raw"]
 
 
 def parse_dates(values: pd.Series) -> pd.Series:

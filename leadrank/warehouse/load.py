@@ -127,7 +127,8 @@ def publish_run(
     summary: dict[str, Any],
 ) -> dict[str, int]:
     """Publish a run atomically. Returns lead counts: new, updated, unchanged, merged, and how
-    many leads of the previous list dropped out."""
+    many leads of the previous list dropped out. The frames are the run's stage files as their
+    contracts hand them on (leadrank.run_files.RunFiles.read_stage): bool columns are bool."""
     stamp = now()
     merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
@@ -185,10 +186,10 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     """Upsert the golden records. The upsert keeps first-seen bookkeeping, moves last-seen only
     for leads a source listed tonight, and marks a lead updated only when its fingerprint
     changed; counting afterwards needs no read of the stored leads."""
-    tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"].astype(bool), "lead_id"])
+    tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"], "lead_id"])
     frame = leads.copy()
     frame["record_hash"] = golden_hash(frame)
-    listed = records[~records["expired"].astype(bool)]
+    listed = records[~records["expired"]]
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone")
     frame["other_emails"] = other_contacts(listed, frame, "email_norm", "email")
     frame["status"] = "active"
@@ -214,7 +215,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
 
 
 def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None:
-    tonight = records["seen_tonight"].astype(bool)
+    tonight = records["seen_tonight"]
     fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id)[RECORD_COLUMNS]
     update = [c for c in RECORD_COLUMNS if c not in ("record_key", "first_seen_run")]
     insert_frame(conn, "lead_records", fresh, conflict=["record_key"], update=update)
@@ -222,7 +223,6 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None
     stale = records.loc[~tonight, ["record_key", "lead_id", "match_evidence", "expired"]]
     if stale.empty:
         return
-    stale["expired"] = stale["expired"].astype(bool)
     temp_table(conn, "_stale_records", stale, {"record_key": "TEXT", "lead_id": "TEXT", "match_evidence": "TEXT",
                                                "expired": "BOOLEAN"})
     conn.exec_driver_sql(
@@ -309,7 +309,6 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
     frame["movement"] = np.where(~known, "new", np.where(rank < before, "up", np.where(rank > before, "down",
                                                                                           "unchanged")))
     frame["fin_year"] = pd.to_numeric(frame["fin_year"], errors="coerce").astype("Int64")
-    frame["key_account"] = frame["key_account"].astype(bool)
     conn.execute(text("DELETE FROM lead_scores WHERE run_id = :r"), {"r": run_id})
     insert_frame(conn, "lead_scores", frame)
     gone = prev[~prev["lead_id"].isin(frame["lead_id"])]
