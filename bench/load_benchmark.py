@@ -43,8 +43,15 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from scratch_pg import create_database, drop_database  # bench/, the script's own folder
 
-from leadrank.contracts import EVENT_COLUMNS, LEAD_COLUMNS, NORMALISED, OUTCOME_COLUMNS, REJECT_COLUMNS, \
-    SCORE_COLUMNS, STAGE_FILES
+from leadrank.contracts import (
+    EVENT_COLUMNS,
+    LEAD_COLUMNS,
+    NORMALISED,
+    OUTCOME_COLUMNS,
+    REJECT_COLUMNS,
+    SCORE_COLUMNS,
+    STAGE_FILES,
+)
 from leadrank.run_files import read_frame, write_frame
 from leadrank.warehouse import load
 from leadrank.warehouse.engine import make_engine, writer
