@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import pandas as pd
 from pydantic import BaseModel, SecretStr
 
 from leadrank.config import Config, ConfigError, config_from_tree, read_config_tree
-from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES
+from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES, Contract
 from leadrank.paths import data_dir, run_dir
 
 # A secret setting kept in config.json only when it is exactly one reference to the environment.
@@ -72,11 +72,10 @@ class RunFiles:
     def read_extracted(self, source: str, *, as_stored: bool = False) -> pd.DataFrame:
         """A source's records, checked (`as_stored`: Arrow-backed, for bulk writing)."""
         path = self.extracted(source)
-        return EXTRACTED_FILE.conform(_read(path, None, as_stored), f"reading {path.name}")
+        return _read(path, EXTRACTED_FILE, f"reading {path.name}", None, as_stored)
 
     def read_source_rejects(self, source: str, columns: list[str] | None = None) -> pd.DataFrame:
-        frame = _read(self.source_rejects(source), columns, as_stored=False)
-        return REJECTS_FILE.conform(frame, f"reading {source}'s rejects", columns)
+        return _read(self.source_rejects(source), REJECTS_FILE, f"reading {source}'s rejects", columns, False)
 
     def write_stage(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
         """Write a stage file, conformed to its contract (leadrank.contracts.STAGE_FILES: cast,
@@ -88,12 +87,14 @@ class RunFiles:
     def read_stage(self, name: str, columns: list[str] | None = None, *, as_stored: bool = False) -> pd.DataFrame:
         """A stage file conformed to its contract: as stage code expects it (read_frame), or
         `as_stored` (Arrow-backed strings, for bulk writing); `columns`: only those."""
-        return STAGE_FILES[name].conform(_read(self.stage(name), columns, as_stored), f"reading {name}", columns)
+        return _read(self.stage(name), STAGE_FILES[name], f"reading {name}", columns, as_stored)
 
 
-def _read(path: Path, columns: list[str] | None, as_stored: bool) -> pd.DataFrame:
-    """A run file as stage code expects it (read_frame), or as stored (Arrow-backed)."""
-    return pd.read_parquet(path, columns=columns) if as_stored else read_frame(path, columns)
+def _read(path: Path, contract: Contract, where: str, columns: list[str] | None, as_stored: bool) -> pd.DataFrame:
+    """A run file conformed to its contract as stored (so a column stored with another type is
+    seen), then as stage code expects it (`as_objects`, the typed columns kept) unless `as_stored`."""
+    frame = contract.conform(pd.read_parquet(path, columns=columns), where, columns)
+    return frame if as_stored else as_objects(frame, keep=contract.typed)
 
 
 def has_run_files(run_id: str) -> bool:
@@ -109,11 +110,17 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A stage file as object columns with None for missing values, the form stage code expects.
-    Converted column by column, touching only columns that have missing values: a frame-wide
-    replace() was a second or more per million rows, in every step."""
-    frame = pd.read_parquet(path, columns=columns)
+    """A stage file as object columns with None for missing values, the form stage code expects."""
+    return as_objects(pd.read_parquet(path, columns=columns))
+
+
+def as_objects(frame: pd.DataFrame, keep: Collection[str] = ()) -> pd.DataFrame:
+    """`frame`'s columns (but `keep`) as objects with None for missing values. Converted column
+    by column, touching only columns that have missing values: a frame-wide replace() was a
+    second or more per million rows, in every step."""
     for column in frame.columns:
+        if column in keep:
+            continue
         values = frame[column]
         if values.dtype == object and not values.hasnans:
             continue

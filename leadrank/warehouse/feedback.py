@@ -29,13 +29,13 @@ from sqlalchemy import Connection, Engine, bindparam, inspect, text
 
 from leadrank.config import OutcomesConfig
 from leadrank.contracts import LEAD_TABLE, REJECT_COLUMNS
-from leadrank.scoring.outcomes import load_outcomes, match_outcomes, parse_dates
+from leadrank.scoring.outcomes import OUTCOME_FIELDS, load_outcomes, match_outcomes, parse_dates
 from leadrank.tables import read_table
 from leadrank.warehouse.engine import now, writer
 from leadrank.warehouse.load import outcome_ids, write_outcomes
 from leadrank.warehouse.migrate import upgrade
 
-FIELDS = ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner"]
+FIELDS = OUTCOME_FIELDS
 ALIASES = {
     "lead_id": ["lead_id", "lead id", "leadid", "线索id", "线索编号"],
     "company_name": ["company_name", "company", "company name", "account", "account name", "customer", "customer name",

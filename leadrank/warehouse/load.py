@@ -29,13 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
-from leadrank.contracts import EXTRACTED, LEAD_COLUMNS, RESOLVED
+from leadrank.contracts import EVENT_COLUMNS, EXTRACTED, LEAD_COLUMNS, OUTCOME_COLUMNS, REJECT_COLUMNS, RESOLVED
 from leadrank.warehouse.bulk import insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
 
 PUBLISH_LOCK = 724312  # PostgreSQL advisory lock key of the publisher
+# The tables' columns, derived from the hand-offs' contracts (leadrank.contracts) where they are theirs.
 STG_PROSPECT_COLUMNS = ["run_id", "record_key", *[c for c in EXTRACTED if c not in ("run_id", "record_key")]]
 # What publishing reads of the resolved records (RESOLVED but what is the run's alone: its id, the
 # raw values kept in staging, tonight's flag and the count of nights unlisted, which the table's
@@ -46,8 +47,7 @@ GOLDEN_HASHED = [c for c in LEAD_COLUMNS if c not in ("lead_id", "first_fetched_
 LEAD_TABLE_COLUMNS = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "last_fetched_at")] + [
     "other_phones", "other_emails", "status", "merged_into", "record_hash", "first_seen_run", "last_seen_run",
     "first_seen_at", "last_seen_at", "updated_run"]
-OUTCOME_TABLE_COLUMNS = ["outcome_id", "lead_id", "outcome", "outcome_date", "owner", "company_name", "uscc",
-                         "source_file", "imported_at"]
+OUTCOME_TABLE_COLUMNS = ["outcome_id", *[c for c in OUTCOME_COLUMNS if c != "row_no"], "imported_at"]
 LATEST_PUBLISHED = "SELECT run_id FROM latest_published_run"  # leadrank/sql/views/latest_published_run.sql
 
 
@@ -94,7 +94,7 @@ def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
         return
     frame = rejects.assign(run_id=run_id)
     frame["raw"] = frame["raw"].map(lambda v: None if v is None else str(v)[:2000])
-    insert_frame(conn, "stg_rejects", frame[["run_id", "source", "stage", "row_ref", "reason", "raw"]])
+    insert_frame(conn, "stg_rejects", frame[REJECT_COLUMNS])
 
 
 def golden_hash(leads: pd.DataFrame) -> pd.Series:
@@ -243,8 +243,7 @@ def _write_events(conn: Connection, run_id: str, events: pd.DataFrame, stamp: st
         hashlib.sha1(f"{run_id}|{k}|{a}|{b}".encode()).hexdigest()[:20]
         for k, a, b in zip(frame["kind"], frame["lead_id"], frame["other_lead_id"], strict=True)
     ]
-    insert_frame(conn, "lead_events", frame[["event_id", "run_id", "kind", "lead_id", "other_lead_id", "records",
-                                              "evidence", "at"]], conflict=["event_id"])
+    insert_frame(conn, "lead_events", frame[["event_id", "run_id", *EVENT_COLUMNS, "at"]], conflict=["event_id"])
 
 
 def _apply_merges(conn: Connection, absorbed: dict[str, str]) -> None:
