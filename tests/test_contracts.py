@@ -13,8 +13,8 @@ from leadrank.contracts import (
     NORMALISED_FILE,
     SCORE_COLUMNS,
     STAGE_FILES,
-    ContractError,
     Contract,
+    ContractError,
 )
 from leadrank.run_files import RunFiles
 from leadrank.scoring.ratios import RATIOS
