@@ -85,7 +85,7 @@ class RunFiles:
         return frame
 
     def read_stage(self, name: str, columns: list[str] | None = None, *, as_stored: bool = False) -> pd.DataFrame:
-        """A stage file conformed to its contract: as stage code expects it (read_frame), or
+        """A stage file conformed to its contract: as stage code expects it (`as_objects`), or
         `as_stored` (Arrow-backed strings, for bulk writing); `columns`: only those."""
         return _read(self.stage(name), STAGE_FILES[name], f"reading {name}", columns, as_stored)
 

@@ -192,7 +192,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out["name_alt_core"] = np.where(pd.isna(out["company_name_alt"]) | (alt == ""), None, alt)
     out["name_lang"] = names["lang"]
     out["legal_form"] = names["legal_form"].where(names["legal_form"] != "", None)
-    out["is_branch"] = names["is_branch"].astype(bool)
+    out["is_branch"] = names["is_branch"]
     flags.append(names["flags"].to_numpy(dtype=object))
 
     uscc, valid = done["uscc"]
