@@ -1,23 +1,28 @@
 """Column contracts between stages: every hand-off declared once, with its columns' types.
 
-Each hand-off is a pandera DataFrameModel below; the column lists the stages use (`EXTRACTED`,
-`NORMALISED`, `RESOLVED`, `LEADS`, …) and the warehouse's column lists are derived from them, so
-a column is added in one place. The run directory's files are checked against their contract
-where they are written and where they are read (leadrank.run_files, through `Contract.conform`),
-so that a broken hand-off fails loudly at the boundary, naming the file, the contract and the
-column, instead of deep inside the next stage. The prose version is docs/contracts.md.
+Each hand-off is a pandera schema below (a mapping of column names to typed columns); the
+column lists the stages use (`EXTRACTED`, `NORMALISED`, `RESOLVED`, `LEADS`, …) and the
+warehouse's column lists are derived from them, so a column is added in one place. The run
+directory's files are conformed to their contract where they are written and where they are
+read (leadrank.run_files, through `Contract.conform`), so that a broken hand-off fails loudly at
+the boundary, naming the file, the contract and the column, instead of deep inside the next
+stage. The prose version is docs/contracts.md.
 
 Four kinds of column:
-- `Text`: a string or None (missing). Stage code builds object columns of str/None; a file read
+- `text`: a string or None (missing). Stage code builds object columns of str/None; a file read
   as stored gives pandas' Arrow-backed string dtype; a column that held no value at all comes
   back from parquet as object. All are text. Checked by the column's dtype alone: pandera's own
   `str` check looks at every value in Python (0.7 s per 100k rows of 40 columns), this one costs
   nothing per row.
-- `bool`, `int` (int64) and `float` (float64): numpy dtypes; bools and ints are never missing,
-  a float's missing value is NaN (where its column allows one). A parquet round trip through object columns, a warehouse read or a stage that
-  filled a column with None leaves them as objects: `Contract.cast` turns them back, the one
-  place where that is done (a missing bool is False; a missing int, or a value that is not a
-  bool or a number, is a contract error).
+- `flag` (bool), `whole` (int64) and `number` (float64): numpy dtypes; bools and ints are never
+  missing, a float's missing value is NaN (where its column allows one). A parquet round trip
+  through object columns, a warehouse read or a stage that filled a column with None leaves them
+  as objects: `Contract.cast` turns them back, the one place where that is done (a missing bool
+  is False; a missing int, or a value that is not a bool or a number, is a contract error).
+
+The schemas are pandera's object API (`DataFrameSchema`), not its class API: building a
+`DataFrameModel`'s schema imports dask's dataframe module (installed here for prefect-dask), half
+a second or more in every step's process.
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ import pandera.pandas as pa
 from pandera.dtypes import immutable
 from pandera.engines import numpy_engine
 from pandera.errors import SchemaError
-from pandera.typing import Series
 
 
 @immutable
@@ -47,210 +51,196 @@ class Text(numpy_engine.Object):
         return "text"
 
 
-def text(description: str | None = None) -> Any:
+def text(description: str | None = None) -> pa.Column:
     """A text column that may be missing (most are: sources give what they give)."""
-    return pa.Field(nullable=True, description=description)
+    return pa.Column(Text, nullable=True, description=description)
 
 
-def number(description: str | None = None) -> Any:
-    """A float column that may be missing (NaN)."""
-    return pa.Field(nullable=True, description=description)
-
-
-def key(description: str | None = None) -> Any:
+def key(description: str | None = None) -> pa.Column:
     """A text column that is never missing (an identity: record_key, lead_id)."""
-    return pa.Field(nullable=False, description=description)
+    return pa.Column(Text, nullable=False, description=description)
 
 
-class Model(pa.DataFrameModel):
-    """Columns a contract promises; a frame may carry more."""
+def flag(description: str | None = None) -> pa.Column:
+    return pa.Column(bool, description=description)
 
-    class Config:
-        strict = False
+
+def whole(description: str | None = None) -> pa.Column:
+    return pa.Column(np.int64, description=description)
+
+
+def number(description: str | None = None, *, nullable: bool = True) -> pa.Column:
+    """A float column, missing as NaN unless `nullable` is False."""
+    return pa.Column(np.float64, nullable=nullable, description=description)
 
 
 # -- extract → normalise: one row per record a source yielded, values as found (trimmed) -----------
 
-class Provenance(Model):
-    run_id: Series[Text] = text()
-    source: Series[Text] = text()
-    source_kind: Series[Text] = text()
-    url: Series[Text] = text()
-    fetched_at: Series[Text] = text()
-    record_key: Series[Text] = key("identity of the source record across nights")
-
-
-class Extracted(Provenance):
-    company_name: Series[Text] = text()
-    company_name_alt: Series[Text] = text("a second name the source gives (Chinese alias, English name)")
-    website: Series[Text] = text()
-    phone: Series[Text] = text()
-    email: Series[Text] = text()
-    address: Series[Text] = text()
-    country: Series[Text] = text()
-    province: Series[Text] = text()
-    city: Series[Text] = text()
-    uscc: Series[Text] = text("统一社会信用代码 as found")
-    booth: Series[Text] = text()
-    hall: Series[Text] = text()
-    products: Series[Text] = text()
-    member_level: Series[Text] = text()
-    industry: Series[Text] = text()
-    raw: Series[Text] = text("JSON of every value the source held for the row")
-
+PROVENANCE_SCHEMA = {
+    "run_id": text(),
+    "source": text(),
+    "source_kind": text(),
+    "url": text(),
+    "fetched_at": text(),
+    "record_key": key("identity of the source record across nights"),
+}
+EXTRACTED_SCHEMA = {
+    **PROVENANCE_SCHEMA,
+    "company_name": text(),
+    "company_name_alt": text("a second name the source gives (Chinese alias, English name)"),
+    "website": text(),
+    "phone": text(),
+    "email": text(),
+    "address": text(),
+    "country": text(),
+    "province": text(),
+    "city": text(),
+    "uscc": text("统一社会信用代码 as found"),
+    "booth": text(),
+    "hall": text(),
+    "products": text(),
+    "member_level": text(),
+    "industry": text(),
+    "raw": text("JSON of every value the source held for the row"),
+}
 
 # -- rows that cannot be used, at any stage, with the reason (the rejects table, stg_rejects) ------
 
-class Rejects(Model):
-    run_id: Series[Text] = text()
-    source: Series[Text] = text()
-    stage: Series[Text] = text("extract, normalise, financials or outcomes")
-    row_ref: Series[Text] = text("where the row came from (file:row, url, record key)")
-    reason: Series[Text] = text()
-    raw: Series[Text] = text()
-
+REJECT_SCHEMA = {
+    "run_id": text(),
+    "source": text(),
+    "stage": text("extract, normalise, financials or outcomes"),
+    "row_ref": text("where the row came from (file:row, url, record key)"),
+    "reason": text(),
+    "raw": text(),
+}
 
 # -- normalise → dedupe: EXTRACTED plus the normalised values (None where unknown) ----------------
 
-class NormalisedValues(Model):
-    name_norm: Series[Text] = text("cleaned display name (half-width, simplified, spacing)")
-    name_core: Series[Text] = text("name without legal form or region prefix, lower-case: what names are "
-                                   "compared on")
-    name_alt_core: Series[Text] = text("core of company_name_alt (an English name's Chinese twin, or vice versa)")
-    name_lang: Series[Text] = text("zh | en | mixed | ''")
-    legal_form: Series[Text] = text()
-    is_branch: Series[bool]
-    uscc_norm: Series[Text] = text()
-    uscc_valid: Series[bool]
-    phone_e164: Series[Text] = text()
-    phone_type: Series[Text] = text("mobile | landline | other")
-    email_norm: Series[Text] = text()
-    email_domain: Series[Text] = text()
-    email_free: Series[bool] = pa.Field(description="the email is on a free-mail domain (qq.com, gmail.com, …)")
-    domain: Series[Text] = text("registered domain of the website (company domains only)")
-    country_iso2: Series[Text] = text()
-    province_norm: Series[Text] = text()
-    city_norm: Series[Text] = text()
-    address_norm: Series[Text] = text()
-    flags: Series[Text] = text("';'-joined data-quality flags, e.g. uscc_invalid;phone_invalid")
-
-
-# pandera lists a model's columns from its last base to its first: EXTRACTED, then the values.
-class Normalised(NormalisedValues, Extracted):
-    pass
-
-
-class NormaliseCache(NormalisedValues):
-    """Normalisation's cache between nights: a record's content hash and its normalised values."""
-
-    content_hash: Series[np.uint64] = pa.Field(description="64-bit hash of the record's prospect fields")
-
+NORMALISED_EXTRA_SCHEMA = {
+    "name_norm": text("cleaned display name (half-width, simplified, spacing)"),
+    "name_core": text("name without legal form or region prefix, lower-case: what names are compared on"),
+    "name_alt_core": text("core of company_name_alt (an English name's Chinese twin, or vice versa)"),
+    "name_lang": text("zh | en | mixed | ''"),
+    "legal_form": text(),
+    "is_branch": flag(),
+    "uscc_norm": text(),
+    "uscc_valid": flag(),
+    "phone_e164": text(),
+    "phone_type": text("mobile | landline | other"),
+    "email_norm": text(),
+    "email_domain": text(),
+    "email_free": flag("the email is on a free-mail domain (qq.com, gmail.com, …)"),
+    "domain": text("registered domain of the website (company domains only)"),
+    "country_iso2": text(),
+    "province_norm": text(),
+    "city_norm": text(),
+    "address_norm": text(),
+    "flags": text("';'-joined data-quality flags, e.g. uscc_invalid;phone_invalid"),
+}
+NORMALISED_SCHEMA = {**EXTRACTED_SCHEMA, **NORMALISED_EXTRA_SCHEMA}
+# Normalisation's cache between nights: a record's content hash and its normalised values.
+NORMALISE_CACHE_SCHEMA = {
+    "content_hash": pa.Column(np.uint64, description="64-bit hash of the record's prospect fields"),
+    **NORMALISED_EXTRA_SCHEMA,
+}
 
 # -- dedupe → score: NORMALISED plus the record's lead, the evidence that joined it, whether a ------
 # source listed it tonight, published runs since it was last listed and whether it has expired out
 # of its lead.
 
-class Resolved(Normalised):
-    lead_id: Series[Text] = key()
-    match_evidence: Series[Text] = text()
-    seen_tonight: Series[bool]
-    nights_unlisted: Series[int] = pa.Field(description="published runs since a source last listed the record")
-    expired: Series[bool] = pa.Field(description="nights_unlisted reached lead_expiry_nights: no longer feeds its lead")
+RESOLVED_SCHEMA = {
+    **NORMALISED_SCHEMA,
+    "lead_id": key(),
+    "match_evidence": text(),
+    "seen_tonight": flag(),
+    "nights_unlisted": whole("published runs since a source last listed the record"),
+    "expired": flag("nights_unlisted reached lead_expiry_nights: no longer feeds its lead"),
+}
 
+# A golden record as the warehouse keeps it (leads read back from it have these).
+LEAD_TABLE_SCHEMA = {
+    "lead_id": key(),
+    "company_name": text(),
+    "company_name_zh": text(),
+    "company_name_en": text(),
+    "name_core": text(),
+    "legal_form": text(),
+    "is_branch": flag(),
+    "uscc": text(),
+    "uscc_valid": flag(),
+    "domain": text(),
+    "website": text(),
+    "phone": text(),
+    "phone_type": text(),
+    "email": text(),
+    "address": text(),
+    "country": text(),
+    "province": text(),
+    "city": text(),
+    "industry": text(),
+    "products": text(),
+    "member_level": text(),
+    "sources": text(),
+    "source_kinds": text(),
+    "n_sources": whole(),
+    "n_records": whole(),
+    "exhibitions": whole(),
+    "first_fetched_at": text(),
+    "last_fetched_at": text(),
+}
+# Leads as dedupe hands them to scoring: plus the core of the Chinese name, which scoring matches
+# statements and outcomes on.
+LEADS_SCHEMA = {**LEAD_TABLE_SCHEMA, "name_core_zh": text()}
 
-class LeadColumns(Model):
-    """A golden record as the warehouse keeps it (leads read back from it have these)."""
-
-    lead_id: Series[Text] = key()
-    company_name: Series[Text] = text()
-    company_name_zh: Series[Text] = text()
-    company_name_en: Series[Text] = text()
-    name_core: Series[Text] = text()
-    legal_form: Series[Text] = text()
-    is_branch: Series[bool]
-    uscc: Series[Text] = text()
-    uscc_valid: Series[bool]
-    domain: Series[Text] = text()
-    website: Series[Text] = text()
-    phone: Series[Text] = text()
-    phone_type: Series[Text] = text()
-    email: Series[Text] = text()
-    address: Series[Text] = text()
-    country: Series[Text] = text()
-    province: Series[Text] = text()
-    city: Series[Text] = text()
-    industry: Series[Text] = text()
-    products: Series[Text] = text()
-    member_level: Series[Text] = text()
-    sources: Series[Text] = text()
-    source_kinds: Series[Text] = text()
-    n_sources: Series[int]
-    n_records: Series[int]
-    exhibitions: Series[int]
-    first_fetched_at: Series[Text] = text()
-    last_fetched_at: Series[Text] = text()
-
-
-class Leads(LeadColumns):
-    """Leads as dedupe hands them to scoring: plus the core of the Chinese name, which scoring
-    matches statements and outcomes on."""
-
-    name_core_zh: Series[Text] = text()
-
-
-class Events(Model):
-    """Merges and splits of existing leads, as dedupe found them."""
-
-    kind: Series[Text] = key("merge | split")
-    lead_id: Series[Text] = key()
-    other_lead_id: Series[Text] = key()
-    records: Series[int]
-    evidence: Series[Text] = text()
-
+# Merges and splits of existing leads, as dedupe found them.
+EVENTS_SCHEMA = {
+    "kind": key("merge | split"),
+    "lead_id": key(),
+    "other_lead_id": key(),
+    "records": whole("how many records moved"),
+    "evidence": text(),
+}
 
 # -- score → publish ---------------------------------------------------------------------------------
 
-class Outcomes(Model):
-    """Won/lost outcomes of tonight's outcome files, matched to leads."""
+# Won/lost outcomes of tonight's outcome files, matched to leads.
+OUTCOMES_SCHEMA = {
+    "lead_id": key(),
+    "company_name": text(),
+    "uscc": text(),
+    "outcome": text("won | lost | contacted"),
+    "outcome_date": text("YYYY-MM-DD"),
+    "owner": text(),
+    "source_file": text(),
+    "row_no": whole(),
+}
 
-    lead_id: Series[Text] = key()
-    company_name: Series[Text] = text()
-    uscc: Series[Text] = text()
-    outcome: Series[Text] = text("won | lost | contacted")
-    outcome_date: Series[Text] = text("YYYY-MM-DD")
-    owner: Series[Text] = text()
-    source_file: Series[Text] = text()
-    row_no: Series[int]
-
-
-class Scores(Model):
-    """Each lead's scores, rank, tier, segment, ratios, risk flags and reasons."""
-
-    lead_id: Series[Text] = key()
-    fit_score: Series[float]
-    model_score: Series[float] = number("NaN without a deployed model")
-    priority: Series[float]
-    rank: Series[int]
-    tier: Series[Text] = key("A | B | C | D")
-    customer_type: Series[Text] = text()
-    channel: Series[Text] = text()
-    product_line: Series[Text] = text()
-    key_account: Series[bool]
-    est_monthly_volume: Series[float] = number()
-    segment_score: Series[float] = number()
-    ratio_score: Series[float] = number()
-    ratio_coverage: Series[float] = number()
-    current_asset_ratio: Series[float] = number()  # the ratios of leadrank.scoring.ratios.RATIOS
-    net_margin: Series[float] = number()
-    roa: Series[float] = number()
-    collection_days: Series[float] = number()
-    inventory_days: Series[float] = number()
-    revenue_growth: Series[float] = number()
-    fin_year: Series[float] = number("year of the statements the ratios come from (NaN: none)")
-    risk_flags: Series[Text] = text()
-    reasons_for: Series[Text] = text()
-    reasons_against: Series[Text] = text()
-    top_reasons: Series[Text] = text()
+# Each lead's scores, rank, tier, segment, ratios, risk flags and reasons.
+SCORES_SCHEMA = {
+    "lead_id": key(),
+    "fit_score": number(nullable=False),
+    "model_score": number("NaN without a deployed model"),
+    "priority": number(nullable=False),
+    "rank": whole(),
+    "tier": key("A | B | C | D"),
+    "customer_type": text(),
+    "channel": text(),
+    "product_line": text(),
+    "key_account": flag(),
+    "est_monthly_volume": number(),
+    "segment_score": number(),
+    "ratio_score": number(),
+    "ratio_coverage": number(),
+    **{ratio: number() for ratio in  # leadrank.scoring.ratios.RATIOS
+       ("current_asset_ratio", "net_margin", "roa", "collection_days", "inventory_days")},
+    "revenue_growth": number(),
+    "fin_year": number("year of the statements the ratios come from (NaN: none)"),
+    "risk_flags": text(),
+    "reasons_for": text(),
+    "reasons_against": text(),
+    "top_reasons": text(),
+}
 
 
 class ContractError(ValueError):
@@ -269,17 +259,17 @@ _CASTS = {"bool": "boolean", "int64": "Int64", "float64": "Float64"}  # through 
 
 @dataclass(frozen=True)
 class Contract:
-    """One hand-off: its model, the column list derived from it, and the check and cast that
-    every boundary uses."""
+    """One hand-off: its schema, the column list derived from it, and the cast and check that
+    every boundary uses. A frame may carry columns besides the contract's."""
 
     name: str
-    model: type[Model]
+    declared: dict[str, pa.Column] = field(repr=False)
     schema: pa.DataFrameSchema = field(init=False, repr=False)
     columns: list[str] = field(init=False, repr=False)
     typed: dict[str, str] = field(init=False, repr=False)  # column → numpy dtype, for the non-text ones
 
     def __post_init__(self) -> None:
-        schema = self.model.to_schema()
+        schema = pa.DataFrameSchema(self.declared, name=self.name)
         object.__setattr__(self, "schema", schema)
         object.__setattr__(self, "columns", list(schema.columns))
         object.__setattr__(self, "typed", {name: str(column.dtype) for name, column in schema.columns.items()
@@ -331,16 +321,16 @@ class Contract:
         return frame
 
 
-EXTRACTED_FILE = Contract("EXTRACTED", Extracted)
-REJECTS_FILE = Contract("REJECT_COLUMNS", Rejects)
-NORMALISED_FILE = Contract("NORMALISED", Normalised)
-NORMALISE_CACHE_FILE = Contract("NORMALISE_CACHE", NormaliseCache)
-RESOLVED_FILE = Contract("RESOLVED", Resolved)
-LEAD_TABLE = Contract("LEAD_COLUMNS", LeadColumns)
-LEADS_FILE = Contract("LEADS", Leads)
-EVENTS_FILE = Contract("EVENTS", Events)
-OUTCOMES_FILE = Contract("OUTCOMES", Outcomes)
-SCORES_FILE = Contract("SCORES", Scores)
+EXTRACTED_FILE = Contract("EXTRACTED", EXTRACTED_SCHEMA)
+REJECTS_FILE = Contract("REJECT_COLUMNS", REJECT_SCHEMA)
+NORMALISED_FILE = Contract("NORMALISED", NORMALISED_SCHEMA)
+NORMALISE_CACHE_FILE = Contract("NORMALISE_CACHE", NORMALISE_CACHE_SCHEMA)
+RESOLVED_FILE = Contract("RESOLVED", RESOLVED_SCHEMA)
+LEAD_TABLE = Contract("LEAD_COLUMNS", LEAD_TABLE_SCHEMA)
+LEADS_FILE = Contract("LEADS", LEADS_SCHEMA)
+EVENTS_FILE = Contract("EVENTS", EVENTS_SCHEMA)
+OUTCOMES_FILE = Contract("OUTCOMES", OUTCOMES_SCHEMA)
+SCORES_FILE = Contract("SCORES", SCORES_SCHEMA)
 
 # The run directory's stage files (leadrank.run_files conforms them when written and read).
 STAGE_FILES = {
@@ -354,13 +344,13 @@ STAGE_FILES = {
     "score_rejects": REJECTS_FILE,
 }
 
-# The column lists, in the order of their models.
-PROVENANCE = Contract("PROVENANCE", Provenance).columns
+# The column lists, in the order of their schemas.
+PROVENANCE = list(PROVENANCE_SCHEMA)
 EXTRACTED = EXTRACTED_FILE.columns
 PROSPECT_FIELDS = [c for c in EXTRACTED if c not in (*PROVENANCE, "raw")]
 REJECT_COLUMNS = REJECTS_FILE.columns
 NORMALISED = NORMALISED_FILE.columns
-NORMALISED_EXTRA = Contract("NORMALISED_EXTRA", NormalisedValues).columns
+NORMALISED_EXTRA = list(NORMALISED_EXTRA_SCHEMA)
 NORMALISE_CACHE = NORMALISE_CACHE_FILE.columns
 RESOLVED = RESOLVED_FILE.columns
 LEAD_COLUMNS = LEAD_TABLE.columns
