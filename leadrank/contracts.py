@@ -1,7 +1,7 @@
 """Column contracts between stages: every hand-off declared once, with its columns' types.
 
-Each hand-off is a pandera schema below (a mapping of column names to typed columns); the
-column lists the stages use (`EXTRACTED`, `NORMALISED`, `RESOLVED`, `LEADS`, …) and the
+Each hand-off is declared below as a mapping of column names to typed columns, checked as a
+pandera schema (`Contract.schema`); the column lists the stages use (`EXTRACTED`, `NORMALISED`, `RESOLVED`, `LEADS`, …) and the
 warehouse's column lists are derived from them, so a column is added in one place. The run
 directory's files are conformed to their contract where they are written and where they are
 read (leadrank.run_files, through `Contract.conform`), so that a broken hand-off fails loudly at
@@ -22,56 +22,51 @@ Four kinds of column:
 
 The schemas are pandera's object API (`DataFrameSchema`), not its class API: building a
 `DataFrameModel`'s schema imports dask's dataframe module (installed here for prefect-dask), half
-a second or more in every step's process.
+a second or more in every step's process. pandera itself is imported when a contract first
+checks, not by every process that reads a column list (the command line, config loading).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.dtypes import immutable
-from pandera.engines import numpy_engine
-from pandera.errors import SchemaError
 
 
-@immutable
-class Text(numpy_engine.Object):
-    """A text column (str or None): object, or a pandas string dtype; never checked per value."""
+@dataclass(frozen=True)
+class Column:
+    """A declared column: its kind (text, bool, int64, float64, uint64), whether it may be
+    missing, and what it holds. Turned into a pandera column when a contract first checks."""
 
-    def check(self, pandera_dtype: Any, data_container: Any = None) -> bool:  # noqa: ARG002 (dtype alone)
-        dtype = getattr(pandera_dtype, "type", None)
-        return dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype) or (
-            isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype))
-
-    def __str__(self) -> str:
-        return "text"
+    kind: str
+    nullable: bool = False
+    description: str | None = None
 
 
-def text(description: str | None = None) -> pa.Column:
+def text(description: str | None = None) -> Column:
     """A text column that may be missing (most are: sources give what they give)."""
-    return pa.Column(Text, nullable=True, description=description)
+    return Column("text", True, description)
 
 
-def key(description: str | None = None) -> pa.Column:
+def key(description: str | None = None) -> Column:
     """A text column that is never missing (an identity: record_key, lead_id)."""
-    return pa.Column(Text, nullable=False, description=description)
+    return Column("text", False, description)
 
 
-def flag(description: str | None = None) -> pa.Column:
-    return pa.Column(bool, description=description)
+def flag(description: str | None = None) -> Column:
+    return Column("bool", False, description)
 
 
-def whole(description: str | None = None) -> pa.Column:
-    return pa.Column(np.int64, description=description)
+def whole(description: str | None = None) -> Column:
+    return Column("int64", False, description)
 
 
-def number(description: str | None = None, *, nullable: bool = True) -> pa.Column:
+def number(description: str | None = None, *, nullable: bool = True) -> Column:
     """A float column, missing as NaN unless `nullable` is False."""
-    return pa.Column(np.float64, nullable=nullable, description=description)
+    return Column("float64", nullable, description)
 
 
 # -- extract → normalise: one row per record a source yielded, values as found (trimmed) -----------
@@ -141,7 +136,7 @@ NORMALISED_EXTRA_SCHEMA = {
 NORMALISED_SCHEMA = {**EXTRACTED_SCHEMA, **NORMALISED_EXTRA_SCHEMA}
 # Normalisation's cache between nights: a record's content hash and its normalised values.
 NORMALISE_CACHE_SCHEMA = {
-    "content_hash": pa.Column(np.uint64, description="64-bit hash of the record's prospect fields"),
+    "content_hash": Column("uint64", False, "64-bit hash of the record's prospect fields"),
     **NORMALISED_EXTRA_SCHEMA,
 }
 
@@ -257,23 +252,53 @@ def require(frame: pd.DataFrame, columns: list[str], stage: str) -> None:
 _CASTS = {"bool": "boolean", "int64": "Int64", "float64": "Float64"}  # through pandas' checked nullable types
 
 
+@functools.cache
+def _pandera() -> tuple[Any, Any, type[Exception]]:
+    """pandera, imported when a contract first checks (a quarter second of every process that
+    imports the contracts otherwise: the command line, config loading), and its text dtype."""
+    import pandera.pandas as pa
+    from pandera.dtypes import immutable
+    from pandera.engines import numpy_engine
+    from pandera.errors import SchemaError
+
+    @immutable
+    class Text(numpy_engine.Object):
+        """A text column (str or None): object, or a pandas string dtype; never checked per value."""
+
+        def check(self, pandera_dtype: Any, data_container: Any = None) -> bool:  # noqa: ARG002 (dtype alone)
+            dtype = getattr(pandera_dtype, "type", None)
+            return dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype) or (
+                isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype))
+
+        def __str__(self) -> str:
+            return "text"
+
+    return pa, Text, SchemaError
+
+
 @dataclass(frozen=True)
 class Contract:
-    """One hand-off: its schema, the column list derived from it, and the cast and check that
-    every boundary uses. A frame may carry columns besides the contract's."""
+    """One hand-off: its declared columns, the column list derived from them, and the cast and
+    check that every boundary uses. A frame may carry columns besides the contract's."""
 
     name: str
-    declared: dict[str, pa.Column] = field(repr=False)
-    schema: pa.DataFrameSchema = field(init=False, repr=False)
+    declared: dict[str, Column] = field(repr=False)
     columns: list[str] = field(init=False, repr=False)
     typed: dict[str, str] = field(init=False, repr=False)  # column → numpy dtype, for the non-text ones
 
     def __post_init__(self) -> None:
-        schema = pa.DataFrameSchema(self.declared, name=self.name)
-        object.__setattr__(self, "schema", schema)
-        object.__setattr__(self, "columns", list(schema.columns))
-        object.__setattr__(self, "typed", {name: str(column.dtype) for name, column in schema.columns.items()
-                                           if str(column.dtype) in _CASTS})
+        object.__setattr__(self, "columns", list(self.declared))
+        object.__setattr__(self, "typed", {name: column.kind for name, column in self.declared.items()
+                                           if column.kind in _CASTS})
+
+    @functools.cached_property
+    def schema(self) -> Any:
+        """The pandera schema (a DataFrameSchema) of the declared columns."""
+        pa, text_dtype, _ = _pandera()
+        return pa.DataFrameSchema({
+            name: pa.Column(text_dtype() if column.kind == "text" else np.dtype(column.kind),
+                            nullable=column.nullable, description=column.description)
+            for name, column in self.declared.items()}, name=self.name)
 
     def cast(self, frame: pd.DataFrame, where: str = "casting") -> pd.DataFrame:
         """`frame` with its bool, int and float columns in their dtypes (see the module
@@ -306,7 +331,7 @@ class Contract:
             [c for c in self.columns if c in columns])
         try:
             schema.validate(frame, inplace=True)  # inplace: no copy of a million rows
-        except SchemaError as exc:
+        except _pandera()[2] as exc:
             column = getattr(exc, "column_name", None)
             declared = schema.columns[column].dtype if column in schema.columns else "?"
             if column in frame.columns and frame[column].isna().any() and not schema.columns[column].nullable:

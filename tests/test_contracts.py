@@ -26,11 +26,11 @@ def sample(contract: Contract, rows: int = 2) -> pd.DataFrame:
     """A frame that keeps `contract`: one value of each column's kind, a missing one in every
     column that may be missing."""
     frame = {}
-    for name, column in contract.schema.columns.items():
-        values = [VALUE[str(column.dtype)]] * rows
+    for name, column in contract.declared.items():
+        values = [VALUE[column.kind]] * rows
         if column.nullable:
-            values[-1] = None if str(column.dtype) == "text" else np.nan
-        frame[name] = pd.Series(values, dtype=object if str(column.dtype) == "text" else str(column.dtype))
+            values[-1] = None if column.kind == "text" else np.nan
+        frame[name] = pd.Series(values, dtype=object if column.kind == "text" else column.kind)
     return pd.DataFrame(frame)
 
 
@@ -45,7 +45,7 @@ def test_each_stage_file_reads_back_as_its_contract_types_it(name):
             assert str(frame[column].dtype) == dtype, (column, as_stored)
         text = [c for c in contract.columns if c not in contract.typed and c != "content_hash"]
         assert all(frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype) for c in text)
-        assert (frame[text].iloc[0] == "x").all() and frame[[c for c in text if contract.schema.columns[c].nullable]
+        assert (frame[text].iloc[0] == "x").all() and frame[[c for c in text if contract.declared[c].nullable]
                                                                ].iloc[1].isna().all()
 
 
