@@ -43,11 +43,16 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from scratch_pg import create_database, drop_database  # bench/, the script's own folder
 
-from leadrank.contracts import LEAD_COLUMNS, NORMALISED
+from leadrank.contracts import (
+    EVENT_COLUMNS,
+    LEAD_COLUMNS,
+    NORMALISED,
+    OUTCOME_COLUMNS,
+    REJECT_COLUMNS,
+    SCORE_COLUMNS,
+    STAGE_FILES,
+)
 from leadrank.run_files import read_frame, write_frame
-from leadrank.scoring.outcomes import OUTCOME_COLUMNS
-from leadrank.scoring.priority import SCORE_COLUMNS
-from leadrank.transform.resolve import EVENT_COLUMNS
 from leadrank.warehouse import load
 from leadrank.warehouse.engine import make_engine, writer
 from leadrank.warehouse.migrate import upgrade
@@ -142,17 +147,22 @@ def synthetic_night(n: int, *, night: int, run_id: str, seed: int = 7) -> dict[s
     scores = scores.sort_values("rank").reset_index(drop=True)
     return {"records": records, "leads": leads, "scores": scores, "events": events,
             "outcomes": pd.DataFrame(columns=OUTCOME_COLUMNS),
-            "rejects": pd.DataFrame(columns=["source", "stage", "row_ref", "reason", "raw"])}
+            "rejects": pd.DataFrame(columns=REJECT_COLUMNS)}
+
+
+STAGE_OF = {"records": "resolved", "leads": "leads", "scores": "scores", "events": "events",
+            "outcomes": "outcomes", "rejects": "score_rejects"}
 
 
 def as_published(frames: dict[str, pd.DataFrame], tmp: Path) -> dict[str, pd.DataFrame]:
-    """The frames exactly as `publish_step` hands them to `publish_run`: written to the run
-    directory as parquet by the earlier steps and read back (every column object-typed)."""
+    """The frames as `publish_step` hands them to `publish_run`: written to the run directory as
+    parquet by the earlier steps and read back (text columns object-typed), conformed to their
+    stage file's contract (its bool and int columns cast back)."""
     out = {}
     for name, frame in frames.items():
         path = tmp / f"{name}.parquet"
         write_frame(frame, path)
-        out[name] = read_frame(path)
+        out[name] = STAGE_FILES[STAGE_OF[name]].conform(read_frame(path), f"reading {name}", list(frame.columns))
         path.unlink()
     return out
 

@@ -22,7 +22,7 @@ import string
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Discriminator, Field, SecretStr, Tag, TypeAdapter, field_validator, model_validator
+from pydantic import Discriminator, Field, SecretStr, Tag, TypeAdapter, ValidationInfo, field_validator, model_validator
 
 from leadrank.config_schema import Strict, suggestion
 from leadrank.contracts import PROSPECT_FIELDS
@@ -70,27 +70,44 @@ class FieldSpec(Strict):
     split: str | None = None
     index: int | None = None
 
+    @field_validator("line", "index", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"`{info.field_name}` must be a whole number (0 first, -1 last)")
+        return value
+
     @model_validator(mode="after")
     def _coherent(self) -> FieldSpec:
         if (self.label is None) == (self.css is None):
-            raise ValueError("a field spec mapping needs exactly one of `label` (text after a label) or `css` "
-                             "(an element)")
+            raise ValueError("a field spec mapping needs exactly one of `css` (an element) or `label` (text after "
+                             "a label)")
         if self.regex is not None:
             try:
                 pattern = re.compile(self.regex)
             except re.error as exc:
-                raise ValueError(f"regex is not a valid regular expression: {exc}") from None
-            if isinstance(self.group, int) and self.group > pattern.groups:
-                raise ValueError(f"group {self.group} but the regex has {pattern.groups} group(s)")
-            if isinstance(self.group, str) and self.group not in pattern.groupindex:
-                raise ValueError(f"the regex has no group named {self.group!r}")
+                raise ValueError(f"`regex` is not a valid pattern ({exc})") from None
+            group = self.match_group(pattern)
+            if group not in pattern.groupindex and not (isinstance(group, int) and 0 <= group <= pattern.groups):
+                raise ValueError(f"the pattern has no group {group!r} (it has {pattern.groups}"
+                                 + "".join(f", {name!r}" for name in pattern.groupindex) + ")")
         elif self.group is not None:
             raise ValueError("`group` needs `regex`")
         if self.index is not None and self.split is None:
-            raise ValueError("`index` needs `split`")
+            raise ValueError("`index` needs `split` (the separator)")
         if self.split == "":
             raise ValueError("`split` needs a separator")
         return self
+
+    def match_group(self, pattern: re.Pattern[str]) -> int | str:
+        """The group of a `regex` match the value is: `group`, else the first group when the
+        pattern has one, else the whole match."""
+        return self.group if self.group is not None else (1 if pattern.groups else 0)
+
+    @property
+    def takes_part(self) -> bool:
+        """Whether the spec takes part of what it finds (a line, a piece, a match)."""
+        return self.line is not None or self.split is not None or self.regex is not None
 
 
 def _spec_tag(value: Any) -> str | None:

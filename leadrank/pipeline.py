@@ -23,22 +23,20 @@ import pandas as pd
 
 from leadrank.config import Config, load_config
 from leadrank.config_files import require_files
-from leadrank.contracts import EXTRACTED, NORMALISE_CACHE, REJECT_COLUMNS
+from leadrank.contracts import EXTRACTED, NORMALISE_CACHE, NORMALISE_CACHE_FILE, OUTCOME_COLUMNS, REJECT_COLUMNS
 from leadrank.extractors.runner import extract_source
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
     RunFiles,
     freeze_config,
     has_run_files,
-    read_frame,
     read_json,
     run_config,
     write_frame,
     write_json,
 )
 from leadrank.scoring.financials import load_financials
-from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
-from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
+from leadrank.scoring.outcomes import load_outcomes, match_outcomes
 from leadrank.scoring.priority import features_of, score_leads, train_model
 from leadrank.transform.golden import golden_records
 from leadrank.transform.normalise import normalise_known
@@ -187,8 +185,8 @@ def _known_normalised() -> pd.DataFrame | None:
     if not path.exists():
         return None
     try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:  # a damaged cache costs time, never correctness
+        return NORMALISE_CACHE_FILE.conform(pd.read_parquet(path), f"reading {path.name}")
+    except (OSError, ValueError) as exc:  # a damaged cache (or a ContractError) costs time, never correctness
         log.warning("ignoring the normalisation cache %s: %s", path, exc)
         return None
 
@@ -198,7 +196,8 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     records = _extracted_records(RunFiles(run_id), sources)
     normalised, afresh = normalise_known(records, _known_normalised())
     cache = normalise_cache()
-    write_frame(normalised[NORMALISE_CACHE].drop_duplicates("content_hash"), cache)
+    write_frame(NORMALISE_CACHE_FILE.conform(normalised[NORMALISE_CACHE].drop_duplicates("content_hash"),
+                                             f"writing {cache.name}"), cache)
     for stale in cache.parent.glob("normalised-*.parquet"):  # earlier releases' values: never read again
         if stale != cache:
             stale.unlink(missing_ok=True)
@@ -223,12 +222,12 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
     stale = prior["record_key"][~prior["record_key"].isin(tonight["record_key"])]
     result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
                      taken_ids=taken, lead_first_seen=first_seen)
-    records = listed_within(result.records, prior, cfg.lead_expiry_nights)
+    # Golden records are made from the records as written: conformed to RESOLVED (the stored
+    # records among them come back from the warehouse with its types).
+    records = files.write_stage("resolved", listed_within(result.records, prior, cfg.lead_expiry_nights))
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
-    leads = golden_records(records[~records["expired"]], trust)
-    files.write_stage("resolved", records)
-    files.write_stage("leads", leads)
-    write_frame(result.events, files.stage("events"))
+    leads = files.write_stage("leads", golden_records(records[~records["expired"]], trust))
+    files.write_stage("events", result.events)
     return {**result.stats, "leads": len(leads)}
 
 
@@ -237,7 +236,7 @@ def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd
     published run) and `expired`: no source listed the record in the last `nights` nights, so it
     no longer feeds its lead; a lead with no record left drops out (lead expiry)."""
     before = prior.set_index("record_key")["nights_unlisted"]
-    tonight = records["seen_tonight"].astype(bool)
+    tonight = records["seen_tonight"]  # resolve's own flag, a bool column
     records = records.copy()
     records["nights_unlisted"] = records["record_key"].map(before).fillna(0).astype("int64").add(1).where(~tonight, 0)
     records["expired"] = records["nights_unlisted"] >= nights
@@ -252,7 +251,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     statements, fin_rejects = load_financials(cfg.financials)
     new_outcomes, out_rejects = _outcome_files(cfg, leads)
     stored = read.stored_outcomes(engine)
-    events = read_frame(files.stage("events"))
+    events = files.read_stage("events")
     absorbed = dict(zip(events.loc[events["kind"] == "merge", "other_lead_id"],
                         events.loc[events["kind"] == "merge", "lead_id"], strict=True)) if len(events) else {}
     stored["lead_id"] = stored["lead_id"].map(lambda lead: absorbed.get(lead, lead))
@@ -265,8 +264,8 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         reuse, refused_stored = None, f"stored model refused: {exc}; "
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
-    write_frame(result.scores, files.stage("scores"))
-    write_frame(new_outcomes, files.stage("outcomes"))
+    files.write_stage("scores", result.scores)
+    files.write_stage("outcomes", new_outcomes)
     rejects = pd.concat([fin_rejects, out_rejects], ignore_index=True).assign(run_id=run_id)
     files.write_stage("score_rejects", rejects[REJECT_COLUMNS].astype(object))
     model = {"status": result.stats["model"], "metrics": result.model.metrics, "source": "nightly",
@@ -316,7 +315,7 @@ def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
         matched.append(good)
         rejected.append(bad)
     good = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame(columns=OUTCOME_COLUMNS)
-    bad = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=OUT_REJECTS)
+    bad = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=REJECT_COLUMNS)
     return good, bad
 
 
@@ -333,18 +332,18 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
     files = RunFiles(run_id)
     # The big frames as stored (Arrow-backed strings): the bulk writers bind them column by
     # column, and a million records as Python objects took gigabytes.
-    records = _keys_as_objects(pd.read_parquet(files.stage("resolved"),
-                                               columns=[*load.RECORD_COLUMNS_STAGED, "seen_tonight"]))
-    leads = _keys_as_objects(pd.read_parquet(files.stage("leads")))
+    records = _keys_as_objects(files.read_stage("resolved", [*load.RECORD_COLUMNS_STAGED, "seen_tonight"],
+                                                as_stored=True))
+    leads = _keys_as_objects(files.read_stage("leads", as_stored=True))
     model = read_json(files.root / "model.json")
     return load.publish_run(
         make_engine(warehouse),
         run_id,
         records=records,
         leads=leads,
-        events=read_frame(files.stage("events")),
-        scores=_keys_as_objects(pd.read_parquet(files.stage("scores"))),
-        outcomes=read_frame(files.stage("outcomes")),
+        events=files.read_stage("events"),
+        scores=_keys_as_objects(files.read_stage("scores", as_stored=True)),
+        outcomes=files.read_stage("outcomes"),
         rejects=pd.concat([files.read_stage(name) for name in ("normalise_rejects", "score_rejects")
                            if files.stage(name).exists()], ignore_index=True),
         model=model,

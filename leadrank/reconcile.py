@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from leadrank.run_files import RunFiles, read_frame, read_json
+from leadrank.run_files import RunFiles, read_json
 
 
 class RecordsLost(RuntimeError):
@@ -48,7 +48,7 @@ def reconcile(run_id: str, sources: list[str]) -> dict[str, Any]:
     rejected = _rejected(files, sources)
     resolved = files.read_stage("resolved", ["source", "seen_tonight", "lead_id"])
     tonight = resolved[resolved["seen_tonight"]]
-    scored = set(read_frame(files.stage("scores"), ["lead_id"])["lead_id"])
+    scored = set(files.read_stage("scores", ["lead_id"])["lead_id"])
     leads = set(tonight["lead_id"])
     unscored = sorted(leads - scored)
     counts = {"extracted": sum(extracted.values()), "published": len(leads), "merged": len(tonight) - len(leads),

@@ -2,8 +2,12 @@
 writer and reader of its stage files and of the run's frozen config.
 
 Steps hand each other these files, never data in memory (leadrank.night declares who reads
-and writes which). Writes are atomic, so a killed step never leaves half a file behind; reads
-give object columns with None for missing values, the form stage code expects.
+and writes which). Every stage file has a contract (leadrank.contracts.STAGE_FILES), and it is
+conformed to it where it is written and where it is read: its bool, int and float columns cast
+to their dtypes (the one place that is done), then its columns and their dtypes checked, so that
+a broken hand-off fails naming the file, the contract and the column. Writes are atomic, so a
+killed step never leaves half a file behind; reads give object columns with None for missing
+values, the form stage code expects, or the Arrow-backed columns as stored, for bulk writing.
 
 The config is frozen when the run begins (config.json): later steps, a resumed run and a
 retried flow run read that, so an edit of the sources file during a night changes nothing in
@@ -19,7 +23,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,38 +65,36 @@ class RunFiles:
         return self.root / f"{name}.parquet"
 
     def write_extract(self, source: str, records: pd.DataFrame, rejects: pd.DataFrame) -> None:
-        """A source's records (EXTRACTED) and rejects (REJECT_COLUMNS), each checked."""
-        EXTRACTED_FILE.check(records, f"writing {source}'s records")
-        REJECTS_FILE.check(rejects, f"writing {source}'s rejects")
-        write_frame(records, self.extracted(source))
-        write_frame(rejects, self.source_rejects(source))
+        """A source's records (EXTRACTED) and rejects (REJECT_COLUMNS), each conformed to its contract."""
+        write_frame(EXTRACTED_FILE.conform(records, f"writing {source}'s records"), self.extracted(source))
+        write_frame(REJECTS_FILE.conform(rejects, f"writing {source}'s rejects"), self.source_rejects(source))
 
     def read_extracted(self, source: str, *, as_stored: bool = False) -> pd.DataFrame:
         """A source's records, checked (`as_stored`: Arrow-backed, for bulk writing)."""
         path = self.extracted(source)
-        return _checked(pd.read_parquet(path) if as_stored else read_frame(path), EXTRACTED_FILE, path.name)
+        return _read(path, EXTRACTED_FILE, f"reading {path.name}", None, as_stored)
 
     def read_source_rejects(self, source: str, columns: list[str] | None = None) -> pd.DataFrame:
-        return _checked(read_frame(self.source_rejects(source), columns), REJECTS_FILE, f"{source}'s rejects", columns)
+        return _read(self.source_rejects(source), REJECTS_FILE, f"reading {source}'s rejects", columns, False)
 
-    def write_stage(self, name: str, frame: pd.DataFrame) -> None:
-        """Write a stage file, checked against its contract (leadrank.contracts.STAGE_FILES)."""
-        if name in STAGE_FILES:
-            STAGE_FILES[name].check(frame, f"writing {name}")
+    def write_stage(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Write a stage file, conformed to its contract (leadrank.contracts.STAGE_FILES: cast,
+        then checked); returns the frame as written."""
+        frame = STAGE_FILES[name].conform(frame, f"writing {name}")
         write_frame(frame, self.stage(name))
+        return frame
 
-    def read_stage(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """A stage file as stage code expects it (read_frame), checked against its contract and
-        with its boolean columns cast back (`columns`: only those, as stored)."""
-        frame = read_frame(self.stage(name), columns)
-        return _checked(frame, STAGE_FILES[name], name, columns) if name in STAGE_FILES else frame
+    def read_stage(self, name: str, columns: list[str] | None = None, *, as_stored: bool = False) -> pd.DataFrame:
+        """A stage file conformed to its contract: as stage code expects it (`as_objects`), or
+        `as_stored` (Arrow-backed strings, for bulk writing); `columns`: only those."""
+        return _read(self.stage(name), STAGE_FILES[name], f"reading {name}", columns, as_stored)
 
 
-def _checked(frame: pd.DataFrame, contract: Contract, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """`frame` as read from a run file, checked (when read whole) and its booleans cast."""
-    if columns is None:
-        contract.check(frame, f"reading {name}")
-    return contract.cast(frame)
+def _read(path: Path, contract: Contract, where: str, columns: list[str] | None, as_stored: bool) -> pd.DataFrame:
+    """A run file conformed to its contract as stored (so a column stored with another type is
+    seen), then as stage code expects it (`as_objects`, the typed columns kept) unless `as_stored`."""
+    frame = contract.conform(pd.read_parquet(path, columns=columns), where, columns)
+    return frame if as_stored else as_objects(frame, keep=contract.typed)
 
 
 def has_run_files(run_id: str) -> bool:
@@ -108,11 +110,17 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A stage file as object columns with None for missing values, the form stage code expects.
-    Converted column by column, touching only columns that have missing values: a frame-wide
-    replace() was a second or more per million rows, in every step."""
-    frame = pd.read_parquet(path, columns=columns)
+    """A stage file as object columns with None for missing values, the form stage code expects."""
+    return as_objects(pd.read_parquet(path, columns=columns))
+
+
+def as_objects(frame: pd.DataFrame, keep: Collection[str] = ()) -> pd.DataFrame:
+    """`frame`'s columns (but `keep`) as objects with None for missing values. Converted column
+    by column, touching only columns that have missing values: a frame-wide replace() was a
+    second or more per million rows, in every step."""
     for column in frame.columns:
+        if column in keep:
+            continue
         values = frame[column]
         if values.dtype == object and not values.hasnans:
             continue

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from leadrank.run_files import RunFiles, read_frame
+from leadrank.run_files import RunFiles
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
 
@@ -61,7 +61,7 @@ def data_quality(run_id: str, sources: list[str]) -> list[dict[str, Any]]:
                 present = int(_present(group[field]).sum())
                 rows.append(_row(str(source), "invalid", field, flags.map(lambda f, flag=flag: flag in f).sum(),
                                  present, why))
-    rejects = [read_frame(files.source_rejects(s)) for s in sources if files.source_rejects(s).exists()]
+    rejects = [files.read_source_rejects(s) for s in sources if files.source_rejects(s).exists()]
     rejects += [files.read_stage(name) for name in ("normalise_rejects", "score_rejects") if files.stage(name).exists()]
     rejects = [r for r in rejects if len(r)]
     if rejects:

@@ -119,7 +119,7 @@ SEARCH = "{name: s, kind: websearch, endpoint: 'https://s.example/search', queri
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fields: {company_name: {lable: 名称}}}\n",
      r"sources\[0\] \(e\).fields.company_name.lable: unknown key \(did you mean `label`\?\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fields: {company_name: {css: h3, regex: '(a)', group: 2}}}\n",
-     r"group 2 but the regex has 1 group"),
+     r"the pattern has no group 2 \(it has 1\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fetch: {rate_limt: 1}}\n",
      r"sources\[0\] \(e\).fetch.rate_limt: unknown key \(did you mean `rate_limit`\?\)"),
     ("sources:\n  - {name: e, kind: exhibition, url: x, items: div, fetch: {allow_private_network: [intranet]}}\n",
@@ -212,7 +212,7 @@ def test_the_bundled_configs_load(demo_config, monkeypatch):
 
 def test_a_field_spec_mapping_names_exactly_one_element(tmp_path):
     for spec in ("{css: h3, label: 名称}", "{line: -1}"):
-        with pytest.raises(ConfigError, match="exactly one of `label`"):
+        with pytest.raises(ConfigError, match="exactly one of `css`"):
             load_config(write(tmp_path, f"sources:\n  - {{name: e, kind: exhibition, url: x, items: div, "
                                         f"fields: {{company_name: {spec}}}}}\n"))
 

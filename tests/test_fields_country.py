@@ -56,8 +56,8 @@ def test_a_spec_takes_part_of_an_element(spec, expected):
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({"css": "td", "grop": 1, "regex": "(a)"}, "'grop' (did you mean 'group'?)"),
-    ({"css": "td", "lines": -1}, "'lines' (did you mean 'line'?)"),
+    ({"css": "td", "grop": 1, "regex": "(a)"}, "grop: unknown key (did you mean `group`?)"),
+    ({"css": "td", "lines": -1}, "lines: unknown key (did you mean `line`?)"),
     ({"css": "td", "label": "x"}, "exactly one of `css`"),
     ({"line": -1}, "exactly one of `css`"),
     ({"css": "td", "line": "last"}, "`line` must be a whole number"),

@@ -37,7 +37,7 @@ def table(engine, name: str, order: str) -> pd.DataFrame:
 
 def run_frames(run_id: str) -> dict[str, pd.DataFrame]:
     files = run_files.RunFiles(run_id)
-    return {name: run_files.read_frame(files.stage(stage)) for name, stage in
+    return {name: files.read_stage(stage) for name, stage in
             [("records", "resolved"), ("leads", "leads"), ("events", "events"), ("scores", "scores")]}
 
 

@@ -74,7 +74,8 @@ def import_(
             err.print(f"{len(report.rejected) - SHOWN} more: use --unmatched FILE.csv to get them all")
     if unmatched is not None:
         try:
-            write_atomically(unmatched, lambda tmp: report.rejected.to_csv(tmp, index=False, encoding="utf-8-sig"))
+            rows = report.rejected.drop(columns=["run_id"])  # the one reject shape; an import belongs to no run
+            write_atomically(unmatched, lambda tmp: rows.to_csv(tmp, index=False, encoding="utf-8-sig"))
         except ExportError as exc:
             fail(str(exc))
         console.print(f"wrote {len(report.rejected)} rows not used to {unmatched}")

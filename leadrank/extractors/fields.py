@@ -23,14 +23,17 @@ place is what lets a new source be configuration only.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import json
 import re
 from typing import Any
 
 from bs4 import CData, NavigableString, Tag
+from pydantic import ValidationError
 
 from leadrank.config import ConfigError
+from leadrank.config_schema import format_errors
+from leadrank.config_sources import FieldSpec
 from leadrank.countries import country_code, line_country
 
 _WS = re.compile(r"\s+")
@@ -49,8 +52,7 @@ BLOCK_TAGS = frozenset({
     "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 })
 _INVISIBLE = frozenset({"script", "style", "template", "noscript", "head", "title"})
-FieldSpec = str | dict[str, Any]
-SPEC_KEYS = frozenset({"css", "label", "line", "split", "index", "regex", "group"})
+Spec = str | dict[str, Any] | FieldSpec  # a selector, or a mapping (as written, or its model)
 _BREAK = object()  # a block boundary while walking an element's text
 
 
@@ -152,49 +154,39 @@ def _labelled_lines(item: Tag, labels: str | list[str]) -> list[str] | None:
     return None
 
 
-def check_spec(spec: FieldSpec) -> None:
-    """A mapping spec's keys, checked before any page is read: a typo (`grop:`) would
-    otherwise silently take the whole value."""
-    if not isinstance(spec, dict):
-        return
-    unknown = sorted(set(spec) - SPEC_KEYS)
-    if unknown:
-        hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, SPEC_KEYS, 1))
-                 else repr(key) for key in unknown]
-        raise ConfigError(f"field spec {spec!r}: unknown key {', '.join(hints)}; known: {', '.join(sorted(SPEC_KEYS))}")
-    if ("css" in spec) == ("label" in spec):
-        raise ConfigError(f"field spec {spec!r} needs exactly one of `css` (a selector) or `label`")
-    for key in ("line", "index"):
-        if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], int)):
-            raise ConfigError(f"field spec {spec!r}: `{key}` must be a whole number (0 first, -1 last)")
-    if "index" in spec and "split" not in spec:
-        raise ConfigError(f"field spec {spec!r}: `index` needs `split` (the separator)")
-    if "group" in spec and "regex" not in spec:
-        raise ConfigError(f"field spec {spec!r}: `group` needs `regex`")
-    if "regex" in spec:
-        try:
-            pattern = re.compile(str(spec["regex"]))
-        except re.error as exc:
-            raise ConfigError(f"field spec {spec!r}: `regex` is not a valid pattern ({exc})") from None
-        group = spec.get("group", 1 if pattern.groups else 0)
-        if group not in pattern.groupindex and not (isinstance(group, int) and 0 <= group <= pattern.groups):
-            raise ConfigError(f"field spec {spec!r}: the pattern has no group {group!r}")
+def field_spec(spec: dict[str, Any] | FieldSpec) -> FieldSpec:
+    """A mapping spec as its model, `leadrank.config_sources.FieldSpec`, the one definition of
+    the grammar: the sources file is checked with it when loaded, and a spec given here is
+    checked with it before any page is read (a typo, `grop:`, would otherwise silently take the
+    whole value). Each distinct spec is validated once."""
+    if isinstance(spec, FieldSpec):
+        return spec
+    return _field_spec(json.dumps(spec, sort_keys=True, ensure_ascii=False, default=str))
 
 
-def _pick(spec: dict[str, Any], lines: list[str]) -> str | None:
+@functools.lru_cache(maxsize=1024)
+def _field_spec(written: str) -> FieldSpec:
+    spec = json.loads(written)
+    try:
+        return FieldSpec.model_validate(spec)
+    except ValidationError as exc:
+        problems = "; ".join(line.removeprefix("(top level): ") for line in format_errors(exc))
+        raise ConfigError(f"field spec {spec!r}: {problems}") from None
+
+
+def _pick(spec: FieldSpec, lines: list[str]) -> str | None:
     """The part of a value's lines that a mapping spec asks for (see the module docstring)."""
-    if "line" in spec:
-        index = spec["line"]
-        lines = [lines[index]] if -len(lines) <= index < len(lines) else []
+    if spec.line is not None:
+        lines = [lines[spec.line]] if -len(lines) <= spec.line < len(lines) else []
     value = clean_text(" ".join(lines))
-    if value and "split" in spec:
-        pieces = value.split(str(spec["split"]))
-        index = spec.get("index", 0)
+    if value and spec.split is not None:
+        pieces = value.split(spec.split)
+        index = spec.index or 0
         value = clean_text(pieces[index]) if -len(pieces) <= index < len(pieces) else None
-    if value and "regex" in spec:
-        pattern = re.compile(str(spec["regex"]))
+    if value and spec.regex is not None:
+        pattern = re.compile(spec.regex)
         match = pattern.search(value)
-        value = clean_text(match.group(spec.get("group", 1 if pattern.groups else 0))) if match else None
+        value = clean_text(match.group(spec.match_group(pattern))) if match else None
     return value
 
 
@@ -214,23 +206,22 @@ def _selected_lines(item: Tag, selector_spec: str) -> list[str] | None:
     return text.splitlines() if text else None
 
 
-def _spec_lines(item: Tag, spec: FieldSpec) -> list[str] | None:
-    if isinstance(spec, dict):
-        check_spec(spec)
-        if "label" in spec:
-            return _labelled_lines(item, spec["label"])
-        return _selected_lines(item, str(spec["css"]))
-    return _selected_lines(item, spec)
+def _spec_lines(item: Tag, spec: str | FieldSpec) -> list[str] | None:
+    if isinstance(spec, str):
+        return _selected_lines(item, spec)
+    if spec.label is not None:
+        return _labelled_lines(item, spec.label)
+    return _selected_lines(item, str(spec.css))
 
 
-def css_value(item: Tag, spec: FieldSpec) -> str | None:
+def css_value(item: Tag, spec: Spec) -> str | None:
     """The value a spec (a selector, or a mapping: see the module docstring) finds in `item`."""
-    lines = _spec_lines(item, spec)
-    if not lines:
-        return None
-    if isinstance(spec, dict):
-        return _pick(spec, lines)
-    return clean_text(" ".join(lines))
+    if isinstance(spec, str):
+        lines = _spec_lines(item, spec)
+        return clean_text(" ".join(lines)) if lines else None
+    model = field_spec(spec)
+    lines = _spec_lines(item, model)
+    return _pick(model, lines) if lines else None
 
 
 def split_country_line(address: str | None, country: str | None) -> tuple[str | None, str | None]:
@@ -282,13 +273,13 @@ def map_json(record: Any, fields: dict[str, str]) -> dict[str, str | None]:
     return {name: clean_text(json_path(record, path)) for name, path in fields.items()}
 
 
-def map_css(item: Tag, fields: dict[str, FieldSpec]) -> dict[str, str | None]:
+def map_css(item: Tag, fields: dict[str, Spec]) -> dict[str, str | None]:
     """Every field of one item; `address` (taken whole) keeps its lines, one per line (the
     reader sees them so, and `split_country_line` looks for a country on the last one)."""
     out: dict[str, str | None] = {}
     for name, spec in fields.items():
-        if name == "address" and not (isinstance(spec, dict) and SPEC_KEYS.intersection(spec) - {"css", "label"}):
-            lines = _spec_lines(item, spec)
+        if name == "address" and (isinstance(spec, str) or not field_spec(spec).takes_part):
+            lines = _spec_lines(item, spec if isinstance(spec, str) else field_spec(spec))
             out[name] = clean_text("\n".join(lines)) if lines else None
         else:
             out[name] = css_value(item, spec)

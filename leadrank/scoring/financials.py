@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import FinancialsConfig
+from leadrank.contracts import REJECT_COLUMNS
 from leadrank.scoring.lead_index import row_name_cores
 from leadrank.tables import read_table
 from leadrank.transform.identifiers import normalise_usccs
@@ -37,7 +38,6 @@ KEY_FIELDS = ["uscc", "stock_code", "company_name", "industry", "year"]
 # Ratios some sources publish ready-made; taken as they are when the amounts are missing.
 PRECOMPUTED = ["collection_days", "inventory_days", "net_margin_percent"]  # net margin in %, as published
 FINANCIAL_COLUMNS = ["financials_source", *KEY_FIELDS, *AMOUNT_FIELDS, *PRECOMPUTED, "row_ref"]
-REJECT_COLUMNS = ["source", "stage", "row_ref", "reason", "raw"]
 # Line-item labels of the portals' statements (网易财经, 新浪财经, 东方财富 use the same words).
 PORTAL_LINE_ITEMS = {
     "total_assets": "资产总计", "current_assets": "流动资产合计", "revenue": "营业收入", "cost_of_sales": "营业成本",

@@ -11,16 +11,17 @@ from __future__ import annotations
 import pandas as pd
 
 from leadrank.config import OutcomesConfig
+from leadrank.contracts import OUTCOME_COLUMNS, REJECT_COLUMNS
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.tables import read_table
 
+# What an outcomes file gives (mapped to its headers by `columns`); OUTCOME_COLUMNS adds where it came from.
+OUTCOME_FIELDS = [c for c in OUTCOME_COLUMNS if c not in ("source_file", "row_no")]
 OUTCOME_WORDS = {
     "won": "won", "win": "won", "success": "won", "converted": "won", "成交": "won", "赢单": "won", "签约": "won",
     "中标": "won", "lost": "lost", "lose": "lost", "loss": "lost", "failed": "lost", "丢单": "lost", "输单": "lost",
     "失败": "lost", "未成交": "lost", "contacted": "contacted", "已联系": "contacted", "跟进中": "contacted",
 }
-OUTCOME_COLUMNS = ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner", "source_file", "row_no"]
-REJECT_COLUMNS = ["source", "stage", "row_ref", "reason", "raw"]
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
@@ -34,7 +35,7 @@ def load_outcomes(cfg: OutcomesConfig) -> pd.DataFrame:
     """The outcomes file in our columns (strings), with its row numbers."""
     table = read_table(cfg.path, cfg.encoding, cfg.sep)
     table.columns = [str(c).strip() for c in table.columns]
-    cols = {field: cfg.columns.get(field, field) for field in ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner"]}
+    cols = {field: cfg.columns.get(field, field) for field in OUTCOME_FIELDS}
     if cols["outcome"] not in table.columns:
         raise ValueError(f"outcomes {cfg.name}: no outcome column {cols['outcome']!r} in {cfg.path.name}")
     out = pd.DataFrame({field: table[col] if col in table.columns else None for field, col in cols.items()},

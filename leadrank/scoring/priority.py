@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ScoringConfig
+from leadrank.contracts import SCORE_COLUMNS
 from leadrank.scoring import model as model_mod
 from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, Factors, reasons
 from leadrank.scoring.ratios import NEUTRAL, RATIOS, lead_ratios
@@ -24,11 +25,6 @@ from leadrank.scoring.segments import classify
 
 RISK_PENALTY = 0.05
 INFO_FLAGS = {"structural_break"}  # flags that warn about the data, not about the company
-SCORE_COLUMNS = [
-    "lead_id", "fit_score", "model_score", "priority", "rank", "tier", "customer_type", "channel",
-    "product_line", "key_account", "est_monthly_volume", "segment_score", "ratio_score", "ratio_coverage",
-    *RATIOS, "revenue_growth", "fin_year", "risk_flags", "reasons_for", "reasons_against", "top_reasons",
-]
 
 
 @dataclass
@@ -46,8 +42,8 @@ def lead_features(leads: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFr
     frame["has_phone"] = frame["phone"].notna().astype(int)
     frame["company_email"] = frame["email"].notna() & frame["domain"].notna()
     frame["company_email"] = frame["company_email"].astype(int)
-    frame["uscc_valid"] = frame["uscc_valid"].astype(bool).astype(int)
-    frame["is_branch"] = frame["is_branch"].astype(bool).astype(int)
+    frame["uscc_valid"] = frame["uscc_valid"].astype(int)  # leads are LEADS or LEAD_COLUMNS: bool columns
+    frame["is_branch"] = frame["is_branch"].astype(int)
     return frame
 
 

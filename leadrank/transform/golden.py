@@ -46,18 +46,19 @@ def survivorship_order(records: pd.DataFrame, trust: dict[str, int]) -> pd.DataF
     if "nights_unlisted" in frame.columns:
         frame["_recency"] = frame["nights_unlisted"].astype(int)
     else:
-        frame["_recency"] = (~frame["seen_tonight"].astype(bool)).astype(int)
+        frame["_recency"] = (~frame["seen_tonight"]).astype(int)
     # Record keys are unique (a source's repeated row gets a #n suffix): the order is total.
     return frame.sort_values(["lead_id", "_trust", "_filled", "_recency", "source", "record_key"],
                              ascending=[True, False, False, True, True, True])
 
 
 def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -> pd.DataFrame:
-    """Leads (LEAD_COLUMNS, plus `name_core_zh`: the core of the Chinese name, which scoring
-    matches statements and outcomes on) from resolved records (NORMALISED plus lead_id)."""
+    """Leads (LEADS: LEAD_COLUMNS plus `name_core_zh`, the core of the Chinese name, which scoring
+    matches statements and outcomes on) from resolved records (NORMALISED plus lead_id, their
+    bool columns bool: as the RESOLVED contract hands them on, leadrank.contracts)."""
     frame = survivorship_order(records, trust or {})
-    valid_uscc = frame["uscc_norm"].where(frame["uscc_valid"].astype(bool))
-    company_email = frame["email_norm"].where(~frame["email_free"].astype(bool))
+    valid_uscc = frame["uscc_norm"].where(frame["uscc_valid"])
+    company_email = frame["email_norm"].where(~frame["email_free"])
     zh_name = frame["name_norm"].where(frame["name_lang"] == "zh").fillna(
         frame["company_name_alt"].where(frame["company_name_alt"].fillna("").str.contains(r"[\u4e00-\u9fff]"))
     )
@@ -95,7 +96,7 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     grouped = frame.groupby("lead_id", sort=True)
     # Chinese key-account teams read Chinese names first; fall back to whatever name exists.
     leads["company_name"] = leads["company_name_zh"].fillna(leads["company_name"])
-    leads["is_branch"] = frame["is_branch"].astype(bool).groupby(frame["lead_id"], sort=True).all()
+    leads["is_branch"] = frame["is_branch"].groupby(frame["lead_id"], sort=True).all()
     leads["uscc_valid"] = leads["uscc"].isin(set(valid_uscc.dropna()))
     leads["sources"] = _joined(frame, "source")
     leads["source_kinds"] = _joined(frame, "source_kind")

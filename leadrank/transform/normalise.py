@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, PROSPECT_FIELDS, require
+from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, NORMALISED_FILE, PROSPECT_FIELDS, require
 from leadrank.countries import NON_MAINLAND_PROVINCES, country_code
 from leadrank.transform.contacts import (
     domain_countries,
@@ -192,7 +192,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out["name_alt_core"] = np.where(pd.isna(out["company_name_alt"]) | (alt == ""), None, alt)
     out["name_lang"] = names["lang"]
     out["legal_form"] = names["legal_form"].where(names["legal_form"] != "", None)
-    out["is_branch"] = names["is_branch"].astype(bool)
+    out["is_branch"] = names["is_branch"]
     flags.append(names["flags"].to_numpy(dtype=object))
 
     uscc, valid = done["uscc"]
@@ -250,9 +250,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
         hit = np.flatnonzero(np.asarray(flag, dtype=object) != "")
         joined[hit] = [f"{a};{b}" if a else b for a, b in zip(joined[hit], np.asarray(flag, dtype=object)[hit], strict=True)]
     out["flags"] = joined
-    for column in ("is_branch", "uscc_valid", "email_free"):
-        out[column] = out[column].astype(bool)
-    return out[NORMALISED]
+    return NORMALISED_FILE.cast(out[NORMALISED], "normalise")  # the bool columns as the contract types them
 
 
 # What a record's normalised columns depend on: its prospect fields and nothing else.
@@ -286,7 +284,6 @@ def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[
         parts.append(pd.concat([base, known.loc[hashes[~fresh]].set_axis(base.index)], axis=1))
     out = pd.concat(parts).reindex(records.index) if len(parts) > 1 else parts[0] if parts else \
         pd.DataFrame(columns=NORMALISED, dtype=object)
-    for column in ("is_branch", "uscc_valid", "email_free"):
-        out[column] = out[column].astype(bool)
+    out = NORMALISED_FILE.cast(out, "normalise")  # the cached values' bools came back as objects (_with_nones)
     out["content_hash"] = hashes
     return out, int(fresh.sum())

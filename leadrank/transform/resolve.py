@@ -22,12 +22,10 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ResolutionConfig
-from leadrank.contracts import NORMALISED, require
+from leadrank.contracts import EVENT_COLUMNS, NORMALISED, require
 from leadrank.transform import fellegi_sunter
 from leadrank.transform.clustering import cluster
 from leadrank.transform.matching import Features, Pairs, candidate_pairs, score_pairs
-
-EVENT_COLUMNS = ["kind", "lead_id", "other_lead_id", "records", "evidence"]
 
 
 @dataclass

@@ -28,13 +28,14 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, inspect, text
 
 from leadrank.config import OutcomesConfig
-from leadrank.scoring.outcomes import REJECT_COLUMNS, load_outcomes, match_outcomes, parse_dates
+from leadrank.contracts import LEAD_TABLE, REJECT_COLUMNS
+from leadrank.scoring.outcomes import OUTCOME_FIELDS, load_outcomes, match_outcomes, parse_dates
 from leadrank.tables import read_table
 from leadrank.warehouse.engine import now, writer
 from leadrank.warehouse.load import outcome_ids, write_outcomes
 from leadrank.warehouse.migrate import upgrade
 
-FIELDS = ["lead_id", "company_name", "uscc", "outcome", "outcome_date", "owner"]
+FIELDS = OUTCOME_FIELDS
 ALIASES = {
     "lead_id": ["lead_id", "lead id", "leadid", "线索id", "线索编号"],
     "company_name": ["company_name", "company", "company name", "account", "account name", "customer", "customer name",
@@ -103,8 +104,7 @@ def _leads(engine: Engine) -> pd.DataFrame:
                                        "merged_into FROM leads"), conn, dtype=object)
     if frame.empty:
         raise FeedbackError("the warehouse has no leads yet: run `leadrank run` first")
-    frame["uscc_valid"] = frame["uscc_valid"].map(lambda v: bool(v) if v is not None else False)
-    return frame
+    return LEAD_TABLE.cast(frame, "reading leads")  # uscc_valid from the database's 0/1, true/false or NULL
 
 
 def _reject(rows: pd.DataFrame, reason: pd.Series) -> pd.DataFrame:

@@ -29,13 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
-from leadrank.contracts import EXTRACTED, LEAD_COLUMNS, RESOLVED
+from leadrank.contracts import EVENT_COLUMNS, EXTRACTED, LEAD_COLUMNS, OUTCOME_COLUMNS, REJECT_COLUMNS, RESOLVED
 from leadrank.warehouse.bulk import insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
 
 PUBLISH_LOCK = 724312  # PostgreSQL advisory lock key of the publisher
+# The tables' columns, derived from the hand-offs' contracts (leadrank.contracts) where they are theirs.
 STG_PROSPECT_COLUMNS = ["run_id", "record_key", *[c for c in EXTRACTED if c not in ("run_id", "record_key")]]
 # What publishing reads of the resolved records (RESOLVED but what is the run's alone: its id, the
 # raw values kept in staging, tonight's flag and the count of nights unlisted, which the table's
@@ -46,8 +47,7 @@ GOLDEN_HASHED = [c for c in LEAD_COLUMNS if c not in ("lead_id", "first_fetched_
 LEAD_TABLE_COLUMNS = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "last_fetched_at")] + [
     "other_phones", "other_emails", "status", "merged_into", "record_hash", "first_seen_run", "last_seen_run",
     "first_seen_at", "last_seen_at", "updated_run"]
-OUTCOME_TABLE_COLUMNS = ["outcome_id", "lead_id", "outcome", "outcome_date", "owner", "company_name", "uscc",
-                         "source_file", "imported_at"]
+OUTCOME_TABLE_COLUMNS = ["outcome_id", *[c for c in OUTCOME_COLUMNS if c != "row_no"], "imported_at"]
 LATEST_PUBLISHED = "SELECT run_id FROM latest_published_run"  # leadrank/sql/views/latest_published_run.sql
 
 
@@ -94,7 +94,7 @@ def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
         return
     frame = rejects.assign(run_id=run_id)
     frame["raw"] = frame["raw"].map(lambda v: None if v is None else str(v)[:2000])
-    insert_frame(conn, "stg_rejects", frame[["run_id", "source", "stage", "row_ref", "reason", "raw"]])
+    insert_frame(conn, "stg_rejects", frame[REJECT_COLUMNS])
 
 
 def golden_hash(leads: pd.DataFrame) -> pd.Series:
@@ -127,7 +127,8 @@ def publish_run(
     summary: dict[str, Any],
 ) -> dict[str, int]:
     """Publish a run atomically. Returns lead counts: new, updated, unchanged, merged, and how
-    many leads of the previous list dropped out."""
+    many leads of the previous list dropped out. The frames are the run's stage files as their
+    contracts hand them on (leadrank.run_files.RunFiles.read_stage): bool columns are bool."""
     stamp = now()
     merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
@@ -185,10 +186,10 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     """Upsert the golden records. The upsert keeps first-seen bookkeeping, moves last-seen only
     for leads a source listed tonight, and marks a lead updated only when its fingerprint
     changed; counting afterwards needs no read of the stored leads."""
-    tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"].astype(bool), "lead_id"])
+    tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"], "lead_id"])
     frame = leads.copy()
     frame["record_hash"] = golden_hash(frame)
-    listed = records[~records["expired"].astype(bool)]
+    listed = records[~records["expired"]]
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone")
     frame["other_emails"] = other_contacts(listed, frame, "email_norm", "email")
     frame["status"] = "active"
@@ -214,7 +215,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
 
 
 def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None:
-    tonight = records["seen_tonight"].astype(bool)
+    tonight = records["seen_tonight"]
     fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id)[RECORD_COLUMNS]
     update = [c for c in RECORD_COLUMNS if c not in ("record_key", "first_seen_run")]
     insert_frame(conn, "lead_records", fresh, conflict=["record_key"], update=update)
@@ -222,7 +223,6 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None
     stale = records.loc[~tonight, ["record_key", "lead_id", "match_evidence", "expired"]]
     if stale.empty:
         return
-    stale["expired"] = stale["expired"].astype(bool)
     temp_table(conn, "_stale_records", stale, {"record_key": "TEXT", "lead_id": "TEXT", "match_evidence": "TEXT",
                                                "expired": "BOOLEAN"})
     conn.exec_driver_sql(
@@ -243,8 +243,7 @@ def _write_events(conn: Connection, run_id: str, events: pd.DataFrame, stamp: st
         hashlib.sha1(f"{run_id}|{k}|{a}|{b}".encode()).hexdigest()[:20]
         for k, a, b in zip(frame["kind"], frame["lead_id"], frame["other_lead_id"], strict=True)
     ]
-    insert_frame(conn, "lead_events", frame[["event_id", "run_id", "kind", "lead_id", "other_lead_id", "records",
-                                              "evidence", "at"]], conflict=["event_id"])
+    insert_frame(conn, "lead_events", frame[["event_id", "run_id", *EVENT_COLUMNS, "at"]], conflict=["event_id"])
 
 
 def _apply_merges(conn: Connection, absorbed: dict[str, str]) -> None:
@@ -309,7 +308,6 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
     frame["movement"] = np.where(~known, "new", np.where(rank < before, "up", np.where(rank > before, "down",
                                                                                           "unchanged")))
     frame["fin_year"] = pd.to_numeric(frame["fin_year"], errors="coerce").astype("Int64")
-    frame["key_account"] = frame["key_account"].astype(bool)
     conn.execute(text("DELETE FROM lead_scores WHERE run_id = :r"), {"r": run_id})
     insert_frame(conn, "lead_scores", frame)
     gone = prev[~prev["lead_id"].isin(frame["lead_id"])]

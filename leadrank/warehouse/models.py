@@ -128,7 +128,7 @@ def save_model(engine: Engine, **kwargs: Any) -> None:
 
 def active_leads(engine: Engine) -> pd.DataFrame:
     """The current golden records (LEAD_COLUMNS), for retraining on their features."""
-    from leadrank.contracts import LEAD_COLUMNS
+    from leadrank.contracts import LEAD_COLUMNS, LEAD_TABLE
 
     with engine.connect() as conn:
         frame = pd.read_sql_query(text("SELECT * FROM leads WHERE status = 'active'"), conn, dtype=object)
@@ -136,11 +136,9 @@ def active_leads(engine: Engine) -> pd.DataFrame:
         if column not in frame.columns:
             frame[column] = None
     frame = frame[LEAD_COLUMNS].astype(object).where(frame[LEAD_COLUMNS].notna(), None)
-    for column in ("is_branch", "uscc_valid"):
-        frame[column] = frame[column].map(lambda v: bool(v) if v is not None else False)
-    for column in ("n_sources", "n_records", "exhibitions"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype(int)
-    return frame
+    for column in ("n_sources", "n_records", "exhibitions"):  # nullable in the table: none is 0
+        frame[column] = frame[column].fillna(0)
+    return LEAD_TABLE.cast(frame, "reading leads")  # the database's 0/1, true/false or NULL as bools
 
 
 def run_model(engine: Engine, run_id: str) -> dict[str, Any] | None:

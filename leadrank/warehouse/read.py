@@ -5,10 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from leadrank.contracts import NORMALISED
+from leadrank.contracts import NORMALISED, NORMALISED_FILE
 from leadrank.warehouse.bulk import temp_table
-
-BOOL_COLUMNS = ["is_branch", "uscc_valid", "email_free"]
 
 
 def record_leads(engine: Engine) -> pd.DataFrame:
@@ -41,10 +39,8 @@ def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFr
             conn.exec_driver_sql("DROP TABLE _wanted_records")
     frame["run_id"] = None
     frame["raw"] = None
-    for column in BOOL_COLUMNS:
-        frame[column] = frame[column].map(lambda v: bool(v) if v is not None else False)
     frame["fetched_at"] = frame["fetched_at"].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
-    return frame[[*NORMALISED, "lead_id"]]
+    return NORMALISED_FILE.cast(frame[[*NORMALISED, "lead_id"]], "reading stored records")
 
 
 def lead_history(engine: Engine) -> tuple[set[str], dict[str, str]]:

@@ -1,0 +1,117 @@
+"""The stage hand-offs' contracts (leadrank.contracts): every stage file is conformed to its
+contract where it is written and where it is read (leadrank.run_files), and a missing column or
+a column of another type fails there, naming the file, the contract and the column."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadrank.contracts import (
+    LEAD_TABLE,
+    NORMALISED_FILE,
+    SCORE_COLUMNS,
+    STAGE_FILES,
+    Contract,
+    ContractError,
+)
+from leadrank.run_files import RunFiles
+from leadrank.scoring.ratios import RATIOS
+
+VALUE = {"text": "x", "bool": True, "int64": 3, "float64": 1.5, "uint64": np.uint64(7)}
+
+
+def sample(contract: Contract, rows: int = 2) -> pd.DataFrame:
+    """A frame that keeps `contract`: one value of each column's kind, a missing one in every
+    column that may be missing."""
+    frame = {}
+    for name, column in contract.declared.items():
+        values = [VALUE[column.kind]] * rows
+        if column.nullable:
+            values[-1] = None if column.kind == "text" else np.nan
+        frame[name] = pd.Series(values, dtype=object if column.kind == "text" else column.kind)
+    return pd.DataFrame(frame)
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_FILES))
+def test_each_stage_file_reads_back_as_its_contract_types_it(name):
+    files, contract = RunFiles("r1"), STAGE_FILES[name]
+    files.write_stage(name, sample(contract))
+    for as_stored in (False, True):
+        frame = files.read_stage(name, as_stored=as_stored)
+        assert list(frame.columns) == contract.columns
+        for column, dtype in contract.typed.items():
+            assert str(frame[column].dtype) == dtype, (column, as_stored)
+        text = [c for c in contract.columns if c not in contract.typed and c != "content_hash"]
+        assert all(frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype) for c in text)
+        assert (frame[text].iloc[0] == "x").all() and frame[[c for c in text if contract.declared[c].nullable]
+                                                               ].iloc[1].isna().all()
+
+
+@pytest.mark.parametrize("name", sorted(STAGE_FILES))
+def test_a_missing_column_fails_where_the_file_is_written_and_where_it_is_read(name):
+    files, contract = RunFiles("r1"), STAGE_FILES[name]
+    dropped = contract.columns[len(contract.columns) // 2]
+    broken = sample(contract).drop(columns=[dropped])
+    with pytest.raises(ContractError, match=rf"writing {name} \({contract.name}\): input lacks columns \['{dropped}'\]"):
+        files.write_stage(name, broken)
+    broken.to_parquet(files.stage(name), index=False)  # a hand-off broken behind the writer's back
+    with pytest.raises(ContractError, match=rf"reading {name} \({contract.name}\).*'{dropped}'"):
+        files.read_stage(name)
+
+
+@pytest.mark.parametrize("column, values, message", [
+    ("uscc_valid", ["yes", "no"], r"'uscc_valid' holds values that are not bool"),  # never True for any text
+    ("is_branch", [0.5, 1.0], r"'is_branch' holds values that are not bool"),
+    ("name_core", [1.0, 2.0], r"'name_core' is float64, not text"),
+    ("record_key", ["k1", None], r"'record_key' has missing values"),
+])
+def test_a_column_of_another_type_fails_at_the_boundary(column, values, message):
+    files = RunFiles("r1")
+    frame = sample(NORMALISED_FILE).assign(**{column: values})
+    with pytest.raises(ContractError, match=r"writing normalised \(NORMALISED\): column " + message):
+        files.write_stage("normalised", frame)
+    frame.to_parquet(files.stage("normalised"), index=False)
+    with pytest.raises(ContractError, match=r"reading normalised \(NORMALISED\): column " + message):
+        files.read_stage("normalised")
+
+
+def test_an_int_column_with_a_missing_value_fails():
+    frame = sample(STAGE_FILES["resolved"]).astype({"nights_unlisted": object})
+    frame.loc[1, "nights_unlisted"] = None
+    with pytest.raises(ContractError, match=r"writing resolved \(RESOLVED\): column 'nights_unlisted' has missing"):
+        RunFiles("r1").write_stage("resolved", frame)
+
+
+def test_a_part_read_checks_the_columns_it_read():
+    files, contract = RunFiles("r1"), STAGE_FILES["resolved"]
+    files.write_stage("resolved", sample(contract))
+    part = files.read_stage("resolved", ["lead_id", "seen_tonight", "expired"])
+    assert list(part.columns) == ["lead_id", "seen_tonight", "expired"] and part["expired"].dtype == bool
+    sample(contract).assign(expired=[1.5, 2.5]).to_parquet(files.stage("resolved"), index=False)
+    assert files.read_stage("resolved", ["lead_id"])["lead_id"].tolist() == ["x", "x"]  # what was not read
+    with pytest.raises(ContractError, match=r"reading resolved \(RESOLVED\): column 'expired' holds values that are not bool"):
+        files.read_stage("resolved", ["lead_id", "expired"])
+
+
+def test_the_cast_is_the_one_place_bools_come_back_from_objects_and_from_the_databases():
+    stored = pd.DataFrame({"lead_id": ["a", "b", "c", "d"], "uscc_valid": [1, 0, None, 1],  # SQLite: 0/1, NULL
+                           "is_branch": [False, True, None, None],  # PostgreSQL: booleans, NULL
+                           "n_sources": [1, 2, 3, 4]}, dtype=object)
+    cast = LEAD_TABLE.cast(stored, "reading leads")
+    assert cast["uscc_valid"].tolist() == [True, False, False, True] and cast["uscc_valid"].dtype == bool
+    assert cast["is_branch"].tolist() == [False, True, False, False] and cast["n_sources"].dtype == "int64"
+    assert stored["uscc_valid"].dtype == object  # the caller's frame is left as it was
+
+
+def test_a_conforming_frame_is_handed_on_as_it_is_and_checked_cheaply():
+    """The check looks at dtypes, never at values one by one: 100k rows cost milliseconds."""
+    frame = pd.concat([sample(STAGE_FILES["resolved"])] * 50_000, ignore_index=True)
+    started = time.perf_counter()
+    assert STAGE_FILES["resolved"].conform(frame, "writing resolved") is frame  # no copy
+    assert time.perf_counter() - started < 1.0
+
+
+def test_the_scores_contract_names_every_ratio_scoring_computes():
+    assert set(RATIOS) <= set(SCORE_COLUMNS)
