@@ -113,7 +113,8 @@ def training_hash(rows: pd.DataFrame, y: pd.Series, dates: pd.Series | None, cfg
     """What the model trained tonight is a function of: its training rows (every column, in an
     order of their own), labels, dates and the settings. Training is deterministic (fixed seeds,
     rows put in an order of their content), so an equal hash is an equal model."""
-    frame = rows.assign(__y=np.asarray(y), __date=None if dates is None else np.asarray(dates, dtype=object))
+    frame = rows.drop(columns=[c for c in NOT_READ if c in rows.columns])
+    frame = frame.assign(__y=np.asarray(y), __date=None if dates is None else np.asarray(dates, dtype=object))
     frame = frame.reindex(sorted(frame.columns), axis=1)
     hashes = np.sort(row_hashes(frame))
     digest = hashlib.sha256(hashes.tobytes())
@@ -141,6 +142,10 @@ WHAT_CHANGED = {"code": "the scoring code or its libraries changed", "settings":
 def difference(before: dict[str, str], now: dict[str, str]) -> str:
     """Why the base run's scores cannot be reused ("" when they can)."""
     changed = [WHAT_CHANGED.get(k, k) for k in now if before.get(k) != now[k]]
+    if "typical" in now and before.get("typical") != now["typical"] and before.get("typical"):
+        was, tonight = json.loads(before["typical"]), json.loads(now["typical"])
+        moved = ", ".join(f"{k} {was.get(k)} → {v}" for k, v in tonight.items() if was.get(k) != v)
+        changed[-1] += f" ({moved})" if moved else ""
     return "; ".join(changed)
 
 
@@ -161,9 +166,17 @@ def state_frame(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     return rows
 
 
+def with_meta(state: pd.DataFrame, **more: Any) -> pd.DataFrame:
+    """`state` with more in its meta (what the step that writes it adds: its model file's checksum)."""
+    meta = {**json.loads(state.attrs[ATTRS_KEY]), **more}
+    state.attrs = {ATTRS_KEY: json.dumps(meta, ensure_ascii=False, default=str)}
+    return state
+
+
 def read_state(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """(rows, meta) of a state read back from its file; ValueError when it holds no meta."""
     raw = frame.attrs.get(ATTRS_KEY)
+    frame.attrs = {}  # the rows reused tonight must not carry the base run's meta into tonight's files
     if not raw:
         raise ValueError("the state has no fingerprint")
     meta = json.loads(raw)
