@@ -124,7 +124,7 @@ def training_hash(rows: pd.DataFrame, y: pd.Series, dates: pd.Series | None, cfg
 
 def typical_key(typical: dict[str, Any]) -> str:
     """The typical feature values as exact text (floats by repr, which round-trips)."""
-    return json.dumps({k: (None if _missing(v) else repr(v) if isinstance(v, float) else str(v))
+    return json.dumps({k: (None if _missing(v) else repr(float(v)) if isinstance(v, float) else str(v))
                        for k, v in sorted(typical.items())}, ensure_ascii=False)
 
 
