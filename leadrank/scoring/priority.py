@@ -252,9 +252,10 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     depends = incremental.fingerprint(cfg, model_key, inputs)
     reason = _why_full(base, depends)
     typical: dict[str, Any] = {}
-    if not reason and result.pipeline is not None:  # the typical values: over the merged inputs
-        kept = base.rows.loc[base.rows["lead_id"].isin(ids[same]), [incremental.X_PREFIX + c for c in inputs]]
-        X = pd.concat([kept.rename(columns=lambda c: c.removeprefix(incremental.X_PREFIX)),
+    kept = base.rows[base.rows["lead_id"].isin(ids[same])] if base is not None and not reason else None
+    if kept is not None and result.pipeline is not None:  # the typical values: over the merged inputs
+        X = pd.concat([kept[[incremental.X_PREFIX + c for c in inputs]].rename(
+                           columns=lambda c: c.removeprefix(incremental.X_PREFIX)),
                        model_mod.model_inputs(result, features.loc[np.flatnonzero(~same)])], ignore_index=True)
         typical = model_mod.typical_values(result, X)
         reason = incremental.difference(base.meta["fingerprint"], {"typical": incremental.typical_key(typical)})
@@ -267,9 +268,11 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     else:
         todo = np.flatnonzero(~same)
     depends["typical"] = incremental.typical_key(typical)
-    fresh = _per_lead(features.loc[todo], result, cfg, typical).assign(input_hash=hashes[todo])
-    parts = [fresh] if reason else [base.rows[base.rows["lead_id"].isin(ids[same])], fresh]
-    rows = pd.concat([_canonical(p) for p in parts if len(p)] or [_canonical(fresh)], ignore_index=True)
+    reused = kept if not reason else None
+    fresh = (_per_lead(features.loc[todo], result, cfg, typical).assign(input_hash=hashes[todo])
+             if len(todo) or reused is None else reused.iloc[:0])
+    parts = [part for part in (reused, fresh) if part is not None and len(part)]
+    rows = pd.concat([_canonical(p) for p in parts], ignore_index=True) if parts else _canonical(fresh)
     order = rows.sort_values(["priority", "lead_id"], ascending=[False, True]).index
     rows.loc[order, "rank"] = np.arange(1, len(order) + 1)
     rows["rank"] = rows["rank"].astype(int)
@@ -304,7 +307,10 @@ def _why_full(base: incremental.Base | None, depends: dict[str, str]) -> str:
         return "no state of a base run to reuse"
     if not depends["model"]:
         return "the stored model has no name to compare"
-    return incremental.difference(base.meta["fingerprint"], depends)
+    changed = incremental.difference(base.meta["fingerprint"], depends)
+    inputs = [incremental.X_PREFIX + c for c in depends["inputs"].split(",") if c]
+    missing = sorted({"lead_id", "input_hash", *PER_LEAD, *inputs} - set(base.rows.columns))
+    return changed or (f"the state of run {base.run_id} lacks {', '.join(missing)}" if missing else "")
 
 
 def assign_tiers(rank: pd.Series, cutoffs: dict[str, float]) -> pd.Series:
