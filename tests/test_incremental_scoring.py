@@ -89,8 +89,9 @@ def assert_same_file(incremental_scores: pd.DataFrame, full_scores: pd.DataFrame
 
 def night_two(leads: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
     """Tonight's leads: three with a phone lost, two with another member level and one with another
-    address (none of them with an outcome, so the training set is last night's), three removed,
-    four new. Returns them and the ids of the leads that changed or are new."""
+    address (none of them with an outcome, so the training set is last night's), one with an
+    outcome and another address (which the model does not read), three removed, four new. Returns
+    them and the ids of the leads that changed or are new."""
     judged = set(outcomes["lead_id"])
     free = [lead for lead in leads["lead_id"] if lead not in judged]
     tonight = leads.set_index("lead_id", drop=False).copy()
@@ -99,6 +100,9 @@ def night_two(leads: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.DataFrame
     levels = [lead for lead in free if lead not in phoned][:2]
     tonight.loc[levels, "member_level"] = "副会长单位"
     moved = [lead for lead in free if lead not in phoned + levels][:1]
+    tonight.loc[moved, "address"] = "广东省深圳市南山区科技园1号"
+    # A lead with an outcome moves too: the model does not read addresses, so it stays the same.
+    moved += sorted(judged)[:1]
     tonight.loc[moved, "address"] = "广东省深圳市南山区科技园1号"
     gone = [lead for lead in free if lead not in phoned + levels + moved][:3]
     tonight = tonight.drop(index=gone)
@@ -119,10 +123,10 @@ def test_the_incremental_night_scores_the_changed_leads_and_equals_the_full_one(
     full = score_leads(tonight, statements, outcomes, cfg)
     again = score_leads(tonight, statements, outcomes, cfg, base=as_base(first, tmp_path))
     assert again.stats["mode"] == "incremental", again.stats["reason"]
-    assert again.stats["leads_scored"] == len(changed) == 10  # of 241 leads
+    assert again.stats["leads_scored"] == len(changed) == 11  # of 241 leads
     assert again.stats["leads_reused"] == len(tonight) - len(changed) and again.stats["leads_ranked"] == len(tonight)
     assert again.stats["model_from_base_run"] and not full.stats["model_from_base_run"]
-    assert again.stats["reason"].startswith("10 of 241 leads new or changed since run base")
+    assert again.stats["reason"].startswith("11 of 241 leads new or changed since run base")
     assert_same_file(again.scores, full.scores, tmp_path)
     how = ("mode", "reason", "leads_scored", "leads_reused", "model_from_base_run")
     assert {k: v for k, v in again.stats.items() if k not in how} == {k: v for k, v in full.stats.items() if k not in how}

@@ -109,13 +109,17 @@ def config_fingerprint(cfg: ScoringConfig) -> str:
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
 
 
-def training_hash(rows: pd.DataFrame, y: pd.Series, dates: pd.Series | None, cfg: ScoringConfig) -> str:
-    """What the model trained tonight is a function of: its training rows (every column, in an
-    order of their own), labels, dates and the settings. Training is deterministic (fixed seeds,
-    rows put in an order of their content), so an equal hash is an equal model."""
-    frame = rows.drop(columns=[c for c in NOT_READ if c in rows.columns])
-    frame = frame.assign(__y=np.asarray(y), __date=None if dates is None else np.asarray(dates, dtype=object))
-    frame = frame.reindex(sorted(frame.columns), axis=1)
+def training_hash(X: pd.DataFrame, y: pd.Series, dates: pd.Series | None, baseline: pd.Series | None,
+                  cfg: ScoringConfig) -> str:
+    """What the model trained tonight is a function of: its training rows as the model reads them
+    (`X`, model.model_inputs), their labels and dates, the fit score it must beat (`baseline`,
+    for the deployment guard) and the settings, whatever the rows' order. Training is
+    deterministic (fixed seeds, rows put in an order of their content), so an equal hash is an
+    equal model. A change to a training lead that the model does not read (an address, a phone
+    written another way) leaves it equal."""
+    frame = X.reset_index(drop=True).assign(
+        __y=np.asarray(y), __date=None if dates is None else np.asarray(dates, dtype=object),
+        __fit=None if baseline is None else np.asarray(baseline, dtype=float))
     hashes = np.sort(row_hashes(frame))
     digest = hashlib.sha256(hashes.tobytes())
     digest.update(json.dumps([list(frame.columns), dates is None, config_fingerprint(cfg), code_fingerprint()]).encode())

@@ -433,9 +433,9 @@ def predict(result: ModelResult, frame: pd.DataFrame) -> np.ndarray:
     return _predict_in_chunks(result.pipeline, distinct)[row]
 
 
-def model_inputs(result: ModelResult, frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's input columns of `frame`, as the model reads them (numbers, cleaned categories)."""
-    return _as_frame(frame, result.numeric, result.categorical)
+def model_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The input columns of `frame`, as a model reads them (numbers, cleaned categories)."""
+    return _as_frame(frame, numeric, categorical)
 
 
 def typical_values(result: ModelResult, X: pd.DataFrame) -> dict[str, Any]:

@@ -112,9 +112,10 @@ def training_rows(features: pd.DataFrame, outcomes: pd.DataFrame,
 
 
 def fit_model(rows: pd.DataFrame, y: pd.Series, dates: pd.Series | None, numeric: list[str], categorical: list[str],
-              cfg: ScoringConfig) -> model_mod.ModelResult:
-    """`train_model` on its `training_rows`."""
-    fit = fit_factors(rows, cfg, 1.0)[0] if len(rows) else None
+              cfg: ScoringConfig, fit: pd.Series | None = None) -> model_mod.ModelResult:
+    """`train_model` on its `training_rows` (`fit`: their fit score, when known)."""
+    if fit is None and len(rows):
+        fit = fit_factors(rows, cfg, 1.0)[0]
     result = model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates, baseline=fit,
                                         min_per_class=cfg.min_outcomes_per_class, top_share=cfg.precision_top_share)
     why = model_mod.refusal(result.metrics)
@@ -145,7 +146,8 @@ def _tonights_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: Scoring
     run's): a training set equal to the base run's gives the base run's model without training
     again (training is a deterministic function of it)."""
     rows, y, dates, numeric, categorical = training_rows(features, outcomes, cfg)
-    trained = incremental.training_hash(rows, y, dates, cfg)
+    fit = fit_factors(rows, cfg, 1.0)[0] if len(rows) else None
+    trained = incremental.training_hash(model_mod.model_inputs(rows, numeric, categorical), y, dates, fit, cfg)
     if base is not None and base.meta.get("training") == trained:
         before = base.meta.get("model") or {}
         status = before.get("status")
@@ -157,7 +159,7 @@ def _tonights_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: Scoring
                 return base.model(), trained, True
             except (OSError, ValueError) as exc:  # its artifact is gone or damaged: train again
                 log.warning("cannot reuse the model of run %s: %s", base.run_id, exc)
-    return fit_model(rows, y, dates, numeric, categorical, cfg), trained, False
+    return fit_model(rows, y, dates, numeric, categorical, cfg, fit), trained, False
 
 
 def _per_lead(features: pd.DataFrame, result: model_mod.ModelResult, cfg: ScoringConfig,
@@ -170,7 +172,7 @@ def _per_lead(features: pd.DataFrame, result: model_mod.ModelResult, cfg: Scorin
     X = pd.DataFrame(index=features.index)
     if result.pipeline is not None:
         categorical = result.categorical
-        X = model_mod.model_inputs(result, features)
+        X = model_mod.model_inputs(features, result.numeric, result.categorical)
         model_score = pd.Series(model_mod.predict(result, features), index=features.index)
         priority = (1 - share) * fit + share * model_score
         effects, above = model_mod.feature_effects(result, features, model_score.to_numpy(), typical)
@@ -256,7 +258,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     if kept is not None and result.pipeline is not None:  # the typical values: over the merged inputs
         X = pd.concat([kept[[incremental.X_PREFIX + c for c in inputs]].rename(
                            columns=lambda c: c.removeprefix(incremental.X_PREFIX)),
-                       model_mod.model_inputs(result, features.loc[np.flatnonzero(~same)])], ignore_index=True)
+                       model_mod.model_inputs(features.loc[np.flatnonzero(~same)], result.numeric, result.categorical)], ignore_index=True)
         typical = model_mod.typical_values(result, X)
         reason = incremental.difference(base.meta["fingerprint"], {"typical": incremental.typical_key(typical)})
     if reason:
@@ -264,7 +266,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         if len(features) < len(leads):
             features = _features(leads, ratios, todo, cfg)
         if result.pipeline is not None:
-            typical = model_mod.typical_values(result, model_mod.model_inputs(result, features))
+            typical = model_mod.typical_values(result, model_mod.model_inputs(features, result.numeric, result.categorical))
     else:
         todo = np.flatnonzero(~same)
     depends["typical"] = incremental.typical_key(typical)
