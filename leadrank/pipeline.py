@@ -38,6 +38,7 @@ from leadrank.run_files import (
 )
 from leadrank.scoring import incremental
 from leadrank.scoring.financials import load_financials
+from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
 from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
 from leadrank.scoring.priority import features_of, score_leads, train_model
@@ -255,7 +256,8 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     files = RunFiles(run_id)
     leads = files.read_stage("leads")
     statements, fin_rejects = load_financials(cfg.financials)
-    new_outcomes, out_rejects = _outcome_files(cfg, leads)
+    index = LeadIndex(leads)  # statements and outcomes reach leads through one index, built once
+    new_outcomes, out_rejects = _outcome_files(cfg, leads, index)
     stored = read.stored_outcomes(engine)
     events = read_frame(files.stage("events"))
     absorbed = dict(zip(events.loc[events["kind"] == "merge", "other_lead_id"],
@@ -270,7 +272,8 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         reuse, refused_stored = None, f"stored model refused: {exc}; "
     base, no_base = scoring_base(engine, run_id)
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
-                         stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None, base=base)
+                         stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None, base=base,
+                         index=index)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base
@@ -342,7 +345,8 @@ def retrain_step(config_path: str, warehouse: str | None) -> dict[str, Any]:
             "leads": len(leads), "outcomes": len(outcomes)}
 
 
-def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _outcome_files(cfg: Config, leads: pd.DataFrame,
+                   index: LeadIndex | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     matched, rejected = [], []
     for source in cfg.outcomes:
         try:
@@ -351,7 +355,7 @@ def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
             rejected.append(pd.DataFrame([{"source": source.name, "stage": "outcomes", "row_ref": str(source.path),
                                            "reason": f"cannot read outcomes: {exc}", "raw": None}]))
             continue
-        good, bad = match_outcomes(table, leads)
+        good, bad = match_outcomes(table, leads, index)
         matched.append(good)
         rejected.append(bad)
     good = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame(columns=OUTCOME_COLUMNS)

@@ -186,6 +186,7 @@ def read_state(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     meta = json.loads(raw)
     if not isinstance(meta, dict) or "fingerprint" not in meta or "input_hash" not in frame.columns:
         raise ValueError("the state is not a leadrank scoring state")
+    frame["lead_id"] = frame["lead_id"].astype(object)  # looked up among a million: the object path hashes in C
     if frame["lead_id"].duplicated().any():
         raise ValueError("the state holds a lead twice")
     return frame, meta

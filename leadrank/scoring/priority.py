@@ -23,6 +23,7 @@ from leadrank.config import ScoringConfig
 from leadrank.scoring import incremental
 from leadrank.scoring import model as model_mod
 from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, Factors, reasons
+from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.ratios import NEUTRAL, RATIOS, lead_ratios
 from leadrank.scoring.segments import classify
 
@@ -223,7 +224,7 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
                 stored: model_mod.ModelResult | None = None, *, stored_key: str | None = None,
-                base: incremental.Base | None = None) -> ScoreResult:
+                base: incremental.Base | None = None, index: LeadIndex | None = None) -> ScoreResult:
     """Score every lead. With a `stored` model (a recent retrain; `stored_key` names it) it is used
     as it is; otherwise the model is trained here from `outcomes` (or is the `base` run's, when
     that run trained on the same set), or there is none (cold start).
@@ -232,12 +233,13 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     per-lead work (features, fit, model score, reasons) is done only for the leads whose inputs
     changed, unless something every lead's scores depend on changed (the stats' `reason` says
     what); the others keep the base run's. Rank and tier are cut over all leads either way, by
-    priority and then lead_id, so the same inputs always give the same order."""
-    ratios = lead_ratios(statements, leads, cfg)  # peer percentiles and the lead index: over all leads
+    priority and then lead_id, so the same inputs always give the same order. `index`: the
+    night's lead index of `leads`, when the caller built it already (to match outcomes)."""
+    ratios = lead_ratios(statements, leads, cfg, index)  # peer percentiles and the lead index: over all leads
     hashes = incremental.input_hashes(leads, ratios)
     ids = leads["lead_id"].to_numpy(dtype=object)
     same = incremental.unchanged(base, ids, hashes)
-    final = outcomes.loc[outcomes["outcome"].isin(["won", "lost"]), "lead_id"]
+    final = outcomes.loc[outcomes["outcome"].isin(["won", "lost"]), "lead_id"].astype(object)
     features = _features(leads, ratios, np.flatnonzero(~same | pd.Series(ids).isin(final).to_numpy()), cfg)
     training, model_reused = None, False
     if stored is not None:
