@@ -35,7 +35,9 @@ from leadrank.run_files import (
     write_frame,
     write_json,
 )
+from leadrank.scoring import incremental
 from leadrank.scoring.financials import load_financials
+from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
 from leadrank.scoring.priority import features_of, score_leads, train_model
 from leadrank.transform.golden import golden_records
@@ -244,12 +246,17 @@ def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd
 
 
 def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
+    """Score tonight's leads: those whose inputs changed since the base run (the latest published
+    run when this one began), reusing the others' scores from its state, or every lead when there
+    is no usable state or something every lead depends on changed (leadrank.scoring.incremental);
+    `mode`, `leads_scored` and `reason` say which. Writes this run's state for the next night."""
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
     leads = files.read_stage("leads")
     statements, fin_rejects = load_financials(cfg.financials)
-    new_outcomes, out_rejects = _outcome_files(cfg, leads)
+    index = LeadIndex(leads)  # statements and outcomes reach leads through one index, built once
+    new_outcomes, out_rejects = _outcome_files(cfg, leads, index)
     stored = read.stored_outcomes(engine)
     events = files.read_stage("events")
     absorbed = dict(zip(events.loc[events["kind"] == "merge", "other_lead_id"],
@@ -262,8 +269,13 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     except ValueError as exc:  # a tampered, foreign or corrupt artifact: that model fails, the night goes on
         log.warning("%s", exc)
         reuse, refused_stored = None, f"stored model refused: {exc}; "
-    result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None)
+    base, no_base = scoring_base(engine, run_id)
+    result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
+                         stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None, base=base,
+                         index=index)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
+    if no_base:
+        result.stats["reason"] = no_base
     files.write_stage("scores", result.scores)
     files.write_stage("outcomes", new_outcomes)
     rejects = pd.concat([fin_rejects, out_rejects], ignore_index=True).assign(run_id=run_id)
@@ -271,14 +283,44 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     model = {"status": result.stats["model"], "metrics": result.model.metrics, "source": "nightly",
              "reason": result.stats["model_reason"],
              "used_model_id": reuse.model_id if reuse else None}
+    artifact_sha = None
     if result.stats["model"] == "trained":
         model["artifact_path"] = str(files.root / "model.skops")
-        (files.root / "model.skops").write_bytes(models.dump(result.model)[0])
+        blob, artifact_sha = models.dump(result.model)
+        (files.root / "model.skops").write_bytes(blob)
     write_json(model, files.root / "model.json")
+    if result.state is not None:  # last: its presence says the model file beside it is tonight's
+        write_frame(incremental.with_meta(result.state, artifact_sha256=artifact_sha), files.state(incremental.STATE_NAME))
     if result.model.reason:
         log.warning("%s", result.model.reason)
     return {**result.stats, "financial_rows": len(statements), "financials_rejected": len(fin_rejects),
             "outcomes_new": len(new_outcomes), "outcomes_rejected": len(out_rejects)}
+
+
+def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str]:
+    """(the scoring state of the run `run_id` is based on, or None and why there is none). A state
+    that cannot be read costs a full night, never the night."""
+    base_id = read.base_run_id(engine, run_id)
+    if base_id is None:
+        return None, "no published run to build on"
+    if not is_run_id(base_id) or not (data_dir() / "runs" / base_id).is_dir():
+        return None, f"run {base_id}'s working files are gone"
+    path = RunFiles(base_id).state(incremental.STATE_NAME)
+    if not path.exists():
+        return None, f"run {base_id} left no scoring state"
+    try:
+        rows, meta = incremental.read_state(pd.read_parquet(path))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
+        return None, f"the scoring state of run {base_id} cannot be read ({exc})"
+
+    def model() -> Any:
+        blob = (RunFiles(base_id).root / "model.skops").read_bytes()
+        if hashlib.sha256(blob).hexdigest() != meta.get("artifact_sha256"):
+            raise ValueError(f"run {base_id}'s model.skops is not the one its scoring state names")
+        return models.load(blob, meta["model"]["metrics"])
+
+    return incremental.Base(base_id, rows, meta, model), ""
 
 
 def retrain_step(config_path: str, warehouse: str | None) -> dict[str, Any]:
@@ -302,7 +344,8 @@ def retrain_step(config_path: str, warehouse: str | None) -> dict[str, Any]:
             "leads": len(leads), "outcomes": len(outcomes)}
 
 
-def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _outcome_files(cfg: Config, leads: pd.DataFrame,
+                   index: LeadIndex | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     matched, rejected = [], []
     for source in cfg.outcomes:
         try:
@@ -311,7 +354,7 @@ def _outcome_files(cfg: Config, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
             rejected.append(pd.DataFrame([{"source": source.name, "stage": "outcomes", "row_ref": str(source.path),
                                            "reason": f"cannot read outcomes: {exc}", "raw": None}]))
             continue
-        good, bad = match_outcomes(table, leads)
+        good, bad = match_outcomes(table, leads, index)
         matched.append(good)
         rejected.append(bad)
     good = pd.concat(matched, ignore_index=True) if matched else pd.DataFrame(columns=OUTCOME_COLUMNS)

@@ -433,14 +433,36 @@ def predict(result: ModelResult, frame: pd.DataFrame) -> np.ndarray:
     return _predict_in_chunks(result.pipeline, distinct)[row]
 
 
-def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def model_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The input columns of `frame`, as a model reads them (numbers, cleaned categories)."""
+    return _as_frame(frame, numeric, categorical)
+
+
+def typical_values(result: ModelResult, X: pd.DataFrame) -> dict[str, Any]:
+    """Each input's typical value over the rows of `X` (model_inputs of every lead): the median
+    of a number, the most common category (the first in order on a tie). A function of the
+    values alone, not of their order."""
+    typical: dict[str, Any] = {}
+    for col in [*result.numeric, *result.categorical]:
+        if col in result.numeric:
+            typical[col] = X[col].median()
+        else:
+            typical[col] = X[col].mode().iloc[0] if X[col].notna().any() else np.nan
+    return typical
+
+
+def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray,
+                    typical: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(effects, above): per lead and feature, how much the prediction moves when that feature
     is set to its typical value (median, or most common category) — positive means the lead's
     own value raises its score — and whether the lead's value is above the typical one
     (numeric features; NaN for categories and missing values). The typical values are those
-    of all leads; the predictions run once per distinct feature vector, in one call."""
+    of all leads (`typical_values`; given, when `frame` holds only some leads); the predictions
+    run once per distinct feature vector, in one call."""
     assert result.pipeline is not None
     X = _as_frame(frame, result.numeric, result.categorical)
+    if typical is None:
+        typical = typical_values(result, X)
     distinct, row = _distinct_rows(X)
     features = [*result.numeric, *result.categorical]
     above = pd.DataFrame(index=frame.index)
@@ -450,16 +472,14 @@ def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray) 
     variants, where = [], []
     for k, col in enumerate(features):
         if col in result.numeric:
-            typical = X[col].median()
-            above[col] = (X[col] > typical).where(X[col].notna() & (X[col] != typical))
+            above[col] = (X[col] > typical[col]).where(X[col].notna() & (X[col] != typical[col]))
         else:
-            typical = X[col].mode().iloc[0] if X[col].notna().any() else np.nan
             above[col] = np.nan
         # A vector already at the typical value is unchanged by setting it: its effect is 0.
         values = distinct[col]
-        same = (values == typical).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical))
+        same = (values == typical[col]).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical[col]))
         if (~same).any():
-            variants.append(distinct[~same].assign(**{col: typical}))
+            variants.append(distinct[~same].assign(**{col: typical[col]}))
             where.append((k, np.flatnonzero(~same)))
     if variants:
         occluded = _predict_in_chunks(result.pipeline, pd.concat(variants, ignore_index=True))

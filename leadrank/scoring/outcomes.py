@@ -46,13 +46,14 @@ def load_outcomes(cfg: OutcomesConfig) -> pd.DataFrame:
     return out[OUTCOME_COLUMNS]
 
 
-def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame,
+                   index: LeadIndex | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(matched outcomes with lead_id and a normalised outcome, rejects with reasons). A file with
     a header and no rows matches nothing (and is no error: a night with an empty configured
     outcomes file scores as without it)."""
     if outcomes.empty:
         return pd.DataFrame(columns=OUTCOME_COLUMNS), pd.DataFrame(columns=REJECT_COLUMNS)
-    index = LeadIndex(leads)
+    index = index or LeadIndex(leads)  # given: the night's one index of its leads
     known_ids = set(leads["lead_id"])
     matched: list[dict[str, object]] = []
     rejects: list[dict[str, object]] = []

@@ -5,11 +5,14 @@ model score = calibrated probability of winning, learned from outcomes (absent a
 priority    = fit and model combined by configurable weights (the fit alone at cold start).
 The two scores are kept apart in the output so that sales can see which one speaks. Ranks break
 ties by lead_id, so the same inputs always give the same order. Tiers A–D cut the ranked list
-at configurable cumulative shares.
+at configurable cumulative shares. A night based on an earlier run scores only the leads whose
+inputs changed and keeps the others' per-lead scores (leadrank.scoring.incremental); rank and
+tier are always cut over every lead.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +21,20 @@ import pandas as pd
 
 from leadrank.config import ScoringConfig
 from leadrank.contracts import SCORE_COLUMNS
+from leadrank.scoring import incremental
 from leadrank.scoring import model as model_mod
 from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, Factors, reasons
+from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.ratios import NEUTRAL, RATIOS, lead_ratios
 from leadrank.scoring.segments import classify
 
 RISK_PENALTY = 0.05
 INFO_FLAGS = {"structural_break"}  # flags that warn about the data, not about the company
+PER_LEAD = [c for c in SCORE_COLUMNS if c not in ("rank", "tier")]  # what a lead's inputs decide; rank and tier are cut over all
+FLOAT_COLUMNS = {"fit_score", "model_score", "priority", "est_monthly_volume", "segment_score", "ratio_score",
+                 "ratio_coverage", *RATIOS, "revenue_growth", "fin_year"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,6 +42,7 @@ class ScoreResult:
     scores: pd.DataFrame
     model: model_mod.ModelResult
     stats: dict[str, Any] = field(default_factory=dict)
+    state: pd.DataFrame | None = None  # what the next night reuses (leadrank.scoring.incremental)
 
 
 def lead_features(leads: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
@@ -84,11 +95,9 @@ def features_of(leads: pd.DataFrame, statements: pd.DataFrame, cfg: ScoringConfi
     return lead_features(leads, ratios, segments)
 
 
-def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> model_mod.ModelResult:
-    """Validate and fit the outcome model on the leads that have a final outcome (or cold start).
-    Validation is on the later outcomes when every one has a date. A model that the guard
-    refuses (validated AUC below 0.5 or below the fit score's on the same outcomes) comes back
-    without a pipeline, with its metrics and the reason: the priority is then the fit score."""
+def training_rows(features: pd.DataFrame, outcomes: pd.DataFrame,
+                  cfg: ScoringConfig) -> tuple[pd.DataFrame, pd.Series, pd.Series | None, list[str], list[str]]:
+    """(rows, labels, dates, numeric and categorical inputs) the outcome model is trained on."""
     numeric = [*model_mod.LEAD_NUMERIC]
     categorical = [*model_mod.LEAD_CATEGORICAL]
     rows, y, dates = training_set(features, outcomes)
@@ -96,7 +105,14 @@ def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConf
     if extra:
         rows = rows.merge(outcomes.drop_duplicates("lead_id", keep="last")[["lead_id", *extra]], on="lead_id", how="left")
         categorical += extra
-    fit = fit_factors(rows, cfg, 1.0)[0] if len(rows) else None
+    return rows, y, dates, numeric, categorical
+
+
+def fit_model(rows: pd.DataFrame, y: pd.Series, dates: pd.Series | None, numeric: list[str], categorical: list[str],
+              cfg: ScoringConfig, fit: pd.Series | None = None) -> model_mod.ModelResult:
+    """`train_model` on its `training_rows` (`fit`: their fit score, when known)."""
+    if fit is None and len(rows):
+        fit = fit_factors(rows, cfg, 1.0)[0]
     result = model_mod.evaluate_and_fit(rows, y, numeric, categorical, dates=dates, baseline=fit,
                                         min_per_class=cfg.min_outcomes_per_class, top_share=cfg.precision_top_share)
     why = model_mod.refusal(result.metrics)
@@ -105,19 +121,58 @@ def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConf
     return result
 
 
-def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
-                stored: model_mod.ModelResult | None = None) -> ScoreResult:
-    """Score every lead. With a `stored` model (a recent retrain) it is used as it is; otherwise
-    the model is trained here from `outcomes`, or there is none (cold start)."""
-    features = features_of(leads, statements, cfg)
-    result = stored if stored is not None else train_model(features, outcomes, cfg)
-    categorical = result.categorical
+def train_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> model_mod.ModelResult:
+    """Validate and fit the outcome model on the leads that have a final outcome (or cold start).
+    Validation is on the later outcomes when every one has a date. A model that the guard
+    refuses (validated AUC below 0.5 or below the fit score's on the same outcomes) comes back
+    without a pipeline, with its metrics and the reason: the priority is then the fit score."""
+    return fit_model(*training_rows(features, outcomes, cfg), cfg)
+
+
+def _features(leads: pd.DataFrame, ratios: pd.DataFrame, positions: np.ndarray, cfg: ScoringConfig) -> pd.DataFrame:
+    """features_of the leads at `positions` (indexed by them), from ratios computed over all leads."""
+    some, their = leads.iloc[positions].reset_index(drop=True), ratios.iloc[positions].reset_index(drop=True)
+    features = lead_features(some, their, classify(some, their, cfg))
+    features.index = positions
+    return features
+
+
+def _tonights_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
+                    base: incremental.Base | None) -> tuple[model_mod.ModelResult, str, bool]:
+    """(the model trained on tonight's training set, that set's hash, whether it is the base
+    run's): a training set equal to the base run's gives the base run's model without training
+    again (training is a deterministic function of it)."""
+    rows, y, dates, numeric, categorical = training_rows(features, outcomes, cfg)
+    fit = fit_factors(rows, cfg, 1.0)[0] if len(rows) else None
+    trained = incremental.training_hash(model_mod.model_inputs(rows, numeric, categorical), y, dates, fit, cfg)
+    if base is not None and base.meta.get("training") == trained:
+        before = base.meta.get("model") or {}
+        status = before.get("status")
+        if status in ("cold_start", "refused"):
+            return (model_mod.ModelResult(None, before["metrics"], before["numeric"], before["categorical"],
+                                          before["reason"], refused=status == "refused"), trained, True)
+        if status == "trained" and base.model is not None:
+            try:
+                return base.model(), trained, True
+            except (OSError, ValueError) as exc:  # its artifact is gone or damaged: train again
+                log.warning("cannot reuse the model of run %s: %s", base.run_id, exc)
+    return fit_model(rows, y, dates, numeric, categorical, cfg, fit), trained, False
+
+
+def _per_lead(features: pd.DataFrame, result: model_mod.ModelResult, cfg: ScoringConfig,
+              typical: dict[str, Any]) -> pd.DataFrame:
+    """The per-lead score columns (PER_LEAD) of `features`' leads and their model inputs
+    (incremental.X_PREFIX), each a function of the lead's own features, the model and the
+    typical values of all leads' model inputs."""
     share = cfg.model_weight / (cfg.fit_weight + cfg.model_weight) if result.pipeline is not None else 0.0
     fit, factors = fit_factors(features, cfg, 1 - share)
+    X = pd.DataFrame(index=features.index)
     if result.pipeline is not None:
+        categorical = result.categorical
+        X = model_mod.model_inputs(features, result.numeric, result.categorical)
         model_score = pd.Series(model_mod.predict(result, features), index=features.index)
         priority = (1 - share) * fit + share * model_score
-        effects, above = model_mod.feature_effects(result, features, model_score.to_numpy())
+        effects, above = model_mod.feature_effects(result, features, model_score.to_numpy(), typical)
         for column in effects.columns:
             effect = share * effects[column]
             # A numeric value's label follows the value (above typical is favourable: percentiles
@@ -137,17 +192,104 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     else:
         model_score = pd.Series(np.nan, index=features.index)
         priority = fit
-    features["fit_score"] = fit.round(6)
-    features["model_score"] = model_score.round(6)
-    features["priority"] = priority.round(6)
-    order = features.sort_values(["priority", "lead_id"], ascending=[False, True]).index
-    features.loc[order, "rank"] = np.arange(1, len(order) + 1)
-    features["rank"] = features["rank"].astype(int)
-    features["tier"] = assign_tiers(features["rank"], cfg.tiers)
-    features = features.join(reasons(factors))
-    scores = features[SCORE_COLUMNS].sort_values("rank").reset_index(drop=True)
+    out = features.assign(fit_score=fit.round(6), model_score=model_score.round(6), priority=priority.round(6))
+    out = out.join(reasons(factors))[PER_LEAD]
+    return pd.concat([out, X.add_prefix(incremental.X_PREFIX)], axis=1)
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Score and state columns in one set of types however their rows were computed (fresh,
+    read back from a state file, or both): numbers as float, key_account as bool, any other
+    column as objects with None for missing, so that scores.parquet is the same file whichever
+    way a night went."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        if column == "input_hash":
+            out[column] = values.astype(np.uint64)
+        elif column in FLOAT_COLUMNS or (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+            out[column] = values.astype(float)
+        elif column == "key_account" or pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype(bool)
+        else:
+            missing = values.isna().to_numpy()
+            values = values.astype(object)
+            out[column] = values.where(~missing, None) if missing.any() else values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
+                stored: model_mod.ModelResult | None = None, *, stored_key: str | None = None,
+                base: incremental.Base | None = None, index: LeadIndex | None = None) -> ScoreResult:
+    """Score every lead. With a `stored` model (a recent retrain; `stored_key` names it) it is used
+    as it is; otherwise the model is trained here from `outcomes` (or is the `base` run's, when
+    that run trained on the same set), or there is none (cold start).
+
+    With `base` (the state of the run tonight's is based on, leadrank.scoring.incremental), the
+    per-lead work (features, fit, model score, reasons) is done only for the leads whose inputs
+    changed, unless something every lead's scores depend on changed (the stats' `reason` says
+    what); the others keep the base run's. Rank and tier are cut over all leads either way, by
+    priority and then lead_id, so the same inputs always give the same order. `index`: the
+    night's lead index of `leads`, when the caller built it already (to match outcomes)."""
+    ratios = lead_ratios(statements, leads, cfg, index)  # peer percentiles and the lead index: over all leads
+    hashes = incremental.input_hashes(leads, ratios)
+    ids = leads["lead_id"].to_numpy(dtype=object)
+    same = incremental.unchanged(base, ids, hashes)
+    final = outcomes.loc[outcomes["outcome"].isin(["won", "lost"]), "lead_id"].astype(object)
+    features = _features(leads, ratios, np.flatnonzero(~same | pd.Series(ids).isin(final).to_numpy()), cfg)
+    training, model_reused = None, False
+    if stored is not None:
+        result = stored
+    else:
+        result, training, model_reused = _tonights_model(features, outcomes, cfg, base)
+    if result.pipeline is None:
+        model_key = "none"  # the priority is the fit score: no model to depend on
+    elif stored is not None:
+        model_key = f"stored:{stored_key}" if stored_key else ""
+    else:
+        model_key = f"trained:{training}"
+    inputs = [*result.numeric, *result.categorical] if result.pipeline is not None else []
+    depends = incremental.fingerprint(cfg, model_key, inputs)
+    reason = _why_full(base, depends)
+    typical: dict[str, Any] = {}
+    kept = base.rows[base.rows["lead_id"].isin(ids[same])] if base is not None and not reason else None
+    if kept is not None and result.pipeline is not None:  # the typical values: over the merged inputs
+        X = pd.concat([kept[[incremental.X_PREFIX + c for c in inputs]].rename(
+                           columns=lambda c: c.removeprefix(incremental.X_PREFIX)),
+                       model_mod.model_inputs(features.loc[np.flatnonzero(~same)], result.numeric, result.categorical)], ignore_index=True)
+        typical = model_mod.typical_values(result, X)
+        reason = incremental.difference(base.meta["fingerprint"], {"typical": incremental.typical_key(typical)})
+    if reason:
+        todo = np.arange(len(leads))
+        if len(features) < len(leads):
+            features = _features(leads, ratios, todo, cfg)
+        if result.pipeline is not None:
+            typical = model_mod.typical_values(result, model_mod.model_inputs(features, result.numeric, result.categorical))
+    else:
+        todo = np.flatnonzero(~same)
+    depends["typical"] = incremental.typical_key(typical)
+    reused = kept if not reason else None
+    fresh = (_per_lead(features.loc[todo], result, cfg, typical).assign(input_hash=hashes[todo])
+             if len(todo) or reused is None else reused.iloc[:0])
+    parts = [part for part in (reused, fresh) if part is not None and len(part)]
+    rows = pd.concat([_canonical(p) for p in parts], ignore_index=True) if parts else _canonical(fresh)
+    order = rows.sort_values(["priority", "lead_id"], ascending=[False, True]).index
+    rows.loc[order, "rank"] = np.arange(1, len(order) + 1)
+    rows["rank"] = rows["rank"].astype(int)
+    rows["tier"] = assign_tiers(rows["rank"], cfg.tiers).astype(object)
+    scores = rows[SCORE_COLUMNS].sort_values("rank").reset_index(drop=True)
+    state = incremental.state_frame(
+        rows[["lead_id", "input_hash", *PER_LEAD[1:], *[incremental.X_PREFIX + c for c in inputs]]],
+        {"fingerprint": depends, "training": training,
+         "model": {"status": result.status, "reason": result.reason, "metrics": result.metrics,
+                   "numeric": result.numeric, "categorical": result.categorical}})
     stats = {
-        "leads_scored": len(scores),
+        "mode": "full" if reason else "incremental",
+        "reason": reason or f"{len(todo)} of {len(leads)} leads new or changed since run {base.run_id}",
+        "leads_scored": int(len(todo)),
+        "leads_reused": int(len(leads) - len(todo)),
+        "leads_ranked": len(scores),
+        "model_from_base_run": model_reused,
         "with_financials": int((scores["ratio_coverage"] > 0).sum()),
         "model": "reused" if stored is not None and result.pipeline is not None else result.status,
         "model_reason": result.reason or (f"reusing the stored model (AUC {result.metrics.get('auc')}, "
@@ -155,7 +297,20 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         **{f"model_{k}": v for k, v in result.metrics.items()},
         **{f"tier_{t}": int((scores["tier"] == t).sum()) for t in ["A", "B", "C", "D"]},
     }
-    return ScoreResult(scores, result, stats)
+    return ScoreResult(scores, result, stats, state)
+
+
+def _why_full(base: incremental.Base | None, depends: dict[str, str]) -> str:
+    """Why every lead is scored tonight ("" when the base run's scores may be reused, the typical
+    values being checked once known)."""
+    if base is None:
+        return "no state of a base run to reuse"
+    if not depends["model"]:
+        return "the stored model has no name to compare"
+    changed = incremental.difference(base.meta["fingerprint"], depends)
+    inputs = [incremental.X_PREFIX + c for c in depends["inputs"].split(",") if c]
+    missing = sorted({"lead_id", "input_hash", *PER_LEAD, *inputs} - set(base.rows.columns))
+    return changed or (f"the state of run {base.run_id} lacks {', '.join(missing)}" if missing else "")
 
 
 def assign_tiers(rank: pd.Series, cutoffs: dict[str, float]) -> pd.Series:

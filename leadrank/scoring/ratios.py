@@ -112,19 +112,20 @@ def _risk_flags(frame: pd.DataFrame, cfg: ScoringConfig) -> pd.Series:
     return pd.Series([";".join(names[row]) for row in flags.to_numpy()], index=frame.index, dtype=object)
 
 
-def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame) -> pd.DataFrame:
+def match_to_leads(statements: pd.DataFrame, leads: pd.DataFrame, index: LeadIndex | None = None) -> pd.DataFrame:
     """The statement of each lead, matched by the lead index (lead_index: valid 统一社会信用代码,
     then name cores; one lead per company). A lead reached by several statements keeps the one
     matched by the best rule, then the latest year. One row per matched lead with `lead_id`."""
     if statements.empty or leads.empty:
         return pd.DataFrame(columns=["lead_id", *statements.columns])
-    lead, level = LeadIndex(leads).match(statements["uscc"], statements["company_name"])
+    lead, level = (index or LeadIndex(leads)).match(statements["uscc"], statements["company_name"])
     matched = statements.assign(lead_id=lead, _level=level)[lead.notna()]
     matched = matched.sort_values(["_level", "year"], ascending=[True, False], na_position="last", kind="stable")
     return matched.drop_duplicates("lead_id")[["lead_id", *statements.columns]].reset_index(drop=True)
 
 
-def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, cfg: ScoringConfig) -> pd.DataFrame:
+def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, cfg: ScoringConfig,
+                index: LeadIndex | None = None) -> pd.DataFrame:
     """One row per lead: ratios, percentiles, ratio_score, coverage, risk flags (NaN where
     a lead has no statements)."""
     base = statements.rename(columns={"collection_days": "collection_days_src", "inventory_days": "inventory_days_src"})
@@ -144,7 +145,7 @@ def lead_ratios(statements: pd.DataFrame, leads: pd.DataFrame, cfg: ScoringConfi
         return out
     # Percentiles come from every company in the statements (the peer universe), not only leads.
     scored = score_ratios(compute_ratios(base), cfg)
-    matched = match_to_leads(scored, leads)
+    matched = match_to_leads(scored, leads, index)
     out = pd.DataFrame({"lead_id": leads["lead_id"]}).merge(matched, on="lead_id", how="left")
     out["ratio_score"] = out["ratio_score"].fillna(NEUTRAL)
     out["ratio_coverage"] = out["ratio_coverage"].fillna(0.0)

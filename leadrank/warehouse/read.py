@@ -139,6 +139,13 @@ def run_status(engine: Engine, run_id: str) -> str | None:
         return conn.execute(text("SELECT status FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).scalar()
 
 
+def base_run_id(engine: Engine, run_id: str) -> str | None:
+    """The latest published run when `run_id` began (None: none yet, or a run this warehouse does
+    not know): what an incremental step of the run builds on."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT base_run_id FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).scalar()
+
+
 def unpublished_run_of_flow_run(engine: Engine, flow_run_id: str) -> str | None:
     """The latest run a Prefect flow run began and did not publish: what a retry of it resumes."""
     with engine.connect() as conn:
