@@ -7,7 +7,9 @@ views it reads are found in its text, so they are created first.
 
 `schema_views` records the checksum of every view as created. When a file changed, a view is
 missing, a file was removed or a migration ran, every recorded and defined view is dropped and
-re-created in one transaction, so readers see the old marts or the new ones, never none. On
+re-created in one transaction, so readers see the old marts or the new ones, never none (when
+migrations run, the views are dropped before them, in their transaction: a migration may then
+change or drop any table a view reads, see warehouse.migrate). On
 PostgreSQL dropping a view drops its grants: every privilege held on a re-created view (the
 `leadrank db grant-sales` roles' SELECT) is read before and granted again after, and the
 security barrier is restored by access.secure_marts after every upgrade. A view of someone
@@ -89,19 +91,31 @@ def _drop(conn: Connection, names: list[str]) -> None:
         raise ViewError("the views cannot be re-created: " + " ".join(detail[:3])) from exc
 
 
-def recreate(conn: Connection, *, force: bool) -> list[str]:
+def drop_managed(conn: Connection) -> list[tuple[str, str]]:
+    """Drop every view recorded or defined here that exists; returns what gives back the
+    privileges others held on them (PostgreSQL), for `recreate(restore=...)`. Runs in the
+    caller's transaction."""
+    wanted = {v.name for v in defined(conn.dialect.name)}
+    recorded = set(_recorded(conn)) if inspect(conn).has_table("schema_views") else set()
+    managed = sorted((recorded | wanted) & set(inspect(conn).get_view_names()))
+    grants = _privileges(conn, managed) if conn.dialect.name == "postgresql" else []
+    _drop(conn, managed)
+    return grants
+
+
+def recreate(conn: Connection, *, force: bool, restore: list[tuple[str, str]] | None = None) -> list[str]:
     """Re-create the views when a file differs from what was created (or `force`, after a
-    migration); returns the views created, [] when all were current. Runs in the caller's
+    migration); returns the views created, [] when all were current. `restore`: the grants on
+    views dropped before migrations (drop_managed), given back too. Runs in the caller's
     transaction."""
     views = defined(conn.dialect.name)
     wanted = {v.name: v.checksum() for v in views}
-    recorded = _recorded(conn)
-    existing = set(inspect(conn).get_view_names())
-    if not force and recorded == wanted and existing >= set(wanted):
-        return []
-    managed = sorted((set(recorded) | set(wanted)) & existing)
-    grants = _privileges(conn, managed) if conn.dialect.name == "postgresql" else []
-    _drop(conn, managed)
+    if restore is None:
+        recorded = _recorded(conn)
+        existing = set(inspect(conn).get_view_names())
+        if not force and recorded == wanted and existing >= set(wanted):
+            return []
+    grants = [*(restore or []), *drop_managed(conn)]  # and those the migrations created
     for view in views:
         for statement in split_statements(view.sql()):
             conn.exec_driver_sql(statement)
