@@ -5,9 +5,9 @@ that replaces it on that dialect. Each migration runs in one transaction with it
 row, so a failed migration leaves nothing half-applied; a checksum catches edited history.
 Views are not migrations: leadrank/sql/views/ holds their current definitions, re-created after
 the migrations when one changed (warehouse.views), so editing a view needs no migration. Pending
-migrations run in one transaction that first drops the views (keeping others' grants on them) and
-ends by re-creating them: a migration may change or drop any table a view reads, and readers see
-the old schema and marts or the new ones, never a mix.
+migrations run in one transaction that ends by re-creating the views (others' grants on them read
+before the migrations): a migration may drop the views that read a table it replaces (0080), and
+readers see the old schema and marts or the new ones, never a mix.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from leadrank.paths import SQL_DIR
 from leadrank.warehouse.access import secure_marts
 from leadrank.warehouse.engine import advisory_xact_lock, writer
 from leadrank.warehouse.sql_files import SqlText, for_dialect, split_statements
-from leadrank.warehouse.views import drop_managed
+from leadrank.warehouse.views import managed_grants
 from leadrank.warehouse.views import recreate as recreate_views
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -89,7 +89,7 @@ def upgrade(engine: Engine) -> list[str]:
         _serialise(conn)
         done = {v for (v,) in conn.execute(text("SELECT version FROM schema_migrations")).all()}
         pending = [m for m in available(engine.dialect.name) if m.version not in done]  # others may have applied some
-        restore = drop_managed(conn) if pending else None
+        restore = managed_grants(conn) if pending else None  # a migration may drop views
         for migration in pending:
             for statement in split_statements(migration.sql()):
                 conn.exec_driver_sql(statement)
