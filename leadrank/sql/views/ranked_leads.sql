@@ -35,11 +35,12 @@ SELECT
          ELSE 'unchanged' END AS movement,
     b.rank AS prev_rank, v.key_account, v.est_monthly_volume, l.uscc, l.sources, l.first_seen_at, k.run_id,
     b.tier AS prev_tier, v.channel, l.phone_type, l.address, l.other_phones, l.other_emails, l.n_sources,
-    l.source_kinds, l.first_seen_run, CASE WHEN l.listed THEN p.seen_at ELSE l.last_seen_at END AS last_seen_at,
+    l.source_kinds, l.first_seen_run,
+    CASE WHEN l.listed THEN (SELECT p.seen_at FROM latest_published_run p) ELSE l.last_seen_at END AS last_seen_at,
     l.industry
-FROM latest_published_run p
-JOIN lead_ranks k ON k.run_id = p.run_id
+FROM lead_ranks k
 JOIN score_versions v ON v.version_id = k.version_id
 JOIN leads l ON l.lead_id = k.lead_id
-LEFT JOIN lead_ranks b ON b.run_id = p.base_run_id AND b.lead_id = k.lead_id
-WHERE NOT EXISTS (SELECT 1 FROM suppressed_leads x WHERE x.lead_id = k.lead_id);
+LEFT JOIN lead_ranks b ON b.run_id = (SELECT p.base_run_id FROM latest_published_run p) AND b.lead_id = k.lead_id
+WHERE k.run_id = (SELECT p.run_id FROM latest_published_run p)
+AND NOT EXISTS (SELECT 1 FROM suppressed_leads x WHERE x.lead_id = k.lead_id);
