@@ -286,7 +286,6 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     counting afterwards needs no read of the stored leads."""
     tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"].astype(bool), "lead_id"]).to_numpy()
     frame = leads.copy()
-    frame["record_hash"] = golden_hash(frame)
     listed = records[~records["expired"].astype(bool)]
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone")
     frame["other_emails"] = other_contacts(listed, frame, "email_norm", "email")
@@ -306,6 +305,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     stored_ids = pd.Index(pd.Series(ids, dtype=object))
     same = _unchanged(stored_ids.get_indexer(frame["lead_id"]), _hashes(hashes), frame["content_hash"].to_numpy())
     write = frame if full else frame[~same]
+    write = write.assign(record_hash=golden_hash(write))  # of the rows written only: the others keep theirs
     sets = {c: f"excluded.{c}" for c in LEAD_TABLE_COLUMNS
             if c not in ("lead_id", "first_seen_run", "first_seen_at", "last_seen_run", "last_seen_at", "listed")}
     sets["updated_run"] = ("CASE WHEN leads.record_hash = excluded.record_hash THEN leads.updated_run "
