@@ -5,7 +5,7 @@ For each dialect (SQLite file, PostgreSQL database) it times:
     records and scores, in one transaction: hashing, movement, contacts, suppression, dropouts);
   - leadrank night 2: the same N leads again with changed ranks, 95% of records seen again,
     1% new leads and a few merges (upserts, movement against night 1, dropped-out leads);
-  - plain bulk load: the same rows that night 1 stores (leads, lead_records, lead_scores) loaded
+  - plain bulk load: the same rows that night 1 stores (leads, lead_records, score_versions, lead_ranks) loaded
     into empty tables of the same schema by the plainest fast path each database offers: COPY of
     a CSV buffer on PostgreSQL, one executemany per table on SQLite, in one transaction.
 The goal is leadrank's night 1 within 2x of the plain bulk load. Data is synthetic (Chinese
@@ -193,8 +193,11 @@ def stored_frames(frames: dict[str, pd.DataFrame], run_id: str) -> dict[str, pd.
         status="active", merged_into=None, record_hash="0", first_seen_run=run_id, last_seen_run=run_id,
         first_seen_at="2026-05-01T02:30:00+00:00", last_seen_at="2026-05-01T02:30:00+00:00", updated_run=run_id)
     records = frames["records"].assign(first_seen_run=run_id, last_seen_run=run_id)[load.RECORD_COLUMNS]
-    scores = frames["scores"].assign(run_id=run_id, prev_rank=None, movement="new")
-    return {"leads": leads, "lead_records": records, "lead_scores": scores}
+    scores = frames["scores"]
+    versions = scores[["lead_id", *load.VERSION_COLUMNS]].assign(since_run=run_id, dropped=False)
+    versions.insert(0, "version_id", np.arange(1, len(scores) + 1))
+    ranks = scores[["lead_id", "rank", "tier"]].assign(run_id=run_id, version_id=versions["version_id"].to_numpy())
+    return {"leads": leads, "lead_records": records, "score_versions": versions, "lead_ranks": ranks}
 
 
 def plain_load(url: str, tables: dict[str, pd.DataFrame], into: dict[str, list[float]]) -> None:
@@ -279,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             print("[postgresql] skipped: no --pg-url / LEADRANK_BENCH_PG_URL / LEADRANK_TEST_PG_URL")
             continue
         results[dialect] = bench(dialect, args.rows, args.pg_url, max(args.repeat, 1))
-    print(f"\nLoad of {args.rows:,} scored leads (leads + lead_records + lead_scores), best of {max(args.repeat, 1)}: "
+    print(f"\nLoad of {args.rows:,} scored leads (leads + lead_records + score_versions + lead_ranks), best of {max(args.repeat, 1)}: "
           "wall seconds (CPU seconds of this process; on SQLite that is all the work)")
     print(f"{'dialect':<11} {'plain bulk':>14} {'leadrank night 1':>18} {'ratio':>6} {'leadrank night 2':>18} {'ratio':>6}")
     for dialect, r in results.items():

@@ -371,7 +371,8 @@ def _keys_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) -> dict[str, int]:
+def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any], *, full: bool = False) -> dict[str, int]:
+    """Publish the run (load.publish_run: only what changed is written, or everything with `full`)."""
     files = RunFiles(run_id)
     # The big frames as stored (Arrow-backed strings): the bulk writers bind them column by
     # column, and a million records as Python objects took gigabytes.
@@ -391,6 +392,7 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any]) ->
                            if files.stage(name).exists()], ignore_index=True),
         model=model,
         summary=summary,
+        full=full,
     )
 
 

@@ -193,7 +193,7 @@ def test_load_failure_fails_the_run_keeps_the_list_alerts_and_resumes(prefect_ha
     first = nightly_refresh(config=str(demo_config), warehouse=warehouse)
     engine = make_engine(warehouse)
     with engine.begin() as conn:  # the warehouse refuses the load, as a full disk would
-        conn.execute(text("CREATE TRIGGER refuse_scores BEFORE INSERT ON lead_scores "
+        conn.execute(text("CREATE TRIGGER refuse_scores BEFORE INSERT ON lead_ranks "
                           "BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
     httpserver.expect_request("/alerts", method="POST").respond_with_data("ok")
     CustomWebhookNotificationBlock(

@@ -236,8 +236,8 @@ config, url, marker = sys.argv[1:4]
 write_records = load._write_records
 
 
-def records_then_hang(conn, run_id, records):
-    write_records(conn, run_id, records)  # leads and their records are written, not committed
+def records_then_hang(*args, **kwargs):
+    write_records(*args, **kwargs)  # leads and their records are written, not committed
     open(marker, "w").close()
     time.sleep(600)
 

@@ -510,7 +510,7 @@ def test_grant_sales_reads_marts_only(warehouse_url, demo_config):
             "INSERT INTO outcomes (outcome_id, lead_id, outcome, imported_at) VALUES ('x', 'y', 'won', now())",
             # mart_runs selects from one table, so PostgreSQL could write through it: only the grant stops it.
             "UPDATE mart_runs SET run_id = run_id", "DELETE FROM mart_runs", "INSERT INTO mart_runs (run_id) VALUES ('x')",
-            "DELETE FROM leads", "UPDATE lead_scores SET tier = 'A'",
+            "DELETE FROM leads", "UPDATE lead_ranks SET tier = 'A'", "SELECT * FROM score_versions",
             "CREATE TABLE sales_scratch (x int)", "TRUNCATE stg_prospects",
         ]
         for statement in refused:

@@ -172,16 +172,17 @@ def test_a_warehouse_from_before_the_view_files_keeps_its_sales_grants(pg_url, r
 
     old = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, old)
-    (old / "0070_views_from_files.sql").unlink()
+    for later in [*old.glob("0070_*.sql"), *old.glob("0080_*.sql")]:
+        later.unlink()
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", old)
-    monkeypatch.setattr(migrate, "recreate_views", lambda conn, force: [])  # the upgrade as it was
+    monkeypatch.setattr(migrate, "recreate_views", lambda conn, force, **_: [])  # the upgrade as it was
     engine = make_engine(pg_url)
     upgrade(engine)
     grant_sales(engine, role)
     before = privileges(engine, role)
     assert "ranked_leads" in before and "latest_published_run" not in inspect(engine).get_view_names()
     monkeypatch.undo()
-    assert upgrade(engine) == ["0070"]
+    assert upgrade(engine) == ["0070", "0080"]  # 0080 drops the views that read lead_scores
     assert privileges(engine, role) == before
     with engine.connect() as conn:
         definition = conn.execute(text("SELECT pg_get_viewdef('ranked_leads'::regclass)")).scalar()

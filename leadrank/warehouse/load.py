@@ -11,9 +11,15 @@ it began (`base_run_id`): of two overlapping runs, one publishes and the other f
 PublishConflict instead of publishing leads resolved against stale data.
 
 A million leads is an ordinary night, so nothing here works row by row: frames go to the
-database in bulk (`bulk`), bookkeeping that depends on stored rows (first seen, last seen,
-updated) is done by the upsert itself, and changes to existing rows are set-based UPDATEs
-from a temporary table.
+database in bulk (`bulk`), bookkeeping that depends on stored rows (first seen, updated) is done
+by the upsert itself, and changes to existing rows are set-based UPDATEs from a temporary table.
+And most of a night is what the night before published, so only what changed is written
+(migration 0080): a lead or record whose stored fingerprint of its values (content_hash) equals
+tonight's is left alone; "listed by the latest published run" is a flag written when it turns on
+or off, not a last-seen run rewritten on every row each night; scores are stored as versions,
+one when a lead's scored values change, and each run adds only its narrow ranking (lead_ranks),
+from which the views compute movement. `full=True` writes everything as if nothing were stored
+(the same marts; tests compare the two).
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
-from leadrank.contracts import EVENT_COLUMNS, EXTRACTED, LEAD_COLUMNS, OUTCOME_COLUMNS, REJECT_COLUMNS, RESOLVED
+from leadrank.contracts import (
+    EVENT_COLUMNS,
+    EXTRACTED,
+    LEAD_COLUMNS,
+    OUTCOME_COLUMNS,
+    REJECT_COLUMNS,
+    RESOLVED,
+    SCORE_COLUMNS,
+)
 from leadrank.warehouse.bulk import insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
@@ -43,10 +57,19 @@ STG_PROSPECT_COLUMNS = ["run_id", "record_key", *[c for c in EXTRACTED if c not 
 # last_seen_run gives); it adds the run bookkeeping itself.
 RECORD_COLUMNS_STAGED = [c for c in RESOLVED if c not in ("run_id", "raw", "seen_tonight", "nights_unlisted")]
 RECORD_COLUMNS = [*RECORD_COLUMNS_STAGED, "first_seen_run", "last_seen_run"]
+# A record's stored values but its fetch time, which moves at every fetch of an unchanged record.
+RECORD_HASHED = [c for c in RECORD_COLUMNS_STAGED if c != "fetched_at"]
 GOLDEN_HASHED = [c for c in LEAD_COLUMNS if c not in ("lead_id", "first_fetched_at", "last_fetched_at")]
 LEAD_TABLE_COLUMNS = [c for c in LEAD_COLUMNS if c not in ("first_fetched_at", "last_fetched_at")] + [
     "other_phones", "other_emails", "status", "merged_into", "record_hash", "first_seen_run", "last_seen_run",
-    "first_seen_at", "last_seen_at", "updated_run"]
+    "first_seen_at", "last_seen_at", "updated_run", "content_hash", "listed"]
+# What a publish writes to a lead but the run bookkeeping (status and merged_into are 'active'
+# and NULL on every row it writes; merges and expiry reset content_hash when they change them).
+LEAD_HASHED = [*GOLDEN_HASHED, "other_phones", "other_emails"]
+# A lead's scored values: a new score version when one of them changes (score_versions).
+# (lead_id, rank and tier are the run's ranking, not the lead's values).
+VERSION_COLUMNS = [c for c in SCORE_COLUMNS if c not in ("lead_id", "rank", "tier")]
+HASH_ROWS = 100_000
 OUTCOME_TABLE_COLUMNS = ["outcome_id", *[c for c in OUTCOME_COLUMNS if c != "row_no"], "imported_at"]
 LATEST_PUBLISHED = "SELECT run_id FROM latest_published_run"  # leadrank/sql/views/latest_published_run.sql
 
@@ -97,20 +120,71 @@ def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
     insert_frame(conn, "stg_rejects", frame[REJECT_COLUMNS])
 
 
-def golden_hash(leads: pd.DataFrame) -> pd.Series:
-    """A fingerprint of each lead's golden fields (joined and hashed in C++ and numpy, not per
-    row in Python): a changed fingerprint is an updated lead."""
+def _text_columns(frame: pd.DataFrame, columns: list[str], null: str) -> list[pa.Array]:
     parts = []
-    for column in GOLDEN_HASHED:
-        values = leads[column]
+    for column in columns:
+        values = frame[column]
         try:
             array = pa.array(values, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: compare their text
             array = pa.array([None if pd.isna(v) else str(v) for v in values], type=pa.string())
-        parts.append(pc.fill_null(pc.cast(array, pa.string()), ""))
+        parts.append(pc.fill_null(pc.cast(array, pa.string()), null))
+    return parts
+
+
+def golden_hash(leads: pd.DataFrame) -> pd.Series:
+    """A fingerprint of each lead's golden fields (joined and hashed in C++ and numpy, not per
+    row in Python): a changed fingerprint is an updated lead."""
+    parts = _text_columns(leads, GOLDEN_HASHED, "")
     joined = pc.binary_join_element_wise(*parts, "\x1f").to_numpy(zero_copy_only=False).astype(object)
     digits = pd.util.hash_array(joined, categorize=False).astype(">u8").tobytes().hex()
     return pd.Series([digits[i : i + 16] for i in range(0, len(digits), 16)], index=leads.index, dtype=object)
+
+
+def row_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A 64-bit fingerprint of each row's values in `columns` (int64, as stored): equal values
+    give an equal fingerprint night after night, and a missing value differs from an empty one.
+    A row whose stored fingerprint equals tonight's is not written again (a different one for
+    equal values, e.g. after a dtype change, only costs a write)."""
+    out = np.empty(len(frame), dtype=np.uint64)
+    for start in range(0, len(frame), HASH_ROWS):  # batches: the joined text of a million rows is large
+        chunk = frame.iloc[start : start + HASH_ROWS]
+        joined = pc.binary_join_element_wise(*_text_columns(chunk, columns, "\x00"), "\x1f")
+        out[start : start + len(chunk)] = pd.util.hash_array(joined.to_numpy(zero_copy_only=False).astype(object),
+                                                             categorize=False)
+    return out.view(np.int64)
+
+
+def _stored(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a query on the raw driver cursor (a million narrow rows: no per-row SQLAlchemy)."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        marker = "%s" if conn.dialect.name == "postgresql" else "?"
+        cursor.execute(sql.replace("?", marker), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+NO_HASH = -(2**63)
+
+
+def _hashes(values: tuple[Any, ...] | list[Any]) -> np.ndarray:
+    """Stored fingerprints as int64, NULL (never matching: written again) as a value row_hash
+    gives with probability 2**-64."""
+    return np.array([NO_HASH if v is None else v for v in values], dtype=np.int64)
+
+
+def _unchanged(at: np.ndarray, stored: np.ndarray, tonight: np.ndarray) -> np.ndarray:
+    """Rows stored (`at`: their position among the stored, -1 when new) with tonight's fingerprint."""
+    found = at >= 0
+    same = np.zeros(len(at), dtype=bool)
+    same[found] = stored[at[found]] == tonight[found]
+    return same
+
+
+def _keys_table(conn: Connection, name: str, keys: pd.Series, column: str) -> None:
+    temp_table(conn, name, pd.DataFrame({column: pd.Series(keys, dtype=object)}), {column: "TEXT"})
 
 
 def publish_run(
@@ -125,10 +199,13 @@ def publish_run(
     rejects: pd.DataFrame,
     model: dict[str, Any],
     summary: dict[str, Any],
+    full: bool = False,
 ) -> dict[str, int]:
     """Publish a run atomically. Returns lead counts: new, updated, unchanged, merged, and how
-    many leads of the previous list dropped out. The frames are the run's stage files as their
-    contracts hand them on (leadrank.run_files.RunFiles.read_stage): bool columns are bool."""
+    many leads of the previous list dropped out. Only rows that changed are written, unless
+    `full` (every lead, record and score written again: the same marts). The frames are the
+    run's stage files as their contracts hand them on (leadrank.run_files.RunFiles.read_stage):
+    bool columns are bool."""
     stamp = now()
     merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
@@ -143,13 +220,13 @@ def publish_run(
             raise PublishConflict(
                 f"run {run_id} cannot publish: run {previous} published while it was running, so its leads were "
                 f"resolved against older data; resume it (leadrank run --resume {run_id}) to redo them")
-        counts = _write_leads(conn, run_id, leads, records, stamp)
-        _write_records(conn, run_id, records)
+        counts = _write_leads(conn, run_id, leads, records, stamp, previous, full=full)
+        _write_records(conn, run_id, records, previous, full=full)
         _write_events(conn, run_id, events, stamp)
         _apply_merges(conn, absorbed)
         expired = _expire_leads(conn, records, leads)
         counts["merged"] = len(absorbed)
-        counts["dropped"] = _write_scores(conn, run_id, scores, previous, absorbed, expired)
+        counts["dropped"] = _write_scores(conn, run_id, scores, previous, absorbed, expired, full=full)
         write_outcomes(conn, outcomes, stamp)
         add_rejects(conn, run_id, rejects)
         refresh_matches(conn)
@@ -158,9 +235,9 @@ def publish_run(
                      reason=model.get("reason"), source=model.get("source", "nightly"), artifact=artifact,
                      used_model_id=model.get("used_model_id"), trained_at=stamp)
         conn.execute(
-            text("UPDATE pipeline_runs SET status = 'published', finished_at = :t, published_at = :t, summary = :s "
-                 "WHERE run_id = :r"),
-            {"r": run_id, "t": now(precise=True),
+            text("UPDATE pipeline_runs SET status = 'published', finished_at = :t, published_at = :t, summary = :s, "
+                 "seen_at = :seen WHERE run_id = :r"),
+            {"r": run_id, "t": now(precise=True), "seen": stamp,
              "s": json.dumps({**summary, "leads": counts}, ensure_ascii=False, default=str)},
         )
     return counts
@@ -182,13 +259,40 @@ def other_contacts(records: pd.DataFrame, leads: pd.DataFrame, column: str, best
     return leads["lead_id"].map(joined).astype(object)
 
 
-def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame, stamp: str) -> dict[str, int]:
-    """Upsert the golden records. The upsert keeps first-seen bookkeeping, moves last-seen only
-    for leads a source listed tonight, and marks a lead updated only when its fingerprint
-    changed; counting afterwards needs no read of the stored leads."""
-    tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"], "lead_id"])
+def _listing(conn: Connection, table: str, key: str, keys: pd.Series, listed: np.ndarray, run_id: str,
+             previous: str | None, stamp: str, stored_keys: pd.Index, stored_listed: np.ndarray) -> None:
+    """Move the `listed` flag of `table` where it turns: on for stored rows listed tonight that
+    the previous run did not list (last seen: tonight), off for rows it listed that tonight
+    does not (last seen: the previous run, stored now). Rows listed night after night are not
+    written; the views read their last-seen run as the latest published run's."""
+    tonight = pd.Index(keys[listed])
+    known_on = stored_keys[stored_listed]
+    turning_on = tonight[tonight.isin(stored_keys) & ~tonight.isin(known_on)]
+    turning_off = known_on[~known_on.isin(tonight)]
+    seen_at = table == "leads"
+    if len(turning_on):
+        _keys_table(conn, "_listed_on", turning_on.to_series(), key)
+        conn.execute(text(f"UPDATE {table} SET listed = TRUE, last_seen_run = :r"
+                          + (", last_seen_at = :t" if seen_at else "")
+                          + f" WHERE {key} IN (SELECT {key} FROM _listed_on)"), {"r": run_id, "t": stamp})
+        conn.exec_driver_sql("DROP TABLE _listed_on")
+    if len(turning_off):
+        before = conn.execute(text("SELECT seen_at FROM pipeline_runs WHERE run_id = :r"), {"r": previous}).scalar()
+        _keys_table(conn, "_listed_off", turning_off.to_series(), key)
+        conn.execute(text(f"UPDATE {table} SET listed = FALSE, last_seen_run = :r"
+                          + (", last_seen_at = :t" if seen_at else "")
+                          + f" WHERE {key} IN (SELECT {key} FROM _listed_off)"), {"r": previous, "t": before})
+        conn.exec_driver_sql("DROP TABLE _listed_off")
+
+
+def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame, stamp: str,
+                 previous: str | None, *, full: bool = False) -> dict[str, int]:
+    """Upsert the golden records that are new or changed (their content_hash differs). The
+    upsert keeps first-seen bookkeeping and marks a lead updated only when its golden
+    fingerprint changed; the listed flag moves for the leads whose listing turned (_listing);
+    counting afterwards needs no read of the stored leads."""
+    tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"], "lead_id"]).to_numpy()
     frame = leads.copy()
-    frame["record_hash"] = golden_hash(frame)
     listed = records[~records["expired"]]
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone")
     frame["other_emails"] = other_contacts(listed, frame, "email_norm", "email")
@@ -201,12 +305,21 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     frame["updated_run"] = run_id
     frame["n_sources"] = frame["n_sources"].astype(int)
     frame["n_records"] = frame["n_records"].astype(int)
-    sets = {c: f"excluded.{c}" for c in LEAD_TABLE_COLUMNS if c not in ("lead_id", "first_seen_run", "first_seen_at")}
-    sets["last_seen_run"] = "COALESCE(excluded.last_seen_run, leads.last_seen_run)"
-    sets["last_seen_at"] = "COALESCE(excluded.last_seen_at, leads.last_seen_at)"
+    frame["content_hash"] = row_hash(frame, LEAD_HASHED)
+    frame["listed"] = tonight
+    stored = _stored(conn, "SELECT lead_id, content_hash, listed FROM leads")
+    ids, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
+    stored_ids = pd.Index(pd.Series(ids, dtype=object))
+    same = _unchanged(stored_ids.get_indexer(frame["lead_id"]), _hashes(hashes), frame["content_hash"].to_numpy())
+    write = frame if full else frame[~same]
+    write = write.assign(record_hash=golden_hash(write))  # of the rows written only: the others keep theirs
+    sets = {c: f"excluded.{c}" for c in LEAD_TABLE_COLUMNS
+            if c not in ("lead_id", "first_seen_run", "first_seen_at", "last_seen_run", "last_seen_at", "listed")}
     sets["updated_run"] = ("CASE WHEN leads.record_hash = excluded.record_hash THEN leads.updated_run "
                            "ELSE excluded.updated_run END")
-    insert_frame(conn, "leads", frame[LEAD_TABLE_COLUMNS], conflict=["lead_id"], sets=sets)
+    insert_frame(conn, "leads", write[LEAD_TABLE_COLUMNS], conflict=["lead_id"], sets=sets)
+    _listing(conn, "leads", "lead_id", frame["lead_id"], tonight, run_id, previous, stamp, stored_ids,
+             np.array(flags, dtype=bool))
     new, updated = conn.execute(text(
         "SELECT SUM(CASE WHEN first_seen_run = :r THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN updated_run = :r AND first_seen_run <> :r THEN 1 ELSE 0 END) FROM leads"), {"r": run_id}).one()
@@ -214,22 +327,35 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     return {"new": new, "updated": updated, "unchanged": len(frame) - new - updated}
 
 
-def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None:
-    tonight = records["seen_tonight"]
-    fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id)[RECORD_COLUMNS]
-    update = [c for c in RECORD_COLUMNS if c not in ("record_key", "first_seen_run")]
-    insert_frame(conn, "lead_records", fresh, conflict=["record_key"], update=update)
-    # Records not seen tonight keep their run bookkeeping; only their lead and expiry may have changed.
+def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previous: str | None, *,
+                   full: bool = False) -> None:
+    """Records listed tonight that are new or changed (content_hash) are upserted; the listed
+    flag moves where a listing turned (_listing)."""
+    tonight = records["seen_tonight"].to_numpy()
+    fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id, listed=True)
+    fresh["content_hash"] = row_hash(fresh, RECORD_HASHED)
+    stored = _stored(conn, "SELECT record_key, content_hash, listed FROM lead_records")
+    keys, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
+    stored_keys = pd.Index(pd.Series(keys, dtype=object))
+    same = _unchanged(stored_keys.get_indexer(fresh["record_key"]), _hashes(hashes), fresh["content_hash"].to_numpy())
+    write = fresh if full else fresh[~same]
+    columns = [*RECORD_COLUMNS, "content_hash", "listed"]
+    update = [c for c in columns if c not in ("record_key", "first_seen_run")]
+    insert_frame(conn, "lead_records", write[columns], conflict=["record_key"], update=update)
+    _listing(conn, "lead_records", "record_key", records["record_key"], tonight, run_id, previous, "", stored_keys,
+             np.array(flags, dtype=bool))
+    # Records not seen tonight keep their values; only their lead and expiry may have changed
+    # (then their fingerprint no longer describes them: the next listing writes them again).
     stale = records.loc[~tonight, ["record_key", "lead_id", "match_evidence", "expired"]]
     if stale.empty:
         return
     temp_table(conn, "_stale_records", stale, {"record_key": "TEXT", "lead_id": "TEXT", "match_evidence": "TEXT",
                                                "expired": "BOOLEAN"})
     conn.exec_driver_sql(
-        "UPDATE lead_records SET lead_id = s.lead_id, match_evidence = s.match_evidence, expired = s.expired "
-        "FROM _stale_records s WHERE lead_records.record_key = s.record_key AND (lead_records.lead_id <> s.lead_id "
-        "OR COALESCE(lead_records.match_evidence, '') <> COALESCE(s.match_evidence, '') "
-        "OR lead_records.expired <> s.expired)")
+        "UPDATE lead_records SET lead_id = s.lead_id, match_evidence = s.match_evidence, expired = s.expired, "
+        "content_hash = NULL FROM _stale_records s WHERE lead_records.record_key = s.record_key AND "
+        "(lead_records.lead_id <> s.lead_id OR COALESCE(lead_records.match_evidence, '') <> "
+        "COALESCE(s.match_evidence, '') OR lead_records.expired <> s.expired)")
     conn.exec_driver_sql("DROP TABLE _stale_records")
 
 
@@ -253,9 +379,10 @@ def _apply_merges(conn: Connection, absorbed: dict[str, str]) -> None:
         return
     merges = pd.DataFrame({"absorbed": list(absorbed), "survivor": list(absorbed.values())})
     temp_table(conn, "_merges", merges, {"absorbed": "TEXT", "survivor": "TEXT"})
-    conn.exec_driver_sql("UPDATE leads SET status = 'merged', merged_into = m.survivor FROM _merges m "
-                         "WHERE leads.lead_id = m.absorbed")
-    conn.exec_driver_sql("UPDATE leads SET merged_into = m.survivor FROM _merges m WHERE leads.merged_into = m.absorbed")
+    conn.exec_driver_sql("UPDATE leads SET status = 'merged', merged_into = m.survivor, content_hash = NULL "
+                         "FROM _merges m WHERE leads.lead_id = m.absorbed")
+    conn.exec_driver_sql("UPDATE leads SET merged_into = m.survivor, content_hash = NULL FROM _merges m "
+                         "WHERE leads.merged_into = m.absorbed")
     conn.exec_driver_sql("DROP TABLE _merges")
 
 
@@ -268,51 +395,55 @@ def _expire_leads(conn: Connection, records: pd.DataFrame, leads: pd.DataFrame) 
     if expired.empty:
         return set()
     temp_table(conn, "_expired_leads", pd.DataFrame({"lead_id": expired}), {"lead_id": "TEXT"})
-    conn.exec_driver_sql("UPDATE leads SET status = 'expired' FROM _expired_leads e "
+    conn.exec_driver_sql("UPDATE leads SET status = 'expired', content_hash = NULL FROM _expired_leads e "
                          "WHERE leads.lead_id = e.lead_id AND leads.status = 'active'")
     conn.exec_driver_sql("DROP TABLE _expired_leads")
     return set(expired)
 
 
 def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
-    """lead_id, rank and tier of every lead in the previously published run."""
-    rows: list[tuple[str, int, str]] = []
-    if previous is not None:
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            marker = "%s" if conn.dialect.name == "postgresql" else "?"
-            cursor.execute(f"SELECT lead_id, rank, tier FROM lead_scores WHERE run_id = {marker}", (previous,))
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-    ids, ranks, tiers = zip(*rows, strict=True) if rows else ((), (), ())
+    """lead_id, rank, tier, score version and its fingerprint of every lead in the previously
+    published run."""
+    rows = [] if previous is None else _stored(
+        conn, "SELECT k.lead_id, k.rank, k.tier, k.version_id, v.score_hash FROM lead_ranks k "
+              "JOIN score_versions v ON v.version_id = k.version_id WHERE k.run_id = ?", (previous,))
+    ids, ranks, tiers, versions, hashes = zip(*rows, strict=True) if rows else ((), (), (), (), ())
     # Object columns: pandas' Arrow-backed strings make isin/map on a million keys slow.
     return pd.DataFrame({"lead_id": pd.Series(ids, dtype=object), "rank": pd.Series(ranks, dtype="int64"),
-                         "tier": pd.Series(tiers, dtype=object)})
+                         "tier": pd.Series(tiers, dtype=object), "version_id": pd.Series(versions, dtype="int64"),
+                         "score_hash": _hashes(hashes)})
 
 
 def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous: str | None,
-                  absorbed: dict[str, str], expired: set[str]) -> int:
-    """This run's scores with movement against the previously published run; the leads of that
-    run missing from this one are recorded as dropped out (merged, expired or not_ranked).
-    Returns how many dropped out."""
+                  absorbed: dict[str, str], expired: set[str], *, full: bool = False) -> int:
+    """This run's ranking (lead_ranks: rank, tier and the score version of every lead), with a
+    new score version for each lead whose scored values differ from its version in the
+    previously published run (or that was not in it); the leads of that run missing from this
+    one are recorded as dropped out (merged, expired or not_ranked) with a tombstone version.
+    Movement is computed by the views. Returns how many dropped out."""
     prev = _previous_scores(conn, previous)
     frame = scores.copy()
-    frame["run_id"] = run_id
-    by_lead = prev.set_index("lead_id")
-    frame["prev_rank"] = frame["lead_id"].map(by_lead["rank"]).astype("Int64")
-    frame["prev_tier"] = frame["lead_id"].map(by_lead["tier"]).astype(object)
-    rank = frame["rank"].to_numpy(dtype=np.int64)
-    known = frame["prev_rank"].notna().to_numpy()
-    before = frame["prev_rank"].fillna(0).to_numpy(dtype=np.int64)
-    frame["movement"] = np.where(~known, "new", np.where(rank < before, "up", np.where(rank > before, "down",
-                                                                                          "unchanged")))
     frame["fin_year"] = pd.to_numeric(frame["fin_year"], errors="coerce").astype("Int64")
-    conn.execute(text("DELETE FROM lead_scores WHERE run_id = :r"), {"r": run_id})
-    insert_frame(conn, "lead_scores", frame)
+    frame["score_hash"] = row_hash(frame, VERSION_COLUMNS)
+    at = pd.Index(prev["lead_id"]).get_indexer(frame["lead_id"])
+    same = _unchanged(at, prev["score_hash"].to_numpy(), frame["score_hash"].to_numpy()) & (not full)
     gone = prev[~prev["lead_id"].isin(frame["lead_id"])]
+    first_id = int(conn.execute(text("SELECT COALESCE(MAX(version_id), 0) FROM score_versions")).scalar()) + 1
+    versions = frame.loc[~same, ["lead_id", *VERSION_COLUMNS, "score_hash"]].assign(since_run=run_id, dropped=False)
+    versions.insert(0, "version_id", np.arange(first_id, first_id + len(versions), dtype=np.int64))
+    insert_frame(conn, "score_versions", versions)
+    version = np.zeros(len(frame), dtype=np.int64)
+    version[same] = prev["version_id"].to_numpy()[at[same]]
+    version[~same] = versions["version_id"].to_numpy()
+    frame["version_id"] = version
+    frame["run_id"] = run_id
+    insert_frame(conn, "lead_ranks", frame[["run_id", "lead_id", "rank", "tier", "version_id"]])
     if gone.empty:
         return 0
+    first_id += len(versions)
+    insert_frame(conn, "score_versions", pd.DataFrame({
+        "version_id": np.arange(first_id, first_id + len(gone), dtype=np.int64), "lead_id": gone["lead_id"].to_numpy(),
+        "since_run": run_id, "dropped": True}))
     dropped = pd.DataFrame({
         "run_id": run_id, "lead_id": gone["lead_id"], "prev_run_id": previous, "prev_rank": gone["rank"],
         "prev_tier": gone["tier"], "merged_into": gone["lead_id"].map(absorbed).astype(object),

@@ -4,7 +4,10 @@ A migration may have a dialect-specific twin (NNNN_name.postgresql.sql or NNNN_n
 that replaces it on that dialect. Each migration runs in one transaction with its bookkeeping
 row, so a failed migration leaves nothing half-applied; a checksum catches edited history.
 Views are not migrations: leadrank/sql/views/ holds their current definitions, re-created after
-the migrations when one changed (warehouse.views), so editing a view needs no migration.
+the migrations when one changed (warehouse.views), so editing a view needs no migration. Pending
+migrations run in one transaction that ends by re-creating the views (others' grants on them read
+before the migrations): a migration may drop the views that read a table it replaces (0080), and
+readers see the old schema and marts or the new ones, never a mix.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from leadrank.paths import SQL_DIR
 from leadrank.warehouse.access import secure_marts
 from leadrank.warehouse.engine import advisory_xact_lock, writer
 from leadrank.warehouse.sql_files import SqlText, for_dialect, split_statements
+from leadrank.warehouse.views import managed_grants
 from leadrank.warehouse.views import recreate as recreate_views
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -65,8 +69,9 @@ def _serialise(conn: Connection) -> None:
 
 def upgrade(engine: Engine) -> list[str]:
     """Apply pending migrations; returns the versions applied. Safe to run from several
-    processes at once: each migration is applied by exactly one of them. On PostgreSQL the mart
-    views are then made security barriers (access.secure_marts), whichever migration made them."""
+    processes at once: the migrations are applied by exactly one of them, all in one transaction
+    with the views' re-creation. On PostgreSQL the mart views are then made security barriers
+    (access.secure_marts), whichever migration made them."""
     with writer(engine).begin() as conn:
         _serialise(conn)
         conn.execute(text(
@@ -74,18 +79,18 @@ def upgrade(engine: Engine) -> list[str]:
             " version TEXT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
         ))
     done = applied(engine)
-    newly: list[str] = []
     for migration in available(engine.dialect.name):
-        if migration.version in done:
-            if done[migration.version] != migration.checksum():
-                raise MigrationError(
-                    f"migration {migration.path.name} changed after it was applied; add a new migration instead"
-                )
-            continue
-        with writer(engine).begin() as conn:
-            _serialise(conn)
-            if conn.execute(text("SELECT 1 FROM schema_migrations WHERE version = :v"), {"v": migration.version}).first():
-                continue  # another process applied it meanwhile
+        if migration.version in done and done[migration.version] != migration.checksum():
+            raise MigrationError(
+                f"migration {migration.path.name} changed after it was applied; add a new migration instead"
+            )
+    newly: list[str] = []
+    with writer(engine).begin() as conn:
+        _serialise(conn)
+        done = {v for (v,) in conn.execute(text("SELECT version FROM schema_migrations")).all()}
+        pending = [m for m in available(engine.dialect.name) if m.version not in done]  # others may have applied some
+        restore = managed_grants(conn) if pending else None  # a migration may drop views
+        for migration in pending:
             for statement in split_statements(migration.sql()):
                 conn.exec_driver_sql(statement)
             conn.execute(
@@ -93,10 +98,8 @@ def upgrade(engine: Engine) -> list[str]:
                 {"v": migration.version, "n": migration.name, "c": migration.checksum(),
                  "t": datetime.now(UTC).isoformat()},
             )
-        newly.append(migration.version)
-    with writer(engine).begin() as conn:
-        _serialise(conn)
-        recreate_views(conn, force=bool(newly))
+            newly.append(migration.version)
+        recreate_views(conn, force=bool(newly), restore=restore)
         if engine.dialect.name == "postgresql":
             secure_marts(conn)
     return newly

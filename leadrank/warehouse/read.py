@@ -12,15 +12,16 @@ from leadrank.warehouse.bulk import temp_table
 def record_leads(engine: Engine) -> pd.DataFrame:
     """record_key and lead_id of every stored source record (which lead each record had) and
     `nights_unlisted`: how many published runs, newest first, went by since one listed it (0: the
-    latest published run did), which is what expires records no source lists any more."""
+    latest published run did: `listed`), which is what expires records no source lists any more."""
     with engine.connect() as conn:
         runs = conn.exec_driver_sql("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
                                     "ORDER BY published_at DESC, run_id DESC").fetchall()
-        rows = conn.exec_driver_sql("SELECT record_key, lead_id, last_seen_run FROM lead_records").fetchall()
-    keys, leads, last_seen = zip(*rows, strict=True) if rows else ((), (), ())
+        rows = conn.exec_driver_sql("SELECT record_key, lead_id, last_seen_run, listed FROM lead_records").fetchall()
+    keys, leads, last_seen, listed = zip(*rows, strict=True) if rows else ((), (), (), ())
     age = {run_id: nights for nights, (run_id,) in enumerate(runs)}
     return pd.DataFrame({"record_key": pd.Series(keys, dtype=object), "lead_id": pd.Series(leads, dtype=object),
-                         "nights_unlisted": pd.Series([age.get(r, len(runs)) for r in last_seen], dtype="int64")})
+                         "nights_unlisted": pd.Series([0 if on else age.get(r, len(runs))
+                                                       for r, on in zip(last_seen, listed, strict=True)], dtype="int64")})
 
 
 def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFrame:

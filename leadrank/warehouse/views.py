@@ -7,9 +7,11 @@ views it reads are found in its text, so they are created first.
 
 `schema_views` records the checksum of every view as created. When a file changed, a view is
 missing, a file was removed or a migration ran, every recorded and defined view is dropped and
-re-created in one transaction, so readers see the old marts or the new ones, never none. On
+re-created in one transaction, so readers see the old marts or the new ones, never none (when
+migrations run, they run in that transaction too: a migration may drop the views that read a
+table it replaces, see warehouse.migrate). On
 PostgreSQL dropping a view drops its grants: every privilege held on a re-created view (the
-`leadrank db grant-sales` roles' SELECT) is read before and granted again after, and the
+`leadrank db grant-sales` roles' SELECT) is read before (before the migrations) and granted again after, and the
 security barrier is restored by access.secure_marts after every upgrade. A view of someone
 else's that reads a mart blocks the drop: the upgrade stops and names it.
 """
@@ -78,6 +80,8 @@ def _privileges(conn: Connection, names: list[str]) -> list[tuple[str, str]]:
 def _drop(conn: Connection, names: list[str]) -> None:
     """Drop the views. PostgreSQL drops them in one statement (dependencies among them allowed,
     others' views on them refused); SQLite checks no dependencies."""
+    if not names:
+        return
     try:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"DROP VIEW IF EXISTS {', '.join(quote(n) for n in names)}")
@@ -89,19 +93,39 @@ def _drop(conn: Connection, names: list[str]) -> None:
         raise ViewError("the views cannot be re-created: " + " ".join(detail[:3])) from exc
 
 
-def recreate(conn: Connection, *, force: bool) -> list[str]:
-    """Re-create the views when a file differs from what was created (or `force`, after a
-    migration); returns the views created, [] when all were current. Runs in the caller's
-    transaction."""
-    views = defined(conn.dialect.name)
-    wanted = {v.name: v.checksum() for v in views}
-    recorded = _recorded(conn)
-    existing = set(inspect(conn).get_view_names())
-    if not force and recorded == wanted and existing >= set(wanted):
-        return []
-    managed = sorted((set(recorded) | set(wanted)) & existing)
+def _managed(conn: Connection) -> list[str]:
+    """The views recorded or defined here that exist."""
+    wanted = {v.name for v in defined(conn.dialect.name)}
+    recorded = set(_recorded(conn)) if inspect(conn).has_table("schema_views") else set()
+    return sorted((recorded | wanted) & set(inspect(conn).get_view_names()))
+
+
+def managed_grants(conn: Connection) -> list[tuple[str, str]]:
+    """What gives back the privileges others hold on the views (PostgreSQL), for
+    `recreate(restore=...)` after migrations that may drop views."""
+    return _privileges(conn, _managed(conn)) if conn.dialect.name == "postgresql" else []
+
+
+def _drop_managed(conn: Connection) -> list[tuple[str, str]]:
+    managed = _managed(conn)
     grants = _privileges(conn, managed) if conn.dialect.name == "postgresql" else []
     _drop(conn, managed)
+    return grants
+
+
+def recreate(conn: Connection, *, force: bool, restore: list[tuple[str, str]] | None = None) -> list[str]:
+    """Re-create the views when a file differs from what was created (or `force`, after a
+    migration); returns the views created, [] when all were current. `restore`: the grants held
+    before migrations that may have dropped views (managed_grants), given back too. Runs in the
+    caller's transaction."""
+    views = defined(conn.dialect.name)
+    wanted = {v.name: v.checksum() for v in views}
+    if restore is None:
+        recorded = _recorded(conn)
+        existing = set(inspect(conn).get_view_names())
+        if not force and recorded == wanted and existing >= set(wanted):
+            return []
+    grants = [*(restore or []), *_drop_managed(conn)]
     for view in views:
         for statement in split_statements(view.sql()):
             conn.exec_driver_sql(statement)

@@ -7,7 +7,7 @@
 --   last_seen_at            when a source last listed the lead (for expired: how long ago)
 CREATE VIEW mart_dropped_leads AS
 SELECT d.lead_id, l.company_name, d.prev_rank, d.prev_tier, d.reason, d.merged_into, d.prev_run_id, d.run_id,
-       l.last_seen_at
+       CASE WHEN l.listed THEN (SELECT p.seen_at FROM latest_published_run p) ELSE l.last_seen_at END AS last_seen_at
 FROM lead_dropouts d
 JOIN leads l ON l.lead_id = d.lead_id
 WHERE d.run_id = (SELECT p.run_id FROM latest_published_run p)

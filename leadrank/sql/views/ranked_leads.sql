@@ -24,15 +24,23 @@
 --   first_seen_run     the run that first saw it
 --   last_seen_at       when a source last listed it
 --   industry           industry as a source gave it
+-- Built from the run's ranking (lead_ranks), the score versions it ranked by and, for movement,
+-- prev_rank and prev_tier, the ranking of the run published before it (its base_run_id).
 CREATE VIEW ranked_leads AS
 SELECT
-    s.rank, s.lead_id, l.company_name, l.company_name_en, s.customer_type AS segment, s.product_line,
-    l.province, l.city, l.website, l.phone, l.email, s.priority, s.tier, s.fit_score, s.model_score,
-    s.top_reasons, s.reasons_for, s.reasons_against, s.movement, s.prev_rank, s.key_account,
-    s.est_monthly_volume, l.uscc, l.sources, l.first_seen_at, s.run_id,
-    s.prev_tier, s.channel, l.phone_type, l.address, l.other_phones, l.other_emails, l.n_sources,
-    l.source_kinds, l.first_seen_run, l.last_seen_at, l.industry
-FROM lead_scores s
-JOIN leads l ON l.lead_id = s.lead_id
-WHERE s.run_id = (SELECT p.run_id FROM latest_published_run p)
-AND NOT EXISTS (SELECT 1 FROM suppressed_leads x WHERE x.lead_id = s.lead_id);
+    k.rank, k.lead_id, l.company_name, l.company_name_en, v.customer_type AS segment, v.product_line,
+    l.province, l.city, l.website, l.phone, l.email, v.priority, k.tier, v.fit_score, v.model_score,
+    v.top_reasons, v.reasons_for, v.reasons_against,
+    CASE WHEN b.rank IS NULL THEN 'new' WHEN k.rank < b.rank THEN 'up' WHEN k.rank > b.rank THEN 'down'
+         ELSE 'unchanged' END AS movement,
+    b.rank AS prev_rank, v.key_account, v.est_monthly_volume, l.uscc, l.sources, l.first_seen_at, k.run_id,
+    b.tier AS prev_tier, v.channel, l.phone_type, l.address, l.other_phones, l.other_emails, l.n_sources,
+    l.source_kinds, l.first_seen_run,
+    CASE WHEN l.listed THEN (SELECT p.seen_at FROM latest_published_run p) ELSE l.last_seen_at END AS last_seen_at,
+    l.industry
+FROM lead_ranks k
+JOIN score_versions v ON v.version_id = k.version_id
+JOIN leads l ON l.lead_id = k.lead_id
+LEFT JOIN lead_ranks b ON b.run_id = (SELECT p.base_run_id FROM latest_published_run p) AND b.lead_id = k.lead_id
+WHERE k.run_id = (SELECT p.run_id FROM latest_published_run p)
+AND NOT EXISTS (SELECT 1 FROM suppressed_leads x WHERE x.lead_id = k.lead_id);
