@@ -194,8 +194,10 @@ def _known_normalised() -> pd.DataFrame | None:
 
 
 def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
-    """Normalise tonight's records, afresh only where their content is new (normalise_known)."""
-    records = _extracted_records(RunFiles(run_id), sources)
+    """Normalise tonight's records, afresh only where their content is new (normalise_known).
+    The records are read as stored (Arrow-backed text): normalising reads each column once per
+    distinct value, and the columns it passes on untouched need never be Python objects."""
+    records = _extracted_records(RunFiles(run_id), sources, as_stored=True)
     normalised, afresh = normalise_known(records, _known_normalised())
     cache = normalise_cache()
     write_frame(normalised[NORMALISE_CACHE].drop_duplicates("content_hash"), cache)

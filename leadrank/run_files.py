@@ -2,8 +2,10 @@
 writer and reader of its stage files and of the run's frozen config.
 
 Steps hand each other these files, never data in memory (leadrank.night declares who reads
-and writes which). Writes are atomic, so a killed step never leaves half a file behind; reads
-give object columns with None for missing values, the form stage code expects.
+and writes which). Writes are atomic, so a killed step never leaves half a file behind. Reads
+give object columns with None for missing values, the form stage code expects, or (`objects`)
+keep every other column as stored: Arrow-backed strings take a fraction of the memory of a
+Python object per value, and a million-row stage file read whole as objects took gigabytes.
 
 The config is frozen when the run begins (config.json): later steps, a resumed run and a
 retried flow run read that, so an edit of the sources file during a night changes nothing in
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, SecretStr
 
@@ -81,10 +84,12 @@ class RunFiles:
             STAGE_FILES[name].check(frame, f"writing {name}")
         write_frame(frame, self.stage(name))
 
-    def read_stage(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-        """A stage file as stage code expects it (read_frame), checked against its contract and
-        with its boolean columns cast back (`columns`: only those, as stored)."""
-        frame = read_frame(self.stage(name), columns)
+    def read_stage(self, name: str, columns: list[str] | None = None, *,
+                   objects: list[str] | None = None) -> pd.DataFrame:
+        """A stage file as stage code expects it (read_frame; `objects`: only those columns as
+        objects), checked against its contract and with its boolean columns cast back
+        (`columns`: only those, as stored)."""
+        frame = read_frame(self.stage(name), columns, objects=objects)
         return _checked(frame, STAGE_FILES[name], name, columns) if name in STAGE_FILES else frame
 
 
@@ -107,19 +112,30 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)  # a killed step never leaves a half-written file behind
 
 
-def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A stage file as object columns with None for missing values, the form stage code expects.
+def read_frame(path: Path, columns: list[str] | None = None, *, objects: list[str] | None = None) -> pd.DataFrame:
+    """A stage file as object columns with None for missing values, the form stage code expects
+    (`objects`: only those columns; the others stay as stored, text as Arrow-backed strings).
     Converted column by column, touching only columns that have missing values: a frame-wide
     replace() was a second or more per million rows, in every step."""
     frame = pd.read_parquet(path, columns=columns)
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype == object and not values.hasnans:
-            continue
-        missing = values.isna().to_numpy()
-        values = values.astype(object)
-        frame[column] = values.where(~missing, None) if missing.any() else values
+    for column in frame.columns if objects is None else [c for c in objects if c in frame.columns]:
+        frame[column] = as_objects(frame[column])
     return frame
+
+
+def as_objects(values: pd.Series) -> pd.Series:
+    """A column as Python objects with None for missing values. Arrow-backed text becomes one
+    Python string per distinct value (countries, cities, legal forms and run ids repeat
+    endlessly: a string per row cost ten times the memory), hashed in Arrow."""
+    if values.dtype == object and not values.hasnans:
+        return values
+    if isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        distinct = np.append(np.asarray(uniques, dtype=object), None)  # code -1 (missing) takes the last
+        return pd.Series(distinct[codes], index=values.index, dtype=object, name=values.name)
+    missing = values.isna().to_numpy()
+    values = values.astype(object)
+    return values.where(~missing, None) if missing.any() else values
 
 
 def write_json(value: Any, path: Path) -> None:
