@@ -23,7 +23,7 @@ import pandas as pd
 
 from leadrank.config import Config, load_config
 from leadrank.config_files import require_files
-from leadrank.contracts import EXTRACTED, NORMALISE_CACHE, NORMALISED, REJECT_COLUMNS
+from leadrank.contracts import EXTRACTED, LEADS, NORMALISE_CACHE, NORMALISED, REJECT_COLUMNS
 from leadrank.extractors.runner import extract_source
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
@@ -247,11 +247,19 @@ def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd
     return records
 
 
+# Lead columns scoring never reads (it copies the leads into its features frame: a million
+# leads' websites and addresses cost memory for nothing).
+UNSCORED = ("website", "address", "phone_type", "source_kinds", "first_fetched_at", "last_fetched_at")
+
+
 def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    leads = files.read_stage("leads")
+    # Only the key as objects (merges and maps on it): scoring reads names and places through
+    # Arrow kernels (segment rules) or once per lead, and a Python string per value of every
+    # column was most of the step's memory.
+    leads = files.read_stage("leads", [c for c in LEADS if c not in UNSCORED])
     statements, fin_rejects = load_financials(cfg.financials)
     new_outcomes, out_rejects = _outcome_files(cfg, leads)
     stored = read.stored_outcomes(engine)
