@@ -186,7 +186,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     for leads a source listed tonight, and marks a lead updated only when its fingerprint
     changed; counting afterwards needs no read of the stored leads."""
     tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"].astype(bool), "lead_id"])
-    frame = leads.copy()
+    frame = leads.copy(deep=False)  # new columns only: no copy of a million leads' values
     frame["record_hash"] = golden_hash(frame)
     listed = records[~records["expired"].astype(bool)]
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone")
@@ -215,7 +215,8 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
 
 def _write_records(conn: Connection, run_id: str, records: pd.DataFrame) -> None:
     tonight = records["seen_tonight"].astype(bool)
-    fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id)[RECORD_COLUMNS]
+    fresh = (records if tonight.all() else records.loc[tonight]).assign(first_seen_run=run_id,
+                                                                        last_seen_run=run_id)[RECORD_COLUMNS]
     update = [c for c in RECORD_COLUMNS if c not in ("record_key", "first_seen_run")]
     insert_frame(conn, "lead_records", fresh, conflict=["record_key"], update=update)
     # Records not seen tonight keep their run bookkeeping; only their lead and expiry may have changed.
@@ -298,7 +299,7 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
     run missing from this one are recorded as dropped out (merged, expired or not_ranked).
     Returns how many dropped out."""
     prev = _previous_scores(conn, previous)
-    frame = scores.copy()
+    frame = scores.copy(deep=False)  # new columns only
     frame["run_id"] = run_id
     by_lead = prev.set_index("lead_id")
     frame["prev_rank"] = frame["lead_id"].map(by_lead["rank"]).astype("Int64")
