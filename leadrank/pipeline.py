@@ -23,7 +23,15 @@ import pandas as pd
 
 from leadrank.config import Config, load_config
 from leadrank.config_files import require_files
-from leadrank.contracts import EXTRACTED, NORMALISE_CACHE, NORMALISE_CACHE_FILE, OUTCOME_COLUMNS, REJECT_COLUMNS
+from leadrank.contracts import (
+    EXTRACTED,
+    LEADS,
+    NORMALISE_CACHE,
+    NORMALISE_CACHE_FILE,
+    NORMALISED,
+    OUTCOME_COLUMNS,
+    REJECT_COLUMNS,
+)
 from leadrank.extractors.runner import extract_source
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
@@ -154,15 +162,9 @@ def source_failed(run_id: str, source_name: str, reason: str) -> dict[str, Any]:
                          pd.DataFrame(columns=REJECT_COLUMNS, dtype=object), report)
 
 
-def _extracted_records(files: RunFiles, sources: list[str], *, as_stored: bool = False) -> pd.DataFrame:
-    """Tonight's records of `sources`, as Python objects (or `as_stored`, for bulk writing)."""
-    frames = [files.read_extracted(name, as_stored=as_stored) for name in sources if files.extracted(name).exists()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXTRACTED)
-
-
 def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[str, int]:
     files = RunFiles(run_id)
-    records = _extracted_records(files, sources, as_stored=True)
+    records = files.read_all_extracted(sources)
     tonight = [name for name in sources if files.extracted(name).exists()]
     rejects = [files.read_source_rejects(name) for name in tonight]
     bad = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
@@ -194,8 +196,10 @@ def _known_normalised() -> pd.DataFrame | None:
 
 
 def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
-    """Normalise tonight's records, afresh only where their content is new (normalise_known)."""
-    records = _extracted_records(RunFiles(run_id), sources)
+    """Normalise tonight's records, afresh only where their content is new (normalise_known).
+    The records are read as stored (Arrow-backed text): normalising reads each column once per
+    distinct value, and the columns it passes on untouched need never be Python objects."""
+    records = RunFiles(run_id).read_all_extracted(sources)
     normalised, afresh = normalise_known(records, _known_normalised())
     cache = normalise_cache()
     write_frame(NORMALISE_CACHE_FILE.conform(normalised[NORMALISE_CACHE].drop_duplicates("content_hash"),
@@ -212,11 +216,17 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
             "rejected": len(unusable)}
 
 
+# Columns of the normalised records that resolution and golden records never read: they pass
+# through to resolved.parquet as stored (Arrow-backed), not as a Python object per row.
+PASSED_THROUGH = ("run_id", "url", "company_name", "country", "province", "city", "booth", "hall", "raw", "flags",
+                  "email_domain")
+
+
 def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    tonight = files.read_stage("normalised")
+    tonight = files.read_stage("normalised", objects=[c for c in NORMALISED if c not in PASSED_THROUGH])
     taken, first_seen = read.lead_history(engine)
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
@@ -228,7 +238,8 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
     # records among them come back from the warehouse with its types).
     records = files.write_stage("resolved", listed_within(result.records, prior, cfg.lead_expiry_nights))
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
-    leads = files.write_stage("leads", golden_records(records[~records["expired"]], trust))
+    expired = records["expired"].to_numpy()
+    leads = files.write_stage("leads", golden_records(records[~expired] if expired.any() else records, trust))
     files.write_stage("events", result.events)
     return {**result.stats, "leads": len(leads)}
 
@@ -239,10 +250,15 @@ def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd
     no longer feeds its lead; a lead with no record left drops out (lead expiry)."""
     before = prior.set_index("record_key")["nights_unlisted"]
     tonight = records["seen_tonight"]  # resolve's own flag, a bool column
-    records = records.copy()
+    records = records.copy(deep=False)  # two new columns: the caller's frame stays as it was
     records["nights_unlisted"] = records["record_key"].map(before).fillna(0).astype("int64").add(1).where(~tonight, 0)
     records["expired"] = records["nights_unlisted"] >= nights
     return records
+
+
+# Lead columns scoring never reads (it copies the leads into its features frame: a million
+# leads' websites and addresses cost memory for nothing).
+UNSCORED = ("website", "address", "phone_type", "source_kinds", "first_fetched_at", "last_fetched_at")
 
 
 def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
@@ -253,7 +269,10 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    leads = files.read_stage("leads")
+    # Only the key as objects (merges and maps on it): scoring reads names and places through
+    # Arrow kernels (segment rules) or once per lead, and a Python string per value of every
+    # column was most of the step's memory.
+    leads = files.read_stage("leads", [c for c in LEADS if c not in UNSCORED])
     statements, fin_rejects = load_financials(cfg.financials)
     index = LeadIndex(leads)  # statements and outcomes reach leads through one index, built once
     new_outcomes, out_rejects = _outcome_files(cfg, leads, index)

@@ -6,8 +6,11 @@ and writes which). Every stage file has a contract (leadrank.contracts.STAGE_FIL
 conformed to it where it is written and where it is read: its bool, int and float columns cast
 to their dtypes (the one place that is done), then its columns and their dtypes checked, so that
 a broken hand-off fails naming the file, the contract and the column. Writes are atomic, so a
-killed step never leaves half a file behind; reads give object columns with None for missing
-values, the form stage code expects, or the Arrow-backed columns as stored, for bulk writing.
+killed step never leaves half a file behind. Reads give text columns as objects with None for
+missing values, the form stage code expects, or (`objects`) only the columns named so, the others
+as stored: Arrow-backed strings take a fraction of the memory of a Python object per value, and a
+million-row stage file read whole as objects took gigabytes; or (`as_stored`) everything as
+stored, for bulk writing.
 
 The config is frozen when the run begins (config.json): later steps, a resumed run and a
 retried flow run read that, so an edit of the sources file during a night changes nothing in
@@ -27,7 +30,10 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel, SecretStr
 
 from leadrank.config import Config, ConfigError, config_from_tree, read_config_tree
@@ -78,6 +84,23 @@ class RunFiles:
         path = self.extracted(source)
         return _read(path, EXTRACTED_FILE, f"reading {path.name}", None, as_stored)
 
+    def read_all_extracted(self, sources: list[str]) -> pd.DataFrame:
+        """The records of those of `sources` that have an extraction, checked, as stored
+        (Arrow-backed text): the sources' tables are joined in Arrow, without a copy of each."""
+        tables = []
+        for source in sources:
+            path = self.extracted(source)
+            if path.exists():
+                table = pq.read_table(path)
+                EXTRACTED_FILE.check(pd.DataFrame(columns=table.column_names), f"reading {path.name}")
+                tables.append(table.select(list(EXTRACTED_FILE.columns)))
+        if not tables:
+            return pd.DataFrame(columns=list(EXTRACTED_FILE.columns))
+        try:
+            return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a column typed apart in two sources: as pandas joins them
+            return pd.concat([table.to_pandas() for table in tables], ignore_index=True)
+
     def read_source_rejects(self, source: str, columns: list[str] | None = None) -> pd.DataFrame:
         return _read(self.source_rejects(source), REJECTS_FILE, f"reading {source}'s rejects", columns, False)
 
@@ -88,17 +111,20 @@ class RunFiles:
         write_frame(frame, self.stage(name))
         return frame
 
-    def read_stage(self, name: str, columns: list[str] | None = None, *, as_stored: bool = False) -> pd.DataFrame:
-        """A stage file conformed to its contract: as stage code expects it (`as_objects`), or
-        `as_stored` (Arrow-backed strings, for bulk writing); `columns`: only those."""
-        return _read(self.stage(name), STAGE_FILES[name], f"reading {name}", columns, as_stored)
+    def read_stage(self, name: str, columns: list[str] | None = None, *, as_stored: bool = False,
+                   objects: list[str] | None = None) -> pd.DataFrame:
+        """A stage file conformed to its contract: as stage code expects it (text as objects;
+        `objects`: only those columns, the others as stored), or `as_stored` (Arrow-backed
+        strings, for bulk writing); `columns`: only those."""
+        return _read(self.stage(name), STAGE_FILES[name], f"reading {name}", columns, as_stored, objects)
 
 
-def _read(path: Path, contract: Contract, where: str, columns: list[str] | None, as_stored: bool) -> pd.DataFrame:
+def _read(path: Path, contract: Contract, where: str, columns: list[str] | None, as_stored: bool,
+          objects: list[str] | None = None) -> pd.DataFrame:
     """A run file conformed to its contract as stored (so a column stored with another type is
     seen), then as stage code expects it (`as_objects`, the typed columns kept) unless `as_stored`."""
     frame = contract.conform(pd.read_parquet(path, columns=columns), where, columns)
-    return frame if as_stored else as_objects(frame, keep=contract.typed)
+    return frame if as_stored else as_objects(frame, only=objects, keep=contract.typed)
 
 
 def has_run_files(run_id: str) -> bool:
@@ -113,25 +139,35 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)  # a killed step never leaves a half-written file behind
 
 
-def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A stage file as object columns with None for missing values, the form stage code expects."""
-    return as_objects(pd.read_parquet(path, columns=columns))
+def read_frame(path: Path, columns: list[str] | None = None, *, objects: list[str] | None = None) -> pd.DataFrame:
+    """A stage file as object columns with None for missing values, the form stage code expects
+    (`objects`: only those columns; the others stay as stored, text as Arrow-backed strings)."""
+    return as_objects(pd.read_parquet(path, columns=columns), only=objects)
 
 
-def as_objects(frame: pd.DataFrame, keep: Collection[str] = ()) -> pd.DataFrame:
-    """`frame`'s columns (but `keep`) as objects with None for missing values. Converted column
-    by column, touching only columns that have missing values: a frame-wide replace() was a
-    second or more per million rows, in every step."""
-    for column in frame.columns:
-        if column in keep:
-            continue
-        values = frame[column]
-        if values.dtype == object and not values.hasnans:
-            continue
-        missing = values.isna().to_numpy()
-        values = values.astype(object)
-        frame[column] = values.where(~missing, None) if missing.any() else values
+def as_objects(frame: pd.DataFrame, only: list[str] | None = None, keep: Collection[str] = ()) -> pd.DataFrame:
+    """`frame`'s columns (`only` those, when given; never `keep`) as objects with None for
+    missing values. Converted column by column, touching only columns that have missing values:
+    a frame-wide replace() was a second or more per million rows, in every step."""
+    for column in frame.columns if only is None else [c for c in only if c in frame.columns]:
+        if column not in keep:
+            frame[column] = column_as_objects(frame[column])
     return frame
+
+
+def column_as_objects(values: pd.Series) -> pd.Series:
+    """A column as Python objects with None for missing values. Arrow-backed text becomes one
+    Python string per distinct value (countries, cities, legal forms and run ids repeat
+    endlessly: a string per row cost ten times the memory), hashed in Arrow."""
+    if values.dtype == object and not values.hasnans:
+        return values
+    if isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        distinct = np.append(np.asarray(uniques, dtype=object), None)  # code -1 (missing) takes the last
+        return pd.Series(distinct[codes], index=values.index, dtype=object, name=values.name)
+    missing = values.isna().to_numpy()
+    values = values.astype(object)
+    return values.where(~missing, None) if missing.any() else values
 
 
 def write_json(value: Any, path: Path) -> None:

@@ -65,9 +65,16 @@ def _map_unique(values: pd.Series, func: Callable[..., Any]) -> pd.Series:
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values, index of each row's value): column normalisers run once per distinct value."""
-    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), None), use_na_sentinel=False)
-    return np.asarray(uniques, dtype=object), codes
+    """(distinct values, index of each row's value; None, last, for missing ones): column
+    normalisers run once per distinct value. Hashed as the column is held (Arrow-backed text
+    too), so that no row becomes a Python object."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    missing = codes < 0
+    if missing.any():
+        uniques = np.append(uniques, None)
+        codes[missing] = len(uniques) - 1
+    return uniques, codes
 
 
 def _cleaned(values: pd.Series) -> pd.Series:
@@ -136,10 +143,19 @@ def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
     return np.where(np.asarray(mask, dtype=bool), name, "")
 
 
+def _arrow_text(values: pd.Series) -> bool:
+    return isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype))
+
+
 def _with_nones(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns whose one missing value is None (not NaN, NA or NaT); most already are."""
-    out = frame.astype(object)
+    """Object columns whose one missing value is None (not NaN, NA or NaT); most already are.
+    Arrow-backed text stays as it is (a stage file's columns, read as stored): a Python string
+    per row of every column was most of the step's memory, and the normalisers read the
+    columns they need through `_distinct`, once per distinct value."""
+    out = frame.astype({c: object for c in frame.columns if not _arrow_text(frame[c])})
     for column in out.columns:
+        if _arrow_text(out[column]):
+            continue
         values = out[column].to_numpy(dtype=object)
         missing = pd.isna(values)
         if missing.any() and (values[missing] != None).any():  # noqa: E711 (element-wise: NaN, NA, NaT)
@@ -260,7 +276,9 @@ _CONTENT = [c for c in EXTRACTED if c in PROSPECT_FIELDS]
 def content_hashes(records: pd.DataFrame) -> np.ndarray:
     """A 64-bit fingerprint of each record's prospect fields (pandas' vectorised hashing):
     records with equal fingerprints normalise to equal values."""
-    return pd.util.hash_pandas_object(records[_CONTENT].astype(object), index=False).to_numpy(dtype=np.uint64)
+    content = records[_CONTENT]  # text hashes alike however it is held: Arrow-backed text is not converted
+    content = content.astype({c: object for c in _CONTENT if not _arrow_text(content[c])})
+    return pd.util.hash_pandas_object(content, index=False).to_numpy(dtype=np.uint64)
 
 
 def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
@@ -278,10 +296,13 @@ def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[
         fresh = ~np.isin(hashes, known.index.to_numpy(dtype=np.uint64))
     parts = []
     if fresh.any():
-        parts.append(normalise_records(records[fresh]))
+        parts.append(normalise_records(records[fresh]) if not fresh.all() else normalise_records(records))
     if not fresh.all():
         base = _with_nones(records.loc[~fresh, EXTRACTED])
         parts.append(pd.concat([base, known.loc[hashes[~fresh]].set_axis(base.index)], axis=1))
+    if len(parts) > 1:  # the few fresh rows take the known rows' dtypes: not the other way round
+        parts[0] = parts[0].astype({c: parts[1][c].dtype for c in NORMALISED
+                                    if _arrow_text(parts[1][c]) and parts[0][c].dtype == object})
     out = pd.concat(parts).reindex(records.index) if len(parts) > 1 else parts[0] if parts else \
         pd.DataFrame(columns=NORMALISED, dtype=object)
     out = NORMALISED_FILE.cast(out, "normalise")  # the cached values' bools came back as objects (_with_nones)

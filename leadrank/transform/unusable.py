@@ -40,4 +40,5 @@ def split_unusable(normalised: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         "row_ref": bad["url"].fillna("").astype(str) + " " + bad["record_key"].astype(str),
         "reason": missing[unusable].map({True: UNUSABLE_NAME, False: INVISIBLE_NAME}), "raw": bad["raw"],
     }, columns=REJECT_COLUMNS, dtype=object)
-    return normalised[~unusable].reset_index(drop=True), rejects.reset_index(drop=True)
+    usable = normalised[~unusable] if unusable.any() else normalised  # no copy of a million rows for none
+    return usable.reset_index(drop=True), rejects.reset_index(drop=True)

@@ -292,7 +292,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     fingerprint changed; the listed flag moves for the leads whose listing turned (_listing);
     counting afterwards needs no read of the stored leads."""
     tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"], "lead_id"]).to_numpy()
-    frame = leads.copy()
+    frame = leads.copy(deep=False)  # new columns only: no copy of a million leads' values
     listed = records[~records["expired"]]
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone")
     frame["other_emails"] = other_contacts(listed, frame, "email_norm", "email")
@@ -332,7 +332,7 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previou
     """Records listed tonight that are new or changed (content_hash) are upserted; the listed
     flag moves where a listing turned (_listing)."""
     tonight = records["seen_tonight"].to_numpy()
-    fresh = records.loc[tonight].assign(first_seen_run=run_id, last_seen_run=run_id, listed=True)
+    fresh = (records if tonight.all() else records.loc[tonight]).assign(first_seen_run=run_id, last_seen_run=run_id, listed=True)
     fresh["content_hash"] = row_hash(fresh, RECORD_HASHED)
     stored = _stored(conn, "SELECT record_key, content_hash, listed FROM lead_records")
     keys, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
@@ -422,7 +422,7 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
     one are recorded as dropped out (merged, expired or not_ranked) with a tombstone version.
     Movement is computed by the views. Returns how many dropped out."""
     prev = _previous_scores(conn, previous)
-    frame = scores.copy()
+    frame = scores.copy(deep=False)  # new columns only
     frame["fin_year"] = pd.to_numeric(frame["fin_year"], errors="coerce").astype("Int64")
     frame["score_hash"] = row_hash(frame, VERSION_COLUMNS)
     at = pd.Index(prev["lead_id"]).get_indexer(frame["lead_id"])
