@@ -53,6 +53,7 @@ from leadrank.transform.matching import (
     _codes,
     _group_pairs,
     _name_tokens,
+    object_frame,
     population_stats,
     score_pairs,
     sort_order,
@@ -61,7 +62,8 @@ from leadrank.transform.matching import (
 # What matching reads of a record (matching.Features): a change in any of them makes it dirty.
 MATCHED_COLUMNS = ["uscc_norm", "uscc_valid", "domain", "phone_e164", "phone", "email_norm", "address_norm",
                    "name_core", "name_alt_core", "name_lang", "legal_form", "is_branch", "city_norm", "country_iso2"]
-STATE_COLUMNS = ["record_key", "match_hash", "lead_id", "component", "match_evidence", *KEY_COLUMNS, *STAT_COLUMNS]
+STATE_COLUMNS = ["record_key", "match_hash", "lead_id", "component", "match_evidence", "order", *KEY_COLUMNS,
+                 *STAT_COLUMNS]
 # The blocking keys (matching.block_keys), each over the key columns it reads.
 BLOCKS = {"uscc": ("uscc",), "domain": ("domain",), "phone": ("phone",), "phone_local": ("phone_local",),
           "email": ("email",), "site": ("site",), "core": ("core",), "pinyin": ("translit_key",),
@@ -89,9 +91,9 @@ def content_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     for column in columns:
         values = frame[column]
         try:
-            array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # booleans, numbers: compare their text
-            array = pa.array([None if pd.isna(v) else str(v) for v in values], type=pa.string())
+            array = pc.cast(pa.array(values, from_pandas=True), pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed types: their text
+            array = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
         # a missing value is '\x00', any value starts with '\x01': None and '' differ
         parts.append(pc.fill_null(pc.binary_join_element_wise(pa.scalar("\x01"), array, ""), "\x00"))
     joined = pc.binary_join_element_wise(*parts, "\x1f").to_numpy(zero_copy_only=False).astype(object)
@@ -110,19 +112,20 @@ class State:
 
 
 def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words: pd.DataFrame,
-             component: np.ndarray) -> State:
+             component: np.ndarray, order: np.ndarray, match_hash: np.ndarray | None = None) -> State:
     """The state of a resolved population (`frame` in record-key order, with lead_id and
-    match_evidence; keys, stats and component per row; words as row, word)."""
-    records = pd.DataFrame({"record_key": frame["record_key"].to_numpy(dtype=object),
-                            "match_hash": content_hash(frame, MATCHED_COLUMNS),
+    match_evidence; keys, stats, component and sorted-neighbourhood order per row; words as row, word)."""
+    records = object_frame({"record_key": frame["record_key"].to_numpy(dtype=object),
+                            "match_hash": content_hash(frame, MATCHED_COLUMNS) if match_hash is None else match_hash,
                             "lead_id": frame["lead_id"].to_numpy(dtype=object),
                             "component": component,
-                            "match_evidence": frame["match_evidence"].to_numpy(dtype=object)})
+                            "match_evidence": frame["match_evidence"].to_numpy(dtype=object),
+                            "order": order})
     for column in KEY_COLUMNS:
         records[column] = keys[column].to_numpy()
     for column in STAT_COLUMNS:
         records[column] = stats[column].to_numpy()
-    return State(records, pd.DataFrame({"record_key": records["record_key"].to_numpy()[words["row"].to_numpy()],
+    return State(records, object_frame({"record_key": records["record_key"].to_numpy()[words["row"].to_numpy()],
                                         "word": words["word"].to_numpy(dtype=object)}))
 
 
@@ -138,7 +141,7 @@ def component_names(n: int, left: np.ndarray, right: np.ndarray, keys: np.ndarra
 
 def words_of(cores: np.ndarray) -> pd.DataFrame:
     rows, words = _name_tokens(cores)
-    return pd.DataFrame({"row": rows, "word": words})
+    return object_frame({"row": rows, "word": np.asarray(words, dtype=object)})
 
 
 # --- blocks ------------------------------------------------------------------------------------
@@ -149,6 +152,7 @@ class Population:
 
     keys: pd.DataFrame  # KEY_COLUMNS per row
     words: pd.DataFrame  # row, word
+    order: np.ndarray  # sorted-neighbourhood rank per row (matching.sort_order)
 
     def entries(self, block: str) -> tuple[np.ndarray, np.ndarray]:
         """(value, row) of every member of `block`'s blocks (missing values left out)."""
@@ -164,18 +168,15 @@ def block_pairs(pop: Population, block: str, values: np.ndarray, rows: np.ndarra
                 cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
     """The candidate pairs (rows of `pop`) of the blocks of `block` whose value is in `wanted`,
     exactly as blocking the whole population gives them: every member of such a block takes part,
-    ranked in the same relative order (matching.sort_order)."""
+    in the population's sorted-neighbourhood order."""
     if not len(wanted) or not len(values):
         return np.empty(0, np.int64), np.empty(0, np.int64)
     keep = pd.Series(values, dtype=object).isin(pd.Series(wanted, dtype=object)).to_numpy()
     values, rows = values[keep], rows[keep]
     if len(values) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    members = np.unique(rows)
-    order = np.zeros(len(pop.keys), dtype=np.int64)
-    order[members] = sort_order(pop.keys.iloc[members])
     limit = cfg.max_token_block if block == "words" else cfg.max_block_size
-    return _group_pairs(_codes(values), rows, limit, order, cfg.block_window)
+    return _group_pairs(_codes(values), rows, limit, pop.order, cfg.block_window)
 
 
 def _values_of(values: np.ndarray, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -203,6 +204,8 @@ class Plan:
     keys: pd.DataFrame  # KEY_COLUMNS per row, tonight
     stats: pd.DataFrame  # STAT_COLUMNS per row, tonight
     words: pd.DataFrame  # row, word, tonight
+    order: np.ndarray  # sorted-neighbourhood rank per row, tonight
+    match_hash: np.ndarray  # per row, tonight
     base: np.ndarray  # each row's row in the base state (-1: new)
     dirty: int  # |D|
     touched: int  # |T|
@@ -235,12 +238,12 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
 
     # Tonight's keys: the stored ones, the dirty records' computed afresh.
     d_rows = np.flatnonzero(dirty)
-    keys = pd.DataFrame({c: old[c].to_numpy()[np.maximum(base, 0)] for c in KEY_COLUMNS})
+    keys = object_frame({c: old[c].to_numpy()[np.maximum(base, 0)] for c in KEY_COLUMNS})
     old_words = state.words.assign(row=pd.Index(old["record_key"]).get_indexer(state.words["record_key"]))
     word_rows = base_to_rows(old_words["row"].to_numpy(dtype=np.int64), base, len(old))
     clean_words = (word_rows >= 0)
     clean_words[clean_words] = ~dirty[word_rows[clean_words]]
-    words = pd.DataFrame({"row": word_rows[clean_words], "word": old_words["word"].to_numpy(dtype=object)[clean_words]})
+    words = object_frame({"row": word_rows[clean_words], "word": old_words["word"].to_numpy(dtype=object)[clean_words]})
     if len(d_rows):
         fresh = Features(frame.iloc[d_rows].reset_index(drop=True), cfg.shared_key_names)
         for c in KEY_COLUMNS:
@@ -248,8 +251,8 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
             column[d_rows] = fresh.keys[c].to_numpy()
             keys[c] = column
         dw = words_of(fresh.core)
-        words = pd.concat([words, pd.DataFrame({"row": d_rows[dw["row"].to_numpy()], "word": dw["word"]})],
-                          ignore_index=True)
+        words = pd.concat([words, object_frame({"row": d_rows[dw["row"].to_numpy()],
+                                                "word": dw["word"].to_numpy(dtype=object)})], ignore_index=True)
     words = words.sort_values(["row", "word"], kind="stable", ignore_index=True)
     stats = population_stats(keys, cfg.shared_key_names)
 
@@ -264,10 +267,9 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
         else:
             touched[same] |= now[same] != before
 
-    tonight = Population(keys, words)
-    then = Population(old[KEY_COLUMNS].reset_index(drop=True),
-                      state.words.assign(row=pd.Index(old["record_key"]).get_indexer(state.words["record_key"]))[
-                          ["row", "word"]])
+    tonight = Population(keys, words, sort_order(keys))
+    then = Population(old[KEY_COLUMNS].reset_index(drop=True), old_words[["row", "word"]],
+                      old["order"].to_numpy(dtype=np.int64))
     # Blocks a dirty or gone record enters or leaves: pairs of two clean records that changed.
     changed_old = np.zeros(len(old), dtype=bool)  # base rows of dirty (changed) and gone records
     changed_old[base[dirty & known]] = True
@@ -312,7 +314,8 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     rows_r = reach | (known & pd.Series(row_component, dtype=object).isin(pd.Series(comps, dtype=object)).to_numpy())
     rows = np.flatnonzero(rows_r)
     pairs = _pairs_touching(tonight, rows_r, cfg, both=True)
-    return Plan(rows, pairs, keys, stats, words, base, int(dirty.sum()), int(touched.sum()), scored + len(pairs[0]))
+    return Plan(rows, pairs, keys, stats, words, tonight.order, match_hash, base, int(dirty.sum()),
+                int(touched.sum()), scored + len(pairs[0]))
 
 
 def base_to_rows(old_rows: np.ndarray, base: np.ndarray, n_old: int) -> np.ndarray:

@@ -335,7 +335,7 @@ class Features:
         key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
         key = key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None)
         self.translit_key = _codes(key)
-        self.keys = pd.DataFrame({
+        self.keys = object_frame({
             "uscc": _none(uscc), "domain": _none(frame["domain"]), "phone": _none(frame["phone_e164"]),
             "phone_local": _none(done["phone_local"]), "email": _none(frame["email_norm"]), "site": _none(site),
             "core": _none(cores), "alt": _none(self.alt), "translit_key": _none(key), "city": _none(city),
@@ -350,6 +350,13 @@ class Features:
         self.stats = stats
         # Sorted-neighbourhood order of large blocks: by name, then place, then website.
         self.order = sort_order(self.keys)
+
+
+def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A frame of these arrays as they are: text stays Python objects (pandas would otherwise
+    convert it to Arrow strings, and every later to_numpy back)."""
+    return pd.DataFrame({name: pd.Series(values, dtype=object if np.asarray(values).dtype == object else None)
+                         for name, values in columns.items()})
 
 
 def _none(values: pd.Series | np.ndarray) -> np.ndarray:

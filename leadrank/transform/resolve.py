@@ -25,7 +25,7 @@ from leadrank.config import ResolutionConfig
 from leadrank.contracts import NORMALISED, require
 from leadrank.transform import fellegi_sunter
 from leadrank.transform.clustering import cluster
-from leadrank.transform.incremental import State, component_names, plan, state_of, words_of
+from leadrank.transform.incremental import MATCHED_COLUMNS, State, component_names, plan, state_of, words_of
 from leadrank.transform.matching import Features, Pairs, candidate_pairs, score_pairs
 
 EVENT_COLUMNS = ["kind", "lead_id", "other_lead_id", "records", "evidence"]
@@ -88,10 +88,11 @@ def resolve(
         return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS),
                           {"mode": "full", "reason": "no records"})
     # Record-key order: every tie below is broken by it, so that any part of the population is
-    # resolved as it is within the whole (the incremental mode relies on that).
-    record_keys = frame["record_key"].to_numpy(dtype=object)
-    order = np.argsort(pd.factorize(record_keys, sort=True)[0], kind="stable")
-    ordered = frame.take(order).reset_index(drop=True)
+    # resolved as it is within the whole (the incremental mode relies on that). Only the columns
+    # matching reads are put in that order; the results are put back in the frame's.
+    order = np.argsort(pd.factorize(frame["record_key"].to_numpy(dtype=object), sort=True)[0], kind="stable")
+    ordered = frame[[*dict.fromkeys(["record_key", "prev_lead_id", "_tonight", *MATCHED_COLUMNS])]].take(order)
+    ordered = ordered.reset_index(drop=True)
     reason = _why_full(ordered, cfg, base)
     taken = set(taken_ids or ())
     if reason:
@@ -102,14 +103,15 @@ def resolve(
         ordered, events, stats, state = _resolve_incremental(ordered, cfg, base, taken, lead_first_seen or {})
         model = None
         stats = {"mode": "incremental", "reason": "", **stats}
-    stats = {**stats, "records": int(ordered["_tonight"].sum()), "records_total": n,
-             "leads": int(ordered["lead_id"].nunique()),
+    for column in ("match_evidence", "lead_id"):
+        values = np.empty(n, dtype=object)
+        values[order] = ordered[column].to_numpy(dtype=object)
+        frame[column] = values
+    stats = {**stats, "records": int(frame["_tonight"].sum()), "records_total": n,
+             "leads": int(frame["lead_id"].nunique()),
              "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
              "splits": int((events["kind"] == "split").sum()) if len(events) else 0}
-    back = np.empty(n, dtype=np.int64)
-    back[order] = np.arange(n)
-    out = ordered.take(back).reset_index(drop=True)
-    out = out.drop(columns=["_cluster", "prev_lead_id"], errors="ignore").rename(columns={"_tonight": "seen_tonight"})
+    out = frame.drop(columns=["prev_lead_id"]).rename(columns={"_tonight": "seen_tonight"})
     return Resolution(out, events, stats, model, state)
 
 
@@ -153,7 +155,7 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
     state = None
     if with_state and not cfg.learned:
         component = component_names(n, left[match], right[match], keys)
-        state = state_of(frame, features.keys, features.stats, words_of(features.core), component)
+        state = state_of(frame, features.keys, features.stats, words_of(features.core), component, features.order)
     return frame, events, stats, model, state
 
 
@@ -191,7 +193,7 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     frame["match_evidence"] = match_evidence
     stats = {"candidate_pairs": work.scored, "matched_pairs": int(match.sum()), "re_resolved": len(rows),
              "dirty": work.dirty, "touched": work.touched}
-    state = state_of(frame, work.keys, work.stats, work.words, component)
+    state = state_of(frame, work.keys, work.stats, work.words, component, work.order, work.match_hash)
     return frame, events, stats, state
 
 
