@@ -60,6 +60,10 @@ class RunFiles:
     def stage(self, name: str) -> Path:
         return self.root / f"{name}.parquet"
 
+    def state(self, name: str) -> Path:
+        """A file of the run's incremental state (what the next night, based on this run, reuses)."""
+        return self.root / "state" / f"{name}.parquet"
+
     def write_extract(self, source: str, records: pd.DataFrame, rejects: pd.DataFrame) -> None:
         """A source's records (EXTRACTED) and rejects (REJECT_COLUMNS), each checked."""
         EXTRACTED_FILE.check(records, f"writing {source}'s records")

@@ -125,6 +125,7 @@ def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words
         records[column] = keys[column].to_numpy()
     for column in STAT_COLUMNS:
         records[column] = stats[column].to_numpy()
+    words = words.sort_values(["row", "word"], kind="stable")  # a canonical order in either mode
     return State(records, object_frame({"record_key": records["record_key"].to_numpy()[words["row"].to_numpy()],
                                         "word": words["word"].to_numpy(dtype=object)}))
 
@@ -253,7 +254,6 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
         dw = words_of(fresh.core)
         words = pd.concat([words, object_frame({"row": d_rows[dw["row"].to_numpy()],
                                                 "word": dw["word"].to_numpy(dtype=object)})], ignore_index=True)
-    words = words.sort_values(["row", "word"], kind="stable", ignore_index=True)
     stats = population_stats(keys, cfg.shared_key_names)
 
     # T: dirty, or a statistic (what it adds to a score) changed.

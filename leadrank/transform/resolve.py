@@ -166,21 +166,25 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     work = plan(frame, base, cfg)
     rows = work.rows
     part = frame.iloc[rows].reset_index(drop=True)
-    features = Features(part, cfg.shared_key_names, stats=work.stats.iloc[rows])
-    left, right = np.searchsorted(rows, work.pairs[0]), np.searchsorted(rows, work.pairs[1])
-    pairs = score_pairs(features, left, right, cfg)
-
-    def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:
-        return score_pairs(features, a, b, cfg)
-
     keys = part["record_key"].to_numpy(dtype=object)
-    labels, evidence = cluster(len(part), pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
+    left, right = np.searchsorted(rows, work.pairs[0]), np.searchsorted(rows, work.pairs[1])
+    if len(part):
+        features = Features(part, cfg.shared_key_names, stats=work.stats.iloc[rows])
+        pairs = score_pairs(features, left, right, cfg)
+
+        def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:
+            return score_pairs(features, a, b, cfg)
+
+        labels, evidence = cluster(len(part), pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
+        score = pairs.score
+    else:  # nothing changed
+        labels, evidence, score = np.empty(0, np.int64), [], np.empty(0, np.float32)
     part["_cluster"] = labels  # its first record's row in `part`: ordered as a full run's labels
     part["match_evidence"] = evidence
     # Every lead ID the population holds is taken, as in a full run.
     taken |= set(frame["prev_lead_id"].dropna())
     ids, events = _assign_ids(part, taken, first_seen)
-    match = pairs.score >= cfg.match_threshold
+    match = score >= cfg.match_threshold
     known = work.base >= 0
     old = base.records
     lead_id = frame["prev_lead_id"].to_numpy(dtype=object).copy()
