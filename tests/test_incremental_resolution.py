@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import EXTRACTED, NORMALISED

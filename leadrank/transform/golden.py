@@ -18,9 +18,8 @@ company email over a free-mail one. Every source record stays linked to its lead
 
 from __future__ import annotations
 
-import pandas as pd
-
 import numpy as np
+import pandas as pd
 
 from leadrank.contracts import LEADS
 from leadrank.transform.incremental import content_hash
