@@ -237,15 +237,16 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     if why:
         result.stats["reason"] = why
     records = listed_within(result.records, prior, cfg.lead_expiry_nights)
+    inputs = golden_inputs(records) if result.state is not None else None
     if base is not None and result.stats["mode"] == "incremental":
-        leads, rebuilt = golden_update(records, trust, base.leads, base.golden)
+        leads, rebuilt = golden_update(records, trust, base.leads, base.golden, inputs)
     else:
         leads = golden_records(records[~records["expired"]], trust)
         rebuilt = len(leads)
     files.write_stage("resolved", records)
     files.write_stage("leads", leads)
     write_frame(result.events, files.stage("events"))
-    _save_state(files, result.state, records, stamp)
+    _save_state(files, result.state, inputs, stamp)
     return {**result.stats, "leads": len(leads), "golden_rebuilt": rebuilt}
 
 
@@ -302,13 +303,12 @@ def _objects(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _save_state(files: RunFiles, state: State | None, records: pd.DataFrame, stamp: str) -> None:
+def _save_state(files: RunFiles, state: State | None, inputs: pd.DataFrame | None, stamp: str) -> None:
     """The run's dedupe state, for the next night: the marker (fingerprint and size) is removed
     first and written last, so a step killed in between leaves no state that looks whole."""
     files.state("resolution_meta").unlink(missing_ok=True)
-    if state is None:  # learned weights: every night is a full one
+    if state is None or inputs is None:  # learned weights: every night is a full one
         return
-    inputs = golden_inputs(records)
     at = pd.Index(inputs["record_key"]).get_indexer(state.records["record_key"])
     frame = state.records.copy()
     for column in ("golden_hash", "golden_lead", "nights_unlisted"):

@@ -136,21 +136,22 @@ def golden_inputs(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.DataFrame,
-                  base_inputs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+                  base_inputs: pd.DataFrame, now: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """`golden_records(records[~expired])`, recomputed only for the leads whose records changed
     since the base run (`base_leads` its leads, `base_inputs` its `golden_inputs`); the others are
     the base run's rows. A record is unchanged when its hashed inputs are and its nights unlisted
     moved as every unlisted record's do (0 if listed tonight, one more if not): then the order of
-    its lead's records, and so the golden record, is the same. Returns (leads, leads recomputed)."""
-    now = golden_inputs(records)
+    its lead's records, and so the golden record, is the same (`now`: `golden_inputs(records)`,
+    if already computed). Returns (leads, leads recomputed)."""
+    now = golden_inputs(records) if now is None else now
     at = pd.Index(base_inputs["record_key"]).get_indexer(now["record_key"])
     known = at >= 0
     changed = ~known
     tonight = records["seen_tonight"].astype(bool).to_numpy()
     before = base_inputs["nights_unlisted"].to_numpy(dtype=np.int64)[np.maximum(at, 0)]
     nights = now["nights_unlisted"].to_numpy(dtype=np.int64)
-    changed |= now["golden_hash"].to_numpy(dtype=object) != base_inputs["golden_hash"].to_numpy(dtype=object)[
-        np.maximum(at, 0)]
+    changed |= now["golden_hash"].to_numpy(dtype=np.uint64) != base_inputs["golden_hash"].to_numpy(
+        dtype=np.uint64)[np.maximum(at, 0)]
     changed |= ~tonight & (nights != before + 1)
     gone = np.ones(len(base_inputs), dtype=bool)
     gone[at[known]] = False

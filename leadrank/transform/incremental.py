@@ -42,8 +42,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from leadrank.config import ResolutionConfig
 from leadrank.transform.matching import (
@@ -85,22 +83,28 @@ def fingerprint(cfg: ResolutionConfig, extra: dict | None = None) -> str:
 
 
 def content_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """128 bits per row (as 32 hex characters) of the values of `columns`, joined in Arrow and hashed
-    by pandas twice with two keys: equal values give equal hashes in any frame."""
-    parts = []
+    """64 bits per row (uint64) of the values of `columns`: each column hashed by pandas (SipHash,
+    in C; a missing value hashes as itself), folded in column order. Equal values give equal
+    hashes in any frame; a changed record goes unnoticed with odds of 2**-64."""
+    out = np.zeros(len(frame), dtype=np.uint64)
     for column in columns:
-        values = frame[column]
-        try:
-            array = pc.cast(pa.array(values, from_pandas=True), pa.string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed types: their text
-            array = pa.array([None if v is None or v != v else str(v) for v in values], type=pa.string())
-        # a missing value is '\x00', any value starts with '\x01': None and '' differ
-        parts.append(pc.fill_null(pc.binary_join_element_wise(pa.scalar("\x01"), array, ""), "\x00"))
-    joined = pc.binary_join_element_wise(*parts, "\x1f").to_numpy(zero_copy_only=False).astype(object)
-    a = pd.util.hash_array(joined, categorize=False, hash_key="leadrank-resolv0")
-    b = pd.util.hash_array(joined, categorize=False, hash_key="leadrank-resolv1")
-    return np.char.add(np.char.mod("%016x", a), np.char.mod("%016x", b)).astype(object) if len(a) else \
-        np.empty(0, dtype=object)
+        out = (out * np.uint64(1_000_003)) ^ pd.util.hash_array(_canonical(frame[column]), categorize=False)
+    return out
+
+
+def _canonical(values: pd.Series) -> np.ndarray:
+    """A column as one kind of array whatever its dtype (a flag read from parquet is bool, from
+    the warehouse an object; text may be Arrow-backed): flags as integers, text and anything
+    else as Python strings with None for missing."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "boolean":
+        return values.fillna(False).astype(bool).to_numpy().astype(np.uint8)
+    out = np.array(values.to_numpy(dtype=object), dtype=object)
+    missing = pd.isna(out)
+    if kind not in ("string", "empty"):
+        out[~missing] = [str(v) for v in out[~missing]]
+    out[missing] = None
+    return out
 
 
 @dataclass
@@ -229,7 +233,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     known = base >= 0
     match_hash = content_hash(frame, MATCHED_COLUMNS)
     dirty = ~known
-    dirty[known] = match_hash[known] != old["match_hash"].to_numpy(dtype=object)[base[known]]
+    dirty[known] = match_hash[known] != old["match_hash"].to_numpy(dtype=np.uint64)[base[known]]
     # A lead the warehouse holds that the base run did not give (another run published since, a
     # correction): that record is resolved again.
     prev = frame["prev_lead_id"].to_numpy(dtype=object)
