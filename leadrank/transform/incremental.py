@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -48,7 +48,6 @@ from leadrank.transform.matching import (
     KEY_COLUMNS,
     STAT_COLUMNS,
     Features,
-    _codes,
     _group_pairs,
     _name_tokens,
     object_frame,
@@ -158,35 +157,44 @@ class Population:
     keys: pd.DataFrame  # KEY_COLUMNS per row
     words: pd.DataFrame  # row, word
     order: np.ndarray  # sorted-neighbourhood rank per row (matching.sort_order)
+    _blocks: dict[str, tuple[np.ndarray, np.ndarray, pd.Index]] = field(default_factory=dict)
 
-    def entries(self, block: str) -> tuple[np.ndarray, np.ndarray]:
-        """(value, row) of every member of `block`'s blocks (missing values left out)."""
-        if block == "words":
-            return self.words["word"].to_numpy(dtype=object), self.words["row"].to_numpy(dtype=np.int64)
-        values = np.concatenate([self.keys[c].to_numpy(dtype=object) for c in BLOCKS[block]])
-        rows = np.tile(np.arange(len(self.keys), dtype=np.int64), len(BLOCKS[block]))
-        ok = ~pd.isna(values)
-        return values[ok], rows[ok]
+    def block(self, name: str) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+        """(code, row) of every member of the blocks of `name` (missing values left out) and the
+        value of each code; worked out once per population."""
+        if name not in self._blocks:
+            if name == "words":
+                values, rows = self.words["word"].to_numpy(dtype=object), self.words["row"].to_numpy(dtype=np.int64)
+            else:
+                values = np.concatenate([self.keys[c].to_numpy(dtype=object) for c in BLOCKS[name]])
+                rows = np.tile(np.arange(len(self.keys), dtype=np.int64), len(BLOCKS[name]))
+                ok = ~pd.isna(values)
+                values, rows = values[ok], rows[ok]
+            codes, uniques = pd.factorize(values)
+            self._blocks[name] = (codes.astype(np.int64), rows, pd.Index(uniques, dtype=object))
+        return self._blocks[name]
+
+    def carried(self, name: str, chosen: np.ndarray) -> np.ndarray:
+        """The distinct values of `name` that the `chosen` rows (a boolean mask) carry."""
+        codes, rows, uniques = self.block(name)
+        return uniques.to_numpy()[np.unique(codes[chosen[rows]])]
 
 
-def block_pairs(pop: Population, block: str, values: np.ndarray, rows: np.ndarray, wanted: np.ndarray,
-                cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
+def block_pairs(pop: Population, block: str, wanted: np.ndarray, cfg: ResolutionConfig
+                ) -> tuple[np.ndarray, np.ndarray]:
     """The candidate pairs (rows of `pop`) of the blocks of `block` whose value is in `wanted`,
     exactly as blocking the whole population gives them: every member of such a block takes part,
     in the population's sorted-neighbourhood order."""
-    if not len(wanted) or not len(values):
+    codes, rows, uniques = pop.block(block)
+    found = uniques.get_indexer(pd.Index(wanted, dtype=object)) if len(wanted) else np.empty(0, np.int64)
+    found = found[found >= 0]
+    if not len(found):
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    keep = pd.Series(values, dtype=object).isin(pd.Series(wanted, dtype=object)).to_numpy()
-    values, rows = values[keep], rows[keep]
-    if len(values) < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+    mask = np.zeros(len(uniques), dtype=bool)
+    mask[found] = True
+    keep = mask[codes]
     limit = cfg.max_token_block if block == "words" else cfg.max_block_size
-    return _group_pairs(_codes(values), rows, limit, pop.order, cfg.block_window)
-
-
-def _values_of(values: np.ndarray, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """The distinct values the `chosen` rows (a boolean mask) carry."""
-    return pd.unique(values[chosen[rows]]) if len(rows) else np.empty(0, dtype=object)
+    return _group_pairs(codes[keep], rows[keep], limit, pop.order, cfg.block_window)
 
 
 def _unique_pairs(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,14 +290,11 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     old_row_id[base[known]] = np.flatnonzero(known)
     clean = ~dirty
     for block in BLOCKS:
-        new_values, new_rows = tonight.entries(block)
-        old_values, old_rows = then.entries(block)
-        wanted = pd.unique(np.concatenate([_values_of(new_values, new_rows, dirty),
-                                           _values_of(old_values, old_rows, changed_old)]))
+        wanted = pd.unique(np.concatenate([tonight.carried(block, dirty), then.carried(block, changed_old)]))
         if not len(wanted):
             continue
-        a, b = block_pairs(tonight, block, new_values, new_rows, wanted, cfg)
-        c, d = block_pairs(then, block, old_values, old_rows, wanted, cfg)
+        a, b = block_pairs(tonight, block, wanted, cfg)
+        c, d = block_pairs(then, block, wanted, cfg)
         c, d = old_row_id[c], old_row_id[d]
         size = n + len(old)
         now_codes = np.minimum(a, b) * size + np.maximum(a, b)
@@ -335,8 +340,7 @@ def _pairs_touching(pop: Population, chosen: np.ndarray, cfg: ResolutionConfig, 
     """Candidate pairs with one end (`both`: both ends) among the `chosen` rows, unique, sorted."""
     parts = []
     for block in BLOCKS:
-        values, rows = pop.entries(block)
-        a, b = block_pairs(pop, block, values, rows, _values_of(values, rows, chosen), cfg)
+        a, b = block_pairs(pop, block, pop.carried(block, chosen), cfg)
         keep = (chosen[a] & chosen[b]) if both else (chosen[a] | chosen[b])
         parts.append((a[keep], b[keep]))
     return _unique_pairs(parts, len(pop.keys))
