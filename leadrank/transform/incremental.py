@@ -111,7 +111,7 @@ class State:
     """What a run leaves for the next night's resolution (see the module docstring)."""
 
     records: pd.DataFrame  # STATE_COLUMNS, one row per record of the population, by record key
-    words: pd.DataFrame  # record_key, word: the name words blocking uses (matching._name_tokens)
+    words: pd.DataFrame  # row (of `records`), word: the name words blocking uses (matching._name_tokens)
 
 
 def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words: pd.DataFrame,
@@ -129,7 +129,7 @@ def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words
     for column in STAT_COLUMNS:
         records[column] = stats[column].to_numpy()
     words = words.sort_values(["row", "word"], kind="stable")  # a canonical order in either mode
-    return State(records, object_frame({"record_key": records["record_key"].to_numpy()[words["row"].to_numpy()],
+    return State(records, object_frame({"row": words["row"].to_numpy(dtype=np.int64),
                                         "word": words["word"].to_numpy(dtype=object)}))
 
 
@@ -252,7 +252,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     # Tonight's keys: the stored ones, the dirty records' computed afresh.
     d_rows = np.flatnonzero(dirty)
     keys = object_frame({c: old[c].to_numpy()[np.maximum(base, 0)] for c in KEY_COLUMNS})
-    old_words = state.words.assign(row=pd.Index(old["record_key"]).get_indexer(state.words["record_key"]))
+    old_words = state.words
     word_rows = base_to_rows(old_words["row"].to_numpy(dtype=np.int64), base, len(old))
     clean_words = (word_rows >= 0)
     clean_words[clean_words] = ~dirty[word_rows[clean_words]]
