@@ -85,6 +85,8 @@ def _second_night(first: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     newcomers = generate(60, 23).head(60).copy()  # other companies, some of them namesakes
     newcomers["key"] = [f"n{i:04d}" for i in range(len(newcomers))]
     newcomers["country"] = "DE"
+    # Namesakes: five newcomers carry the names of companies already known (other cities, phones).
+    newcomers.loc[newcomers.index[:5], "company_name"] = first.loc[rng.sample(plain, 5), "company_name"].to_numpy()
     bridge = pd.DataFrame([{"key": "c1", "company_name": "Tessaly Metrology", "website": None, "phone": None,
                             "email": "sales@tessaly-metro.de", "uscc": _uscc(1), "address": None, "province": None,
                             "city": None, "country": "DE", "source": "crafted", "true_id": "a"}])
@@ -128,6 +130,8 @@ def test_incremental_nights_give_the_full_resolution_for_far_fewer_pairs():
     # The fixture does what it says: a merge, a split, large blocks, Germany across a step.
     kinds = set(full.events["kind"])
     assert {"merge", "split"} <= kinds, full.events
+    new = tonight[tonight["record_key"].str.startswith("n")]
+    assert new["name_core"].isin(one.records["name_core"]).sum() >= 5
     state = full.state.records
     assert max(state[c].value_counts().max() for c in ("phone", "site", "domain", "core")) > cfg.max_block_size
     assert full.state.words["word"].value_counts().max() > cfg.max_token_block
