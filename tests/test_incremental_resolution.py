@@ -53,8 +53,13 @@ def _crafted() -> pd.DataFrame:
         ("s2", "Brindle Hydraulics", None, "+49 30 2345 6789", None, None),
         ("s3", "Brindle Hydraulics", None, "+49 30 2345 6789", None, None),
     ]
+    # A sub-blocked block (one name, seven records, in website order): v1 meets v2 and v3 (window 2)
+    # and joins them (no website against one), v2 and v3 differ (two websites).
+    rows += [(f"v{i}", "Vantor GmbH", site, None, None, None)
+             for i, site in enumerate([None, "b.com", "c.com", "d.com", "e.com", "f.com", "g.com"], start=1)]
     frame = pd.DataFrame(rows, columns=["key", "company_name", "website", "phone", "email", "uscc"])
     frame["address"], frame["province"], frame["city"], frame["country"] = None, None, None, "DE"
+    frame.loc[frame["key"].str.startswith("v"), "country"] = None  # no country points: two websites differ
     frame["source"], frame["true_id"] = "crafted", frame["key"].str[0]
     return frame
 
@@ -87,12 +92,17 @@ def _second_night(first: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     newcomers["country"] = "DE"
     # Namesakes: five newcomers carry the names of companies already known (other cities, phones).
     newcomers.loc[newcomers.index[:5], "company_name"] = first.loc[rng.sample(plain, 5), "company_name"].to_numpy()
+    # x1 sorts between v1 and v2 and matches no one (another legal form): v1 no longer meets v3,
+    # which leaves its lead although none of v1, v2, v3 changed.
+    wedge = pd.DataFrame([{"key": "x1", "company_name": "Vantor s.r.o.", "website": "a.com", "phone": None,
+                           "email": None, "uscc": None, "address": None, "province": None, "city": None,
+                           "country": None, "source": "crafted", "true_id": "x"}])
     bridge = pd.DataFrame([{"key": "c1", "company_name": "Tessaly Metrology", "website": None, "phone": None,
                             "email": "sales@tessaly-metro.de", "uscc": _uscc(1), "address": None, "province": None,
                             "city": None, "country": "DE", "source": "crafted", "true_id": "a"}])
     gone = rng.sample([first.loc[i, "key"] for i in plain], 10)
     night = night[~night["key"].isin(gone)]
-    return pd.concat([night, newcomers, bridge], ignore_index=True), gone
+    return pd.concat([night, newcomers, bridge, wedge], ignore_index=True), gone
 
 
 def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -130,6 +140,9 @@ def test_incremental_nights_give_the_full_resolution_for_far_fewer_pairs():
     # The fixture does what it says: a merge, a split, large blocks, Germany across a step.
     kinds = set(full.events["kind"])
     assert {"merge", "split"} <= kinds, full.events
+    lead = full.records.set_index("record_key")["lead_id"]
+    before = one.records.set_index("record_key")["lead_id"]
+    assert before["v1"] == before["v3"] and lead["v1"] != lead["v3"]  # the window moved
     new = tonight[tonight["record_key"].str.startswith("n")]
     assert new["name_core"].isin(one.records["name_core"]).sum() >= 5
     state = full.state.records
