@@ -42,7 +42,7 @@ from leadrank.scoring.financials import load_financials
 from leadrank.scoring.outcomes import OUTCOME_COLUMNS, load_outcomes, match_outcomes
 from leadrank.scoring.outcomes import REJECT_COLUMNS as OUT_REJECTS
 from leadrank.scoring.priority import features_of, score_leads, train_model
-from leadrank.transform.golden import golden_inputs, golden_records, golden_update
+from leadrank.transform.golden import as_text, golden_inputs, golden_records, golden_update
 from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
 from leadrank.transform.normalise import normalise_known
 from leadrank.transform.resolve import resolve
@@ -241,7 +241,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     if base is not None and result.stats["mode"] == "incremental":
         leads, rebuilt = golden_update(records, trust, base.leads, base.golden, inputs)
     else:
-        leads = golden_records(records[~records["expired"]], trust)
+        leads = as_text(golden_records(records[~records["expired"]], trust))
         rebuilt = len(leads)
     files.write_stage("resolved", records)
     files.write_stage("leads", leads)

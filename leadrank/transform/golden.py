@@ -159,15 +159,31 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     dirty = pd.unique(np.concatenate([now["golden_lead"].to_numpy(dtype=object)[changed],
                                       old_lead[np.maximum(at, 0)][changed & known], old_lead[gone]]))
     dirty = pd.Series(dirty, dtype=object)
-    listed = records[~records["expired"].astype(bool)]
-    fresh = golden_records(listed[listed["lead_id"].isin(dirty)], trust)
+    listed = ~records["expired"].astype(bool).to_numpy()  # masks, not copies of a million records
+    fresh = golden_records(records[listed & records["lead_id"].isin(dirty).to_numpy()], trust)
     kept = base_leads[~base_leads["lead_id"].isin(dirty)]
+    rebuilt = len(fresh)
+    fresh = as_text(fresh)
+    for column in fresh.columns:  # the few rebuilt rows typed as the stored ones (text stays Arrow)
+        if len(kept) and fresh[column].dtype != kept[column].dtype:
+            try:
+                fresh[column] = fresh[column].astype(kept[column].dtype)
+            except (TypeError, ValueError):
+                pass
     leads = pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh
     leads = leads.sort_values("lead_id", kind="stable", ignore_index=True)
-    first, last = fetched_span(listed)
+    first, last = fetched_span(records.loc[listed, ["lead_id", "fetched_at"]])
     leads["first_fetched_at"] = leads["lead_id"].map(first)
     leads["last_fetched_at"] = leads["lead_id"].map(last)
-    for column in fresh.columns:  # the stored rows as the computed ones are typed
-        if leads[column].dtype != fresh[column].dtype:
-            leads[column] = leads[column].astype(fresh[column].dtype)
-    return leads[LEADS], len(fresh)
+    return as_text(leads[LEADS]), rebuilt
+
+
+def as_text(leads: pd.DataFrame) -> pd.DataFrame:
+    """Text columns (Python strings or none at all) as pandas' Arrow-backed text, as leads.parquet
+    is read back: both modes of the dedupe step write one schema, and a million rebuilt-or-kept
+    leads stay compact."""
+    for column in leads.columns:
+        if leads[column].dtype == object and pd.api.types.infer_dtype(leads[column], skipna=True) in ("string",
+                                                                                                   "empty"):
+            leads[column] = leads[column].astype("str")
+    return leads
