@@ -18,6 +18,8 @@ company email over a free-mail one. Every source record stays linked to its lead
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -166,10 +168,8 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     fresh = as_text(fresh)
     for column in fresh.columns:  # the few rebuilt rows typed as the stored ones (text stays Arrow)
         if len(kept) and fresh[column].dtype != kept[column].dtype:
-            try:
+            with contextlib.suppress(TypeError, ValueError):  # (a column of no values at all)
                 fresh[column] = fresh[column].astype(kept[column].dtype)
-            except (TypeError, ValueError):
-                pass
     leads = pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh
     leads = leads.sort_values("lead_id", kind="stable", ignore_index=True)
     first, last = fetched_span(records.loc[listed, ["lead_id", "fetched_at"]])
