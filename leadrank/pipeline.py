@@ -14,11 +14,13 @@ import logging
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leadrank.config import Config, load_config
@@ -48,7 +50,8 @@ from leadrank.scoring.financials import load_financials
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
 from leadrank.scoring.priority import features_of, score_leads, train_model
-from leadrank.transform.golden import golden_records
+from leadrank.transform.golden import as_text, golden_inputs, golden_records, golden_update
+from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
 from leadrank.transform.normalise import normalise_known
 from leadrank.transform.resolve import resolve
 from leadrank.transform.unusable import split_unusable
@@ -222,7 +225,12 @@ PASSED_THROUGH = ("run_id", "url", "company_name", "country", "province", "city"
                   "email_domain")
 
 
-def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
+def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
+    """Resolve tonight's records with the stored ones into leads. With the state the base run (the
+    latest published one when this run began) left, made by the same resolution code and settings,
+    only the neighbourhood of what changed is resolved again and only the golden records of leads
+    whose records changed are rebuilt (leadrank.transform.incremental: the same files as a full
+    resolution); otherwise, and with learned weights, everything is."""
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
@@ -232,16 +240,95 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, int]:
     # reading a million stored rows back, night after night, cost minutes.
     prior = read.record_leads(engine)
     stale = prior["record_key"][~prior["record_key"].isin(tonight["record_key"])]
+    trust = {s.name: s.trust for s in cfg.sources if s.trust}
+    stamp = resolution_fingerprint(cfg, trust)
+    base, why = _base_state(engine, run_id, stamp)
     result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
-                     taken_ids=taken, lead_first_seen=first_seen)
+                     taken_ids=taken, lead_first_seen=first_seen, base=base.resolution if base else None)
+    if why:
+        result.stats["reason"] = why
     # Golden records are made from the records as written: conformed to RESOLVED (the stored
     # records among them come back from the warehouse with its types).
     records = files.write_stage("resolved", listed_within(result.records, prior, cfg.lead_expiry_nights))
-    trust = {s.name: s.trust for s in cfg.sources if s.trust}
-    expired = records["expired"].to_numpy()
-    leads = files.write_stage("leads", golden_records(records[~expired] if expired.any() else records, trust))
+    inputs = golden_inputs(records) if result.state is not None else None
+    if base is not None and result.stats["mode"] == "incremental":
+        leads, rebuilt = golden_update(records, trust, base.leads, base.golden, inputs)
+    else:
+        expired = records["expired"].to_numpy()
+        leads = as_text(golden_records(records[~expired] if expired.any() else records, trust))
+        rebuilt = len(leads)
+    leads = files.write_stage("leads", leads)
     files.write_stage("events", result.events)
-    return {**result.stats, "leads": len(leads)}
+    _save_state(files, result.state, inputs, stamp)
+    return {**result.stats, "leads": len(leads), "golden_rebuilt": rebuilt}
+
+
+def resolution_fingerprint(cfg: Config, trust: dict[str, int]) -> str:
+    """What the dedupe step's files depend on beyond its input: the resolution code and settings,
+    the sources' trust (golden records) and the lead expiry."""
+    return fingerprint(cfg.resolution, {"trust": trust, "lead_expiry_nights": cfg.lead_expiry_nights})
+
+
+@dataclass
+class BaseState:
+    """The dedupe state a run left (incremental.State, plus its leads and their golden inputs)."""
+
+    resolution: State
+    golden: pd.DataFrame
+    leads: pd.DataFrame
+
+
+_STATE_FILES = ("resolution", "resolution_words", "resolution_meta")
+
+
+def _base_state(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None, str]:
+    """The base run's dedupe state, or None and why not (then the step resolves everything)."""
+    base_run = read.base_run(engine, run_id)
+    if base_run is None:
+        return None, "no published run to build on"
+    files = RunFiles(base_run)
+    paths = [files.state(name) for name in _STATE_FILES] + [files.stage("leads")]
+    if not all(path.exists() for path in paths):
+        return None, f"the base run {base_run} left no dedupe state"
+    try:
+        meta = pd.read_parquet(files.state("resolution_meta"))
+        if meta["fingerprint"].iloc[0] != stamp:
+            return None, f"the base run {base_run} resolved with other code or settings"
+        records = _objects(pd.read_parquet(files.state("resolution")))
+        words = _objects(pd.read_parquet(files.state("resolution_words")))
+        leads = files.read_stage("leads", as_stored=True)
+    except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness
+        log.warning("ignoring the dedupe state of run %s: %s", base_run, exc)
+        return None, f"the base run {base_run}'s dedupe state cannot be read"
+    if len(records) != int(meta["records"].iloc[0]):
+        return None, f"the base run {base_run}'s dedupe state is incomplete"
+    golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]]
+    return BaseState(State(records[STATE_COLUMNS], words), golden, leads), ""
+
+
+def _objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects (parquet gives Arrow strings; the state's arrays are objects)."""
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            values = np.array(frame[column].to_numpy(dtype=object), dtype=object)
+            values[pd.isna(values)] = None
+            frame[column] = pd.Series(values, dtype=object, index=frame.index)
+    return frame
+
+
+def _save_state(files: RunFiles, state: State | None, inputs: pd.DataFrame | None, stamp: str) -> None:
+    """The run's dedupe state, for the next night: the marker (fingerprint and size) is removed
+    first and written last, so a step killed in between leaves no state that looks whole."""
+    files.state("resolution_meta").unlink(missing_ok=True)
+    if state is None or inputs is None:  # learned weights: every night is a full one
+        return
+    at = pd.Index(inputs["record_key"]).get_indexer(state.records["record_key"])
+    frame = state.records.copy()
+    for column in ("golden_hash", "golden_lead", "nights_unlisted"):
+        frame[column] = inputs[column].to_numpy()[at]
+    write_frame(frame, files.state("resolution"))
+    write_frame(state.words, files.state("resolution_words"))
+    write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(frame)]}), files.state("resolution_meta"))
 
 
 def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd.DataFrame:

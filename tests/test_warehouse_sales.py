@@ -22,11 +22,14 @@ from typer.testing import CliRunner
 
 from leadrank.cli import app
 from leadrank.paths import DEMO_CONFIG, DEMO_DIR, http_cache_dir, run_dir
+from leadrank.pipeline import begin, fail
+from leadrank.run_files import RunFiles
 from leadrank.warehouse import export, formats, labels, report
 from leadrank.warehouse.charts import TIER_COLOURS
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
 from leadrank.warehouse.report import build_report
+from leadrank.warehouse.retention import purge
 from tests.helpers import run_pipeline
 
 runner = CliRunner()
@@ -557,6 +560,26 @@ def test_retention_purges_old_raw_responses_and_staging(warehouse_url, demo_conf
     assert query(engine, "SELECT COUNT(*) FROM lead_scores WHERE run_id = :r", r=old["run_id"])[0][0] == len(ranked)
     zero = runner.invoke(app, ["db", "purge", "--days", "0", "--warehouse", warehouse_url])
     assert zero.exit_code == 2 and "greater than or equal to 1" in said(zero)
+
+
+def test_retention_keeps_the_latest_published_run_however_old(warehouse_url, demo_config):
+    """The next night resolves incrementally from the latest published run's state: its directory
+    stays, however old; an older published run's and a failed later one's go."""
+    engine = make_engine(warehouse_url)
+    older = run_pipeline(str(demo_config), warehouse_url, run_id="20200101T023000Z-aaaaaa")["run_id"]
+    latest = run_pipeline(str(demo_config), warehouse_url, run_id="20200102T023000Z-bbbbbb")["run_id"]
+    failed = "20200103T023000Z-cccccc"
+    begin(str(demo_config), failed, warehouse_url)
+    fail(failed, warehouse_url, "a test")
+    with engine.begin() as conn:
+        for day, run_id in enumerate((older, latest, failed), start=1):
+            conn.execute(text("UPDATE pipeline_runs SET started_at = :t WHERE run_id = :r"),
+                         {"t": f"2020-01-0{day}T02:30:00+00:00", "r": run_id})
+    assert RunFiles(latest).state("resolution").exists()
+    result = purge(engine, 30)
+    assert sorted(result.run_dirs) == [older, failed]
+    assert sorted(p.name for p in run_dir(latest).parent.iterdir()) == [latest]
+    assert RunFiles(latest).state("resolution").exists()
 
 
 def test_retention_prunes_http_cache_entries_no_night_stored_again(tmp_path):

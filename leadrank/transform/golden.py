@@ -18,9 +18,13 @@ company email over a free-mail one. Every source record stays linked to its lead
 
 from __future__ import annotations
 
+import contextlib
+
+import numpy as np
 import pandas as pd
 
 from leadrank.contracts import LEADS
+from leadrank.transform.incremental import content_hash
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 
@@ -104,7 +108,83 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     leads["n_records"] = grouped.size()
     leads["exhibitions"] = frame[frame["source_kind"] == "exhibition"].groupby("lead_id")["source"].nunique()
     leads["exhibitions"] = leads["exhibitions"].fillna(0).astype(int)
-    fetched = frame[["lead_id", "fetched_at"]].dropna().astype(str).sort_values(["lead_id", "fetched_at"])
-    leads["first_fetched_at"] = fetched.drop_duplicates("lead_id", keep="first").set_index("lead_id")["fetched_at"]
-    leads["last_fetched_at"] = fetched.drop_duplicates("lead_id", keep="last").set_index("lead_id")["fetched_at"]
+    leads["first_fetched_at"], leads["last_fetched_at"] = fetched_span(frame)
     return leads.reset_index()[LEADS]
+
+
+def fetched_span(records: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per lead, the first and the last time one of its records was fetched (as text)."""
+    fetched = records[["lead_id", "fetched_at"]].dropna().astype(str).sort_values(["lead_id", "fetched_at"])
+    return (fetched.drop_duplicates("lead_id", keep="first").set_index("lead_id")["fetched_at"],
+            fetched.drop_duplicates("lead_id", keep="last").set_index("lead_id")["fetched_at"])
+
+
+# What a golden record reads of each of its records, but the fetch time (`fetched_span`, redone
+# for every lead: sources fetch every record anew each night) and the nights unlisted (only their
+# order within the lead counts: see `golden_update`).
+GOLDEN_INPUT = ["record_key", "lead_id", "source", "source_kind", *COMPLETENESS, "uscc_norm", "uscc_valid",
+                "email_norm", "email_free", "name_norm", "name_lang", "company_name_alt", "name_core", "name_alt_core",
+                "legal_form", "domain", "phone_e164", "phone_type", "country_iso2", "province_norm", "city_norm",
+                "industry", "products", "member_level", "is_branch", "seen_tonight", "expired"]
+
+
+def golden_inputs(records: pd.DataFrame) -> pd.DataFrame:
+    """Per record (resolved, with `nights_unlisted` and `expired`): record_key, the hash of what
+    its lead's golden record reads of it, its lead and nights unlisted: what `golden_update`
+    compares the next night with."""
+    return pd.DataFrame({"record_key": records["record_key"].to_numpy(dtype=object),
+                         "golden_hash": content_hash(records, GOLDEN_INPUT),
+                         "golden_lead": records["lead_id"].to_numpy(dtype=object),
+                         "nights_unlisted": records["nights_unlisted"].to_numpy(dtype=np.int64)})
+
+
+def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.DataFrame,
+                  base_inputs: pd.DataFrame, now: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+    """`golden_records(records[~expired])`, recomputed only for the leads whose records changed
+    since the base run (`base_leads` its leads, `base_inputs` its `golden_inputs`); the others are
+    the base run's rows. A record is unchanged when its hashed inputs are and its nights unlisted
+    moved as every unlisted record's do (0 if listed tonight, one more if not): then the order of
+    its lead's records, and so the golden record, is the same (`now`: `golden_inputs(records)`,
+    if already computed). Returns (leads, leads recomputed)."""
+    now = golden_inputs(records) if now is None else now
+    at = pd.Index(base_inputs["record_key"]).get_indexer(now["record_key"])
+    known = at >= 0
+    changed = ~known
+    tonight = records["seen_tonight"].astype(bool).to_numpy()
+    before = base_inputs["nights_unlisted"].to_numpy(dtype=np.int64)[np.maximum(at, 0)]
+    nights = now["nights_unlisted"].to_numpy(dtype=np.int64)
+    changed |= now["golden_hash"].to_numpy(dtype=np.uint64) != base_inputs["golden_hash"].to_numpy(
+        dtype=np.uint64)[np.maximum(at, 0)]
+    changed |= ~tonight & (nights != before + 1)
+    gone = np.ones(len(base_inputs), dtype=bool)
+    gone[at[known]] = False
+    old_lead = base_inputs["golden_lead"].to_numpy(dtype=object)
+    dirty = pd.unique(np.concatenate([now["golden_lead"].to_numpy(dtype=object)[changed],
+                                      old_lead[np.maximum(at, 0)][changed & known], old_lead[gone]]))
+    dirty = pd.Series(dirty, dtype=object)
+    listed = ~records["expired"].astype(bool).to_numpy()  # masks, not copies of a million records
+    fresh = golden_records(records[listed & records["lead_id"].isin(dirty).to_numpy()], trust)
+    kept = base_leads[~base_leads["lead_id"].isin(dirty)]
+    rebuilt = len(fresh)
+    fresh = as_text(fresh)
+    for column in fresh.columns:  # the few rebuilt rows typed as the stored ones (text stays Arrow)
+        if len(kept) and fresh[column].dtype != kept[column].dtype:
+            with contextlib.suppress(TypeError, ValueError):  # (a column of no values at all)
+                fresh[column] = fresh[column].astype(kept[column].dtype)
+    leads = pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh
+    leads = leads.sort_values("lead_id", kind="stable", ignore_index=True)
+    first, last = fetched_span(records.loc[listed, ["lead_id", "fetched_at"]])
+    leads["first_fetched_at"] = leads["lead_id"].map(first)
+    leads["last_fetched_at"] = leads["lead_id"].map(last)
+    return as_text(leads[LEADS]), rebuilt
+
+
+def as_text(leads: pd.DataFrame) -> pd.DataFrame:
+    """Text columns (Python strings or none at all) as pandas' Arrow-backed text, as leads.parquet
+    is read back: both modes of the dedupe step write one schema, and a million rebuilt-or-kept
+    leads stay compact."""
+    for column in leads.columns:
+        if leads[column].dtype == object and pd.api.types.infer_dtype(leads[column], skipna=True) in ("string",
+                                                                                                   "empty"):
+            leads[column] = leads[column].astype("str")
+    return leads

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
-from leadrank.transform.legal_forms import countries_of_form
+from leadrank.transform.legal_forms import countries_of_form, form_countries
 from leadrank.transform.names import _strings, core_key_array
 from leadrank.transform.regions import extract_where
 
@@ -208,10 +208,85 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return site, np.where(parsed, street, None), house
 
 
-class Features:
-    """The columns matching compares, each as integer codes (-1 = missing) or arrays."""
+# The per-record keys that blocking and the population statistics read (strings, None when
+# missing): what the incremental mode stores for every record (leadrank.transform.incremental).
+KEY_COLUMNS = ["uscc", "domain", "phone", "phone_local", "email", "site", "core", "alt", "translit_key", "city",
+               "country", "zh"]
+# Population statistics, one value per record: what a record's scores depend on beyond its own values.
+STAT_COLUMNS = ["country_bits", "core_ambiguous", "translit_ambiguous", "domain_share", "phone_share", "site_share"]
 
-    def __init__(self, frame: pd.DataFrame, limit: int = 3):
+
+def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
+    """STAT_COLUMNS of every record of the population `keys` (KEY_COLUMNS). Each depends only on
+    the records sharing one key, but for `country_bits`, which counts every record of a country:
+    it is floored to half bits, so that a night's new records move it only where a country's
+    share crosses a half-bit step (incremental resolution re-scores that country's records)."""
+    n = len(keys)
+    country, city = _codes(keys["country"]), _codes(keys["city"])
+    core, translit = _codes(keys["core"]), _codes(keys["translit_key"])
+    # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
+    # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
+    known = country[country >= 0]
+    share = np.bincount(known, minlength=int(country.max()) + 1) / max(len(known), 1) if len(known) else np.ones(1)
+    bits = np.floor(np.log2(1.0 / np.maximum(share, 1e-9)) * 2) / 2
+    # A name (or its pinyin) that several companies carry — the same core in two cities,
+    # two trade names that sound alike — proves less on its own (term frequency, as in
+    # Fellegi-Sunter): such a match needs a little more evidence.
+    zh = keys["zh"].to_numpy(dtype=bool)
+    # The name a key's users go by, in either language: the pinyin key, else the core.
+    names = pd.Series(np.where(translit >= 0, "t|" + keys["translit_key"].fillna("").to_numpy(dtype=object),
+                               "c|" + keys["core"].fillna("").to_numpy(dtype=object)), dtype=object)
+    name_key = _codes(names)
+    return pd.DataFrame({
+        "country_bits": np.where(country >= 0, bits[np.maximum(country, 0)], 0).astype(np.float32),
+        "core_ambiguous": _ambiguous(core, city),
+        "translit_ambiguous": _ambiguous(translit, np.where(zh, core, -1)),
+        "domain_share": _share(_codes(keys["domain"]), name_key, limit),
+        "phone_share": _share(_codes(keys["phone"]), name_key, limit),
+        "site_share": _share(_codes(keys["site"]), name_key, limit),  # an office tower, a business centre
+    }, index=range(n))
+
+
+def _ambiguous(keys: np.ndarray, meaning: np.ndarray) -> np.ndarray:
+    """Rows whose key is carried by records of two or more different `meaning`s (cities, cores)."""
+    ok = (keys >= 0) & (meaning >= 0)
+    frame = pd.DataFrame({"key": keys[ok], "meaning": meaning[ok]})
+    counts = frame.groupby("key")["meaning"].nunique()
+    many = np.zeros(int(keys.max()) + 2 if len(keys) else 1, dtype=bool)
+    many[counts.index[counts.to_numpy() >= 2]] = True
+    return many[np.where(keys >= 0, keys, -1)] & (keys >= 0)
+
+
+def _share(codes: np.ndarray, name_key: np.ndarray, limit: int) -> np.ndarray:
+    """Weight factor of each row's key: 1 while at most `limit` different companies (by name,
+    in either language) use it, shrinking beyond: a group website or a business centre's
+    switchboard is weak evidence of any one company."""
+    ok = codes >= 0
+    frame = pd.DataFrame({"key": codes[ok], "name": name_key[ok]})
+    usage = frame.groupby("key")["name"].nunique()
+    factor = np.ones(len(codes), dtype=np.float32)
+    factor[ok] = np.minimum(1.0, limit / usage.reindex(codes[ok]).to_numpy(dtype=np.float32))
+    return factor
+
+
+def sort_order(keys: pd.DataFrame) -> np.ndarray:
+    """Sorted-neighbourhood rank of each row (its position in name, city, country, website order,
+    ties by row): values compared as text, so that any subset of the rows (one block's members,
+    in record-key order) is ranked in the same relative order as the whole population."""
+    ranks = [pd.factorize(keys[c].fillna("").to_numpy(dtype=object), sort=True)[0]
+             for c in ("domain", "country", "city", "core")]
+    order = np.empty(len(keys), dtype=np.int64)
+    order[np.lexsort(ranks)] = np.arange(len(keys))
+    return order
+
+
+class Features:
+    """The columns matching compares, each as integer codes (-1 = missing) or arrays.
+
+    `stats` (STAT_COLUMNS for these rows) replaces the statistics of the frame itself: the
+    incremental mode builds features for a part of the population with the whole one's."""
+
+    def __init__(self, frame: pd.DataFrame, limit: int = 3, stats: pd.DataFrame | None = None):
         self.n = len(frame)
         valid = frame["uscc_valid"].to_numpy(dtype=bool)
         cores = frame["name_core"].to_numpy(dtype=object)
@@ -219,21 +294,22 @@ class Features:
         self.alt = frame["name_alt_core"].to_numpy(dtype=object)
         # Independent column work, mostly in Arrow kernels and pandas' hashing (which release
         # the GIL): two threads.
+        uscc = frame["uscc_norm"].where(valid, None)
         with ThreadPoolExecutor(max_workers=2) as pool:
             jobs = {
                 "industry": pool.submit(_trade_names, cores),
                 "street": pool.submit(_street, frame),
                 "core_names": pool.submit(Names, cores),
-                "phone_local": pool.submit(lambda: _codes(_phone_local(frame))),
+                "phone_local": pool.submit(_phone_local, frame),
                 "alt_names": pool.submit(Names, self.alt),
                 **{name: pool.submit(_codes, values) for name, values in {
-                    "uscc": frame["uscc_norm"].where(valid, None), "domain": frame["domain"],
+                    "uscc": uscc, "domain": frame["domain"],
                     "phone": frame["phone_e164"], "email": frame["email_norm"], "core_code": cores,
                     "alt_code": self.alt}.items()},
             }
             done = {name: job.result() for name, job in jobs.items()}
         self.uscc, self.domain, self.phone = done["uscc"], done["domain"], done["phone"]
-        self.phone_local = done["phone_local"]
+        self.phone_local = _codes(done["phone_local"])
         self.has_e164 = frame["phone_e164"].notna().to_numpy()
         # The same mailbox is evidence even on free-mail (one contact's qq.com address); only the
         # shared free-mail *domain* says nothing, and domains are compared through `domain` alone.
@@ -243,13 +319,9 @@ class Features:
         self.site_text = np.asarray([x if isinstance(x, str) else "" for x in site], dtype=object)
         self.street = _codes(street)
         # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
-        self.city = _codes(frame["city_norm"].str.casefold())
+        city = frame["city_norm"].str.casefold()
+        self.city = _codes(city)
         self.country = _codes(frame["country_iso2"])
-        # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
-        # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
-        known = self.country[self.country >= 0]
-        share = np.bincount(known, minlength=int(self.country.max()) + 1) / max(len(known), 1) if len(known) else np.ones(1)
-        self.country_bits = np.log2(1.0 / np.maximum(share, 1e-9)).astype(np.float32)
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
         self.form_bits = _form_bits(frame["legal_form"])
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
@@ -261,42 +333,43 @@ class Features:
         self.industry_text = industry
         # One key for both languages: pinyin of the trade name and the industry in English.
         key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
-        self.translit_key = _codes(key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None))
-        self.name_key = np.where(self.translit_key >= 0, self.translit_key, self.core_code + self.n)
-        # A name (or its pinyin) that several companies carry — the same core in two cities,
-        # two trade names that sound alike — proves less on its own (term frequency, as in
-        # Fellegi-Sunter): such a match needs a little more evidence.
-        self.core_ambiguous = self._ambiguous(self.core_code, self.city)
-        zh = self.lang == "zh"
-        self.translit_ambiguous = self._ambiguous(self.translit_key, np.where(zh, self.core_code, -1))
+        key = key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None)
+        self.translit_key = _codes(key)
+        self.keys = object_frame({
+            "uscc": _none(uscc), "domain": _none(frame["domain"]), "phone": _none(frame["phone_e164"]),
+            "phone_local": _none(done["phone_local"]), "email": _none(frame["email_norm"]), "site": _none(site),
+            "core": _none(cores), "alt": _none(self.alt), "translit_key": _none(key), "city": _none(city),
+            "country": _none(frame["country_iso2"]), "zh": self.lang == "zh"})
+        stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
+        self.country_bits = stats["country_bits"].to_numpy(dtype=np.float32)  # per row
+        self.core_ambiguous = stats["core_ambiguous"].to_numpy(dtype=bool)
+        self.translit_ambiguous = stats["translit_ambiguous"].to_numpy(dtype=bool)
+        self.domain_share = stats["domain_share"].to_numpy(dtype=np.float32)
+        self.phone_share = stats["phone_share"].to_numpy(dtype=np.float32)
+        self.site_share = stats["site_share"].to_numpy(dtype=np.float32)
+        self.stats = stats
         # Sorted-neighbourhood order of large blocks: by name, then place, then website.
-        name_rank = pd.Series(cores, dtype=object).fillna("").rank(method="dense").to_numpy(dtype=np.int64)
-        self.order = np.empty(self.n, dtype=np.int64)
-        self.order[np.lexsort((self.domain, self.country, self.city, name_rank))] = np.arange(self.n)
-        self.domain_share = self._share(self.domain, limit)
-        self.phone_share = self._share(self.phone, limit)
-        self.site_share = self._share(self.site, limit)  # an office tower, a business centre
+        self.order = sort_order(self.keys)
 
-    @staticmethod
-    def _ambiguous(keys: np.ndarray, meaning: np.ndarray) -> np.ndarray:
-        """Rows whose key is carried by records of two or more different `meaning`s (cities, cores)."""
-        ok = (keys >= 0) & (meaning >= 0)
-        frame = pd.DataFrame({"key": keys[ok], "meaning": meaning[ok]})
-        counts = frame.groupby("key")["meaning"].nunique()
-        many = np.zeros(int(keys.max()) + 2 if len(keys) else 1, dtype=bool)
-        many[counts.index[counts.to_numpy() >= 2]] = True
-        return many[np.where(keys >= 0, keys, -1)] & (keys >= 0)
 
-    def _share(self, codes: np.ndarray, limit: int) -> np.ndarray:
-        """Weight factor of each row's key: 1 while at most `limit` different companies (by name,
-        in either language) use it, shrinking beyond: a group website or a business centre's
-        switchboard is weak evidence of any one company."""
-        ok = codes >= 0
-        frame = pd.DataFrame({"key": codes[ok], "name": self.name_key[ok]})
-        usage = frame.groupby("key")["name"].nunique()
-        factor = np.ones(len(codes), dtype=np.float32)
-        factor[ok] = np.minimum(1.0, limit / usage.reindex(codes[ok]).to_numpy(dtype=np.float32))
-        return factor
+def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A frame of these arrays as they are: text stays Python objects (pandas would otherwise
+    convert it to Arrow strings, and every later to_numpy back)."""
+    return pd.DataFrame({name: pd.Series(values, dtype=object if np.asarray(values).dtype == object else None)
+                         for name, values in columns.items()})
+
+
+def _none(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Object values with None for every missing one (NaN included)."""
+    out = np.asarray(values, dtype=object).copy()
+    out[pd.isna(out)] = None
+    return out
+
+
+@lru_cache(maxsize=1)
+def _form_country_index() -> dict[str, int]:
+    """Bit of each country in `_form_bits` (74 countries: no two share a bit)."""
+    return {c: k for k, c in enumerate(sorted(frozenset().union(*form_countries().values())))}
 
 
 def _form_bits(forms: pd.Series) -> np.ndarray:
@@ -305,7 +378,7 @@ def _form_bits(forms: pd.Series) -> np.ndarray:
     / 'Atlas Industries Pty Ltd')."""
     distinct, codes = np.unique(forms.fillna("").to_numpy(dtype=object).astype(str), return_inverse=True)
     sets = [countries_of_form(f) if f else frozenset() for f in distinct]
-    index = {c: k for k, c in enumerate(sorted(frozenset().union(*sets)))}
+    index = _form_country_index()  # every country a known form has: the same bit in any frame
     bits = np.zeros((len(distinct), 2), dtype=np.uint64)
     for row, countries in enumerate(sets):
         for c in countries:
@@ -551,9 +624,9 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["city≠"] = _differ(f.city, i, j)
     city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
     name_ambiguous = feats["name="] & city_unknown & (f.core_ambiguous[i] | f.core_ambiguous[j])
-    feats["country"] = _same(f.country, i, j) & (f.country_bits[np.maximum(f.country[i], 0)] >= 1)
+    feats["country"] = _same(f.country, i, j) & (f.country_bits[i] >= 1)
     feats["country≠"] = _differ(f.country, i, j)
-    country_bits = np.where(feats["country"], f.country_bits[np.maximum(f.country[i], 0)], 0)
+    country_bits = np.where(feats["country"], f.country_bits[i], 0)
     city_same = _same(f.city, i, j)
     feats["_city="], feats["_country="] = city_same, _same(f.country, i, j)
     feats["_domain_shared"] = feats["domain"] & (f.domain_share[i] < 1)

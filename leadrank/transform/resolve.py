@@ -25,6 +25,7 @@ from leadrank.config import ResolutionConfig
 from leadrank.contracts import EVENT_COLUMNS, NORMALISED, require
 from leadrank.transform import fellegi_sunter
 from leadrank.transform.clustering import cluster
+from leadrank.transform.incremental import MATCHED_COLUMNS, State, component_names, plan, state_of, words_of
 from leadrank.transform.matching import Features, Pairs, candidate_pairs, score_pairs
 
 
@@ -32,8 +33,9 @@ from leadrank.transform.matching import Features, Pairs, candidate_pairs, score_
 class Resolution:
     records: pd.DataFrame  # every record considered (tonight's and previous), with lead_id
     events: pd.DataFrame  # merges and splits of existing leads
-    stats: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, object] = field(default_factory=dict)
     model: fellegi_sunter.Model | None = None  # the learned weights used (None: hand-set)
+    state: State | None = None  # what the next night reuses (None with learned weights)
 
 
 def make_lead_id(record_key: str, taken: set[str]) -> str:
@@ -56,13 +58,17 @@ def resolve(
     prior_leads: pd.DataFrame | None = None,
     taken_ids: set[str] | None = None,
     lead_first_seen: dict[str, str] | None = None,
+    base: State | None = None,
+    with_state: bool = True,
 ) -> Resolution:
     """Cluster `tonight` (NORMALISED) with `previous` (NORMALISED plus `lead_id`), assign IDs.
 
     `prior_leads` (record_key, lead_id) gives the earlier lead of records tonight brings again
     when `previous` holds only the records tonight did not bring (default: taken from `previous`).
     `taken_ids` are every lead ID the warehouse ever issued (merged ones too), so a new ID never
-    reuses one; `lead_first_seen` orders merge survivors (oldest first).
+    reuses one; `lead_first_seen` orders merge survivors (oldest first). With `base`, the state
+    the run that resolved `previous` left, only the neighbourhood of what changed since is
+    resolved again (leadrank.transform.incremental), with the same result.
     """
     require(tonight, NORMALISED, "dedupe")
     previous = previous if previous is not None else pd.DataFrame(columns=[*NORMALISED, "lead_id"])
@@ -77,8 +83,51 @@ def resolve(
     frame["prev_lead_id"] = frame["record_key"].map(prior_lead) if len(prior) else None
     n = len(frame)
     if n == 0:
-        return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS))
+        return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS),
+                          {"mode": "full", "reason": "no records"})
+    # Record-key order: every tie below is broken by it, so that any part of the population is
+    # resolved as it is within the whole (the incremental mode relies on that). Only the columns
+    # matching reads are put in that order; the results are put back in the frame's.
+    order = np.argsort(pd.factorize(frame["record_key"].to_numpy(dtype=object), sort=True)[0], kind="stable")
+    ordered = frame[[*dict.fromkeys(["record_key", "prev_lead_id", "_tonight", *MATCHED_COLUMNS])]].take(order)
+    ordered = ordered.reset_index(drop=True)
+    reason = _why_full(ordered, cfg, base)
+    taken = set(taken_ids or ())
+    if reason:
+        ordered, events, stats, model, state = _resolve_full(ordered, cfg, taken, lead_first_seen or {}, with_state)
+        stats = {"mode": "full", "reason": reason, **stats}
+    else:
+        assert base is not None
+        ordered, events, stats, state = _resolve_incremental(ordered, cfg, base, taken, lead_first_seen or {})
+        model = None
+        stats = {"mode": "incremental", "reason": "", **stats}
+    for column in ("match_evidence", "lead_id"):
+        values = np.empty(n, dtype=object)
+        values[order] = ordered[column].to_numpy(dtype=object)
+        frame[column] = values
+    stats = {**stats, "records": int(frame["_tonight"].sum()), "records_total": n,
+             "leads": int(frame["lead_id"].nunique()),
+             "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
+             "splits": int((events["kind"] == "split").sum()) if len(events) else 0}
+    out = frame.drop(columns=["prev_lead_id"]).rename(columns={"_tonight": "seen_tonight"})
+    return Resolution(out, events, stats, model, state)
 
+
+def _why_full(frame: pd.DataFrame, cfg: ResolutionConfig, base: State | None) -> str:
+    """Why the population is resolved whole ('' when the incremental mode can be used)."""
+    if base is None:
+        return "no state of a base run"
+    if cfg.learned:
+        return "learned weights are estimated from the whole population"
+    if frame["record_key"].duplicated().any():
+        return "record keys repeat"
+    return ""
+
+
+def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], first_seen: dict[str, str],
+                  with_state: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], fellegi_sunter.Model | None,
+                             State | None]:
+    n = len(frame)
     features = Features(frame, cfg.shared_key_names)
     left, right = candidate_pairs(features, cfg)
     pairs = score_pairs(features, left, right, cfg)
@@ -94,23 +143,60 @@ def resolve(
         def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:  # noqa: F811 - the learned scale from here on
             return rescore(score_pairs(features, a, b, cfg))
 
-    labels, evidence = cluster(n, pairs, cfg.match_threshold, frame["record_key"].to_numpy(dtype=object), score_more,
-                               cfg.bridge_margin)
+    keys = frame["record_key"].to_numpy(dtype=object)
+    labels, evidence = cluster(n, pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
+    frame["lead_id"], events = _assign_ids(frame, taken, first_seen)
+    match = pairs.score >= cfg.match_threshold
+    stats = {"candidate_pairs": int(len(left)), "matched_pairs": int(match.sum()), "re_resolved": n}
+    state = None
+    if with_state and not cfg.learned:
+        component = component_names(n, left[match], right[match], keys)
+        state = state_of(frame, features.keys, features.stats, words_of(features.core), component, features.order)
+    return frame, events, stats, model, state
 
-    frame["lead_id"], events = _assign_ids(frame, set(taken_ids or ()), lead_first_seen or {})
-    stats = {
-        "records": int(frame["_tonight"].sum()),
-        "records_total": n,
-        "candidate_pairs": int(len(left)),
-        "matched_pairs": int((pairs.score >= cfg.match_threshold).sum()),
-        "leads": int(frame["lead_id"].nunique()),
-        "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
-        "splits": int((events["kind"] == "split").sum()) if len(events) else 0,
-    }
-    out = frame.drop(columns=["_cluster", "prev_lead_id"]).rename(columns={"_tonight": "seen_tonight"})
-    return Resolution(out, events, stats, model)
+
+def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State, taken: set[str],
+                         first_seen: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], State]:
+    """Re-resolve the neighbourhood of what changed since `base` (incremental.plan); every other
+    record keeps its lead and evidence."""
+    work = plan(frame, base, cfg)
+    rows = work.rows
+    part = frame.iloc[rows].reset_index(drop=True)
+    keys = part["record_key"].to_numpy(dtype=object)
+    left, right = np.searchsorted(rows, work.pairs[0]), np.searchsorted(rows, work.pairs[1])
+    if len(part):
+        features = Features(part, cfg.shared_key_names, stats=work.stats.iloc[rows])
+        pairs = score_pairs(features, left, right, cfg)
+
+        def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:
+            return score_pairs(features, a, b, cfg)
+
+        labels, evidence = cluster(len(part), pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
+        score = pairs.score
+    else:  # nothing changed
+        labels, evidence, score = np.empty(0, np.int64), [], np.empty(0, np.float32)
+    part["_cluster"] = labels  # its first record's row in `part`: ordered as a full run's labels
+    part["match_evidence"] = evidence
+    # Every lead ID the population holds is taken, as in a full run.
+    taken |= set(frame["prev_lead_id"].dropna())
+    ids, events = _assign_ids(part, taken, first_seen)
+    match = score >= cfg.match_threshold
+    known = work.base >= 0
+    old = base.records
+    lead_id = frame["prev_lead_id"].to_numpy(dtype=object).copy()
+    lead_id[rows] = ids
+    match_evidence = np.where(known, old["match_evidence"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
+    match_evidence[rows] = np.asarray(evidence, dtype=object)
+    component = np.where(known, old["component"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
+    component[rows] = component_names(len(part), left[match], right[match], keys)
+    frame["lead_id"] = lead_id
+    frame["match_evidence"] = match_evidence
+    stats = {"candidate_pairs": work.scored, "matched_pairs": int(match.sum()), "re_resolved": len(rows),
+             "dirty": work.dirty, "touched": work.touched}
+    state = state_of(frame, work.keys, work.stats, work.words, component, work.order, work.match_hash)
+    return frame, events, stats, state
 
 
 def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -183,6 +269,6 @@ def dedupe_frame(records: pd.DataFrame, cfg: ResolutionConfig) -> pd.DataFrame:
 
 def dedupe_result(records: pd.DataFrame, cfg: ResolutionConfig) -> tuple[pd.DataFrame, fellegi_sunter.Model | None]:
     """`dedupe_frame` and the learned model it used (None with hand-set weights)."""
-    result = resolve(records, cfg)
+    result = resolve(records, cfg, with_state=False)
     # Without a warehouse every record is tonight's, in input order: no filtering copy needed.
     return result.records.drop(columns=["seen_tonight"]).set_index(records.index), result.model

@@ -8,7 +8,10 @@ without end. The core history (leads, records, scores, outcomes) and
 the marts are never touched. A run's age is its start time (from pipeline_runs, else from the
 timestamp in its ID, else the directory's modification time). A run still marked running
 that started before the cutoff was killed long ago (a night takes hours, the retention is
-days), so it is purged like the others. The Prefect flow `retention-purge` (leadrank/flows/retention.py) runs
+days), so it is purged like the others. The latest published run's directory is never purged,
+however old: it holds the state the next night resolves incrementally from
+(leadrank.transform.incremental), and a warehouse that published nothing for a month would
+otherwise lose it and fall back to a full night. The Prefect flow `retention-purge` (leadrank/flows/retention.py) runs
 this on a schedule; `leadrank db purge` runs it once.
 """
 
@@ -75,13 +78,16 @@ def purge(engine: Engine, days: int, *, now: datetime | None = None, runs_root: 
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     result = PurgeResult(cutoff=cutoff.isoformat(timespec="seconds"), dry_run=dry_run)
     started: dict[str, datetime] = {}
+    latest = None
     if inspect(engine).has_table("pipeline_runs"):
         with engine.connect() as conn:
             started = {r: _as_utc(t) for r, t in conn.execute(text("SELECT run_id, started_at FROM pipeline_runs")).all()}
+            latest = conn.execute(text("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
+                                       "ORDER BY published_at DESC, run_id DESC LIMIT 1")).scalar()
     root = runs_root or data_dir() / "runs"
     if root.is_dir():
         for path in sorted(root.iterdir()):
-            if path.is_dir() and _started(path.name, path, started) < cutoff:
+            if path.is_dir() and path.name != latest and _started(path.name, path, started) < cutoff:
                 result.run_dirs.append(path.name)
                 result.bytes_freed += _size(path)
                 if not dry_run:

@@ -1,0 +1,354 @@
+"""Incremental resolution: re-resolve only the neighbourhood of what changed since the base run.
+
+A full night clusters the whole population (tonight's records and the stored ones). Most of it
+is what the base run (the latest published one) already resolved: records with the same values,
+the same blocking keys and the same population statistics meet the same candidates with the same
+scores, so their components of the match graph (pairs scoring at least `match_threshold`), and
+hence their clusters, lead IDs and evidence, come out as before. The base run leaves per record
+(`state`): a hash of the values matching reads, its lead, its component, its evidence, its
+blocking keys (matching.KEY_COLUMNS, and its name words) and its statistics
+(matching.STAT_COLUMNS). The next night
+
+1. marks dirty (D) the records that are new, whose hashed values changed or whose stored lead is
+   not the base run's, and notes the records gone from the population;
+2. recomputes the statistics of the whole population from the stored keys (cheap: no names are
+   compared) and adds to the touched set T every record whose statistics changed (a per-key
+   statistic changes only for records carrying that key; `country_bits` is floored to half bits,
+   so a country's records change only when its share crosses a step);
+3. recomputes, from the keys alone, the candidate pairs of every block that a dirty record
+   enters or leaves, as the base run had them and as tonight has them: a pair of two clean records
+   that differs (a sub-blocked large block's windows shift when a member comes or goes; a block
+   crosses `max_block_size`) adds both to T;
+4. scores every candidate pair of a T record (its blocks' pairs, windows taken over the whole
+   block): the records they match (M) and the base components of T, M and the gone records are
+   re-clustered (R), with every candidate pair inside R. R is a union of whole components of
+   tonight's match graph: a record outside T keeps every pair and score it had, so each of its
+   match edges leads to its base component or to a record of T;
+5. assigns lead IDs in R as a full run does (merges and splits recorded); every other record keeps
+   its lead and evidence.
+
+The frame is in record-key order in both modes and every tie (sorted-neighbourhood order,
+strongest edge first, canonical labels) is broken by that order, so R's clustering is the full
+run's restricted to R: the outputs are identical (tests/test_incremental_resolution.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leadrank.config import ResolutionConfig
+from leadrank.transform.matching import (
+    KEY_COLUMNS,
+    STAT_COLUMNS,
+    Features,
+    _group_pairs,
+    _name_tokens,
+    object_frame,
+    population_stats,
+    score_pairs,
+    sort_order,
+)
+
+# What matching reads of a record (matching.Features): a change in any of them makes it dirty.
+MATCHED_COLUMNS = ["uscc_norm", "uscc_valid", "domain", "phone_e164", "phone", "email_norm", "address_norm",
+                   "name_core", "name_alt_core", "name_lang", "legal_form", "is_branch", "city_norm", "country_iso2"]
+STATE_COLUMNS = ["record_key", "match_hash", "lead_id", "component", "match_evidence", "order", *KEY_COLUMNS,
+                 *STAT_COLUMNS]
+# The blocking keys (matching.block_keys), each over the key columns it reads.
+BLOCKS = {"uscc": ("uscc",), "domain": ("domain",), "phone": ("phone",), "phone_local": ("phone_local",),
+          "email": ("email",), "site": ("site",), "core": ("core",), "pinyin": ("translit_key",),
+          "either_name": ("core", "alt"), "words": ()}
+_CODE = ("matching.py", "clustering.py", "resolve.py", "incremental.py", "golden.py", "legal_forms.py", "names.py",
+         "regions.py")
+_LIBRARIES = ("rapidfuzz", "pypinyin", "cleanco", "numpy", "pandas", "scipy", "pyarrow")
+
+
+def fingerprint(cfg: ResolutionConfig, extra: dict | None = None) -> str:
+    """Of the resolution code, the libraries it compares with and its settings (`extra`: what
+    else the step's outputs depend on, e.g. source trust): state from another is never used."""
+    here = Path(__file__).parent
+    parts = [(here / name).read_bytes() for name in _CODE]
+    parts += [f"{lib}={metadata.version(lib)}".encode() for lib in _LIBRARIES]
+    parts.append(json.dumps({"resolution": cfg.model_dump(mode="json"), **(extra or {})}, sort_keys=True,
+                            default=str).encode())
+    return hashlib.sha256(b"|".join(parts)).hexdigest()[:16]
+
+
+def content_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """64 bits per row (uint64) of the values of `columns`: each column hashed by pandas (SipHash,
+    in C; a missing value hashes as itself), folded in column order. Equal values give equal
+    hashes in any frame; a changed record goes unnoticed with odds of 2**-64."""
+    out = np.zeros(len(frame), dtype=np.uint64)
+    for column in columns:
+        out = (out * np.uint64(1_000_003)) ^ pd.util.hash_array(_canonical(frame[column]), categorize=False)
+    return out
+
+
+def _canonical(values: pd.Series) -> np.ndarray:
+    """A column as one kind of array whatever its dtype (a flag read from parquet is bool, from
+    the warehouse an object; text may be Arrow-backed): flags as integers, text and anything
+    else as Python strings with None for missing."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "boolean":
+        return values.fillna(False).astype(bool).to_numpy().astype(np.uint8)
+    out = np.array(values.to_numpy(dtype=object), dtype=object)
+    missing = pd.isna(out)
+    if kind not in ("string", "empty"):
+        out[~missing] = [str(v) for v in out[~missing]]
+    out[missing] = None
+    return out
+
+
+@dataclass
+class State:
+    """What a run leaves for the next night's resolution (see the module docstring)."""
+
+    records: pd.DataFrame  # STATE_COLUMNS, one row per record of the population, by record key
+    words: pd.DataFrame  # row (of `records`), word: the name words blocking uses (matching._name_tokens)
+
+
+def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words: pd.DataFrame,
+             component: np.ndarray, order: np.ndarray, match_hash: np.ndarray | None = None) -> State:
+    """The state of a resolved population (`frame` in record-key order, with lead_id and
+    match_evidence; keys, stats, component and sorted-neighbourhood order per row; words as row, word)."""
+    records = object_frame({"record_key": frame["record_key"].to_numpy(dtype=object),
+                            "match_hash": content_hash(frame, MATCHED_COLUMNS) if match_hash is None else match_hash,
+                            "lead_id": frame["lead_id"].to_numpy(dtype=object),
+                            "component": component,
+                            "match_evidence": frame["match_evidence"].to_numpy(dtype=object),
+                            "order": order})
+    for column in KEY_COLUMNS:
+        records[column] = keys[column].to_numpy()
+    for column in STAT_COLUMNS:
+        records[column] = stats[column].to_numpy()
+    words = words.sort_values(["row", "word"], kind="stable")  # a canonical order in either mode
+    return State(records, object_frame({"row": words["row"].to_numpy(dtype=np.int64),
+                                        "word": words["word"].to_numpy(dtype=object)}))
+
+
+def component_names(n: int, left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Each row's component of the graph (left, right), named by its first record key."""
+    from leadrank.transform.clustering import _components
+
+    labels = _components(n, left, right)
+    first = np.full(n, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n))
+    return keys[first[labels]]
+
+
+def words_of(cores: np.ndarray) -> pd.DataFrame:
+    rows, words = _name_tokens(cores)
+    return object_frame({"row": rows, "word": np.asarray(words, dtype=object)})
+
+
+# --- blocks ------------------------------------------------------------------------------------
+
+@dataclass
+class Population:
+    """Keys of a population, rows in record-key order: what block pairs are computed from."""
+
+    keys: pd.DataFrame  # KEY_COLUMNS per row
+    words: pd.DataFrame  # row, word
+    order: np.ndarray  # sorted-neighbourhood rank per row (matching.sort_order)
+    _blocks: dict[str, tuple[np.ndarray, np.ndarray, pd.Index]] = field(default_factory=dict)
+
+    def block(self, name: str) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+        """(code, row) of every member of the blocks of `name` (missing values left out) and the
+        value of each code; worked out once per population."""
+        if name not in self._blocks:
+            if name == "words":
+                values, rows = self.words["word"].to_numpy(dtype=object), self.words["row"].to_numpy(dtype=np.int64)
+            else:
+                values = np.concatenate([self.keys[c].to_numpy(dtype=object) for c in BLOCKS[name]])
+                rows = np.tile(np.arange(len(self.keys), dtype=np.int64), len(BLOCKS[name]))
+                ok = ~pd.isna(values)
+                values, rows = values[ok], rows[ok]
+            codes, uniques = pd.factorize(values)
+            self._blocks[name] = (codes.astype(np.int64), rows, pd.Index(uniques, dtype=object))
+        return self._blocks[name]
+
+    def carried(self, name: str, chosen: np.ndarray) -> np.ndarray:
+        """The distinct values of `name` that the `chosen` rows (a boolean mask) carry."""
+        codes, rows, uniques = self.block(name)
+        return uniques.to_numpy()[np.unique(codes[chosen[rows]])]
+
+
+def block_pairs(pop: Population, block: str, wanted: np.ndarray, cfg: ResolutionConfig
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs (rows of `pop`) of the blocks of `block` whose value is in `wanted`,
+    exactly as blocking the whole population gives them: every member of such a block takes part,
+    in the population's sorted-neighbourhood order."""
+    codes, rows, uniques = pop.block(block)
+    found = uniques.get_indexer(pd.Index(wanted, dtype=object)) if len(wanted) else np.empty(0, np.int64)
+    found = found[found >= 0]
+    if not len(found):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    mask = np.zeros(len(uniques), dtype=bool)
+    mask[found] = True
+    keep = mask[codes]
+    limit = cfg.max_token_block if block == "words" else cfg.max_block_size
+    return _group_pairs(codes[keep], rows[keep], limit, pop.order, cfg.block_window)
+
+
+def _unique_pairs(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    left = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+    right = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    ok = lo != hi
+    codes = np.unique(lo[ok] * n + hi[ok])
+    return codes // n, codes % n
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What the incremental mode re-resolves, and the population's keys and statistics tonight."""
+
+    rows: np.ndarray  # R: the rows re-clustered (record-key order)
+    pairs: tuple[np.ndarray, np.ndarray]  # every candidate pair inside R (rows)
+    keys: pd.DataFrame  # KEY_COLUMNS per row, tonight
+    stats: pd.DataFrame  # STAT_COLUMNS per row, tonight
+    words: pd.DataFrame  # row, word, tonight
+    order: np.ndarray  # sorted-neighbourhood rank per row, tonight
+    match_hash: np.ndarray  # per row, tonight
+    base: np.ndarray  # each row's row in the base state (-1: new)
+    dirty: int  # |D|
+    touched: int  # |T|
+    scored: int  # candidate pairs scored (T's, then R's)
+
+
+def effective_country_bits(bits: np.ndarray, cfg: ResolutionConfig) -> np.ndarray:
+    """What a record's country adds to a pair's score (matching.score_pairs): nothing below one
+    bit, at most `country_same`."""
+    bits = np.asarray(bits, dtype=np.float32)
+    return np.where(bits >= 1, np.minimum(bits, np.float32(cfg.weights["country_same"])), 0).astype(np.float32)
+
+
+def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
+    """The rows of `frame` (the population in record-key order, with prev_lead_id) to re-resolve."""
+    n = len(frame)
+    old = state.records
+    keys_in = frame["record_key"].to_numpy(dtype=object)
+    base = pd.Index(old["record_key"]).get_indexer(keys_in)
+    known = base >= 0
+    match_hash = content_hash(frame, MATCHED_COLUMNS)
+    dirty = ~known
+    dirty[known] = match_hash[known] != old["match_hash"].to_numpy(dtype=np.uint64)[base[known]]
+    # A lead the warehouse holds that the base run did not give (another run published since, a
+    # correction): that record is resolved again.
+    prev = frame["prev_lead_id"].to_numpy(dtype=object)
+    dirty[known] |= prev[known] != old["lead_id"].to_numpy(dtype=object)[base[known]]
+    gone = np.ones(len(old), dtype=bool)
+    gone[base[known]] = False
+
+    # Tonight's keys: the stored ones, the dirty records' computed afresh.
+    d_rows = np.flatnonzero(dirty)
+    keys = object_frame({c: old[c].to_numpy()[np.maximum(base, 0)] for c in KEY_COLUMNS})
+    old_words = state.words
+    word_rows = base_to_rows(old_words["row"].to_numpy(dtype=np.int64), base, len(old))
+    clean_words = (word_rows >= 0)
+    clean_words[clean_words] = ~dirty[word_rows[clean_words]]
+    words = object_frame({"row": word_rows[clean_words], "word": old_words["word"].to_numpy(dtype=object)[clean_words]})
+    if len(d_rows):
+        fresh = Features(frame.iloc[d_rows].reset_index(drop=True), cfg.shared_key_names)
+        for c in KEY_COLUMNS:
+            column = keys[c].to_numpy(dtype=object if c != "zh" else bool).copy()
+            column[d_rows] = fresh.keys[c].to_numpy()
+            keys[c] = column
+        dw = words_of(fresh.core)
+        words = pd.concat([words, object_frame({"row": d_rows[dw["row"].to_numpy()],
+                                                "word": dw["word"].to_numpy(dtype=object)})], ignore_index=True)
+    stats = population_stats(keys, cfg.shared_key_names)
+
+    # T: dirty, or a statistic (what it adds to a score) changed.
+    touched = dirty.copy()
+    same = ~dirty & known
+    for column in STAT_COLUMNS:
+        now, before = stats[column].to_numpy(), old[column].to_numpy()[base[same]]
+        if column == "country_bits":
+            now, before = effective_country_bits(now, cfg), effective_country_bits(before, cfg)
+            touched[same] |= now[same] != before
+        else:
+            touched[same] |= now[same] != before
+
+    tonight = Population(keys, words, sort_order(keys))
+    then = Population(old[KEY_COLUMNS].reset_index(drop=True), old_words[["row", "word"]],
+                      old["order"].to_numpy(dtype=np.int64))
+    # Blocks a dirty or gone record enters or leaves: pairs of two clean records that changed.
+    changed_old = np.zeros(len(old), dtype=bool)  # base rows of dirty (changed) and gone records
+    changed_old[base[dirty & known]] = True
+    changed_old |= gone
+    old_row_id = np.where(gone, n + np.arange(len(old)), 0)  # a gone record's id in pair codes
+    old_row_id[base[known]] = np.flatnonzero(known)
+    clean = ~dirty
+    for block in BLOCKS:
+        wanted = pd.unique(np.concatenate([tonight.carried(block, dirty), then.carried(block, changed_old)]))
+        if not len(wanted):
+            continue
+        a, b = block_pairs(tonight, block, wanted, cfg)
+        c, d = block_pairs(then, block, wanted, cfg)
+        c, d = old_row_id[c], old_row_id[d]
+        size = n + len(old)
+        now_codes = np.minimum(a, b) * size + np.maximum(a, b)
+        then_codes = np.minimum(c, d) * size + np.maximum(c, d)
+        differ = np.setxor1d(now_codes, then_codes)
+        lo, hi = differ // size, differ % size
+        both_clean = (lo < n) & (hi < n)
+        both_clean[both_clean] = clean[lo[both_clean]] & clean[hi[both_clean]]
+        touched[lo[both_clean]] = True
+        touched[hi[both_clean]] = True
+
+    # Every candidate pair of a T record, scored: the records it matches join R.
+    left, right = _pairs_touching(tonight, touched, cfg, both=False)
+    scored = len(left)
+    matched = np.zeros(n, dtype=bool)
+    if len(left):
+        score = _score(frame, stats, left, right, cfg)
+        hit = score >= cfg.match_threshold
+        matched[left[hit]] = True
+        matched[right[hit]] = True
+    # R: T, M and the base components of T, M and the gone records.
+    component = old["component"].to_numpy(dtype=object)
+    row_component = np.where(known, component[np.maximum(base, 0)], None)
+    reach = touched | matched
+    comps = pd.unique(np.concatenate([row_component[reach & known], component[gone]]))
+    rows_r = reach | (known & pd.Series(row_component, dtype=object).isin(pd.Series(comps, dtype=object)).to_numpy())
+    rows = np.flatnonzero(rows_r)
+    pairs = _pairs_touching(tonight, rows_r, cfg, both=True)
+    return Plan(rows, pairs, keys, stats, words, tonight.order, match_hash, base, int(dirty.sum()),
+                int(touched.sum()), scored + len(pairs[0]))
+
+
+def base_to_rows(old_rows: np.ndarray, base: np.ndarray, n_old: int) -> np.ndarray:
+    """Tonight's row of each base row (-1: gone)."""
+    to_row = np.full(n_old, -1, dtype=np.int64)
+    known = base >= 0
+    to_row[base[known]] = np.flatnonzero(known)
+    return to_row[old_rows]
+
+
+def _pairs_touching(pop: Population, chosen: np.ndarray, cfg: ResolutionConfig, *, both: bool
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs with one end (`both`: both ends) among the `chosen` rows, unique, sorted."""
+    parts = []
+    for block in BLOCKS:
+        a, b = block_pairs(pop, block, pop.carried(block, chosen), cfg)
+        keep = (chosen[a] & chosen[b]) if both else (chosen[a] | chosen[b])
+        parts.append((a[keep], b[keep]))
+    return _unique_pairs(parts, len(pop.keys))
+
+
+def _score(frame: pd.DataFrame, stats: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+           cfg: ResolutionConfig) -> np.ndarray:
+    """Scores of pairs (rows of `frame`), with features of their records only."""
+    rows = np.unique(np.r_[left, right])
+    features = Features(frame.iloc[rows].reset_index(drop=True), cfg.shared_key_names, stats=stats.iloc[rows])
+    return score_pairs(features, np.searchsorted(rows, left), np.searchsorted(rows, right), cfg).score

@@ -1,0 +1,250 @@
+"""Incremental resolution gives exactly what a full one does (leadrank.transform.incremental):
+the same records with the same leads and evidence, the same merges and splits, the same golden
+records, for far fewer compared pairs; and state it cannot trust is never used."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leadrank.config import ResolutionConfig
+from leadrank.contracts import EXTRACTED, NORMALISED
+from leadrank.transform.incremental import effective_country_bits
+from leadrank.transform.matching import population_stats
+from leadrank.transform.normalise import normalise_records
+from leadrank.transform.resolve import resolve
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+from generate import generate, uscc_check  # noqa: E402
+
+FIELDS = ["company_name", "website", "phone", "email", "address", "country", "province", "city", "uscc"]
+# Small blocks, so that a few thousand records have many sub-blocked (sorted-neighbourhood) blocks.
+SMALL_BLOCKS = ResolutionConfig(max_block_size=3, max_token_block=5, block_window=2)
+
+
+def _uscc(seed: int) -> str:
+    body = f"91440300{seed:09d}"
+    return body + uscc_check(body)
+
+
+def _extracted(frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    out = pd.DataFrame({c: None for c in EXTRACTED}, index=frame.index).astype(object)
+    out[FIELDS] = frame[FIELDS].astype(object).where(frame[FIELDS].notna(), None)
+    out["run_id"], out["source"], out["source_kind"] = run_id, "src-" + frame["source"].astype(str), "exhibition"
+    out["record_key"], out["fetched_at"] = frame["key"].to_numpy(), f"2026-11-0{run_id[-1]}T00:00:00+00:00"
+    return out.reset_index(drop=True)
+
+
+def _crafted() -> pd.DataFrame:
+    """Records that make a merge and a split on the second night (see `_second_night`)."""
+    rows = [
+        # lead A: one 统一社会信用代码; lead B: one mailbox under another name (A and B differ)
+        ("a1", "Quorvane Haldor", None, None, None, _uscc(1)),
+        ("a2", "Quorvane Haldor", None, None, None, _uscc(1)),
+        ("b1", "Tessaly Metrology", None, None, "sales@tessaly-metro.de", None),
+        ("b2", "Tessaly Metrology", None, None, "sales@tessaly-metro.de", None),
+        # lead S: one phone and name, until s2 changes both
+        ("s1", "Brindle Hydraulics", None, "+49 30 2345 6789", None, None),
+        ("s2", "Brindle Hydraulics", None, "+49 30 2345 6789", None, None),
+        ("s3", "Brindle Hydraulics", None, "+49 30 2345 6789", None, None),
+    ]
+    # A sub-blocked block (one name, seven records, in website order): v1 meets v2 and v3 (window 2)
+    # and joins them (no website against one), v2 and v3 differ (two websites).
+    rows += [(f"v{i}", "Vantor GmbH", site, None, None, None)
+             for i, site in enumerate([None, "b.com", "c.com", "d.com", "e.com", "f.com", "g.com"], start=1)]
+    frame = pd.DataFrame(rows, columns=["key", "company_name", "website", "phone", "email", "uscc"])
+    frame["address"], frame["province"], frame["city"], frame["country"] = None, None, None, "DE"
+    frame.loc[frame["key"].str.startswith("v"), "country"] = None  # no country points: two websites differ
+    frame["source"], frame["true_id"] = "crafted", frame["key"].str[0]
+    return frame
+
+
+def _first_night(companies: int = 1500) -> pd.DataFrame:
+    frame = generate(companies, 11)
+    frame["key"] = [f"r{i:05d}" for i in range(len(frame))]
+    # A quarter of the records from Germany: its share sits just under a half-bit step (2 bits).
+    rng = random.Random(3)
+    germans = rng.sample(range(len(frame)), int(len(frame) * 0.245))
+    frame.loc[germans, "country"] = "DE"
+    return pd.concat([frame, _crafted()], ignore_index=True)
+
+
+def _second_night(first: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Changed, new, gone records, namesakes, a bridge that merges A and B, a change that splits S,
+    and enough new German records to move Germany across the step. Returns (night, gone keys)."""
+    from run import change_record
+
+    rng = random.Random(9)
+    night = first.copy()
+    plain = [i for i in range(len(first)) if first.loc[i, "source"] != "crafted"]
+    changed = rng.sample(plain, len(plain) // 40)
+    night.loc[changed, FIELDS] = pd.DataFrame([change_record(rng, first.loc[i].to_dict()) for i in changed],
+                                              index=changed)[FIELDS]
+    s2 = night.index[night["key"] == "s2"][0]
+    night.loc[s2, ["company_name", "phone"]] = ["Orlick Pneumatics", "+49 89 7654 3210"]
+    newcomers = generate(60, 23).head(60).copy()  # other companies, some of them namesakes
+    newcomers["key"] = [f"n{i:04d}" for i in range(len(newcomers))]
+    newcomers["country"] = "DE"
+    # Namesakes: five newcomers carry the names of companies already known (other cities, phones).
+    newcomers.loc[newcomers.index[:5], "company_name"] = first.loc[rng.sample(plain, 5), "company_name"].to_numpy()
+    # x1 sorts between v1 and v2 and matches no one (another legal form): v1 no longer meets v3,
+    # which leaves its lead although none of v1, v2, v3 changed.
+    wedge = pd.DataFrame([{"key": "x1", "company_name": "Vantor s.r.o.", "website": "a.com", "phone": None,
+                           "email": None, "uscc": None, "address": None, "province": None, "city": None,
+                           "country": None, "source": "crafted", "true_id": "x"}])
+    bridge = pd.DataFrame([{"key": "c1", "company_name": "Tessaly Metrology", "website": None, "phone": None,
+                            "email": "sales@tessaly-metro.de", "uscc": _uscc(1), "address": None, "province": None,
+                            "city": None, "country": "DE", "source": "crafted", "true_id": "a"}])
+    gone = rng.sample([first.loc[i, "key"] for i in plain], 10)
+    night = night[~night["key"].isin(gone)]
+    return pd.concat([night, newcomers, bridge, wedge], ignore_index=True), gone
+
+
+def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return frame.sort_values(by, ignore_index=True)
+
+
+def _same(full, incremental) -> None:
+    pd.testing.assert_frame_equal(_sorted(incremental.records, ["record_key"]), _sorted(full.records, ["record_key"]))
+    columns = list(full.events.columns)
+    pd.testing.assert_frame_equal(_sorted(incremental.events, columns), _sorted(full.events, columns))
+    pd.testing.assert_frame_equal(incremental.state.records, full.state.records)
+    pd.testing.assert_frame_equal(incremental.state.words, full.state.words)
+
+
+def _night(frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    return normalise_records(_extracted(frame, run_id)[EXTRACTED])
+
+
+def test_incremental_nights_give_the_full_resolution_for_far_fewer_pairs():
+    cfg = SMALL_BLOCKS
+    first = _first_night()
+    one = resolve(_night(first, "run1"), cfg)
+    assert one.stats["mode"] == "full" and one.state is not None
+    second, gone = _second_night(first)
+    stored = one.records[~one.records["record_key"].isin(gone)]  # gone: no longer in the warehouse
+    previous = stored[[*NORMALISED, "lead_id"]]
+    taken = set(one.records["lead_id"])
+    first_seen = {lead: "2026-11-01" for lead in taken}
+    tonight = _night(second, "run2")
+    args = {"previous": previous, "taken_ids": taken, "lead_first_seen": first_seen}
+    full = resolve(tonight, cfg, **args)
+    incremental = resolve(tonight, cfg, **args, base=one.state)
+    assert (full.stats["mode"], incremental.stats["mode"]) == ("full", "incremental")
+    _same(full, incremental)
+    # The fixture does what it says: a merge, a split, large blocks, Germany across a step.
+    kinds = set(full.events["kind"])
+    assert {"merge", "split"} <= kinds, full.events
+    lead = full.records.set_index("record_key")["lead_id"]
+    before = one.records.set_index("record_key")["lead_id"]
+    assert before["v1"] == before["v3"] and lead["v1"] != lead["v3"]  # the window moved
+    new = tonight[tonight["record_key"].str.startswith("n")]
+    assert new["name_core"].isin(one.records["name_core"]).sum() >= 5
+    state = full.state.records
+    assert max(state[c].value_counts().max() for c in ("phone", "site", "domain", "core")) > cfg.max_block_size
+    assert full.state.words["word"].value_counts().max() > cfg.max_token_block
+    keys = [one.state.records, full.state.records]
+    de = [effective_country_bits(k.loc[k["country"] == "DE", "country_bits"].to_numpy()[:1], cfg)[0] for k in keys]
+    assert de[0] != de[1]
+    # Germany's records are re-resolved (its step moved), the rest only around what changed.
+    assert incremental.stats["touched"] >= (state["country"] == "DE").sum()
+
+    # A third night on the incremental run's state (the state carries over): a record changed back,
+    # two no longer listed. Far fewer pairs are compared than in a full resolution.
+    third = second[~second["key"].isin(["n0001", "n0002"])].copy()
+    third.loc[third["key"] == "s2", ["company_name", "phone"]] = ["Brindle Hydraulics", "+49 30 2345 6789"]
+    stored = full.records[[*NORMALISED, "lead_id"]]
+    args = {"previous": stored, "taken_ids": taken | set(full.records["lead_id"]), "lead_first_seen": first_seen}
+    tonight = _night(third, "run3")
+    full, incremental = resolve(tonight, cfg, **args), resolve(tonight, cfg, **args, base=incremental.state)
+    _same(full, incremental)
+    assert "merge" in set(full.events["kind"])  # S whole again
+    assert incremental.stats["candidate_pairs"] < full.stats["candidate_pairs"] / 20
+    assert incremental.stats["re_resolved"] < len(full.records) / 20
+
+
+def test_statistics_are_per_key_and_country_bits_move_in_half_bit_steps():
+    keys = pd.DataFrame({"uscc": None, "domain": ["a.com", "a.com", "b.com", None], "phone": None,
+                         "phone_local": None, "email": None, "site": None, "core": ["x", "y", "z", "w"], "alt": None,
+                         "translit_key": None, "city": None, "country": ["CN", "CN", "CN", "DE"], "zh": False})
+    stats = population_stats(keys.astype(object).assign(zh=False), limit=1)
+    assert stats["domain_share"].tolist() == [0.5, 0.5, 1.0, 1.0]
+    # CN: 3 of 4 (0.415 bits → 0), DE: 1 of 4 (2 bits)
+    assert stats["country_bits"].tolist() == [0.0, 0.0, 0.0, 2.0]
+    assert set(np.unique(population_stats(pd.concat([keys] * 3 + [keys.iloc[[3]]], ignore_index=True)
+                                          .astype(object).assign(zh=False))["country_bits"]) % 0.5) == {0.0}
+
+
+def test_learned_weights_and_missing_state_resolve_everything():
+    first = _first_night(200)
+    one = resolve(_night(first, "run1"), ResolutionConfig())
+    learned = resolve(_night(first, "run2"), ResolutionConfig(learned=True, random_pairs=2000),
+                      previous=one.records[[*NORMALISED, "lead_id"]], base=one.state)
+    assert learned.stats["mode"] == "full" and "learned" in learned.stats["reason"] and learned.state is None
+    plain = resolve(_night(first, "run2"), ResolutionConfig(), previous=one.records[[*NORMALISED, "lead_id"]])
+    assert plain.stats["mode"] == "full" and plain.stats["reason"]
+
+
+# --- through the pipeline's steps, against a warehouse ---------------------------------------------
+
+def _run_night(frame: pd.DataFrame, warehouse: str, run_id: str, *, publish: bool = True) -> dict:
+    from run import write_extractions
+
+    from leadrank import night, pipeline
+    from leadrank.paths import DEMO_CONFIG, data_dir
+
+    pipeline.begin(str(DEMO_CONFIG), run_id, warehouse)
+    sources = write_extractions(frame, data_dir(), run_id)
+    last = "publish" if publish else "dedupe"
+    return night.run_steps(night.Night(run_id, warehouse, tuple(sources), {"run_id": run_id}), "stage", last)
+
+
+def _files(run_id: str) -> dict[str, pd.DataFrame]:
+    from leadrank.run_files import RunFiles
+
+    files = RunFiles(run_id)
+    keys = {"resolved": ["record_key"], "leads": ["lead_id"], "events": ["kind", "lead_id", "other_lead_id"]}
+    return {name: _sorted(pd.read_parquet(files.stage(name)), by) for name, by in keys.items()}
+
+
+def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monkeypatch):
+    from leadrank import pipeline
+    from leadrank.run_files import RunFiles
+
+    monkeypatch.setattr(pipeline, "resolution_fingerprint", lambda cfg, trust: "same")
+    first = _first_night(300)
+    first["source"] = np.where(np.arange(len(first)) % 2, "expo", "association")
+    done = _run_night(first, warehouse_url, "night1")
+    assert done["resolution"]["mode"] == "full"
+    second, _ = _second_night(first)
+    second["source"] = second["source"].where(second["source"].isin(["expo", "association"]), "registry")
+    incremental = _run_night(second, warehouse_url, "night2", publish=False)["resolution"]
+    assert incremental["mode"] == "incremental", incremental
+    assert incremental["golden_rebuilt"] < incremental["leads"] / 2
+    kept = _files("night2")
+    state = RunFiles("night2").state("resolution").read_bytes()
+    # The same step again without the base run's state: a full resolution, the same files.
+    for path in (RunFiles("night1").root / "state").iterdir():
+        path.unlink()
+    full = pipeline.resolve_step("night2", warehouse_url)
+    assert full["mode"] == "full" and "no dedupe state" in full["reason"]
+    for name, frame in _files("night2").items():
+        pd.testing.assert_frame_equal(kept[name], frame, obj=name)
+    assert pd.read_parquet(RunFiles("night2").state("resolution")).equals(
+        pd.read_parquet(__import__("io").BytesIO(state)))
+
+
+def test_state_of_other_code_or_settings_is_not_used(warehouse_url, monkeypatch):
+    from leadrank import pipeline
+
+    first = _first_night(100)
+    first["source"] = "expo"
+    _run_night(first, warehouse_url, "night1")
+    monkeypatch.setattr(pipeline, "resolution_fingerprint", lambda cfg, trust: "another release")
+    result = _run_night(first, warehouse_url, "night2", publish=False)["resolution"]
+    assert result["mode"] == "full" and "other code or settings" in result["reason"]
