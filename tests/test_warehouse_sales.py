@@ -606,12 +606,14 @@ def test_retention_flow(prefect_harness, warehouse_url, demo_config):
     from leadrank.flows.retention import retention_purge
 
     run = run_pipeline(str(demo_config), warehouse_url, run_id="20200101T023000Z-flow00")
+    latest = run_pipeline(str(demo_config), warehouse_url, run_id="20200102T023000Z-flow01")
     with make_engine(warehouse_url).begin() as conn:
-        conn.execute(text("UPDATE pipeline_runs SET started_at = '2020-01-01T02:30:00+00:00' WHERE run_id = :r"),
-                     {"r": run["run_id"]})
+        conn.execute(text("UPDATE pipeline_runs SET started_at = '2020-01-01T02:30:00+00:00'"))
     result = retention_purge(days=7, warehouse=warehouse_url)
+    # Both runs are old; the latest published one keeps its directory (the next night's state).
     assert result["run_dirs"] == [run["run_id"]] and result["staging_rows"]["stg_prospects"] > 0
     assert not run_dir(run["run_id"]).joinpath("extract").exists()
+    assert run_dir(latest["run_id"]).joinpath("state").exists()
 
 
 @pytest.mark.parametrize("command", [["report"], ["outcomes", "import"], ["suppress", "add"], ["suppress", "list"],

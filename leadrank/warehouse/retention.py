@@ -82,8 +82,7 @@ def purge(engine: Engine, days: int, *, now: datetime | None = None, runs_root: 
     if inspect(engine).has_table("pipeline_runs"):
         with engine.connect() as conn:
             started = {r: _as_utc(t) for r, t in conn.execute(text("SELECT run_id, started_at FROM pipeline_runs")).all()}
-            latest = conn.execute(text("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
-                                       "ORDER BY published_at DESC, run_id DESC LIMIT 1")).scalar()
+            latest = conn.execute(text("SELECT run_id FROM latest_published_run")).scalar()
     root = runs_root or data_dir() / "runs"
     if root.is_dir():
         for path in sorted(root.iterdir()):
