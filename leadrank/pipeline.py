@@ -283,7 +283,7 @@ _STATE_FILES = ("resolution", "resolution_words", "resolution_meta")
 
 def _base_state(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None, str]:
     """The base run's dedupe state, or None and why not (then the step resolves everything)."""
-    base_run = read.base_run(engine, run_id)
+    base_run = read.base_run_id(engine, run_id)
     if base_run is None:
         return None, "no published run to build on"
     files = RunFiles(base_run)

@@ -134,12 +134,6 @@ def published_values(engine: Engine, column: str) -> list[str]:
     return sorted(str(v) for v in frame["v"])
 
 
-def base_run(engine: Engine, run_id: str) -> str | None:
-    """The latest published run when `run_id` began (None: there was none, or no such run)."""
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT base_run_id FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).scalar()
-
-
 def run_status(engine: Engine, run_id: str) -> str | None:
     """running | published | failed, or None for a run this warehouse does not know."""
     with engine.connect() as conn:

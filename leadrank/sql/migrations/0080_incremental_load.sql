@@ -1,6 +1,4 @@
 -- 0080_incremental_load: a night writes what changed, not a copy of everything.
--- (Twin files for SQLite and PostgreSQL differ only in the type of version_id, INTEGER (the SQLite
--- row id) or BIGINT, and in dropping several views in one statement.)
 --
 -- Until now every publish rewrote every lead and every record a source listed (to move their
 -- last-seen run) and stored a full copy of every lead’s scores in lead_scores: 1.4 million wide
@@ -116,5 +114,10 @@ FROM lead_scores s JOIN score_versions v ON v.lead_id = s.lead_id AND v.since_ru
 -- The full copies go; leadrank/sql/views/lead_scores.sql reads the history in their columns. The
 -- views that read them go first (all views are re-created from their files after the migrations,
 -- with the grants they had).
-DROP VIEW IF EXISTS mart_segment_leads, mart_region_leads, mart_segment_tiers, mart_region_tiers, mart_source_yield, ranked_leads;
+DROP VIEW IF EXISTS mart_segment_leads;
+DROP VIEW IF EXISTS mart_region_leads;
+DROP VIEW IF EXISTS mart_segment_tiers;
+DROP VIEW IF EXISTS mart_region_tiers;
+DROP VIEW IF EXISTS mart_source_yield;
+DROP VIEW IF EXISTS ranked_leads;
 DROP TABLE lead_scores;
