@@ -11,18 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from leadrank import base_state
 from leadrank.config import Config, load_config
 from leadrank.config_files import require_files
 from leadrank.contracts import (
@@ -40,6 +38,7 @@ from leadrank.run_files import (
     RunFiles,
     freeze_config,
     has_run_files,
+    is_run_id,
     read_json,
     run_config,
     write_frame,
@@ -51,7 +50,6 @@ from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
 from leadrank.scoring.priority import features_of, score_leads, train_model
 from leadrank.transform.golden import as_text, golden_inputs, golden_records, golden_update
-from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
 from leadrank.transform.normalise import normalise_known
 from leadrank.transform.resolve import resolve
 from leadrank.transform.unusable import split_unusable
@@ -92,12 +90,6 @@ def begin(config_path: str, run_id: str, warehouse: str | None, flow_run_id: str
                 reused[source.name] = report
     load.start_run(engine, run_id, config_hash=cfg.fingerprint(), flow_run_id=flow_run_id)
     return {"run_id": run_id, "sources": [s.name for s in cfg.sources if s.enabled], "reused": reused}
-
-
-def is_run_id(value: str) -> bool:
-    """Whether `value` can name a run: it becomes a directory under data/runs, so no path
-    separator, no leading dot (`..`), nothing but letters, digits, `_`, `.` and `-`."""
-    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", value) is not None
 
 
 def _check_run_files(run_id: str) -> None:
@@ -241,8 +233,8 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     prior = read.record_leads(engine)
     stale = prior["record_key"][~prior["record_key"].isin(tonight["record_key"])]
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
-    stamp = resolution_fingerprint(cfg, trust)
-    base, why = _base_state(engine, run_id, stamp)
+    stamp = base_state.resolution_fingerprint(cfg, trust)
+    base, why = base_state.dedupe_base(engine, run_id, stamp)
     result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
                      taken_ids=taken, lead_first_seen=first_seen, base=base.resolution if base else None)
     if why:
@@ -259,76 +251,8 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         rebuilt = len(leads)
     leads = files.write_stage("leads", leads)
     files.write_stage("events", result.events)
-    _save_state(files, result.state, inputs, stamp)
+    base_state.save_dedupe_state(files, result.state, inputs, stamp)
     return {**result.stats, "leads": len(leads), "golden_rebuilt": rebuilt}
-
-
-def resolution_fingerprint(cfg: Config, trust: dict[str, int]) -> str:
-    """What the dedupe step's files depend on beyond its input: the resolution code and settings,
-    the sources' trust (golden records) and the lead expiry."""
-    return fingerprint(cfg.resolution, {"trust": trust, "lead_expiry_nights": cfg.lead_expiry_nights})
-
-
-@dataclass
-class BaseState:
-    """The dedupe state a run left (incremental.State, plus its leads and their golden inputs)."""
-
-    resolution: State
-    golden: pd.DataFrame
-    leads: pd.DataFrame
-
-
-_STATE_FILES = ("resolution", "resolution_words", "resolution_meta")
-
-
-def _base_state(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None, str]:
-    """The base run's dedupe state, or None and why not (then the step resolves everything)."""
-    base_run = read.base_run_id(engine, run_id)
-    if base_run is None:
-        return None, "no published run to build on"
-    files = RunFiles(base_run)
-    paths = [files.state(name) for name in _STATE_FILES] + [files.stage("leads")]
-    if not all(path.exists() for path in paths):
-        return None, f"the base run {base_run} left no dedupe state"
-    try:
-        meta = pd.read_parquet(files.state("resolution_meta"))
-        if meta["fingerprint"].iloc[0] != stamp:
-            return None, f"the base run {base_run} resolved with other code or settings"
-        records = _objects(pd.read_parquet(files.state("resolution")))
-        words = _objects(pd.read_parquet(files.state("resolution_words")))
-        leads = files.read_stage("leads", as_stored=True)
-    except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness
-        log.warning("ignoring the dedupe state of run %s: %s", base_run, exc)
-        return None, f"the base run {base_run}'s dedupe state cannot be read"
-    if len(records) != int(meta["records"].iloc[0]):
-        return None, f"the base run {base_run}'s dedupe state is incomplete"
-    golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]]
-    return BaseState(State(records[STATE_COLUMNS], words), golden, leads), ""
-
-
-def _objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Python objects (parquet gives Arrow strings; the state's arrays are objects)."""
-    for column in frame.columns:
-        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
-            values = np.array(frame[column].to_numpy(dtype=object), dtype=object)
-            values[pd.isna(values)] = None
-            frame[column] = pd.Series(values, dtype=object, index=frame.index)
-    return frame
-
-
-def _save_state(files: RunFiles, state: State | None, inputs: pd.DataFrame | None, stamp: str) -> None:
-    """The run's dedupe state, for the next night: the marker (fingerprint and size) is removed
-    first and written last, so a step killed in between leaves no state that looks whole."""
-    files.state("resolution_meta").unlink(missing_ok=True)
-    if state is None or inputs is None:  # learned weights: every night is a full one
-        return
-    at = pd.Index(inputs["record_key"]).get_indexer(state.records["record_key"])
-    frame = state.records.copy()
-    for column in ("golden_hash", "golden_lead", "nights_unlisted"):
-        frame[column] = inputs[column].to_numpy()[at]
-    write_frame(frame, files.state("resolution"))
-    write_frame(state.words, files.state("resolution_words"))
-    write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(frame)]}), files.state("resolution_meta"))
 
 
 def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd.DataFrame:
@@ -375,7 +299,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     except ValueError as exc:  # a tampered, foreign or corrupt artifact: that model fails, the night goes on
         log.warning("%s", exc)
         reuse, refused_stored = None, f"stored model refused: {exc}; "
-    base, no_base = scoring_base(engine, run_id)
+    base, no_base = base_state.scoring_base(engine, run_id)
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
                          stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None, base=base,
                          index=index)
@@ -401,32 +325,6 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         log.warning("%s", result.model.reason)
     return {**result.stats, "financial_rows": len(statements), "financials_rejected": len(fin_rejects),
             "outcomes_new": len(new_outcomes), "outcomes_rejected": len(out_rejects)}
-
-
-def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str]:
-    """(the scoring state of the run `run_id` is based on, or None and why there is none). A state
-    that cannot be read costs a full night, never the night."""
-    base_id = read.base_run_id(engine, run_id)
-    if base_id is None:
-        return None, "no published run to build on"
-    if not is_run_id(base_id) or not (data_dir() / "runs" / base_id).is_dir():
-        return None, f"run {base_id}'s working files are gone"
-    path = RunFiles(base_id).state(incremental.STATE_NAME)
-    if not path.exists():
-        return None, f"run {base_id} left no scoring state"
-    try:
-        rows, meta = incremental.read_state(pd.read_parquet(path))
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
-        return None, f"the scoring state of run {base_id} cannot be read ({exc})"
-
-    def model() -> Any:
-        blob = (RunFiles(base_id).root / "model.skops").read_bytes()
-        if hashlib.sha256(blob).hexdigest() != meta.get("artifact_sha256"):
-            raise ValueError(f"run {base_id}'s model.skops is not the one its scoring state names")
-        return models.load(blob, meta["model"]["metrics"])
-
-    return incremental.Base(base_id, rows, meta, model), ""
 
 
 def retrain_step(config_path: str, warehouse: str | None) -> dict[str, Any]:

@@ -127,6 +127,12 @@ def _read(path: Path, contract: Contract, where: str, columns: list[str] | None,
     return frame if as_stored else as_objects(frame, only=objects, keep=contract.typed)
 
 
+def is_run_id(value: str) -> bool:
+    """Whether `value` can name a run: it becomes a directory under data/runs, so no path
+    separator, no leading dot (`..`), nothing but letters, digits, `_`, `.` and `-`."""
+    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", value) is not None
+
+
 def has_run_files(run_id: str) -> bool:
     """Whether a run directory with extractions exists (checked without creating it, unlike RunFiles)."""
     return (data_dir() / "runs" / run_id / "extract").is_dir()

@@ -213,10 +213,10 @@ def _files(run_id: str) -> dict[str, pd.DataFrame]:
 
 
 def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monkeypatch):
-    from leadrank import pipeline
+    from leadrank import base_state, pipeline
     from leadrank.run_files import RunFiles
 
-    monkeypatch.setattr(pipeline, "resolution_fingerprint", lambda cfg, trust: "same")
+    monkeypatch.setattr(base_state, "resolution_fingerprint", lambda cfg, trust: "same")
     first = _first_night(300)
     first["source"] = np.where(np.arange(len(first)) % 2, "expo", "association")
     done = _run_night(first, warehouse_url, "night1")
@@ -240,11 +240,11 @@ def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monk
 
 
 def test_state_of_other_code_or_settings_is_not_used(warehouse_url, monkeypatch):
-    from leadrank import pipeline
+    from leadrank import base_state
 
     first = _first_night(100)
     first["source"] = "expo"
     _run_night(first, warehouse_url, "night1")
-    monkeypatch.setattr(pipeline, "resolution_fingerprint", lambda cfg, trust: "another release")
+    monkeypatch.setattr(base_state, "resolution_fingerprint", lambda cfg, trust: "another release")
     result = _run_night(first, warehouse_url, "night2", publish=False)["resolution"]
     assert result["mode"] == "full" and "other code or settings" in result["reason"]

@@ -109,7 +109,8 @@ def extract(
     from leadrank.config import load_config
     from leadrank.contracts import EXTRACTED
     from leadrank.extractors.runner import extract_source
-    from leadrank.pipeline import RunFiles, is_run_id, new_run_id
+    from leadrank.pipeline import RunFiles, new_run_id
+    from leadrank.run_files import is_run_id
     from leadrank.warehouse.export import neutralise_formulas
 
     try:

@@ -1,0 +1,112 @@
+"""What a night reuses from its base run (the latest published run when it began): the state
+the dedupe and score steps left in runs/<base>/state/, read only when the fingerprint of the code
+and settings that made it matches tonight's. Missing, foreign or damaged state costs a full step,
+never the night: each reader returns None and the reason, which the step's summary carries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from leadrank.config import Config
+from leadrank.paths import data_dir
+from leadrank.run_files import RunFiles, as_objects, is_run_id, write_frame
+from leadrank.scoring import incremental
+from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
+from leadrank.warehouse import models, read
+
+log = logging.getLogger(__name__)
+
+
+def resolution_fingerprint(cfg: Config, trust: dict[str, int]) -> str:
+    """What the dedupe step's files depend on beyond its input: the resolution code and settings,
+    the sources' trust (golden records) and the lead expiry."""
+    return fingerprint(cfg.resolution, {"trust": trust, "lead_expiry_nights": cfg.lead_expiry_nights})
+
+
+@dataclass
+class BaseState:
+    """The dedupe state a run left (incremental.State, plus its leads and their golden inputs)."""
+
+    resolution: State
+    golden: pd.DataFrame
+    leads: pd.DataFrame
+
+
+_STATE_FILES = ("resolution", "resolution_words", "resolution_meta")
+
+
+def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None, str]:
+    """The base run's dedupe state, or None and why not (then the step resolves everything)."""
+    base_run = read.base_run_id(engine, run_id)
+    if base_run is None:
+        return None, "no published run to build on"
+    files = RunFiles(base_run)
+    paths = [files.state(name) for name in _STATE_FILES] + [files.stage("leads")]
+    if not all(path.exists() for path in paths):
+        return None, f"the base run {base_run} left no dedupe state"
+    try:
+        meta = pd.read_parquet(files.state("resolution_meta"))
+        if meta["fingerprint"].iloc[0] != stamp:
+            return None, f"the base run {base_run} resolved with other code or settings"
+        records = _objects(pd.read_parquet(files.state("resolution")))
+        words = _objects(pd.read_parquet(files.state("resolution_words")))
+        leads = files.read_stage("leads", as_stored=True)
+    except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness
+        log.warning("ignoring the dedupe state of run %s: %s", base_run, exc)
+        return None, f"the base run {base_run}'s dedupe state cannot be read"
+    if len(records) != int(meta["records"].iloc[0]):
+        return None, f"the base run {base_run}'s dedupe state is incomplete"
+    golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]]
+    return BaseState(State(records[STATE_COLUMNS], words), golden, leads), ""
+
+
+def _objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects (parquet gives Arrow strings; the state's arrays are objects)."""
+    return as_objects(frame, only=[c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])])
+
+
+def save_dedupe_state(files: RunFiles, state: State | None, inputs: pd.DataFrame | None, stamp: str) -> None:
+    """The run's dedupe state, for the next night: the marker (fingerprint and size) is removed
+    first and written last, so a step killed in between leaves no state that looks whole."""
+    files.state("resolution_meta").unlink(missing_ok=True)
+    if state is None or inputs is None:  # learned weights: every night is a full one
+        return
+    at = pd.Index(inputs["record_key"]).get_indexer(state.records["record_key"])
+    frame = state.records.copy()
+    for column in ("golden_hash", "golden_lead", "nights_unlisted"):
+        frame[column] = inputs[column].to_numpy()[at]
+    write_frame(frame, files.state("resolution"))
+    write_frame(state.words, files.state("resolution_words"))
+    write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(frame)]}), files.state("resolution_meta"))
+
+
+def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str]:
+    """(the scoring state of the run `run_id` is based on, or None and why there is none). A state
+    that cannot be read costs a full night, never the night."""
+    base_id = read.base_run_id(engine, run_id)
+    if base_id is None:
+        return None, "no published run to build on"
+    if not is_run_id(base_id) or not (data_dir() / "runs" / base_id).is_dir():
+        return None, f"run {base_id}'s working files are gone"
+    path = RunFiles(base_id).state(incremental.STATE_NAME)
+    if not path.exists():
+        return None, f"run {base_id} left no scoring state"
+    try:
+        rows, meta = incremental.read_state(pd.read_parquet(path))
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
+        return None, f"the scoring state of run {base_id} cannot be read ({exc})"
+
+    def model() -> Any:
+        blob = (RunFiles(base_id).root / "model.skops").read_bytes()
+        if hashlib.sha256(blob).hexdigest() != meta.get("artifact_sha256"):
+            raise ValueError(f"run {base_id}'s model.skops is not the one its scoring state names")
+        return models.load(blob, meta["model"]["metrics"])
+
+    return incremental.Base(base_id, rows, meta, model), ""
