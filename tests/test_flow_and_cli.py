@@ -35,6 +35,10 @@ def test_cli_run_then_top(prefect_harness, tmp_path, demo_config):
     result = runner.invoke(app, ["run", "--warehouse", url])
     assert result.exit_code == 0, result.output
     assert "Leads" in result.output and "new" in result.output and "Run " in result.output
+    assert "dedupe full (no published run to build on)" in " ".join(result.output.split()), result.output
+    again = runner.invoke(app, ["run", "--warehouse", url])  # the same sources: nothing to recompute
+    said = " ".join(again.output.split())
+    assert again.exit_code == 0 and "dedupe incremental, 0 of " in said and "scoring incremental, 0 of " in said, said
     top = runner.invoke(app, ["top", "-n", "5", "--warehouse", url])
     assert top.exit_code == 0, top.output
     assert "Top 5 leads" in top.output

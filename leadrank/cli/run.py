@@ -71,8 +71,18 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
     model_note = (f"trained, AUC {scoring.get('model_auc')} ({scoring.get('model_validation')})" if model == "trained"
                   else scoring.get("model_reason"))
     console.print(f"[bold]Scoring[/]: tiers {tiers}; {scoring['with_financials']} with financials; model: {model_note}")
+    console.print(f"[bold]Against the last published run[/]: "
+                  f"dedupe {_mode(res, 're_resolved', 'records_total', 'records re-resolved')}; "
+                  f"scoring {_mode(scoring, 'leads_scored', 'leads_ranked', 'leads re-scored')}")
     times = ", ".join(f"{k} {v:.2f}s" for k, v in summary["seconds"].items())
     console.print(f"[bold]Run[/] {summary['run_id']} (flow run {summary.get('flow_run_id') or '-'}) in {seconds:.1f}s: {times}")
+
+
+def _mode(stats: dict[str, Any], done: str, of: str, what: str) -> str:
+    """How a step used the base run's state: 'incremental, N of M <what>' or 'full (why)'."""
+    if stats.get("mode") == "incremental":
+        return f"incremental, {stats.get(done, 0):,} of {stats.get(of, 0):,} {what}"
+    return f"full ({plain(stats.get('reason') or 'every row computed')})"
 
 
 def top(
