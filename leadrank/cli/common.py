@@ -45,6 +45,18 @@ WarehouseOpt = Annotated[
 DEFAULT_CONFIG = DEMO_CONFIG
 
 
+def parse_maps(maps: list[str], left: str) -> list[tuple[str, str]]:
+    """`--map LEFT=FIELD` options as (left, field) pairs: the column or header named at the left
+    of the last '=' (a header may hold one), the leadrank field at the right."""
+    pairs = []
+    for item in maps:
+        column, sep, field = item.rpartition("=")
+        if not sep or not column or not field:
+            raise typer.BadParameter(f"--map takes {left}=FIELD, got {item!r}")
+        pairs.append((column, field.strip()))
+    return pairs
+
+
 def plain(value: object) -> str:
     """A value shown as it is: company names, reasons and URLs come from the web, and a name such
     as `[/]` or `[link=…]` must print as text, not be read as Rich markup (or crash the print)."""

@@ -8,18 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from leadrank.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail, plain
+from leadrank.cli.common import DEFAULT_CONFIG, ConfigOpt, console, fail, parse_maps, plain
 from leadrank.config import ConfigError
-
-
-def _parse_maps(maps: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in maps:
-        column, sep, field = item.rpartition("=")
-        if not sep or not column or not field:
-            raise typer.BadParameter(f"--map takes COLUMN=FIELD, got {item!r}")
-        mapping[column] = field.strip()
-    return mapping
 
 
 def dedupe(
@@ -48,7 +38,7 @@ def dedupe(
         table = read_csv_strings(input_csv)
         if table is None:
             table = read_text_table(input_csv, None, ",")
-        records = records_from_table(table, _parse_maps(map_), source=input_csv.stem)
+        records = records_from_table(table, dict(parse_maps(map_, "COLUMN")), source=input_csv.stem)
     except (ValueError, pd.errors.ParserError) as exc:
         fail(str(exc))
     with console.status(f"normalising {len(records)} rows"):

@@ -8,20 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadrank.cli.common import WarehouseOpt, command_group, console, err, fail, plain
+from leadrank.cli.common import WarehouseOpt, command_group, console, err, fail, parse_maps, plain
 
 outcomes_app = command_group("Outcome feedback (won / lost / contacted) from CRM exports.")
 SHOWN = 20
-
-
-def _parse_maps(maps: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in maps:
-        header, sep, field = item.rpartition("=")
-        if not sep or not header or not field:
-            raise typer.BadParameter(f"--map takes HEADER=FIELD, got {item!r}")
-        mapping[field.strip()] = header
-    return mapping
 
 
 @outcomes_app.command("import")
@@ -47,7 +37,8 @@ def import_(
 
     try:
         with console.status(f"importing {file.name}"):
-            report = import_outcomes(make_engine(warehouse), file, _parse_maps(map_))
+            headers = {field: header for header, field in parse_maps(map_, "HEADER")}
+            report = import_outcomes(make_engine(warehouse), file, headers)
     except FeedbackError as exc:
         fail(str(exc))
     columns = ", ".join(f"{field}={header!r}" for field, header in report.columns.items())
