@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -37,10 +36,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from leadrank.config import ScoringConfig
+from leadrank.fingerprints import is_missing, row_hash
 
 STATE_NAME = "scores"  # RunFiles.state(STATE_NAME)
 ATTRS_KEY = "leadrank_scoring"
@@ -60,34 +58,12 @@ class Base:
     model: Callable[[], Any] | None = None  # the base run's trained ModelResult (read when needed)
 
 
-def row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row's values (text of every column joined in Arrow, hashed in C):
-    the same values give the same hash in any process, any order of rows."""
-    if not len(frame.columns):
-        return np.zeros(len(frame), dtype=np.uint64)
-    parts = []
-    for column in frame.columns:
-        values = frame[column]
-        try:
-            array = pa.array(values, from_pandas=True)
-            text = pc.cast(array, pa.string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed types: their text
-            text = pa.array([None if _missing(v) else str(v) for v in values], type=pa.string())
-        parts.append(pc.fill_null(text, "\x00"))  # missing is not the empty text
-    joined = pc.binary_join_element_wise(*parts, "\x1f").to_numpy(zero_copy_only=False).astype(object)
-    return pd.util.hash_array(joined, categorize=False)
-
-
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def input_hashes(leads: pd.DataFrame, ratios: pd.DataFrame) -> np.ndarray:
     """Each lead's input hash: its golden record and its matched statement row (`ratios`, in the
     leads' order, as lead_ratios gives it)."""
     golden = leads.drop(columns=[c for c in NOT_READ if c in leads.columns]).reset_index(drop=True)
     matched = ratios.drop(columns=["lead_id"]).reset_index(drop=True).add_prefix("ratio.")
-    return row_hashes(pd.concat([golden, matched], axis=1))
+    return row_hash(pd.concat([golden, matched], axis=1))
 
 
 @cache
@@ -120,7 +96,7 @@ def training_hash(X: pd.DataFrame, y: pd.Series, dates: pd.Series | None, baseli
     frame = X.reset_index(drop=True).assign(
         __y=np.asarray(y), __date=None if dates is None else np.asarray(dates, dtype=object),
         __fit=None if baseline is None else np.asarray(baseline, dtype=float))
-    hashes = np.sort(row_hashes(frame))
+    hashes = np.sort(row_hash(frame))
     digest = hashlib.sha256(hashes.tobytes())
     digest.update(json.dumps([list(frame.columns), dates is None, config_fingerprint(cfg), code_fingerprint()]).encode())
     return digest.hexdigest()[:16]
@@ -128,7 +104,7 @@ def training_hash(X: pd.DataFrame, y: pd.Series, dates: pd.Series | None, baseli
 
 def typical_key(typical: dict[str, Any]) -> str:
     """The typical feature values as exact text (floats by repr, which round-trips)."""
-    return json.dumps({k: (None if _missing(v) else repr(float(v)) if isinstance(v, float) else str(v))
+    return json.dumps({k: (None if is_missing(v) else repr(float(v)) if isinstance(v, float) else str(v))
                        for k, v in sorted(typical.items())}, ensure_ascii=False)
 
 

@@ -31,8 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
 from leadrank.contracts import (
@@ -44,6 +42,7 @@ from leadrank.contracts import (
     RESOLVED,
     SCORE_COLUMNS,
 )
+from leadrank.fingerprints import row_hash
 from leadrank.warehouse.bulk import insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
@@ -69,7 +68,6 @@ LEAD_HASHED = [*GOLDEN_HASHED, "other_phones", "other_emails"]
 # A lead's scored values: a new score version when one of them changes (score_versions).
 # (lead_id, rank and tier are the run's ranking, not the lead's values).
 VERSION_COLUMNS = [c for c in SCORE_COLUMNS if c not in ("lead_id", "rank", "tier")]
-HASH_ROWS = 100_000
 OUTCOME_TABLE_COLUMNS = ["outcome_id", *[c for c in OUTCOME_COLUMNS if c != "row_no"], "imported_at"]
 LATEST_PUBLISHED = "SELECT run_id FROM latest_published_run"  # leadrank/sql/views/latest_published_run.sql
 
@@ -120,39 +118,11 @@ def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
     insert_frame(conn, "stg_rejects", frame[REJECT_COLUMNS])
 
 
-def _text_columns(frame: pd.DataFrame, columns: list[str], null: str) -> list[pa.Array]:
-    parts = []
-    for column in columns:
-        values = frame[column]
-        try:
-            array = pa.array(values, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: compare their text
-            array = pa.array([None if pd.isna(v) else str(v) for v in values], type=pa.string())
-        parts.append(pc.fill_null(pc.cast(array, pa.string()), null))
-    return parts
-
-
 def golden_hash(leads: pd.DataFrame) -> pd.Series:
     """A fingerprint of each lead's golden fields (joined and hashed in C++ and numpy, not per
     row in Python): a changed fingerprint is an updated lead."""
-    parts = _text_columns(leads, GOLDEN_HASHED, "")
-    joined = pc.binary_join_element_wise(*parts, "\x1f").to_numpy(zero_copy_only=False).astype(object)
-    digits = pd.util.hash_array(joined, categorize=False).astype(">u8").tobytes().hex()
+    digits = row_hash(leads, GOLDEN_HASHED, missing="").astype(">u8").tobytes().hex()
     return pd.Series([digits[i : i + 16] for i in range(0, len(digits), 16)], index=leads.index, dtype=object)
-
-
-def row_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """A 64-bit fingerprint of each row's values in `columns` (int64, as stored): equal values
-    give an equal fingerprint night after night, and a missing value differs from an empty one.
-    A row whose stored fingerprint equals tonight's is not written again (a different one for
-    equal values, e.g. after a dtype change, only costs a write)."""
-    out = np.empty(len(frame), dtype=np.uint64)
-    for start in range(0, len(frame), HASH_ROWS):  # batches: the joined text of a million rows is large
-        chunk = frame.iloc[start : start + HASH_ROWS]
-        joined = pc.binary_join_element_wise(*_text_columns(chunk, columns, "\x00"), "\x1f")
-        out[start : start + len(chunk)] = pd.util.hash_array(joined.to_numpy(zero_copy_only=False).astype(object),
-                                                             categorize=False)
-    return out.view(np.int64)
 
 
 def _stored(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
@@ -305,7 +275,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     frame["updated_run"] = run_id
     frame["n_sources"] = frame["n_sources"].astype(int)
     frame["n_records"] = frame["n_records"].astype(int)
-    frame["content_hash"] = row_hash(frame, LEAD_HASHED)
+    frame["content_hash"] = row_hash(frame, LEAD_HASHED).view(np.int64)
     frame["listed"] = tonight
     stored = _stored(conn, "SELECT lead_id, content_hash, listed FROM leads")
     ids, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
@@ -333,7 +303,7 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previou
     flag moves where a listing turned (_listing)."""
     tonight = records["seen_tonight"].to_numpy()
     fresh = (records if tonight.all() else records.loc[tonight]).assign(first_seen_run=run_id, last_seen_run=run_id, listed=True)
-    fresh["content_hash"] = row_hash(fresh, RECORD_HASHED)
+    fresh["content_hash"] = row_hash(fresh, RECORD_HASHED).view(np.int64)
     stored = _stored(conn, "SELECT record_key, content_hash, listed FROM lead_records")
     keys, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
     stored_keys = pd.Index(pd.Series(keys, dtype=object))
@@ -424,7 +394,7 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
     prev = _previous_scores(conn, previous)
     frame = scores.copy(deep=False)  # new columns only
     frame["fin_year"] = pd.to_numeric(frame["fin_year"], errors="coerce").astype("Int64")
-    frame["score_hash"] = row_hash(frame, VERSION_COLUMNS)
+    frame["score_hash"] = row_hash(frame, VERSION_COLUMNS).view(np.int64)
     at = pd.Index(prev["lead_id"]).get_indexer(frame["lead_id"])
     same = _unchanged(at, prev["score_hash"].to_numpy(), frame["score_hash"].to_numpy()) & (not full)
     gone = prev[~prev["lead_id"].isin(frame["lead_id"])]
