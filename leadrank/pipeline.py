@@ -32,7 +32,6 @@ from leadrank.contracts import (
     OUTCOME_COLUMNS,
     REJECT_COLUMNS,
 )
-from leadrank.extractors.runner import extract_source
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
     RunFiles,
@@ -48,7 +47,6 @@ from leadrank.scoring import incremental
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
-from leadrank.scoring.priority import features_of, score_leads, train_model
 from leadrank.transform.golden import as_text, golden_inputs, golden_records, golden_update
 from leadrank.transform.normalise import normalise_known
 from leadrank.transform.resolve import resolve
@@ -138,7 +136,11 @@ def _save_extract(cfg: Config, run_id: str, source_name: str, records: pd.DataFr
 
 
 def extract_step(run_id: str, source_name: str, *, replay: bool = False) -> dict[str, Any]:
-    """Run one source into the run directory; returns its report (never raises for source faults)."""
+    """Run one source into the run directory; returns its report (never raises for source faults).
+    The extractors (parsers, the fetcher: 0.7 CPU seconds to import) are imported here, not with
+    the module, so that the steps after extraction, each in its own process, do not pay for them."""
+    from leadrank.extractors.runner import extract_source
+
     cfg = run_config(run_id)
     records, rejects, report = extract_source(
         cfg.source(source_name), cfg.fetch, run_id=run_id, raw_dir=RunFiles(run_id).raw, replay=replay
@@ -276,7 +278,11 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     """Score tonight's leads: those whose inputs changed since the base run (the latest published
     run when this one began), reusing the others' scores from its state, or every lead when there
     is no usable state or something every lead depends on changed (leadrank.scoring.incremental);
-    `mode`, `leads_scored` and `reason` say which. Writes this run's state for the next night."""
+    `mode`, `leads_scored` and `reason` say which. Writes this run's state for the next night.
+    The scoring model (scikit-learn, 2.5 CPU seconds to import) is imported here, not with the
+    module, so that the other steps' processes do not pay for it."""
+    from leadrank.scoring.priority import score_leads
+
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
@@ -329,7 +335,10 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
 
 def retrain_step(config_path: str, warehouse: str | None) -> dict[str, Any]:
     """Retrain the outcome model from every outcome stored in the warehouse, on the current
-    leads' features, and store it as a model version (source 'retrain')."""
+    leads' features, and store it as a model version (source 'retrain'). scikit-learn is imported
+    here, as in score_step."""
+    from leadrank.scoring.priority import features_of, train_model
+
     cfg = load_config(config_path)
     engine = make_engine(warehouse)
     upgrade(engine)

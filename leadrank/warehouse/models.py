@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-import skops.io as sio
 from sqlalchemy import Connection, Engine, text
 
 # Types a leadrank pipeline holds beyond those skops trusts by default (scikit-learn estimators,
@@ -46,7 +45,11 @@ class StoredModel:
 
 def dump(model: Any) -> tuple[bytes, str]:
     """A ModelResult's pipeline and feature lists as a skops file (its metrics are stored in
-    their own column), and the file's SHA-256."""
+    their own column), and the file's SHA-256. skops is imported here and in `load`, not with the
+    module: importing it walks every scikit-learn module (4 CPU seconds), which each step process
+    that never stores or loads a model (normalise, dedupe, the load) would otherwise pay."""
+    import skops.io as sio
+
     blob = sio.dumps({"pipeline": model.pipeline, "numeric": list(model.numeric),
                       "categorical": list(model.categorical)}, compression=zipfile.ZIP_DEFLATED)
     return blob, hashlib.sha256(blob).hexdigest()
@@ -54,6 +57,8 @@ def dump(model: Any) -> tuple[bytes, str]:
 
 def load(blob: bytes, metrics: dict[str, Any]) -> Any:
     """The ModelResult stored by `dump`; ValueError for anything else (a pickle, another type)."""
+    import skops.io as sio
+
     from leadrank.scoring.model import ModelResult
 
     try:
