@@ -48,7 +48,6 @@ from leadrank.scoring.financials import load_financials
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
 from leadrank.transform.golden import as_text, golden_inputs, golden_records, golden_update
-from leadrank.transform.normalise import normalise_known
 from leadrank.transform.resolve import resolve
 from leadrank.transform.unusable import split_unusable
 from leadrank.warehouse import load, models, read
@@ -195,7 +194,11 @@ def _known_normalised() -> pd.DataFrame | None:
 def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     """Normalise tonight's records, afresh only where their content is new (normalise_known).
     The records are read as stored (Arrow-backed text): normalising reads each column once per
-    distinct value, and the columns it passes on untouched need never be Python objects."""
+    distinct value, and the columns it passes on untouched need never be Python objects.
+    The normalisers (address parser, public-suffix list: 0.5 CPU seconds to import) are imported
+    here, not with the module, so that the later steps' processes do not pay for them."""
+    from leadrank.transform.normalise import normalise_known
+
     records = RunFiles(run_id).read_all_extracted(sources)
     normalised, afresh = normalise_known(records, _known_normalised())
     cache = normalise_cache()
