@@ -179,7 +179,12 @@ def test_suppression_hides_leads_everywhere(warehouse_url, demo_config, tmp_path
         assert not set(table(engine, mart, "rank")["lead_id"]) & hidden
     out = tmp_path / "leads.csv"
     assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
-    assert not set(pd.read_csv(out, encoding="utf-8-sig")["lead_id"]) & hidden
+    exported = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert not set(exported["lead_id"]) & hidden
+    # Whole numbers print as such ("245394", not "245394.0"): a CSV has no number formats.
+    for column in ("rank", "est_monthly_volume", "prev_rank"):
+        assert exported[column].str.fullmatch(r"\d*").all(), exported[column].head().tolist()
+    assert exported["est_monthly_volume"].ne("").any() and exported["priority"].str.contains(".", regex=False).all()
     page = tmp_path / "report.html"
     assert runner.invoke(app, ["report", "-o", str(page), "--warehouse", warehouse_url]).exit_code == 0
     with engine.connect() as conn:
