@@ -295,7 +295,7 @@ def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_p
     """A source removed from the config: its leads stay for the grace nights (lead_expiry_nights,
     default 3), then those it alone listed leave ranked_leads and appear once in
     mart_dropped_leads as expired, and the others stop naming it; listed again, a lead is back
-    under its old ID."""
+    under its old ID, with movement `returned`."""
     run_pipeline(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     before = ranked_leads(engine).set_index("lead_id")
@@ -325,4 +325,4 @@ def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_p
     back = run_pipeline(str(demo_config), warehouse_url)["leads"]
     ranked = ranked_leads(engine).set_index("lead_id")
     assert only_search <= set(ranked.index) and back["new"] == 0
-    assert (ranked.loc[list(only_search), "movement"] == "new").all()
+    assert (ranked.loc[list(only_search), "movement"] == "returned").all()  # back, not new: seen before
