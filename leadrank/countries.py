@@ -105,7 +105,25 @@ def line_country(line: str | None) -> str | None:
     if len(pieces) < 2:
         return None
     found = {_names().get(_key(p)) for p in pieces}
+    if "US" in found:  # "Georgia, USA": a state of the US beside the US names the US
+        found = {_names().get(_key(p)) for p in pieces if _key(p) not in _us_states()}
     return found.pop() if len(found) == 1 and None not in found else None
+
+
+def ambiguous_line(line: str) -> bool:
+    """Whether a line alone is both a country's name and a US state's ("Georgia"): as an
+    address' last line it places the record nowhere (DSEI's US exhibitors' addresses
+    end "…\nGeorgia\n30005\nUnited States"; cut one line shorter, "Georgia" is the state), so
+    stronger evidence (phone, USCC, domain) decides the country instead."""
+    return _key(line) in _us_states() and _key(line) in _names()
+
+
+@lru_cache(maxsize=1)
+def _us_states() -> frozenset[str]:
+    """Folded names of US states and districts from pycountry; territories with an ISO code of
+    their own (Puerto Rico → PR, Guam → GU) are left out, their name places them rightly."""
+    return frozenset(_key(s.name) for s in pycountry.subdivisions.get(country_code="US")
+                     if _names().get(_key(s.name)) != s.code.split("-")[1])
 
 
 @lru_cache(maxsize=4096)
@@ -117,7 +135,8 @@ def country_code(raw: str | None) -> str | None:
     if not raw:
         return None
     text = unicodedata.normalize("NFKC", str(raw)).strip()
-    named = line_country(text) or line_country(text.rsplit("\n", 1)[-1])  # an address pasted as the country
+    last = text.rsplit("\n", 1)[-1]
+    named = line_country(text) or (None if ambiguous_line(last) else line_country(last))  # an address pasted as the country
     if named:
         return named
     code = re.search(r"\(([A-Za-z]{2})\)", text)

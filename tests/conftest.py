@@ -41,6 +41,17 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _fresh_robots_per_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reuse run ids ("r") against one local server whose robots.txt each test sets: the
+    robots.txt files a run has read (extractors.runner.robots_store) are forgotten between tests."""
+    from collections import OrderedDict
+
+    from leadrank.extractors import runner
+
+    monkeypatch.setattr(runner, "_RUN_ROBOTS", OrderedDict())
+
+
 def _pg_database() -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url

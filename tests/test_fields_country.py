@@ -85,13 +85,15 @@ def test_a_mistyped_spec_fails_at_load_with_a_suggestion():
     ("Korea, Republic of", "KR"), ("韩国", "KR"), ("USA", "US"), ("Türkiye", "TR"), ("Turkey", "TR"),
     ("Viet Nam", "VN"), ("Germany / 德国", "DE"), ("España", "ES"),
     ("CA", None), ("41453 Neuss", None), ("Singapore 138632", None), ("Germany / 法国", None),
+    ("Georgia, USA", "US"), ("Puerto Rico", "PR"),
 ])
 def test_a_line_names_a_country_only_when_it_is_one(line, iso):
     assert line_country(line) == iso
 
 
 @pytest.mark.parametrize("raw, iso", [("China 中国 (CN)", "CN"), ("DE", "DE"), ("deu", "DE"), ("中国广东", "CN"),
-                                       ("中国香港九龙", "HK"), ("Via P. Beretta 18\nItaly", "IT"), ("Atlantis", None), ("", None)])
+                                       ("中国香港九龙", "HK"), ("Via P. Beretta 18\nItaly", "IT"), ("Atlantis", None), ("", None),
+                                       ("Georgia", "GE"), ("Atlanta\nGeorgia", None), ("San Juan\nPuerto Rico", "PR")])
 def test_a_declared_country_may_also_be_a_code_or_name_a_country_inside_chinese_text(raw, iso):
     assert country_code(raw) == iso
 
@@ -103,6 +105,10 @@ def test_a_declared_country_may_also_be_a_code_or_name_a_country_inside_chinese_
     ("Carl-Schurz-Str. 1\n41453 Neuss", None, ("Carl-Schurz-Str. 1\n41453 Neuss", None)),
     ("Germany", None, ("Germany", None)),  # one line is an address, not a country
     ("San Jose\nCA", None, ("San Jose\nCA", None)),
+    # a US state that is also a country's name is no country line, unless the record declares it
+    ("6435 Shiloh Rd\nAlpharetta\nGeorgia", None, ("6435 Shiloh Rd\nAlpharetta\nGeorgia", None)),
+    ("12 Rustaveli Ave\nTbilisi 0105\nGeorgia", "Georgia", ("12 Rustaveli Ave\nTbilisi 0105", "Georgia")),
+    ("Calle Luna 1\nSan Juan\nPuerto Rico", None, ("Calle Luna 1\nSan Juan", "Puerto Rico")),
 ])
 def test_the_country_line_leaves_the_address_never_overriding_a_given_country(address, country, expected):
     assert split_country_line(address, country) == expected

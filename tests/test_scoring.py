@@ -269,6 +269,10 @@ def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
         lead("fund", "易方达基金管理有限公司", legal_form="有限公司", sources="CYJGGS-jjglgs"),
         lead("payments", "汇付数据", sources="CYJGGS-zfjsjg"),
         lead("lawyers", "北京君合律师事务所", sources="CYJGGS-lssws"),
+        lead("it", "恒生电子股份有限公司", legal_form="股份有限公司", sources="CYJGGS-xxjsxtfwjg"),
+        lead("software", "上海铭创软件技术有限公司", legal_form="有限公司", sources="CYJGGS-xxjsxtfwjg"),
+        lead("fund sales", "和讯信息科技有限公司", legal_form="有限公司", sources="CYJGGS-jjxsjg"),
+        lead("both lists", "某某信息科技有限公司", legal_form="有限公司", sources="CYJGGS-xxjsxtfwjg;CYJGGS-zfjsjg"),
         lead("equipment", "深圳市某某有限公司", legal_form="有限公司", products="电信设备; 通信仪器"),
     )
     assert found == {
@@ -277,5 +281,7 @@ def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
         "institute": ("government", "equipment_maker"), "press": ("sme", "other"), "registry": ("government", "other"),
         "garbled": ("sme", "other"),
         "fund": ("bank_finance", "other"), "payments": ("bank_finance", "other"), "lawyers": ("sme", "other"),
+        "it": ("large_enterprise", "equipment_maker"), "software": ("sme", "other"),
+        "fund sales": ("bank_finance", "other"), "both lists": ("bank_finance", "other"),
         "equipment": ("sme", "equipment_maker"),
     }

@@ -179,7 +179,12 @@ def test_suppression_hides_leads_everywhere(warehouse_url, demo_config, tmp_path
         assert not set(table(engine, mart, "rank")["lead_id"]) & hidden
     out = tmp_path / "leads.csv"
     assert runner.invoke(app, ["export", "-o", str(out), "--warehouse", warehouse_url]).exit_code == 0
-    assert not set(pd.read_csv(out, encoding="utf-8-sig")["lead_id"]) & hidden
+    exported = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert not set(exported["lead_id"]) & hidden
+    # Whole numbers print as such ("245394", not "245394.0"): a CSV has no number formats.
+    for column in ("rank", "est_monthly_volume", "prev_rank"):
+        assert exported[column].str.fullmatch(r"\d*").all(), exported[column].head().tolist()
+    assert exported["est_monthly_volume"].ne("").any() and exported["priority"].str.contains(".", regex=False).all()
     page = tmp_path / "report.html"
     assert runner.invoke(app, ["report", "-o", str(page), "--warehouse", warehouse_url]).exit_code == 0
     with engine.connect() as conn:
@@ -290,7 +295,7 @@ def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_p
     """A source removed from the config: its leads stay for the grace nights (lead_expiry_nights,
     default 3), then those it alone listed leave ranked_leads and appear once in
     mart_dropped_leads as expired, and the others stop naming it; listed again, a lead is back
-    under its old ID."""
+    under its old ID, with movement `returned`."""
     run_pipeline(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     before = ranked_leads(engine).set_index("lead_id")
@@ -320,4 +325,4 @@ def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_p
     back = run_pipeline(str(demo_config), warehouse_url)["leads"]
     ranked = ranked_leads(engine).set_index("lead_id")
     assert only_search <= set(ranked.index) and back["new"] == 0
-    assert (ranked.loc[list(only_search), "movement"] == "new").all()
+    assert (ranked.loc[list(only_search), "movement"] == "returned").all()  # back, not new: seen before

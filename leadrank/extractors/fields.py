@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from leadrank.config import ConfigError
 from leadrank.config_schema import format_errors
 from leadrank.config_sources import FieldSpec
-from leadrank.countries import country_code, line_country
+from leadrank.countries import ambiguous_line, country_code, line_country
 
 _WS = re.compile(r"\s+")
 # Characters that are never data in a company record: C0 and C1 controls other than tab, line
@@ -228,11 +228,12 @@ def split_country_line(address: str | None, country: str | None) -> tuple[str | 
     """(address, country) of a record whose address holds its lines (one per line): a last
     line that names a country (`leadrank.countries.line_country`) is taken off and becomes the
     country, unless the record already gives a different one (then the address stays whole:
-    never silently lose what the page said). The other lines stay, one per line."""
+    never silently lose what the page said). A line that is also a US state's name
+    (`leadrank.countries.ambiguous_line`) is taken off only when the record declares that country. The other lines stay, one per line."""
     if not address or "\n" not in address:
         return address, country
     lines = [line.strip() for line in address.splitlines() if line.strip()]
-    named = line_country(lines[-1]) if len(lines) > 1 else None
+    named = line_country(lines[-1]) if len(lines) > 1 and (country or not ambiguous_line(lines[-1])) else None
     if named and (not country or country_code(country) == named):
         return clean_text("\n".join(lines[:-1])), country or lines[-1]
     return address, country

@@ -11,7 +11,9 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS, REJECT_COLUMNS
 from leadrank.extractors import enrich, websearch
 from leadrank.extractors.fetch.fetcher import Fetcher
 from leadrank.extractors.fetch.result import FetchError
+from leadrank.extractors.fetch.robots import RobotsStore
 from leadrank.extractors.fetch.urls import redact_url
 from leadrank.extractors.fields import clean_text, safe_text, split_country_line
 from leadrank.extractors.pages import fetch_detail, iter_pages
@@ -76,6 +79,23 @@ def record_key(source: str, fields: dict[str, Any], key_field: str | None) -> st
     return hashlib.sha1(f"{source}\x1f{basis}".encode()).hexdigest()[:20]
 
 
+_RUN_ROBOTS: OrderedDict[str, RobotsStore] = OrderedDict()
+_RUN_ROBOTS_LOCK = threading.Lock()
+_RUNS_KEPT = 4
+
+
+def robots_store(run_id: str) -> RobotsStore:
+    """The robots.txt files read by run `run_id`'s sources so far: its sources run in one process
+    (Prefect tasks are threads), so a host's robots.txt is read once a run. Keyed by run, so a
+    long-lived process (a worker, the tests) never judges tonight's crawl by another run's rules."""
+    with _RUN_ROBOTS_LOCK:
+        store = _RUN_ROBOTS.pop(run_id, None) or RobotsStore()
+        _RUN_ROBOTS[run_id] = store
+        while len(_RUN_ROBOTS) > _RUNS_KEPT:
+            _RUN_ROBOTS.popitem(last=False)
+        return store
+
+
 def _fetch_settings(defaults: FetchSettings, source: SourceConfig) -> FetchSettings:
     """The defaults with the source's `fetch:` overrides, validated (a typo is an error)."""
     if not source.fetch:
@@ -106,7 +126,7 @@ def extract_source(
         return _frames(collected, run_id) + (report,)
     cache_dir = http_cache_dir() if settings.http_cache and not replay else None
     fetcher = Fetcher(settings, raw_dir=raw_dir / source.name if raw_dir else None, replay=replay,
-                      cache_dir=cache_dir)
+                      cache_dir=cache_dir, robots_store=robots_store(run_id))
     try:
         if source.kind == "websearch":
             _collect_search(source, fetcher, run_id, collected, report, on_page)

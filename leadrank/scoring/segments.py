@@ -45,8 +45,10 @@ DEFAULT_RULES: list[dict[str, Any]] = [
     {"segment": "government", "pattern": f"{_ZH_BODIES}|{_EN_BODIES}", "companies": False},
     {"segment": "bank_finance", "pattern": r"银行|证券|基金|保险|信托|期货|资产管理|投资管理|支付|金融|Bank\b|Banking|Securities|"
                                            r"\bFunds?\b|Insurance|Asset Management|Capital Management|Investment Management"},
-    # Law and accounting firms registered with AMAC serve the fund industry; they are not part of it.
-    {"segment": "bank_finance", "source": r"amac|CYJGGS", "unless": r"律师|会计师|Law\b|LLP|Accountants?"},
+    # Law and accounting firms registered with AMAC serve the fund industry; they are not part of
+    # it, nor are the IT vendors of its 信息技术系统服务机构 list (恒生电子, 金证科技 …; its payment,
+    # fund-sales and rating lists hold licensed firms named 科技 too, so the list decides, not the name).
+    {"segment": "bank_finance", "source": r"amac|CYJGGS-(?!xxjsxtfwjg)", "unless": r"律师|会计师|Law\b|LLP|Accountants?"},
     {"segment": "telecom", "pattern": r"电信|移动通信|中国移动|联通|中国铁塔|Telecom|Unicom|Mobile Communications",
      "unless": r"设备|器材|Equipment"},
     {"segment": "retail_chain", "pattern": r"超市|连锁|商场|百货|便利店|Supermarket|Retail|Department Store|Mart\b"},

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -198,7 +199,25 @@ def _fill_workbook(workbook: Workbook, segments: pd.DataFrame, dropped: pd.DataF
 def _csv(path: Path, segments: pd.DataFrame, lang: str, tz: ZoneInfo) -> None:
     columns = [c for c in EXPORT_COLUMNS if c in segments.columns]
     frame = localise(segments.sort_values("rank")[columns + ["reasons_for", "reasons_against"]], lang, tz)
-    safe_frame(frame[[header(c, lang) for c in columns]]).to_csv(path, index=False, encoding="utf-8-sig")
+    whole_numbers(safe_frame(frame[[header(c, lang) for c in columns]])).to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number columns holding only whole numbers written without a decimal point: a number the
+    database hands back as a float (whole yuan, a rank beside blanks) would print 245394 as
+    "245394.0" in a CSV, which has no number formats as a worksheet has."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column].dropna()
+        if values.empty or pd.api.types.is_bool_dtype(values):
+            continue
+        if values.dtype == object:
+            if not all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in values):
+                continue
+            values = values.astype(float)
+        if pd.api.types.is_float_dtype(values) and (values == values.round()).all() and values.abs().max() < 2**53:
+            out[column] = pd.to_numeric(out[column]).astype("Int64")
+    return out
 
 
 def write_atomically(output: Path, write: Callable[[Path], None]) -> None:

@@ -68,6 +68,7 @@ MOVEMENTS = {
     "up": ("up", "上升"),
     "down": ("down", "下降"),
     "unchanged": ("unchanged", "不变"),
+    "returned": ("back on the list", "重新上榜"),
     "dropped": ("dropped out", "退出"),
     "merged": ("merged", "已合并"),
     "not_ranked": ("no longer ranked", "不再排名"),

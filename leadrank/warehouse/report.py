@@ -30,7 +30,8 @@ from leadrank.warehouse.read import latest_run, mart
 TIERS = ["A", "B", "C", "D"]
 BINS = 20
 TOP_LEADS = 50
-MOVEMENT_COLOURS = {"new": "#2b6cb0", "up": "#1b7f3b", "down": "#c05621", "unchanged": "#a0aec0", "dropped": "#742a2a"}
+MOVEMENT_COLOURS = {"new": "#2b6cb0", "up": "#1b7f3b", "down": "#c05621", "unchanged": "#a0aec0", "returned": "#6b46c1",
+                    "dropped": "#742a2a"}
 TEXT = {
     "title": ("Ranked leads report", "线索排名报告"),
     "run": ("Run {n}", "第 {n} 次运行"),

@@ -32,7 +32,7 @@ from leadrank.extractors.fetch.encoding import detect_encoding
 from leadrank.extractors.fetch.guard import AddressPolicy, AddressRefused, GuardedAdapter, check_url
 from leadrank.extractors.fetch.raw_store import RawStore
 from leadrank.extractors.fetch.result import FetchError, FetchResult
-from leadrank.extractors.fetch.robots import RobotsRules
+from leadrank.extractors.fetch.robots import RobotsRules, RobotsStore
 from leadrank.extractors.fetch.throttle import RETRY_STATUSES, HostGate, retry_after_seconds, spacing
 from leadrank.extractors.fetch.urls import PORTABLE_HEADERS, origin, redact_url, with_params
 
@@ -59,6 +59,7 @@ class Fetcher:
     answers from that directory instead of the network, so that a run can be re-parsed.
     `cache_dir` keeps responses across nights, revalidated with their ETag / Last-Modified
     (`revalidated` counts the responses the site answered 304 Not Modified to).
+    `robots_store` shares the robots.txt files read with the run's other fetchers.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class Fetcher:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cache_dir: Path | None = None,
+        robots_store: RobotsStore | None = None,
     ):
         self.settings = settings
         self.raw = RawStore(raw_dir) if raw_dir is not None else None
@@ -85,7 +87,7 @@ class Fetcher:
             self.session.headers["From"] = settings.contact  # RFC 9110: who runs this crawler
         self.sleep = sleep
         self.cancellation = current_cancellation()
-        self.robots = (RobotsRules(settings.agent(), lambda url: self._follow(url, {}, robots=True))
+        self.robots = (RobotsRules(settings.agent(), lambda url: self._follow(url, {}, robots=True), robots_store)
                        if settings.respect_robots else None)
         self.requests_made = 0
         self.revalidated = 0

@@ -1,4 +1,4 @@
-"""robots.txt: read once per site, what it allows this crawler, and the pacing it asks for.
+"""robots.txt: read once per site and run, what it allows this crawler, and the pacing it asks for.
 
 RFC 9309 decides what a missing or failing robots.txt means; urllib.robotparser reads `Crawl-delay` only as a whole number (`0.5` is ignored) and passes any
 value str.isdigit() accepts to int() (`²` crashes it, and with it the source); a site may also
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 from urllib.robotparser import RobotFileParser
@@ -43,23 +44,46 @@ def robots_lines(text: str) -> Iterator[str]:
         yield line
 
 
+class RobotsStore:
+    """Parsed robots.txt files by (user agent, site), shared by the fetchers of one run: sources
+    that crawl one host read its robots.txt once a night, as Scrapy reads it once per domain a
+    crawl (each source fetched it again before: half of all requests on the real-data fixture).
+    A site whose robots.txt failed is not remembered, so the next source asks again."""
+
+    def __init__(self) -> None:
+        self._parsers: dict[tuple[str, str], RobotFileParser | None] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: tuple[str, str], load: Callable[[], RobotFileParser | None]) -> RobotFileParser | None:
+        """The parser stored under `key`, loaded once (by one thread; others wait) when missing."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._parsers:
+                self._parsers[key] = load()
+            return self._parsers[key]
+
+    def peek(self, key: tuple[str, str]) -> RobotFileParser | None:
+        return self._parsers.get(key)
+
+
 class RobotsRules:
     """The robots.txt of every site one Fetcher visits (per scheme://host:port, read once, by
-    `fetch`), for one user agent: which URLs it allows and how far apart it wants requests."""
+    `fetch`, into `store`, which other fetchers of the run may share), for one user agent: which
+    URLs it allows and how far apart it wants requests."""
 
-    def __init__(self, agent: str, fetch: Callable[[str], FetchResult]):
+    def __init__(self, agent: str, fetch: Callable[[str], FetchResult], store: RobotsStore | None = None):
         self.agent = agent
         self._fetch = fetch
-        self._parsers: dict[str, RobotFileParser | None] = {}
+        self._store = store if store is not None else RobotsStore()
 
     def allows(self, url: str) -> bool:
         parts = urlsplit(url)
         if parts.scheme == "file":
             return True
-        key = f"{parts.scheme}://{parts.netloc}"
-        if key not in self._parsers:
-            self._parsers[key] = self._load(key)
-        parser = self._parsers[key]
+        base = f"{parts.scheme}://{parts.netloc}"
+        parser = self._store.get((self.agent, base), lambda: self._load(base))
         return True if parser is None else parser.can_fetch(self.agent, url)
 
     def _load(self, base: str) -> RobotFileParser | None:
@@ -80,7 +104,7 @@ class RobotsRules:
         """Seconds between requests that `url`'s site asks of this agent (Crawl-delay,
         Request-rate, whichever is slower); 0 when it asks nothing or its rules are not read."""
         parts = urlsplit(url)
-        parser = self._parsers.get(f"{parts.scheme}://{parts.netloc}")
+        parser = self._store.peek((self.agent, f"{parts.scheme}://{parts.netloc}"))
         if parser is None:
             return 0.0
         interval = float(parser.crawl_delay(self.agent) or 0)

@@ -9,7 +9,8 @@
 --   website, phone, email  the best contacts (survivorship: most trusted source, company email first)
 --   priority, tier     0..1 combined score and its tier A-D; fit_score, model_score its two parts
 --   top_reasons        the strongest reasons in Chinese and English; reasons_for / reasons_against as JSON
---   movement, prev_rank    new | up | down | unchanged against the previously published run, and the rank there
+--   movement, prev_rank    new | up | down | unchanged | returned against the previously published run, and
+--                      the rank there (returned: seen before, but not ranked there: it had expired or been suppressed)
 --   key_account, est_monthly_volume  meets the key-account threshold; estimated purchases a month (yuan)
 --   uscc               统一社会信用代码
 --   sources            ';'-joined source names that list it
@@ -31,7 +32,8 @@ SELECT
     k.rank, k.lead_id, l.company_name, l.company_name_en, v.customer_type AS segment, v.product_line,
     l.province, l.city, l.website, l.phone, l.email, v.priority, k.tier, v.fit_score, v.model_score,
     v.top_reasons, v.reasons_for, v.reasons_against,
-    CASE WHEN b.rank IS NULL THEN 'new' WHEN k.rank < b.rank THEN 'up' WHEN k.rank > b.rank THEN 'down'
+    CASE WHEN b.rank IS NULL AND l.first_seen_run = k.run_id THEN 'new' WHEN b.rank IS NULL THEN 'returned'
+         WHEN k.rank < b.rank THEN 'up' WHEN k.rank > b.rank THEN 'down'
          ELSE 'unchanged' END AS movement,
     b.rank AS prev_rank, v.key_account, v.est_monthly_volume, l.uscc, l.sources, l.first_seen_at, k.run_id,
     b.tier AS prev_tier, v.channel, l.phone_type, l.address, l.other_phones, l.other_emails, l.n_sources,
