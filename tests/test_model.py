@@ -100,10 +100,17 @@ def test_evaluate_on_later_data_when_dates_exist(tmp_path):
     assert out["columns"]["positive_values"] == ["Yes"]  # found without --positive
 
 
-def test_outcomes_without_some_dates_fall_back_to_cross_validation(tmp_path):
+def test_outcomes_without_some_dates_are_validated_on_the_later_dated_ones(tmp_path):
     crm_export(tmp_path / "crm.csv", n=600, dates=True, blank_dates=5)
     _, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--time-column", "Created")
-    assert out["validation"].startswith("stratified") and "5 outcomes without a date" in out["validation_note"]
+    assert out["validation"] == "time_split_75_25" and out["validation_rows"] == 149  # a quarter of 595 dated
+    assert "5 outcomes without a date: trained on, never validated on" in out["validation_note"]
+
+
+def test_outcomes_mostly_without_dates_fall_back_to_cross_validation(tmp_path):
+    crm_export(tmp_path / "crm.csv", n=600, dates=True, blank_dates=400)
+    _, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--time-column", "Created")
+    assert out["validation"].startswith("stratified") and "400 of 600 outcomes without a date" in out["validation_note"]
 
 
 def test_evaluate_one_class_only_is_cold_start(tmp_path):

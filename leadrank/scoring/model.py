@@ -2,8 +2,9 @@
 
 One pipeline builder serves the nightly model, the weekly retrain and `leadrank model evaluate`,
 so what a user checks on their CRM export is what runs at night. Validation is honest: on later
-data when every outcome has a date (train on the earlier 75 %, test on the later 25 %), else
-stratified 5-fold cross-validation; the reported metrics are never measured on training rows.
+data when at least half the outcomes have a date (test on the later 25 % of the dated ones, train
+on the rest, undated ones included), else stratified 5-fold cross-validation; the reported
+metrics are never measured on training rows.
 With too few outcomes of either class there is no model (cold start) and the priority is the
 fit score alone; the output says so.
 
@@ -384,17 +385,23 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
     note = ""
     if dates is not None:
         when = pd.to_datetime(pd.Series(dates).reset_index(drop=True), errors="coerce").to_numpy()
-        missing = int(pd.isna(when).sum())
-        if missing:
-            note = f"{missing} outcomes without a date: validated by stratified cross-validation instead of on later data"
+        undated = np.flatnonzero(pd.isna(when))
+        if len(undated) * 2 > len(when):
+            note = (f"{len(undated)} of {len(when)} outcomes without a date: validated by stratified "
+                    "cross-validation instead of on later data")
         else:
-            order = np.argsort(when, kind="stable")
+            # The later 25 % of the dated outcomes are the test; undated ones (an import without a
+            # date column beside dated ones) can only be trained on: when they happened is unknown.
+            dated = np.setdiff1d(np.arange(len(when)), undated)
+            order = dated[np.argsort(when[dated], kind="stable")]
             cut = int(len(order) * 0.75)
-            train, test = order[:cut], order[cut:]
+            train, test = np.concatenate([undated, order[:cut]]), order[cut:]
+            if len(undated):
+                note = f"{len(undated)} outcomes without a date: trained on, never validated on"
             if len(set(y[train])) == 2 and len(set(y[test])) == 2:
                 fitted = pipeline.fit(X.iloc[train], y[train])
                 return "time_split_75_25", note, test, fitted.predict_proba(X.iloc[test])[:, 1]
-            note = "the later 25 % of outcomes hold one class only: stratified cross-validation instead"
+            note = "the later 25 % of dated outcomes hold one class only: stratified cross-validation instead"
     folds = min(5, int(min(np.bincount(y))))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed)
     p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
