@@ -72,6 +72,33 @@ def test_records_in_other_countries_get_the_same_phone():
     assert normalised["phone_e164"].tolist() == ["+4973146000", "+4973146000"]
 
 
+def test_a_foreign_number_without_a_country_is_not_placed_in_china():
+    """With no country given, a phone is read as Chinese only in the forms Chinese numbers are
+    written in (the area code's 0, or 86): '(201) 549-4653' and Greek '21 2334 2139' are not
+    Guangzhou and Shanghai landlines, and a record naming a city outside China is not put in
+    China by its phone's area code (Istanbul's 0212 reads as Shanghai's 021)."""
+    normalised = normalise_records(_records([
+        {"company_name": "Louprous International Inc.", "phone": "(201) 549-4653"},
+        {"company_name": "Fulbei", "phone": "21 2334 2139"},
+        {"company_name": "Fipac Marine Ltd. Şti.", "phone": "(0212) 331 25 97", "city": "Istanbul"},
+        {"company_name": "深圳华强电子", "phone": "0755-83216688"},
+        {"company_name": "Huaqiang", "phone": "86-755-83216688"},
+        {"company_name": "Shanghai Huaqiang", "phone": "(021) 2334 2139", "city": "Shanghai"},
+    ]))
+    got = normalised.astype(object).where(normalised.notna(), None)
+    assert got["phone_e164"].tolist() == [None, None, "+862123312597", "+8675583216688", "+8675583216688",
+                                          "+862123342139"]
+    assert got["city_norm"].tolist() == [None, None, "Istanbul", "深圳市", "深圳市", "上海市"]
+    assert got["country_iso2"].tolist() == [None, None, None, "CN", "CN", "CN"]
+    leads = _leads([
+        {"company_name": "Louprous International Inc.", "phone": "(201) 549-4653"},
+        {"company_name": "Louprous International Inc.", "phone": "+1 201-549-4653", "country": "US", "city": "Chicago"},
+        {"company_name": "Louprous International Inc.", "city": "Chicago"},
+        {"company_name": "LOUPROUS, INTERNATIONAL INC."},
+    ])
+    assert len(set(leads)) == 1, leads
+
+
 # -- class 1: names only; no block dropped, a frequent identical name not penalised -------------
 
 def test_a_name_listed_more_often_than_any_block_is_one_lead():
