@@ -40,6 +40,24 @@ def test_legal_forms_and_noise_leave_one_core(a, b):
     assert cores[0] == cores[1], list(cores)
 
 
+@pytest.mark.parametrize(("a", "b"), [
+    ("Jeimjoul Aerospace s. r. o.", "Jeimjoul Aerospace s.r.o."), ("Foo Trading S. A.", "Foo Trading SA"),
+    ("Quetstultos Industries B.V.B.A.", "Quetstultos Industries BVBA"), ("Foo Media S.P.R.L.", "Foo Media SPRL"),
+    ("Dairgriobis Aktiebolag", "Dairgriobis AB"), ("Foo Maschinenbau Aktiengesellschaft", "Foo Maschinenbau AG"),
+    ("Foo Holding Besloten Vennootschap", "Foo Holding B.V."), ("Foo Naamloze Vennootschap", "Foo NV"),
+    ("Foo Gesellschaft mit beschränkter Haftung", "Foo GmbH"), ("Foo Sociedad Anónima", "Foo S.A."),
+    ("Foo Sociedad Limitada", "Foo S.L."), ("Foo Società per Azioni", "Foo S.p.A."), ("Foo Osakeyhtiö", "Foo Oy"),
+    ("Foo Aksjeselskap", "Foo AS"), ("Foo Aktieselskab", "Foo A/S"), ("Foo Kabushiki Kaisha", "Foo K.K."),
+    ("Foo Anonim Şirketi", "Foo A.Ş."), ("Foo Proprietary Limited", "Foo Pty Ltd"), ("Foo Société Anonyme", "Foo SA"),
+])
+def test_spelled_out_dotted_and_spaced_legal_forms_leave_one_core(a, b):
+    """Legal forms as registers and lists write them in full ('Aktiebolag', 'Besloten
+    Vennootschap'), with a dot after every letter ('B.V.B.A.') or spaced initials at the very
+    end of the name ('s. r. o.', whose last dot is trimmed off with the name's punctuation)."""
+    cores = parse_names([a, b])["core"]
+    assert cores[0] == cores[1], list(cores)
+
+
 def test_name_words_that_look_like_forms_stay():
     parsed = parse_names(["Saab AB (publ)", "Chicago Public Schools Revere, Paul", "Bodefeng Food Co., Ltd. Hefei Branch"])
     assert list(parsed["core"]) == ["saab", "chicago public school revere paul", "bodefeng food"]

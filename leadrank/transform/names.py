@@ -199,7 +199,9 @@ def _strip_zh_form(text: pa.Array, active: np.ndarray) -> tuple[np.ndarray, pa.A
 
 
 _GLUED = r"^(?P<rest>.+?)\s*,\s*(?P<place>[^\W\d_][^,.()&/\d]{1,40})$"
-_SPACED = r"(?i)\b([a-z])\. ([a-z])\."  # 'S. A.', 's. r. o.' → 'S.A.', 's.r.o.' (applied twice)
+# 'S. A.', 's. r. o.' → 'S.A.', 's.r.o.' (applied twice); the last letter may have lost its dot
+# with the name's trailing punctuation ('… s. r. o' at the end of a name).
+_SPACED = r"(?i)\b([a-z])\. ([a-z])(?:\.|$)"
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]{1,7}$")
 _BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
