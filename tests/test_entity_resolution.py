@@ -138,6 +138,21 @@ def test_large_blocks_are_sub_blocked_not_skipped():
     assert len(set(leads)) == 30 and all(leads[2 * k] == leads[2 * k + 1] for k in range(30))
 
 
+def test_a_short_brand_meets_its_longer_name():
+    """An acronym brand of two or three letters ('BMC', 'HGH') is compared with the names it
+    begins ('BMC Otomotiv', 'HGH Infrared Systems'): blocking on words of four letters or more
+    alone never put them side by side, whatever else they shared."""
+    from leadrank.transform.matching import Features, candidate_pairs
+
+    normalised = normalise_records(_records([
+        {"company_name": "BMC", "country": "TR"}, {"company_name": "BMC Otomotiv", "country": "TR"},
+        {"company_name": "HGH Infrared Systems", "country": "FR"}, {"company_name": "HGH", "country": "FR"},
+    ]))
+    cfg = ResolutionConfig()
+    left, right = candidate_pairs(Features(normalised, cfg.shared_key_names), cfg)
+    assert {(0, 1), (2, 3)} <= set(zip(left.tolist(), right.tolist()))
+
+
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------
 
 def test_learned_weights_come_from_the_data():

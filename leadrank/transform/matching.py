@@ -425,7 +425,10 @@ def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.n
 
 def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(row, word) for the words of Latin core names: rare words block fuzzy name variants, and
-    a one-word name ('Silvus') meets the longer names holding its word ('Silvus Technologies')."""
+    a one-word name ('Silvus') meets the longer names holding its word ('Silvus Technologies').
+    Words of four letters or more, and a name's first word from two letters on: a short brand
+    ('BMC', 'HGH') meets the names it begins ('BMC Otomotiv'), and short words elsewhere in a
+    name ('of', 'and') block nothing."""
     text = _arrow(cores)
     latin = np.asarray(pc.string_is_ascii(text), dtype=bool) & np.asarray(pc.utf8_length(text), dtype=np.int64).astype(bool)
     rows = np.flatnonzero(latin)
@@ -434,7 +437,9 @@ def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     words = pc.utf8_split_whitespace(text.take(pa.array(rows)))
     flat = pc.list_flatten(words)
     parent = rows[np.asarray(pc.list_parent_indices(words))]
-    long = np.asarray(pc.greater(pc.utf8_length(flat), 3), dtype=bool)
+    length = np.asarray(pc.utf8_length(flat), dtype=np.int64)
+    first = np.r_[True, parent[1:] != parent[:-1]] if len(parent) else np.zeros(0, dtype=bool)
+    long = (length > 3) | (first & (length >= 2))
     frame = pd.DataFrame({"row": parent[long], "word": flat.filter(pa.array(long)).to_numpy(zero_copy_only=False)})
     frame = frame.drop_duplicates()
     return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
