@@ -153,6 +153,17 @@ def test_a_short_brand_meets_its_longer_name():
     assert {(0, 1), (2, 3)} <= set(zip(left.tolist(), right.tolist()))
 
 
+def test_numbered_sites_of_one_name_are_different_units():
+    """Names that differ only by a number ('Little Tykes I' / 'Little Tykes II', 'Plant 2' /
+    'Plant 3') are numbered sites or funds, each its own lead, however alike the letters."""
+    leads = _leads([
+        {"company_name": "El Valor Little Tykes I"}, {"company_name": "EL VALOR LITTLE TYKES I"},
+        {"company_name": "El Valor Little Tykes II"}, {"company_name": "Alpha Rokaik Plant 2 Ltd"},
+        {"company_name": "Alpha Rokaik Plant 3 Ltd"}, {"company_name": "El Valor Little Tykes II"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[5] and leads[0] != leads[2] and leads[3] != leads[4]
+
+
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------
 
 def test_learned_weights_come_from_the_data():

@@ -563,15 +563,20 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
     return out
 
 
+_NUMERAL = re.compile(r"^(?:\d+|[ivx]+)$")
+
+
 def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pairs whose Latin names differ by whole words, one name's words all in the other's
-    ('Pacific Semiconductor' / 'Pacific Star Semiconductor'): that is another company's name,
-    not the same name misspelt, however similar the letters."""
+    ('Pacific Semiconductor' / 'Pacific Star Semiconductor'), or only by numbers ('Little Tykes
+    I' / 'Little Tykes II', 'Plant 2' / 'Plant 3': numbered sites or funds): that is another
+    company's name, not the same name misspelt, however similar the letters."""
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & names.words[i] & names.words[j])
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
         x, y = set(a.split()), set(b.split())
-        out[pos] = x != y and (x < y or y < x)
+        out[pos] = x != y and (x < y or y < x or (bool(x - y) and bool(y - x)
+                                                   and all(_NUMERAL.match(w) for w in x ^ y)))
     return out
 
 
