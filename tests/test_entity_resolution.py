@@ -164,6 +164,22 @@ def test_numbered_sites_of_one_name_are_different_units():
     assert leads[0] == leads[1] and leads[2] == leads[5] and leads[0] != leads[2] and leads[3] != leads[4]
 
 
+def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
+    """'4701 N. Winthorp' is '4701 N Winthrop Ave' misspelt, not another site: no address
+    conflict between them. Another street at that number, or another numbered street, is."""
+    leads = _leads([
+        {"company_name": "Christopher House Uptown", "address": "4701 N Winthrop Ave", "phone": "769-4540"},
+        {"company_name": "Christopher House Uptown", "address": "4701 N. Winthorp", "phone": "769-4540"},
+        {"company_name": "Chicago Commons Nia", "address": "744 N Monticello Ave"},
+        {"company_name": "Chicago Commons Nia", "address": "744 N. Monticelo"},
+        {"company_name": "Carson", "address": "5516 S. Maplewood", "phone": "535-9222"},
+        {"company_name": "Carson", "address": "5516 S. Hamlin", "phone": "535-9222"},
+        {"company_name": "Pirie", "address": "650 E. 85th St"}, {"company_name": "Pirie", "address": "650 E. 91st Pl"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3]
+    assert leads[4] != leads[5] and leads[6] != leads[7]
+
+
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------
 
 def test_learned_weights_come_from_the_data():

@@ -317,6 +317,7 @@ class Features:
         site, street, self.house = done["street"]
         self.site = _codes(site)
         self.site_text = np.asarray([x if isinstance(x, str) else "" for x in site], dtype=object)
+        self.street_text = np.asarray([x if isinstance(x, str) else "" for x in street], dtype=object)
         self.street = _codes(street)
         # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
         city = frame["city_norm"].str.casefold()
@@ -536,14 +537,22 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
 
 
 def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Addresses that are one written two ways where no house number and street could be parsed
-    ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm'): such sites differ only when their
-    text does (rapidfuzz ratio below 80)."""
+    """Addresses that are one written two ways: where no house number and street could be parsed
+    ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm') such sites differ only when their
+    text does (rapidfuzz ratio below 80); at one house number, streets whose names differ by a
+    typo ('4701 N. Winthorp' / '4701 N Winthrop Ave') are one street (numbered streets, '85th' /
+    '91st', are compared as they are)."""
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & ((f.street[i] < 0) | (f.street[j] < 0)))
     if len(k):
         ratio = process.cpdist(list(f.site_text[i[k]]), list(f.site_text[j[k]]), scorer=fuzz.ratio, workers=-1)
         out[k] = ratio >= 80
+    k = np.flatnonzero(where & (f.street[i] >= 0) & (f.street[j] >= 0) & (f.house[i] == f.house[j]))
+    if len(k):
+        a, b = f.street_text[i[k]], f.street_text[j[k]]
+        named = np.asarray([_NAMED_STREET.search(x) is not None and _NAMED_STREET.search(y) is not None
+                            for x, y in zip(a, b, strict=True)], dtype=bool)
+        out[k] = named & (process.cpdist(list(a), list(b), scorer=fuzz.ratio, workers=-1) >= 80)
     return out
 
 
@@ -563,6 +572,7 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
     return out
 
 
+_NAMED_STREET = re.compile(r"[a-z]{3}")
 _NUMERAL = re.compile(r"^(?:\d+|[ivx]+)$")
 
 
