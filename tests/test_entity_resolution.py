@@ -58,6 +58,16 @@ def test_spelled_out_dotted_and_spaced_legal_forms_leave_one_core(a, b):
     assert cores[0] == cores[1], list(cores)
 
 
+def test_a_bracketed_site_in_capitals_is_part_of_the_name_an_acronym_of_it_is_not():
+    """'(SNC)' after 'Sierra Nevada Corporation' is the name's acronym and goes; '(NORTH)' and
+    '(WEST)' after an all-capitals name are sites of one provider and stay: read as acronyms,
+    they made two sites one name."""
+    cores = parse_names(["MARY CRANE LEAGUE MARY CRANE CENTER (NORTH)", "MARY CRANE LEAGUE MARY CRANE CENTER (WEST)",
+                         "Sierra Nevada Corporation (SNC)", "CHICAGO PUBLIC SCHOOLS (CPS)"])["core"]
+    assert list(cores) == ["mary crane league mary crane center north", "mary crane league mary crane center west",
+                           "sierra nevada", "chicago public school"]
+
+
 def test_name_words_that_look_like_forms_stay():
     parsed = parse_names(["Saab AB (publ)", "Chicago Public Schools Revere, Paul", "Bodefeng Food Co., Ltd. Hefei Branch"])
     assert list(parsed["core"]) == ["saab", "chicago public school revere paul", "bodefeng food"]

@@ -221,6 +221,13 @@ def _countries() -> frozenset[str]:
     return frozenset(names)
 
 
+def _acronym_of(acronym: str, name: str) -> bool:
+    """Whether `acronym` ('SNC', 'UNISA') can stand for `name` ('Sierra Nevada Corporation',
+    'University of South Australia'): it begins with the name's initial. In capitals '(NORTH)'
+    after 'MARY CRANE CENTER' is a site, not an acronym."""
+    return _ACRONYM.match(acronym) is not None and " " in name and acronym[0] == name.lstrip(" *\"'")[:1].upper()
+
+
 def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     """A country or city written after the name: '… (Spain)', '…, NL', '…,Germany', and any
     place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
@@ -229,7 +236,7 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     if found.any():  # '… S.A. (Spain)', 'Sierra Nevada Corporation (SNC)': a country or an acronym in brackets
         rows = np.flatnonzero(found)
         before = rest.take(pa.array(rows)).to_pylist()
-        is_country = np.asarray([p.lower().strip(" .") in _countries() or (_ACRONYM.match(p) is not None and " " in b)
+        is_country = np.asarray([p.lower().strip(" .") in _countries() or _acronym_of(p, b)
                                  for p, b in zip(place.take(pa.array(rows)).to_pylist(), before, strict=True)])
         mask = np.zeros(len(name), dtype=bool)
         mask[rows[is_country]] = True
