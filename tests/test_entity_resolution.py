@@ -190,6 +190,21 @@ def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
     assert leads[4] != leads[5] and leads[6] != leads[7]
 
 
+def test_units_of_one_group_name_are_not_joined_through_the_bare_group_name():
+    """'Teledyne' is contained in 'Teledyne e2v' and 'Teledyne Qioptiq', and so close to each;
+    the two units, whose names go different ways after the group's and share nothing else, are
+    two leads; names that share an address stay comparable as before."""
+    others = [{"company_name": f"Firm{k} Trading", "country": c} for k, c in enumerate(["DE", "FR", "US", "IT", "PL"] * 2)]
+    leads = _leads([
+        {"company_name": "Teledyne", "country": "GB"}, {"company_name": "Teledyne e2v", "country": "GB"},
+        {"company_name": "Teledyne Qioptiq", "country": "GB"}, {"company_name": "Teledyne Microwave UK", "country": "GB"},
+        {"company_name": "Bertin Exensor", "country": "GB", "address": "1 Stoken Farm, Steventon"},
+        {"company_name": "Bertin Exensor Technologies", "country": "GB", "address": "1 Stoken Farm, Steventon"},
+        *others,
+    ])
+    assert len({leads[1], leads[2], leads[3]}) == 3 and leads[4] == leads[5]
+
+
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------
 
 def test_learned_weights_come_from_the_data():

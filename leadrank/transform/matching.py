@@ -590,6 +590,18 @@ def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -
     return out
 
 
+def _siblings(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs of Latin names that begin alike and then each go their own way ('Teledyne e2v' /
+    'Teledyne Qioptiq', 'Bertin Exensor' / 'Bertin Environics'): two units of one group, or two
+    firms of one family name, not one name written two ways."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j] & _same(names.first_word, i, j))
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        x, y = set(a.split()), set(b.split())
+        out[pos] = bool(x - y) and bool(y - x)
+    return out
+
+
 def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
     """Match score and evidence features for every candidate pair."""
     w = cfg.weights
@@ -676,5 +688,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
     feats["_conflict"] = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
                           | ((feats["city≠"] | feats["address≠"] | feats["country≠"] | feats["form≠"]) & ~identified))
-    conflict = feats["_conflict"] | (score <= cfg.cannot_link)
+    # Sibling names that share nothing else are two companies: a short group name that each
+    # is contained in ('Teledyne') must not join them.
+    alone = ~(identified | feats["phone~"] | feats["address"]) & latin & (sim < cfg.name_weak)
+    conflict = feats["_conflict"] | (score <= cfg.cannot_link) | _siblings(f.core_names, i, j, alone)
     return Pairs(left, right, score, feats, sim, conflict)
