@@ -49,6 +49,8 @@ def test_legal_forms_and_noise_leave_one_core(a, b):
     ("Foo Sociedad Limitada", "Foo S.L."), ("Foo Società per Azioni", "Foo S.p.A."), ("Foo Osakeyhtiö", "Foo Oy"),
     ("Foo Aksjeselskap", "Foo AS"), ("Foo Aktieselskab", "Foo A/S"), ("Foo Kabushiki Kaisha", "Foo K.K."),
     ("Foo Anonim Şirketi", "Foo A.Ş."), ("Foo Proprietary Limited", "Foo Pty Ltd"), ("Foo Société Anonyme", "Foo SA"),
+    ("United Gotvren FZCO", "United Gotvren FZ-LLC"), ("Trykgris Trading F.Z.E.", "Trykgris Trading"),
+    ("Tioreigral Inds AG", "Tioreigral Industries AG"),
 ])
 def test_spelled_out_dotted_and_spaced_legal_forms_leave_one_core(a, b):
     """Legal forms as registers and lists write them in full ('Aktiebolag', 'Besloten

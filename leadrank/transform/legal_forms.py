@@ -37,7 +37,7 @@ OWN_FORMS = [
 ]
 
 # Forms written out in full, as registers and some lists write them, with the countries that use
-# them (cleanco has the abbreviations only); accented and plain spellings.
+# them (cleanco has the abbreviations only); accented and plain spellings; and forms cleanco lacks.
 SPELLED_OUT_FORMS = {
     "aktiebolag": {"Sweden", "Finland"}, "aktiengesellschaft": {"Germany", "Austria", "Switzerland"},
     "aktieselskab": {"Denmark"}, "aksjeselskap": {"Norway"}, "allmennaksjeselskap": {"Norway"},
@@ -61,6 +61,10 @@ SPELLED_OUT_FORMS = {
     "anonim şirketi": {"Turkey"}, "anonim sirketi": {"Turkey"},
     "limited şirketi": {"Turkey"}, "limited sirketi": {"Turkey"},
     "proprietary limited": {"Australia", "South Africa"},
+    # The free-zone forms of the United Arab Emirates (cleanco has none of them).
+    "fze": {"United Arab Emirates"}, "f.z.e.": {"United Arab Emirates"}, "fzco": {"United Arab Emirates"},
+    "fzc": {"United Arab Emirates"}, "fz-llc": {"United Arab Emirates"}, "fz llc": {"United Arab Emirates"},
+    "fz-co": {"United Arab Emirates"}, "dmcc": {"United Arab Emirates"},
     "spółka z ograniczoną odpowiedzialnością": {"Poland"}, "spolka z ograniczona odpowiedzialnoscia": {"Poland"},
     "spółka akcyjna": {"Poland"}, "spolka akcyjna": {"Poland"},
 }
@@ -78,7 +82,7 @@ ABBREVIATIONS = {
     "mgmt": "management", "natl": "national", "assoc": "associates", "bros": "brothers",
     "labs": "laboratories", "lab": "laboratories", "laboratory": "laboratories",
     "centre": "center", "defense": "defence", "trdg": "trading", "elec": "electronic", "solns": "solution",
-    "semi": "semiconductor", "ind": "industries", "industry": "industries",
+    "semi": "semiconductor", "ind": "industries", "inds": "industries", "industry": "industries",
 }
 # A plural written either way ('Logistics' / 'Logistic', 'Solutions' / 'Solution'): the key
 # drops the final s of words of five letters or more (not 'ss').
