@@ -207,6 +207,18 @@ def test_units_of_one_group_name_are_not_joined_through_the_bare_group_name():
     assert len({leads[1], leads[2], leads[3]}) == 3 and leads[4] == leads[5]
 
 
+def test_a_country_as_a_name_holds_no_company_that_carries_it():
+    """A national pavilion or delegation listed as 'Australia' is not 'Armor Australia' or
+    'Mackay Australia', though its name is contained in theirs."""
+    others = [{"company_name": f"Firm{k} Trading", "country": c} for k, c in enumerate(["DE", "FR", "US", "IT", "PL"] * 2)]
+    leads = _leads([
+        {"company_name": "Australia", "country": "AU"}, {"company_name": "Armor Australia Pty Limited", "country": "AU"},
+        {"company_name": "Mackay Australia Pty Ltd", "country": "AU"}, {"company_name": "Australia", "country": "AU"},
+        {"company_name": "Hensoldt", "country": "DE"}, {"company_name": "Hensoldt Sensors", "country": "DE"}, *others,
+    ])
+    assert leads[0] == leads[3] and len({leads[0], leads[1], leads[2]}) == 3 and leads[4] == leads[5]
+
+
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------
 
 def test_learned_weights_come_from_the_data():

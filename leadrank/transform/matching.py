@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
 from leadrank.transform.legal_forms import countries_of_form, form_countries
-from leadrank.transform.names import _strings, core_key_array
+from leadrank.transform.names import _countries, _strings, core_key_array
 from leadrank.transform.regions import extract_where
 
 # Industry words (行业) that end Chinese trade names, with the English their English names use.
@@ -329,6 +329,7 @@ class Features:
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
         _, industry, self.translit = done["industry"]
         self.core_names, self.alt_names = done["core_names"], done["alt_names"]
+        self.country_name = np.asarray(pd.Series(cores, dtype=object).isin(_countries()), dtype=bool)
         self.translit_names = Names(self.translit)
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
         self.industry_text = industry
@@ -650,7 +651,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
-    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict
+    # A country for a name (a national pavilion, a delegation) is in many companies' names.
+    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & ~f.country_name[i] & ~f.country_name[j]
     feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
