@@ -162,7 +162,7 @@ def test_a_short_brand_meets_its_longer_name():
     ]))
     cfg = ResolutionConfig()
     left, right = candidate_pairs(Features(normalised, cfg.shared_key_names), cfg)
-    assert {(0, 1), (2, 3)} <= set(zip(left.tolist(), right.tolist()))
+    assert {(0, 1), (2, 3)} <= set(zip(left.tolist(), right.tolist(), strict=True))
 
 
 def test_numbered_sites_of_one_name_are_different_units():
