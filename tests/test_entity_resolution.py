@@ -70,6 +70,14 @@ def test_a_bracketed_site_in_capitals_is_part_of_the_name_an_acronym_of_it_is_no
                            "sierra nevada", "chicago public school"]
 
 
+def test_an_acronym_with_its_expansion_in_brackets_is_the_expansion():
+    """'SMI (Scientific Management International)' is the name in brackets; 'NI (now part of
+    Emerson)' is not, its brackets do not spell NI."""
+    cores = parse_names(["SMI (Scientific Management International)", "Scientific Management International",
+                         "DMS (Defence Medical Services)", "NI (now part of Emerson)"])["core"]
+    assert cores[0] == cores[1] and cores[2] == "defence medical service" and cores[3] == "ni now part of emerson"
+
+
 def test_name_words_that_look_like_forms_stay():
     parsed = parse_names(["Saab AB (publ)", "Chicago Public Schools Revere, Paul", "Bodefeng Food Co., Ltd. Hefei Branch"])
     assert list(parsed["core"]) == ["saab", "chicago public school revere paul", "bodefeng food"]

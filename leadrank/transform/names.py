@@ -228,6 +228,13 @@ def _acronym_of(acronym: str, name: str) -> bool:
     return _ACRONYM.match(acronym) is not None and " " in name and acronym[0] == name.lstrip(" *\"'")[:1].upper()
 
 
+def _spells(acronym: str, words: str) -> bool:
+    """Whether `acronym` ('SMI') is the initials of `words` ('Scientific Management
+    International'), letter for letter ('NI' is not 'now part of Emerson')."""
+    initials = "".join(w[0] for w in re.findall(r"[^\W\d_]+", words) if w[0].isupper())
+    return _ACRONYM.match(acronym) is not None and len(acronym) >= 2 and acronym == initials
+
+
 def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     """A country or city written after the name: '… (Spain)', '…, NL', '…,Germany', and any
     place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
@@ -241,6 +248,12 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
         mask = np.zeros(len(name), dtype=bool)
         mask[rows[is_country]] = True
         name = pc.replace_with_mask(name, pa.array(mask), rest.filter(pa.array(mask)))
+        # 'SMI (Scientific Management International)': an acronym and, in brackets, what it spells.
+        expanded = np.asarray([_spells(b, p) for p, b in zip(place.take(pa.array(rows)).to_pylist(), before,
+                                                              strict=True)], dtype=bool) & ~is_country
+        mask = np.zeros(len(name), dtype=bool)
+        mask[rows[expanded]] = True
+        name = pc.replace_with_mask(name, pa.array(mask), place.filter(pa.array(mask)))
     found, (rest, place) = extract_where(name, _GLUED, ("rest", "place"), where=where)
     if not found.any():
         return name
