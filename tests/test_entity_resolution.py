@@ -40,6 +40,44 @@ def test_legal_forms_and_noise_leave_one_core(a, b):
     assert cores[0] == cores[1], list(cores)
 
 
+@pytest.mark.parametrize(("a", "b"), [
+    ("Jeimjoul Aerospace s. r. o.", "Jeimjoul Aerospace s.r.o."), ("Foo Trading S. A.", "Foo Trading SA"),
+    ("Quetstultos Industries B.V.B.A.", "Quetstultos Industries BVBA"), ("Foo Media S.P.R.L.", "Foo Media SPRL"),
+    ("Dairgriobis Aktiebolag", "Dairgriobis AB"), ("Foo Maschinenbau Aktiengesellschaft", "Foo Maschinenbau AG"),
+    ("Foo Holding Besloten Vennootschap", "Foo Holding B.V."), ("Foo Naamloze Vennootschap", "Foo NV"),
+    ("Foo Gesellschaft mit beschränkter Haftung", "Foo GmbH"), ("Foo Sociedad Anónima", "Foo S.A."),
+    ("Foo Sociedad Limitada", "Foo S.L."), ("Foo Società per Azioni", "Foo S.p.A."), ("Foo Osakeyhtiö", "Foo Oy"),
+    ("Foo Aksjeselskap", "Foo AS"), ("Foo Aktieselskab", "Foo A/S"), ("Foo Kabushiki Kaisha", "Foo K.K."),
+    ("Foo Anonim Şirketi", "Foo A.Ş."), ("Foo Proprietary Limited", "Foo Pty Ltd"), ("Foo Société Anonyme", "Foo SA"),
+    ("United Gotvren FZCO", "United Gotvren FZ-LLC"), ("Trykgris Trading F.Z.E.", "Trykgris Trading"),
+    ("Tioreigral Inds AG", "Tioreigral Industries AG"),
+])
+def test_spelled_out_dotted_and_spaced_legal_forms_leave_one_core(a, b):
+    """Legal forms as registers and lists write them in full ('Aktiebolag', 'Besloten
+    Vennootschap'), with a dot after every letter ('B.V.B.A.') or spaced initials at the very
+    end of the name ('s. r. o.', whose last dot is trimmed off with the name's punctuation)."""
+    cores = parse_names([a, b])["core"]
+    assert cores[0] == cores[1], list(cores)
+
+
+def test_a_bracketed_site_in_capitals_is_part_of_the_name_an_acronym_of_it_is_not():
+    """'(SNC)' after 'Sierra Nevada Corporation' is the name's acronym and goes; '(NORTH)' and
+    '(WEST)' after an all-capitals name are sites of one provider and stay: read as acronyms,
+    they made two sites one name."""
+    cores = parse_names(["MARY CRANE LEAGUE MARY CRANE CENTER (NORTH)", "MARY CRANE LEAGUE MARY CRANE CENTER (WEST)",
+                         "Sierra Nevada Corporation (SNC)", "CHICAGO PUBLIC SCHOOLS (CPS)"])["core"]
+    assert list(cores) == ["mary crane league mary crane center north", "mary crane league mary crane center west",
+                           "sierra nevada", "chicago public school"]
+
+
+def test_an_acronym_with_its_expansion_in_brackets_is_the_expansion():
+    """'SMI (Scientific Management International)' is the name in brackets; 'NI (now part of
+    Emerson)' is not, its brackets do not spell NI."""
+    cores = parse_names(["SMI (Scientific Management International)", "Scientific Management International",
+                         "DMS (Defence Medical Services)", "NI (now part of Emerson)"])["core"]
+    assert cores[0] == cores[1] and cores[2] == "defence medical service" and cores[3] == "ni now part of emerson"
+
+
 def test_name_words_that_look_like_forms_stay():
     parsed = parse_names(["Saab AB (publ)", "Chicago Public Schools Revere, Paul", "Bodefeng Food Co., Ltd. Hefei Branch"])
     assert list(parsed["core"]) == ["saab", "chicago public school revere paul", "bodefeng food"]
@@ -72,6 +110,33 @@ def test_records_in_other_countries_get_the_same_phone():
     assert normalised["phone_e164"].tolist() == ["+4973146000", "+4973146000"]
 
 
+def test_a_foreign_number_without_a_country_is_not_placed_in_china():
+    """With no country given, a phone is read as Chinese only in the forms Chinese numbers are
+    written in (the area code's 0, or 86): '(201) 549-4653' and Greek '21 2334 2139' are not
+    Guangzhou and Shanghai landlines, and a record naming a city outside China is not put in
+    China by its phone's area code (Istanbul's 0212 reads as Shanghai's 021)."""
+    normalised = normalise_records(_records([
+        {"company_name": "Louprous International Inc.", "phone": "(201) 549-4653"},
+        {"company_name": "Fulbei", "phone": "21 2334 2139"},
+        {"company_name": "Fipac Marine Ltd. Şti.", "phone": "(0212) 331 25 97", "city": "Istanbul"},
+        {"company_name": "深圳华强电子", "phone": "0755-83216688"},
+        {"company_name": "Huaqiang", "phone": "86-755-83216688"},
+        {"company_name": "Shanghai Huaqiang", "phone": "(021) 2334 2139", "city": "Shanghai"},
+    ]))
+    got = normalised.astype(object).where(normalised.notna(), None)
+    assert got["phone_e164"].tolist() == [None, None, "+862123312597", "+8675583216688", "+8675583216688",
+                                          "+862123342139"]
+    assert got["city_norm"].tolist() == [None, None, "Istanbul", "深圳市", "深圳市", "上海市"]
+    assert got["country_iso2"].tolist() == [None, None, None, "CN", "CN", "CN"]
+    leads = _leads([
+        {"company_name": "Louprous International Inc.", "phone": "(201) 549-4653"},
+        {"company_name": "Louprous International Inc.", "phone": "+1 201-549-4653", "country": "US", "city": "Chicago"},
+        {"company_name": "Louprous International Inc.", "city": "Chicago"},
+        {"company_name": "LOUPROUS, INTERNATIONAL INC."},
+    ])
+    assert len(set(leads)) == 1, leads
+
+
 # -- class 1: names only; no block dropped, a frequent identical name not penalised -------------
 
 def test_a_name_listed_more_often_than_any_block_is_one_lead():
@@ -91,6 +156,75 @@ def test_large_blocks_are_sub_blocked_not_skipped():
                  {"company_name": f"{name} G.m.b.H.", "phone": "+49 40 1234567", "country": "DE"}]
     leads = _leads(rows, ResolutionConfig(max_block_size=10))
     assert len(set(leads)) == 30 and all(leads[2 * k] == leads[2 * k + 1] for k in range(30))
+
+
+def test_a_short_brand_meets_its_longer_name():
+    """An acronym brand of two or three letters ('BMC', 'HGH') is compared with the names it
+    begins ('BMC Otomotiv', 'HGH Infrared Systems'): blocking on words of four letters or more
+    alone never put them side by side, whatever else they shared."""
+    from leadrank.transform.matching import Features, candidate_pairs
+
+    normalised = normalise_records(_records([
+        {"company_name": "BMC", "country": "TR"}, {"company_name": "BMC Otomotiv", "country": "TR"},
+        {"company_name": "HGH Infrared Systems", "country": "FR"}, {"company_name": "HGH", "country": "FR"},
+    ]))
+    cfg = ResolutionConfig()
+    left, right = candidate_pairs(Features(normalised, cfg.shared_key_names), cfg)
+    assert {(0, 1), (2, 3)} <= set(zip(left.tolist(), right.tolist(), strict=True))
+
+
+def test_numbered_sites_of_one_name_are_different_units():
+    """Names that differ only by a number ('Little Tykes I' / 'Little Tykes II', 'Plant 2' /
+    'Plant 3') are numbered sites or funds, each its own lead, however alike the letters."""
+    leads = _leads([
+        {"company_name": "El Valor Little Tykes I"}, {"company_name": "EL VALOR LITTLE TYKES I"},
+        {"company_name": "El Valor Little Tykes II"}, {"company_name": "Alpha Rokaik Plant 2 Ltd"},
+        {"company_name": "Alpha Rokaik Plant 3 Ltd"}, {"company_name": "El Valor Little Tykes II"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[5] and leads[0] != leads[2] and leads[3] != leads[4]
+
+
+def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
+    """'4701 N. Winthorp' is '4701 N Winthrop Ave' misspelt, not another site: no address
+    conflict between them. Another street at that number, or another numbered street, is."""
+    leads = _leads([
+        {"company_name": "Christopher House Uptown", "address": "4701 N Winthrop Ave", "phone": "769-4540"},
+        {"company_name": "Christopher House Uptown", "address": "4701 N. Winthorp", "phone": "769-4540"},
+        {"company_name": "Chicago Commons Nia", "address": "744 N Monticello Ave"},
+        {"company_name": "Chicago Commons Nia", "address": "744 N. Monticelo"},
+        {"company_name": "Carson", "address": "5516 S. Maplewood", "phone": "535-9222"},
+        {"company_name": "Carson", "address": "5516 S. Hamlin", "phone": "535-9222"},
+        {"company_name": "Pirie", "address": "650 E. 85th St"}, {"company_name": "Pirie", "address": "650 E. 91st Pl"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3]
+    assert leads[4] != leads[5] and leads[6] != leads[7]
+
+
+def test_units_of_one_group_name_are_not_joined_through_the_bare_group_name():
+    """'Teledyne' is contained in 'Teledyne e2v' and 'Teledyne Qioptiq', and so close to each;
+    the two units, whose names go different ways after the group's and share nothing else, are
+    two leads; names that share an address stay comparable as before."""
+    others = [{"company_name": f"Firm{k} Trading", "country": c} for k, c in enumerate(["DE", "FR", "US", "IT", "PL"] * 2)]
+    leads = _leads([
+        {"company_name": "Teledyne", "country": "GB"}, {"company_name": "Teledyne e2v", "country": "GB"},
+        {"company_name": "Teledyne Qioptiq", "country": "GB"}, {"company_name": "Teledyne Microwave UK", "country": "GB"},
+        {"company_name": "Bertin Exensor", "country": "GB", "address": "1 Stoken Farm, Steventon"},
+        {"company_name": "Bertin Exensor Technologies", "country": "GB", "address": "1 Stoken Farm, Steventon"},
+        *others,
+    ])
+    assert len({leads[1], leads[2], leads[3]}) == 3 and leads[4] == leads[5]
+
+
+def test_a_country_as_a_name_holds_no_company_that_carries_it():
+    """A national pavilion or delegation listed as 'Australia' is not 'Armor Australia' or
+    'Mackay Australia', though its name is contained in theirs."""
+    others = [{"company_name": f"Firm{k} Trading", "country": c} for k, c in enumerate(["DE", "FR", "US", "IT", "PL"] * 2)]
+    leads = _leads([
+        {"company_name": "Australia", "country": "AU"}, {"company_name": "Armor Australia Pty Limited", "country": "AU"},
+        {"company_name": "Mackay Australia Pty Ltd", "country": "AU"}, {"company_name": "Australia", "country": "AU"},
+        {"company_name": "Hensoldt", "country": "DE"}, {"company_name": "Hensoldt Sensors", "country": "DE"}, *others,
+    ])
+    assert leads[0] == leads[3] and len({leads[0], leads[1], leads[2]}) == 3 and leads[4] == leads[5]
 
 
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------

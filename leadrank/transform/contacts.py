@@ -171,10 +171,15 @@ def phone_places(e164: np.ndarray, kind: np.ndarray) -> np.ndarray:
     return out
 
 
-def normalise_phones(raw: Iterable[object], regions: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+def normalise_phones(raw: Iterable[object], regions: Iterable[object],
+                     guessed: Iterable[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(E.164, type) object arrays for a column of phones and their regions (CN when unknown).
     Common Chinese forms take a vectorised fast path; the rest go through phonenumbers, once per
-    distinct (value, region)."""
+    distinct (value, region). Rows `guessed` have CN only as a guess (the record gave no
+    country): there a Chinese landline must be written as China writes one, with its area
+    code's 0 or the country code (020-…, 86 20 …); '(201) 549-4653' or Greece's '21 2334 2139'
+    are some other country's numbers written nationally, and reading them as Guangzhou or
+    Shanghai would give the record a wrong number, city and country. They get none."""
     text = _strings(raw)
     region = np.asarray([(r or "CN").upper() if isinstance(r, str) else "CN" for r in regions], dtype=object)
     n = len(text)
@@ -192,6 +197,14 @@ def normalise_phones(raw: Iterable[object], regions: Iterable[object]) -> tuple[
         values = np.asarray(text.to_pylist(), dtype=object)
         for i in np.flatnonzero(todo):
             e164[i], kind[i] = _parse_phone(values[i], region[i])
+    if guessed is not None:
+        first = pc.replace_substring_regex(text, r"^\s*(?:[^\d+]*)", "")
+        compact = pc.replace_substring_regex(first, r"[\s\-.()]", "")
+        chinese_form = np.asarray(pc.match_substring_regex(compact, r"^(?:\+|00|0|86)"), dtype=bool)
+        unsure = np.asarray(list(guessed), dtype=bool) & (kind == "landline") & ~chinese_form
+        unsure &= np.asarray([isinstance(x, str) and x.startswith("+86") for x in e164], dtype=bool)
+        e164[unsure] = None
+        kind[unsure] = None
     return e164, kind
 
 

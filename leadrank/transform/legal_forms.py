@@ -36,6 +36,39 @@ OWN_FORMS = [
     "group", "grp", "gruppe", "groupe", "grupo", "gruppo", "holdings", "holding", "uk", "(uk)", "usa", "(usa)",
 ]
 
+# Forms written out in full, as registers and some lists write them, with the countries that use
+# them (cleanco has the abbreviations only); accented and plain spellings; and forms cleanco lacks.
+SPELLED_OUT_FORMS = {
+    "aktiebolag": {"Sweden", "Finland"}, "aktiengesellschaft": {"Germany", "Austria", "Switzerland"},
+    "aktieselskab": {"Denmark"}, "aksjeselskap": {"Norway"}, "allmennaksjeselskap": {"Norway"},
+    "anpartsselskab": {"Denmark"}, "osakeyhtiö": {"Finland"}, "osakeyhtio": {"Finland"},
+    "julkinen osakeyhtiö": {"Finland"}, "julkinen osakeyhtio": {"Finland"},
+    "besloten vennootschap": {"Netherlands", "Belgium"}, "naamloze vennootschap": {"Netherlands", "Belgium"},
+    "gesellschaft mit beschränkter haftung": {"Germany", "Austria", "Switzerland"},
+    "gesellschaft mit beschraenkter haftung": {"Germany", "Austria", "Switzerland"},
+    "société anonyme": {"France", "Belgium", "Switzerland", "Luxemborg", "Greece"},
+    "societe anonyme": {"France", "Belgium", "Switzerland", "Luxemborg", "Greece"},
+    "société à responsabilité limitée": {"France", "Belgium", "Switzerland", "Luxemborg"},
+    "societe a responsabilite limitee": {"France", "Belgium", "Switzerland", "Luxemborg"},
+    "société par actions simplifiée": {"France"}, "societe par actions simplifiee": {"France"},
+    "sociedad anónima": {"Spain", "Mexico", "Argentina", "Chile", "Columbia", "Peru"},
+    "sociedad anonima": {"Spain", "Mexico", "Argentina", "Chile", "Columbia", "Peru"},
+    "sociedad limitada": {"Spain"}, "sociedad de responsabilidad limitada": {"Spain", "Mexico", "Argentina"},
+    "sociedade anónima": {"Portugal", "Brazil"}, "sociedade anonima": {"Portugal", "Brazil"},
+    "società per azioni": {"Italy"}, "societa per azioni": {"Italy"},
+    "società a responsabilità limitata": {"Italy"}, "societa a responsabilita limitata": {"Italy"},
+    "kabushiki kaisha": {"Japan"}, "godo kaisha": {"Japan"}, "yugen kaisha": {"Japan"},
+    "anonim şirketi": {"Turkey"}, "anonim sirketi": {"Turkey"},
+    "limited şirketi": {"Turkey"}, "limited sirketi": {"Turkey"},
+    "proprietary limited": {"Australia", "South Africa"},
+    # The free-zone forms of the United Arab Emirates (cleanco has none of them).
+    "fze": {"United Arab Emirates"}, "f.z.e.": {"United Arab Emirates"}, "fzco": {"United Arab Emirates"},
+    "fzc": {"United Arab Emirates"}, "fz-llc": {"United Arab Emirates"}, "fz llc": {"United Arab Emirates"},
+    "fz-co": {"United Arab Emirates"}, "dmcc": {"United Arab Emirates"},
+    "spółka z ograniczoną odpowiedzialnością": {"Poland"}, "spolka z ograniczona odpowiedzialnoscia": {"Poland"},
+    "spółka akcyjna": {"Poland"}, "spolka akcyjna": {"Poland"},
+}
+
 # Cleanco two-letter terms that are also common words, initials or place codes.
 _AMBIGUOUS = {"at", "ok", "et", "ps", "pp", "ud", "ks", "ba", "ky", "ei", "ay", "bl", "ik", "ij", "ad", "aj",
               "ae", "ep", "oe", "pt", "sd", "og", "lp", "sf", "fa", "da", "ev", "ee", "xt", "mb", "gp", "bm",
@@ -49,7 +82,7 @@ ABBREVIATIONS = {
     "mgmt": "management", "natl": "national", "assoc": "associates", "bros": "brothers",
     "labs": "laboratories", "lab": "laboratories", "laboratory": "laboratories",
     "centre": "center", "defense": "defence", "trdg": "trading", "elec": "electronic", "solns": "solution",
-    "semi": "semiconductor", "ind": "industries", "industry": "industries",
+    "semi": "semiconductor", "ind": "industries", "inds": "industries", "industry": "industries",
 }
 # A plural written either way ('Logistics' / 'Logistic', 'Solutions' / 'Solution'): the key
 # drops the final s of words of five letters or more (not 'ss').
@@ -62,7 +95,9 @@ def legal_forms() -> list[str]:
     terms = {t.lower() for group in (*cleanco.termdata.terms_by_country.values(),
                                      *cleanco.termdata.terms_by_type.values()) for t in group}
     terms = {t.strip() for t in terms if t.isascii() or t.replace(".", "").replace(" ", "").isalpha()}
-    forms = (terms - _AMBIGUOUS) | set(OWN_FORMS)
+    forms = (terms - _AMBIGUOUS) | set(OWN_FORMS) | set(SPELLED_OUT_FORMS)
+    # Initials written with a dot after every letter ('BVBA' as 'B.V.B.A.', 'SPRL' as 'S.P.R.L.').
+    forms |= {".".join(f) + "." for f in forms if 3 <= len(f) <= 5 and f.isalpha() and f.isascii()}
     forms |= {f[:-1] for f in forms if f.endswith(".") and len(f) > 2}
     # ... and of three letters or more without any dots ('S.R.O.' written 'SRO'); two letters
     # without dots ('pc', 'ad') are words.
@@ -98,8 +133,8 @@ def form_countries() -> dict[str, frozenset[str]]:
     for country, terms in cleanco.termdata.terms_by_country.items():
         for term in terms:
             table.setdefault(_compact(term), set()).add(country)
-    for form, countries in EXTRA_FORM_COUNTRIES.items():
-        table.setdefault(form, set()).update(countries)
+    for form, countries in (*EXTRA_FORM_COUNTRIES.items(), *SPELLED_OUT_FORMS.items()):
+        table.setdefault(_compact(form), set()).update(countries)
     return {form: frozenset(countries) for form, countries in table.items()}
 
 

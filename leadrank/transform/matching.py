@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
 from leadrank.transform.legal_forms import countries_of_form, form_countries
-from leadrank.transform.names import _strings, core_key_array
+from leadrank.transform.names import _countries, _strings, core_key_array
 from leadrank.transform.regions import extract_where
 
 # Industry words (行业) that end Chinese trade names, with the English their English names use.
@@ -317,6 +317,7 @@ class Features:
         site, street, self.house = done["street"]
         self.site = _codes(site)
         self.site_text = np.asarray([x if isinstance(x, str) else "" for x in site], dtype=object)
+        self.street_text = np.asarray([x if isinstance(x, str) else "" for x in street], dtype=object)
         self.street = _codes(street)
         # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
         city = frame["city_norm"].str.casefold()
@@ -328,6 +329,7 @@ class Features:
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
         _, industry, self.translit = done["industry"]
         self.core_names, self.alt_names = done["core_names"], done["alt_names"]
+        self.country_name = np.asarray(pd.Series(cores, dtype=object).isin(_countries()), dtype=bool)
         self.translit_names = Names(self.translit)
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
         self.industry_text = industry
@@ -425,7 +427,10 @@ def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.n
 
 def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(row, word) for the words of Latin core names: rare words block fuzzy name variants, and
-    a one-word name ('Silvus') meets the longer names holding its word ('Silvus Technologies')."""
+    a one-word name ('Silvus') meets the longer names holding its word ('Silvus Technologies').
+    Words of four letters or more, and a name's first word from two letters on: a short brand
+    ('BMC', 'HGH') meets the names it begins ('BMC Otomotiv'), and short words elsewhere in a
+    name ('of', 'and') block nothing."""
     text = _arrow(cores)
     latin = np.asarray(pc.string_is_ascii(text), dtype=bool) & np.asarray(pc.utf8_length(text), dtype=np.int64).astype(bool)
     rows = np.flatnonzero(latin)
@@ -434,7 +439,9 @@ def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     words = pc.utf8_split_whitespace(text.take(pa.array(rows)))
     flat = pc.list_flatten(words)
     parent = rows[np.asarray(pc.list_parent_indices(words))]
-    long = np.asarray(pc.greater(pc.utf8_length(flat), 3), dtype=bool)
+    length = np.asarray(pc.utf8_length(flat), dtype=np.int64)
+    first = np.r_[True, parent[1:] != parent[:-1]] if len(parent) else np.zeros(0, dtype=bool)
+    long = (length > 3) | (first & (length >= 2))
     frame = pd.DataFrame({"row": parent[long], "word": flat.filter(pa.array(long)).to_numpy(zero_copy_only=False)})
     frame = frame.drop_duplicates()
     return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
@@ -531,14 +538,22 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
 
 
 def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Addresses that are one written two ways where no house number and street could be parsed
-    ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm'): such sites differ only when their
-    text does (rapidfuzz ratio below 80)."""
+    """Addresses that are one written two ways: where no house number and street could be parsed
+    ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm') such sites differ only when their
+    text does (rapidfuzz ratio below 80); at one house number, streets whose names differ by a
+    typo ('4701 N. Winthorp' / '4701 N Winthrop Ave') are one street (numbered streets, '85th' /
+    '91st', are compared as they are)."""
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & ((f.street[i] < 0) | (f.street[j] < 0)))
     if len(k):
         ratio = process.cpdist(list(f.site_text[i[k]]), list(f.site_text[j[k]]), scorer=fuzz.ratio, workers=-1)
         out[k] = ratio >= 80
+    k = np.flatnonzero(where & (f.street[i] >= 0) & (f.street[j] >= 0) & (f.house[i] == f.house[j]))
+    if len(k):
+        a, b = f.street_text[i[k]], f.street_text[j[k]]
+        named = np.asarray([_NAMED_STREET.search(x) is not None and _NAMED_STREET.search(y) is not None
+                            for x, y in zip(a, b, strict=True)], dtype=bool)
+        out[k] = named & (process.cpdist(list(a), list(b), scorer=fuzz.ratio, workers=-1) >= 80)
     return out
 
 
@@ -558,15 +573,33 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
     return out
 
 
+_NAMED_STREET = re.compile(r"[a-z]{3}")
+_NUMERAL = re.compile(r"^(?:\d+|[ivx]+)$")
+
+
 def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pairs whose Latin names differ by whole words, one name's words all in the other's
-    ('Pacific Semiconductor' / 'Pacific Star Semiconductor'): that is another company's name,
-    not the same name misspelt, however similar the letters."""
+    ('Pacific Semiconductor' / 'Pacific Star Semiconductor'), or only by numbers ('Little Tykes
+    I' / 'Little Tykes II', 'Plant 2' / 'Plant 3': numbered sites or funds): that is another
+    company's name, not the same name misspelt, however similar the letters."""
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & names.words[i] & names.words[j])
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
         x, y = set(a.split()), set(b.split())
-        out[pos] = x != y and (x < y or y < x)
+        out[pos] = x != y and (x < y or y < x or (bool(x - y) and bool(y - x)
+                                                   and all(_NUMERAL.match(w) for w in x ^ y)))
+    return out
+
+
+def _siblings(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs of Latin names that begin alike and then each go their own way ('Teledyne e2v' /
+    'Teledyne Qioptiq', 'Bertin Exensor' / 'Bertin Environics'): two units of one group, or two
+    firms of one family name, not one name written two ways."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j] & _same(names.first_word, i, j))
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        x, y = set(a.split()), set(b.split())
+        out[pos] = bool(x - y) and bool(y - x)
     return out
 
 
@@ -618,7 +651,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     near = (sim >= cfg.name_near) & strong
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
-    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict
+    # A country for a name (a national pavilion, a delegation) is in many companies' names.
+    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & ~f.country_name[i] & ~f.country_name[j]
     feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
@@ -656,5 +690,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     identified = feats["uscc"] | feats["phone"] | feats["email"] | feats["domain"]
     feats["_conflict"] = (feats["uscc≠"] | feats["branch≠"] | feats["industry≠"]
                           | ((feats["city≠"] | feats["address≠"] | feats["country≠"] | feats["form≠"]) & ~identified))
-    conflict = feats["_conflict"] | (score <= cfg.cannot_link)
+    # Sibling names that share nothing else are two companies: a short group name that each
+    # is contained in ('Teledyne') must not join them.
+    alone = ~(identified | feats["phone~"] | feats["address"]) & latin & (sim < cfg.name_weak)
+    conflict = feats["_conflict"] | (score <= cfg.cannot_link) | _siblings(f.core_names, i, j, alone)
     return Pairs(left, right, score, feats, sim, conflict)

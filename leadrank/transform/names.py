@@ -199,7 +199,9 @@ def _strip_zh_form(text: pa.Array, active: np.ndarray) -> tuple[np.ndarray, pa.A
 
 
 _GLUED = r"^(?P<rest>.+?)\s*,\s*(?P<place>[^\W\d_][^,.()&/\d]{1,40})$"
-_SPACED = r"(?i)\b([a-z])\. ([a-z])\."  # 'S. A.', 's. r. o.' → 'S.A.', 's.r.o.' (applied twice)
+# 'S. A.', 's. r. o.' → 'S.A.', 's.r.o.' (applied twice); the last letter may have lost its dot
+# with the name's trailing punctuation ('… s. r. o' at the end of a name).
+_SPACED = r"(?i)\b([a-z])\. ([a-z])(?:\.|$)"
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]{1,7}$")
 _BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
@@ -219,6 +221,20 @@ def _countries() -> frozenset[str]:
     return frozenset(names)
 
 
+def _acronym_of(acronym: str, name: str) -> bool:
+    """Whether `acronym` ('SNC', 'UNISA') can stand for `name` ('Sierra Nevada Corporation',
+    'University of South Australia'): it begins with the name's initial. In capitals '(NORTH)'
+    after 'MARY CRANE CENTER' is a site, not an acronym."""
+    return _ACRONYM.match(acronym) is not None and " " in name and acronym[0] == name.lstrip(" *\"'")[:1].upper()
+
+
+def _spells(acronym: str, words: str) -> bool:
+    """Whether `acronym` ('SMI') is the initials of `words` ('Scientific Management
+    International'), letter for letter ('NI' is not 'now part of Emerson')."""
+    initials = "".join(w[0] for w in re.findall(r"[^\W\d_]+", words) if w[0].isupper())
+    return _ACRONYM.match(acronym) is not None and len(acronym) >= 2 and acronym == initials
+
+
 def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     """A country or city written after the name: '… (Spain)', '…, NL', '…,Germany', and any
     place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
@@ -227,11 +243,17 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     if found.any():  # '… S.A. (Spain)', 'Sierra Nevada Corporation (SNC)': a country or an acronym in brackets
         rows = np.flatnonzero(found)
         before = rest.take(pa.array(rows)).to_pylist()
-        is_country = np.asarray([p.lower().strip(" .") in _countries() or (_ACRONYM.match(p) is not None and " " in b)
+        is_country = np.asarray([p.lower().strip(" .") in _countries() or _acronym_of(p, b)
                                  for p, b in zip(place.take(pa.array(rows)).to_pylist(), before, strict=True)])
         mask = np.zeros(len(name), dtype=bool)
         mask[rows[is_country]] = True
         name = pc.replace_with_mask(name, pa.array(mask), rest.filter(pa.array(mask)))
+        # 'SMI (Scientific Management International)': an acronym and, in brackets, what it spells.
+        expanded = np.asarray([_spells(b, p) for p, b in zip(place.take(pa.array(rows)).to_pylist(), before,
+                                                              strict=True)], dtype=bool) & ~is_country
+        mask = np.zeros(len(name), dtype=bool)
+        mask[rows[expanded]] = True
+        name = pc.replace_with_mask(name, pa.array(mask), place.filter(pa.array(mask)))
     found, (rest, place) = extract_where(name, _GLUED, ("rest", "place"), where=where)
     if not found.any():
         return name

@@ -172,7 +172,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     index = out.index
     flags: list[np.ndarray] = []
     out["country_iso2"] = _map_unique(out["country"], country_code)  # explicit: nothing below overrides it
-    region = out["country_iso2"].fillna("CN")  # (a valid code adds CN below: the same default)
+    region = out["country_iso2"].fillna("")  # '': none given; phones are read as Chinese then, strictly
 
     # The column normalisers are independent and spend their time in Arrow kernels, which
     # release the GIL: two threads keep both cores busy.
@@ -190,7 +190,8 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
             "names": pool.submit(parse_names, name_values[:half]),
             "names_2": pool.submit(parse_names, name_values[half:]),
             "phones": pool.submit(normalise_phones, phone_values[pairs // len(region_values)],
-                                  region_values[pairs % len(region_values)]),
+                                  region_values[pairs % len(region_values)],
+                                  region_values[pairs % len(region_values)] == ""),
             "websites": pool.submit(normalise_websites, distinct["website"][0]),
             "alt": pool.submit(parse_names, distinct["company_name_alt"][0]),
             "uscc": pool.submit(normalise_usccs, distinct["uscc"][0]),
@@ -249,8 +250,10 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     _fill_country(out, by_phone)
     # The place a Chinese landline's area code names (0755 → 深圳市): a last resort, and only for
     # a company that is in mainland China or nowhere known (a Hong Kong firm's +86 574 number
-    # is its Ningbo office, not its seat).
+    # is its Ningbo office, not its seat), and that names no city outside China (Istanbul's
+    # (0212) … is written as Shanghai's (021) … is).
     mainland = out["country_iso2"].isna() | (out["country_iso2"] == "CN")
+    mainland &= out["city_norm"].isna() | out["province_norm"].notna()
     places = _distinct(pd.Series(phone_places(out["phone_e164"].to_numpy(dtype=object),
                                               out["phone_type"].to_numpy(dtype=object)), index=index).where(mainland))
     _, place_province, place_city = regions().strip_prefix_array(
