@@ -227,6 +227,26 @@ def test_a_country_as_a_name_holds_no_company_that_carries_it():
     assert leads[0] == leads[3] and len({leads[0], leads[1], leads[2]}) == 3 and leads[4] == leads[5]
 
 
+def test_one_exact_name_listed_from_two_countries_is_one_company_namesakes_are_not():
+    """A group exhibiting from two countries keeps its whole name ('Bertin Technologies', FR /
+    GB): no country conflict. A national subsidiary writes its own form ('Graphene Composites
+    USA' / '... Ltd', 'Ecolog International' / '... UK Ltd'), and a name carried in three
+    countries is a common one: those stay apart (seen on DSEI)."""
+    others = [{"company_name": f"Firm{k} Trading", "country": c} for k, c in enumerate(["DE", "IT", "PL", "ES"] * 2)]
+    leads = _leads([
+        {"company_name": "Bertin Technologies", "country": "FR", "address": "10 Avenue Ampère, Montigny"},
+        {"company_name": "Bertin Technologies", "country": "GB", "website": "www.bertin-technologies.com"},
+        {"company_name": "Graphene Composites USA", "country": "US"},
+        {"company_name": "Graphene Composites Ltd", "country": "GB"},
+        {"company_name": "Ecolog International", "country": "AE"},
+        {"company_name": "Ecolog International UK Ltd", "country": "GB"},
+        {"company_name": "Apex Solutions", "country": "US"}, {"company_name": "Apex Solutions", "country": "GB"},
+        {"company_name": "Apex Solutions", "country": "AU"}, *others,
+    ])
+    assert leads[0] == leads[1]
+    assert leads[2] != leads[3] and leads[4] != leads[5] and len({leads[6], leads[7], leads[8]}) == 3
+
+
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------
 
 def test_learned_weights_come_from_the_data():

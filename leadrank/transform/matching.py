@@ -213,7 +213,7 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 KEY_COLUMNS = ["uscc", "domain", "phone", "phone_local", "email", "site", "core", "alt", "translit_key", "city",
                "country", "zh"]
 # Population statistics, one value per record: what a record's scores depend on beyond its own values.
-STAT_COLUMNS = ["country_bits", "core_ambiguous", "translit_ambiguous", "domain_share", "phone_share", "site_share"]
+STAT_COLUMNS = ["country_bits", "core_ambiguous", "core_widespread", "translit_ambiguous", "domain_share", "phone_share", "site_share"]
 
 
 def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
@@ -240,6 +240,8 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     return pd.DataFrame({
         "country_bits": np.where(country >= 0, bits[np.maximum(country, 0)], 0).astype(np.float32),
         "core_ambiguous": _ambiguous(core, city),
+        # A name carried in three or more countries is a common one (namesakes), not one group's.
+        "core_widespread": _ambiguous(core, country, at_least=3),
         "translit_ambiguous": _ambiguous(translit, np.where(zh, core, -1)),
         "domain_share": _share(_codes(keys["domain"]), name_key, limit),
         "phone_share": _share(_codes(keys["phone"]), name_key, limit),
@@ -247,13 +249,13 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     }, index=range(n))
 
 
-def _ambiguous(keys: np.ndarray, meaning: np.ndarray) -> np.ndarray:
-    """Rows whose key is carried by records of two or more different `meaning`s (cities, cores)."""
+def _ambiguous(keys: np.ndarray, meaning: np.ndarray, at_least: int = 2) -> np.ndarray:
+    """Rows whose key is carried by records of `at_least` different `meaning`s (cities, cores)."""
     ok = (keys >= 0) & (meaning >= 0)
     frame = pd.DataFrame({"key": keys[ok], "meaning": meaning[ok]})
     counts = frame.groupby("key")["meaning"].nunique()
     many = np.zeros(int(keys.max()) + 2 if len(keys) else 1, dtype=bool)
-    many[counts.index[counts.to_numpy() >= 2]] = True
+    many[counts.index[counts.to_numpy() >= at_least]] = True
     return many[np.where(keys >= 0, keys, -1)] & (keys >= 0)
 
 
@@ -325,6 +327,7 @@ class Features:
         self.country = _codes(frame["country_iso2"])
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
         self.form_bits = _form_bits(frame["legal_form"])
+        self.form = _codes(frame["legal_form"].str.casefold())
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
         _, industry, self.translit = done["industry"]
@@ -345,6 +348,7 @@ class Features:
         stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
         self.country_bits = stats["country_bits"].to_numpy(dtype=np.float32)  # per row
         self.core_ambiguous = stats["core_ambiguous"].to_numpy(dtype=bool)
+        self.core_widespread = stats["core_widespread"].to_numpy(dtype=bool)
         self.translit_ambiguous = stats["translit_ambiguous"].to_numpy(dtype=bool)
         self.domain_share = stats["domain_share"].to_numpy(dtype=np.float32)
         self.phone_share = stats["phone_share"].to_numpy(dtype=np.float32)
@@ -658,8 +662,14 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["city≠"] = _differ(f.city, i, j)
     city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
     name_ambiguous = feats["name="] & city_unknown & (f.core_ambiguous[i] | f.core_ambiguous[j])
+    a, b = f.form_bits[i], f.form_bits[j]
+    feats["form≠"] = a.any(axis=1) & b.any(axis=1) & ~(a & b).any(axis=1)
+    # One group exhibiting or listed from two countries (its national offices) keeps its whole
+    # name; namesakes abroad mostly differ in legal form, or the name is a common one carried in
+    # three or more countries. An exact name with neither is no country conflict.
+    abroad = feats["name="] & (f.form[i] == f.form[j]) & ~f.core_widespread[i] & ~f.core_widespread[j]
     feats["country"] = _same(f.country, i, j) & (f.country_bits[i] >= 1)
-    feats["country≠"] = _differ(f.country, i, j)
+    feats["country≠"] = _differ(f.country, i, j) & ~abroad
     country_bits = np.where(feats["country"], f.country_bits[i], 0)
     city_same = _same(f.city, i, j)
     feats["_city="], feats["_country="] = city_same, _same(f.country, i, j)
@@ -670,8 +680,6 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # name it counts by its share, as a shared switchboard does; with one it counts whole.
     site_weight = np.where(sim >= cfg.name_weak, 1.0, _shared(f.site_share, i))
     feats["branch≠"] = f.branch[i] != f.branch[j]
-    a, b = f.form_bits[i], f.form_bits[j]
-    feats["form≠"] = a.any(axis=1) & b.any(axis=1) & ~(a & b).any(axis=1)
     score = (
         w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
         + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
