@@ -200,6 +200,18 @@ def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
     assert leads[4] != leads[5] and leads[6] != leads[7]
 
 
+def test_a_street_written_with_or_without_a_space_is_one_site():
+    """'1900 W. VanBuren' is '1900 W Van Buren St' (seen on Chicago); 'W Polk' or 'W Vanderbilt'
+    at that number are other streets."""
+    leads = _leads([
+        {"company_name": "Malcolm X College CDC", "address": "1900 W Van Buren St"},
+        {"company_name": "Malcolm X College CDC", "address": "1900 W. VanBuren"},
+        {"company_name": "Malcolm X College CDC", "address": "1900 W Polk"},
+        {"company_name": "Malcolm X College CDC", "address": "1900 W Vanderbilt Ave"},
+    ])
+    assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
+
+
 def test_units_of_one_group_name_are_not_joined_through_the_bare_group_name():
     """'Teledyne' is contained in 'Teledyne e2v' and 'Teledyne Qioptiq', and so close to each;
     the two units, whose names go different ways after the group's and share nothing else, are

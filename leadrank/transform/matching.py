@@ -185,8 +185,8 @@ def _phone_local(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(site, street, house number) of each address. For Latin addresses the site is house number
+def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(site, street, house number, what follows the number without spaces) of each address. For Latin addresses the site is house number
     and street ('3449 w arthington' from '3449 W. Arthington Street'; '8938-40 S. Cottage Grove'
     is 8938; '2nd' is 2; Dr. Martin Luther King Jr. Drive is King); a Chinese address is its
     normalised whole. Two sites on one street a few doors apart are not counted as a conflict:
@@ -205,7 +205,8 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     site[(site == "") | pd.isna(site)] = None
     house = np.full(len(text), -1, dtype=np.int64)
     house[parsed] = [int(x[:9]) for x in number[parsed]]
-    return site, np.where(parsed, street, None), house
+    rest = pc.replace_substring_regex(pc.replace_substring_regex(text, r"^\d+[a-z]?(?: \d{1,2})? ", ""), " ", "")
+    return site, np.where(parsed, street, None), house, np.asarray(rest.to_pylist(), dtype=object)
 
 
 # The per-record keys that blocking and the population statistics read (strings, None when
@@ -316,7 +317,7 @@ class Features:
         # The same mailbox is evidence even on free-mail (one contact's qq.com address); only the
         # shared free-mail *domain* says nothing, and domains are compared through `domain` alone.
         self.email = done["email"]
-        site, street, self.house = done["street"]
+        site, street, self.house, self.street_run = done["street"]
         self.site = _codes(site)
         self.site_text = np.asarray([x if isinstance(x, str) else "" for x in site], dtype=object)
         self.street_text = np.asarray([x if isinstance(x, str) else "" for x in street], dtype=object)
@@ -545,8 +546,9 @@ def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.n
     """Addresses that are one written two ways: where no house number and street could be parsed
     ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm') such sites differ only when their
     text does (rapidfuzz ratio below 80); at one house number, streets whose names differ by a
-    typo ('4701 N. Winthorp' / '4701 N Winthrop Ave') are one street (numbered streets, '85th' /
-    '91st', are compared as they are)."""
+    typo ('4701 N. Winthorp' / '4701 N Winthrop Ave') or by a space ('1900 W Van Buren' / '1900
+    W. VanBuren': the letters after the number are compared for the longer street's length) are
+    one street (numbered streets, '85th' / '91st', are compared as they are)."""
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & ((f.street[i] < 0) | (f.street[j] < 0)))
     if len(k):
@@ -557,7 +559,10 @@ def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.n
         a, b = f.street_text[i[k]], f.street_text[j[k]]
         named = np.asarray([_NAMED_STREET.search(x) is not None and _NAMED_STREET.search(y) is not None
                             for x, y in zip(a, b, strict=True)], dtype=bool)
-        out[k] = named & (process.cpdist(list(a), list(b), scorer=fuzz.ratio, workers=-1) >= 80)
+        length = [max(len(x.replace(" ", "")), len(y.replace(" ", ""))) for x, y in zip(a, b, strict=True)]
+        runs_a = [x[:n] for x, n in zip(f.street_run[i[k]], length, strict=True)]
+        runs_b = [y[:n] for y, n in zip(f.street_run[j[k]], length, strict=True)]
+        out[k] = named & (process.cpdist(runs_a, runs_b, scorer=fuzz.ratio, workers=-1) >= 80)
     return out
 
 
