@@ -212,6 +212,18 @@ def test_a_street_written_with_or_without_a_space_is_one_site():
     assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
 
 
+def test_a_misspelt_street_at_one_house_number_is_the_same_site():
+    """'4210 S. Berkley' is '4210 S Berkeley Avenue': the same site, evidence with a shared
+    local number (seen on Chicago); '4210 S Halsted' is another site."""
+    leads = _leads([
+        {"company_name": "Abraham Lincoln Center Near South", "address": "4210 S. Berkley", "phone": "4513360"},
+        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Berkeley Avenue",
+         "phone": "4513360"},
+        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Halsted", "phone": "4513360"},
+    ])
+    assert leads[0] == leads[1] != leads[2]
+
+
 def test_units_of_one_group_name_are_not_joined_through_the_bare_group_name():
     """'Teledyne' is contained in 'Teledyne e2v' and 'Teledyne Qioptiq', and so close to each;
     the two units, whose names go different ways after the group's and share nothing else, are

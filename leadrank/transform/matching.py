@@ -624,9 +624,12 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["phone"] = _same(f.phone, i, j)
     feats["phone~"] = _same(f.phone_local, i, j) & ~feats["phone"] & ~(f.has_e164[i] & f.has_e164[j])
     feats["email"] = _same(f.email, i, j)
-    feats["address"] = _same(f.site, i, j)
     nearby = _same(f.street, i, j) & (np.abs(f.house[i] - f.house[j]) <= 100)
-    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~_alike(f, i, j, _differ(f.site, i, j) & ~nearby)
+    # One site written two ways: a misspelt street at one house number is that site (unparsed
+    # addresses alike in most letters only do not conflict: business parks, office towers).
+    alike = _alike(f, i, j, _differ(f.site, i, j) & ~nearby)
+    feats["address"] = _same(f.site, i, j) | (alike & (f.street[i] >= 0) & (f.street[j] >= 0))
+    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~alike
     sim = _similarity(f.core_names, i, f.core_names, j)
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
