@@ -224,6 +224,18 @@ def test_a_misspelt_street_at_one_house_number_is_the_same_site():
     assert leads[0] == leads[1] != leads[2]
 
 
+def test_a_site_named_branch_is_the_same_branch_in_a_longer_name():
+    """'Dorothy Sutton Branch' ends in a branch word; 'Dorothy Sutton Branch Head Start' carries
+    it inside its name: one site (seen on Chicago). A head office and its branch stay two."""
+    leads = _leads([
+        {"company_name": "Dorothy Sutton Branch", "address": "8601 S State St", "phone": "7234445"},
+        {"company_name": "Dorothy Sutton Branch Head Start", "address": "8601 S. State St.", "phone": "7234445"},
+        {"company_name": "Acme Trading Ltd, Leeds Branch", "address": "1 Park Row", "phone": "1132345678"},
+        {"company_name": "Acme Trading Ltd", "address": "1 Park Row", "phone": "1132345678"},
+    ])
+    assert leads[0] == leads[1] and leads[2] != leads[3]
+
+
 def test_units_of_one_group_name_are_not_joined_through_the_bare_group_name():
     """'Teledyne' is contained in 'Teledyne e2v' and 'Teledyne Qioptiq', and so close to each;
     the two units, whose names go different ways after the group's and share nothing else, are

@@ -327,6 +327,7 @@ class Features:
         self.city = _codes(city)
         self.country = _codes(frame["country_iso2"])
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
+        self.branch_word = np.asarray(pd.Series(cores, dtype=object).str.contains(r"\bbranch\b", na=False), dtype=bool)
         self.form_bits = _form_bits(frame["legal_form"])
         self.form = _codes(frame["legal_form"].str.casefold())
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
@@ -687,7 +688,9 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # agent) says little of two records whose names do not agree either: without a plausible
     # name it counts by its share, as a shared switchboard does; with one it counts whole.
     site_weight = np.where(sim >= cfg.name_weak, 1.0, _shared(f.site_share, i))
-    feats["branch≠"] = f.branch[i] != f.branch[j]
+    # 'Dorothy Sutton Branch' is a branch by its name's end; 'Dorothy Sutton Branch Head Start'
+    # carries the same word inside its name: the same branch, no branch-against-head-office.
+    feats["branch≠"] = (f.branch[i] != f.branch[j]) & ~np.where(f.branch[i], f.branch_word[j], f.branch_word[i])
     score = (
         w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
         + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
