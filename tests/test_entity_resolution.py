@@ -200,6 +200,42 @@ def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
     assert leads[4] != leads[5] and leads[6] != leads[7]
 
 
+def test_a_street_written_with_or_without_a_space_is_one_site():
+    """'1900 W. VanBuren' is '1900 W Van Buren St' (seen on Chicago); 'W Polk' or 'W Vanderbilt'
+    at that number are other streets."""
+    leads = _leads([
+        {"company_name": "Malcolm X College CDC", "address": "1900 W Van Buren St"},
+        {"company_name": "Malcolm X College CDC", "address": "1900 W. VanBuren"},
+        {"company_name": "Malcolm X College CDC", "address": "1900 W Polk"},
+        {"company_name": "Malcolm X College CDC", "address": "1900 W Vanderbilt Ave"},
+    ])
+    assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
+
+
+def test_a_misspelt_street_at_one_house_number_is_the_same_site():
+    """'4210 S. Berkley' is '4210 S Berkeley Avenue': the same site, evidence with a shared
+    local number (seen on Chicago); '4210 S Halsted' is another site."""
+    leads = _leads([
+        {"company_name": "Abraham Lincoln Center Near South", "address": "4210 S. Berkley", "phone": "4513360"},
+        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Berkeley Avenue",
+         "phone": "4513360"},
+        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Halsted", "phone": "4513360"},
+    ])
+    assert leads[0] == leads[1] != leads[2]
+
+
+def test_a_site_named_branch_is_the_same_branch_in_a_longer_name():
+    """'Dorothy Sutton Branch' ends in a branch word; 'Dorothy Sutton Branch Head Start' carries
+    it inside its name: one site (seen on Chicago). A head office and its branch stay two."""
+    leads = _leads([
+        {"company_name": "Dorothy Sutton Branch", "address": "8601 S State St", "phone": "7234445"},
+        {"company_name": "Dorothy Sutton Branch Head Start", "address": "8601 S. State St.", "phone": "7234445"},
+        {"company_name": "Acme Trading Ltd, Leeds Branch", "address": "1 Park Row", "phone": "1132345678"},
+        {"company_name": "Acme Trading Ltd", "address": "1 Park Row", "phone": "1132345678"},
+    ])
+    assert leads[0] == leads[1] and leads[2] != leads[3]
+
+
 def test_units_of_one_group_name_are_not_joined_through_the_bare_group_name():
     """'Teledyne' is contained in 'Teledyne e2v' and 'Teledyne Qioptiq', and so close to each;
     the two units, whose names go different ways after the group's and share nothing else, are
@@ -225,6 +261,26 @@ def test_a_country_as_a_name_holds_no_company_that_carries_it():
         {"company_name": "Hensoldt", "country": "DE"}, {"company_name": "Hensoldt Sensors", "country": "DE"}, *others,
     ])
     assert leads[0] == leads[3] and len({leads[0], leads[1], leads[2]}) == 3 and leads[4] == leads[5]
+
+
+def test_one_exact_name_listed_from_two_countries_is_one_company_namesakes_are_not():
+    """A group exhibiting from two countries keeps its whole name ('Bertin Technologies', FR /
+    GB): no country conflict. A national subsidiary writes its own form ('Graphene Composites
+    USA' / '... Ltd', 'Ecolog International' / '... UK Ltd'), and a name carried in three
+    countries is a common one: those stay apart (seen on DSEI)."""
+    others = [{"company_name": f"Firm{k} Trading", "country": c} for k, c in enumerate(["DE", "IT", "PL", "ES"] * 2)]
+    leads = _leads([
+        {"company_name": "Bertin Technologies", "country": "FR", "address": "10 Avenue Ampère, Montigny"},
+        {"company_name": "Bertin Technologies", "country": "GB", "website": "www.bertin-technologies.com"},
+        {"company_name": "Graphene Composites USA", "country": "US"},
+        {"company_name": "Graphene Composites Ltd", "country": "GB"},
+        {"company_name": "Ecolog International", "country": "AE"},
+        {"company_name": "Ecolog International UK Ltd", "country": "GB"},
+        {"company_name": "Apex Solutions", "country": "US"}, {"company_name": "Apex Solutions", "country": "GB"},
+        {"company_name": "Apex Solutions", "country": "AU"}, *others,
+    ])
+    assert leads[0] == leads[1]
+    assert leads[2] != leads[3] and leads[4] != leads[5] and len({leads[6], leads[7], leads[8]}) == 3
 
 
 # -- the learned model (Fellegi–Sunter) -----------------------------------------------------------

@@ -185,8 +185,8 @@ def _phone_local(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(site, street, house number) of each address. For Latin addresses the site is house number
+def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(site, street, house number, what follows the number without spaces) of each address. For Latin addresses the site is house number
     and street ('3449 w arthington' from '3449 W. Arthington Street'; '8938-40 S. Cottage Grove'
     is 8938; '2nd' is 2; Dr. Martin Luther King Jr. Drive is King); a Chinese address is its
     normalised whole. Two sites on one street a few doors apart are not counted as a conflict:
@@ -205,7 +205,8 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     site[(site == "") | pd.isna(site)] = None
     house = np.full(len(text), -1, dtype=np.int64)
     house[parsed] = [int(x[:9]) for x in number[parsed]]
-    return site, np.where(parsed, street, None), house
+    rest = pc.replace_substring_regex(pc.replace_substring_regex(text, r"^\d+[a-z]?(?: \d{1,2})? ", ""), " ", "")
+    return site, np.where(parsed, street, None), house, np.asarray(rest.to_pylist(), dtype=object)
 
 
 # The per-record keys that blocking and the population statistics read (strings, None when
@@ -213,7 +214,7 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 KEY_COLUMNS = ["uscc", "domain", "phone", "phone_local", "email", "site", "core", "alt", "translit_key", "city",
                "country", "zh"]
 # Population statistics, one value per record: what a record's scores depend on beyond its own values.
-STAT_COLUMNS = ["country_bits", "core_ambiguous", "translit_ambiguous", "domain_share", "phone_share", "site_share"]
+STAT_COLUMNS = ["country_bits", "core_ambiguous", "core_widespread", "translit_ambiguous", "domain_share", "phone_share", "site_share"]
 
 
 def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
@@ -240,6 +241,8 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     return pd.DataFrame({
         "country_bits": np.where(country >= 0, bits[np.maximum(country, 0)], 0).astype(np.float32),
         "core_ambiguous": _ambiguous(core, city),
+        # A name carried in three or more countries is a common one (namesakes), not one group's.
+        "core_widespread": _ambiguous(core, country, at_least=3),
         "translit_ambiguous": _ambiguous(translit, np.where(zh, core, -1)),
         "domain_share": _share(_codes(keys["domain"]), name_key, limit),
         "phone_share": _share(_codes(keys["phone"]), name_key, limit),
@@ -247,13 +250,13 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     }, index=range(n))
 
 
-def _ambiguous(keys: np.ndarray, meaning: np.ndarray) -> np.ndarray:
-    """Rows whose key is carried by records of two or more different `meaning`s (cities, cores)."""
+def _ambiguous(keys: np.ndarray, meaning: np.ndarray, at_least: int = 2) -> np.ndarray:
+    """Rows whose key is carried by records of `at_least` different `meaning`s (cities, cores)."""
     ok = (keys >= 0) & (meaning >= 0)
     frame = pd.DataFrame({"key": keys[ok], "meaning": meaning[ok]})
     counts = frame.groupby("key")["meaning"].nunique()
     many = np.zeros(int(keys.max()) + 2 if len(keys) else 1, dtype=bool)
-    many[counts.index[counts.to_numpy() >= 2]] = True
+    many[counts.index[counts.to_numpy() >= at_least]] = True
     return many[np.where(keys >= 0, keys, -1)] & (keys >= 0)
 
 
@@ -314,7 +317,7 @@ class Features:
         # The same mailbox is evidence even on free-mail (one contact's qq.com address); only the
         # shared free-mail *domain* says nothing, and domains are compared through `domain` alone.
         self.email = done["email"]
-        site, street, self.house = done["street"]
+        site, street, self.house, self.street_run = done["street"]
         self.site = _codes(site)
         self.site_text = np.asarray([x if isinstance(x, str) else "" for x in site], dtype=object)
         self.street_text = np.asarray([x if isinstance(x, str) else "" for x in street], dtype=object)
@@ -324,7 +327,9 @@ class Features:
         self.city = _codes(city)
         self.country = _codes(frame["country_iso2"])
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
+        self.branch_word = np.asarray(pd.Series(cores, dtype=object).str.contains(r"\bbranch\b", na=False), dtype=bool)
         self.form_bits = _form_bits(frame["legal_form"])
+        self.form = _codes(frame["legal_form"].str.casefold())
         self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
         _, industry, self.translit = done["industry"]
@@ -345,6 +350,7 @@ class Features:
         stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
         self.country_bits = stats["country_bits"].to_numpy(dtype=np.float32)  # per row
         self.core_ambiguous = stats["core_ambiguous"].to_numpy(dtype=bool)
+        self.core_widespread = stats["core_widespread"].to_numpy(dtype=bool)
         self.translit_ambiguous = stats["translit_ambiguous"].to_numpy(dtype=bool)
         self.domain_share = stats["domain_share"].to_numpy(dtype=np.float32)
         self.phone_share = stats["phone_share"].to_numpy(dtype=np.float32)
@@ -541,8 +547,9 @@ def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.n
     """Addresses that are one written two ways: where no house number and street could be parsed
     ('Jagershillgatan 15, Malmo' / 'Jgershillgatan 15, Malm') such sites differ only when their
     text does (rapidfuzz ratio below 80); at one house number, streets whose names differ by a
-    typo ('4701 N. Winthorp' / '4701 N Winthrop Ave') are one street (numbered streets, '85th' /
-    '91st', are compared as they are)."""
+    typo ('4701 N. Winthorp' / '4701 N Winthrop Ave') or by a space ('1900 W Van Buren' / '1900
+    W. VanBuren': the letters after the number are compared for the longer street's length) are
+    one street (numbered streets, '85th' / '91st', are compared as they are)."""
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & ((f.street[i] < 0) | (f.street[j] < 0)))
     if len(k):
@@ -553,7 +560,10 @@ def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.n
         a, b = f.street_text[i[k]], f.street_text[j[k]]
         named = np.asarray([_NAMED_STREET.search(x) is not None and _NAMED_STREET.search(y) is not None
                             for x, y in zip(a, b, strict=True)], dtype=bool)
-        out[k] = named & (process.cpdist(list(a), list(b), scorer=fuzz.ratio, workers=-1) >= 80)
+        length = [max(len(x.replace(" ", "")), len(y.replace(" ", ""))) for x, y in zip(a, b, strict=True)]
+        runs_a = [x[:n] for x, n in zip(f.street_run[i[k]], length, strict=True)]
+        runs_b = [y[:n] for y, n in zip(f.street_run[j[k]], length, strict=True)]
+        out[k] = named & (process.cpdist(runs_a, runs_b, scorer=fuzz.ratio, workers=-1) >= 80)
     return out
 
 
@@ -615,9 +625,12 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["phone"] = _same(f.phone, i, j)
     feats["phone~"] = _same(f.phone_local, i, j) & ~feats["phone"] & ~(f.has_e164[i] & f.has_e164[j])
     feats["email"] = _same(f.email, i, j)
-    feats["address"] = _same(f.site, i, j)
     nearby = _same(f.street, i, j) & (np.abs(f.house[i] - f.house[j]) <= 100)
-    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~_alike(f, i, j, _differ(f.site, i, j) & ~nearby)
+    # One site written two ways: a misspelt street at one house number is that site (unparsed
+    # addresses alike in most letters only do not conflict: business parks, office towers).
+    alike = _alike(f, i, j, _differ(f.site, i, j) & ~nearby)
+    feats["address"] = _same(f.site, i, j) | (alike & (f.street[i] >= 0) & (f.street[j] >= 0))
+    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~alike
     sim = _similarity(f.core_names, i, f.core_names, j)
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
@@ -658,8 +671,14 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["city≠"] = _differ(f.city, i, j)
     city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
     name_ambiguous = feats["name="] & city_unknown & (f.core_ambiguous[i] | f.core_ambiguous[j])
+    a, b = f.form_bits[i], f.form_bits[j]
+    feats["form≠"] = a.any(axis=1) & b.any(axis=1) & ~(a & b).any(axis=1)
+    # One group exhibiting or listed from two countries (its national offices) keeps its whole
+    # name; namesakes abroad mostly differ in legal form, or the name is a common one carried in
+    # three or more countries. An exact name with neither is no country conflict.
+    abroad = feats["name="] & (f.form[i] == f.form[j]) & ~f.core_widespread[i] & ~f.core_widespread[j]
     feats["country"] = _same(f.country, i, j) & (f.country_bits[i] >= 1)
-    feats["country≠"] = _differ(f.country, i, j)
+    feats["country≠"] = _differ(f.country, i, j) & ~abroad
     country_bits = np.where(feats["country"], f.country_bits[i], 0)
     city_same = _same(f.city, i, j)
     feats["_city="], feats["_country="] = city_same, _same(f.country, i, j)
@@ -669,9 +688,9 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # agent) says little of two records whose names do not agree either: without a plausible
     # name it counts by its share, as a shared switchboard does; with one it counts whole.
     site_weight = np.where(sim >= cfg.name_weak, 1.0, _shared(f.site_share, i))
-    feats["branch≠"] = f.branch[i] != f.branch[j]
-    a, b = f.form_bits[i], f.form_bits[j]
-    feats["form≠"] = a.any(axis=1) & b.any(axis=1) & ~(a & b).any(axis=1)
+    # 'Dorothy Sutton Branch' is a branch by its name's end; 'Dorothy Sutton Branch Head Start'
+    # carries the same word inside its name: the same branch, no branch-against-head-office.
+    feats["branch≠"] = (f.branch[i] != f.branch[j]) & ~np.where(f.branch[i], f.branch_word[j], f.branch_word[i])
     score = (
         w["uscc_same"] * feats["uscc"] + w["uscc_conflict"] * feats["uscc≠"]
         + w["domain_same"] * feats["domain"] * _shared(f.domain_share, i) + w["domain_different"] * feats["domain≠"]
