@@ -170,7 +170,8 @@ def _keys_table(conn: Connection, name: str, keys: pd.Series, column: str) -> No
 
 # One of the big frames publish_run takes (records, leads, scores): the frame, or a reader of
 # the columns it is given (None: all of them). With readers a publish holds one table at a time
-# and of the others only the columns it needs, not a million records, leads and scores at once.
+# and of the others only the columns it needs, not a million records, leads and scores at once;
+# each column is still read once.
 Table = pd.DataFrame | Callable[[list[str] | None], pd.DataFrame]
 # What writing the leads and expiring them read of the records.
 RECORDS_FOR_LEADS = ["lead_id", "seen_tonight", "expired", "phone_e164", "email_norm"]
@@ -216,11 +217,15 @@ def publish_run(
                 f"run {run_id} cannot publish: run {previous} published while it was running, so its leads were "
                 f"resolved against older data; resume it (leadrank run --resume {run_id}) to redo them")
         linked = _table(records, RECORDS_FOR_LEADS)
-        counts = _write_leads(conn, run_id, _table(leads), linked, stamp, previous, full=full)
-        _write_records(conn, run_id, _table(records), previous, full=full)
+        golden = _table(leads)
+        lead_ids = golden[["lead_id"]].copy()  # what expiry needs once the leads are written
+        counts = _write_leads(conn, run_id, golden, linked, stamp, previous, full=full)
+        del golden
+        rest = [c for c in [*RECORD_COLUMNS_STAGED, "seen_tonight"] if c not in RECORDS_FOR_LEADS]
+        _write_records(conn, run_id, pd.concat([linked, _table(records, rest)], axis=1), previous, full=full)
         _write_events(conn, run_id, events, stamp)
         _apply_merges(conn, absorbed)
-        expired = _expire_leads(conn, linked, _table(leads, ["lead_id"]))
+        expired = _expire_leads(conn, linked, lead_ids)
         del linked
         counts["merged"] = len(absorbed)
         counts["dropped"] = _write_scores(conn, run_id, _table(scores), previous, absorbed, expired, full=full)
