@@ -51,6 +51,7 @@ from leadrank.transform.golden import as_text, golden_inputs, golden_records, go
 from leadrank.transform.resolve import resolve
 from leadrank.transform.unusable import split_unusable
 from leadrank.warehouse import load, models, read
+from leadrank.warehouse.bulk import BATCH_ROWS
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.migrate import upgrade
 
@@ -160,12 +161,12 @@ def source_failed(run_id: str, source_name: str, reason: str) -> dict[str, Any]:
 
 def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[str, int]:
     files = RunFiles(run_id)
-    records = files.read_all_extracted(sources)
     tonight = [name for name in sources if files.extracted(name).exists()]
     rejects = [files.read_source_rejects(name) for name in tonight]
     bad = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
-    load.stage_run(make_engine(warehouse), run_id, records, bad, [read_json(files.report(name)) for name in tonight])
-    return {"records": len(records), "rejected": len(bad)}
+    staged = load.stage_run(make_engine(warehouse), run_id, files.extracted_batches(sources, BATCH_ROWS), bad,
+                            [read_json(files.report(name)) for name in tonight])
+    return {"records": staged, "rejected": len(bad)}
 
 
 def normalise_cache() -> Path:
@@ -202,8 +203,11 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     records = RunFiles(run_id).read_all_extracted(sources)
     normalised, afresh = normalise_known(records, _known_normalised())
     cache = normalise_cache()
-    write_frame(NORMALISE_CACHE_FILE.conform(normalised[NORMALISE_CACHE].drop_duplicates("content_hash"),
+    repeated = normalised["content_hash"].duplicated().to_numpy()
+    known = normalised[NORMALISE_CACHE]
+    write_frame(NORMALISE_CACHE_FILE.conform(known[~repeated] if repeated.any() else known,  # a copy only for repeats
                                              f"writing {cache.name}"), cache)
+    del known
     for stale in cache.parent.glob("normalised-*.parquet"):  # earlier releases' values: never read again
         if stale != cache:
             stale.unlink(missing_ok=True)
@@ -387,22 +391,25 @@ def _keys_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _stage_reader(files: RunFiles, name: str, default: list[str] | None = None) -> load.Table:
+    """A reader of a stage file's columns as stored (Arrow-backed strings, keys as objects), for
+    publish_run: it reads each table when it writes it and of the others only what it needs."""
+    return lambda columns: _keys_as_objects(files.read_stage(name, columns or default, as_stored=True))
+
+
 def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any], *, full: bool = False) -> dict[str, int]:
     """Publish the run (load.publish_run: only what changed is written, or everything with `full`)."""
     files = RunFiles(run_id)
-    # The big frames as stored (Arrow-backed strings): the bulk writers bind them column by
-    # column, and a million records as Python objects took gigabytes.
-    records = _keys_as_objects(files.read_stage("resolved", [*load.RECORD_COLUMNS_STAGED, "seen_tonight"],
-                                                as_stored=True))
-    leads = _keys_as_objects(files.read_stage("leads", as_stored=True))
+    # The big frames as stored (Arrow-backed strings), read when they are written: the bulk
+    # writers bind them column by column, and a million records as Python objects took gigabytes.
     model = read_json(files.root / "model.json")
     return load.publish_run(
         make_engine(warehouse),
         run_id,
-        records=records,
-        leads=leads,
+        records=_stage_reader(files, "resolved", [*load.RECORD_COLUMNS_STAGED, "seen_tonight"]),
+        leads=_stage_reader(files, "leads"),
         events=files.read_stage("events"),
-        scores=_keys_as_objects(files.read_stage("scores", as_stored=True)),
+        scores=_stage_reader(files, "scores"),
         outcomes=files.read_stage("outcomes"),
         rejects=pd.concat([files.read_stage(name) for name in ("normalise_rejects", "score_rejects")
                            if files.stage(name).exists()], ignore_index=True),

@@ -101,6 +101,18 @@ class RunFiles:
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # a column typed apart in two sources: as pandas joins them
             return pd.concat([table.to_pandas() for table in tables], ignore_index=True)
 
+    def extracted_batches(self, sources: list[str], rows: int) -> Iterator[pd.DataFrame]:
+        """The records of those of `sources` that have an extraction, checked, as stored, `rows`
+        at a time: staging writes them batch by batch, so a night's records (their raw JSON
+        most of all) are never in memory at once."""
+        for source in sources:
+            path = self.extracted(source)
+            if path.exists():
+                stored = pq.ParquetFile(path)
+                EXTRACTED_FILE.check(pd.DataFrame(columns=stored.schema_arrow.names), f"reading {path.name}")
+                for batch in stored.iter_batches(rows, columns=list(EXTRACTED_FILE.columns)):
+                    yield batch.to_pandas()
+
     def read_source_rejects(self, source: str, columns: list[str] | None = None) -> pd.DataFrame:
         return _read(self.source_rejects(source), REJECTS_FILE, f"reading {source}'s rejects", columns, False)
 

@@ -135,29 +135,42 @@ def test_the_frozen_config_holds_no_secret(tmp_path, monkeypatch):
 
 def test_each_step_reads_each_run_file_at_most_once(tmp_path, monkeypatch):
     """Counted over a whole night: every parquet and JSON file of the run directory, per step
-    (each source's extraction is a step of its own)."""
-    reads: Counter[tuple[int, str, str]] = Counter()
+    (each source's extraction is a step of its own), and every column of a parquet file: a step
+    may read a file's columns in parts (publishing reads a table's columns when it writes them),
+    never one column twice."""
+    reads: Counter[tuple[int, str, str, str]] = Counter()
     calls = _record_steps(monkeypatch)
-    real_parquet, real_text = pq.read_table, Path.read_text  # pandas' read_parquet reads through it too
+    real_parquet, real_file, real_text = pq.read_table, pq.ParquetFile, Path.read_text
 
-    def count(path: object) -> None:
+    def count(path: object, columns: list[str] | None = None) -> None:
         if "runs" in Path(str(path)).parts:
-            reads[(len(calls), calls[-1] if calls else "?", Path(str(path)).name)] += 1
+            for column in columns or ["(text)"]:
+                reads[(len(calls), calls[-1] if calls else "?", Path(str(path)).name, column)] += 1
 
-    def read_table(path, *args, **kwargs):
-        count(path)
-        return real_parquet(path, *args, **kwargs)
+    def read_table(path, *args, columns=None, **kwargs):  # pandas' read_parquet reads through it too
+        count(path, columns or pq.read_schema(path).names)
+        return real_parquet(path, *args, columns=columns, **kwargs)
+
+    class ParquetFile(real_file):  # a file read batch by batch (staging)
+        def iter_batches(self, *args, columns=None, **kwargs):
+            count(self._path, columns or self.schema_arrow.names)
+            return super().iter_batches(*args, columns=columns, **kwargs)
+
+        def __init__(self, source, *args, **kwargs):
+            self._path = source
+            super().__init__(source, *args, **kwargs)
 
     def read_text(self, *args, **kwargs):
         count(self)
         return real_text(self, *args, **kwargs)
 
     monkeypatch.setattr(pq, "read_table", read_table)
+    monkeypatch.setattr(pq, "ParquetFile", ParquetFile)
     monkeypatch.setattr(Path, "read_text", read_text)
     run_pipeline(str(demo_sources(tmp_path)), f"sqlite:///{tmp_path / 'w.db'}")
     assert reads, "no run file read"
     assert {key: n for key, n in reads.items() if n > 1} == {}
-    per_file = Counter(name for _, _, name in reads.elements())
+    per_file = Counter(name for _, _, name in {key[:3] for key in reads})
     assert per_file["config.json"] == len(ALL_SOURCES) + 2  # read by each extraction, dedupe and score
     for name in ALL_SOURCES:  # records by stage and normalise; rejects and report by stage and reconcile
         assert [per_file[f"{name}{suffix}"] for suffix in (".parquet", ".rejects.parquet", ".report.json")] == [2, 2, 2]

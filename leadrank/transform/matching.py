@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 
 from leadrank.config import ResolutionConfig
 from leadrank.transform.legal_forms import countries_of_form, form_countries
-from leadrank.transform.names import _countries, _strings, core_key_array
+from leadrank.transform.names import _countries, _strings, core_key_array, text_objects
 from leadrank.transform.regions import extract_where
 
 # Industry words (行业) that end Chinese trade names, with the English their English names use.
@@ -138,8 +138,8 @@ def _split_industry(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     found, (en_brand, en_industry) = extract_where(text, _EN_INDUSTRY_TAIL, ("brand", "industry"), where=latin)
     brand = pc.if_else(pa.array(found), en_brand, brand)
     industry = pc.if_else(pa.array(found), en_industry, industry)
-    brand = np.asarray(pc.utf8_trim_whitespace(brand).to_pylist(), dtype=object)
-    industry = np.asarray(industry.to_pylist(), dtype=object)
+    brand = text_objects(pc.utf8_trim_whitespace(brand))
+    industry = text_objects(industry)
     zh = size > 0
     industry[zh] = [_EN_OF.get(w, w) for w in industry[zh]]
     return brand, industry
@@ -180,7 +180,7 @@ def _phone_local(frame: pd.DataFrame) -> np.ndarray:
     digits = pc.replace_substring_regex(first, r"\D", "")
     local = pc.utf8_slice_codeunits(digits, -7)
     ok = np.asarray(pc.greater_equal(pc.utf8_length(digits), 7), dtype=bool)
-    out = np.asarray(local.to_pylist(), dtype=object)
+    out = text_objects(local)
     out[~ok] = None
     return out
 
@@ -197,9 +197,9 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     found = pc.extract_regex(
         text, r"^(?P<number>\d+)[a-z]?(?: \d{1,2})? (?P<street>(?:(?:n|s|e|w|ne|nw|se|sw) )?[a-z0-9]+)").flatten()
     latin = np.asarray(pc.match_substring_regex(text, "[a-z]"), dtype=bool)
-    number = np.asarray(found[0].to_pylist(), dtype=object)
-    street = np.asarray(found[1].to_pylist(), dtype=object)
-    whole = np.asarray(text.to_pylist(), dtype=object)
+    number = text_objects(found[0])
+    street = text_objects(found[1])
+    whole = text_objects(text)
     parsed = latin & ~pd.isna(street)
     site = np.where(parsed, pd.Series(number, dtype=object) + " " + pd.Series(street, dtype=object), whole)
     site[(site == "") | pd.isna(site)] = None
@@ -510,14 +510,14 @@ class Names:
 
     def __init__(self, values: np.ndarray):
         text = _arrow(values)
-        self.text = np.asarray(text.to_pylist(), dtype=object)
-        self.compact = np.asarray(pc.replace_substring(text, " ", "").to_pylist(), dtype=object)
-        self.length = np.asarray(pc.utf8_length(self.compact))
+        self.text = text_objects(text)
+        compact = pc.replace_substring(text, " ", "")
+        self.compact = text_objects(compact)
+        self.length = np.asarray(pc.utf8_length(compact))
         self.words = np.asarray(pc.match_substring(text, " "), dtype=bool)
         # Word count and first word (as a code): cheap filters before word-by-word comparisons.
         self.n_words = np.asarray(pc.count_substring(text, " "), dtype=np.int64) + 1
-        self.first_word = _codes(np.asarray(pc.list_element(pc.utf8_split_whitespace(text), 0).to_pylist()
-                                            if len(text) else [], dtype=object))
+        self.first_word = _codes(text_objects(pc.list_element(pc.utf8_split_whitespace(text), 0)))
 
 
 def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: bool = False) -> np.ndarray:

@@ -270,6 +270,18 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     return pc.replace_with_mask(name, pa.array(mask), rest_rows.filter(pa.array(strip)))
 
 
+def text_objects(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow text as an object array (None where missing) with one Python string per distinct
+    value, each row pointing at it: converted row by row, a million rows of names, industry
+    words and street keys made a string per row, hundreds of MB of copies of a few values."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
+    distinct = np.empty(len(encoded.dictionary) + 1, dtype=object)  # the last, None: missing
+    distinct[:-1] = encoded.dictionary.to_pylist()
+    return distinct[encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)]
+
+
 def _objects(array: pa.Array) -> np.ndarray:
     return np.asarray(array.to_pylist(), dtype=object) if len(array) else np.empty(0, dtype=object)
 

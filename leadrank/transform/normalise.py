@@ -276,12 +276,36 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
 _CONTENT = [c for c in EXTRACTED if c in PROSPECT_FIELDS]
 
 
+# Rows normalised (and hashed) at a time. Normalising works on Python objects, one per distinct
+# value and a pointer per row and column; a million records at once held gigabytes of them,
+# kept until the end. Each part's result is kept as Arrow text instead. Values normalise alike
+# in any part, so the result is the same; a value repeated across parts is normalised again.
+PART_ROWS = 250_000
+
+
 def content_hashes(records: pd.DataFrame) -> np.ndarray:
     """A 64-bit fingerprint of each record's prospect fields (pandas' vectorised hashing):
-    records with equal fingerprints normalise to equal values."""
+    records with equal fingerprints normalise to equal values. Hashed PART_ROWS at a time
+    (a row's fingerprint is its own): pandas hashes text as Python objects."""
     content = records[_CONTENT]  # text hashes alike however it is held: Arrow-backed text is not converted
     content = content.astype({c: object for c in _CONTENT if not _arrow_text(content[c])})
-    return pd.util.hash_pandas_object(content, index=False).to_numpy(dtype=np.uint64)
+    out = np.empty(len(content), dtype=np.uint64)
+    for start in range(0, len(content), PART_ROWS):
+        part = content.iloc[start : start + PART_ROWS]
+        out[start : start + len(part)] = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
+    return out
+
+
+def normalise_in_parts(records: pd.DataFrame) -> pd.DataFrame:
+    """`normalise_records`, PART_ROWS at a time, each part's result kept as Arrow (text columns
+    Arrow-backed in the result, as the columns passed through already are)."""
+    if len(records) <= PART_ROWS:
+        return normalise_records(records)
+    parts = [pa.Table.from_pandas(normalise_records(records.iloc[start : start + PART_ROWS]), preserve_index=False)
+             for start in range(0, len(records), PART_ROWS)]
+    out = pa.concat_tables(parts, promote_options="permissive").to_pandas()
+    out.index = records.index
+    return out
 
 
 def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
@@ -299,7 +323,7 @@ def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[
         fresh = ~np.isin(hashes, known.index.to_numpy(dtype=np.uint64))
     parts = []
     if fresh.any():
-        parts.append(normalise_records(records[fresh]) if not fresh.all() else normalise_records(records))
+        parts.append(normalise_in_parts(records[fresh]) if not fresh.all() else normalise_in_parts(records))
     if not fresh.all():
         base = _with_nones(records.loc[~fresh, EXTRACTED])
         parts.append(pd.concat([base, known.loc[hashes[~fresh]].set_axis(base.index)], axis=1))

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, text
 
 from leadrank.contracts import (
@@ -96,18 +98,24 @@ def fail_run(engine: Engine, run_id: str, reason: str) -> None:
         )
 
 
-def stage_run(engine: Engine, run_id: str, records: pd.DataFrame, rejects: pd.DataFrame, reports: list[dict[str, Any]]) -> None:
-    """Staging tables for one run (replacing any earlier attempt of the same run)."""
+def stage_run(engine: Engine, run_id: str, records: pd.DataFrame | Iterable[pd.DataFrame], rejects: pd.DataFrame,
+              reports: list[dict[str, Any]]) -> int:
+    """Staging tables for one run (replacing any earlier attempt of the same run); `records`
+    whole or in batches (the step streams them from the extraction files). Returns how many
+    records were staged."""
+    staged = 0
     with writer(engine).begin() as conn:
         for table in ("stg_prospects", "stg_rejects", "stg_source_runs"):
             conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
-        insert_frame(conn, "stg_prospects", records[STG_PROSPECT_COLUMNS])
+        for batch in [records] if isinstance(records, pd.DataFrame) else records:
+            staged += insert_frame(conn, "stg_prospects", batch[STG_PROSPECT_COLUMNS])
         add_rejects(conn, run_id, rejects)
         source_runs = pd.DataFrame(reports)
         if not source_runs.empty:
             source_runs = source_runs.rename(columns={"kind": "source_kind"}).assign(run_id=run_id)
             insert_frame(conn, "stg_source_runs", source_runs[
                 ["run_id", "source", "source_kind", "status", "pages", "records", "rejected", "reason", "seconds"]])
+    return staged
 
 
 def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
@@ -120,9 +128,12 @@ def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
 
 def golden_hash(leads: pd.DataFrame) -> pd.Series:
     """A fingerprint of each lead's golden fields (joined and hashed in C++ and numpy, not per
-    row in Python): a changed fingerprint is an updated lead."""
-    digits = row_hash(leads, GOLDEN_HASHED, missing="").astype(">u8").tobytes().hex()
-    return pd.Series([digits[i : i + 16] for i in range(0, len(digits), 16)], index=leads.index, dtype=object)
+    row in Python): a changed fingerprint is an updated lead. Its 16 hex digits are one Arrow
+    text column cut from a single buffer: a Python string per lead cost 75 MB a million."""
+    digits = row_hash(leads, GOLDEN_HASHED, missing="").astype(">u8").tobytes().hex().encode("ascii")
+    offsets = np.arange(0, len(digits) + 1, 16, dtype=np.int32)
+    hexed = pa.StringArray.from_buffers(len(leads), pa.py_buffer(offsets), pa.py_buffer(digits))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([hexed])), index=leads.index)
 
 
 def _stored(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
@@ -157,14 +168,29 @@ def _keys_table(conn: Connection, name: str, keys: pd.Series, column: str) -> No
     temp_table(conn, name, pd.DataFrame({column: pd.Series(keys, dtype=object)}), {column: "TEXT"})
 
 
+# One of the big frames publish_run takes (records, leads, scores): the frame, or a reader of
+# the columns it is given (None: all of them). With readers a publish holds one table at a time
+# and of the others only the columns it needs, not a million records, leads and scores at once;
+# each column is still read once.
+Table = pd.DataFrame | Callable[[list[str] | None], pd.DataFrame]
+# What writing the leads and expiring them read of the records.
+RECORDS_FOR_LEADS = ["lead_id", "seen_tonight", "expired", "phone_e164", "email_norm"]
+
+
+def _table(table: Table, columns: list[str] | None = None) -> pd.DataFrame:
+    if isinstance(table, pd.DataFrame):
+        return table if columns is None else table[columns]
+    return table(columns)
+
+
 def publish_run(
     engine: Engine,
     run_id: str,
     *,
-    records: pd.DataFrame,
-    leads: pd.DataFrame,
+    records: Table,
+    leads: Table,
     events: pd.DataFrame,
-    scores: pd.DataFrame,
+    scores: Table,
     outcomes: pd.DataFrame,
     rejects: pd.DataFrame,
     model: dict[str, Any],
@@ -175,7 +201,7 @@ def publish_run(
     many leads of the previous list dropped out. Only rows that changed are written, unless
     `full` (every lead, record and score written again: the same marts). The frames are the
     run's stage files as their contracts hand them on (leadrank.run_files.RunFiles.read_stage):
-    bool columns are bool."""
+    bool columns are bool; the big ones may be readers (`Table`)."""
     stamp = now()
     merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
@@ -190,13 +216,19 @@ def publish_run(
             raise PublishConflict(
                 f"run {run_id} cannot publish: run {previous} published while it was running, so its leads were "
                 f"resolved against older data; resume it (leadrank run --resume {run_id}) to redo them")
-        counts = _write_leads(conn, run_id, leads, records, stamp, previous, full=full)
-        _write_records(conn, run_id, records, previous, full=full)
+        linked = _table(records, RECORDS_FOR_LEADS)
+        golden = _table(leads)
+        lead_ids = golden[["lead_id"]].copy()  # what expiry needs once the leads are written
+        counts = _write_leads(conn, run_id, golden, linked, stamp, previous, full=full)
+        del golden
+        rest = [c for c in [*RECORD_COLUMNS_STAGED, "seen_tonight"] if c not in RECORDS_FOR_LEADS]
+        _write_records(conn, run_id, pd.concat([linked, _table(records, rest)], axis=1), previous, full=full)
         _write_events(conn, run_id, events, stamp)
         _apply_merges(conn, absorbed)
-        expired = _expire_leads(conn, records, leads)
+        expired = _expire_leads(conn, linked, lead_ids)
+        del linked
         counts["merged"] = len(absorbed)
-        counts["dropped"] = _write_scores(conn, run_id, scores, previous, absorbed, expired, full=full)
+        counts["dropped"] = _write_scores(conn, run_id, _table(scores), previous, absorbed, expired, full=full)
         write_outcomes(conn, outcomes, stamp)
         add_rejects(conn, run_id, rejects)
         refresh_matches(conn)
@@ -281,7 +313,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     ids, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
     stored_ids = pd.Index(pd.Series(ids, dtype=object))
     same = _unchanged(stored_ids.get_indexer(frame["lead_id"]), _hashes(hashes), frame["content_hash"].to_numpy())
-    write = frame if full else frame[~same]
+    write = frame if full or not same.any() else frame[~same]  # a first night: no copy of every lead
     write = write.assign(record_hash=golden_hash(write))  # of the rows written only: the others keep theirs
     sets = {c: f"excluded.{c}" for c in LEAD_TABLE_COLUMNS
             if c not in ("lead_id", "first_seen_run", "first_seen_at", "last_seen_run", "last_seen_at", "listed")}
@@ -302,13 +334,16 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previou
     """Records listed tonight that are new or changed (content_hash) are upserted; the listed
     flag moves where a listing turned (_listing)."""
     tonight = records["seen_tonight"].to_numpy()
-    fresh = (records if tonight.all() else records.loc[tonight]).assign(first_seen_run=run_id, last_seen_run=run_id, listed=True)
-    fresh["content_hash"] = row_hash(fresh, RECORD_HASHED).view(np.int64)
+    content = row_hash(records, RECORD_HASHED).view(np.int64)  # tonight's rows' are used
     stored = _stored(conn, "SELECT record_key, content_hash, listed FROM lead_records")
     keys, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
     stored_keys = pd.Index(pd.Series(keys, dtype=object))
-    same = _unchanged(stored_keys.get_indexer(fresh["record_key"]), _hashes(hashes), fresh["content_hash"].to_numpy())
-    write = fresh if full else fresh[~same]
+    chosen = tonight if full else tonight & ~_unchanged(stored_keys.get_indexer(records["record_key"]), _hashes(hashes),
+                                                         content)
+    # Only the rows written are taken out of the frame: on a first night that is all of them, and
+    # a copy of a million records cost as much memory as the records.
+    write = (records if chosen.all() else records[chosen]).assign(
+        first_seen_run=run_id, last_seen_run=run_id, listed=True, content_hash=content[chosen])
     columns = [*RECORD_COLUMNS, "content_hash", "listed"]
     update = [c for c in columns if c not in ("record_key", "first_seen_run")]
     insert_frame(conn, "lead_records", write[columns], conflict=["record_key"], update=update)
