@@ -272,7 +272,8 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
 
     # Tonight's keys: the stored ones, the dirty records' computed afresh.
     d_rows = np.flatnonzero(dirty)
-    keys = object_frame({c: old[c].to_numpy()[np.maximum(base, 0)] for c in KEY_COLUMNS})
+    # (assembled as arrays and framed once: a text column set into a frame becomes Arrow strings)
+    columns = {c: old[c].to_numpy(dtype=object if c != "zh" else bool)[np.maximum(base, 0)] for c in KEY_COLUMNS}
     old_words = state.words
     word_rows = base_to_rows(old_words["row"].to_numpy(dtype=np.int64), base, len(old))
     clean_words = (word_rows >= 0)
@@ -281,12 +282,11 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     if len(d_rows):
         fresh = Features(frame.iloc[d_rows].reset_index(drop=True), cfg.shared_key_names)
         for c in KEY_COLUMNS:
-            column = keys[c].to_numpy(dtype=object if c != "zh" else bool).copy()
-            column[d_rows] = fresh.keys[c].to_numpy()
-            keys[c] = column
+            columns[c][d_rows] = fresh.keys[c].to_numpy()
         dw = words_of(fresh.core)
         words = pd.concat([words, object_frame({"row": d_rows[dw["row"].to_numpy()],
                                                 "word": dw["word"].to_numpy(dtype=object)})], ignore_index=True)
+    keys = object_frame(columns)
     stats = population_stats(keys, cfg.shared_key_names)
 
     # T: dirty, or a statistic (what it adds to a score) changed.
