@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -152,46 +152,67 @@ def words_of(cores: np.ndarray) -> pd.DataFrame:
 
 @dataclass
 class Population:
-    """Keys of a population, rows in record-key order: what block pairs are computed from."""
+    """Block membership of a population: per blocking key (BLOCKS), the (code, row) of every
+    member (missing values left out), codes shared with the other population of the night."""
 
-    keys: pd.DataFrame  # KEY_COLUMNS per row
-    words: pd.DataFrame  # row, word
     order: np.ndarray  # sorted-neighbourhood rank per row (matching.sort_order)
-    _blocks: dict[str, tuple[np.ndarray, np.ndarray, pd.Index]] = field(default_factory=dict)
-
-    def block(self, name: str) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-        """(code, row) of every member of the blocks of `name` (missing values left out) and the
-        value of each code; worked out once per population."""
-        if name not in self._blocks:
-            if name == "words":
-                values, rows = self.words["word"].to_numpy(dtype=object), self.words["row"].to_numpy(dtype=np.int64)
-            else:
-                values = np.concatenate([self.keys[c].to_numpy(dtype=object) for c in BLOCKS[name]])
-                rows = np.tile(np.arange(len(self.keys), dtype=np.int64), len(BLOCKS[name]))
-                ok = ~pd.isna(values)
-                values, rows = values[ok], rows[ok]
-            codes, uniques = pd.factorize(values)
-            self._blocks[name] = (codes.astype(np.int64), rows, pd.Index(uniques, dtype=object))
-        return self._blocks[name]
+    blocks: dict[str, tuple[np.ndarray, np.ndarray]]  # block name: (code, row) of every member
+    n: int  # rows
 
     def carried(self, name: str, chosen: np.ndarray) -> np.ndarray:
-        """The distinct values of `name` that the `chosen` rows (a boolean mask) carry."""
-        codes, rows, uniques = self.block(name)
-        return uniques.to_numpy()[np.unique(codes[chosen[rows]])]
+        """The codes of the blocks of `name` that the `chosen` rows (a boolean mask) enter."""
+        codes, rows = self.blocks[name]
+        return np.unique(codes[chosen[rows]])
+
+
+def _members(keys: pd.DataFrame, words: pd.DataFrame, name: str, rows: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(value, row) of every member of the blocks of `name` among `rows` (indices of `keys`)."""
+    if name == "words":
+        at = words["row"].to_numpy(dtype=np.int64)
+        chosen = np.zeros(len(keys), dtype=bool)
+        chosen[rows] = True
+        keep = chosen[at]
+        return words["word"].to_numpy(dtype=object)[keep], at[keep]
+    values = np.concatenate([keys[c].to_numpy(dtype=object)[rows] for c in BLOCKS[name]])
+    at = np.tile(rows, len(BLOCKS[name]))
+    ok = ~pd.isna(values)
+    return values[ok], at[ok]
+
+
+def populations(keys: pd.DataFrame, words: pd.DataFrame, order: np.ndarray, old: pd.DataFrame,
+                old_words: pd.DataFrame, base: np.ndarray, clean_known: np.ndarray, changed_old: np.ndarray
+                ) -> tuple[Population, Population]:
+    """Tonight's population and the base run's, block codes shared. A record clean tonight has
+    the keys and words it had in the base run, so the base run's members are tonight's clean
+    ones (at their base rows) and the stored keys of the changed and gone records: only those
+    are looked up besides tonight's values, not the whole base population again."""
+    n, n_old = len(keys), len(old)
+    everyone = np.arange(n, dtype=np.int64)
+    changed = np.flatnonzero(changed_old)
+    tonight, then = {}, {}
+    for name in BLOCKS:
+        values, rows = _members(keys, words, name, everyone)
+        old_values, old_rows = _members(old, old_words, name, changed)
+        codes = pd.factorize(np.concatenate([values, old_values]))[0].astype(np.int64)
+        now = codes[: len(values)]
+        tonight[name] = (now, rows)
+        kept = clean_known[rows]
+        then[name] = (np.concatenate([now[kept], codes[len(values):]]), np.concatenate([base[rows[kept]], old_rows]))
+    return (Population(order, tonight, n),
+            Population(old["order"].to_numpy(dtype=np.int64), then, n_old))
 
 
 def block_pairs(pop: Population, block: str, wanted: np.ndarray, cfg: ResolutionConfig
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs (rows of `pop`) of the blocks of `block` whose value is in `wanted`,
+    """The candidate pairs (rows of `pop`) of the blocks of `block` whose code is in `wanted`,
     exactly as blocking the whole population gives them: every member of such a block takes part,
     in the population's sorted-neighbourhood order."""
-    codes, rows, uniques = pop.block(block)
-    found = uniques.get_indexer(pd.Index(wanted, dtype=object)) if len(wanted) else np.empty(0, np.int64)
-    found = found[found >= 0]
-    if not len(found):
+    codes, rows = pop.blocks[block]
+    if not len(wanted):
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    mask = np.zeros(len(uniques), dtype=bool)
-    mask[found] = True
+    mask = np.zeros(int(max(codes.max(initial=-1), wanted.max())) + 1, dtype=bool)
+    mask[wanted] = True
     keep = mask[codes]
     limit = cfg.max_token_block if block == "words" else cfg.max_block_size
     return _group_pairs(codes[keep], rows[keep], limit, pop.order, cfg.block_window)
@@ -251,7 +272,8 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
 
     # Tonight's keys: the stored ones, the dirty records' computed afresh.
     d_rows = np.flatnonzero(dirty)
-    keys = object_frame({c: old[c].to_numpy()[np.maximum(base, 0)] for c in KEY_COLUMNS})
+    # (assembled as arrays and framed once: a text column set into a frame becomes Arrow strings)
+    columns = {c: old[c].to_numpy(dtype=object if c != "zh" else bool)[np.maximum(base, 0)] for c in KEY_COLUMNS}
     old_words = state.words
     word_rows = base_to_rows(old_words["row"].to_numpy(dtype=np.int64), base, len(old))
     clean_words = (word_rows >= 0)
@@ -260,12 +282,11 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     if len(d_rows):
         fresh = Features(frame.iloc[d_rows].reset_index(drop=True), cfg.shared_key_names)
         for c in KEY_COLUMNS:
-            column = keys[c].to_numpy(dtype=object if c != "zh" else bool).copy()
-            column[d_rows] = fresh.keys[c].to_numpy()
-            keys[c] = column
+            columns[c][d_rows] = fresh.keys[c].to_numpy()
         dw = words_of(fresh.core)
         words = pd.concat([words, object_frame({"row": d_rows[dw["row"].to_numpy()],
                                                 "word": dw["word"].to_numpy(dtype=object)})], ignore_index=True)
+    keys = object_frame(columns)
     stats = population_stats(keys, cfg.shared_key_names)
 
     # T: dirty, or a statistic (what it adds to a score) changed.
@@ -279,18 +300,16 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
         else:
             touched[same] |= now[same] != before
 
-    tonight = Population(keys, words, sort_order(keys))
-    then = Population(old[KEY_COLUMNS].reset_index(drop=True), old_words[["row", "word"]],
-                      old["order"].to_numpy(dtype=np.int64))
     # Blocks a dirty or gone record enters or leaves: pairs of two clean records that changed.
     changed_old = np.zeros(len(old), dtype=bool)  # base rows of dirty (changed) and gone records
     changed_old[base[dirty & known]] = True
     changed_old |= gone
+    tonight, then = populations(keys, words, sort_order(keys), old, old_words, base, known & ~dirty, changed_old)
     old_row_id = np.where(gone, n + np.arange(len(old)), 0)  # a gone record's id in pair codes
     old_row_id[base[known]] = np.flatnonzero(known)
     clean = ~dirty
     for block in BLOCKS:
-        wanted = pd.unique(np.concatenate([tonight.carried(block, dirty), then.carried(block, changed_old)]))
+        wanted = np.union1d(tonight.carried(block, dirty), then.carried(block, changed_old))
         if not len(wanted):
             continue
         a, b = block_pairs(tonight, block, wanted, cfg)
@@ -343,7 +362,7 @@ def _pairs_touching(pop: Population, chosen: np.ndarray, cfg: ResolutionConfig, 
         a, b = block_pairs(pop, block, pop.carried(block, chosen), cfg)
         keep = (chosen[a] & chosen[b]) if both else (chosen[a] | chosen[b])
         parts.append((a[keep], b[keep]))
-    return _unique_pairs(parts, len(pop.keys))
+    return _unique_pairs(parts, pop.n)
 
 
 def _score(frame: pd.DataFrame, stats: pd.DataFrame, left: np.ndarray, right: np.ndarray,
