@@ -139,12 +139,19 @@ def extract_step(run_id: str, source_name: str, *, replay: bool = False) -> dict
     """Run one source into the run directory; returns its report (never raises for source faults).
     The extractors (parsers, the fetcher: 0.7 CPU seconds to import) are imported here, not with
     the module, so that the steps after extraction, each in its own process, do not pay for them."""
+    from leadrank.extractors.fetch.cancel import current_cancellation
     from leadrank.extractors.runner import extract_source
 
     cfg = run_config(run_id)
     records, rejects, report = extract_source(
         cfg.source(source_name), cfg.fetch, run_id=run_id, raw_dir=RunFiles(run_id).raw, replay=replay
     )
+    cancellation = current_cancellation()
+    if cancellation is not None and cancellation.cancelled:
+        # Abandoned (its task timed out): the flow has recorded the source as failed, and saving
+        # now would race that record for the same files. Nothing waits for this report.
+        log.warning("source %s: abandoned after its timeout, its late results are not saved", source_name)
+        return report.as_dict()
     if report.status in {"failed", "partial"}:
         log.warning("source %s %s: %s", source_name, report.status, report.reason)
     return _save_extract(cfg, run_id, source_name, records, rejects, report.as_dict())

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,8 @@ def has_run_files(run_id: str) -> bool:
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two runs may write the normalisation cache at once
+    # Two runs may write the normalisation cache at once, two threads of one process one file.
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     frame.to_parquet(tmp, index=False)
     tmp.replace(path)  # a killed step never leaves a half-written file behind
 

@@ -13,7 +13,7 @@ import yaml
 from leadrank import night, pipeline, reconcile
 from leadrank.config import ConfigError, load_config
 from leadrank.contracts import REJECT_COLUMNS, ContractError
-from leadrank.run_files import RunFiles, freeze_config, run_config
+from leadrank.run_files import RunFiles, freeze_config, read_json, run_config
 from tests.helpers import run_pipeline
 from tests.ops_fixtures import demo_sources, expected_leads
 
@@ -194,3 +194,24 @@ def test_stage_files_are_checked_against_their_contracts_when_written_and_read(t
     normalised.drop(columns=["name_core"]).to_parquet(files.stage("normalised"), index=False)  # a broken hand-off
     with pytest.raises(ContractError, match=r"reading normalised \(NORMALISED\).*name_core"):
         pipeline.resolve_step(run["run_id"], warehouse)
+
+
+def test_an_abandoned_extraction_saves_nothing(tmp_path):
+    """A source task past its timeout is abandoned, its fetches cancelled, and the flow records the
+    source as failed; the thread's late results must not be saved over that record (they raced
+    it for the same file: FileNotFoundError on the temporary file, seen on a slow machine)."""
+    from leadrank.extractors.fetch.cancel import cancellable
+
+    config = demo_sources(tmp_path)
+    run_id = pipeline.new_run_id()
+    pipeline.begin(str(config), run_id, f"sqlite:///{tmp_path / 'w.db'}")
+    failed = pipeline.source_failed(run_id, "demo-expo", "timed out after 1 s")
+    with cancellable() as fetches:
+        fetches.cancel()
+        late = pipeline.extract_step(run_id, "demo-expo")
+    assert late["records"] > 0  # it did extract (a local file needs no fetch) ...
+    stored = read_json(RunFiles(run_id).report("demo-expo"))
+    assert stored["status"] == "failed" and stored["reason"] == failed["reason"]  # ... and saved nothing
+    assert RunFiles(run_id).read_all_extracted(["demo-expo"]).empty
+    assert pipeline.extract_step(run_id, "demo-expo")["records"] == late["records"]  # not cancelled: saved
+    assert len(RunFiles(run_id).read_all_extracted(["demo-expo"])) == late["records"]
