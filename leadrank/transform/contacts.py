@@ -202,7 +202,7 @@ def normalise_phones(raw: Iterable[object], regions: Iterable[object],
         compact = pc.replace_substring_regex(first, r"[\s\-.()]", "")
         chinese_form = np.asarray(pc.match_substring_regex(compact, r"^(?:\+|00|0|86)"), dtype=bool)
         unsure = np.asarray(list(guessed), dtype=bool) & (kind == "landline") & ~chinese_form
-        unsure &= np.asarray([isinstance(x, str) and x.startswith("+86") for x in e164], dtype=bool)
+        unsure &= pd.Series(e164, dtype=object).str.startswith("+86", na=False).to_numpy(dtype=bool)
         e164[unsure] = None
         kind[unsure] = None
     return e164, kind
