@@ -22,9 +22,9 @@ run: $(STAMP)
 	$(BIN)/leadrank run
 	$(BIN)/leadrank top -n 15
 
-## test: the test suite (PostgreSQL tests run when LEADRANK_TEST_PG_URL is set)
+## test: the test suite on every core (PostgreSQL tests run when LEADRANK_TEST_PG_URL is set)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 ## serve: serve the nightly and weekly schedules from this machine
 serve: $(STAMP)

@@ -6,7 +6,9 @@ fresh database created from that server and dropped afterwards, so parallel sess
 collide. Without the variable the PostgreSQL variants skip; with it set but the server
 unreachable they fail.
 
-Prefect: one session-scoped prefect_test_harness, with PREFECT_HOME in a temp dir.
+Prefect: one session-scoped prefect_test_harness, with PREFECT_HOME in a temp dir. `make test`
+runs the suite on every core (pytest-xdist, `-n auto --dist loadgroup`); every test that uses the
+harness is put in one xdist group, so one worker runs them all against one harness.
 
 Fetch layer (tests/test_fetch_*.py): `fetch_settings` for a local server and `robots_server`,
 pytest-httpserver with a robots.txt.
@@ -28,8 +30,19 @@ os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
+# xdist workers inherit COLUMNS=80 / LINES=24; a rich Console created with them set keeps that
+# width for good, and the CLI tests could no longer widen it with their own COLUMNS.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
 
 PG_URL = os.environ.get("LEADRANK_TEST_PG_URL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the Prefect harness share one xdist worker, so only one harness starts."""
+    for item in items:
+        if "prefect_harness" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("prefect"))
 
 
 @pytest.fixture(autouse=True)

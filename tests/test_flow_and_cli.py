@@ -62,7 +62,7 @@ def test_export_csv_and_xlsx(tmp_path, demo_config):
     bad = runner.invoke(app, ["export", "-o", str(tmp_path / "leads.pdf"), "--warehouse", url])
     assert bad.exit_code == 1 and ".csv or .xlsx" in bad.output
     missing_dir = runner.invoke(app, ["export", "-o", str(tmp_path / "nope" / "x.csv"), "--warehouse", url])
-    assert missing_dir.exit_code == 1 and "does not exist" in missing_dir.output
+    assert missing_dir.exit_code == 1 and "does not exist" in " ".join(missing_dir.output.split())  # wrapped at 80
 
 
 def test_dedupe_cli_keeps_rows_and_order(tmp_path):
