@@ -184,6 +184,17 @@ def test_numbered_sites_of_one_name_are_different_units():
     assert leads[0] == leads[1] and leads[2] == leads[5] and leads[0] != leads[2] and leads[3] != leads[4]
 
 
+
+def test_a_number_glued_to_a_name_is_a_numbered_site():
+    """'Pathways to Learning CC1' is site 1 of 'Pathways to Learning CC', another lead, as
+    'Little Tykes I' / 'II' are; the same number written glued or apart is one name."""
+    leads = _leads([
+        {"company_name": "Chicago Youth Centers Pathways to Learning CC", "address": "3418 W 79th St"},
+        {"company_name": "CHICAGO YOUTH CENTERS PATHWAYS TO LEARNING CC1", "address": "3460 W 79th St"},
+        {"company_name": "Alpha Rokaik Plant2 Ltd"}, {"company_name": "Alpha Rokaik Plant 2 Ltd"},
+    ])
+    assert leads[0] != leads[1] and leads[2] == leads[3]
+
 def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
     """'4701 N. Winthorp' is '4701 N Winthrop Ave' misspelt, not another site: no address
     conflict between them. Another street at that number, or another numbered street, is."""

@@ -585,6 +585,8 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
 
 _NAMED_STREET = re.compile(r"[a-z]{3}")
 _NUMERAL = re.compile(r"^(?:\d+|[ivx]+)$")
+# Words, with a number glued to a word's end split off: 'CC1' is the site 'CC' numbered 1.
+_WORD_OR_NUMBER = re.compile(r"[^\W\d_]+|\d+")
 
 
 def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -595,7 +597,7 @@ def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & names.words[i] & names.words[j])
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
-        x, y = set(a.split()), set(b.split())
+        x, y = set(_WORD_OR_NUMBER.findall(a)), set(_WORD_OR_NUMBER.findall(b))
         out[pos] = x != y and (x < y or y < x or (bool(x - y) and bool(y - x)
                                                    and all(_NUMERAL.match(w) for w in x ^ y)))
     return out
