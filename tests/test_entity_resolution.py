@@ -516,3 +516,22 @@ def test_leave_one_set_out_script_runs_on_written_sets(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "held out x: match_threshold" in done.stdout and "on all sets: match_threshold" in done.stdout
+
+
+def test_an_operator_and_its_site_on_one_address_and_one_line_are_one_lead():
+    """A building several organisations give (six names at one address: the address counts by
+    its share) where two records also share a telephone number: an operator and the site it
+    runs under another name are one lead although their names disagree; the building's other
+    tenants, without the line, stay apart."""
+    building = "1120 N Lamon Ave"
+    rows = [{"company_name": name, "address": building} for name in (
+        "Granny's Daycare Center", "Kiddie Korner", "Little Elite Academy", "Haymarket Center")]
+    rows += [
+        {"company_name": "Bethel New Life - Molade Child Development Center", "address": building,
+         "phone": "626-7760"},
+        {"company_name": "MARY CRANE LEAGUE MARY CRANE CENTER (MOLADE CHILD DEV.)", "address": "1120 N LAMON",
+         "phone": "626-7760"},
+    ]
+    leads = _leads(rows)
+    assert leads[4] == leads[5], leads
+    assert len(set(leads)) == 5, leads

@@ -668,7 +668,12 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
     # A country for a name (a national pavilion, a delegation) is in many companies' names.
     feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & ~f.country_name[i] & ~f.country_name[j]
-    feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
+    # One site and one telephone line: an operator and the site it runs under another name
+    # ('Bethel New Life - Molade Child Development Center' / 'Mary Crane Center (Molade Child
+    # Dev.)'), not two companies whose names disagree.
+    one_line = feats["address"] & (feats["phone"] | feats["phone~"])
+    feats["name≠"] = (comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
+                      & ~one_line)
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
     city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
