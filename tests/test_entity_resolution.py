@@ -535,3 +535,17 @@ def test_an_operator_and_its_site_on_one_address_and_one_line_are_one_lead():
     leads = _leads(rows)
     assert leads[4] == leads[5], leads
     assert len(set(leads)) == 5, leads
+
+
+def test_two_sites_named_after_one_operator_at_one_address_are_one_lead():
+    """At a building several organisations give (its address counts by its share), two names
+    that begin with the same operator's name of two words or more are that operator's: one
+    lead. Names sharing only a first word ('Bertin Environics' / 'Bertin Exensor') stay apart."""
+    building = "2020 W Roosevelt Rd"
+    rows = [{"company_name": name, "address": building} for name in (
+        "Granny's Daycare Center", "Kiddie Korner", "Little Elite Academy", "Bertin Environics", "Bertin Exensor",
+        "Carole Robertson Center For Learning - Carole Robertson Center CTR 2020",
+        "Carole Robertson Center Roosevelt")]
+    leads = _leads(rows)
+    assert leads[5] == leads[6], leads
+    assert len(set(leads)) == 6, leads

@@ -615,6 +615,17 @@ def _siblings(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> 
     return out
 
 
+def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs of Latin names that begin with the same two words or more and then differ: one
+    operator's name and two of its sites' ('Carole Robertson Center for Learning - … CTR 2020' /
+    'Carole Robertson Center Roosevelt')."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j] & _same(names.first_word, i, j))
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        out[pos] = a.split()[:2] == b.split()[:2]
+    return out
+
+
 def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
     """Match score and evidence features for every candidate pair."""
     w = cfg.weights
@@ -694,7 +705,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # An address that many differently named records give (a business centre, a registered
     # agent) says little of two records whose names do not agree either: without a plausible
     # name it counts by its share, as a shared switchboard does; with one it counts whole.
-    site_weight = np.where(sim >= cfg.name_weak, 1.0, _shared(f.site_share, i))
+    site_weight = np.where((sim >= cfg.name_weak) | _one_operator(f.core_names, i, j, feats["address"] & (sim < cfg.name_weak)),
+                           1.0, _shared(f.site_share, i))
     # 'Dorothy Sutton Branch' is a branch by its name's end; 'Dorothy Sutton Branch Head Start'
     # carries the same word inside its name: the same branch, no branch-against-head-office.
     feats["branch≠"] = (f.branch[i] != f.branch[j]) & ~np.where(f.branch[i], f.branch_word[j], f.branch_word[i])
