@@ -549,3 +549,15 @@ def test_two_sites_named_after_one_operator_at_one_address_are_one_lead():
     leads = _leads(rows)
     assert leads[5] == leads[6], leads
     assert len(set(leads)) == 6, leads
+
+
+def test_saint_and_st_in_a_street_name_are_one_site():
+    """'5534 S SAINT LOUIS AVE' and '5534 S. St Louis' are one site (St. = Saint before a name);
+    another street at that number is still another site."""
+    leads = _leads([
+        {"company_name": "Sandoval Elementary", "address": "5534 S SAINT LOUIS AVE"},
+        {"company_name": "Sandoval Elementary", "address": "5534 S. St Louis"},
+        {"company_name": "Pirie Elementary", "address": "650 E. 85th St"},
+        {"company_name": "Pirie Elementary", "address": "650 S. Saint Lawrence Ave"},
+    ])
+    assert leads[0] == leads[1] and leads[2] != leads[3], leads
