@@ -539,8 +539,9 @@ def test_an_operator_and_its_site_on_one_address_and_one_line_are_one_lead():
 
 def test_two_sites_named_after_one_operator_at_one_address_are_one_lead():
     """At a building several organisations give (its address counts by its share), two names
-    that begin with the same operator's name of two words or more are that operator's: one
-    lead. Names sharing only a first word ('Bertin Environics' / 'Bertin Exensor') stay apart."""
+    that share two words in a row (here an operator's name that begins both) are that
+    operator's: one lead. Names sharing only a word ('Bertin Environics' / 'Bertin Exensor')
+    stay apart."""
     building = "2020 W Roosevelt Rd"
     rows = [{"company_name": name, "address": building} for name in (
         "Granny's Daycare Center", "Kiddie Korner", "Little Elite Academy", "Bertin Environics", "Bertin Exensor",
@@ -561,3 +562,16 @@ def test_saint_and_st_in_a_street_name_are_one_site():
         {"company_name": "Pirie Elementary", "address": "650 S. Saint Lawrence Ave"},
     ])
     assert leads[0] == leads[1] and leads[2] != leads[3], leads
+
+
+def test_a_site_named_inside_its_operator_s_name_at_one_address_is_one_lead():
+    """'Marcy Newberry Association - South Harper Montessori' and 'South Harper Montessori
+    School' at one building share the site's name ('south harper', 'harper montessori'): one
+    lead, though their first words differ; a tenant sharing one word ('Harper Dental') does not."""
+    building = "8358 S Stony Island Ave"
+    rows = [{"company_name": name, "address": building} for name in (
+        "Granny's Daycare Center", "Kiddie Korner", "Little Elite Academy", "Harper Dental Clinic",
+        "Marcy Newberry Association - South Harper Montessori", "South Harper Montessori School")]
+    leads = _leads(rows)
+    assert leads[4] == leads[5], leads
+    assert len(set(leads)) == 5, leads

@@ -616,13 +616,15 @@ def _siblings(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> 
 
 
 def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Pairs of Latin names that begin with the same two words or more and then differ: one
-    operator's name and two of its sites' ('Carole Robertson Center for Learning - … CTR 2020' /
-    'Carole Robertson Center Roosevelt')."""
+    """Pairs of Latin names that share two words in a row: one operator's name and two of its
+    sites' ('Carole Robertson Center for Learning - … CTR 2020' / 'Carole Robertson Center
+    Roosevelt'), or one site's name under its operator's ('Marcy Newberry Association - South
+    Harper Montessori' / 'South Harper Montessori School')."""
     out = np.zeros(len(i), dtype=bool)
-    k = np.flatnonzero(where & names.words[i] & names.words[j] & _same(names.first_word, i, j))
+    k = np.flatnonzero(where & names.words[i] & names.words[j])
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
-        out[pos] = a.split()[:2] == b.split()[:2]
+        x, y = a.split(), b.split()
+        out[pos] = not set(zip(x, x[1:])).isdisjoint(zip(y, y[1:]))
     return out
 
 
