@@ -575,3 +575,13 @@ def test_a_site_named_inside_its_operator_s_name_at_one_address_is_one_lead():
     leads = _leads(rows)
     assert leads[4] == leads[5], leads
     assert len(set(leads)) == 5, leads
+
+
+def test_a_name_followed_by_its_initials_after_a_dash_is_the_name():
+    """'Research Electronics International - REI' is the name and its initials, one lead with
+    'Research Electronics International (REI)'; a site after a dash ('Chicago Commons - NEW
+    CITY') is part of the name."""
+    cores = parse_names(["Research Electronics International - REI", "Research Electronics International (REI)",
+                         "Chicago Commons - NEW CITY"])["core"].tolist()
+    assert cores[0] == cores[1] == "research electronic international"
+    assert cores[2] == "chicago common new city"
