@@ -184,6 +184,17 @@ def test_numbered_sites_of_one_name_are_different_units():
     assert leads[0] == leads[1] and leads[2] == leads[5] and leads[0] != leads[2] and leads[3] != leads[4]
 
 
+
+def test_a_number_glued_to_a_name_is_a_numbered_site():
+    """'Pathways to Learning CC1' is site 1 of 'Pathways to Learning CC', another lead, as
+    'Little Tykes I' / 'II' are; the same number written glued or apart is one name."""
+    leads = _leads([
+        {"company_name": "Chicago Youth Centers Pathways to Learning CC", "address": "3418 W 79th St"},
+        {"company_name": "CHICAGO YOUTH CENTERS PATHWAYS TO LEARNING CC1", "address": "3460 W 79th St"},
+        {"company_name": "Alpha Rokaik Plant2 Ltd"}, {"company_name": "Alpha Rokaik Plant 2 Ltd"},
+    ])
+    assert leads[0] != leads[1] and leads[2] == leads[3]
+
 def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
     """'4701 N. Winthorp' is '4701 N Winthrop Ave' misspelt, not another site: no address
     conflict between them. Another street at that number, or another numbered street, is."""
@@ -505,3 +516,72 @@ def test_leave_one_set_out_script_runs_on_written_sets(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "held out x: match_threshold" in done.stdout and "on all sets: match_threshold" in done.stdout
+
+
+def test_an_operator_and_its_site_on_one_address_and_one_line_are_one_lead():
+    """A building several organisations give (six names at one address: the address counts by
+    its share) where two records also share a telephone number: an operator and the site it
+    runs under another name are one lead although their names disagree; the building's other
+    tenants, without the line, stay apart."""
+    building = "1120 N Lamon Ave"
+    rows = [{"company_name": name, "address": building} for name in (
+        "Granny's Daycare Center", "Kiddie Korner", "Little Elite Academy", "Haymarket Center")]
+    rows += [
+        {"company_name": "Bethel New Life - Molade Child Development Center", "address": building,
+         "phone": "626-7760"},
+        {"company_name": "MARY CRANE LEAGUE MARY CRANE CENTER (MOLADE CHILD DEV.)", "address": "1120 N LAMON",
+         "phone": "626-7760"},
+    ]
+    leads = _leads(rows)
+    assert leads[4] == leads[5], leads
+    assert len(set(leads)) == 5, leads
+
+
+def test_two_sites_named_after_one_operator_at_one_address_are_one_lead():
+    """At a building several organisations give (its address counts by its share), two names
+    that share two words in a row (here an operator's name that begins both) are that
+    operator's: one lead. Names sharing only a word ('Bertin Environics' / 'Bertin Exensor')
+    stay apart."""
+    building = "2020 W Roosevelt Rd"
+    rows = [{"company_name": name, "address": building} for name in (
+        "Granny's Daycare Center", "Kiddie Korner", "Little Elite Academy", "Bertin Environics", "Bertin Exensor",
+        "Carole Robertson Center For Learning - Carole Robertson Center CTR 2020",
+        "Carole Robertson Center Roosevelt")]
+    leads = _leads(rows)
+    assert leads[5] == leads[6], leads
+    assert len(set(leads)) == 6, leads
+
+
+def test_saint_and_st_in_a_street_name_are_one_site():
+    """'5534 S SAINT LOUIS AVE' and '5534 S. St Louis' are one site (St. = Saint before a name);
+    another street at that number is still another site."""
+    leads = _leads([
+        {"company_name": "Sandoval Elementary", "address": "5534 S SAINT LOUIS AVE"},
+        {"company_name": "Sandoval Elementary", "address": "5534 S. St Louis"},
+        {"company_name": "Pirie Elementary", "address": "650 E. 85th St"},
+        {"company_name": "Pirie Elementary", "address": "650 S. Saint Lawrence Ave"},
+    ])
+    assert leads[0] == leads[1] and leads[2] != leads[3], leads
+
+
+def test_a_site_named_inside_its_operator_s_name_at_one_address_is_one_lead():
+    """'Marcy Newberry Association - South Harper Montessori' and 'South Harper Montessori
+    School' at one building share the site's name ('south harper', 'harper montessori'): one
+    lead, though their first words differ; a tenant sharing one word ('Harper Dental') does not."""
+    building = "8358 S Stony Island Ave"
+    rows = [{"company_name": name, "address": building} for name in (
+        "Granny's Daycare Center", "Kiddie Korner", "Little Elite Academy", "Harper Dental Clinic",
+        "Marcy Newberry Association - South Harper Montessori", "South Harper Montessori School")]
+    leads = _leads(rows)
+    assert leads[4] == leads[5], leads
+    assert len(set(leads)) == 5, leads
+
+
+def test_a_name_followed_by_its_initials_after_a_dash_is_the_name():
+    """'Research Electronics International - REI' is the name and its initials, one lead with
+    'Research Electronics International (REI)'; a site after a dash ('Chicago Commons - NEW
+    CITY') is part of the name."""
+    cores = parse_names(["Research Electronics International - REI", "Research Electronics International (REI)",
+                         "Chicago Commons - NEW CITY"])["core"].tolist()
+    assert cores[0] == cores[1] == "research electronic international"
+    assert cores[2] == "chicago common new city"

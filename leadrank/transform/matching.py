@@ -585,6 +585,8 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
 
 _NAMED_STREET = re.compile(r"[a-z]{3}")
 _NUMERAL = re.compile(r"^(?:\d+|[ivx]+)$")
+# Words, with a number glued to a word's end split off: 'CC1' is the site 'CC' numbered 1.
+_WORD_OR_NUMBER = re.compile(r"[^\W\d_]+|\d+")
 
 
 def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -595,7 +597,7 @@ def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & names.words[i] & names.words[j])
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
-        x, y = set(a.split()), set(b.split())
+        x, y = set(_WORD_OR_NUMBER.findall(a)), set(_WORD_OR_NUMBER.findall(b))
         out[pos] = x != y and (x < y or y < x or (bool(x - y) and bool(y - x)
                                                    and all(_NUMERAL.match(w) for w in x ^ y)))
     return out
@@ -610,6 +612,19 @@ def _siblings(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> 
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
         x, y = set(a.split()), set(b.split())
         out[pos] = bool(x - y) and bool(y - x)
+    return out
+
+
+def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs of Latin names that share two words in a row: one operator's name and two of its
+    sites' ('Carole Robertson Center for Learning - … CTR 2020' / 'Carole Robertson Center
+    Roosevelt'), or one site's name under its operator's ('Marcy Newberry Association - South
+    Harper Montessori' / 'South Harper Montessori School')."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & names.words[i] & names.words[j])
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        x, y = a.split(), b.split()
+        out[pos] = not set(zip(x, x[1:])).isdisjoint(zip(y, y[1:]))
     return out
 
 
@@ -666,7 +681,12 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
     # A country for a name (a national pavilion, a delegation) is in many companies' names.
     feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & ~f.country_name[i] & ~f.country_name[j]
-    feats["name≠"] = comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
+    # One site and one telephone line: an operator and the site it runs under another name
+    # ('Bethel New Life - Molade Child Development Center' / 'Mary Crane Center (Molade Child
+    # Dev.)'), not two companies whose names disagree.
+    one_line = feats["address"] & (feats["phone"] | feats["phone~"])
+    feats["name≠"] = (comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
+                      & ~one_line)
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
     city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
@@ -687,7 +707,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # An address that many differently named records give (a business centre, a registered
     # agent) says little of two records whose names do not agree either: without a plausible
     # name it counts by its share, as a shared switchboard does; with one it counts whole.
-    site_weight = np.where(sim >= cfg.name_weak, 1.0, _shared(f.site_share, i))
+    site_weight = np.where((sim >= cfg.name_weak) | _one_operator(f.core_names, i, j, feats["address"] & (sim < cfg.name_weak)),
+                           1.0, _shared(f.site_share, i))
     # 'Dorothy Sutton Branch' is a branch by its name's end; 'Dorothy Sutton Branch Head Start'
     # carries the same word inside its name: the same branch, no branch-against-head-office.
     feats["branch≠"] = (f.branch[i] != f.branch[j]) & ~np.where(f.branch[i], f.branch_word[j], f.branch_word[i])

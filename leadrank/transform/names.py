@@ -203,6 +203,7 @@ _GLUED = r"^(?P<rest>.+?)\s*,\s*(?P<place>[^\W\d_][^,.()&/\d]{1,40})$"
 # with the name's trailing punctuation ('… s. r. o' at the end of a name).
 _SPACED = r"(?i)\b([a-z])\. ([a-z])(?:\.|$)"
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]{1,7}$")
+_DASHED = r"^(?P<rest>.+?)\s+[-–]\s+(?P<place>[A-Z][A-Z0-9&]{1,7})$"
 _BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
 _ENDS_IN_FORM = r"(?i)[\s,]" + _EN_FORMS + r"\.?$"
@@ -254,6 +255,15 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
         mask = np.zeros(len(name), dtype=bool)
         mask[rows[expanded]] = True
         name = pc.replace_with_mask(name, pa.array(mask), place.filter(pa.array(mask)))
+    # 'Research Electronics International - REI': the name and, after a dash, its own initials.
+    found, (rest, place) = extract_where(name, _DASHED, ("rest", "place"), where=where)
+    if found.any():
+        rows = np.flatnonzero(found)
+        spelled = np.asarray([_spells(p, r) for p, r in zip(place.take(pa.array(rows)).to_pylist(),
+                                                             rest.take(pa.array(rows)).to_pylist(), strict=True)], dtype=bool)
+        mask = np.zeros(len(name), dtype=bool)
+        mask[rows[spelled]] = True
+        name = pc.replace_with_mask(name, pa.array(mask), rest.filter(pa.array(mask)))
     found, (rest, place) = extract_where(name, _GLUED, ("rest", "place"), where=where)
     if not found.any():
         return name

@@ -34,6 +34,7 @@ from leadrank.transform.regions import regions
 _ADDRESS_ABBREVIATIONS = {
     "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr", "place": "pl",
     "suite": "ste", "north": "n", "south": "s", "east": "e", "west": "w", "building": "bldg", "floor": "fl",
+    "saint": "st",  # St Louis Ave / Saint Louis Avenue, St Kilda Rd
 }
 
 
