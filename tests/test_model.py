@@ -254,9 +254,14 @@ def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
     assert narrow.output.count("│ government · ") == 3
 
 
-def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(tmp_path):
-    """The model runs once per distinct feature vector; every lead still gets its own answer."""
+@pytest.mark.parametrize("chunk", [100_000, 3])
+def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(monkeypatch, chunk):
+    """The model runs once per distinct feature vector, on variants gathered into chunks (3: every
+    feature's variants are predicted apart); every lead still gets its own answer."""
+    from leadrank.scoring import model
     from leadrank.scoring.model import _as_frame, feature_effects, predict
+
+    monkeypatch.setattr(model, "PREDICT_CHUNK_ROWS", chunk)
 
     rng = np.random.default_rng(3)
     n = 400

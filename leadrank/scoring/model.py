@@ -465,7 +465,8 @@ def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray,
     own value raises its score — and whether the lead's value is above the typical one
     (numeric features; NaN for categories and missing values). The typical values are those
     of all leads (`typical_values`; given, when `frame` holds only some leads); the predictions
-    run once per distinct feature vector, in one call."""
+    run once per distinct feature vector, in calls of about PREDICT_CHUNK_ROWS variants: at a
+    million leads every feature's variants at once were a frame of many million rows."""
     assert result.pipeline is not None
     X = _as_frame(frame, result.numeric, result.categorical)
     if typical is None:
@@ -476,7 +477,19 @@ def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray,
     base_distinct = np.empty(len(distinct))
     base_distinct[row] = base
     effects = np.zeros((len(features), len(distinct)))
-    variants, where = [], []
+    variants: list[pd.DataFrame] = []
+    where: list[tuple[int, np.ndarray]] = []
+
+    def occlude() -> None:
+        """Predict the variants gathered so far and record their effects."""
+        occluded = _predict_in_chunks(result.pipeline, pd.concat(variants, ignore_index=True))
+        start = 0
+        for (k, rows), variant in zip(where, variants, strict=True):
+            effects[k, rows] = base_distinct[rows] - occluded[start:start + len(variant)]
+            start += len(variant)
+        variants.clear()
+        where.clear()
+
     for k, col in enumerate(features):
         if col in result.numeric:
             above[col] = (X[col] > typical[col]).where(X[col].notna() & (X[col] != typical[col]))
@@ -488,12 +501,10 @@ def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray,
         if (~same).any():
             variants.append(distinct[~same].assign(**{col: typical[col]}))
             where.append((k, np.flatnonzero(~same)))
+            if sum(len(v) for v in variants) >= PREDICT_CHUNK_ROWS:
+                occlude()
     if variants:
-        occluded = _predict_in_chunks(result.pipeline, pd.concat(variants, ignore_index=True))
-        start = 0
-        for (k, rows), variant in zip(where, variants, strict=True):
-            effects[k, rows] = base_distinct[rows] - occluded[start:start + len(variant)]
-            start += len(variant)
+        occlude()
     return pd.DataFrame(effects[:, row].T, index=frame.index, columns=features), above
 
 
