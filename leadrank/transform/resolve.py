@@ -89,7 +89,9 @@ def resolve(
     # resolved as it is within the whole (the incremental mode relies on that). Only the columns
     # matching reads are put in that order; the results are put back in the frame's.
     order = np.argsort(pd.factorize(frame["record_key"].to_numpy(dtype=object), sort=True)[0], kind="stable")
-    ordered = frame[[*dict.fromkeys(["record_key", "prev_lead_id", "_tonight", *MATCHED_COLUMNS])]].take(order)
+    ordered = frame[[*dict.fromkeys(["record_key", "prev_lead_id", "_tonight", *MATCHED_COLUMNS])]]
+    if not np.array_equal(order, np.arange(n)):  # rows already in that order (`leadrank dedupe`) are not copied
+        ordered = ordered.take(order)
     ordered = ordered.reset_index(drop=True)
     reason = _why_full(ordered, cfg, base)
     taken = set(taken_ids or ())
