@@ -64,3 +64,14 @@ def test_per_distinct_and_joined_give_the_row_by_row_values():
     expected = (pd.Series(mixed, dtype=object) + "|" + pd.Series(other, dtype=object)).to_numpy(dtype=object)
     assert [x if isinstance(x, str) else None for x in _joined(mixed, "|", other)] == \
         [x if isinstance(x, str) else None for x in expected]
+
+
+def test_a_resolution_without_state_gives_the_same_leads(frame):
+    """`leadrank dedupe` keeps no state and lets the key strings go before matching: same leads."""
+    from leadrank.config import ResolutionConfig
+    from leadrank.transform.resolve import resolve
+
+    kept, dropped = resolve(frame, ResolutionConfig()), resolve(frame, ResolutionConfig(), with_state=False)
+    assert kept.state is not None and dropped.state is None
+    assert list(kept.records["lead_id"]) == list(dropped.records["lead_id"])
+    assert list(kept.records["match_evidence"]) == list(dropped.records["match_evidence"])

@@ -287,7 +287,9 @@ class Features:
     """The columns matching compares, each as integer codes (-1 = missing) or arrays.
 
     `stats` (STAT_COLUMNS for these rows) replaces the statistics of the frame itself: the
-    incremental mode builds features for a part of the population with the whole one's."""
+    incremental mode builds features for a part of the population with the whole one's. `keys`
+    (KEY_COLUMNS as strings) serve the statistics, the sort order and the resolution state; a
+    resolution that keeps no state drops them (None) before matching."""
 
     def __init__(self, frame: pd.DataFrame, limit: int = 3, stats: pd.DataFrame | None = None):
         self.n = len(frame)
@@ -517,12 +519,17 @@ def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tup
 def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
     n = f.n
-    parts = [job() for job in block_keys(f, cfg).values()]
-    left = np.concatenate([p[0] for p in parts])
-    right = np.concatenate([p[1] for p in parts])
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    ok = lo != hi
-    codes = np.sort(pd.unique(lo[ok] * n + hi[ok]))  # hash out repeats first: sorting all of them costs more
+
+    def pair_codes(job: Callable[[], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        # One code per pair, repeats hashed out key by key: a million records' blocks hold
+        # millions of pairs, and (left, right) of every key at once weighed several hundred MB.
+        left, right = job()
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        ok = lo != hi
+        return pd.unique(lo[ok] * n + hi[ok])
+
+    # Hash out repeats first: sorting all of them costs more.
+    codes = np.sort(pd.unique(np.concatenate([pair_codes(job) for job in block_keys(f, cfg).values()])))
     return codes // n, codes % n
 
 

@@ -131,6 +131,9 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
                              State | None]:
     n = len(frame)
     features = Features(frame, cfg.shared_key_names)
+    keep_state = with_state and not cfg.learned
+    if not keep_state:  # past the statistics and the sort order only the state reads the key strings
+        features.keys = None
     left, right = candidate_pairs(features, cfg)
     pairs = score_pairs(features, left, right, cfg)
     model = None
@@ -153,7 +156,7 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
     match = pairs.score >= cfg.match_threshold
     stats = {"candidate_pairs": int(len(left)), "matched_pairs": int(match.sum()), "re_resolved": n}
     state = None
-    if with_state and not cfg.learned:
+    if keep_state:
         component = component_names(n, left[match], right[match], keys)
         state = state_of(frame, features.keys, features.stats, words_of(features.core), component, features.order)
     return frame, events, stats, model, state
