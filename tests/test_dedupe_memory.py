@@ -75,3 +75,22 @@ def test_a_resolution_without_state_gives_the_same_leads(frame):
     assert kept.state is not None and dropped.state is None
     assert list(kept.records["lead_id"]) == list(dropped.records["lead_id"])
     assert list(kept.records["match_evidence"]) == list(dropped.records["match_evidence"])
+
+
+def test_name_similarity_in_parts_equals_one_call(monkeypatch):
+    """rapidfuzz is given CPDIST_PAIRS pairs at a time (its copies of every string were the
+    dedupe step's peak at a million records): the same scores as one call over every pair."""
+    from rapidfuzz import fuzz, process
+
+    from leadrank.transform import matching
+
+    names = matching.Names(np.array(["huaqiang", "hua qiang", "foo trading", None, "foo tradng", "bar"], dtype=object))
+    i, j = np.array([0, 0, 2, 3, 1, 5, 2]), np.array([1, 2, 4, 4, 0, 5, 2])
+    whole = matching._similarity(names, i, names, j)
+    monkeypatch.setattr(matching, "CPDIST_PAIRS", 2)
+    calls = []
+    real = process.cpdist
+    monkeypatch.setattr(process, "cpdist", lambda a, b, **kw: calls.append(len(a)) or real(a, b, **kw))
+    assert list(matching._similarity(names, i, names, j)) == list(whole)
+    assert max(calls) <= 2
+    assert whole[3] == -1 and whole[5] == 100 and whole[0] == fuzz.ratio("huaqiang", "huaqiang")

@@ -587,16 +587,28 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
     if not ok.any():
         return out
     i, j = i[ok], j[ok]
-    compact = process.cpdist(list(a.compact[i]), list(b.compact[j]),
-                             scorer=fuzz.partial_ratio if contained else fuzz.ratio, workers=-1, dtype=np.float32)
+    compact = _cpdist(a.compact, i, b.compact, j, fuzz.partial_ratio if contained else fuzz.ratio)
     if contained:
         compact = np.where(np.minimum(a.length[i], b.length[j]) >= 5, compact, 0)
     words = np.flatnonzero(a.words[i] | b.words[j])  # single words: token ratios equal the plain one
     if len(words):
         scorer = fuzz.token_set_ratio if contained else fuzz.token_sort_ratio
-        compact[words] = np.maximum(compact[words], process.cpdist(
-            list(a.text[i[words]]), list(b.text[j[words]]), scorer=scorer, workers=-1, dtype=np.float32))
+        compact[words] = np.maximum(compact[words], _cpdist(a.text, i[words], b.text, j[words], scorer))
     out[ok] = compact
+    return out
+
+
+CPDIST_PAIRS = 250_000  # pairs per rapidfuzz call
+
+
+def _cpdist(a: np.ndarray, i: np.ndarray, b: np.ndarray, j: np.ndarray, scorer: Callable[..., float]) -> np.ndarray:
+    """scorer(a[i], b[j]) of every pair (float32), in parallel C++, CPDIST_PAIRS at a time:
+    rapidfuzz copies every string it is given, and the millions of pairs of a million records
+    at once cost several hundred MB for a moment (the dedupe step's peak)."""
+    out = np.empty(len(i), dtype=np.float32)
+    for k in range(0, len(i), CPDIST_PAIRS):
+        part = slice(k, k + CPDIST_PAIRS)
+        out[part] = process.cpdist(list(a[i[part]]), list(b[j[part]]), scorer=scorer, workers=-1, dtype=np.float32)
     return out
 
 
