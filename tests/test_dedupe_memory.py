@@ -94,3 +94,26 @@ def test_name_similarity_in_parts_equals_one_call(monkeypatch):
     assert list(matching._similarity(names, i, names, j)) == list(whole)
     assert max(calls) <= 2
     assert whole[3] == -1 and whole[5] == 100 and whole[0] == fuzz.ratio("huaqiang", "huaqiang")
+
+
+def test_survivorship_order_copies_the_records_once():
+    """Golden records sort a million resolved records: the sort's copy is the only one (a deep
+    copy before it held a third copy of every column at the dedupe step's peak), and the
+    caller's frame is left as it was."""
+    import tracemalloc
+
+    from leadrank.transform.golden import survivorship_order
+
+    n = 200_000
+    records = pd.DataFrame({"lead_id": np.arange(n) % 1000, "source": "s", "source_kind": "exhibition",
+                            "seen_tonight": True, "record_key": np.arange(n)[::-1],
+                            **{c: None for c in ["website", "phone", "email", "address", "uscc"]},
+                            **{f"payload{k}": np.arange(n, dtype=np.int64) for k in range(8)}})
+    size = records.memory_usage(index=False).sum()
+    tracemalloc.start()
+    ordered = survivorship_order(records, {})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.7 * size  # with the deep copy 2.2 times
+    assert list(records.columns)[-1] == "payload7" and "_trust" in ordered.columns
+    assert list(ordered["record_key"][:2]) == [999, 1999]  # lead 0, ties by record key
