@@ -148,7 +148,7 @@ def _split_industry(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _trade_names(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(trade name, industry in English, pinyin of the trade name) of each core name."""
     brand, industry = _split_industry(cores)
-    return brand, industry, transliterate(brand)
+    return brand, industry, _per_distinct(brand, transliterate)
 
 
 @lru_cache(maxsize=1)
@@ -201,12 +201,12 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     street = text_objects(found[1])
     whole = text_objects(text)
     parsed = latin & ~pd.isna(street)
-    site = np.where(parsed, pd.Series(number, dtype=object) + " " + pd.Series(street, dtype=object), whole)
+    site = np.where(parsed, _joined(number, " ", street), whole)
     site[(site == "") | pd.isna(site)] = None
     house = np.full(len(text), -1, dtype=np.int64)
     house[parsed] = [int(x[:9]) for x in number[parsed]]
     rest = pc.replace_substring_regex(pc.replace_substring_regex(text, r"^\d+[a-z]?(?: \d{1,2})? ", ""), " ", "")
-    return site, np.where(parsed, street, None), house, np.asarray(rest.to_pylist(), dtype=object)
+    return site, np.where(parsed, street, None), house, text_objects(rest)
 
 
 # The per-record keys that blocking and the population statistics read (strings, None when
@@ -287,17 +287,19 @@ class Features:
     """The columns matching compares, each as integer codes (-1 = missing) or arrays.
 
     `stats` (STAT_COLUMNS for these rows) replaces the statistics of the frame itself: the
-    incremental mode builds features for a part of the population with the whole one's."""
+    incremental mode builds features for a part of the population with the whole one's. `keys`
+    (KEY_COLUMNS as strings) serve the statistics, the sort order and the resolution state; a
+    resolution that keeps no state drops them (None) before matching."""
 
     def __init__(self, frame: pd.DataFrame, limit: int = 3, stats: pd.DataFrame | None = None):
         self.n = len(frame)
         valid = frame["uscc_valid"].to_numpy(dtype=bool)
-        cores = frame["name_core"].to_numpy(dtype=object)
+        cores = _objects(frame["name_core"])
         self.core = cores
         self.alt = frame["name_alt_core"].to_numpy(dtype=object)
         # Independent column work, mostly in Arrow kernels and pandas' hashing (which release
         # the GIL): two threads.
-        uscc = frame["uscc_norm"].where(valid, None)
+        uscc = pd.Series(_objects(frame["uscc_norm"].where(valid, None)), dtype=object)
         with ThreadPoolExecutor(max_workers=2) as pool:
             jobs = {
                 "industry": pool.submit(_trade_names, cores),
@@ -323,14 +325,14 @@ class Features:
         self.street_text = np.asarray([x if isinstance(x, str) else "" for x in street], dtype=object)
         self.street = _codes(street)
         # Cities outside China keep their source's spelling: 'Toronto' and 'TORONTO' are one.
-        city = frame["city_norm"].str.casefold()
+        city = pd.Series(_per_distinct(frame["city_norm"], _casefold), dtype=object)
         self.city = _codes(city)
         self.country = _codes(frame["country_iso2"])
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
         self.branch_word = np.asarray(pd.Series(cores, dtype=object).str.contains(r"\bbranch\b", na=False), dtype=bool)
         self.form_bits = _form_bits(frame["legal_form"])
         self.form = _codes(frame["legal_form"].str.casefold())
-        self.lang = frame["name_lang"].fillna("").to_numpy(dtype=object)
+        self.lang = _objects(frame["name_lang"].fillna(""))
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
         _, industry, self.translit = done["industry"]
         self.core_names, self.alt_names = done["core_names"], done["alt_names"]
@@ -339,12 +341,12 @@ class Features:
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
         self.industry_text = industry
         # One key for both languages: pinyin of the trade name and the industry in English.
-        key = pd.Series(self.translit, dtype=object) + "|" + pd.Series(industry, dtype=object)
+        key = pd.Series(_joined(self.translit, "|", industry), dtype=object)
         key = key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None)
         self.translit_key = _codes(key)
         self.keys = object_frame({
-            "uscc": _none(uscc), "domain": _none(frame["domain"]), "phone": _none(frame["phone_e164"]),
-            "phone_local": _none(done["phone_local"]), "email": _none(frame["email_norm"]), "site": _none(site),
+            "uscc": _none(uscc), "domain": _none(_objects(frame["domain"])), "phone": _none(_objects(frame["phone_e164"])),
+            "phone_local": _none(done["phone_local"]), "email": _none(_objects(frame["email_norm"])), "site": _none(site),
             "core": _none(cores), "alt": _none(self.alt), "translit_key": _none(key), "city": _none(city),
             "country": _none(frame["country_iso2"]), "zh": self.lang == "zh"})
         stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
@@ -365,6 +367,42 @@ def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     convert it to Arrow strings, and every later to_numpy back)."""
     return pd.DataFrame({name: pd.Series(values, dtype=object if np.asarray(values).dtype == object else None)
                          for name, values in columns.items()})
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    """`column.to_numpy(dtype=object)` with one Python string per distinct value: converted row
+    by row, a million rows of Arrow text make a string object per row, and the features keep them."""
+    if column.dtype == object or not pd.api.types.is_string_dtype(column.dtype):
+        return column.to_numpy(dtype=object)
+    out = text_objects(pa.array(column.array, type=pa.string()))
+    out[pd.isna(out)] = column.dtype.na_value
+    return out
+
+
+def _per_distinct(values: np.ndarray | pd.Series, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """`fn` (object array → object array of the same length, element by element) of `values`,
+    computed once per distinct value, the rows that carry one sharing its result: a string per
+    distinct value instead of one per row. `fn` sees missing values as None."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    distinct = np.empty(len(uniques) + 1, dtype=object)  # the last, None: missing (code -1)
+    distinct[:-1] = uniques
+    return np.asarray(fn(distinct), dtype=object)[codes]
+
+
+def _joined(a: np.ndarray, sep: str, b: np.ndarray) -> np.ndarray:
+    """a + sep + b of each row (NaN where either is missing, as pandas gives), each distinct
+    pair joined once and its string shared by the rows that carry that pair."""
+    code_a, distinct_a = pd.factorize(np.asarray(a, dtype=object))
+    code_b, distinct_b = pd.factorize(np.asarray(b, dtype=object))
+    width = len(distinct_b) + 1
+    code, pairs = pd.factorize((code_a + 1).astype(np.int64) * width + (code_b + 1))
+    first = np.r_[np.nan, distinct_a].astype(object)[pairs // width]  # code 0: missing
+    second = np.r_[np.nan, distinct_b].astype(object)[pairs % width]
+    return (pd.Series(first, dtype=object) + sep + pd.Series(second, dtype=object)).to_numpy(dtype=object)[code]
+
+
+def _casefold(values: np.ndarray) -> np.ndarray:
+    return np.asarray([v.casefold() if isinstance(v, str) else None for v in values], dtype=object)
 
 
 def _none(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -481,12 +519,17 @@ def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tup
 def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
     n = f.n
-    parts = [job() for job in block_keys(f, cfg).values()]
-    left = np.concatenate([p[0] for p in parts])
-    right = np.concatenate([p[1] for p in parts])
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    ok = lo != hi
-    codes = np.sort(pd.unique(lo[ok] * n + hi[ok]))  # hash out repeats first: sorting all of them costs more
+
+    def pair_codes(job: Callable[[], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        # One code per pair, repeats hashed out key by key: a million records' blocks hold
+        # millions of pairs, and (left, right) of every key at once weighed several hundred MB.
+        left, right = job()
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        ok = lo != hi
+        return pd.unique(lo[ok] * n + hi[ok])
+
+    # Hash out repeats first: sorting all of them costs more.
+    codes = np.sort(pd.unique(np.concatenate([pair_codes(job) for job in block_keys(f, cfg).values()])))
     return codes // n, codes % n
 
 
@@ -510,14 +553,28 @@ class Names:
 
     def __init__(self, values: np.ndarray):
         text = _arrow(values)
-        self.text = text_objects(text)
+        self.text = _text_of(values, text)
         compact = pc.replace_substring(text, " ", "")
-        self.compact = text_objects(compact)
+        # A name without spaces is its own compact form: the same string object, not a copy.
+        self.compact = self.text.copy()
+        spaced = np.asarray(pc.match_substring(text, " "), dtype=bool)
+        self.compact[spaced] = text_objects(compact.filter(pa.array(spaced)))
         self.length = np.asarray(pc.utf8_length(compact))
-        self.words = np.asarray(pc.match_substring(text, " "), dtype=bool)
+        self.words = spaced
         # Word count and first word (as a code): cheap filters before word-by-word comparisons.
         self.n_words = np.asarray(pc.count_substring(text, " "), dtype=np.int64) + 1
         self.first_word = _codes(text_objects(pc.list_element(pc.utf8_split_whitespace(text), 0)))
+
+
+def _text_of(values: np.ndarray, text: pa.Array) -> np.ndarray:
+    """The strings of `text` (= _arrow(values)) as objects: `values`' own string objects, '' where
+    missing, when every value is a string or missing; else one new string per distinct value."""
+    values = np.asarray(values, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return text_objects(text)
+    out = values.copy()
+    out[pd.isna(values)] = ""
+    return out
 
 
 def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: bool = False) -> np.ndarray:
@@ -530,16 +587,28 @@ def _similarity(a: Names, i: np.ndarray, b: Names, j: np.ndarray, contained: boo
     if not ok.any():
         return out
     i, j = i[ok], j[ok]
-    compact = process.cpdist(list(a.compact[i]), list(b.compact[j]),
-                             scorer=fuzz.partial_ratio if contained else fuzz.ratio, workers=-1, dtype=np.float32)
+    compact = _cpdist(a.compact, i, b.compact, j, fuzz.partial_ratio if contained else fuzz.ratio)
     if contained:
         compact = np.where(np.minimum(a.length[i], b.length[j]) >= 5, compact, 0)
     words = np.flatnonzero(a.words[i] | b.words[j])  # single words: token ratios equal the plain one
     if len(words):
         scorer = fuzz.token_set_ratio if contained else fuzz.token_sort_ratio
-        compact[words] = np.maximum(compact[words], process.cpdist(
-            list(a.text[i[words]]), list(b.text[j[words]]), scorer=scorer, workers=-1, dtype=np.float32))
+        compact[words] = np.maximum(compact[words], _cpdist(a.text, i[words], b.text, j[words], scorer))
     out[ok] = compact
+    return out
+
+
+CPDIST_PAIRS = 250_000  # pairs per rapidfuzz call
+
+
+def _cpdist(a: np.ndarray, i: np.ndarray, b: np.ndarray, j: np.ndarray, scorer: Callable[..., float]) -> np.ndarray:
+    """scorer(a[i], b[j]) of every pair (float32), in parallel C++, CPDIST_PAIRS at a time:
+    rapidfuzz copies every string it is given, and the millions of pairs of a million records
+    at once cost several hundred MB for a moment (the dedupe step's peak)."""
+    out = np.empty(len(i), dtype=np.float32)
+    for k in range(0, len(i), CPDIST_PAIRS):
+        part = slice(k, k + CPDIST_PAIRS)
+        out[part] = process.cpdist(list(a[i[part]]), list(b[j[part]]), scorer=scorer, workers=-1, dtype=np.float32)
     return out
 
 

@@ -89,7 +89,9 @@ def resolve(
     # resolved as it is within the whole (the incremental mode relies on that). Only the columns
     # matching reads are put in that order; the results are put back in the frame's.
     order = np.argsort(pd.factorize(frame["record_key"].to_numpy(dtype=object), sort=True)[0], kind="stable")
-    ordered = frame[[*dict.fromkeys(["record_key", "prev_lead_id", "_tonight", *MATCHED_COLUMNS])]].take(order)
+    ordered = frame[[*dict.fromkeys(["record_key", "prev_lead_id", "_tonight", *MATCHED_COLUMNS])]]
+    if not np.array_equal(order, np.arange(n)):  # rows already in that order (`leadrank dedupe`) are not copied
+        ordered = ordered.take(order)
     ordered = ordered.reset_index(drop=True)
     reason = _why_full(ordered, cfg, base)
     taken = set(taken_ids or ())
@@ -129,6 +131,9 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
                              State | None]:
     n = len(frame)
     features = Features(frame, cfg.shared_key_names)
+    keep_state = with_state and not cfg.learned
+    if not keep_state:  # past the statistics and the sort order only the state reads the key strings
+        features.keys = None
     left, right = candidate_pairs(features, cfg)
     pairs = score_pairs(features, left, right, cfg)
     model = None
@@ -151,7 +156,7 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
     match = pairs.score >= cfg.match_threshold
     stats = {"candidate_pairs": int(len(left)), "matched_pairs": int(match.sum()), "re_resolved": n}
     state = None
-    if with_state and not cfg.learned:
+    if keep_state:
         component = component_names(n, left[match], right[match], keys)
         state = state_of(frame, features.keys, features.stats, words_of(features.core), component, features.order)
     return frame, events, stats, model, state

@@ -1,0 +1,119 @@
+"""The dedupe features hold one Python string per distinct value, not one per row (issue 19:
+a million records in 2.5 GiB), and hold exactly the values a row-by-row conversion gives."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadrank.transform.matching import Features, transliterate
+from leadrank.transform.normalise import normalise_records
+from tests.test_resolve import _records
+
+ROWS = 60
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    rows = [{"company_name": ["Foo Trading Co., Ltd.", "深圳市华强电子有限公司", "Bar Systems GmbH"][i % 3],
+             "city": ["Toronto", "TORONTO", "深圳"][i % 3], "country": "CA" if i % 3 != 1 else "CN",
+             "address": f"{i % 4 + 1} Main St", "phone": f"+1 416 555 01{i % 5:02d}",
+             "email": f"sales{i % 6}@foo{i % 6}.com"} for i in range(ROWS)]
+    return normalise_records(_records(rows)).reset_index(drop=True)
+
+
+def _objects_per_value(values) -> tuple[int, int]:
+    values = np.asarray(values, dtype=object)
+    strings = [v for v in values if isinstance(v, str)]
+    return len({id(v) for v in strings}), len(set(strings))
+
+
+@pytest.mark.parametrize("column", ["lang", "translit", "street_run"])
+def test_feature_text_is_one_object_per_distinct_value(frame, column):
+    objects, distinct = _objects_per_value(getattr(Features(frame), column))
+    assert objects == distinct
+
+
+@pytest.mark.parametrize("column", ["uscc", "phone", "email", "city", "translit_key", "site", "core"])
+def test_key_columns_are_one_object_per_distinct_value(frame, column):
+    objects, distinct = _objects_per_value(Features(frame).keys[column])
+    assert objects == distinct
+
+
+def test_name_text_shares_the_core_strings(frame):
+    f = Features(frame)
+    assert all(t is c for t, c in zip(f.core_names.text, f.core, strict=True) if isinstance(c, str))
+    spaced = f.core_names.words
+    assert all(c is t for c, t in zip(f.core_names.compact[~spaced], f.core_names.text[~spaced], strict=True))
+    assert list(f.core_names.compact) == [t.replace(" ", "") for t in f.core_names.text]
+
+
+def test_features_hold_the_values_a_row_by_row_conversion_gives(frame):
+    f = Features(frame)
+    assert list(f.lang) == list(frame["name_lang"].fillna("").to_numpy(dtype=object))
+    assert list(f.keys["city"]) == [c.casefold() if isinstance(c, str) else None for c in frame["city_norm"]]
+    assert list(f.keys["phone"]) == [p if isinstance(p, str) else None for p in frame["phone_e164"]]
+
+
+
+def test_per_distinct_and_joined_give_the_row_by_row_values():
+    from leadrank.transform.matching import _joined, _per_distinct
+
+    mixed = np.array(["a", None, "b", "a", np.nan], dtype=object)
+    assert list(_per_distinct(mixed, transliterate)) == list(transliterate(mixed))
+    other = np.array(["x", "y", None, "x", "y"], dtype=object)
+    expected = (pd.Series(mixed, dtype=object) + "|" + pd.Series(other, dtype=object)).to_numpy(dtype=object)
+    assert [x if isinstance(x, str) else None for x in _joined(mixed, "|", other)] == \
+        [x if isinstance(x, str) else None for x in expected]
+
+
+def test_a_resolution_without_state_gives_the_same_leads(frame):
+    """`leadrank dedupe` keeps no state and lets the key strings go before matching: same leads."""
+    from leadrank.config import ResolutionConfig
+    from leadrank.transform.resolve import resolve
+
+    kept, dropped = resolve(frame, ResolutionConfig()), resolve(frame, ResolutionConfig(), with_state=False)
+    assert kept.state is not None and dropped.state is None
+    assert list(kept.records["lead_id"]) == list(dropped.records["lead_id"])
+    assert list(kept.records["match_evidence"]) == list(dropped.records["match_evidence"])
+
+
+def test_name_similarity_in_parts_equals_one_call(monkeypatch):
+    """rapidfuzz is given CPDIST_PAIRS pairs at a time (its copies of every string were the
+    dedupe step's peak at a million records): the same scores as one call over every pair."""
+    from rapidfuzz import fuzz, process
+
+    from leadrank.transform import matching
+
+    names = matching.Names(np.array(["huaqiang", "hua qiang", "foo trading", None, "foo tradng", "bar"], dtype=object))
+    i, j = np.array([0, 0, 2, 3, 1, 5, 2]), np.array([1, 2, 4, 4, 0, 5, 2])
+    whole = matching._similarity(names, i, names, j)
+    monkeypatch.setattr(matching, "CPDIST_PAIRS", 2)
+    calls = []
+    real = process.cpdist
+    monkeypatch.setattr(process, "cpdist", lambda a, b, **kw: calls.append(len(a)) or real(a, b, **kw))
+    assert list(matching._similarity(names, i, names, j)) == list(whole)
+    assert max(calls) <= 2
+    assert whole[3] == -1 and whole[5] == 100 and whole[0] == fuzz.ratio("huaqiang", "huaqiang")
+
+
+def test_survivorship_order_copies_the_records_once():
+    """Golden records sort a million resolved records: the sort's copy is the only one (a deep
+    copy before it held a third copy of every column at the dedupe step's peak), and the
+    caller's frame is left as it was."""
+    import tracemalloc
+
+    from leadrank.transform.golden import survivorship_order
+
+    n = 200_000
+    records = pd.DataFrame({"lead_id": np.arange(n) % 1000, "source": "s", "source_kind": "exhibition",
+                            "seen_tonight": True, "record_key": np.arange(n)[::-1],
+                            **{c: None for c in ["website", "phone", "email", "address", "uscc"]},
+                            **{f"payload{k}": np.arange(n, dtype=np.int64) for k in range(8)}})
+    size = records.memory_usage(index=False).sum()
+    tracemalloc.start()
+    ordered = survivorship_order(records, {})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.7 * size  # with the deep copy 2.2 times
+    assert list(records.columns)[-1] == "payload7" and "_trust" in ordered.columns
+    assert list(ordered["record_key"][:2]) == [999, 1999]  # lead 0, ties by record key
