@@ -276,7 +276,8 @@ class ScoringConfig(Strict):
     liquidity_low: float = 0.10  # risk flag: current assets below this share of total assets
     liquidity_high: float = 0.98  # risk flag: almost everything current (shell or cash box)
     precision_top_share: float = 0.10  # "precision at top k" is measured on this share of leads
-    model_max_age_days: float = 8.0  # the nightly reuses a weekly-retrained model this young; 0 = never
+    # the nightly reuses a weekly retrain this young, and its own model while its outcomes are unchanged; 0 = never
+    model_max_age_days: float = 8.0
 
     @field_validator("tiers")
     @classmethod

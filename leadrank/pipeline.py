@@ -48,7 +48,6 @@ from leadrank.scoring.financials import load_financials
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
 from leadrank.transform.golden import as_text, golden_inputs, golden_records, golden_update
-from leadrank.transform.resolve import resolve
 from leadrank.transform.unusable import split_unusable
 from leadrank.warehouse import load, models, read
 from leadrank.warehouse.bulk import BATCH_ROWS
@@ -183,6 +182,7 @@ def normalise_cache() -> Path:
     parts = [(PACKAGE_DIR / "transform" / name).read_bytes() for name in
              ("normalise.py", "names.py", "regions.py", "contacts.py", "identifiers.py")]
     parts.append((PACKAGE_DIR / "countries.py").read_bytes())  # country names, shared with extraction
+    parts.append((PACKAGE_DIR / "transform" / "cn_area_places.json").read_bytes())  # landline area codes' places
     parts += [f"{lib}={metadata.version(lib)}".encode() for lib in
               ("phonenumbers", "tldextract", "cpca", "opencc-python-reimplemented", "pycountry")]
     return data_dir() / "cache" / f"normalised-{hashlib.sha256(b'|'.join(parts)).hexdigest()[:16]}.parquet"
@@ -238,7 +238,11 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     latest published one when this run began) left, made by the same resolution code and settings,
     only the neighbourhood of what changed is resolved again and only the golden records of leads
     whose records changed are rebuilt (leadrank.transform.incremental: the same files as a full
-    resolution); otherwise, and with learned weights, everything is."""
+    resolution); otherwise, and with learned weights, everything is. The resolver (its graph
+    clustering imports scipy.sparse: 0.15 CPU seconds) is imported here, not with the module, so
+    that the normalise, score and load processes do not pay for it."""
+    from leadrank.transform.resolve import resolve
+
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
@@ -293,8 +297,11 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     run when this one began), reusing the others' scores from its state, or every lead when there
     is no usable state or something every lead depends on changed (leadrank.scoring.incremental);
     `mode`, `leads_scored` and `reason` say which. Writes this run's state for the next night.
+    The model is a recent weekly retrain, else the latest night's own while the outcomes it was
+    trained on are tonight's (warehouse.models.nightly_model), else trained tonight.
     The scoring model (scikit-learn, 2.5 CPU seconds to import) is imported here, not with the
     module, so that the other steps' processes do not pay for it."""
+    from leadrank.scoring.priority import outcome_key as score_outcome_key
     from leadrank.scoring.priority import score_leads
 
     cfg = run_config(run_id)
@@ -314,15 +321,17 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     stored["lead_id"] = stored["lead_id"].map(lambda lead: absorbed.get(lead, lead))
     outcomes = pd.concat([stored, new_outcomes[stored.columns]], ignore_index=True).drop_duplicates()
     refused_stored = ""
+    trained_on = {"outcome_key": score_outcome_key(leads, outcomes, cfg.scoring)}
     try:
-        reuse = models.latest_model(engine, cfg.scoring.model_max_age_days)
+        reuse = (models.latest_model(engine, cfg.scoring.model_max_age_days)
+                 or models.nightly_model(engine, trained_on["outcome_key"], cfg.scoring.model_max_age_days))
     except ValueError as exc:  # a tampered, foreign or corrupt artifact: that model fails, the night goes on
         log.warning("%s", exc)
         reuse, refused_stored = None, f"stored model refused: {exc}; "
     base, no_base = base_state.scoring_base(engine, run_id)
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
-                         stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None, base=base,
-                         index=index)
+                         stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None,
+                         trained=reuse.training if reuse else None, base=base, index=index)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base
@@ -333,6 +342,8 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     model = {"status": result.stats["model"], "metrics": result.model.metrics, "source": "nightly",
              "reason": result.stats["model_reason"],
              "used_model_id": reuse.model_id if reuse else None}
+    if reuse is None:  # tonight's own model (or refusal, or cold start): what the next nights compare
+        model["trained_on"] = {**trained_on, "training_hash": result.training}
     artifact_sha = None
     if result.stats["model"] == "trained":
         model["artifact_path"] = str(files.root / "model.skops")

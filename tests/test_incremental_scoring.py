@@ -17,10 +17,11 @@ from leadrank.contracts import LEADS
 from leadrank.paths import DEMO_DIR
 from leadrank.run_files import RunFiles, read_json, write_frame
 from leadrank.scoring import incremental
-from leadrank.scoring.priority import features_of, score_leads, train_model
+from leadrank.scoring.priority import features_of, outcome_key, score_leads, train_model
 from leadrank.transform.names import name_cores
 from leadrank.warehouse import models
 from leadrank.warehouse.engine import make_engine
+from leadrank.warehouse.migrate import upgrade
 from tests.helpers import marts, run_pipeline, same_marts
 
 NO_STATEMENTS = pd.DataFrame(columns=["financials_source"])
@@ -35,10 +36,11 @@ def synthetic(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, 
     less do not move it."""
     rng = np.random.default_rng(seed)
     rows = []
-    for i in range(n):
-        name = f"{'华南' if i % 2 else '测试'}{i:04d}科技有限公司"
+    names = [f"{'华南' if i % 2 else '测试'}{i:04d}科技有限公司" for i in range(n)]
+    cores = name_cores(names)  # once for all names: twice per name cost seconds per test
+    for i, (name, core) in enumerate(zip(names, cores, strict=True)):
         rows.append({**dict.fromkeys(LEADS), "lead_id": f"L{i:04d}", "company_name": name, "company_name_zh": name,
-                     "name_core": name_cores([name])[0], "name_core_zh": name_cores([name])[0], "uscc_valid": False,
+                     "name_core": core, "name_core_zh": core, "uscc_valid": False,
                      "is_branch": False, "sources": "expo", "source_kinds": "exhibition",
                      "n_sources": 1 + int(i % 3 == 0), "n_records": 1 + int(i % 7 == 0), "exhibitions": int(rng.integers(0, 3)),
                      "phone": f"0755-{10000000 + i}" if i % 10 < 7 else None,
@@ -193,6 +195,56 @@ def test_a_new_model_rescores_every_lead(tmp_path):
     assert same.stats["mode"] == "incremental" and same.stats["leads_scored"] == 0
 
 
+def test_the_outcome_key_moves_with_the_outcomes_not_with_the_training_leads_features():
+    leads, _, outcomes = synthetic(n=40, seed=5)
+    cfg = ScoringConfig()
+    key = outcome_key(leads, outcomes, cfg)
+    moved = leads.assign(n_records=leads["n_records"] + 1, phone="0755-1")  # every training lead gained a record
+    assert outcome_key(moved, outcomes.iloc[::-1], cfg) == key  # and the CRM gave its rows in another order
+    flipped = outcomes.assign(outcome=outcomes["outcome"].where(outcomes.index != 0, "lost" if
+                                                                outcomes.loc[0, "outcome"] == "won" else "won"))
+    assert outcome_key(leads, flipped, cfg) != key
+    assert outcome_key(leads, outcomes.assign(outcome_date="2026-12-01"), cfg) != key
+    assert outcome_key(leads.iloc[2:], outcomes, cfg) != key  # a training lead gone (expired, merged away)
+    assert outcome_key(leads, outcomes, ScoringConfig(min_outcomes_per_class=3)) != key
+
+
+def test_a_night_with_the_same_outcomes_uses_the_deployed_nightly_model(tmp_path):
+    """warehouse.models.nightly_model: the latest nightly version that was trained (or refused,
+    or a cold start), when it was trained on tonight's outcome key and is young enough."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade(engine)
+    leads, statements, outcomes = synthetic(seed=3)
+    cfg = ScoringConfig()
+    first = score_leads(leads, statements, outcomes, cfg)
+    assert first.stats["model"] == "trained" and first.training
+    key = outcome_key(leads, outcomes, cfg)
+    assert models.nightly_model(engine, key, 8) is None  # nothing stored
+    with engine.begin() as conn:
+        models.insert_model(conn, model_id="n1-model", run_id=None, status="trained", metrics=first.model.metrics,
+                            reason=None, source="nightly", artifact=models.dump(first.model)[0],
+                            trained_on={"outcome_key": key, "training_hash": first.training})
+        models.insert_model(conn, model_id="n2-model", run_id=None, status="reused", metrics=first.model.metrics,
+                            reason=None, source="nightly", used_model_id="n1-model")
+    stored = models.nightly_model(engine, key, 8)
+    assert stored.model_id == "n1-model" and stored.training == first.training
+    assert models.nightly_model(engine, "another", 8) is None and models.nightly_model(engine, key, 0) is None
+    # Scored with it, a night keeps the leads' scores of the night that trained it (the same name
+    # in the fingerprint): only the changed leads are scored.
+    again = score_leads(leads, statements, outcomes, cfg, stored=stored.model, stored_key="n1-model@x",
+                        trained=stored.training, base=as_base(first, tmp_path))
+    assert again.stats["mode"] == "incremental" and again.stats["leads_scored"] == 0
+    assert again.stats["model"] == "reused"
+    assert_same_file(again.scores, first.scores, tmp_path)
+    # A refusal is reused as one (no artifact): the priority stays the fit score.
+    with engine.begin() as conn:
+        models.insert_model(conn, model_id="n3-model", run_id=None, status="refused", metrics={"auc": 0.4},
+                            reason="below the fit score", source="nightly", trained_at="2999-01-01T00:00:00+00:00",
+                            trained_on={"outcome_key": key, "training_hash": "abc"})
+    refused = models.nightly_model(engine, key, 1e9)
+    assert refused.model.status == "refused" and refused.model.reason == "below the fit score"
+
+
 def test_typical_values_that_move_rescore_every_lead(tmp_path):
     """A lead's reasons compare its values with every lead's typical (median) ones: when those
     move, every lead's reasons may change, so every lead is scored."""
@@ -275,7 +327,9 @@ def test_the_step_reuses_its_base_runs_state_and_equals_a_full_rescore(tmp_path,
     second = run_pipeline(config, warehouse_url)
     scoring = second["scoring"]
     assert scoring["mode"] == "incremental", scoring["reason"]
-    assert scoring["model"] == "trained" and scoring["model_from_base_run"]
+    # The outcomes did not change: the deployed version is used again, not trained again.
+    assert scoring["model"] == "reused" and not scoring["model_from_base_run"]
+    assert read_json(RunFiles(second["run_id"]).root / "model.json")["used_model_id"] == f"{first['run_id']}-model"
     assert scoring["leads_scored"] == 2 and scoring["leads_ranked"] == first["scoring"]["leads_ranked"] == 35
     assert scoring["reason"].endswith(f"since run {first['run_id']}")
     with make_engine(warehouse_url).connect() as conn:

@@ -215,3 +215,17 @@ def test_an_abandoned_extraction_saves_nothing(tmp_path):
     assert RunFiles(run_id).read_all_extracted(["demo-expo"]).empty
     assert pipeline.extract_step(run_id, "demo-expo")["records"] == late["records"]  # not cancelled: saved
     assert len(RunFiles(run_id).read_all_extracted(["demo-expo"])) == late["records"]
+
+
+def test_the_step_processes_import_only_what_they_use():
+    """A step runs in its own process (the flow's tasks, bench/night.py): importing the night
+    must not import the heavy libraries of one step (the resolver's scipy graph clustering,
+    scikit-learn, the extractors), which every other step's process would pay for."""
+    import subprocess
+    import sys
+
+    heavy = ["scipy.sparse", "leadrank.transform.resolve", "sklearn", "skops", "leadrank.extractors.runner",
+             "phonenumbers.geocoder"]
+    probe = f"import sys, leadrank.night; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -187,3 +187,24 @@ def test_bad_records_are_kept_and_flagged():
     flags = list(out["flags"])
     assert "name_only_legal_form" in flags[0] and "name_empty" in flags[1] and "name_truncated" in flags[2]
     assert "uscc_invalid" in flags[3] and "phone_invalid" in flags[5] and "email_invalid" in flags[5]
+
+
+def test_landline_places_come_from_the_shipped_table_which_is_the_geocoders():
+    """phone_places reads cn_area_places.json, not phonenumbers' geocoder (0.3 CPU seconds to
+    import in every normalise process); the table is the geocoder's for the installed release."""
+    import json
+    import subprocess
+    import sys
+
+    import phonenumbers
+
+    from leadrank.transform.contacts import AREA_PLACES, area_places_from_geocoder
+
+    shipped = json.loads(AREA_PLACES.read_text(encoding="utf-8"))
+    assert shipped["phonenumbers"] == phonenumbers.__version__, "regenerate cn_area_places.json for this release"
+    assert shipped["places"] == area_places_from_geocoder()
+    probe = ("import sys, numpy as np; from leadrank.transform.contacts import phone_places; "
+             "print(phone_places(np.array(['+8675512345678', '+8613812345678'], dtype=object), "
+             "np.array(['landline', 'mobile'], dtype=object)).tolist(), 'phonenumbers.geocoder' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['广东省深圳市', None] False"

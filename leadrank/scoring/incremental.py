@@ -102,6 +102,18 @@ def training_hash(X: pd.DataFrame, y: pd.Series, dates: pd.Series | None, baseli
     return digest.hexdigest()[:16]
 
 
+def outcome_key(rows: pd.DataFrame, cfg: ScoringConfig) -> str:
+    """What decides whether a night trains its model again: the training leads and their labels
+    and dates (`rows`: training_rows' lead_id, outcome, outcome_date and extra CRM columns),
+    the settings and the scoring code, whatever the rows' order. Unlike `training_hash` it leaves
+    out the training leads' features: a training lead that gained a record (1 of 800 on a
+    night with 1 % new records) leaves it equal, so the deployed model is used again."""
+    hashes = np.sort(row_hash(rows.reset_index(drop=True).astype(object)))
+    digest = hashlib.sha256(hashes.tobytes())
+    digest.update(json.dumps([sorted(rows.columns), config_fingerprint(cfg), code_fingerprint()]).encode())
+    return digest.hexdigest()[:16]
+
+
 def typical_key(typical: dict[str, Any]) -> str:
     """The typical feature values as exact text (floats by repr, which round-trips)."""
     return json.dumps({k: (None if is_missing(v) else repr(float(v)) if isinstance(v, float) else str(v))

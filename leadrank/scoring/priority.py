@@ -43,6 +43,7 @@ class ScoreResult:
     model: model_mod.ModelResult
     stats: dict[str, Any] = field(default_factory=dict)
     state: pd.DataFrame | None = None  # what the next night reuses (leadrank.scoring.incremental)
+    training: str | None = None  # the hash of the set the model was trained on (incremental.training_hash)
 
 
 def lead_features(leads: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
@@ -106,6 +107,13 @@ def training_rows(features: pd.DataFrame, outcomes: pd.DataFrame,
         rows = rows.merge(outcomes.drop_duplicates("lead_id", keep="last")[["lead_id", *extra]], on="lead_id", how="left")
         categorical += extra
     return rows, y, dates, numeric, categorical
+
+
+def outcome_key(leads: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig) -> str:
+    """incremental.outcome_key of the outcomes tonight's model would be trained on (the final
+    outcome of each of `leads` that has one), computed without the leads' features."""
+    rows = training_rows(leads[["lead_id"]], outcomes, cfg)[0]
+    return incremental.outcome_key(rows, cfg)
 
 
 def fit_model(rows: pd.DataFrame, y: pd.Series, dates: pd.Series | None, numeric: list[str], categorical: list[str],
@@ -220,10 +228,14 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
                 stored: model_mod.ModelResult | None = None, *, stored_key: str | None = None,
-                base: incremental.Base | None = None, index: LeadIndex | None = None) -> ScoreResult:
+                trained: str | None = None, base: incremental.Base | None = None,
+                index: LeadIndex | None = None) -> ScoreResult:
     """Score every lead. With a `stored` model (a recent retrain; `stored_key` names it) it is used
     as it is; otherwise the model is trained here from `outcomes` (or is the `base` run's, when
-    that run trained on the same set), or there is none (cold start).
+    that run trained on the same set), or there is none (cold start). A `stored` model that a
+    night trained (warehouse.models.nightly_model) comes with `trained`, the hash of its training
+    set, and is named by it as on the night that trained it, so the leads it scored keep their
+    scores.
 
     With `base` (the state of the run tonight's is based on, leadrank.scoring.incremental), the
     per-lead work (features, fit, model score, reasons) is done only for the leads whose inputs
@@ -245,7 +257,8 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     if result.pipeline is None:
         model_key = "none"  # the priority is the fit score: no model to depend on
     elif stored is not None:
-        model_key = f"stored:{stored_key}" if stored_key else ""
+        model_key = f"trained:{trained}" if trained else f"stored:{stored_key}" if stored_key else ""
+        training = trained
     else:
         model_key = f"trained:{training}"
     inputs = [*result.numeric, *result.categorical] if result.pipeline is not None else []
@@ -297,7 +310,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         **{f"model_{k}": v for k, v in result.metrics.items()},
         **{f"tier_{t}": int((scores["tier"] == t).sum()) for t in ["A", "B", "C", "D"]},
     }
-    return ScoreResult(scores, result, stats, state)
+    return ScoreResult(scores, result, stats, state, training)
 
 
 def _why_full(base: incremental.Base | None, depends: dict[str, str]) -> str:

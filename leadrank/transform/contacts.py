@@ -10,10 +10,12 @@ or path is kept instead, so that two shops on one platform never share a key.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -137,10 +139,15 @@ def _fast_phones(raw: pa.Array, region: str) -> tuple[np.ndarray, np.ndarray, np
     return done, e164, kind
 
 
-@lru_cache(maxsize=1)
-def _cn_area_cities() -> dict[str, str]:
+AREA_PLACES = Path(__file__).with_name("cn_area_places.json")
+
+
+def area_places_from_geocoder() -> dict[str, str]:
     """Chinese landline area code → the place phonenumbers' offline geocoder names for it
-    ('755' → '广东省深圳市'); the first place where an area code covers several."""
+    ('755' → '广东省深圳市'); the first place where an area code covers several. What
+    cn_area_places.json holds (tests/test_normalisers.py checks it against the installed
+    phonenumbers): importing the geocoder's data costs 0.3 CPU seconds, which every normalise
+    process paid for a table of 54 entries."""
     from phonenumbers import geocoder
 
     table = {}
@@ -150,6 +157,11 @@ def _cn_area_cities() -> dict[str, str]:
         if place and place not in {"中国"}:
             table[code] = place
     return table
+
+
+@lru_cache(maxsize=1)
+def _cn_area_cities() -> dict[str, str]:
+    return json.loads(AREA_PLACES.read_text(encoding="utf-8"))["places"]
 
 
 def phone_places(e164: np.ndarray, kind: np.ndarray) -> np.ndarray:

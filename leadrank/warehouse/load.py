@@ -235,7 +235,8 @@ def publish_run(
         artifact = Path(model["artifact_path"]).read_bytes() if model.get("artifact_path") else None
         insert_model(conn, model_id=f"{run_id}-model", run_id=run_id, status=model["status"], metrics=model["metrics"],
                      reason=model.get("reason"), source=model.get("source", "nightly"), artifact=artifact,
-                     used_model_id=model.get("used_model_id"), trained_at=stamp)
+                     used_model_id=model.get("used_model_id"), trained_at=stamp,
+                     trained_on=model.get("trained_on"))
         conn.execute(
             text("UPDATE pipeline_runs SET status = 'published', finished_at = :t, published_at = :t, summary = :s, "
                  "seen_at = :seen WHERE run_id = :r"),

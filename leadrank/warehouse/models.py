@@ -41,6 +41,7 @@ class StoredModel:
     trained_at: datetime
     metrics: dict[str, Any]
     model: Any  # leadrank.scoring.model.ModelResult
+    training: str | None = None  # a nightly model's training-set hash (nightly_model)
 
 
 def dump(model: Any) -> tuple[bytes, str]:
@@ -73,8 +74,11 @@ def load(blob: bytes, metrics: dict[str, Any]) -> Any:
 
 def insert_model(conn: Connection, *, model_id: str, run_id: str | None, status: str, metrics: dict[str, Any],
                  reason: str | None, source: str, artifact: bytes | None = None,
-                 used_model_id: str | None = None, trained_at: str | None = None) -> None:
-    """One row of model_versions, inside the caller's transaction."""
+                 used_model_id: str | None = None, trained_at: str | None = None,
+                 trained_on: dict[str, str] | None = None) -> None:
+    """One row of model_versions, inside the caller's transaction. `trained_on`: the keys of what
+    a nightly model was trained on (outcome_key, training_hash), kept in its training summary
+    for the nights that reuse it (`nightly_model`)."""
     summary = {k: metrics.get(k) for k in ("n_rows", "n_positive", "n_negative", "date_range",
                                            "numeric_features", "categorical_features") if k in metrics}
     conn.execute(
@@ -83,37 +87,80 @@ def insert_model(conn: Connection, *, model_id: str, run_id: str | None, status:
              "VALUES (:m, :r, :t, :s, :x, :why, :src, :clf, :summary, :blob, :sha, :used)"),
         {"m": model_id, "r": run_id, "t": trained_at or datetime.now(UTC).isoformat(timespec="seconds"),
          "s": status, "x": json.dumps(metrics, ensure_ascii=False, default=str), "why": reason or None,
-         "src": source, "clf": metrics.get("classifier"), "summary": json.dumps(summary, ensure_ascii=False, default=str),
+         "src": source, "clf": metrics.get("classifier"),
+         "summary": json.dumps({**summary, **(trained_on or {})}, ensure_ascii=False, default=str),
          "blob": artifact, "sha": hashlib.sha256(artifact).hexdigest() if artifact else None, "used": used_model_id},
     )
+
+
+def _newest(engine: Engine, where: str, max_age_days: float) -> tuple[Any, datetime] | None:
+    """The newest model_versions row matching `where` and its training time, when it is younger
+    than `max_age_days`."""
+    if max_age_days <= 0:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT model_id, trained_at, status, metrics, reason, training_summary, artifact, artifact_sha256 "
+            f"FROM model_versions WHERE {where} ORDER BY trained_at DESC, model_id DESC LIMIT 1")).first()
+    if row is None:
+        return None
+    trained_at = pd.Timestamp(row.trained_at)
+    trained_at = (trained_at.tz_localize(UTC) if trained_at.tzinfo is None else trained_at).to_pydatetime()
+    if (datetime.now(UTC) - trained_at).total_seconds() > max_age_days * 86400:
+        return None
+    return row, trained_at
+
+
+def _pipeline(row: Any, metrics: dict[str, Any]) -> Any:
+    """The ModelResult of a stored row's artifact, checked against its checksum first."""
+    blob = bytes(row.artifact)
+    if hashlib.sha256(blob).hexdigest() != row.artifact_sha256:
+        raise ValueError(f"model {row.model_id}: stored artifact fails its checksum; refusing to load it")
+    try:
+        return load(blob, metrics)
+    except ValueError as exc:
+        raise ValueError(f"model {row.model_id}: cannot load the stored pipeline, {exc}") from None
 
 
 def latest_model(engine: Engine, max_age_days: float) -> StoredModel | None:
     """The newest retrained version younger than `max_age_days`, else None (the night then
     trains its own model on every outcome it has, as without a retrain schedule)."""
-    if max_age_days <= 0:
+    found = _newest(engine, "status = 'trained' AND source = 'retrain' AND artifact IS NOT NULL", max_age_days)
+    if found is None:
         return None
-    with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT model_id, trained_at, metrics, artifact, artifact_sha256 FROM model_versions "
-            "WHERE status = 'trained' AND source = 'retrain' AND artifact IS NOT NULL "
-            "ORDER BY trained_at DESC, model_id DESC LIMIT 1"
-        )).first()
-    if row is None:
-        return None
-    trained_at = pd.Timestamp(row.trained_at)
-    trained_at = trained_at.tz_localize(UTC) if trained_at.tzinfo is None else trained_at
-    if (pd.Timestamp.now(tz=UTC) - trained_at).total_seconds() > max_age_days * 86400:
-        return None
-    blob = bytes(row.artifact)
-    if hashlib.sha256(blob).hexdigest() != row.artifact_sha256:
-        raise ValueError(f"model {row.model_id}: stored artifact fails its checksum; refusing to load it")
+    row, trained_at = found
     metrics = json.loads(row.metrics or "{}")
-    try:
-        model = load(blob, metrics)
-    except ValueError as exc:
-        raise ValueError(f"model {row.model_id}: cannot load the stored pipeline, {exc}") from None
-    return StoredModel(row.model_id, trained_at.to_pydatetime(), metrics, model)
+    return StoredModel(row.model_id, trained_at, metrics, _pipeline(row, metrics))
+
+
+def nightly_model(engine: Engine, outcome_key: str, max_age_days: float) -> StoredModel | None:
+    """The model (or the refusal, or the cold start) of the latest night that trained one, when
+    it was trained on tonight's outcomes (`outcome_key`, leadrank.scoring.incremental) and is
+    younger than `max_age_days`; else None (the night trains). A night whose outcomes did not
+    change uses the deployed version again, as it uses a weekly retrain, instead of training
+    a near-copy on features a few leads moved: the same model for the incremental and the full
+    scoring of a night, which therefore agree. Its StoredModel's `training` is the hash of the
+    training set it was trained on (its name in the scoring fingerprint)."""
+    found = _newest(engine, "source = 'nightly' AND used_model_id IS NULL "
+                            "AND status IN ('trained', 'refused', 'cold_start')", max_age_days)
+    if found is None:
+        return None
+    row, trained_at = found
+    summary = json.loads(row.training_summary or "{}")
+    if summary.get("outcome_key") != outcome_key or not summary.get("training_hash"):
+        return None
+    metrics = json.loads(row.metrics or "{}")
+    if row.status == "trained":
+        if row.artifact is None:
+            return None
+        model = _pipeline(row, metrics)
+    else:
+        from leadrank.scoring.model import ModelResult
+
+        model = ModelResult(None, metrics, list(summary.get("numeric_features") or []),
+                            list(summary.get("categorical_features") or []), row.reason or "",
+                            refused=row.status == "refused")
+    return StoredModel(row.model_id, trained_at, metrics, model, training=summary["training_hash"])
 
 
 def list_models(engine: Engine, limit: int = 10) -> pd.DataFrame:
