@@ -179,16 +179,18 @@ def test_a_typo_in_a_name_s_first_word_meets_the_name():
     to put the two side by side: the names one letter apart (the first kept) share a key."""
     from leadrank.transform.matching import Features, candidate_pairs
 
-    fillers = [{"company_name": f"Gp{a}{b}x Marine"} for a in "abcdefghij" for b in "abcd"]
+    fillers = [{"company_name": f"{c}{a}{b}x Marine"} for c in ("Gp", "Xib") for a in "abcdefghij" for b in "abcd"]
     normalised = normalise_records(_records([
         {"company_name": "Liocguk"}, {"company_name": "Liocgouk"},
         {"company_name": "Grocxon Marine"}, {"company_name": "Gorcxon Marine"},
-        {"company_name": "Xingxin Marine"}, {"company_name": "Dingxin Marine"}, *fillers,
+        {"company_name": "Xingxin Marine"}, {"company_name": "Dingxin Marine"},
+        {"company_name": "Xiangbo Marine"}, {"company_name": "Xingbo Marine"}, *fillers,
     ]))
     cfg = ResolutionConfig()
     left, right = candidate_pairs(Features(normalised, cfg.shared_key_names), cfg)
     pairs = set(zip(left.tolist(), right.tolist(), strict=True))
-    assert {(0, 1), (2, 3)} <= pairs and (4, 5) not in pairs
+    # A letter more or less in pinyin is another syllable, another brand: no typo key.
+    assert {(0, 1), (2, 3)} <= pairs and not {(4, 5), (6, 7)} & pairs
 
 
 def test_a_letter_added_dropped_or_swapped_is_one_name_a_letter_changed_is_not():
@@ -202,6 +204,9 @@ def test_a_letter_added_dropped_or_swapped_is_one_name_a_letter_changed_is_not()
         {"company_name": "Maxar Systems"}, {"company_name": "Maiar Systems"},
     ])
     assert leads[0] == leads[1] and leads[2] == leads[3] and leads[4] != leads[5]
+    from leadrank.transform.matching import _typo
+
+    assert _typo("liocguk", "liocgouk") and not _typo("jihui", "jinhui") and not _typo("yuanhong", "yunhong")
 
 
 def test_numbered_sites_of_one_name_are_different_units():
