@@ -50,7 +50,8 @@ def test_legal_forms_and_noise_leave_one_core(a, b):
     ("Foo Aksjeselskap", "Foo AS"), ("Foo Aktieselskab", "Foo A/S"), ("Foo Kabushiki Kaisha", "Foo K.K."),
     ("Foo Anonim Şirketi", "Foo A.Ş."), ("Foo Proprietary Limited", "Foo Pty Ltd"), ("Foo Société Anonyme", "Foo SA"),
     ("United Gotvren FZCO", "United Gotvren FZ-LLC"), ("Trykgris Trading F.Z.E.", "Trykgris Trading"),
-    ("Tioreigral Inds AG", "Tioreigral Industries AG"),
+    ("Tioreigral Inds AG", "Tioreigral Industries AG"), ("Atla Funmuk Logistics DAC", "Atla Funmuk Logistics"),
+    ("Golden Pyklimgyt D.A.C.", "Golden Pyklimgyt Designated Activity Company"),
 ])
 def test_spelled_out_dotted_and_spaced_legal_forms_leave_one_core(a, b):
     """Legal forms as registers and lists write them in full ('Aktiebolag', 'Besloten
