@@ -50,7 +50,8 @@ def test_legal_forms_and_noise_leave_one_core(a, b):
     ("Foo Aksjeselskap", "Foo AS"), ("Foo Aktieselskab", "Foo A/S"), ("Foo Kabushiki Kaisha", "Foo K.K."),
     ("Foo Anonim Şirketi", "Foo A.Ş."), ("Foo Proprietary Limited", "Foo Pty Ltd"), ("Foo Société Anonyme", "Foo SA"),
     ("United Gotvren FZCO", "United Gotvren FZ-LLC"), ("Trykgris Trading F.Z.E.", "Trykgris Trading"),
-    ("Tioreigral Inds AG", "Tioreigral Industries AG"),
+    ("Tioreigral Inds AG", "Tioreigral Industries AG"), ("Atla Funmuk Logistics DAC", "Atla Funmuk Logistics"),
+    ("Golden Pyklimgyt D.A.C.", "Golden Pyklimgyt Designated Activity Company"),
 ])
 def test_spelled_out_dotted_and_spaced_legal_forms_leave_one_core(a, b):
     """Legal forms as registers and lists write them in full ('Aktiebolag', 'Besloten
@@ -171,6 +172,42 @@ def test_a_short_brand_meets_its_longer_name():
     cfg = ResolutionConfig()
     left, right = candidate_pairs(Features(normalised, cfg.shared_key_names), cfg)
     assert {(0, 1), (2, 3)} <= set(zip(left.tolist(), right.tolist(), strict=True))
+
+
+def test_a_typo_in_a_name_s_first_word_meets_the_name():
+    """A brand misspelt in its first word ('Liocguk' / 'Liocgouk', 'Grocxon Marine' / 'Gorcxon
+    Marine') shares no word with its right spelling but common ones, whose blocks are too large
+    to put the two side by side: the names one letter apart (the first kept) share a key."""
+    from leadrank.transform.matching import Features, candidate_pairs
+
+    fillers = [{"company_name": f"{c}{a}{b}x Marine"} for c in ("Gp", "Xib") for a in "abcdefghij" for b in "abcd"]
+    normalised = normalise_records(_records([
+        {"company_name": "Liocguk"}, {"company_name": "Liocgouk"},
+        {"company_name": "Grocxon Marine"}, {"company_name": "Gorcxon Marine"},
+        {"company_name": "Xingxin Marine"}, {"company_name": "Dingxin Marine"},
+        {"company_name": "Xiangbo Marine"}, {"company_name": "Xingbo Marine"}, *fillers,
+    ]))
+    cfg = ResolutionConfig()
+    left, right = candidate_pairs(Features(normalised, cfg.shared_key_names), cfg)
+    pairs = set(zip(left.tolist(), right.tolist(), strict=True))
+    # A letter more or less in pinyin is another syllable, another brand: no typo key.
+    assert {(0, 1), (2, 3)} <= pairs and not {(4, 5), (6, 7)} & pairs
+
+
+def test_a_letter_added_dropped_or_swapped_is_one_name_a_letter_changed_is_not():
+    """A ratio counts one typo as two edits: 'Liocguk' / 'Liocgouk' look 93 % alike, a strong
+    name but short of a match with nothing else shared. A letter added, dropped or two swapped
+    in a word of five letters or more is the near name; one letter changed for another is how
+    different brands differ ('Maxar' / 'Maiar'), and numbers are sites ('10th' / '11th')."""
+    leads = _leads([
+        {"company_name": "Liocguk"}, {"company_name": "Liocgouk"},
+        {"company_name": "Cukayr Marine"}, {"company_name": "Cukyar Marine"},
+        {"company_name": "Maxar Systems"}, {"company_name": "Maiar Systems"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3] and leads[4] != leads[5]
+    from leadrank.transform.matching import _typo
+
+    assert _typo("liocguk", "liocgouk") and not _typo("jihui", "jinhui") and not _typo("yuanhong", "yunhong")
 
 
 def test_numbered_sites_of_one_name_are_different_units():

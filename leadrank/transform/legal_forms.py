@@ -67,6 +67,8 @@ SPELLED_OUT_FORMS = {
     "fz-co": {"United Arab Emirates"}, "dmcc": {"United Arab Emirates"},
     "spółka z ograniczoną odpowiedzialnością": {"Poland"}, "spolka z ograniczona odpowiedzialnoscia": {"Poland"},
     "spółka akcyjna": {"Poland"}, "spolka akcyjna": {"Poland"},
+    # Ireland's designated activity company (Companies Act 2014; cleanco lacks it).
+    "dac": {"Ireland"}, "designated activity company": {"Ireland"},
 }
 
 # Cleanco two-letter terms that are also common words, initials or place codes.

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from leadrank.config import ResolutionConfig
 from leadrank.transform.legal_forms import countries_of_form, form_countries
@@ -487,8 +488,37 @@ def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = np.r_[True, parent[1:] != parent[:-1]] if len(parent) else np.zeros(0, dtype=bool)
     long = (length > 3) | (first & (length >= 2))
     frame = pd.DataFrame({"row": parent[long], "word": flat.filter(pa.array(long)).to_numpy(zero_copy_only=False)})
+    latin_text = text.take(pa.array(rows))
+    compact = pc.replace_substring(latin_text, " ", "")
+    space = np.asarray(pc.find_substring(latin_text, " "), dtype=np.int64)
+    head = np.where(space < 0, np.asarray(pc.utf8_length(latin_text), dtype=np.int64), space)
+    typo = np.asarray(pc.utf8_length(compact), dtype=np.int64) >= _TYPO_LENGTH
+    frame = pd.concat([frame, _one_letter_out(rows[typo], compact.filter(pa.array(typo)).to_numpy(zero_copy_only=False),
+                                              head[typo])])
     frame = frame.drop_duplicates()
     return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
+
+
+# A name (spaces left out) this long meets the names one typo away ('Dairgriobis' / 'Daigrriobis').
+_TYPO_LENGTH = 5
+
+
+def _one_letter_out(rows: np.ndarray, names: np.ndarray, head: np.ndarray) -> pd.DataFrame:
+    """(row, key) of the deletion neighbourhood of each name without its spaces: the name and
+    the name with one letter of its first word (`head` letters long) but the first left out,
+    marked '~' so that they meet only each other. Names one typo apart in their first word (a
+    letter changed, added, dropped or two swapped, not the first) and otherwise the same letters
+    share a key: a made-up brand
+    misspelt in its first word ('Grocxon Xiosbry' / 'Gorcxon Xiosbry', 'Liocguk' / 'Liocgouk')
+    shares no rare word, and its common words ('International', 'Marine') block too many names
+    to meet it; a typo in a later word leaves the first to block on. The first letter is kept
+    (brands that differ there are other brands: 'Xingxin' / 'Dingxin'), and a first word that is
+    pinyin gets no key: a letter more or less there is another syllable, another brand
+    ('Xiangbo' / 'Xingbo'), which names this alike would otherwise be taken for."""
+    keys = [["~" + w, *("~" + w[:k] + w[k + 1:] for k in range(1, h))] if not _pinyin_word().fullmatch(w[:h]) else []
+            for w, h in zip(names, head.tolist(), strict=True)]
+    return pd.DataFrame({"row": np.repeat(rows, [len(k) for k in keys]).astype(np.int64),
+                         "word": [x for k in keys for x in k]})
 
 
 def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]]:
@@ -652,6 +682,41 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
     return out
 
 
+def _one_typo(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Pairs of Latin names word for word equal but for one word of five letters or more that a
+    single typo changed (`_typo`: a letter added or dropped, or two swapped: 'Liocguk' /
+    'Liocgouk', 'Cukayr Marine' / 'Cukyar Marine'). A ratio counts such a typo as two edits, so in a short
+    name it looks as unlike as a different word does; a one-word brand with no other evidence
+    then never reaches a match. Numbers differ as sites do, not as typos ('10th' / '11th')."""
+    out = np.zeros(len(i), dtype=bool)
+    k = np.flatnonzero(where & (names.n_words[i] == names.n_words[j]) & (np.abs(names.length[i] - names.length[j]) <= 1))
+    if not len(k):
+        return out
+    k = k[process.cpdist(list(names.text[i[k]]), list(names.text[j[k]]), scorer=OSA.distance, workers=-1) <= 1]
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        differ = [(u, v) for u, v in zip(a.split(), b.split(), strict=True) if u != v]
+        out[pos] = len(differ) == 1 and _typo(*differ[0])
+    return out
+
+
+def _typo(u: str, v: str) -> bool:
+    """Two words of letters, one a letter added to, dropped from or swapped within the other
+    (their OSA distance is 1 already): a typo. One letter changed for another is not counted:
+    that is how different names differ ('Maxar' / 'Maiar', 'Junjia' / 'Junjie'); nor are two
+    words that are both pinyin, where a letter more or less is another syllable, another name
+    ('Jihui' / 'Jinhui', 'Yuanhong' / 'Yunhong')."""
+    return (u.isalpha() and v.isalpha() and min(len(u), len(v)) >= _TYPO_LENGTH
+            and (len(u) != len(v) or sorted(u) == sorted(v))
+            and not (_pinyin_word().fullmatch(u) and _pinyin_word().fullmatch(v)))
+
+
+@lru_cache(maxsize=1)
+def _pinyin_word() -> re.Pattern:
+    """A word made of toneless pinyin syllables only ('jinhui', 'lvcheng')."""
+    syllables = {s for s in _pinyin_table().values() if s.isalpha()} | {"lv", "nv", "lve", "nve"}
+    return re.compile("(?:" + "|".join(sorted(syllables, key=len, reverse=True)) + ")+")
+
+
 _NAMED_STREET = re.compile(r"[a-z]{3}")
 _NUMERAL = re.compile(r"^(?:\d+|[ivx]+)$")
 # Words, with a number glued to a word's end split off: 'CC1' is the site 'CC' numbered 1.
@@ -724,7 +789,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     same_lang = f.lang[i] == f.lang[j]
     latin = same_lang & (f.lang[i] == "en")
     shortened = _shortened(f.core_names, i, j, latin & (sim >= 60) & (sim < cfg.name_near))
-    sim[shortened] = cfg.name_near
+    sim[shortened | _one_typo(f.core_names, i, j, latin & (sim >= 60) & (sim < cfg.name_near))] = cfg.name_near
     subset = np.full(len(i), -1.0, dtype=np.float32)
     k = np.flatnonzero(latin & (sim < cfg.name_strong))
     subset[k] = _similarity(f.core_names, i[k], f.core_names, j[k], contained=True)
