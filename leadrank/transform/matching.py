@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -757,8 +758,7 @@ def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray)
     out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & names.words[i] & names.words[j])
     for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
-        x, y = a.split(), b.split()
-        out[pos] = not set(zip(x, x[1:])).isdisjoint(zip(y, y[1:]))
+        out[pos] = not set(pairwise(a.split())).isdisjoint(pairwise(b.split()))
     return out
 
 
