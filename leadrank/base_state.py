@@ -78,7 +78,7 @@ def save_dedupe_state(files: RunFiles, state: State | None, inputs: pd.DataFrame
     if state is None or inputs is None:  # learned weights: every night is a full one
         return
     at = pd.Index(inputs["record_key"]).get_indexer(state.records["record_key"])
-    frame = state.records.copy()
+    frame = state.records.copy(deep=False)  # three new columns: not a second copy of the state's
     for column in ("golden_hash", "golden_lead", "nights_unlisted"):
         frame[column] = inputs[column].to_numpy()[at]
     write_frame(frame, files.state("resolution"))

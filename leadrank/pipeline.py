@@ -231,6 +231,10 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
 # through to resolved.parquet as stored (Arrow-backed), not as a Python object per row.
 PASSED_THROUGH = ("run_id", "url", "company_name", "country", "province", "city", "booth", "hall", "raw", "flags",
                   "email_domain")
+# Text that only golden records read, by masks, fills and first-per-lead alone (no Python string
+# method, no regular expression): it stays Arrow-backed too (at a million records ~0.5 GB of
+# Python strings held through resolution and golden records). The golden records are the same.
+GOLDEN_TEXT = ("name_norm", "website", "email", "address", "uscc", "products")
 
 
 def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
@@ -246,7 +250,8 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    tonight = files.read_stage("normalised", objects=[c for c in NORMALISED if c not in PASSED_THROUGH])
+    arrow = (*PASSED_THROUGH, *GOLDEN_TEXT)
+    tonight = files.read_stage("normalised", objects=[c for c in NORMALISED if c not in arrow])
     taken, first_seen = read.lead_history(engine)
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
@@ -263,6 +268,10 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # records among them come back from the warehouse with its types).
     records = files.write_stage("resolved", listed_within(result.records, prior, cfg.lead_expiry_nights))
     inputs = golden_inputs(records) if result.state is not None else None
+    # The state is saved and let go before the golden records are built: a million records'
+    # blocking keys, statistics and name words are not held through them.
+    base_state.save_dedupe_state(files, result.state, inputs, stamp)
+    result.state = None
     if base is not None and result.stats["mode"] == "incremental":
         leads, rebuilt = golden_update(records, trust, base.leads, base.golden, inputs)
     else:
@@ -271,7 +280,6 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         rebuilt = len(leads)
     leads = files.write_stage("leads", leads)
     files.write_stage("events", result.events)
-    base_state.save_dedupe_state(files, result.state, inputs, stamp)
     return {**result.stats, "leads": len(leads), "golden_rebuilt": rebuilt}
 
 

@@ -117,3 +117,81 @@ def test_survivorship_order_copies_the_records_once():
     assert peak < 1.7 * size  # with the deep copy 2.2 times
     assert list(records.columns)[-1] == "payload7" and "_trust" in ordered.columns
     assert list(ordered["record_key"][:2]) == [999, 1999]  # lead 0, ties by record key
+
+
+def test_golden_records_sort_only_the_columns_they_read(frame, monkeypatch):
+    """The survivorship sort copies every column it is given: golden records give it only the
+    ones they read, not the raw payloads, URLs or match evidence of a million records; the
+    leads are the same as from those columns alone."""
+    from leadrank.config import ResolutionConfig
+    from leadrank.transform import golden
+    from leadrank.transform.resolve import resolve
+
+    records = resolve(frame, ResolutionConfig()).records
+    sorted_columns: list[list[str]] = []
+    real = golden.survivorship_order
+    monkeypatch.setattr(golden, "survivorship_order",
+                        lambda rows, trust: sorted_columns.append(list(rows.columns)) or real(rows, trust))
+    leads = golden.golden_records(records)
+    assert set(sorted_columns[0]) <= set(golden.GOLDEN_READS)
+    assert not {"raw", "url", "match_evidence", "address_norm"} & set(sorted_columns[0])
+    pd.testing.assert_frame_equal(leads, golden.golden_records(records[sorted_columns[0]]))
+
+
+def test_the_dedupe_step_saves_its_state_before_the_golden_records(tmp_path, monkeypatch):
+    """The resolution state (every record's blocking keys, statistics and name words) is written
+    and let go before golden records are built, not held through them to the step's end."""
+    from leadrank import pipeline
+    from leadrank.run_files import RunFiles
+    from tests.helpers import run_pipeline
+    from tests.ops_fixtures import demo_sources
+
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    run_id = run_pipeline(str(demo_sources(tmp_path)), warehouse)["run_id"]
+    files = RunFiles(run_id)
+    saved = [files.state(name) for name in ("resolution", "resolution_words", "resolution_meta")]
+    for path in saved:
+        path.unlink()
+    real, seen = pipeline.golden_records, []
+    monkeypatch.setattr(pipeline, "golden_records",
+                        lambda *args, **kwargs: seen.append([p.exists() for p in saved]) or real(*args, **kwargs))
+    pipeline.resolve_step(run_id, warehouse)
+    assert seen == [[True, True, True]]
+
+
+def test_the_dedupe_step_keeps_golden_only_text_arrow_backed_with_the_same_leads(frame, monkeypatch):
+    """The text only golden records read is not made a Python string per row at the dedupe step,
+    and golden records over it as Arrow-backed text are the ones over Python strings."""
+    from leadrank import pipeline
+    from leadrank.config import ResolutionConfig
+    from leadrank.run_files import RunFiles, as_objects
+    from leadrank.transform.golden import as_text, golden_records
+    from leadrank.transform.resolve import resolve
+
+    monkeypatch.setattr(pipeline, "run_config", lambda run_id: type("C", (), {"resolution": ResolutionConfig(),
+                                                                             "sources": [], "lead_expiry_nights": 3}))
+    records = frame.copy()
+    records[list(pipeline.GOLDEN_TEXT)] = records[list(pipeline.GOLDEN_TEXT)].astype("str")
+    assert {str(records[c].dtype) for c in pipeline.GOLDEN_TEXT} == {"str"}
+    RunFiles("golden-text").write_stage("normalised", records)
+    given = []
+    real_read = RunFiles.read_stage
+
+    def read_stage(self, name, *args, **kwargs):
+        given.append(real_read(self, name, *args, **kwargs))
+        return given[-1]
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(RunFiles, "read_stage", read_stage)
+    monkeypatch.setattr(pipeline.read, "lead_history", stop)  # right after the step read its records
+    with pytest.raises(RuntimeError, match="stop"):
+        pipeline.resolve_step("golden-text", None)
+    assert [given[0][c].dtype for c in pipeline.GOLDEN_TEXT if given[0][c].dtype == object] == []
+
+    resolved = resolve(records, ResolutionConfig()).records
+    arrow = as_text(golden_records(resolved))
+    objects = as_text(golden_records(as_objects(resolved.copy(), only=list(pipeline.GOLDEN_TEXT))))
+    assert {c: str(objects[c].dtype) for c in objects} == {c: str(arrow[c].dtype) for c in arrow}
+    pd.testing.assert_frame_equal(arrow, objects)
