@@ -73,10 +73,10 @@ def test_a_bracketed_site_in_capitals_is_part_of_the_name_an_acronym_of_it_is_no
 
 def test_an_acronym_with_its_expansion_in_brackets_is_the_expansion():
     """'SMI (Scientific Management International)' is the name in brackets; 'NI (now part of
-    Emerson)' is not, its brackets do not spell NI."""
+    Emerson)' is not, its brackets do not spell NI (they are a note, dropped: see below)."""
     cores = parse_names(["SMI (Scientific Management International)", "Scientific Management International",
                          "DMS (Defence Medical Services)", "NI (now part of Emerson)"])["core"]
-    assert cores[0] == cores[1] and cores[2] == "defence medical service" and cores[3] == "ni now part of emerson"
+    assert cores[0] == cores[1] and cores[2] == "defence medical service" and cores[3] == "ni"
 
 
 def test_name_words_that_look_like_forms_stay():
@@ -622,3 +622,14 @@ def test_a_name_followed_by_its_initials_after_a_dash_is_the_name():
                          "Chicago Commons - NEW CITY"])["core"].tolist()
     assert cores[0] == cores[1] == "research electronic international"
     assert cores[2] == "chicago common new city"
+
+
+def test_a_note_on_owner_or_past_name_in_brackets_is_not_the_name():
+    """'NI (now part of Emerson)' is NI, one lead with 'NI'; '(formerly …)', '(part of …)', '(a …
+    company)' likewise. A site in brackets stays part of the name ('(NORTH)')."""
+    cores = parse_names(["NI (now part of Emerson)", "NI", "Racal (formerly Decca Radar)",
+                         "Qinetiq Maritime (part of QinetiQ Group)", "Excelitas (a Teledyne company)",
+                         "Mary Crane Center (NORTH)"])["core"].tolist()
+    assert cores[:4] == ["ni", "ni", "racal", "qinetiq maritime"]
+    assert cores[4] == "excelita"
+    assert cores[5] == "mary crane center north"
