@@ -241,7 +241,7 @@ def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
         {"company_name": "Chicago Commons Nia", "address": "744 N Monticello Ave"},
         {"company_name": "Chicago Commons Nia", "address": "744 N. Monticelo"},
         {"company_name": "Carson", "address": "5516 S. Maplewood", "phone": "535-9222"},
-        {"company_name": "Carson", "address": "5516 S. Hamlin", "phone": "535-9222"},
+        {"company_name": "Carson", "address": "5516 S. Hamlin", "phone": "535-9300"},
         {"company_name": "Pirie", "address": "650 E. 85th St"}, {"company_name": "Pirie", "address": "650 E. 91st Pl"},
     ])
     assert leads[0] == leads[1] and leads[2] == leads[3]
@@ -267,9 +267,22 @@ def test_a_misspelt_street_at_one_house_number_is_the_same_site():
         {"company_name": "Abraham Lincoln Center Near South", "address": "4210 S. Berkley", "phone": "4513360"},
         {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Berkeley Avenue",
          "phone": "4513360"},
-        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Halsted", "phone": "4513360"},
+        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Halsted", "phone": "4513999"},
     ])
     assert leads[0] == leads[1] != leads[2]
+
+
+def test_one_house_number_on_two_streets_with_one_line_is_a_corner_building():
+    """A corner building has one house number on two streets and sources give either ('3411 W
+    Fifth Ave' / '3411 W Jackson', one telephone line, seen on Chicago): one site. Another line,
+    or another house number on the other street, is another site."""
+    leads = _leads([
+        {"company_name": "Easter Seals Fifth City", "address": "3411 W Fifth Ave", "phone": "8268686"},
+        {"company_name": "Easter Seals Fifth City", "address": "3411 W Jackson", "phone": "(773) 826-8686"},
+        {"company_name": "Easter Seals Fifth City", "address": "3411 W Ogden Ave", "phone": "8260000"},
+        {"company_name": "Easter Seals Fifth City", "address": "3611 W Jackson", "phone": "8268686"},
+    ])
+    assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
 
 
 def test_a_site_named_branch_is_the_same_branch_in_a_longer_name():

@@ -779,7 +779,11 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # addresses alike in most letters only do not conflict: business parks, office towers).
     alike = _alike(f, i, j, _differ(f.site, i, j) & ~nearby)
     feats["address"] = _same(f.site, i, j) | (alike & (f.street[i] >= 0) & (f.street[j] >= 0))
-    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~alike
+    # A corner building has one house number on two streets, and sources give either
+    # ('2905 N Leavitt' / '2905 N Clybourn'): one house number and one telephone line are no
+    # second site.
+    corner = (f.house[i] >= 0) & (f.house[i] == f.house[j]) & (_same(f.phone, i, j) | _same(f.phone_local, i, j))
+    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~alike & ~corner
     sim = _similarity(f.core_names, i, f.core_names, j)
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
