@@ -7,7 +7,7 @@ import pytest
 from leadrank.config import ResolutionConfig
 from leadrank.transform.contacts import normalise_phones
 from leadrank.transform.names import parse_names
-from leadrank.transform.normalise import normalise_records
+from leadrank.transform.normalise import address_key, normalise_records
 from leadrank.transform.resolve import resolve
 from tests.test_resolve import _records
 
@@ -283,6 +283,19 @@ def test_one_house_number_on_two_streets_with_one_line_is_a_corner_building():
         {"company_name": "Easter Seals Fifth City", "address": "3611 W Jackson", "phone": "8268686"},
     ])
     assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
+
+
+def test_a_direction_after_a_direction_is_the_street_name():
+    """'5365 W North Ave' is on North Avenue, not on a street 'N' (seen on Chicago): its
+    misspelling '5365 W Noth' is that site; West Avenue at that number is another."""
+    assert address_key("5365 W. North Ave.") == address_key("5365 West North Avenue") == "5365 w north ave"
+    assert address_key("7000 South Shore Drive") == "7000 s shore dr"
+    leads = _leads([
+        {"company_name": "Henry Booth House Angel Wings", "address": "5365 W North Ave"},
+        {"company_name": "Henry Booth House Angel Wings", "address": "5365 W Noth"},
+        {"company_name": "Henry Booth House Angel Wings", "address": "5365 W West Ave"},
+    ])
+    assert leads[0] == leads[1] != leads[2]
 
 
 def test_a_site_named_branch_is_the_same_branch_in_a_longer_name():
