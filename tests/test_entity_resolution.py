@@ -298,6 +298,18 @@ def test_a_direction_after_a_direction_is_the_street_name():
     assert leads[0] == leads[1] != leads[2]
 
 
+def test_a_site_named_inside_its_operator_s_name_is_no_name_conflict_at_its_address():
+    """'El Valor - Teddy Bear 2 Columbus' and 'Teddy Bear Nursery School, Inc. II' at one address
+    (seen on Chicago) share two words in a row: an operator's name for the site, one lead. Names
+    sharing one word at that address ('Little Bear Academy') stay two."""
+    leads = _leads([
+        {"company_name": "El Valor - Teddy Bear 2 Columbus", "address": "3473 W Columbus"},
+        {"company_name": "Teddy Bear Nursery School, Inc. II", "address": "3473 W. Columbus", "phone": "2842141"},
+        {"company_name": "Little Bear Academy", "address": "3473 W Columbus Ave", "phone": "2840000"},
+    ])
+    assert leads[0] == leads[1] != leads[2]
+
+
 def test_a_site_named_branch_is_the_same_branch_in_a_longer_name():
     """'Dorothy Sutton Branch' ends in a branch word; 'Dorothy Sutton Branch Head Start' carries
     it inside its name: one site (seen on Chicago). A head office and its branch stay two."""
