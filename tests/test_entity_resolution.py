@@ -7,7 +7,7 @@ import pytest
 from leadrank.config import ResolutionConfig
 from leadrank.transform.contacts import normalise_phones
 from leadrank.transform.names import parse_names
-from leadrank.transform.normalise import normalise_records
+from leadrank.transform.normalise import address_key, normalise_records
 from leadrank.transform.resolve import resolve
 from tests.test_resolve import _records
 
@@ -73,10 +73,10 @@ def test_a_bracketed_site_in_capitals_is_part_of_the_name_an_acronym_of_it_is_no
 
 def test_an_acronym_with_its_expansion_in_brackets_is_the_expansion():
     """'SMI (Scientific Management International)' is the name in brackets; 'NI (now part of
-    Emerson)' is not, its brackets do not spell NI."""
+    Emerson)' is not, its brackets do not spell NI (they are a note, dropped: see below)."""
     cores = parse_names(["SMI (Scientific Management International)", "Scientific Management International",
                          "DMS (Defence Medical Services)", "NI (now part of Emerson)"])["core"]
-    assert cores[0] == cores[1] and cores[2] == "defence medical service" and cores[3] == "ni now part of emerson"
+    assert cores[0] == cores[1] and cores[2] == "defence medical service" and cores[3] == "ni"
 
 
 def test_name_words_that_look_like_forms_stay():
@@ -241,7 +241,7 @@ def test_a_misspelt_street_at_the_same_house_number_is_no_second_site():
         {"company_name": "Chicago Commons Nia", "address": "744 N Monticello Ave"},
         {"company_name": "Chicago Commons Nia", "address": "744 N. Monticelo"},
         {"company_name": "Carson", "address": "5516 S. Maplewood", "phone": "535-9222"},
-        {"company_name": "Carson", "address": "5516 S. Hamlin", "phone": "535-9222"},
+        {"company_name": "Carson", "address": "5516 S. Hamlin", "phone": "535-9300"},
         {"company_name": "Pirie", "address": "650 E. 85th St"}, {"company_name": "Pirie", "address": "650 E. 91st Pl"},
     ])
     assert leads[0] == leads[1] and leads[2] == leads[3]
@@ -267,7 +267,45 @@ def test_a_misspelt_street_at_one_house_number_is_the_same_site():
         {"company_name": "Abraham Lincoln Center Near South", "address": "4210 S. Berkley", "phone": "4513360"},
         {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Berkeley Avenue",
          "phone": "4513360"},
-        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Halsted", "phone": "4513360"},
+        {"company_name": "Abraham Lincoln Centre - Berkley Center", "address": "4210 S Halsted", "phone": "4513999"},
+    ])
+    assert leads[0] == leads[1] != leads[2]
+
+
+def test_one_house_number_on_two_streets_with_one_line_is_a_corner_building():
+    """A corner building has one house number on two streets and sources give either ('3411 W
+    Fifth Ave' / '3411 W Jackson', one telephone line, seen on Chicago): one site. Another line,
+    or another house number on the other street, is another site."""
+    leads = _leads([
+        {"company_name": "Easter Seals Fifth City", "address": "3411 W Fifth Ave", "phone": "8268686"},
+        {"company_name": "Easter Seals Fifth City", "address": "3411 W Jackson", "phone": "(773) 826-8686"},
+        {"company_name": "Easter Seals Fifth City", "address": "3411 W Ogden Ave", "phone": "8260000"},
+        {"company_name": "Easter Seals Fifth City", "address": "3611 W Jackson", "phone": "8268686"},
+    ])
+    assert leads[0] == leads[1] and len({leads[0], leads[2], leads[3]}) == 3
+
+
+def test_a_direction_after_a_direction_is_the_street_name():
+    """'5365 W North Ave' is on North Avenue, not on a street 'N' (seen on Chicago): its
+    misspelling '5365 W Noth' is that site; West Avenue at that number is another."""
+    assert address_key("5365 W. North Ave.") == address_key("5365 West North Avenue") == "5365 w north ave"
+    assert address_key("7000 South Shore Drive") == "7000 s shore dr"
+    leads = _leads([
+        {"company_name": "Henry Booth House Angel Wings", "address": "5365 W North Ave"},
+        {"company_name": "Henry Booth House Angel Wings", "address": "5365 W Noth"},
+        {"company_name": "Henry Booth House Angel Wings", "address": "5365 W West Ave"},
+    ])
+    assert leads[0] == leads[1] != leads[2]
+
+
+def test_a_site_named_inside_its_operator_s_name_is_no_name_conflict_at_its_address():
+    """'El Valor - Teddy Bear 2 Columbus' and 'Teddy Bear Nursery School, Inc. II' at one address
+    (seen on Chicago) share two words in a row: an operator's name for the site, one lead. Names
+    sharing one word at that address ('Little Bear Academy') stay two."""
+    leads = _leads([
+        {"company_name": "El Valor - Teddy Bear 2 Columbus", "address": "3473 W Columbus"},
+        {"company_name": "Teddy Bear Nursery School, Inc. II", "address": "3473 W. Columbus", "phone": "2842141"},
+        {"company_name": "Little Bear Academy", "address": "3473 W Columbus Ave", "phone": "2840000"},
     ])
     assert leads[0] == leads[1] != leads[2]
 
@@ -622,3 +660,14 @@ def test_a_name_followed_by_its_initials_after_a_dash_is_the_name():
                          "Chicago Commons - NEW CITY"])["core"].tolist()
     assert cores[0] == cores[1] == "research electronic international"
     assert cores[2] == "chicago common new city"
+
+
+def test_a_note_on_owner_or_past_name_in_brackets_is_not_the_name():
+    """'NI (now part of Emerson)' is NI, one lead with 'NI'; '(formerly …)', '(part of …)', '(a …
+    company)' likewise. A site in brackets stays part of the name ('(NORTH)')."""
+    cores = parse_names(["NI (now part of Emerson)", "NI", "Racal (formerly Decca Radar)",
+                         "Qinetiq Maritime (part of QinetiQ Group)", "Excelitas (a Teledyne company)",
+                         "Mary Crane Center (NORTH)"])["core"].tolist()
+    assert cores[:4] == ["ni", "ni", "racal", "qinetiq maritime"]
+    assert cores[4] == "excelita"
+    assert cores[5] == "mary crane center north"

@@ -779,7 +779,11 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # addresses alike in most letters only do not conflict: business parks, office towers).
     alike = _alike(f, i, j, _differ(f.site, i, j) & ~nearby)
     feats["address"] = _same(f.site, i, j) | (alike & (f.street[i] >= 0) & (f.street[j] >= 0))
-    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~alike
+    # A corner building has one house number on two streets, and sources give either
+    # ('2905 N Leavitt' / '2905 N Clybourn'): one house number and one telephone line are no
+    # second site.
+    corner = (f.house[i] >= 0) & (f.house[i] == f.house[j]) & (_same(f.phone, i, j) | _same(f.phone_local, i, j))
+    feats["address≠"] = _differ(f.site, i, j) & ~nearby & ~alike & ~corner
     sim = _similarity(f.core_names, i, f.core_names, j)
     has_alt = (f.alt_code[i] >= 0) | (f.alt_code[j] >= 0)
     if has_alt.any():
@@ -819,8 +823,11 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # ('Bethel New Life - Molade Child Development Center' / 'Mary Crane Center (Molade Child
     # Dev.)'), not two companies whose names disagree.
     one_line = feats["address"] & (feats["phone"] | feats["phone~"])
+    # At one building a site named inside its operator's name ('El Valor - Teddy Bear 2
+    # Columbus' / 'Teddy Bear Nursery School II') shares two words in a row with it: no name conflict.
+    operator = _one_operator(f.core_names, i, j, feats["address"] & (sim < cfg.name_weak))
     feats["name≠"] = (comparable & (sim >= 0) & (sim < cfg.name_different) & ~industry_conflict & ~feats["name⊂"]
-                      & ~one_line)
+                      & ~one_line & ~operator)
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
     city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
@@ -841,8 +848,7 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # An address that many differently named records give (a business centre, a registered
     # agent) says little of two records whose names do not agree either: without a plausible
     # name it counts by its share, as a shared switchboard does; with one it counts whole.
-    site_weight = np.where((sim >= cfg.name_weak) | _one_operator(f.core_names, i, j, feats["address"] & (sim < cfg.name_weak)),
-                           1.0, _shared(f.site_share, i))
+    site_weight = np.where((sim >= cfg.name_weak) | operator, 1.0, _shared(f.site_share, i))
     # 'Dorothy Sutton Branch' is a branch by its name's end; 'Dorothy Sutton Branch Head Start'
     # carries the same word inside its name: the same branch, no branch-against-head-office.
     feats["branch≠"] = (f.branch[i] != f.branch[j]) & ~np.where(f.branch[i], f.branch_word[j], f.branch_word[i])

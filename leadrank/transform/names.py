@@ -205,6 +205,10 @@ _SPACED = r"(?i)\b([a-z])\. ([a-z])(?:\.|$)"
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]{1,7}$")
 _DASHED = r"^(?P<rest>.+?)\s+[-–]\s+(?P<place>[A-Z][A-Z0-9&]{1,7})$"
 _BRACKETED = r"^(?P<rest>.+?)\s*\((?P<place>[^()]{2,40})\)$"
+# '(now part of Emerson)', '(formerly Racal)', '(a Teledyne company)': a note on the firm's
+# owner or past name after the name, not part of it.
+_NOTE = re.compile(r"(?i)^(?:now\b|formerly\b|former\b|previously\b|part of\b|(?:a|an) (?:subsidiary|division|member|unit) of\b"
+                   r"|(?:a|an) .+ (?:company|group company)$)")
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
 _ENDS_IN_FORM = r"(?i)[\s,]" + _EN_FORMS + r"\.?$"
 
@@ -237,14 +241,15 @@ def _spells(acronym: str, words: str) -> bool:
 
 
 def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
-    """A country or city written after the name: '… (Spain)', '…, NL', '…,Germany', and any
+    """A country or city written after the name: '… (Spain)', '…, NL', a note in brackets
+    ('NI (now part of Emerson)'), '…,Germany', and any
     place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
     country and follows no legal form stays ('Chicago Public Schools Revere, Paul')."""
     found, (rest, place) = extract_where(name, _BRACKETED, ("rest", "place"), where=where)
     if found.any():  # '… S.A. (Spain)', 'Sierra Nevada Corporation (SNC)': a country or an acronym in brackets
         rows = np.flatnonzero(found)
         before = rest.take(pa.array(rows)).to_pylist()
-        is_country = np.asarray([p.lower().strip(" .") in _countries() or _acronym_of(p, b)
+        is_country = np.asarray([p.lower().strip(" .") in _countries() or _acronym_of(p, b) or _NOTE.match(p) is not None
                                  for p, b in zip(place.take(pa.array(rows)).to_pylist(), before, strict=True)])
         mask = np.zeros(len(name), dtype=bool)
         mask[rows[is_country]] = True

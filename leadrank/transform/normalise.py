@@ -37,6 +37,8 @@ _ADDRESS_ABBREVIATIONS = {
     "saint": "st",  # St Louis Ave / Saint Louis Avenue, St Kilda Rd
 }
 
+_DIRECTIONS = ("north", "south", "east", "west")
+
 
 def address_key(raw: str | None) -> str | None:
     """Comparison form of an address: simplified, lower-case, words abbreviated, punctuation gone."""
@@ -49,9 +51,14 @@ def address_keys(raw: Iterable[object] | pa.Array) -> np.ndarray:
     latin = np.asarray(pc.match_substring_regex(text, "[a-z]"), dtype=bool)
     if latin.any():
         words = text.filter(pa.array(latin))
+        # A direction word after a direction is the street's name ('W North Ave', 'S East End
+        # Ave'): held in capitals past the abbreviations, or North Avenue would become 'w n'.
+        for direction in _DIRECTIONS:
+            words = pc.replace_substring_regex(words, rf"\b({'|'.join(_DIRECTIONS)}|n|s|e|w) {direction}\b",
+                                               rf"\1 {direction.upper()}")
         for long, short in _ADDRESS_ABBREVIATIONS.items():
             words = pc.replace_substring_regex(words, rf"\b{long}\b", short)
-        text = pc.replace_with_mask(text, pa.array(latin), words)
+        text = pc.replace_with_mask(text, pa.array(latin), pc.utf8_lower(words))
     out = np.asarray(text.to_pylist(), dtype=object)
     out[out == ""] = None
     return out
