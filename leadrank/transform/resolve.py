@@ -103,10 +103,12 @@ def resolve(
         ordered, events, stats, state = _resolve_incremental(ordered, cfg, base, taken, lead_first_seen or {})
         model = None
         stats = {"mode": "incremental", "reason": "", **stats}
+    # Back in the frame's order as they are (Arrow text stays Arrow): taking them out as objects
+    # made a Python string per row, a million of them at the step's peak.
+    back = np.empty(n, dtype=np.int64)
+    back[order] = np.arange(n)
     for column in ("match_evidence", "lead_id"):
-        values = np.empty(n, dtype=object)
-        values[order] = ordered[column].to_numpy(dtype=object)
-        frame[column] = values
+        frame[column] = ordered[column].array.take(back)
     stats = {**stats, "records": int(frame["_tonight"].sum()), "records_total": n,
              "leads": int(frame["lead_id"].nunique()),
              "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
@@ -150,15 +152,20 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
 
     keys = frame["record_key"].to_numpy(dtype=object)
     labels, evidence = cluster(n, pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
+    match = pairs.score >= cfg.match_threshold
+    # Past clustering the state reads only the features' key strings, statistics, names and sort
+    # order: the codes, texts and scored pairs (and the closures over them) go before the lead IDs
+    # and the state are built, where a million-record night peaked.
+    key_strings, key_stats, cores, sort = features.keys, features.stats, features.core, features.order
+    del features, pairs, score_more
     frame["_cluster"] = labels
     frame["match_evidence"] = evidence
     frame["lead_id"], events = _assign_ids(frame, taken, first_seen)
-    match = pairs.score >= cfg.match_threshold
     stats = {"candidate_pairs": int(len(left)), "matched_pairs": int(match.sum()), "re_resolved": n}
     state = None
     if keep_state:
         component = component_names(n, left[match], right[match], keys)
-        state = state_of(frame, features.keys, features.stats, words_of(features.core), component, features.order)
+        state = state_of(frame, key_strings, key_stats, words_of(cores), component, sort)
     return frame, events, stats, model, state
 
 
