@@ -195,3 +195,47 @@ def test_the_dedupe_step_keeps_golden_only_text_arrow_backed_with_the_same_leads
     objects = as_text(golden_records(as_objects(resolved.copy(), only=list(pipeline.GOLDEN_TEXT))))
     assert {c: str(objects[c].dtype) for c in objects} == {c: str(arrow[c].dtype) for c in arrow}
     pd.testing.assert_frame_equal(arrow, objects)
+
+
+def test_a_full_resolution_lets_the_features_go_before_the_state(frame, monkeypatch):
+    """The matching features (codes, texts) and the scored pairs are freed once clustering is
+    done: the state and the lead IDs are built without them."""
+    import gc
+    import weakref
+
+    from leadrank.config import ResolutionConfig
+    from leadrank.transform import resolve as resolve_module
+
+    built, alive = [], []
+
+    class Tracked(Features):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(weakref.ref(self))
+
+    real_state_of = resolve_module.state_of
+
+    def state_of(*args, **kwargs):
+        gc.collect()
+        alive.extend(ref() is not None for ref in built)
+        return real_state_of(*args, **kwargs)
+
+    monkeypatch.setattr(resolve_module, "Features", Tracked)
+    monkeypatch.setattr(resolve_module, "state_of", state_of)
+    result = resolve_module.resolve(frame, ResolutionConfig())
+    assert result.state is not None and alive == [False]
+
+
+def test_lead_ids_go_back_in_the_frames_order_without_a_string_per_row(frame):
+    """Lead IDs and evidence are put back in the frame's order by an Arrow take (Arrow-backed
+    text, as before): each record keeps its own lead and evidence, in any input order."""
+    from leadrank.config import ResolutionConfig
+    from leadrank.transform.resolve import resolve
+
+    shuffled = frame.sample(frac=1, random_state=3).reset_index(drop=True)
+    ordered = resolve(frame, ResolutionConfig()).records
+    records = resolve(shuffled, ResolutionConfig()).records
+    assert str(records["lead_id"].dtype) == "str" and records["lead_id"].array.dtype.storage == "pyarrow"
+    assert records.set_index("record_key")["lead_id"].to_dict() == ordered.set_index("record_key")["lead_id"].to_dict()
+    assert records.set_index("record_key")["match_evidence"].to_dict() == \
+        ordered.set_index("record_key")["match_evidence"].to_dict()

@@ -103,10 +103,12 @@ def resolve(
         ordered, events, stats, state = _resolve_incremental(ordered, cfg, base, taken, lead_first_seen or {})
         model = None
         stats = {"mode": "incremental", "reason": "", **stats}
+    # Back in the frame's order as they are (Arrow text stays Arrow): taking them out as objects
+    # made a Python string per row, a million of them at the step's peak.
+    back = np.empty(n, dtype=np.int64)
+    back[order] = np.arange(n)
     for column in ("match_evidence", "lead_id"):
-        values = np.empty(n, dtype=object)
-        values[order] = ordered[column].to_numpy(dtype=object)
-        frame[column] = values
+        frame[column] = ordered[column].array.take(back)
     stats = {**stats, "records": int(frame["_tonight"].sum()), "records_total": n,
              "leads": int(frame["lead_id"].nunique()),
              "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
@@ -130,8 +132,42 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
                   with_state: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], fellegi_sunter.Model | None,
                              State | None]:
     n = len(frame)
-    features = Features(frame, cfg.shared_key_names)
     keep_state = with_state and not cfg.learned
+    keys = frame["record_key"].to_numpy(dtype=object)
+    matched = _match(frame, cfg, keys, keep_state)
+    frame["_cluster"] = matched.labels
+    frame["match_evidence"] = matched.evidence
+    frame["lead_id"], events = _assign_ids(frame, taken, first_seen)
+    left, right, match = matched.left, matched.right, matched.match
+    stats = {"candidate_pairs": int(len(left)), "matched_pairs": int(match.sum()), "re_resolved": n}
+    state = None
+    if keep_state:
+        component = component_names(n, left[match], right[match], keys)
+        state = state_of(frame, matched.keys, matched.stats, words_of(matched.cores), component, matched.order)
+    return frame, events, stats, matched.model, state
+
+
+@dataclass
+class _Matched:
+    """What a full resolution keeps of matching: the clusters, the candidate pairs and which
+    matched, and the features' parts the state reads (key strings, statistics, names, order)."""
+    labels: np.ndarray
+    evidence: list[str]
+    left: np.ndarray
+    right: np.ndarray
+    match: np.ndarray
+    model: fellegi_sunter.Model | None
+    keys: pd.DataFrame | None
+    stats: pd.DataFrame
+    cores: np.ndarray
+    order: np.ndarray
+
+
+def _match(frame: pd.DataFrame, cfg: ResolutionConfig, keys: np.ndarray, keep_state: bool) -> _Matched:
+    """Features, candidate pairs, scores and clusters. Its own function so that the features'
+    codes and texts and the scored pairs are freed on return, before the lead IDs and the state
+    are built (where a million-record night peaked with them alive)."""
+    features = Features(frame, cfg.shared_key_names)
     if not keep_state:  # past the statistics and the sort order only the state reads the key strings
         features.keys = None
     left, right = candidate_pairs(features, cfg)
@@ -148,18 +184,9 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
         def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:  # noqa: F811 - the learned scale from here on
             return rescore(score_pairs(features, a, b, cfg))
 
-    keys = frame["record_key"].to_numpy(dtype=object)
-    labels, evidence = cluster(n, pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
-    frame["_cluster"] = labels
-    frame["match_evidence"] = evidence
-    frame["lead_id"], events = _assign_ids(frame, taken, first_seen)
-    match = pairs.score >= cfg.match_threshold
-    stats = {"candidate_pairs": int(len(left)), "matched_pairs": int(match.sum()), "re_resolved": n}
-    state = None
-    if keep_state:
-        component = component_names(n, left[match], right[match], keys)
-        state = state_of(frame, features.keys, features.stats, words_of(features.core), component, features.order)
-    return frame, events, stats, model, state
+    labels, evidence = cluster(len(frame), pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
+    return _Matched(labels, evidence, left, right, pairs.score >= cfg.match_threshold, model,
+                    features.keys, features.stats, features.core, features.order)
 
 
 def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State, taken: set[str],
