@@ -31,7 +31,7 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 # xdist workers inherit COLUMNS=80 / LINES=24; a rich Console created with them set keeps that
-# width for good, and the CLI tests could no longer widen it with their own COLUMNS.
+# width for good, and the CLI tests could no longer set their own COLUMNS (see _wide_terminal).
 for _size in ("COLUMNS", "LINES"):
     os.environ.pop(_size, None)
 
@@ -43,6 +43,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "prefect_harness" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("prefect"))
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI output 250 columns wide unless a test asks for another width (env={"COLUMNS": ...}):
+    at 80, rich wraps the temporary paths in messages mid-word, and how long those paths are
+    depends on the machine and on how many pytest sessions ran before."""
+    monkeypatch.setenv("COLUMNS", "250")
 
 
 @pytest.fixture(autouse=True)
