@@ -667,20 +667,31 @@ def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.n
     return out
 
 
+def _each_pair(names: Names, i: np.ndarray, j: np.ndarray, k: np.ndarray,
+               test: Callable[[str, str], bool]) -> np.ndarray:
+    """`test` of the two name texts of each pair in `k` (positions into `i`, `j`), False for the
+    others: the word-by-word rules below, run in Python on the few pairs their filters leave."""
+    out = np.zeros(len(i), dtype=bool)
+    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+        out[pos] = test(a, b)
+    return out
+
+
 def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pairs of Latin names word for word alike where one writes some words shortened: 'Douxjou
     Logist.' / 'Douxjou Logistics', 'Summit Grioxmait Mar.' / 'Summit Grioxmait Marine'. The
     first word must be equal and every other word equal or the start (3+ letters) of the other's:
     a truncation no table can list is still the same name."""
-    out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & names.words[i] & names.words[j] & (names.n_words[i] == names.n_words[j])
                        & _same(names.first_word, i, j))
-    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+
+    def shortened(a: str, b: str) -> bool:
         x, y = a.split(), b.split()
-        out[pos] = (len(x) == len(y) and x[0] == y[0] and len(x[0]) >= 3
-                    and all(u == v or (min(len(u), len(v)) >= 3 and (u.startswith(v) or v.startswith(u)))
-                            for u, v in zip(x[1:], y[1:], strict=True)))
-    return out
+        return (len(x) == len(y) and x[0] == y[0] and len(x[0]) >= 3
+                and all(u == v or (min(len(u), len(v)) >= 3 and (u.startswith(v) or v.startswith(u)))
+                        for u, v in zip(x[1:], y[1:], strict=True)))
+
+    return _each_pair(names, i, j, k, shortened)
 
 
 def _one_typo(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -689,15 +700,14 @@ def _one_typo(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> 
     'Liocgouk', 'Cukayr Marine' / 'Cukyar Marine'). A ratio counts such a typo as two edits, so in a short
     name it looks as unlike as a different word does; a one-word brand with no other evidence
     then never reaches a match. Numbers differ as sites do, not as typos ('10th' / '11th')."""
-    out = np.zeros(len(i), dtype=bool)
     k = np.flatnonzero(where & (names.n_words[i] == names.n_words[j]) & (np.abs(names.length[i] - names.length[j]) <= 1))
-    if not len(k):
-        return out
-    k = k[process.cpdist(list(names.text[i[k]]), list(names.text[j[k]]), scorer=OSA.distance, workers=-1) <= 1]
-    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+    k = k[_cpdist(names.text, i[k], names.text, j[k], OSA.distance) <= 1]
+
+    def one_typo(a: str, b: str) -> bool:
         differ = [(u, v) for u, v in zip(a.split(), b.split(), strict=True) if u != v]
-        out[pos] = len(differ) == 1 and _typo(*differ[0])
-    return out
+        return len(differ) == 1 and _typo(*differ[0])
+
+    return _each_pair(names, i, j, k, one_typo)
 
 
 def _typo(u: str, v: str) -> bool:
@@ -729,25 +739,23 @@ def _extra_word(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -
     ('Pacific Semiconductor' / 'Pacific Star Semiconductor'), or only by numbers ('Little Tykes
     I' / 'Little Tykes II', 'Plant 2' / 'Plant 3': numbered sites or funds): that is another
     company's name, not the same name misspelt, however similar the letters."""
-    out = np.zeros(len(i), dtype=bool)
-    k = np.flatnonzero(where & names.words[i] & names.words[j])
-    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+    def extra_word(a: str, b: str) -> bool:
         x, y = set(_WORD_OR_NUMBER.findall(a)), set(_WORD_OR_NUMBER.findall(b))
-        out[pos] = x != y and (x < y or y < x or (bool(x - y) and bool(y - x)
-                                                   and all(_NUMERAL.match(w) for w in x ^ y)))
-    return out
+        return x != y and (x < y or y < x or (bool(x - y) and bool(y - x) and all(_NUMERAL.match(w) for w in x ^ y)))
+
+    return _each_pair(names, i, j, np.flatnonzero(where & names.words[i] & names.words[j]), extra_word)
 
 
 def _siblings(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Pairs of Latin names that begin alike and then each go their own way ('Teledyne e2v' /
     'Teledyne Qioptiq', 'Bertin Exensor' / 'Bertin Environics'): two units of one group, or two
     firms of one family name, not one name written two ways."""
-    out = np.zeros(len(i), dtype=bool)
-    k = np.flatnonzero(where & names.words[i] & names.words[j] & _same(names.first_word, i, j))
-    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
+    def siblings(a: str, b: str) -> bool:
         x, y = set(a.split()), set(b.split())
-        out[pos] = bool(x - y) and bool(y - x)
-    return out
+        return bool(x - y) and bool(y - x)
+
+    k = np.flatnonzero(where & names.words[i] & names.words[j] & _same(names.first_word, i, j))
+    return _each_pair(names, i, j, k, siblings)
 
 
 def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -755,11 +763,8 @@ def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray)
     sites' ('Carole Robertson Center for Learning - … CTR 2020' / 'Carole Robertson Center
     Roosevelt'), or one site's name under its operator's ('Marcy Newberry Association - South
     Harper Montessori' / 'South Harper Montessori School')."""
-    out = np.zeros(len(i), dtype=bool)
-    k = np.flatnonzero(where & names.words[i] & names.words[j])
-    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
-        out[pos] = not set(pairwise(a.split())).isdisjoint(pairwise(b.split()))
-    return out
+    return _each_pair(names, i, j, np.flatnonzero(where & names.words[i] & names.words[j]),
+                      lambda a, b: not set(pairwise(a.split())).isdisjoint(pairwise(b.split())))
 
 
 def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
