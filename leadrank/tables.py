@@ -8,8 +8,11 @@ outcomes, the warehouse's outcome import, the CLI) and none should import anothe
 
 from __future__ import annotations
 
+import csv
 import io
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -20,6 +23,35 @@ class TableError(ValueError):
     """A table file that cannot be read at all; the message says why."""
 
 
+def read_csv_text(text: str, **options: Any) -> pd.DataFrame:
+    """pandas.read_csv of `text` (strings, blanks as "") that never guesses an index column.
+
+    Left to itself, pandas reads a first data row with one field more than the header (a name
+    like "Foo, Bar Ltd" not quoted) as "the first column is an index": every row's values move
+    one column left and the first ones vanish, silently. Here that row is an error (ParserError)
+    naming its line, as pandas already reports such a row further down."""
+    options = {"dtype": str, "keep_default_na": False, **options, "index_col": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(io.StringIO(text), **options)
+        except pd.errors.ParserWarning:
+            raise pd.errors.ParserError(_longer_row(text, options)) from None
+
+
+def _longer_row(text: str, options: dict[str, Any]) -> str:
+    """Which line holds more fields than the header, in words."""
+    rows = csv.reader(io.StringIO(text), delimiter=options.get("sep") or ",")
+    for _ in range(int(options.get("skiprows") or 0)):
+        next(rows, None)
+    width = len(next(rows, []))
+    for row in rows:
+        if len(row) > width:
+            return (f"line {rows.line_num} has {len(row)} fields but the header has {width}: "
+                    "quote values that contain the separator")
+    return f"a row has more fields than the header's {width}"
+
+
 def read_text_table(path: Path, encoding: str | None, sep: str, header: int | None = 0) -> pd.DataFrame:
     """A CSV as strings (blanks as ""), in `encoding` or the first of TEXT_ENCODINGS that decodes it."""
     data = path.read_bytes()
@@ -28,7 +60,7 @@ def read_text_table(path: Path, encoding: str | None, sep: str, header: int | No
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, header=header)
+        return read_csv_text(text, sep=sep, header=header)
     raise TableError(f"{path}: not UTF-8 or GB18030; set `encoding:` for this file")
 
 

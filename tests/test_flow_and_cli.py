@@ -90,6 +90,10 @@ def test_dedupe_cli_errors(tmp_path):
     assert result.exit_code == 1 and "no company name column" in result.output
     result = runner.invoke(app, ["dedupe", str(source), "-o", str(tmp_path / "o.csv"), "--map", "foo=colour"])
     assert result.exit_code == 1 and "unknown field" in result.output
+    source.write_text("company_name\nFoo, Bar Ltd\nBaz AG\n", encoding="utf-8")  # an unquoted comma in row 1
+    result = runner.invoke(app, ["dedupe", str(source), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 1 and "line 2 has 2 fields but the header has 1" in result.output
+    assert not (tmp_path / "o.csv").exists()
 
 
 def test_extract_cli_writes_records_with_provenance(tmp_path, demo_config):

@@ -183,6 +183,18 @@ def test_csv_and_xlsx_lists(tmp_path):
         assert report.status == "ok" and list(records["company_name"]) == expected
 
 
+def test_a_csv_list_whose_first_row_is_longer_than_its_header_fails_the_source_saying_where(tmp_path):
+    listing = tmp_path / "list.csv"
+    listing.write_text("\ufeffCompany,Booth\nAcme, Ltd,H1-22\nBeta GmbH,H2-01\n", encoding="utf-8")
+    cfg = SourceConfig.model_validate({"name": "c", "kind": "exhibition", "url": listing.as_uri(), "format": "csv",
+                                       "columns": {"company_name": "Company", "booth": "Booth"}})
+    records, _, report = extract_source(cfg, FAST, run_id="r")
+    assert report.status == "failed" and "line 2 has 3 fields but the header has 2" in report.reason
+    listing.write_text("\ufeffCompany,Booth\n\"Acme, Ltd\",H1-22\nBeta GmbH,H2-01\n", encoding="utf-8")
+    records, _, report = extract_source(cfg, FAST, run_id="r")
+    assert report.status == "ok" and list(records["company_name"]) == ["Acme, Ltd", "Beta GmbH"]
+
+
 def test_xlsx_zip_bomb_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(parsers, "MAX_XLSX_UNCOMPRESSED", 1_000_000)
     buffer = io.BytesIO()

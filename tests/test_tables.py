@@ -27,6 +27,16 @@ def test_an_xlsx_reads_as_strings_with_blanks_as_empty(tmp_path):
     assert list(table["公司名称"]) == list(ROWS["公司名称"]) and list(table["金额"]) == ["1200", ""]
 
 
+@pytest.mark.parametrize("text", ["company_name\nFoo, Bar Ltd\nBaz AG\n", "name,city\nFoo, Bar Ltd,London\nBaz AG,Bonn\n"])
+def test_a_first_row_longer_than_the_header_is_an_error_naming_its_line(tmp_path, text):
+    """pandas took such a row as "the first column is an index" and moved every value one
+    column left: "Foo" vanished and "Baz AG" read as an empty name."""
+    path = tmp_path / "list.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(pd.errors.ParserError, match="line 2 has 3 fields but the header has 2|line 2 has 2 fields but the header has 1"):
+        read_table(path)
+
+
 def test_bytes_no_known_encoding_reads_are_refused_with_the_way_out(tmp_path):
     path = tmp_path / "odd.csv"
     path.write_bytes(b"name\n\xff\xfe\xfa\n")

@@ -17,6 +17,7 @@ import pandas as pd
 from bs4 import BeautifulSoup, Tag
 
 from leadrank.extractors.fields import clean_text, json_path, map_css, map_json, node_text
+from leadrank.tables import read_csv_text
 
 Row = tuple[dict[str, str | None], dict[str, Any]]
 
@@ -374,14 +375,10 @@ def read_table_bytes(content: bytes, fmt: str, opts: dict[str, Any], encoding: s
         if fmt == "xlsx":
             _check_xlsx(content)
             return pd.read_excel(io.BytesIO(content), sheet_name=opts.get("sheet", 0), dtype=str)
-        return pd.read_csv(
-            io.BytesIO(content),
-            sep=opts.get("sep", ","),
-            dtype=str,
-            encoding=opts.get("encoding") or encoding,
-            keep_default_na=False,
-            skiprows=int(opts.get("skip_rows", 0)),
-        )
+        charset = opts.get("encoding") or encoding
+        # a UTF-8 byte-order mark is no part of the first header (pandas dropped it as it decoded)
+        text = content.decode("utf-8-sig" if charset.lower().replace("_", "-") in {"utf-8", "utf8"} else charset)
+        return read_csv_text(text, sep=opts.get("sep", ","), skiprows=int(opts.get("skip_rows", 0)))
     except ParseError:
         raise
     except Exception as exc:  # pandas raises many types for malformed files
