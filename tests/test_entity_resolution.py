@@ -561,6 +561,19 @@ def test_legal_forms_of_no_common_country_keep_namesakes_apart():
     assert leads[4] == leads[5] and leads[6] == leads[7]  # one country can use both forms
 
 
+@pytest.mark.parametrize(("a", "b"), [
+    ("Stetsas International Pte Ltd", "Stetsas International Private Limited"),  # Singapore, written out
+    ("Wouxiccu BVBA", "Wouxiccu BV"),  # Belgium, before and after 2019
+    ("Quionwa Ab", "Quionwa Oy"),  # Finland, in Swedish and in Finnish
+    ("Hakenbrau GmbH", "Hakenbrau Ges.m.b.H."),  # Austria
+])
+def test_forms_one_country_uses_both_of_are_no_conflict(a, b):
+    """cleanco's per-country lists leave these countries out, so the two forms had no country in
+    common and the pair lost the legal_form_different points."""
+    leads = _leads([{"company_name": a}, {"company_name": b}])
+    assert leads[0] == leads[1]
+
+
 # -- thresholds chosen leave-one-set-out (bench/loso_threshold.py) ------------------------------
 
 def test_leave_one_set_out_choice_never_looks_at_the_held_out_set():

@@ -121,6 +121,11 @@ EXTRA_FORM_COUNTRIES = {
     "llc": {"China", "Qatar", "United Arab Emirates", "Russia", "Ukraine"}, "coltd": {"China", "Japan", "Korea"},
     "kk": {"Japan"}, "sàrl": {"France", "Luxemborg", "Switzerland"}, "şti": {"Turkey"}, "ltdşti": {"Turkey"},
     "ltdsti": {"Turkey"}, "aş": {"Turkey"},
+    # Also where cleanco's lists stop short: Austria's GmbH (and its own Ges.m.b.H.); Belgium's
+    # NV and BV (its BVBA became BV in 2019, so one firm appears as both); the Swedish-language Ab
+    # of Finnish firms ("Oy Ab"); Singapore's Pte. Ltd. written out as Private Limited.
+    "gmbh": {"Austria"}, "gesmbh": {"Austria"}, "nv": {"Belgium"}, "bv": {"Belgium"}, "ab": {"Finland"},
+    "privatelimited": {"Singapore", "India", "Pakistan", "Bangladesh", "Sri Lanka"},
 }
 
 
