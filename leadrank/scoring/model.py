@@ -3,7 +3,8 @@
 One pipeline builder serves the nightly model, the weekly retrain and `leadrank model evaluate`,
 so what a user checks on their CRM export is what runs at night. Validation is honest: on later
 data when at least half the outcomes have a date (test on the later 25 % of the dated ones, train
-on the rest, undated ones included), else stratified 5-fold cross-validation; the reported
+on the rest, undated ones included) and those dates tell that quarter from the rest (not one
+export day on every row), else stratified 5-fold cross-validation; the reported
 metrics are never measured on training rows.
 With too few outcomes of either class there is no model (cold start) and the priority is the
 fit score alone; the output says so.
@@ -398,10 +399,20 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
             train, test = np.concatenate([undated, order[:cut]]), order[cut:]
             if len(undated):
                 note = f"{len(undated)} outcomes without a date: trained on, never validated on"
-            if len(set(y[train])) == 2 and len(set(y[test])) == 2:
+            # Outcomes that all carry one date (an import stamped with its export day) or a few
+            # dates give a "later" quarter that is no later than the rest: a single random split
+            # posing as a time split, with far more noise than cross-validation.
+            tied = int((when[test] == when[order[cut - 1]]).sum()) if cut else len(test)
+            if tied * 2 > len(test):
+                distinct = len(np.unique(when[dated]))
+                note = (f"the outcome dates do not tell earlier from later ({distinct} distinct "
+                        f"date{'s' if distinct > 1 else ''}; {tied} of the later {len(test)} share a date with earlier outcomes): "
+                        "stratified cross-validation instead")
+            elif len(set(y[train])) == 2 and len(set(y[test])) == 2:
                 fitted = pipeline.fit(X.iloc[train], y[train])
                 return "time_split_75_25", note, test, fitted.predict_proba(X.iloc[test])[:, 1]
-            note = "the later 25 % of dated outcomes hold one class only: stratified cross-validation instead"
+            else:
+                note = "the later 25 % of dated outcomes hold one class only: stratified cross-validation instead"
     folds = min(5, int(min(np.bincount(y))))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed)
     p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
