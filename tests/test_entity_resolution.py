@@ -210,6 +210,24 @@ def test_a_letter_added_dropped_or_swapped_is_one_name_a_letter_changed_is_not()
     assert _typo("liocguk", "liocgouk") and not _typo("jihui", "jinhui") and not _typo("yuanhong", "yunhong")
 
 
+def test_a_letter_changed_in_a_long_word_is_a_typo_in_a_short_word_or_the_first_letter_it_is_not():
+    """From SUBSTITUTION_LENGTH letters one letter changed for another, not the first, is a typo
+    ('Wiodun' / 'Wioiun': names-only sets split big companies on it); in five letters it is how
+    brands differ ('Maxar' / 'Maiar'), and a changed first letter is another brand."""
+    leads = _leads([
+        {"company_name": "Wiodun Trading"}, {"company_name": "Wioiun Trading"},
+        {"company_name": "Lautkou Laboratories"}, {"company_name": "Loutkou Laboratories"},
+        {"company_name": "Maxar Systems"}, {"company_name": "Maiar Systems"},
+        {"company_name": "Biodun Trading"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3]
+    assert leads[4] != leads[5] and leads[6] != leads[0]
+    from leadrank.transform.matching import _typo
+
+    assert _typo("wiodun", "wioiun") and not _typo("maxar", "maiar") and not _typo("wiodun", "biodun")
+    assert not _typo("junjia", "junjie")  # pinyin
+
+
 def test_numbered_sites_of_one_name_are_different_units():
     """Names that differ only by a number ('Little Tykes I' / 'Little Tykes II', 'Plant 2' /
     'Plant 3') are numbered sites or funds, each its own lead, however alike the letters."""
