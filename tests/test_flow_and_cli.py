@@ -83,6 +83,35 @@ def test_dedupe_cli_keeps_rows_and_order(tmp_path):
     assert precision == 1.0 and recall >= 0.9
 
 
+@pytest.mark.parametrize("kind", ["semicolon", "tab", "xlsx", "gb18030"])
+def test_dedupe_cli_reads_what_a_spreadsheet_saves(tmp_path, kind):
+    """A European Excel saves ';', some exports tabs, many teams keep an XLSX: each read as it is
+    (a semicolon file was one column named 'company_name;city;phone'; an XLSX 'not UTF-8')."""
+    table = pd.DataFrame({"Company": ["Acme GmbH", "ACME GMBH", "Beta AG"], "City": ["Berlin", "Berlin", "Bonn"],
+                          "Phone": ["+49 30 1234567", "030 1234567", "0228 998877"]})
+    source = tmp_path / ("in.xlsx" if kind == "xlsx" else "in.csv")
+    if kind == "xlsx":
+        table.to_excel(source, index=False)
+    else:
+        text = table.to_csv(index=False, sep={"semicolon": ";", "tab": "\t", "gb18030": ";"}[kind])
+        source.write_bytes(text.replace("Beta AG", "北京乙公司").encode("gb18030" if kind == "gb18030" else "utf-8"))
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["dedupe", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out, dtype=str)
+    assert list(written.columns) == ["Company", "City", "Phone", "lead_id"] and len(written) == 3
+    assert written["lead_id"][0] == written["lead_id"][1] != written["lead_id"][2]
+
+
+def test_dedupe_cli_on_a_header_only_file_writes_the_header(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("company_name,city\n", encoding="utf-8")
+    result = runner.invoke(app, ["dedupe", str(source), "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    assert "0 rows → 0 leads" in result.output
+    assert (tmp_path / "o.csv").read_text(encoding="utf-8").strip() == '"company_name","city","lead_id"'
+
+
 def test_dedupe_cli_errors(tmp_path):
     source = tmp_path / "in.csv"
     source.write_text("foo,bar\n1,2\n", encoding="utf-8")

@@ -13,21 +13,21 @@ from leadrank.config import ConfigError
 
 
 def dedupe(
-    input_csv: Annotated[Path, typer.Argument(help="CSV of prospect rows (needs a company name column).", exists=True, dir_okay=False)],
+    input_csv: Annotated[Path, typer.Argument(help="CSV (comma, semicolon, tab or | separated; UTF-8 or GB18030) or XLSX (first sheet) of prospect rows, with a company name column.", exists=True, dir_okay=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the rows with lead_id.")],
     map_: Annotated[list[str], typer.Option("--map", help="COLUMN=FIELD, e.g. --map 'Site name=company_name'. Fields: company_name, website, phone, email, address, city, province, country, uscc, source.")] = [],  # noqa: B006
     explain: Annotated[bool, typer.Option(help="Also write match_evidence (why each row joined its lead) and print the match weights used (learned: m, u and weight per comparison level).")] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="A leadrank config file whose `resolution:` settings to use (weights, thresholds, learned: true …).", exists=True, dir_okay=False)] = None,
 ) -> None:
-    """Deduplicate a CSV on its own: writes the same rows, in the same order, plus `lead_id`
+    """Deduplicate a CSV or XLSX on its own: writes the same rows as CSV, in the same order, plus `lead_id`
     (rows of one company share it). Runs exactly the nightly entity-resolution stage."""
     import pandas as pd
 
     from leadrank.config import ResolutionConfig, load_config
-    from leadrank.tables import read_text_table
+    from leadrank.tables import TableError, read_table, read_text_table
     from leadrank.transform.normalise import normalise_records
     from leadrank.transform.resolve import dedupe_result
-    from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv
+    from leadrank.transform.table_input import read_csv_strings, records_from_table, separator, write_csv
 
     started = time.perf_counter()
     try:
@@ -35,11 +35,16 @@ def dedupe(
     except ConfigError as exc:
         fail(str(exc))
     try:
-        table = read_csv_strings(input_csv)
-        if table is None:
-            table = read_text_table(input_csv, None, ",")
+        if input_csv.suffix.lower() in {".xlsx", ".xlsm"}:
+            table = read_table(input_csv)  # the first sheet, as strings
+        else:
+            with input_csv.open("rb") as handle:
+                sep = separator(handle.readline().decode("utf-8", errors="replace"))
+            table = read_csv_strings(input_csv, sep)
+            if table is None:
+                table = read_text_table(input_csv, None, sep)
         records = records_from_table(table, dict(parse_maps(map_, "COLUMN")), source=input_csv.stem)
-    except (ValueError, pd.errors.ParserError) as exc:
+    except (ValueError, TableError, pd.errors.ParserError) as exc:
         fail(str(exc))
     with console.status(f"normalising {len(records)} rows"):
         normalised = normalise_records(records)

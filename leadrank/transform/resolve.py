@@ -82,9 +82,11 @@ def resolve(
         frame["_tonight"] = True
     frame["prev_lead_id"] = frame["record_key"].map(prior_lead) if len(prior) else None
     n = len(frame)
-    if n == 0:
-        return Resolution(frame.assign(lead_id=None, match_evidence=None), pd.DataFrame(columns=EVENT_COLUMNS),
-                          {"mode": "full", "reason": "no records"})
+    if n == 0:  # the same columns as below (golden records and `leadrank dedupe` read seen_tonight)
+        empty = frame.drop(columns=["prev_lead_id"]).rename(columns={"_tonight": "seen_tonight"})
+        return Resolution(empty.assign(match_evidence=None, lead_id=None), pd.DataFrame(columns=EVENT_COLUMNS),
+                          {"mode": "full", "reason": "no records", "records": 0, "records_total": 0, "leads": 0,
+                           "merges": 0, "splits": 0})
     # Record-key order: every tie below is broken by it, so that any part of the population is
     # resolved as it is within the whole (the incremental mode relies on that). Only the columns
     # matching reads are put in that order; the results are put back in the frame's.

@@ -30,18 +30,28 @@ def _canonical(column: str) -> str:
     return _ALIASES.get(key, key)
 
 
-def read_csv_strings(path: Path) -> pd.DataFrame | None:
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def separator(header: str) -> str:
+    """The field separator of a CSV from its header line: the comma, unless the line holds none
+    and another common one (';' from a European Excel, a tab, '|')."""
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    return "," if counts[","] or not any(counts.values()) else max(counts, key=lambda sep: counts[sep])
+
+
+def read_csv_strings(path: Path, sep: str = ",") -> pd.DataFrame | None:
     """A UTF-8 CSV as strings ('' for empty cells), read by Arrow's multi-threaded reader: at a
     million rows pandas' reader alone takes longer than deduplicating. None when Arrow cannot
     read it (another encoding, duplicate headers): the caller falls back to its usual reader."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(io.StringIO(handle.readline())), [])
+            header = next(csv.reader(io.StringIO(handle.readline()), delimiter=sep), [])
         if not header or len(set(header)) != len(header):
             return None
         table = pcsv.read_csv(
             path,
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(column_types={name: pa.string() for name in header},
                                                 strings_can_be_null=False),
         )
@@ -87,6 +97,7 @@ def records_from_table(table: pd.DataFrame, mapping: dict[str, str] | None = Non
     columns["source"] = np.where(pd.isna(source_values), source, source_values)
     columns["source_kind"] = np.full(n, "input", dtype=object)
     columns["run_id"] = np.full(n, "adhoc", dtype=object)
-    columns["record_key"] = np.char.add("row", np.char.zfill(np.arange(n).astype(str), 9)).astype(object)
+    columns["record_key"] = (np.char.add("row", np.char.zfill(np.arange(n).astype(str), 9)).astype(object) if n
+                              else np.empty(0, dtype=object))  # zfill of no rows fails
     # One constructor call: setting two dozen columns of a million rows one by one costs seconds.
     return pd.DataFrame({c: columns.get(c, nothing) for c in EXTRACTED}, dtype=object)
