@@ -31,7 +31,7 @@ def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     or misplaced key is named with its path and the key probably meant), the values' types, and
     that the files it names (financials, outcomes, local source files) are there. Exits 1 on
     any problem. `leadrank run` does the same before it starts, except that a missing local
-source file fails only that source there, as a site that is down does."""
+    source file fails only that source there, as a site that is down does."""
     cfg = checked_config(config)
     names = ", ".join(s.name for s in cfg.sources if s.enabled)
     console.print(f"{plain(config)}: OK: enabled sources: {plain(names) or 'none'}; "
