@@ -23,14 +23,31 @@ class TableError(ValueError):
     """A table file that cannot be read at all; the message says why."""
 
 
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def separator(header: str, default: str = ",") -> str:
+    """The field separator of a CSV from its header line: `default`, unless the line holds none
+    of it and holds another common one (';' from a European Excel, a tab, '|'): read with the
+    default, such a file would be one column named after the whole header."""
+    counts = {sep: header.count(sep) for sep in SEPARATORS if sep != default}
+    if header.count(default) or not any(counts.values()):
+        return default
+    return max(counts, key=lambda sep: counts[sep])
+
+
 def read_csv_text(text: str, **options: Any) -> pd.DataFrame:
     """pandas.read_csv of `text` (strings, blanks as "") that never guesses an index column.
 
     Left to itself, pandas reads a first data row with one field more than the header (a name
     like "Foo, Bar Ltd" not quoted) as "the first column is an index": every row's values move
     one column left and the first ones vanish, silently. Here that row is an error (ParserError)
-    naming its line, as pandas already reports such a row further down."""
+    naming its line, as pandas already reports such a row further down. A header without the
+    given separator but with another common one is read by that one (`separator`)."""
     options = {"dtype": str, "keep_default_na": False, **options, "index_col": False}
+    skip = int(options.get("skiprows") or 0)
+    lines = text.split("\n", skip + 1)
+    options["sep"] = separator(lines[skip] if len(lines) > skip else "", options.get("sep") or ",")
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:

@@ -193,6 +193,9 @@ def test_a_csv_list_whose_first_row_is_longer_than_its_header_fails_the_source_s
     listing.write_text("\ufeffCompany,Booth\n\"Acme, Ltd\",H1-22\nBeta GmbH,H2-01\n", encoding="utf-8")
     records, _, report = extract_source(cfg, FAST, run_id="r")
     assert report.status == "ok" and list(records["company_name"]) == ["Acme, Ltd", "Beta GmbH"]
+    listing.write_text("Company;Booth\nAcme, Ltd;H1-22\nBeta GmbH;H2-01\n", encoding="utf-8")  # no sep: configured
+    records, _, report = extract_source(cfg, FAST, run_id="r")
+    assert report.status == "ok" and list(records["booth"]) == ["H1-22", "H2-01"]
 
 
 def test_xlsx_zip_bomb_is_refused(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadrank.tables import TableError, read_table
+from leadrank.tables import TableError, read_csv_text, read_table, separator
 
 ROWS = pd.DataFrame({"公司名称": ["深圳市甲科技有限公司", ""], "结果": ["成交", "丢单"]})
 
@@ -48,3 +48,10 @@ def test_the_warehouse_reads_tables_without_importing_scoring():
     tree = ast.parse(Path("leadrank/warehouse/feedback.py").read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "leadrank.tables" in imported and "leadrank.scoring.financials" not in imported
+
+
+def test_a_header_without_the_separator_but_with_another_common_one_is_read_by_that_one():
+    assert separator("公司名称;结果;日期") == ";" and separator("a\tb") == "\t" and separator("name") == ","
+    assert separator("a,b;c") == "," and separator("a;b", default=";") == ";"
+    assert list(read_csv_text("公司名称;结果\n甲公司;成交\n").columns) == ["公司名称", "结果"]
+    assert list(read_csv_text("exported\n公司名称;结果\n甲公司;成交\n", skiprows=1).columns) == ["公司名称", "结果"]

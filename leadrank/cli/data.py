@@ -24,10 +24,10 @@ def dedupe(
     import pandas as pd
 
     from leadrank.config import ResolutionConfig, load_config
-    from leadrank.tables import TableError, read_table, read_text_table
+    from leadrank.tables import TableError, read_table, read_text_table, separator
     from leadrank.transform.normalise import normalise_records
     from leadrank.transform.resolve import dedupe_result
-    from leadrank.transform.table_input import read_csv_strings, records_from_table, separator, write_csv
+    from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv
 
     started = time.perf_counter()
     try:

@@ -30,16 +30,6 @@ def _canonical(column: str) -> str:
     return _ALIASES.get(key, key)
 
 
-SEPARATORS = (",", ";", "\t", "|")
-
-
-def separator(header: str) -> str:
-    """The field separator of a CSV from its header line: the comma, unless the line holds none
-    and another common one (';' from a European Excel, a tab, '|')."""
-    counts = {sep: header.count(sep) for sep in SEPARATORS}
-    return "," if counts[","] or not any(counts.values()) else max(counts, key=lambda sep: counts[sep])
-
-
 def read_csv_strings(path: Path, sep: str = ",") -> pd.DataFrame | None:
     """A UTF-8 CSV as strings ('' for empty cells), read by Arrow's multi-threaded reader: at a
     million rows pandas' reader alone takes longer than deduplicating. None when Arrow cannot
