@@ -133,6 +133,14 @@ def demo_like(path, values):
     pd.DataFrame({"visits": rng.poisson(3, n), "结果": values}).to_csv(path, index=False)
 
 
+def test_crm_stage_names_are_recognised_as_won_without_positive(tmp_path):
+    demo_like(tmp_path / "crm.csv", ["Closed Won"] * 90 + ["Closed Lost"] * 110)
+    done = runner.invoke(app, ["model", "evaluate", "--data", str(tmp_path / "crm.csv"), "--target", "结果"])
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["n_positive"] == 90 and out["columns"]["positive_values"] == ["Closed Won"]
+
+
 def test_several_won_values_count_together_and_a_third_value_warns(tmp_path):
     values = ["won"] * 80 + ["成交"] * 70 + ["lost"] * 110 + ["丢单"] * 80
     demo_like(tmp_path / "crm.csv", values)

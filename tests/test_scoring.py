@@ -103,6 +103,18 @@ def test_outcomes_in_chinese_with_three_date_formats(tmp_path):
     assert "no lead matches '未知公司'" in bad.iloc[0]["reason"] and "unknown outcome" in bad.iloc[1]["reason"]
 
 
+def test_crm_stage_names_are_outcomes(tmp_path):
+    """A Salesforce export says 'Closed Won' / 'Closed Lost' in its Stage column, HubSpot
+    'closedwon' / 'closedlost': every row was rejected as an unknown outcome."""
+    path = tmp_path / "opportunities.csv"
+    path.write_text("Account Name,Stage,Close Date\n甲公司,Closed Won,2026-03-01\n乙公司,closed_lost,2026-03-02\n"
+                    "甲公司,closedwon,2026-03-03\n乙公司,Prospecting,2026-03-04\n", encoding="utf-8")
+    cfg = OutcomesConfig(name="o", path=path, columns={"company_name": "Account Name", "outcome": "Stage",
+                                                       "outcome_date": "Close Date"})
+    good, bad = match_outcomes(load_outcomes(cfg), pd.DataFrame([lead("L1", "甲公司"), lead("L2", "乙公司")]))
+    assert list(good["outcome"]) == ["won", "lost", "won"] and "unknown outcome 'Prospecting'" in bad.iloc[0]["reason"]
+
+
 def test_date_formats():
     assert list(parse_dates(pd.Series(["2026-03-01", "2026/3/1", "2026年3月1日", "garbage"]))) == [
         "2026-03-01", "2026-03-01", "2026-03-01", None]

@@ -546,7 +546,12 @@ def _looks_numeric(values: pd.Series) -> tuple[bool, int]:
     return bool(numbers.mean() >= 0.95), int((~numbers).sum())
 
 
-WIN_VALUES = {"1", "1.0", "yes", "y", "true", "won", "win", "converted", "成交", "赢单", "签约", "中标", "是"}
+WIN_VALUES = {"1", "1.0", "yes", "y", "true", "won", "win", "converted", "成交", "赢单", "签约", "中标", "是",
+              "closedwon", "dealwon", "已成交"}  # compared as `_label`: 'Closed Won', 'closed_won' -> closedwon
+
+
+def _label(value: str) -> str:
+    return re.sub(r"[\s_\-]+", "", value.casefold())
 
 
 def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tuple[list[str], str]:
@@ -563,14 +568,14 @@ def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tup
                              f"(values: {present[:10]})")
         wins = [v for v in present if v in positive]
     else:
-        wins = [v for v in present if v.casefold() in WIN_VALUES]
+        wins = [v for v in present if _label(v) in WIN_VALUES]
         if not wins:
             raise ValueError(f"cannot tell which target value is a win (values: {present[:10]}); give --positive "
                              "(repeat it for several)")
     lost = [v for v in present if v not in wins]
     warning = ""
     if len(present) > 2:
-        looks_won = [v for v in lost if v.casefold() in WIN_VALUES]
+        looks_won = [v for v in lost if _label(v) in WIN_VALUES]
         warning = (f"the target has {len(present)} values: counted as won {wins}, as lost {lost[:10]} (not named)"
                    + (f"; {looks_won} look like wins: name them with --positive" if looks_won else
                       "; if any of those is a win, name every won value with --positive"))

@@ -8,6 +8,8 @@ no lead, or whose outcome or date cannot be read, is reported with its row numbe
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from leadrank.config import OutcomesConfig
@@ -21,7 +23,15 @@ OUTCOME_WORDS = {
     "won": "won", "win": "won", "success": "won", "converted": "won", "成交": "won", "赢单": "won", "签约": "won",
     "中标": "won", "lost": "lost", "lose": "lost", "loss": "lost", "failed": "lost", "丢单": "lost", "输单": "lost",
     "失败": "lost", "未成交": "lost", "contacted": "contacted", "已联系": "contacted", "跟进中": "contacted",
+    # CRM stage names: Salesforce's "Closed Won" / "Closed Lost", HubSpot's "closedwon" / "closedlost".
+    "closedwon": "won", "dealwon": "won", "已成交": "won", "closedlost": "lost", "deallost": "lost", "已丢单": "lost",
 }
+
+
+def outcome_word(value: object) -> str | None:
+    """won / lost / contacted for a value of an outcome column, case, spaces, '-' and '_' ignored
+    ('Closed Won', 'closed_won' and 'closedwon' alike), else None."""
+    return OUTCOME_WORDS.get(re.sub(r"[\s_\-]+", "", str(value or "").strip().lower()))
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
@@ -61,7 +71,7 @@ def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame,
     by_index, _ = index.match(outcomes["uscc"], outcomes["company_name"])
     for row, date, indexed in zip(outcomes.to_dict("records"), dates, by_index, strict=True):
         ref = f"{row['source_file']}:{row['row_no']}"
-        word = OUTCOME_WORDS.get(str(row["outcome"] or "").strip().lower())
+        word = outcome_word(row["outcome"])
         if word is None:
             rejects.append({"source": row["source_file"], "stage": "outcomes", "row_ref": ref,
                             "reason": f"unknown outcome {row['outcome']!r} (won/lost/contacted, 成交/丢单/已联系)", "raw": str(row)})
