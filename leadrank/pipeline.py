@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leadrank import base_state
@@ -28,9 +29,9 @@ from leadrank.contracts import (
     LEADS,
     NORMALISE_CACHE,
     NORMALISE_CACHE_FILE,
-    NORMALISED,
     OUTCOME_COLUMNS,
     REJECT_COLUMNS,
+    RESOLVED_FILE,
 )
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
@@ -47,7 +48,7 @@ from leadrank.scoring import incremental
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
-from leadrank.transform.golden import as_text, golden_inputs, golden_records, golden_update
+from leadrank.transform.golden import GOLDEN_READS, as_text, golden_inputs, golden_records, golden_update
 from leadrank.transform.unusable import split_unusable
 from leadrank.warehouse import load, models, read
 from leadrank.warehouse.bulk import BATCH_ROWS
@@ -237,6 +238,60 @@ PASSED_THROUGH = ("run_id", "url", "company_name", "country", "province", "city"
 GOLDEN_TEXT = ("name_norm", "website", "email", "address", "uscc", "products")
 
 
+def read_for_resolution(files: RunFiles) -> pd.DataFrame:
+    """Tonight's normalised records as the dedupe step holds them through resolution: the
+    columns resolution reads (MATCHED_COLUMNS, record_key) as Python objects; GOLDEN_TEXT and
+    PASSED_THROUGH as stored (Arrow-backed); the other text columns (sources, kinds, fetch
+    times, provinces, phone types, industries, member levels, columns with no value at all)
+    categorical, and so are the passed-through ones that repeat (run id, page URL, country,
+    province, city, flags: at most one distinct value in FEW rows): a 1-4 byte code per row
+    instead of an 8-byte pointer or the text itself, at a million records ~10-35 MB a column
+    through resolution. `uncategorised` turns them back before the records are written."""
+    from leadrank.transform.incremental import MATCHED_COLUMNS
+
+    objects = ["record_key", *MATCHED_COLUMNS]
+    frame = files.read_stage("normalised", objects=objects)
+    for column in frame.columns:
+        if column in objects or frame[column].dtype == bool:
+            continue
+        stored = frame[column].dtype != object and column in (*PASSED_THROUGH, *GOLDEN_TEXT)  # Arrow text
+        if stored and (column in GOLDEN_TEXT or column in NEAR_UNIQUE):
+            continue
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
+        if stored and len(uniques) * FEW > len(frame):
+            continue  # Arrow text that seldom repeats: as stored is smaller
+        frame[column] = pd.Categorical.from_codes(codes, categories=uniques)
+    return frame
+
+
+# Passed-through columns that are (nearly) one value per record: never made categorical.
+NEAR_UNIQUE = ("company_name", "raw")
+# A passed-through Arrow text column is made categorical when it has at most one distinct value
+# in FEW rows.
+FEW = 4
+
+
+def uncategorised(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the categorical columns of `read_for_resolution` as that read gives them to
+    stage code otherwise: passed-through Arrow text as Arrow text (an Arrow `take` of the
+    distinct values), the others as objects with None for missing (one Python object per
+    distinct value, shared by the rows)."""
+    out = frame
+    for column in frame.columns:
+        if not isinstance(frame[column].dtype, pd.CategoricalDtype):
+            continue
+        values = frame[column].array
+        if column in PASSED_THROUGH and values.categories.dtype != object:
+            back = pd.Series(values.categories.array.take(values.codes, allow_fill=True), index=frame.index)
+        else:
+            distinct = np.append(np.asarray(values.categories, dtype=object), None)  # code -1 takes the last
+            back = pd.Series(distinct[values.codes], index=frame.index, dtype=object)
+        if out is frame:
+            out = frame.copy(deep=False)
+        out[column] = back
+    return out
+
+
 def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     """Resolve tonight's records with the stored ones into leads. With the state the base run (the
     latest published one when this run began) left, made by the same resolution code and settings,
@@ -250,8 +305,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    arrow = (*PASSED_THROUGH, *GOLDEN_TEXT)
-    tonight = files.read_stage("normalised", objects=[c for c in NORMALISED if c not in arrow])
+    tonight = read_for_resolution(files)
     taken, first_seen = read.lead_history(engine)
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
@@ -260,18 +314,30 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
     stamp = base_state.resolution_fingerprint(cfg, trust)
     base, why = base_state.dedupe_base(engine, run_id, stamp)
-    result = resolve(tonight, cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
+    # Handed over, no reference kept here: resolve lets the columns it has copied in record-key
+    # order go while it resolves.
+    handed = [tonight]
+    del tonight
+    result = resolve(handed.pop(), cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
                      taken_ids=taken, lead_first_seen=first_seen, base=base.resolution if base else None)
     if why:
         result.stats["reason"] = why
     # Golden records are made from the records as written: conformed to RESOLVED (the stored
-    # records among them come back from the warehouse with its types).
-    records = files.write_stage("resolved", listed_within(result.records, prior, cfg.lead_expiry_nights))
+    # records among them come back from the warehouse with its types), the categorical columns
+    # of the read as objects again (resolved.parquet keeps its schema).
+    records = RESOLVED_FILE.conform(listed_within(uncategorised(result.records), prior, cfg.lead_expiry_nights),
+                                    "writing resolved")
+    result.records = pd.DataFrame()  # (the categorical columns go: only `records` holds the rows now)
     inputs = golden_inputs(records) if result.state is not None else None
-    # The state is saved and let go before the golden records are built: a million records'
-    # blocking keys, statistics and name words are not held through them.
+    # The state is saved and let go before resolved.parquet is written (its Arrow copy of every
+    # record) and before the golden records are built: a million records' blocking keys,
+    # statistics and name words are not held through them.
     base_state.save_dedupe_state(files, result.state, inputs, stamp)
     result.state = None
+    records = files.write_stage("resolved", records)
+    # Golden records read only GOLDEN_READS: the other columns (passed-through text, URLs,
+    # normalised addresses, match evidence; ~0.3 GB at a million records) are let go here.
+    records = records[[c for c in records.columns if c in GOLDEN_READS]]
     if base is not None and result.stats["mode"] == "incremental":
         leads, rebuilt = golden_update(records, trust, base.leads, base.golden, inputs)
     else:

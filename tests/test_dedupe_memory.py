@@ -155,8 +155,16 @@ def test_the_dedupe_step_saves_its_state_before_the_golden_records(tmp_path, mon
     real, seen = pipeline.golden_records, []
     monkeypatch.setattr(pipeline, "golden_records",
                         lambda *args, **kwargs: seen.append([p.exists() for p in saved]) or real(*args, **kwargs))
+    real_write, written = RunFiles.write_stage, {}
+
+    def write_stage(self, name, frame):
+        written[name] = [p.exists() for p in saved]
+        return real_write(self, name, frame)
+
+    monkeypatch.setattr(RunFiles, "write_stage", write_stage)
     pipeline.resolve_step(run_id, warehouse)
     assert seen == [[True, True, True]]
+    assert written["resolved"] == [True, True, True]  # saved (and let go) before resolved.parquet's Arrow copy
 
 
 def test_the_dedupe_step_keeps_golden_only_text_arrow_backed_with_the_same_leads(frame, monkeypatch):
@@ -239,3 +247,87 @@ def test_lead_ids_go_back_in_the_frames_order_without_a_string_per_row(frame):
     assert records.set_index("record_key")["lead_id"].to_dict() == ordered.set_index("record_key")["lead_id"].to_dict()
     assert records.set_index("record_key")["match_evidence"].to_dict() == \
         ordered.set_index("record_key")["match_evidence"].to_dict()
+
+
+def test_the_dedupe_step_reads_what_resolution_never_reads_as_categories(frame):
+    """The dedupe step's read (issue 19, fourth round): the columns resolution reads are Python
+    objects, golden-only text stays Arrow-backed, the rest is categorical (repeated text: a code
+    per row); turned back, the records are exactly those of the plain read, so resolved.parquet
+    and the golden records are unchanged."""
+    from leadrank import pipeline
+    from leadrank.contracts import NORMALISED
+    from leadrank.run_files import RunFiles
+    from leadrank.transform.incremental import MATCHED_COLUMNS
+
+    records = frame.copy()
+    records["record_key"] = [f"k{i:03d}" for i in range(len(records) - 1, -1, -1)]
+    records["company_name"] = [f"Firm {i}" for i in range(len(records))]  # one per record: stays as stored
+    files = RunFiles("categories")
+    files.write_stage("normalised", records)
+    read = pipeline.read_for_resolution(files)
+    kinds = {c: ("category" if isinstance(read[c].dtype, pd.CategoricalDtype) else str(read[c].dtype))
+             for c in read.columns}
+    assert {kinds[c] for c in ["record_key", *MATCHED_COLUMNS]} <= {"object", "bool"}
+    assert {kinds[c] for c in ("source", "source_kind", "fetched_at", "run_id", "country", "city")} == {"category"}
+    assert kinds["company_name"] == "str" and kinds["name_norm"] == "str"  # seldom repeated; golden text
+    arrow = (*pipeline.PASSED_THROUGH, *pipeline.GOLDEN_TEXT)
+    plain = files.read_stage("normalised", objects=[c for c in NORMALISED if c not in arrow])
+    back = pipeline.uncategorised(read)
+    assert not any(isinstance(back[c].dtype, pd.CategoricalDtype) for c in back.columns)
+    pd.testing.assert_frame_equal(back, plain)
+
+
+def test_the_state_joins_the_keys_and_statistics_without_copying_them():
+    """state_of puts the features' key and statistics columns in the state as they are: at a
+    million records a copy of them was ~0.3 GB at the dedupe step's peak."""
+    from leadrank.transform.incremental import STATE_COLUMNS, state_of
+    from leadrank.transform.matching import KEY_COLUMNS, STAT_COLUMNS, object_frame
+
+    n = 5
+    frame = object_frame({"record_key": np.asarray([f"k{i}" for i in range(n)], dtype=object),
+                          "lead_id": np.asarray(["L1"] * n, dtype=object),
+                          "match_evidence": np.asarray([None] * n, dtype=object)})
+    keys = object_frame({c: (np.asarray([i % 2 == 0 for i in range(n)]) if c == "zh"
+                             else np.asarray([f"{c}{i % 3}" for i in range(n)], dtype=object)) for c in KEY_COLUMNS})
+    stats = pd.DataFrame({c: np.arange(n, dtype=np.float32) for c in STAT_COLUMNS})
+    words = object_frame({"row": np.asarray([1, 0], dtype=np.int64), "word": np.asarray(["b", "a"], dtype=object)})
+    state = state_of(frame, keys, stats, words, np.asarray(["k0"] * n, dtype=object), np.arange(n),
+                     np.arange(n, dtype=np.uint64))
+    assert list(state.records.columns) == STATE_COLUMNS
+    for column in ("site", "core", "country_bits"):
+        source = (keys if column in KEY_COLUMNS else stats)[column].to_numpy()
+        assert np.shares_memory(state.records[column].to_numpy(), source)
+        assert list(state.records[column]) == list(source)
+    assert list(state.words["row"]) == [0, 1]
+
+
+def test_resolve_puts_the_matched_columns_back_as_they_were():
+    """Rows out of record-key order: resolve lets the frame's own matched columns go while it
+    resolves and puts them back from its ordered copy; the records come back with every column
+    in its place, dtype and values."""
+    from leadrank.config import ResolutionConfig
+    from leadrank.transform.resolve import resolve
+
+    rows = [{"company_name": ["Foo Trading Co., Ltd.", "深圳市华强电子有限公司", "Bar Systems GmbH"][i % 3],
+             "city": "Toronto", "country": "CA", "phone": f"+1 416 555 01{i % 5:02d}"} for i in range(12)]
+    records = normalise_records(_records(rows)).reset_index(drop=True)
+    records["record_key"] = [f"k{(7 * i) % 12:02d}" for i in range(12)]  # not in record-key order
+    out = resolve(records.copy(), ResolutionConfig()).records
+    assert list(out.columns[:len(records.columns)]) == list(records.columns)
+    pd.testing.assert_frame_equal(out[records.columns], records)
+
+
+def test_golden_records_count_exhibitions_from_the_two_columns_they_read():
+    """Exhibitions per lead: the distinct exhibition sources among its records (filtered on the
+    lead and source columns alone, not on a copy of every record)."""
+    from leadrank.transform.golden import golden_records
+
+    rows = [{"company_name": "Foo Trading Co., Ltd.", "phone": "+1 416 555 0100"} for _ in range(4)]
+    records = normalise_records(_records(rows)).reset_index(drop=True)
+    records["source"] = ["expo-a", "expo-b", "expo-a", "assoc"]
+    records["source_kind"] = ["exhibition", "exhibition", "exhibition", "association"]
+    records["lead_id"] = ["L1", "L1", "L2", "L2"]
+    records["seen_tonight"] = True
+    leads = golden_records(records).set_index("lead_id")
+    assert leads["exhibitions"].to_dict() == {"L1": 2, "L2": 1}
+    assert leads["n_sources"].to_dict() == {"L1": 2, "L2": 2}

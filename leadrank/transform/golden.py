@@ -108,7 +108,8 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     leads["source_kinds"] = _joined(frame, "source_kind")
     leads["n_sources"] = grouped["source"].nunique()
     leads["n_records"] = grouped.size()
-    leads["exhibitions"] = frame[frame["source_kind"] == "exhibition"].groupby("lead_id")["source"].nunique()
+    exhibition = (frame["source_kind"] == "exhibition").to_numpy()  # the two columns filtered, not every record's
+    leads["exhibitions"] = frame.loc[exhibition, ["lead_id", "source"]].groupby("lead_id")["source"].nunique()
     leads["exhibitions"] = leads["exhibitions"].fillna(0).astype(int)
     leads["first_fetched_at"], leads["last_fetched_at"] = fetched_span(frame)
     return leads.reset_index()[LEADS]
