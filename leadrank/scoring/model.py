@@ -434,7 +434,12 @@ def _distinct_rows(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return X.iloc[first], group
 
 
-PREDICT_CHUNK_ROWS = 100_000
+# Rows per predict call. The pairwise model's polynomial expansion of a slice is a sparse matrix
+# of ~900 entries per row: 100,000 rows made ~1 GB per call and ran out of the CPU's caches. At
+# 1M leads with a deployed model (the score step, explanations included) 100,000 -> 10,000 rows
+# took the explanations from 57 to 17 CPU s and the step from 144 to 100 CPU s, peak 5.6 -> 5.3 GB,
+# the same scores (bench/README "Score step at 1M").
+PREDICT_CHUNK_ROWS = 10_000
 
 
 def _predict_in_chunks(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
