@@ -18,6 +18,11 @@ from leadrank.transform.normalise import address_key
     ("华强电子 (深圳)", "华强电子", "", "深圳市", False),
     ("華強電子（深圳）有限公司", "华强电子", "有限公司", "深圳市", False),
     ("广东省深圳市腾讯计算机系统有限公司", "腾讯计算机系统", "有限公司", "深圳市", False),
+    # A second region that does not lie in the first, or follows a city, is the trade name (字号):
+    # 威海 and 朝阳 are also cities of Shandong and Liaoning, and were stripped, leaving 精密制造.
+    ("上海市威海精密製造有限公司", "威海精密制造", "有限公司", "上海市", False),
+    ("Shanghai Weihai Office Supplies Co., Ltd.", "weihai office supplie", "co., ltd", "上海市", False),
+    ("北京市朝阳区华达科技有限公司", "朝阳区华达科技", "有限公司", "北京市", False),
     ("华强电子有限公司上海分公司", "华强电子", "有限公司", "上海市", True),
     ("Acme Inc. Shanghai Branch", "acme", "inc", "上海市", True),
     ("328 Support Services GmbH", "328 support service", "gmbh", None, False),

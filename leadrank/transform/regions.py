@@ -188,7 +188,7 @@ class Regions:
         rest = names
         zh_forms = pa.array(self._zh_forms, pa.string())
         todo = np.ones(n, dtype=bool)
-        for _ in range(2):  # 广东省深圳市… takes two passes (the second only where the first found one)
+        for second in (False, True):  # 广东省深圳市… takes two passes (the second only where the first found one)
             length = np.asarray(pc.utf8_length(rest))
             size = np.zeros(n, dtype=np.int64)
             # Growing prefixes, keeping only rows whose prefix can still become a region name.
@@ -216,6 +216,13 @@ class Regions:
             if not mask.any():
                 break
             prov, cty = self._lookup_array(forms, mask)
+            if second:
+                # A second region lies inside the first (广东省 then 深圳市). One that does not, or
+                # that follows a city, is the trade name (字号): 上海市威海精密制造 is Weihai of
+                # Shanghai, not a Shandong city's 精密制造, and 北京市朝阳… keeps 朝阳.
+                mask &= pd.isna(city) & (prov == province)
+                if not mask.any():
+                    break
             province = np.where(pd.isna(province), prov, province)
             city = np.where(pd.isna(city), cty, city)
             rest = pc.if_else(pa.array(mask), pc.utf8_ltrim(after, " -,"), rest)
