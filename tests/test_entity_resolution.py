@@ -702,3 +702,15 @@ def test_a_note_on_owner_or_past_name_in_brackets_is_not_the_name():
     assert cores[:4] == ["ni", "ni", "racal", "qinetiq maritime"]
     assert cores[4] == "excelita"
     assert cores[5] == "mary crane center north"
+
+
+def test_a_name_that_is_only_an_industry_is_inside_no_company_s_name():
+    """'Shanghai Office Supplies Co., Ltd.' is a place and an industry: contained in every office
+    supplier's name, it joined them all into one lead (the generated 1M set's largest false merges)."""
+    leads = _leads([
+        {"company_name": "Shanghai Office Supplies Co., Ltd.", "city": "上海"},
+        {"company_name": "Shanghai Weihai Office Supplies Co., Ltd.", "city": "上海"},
+        {"company_name": "Shanghai Ningzhou Office Supplies Corp.", "city": "上海"},
+        {"company_name": "Ningzhou Office Supplies (Shanghai) Co., Ltd.", "city": "上海"},
+    ])
+    assert leads[2] == leads[3] and len({leads[0], leads[1], leads[2]}) == 3

@@ -72,6 +72,7 @@ ZH_INDUSTRIES = [zh for zh, _ in INDUSTRIES]
 EN_INDUSTRIES = sorted({en for _, en in INDUSTRIES} | set(core_key_array(pa.array(
     ["international", "industries", "electrical", "pharma", "tech"])).to_pylist()), key=len, reverse=True)
 _EN_OF = dict(INDUSTRIES)
+_GENERIC_CORES = frozenset([*ZH_INDUSTRIES, *EN_INDUSTRIES])
 
 
 @dataclass
@@ -342,6 +343,9 @@ class Features:
         self.translit_names = Names(self.translit)
         self.industry = _codes(pd.Series(industry, dtype=object).replace("", None))
         self.industry_text = industry
+        # A core that is an industry word alone ('office supplie', 精密制造: a name of a place and
+        # an industry) names no company: it is inside every name of its industry.
+        self.generic = np.asarray(pd.Series(cores, dtype=object).isin(_GENERIC_CORES), dtype=bool)
         # One key for both languages: pinyin of the trade name and the industry in English.
         key = pd.Series(_joined(self.translit, "|", industry), dtype=object)
         key = key.where(pd.Series(self.translit, dtype=object).str.len() >= 4, None)
@@ -830,7 +834,8 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     comparable = same_lang | (sim >= cfg.name_weak)
     # One name inside the other: the short form of a long one (Latin names only: Chinese ones have no words).
     # A country for a name (a national pavilion, a delegation) is in many companies' names.
-    feats["name⊂"] = (subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & ~f.country_name[i] & ~f.country_name[j]
+    feats["name⊂"] = ((subset >= 100) & (sim < cfg.name_strong) & ~industry_conflict & ~f.country_name[i]
+                      & ~f.country_name[j] & ~f.generic[i] & ~f.generic[j])
     # One site and one telephone line: an operator and the site it runs under another name
     # ('Bethel New Life - Molade Child Development Center' / 'Mary Crane Center (Molade Child
     # Dev.)'), not two companies whose names disagree.
