@@ -808,6 +808,12 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
             sim[k] = np.maximum(sim[k], _similarity(a, i[k], b, j[k]))
     same_lang = f.lang[i] == f.lang[j]
     latin = same_lang & (f.lang[i] == "en")
+    # Two Latin names ending in one industry ('Chuanfeng Information Technology' / 'Chuang Bo
+    # Information Technology': 91 % alike) are as alike as their trade names (59 %): the shared
+    # tail says which industry, not which company.
+    k = np.flatnonzero(latin & (sim < 100) & (f.industry[i] >= 0) & (f.industry[i] == f.industry[j]))
+    if len(k):
+        sim[k] = np.minimum(sim[k], _similarity(f.translit_names, i[k], f.translit_names, j[k]))
     shortened = _shortened(f.core_names, i, j, latin & (sim >= 60) & (sim < cfg.name_near))
     sim[shortened | _one_typo(f.core_names, i, j, latin & (sim >= 60) & (sim < cfg.name_near))] = cfg.name_near
     subset = np.full(len(i), -1.0, dtype=np.float32)
