@@ -43,6 +43,7 @@ from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncode
 from threadpoolctl import threadpool_limits
 
 from leadrank.scoring.distinct import distinct_rows
+from leadrank.scoring.outcomes import outcome_label, parse_dates
 
 SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats the ensemble
 MAX_PAIR_WIDTH = 400  # one-hot width above which the pairwise model is left out (memory)
@@ -552,11 +553,7 @@ def _looks_numeric(values: pd.Series) -> tuple[bool, int]:
 
 
 WIN_VALUES = {"1", "1.0", "yes", "y", "true", "won", "win", "converted", "成交", "赢单", "签约", "中标", "是",
-              "closedwon", "dealwon", "已成交"}  # compared as `_label`: 'Closed Won', 'closed_won' -> closedwon
-
-
-def _label(value: str) -> str:
-    return re.sub(r"[\s_\-]+", "", value.casefold())
+              "closedwon", "dealwon", "已成交"}  # compared as outcomes.outcome_label: 'Closed Won' -> closedwon
 
 
 def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tuple[list[str], str]:
@@ -573,14 +570,14 @@ def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tup
                              f"(values: {present[:10]})")
         wins = [v for v in present if v in positive]
     else:
-        wins = [v for v in present if _label(v) in WIN_VALUES]
+        wins = [v for v in present if outcome_label(v) in WIN_VALUES]
         if not wins:
             raise ValueError(f"cannot tell which target value is a win (values: {present[:10]}); give --positive "
                              "(repeat it for several)")
     lost = [v for v in present if v not in wins]
     warning = ""
     if len(present) > 2:
-        looks_won = [v for v in lost if _label(v) in WIN_VALUES]
+        looks_won = [v for v in lost if outcome_label(v) in WIN_VALUES]
         warning = (f"the target has {len(present)} values: counted as won {wins}, as lost {lost[:10]} (not named)"
                    + (f"; {looks_won} look like wins: name them with --positive" if looks_won else
                       "; if any of those is a win, name every won value with --positive"))
@@ -590,8 +587,6 @@ def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tup
 def _parse_time_column(values: pd.Series, column: str) -> pd.Series:
     """The time column as dates; a filled cell that is not a date is an error, not a silent
     fall-back to validation on shuffled rows."""
-    from leadrank.scoring.outcomes import parse_dates
-
     text = values.fillna("").astype(str).str.strip()
     parsed = pd.to_datetime(parse_dates(text), errors="coerce")
     bad = text[(text != "") & parsed.isna()]

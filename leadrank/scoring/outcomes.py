@@ -28,10 +28,15 @@ OUTCOME_WORDS = {
 }
 
 
+def outcome_label(value: object) -> str:
+    """An outcome value as outcome words are looked up: case, spaces, '-' and '_' ignored
+    ('Closed Won', 'closed_won' and 'closedwon' alike)."""
+    return re.sub(r"[\s_\-]+", "", str(value or "").casefold())
+
+
 def outcome_word(value: object) -> str | None:
-    """won / lost / contacted for a value of an outcome column, case, spaces, '-' and '_' ignored
-    ('Closed Won', 'closed_won' and 'closedwon' alike), else None."""
-    return OUTCOME_WORDS.get(re.sub(r"[\s_\-]+", "", str(value or "").strip().lower()))
+    """won / lost / contacted for a value of an outcome column (`outcome_label`), else None."""
+    return OUTCOME_WORDS.get(outcome_label(value))
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
