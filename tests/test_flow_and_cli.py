@@ -83,6 +83,34 @@ def test_dedupe_cli_keeps_rows_and_order(tmp_path):
     assert precision == 1.0 and recall >= 0.9
 
 
+def test_dedupe_cli_holds_text_as_arrow_and_normalises_in_parts_alike(tmp_path, monkeypatch):
+    """At 1.4M rows a Python string per cell of the input was 1.35 GB of `leadrank dedupe`'s
+    peak: the rows stay Arrow text (blanks missing, values stripped), and normalising them a few
+    rows at a time gives the same leads as all at once."""
+    from leadrank.transform import normalise
+    from leadrank.transform.table_input import records_from_table
+
+    table = pd.DataFrame({"Company": [" Acme GmbH ", "", "ACME GMBH", None], "Tel": ["+49 30 1234567", " ", None, "1"]})
+    records = records_from_table(table, {"Company": "company_name", "Tel": "phone"})
+    assert isinstance(records["company_name"].dtype, pd.StringDtype) and records["company_name"].dtype.storage == "pyarrow"
+    assert records["company_name"][0] == "Acme GmbH" and records["company_name"].isna().tolist() == [False, True, False, True]
+    assert records["phone"].isna().tolist() == [False, True, True, False]
+    assert records["source"].tolist() == ["input"] * 4 and records["record_key"].tolist()[0] == "row000000000"
+
+    frame = demo_records()[["company_name", "website", "phone", "address", "uscc"]]
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    runs = {}
+    for part_rows in (250_000, 7):
+        monkeypatch.setattr(normalise, "PART_ROWS", part_rows)
+        out = tmp_path / f"out-{part_rows}.csv"
+        result = runner.invoke(app, ["dedupe", str(source), "-o", str(out), "--explain"])
+        assert result.exit_code == 0, result.output
+        runs[part_rows] = pd.read_csv(out, dtype=str)
+    assert len(frame) > 7 and runs[7].equals(runs[250_000])
+    assert runs[7]["lead_id"].nunique() < len(frame)
+
+
 @pytest.mark.parametrize("kind", ["semicolon", "tab", "xlsx", "gb18030"])
 def test_dedupe_cli_reads_what_a_spreadsheet_saves(tmp_path, kind):
     """A European Excel saves ';', some exports tabs, many teams keep an XLSX: each read as it is

@@ -25,7 +25,9 @@ def dedupe(
 
     from leadrank.config import ResolutionConfig, load_config
     from leadrank.tables import TableError, read_table, read_text_table, separator
-    from leadrank.transform.normalise import normalise_records
+    from leadrank.run_files import as_objects
+    from leadrank.transform.incremental import MATCHED_COLUMNS
+    from leadrank.transform.normalise import normalise_in_parts
     from leadrank.transform.resolve import dedupe_result
     from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv
 
@@ -47,16 +49,20 @@ def dedupe(
     except (ValueError, TableError, pd.errors.ParserError) as exc:
         fail(str(exc))
     with console.status(f"normalising {len(records)} rows"):
-        normalised = normalise_records(records)
+        normalised = normalise_in_parts(records)  # text kept Arrow-backed, as the nightly step does
     del records  # normalised holds every input field too; at a million rows the copy matters
+    # Python objects only where matching reads them (one string per distinct value where values repeat).
+    normalised = as_objects(normalised, only=["record_key", *MATCHED_COLUMNS])
     with console.status("matching and clustering"):
         resolved, model = dedupe_result(normalised, settings)
+    del normalised
     if explain:
         _print_weights(model, settings)
-    out = table.copy()
+    out = table  # read once and not used again: the rows are written as read, plus the results
     out["lead_id"] = resolved["lead_id"].to_numpy()
     if explain:
         out["match_evidence"] = resolved["match_evidence"].to_numpy()
+    del resolved
     output.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, output)
     console.print(f"{len(out)} rows → {out['lead_id'].nunique()} leads, written to {output} "
