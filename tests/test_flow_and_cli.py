@@ -111,6 +111,29 @@ def test_dedupe_cli_holds_text_as_arrow_and_normalises_in_parts_alike(tmp_path, 
     assert runs[7]["lead_id"].nunique() < len(frame)
 
 
+def test_dedupe_cli_says_so_when_the_input_changes_while_it_runs(tmp_path, monkeypatch):
+    """The CSV is read again for the output (not held through matching): a file cut short or
+    grown meanwhile is an error, never rows written against another row's lead."""
+    from leadrank.transform import table_input
+
+    source = tmp_path / "in.csv"
+    source.write_text("company_name,city\nAcme GmbH,Berlin\nACME GMBH,Berlin\nBeta AG,Bonn\n", encoding="utf-8")
+    reads = []
+    real = table_input.read_csv_strings
+
+    def read_then_cut(path, sep=","):
+        reads.append(path)
+        if len(reads) == 2:
+            source.write_text("company_name,city\nAcme GmbH,Berlin\n", encoding="utf-8")
+        return real(path, sep)
+
+    monkeypatch.setattr(table_input, "read_csv_strings", read_then_cut)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["dedupe", str(source), "-o", str(out)])
+    assert result.exit_code == 1 and "changed while it was being deduplicated" in " ".join(result.output.split())
+    assert len(reads) == 2 and not out.exists()
+
+
 @pytest.mark.parametrize("kind", ["semicolon", "tab", "xlsx", "gb18030"])
 def test_dedupe_cli_reads_what_a_spreadsheet_saves(tmp_path, kind):
     """A European Excel saves ';', some exports tabs, many teams keep an XLSX: each read as it is

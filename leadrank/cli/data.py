@@ -25,10 +25,10 @@ def dedupe(
 
     from leadrank.config import ResolutionConfig, load_config
     from leadrank.tables import TableError, read_table, read_text_table, separator
+    from leadrank.memory import release_memory
     from leadrank.run_files import as_objects
-    from leadrank.transform.incremental import MATCHED_COLUMNS
     from leadrank.transform.normalise import normalise_in_parts
-    from leadrank.transform.resolve import dedupe_result
+    from leadrank.transform.resolve import RESOLUTION_READS, dedupe_result
     from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv
 
     started = time.perf_counter()
@@ -37,6 +37,7 @@ def dedupe(
     except ConfigError as exc:
         fail(str(exc))
     try:
+        sep = None
         if input_csv.suffix.lower() in {".xlsx", ".xlsm"}:
             table = read_table(input_csv)  # the first sheet, as strings
         else:
@@ -44,25 +45,36 @@ def dedupe(
                 sep = separator(handle.readline().decode("utf-8", errors="replace"))
             table = read_csv_strings(input_csv, sep)
             if table is None:
-                table = read_text_table(input_csv, None, sep)
+                table, sep = read_text_table(input_csv, None, sep), None
         records = records_from_table(table, dict(parse_maps(map_, "COLUMN")), source=input_csv.stem)
     except (ValueError, TableError, pd.errors.ParserError) as exc:
         fail(str(exc))
+    n_rows = len(table)
+    if sep is not None:  # read by Arrow in a second: read again for the output, not held through matching
+        del table
     with console.status(f"normalising {len(records)} rows"):
         normalised = normalise_in_parts(records)  # text kept Arrow-backed, as the nightly step does
-    del records  # normalised holds every input field too; at a million rows the copy matters
-    # Python objects only where matching reads them (one string per distinct value where values repeat).
-    normalised = as_objects(normalised, only=["record_key", *MATCHED_COLUMNS])
+    del records
+    # Only what resolution reads, and as Python objects only there (one string per distinct value
+    # where values repeat): at 1.4M rows the other normalised columns were ~0.3 GB through matching.
+    normalised = as_objects(normalised[RESOLUTION_READS], only=RESOLUTION_READS)
+    release_memory()
     with console.status("matching and clustering"):
         resolved, model = dedupe_result(normalised, settings)
     del normalised
     if explain:
         _print_weights(model, settings)
-    out = table  # read once and not used again: the rows are written as read, plus the results
-    out["lead_id"] = resolved["lead_id"].to_numpy()
+    results = {"lead_id": resolved["lead_id"].to_numpy()}
     if explain:
-        out["match_evidence"] = resolved["match_evidence"].to_numpy()
+        results["match_evidence"] = resolved["match_evidence"].to_numpy()
     del resolved
+    if sep is not None:
+        table = read_csv_strings(input_csv, sep)
+        if table is None or len(table) != n_rows:
+            fail(f"{input_csv} changed while it was being deduplicated: run again")
+    out = table  # the rows as read, plus the results
+    for column, values in results.items():
+        out[column] = values
     output.parent.mkdir(parents=True, exist_ok=True)
     write_csv(out, output)
     console.print(f"{len(out)} rows → {out['lead_id'].nunique()} leads, written to {output} "

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from leadrank.memory import release_memory
 from leadrank.config import ResolutionConfig
 from leadrank.transform.legal_forms import countries_of_form, form_countries
 from leadrank.transform.names import _countries, _strings, core_key_array, text_objects
@@ -355,6 +356,7 @@ class Features:
             "phone_local": _none(done["phone_local"]), "email": _none(_objects(frame["email_norm"])), "site": _none(site),
             "core": _none(cores), "alt": _none(self.alt), "translit_key": _none(key), "city": _none(city),
             "country": _none(frame["country_iso2"]), "zh": self.lang == "zh"})
+        release_memory()  # the threads' and Arrow's garbage, before the statistics' hash tables
         stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
         self.country_bits = stats["country_bits"].to_numpy(dtype=np.float32)  # per row
         self.core_ambiguous = stats["core_ambiguous"].to_numpy(dtype=bool)

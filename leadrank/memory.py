@@ -1,0 +1,35 @@
+"""Giving freed memory back to the operating system between the phases of a large run.
+
+At a million records a phase frees gigabytes that the allocators keep for reuse: glibc's malloc
+(numpy arrays and Python objects, per thread arena, and pages in the middle of its heap that
+only `malloc_trim` returns) and Arrow's mimalloc pool. Kept, they count in the process's
+resident memory through the next phase; at 1.4M records ~0.5 GB at matching's start. Returning
+them costs milliseconds; where neither allocator is present it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import gc
+
+
+@functools.cache
+def _libc_trim() -> object | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+def release_memory() -> None:
+    """Collect cycles, then return free memory of glibc's heap and Arrow's pool to the system."""
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    trim = _libc_trim()
+    if trim is not None:
+        trim(0)
