@@ -24,9 +24,9 @@ def dedupe(
     import pandas as pd
 
     from leadrank.config import ResolutionConfig, load_config
-    from leadrank.tables import TableError, read_table, read_text_table, separator
     from leadrank.memory import release_memory
     from leadrank.run_files import as_objects
+    from leadrank.tables import TableError, read_table, read_text_table, separator
     from leadrank.transform.normalise import normalise_in_parts
     from leadrank.transform.resolve import RESOLUTION_READS, dedupe_result
     from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv

@@ -21,6 +21,7 @@ import pandas as pd
 
 from leadrank.config import ScoringConfig
 from leadrank.contracts import SCORE_COLUMNS
+from leadrank.memory import release_memory
 from leadrank.scoring import incremental
 from leadrank.scoring import model as model_mod
 from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, Factors, reasons
@@ -282,6 +283,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         todo = np.flatnonzero(~same)
     depends["typical"] = incremental.typical_key(typical)
     reused = kept if not reason else None
+    release_memory()  # training's and the features' garbage, before a million leads are predicted
     fresh = (_per_lead(features.loc[todo], result, cfg, typical).assign(input_hash=hashes[todo])
              if len(todo) or reused is None else reused.iloc[:0])
     parts = [part for part in (reused, fresh) if part is not None and len(part)]

@@ -37,8 +37,8 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from leadrank.memory import release_memory
 from leadrank.config import ResolutionConfig
+from leadrank.memory import release_memory
 from leadrank.transform.legal_forms import countries_of_form, form_countries
 from leadrank.transform.names import _countries, _strings, core_key_array, text_objects
 from leadrank.transform.regions import extract_where
