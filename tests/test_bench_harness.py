@@ -27,5 +27,5 @@ def test_bench_run_measures_every_stage_of_two_nights(tmp_path):
     afresh = report["night2"]["stages"]["normalise"]["result"]["normalised_afresh"]
     assert 0 < afresh <= 0.05 * report["night2"]["records"]
     assert report["dedupe"]["leadrank"]["f1"] > 0.9
-    assert {t["target"].split(" (")[0] for t in report["targets"]} >= {"normalise → load", "incremental night"}
+    assert {t["target"].split(" (")[0] for t in report["targets"]} >= {"normalise → load", "incremental night", "leadrank dedupe peak ≤ 2.5 GiB"}
     assert "| night1 | normalise |" in next(out.glob("run-300-*.md")).read_text(encoding="utf-8")
