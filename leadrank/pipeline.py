@@ -415,7 +415,11 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base
+    n_statements = len(statements)
+    del leads, index, statements, outcomes, base  # not read again: the writes below make Arrow copies
+    release_memory()
     files.write_stage("scores", result.scores)
+    result.scores = pd.DataFrame()
     files.write_stage("outcomes", new_outcomes)
     rejects = pd.concat([fin_rejects, out_rejects], ignore_index=True).assign(run_id=run_id)
     files.write_stage("score_rejects", rejects[REJECT_COLUMNS].astype(object))
@@ -434,7 +438,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         write_frame(incremental.with_meta(result.state, artifact_sha256=artifact_sha), files.state(incremental.STATE_NAME))
     if result.model.reason:
         log.warning("%s", result.model.reason)
-    return {**result.stats, "financial_rows": len(statements), "financials_rejected": len(fin_rejects),
+    return {**result.stats, "financial_rows": n_statements, "financials_rejected": len(fin_rejects),
             "outcomes_new": len(new_outcomes), "outcomes_rejected": len(out_rejects)}
 
 
