@@ -12,7 +12,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import gc
+
+# Below this many rows a phase frees too little to matter, and the calls (tens of milliseconds in
+# a large process) would add up over a test suite's thousands of small runs.
+RELEASE_FROM_ROWS = 100_000
 
 
 @functools.cache
@@ -24,11 +27,14 @@ def _libc_trim() -> object | None:
         return None
 
 
-def release_memory() -> None:
-    """Collect cycles, then return free memory of glibc's heap and Arrow's pool to the system."""
+def release_memory(rows: int) -> None:
+    """Return the free memory of Arrow's pool and of glibc's heap to the system, after a phase
+    over `rows` rows (nothing below RELEASE_FROM_ROWS). What is freed is not cyclic garbage
+    (arrays and strings go when their last reference does): no garbage collection is run."""
+    if rows < RELEASE_FROM_ROWS:
+        return
     import pyarrow as pa
 
-    gc.collect()
     pa.default_memory_pool().release_unused()
     trim = _libc_trim()
     if trim is not None:

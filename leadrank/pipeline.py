@@ -212,7 +212,7 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     records = RunFiles(run_id).read_all_extracted(sources)
     normalised, afresh = normalise_known(records, _known_normalised())
     del records
-    release_memory()  # normalising's garbage (~1 GB at 1.4M records), before the files' Arrow copies
+    release_memory(len(normalised))  # normalising's garbage (~1 GB at 1.4M records), before the files' Arrow copies
     cache = normalise_cache()
     repeated = normalised["content_hash"].duplicated().to_numpy()
     known = normalised[NORMALISE_CACHE]
@@ -309,7 +309,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
     tonight = read_for_resolution(files)
-    release_memory()  # the file's Arrow buffers, converted
+    release_memory(len(tonight))  # the file's Arrow buffers, converted
     taken, first_seen = read.lead_history(engine)
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
@@ -332,7 +332,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     records = RESOLVED_FILE.conform(listed_within(uncategorised(result.records), prior, cfg.lead_expiry_nights),
                                     "writing resolved")
     result.records = pd.DataFrame()  # (the categorical columns go: only `records` holds the rows now)
-    release_memory()  # resolution's garbage, before the state and golden records
+    release_memory(len(records))  # resolution's garbage, before the state and golden records
     inputs = golden_inputs(records) if result.state is not None else None
     # The state is saved and let go before resolved.parquet is written (its Arrow copy of every
     # record) and before the golden records are built: a million records' blocking keys,
@@ -390,7 +390,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # Arrow kernels (segment rules) or once per lead, and a Python string per value of every
     # column was most of the step's memory.
     leads = files.read_stage("leads", [c for c in LEADS if c not in UNSCORED])
-    release_memory()  # the file's Arrow buffers, converted
+    release_memory(len(leads))  # the file's Arrow buffers, converted
     statements, fin_rejects = load_financials(cfg.financials)
     index = LeadIndex(leads)  # statements and outcomes reach leads through one index, built once
     new_outcomes, out_rejects = _outcome_files(cfg, leads, index)
@@ -415,9 +415,9 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base
-    n_statements = len(statements)
+    n_statements, n_leads = len(statements), len(leads)
     del leads, index, statements, outcomes, base  # not read again: the writes below make Arrow copies
-    release_memory()
+    release_memory(n_leads)
     files.write_stage("scores", result.scores)
     result.scores = pd.DataFrame()
     files.write_stage("outcomes", new_outcomes)

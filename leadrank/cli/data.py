@@ -58,7 +58,7 @@ def dedupe(
     # Only what resolution reads, and as Python objects only there (one string per distinct value
     # where values repeat): at 1.4M rows the other normalised columns were ~0.3 GB through matching.
     normalised = as_objects(normalised[RESOLUTION_READS], only=RESOLUTION_READS)
-    release_memory()
+    release_memory(len(normalised))
     with console.status("matching and clustering"):
         resolved, model = dedupe_result(normalised, settings)
     del normalised

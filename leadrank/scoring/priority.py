@@ -284,7 +284,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         todo = np.flatnonzero(~same)
     depends["typical"] = incremental.typical_key(typical)
     reused = kept if not reason else None
-    release_memory()  # training's and the features' garbage, before a million leads are predicted
+    release_memory(len(leads))  # training's and the features' garbage, before a million leads are predicted
     # PER_LEAD_ROWS leads at a time (a lead's scores are its own: the incremental mode relies on
     # it), each part in its final types at once: at a million leads the model inputs, effects,
     # factors and reasons of all of them at once were ~2 GB of the step's 5 GB peak.

@@ -356,7 +356,7 @@ class Features:
             "phone_local": _none(done["phone_local"]), "email": _none(_objects(frame["email_norm"])), "site": _none(site),
             "core": _none(cores), "alt": _none(self.alt), "translit_key": _none(key), "city": _none(city),
             "country": _none(frame["country_iso2"]), "zh": self.lang == "zh"})
-        release_memory()  # the threads' and Arrow's garbage, before the statistics' hash tables
+        release_memory(self.n)  # the threads' and Arrow's garbage, before the statistics' hash tables
         stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
         self.country_bits = stats["country_bits"].to_numpy(dtype=np.float32)  # per row
         self.core_ambiguous = stats["core_ambiguous"].to_numpy(dtype=bool)

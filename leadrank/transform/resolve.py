@@ -187,11 +187,11 @@ def _match(frame: pd.DataFrame, cfg: ResolutionConfig, keys: np.ndarray, keep_st
     features = Features(frame, cfg.shared_key_names)
     if not keep_state:  # past the statistics and the sort order only the state reads the key strings
         features.keys = None
-    release_memory()  # what building the features freed (their threads' arenas): ~0.4 GB at 1.4M records
+    release_memory(len(frame))  # what building the features freed (their threads' arenas): ~0.4 GB at 1.4M records
     left, right = candidate_pairs(features, cfg)
-    release_memory()
+    release_memory(len(frame))
     pairs = score_pairs(features, left, right, cfg)
-    release_memory()
+    release_memory(len(frame))
     model = None
 
     def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:
