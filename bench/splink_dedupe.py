@@ -68,6 +68,10 @@ def _pinyin(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
+# The columns `prepare` reads; an input that lacks some is read as having them empty.
+COLUMNS = ["company_name", "website", "phone", "email", "address", "city", "province", "country", "uscc"]
+
+
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"unique_id": range(len(frame))})
     names = frame["company_name"].fillna("")
@@ -130,7 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     frame = pd.read_csv(args.input, dtype=str, keep_default_na=False).replace("", None)
-    frame["cluster_id"] = dedupe(frame, args.threshold).to_numpy()
+    absent = [c for c in COLUMNS if c not in frame.columns]  # e.g. an input without codes or addresses
+    frame["cluster_id"] = dedupe(frame.assign(**dict.fromkeys(absent)), args.threshold).to_numpy()
     frame.to_csv(args.output, index=False)
     print(f"{len(frame)} records → {frame['cluster_id'].nunique()} clusters in {time.perf_counter() - started:.1f}s",
           file=sys.stderr)
