@@ -3,7 +3,7 @@
 At a million records a phase frees gigabytes that the allocators keep for reuse: glibc's malloc
 (numpy arrays and Python objects, per thread arena, and pages in the middle of its heap that
 only `malloc_trim` returns) and Arrow's mimalloc pool. Kept, they count in the process's
-resident memory through the next phase; at 1.4M records ~0.5 GB at matching's start. Returning
+resident memory through the next phase: at 1.4M records ~1 GB after normalising. Returning
 them costs milliseconds; where neither allocator is present it does nothing.
 """
 
