@@ -289,13 +289,12 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     # it), each part in its final types at once: at a million leads the model inputs, effects,
     # factors and reasons of all of them at once were ~2 GB of the step's 5 GB peak.
     parts = [_canonical(reused)] if reused is not None and len(reused) else []
-    for start in range(0, len(todo), PER_LEAD_ROWS):
+    # No lead to score and none reused: one part of no rows still gives the columns.
+    for start in range(0, len(todo) if len(todo) or parts else 1, PER_LEAD_ROWS):
         some = todo[start : start + PER_LEAD_ROWS]
         parts.append(_canonical(_per_lead(features.loc[some], result, cfg, typical).assign(input_hash=hashes[some])))
-    if not parts:  # no lead to score: the columns, from no rows
-        parts.append(_canonical(_per_lead(features.loc[todo], result, cfg, typical).assign(input_hash=hashes[todo])))
     del features
-    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    rows = pd.concat(parts, ignore_index=True)
     parts.clear()
     # Priority first (highest first, missing last), then lead ID: the order as positions, not a
     # sorted copy of every row and column (~0.5 GB at a million leads).

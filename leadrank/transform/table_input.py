@@ -78,18 +78,20 @@ def records_from_table(table: pd.DataFrame, mapping: dict[str, str] | None = Non
             f"no company name column among {list(table.columns)}; map one with --map 'COLUMN=company_name'"
         )
     n = len(table)
-    nothing = pd.Series(np.full(n, None, dtype=object), index=table.index)
+
+    def constant(value: str | None) -> pd.Series:  # one shared object per row, not a string each
+        return pd.Series(np.full(n, value, dtype=object), index=table.index)
+
     columns: dict[str, pd.Series] = {}
     for field, column in chosen.items():
         # Arrow-backed text, not a Python string per cell: at 1.4M rows the object copy of ten
         # columns was 1.35 GB, a third of `leadrank dedupe`'s peak (normalise reads Arrow text).
         values = table[column].astype(ARROW_TEXT).str.strip()
         columns[field] = values.where(values != "", None)
-    columns["source"] = columns["source"].fillna(source) if "source" in columns else pd.Series(
-        np.full(n, source, dtype=object), index=table.index)
-    columns["source_kind"] = pd.Series(np.full(n, "input", dtype=object), index=table.index)
-    columns["run_id"] = pd.Series(np.full(n, "adhoc", dtype=object), index=table.index)
+    columns["source"] = columns["source"].fillna(source) if "source" in columns else constant(source)
+    columns["source_kind"] = constant("input")
+    columns["run_id"] = constant("adhoc")
     columns["record_key"] = pd.Series(np.char.add("row", np.char.zfill(np.arange(n).astype(str), 9)).astype(object)
                                       if n else np.empty(0, dtype=object), index=table.index)  # zfill of no rows fails
     # One constructor call: setting two dozen columns of a million rows one by one costs seconds.
-    return pd.DataFrame({c: columns.get(c, nothing) for c in EXTRACTED}).reset_index(drop=True)
+    return pd.DataFrame({c: columns[c] if c in columns else constant(None) for c in EXTRACTED}).reset_index(drop=True)
