@@ -158,20 +158,26 @@ def _grouped(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> dict[i
 
 
 def _evidence(n: int, pairs: Pairs, match: np.ndarray, keys: np.ndarray) -> list[str]:
-    """For each record, its strongest matching edge: 'row000007: uscc,phone,name= (25.0)'."""
+    """For each record, its strongest matching edge: 'row000007: uscc,phone,name= (25.0)'. Ties
+    go to the first such pair. Each record's best edge is found by scattering the edges' scores
+    onto their two ends, one end at a time: sorting both ends of every matched edge at once held
+    ~1.5 GB at 1.4M records (12M edges)."""
     evidence = [""] * n
     if not len(match):
         return evidence
-    ranked = match[np.argsort(-pairs.score[match], kind="stable")]
-    ends = np.r_[pairs.left[ranked], pairs.right[ranked]]
-    others = np.r_[pairs.right[ranked], pairs.left[ranked]]
-    edge = np.r_[ranked, ranked]
-    rank = np.r_[np.arange(len(ranked)), np.arange(len(ranked))]
-    order = np.lexsort((rank, ends))
-    ends, others, edge = ends[order], others[order], edge[order]
-    first = np.r_[True, ends[1:] != ends[:-1]]
-    ends, others, edge = ends[first], others[first], edge[first]
+    score = pairs.score[match]
+    best = np.full(n, -np.inf, dtype=score.dtype)
+    for side in (pairs.left, pairs.right):
+        np.maximum.at(best, side[match], score)
+    chosen = np.full(n, len(pairs.score), dtype=np.int64)
+    for side in (pairs.left, pairs.right):
+        ends = side[match]
+        top = score == best[ends]
+        np.minimum.at(chosen, ends[top], match[top])
+    records = np.flatnonzero(chosen < len(pairs.score))
+    edge = chosen[records]
+    others = np.where(pairs.left[edge] == records, pairs.right[edge], pairs.left[edge])
     notes = pairs.evidence(edge)
-    for record, other, k, note in zip(ends.tolist(), others.tolist(), edge.tolist(), notes, strict=True):
+    for record, other, k, note in zip(records.tolist(), others.tolist(), edge.tolist(), notes, strict=True):
         evidence[record] = f"{keys[other]}: {note} ({pairs.score[k]:.1f})"
     return evidence

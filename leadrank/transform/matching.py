@@ -478,32 +478,40 @@ def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.n
 
 
 def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, word) for the words of Latin core names: rare words block fuzzy name variants, and
-    a one-word name ('Silvus') meets the longer names holding its word ('Silvus Technologies').
-    Words of four letters or more, and a name's first word from two letters on: a short brand
-    ('BMC', 'HGH') meets the names it begins ('BMC Otomotiv'), and short words elsewhere in a
-    name ('of', 'and') block nothing."""
+    """(row, word) for the words of Latin core names (`_token_codes`), as text: the state that
+    an incremental night keeps of each record's name words."""
+    rows, codes, words = _token_codes(cores)
+    return rows, words.take(pa.array(codes)).to_numpy(zero_copy_only=False)
+
+
+def _token_codes(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """(row, code, distinct words): the name words blocking uses, each (row, word) once, a word
+    by its code into `words`. Rare words block fuzzy name variants, and a one-word name
+    ('Silvus') meets the longer names holding its word ('Silvus Technologies'). Words of four
+    letters or more, and a name's first word from two letters on: a short brand ('BMC', 'HGH')
+    meets the names it begins ('BMC Otomotiv'), and short words elsewhere in a name ('of',
+    'and') block nothing. Beside them each name's deletion neighbourhood (`_one_letter_out`).
+    Built by Arrow kernels and coded there: at 1.4M records the words and keys as Python
+    strings were ~1.3 GB of `leadrank dedupe`'s peak."""
     text = _arrow(cores)
     latin = np.asarray(pc.string_is_ascii(text), dtype=bool) & np.asarray(pc.utf8_length(text), dtype=np.int64).astype(bool)
     rows = np.flatnonzero(latin)
     if not len(rows):
-        return np.empty(0, np.int64), np.empty(0, object)
-    words = pc.utf8_split_whitespace(text.take(pa.array(rows)))
+        return np.empty(0, np.int64), np.empty(0, np.int64), pa.array([], pa.string())
+    latin_text = text.take(pa.array(rows))
+    words = pc.utf8_split_whitespace(latin_text)
     flat = pc.list_flatten(words)
     parent = rows[np.asarray(pc.list_parent_indices(words))]
     length = np.asarray(pc.utf8_length(flat), dtype=np.int64)
     first = np.r_[True, parent[1:] != parent[:-1]] if len(parent) else np.zeros(0, dtype=bool)
     long = (length > 3) | (first & (length >= 2))
-    frame = pd.DataFrame({"row": parent[long], "word": flat.filter(pa.array(long)).to_numpy(zero_copy_only=False)})
-    latin_text = text.take(pa.array(rows))
-    compact = pc.replace_substring(latin_text, " ", "")
-    space = np.asarray(pc.find_substring(latin_text, " "), dtype=np.int64)
-    head = np.where(space < 0, np.asarray(pc.utf8_length(latin_text), dtype=np.int64), space)
-    typo = np.asarray(pc.utf8_length(compact), dtype=np.int64) >= _TYPO_LENGTH
-    frame = pd.concat([frame, _one_letter_out(rows[typo], compact.filter(pa.array(typo)).to_numpy(zero_copy_only=False),
-                                              head[typo])])
-    frame = frame.drop_duplicates()
-    return frame["row"].to_numpy(dtype=np.int64), frame["word"].to_numpy(dtype=object)
+    key_rows, keys = _one_letter_out(rows, pc.replace_substring(latin_text, " ", ""), pc.list_element(words, 0))
+    tokens = pa.chunked_array([flat.filter(pa.array(long)), *keys], type=pa.string())
+    coded = pc.dictionary_encode(tokens).combine_chunks()
+    codes = np.asarray(coded.indices, dtype=np.int64)
+    row = np.concatenate([parent[long], *key_rows])
+    distinct = pd.unique(row * max(1, len(coded.dictionary)) + codes)  # each (row, word) once, first kept
+    return distinct // max(1, len(coded.dictionary)), distinct % max(1, len(coded.dictionary)), coded.dictionary
 
 
 # A name (spaces left out) this long meets the names one typo away ('Dairgriobis' / 'Daigrriobis').
@@ -514,22 +522,30 @@ _TYPO_LENGTH = 5
 SUBSTITUTION_LENGTH = 6
 
 
-def _one_letter_out(rows: np.ndarray, names: np.ndarray, head: np.ndarray) -> pd.DataFrame:
-    """(row, key) of the deletion neighbourhood of each name without its spaces: the name and
-    the name with one letter of its first word (`head` letters long) but the first left out,
-    marked '~' so that they meet only each other. Names one typo apart in their first word (a
-    letter changed, added, dropped or two swapped, not the first) and otherwise the same letters
-    share a key: a made-up brand
-    misspelt in its first word ('Grocxon Xiosbry' / 'Gorcxon Xiosbry', 'Liocguk' / 'Liocgouk')
-    shares no rare word, and its common words ('International', 'Marine') block too many names
-    to meet it; a typo in a later word leaves the first to block on. The first letter is kept
-    (brands that differ there are other brands: 'Xingxin' / 'Dingxin'), and a first word that is
-    pinyin gets no key: a letter more or less there is another syllable, another brand
+def _one_letter_out(rows: np.ndarray, compact: pa.Array, first_word: pa.Array) -> tuple[list[np.ndarray], list[pa.Array]]:
+    """(rows, keys), part by part, of the deletion neighbourhood of each name without its spaces
+    (`compact`, ASCII): the name and the name with one letter of its first word but the first
+    left out, marked '~' so that they meet only each other. Names one typo apart in their first
+    word (a letter changed, added, dropped or two swapped, not the first) and otherwise the same
+    letters share a key: a made-up brand misspelt in its first word ('Grocxon Xiosbry' /
+    'Gorcxon Xiosbry', 'Liocguk' / 'Liocgouk') shares no rare word, and its common words
+    ('International', 'Marine') block too many names to meet it; a typo in a later word leaves
+    the first to block on. Names shorter than _TYPO_LENGTH get none. The first letter is kept
+    (brands that differ there are other brands: 'Xingxin' / 'Dingxin'), and a first word that
+    is pinyin gets no key: a letter more or less there is another syllable, another brand
     ('Xiangbo' / 'Xingbo'), which names this alike would otherwise be taken for."""
-    keys = [["~" + w, *("~" + w[:k] + w[k + 1:] for k in range(1, h))] if not _pinyin_word().fullmatch(w[:h]) else []
-            for w, h in zip(names, head.tolist(), strict=True)]
-    return pd.DataFrame({"row": np.repeat(rows, [len(k) for k in keys]).astype(np.int64),
-                         "word": [x for k in keys for x in k]})
+    pinyin = np.asarray(pc.match_substring_regex(first_word, f"^(?:{_pinyin_word().pattern})$"), dtype=bool)
+    keyed = np.flatnonzero((np.asarray(pc.utf8_length(compact), dtype=np.int64) >= _TYPO_LENGTH) & ~pinyin)
+    compact = compact.take(pa.array(keyed))
+    head = np.asarray(pc.utf8_length(first_word.take(pa.array(keyed))), dtype=np.int64)
+    key_rows, keys = [rows[keyed]], [pc.binary_join_element_wise("~", compact, "")]
+    for k in range(1, int(head.max(initial=0))):
+        some = np.flatnonzero(head > k)
+        name = compact.take(pa.array(some))
+        key_rows.append(rows[keyed[some]])
+        keys.append(pc.binary_join_element_wise("~", pc.utf8_slice_codeunits(name, 0, k),
+                                                pc.utf8_slice_codeunits(name, k + 1), ""))
+    return key_rows, keys
 
 
 def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]]:
@@ -549,8 +565,8 @@ def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tup
     def words() -> tuple[np.ndarray, np.ndarray]:
         # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
         # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
-        token_rows, tokens = _name_tokens(f.core)
-        return _group_pairs(_codes(tokens), token_rows, cfg.max_token_block, order, cfg.block_window)
+        token_rows, tokens, _ = _token_codes(f.core)
+        return _group_pairs(tokens, token_rows, cfg.max_token_block, order, cfg.block_window)
 
     keys = {"uscc": f.uscc, "domain": f.domain, "phone": f.phone, "phone_local": f.phone_local, "email": f.email,
             "site": f.site, "core": f.core_code, "pinyin": f.translit_key}
