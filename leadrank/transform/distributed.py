@@ -22,8 +22,7 @@ from leadrank.transform.matching import Features, Pairs, block_keys, candidate_p
 
 
 def _pairs_of(features: Features, cfg: ResolutionConfig, which: str) -> np.ndarray:
-    left, right = block_keys(features, cfg)[which]()
-    return np.minimum(left, right) * features.n + np.maximum(left, right)
+    return block_keys(features, cfg)[which]()
 
 
 def _score(features: Features, cfg: ResolutionConfig, codes: np.ndarray) -> Pairs:
@@ -39,9 +38,7 @@ def distributed_pairs(features: Features, cfg: ResolutionConfig, client: object,
     remote = client.scatter(features, broadcast=True)
     blocked = client.gather([client.submit(_pairs_of, remote, cfg, which, pure=False)
                              for which in block_keys(features, cfg)])
-    codes = np.concatenate(blocked)
-    codes = codes[(codes // features.n) != (codes % features.n)]
-    codes = np.sort(pd.unique(codes))
+    codes = np.sort(pd.unique(np.concatenate(blocked)))
     parts = [codes[k:k + chunk] for k in range(0, len(codes), chunk)] or [codes]
     scored = client.gather([client.submit(_score, remote, cfg, part, pure=False) for part in parts])
     return reduce(add, scored)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -443,38 +443,64 @@ def _form_bits(forms: pd.Series) -> np.ndarray:
 
 def _group_pairs(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.ndarray | None = None,
                  window: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows sharing a key (`_group_pair_parts`), all at once."""
+    parts = list(_group_pair_parts(keys, rows, max_block, order, window))
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate([left for left, _ in parts]), np.concatenate([right for _, right in parts])
+
+
+PART_ROWS = 1_000_000  # block members whose pairs are made at a time
+
+
+def _group_pair_parts(keys: np.ndarray, rows: np.ndarray, max_block: int, order: np.ndarray | None = None,
+                      window: int = 4) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Pairs of rows sharing a key: every pair in blocks of 2..max_block rows; in larger blocks
     each row with its next `window` rows in `order` (sorted neighbourhood). No block is ever
     dropped: 167 records spelled "Akzo Nobel N.V." form a chain of neighbours that clustering
     joins, in n·window comparisons instead of n²/2, and records sorted by name, city and
-    country put what differs at the chain's few seams, where the pair's own evidence decides."""
+    country put what differs at the chain's few seams, where the pair's own evidence decides.
+    Given (left, right) for whole blocks of about PART_ROWS members at a time: the name-word
+    block of 1.4M records held ~1.8 GB of pairs made all at once."""
     ok = keys >= 0
     keys, rows = keys[ok], rows[ok]
     order = rows if order is None else order[rows]
     sort = np.lexsort((rows, order, keys))
     keys, rows = keys[sort], rows[sort]
     if len(keys) < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    start = np.r_[True, keys[1:] != keys[:-1]]
-    group = np.cumsum(start) - 1
-    starts = np.flatnonzero(start)
+        return
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
-    idx = np.flatnonzero(sizes[group] >= 2)
-    large = sizes[group[idx]] > max_block
+    group = np.repeat(np.arange(len(starts)), sizes)
     end = (starts + sizes)[group]
-    lefts, rights = [], []
-    d = 1
-    while len(idx):
-        keep = (idx + d < end[idx]) & ~(large & (d > window))
-        idx, large = idx[keep], large[keep]
-        if not len(idx):
-            break
-        lefts.append(rows[idx])
-        rights.append(rows[idx + d])
-        d += 1
-    if not lefts:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(lefts), np.concatenate(rights)
+    large = sizes[group] > max_block
+    paired = sizes[group] >= 2
+    edges = np.r_[starts, len(keys)]  # parts cut at the first block start at or after each PART_ROWS
+    bounds = np.unique(np.r_[edges[np.searchsorted(edges, np.arange(0, len(keys), PART_ROWS))], len(keys)])
+    for a, b in pairwise(bounds.tolist()):
+        idx = a + np.flatnonzero(paired[a:b])
+        lefts, rights = [], []
+        d = 1
+        while len(idx):
+            idx = idx[(idx + d < end[idx]) & ~(large[idx] & (d > window))]
+            if not len(idx):
+                break
+            lefts.append(rows[idx])
+            rights.append(rows[idx + d])
+            d += 1
+        if lefts:
+            yield np.concatenate(lefts), np.concatenate(rights)
+
+
+def _pair_codes(parts: Iterable[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """One code (i·n + j, i < j) per distinct pair of rows, self-pairs left out, repeats hashed
+    out part by part: a million records' blocks hold tens of millions of pairs."""
+    codes = []
+    for left, right in parts:
+        lo, hi = np.minimum(left, right), np.maximum(left, right)
+        ok = lo != hi
+        codes.append(pd.unique(lo[ok] * n + hi[ok]))
+    return pd.unique(np.concatenate(codes)) if codes else np.empty(0, np.int64)
 
 
 def _name_tokens(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -548,25 +574,27 @@ def _one_letter_out(rows: np.ndarray, compact: pa.Array, first_word: pa.Array) -
     return key_rows, keys
 
 
-def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tuple[np.ndarray, np.ndarray]]]:
-    """One job per blocking key, each giving the (i, j) pairs of records sharing it: run in
-    turn by `candidate_pairs`, or as tasks on a cluster (leadrank.transform.distributed)."""
+def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], np.ndarray]]:
+    """One job per blocking key, each giving the codes (`_pair_codes`) of the pairs of records
+    sharing it: run in turn by `candidate_pairs`, or as tasks on a cluster
+    (leadrank.transform.distributed)."""
     rows = np.arange(f.n, dtype=np.int64)
     order = f.order
 
-    def on(codes: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-        return lambda: _group_pairs(codes, rows, cfg.max_block_size, order, cfg.block_window)
+    def on(codes: np.ndarray) -> Callable[[], np.ndarray]:
+        return lambda: _pair_codes(_group_pair_parts(codes, rows, cfg.max_block_size, order, cfg.block_window), f.n)
 
-    def either_name() -> tuple[np.ndarray, np.ndarray]:
+    def either_name() -> np.ndarray:
         # Alternative names (an English name's Chinese twin) block against both name columns.
         both = _codes(pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True))
-        return _group_pairs(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order], cfg.block_window)
+        return _pair_codes(_group_pair_parts(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order],
+                                             cfg.block_window), f.n)
 
-    def words() -> tuple[np.ndarray, np.ndarray]:
+    def words() -> np.ndarray:
         # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
         # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
         token_rows, tokens, _ = _token_codes(f.core)
-        return _group_pairs(tokens, token_rows, cfg.max_token_block, order, cfg.block_window)
+        return _pair_codes(_group_pair_parts(tokens, token_rows, cfg.max_token_block, order, cfg.block_window), f.n)
 
     keys = {"uscc": f.uscc, "domain": f.domain, "phone": f.phone, "phone_local": f.phone_local, "email": f.email,
             "site": f.site, "core": f.core_code, "pinyin": f.translit_key}
@@ -575,19 +603,9 @@ def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], tup
 
 def candidate_pairs(f: Features, cfg: ResolutionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Unique (i, j), i < j, of positional row numbers that share a blocking key."""
-    n = f.n
-
-    def pair_codes(job: Callable[[], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        # One code per pair, repeats hashed out key by key: a million records' blocks hold
-        # millions of pairs, and (left, right) of every key at once weighed several hundred MB.
-        left, right = job()
-        lo, hi = np.minimum(left, right), np.maximum(left, right)
-        ok = lo != hi
-        return pd.unique(lo[ok] * n + hi[ok])
-
     # Hash out repeats first: sorting all of them costs more.
-    codes = np.sort(pd.unique(np.concatenate([pair_codes(job) for job in block_keys(f, cfg).values()])))
-    return codes // n, codes % n
+    codes = np.sort(pd.unique(np.concatenate([job() for job in block_keys(f, cfg).values()])))
+    return codes // f.n, codes % f.n
 
 
 def _shared(share: np.ndarray, i: np.ndarray) -> np.ndarray:
