@@ -112,8 +112,9 @@ def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
             bridge_margin: float | None = None) -> tuple[np.ndarray, list[str]]:
     """(label per record, evidence per record). `keys` names each record in the evidence;
     `score_more` scores pairs that blocking did not produce, so that small components can be
-    checked pair by pair for records that must stay apart; with `bridge_margin`, weak bridges
-    between dense groups are cut first (`_without_weak_bridges`)."""
+    checked pair by pair for records that must stay apart (they are appended to `pairs`, in
+    place); with `bridge_margin`, weak bridges between dense groups are cut first
+    (`_without_weak_bridges`)."""
     match = np.flatnonzero(pairs.score >= threshold)
     if bridge_margin is not None:
         match = _without_weak_bridges(n, pairs, match, threshold + bridge_margin)
@@ -121,7 +122,7 @@ def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
     if score_more is not None:
         left, right = _unscored_pairs(labels, pairs, n)
         if len(left):
-            pairs = pairs + score_more(left, right)
+            pairs.extend(score_more(left, right))
     bad = np.flatnonzero(pairs.conflict)
     bad = bad[labels[pairs.left[bad]] == labels[pairs.right[bad]]]
     if len(bad):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,30 +76,78 @@ _EN_OF = dict(INDUSTRIES)
 _GENERIC_CORES = frozenset([*ZH_INDUSTRIES, *EN_INDUSTRIES])
 
 
+class Flags(Mapping[str, np.ndarray]):
+    """Per-pair yes/no evidence by name ('uscc', 'name=', 'city≠' …), read as bool arrays but
+    kept as one bit per name in one uint32 per pair: as a dict of bool arrays the 25 flags of
+    16M candidate pairs (1.4M records) weighed 0.4 GB, through scoring and clustering."""
+
+    def __init__(self, names: tuple[str, ...], bits: np.ndarray) -> None:
+        self.names, self.bits = names, bits
+
+    @classmethod
+    def pack(cls, flags: Mapping[str, np.ndarray]) -> Flags:
+        if isinstance(flags, Flags):
+            return flags
+        names = tuple(flags)
+        if len(names) > 32:
+            raise ValueError(f"{len(names)} evidence flags do not fit 32 bits")
+        n = len(next(iter(flags.values()))) if names else 0
+        bits = np.zeros(n, dtype=np.uint32)
+        for k, name in enumerate(names):
+            bits |= np.asarray(flags[name], dtype=bool).astype(np.uint32) << np.uint32(k)
+        return cls(names, bits)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return (self.bits & np.uint32(1 << self.names.index(name))) != 0
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def take(self, k: np.ndarray) -> Flags:
+        return Flags(self.names, self.bits[k])
+
+    @staticmethod
+    def concat(parts: list[Flags]) -> Flags:
+        return Flags(parts[0].names, np.concatenate([p.bits for p in parts]))
+
+
 @dataclass
 class Pairs:
     left: np.ndarray  # positional row numbers, left < right
     right: np.ndarray
     score: np.ndarray
-    features: dict[str, np.ndarray]  # per pair: which evidence agreed or conflicted
+    features: Flags  # per pair: which evidence agreed or conflicted (a dict of bool arrays is packed)
     name_sim: np.ndarray
     conflict: np.ndarray  # never in one cluster
+
+    def __post_init__(self) -> None:
+        self.features = Flags.pack(self.features)
 
     def __add__(self, other: Pairs) -> Pairs:
         return Pairs(
             np.r_[self.left, other.left], np.r_[self.right, other.right], np.r_[self.score, other.score],
-            {k: np.r_[v, other.features[k]] for k, v in self.features.items()},
+            Flags.concat([self.features, other.features]),
             np.r_[self.name_sim, other.name_sim], np.r_[self.conflict, other.conflict],
         )
+
+    def extend(self, other: Pairs) -> None:
+        """Append `other`'s pairs in place, array by array, each old array let go as its longer
+        copy is made: two copies of every array side by side cost ~0.5 GB at 1.4M records."""
+        for name in ("left", "right", "score", "name_sim", "conflict"):
+            setattr(self, name, np.concatenate([getattr(self, name), getattr(other, name)]))
+        self.features = Flags.concat([self.features, other.features])
 
     def evidence(self, k: np.ndarray) -> list[str]:
         """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠' (built column-wise)."""
         text = np.full(len(k), "", dtype=object)
         sim = self.name_sim[k].astype(np.int64).astype(str).astype(object)
-        for label, values in self.features.items():
+        flags = self.features.take(k)
+        for label, hit in flags.items():
             if label == "domain≠" or label.startswith("_"):  # '_…': for the learned model, not shown
                 continue
-            hit = values[k]
             if not hit.any():
                 continue
             piece = label + sim[hit] if label in ("name~", "name≠") else label
@@ -532,12 +580,16 @@ def _token_codes(cores: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     first = np.r_[True, parent[1:] != parent[:-1]] if len(parent) else np.zeros(0, dtype=bool)
     long = (length > 3) | (first & (length >= 2))
     key_rows, keys = _one_letter_out(rows, pc.replace_substring(latin_text, " ", ""), pc.list_element(words, 0))
-    tokens = pa.chunked_array([flat.filter(pa.array(long)), *keys], type=pa.string())
-    coded = pc.dictionary_encode(tokens).combine_chunks()
-    codes = np.asarray(coded.indices, dtype=np.int64)
     row = np.concatenate([parent[long], *key_rows])
-    distinct = pd.unique(row * max(1, len(coded.dictionary)) + codes)  # each (row, word) once, first kept
-    return distinct // max(1, len(coded.dictionary)), distinct % max(1, len(coded.dictionary)), coded.dictionary
+    coded = pc.dictionary_encode(pa.chunked_array([flat.filter(pa.array(long)), *keys], type=pa.string())).combine_chunks()
+    del text, latin_text, words, flat, keys, key_rows  # the strings, once coded: ~0.6 GB of Arrow's pool at 1.4M
+    release_memory(len(cores))
+    codes = np.asarray(coded.indices, dtype=np.int64)
+    # A name's keys are distinct already; a word can recur in a name ('Hong Kong Hong ...').
+    n_words = int(long.sum())
+    again = pd.Series(row[:n_words] * max(1, len(coded.dictionary)) + codes[:n_words]).duplicated().to_numpy()
+    keep = np.r_[~again, np.ones(len(codes) - n_words, dtype=bool)]
+    return row[keep], codes[keep], coded.dictionary
 
 
 # A name (spaces left out) this long meets the names one typo away ('Dairgriobis' / 'Daigrriobis').
@@ -559,7 +611,8 @@ def _one_letter_out(rows: np.ndarray, compact: pa.Array, first_word: pa.Array) -
     the first to block on. Names shorter than _TYPO_LENGTH get none. The first letter is kept
     (brands that differ there are other brands: 'Xingxin' / 'Dingxin'), and a first word that
     is pinyin gets no key: a letter more or less there is another syllable, another brand
-    ('Xiangbo' / 'Xingbo'), which names this alike would otherwise be taken for."""
+    ('Xiangbo' / 'Xingbo'), which names this alike would otherwise be taken for. Each key once
+    per name: leaving out any letter of a run of one letter ('Grocxxon') gives one key."""
     pinyin = np.asarray(pc.match_substring_regex(first_word, f"^(?:{_pinyin_word().pattern})$"), dtype=bool)
     keyed = np.flatnonzero((np.asarray(pc.utf8_length(compact), dtype=np.int64) >= _TYPO_LENGTH) & ~pinyin)
     compact = compact.take(pa.array(keyed))
@@ -568,6 +621,9 @@ def _one_letter_out(rows: np.ndarray, compact: pa.Array, first_word: pa.Array) -
     for k in range(1, int(head.max(initial=0))):
         some = np.flatnonzero(head > k)
         name = compact.take(pa.array(some))
+        if k > 1:  # a letter that repeats the one before it was left out at k - 1: the same key
+            new = pc.not_equal(pc.utf8_slice_codeunits(name, k - 1, k), pc.utf8_slice_codeunits(name, k, k + 1))
+            some, name = some[np.asarray(new, dtype=bool)], name.filter(new)
         key_rows.append(rows[keyed[some]])
         keys.append(pc.binary_join_element_wise("~", pc.utf8_slice_codeunits(name, 0, k),
                                                 pc.utf8_slice_codeunits(name, k + 1), ""))
@@ -594,7 +650,9 @@ def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], np.
         # A common word ('trading', 'systems') is a large block: sub-blocked by name order, so
         # alphabetical neighbours ('voupri trading' / 'voupri tradng') still meet.
         token_rows, tokens, _ = _token_codes(f.core)
-        return _pair_codes(_group_pair_parts(tokens, token_rows, cfg.max_token_block, order, cfg.block_window), f.n)
+        shared = np.bincount(tokens)[tokens] >= 2  # most one-letter-out keys are one name's alone
+        return _pair_codes(_group_pair_parts(tokens[shared], token_rows[shared], cfg.max_token_block, order,
+                                             cfg.block_window), f.n)
 
     keys = {"uscc": f.uscc, "domain": f.domain, "phone": f.phone, "phone_local": f.phone_local, "email": f.email,
             "site": f.site, "core": f.core_code, "pinyin": f.translit_key}
@@ -814,8 +872,24 @@ def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray)
                       lambda a, b: not set(pairwise(a.split())).isdisjoint(pairwise(b.split())))
 
 
+SCORE_PART = 1_000_000  # candidate pairs scored at a time
+
+
 def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
-    """Match score and evidence features for every candidate pair."""
+    """Match score and evidence features for every candidate pair, SCORE_PART pairs at a time:
+    the working arrays of 16M pairs at once (1.4M records) were ~1 GB above the result."""
+    parts = [_score_part(f, left[a:a + SCORE_PART], right[a:a + SCORE_PART], cfg)
+             for a in range(0, len(left), SCORE_PART)] or [_score_part(f, left, right, cfg)]
+    if len(parts) == 1:
+        return Pairs(left, right, *parts[0])
+    score, flags, sim, conflict = zip(*parts, strict=True)
+    return Pairs(left, right, np.concatenate(score), Flags.concat(list(flags)), np.concatenate(sim),
+                 np.concatenate(conflict))
+
+
+def _score_part(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig
+                ) -> tuple[np.ndarray, Flags, np.ndarray, np.ndarray]:
+    """(score, flags, name similarity, conflict) of the pairs (left, right)."""
     w = cfg.weights
     i, j = left, right
     feats: dict[str, np.ndarray] = {}
@@ -933,4 +1007,4 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     # is contained in ('Teledyne') must not join them.
     alone = ~(identified | feats["phone~"] | feats["address"]) & latin & (sim < cfg.name_weak)
     conflict = feats["_conflict"] | (score <= cfg.cannot_link) | _siblings(f.core_names, i, j, alone)
-    return Pairs(left, right, score, feats, sim, conflict)
+    return score, Flags.pack(feats), sim, conflict

@@ -204,8 +204,9 @@ def _match(frame: pd.DataFrame, cfg: ResolutionConfig, keys: np.ndarray, keep_st
         def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:  # noqa: F811 - the learned scale from here on
             return rescore(score_pairs(features, a, b, cfg))
 
+    match = pairs.score >= cfg.match_threshold  # of the candidate pairs (clustering appends more)
     labels, evidence = cluster(len(frame), pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
-    return _Matched(labels, evidence, left, right, pairs.score >= cfg.match_threshold, model,
+    return _Matched(labels, evidence, left, right, match, model,
                     features.keys, features.stats, features.core, features.order)
 
 
@@ -225,8 +226,8 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
         def score_more(a: np.ndarray, b: np.ndarray) -> Pairs:
             return score_pairs(features, a, b, cfg)
 
+        score = pairs.score  # of the candidate pairs (clustering appends more)
         labels, evidence = cluster(len(part), pairs, cfg.match_threshold, keys, score_more, cfg.bridge_margin)
-        score = pairs.score
     else:  # nothing changed
         labels, evidence, score = np.empty(0, np.int64), [], np.empty(0, np.float32)
     part["_cluster"] = labels  # its first record's row in `part`: ordered as a full run's labels
