@@ -50,6 +50,7 @@ def test_flags_read_back_as_the_bool_arrays_they_were_packed_from():
     assert packed.bits.dtype == np.uint32 and list(packed) == list(flags) and len(packed) == 32
     assert all(np.array_equal(packed[name], values) for name, values in flags.items())
     assert np.array_equal(packed.take(np.array([3, 1]))["f31"], flags["f31"][[3, 1]])
+    assert "f3" in packed and "nope" not in packed and packed.get("nope") is None
     with pytest.raises(ValueError, match="33 evidence flags"):
         Flags.pack({**flags, "one_more": flags["f0"]})
     pairs = Pairs(np.arange(50), np.arange(50) + 1, np.zeros(50, np.float32), flags, np.zeros(50, np.float32),

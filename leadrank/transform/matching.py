@@ -98,6 +98,8 @@ class Flags(Mapping[str, np.ndarray]):
         return cls(names, bits)
 
     def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise KeyError(name)
         return (self.bits & np.uint32(1 << self.names.index(name))) != 0
 
     def __iter__(self) -> Iterator[str]:
