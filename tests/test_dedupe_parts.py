@@ -106,3 +106,16 @@ def test_clustering_appends_the_pairs_it_scores_and_keeps_the_candidates_scores(
                        lambda a, b: score_pairs(features, a, b, cfg), cfg.bridge_margin)
     assert len(pairs.score) > len(before) and np.array_equal(pairs.score[:len(before)], before)
     assert pd.Series(pairs.left * features.n + pairs.right).is_unique
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_unscored_pairs_are_the_pairs_inside_small_components_that_were_not_scored(shuffled):
+    """Looked up in the scored pairs' code order, whether blocking gave them sorted or not."""
+    labels = np.array([0, 0, 0, 0, 4, 4, 4, 7, 7, 9])  # components of 4, 3, 2 and 1 records
+    left, right = np.array([0, 0, 1, 4, 7]), np.array([1, 3, 2, 6, 8])
+    order = np.array([4, 2, 0, 3, 1]) if shuffled else np.arange(5)
+    k = len(left)
+    pairs = Pairs(left[order], right[order], np.zeros(k, np.float32), {"name=": np.zeros(k, bool)},
+                  np.zeros(k, np.float32), np.zeros(k, bool))
+    lo, hi = clustering._unscored_pairs(labels, pairs, len(labels))
+    assert sorted(zip(lo.tolist(), hi.tolist(), strict=True)) == [(0, 2), (1, 3), (2, 3), (4, 5), (5, 6)]

@@ -103,8 +103,17 @@ def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarra
     inside[rows] = True
     known = inside[pairs.left] & inside[pairs.right]  # only pairs within these components can repeat
     seen = np.minimum(pairs.left[known], pairs.right[known]) * n + np.maximum(pairs.left[known], pairs.right[known])
-    new = ~np.isin(lo * n + hi, seen)
-    return lo[new], hi[new]
+    if len(seen) > 1 and (seen[1:] < seen[:-1]).any():  # blocking gives them sorted already
+        seen = np.sort(seen)
+    # Looked up in code order, each pair a binary search that starts where the last one ended:
+    # np.isin sorted both sides again (7.5 s of clustering's 21 s at 1.4M records).
+    codes = lo * n + hi
+    order = np.argsort(codes)
+    hit = np.zeros(len(codes), dtype=bool)
+    if len(seen):
+        ordered = codes[order]
+        hit[order] = seen[np.minimum(np.searchsorted(seen, ordered), len(seen) - 1)] == ordered
+    return lo[~hit], hi[~hit]
 
 
 def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
