@@ -704,6 +704,7 @@ class Names:
         # Word count and first word (as a code): cheap filters before word-by-word comparisons.
         self.n_words = np.asarray(pc.count_substring(text, " "), dtype=np.int64) + 1
         self.first_word = _codes(text_objects(pc.list_element(pc.utf8_split_whitespace(text), 0)))
+        self.code = np.asarray(pc.dictionary_encode(text).indices, dtype=np.int64)  # equal texts, equal codes
 
 
 def _text_of(values: np.ndarray, text: pa.Array) -> np.ndarray:
@@ -779,10 +780,15 @@ def _alike(f: Features, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.n
 def _each_pair(names: Names, i: np.ndarray, j: np.ndarray, k: np.ndarray,
                test: Callable[[str, str], bool]) -> np.ndarray:
     """`test` of the two name texts of each pair in `k` (positions into `i`, `j`), False for the
-    others: the word-by-word rules below, run in Python on the few pairs their filters leave."""
+    others: the word-by-word rules below, run in Python on the pairs their filters leave, once
+    per distinct pair of texts (a company listed many times repeats its variants' pairs)."""
     out = np.zeros(len(i), dtype=bool)
-    for pos, a, b in zip(k, names.text[i[k]], names.text[j[k]], strict=True):
-        out[pos] = test(a, b)
+    if not len(k):
+        return out
+    a, b = names.code[i[k]], names.code[j[k]]
+    _, first, inverse = np.unique(a * (int(names.code.max()) + 1) + b, return_index=True, return_inverse=True)
+    tested = [test(x, y) for x, y in zip(names.text[i[k[first]]], names.text[j[k[first]]], strict=True)]
+    out[k] = np.asarray(tested, dtype=bool)[inverse]
     return out
 
 
