@@ -50,6 +50,7 @@ from leadrank.transform.matching import (
     Features,
     _group_pairs,
     _name_tokens,
+    _pair_codes,
     object_frame,
     population_stats,
     score_pairs,
@@ -220,11 +221,7 @@ def block_pairs(pop: Population, block: str, wanted: np.ndarray, cfg: Resolution
 
 
 def _unique_pairs(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    left = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
-    right = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    ok = lo != hi
-    codes = np.unique(lo[ok] * n + hi[ok])
+    codes = np.sort(_pair_codes(parts, n))
     return codes // n, codes % n
 
 

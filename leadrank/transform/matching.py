@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -129,11 +129,9 @@ class Pairs:
         self.features = Flags.pack(self.features)
 
     def __add__(self, other: Pairs) -> Pairs:
-        return Pairs(
-            np.r_[self.left, other.left], np.r_[self.right, other.right], np.r_[self.score, other.score],
-            Flags.concat([self.features, other.features]),
-            np.r_[self.name_sim, other.name_sim], np.r_[self.conflict, other.conflict],
-        )
+        total = Pairs(self.left, self.right, self.score, self.features, self.name_sim, self.conflict)
+        total.extend(other)  # new arrays: `self` keeps its own
+        return total
 
     def extend(self, other: Pairs) -> None:
         """Append `other`'s pairs in place, array by array, each old array let go as its longer
@@ -704,7 +702,11 @@ class Names:
         # Word count and first word (as a code): cheap filters before word-by-word comparisons.
         self.n_words = np.asarray(pc.count_substring(text, " "), dtype=np.int64) + 1
         self.first_word = _codes(text_objects(pc.list_element(pc.utf8_split_whitespace(text), 0)))
-        self.code = np.asarray(pc.dictionary_encode(text).indices, dtype=np.int64)  # equal texts, equal codes
+
+    @cached_property
+    def code(self) -> np.ndarray:
+        """Equal texts, equal codes: made when first asked for (only the core names' rules ask)."""
+        return np.asarray(pc.dictionary_encode(_arrow(self.text)).indices, dtype=np.int64)
 
 
 def _text_of(values: np.ndarray, text: pa.Array) -> np.ndarray:
