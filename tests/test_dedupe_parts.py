@@ -119,3 +119,47 @@ def test_unscored_pairs_are_the_pairs_inside_small_components_that_were_not_scor
                   np.zeros(k, np.float32), np.zeros(k, bool))
     lo, hi = clustering._unscored_pairs(labels, pairs, len(labels))
     assert sorted(zip(lo.tolist(), hi.tolist(), strict=True)) == [(0, 2), (1, 3), (2, 3), (4, 5), (5, 6)]
+
+
+def test_distinct_sorted_is_numpys_unique():
+    codes = np.random.default_rng(3).integers(0, 500, 5000).astype(np.int64)
+    assert np.array_equal(matching.distinct_sorted(codes.copy()), np.unique(codes))
+    assert len(matching.distinct_sorted(np.empty(0, np.int64))) == 0
+
+
+def test_pair_rows_are_int32_and_the_codes_made_from_them_do_not_overflow():
+    """Row numbers are kept as int32; i·n + j past 2**31 must still be exact (int64)."""
+    n = 3_000_000
+    labels = np.arange(n, dtype=np.int64)
+    labels[[n - 3, n - 2, n - 1]] = n - 3  # one component of three records at the very end
+    pairs = Pairs(np.array([n - 3]), np.array([n - 2]), np.zeros(1, np.float32), {"name=": np.zeros(1, bool)},
+                  np.zeros(1, np.float32), np.zeros(1, bool))
+    assert pairs.left.dtype == np.int32
+    lo, hi = clustering._unscored_pairs(labels, pairs, n)
+    assert sorted(zip(lo.tolist(), hi.tolist(), strict=True)) == [(n - 3, n - 1), (n - 2, n - 1)]
+
+
+def test_weak_bridges_give_the_components_of_the_edges_they_keep():
+    """The components `_without_weak_bridges` returns (built from its groups) are scipy's
+    components of the edges it keeps, numbered alike, and a lone weak edge between two dense
+    groups is cut while a doubled one is kept."""
+    rng = np.random.default_rng(5)
+    n = 400
+    left, right = rng.integers(12, n, 900), rng.integers(12, n, 900)  # random edges away from rows 0..11
+    # Two triangles joined by one weak edge (2-5), two more joined by two weak edges (8-11, 9-12).
+    extra = [(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5), (2, 5), (6, 7), (7, 8), (6, 8), (9, 10), (10, 11),
+             (9, 11), (8, 11), (7, 10)]
+    left = np.r_[left, [a for a, _ in extra]]
+    right = np.r_[right, [b for _, b in extra]]
+    keep = left != right
+    lo, hi = np.minimum(left, right)[keep], np.maximum(left, right)[keep]
+    score = rng.choice(np.array([5.0, 9.0, 14.0], np.float32), len(lo))
+    score[-len(extra):] = [14, 14, 14, 14, 14, 14, 9, 14, 14, 14, 14, 14, 14, 9, 9]
+    pairs = Pairs(lo, hi, score, {"name=": np.zeros(len(lo), bool)}, np.zeros(len(lo), np.float32),
+                  np.zeros(len(lo), bool))
+    match = np.flatnonzero(score >= 8)
+    kept, labels = clustering._without_weak_bridges(n, pairs, match, 12.0)
+    assert np.array_equal(labels, clustering._components(n, pairs.left[kept], pairs.right[kept]))
+    cut = set(match.tolist()) - set(kept.tolist())
+    assert len(lo) - 9 in cut  # the (2, 5) bridge
+    assert {len(lo) - 2, len(lo) - 1}.isdisjoint(cut)  # (8, 11) and (7, 10): two weak edges, kept

@@ -58,25 +58,41 @@ def _constrained(members: np.ndarray, edges: np.ndarray, pairs: Pairs, forbidden
     return {m: find(m) for m in parent}
 
 
-def _without_weak_bridges(n: int, pairs: Pairs, match: np.ndarray, strong: float) -> np.ndarray:
-    """The matching edges minus weak bridges. Dense groups are the components of the strong
-    edges (score ≥ `strong`); two groups of two or more records that only one weak edge joins
-    are two companies chained by one shared attribute (a switchboard, a generic name), not one:
-    that edge is cut. Groups that one company's records join, blocked together, are joined by
-    several edges and stay whole."""
+def _without_weak_bridges(n: int, pairs: Pairs, match: np.ndarray, strong: float) -> tuple[np.ndarray, np.ndarray]:
+    """(the matching edges minus weak bridges, the components they make). Dense groups are the
+    components of the strong edges (score ≥ `strong`); two groups of two or more records that
+    only one weak edge joins are two companies chained by one shared attribute (a switchboard,
+    a generic name), not one: that edge is cut. Groups that one company's records join, blocked
+    together, are joined by several edges and stay whole. The components are the groups joined
+    by the weak edges kept: the graph of all 12M matching edges at 1.4M records was not built
+    a second time (~0.3 GB of scipy's copies)."""
     weak = match[pairs.score[match] < strong]
     if not len(weak):
-        return match
+        return match, _components(n, pairs.left[match], pairs.right[match])
     solid = match[pairs.score[match] >= strong]
     group = _components(n, pairs.left[solid], pairs.right[solid])
+    del solid
     size = np.bincount(group, minlength=n)
     a, b = group[pairs.left[weak]], group[pairs.right[weak]]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    between = lo != hi
-    link = lo * n + hi
-    _, inverse, counts = np.unique(link, return_inverse=True, return_counts=True)
-    bridge = between & (counts[inverse] == 1) & (size[lo] >= 2) & (size[hi] >= 2)
-    return np.setdiff1d(match, weak[bridge], assume_unique=True)
+    apart = np.flatnonzero(a != b)  # weak edges joining two groups (most lie inside one)
+    weak, a, b = weak[apart], a[apart], b[apart]
+    del apart
+    # A bridge: the only weak edge between its two groups, both of two records or more.
+    both = np.flatnonzero((size[a] >= 2) & (size[b] >= 2))
+    link = np.minimum(a[both], b[both]) * n + np.maximum(a[both], b[both])
+    order = np.argsort(link, kind="stable")
+    link = link[order]
+    alone = np.ones(len(link), dtype=bool)
+    repeat = link[1:] == link[:-1]
+    alone[1:] &= ~repeat
+    alone[:-1] &= ~repeat
+    kept = np.ones(len(weak), dtype=bool)
+    kept[both[order[alone]]] = False
+    del both, link, order, alone, repeat
+    labels = _components(n, a[kept], b[kept])[group]  # numbered by their first row, as scipy numbers them
+    cut = np.zeros(len(pairs.score), dtype=bool)
+    cut[weak[~kept]] = True
+    return match[~cut[match]], labels
 
 
 def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,31 +105,35 @@ def _unscored_pairs(labels: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarra
     comp = labels[order]
     ends = np.r_[np.flatnonzero(comp[1:] != comp[:-1]) + 1, len(order)]
     end = np.repeat(ends, np.diff(np.r_[0, ends]))
-    lefts, rights = [], []
+    # Every pair of rows inside each component, as codes (i·n + j): rows ascend within a
+    # component, so i < j.
+    wanted = []
     idx = np.arange(len(order))
     d = 1
     while len(idx):
         idx = idx[idx + d < end[idx]]
-        lefts.append(order[idx])
-        rights.append(order[idx + d])
+        wanted.append(order[idx] * n + order[idx + d])
         d += 1
-    left, right = np.concatenate(lefts), np.concatenate(rights)
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    codes = np.concatenate(wanted)
+    del wanted, idx, end
     inside = np.zeros(n, dtype=bool)
     inside[rows] = True
-    known = inside[pairs.left] & inside[pairs.right]  # only pairs within these components can repeat
-    seen = np.minimum(pairs.left[known], pairs.right[known]) * n + np.maximum(pairs.left[known], pairs.right[known])
+    known = np.flatnonzero(inside[pairs.left] & inside[pairs.right])  # only pairs within these components can repeat
+    a, b = pairs.left[known], pairs.right[known]
+    seen = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
+    del known, a, b
     if len(seen) > 1 and (seen[1:] < seen[:-1]).any():  # blocking gives them sorted already
         seen = np.sort(seen)
     # Looked up in code order, each pair a binary search that starts where the last one ended:
     # np.isin sorted both sides again (7.5 s of clustering's 21 s at 1.4M records).
-    codes = lo * n + hi
     order = np.argsort(codes)
     hit = np.zeros(len(codes), dtype=bool)
     if len(seen):
         ordered = codes[order]
         hit[order] = seen[np.minimum(np.searchsorted(seen, ordered), len(seen) - 1)] == ordered
-    return lo[~hit], hi[~hit]
+        del ordered
+    codes = codes[~hit]
+    return codes // n, codes % n
 
 
 def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
@@ -126,8 +146,9 @@ def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
     (`_without_weak_bridges`)."""
     match = np.flatnonzero(pairs.score >= threshold)
     if bridge_margin is not None:
-        match = _without_weak_bridges(n, pairs, match, threshold + bridge_margin)
-    labels = _components(n, pairs.left[match], pairs.right[match])
+        match, labels = _without_weak_bridges(n, pairs, match, threshold + bridge_margin)
+    else:
+        labels = _components(n, pairs.left[match], pairs.right[match])
     if score_more is not None:
         left, right = _unscored_pairs(labels, pairs, n)
         if len(left):

@@ -15,10 +15,9 @@ from functools import reduce
 from operator import add
 
 import numpy as np
-import pandas as pd
 
 from leadrank.config import ResolutionConfig
-from leadrank.transform.matching import Features, Pairs, block_keys, candidate_pairs, score_pairs
+from leadrank.transform.matching import Features, Pairs, block_keys, candidate_pairs, distinct_sorted, score_pairs
 
 
 def _pairs_of(features: Features, cfg: ResolutionConfig, which: str) -> np.ndarray:
@@ -38,7 +37,7 @@ def distributed_pairs(features: Features, cfg: ResolutionConfig, client: object,
     remote = client.scatter(features, broadcast=True)
     blocked = client.gather([client.submit(_pairs_of, remote, cfg, which, pure=False)
                              for which in block_keys(features, cfg)])
-    codes = np.sort(pd.unique(np.concatenate(blocked)))
+    codes = distinct_sorted(np.concatenate(blocked))
     parts = [codes[k:k + chunk] for k in range(0, len(codes), chunk)] or [codes]
     scored = client.gather([client.submit(_score, remote, cfg, part, pure=False) for part in parts])
     return reduce(add, scored)

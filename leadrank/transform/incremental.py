@@ -221,7 +221,7 @@ def block_pairs(pop: Population, block: str, wanted: np.ndarray, cfg: Resolution
 
 
 def _unique_pairs(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    codes = np.sort(_pair_codes(parts, n))
+    codes = _pair_codes(parts, n)  # sorted
     return codes // n, codes % n
 
 
