@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import snowballstemmer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -827,18 +828,27 @@ def _each_pair(names: Names, i: np.ndarray, j: np.ndarray, k: np.ndarray,
 
 
 def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Pairs of Latin names word for word alike where one writes some words shortened: 'Douxjou
-    Logist.' / 'Douxjou Logistics', 'Summit Grioxmait Mar.' / 'Summit Grioxmait Marine'. The
-    first word must be equal and every other word equal or the start (3+ letters) of the other's:
-    a truncation no table can list is still the same name."""
+    """Pairs of Latin names word for word alike where one writes some words shortened or
+    inflected: 'Douxjou Logist.' / 'Douxjou Logistics', 'Summit Grioxmait Mar.' / 'Summit
+    Grioxmait Marine', 'Felcil Trade' / 'Felcil Trading', 'Vrebet Manufacturers' / 'Vrebet
+    Manufacturing'. The first word must be equal and every other word equal, the start (3+
+    letters) of the other's, or of one stem with it (the Snowball English stemmer): a truncation
+    or a word form no table can list is still the same name."""
     k = np.flatnonzero(where & names.words[i] & names.words[j] & (names.n_words[i] == names.n_words[j])
                        & _same(names.first_word, i, j))
+    stemmer = snowballstemmer.stemmer("english")  # one per call: a stemmer is not thread-safe
+    stems: dict[str, str] = {}
+
+    def stem(word: str) -> str:
+        if word not in stems:
+            stems[word] = stemmer.stemWord(word)
+        return stems[word]
 
     def shortened(a: str, b: str) -> bool:
         x, y = a.split(), b.split()
         return (len(x) == len(y) and x[0] == y[0] and len(x[0]) >= 3
                 and all(u == v or (min(len(u), len(v)) >= 3 and (u.startswith(v) or v.startswith(u)))
-                        for u, v in zip(x[1:], y[1:], strict=True)))
+                        or stem(u) == stem(v) for u, v in zip(x[1:], y[1:], strict=True)))
 
     return _each_pair(names, i, j, k, shortened)
 
