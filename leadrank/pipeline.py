@@ -182,11 +182,11 @@ def normalise_cache() -> Path:
     a fingerprint of the normalising code and the libraries whose data it uses, so that a new
     release never reuses values an older one computed."""
     parts = [(PACKAGE_DIR / "transform" / name).read_bytes() for name in
-             ("normalise.py", "names.py", "regions.py", "contacts.py", "identifiers.py")]
+             ("normalise.py", "names.py", "legal_forms.py", "regions.py", "contacts.py", "identifiers.py")]
     parts.append((PACKAGE_DIR / "countries.py").read_bytes())  # country names, shared with extraction
     parts.append((PACKAGE_DIR / "transform" / "cn_area_places.json").read_bytes())  # landline area codes' places
     parts += [f"{lib}={metadata.version(lib)}".encode() for lib in
-              ("phonenumbers", "tldextract", "cpca", "opencc-python-reimplemented", "pycountry")]
+              ("phonenumbers", "tldextract", "cpca", "opencc-python-reimplemented", "pycountry", "cleanco")]
     return data_dir() / "cache" / f"normalised-{hashlib.sha256(b'|'.join(parts)).hexdigest()[:16]}.parquet"
 
 

@@ -27,6 +27,8 @@ def _leads(rows: list[dict], cfg: ResolutionConfig | None = None) -> list[str]:
     ("BAE Systems plc", "BAE Systems PLC"),
     ("* Akzo Nobel N.V.", "Akzo Nobel N.V."), ('"Akzo Nobel N.V."', "Akzo Nobel N.V."),
     ("Akzo Nobel N.V., AMSTERDAM", "Akzo Nobel N.V."), ("Akzo Nobel N.V.,NL", "Akzo Nobel"),
+    ('"Lakyt Tra.", MONTERREY', "Lakyt Tra."), ('"United Stykrouk Group (Pty) Ltd", JOHANNESBURG', "United Stykrouk Group"),
+    ("* “Foo Bar”, Lyon", "Foo Bar"),
     ("Voupri Trading, Germany", "Voupri Trading GmbH"),
     ("Taiprei Tech. Co., Ltd.", "Taiprei Technologies Co., Ltd."), ("ABC Intl Ltd", "ABC International Limited"),
     ("TÜV SÜD", "TUV SUD"), ("Sierra Nevada Corporation (SNC)", "Sierra Nevada Corp."),

@@ -4,6 +4,7 @@ changed records, and gives exactly what normalising everything would."""
 import json
 
 import pandas as pd
+import pytest
 
 from leadrank import pipeline, run_files
 from leadrank.contracts import EXTRACTED, NORMALISED, REJECT_COLUMNS
@@ -68,3 +69,22 @@ def test_a_damaged_cache_is_ignored():
     pipeline.normalise_step("n1", ["s"])
     pipeline.normalise_cache().write_bytes(b"not parquet")
     assert pipeline.normalise_step("n1", ["s"])["normalised_afresh"] == len(A)
+
+
+@pytest.mark.parametrize("module", ["names.py", "legal_forms.py", "contacts.py"])
+def test_the_cache_name_changes_with_any_normalising_module(module, monkeypatch, tmp_path):
+    """A release that parses names or legal forms differently never reuses the values an older one
+    computed: the cache's name fingerprints every module normalising reads (legal_forms.py, whose
+    table decides the core names, was once left out)."""
+    before = pipeline.normalise_cache().name
+    package = tmp_path / "leadrank"
+    (package / "transform").mkdir(parents=True)
+    for path in (pipeline.PACKAGE_DIR / "transform").iterdir():
+        if path.is_file():
+            (package / "transform" / path.name).write_bytes(path.read_bytes())
+    (package / "countries.py").write_bytes((pipeline.PACKAGE_DIR / "countries.py").read_bytes())
+    monkeypatch.setattr(pipeline, "PACKAGE_DIR", package)
+    assert pipeline.normalise_cache().name == before
+    target = package / "transform" / module
+    target.write_bytes(target.read_bytes() + b"\n# changed\n")
+    assert pipeline.normalise_cache().name != before

@@ -211,6 +211,9 @@ _NOTE = re.compile(r"(?i)^(?:now\b|formerly\b|former\b|previously\b|part of\b|(?
                    r"|(?:a|an) .+ (?:company|group company)$)")
 _NOT_PLACE = re.compile(r"\b(?:branch|office|division|plant|factory|dept|department)\b")
 _ENDS_IN_FORM = r"(?i)[\s,]" + _EN_FORMS + r"\.?$"
+# A name in quotes, whole (its opening quote may be trimmed off already): what follows its comma
+# is not part of it ('"Lakyt Tra.", MONTERREY').
+_QUOTED = r"^(?:\s*\*?\s*[\"“«])?[^\"“”«»]+[\"”»]$"
 
 
 @lru_cache(maxsize=1)
@@ -243,8 +246,9 @@ def _spells(acronym: str, words: str) -> bool:
 def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     """A country or city written after the name: '… (Spain)', '…, NL', a note in brackets
     ('NI (now part of Emerson)'), '…,Germany', and any
-    place after a legal form ('Akzo Nobel N.V., AMSTERDAM'). A comma part that is not a
-    country and follows no legal form stays ('Chicago Public Schools Revere, Paul')."""
+    place after a legal form or after a name quoted whole ('Akzo Nobel N.V., AMSTERDAM',
+    '"Lakyt Tra.", MONTERREY'). A comma part that is not a country and follows no legal form
+    stays ('Chicago Public Schools Revere, Paul')."""
     found, (rest, place) = extract_where(name, _BRACKETED, ("rest", "place"), where=where)
     if found.any():  # '… S.A. (Spain)', 'Sierra Nevada Corporation (SNC)': a country or an acronym in brackets
         rows = np.flatnonzero(found)
@@ -275,7 +279,8 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     rows = np.flatnonzero(found)
     rest_rows, place_rows = rest.take(pa.array(rows)), place.take(pa.array(rows))
     places = [p.lower().strip(" .") for p in place_rows.to_pylist()]
-    after_form = np.asarray(pc.match_substring_regex(rest_rows, _ENDS_IN_FORM), dtype=bool)
+    after_form = (np.asarray(pc.match_substring_regex(rest_rows, _ENDS_IN_FORM), dtype=bool)
+                  | np.asarray(pc.match_substring_regex(rest_rows, _QUOTED), dtype=bool))
     place_is_form = np.asarray(pc.match_substring_regex(place_rows, _ONLY_FORMS), dtype=bool)
     short = np.asarray([len(p.split()) <= 3 and not _NOT_PLACE.search(p) for p in places], dtype=bool)
     country = np.asarray([p in _countries() for p in places], dtype=bool)
@@ -320,7 +325,10 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     name = pc.utf8_trim(display, _STRIP_CHARS)
     name = _where(np.asarray(pc.equal(name, "")), display, name)
     only_form = np.asarray(pc.match_substring_regex(name, _ONLY_FORMS)) & ~empty
-    name = _strip_glued_place(fix(fix(name, _SPACED, r"\1.\2."), _SPACED, r"\1.\2."), latin(name) & ~only_form)
+    unglued = _strip_glued_place(fix(fix(name, _SPACED, r"\1.\2."), _SPACED, r"\1.\2."), latin(name) & ~only_form)
+    # The quote that closed a quoted name before its place ('"United … Ltd", JOHANNESBURG') goes too.
+    trimmed = pc.utf8_trim(unglued, _STRIP_CHARS)
+    name = _where(np.asarray(pc.equal(trimmed, "")), unglued, trimmed)
     reg = regions()
     name, bracket_prov, bracket_city = reg.strip_bracketed_array(name)
     is_branch = np.zeros(n, dtype=bool)
