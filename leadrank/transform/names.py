@@ -246,9 +246,9 @@ def _spells(acronym: str, words: str) -> bool:
 def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     """A country or city written after the name: '… (Spain)', '…, NL', a note in brackets
     ('NI (now part of Emerson)'), '…,Germany', and any
-    place after a legal form or after a name quoted whole ('Akzo Nobel N.V., AMSTERDAM',
-    '"Lakyt Tra.", MONTERREY'). A comma part that is not a country and follows no legal form
-    stays ('Chicago Public Schools Revere, Paul')."""
+    place after a legal form, after a name quoted whole, or in capitals after a name that is not
+    ('Akzo Nobel N.V., AMSTERDAM', '"Lakyt Tra.", MONTERREY', 'Jynran Trading, PARIS'). Another
+    comma part that is not a country stays ('Chicago Public Schools Revere, Paul')."""
     found, (rest, place) = extract_where(name, _BRACKETED, ("rest", "place"), where=where)
     if found.any():  # '… S.A. (Spain)', 'Sierra Nevada Corporation (SNC)': a country or an acronym in brackets
         rows = np.flatnonzero(found)
@@ -284,7 +284,12 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     place_is_form = np.asarray(pc.match_substring_regex(place_rows, _ONLY_FORMS), dtype=bool)
     short = np.asarray([len(p.split()) <= 3 and not _NOT_PLACE.search(p) for p in places], dtype=bool)
     country = np.asarray([p in _countries() for p in places], dtype=bool)
-    strip = ~place_is_form & (country | (after_form & short))
+    # A place in capitals after a name that is not ('Jynran Trading, PARIS'): lists write the
+    # city that way; a name's own comma part follows its case ('… Revere, Paul').
+    shouted = (np.asarray(pc.utf8_is_upper(place_rows), dtype=bool)
+               & ~np.asarray(pc.utf8_is_upper(rest_rows), dtype=bool)
+               & np.asarray(pc.match_substring_regex(rest_rows, r"\p{Ll}"), dtype=bool))
+    strip = ~place_is_form & (country | ((after_form | shouted) & short))
     mask = np.zeros(len(name), dtype=bool)
     mask[rows[strip]] = True
     return pc.replace_with_mask(name, pa.array(mask), rest_rows.filter(pa.array(strip)))
