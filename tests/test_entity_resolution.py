@@ -475,6 +475,21 @@ def test_pinyin_and_chinese_names_in_one_city_are_one_firm():
     assert leads[0] == leads[1] == leads[2] != leads[3]
 
 
+def test_a_pinyin_name_is_ambiguous_only_among_the_chinese_names_of_its_own_city():
+    """永红包装 in Shenzhen does not make Xiamen's 'Yonghong Packaging' ambiguous; two Chinese
+    names of that pinyin in Xiamen (永洪 and 勇宏) do."""
+    shenzhen = _leads([
+        {"company_name": "Xiamen Yonghong Packaging Company Limited"}, {"company_name": "厦门市永洪包装有限公司"},
+        {"company_name": "深圳市永红包装有限公司"},
+    ])
+    assert shenzhen[0] == shenzhen[1] != shenzhen[2]
+    xiamen = _leads([
+        {"company_name": "Xiamen Yonghong Packaging Company Limited"}, {"company_name": "厦门市永洪包装有限公司"},
+        {"company_name": "厦门市勇宏包装有限公司"},
+    ])
+    assert len(set(xiamen)) == 3
+
+
 # -- issue 16: a registered short form is the same company when nothing conflicts ------------------
 
 def test_short_form_and_full_registered_name_are_one_lead():

@@ -284,7 +284,8 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 KEY_COLUMNS = ["uscc", "domain", "phone", "phone_local", "email", "site", "core", "alt", "translit_key", "city",
                "country", "zh"]
 # Population statistics, one value per record: what a record's scores depend on beyond its own values.
-STAT_COLUMNS = ["country_bits", "core_ambiguous", "core_widespread", "translit_ambiguous", "domain_share", "phone_share", "site_share"]
+STAT_COLUMNS = ["country_bits", "core_ambiguous", "core_widespread", "translit_ambiguous", "translit_city_ambiguous",
+                "domain_share", "phone_share", "site_share"]
 
 
 def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
@@ -314,6 +315,10 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
         # A name carried in three or more countries is a common one (namesakes), not one group's.
         "core_widespread": _ambiguous(core, country, at_least=3),
         "translit_ambiguous": _ambiguous(translit, np.where(zh, core, -1)),
+        # Within the record's city: 'Yonghong Packaging' of Xiamen is not ambiguous because a
+        # 永红包装 is in Shenzhen, only when two such Chinese names are in Xiamen.
+        "translit_city_ambiguous": _ambiguous(np.where((translit >= 0) & (city >= 0), translit * (int(city.max()) + 1) + city, -1),
+                                              np.where(zh, core, -1)),
         "domain_share": _share(_codes(keys["domain"]), name_key, limit),
         "phone_share": _share(_codes(keys["phone"]), name_key, limit),
         "site_share": _share(_codes(keys["site"]), name_key, limit),  # an office tower, a business centre
@@ -428,6 +433,7 @@ class Features:
         self.core_ambiguous = stats["core_ambiguous"].to_numpy(dtype=bool)
         self.core_widespread = stats["core_widespread"].to_numpy(dtype=bool)
         self.translit_ambiguous = stats["translit_ambiguous"].to_numpy(dtype=bool)
+        self.translit_city_ambiguous = stats["translit_city_ambiguous"].to_numpy(dtype=bool)
         self.domain_share = stats["domain_share"].to_numpy(dtype=np.float32)
         self.phone_share = stats["phone_share"].to_numpy(dtype=np.float32)
         self.site_share = stats["site_share"].to_numpy(dtype=np.float32)
@@ -1006,7 +1012,10 @@ def _score_part(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
         k = np.flatnonzero(cross)
         translit[k] = _similarity(f.translit_names, i[k], f.translit_names, j[k])
     feats["pinyin"] = cross & (translit >= cfg.name_strong) & ~industry_conflict
-    pinyin_ambiguous = feats["pinyin"] & (f.translit_ambiguous[i] | f.translit_ambiguous[j])
+    # Two records of one city weigh the pinyin's ambiguity within that city only.
+    in_city = _same(f.city, i, j)
+    pinyin_ambiguous = feats["pinyin"] & np.where(in_city, f.translit_city_ambiguous[i] | f.translit_city_ambiguous[j],
+                                                  f.translit_ambiguous[i] | f.translit_ambiguous[j])
     feats["name="] = sim >= 100
     feats["name~"] = (sim >= cfg.name_weak) & (sim < 100) & ~industry_conflict
     strong = (sim >= cfg.name_strong) & (sim < 100) & ~industry_conflict & ~_extra_word(f.core_names, i, j, latin & (sim >= cfg.name_strong) & (sim < 100))
