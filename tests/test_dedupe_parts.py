@@ -163,3 +163,9 @@ def test_weak_bridges_give_the_components_of_the_edges_they_keep():
     cut = set(match.tolist()) - set(kept.tolist())
     assert len(lo) - 9 in cut  # the (2, 5) bridge
     assert {len(lo) - 2, len(lo) - 1}.isdisjoint(cut)  # (8, 11) and (7, 10): two weak edges, kept
+
+
+def test_the_statistics_of_an_empty_population_are_empty():
+    keys = pd.DataFrame({c: pd.Series([], dtype=object) for c in matching.KEY_COLUMNS}).assign(zh=pd.Series([], dtype=bool))
+    stats = matching.population_stats(keys)
+    assert len(stats) == 0 and list(stats.columns) == matching.STAT_COLUMNS

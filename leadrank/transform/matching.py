@@ -317,7 +317,7 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
         "translit_ambiguous": _ambiguous(translit, np.where(zh, core, -1)),
         # Within the record's city: 'Yonghong Packaging' of Xiamen is not ambiguous because a
         # 永红包装 is in Shenzhen, only when two such Chinese names are in Xiamen.
-        "translit_city_ambiguous": _ambiguous(np.where((translit >= 0) & (city >= 0), translit * (int(city.max()) + 1) + city, -1),
+        "translit_city_ambiguous": _ambiguous(np.where((translit >= 0) & (city >= 0), translit * (int(city.max(initial=-1)) + 1) + city, -1),
                                               np.where(zh, core, -1)),
         "domain_share": _share(_codes(keys["domain"]), name_key, limit),
         "phone_share": _share(_codes(keys["phone"]), name_key, limit),

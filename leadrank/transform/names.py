@@ -279,8 +279,8 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     rows = np.flatnonzero(found)
     rest_rows, place_rows = rest.take(pa.array(rows)), place.take(pa.array(rows))
     places = [p.lower().strip(" .") for p in place_rows.to_pylist()]
-    after_form = (np.asarray(pc.match_substring_regex(rest_rows, _ENDS_IN_FORM), dtype=bool)
-                  | np.asarray(pc.match_substring_regex(rest_rows, _QUOTED), dtype=bool))
+    closed = (np.asarray(pc.match_substring_regex(rest_rows, _ENDS_IN_FORM), dtype=bool)  # by a legal form or a quote
+              | np.asarray(pc.match_substring_regex(rest_rows, _QUOTED), dtype=bool))
     place_is_form = np.asarray(pc.match_substring_regex(place_rows, _ONLY_FORMS), dtype=bool)
     short = np.asarray([len(p.split()) <= 3 and not _NOT_PLACE.search(p) for p in places], dtype=bool)
     country = np.asarray([p in _countries() for p in places], dtype=bool)
@@ -289,7 +289,7 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     shouted = (np.asarray(pc.utf8_is_upper(place_rows), dtype=bool)
                & ~np.asarray(pc.utf8_is_upper(rest_rows), dtype=bool)
                & np.asarray(pc.match_substring_regex(rest_rows, r"\p{Ll}"), dtype=bool))
-    strip = ~place_is_form & (country | ((after_form | shouted) & short))
+    strip = ~place_is_form & (country | ((closed | shouted) & short))
     mask = np.zeros(len(name), dtype=bool)
     mask[rows[strip]] = True
     return pc.replace_with_mask(name, pa.array(mask), rest_rows.filter(pa.array(strip)))
