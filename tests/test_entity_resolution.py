@@ -475,6 +475,17 @@ def test_pinyin_and_chinese_names_in_one_city_are_one_firm():
     assert leads[0] == leads[1] == leads[2] != leads[3]
 
 
+def test_stock_co_ltd_is_the_english_of_a_joint_stock_company_form():
+    """'… Stock Co., Ltd.' writes 股份有限公司: the form goes, and the name meets its Chinese one;
+    'Stock Exchange' is a name."""
+    cores = parse_names(["Ningbo Lianchanghai Auto Parts Stock Co., Ltd.", "Vietcom Joint Stock Company",
+                         "Hong Kong Stock Exchange"])["core"]
+    assert list(cores) == ["lianchanghai auto part", "vietcom", "stock exchange"]  # (Hong Kong: a place)
+    leads = _leads([{"company_name": "Ningbo Lianchanghai Auto Parts Stock Co., Ltd."},
+                    {"company_name": "宁波市联昌海汽车配件股份有限公司"}])
+    assert leads[0] == leads[1]
+
+
 def test_a_pinyin_name_is_ambiguous_only_among_the_chinese_names_of_its_own_city():
     """永红包装 in Shenzhen does not make Xiamen's 'Yonghong Packaging' ambiguous; two Chinese
     names of that pinyin in Xiamen (永洪 and 勇宏) do."""

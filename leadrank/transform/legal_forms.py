@@ -34,6 +34,12 @@ OWN_FORMS = [
     "ltda", "ltda.", "kk", "k.k.", "co.", "co", "s.l.", "sl", "s.l.u.", "slu", "bhd", "sdn bhd", "sdn. bhd.", "ltd. şti.", "ltd şti", "ltd. sti.", "ltd sti", "a.ş.", "a.s.", "s.a. de c.v.",
     "sa de cv", "s. de r.l. de c.v.",
     "group", "grp", "gruppe", "groupe", "grupo", "gruppo", "holdings", "holding", "uk", "(uk)", "usa", "(usa)",
+    # 股份有限公司 in English: a joint-stock company limited ('… Auto Parts Stock Co., Ltd.'); left
+    # in the core, 'stock' hid the industry and the pinyin that meet the Chinese name.
+    *(f"{stock} {co}" for stock in ("stock", "joint stock", "joint-stock", "shares", "share")
+      for co in ("co., ltd.", "co., ltd", "co.,ltd.", "co.,ltd", "co. ltd.", "co. ltd", "co ltd", "company limited",
+                 "co., limited", "co.,limited")),
+    "joint stock company", "joint-stock company", "company limited by shares", "co., ltd. by shares",
 ]
 
 # Forms written out in full, as registers and some lists write them, with the countries that use
