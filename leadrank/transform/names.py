@@ -287,7 +287,6 @@ def _strip_glued_place(name: pa.Array, where: np.ndarray) -> pa.Array:
     # A place in capitals after a name that is not ('Jynran Trading, PARIS'): lists write the
     # city that way; a name's own comma part follows its case ('… Revere, Paul').
     shouted = (np.asarray(pc.utf8_is_upper(place_rows), dtype=bool)
-               & ~np.asarray(pc.utf8_is_upper(rest_rows), dtype=bool)
                & np.asarray(pc.match_substring_regex(rest_rows, r"\p{Ll}"), dtype=bool))
     strip = ~place_is_form & (country | ((closed | shouted) & short))
     mask = np.zeros(len(name), dtype=bool)
@@ -315,6 +314,12 @@ def _where(mask: np.ndarray, new: pa.Array, old: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(mask, type=pa.bool_()), new, old)
 
 
+def _trimmed(text: pa.Array) -> pa.Array:
+    """`text` without the noise around it (_STRIP_CHARS), kept as it was where nothing else is left."""
+    trimmed = pc.utf8_trim(text, _STRIP_CHARS)
+    return _where(np.asarray(pc.equal(trimmed, "")), text, trimmed)
+
+
 def _first_set(current: np.ndarray, new: np.ndarray) -> np.ndarray:
     return np.where(pd.isna(current), new, current)
 
@@ -327,13 +332,11 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     truncated = np.asarray(pc.greater(pc.utf8_length(raw), MAX_NAME_CHARS))
     display = clean_array(raw)
     empty = np.asarray(pc.equal(display, ""))
-    name = pc.utf8_trim(display, _STRIP_CHARS)
-    name = _where(np.asarray(pc.equal(name, "")), display, name)
+    name = _trimmed(display)
     only_form = np.asarray(pc.match_substring_regex(name, _ONLY_FORMS)) & ~empty
-    unglued = _strip_glued_place(fix(fix(name, _SPACED, r"\1.\2."), _SPACED, r"\1.\2."), latin(name) & ~only_form)
-    # The quote that closed a quoted name before its place ('"United … Ltd", JOHANNESBURG') goes too.
-    trimmed = pc.utf8_trim(unglued, _STRIP_CHARS)
-    name = _where(np.asarray(pc.equal(trimmed, "")), unglued, trimmed)
+    # Trimmed again: the quote that closed a quoted name before its place ('"United … Ltd",
+    # JOHANNESBURG') goes too.
+    name = _trimmed(_strip_glued_place(fix(fix(name, _SPACED, r"\1.\2."), _SPACED, r"\1.\2."), latin(name) & ~only_form))
     reg = regions()
     name, bracket_prov, bracket_city = reg.strip_bracketed_array(name)
     is_branch = np.zeros(n, dtype=bool)
