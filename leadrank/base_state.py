@@ -33,7 +33,7 @@ def resolution_fingerprint(cfg: Config, trust: dict[str, int]) -> str:
 class BaseState:
     """The dedupe state a run left (incremental.State, plus its leads and their golden inputs)."""
 
-    resolution: State
+    resolution: State | None  # None once resolution has read it
     golden: pd.DataFrame
     leads: pd.DataFrame
 
@@ -62,7 +62,8 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
         return None, f"the base run {base_run}'s dedupe state cannot be read"
     if len(records) != int(meta["records"].iloc[0]):
         return None, f"the base run {base_run}'s dedupe state is incomplete"
-    golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]]
+    # A copy of its own: golden records outlive the resolution state, which the step lets go.
+    golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]].copy()
     return BaseState(State(records[STATE_COLUMNS], words), golden, leads), ""
 
 

@@ -383,3 +383,18 @@ LEADS = LEADS_FILE.columns
 EVENT_COLUMNS = EVENTS_FILE.columns
 OUTCOME_COLUMNS = OUTCOMES_FILE.columns
 SCORE_COLUMNS = SCORES_FILE.columns
+
+
+def column_as_objects(values: pd.Series) -> pd.Series:
+    """A column as Python objects with None for missing values. Arrow-backed text becomes one
+    Python string per distinct value (countries, cities, legal forms and run ids repeat
+    endlessly: a string per row cost ten times the memory), hashed in Arrow."""
+    if values.dtype == object and not values.hasnans:
+        return values
+    if isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        distinct = np.append(np.asarray(uniques, dtype=object), None)  # code -1 (missing) takes the last
+        return pd.Series(distinct[codes], index=values.index, dtype=object, name=values.name)
+    missing = values.isna().to_numpy()
+    values = values.astype(object)
+    return values.where(~missing, None) if missing.any() else values

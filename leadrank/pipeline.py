@@ -326,11 +326,18 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
                      taken_ids=taken, lead_first_seen=first_seen, base=base.resolution if base else None)
     if why:
         result.stats["reason"] = why
+    # What only resolution read is let go before the records are written and the golden records
+    # built (the step's peak on a second night): the lead history (every lead ID ever issued) and
+    # the base run's resolution state, a million records' keys and statistics.
+    del taken, first_seen
+    if base is not None:
+        base.resolution = None
     # Golden records are made from the records as written: conformed to RESOLVED (the stored
     # records among them come back from the warehouse with its types), the categorical columns
     # of the read as objects again (resolved.parquet keeps its schema).
     records = RESOLVED_FILE.conform(listed_within(uncategorised(result.records), prior, cfg.lead_expiry_nights),
                                     "writing resolved")
+    del prior
     result.records = pd.DataFrame()  # (the categorical columns go: only `records` holds the rows now)
     release_memory(len(records))  # resolution's garbage, before the state and golden records
     inputs = golden_inputs(records) if result.state is not None else None

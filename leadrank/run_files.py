@@ -31,14 +31,13 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, SecretStr
 
 from leadrank.config import Config, ConfigError, config_from_tree, read_config_tree
-from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES, Contract
+from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES, Contract, column_as_objects
 from leadrank.paths import data_dir, run_dir
 
 # A secret setting kept in config.json only when it is exactly one reference to the environment.
@@ -173,21 +172,6 @@ def as_objects(frame: pd.DataFrame, only: list[str] | None = None, keep: Collect
         if column not in keep:
             frame[column] = column_as_objects(frame[column])
     return frame
-
-
-def column_as_objects(values: pd.Series) -> pd.Series:
-    """A column as Python objects with None for missing values. Arrow-backed text becomes one
-    Python string per distinct value (countries, cities, legal forms and run ids repeat
-    endlessly: a string per row cost ten times the memory), hashed in Arrow."""
-    if values.dtype == object and not values.hasnans:
-        return values
-    if isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)):
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        distinct = np.append(np.asarray(uniques, dtype=object), None)  # code -1 (missing) takes the last
-        return pd.Series(distinct[codes], index=values.index, dtype=object, name=values.name)
-    missing = values.isna().to_numpy()
-    values = values.astype(object)
-    return values.where(~missing, None) if missing.any() else values
 
 
 def write_json(value: Any, path: Path) -> None:

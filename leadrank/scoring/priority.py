@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ScoringConfig
-from leadrank.contracts import SCORE_COLUMNS
+from leadrank.contracts import SCORE_COLUMNS, column_as_objects
 from leadrank.memory import release_memory
 from leadrank.scoring import incremental
 from leadrank.scoring import model as model_mod
@@ -221,10 +221,8 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = values.astype(float)
         elif column == "key_account" or pd.api.types.is_bool_dtype(values):
             out[column] = values.astype(bool)
-        else:
-            missing = values.isna().to_numpy()
-            values = values.astype(object)
-            out[column] = values.where(~missing, None) if missing.any() else values
+        else:  # a Python string per distinct value: the reused part is a million leads read back as Arrow text
+            out[column] = column_as_objects(values)
     return pd.DataFrame(out, index=frame.index)
 
 
