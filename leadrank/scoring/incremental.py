@@ -141,14 +141,20 @@ def difference(before: dict[str, str], now: dict[str, str]) -> str:
     return "; ".join(changed)
 
 
-def unchanged(base: Base | None, lead_ids: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """Which leads have the base run's input hash (False for every lead without a base)."""
+def base_rows(base: Base | None, lead_ids: np.ndarray) -> np.ndarray:
+    """Each lead's row in the base run's state (-1: a lead it did not score, or no base)."""
     if base is None or base.rows.empty:
-        return np.zeros(len(lead_ids), dtype=bool)
+        return np.full(len(lead_ids), -1, dtype=np.int64)
     known = pd.Index(base.rows["lead_id"].to_numpy(dtype=object))
-    at = known.get_indexer(pd.Index(lead_ids, dtype=object))  # -1: a lead the base run did not score
+    return known.get_indexer(pd.Index(lead_ids, dtype=object))
+
+
+def unchanged(base: Base | None, at: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Which leads (at their `base_rows`) have the base run's input hash (none without a base)."""
+    if base is None or base.rows.empty:
+        return np.zeros(len(at), dtype=bool)
     before = base.rows["input_hash"].to_numpy(dtype=np.uint64)
-    return (at >= 0) & (before[np.maximum(at, 0)] == hashes) if len(before) else np.zeros(len(lead_ids), dtype=bool)
+    return (at >= 0) & (before[np.maximum(at, 0)] == hashes)
 
 
 def state_frame(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
