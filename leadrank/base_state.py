@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from leadrank.config import Config
 from leadrank.paths import data_dir
@@ -31,11 +32,22 @@ def resolution_fingerprint(cfg: Config, trust: dict[str, int]) -> str:
 
 @dataclass
 class BaseState:
-    """The dedupe state a run left (incremental.State, plus its leads and their golden inputs)."""
+    """The dedupe state a run left (incremental.State, plus its golden inputs; its leads are read
+    by `read_leads` when golden records need them)."""
 
     resolution: State | None  # None once resolution has read it
     golden: pd.DataFrame
-    leads: pd.DataFrame
+    run_id: str
+
+    def read_leads(self) -> pd.DataFrame | None:
+        """The base run's leads, or None when they cannot be read (then every golden record is
+        rebuilt). Read after resolution, not with the state: at a million leads ~0.5 GB that
+        resolution never reads, held through its peak."""
+        try:
+            return RunFiles(self.run_id).read_stage("leads", as_stored=True)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring the leads of run %s: %s", self.run_id, exc)
+            return None
 
 
 _STATE_FILES = ("resolution", "resolution_words", "resolution_meta")
@@ -56,7 +68,7 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
             return None, f"the base run {base_run} resolved with other code or settings"
         records = _objects(pd.read_parquet(files.state("resolution")))
         words = _objects(pd.read_parquet(files.state("resolution_words")))
-        leads = files.read_stage("leads", as_stored=True)
+        pq.read_schema(files.stage("leads"))  # readable; its rows are read later (BaseState.read_leads)
     except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness
         log.warning("ignoring the dedupe state of run %s: %s", base_run, exc)
         return None, f"the base run {base_run}'s dedupe state cannot be read"
@@ -64,7 +76,7 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
         return None, f"the base run {base_run}'s dedupe state is incomplete"
     # A copy of its own: golden records outlive the resolution state, which the step lets go.
     golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]].copy()
-    return BaseState(State(records[STATE_COLUMNS], words), golden, leads), ""
+    return BaseState(State(records[STATE_COLUMNS], words), golden, base_run), ""
 
 
 def _objects(frame: pd.DataFrame) -> pd.DataFrame:

@@ -350,8 +350,10 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # Golden records read only GOLDEN_READS: the other columns (passed-through text, URLs,
     # normalised addresses, match evidence; ~0.3 GB at a million records) are let go here.
     records = records[[c for c in records.columns if c in GOLDEN_READS]]
-    if base is not None and result.stats["mode"] == "incremental":
-        leads, rebuilt = golden_update(records, trust, base.leads, base.golden, inputs)
+    base_leads = base.read_leads() if base is not None and result.stats["mode"] == "incremental" else None
+    if base_leads is not None:
+        leads, rebuilt = golden_update(records, trust, base_leads, base.golden, inputs)
+        del base_leads
     else:
         expired = records["expired"].to_numpy()
         leads = as_text(golden_records(records[~expired] if expired.any() else records, trust))
