@@ -153,6 +153,23 @@ def test_a_foreign_number_without_a_country_is_not_placed_in_china():
     assert len(set(leads)) == 1, leads
 
 
+def test_a_country_code_domain_comes_before_a_phone_written_without_its_country_code():
+    """Istanbul's '(0212) 347 06 49' beside tisgismet.com.tr is Turkish, not a Shanghai landline:
+    read as Chinese, 4 of one firm's 200 records were put in Shanghai, which made its name
+    'ambiguous' (two cities) and split 120 identically named records into 60 leads. A phone
+    written with its country code still comes before the domain."""
+    firm = [{"company_name": "TISGISMET LTD. ŞTI.", "phone": "(0212) 347 06 49", "website": "tisgismet.com.tr"},
+            {"company_name": "TISGISMET LTD. ŞTI.", "phone": "(0212) 347 06 49", "email": "sales@tisgismet.com.tr"},
+            {"company_name": "Tisgismet Ltd. Şti.", "city": "Istanbul", "country": "TR"}]
+    normalised = normalise_records(_records([*firm, {"company_name": "Kapo", "phone": "+86 21 2334 2139",
+                                                     "website": "kapo.com.tr"}]))
+    got = normalised.astype(object).where(normalised.notna(), None)
+    assert got["country_iso2"].tolist() == ["TR", "TR", "TR", "CN"]
+    assert got["city_norm"].tolist() == [None, None, "Istanbul", "上海市"]
+    leads = _leads(firm + [{"company_name": "TISGISMET LTD. ŞTI."}] * 12)
+    assert len(set(leads)) == 1, leads
+
+
 # -- class 1: names only; no block dropped, a frequent identical name not penalised -------------
 
 def test_a_name_listed_more_often_than_any_block_is_one_lead():

@@ -434,7 +434,8 @@ def _number_country(e164: str) -> str | None:
 
 def domain_countries(domains: Iterable[object]) -> np.ndarray:
     """Per row, the ISO alpha-2 country a domain's country-code top-level domain names
-    (huaqiang.com.cn → CN, acme.co.uk → GB), else None: weak evidence, taken last."""
+    (huaqiang.com.cn → CN, acme.co.uk → GB), else None: weak evidence, taken after what a
+    record states and a phone written with its country code."""
     return np.asarray([_tld_country(d) if isinstance(d, str) else None for d in domains], dtype=object)
 
 
