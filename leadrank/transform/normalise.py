@@ -263,7 +263,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     # A phone written with its country code, then a country-code domain (tisgismet.com.tr), then
     # a phone written without one: "(0212) 347 06 49" has no country of its own, only the one it
     # is read in, and Istanbul's read in China is a Shanghai landline.
-    international = out["phone"].str.match(r"\s*(?:\+|00[1-9])").fillna(False).to_numpy(dtype=bool)
+    international = out["phone"].astype("string").str.match(r"\s*(?:\+|00[1-9])", na=False).to_numpy(dtype=bool)
     _fill_country(out, _phone_countries(out, international))
     _fill_country(out, domain_countries(out["domain"]))
     _fill_country(out, _phone_countries(out, ~international))
