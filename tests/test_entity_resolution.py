@@ -179,6 +179,23 @@ def test_a_name_listed_more_often_than_any_block_is_one_lead():
     assert len(set(leads[:175])) == 1 and leads[175] != leads[0]
 
 
+def test_a_name_is_ambiguous_only_among_the_names_of_its_legal_form():
+    """'Atlas United Electronics D.A.C.' of Galway, listed 40 times by name alone, is one lead
+    although an 'Atlas United Electronics S.A.' is in Lisbon: with the legal form the name is
+    carried in one city only (at 1.4M records such firms had split into dozens of leads). Two
+    namesakes of one form in two cities keep the name ambiguous: their name-only records stay
+    apart."""
+    firm = ([{"company_name": "Atlas United Electronics D.A.C.", "city": "Galway", "country": "IE",
+              "website": "atlasunitedelec.ie"}] * 3 + [{"company_name": "Atlas United Electronics D.A.C."}] * 40)
+    other = [{"company_name": "ATLAS UNITED ELECTRONICS S.A.", "city": "Lisbon", "country": "PT"}]
+    leads = _leads(firm + other, ResolutionConfig(max_block_size=20))
+    assert len(set(leads[:43])) == 1 and leads[43] != leads[0]
+    namesakes = [{"company_name": "Vorn Trading GmbH", "city": "Hamburg"}, {"company_name": "Vorn Trading GmbH", "city": "Munich"},
+                 {"company_name": "Vorn Trading GmbH"}, {"company_name": "Vorn Trading GmbH"}]
+    leads = _leads(namesakes)
+    assert leads[0] != leads[1] and leads[2] != leads[0] and leads[2] != leads[1]
+
+
 def test_large_blocks_are_sub_blocked_not_skipped():
     # One shared switchboard over 30 companies (a block larger than max_block_size): each
     # company's two spellings still meet through the name order, unrelated firms stay apart.

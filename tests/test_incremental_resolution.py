@@ -175,7 +175,8 @@ def test_incremental_nights_give_the_full_resolution_for_far_fewer_pairs():
 def test_statistics_are_per_key_and_country_bits_move_in_half_bit_steps():
     keys = pd.DataFrame({"uscc": None, "domain": ["a.com", "a.com", "b.com", None], "phone": None,
                          "phone_local": None, "email": None, "site": None, "core": ["x", "y", "z", "w"], "alt": None,
-                         "translit_key": None, "city": None, "country": ["CN", "CN", "CN", "DE"], "zh": False})
+                         "translit_key": None, "city": None, "country": ["CN", "CN", "CN", "DE"], "form": None,
+                         "zh": False})
     stats = population_stats(keys.astype(object).assign(zh=False), limit=1)
     assert stats["domain_share"].tolist() == [0.5, 0.5, 1.0, 1.0]
     # CN: 3 of 4 (0.415 bits → 0), DE: 1 of 4 (2 bits)

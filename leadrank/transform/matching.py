@@ -279,10 +279,10 @@ def _street(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 # The per-record keys that blocking and the population statistics read (strings, None when
 # missing): what the incremental mode stores for every record (leadrank.transform.incremental).
 KEY_COLUMNS = ["uscc", "domain", "phone", "phone_local", "email", "site", "core", "alt", "translit_key", "city",
-               "country", "zh"]
+               "country", "form", "zh"]
 # Population statistics, one value per record: what a record's scores depend on beyond its own values.
-STAT_COLUMNS = ["country_bits", "core_ambiguous", "core_widespread", "translit_ambiguous", "translit_city_ambiguous",
-                "domain_share", "phone_share", "site_share"]
+STAT_COLUMNS = ["country_bits", "core_ambiguous", "core_form_ambiguous", "core_widespread", "translit_ambiguous",
+                "translit_city_ambiguous", "domain_share", "phone_share", "site_share"]
 
 
 def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
@@ -292,7 +292,7 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     share crosses a half-bit step (incremental resolution re-scores that country's records)."""
     n = len(keys)
     country, city = _codes(keys["country"]), _codes(keys["city"])
-    core, translit = _codes(keys["core"]), _codes(keys["translit_key"])
+    core, translit, form = _codes(keys["core"]), _codes(keys["translit_key"]), _codes(keys["form"])
     # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
     # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
     known = country[country >= 0]
@@ -309,6 +309,10 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     return pd.DataFrame({
         "country_bits": np.where(country >= 0, bits[np.maximum(country, 0)], 0).astype(np.float32),
         "core_ambiguous": _ambiguous(core, city),
+        # The name with its legal form: 'Atlas United Electronics D.A.C.' of Galway is not
+        # ambiguous because an 'Atlas United Electronics S.A.' is in Lisbon.
+        "core_form_ambiguous": _ambiguous(np.where((core >= 0) & (form >= 0), core * (int(form.max(initial=-1)) + 1) + form,
+                                                   -1), city),
         # A name carried in three or more countries is a common one (namesakes), not one group's.
         "core_widespread": _ambiguous(core, country, at_least=3),
         "translit_ambiguous": _ambiguous(translit, np.where(zh, core, -1)),
@@ -423,11 +427,13 @@ class Features:
             "uscc": _none(uscc), "domain": _none(_objects(frame["domain"])), "phone": _none(_objects(frame["phone_e164"])),
             "phone_local": _none(done["phone_local"]), "email": _none(_objects(frame["email_norm"])), "site": _none(site),
             "core": _none(cores), "alt": _none(self.alt), "translit_key": _none(key), "city": _none(city),
-            "country": _none(frame["country_iso2"]), "zh": self.lang == "zh"})
+            "country": _none(frame["country_iso2"]), "form": _none(frame["legal_form"].str.casefold()),
+            "zh": self.lang == "zh"})
         release_memory(self.n)  # the threads' and Arrow's garbage, before the statistics' hash tables
         stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
         self.country_bits = stats["country_bits"].to_numpy(dtype=np.float32)  # per row
         self.core_ambiguous = stats["core_ambiguous"].to_numpy(dtype=bool)
+        self.core_form_ambiguous = stats["core_form_ambiguous"].to_numpy(dtype=bool)
         self.core_widespread = stats["core_widespread"].to_numpy(dtype=bool)
         self.translit_ambiguous = stats["translit_ambiguous"].to_numpy(dtype=bool)
         self.translit_city_ambiguous = stats["translit_city_ambiguous"].to_numpy(dtype=bool)
@@ -1033,7 +1039,10 @@ def _score_part(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     feats["industry≠"] = industry_conflict & (sim < 100)
     feats["city≠"] = _differ(f.city, i, j)
     city_unknown = (f.city[i] < 0) | (f.city[j] < 0)
-    name_ambiguous = feats["name="] & city_unknown & (f.core_ambiguous[i] | f.core_ambiguous[j])
+    # Two records of one legal form are ambiguous only among the names with that form.
+    same_form = (f.form[i] == f.form[j]) & (f.form[i] >= 0)
+    name_ambiguous = feats["name="] & city_unknown & np.where(same_form, f.core_form_ambiguous[i] | f.core_form_ambiguous[j],
+                                                                f.core_ambiguous[i] | f.core_ambiguous[j])
     a, b = f.form_bits[i], f.form_bits[j]
     feats["form≠"] = a.any(axis=1) & b.any(axis=1) & ~(a & b).any(axis=1)
     # One group exhibiting or listed from two countries (its national offices) keeps its whole
