@@ -147,15 +147,6 @@ def _fill_country(out: pd.DataFrame, countries: np.ndarray) -> None:
         out["country_iso2"] = pd.Series(values, index=out.index, dtype=object)
 
 
-def _phone_countries(out: pd.DataFrame, chosen: np.ndarray) -> np.ndarray:
-    """The country of each chosen row's phone, for the rows that have none yet."""
-    unplaced = np.flatnonzero(out["country_iso2"].isna().to_numpy() & out["phone_e164"].notna().to_numpy() & chosen)
-    countries = np.full(len(out), None, dtype=object)
-    countries[unplaced] = phone_countries(out["phone"].to_numpy(dtype=object)[unplaced],
-                                          out["phone_e164"].to_numpy(dtype=object)[unplaced])
-    return countries
-
-
 def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
     return np.where(np.asarray(mask, dtype=bool), name, "")
 
@@ -260,13 +251,14 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out["province_norm"] = _first(given, given_city.map(lambda pc: pc[0]), addr["province"], names["province"], province)
     out["city_norm"] = _first(given_city.map(lambda pc: pc[1]), addr["city"], names["city"], city)
     _fill_country(out, _province_countries(out["province_norm"]))
-    # A phone written with its country code, then a country-code domain (tisgismet.com.tr), then
-    # a phone written without one: "(0212) 347 06 49" has no country of its own, only the one it
-    # is read in, and Istanbul's read in China is a Shanghai landline.
-    international = out["phone"].astype("string").str.match(r"\s*(?:\+|00[1-9])", na=False).to_numpy(dtype=bool)
-    _fill_country(out, _phone_countries(out, international))
+    unplaced = np.flatnonzero(out["country_iso2"].isna().to_numpy() & out["phone_e164"].notna().to_numpy())
+    by_phone = np.full(len(out), None, dtype=object)
+    by_phone[unplaced] = phone_countries(out["phone"].to_numpy(dtype=object)[unplaced],
+                                         out["phone_e164"].to_numpy(dtype=object)[unplaced])
+    _fill_country(out, by_phone)  # only a phone written with its country code has a country of its own
+    # A country-code domain (tisgismet.com.tr) before a landline's area code: Istanbul's
+    # "(0212) 347 06 49", written without its country code, reads as Shanghai's (021).
     _fill_country(out, domain_countries(out["domain"]))
-    _fill_country(out, _phone_countries(out, ~international))
     # The place a Chinese landline's area code names (0755 → 深圳市): a last resort, and only for
     # a company that is in mainland China or nowhere known (a Hong Kong firm's +86 574 number
     # is its Ningbo office, not its seat), and that names no city outside China (Istanbul's
