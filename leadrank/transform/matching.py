@@ -311,19 +311,22 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
         "core_ambiguous": _ambiguous(core, city),
         # The name with its legal form: 'Atlas United Electronics D.A.C.' of Galway is not
         # ambiguous because an 'Atlas United Electronics S.A.' is in Lisbon.
-        "core_form_ambiguous": _ambiguous(np.where((core >= 0) & (form >= 0), core * (int(form.max(initial=-1)) + 1) + form,
-                                                   -1), city),
+        "core_form_ambiguous": _ambiguous(_both(core, form), city),
         # A name carried in three or more countries is a common one (namesakes), not one group's.
         "core_widespread": _ambiguous(core, country, at_least=3),
         "translit_ambiguous": _ambiguous(translit, np.where(zh, core, -1)),
         # Within the record's city: 'Yonghong Packaging' of Xiamen is not ambiguous because a
         # 永红包装 is in Shenzhen, only when two such Chinese names are in Xiamen.
-        "translit_city_ambiguous": _ambiguous(np.where((translit >= 0) & (city >= 0), translit * (int(city.max(initial=-1)) + 1) + city, -1),
-                                              np.where(zh, core, -1)),
+        "translit_city_ambiguous": _ambiguous(_both(translit, city), np.where(zh, core, -1)),
         "domain_share": _share(_codes(keys["domain"]), name_key, limit),
         "phone_share": _share(_codes(keys["phone"]), name_key, limit),
         "site_share": _share(_codes(keys["site"]), name_key, limit),  # an office tower, a business centre
     }, index=range(n))
+
+
+def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One code per pair of codes (a, b), -1 where either is missing."""
+    return np.where((a >= 0) & (b >= 0), a * (int(b.max(initial=-1)) + 1) + b, -1)
 
 
 def _ambiguous(keys: np.ndarray, meaning: np.ndarray, at_least: int = 2) -> np.ndarray:
@@ -407,7 +410,8 @@ class Features:
         self.branch = frame["is_branch"].to_numpy(dtype=bool)
         self.branch_word = np.asarray(pd.Series(cores, dtype=object).str.contains(r"\bbranch\b", na=False), dtype=bool)
         self.form_bits = _form_bits(frame["legal_form"])
-        self.form = _codes(frame["legal_form"].str.casefold())
+        form = frame["legal_form"].str.casefold()
+        self.form = _codes(form)
         self.lang = _objects(frame["name_lang"].fillna(""))
         self.core_code, self.alt_code = done["core_code"], done["alt_code"]
         _, industry, self.translit = done["industry"]
@@ -427,7 +431,7 @@ class Features:
             "uscc": _none(uscc), "domain": _none(_objects(frame["domain"])), "phone": _none(_objects(frame["phone_e164"])),
             "phone_local": _none(done["phone_local"]), "email": _none(_objects(frame["email_norm"])), "site": _none(site),
             "core": _none(cores), "alt": _none(self.alt), "translit_key": _none(key), "city": _none(city),
-            "country": _none(frame["country_iso2"]), "form": _none(frame["legal_form"].str.casefold()),
+            "country": _none(frame["country_iso2"]), "form": _none(form),
             "zh": self.lang == "zh"})
         release_memory(self.n)  # the threads' and Arrow's garbage, before the statistics' hash tables
         stats = population_stats(self.keys, limit) if stats is None else stats.reset_index(drop=True)
