@@ -6,16 +6,16 @@
 Each size is generated once (bench/generate.py, fixed seed) into the work directory and then
 deduplicated by the real command in a fresh process, as a user would run it: reading the CSV,
 normalising, matching, clustering and writing the output all count. Peak memory is the
-child's maximum resident set size; CPU seconds (user + system, all threads) are printed too,
-because on a shared machine wall time mostly measures the neighbours. Prints one line per size
-and a markdown table; the script is cheap to re-run.
+process's largest resident set size, its worker processes' added (bench/measure.py); CPU
+seconds (user + system, all threads) are printed too, because on a shared machine wall time
+mostly measures the neighbours. Prints one line per size and a markdown table; the script is
+cheap to re-run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,16 +26,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate import generate, parse_size  # noqa: E402
+from measure import measure  # noqa: E402
 from pairwise_f1 import pairwise_scores  # noqa: E402
-
-# A fresh parent per measurement, so the child's peak RSS is not mixed with earlier children.
-_MEASURE = """
-import resource, subprocess, sys, time
-started = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(time.perf_counter() - started, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, code)
-"""
 
 
 def leadrank_command() -> str:
@@ -43,13 +35,10 @@ def leadrank_command() -> str:
     return str(candidate) if candidate.exists() else "leadrank"
 
 
-def measure(csv: Path, out: Path) -> dict[str, float]:
-    result = subprocess.run([sys.executable, "-c", _MEASURE, leadrank_command(), "dedupe", str(csv), "-o", str(out)],
-                            capture_output=True, text=True, check=True)
-    seconds, max_kb, cpu, code = result.stdout.split()
-    if code != "0":
-        raise SystemExit(f"leadrank dedupe failed on {csv} (exit {code})")
-    return {"seconds": round(float(seconds), 1), "cpu_seconds": round(float(cpu), 1), "peak_mb": round(int(max_kb) / 1024)}
+def measure_dedupe(csv: Path, out: Path) -> dict[str, float]:
+    figures = measure([leadrank_command(), "dedupe", str(csv), "-o", str(out)])
+    return {"seconds": round(figures["seconds"], 1), "cpu_seconds": round(figures["cpu_seconds"], 1),
+            "peak_mb": figures["peak_mb"]}
 
 
 def main() -> None:
@@ -67,7 +56,7 @@ def main() -> None:
             generate(parse_size(size), args.seed).to_csv(csv, index=False)
             print(f"generated {csv} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
         out = args.workdir / f"deduped-{size}.csv"
-        figures = measure(csv, out)
+        figures = measure_dedupe(csv, out)
         result = pd.read_csv(out, dtype=str, keep_default_na=False, usecols=["true_id", "lead_id"])
         scores = pairwise_scores(result["true_id"], result["lead_id"])
         row = {"companies": size, "records": scores["rows"], **figures,

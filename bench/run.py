@@ -21,7 +21,8 @@ What it does, without any network:
 
 Times are wall seconds of whole processes (interpreter start and imports included); CPU seconds
 are printed too, because on a shared machine wall time also measures the neighbours. Peak memory
-is each process's maximum resident set size; the pipeline's peak is the largest of its steps.
+is each process's largest resident set size, its worker processes' added (sampled); the
+pipeline's peak is the largest of its steps.
 Results: a markdown table on stdout and bench/results/run-<size>-<time>.{md,json}, with the
 issue's targets checked; a 1m run also reports time(1m) / time(100k) against the latest 100k
 report in the same folder (so run 100k first).
@@ -48,6 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate import generate, parse_size  # noqa: E402
+from measure import measure  # noqa: E402
 from night import MEASURED  # noqa: E402
 from pairwise_f1 import pairwise_scores  # noqa: E402
 from scratch_pg import create_database, drop_database  # noqa: E402
@@ -58,30 +60,6 @@ from leadrank.paths import DEMO_CONFIG  # noqa: E402
 SOURCE_KINDS = {"expo": "exhibition", "association": "association", "registry": "association",
                 "websearch": "websearch"}
 FIELDS = ["company_name", "website", "phone", "email", "address", "country", "province", "city", "uscc"]
-
-# A fresh parent per measurement, so that RUSAGE_CHILDREN is the measured child's alone.
-_MEASURE = """
-import json, resource, subprocess, sys, time
-started = time.perf_counter()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"seconds": time.perf_counter() - started, "peak_kb": usage.ru_maxrss,
-                  "cpu": usage.ru_utime + usage.ru_stime, "code": done.returncode,
-                  "stdout": done.stdout[-4000:], "stderr": done.stderr[-4000:]}))
-"""
-
-
-def measure(command: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run `command` as a whole process; wall and CPU seconds, peak MB and its last stdout line."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True,
-                         env=env)
-    figures = json.loads(out.stdout)
-    if figures["code"] != 0:
-        raise SystemExit(f"{' '.join(command[:3])} … failed (exit {figures['code']}):\n{figures['stderr']}")
-    lines = figures["stdout"].strip().splitlines()
-    return {"seconds": round(figures["seconds"], 2), "cpu_seconds": round(figures["cpu"], 2),
-            "peak_mb": round(figures["peak_kb"] / 1024), "output": lines[-1] if lines else ""}
-
 
 # --- data ---------------------------------------------------------------------------------------
 

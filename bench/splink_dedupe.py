@@ -8,10 +8,15 @@ model, as Splink's own examples build one: normalisation in pandas (full-width a
 characters, legal forms and region prefixes off the name, the name in pinyin so that Chinese and
 English spellings meet, the digits of the first phone, the host of the website or else the
 company email's domain, the email, the code, the city without 市), blocking rules on code, phone,
-domain, email, exact name, exact pinyin and pinyin prefix plus city, comparisons on name and
-pinyin (Jaro-Winkler levels), phone, domain, email, code and city; u by random sampling, m by
-expectation maximisation blocked on two different rules, predictions clustered at a match
-probability threshold. Needs `pip install -r bench/requirements-splink.txt`.
+domain, email, exact name and exact pinyin, comparisons on name and pinyin (Jaro-Winkler levels,
+term-frequency adjusted), phone and domain (term-frequency adjusted), email, code and city; u by
+random sampling, m by expectation maximisation blocked on two different rules, predictions
+clustered at a match probability threshold. Needs `pip install -r bench/requirements-splink.txt`.
+
+Until 4 December 2026 the model also blocked on the pinyin's first six letters plus the city and
+had a Jaro-Winkler 0.88 pinyin level, without term frequencies: at 1.4M records that linked 466M
+pairs and chained 'Hong…' firms of whole cities into clusters of 29,529 records (F1 0.09 on the
+independent set, 8 GB). This model gets F1 0.89 there in about the same time.
 """
 
 from __future__ import annotations
@@ -103,13 +108,13 @@ def dedupe(frame: pd.DataFrame, threshold: float) -> pd.Series:
         link_type="dedupe_only",
         blocking_rules_to_generate_predictions=[
             block_on("uscc"), block_on("phone"), block_on("domain"), block_on("email"), block_on("name"),
-            block_on("name_py"), block_on("substr(name_py, 1, 6)", "city"),
+            block_on("name_py"),
         ],
         comparisons=[
-            cl.JaroWinklerAtThresholds("name", [0.95, 0.88, 0.8]),
-            cl.JaroWinklerAtThresholds("name_py", [0.95, 0.88]),
-            cl.ExactMatch("phone"),
-            cl.ExactMatch("domain"),
+            cl.JaroWinklerAtThresholds("name", [0.95, 0.88]).configure(term_frequency_adjustments=True),
+            cl.JaroWinklerAtThresholds("name_py", [0.95]).configure(term_frequency_adjustments=True),
+            cl.ExactMatch("phone").configure(term_frequency_adjustments=True),
+            cl.ExactMatch("domain").configure(term_frequency_adjustments=True),
             cl.ExactMatch("email"),
             cl.ExactMatch("uscc"),
             cl.ExactMatch("city"),

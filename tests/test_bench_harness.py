@@ -29,3 +29,15 @@ def test_bench_run_measures_every_stage_of_two_nights(tmp_path):
     assert report["dedupe"]["leadrank"]["f1"] > 0.9
     assert {t["target"].split(" (")[0] for t in report["targets"]} >= {"normalise → load", "incremental night", "leadrank dedupe peak ≤ 2.5 GiB"}
     assert "| night1 | normalise |" in next(out.glob("run-300-*.md")).read_text(encoding="utf-8")
+
+
+def test_a_measured_peak_counts_the_memory_of_worker_processes():
+    """`leadrank` normalises large inputs in worker processes: a step's peak is the sum of the
+    resident memory of its process and theirs, not the largest single process's."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from measure import measure
+
+    worker = "import numpy as np, time; a = np.ones(40_000_000); time.sleep(1.0)"  # 305 MiB
+    parent = f"import subprocess, sys; p = [subprocess.Popen([sys.executable, '-c', {worker!r}]) for _ in range(2)]; [q.wait() for q in p]; print('ok')"
+    figures = measure([sys.executable, "-c", parent])
+    assert figures["output"] == "ok" and figures["peak_mb"] >= 2 * 300

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from joblib.externals.loky import ProcessPoolExecutor, cpu_count
 
 from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, NORMALISED_FILE, PROSPECT_FIELDS, require
 from leadrank.countries import NON_MAINLAND_PROVINCES, country_code
@@ -308,14 +309,43 @@ def content_hashes(records: pd.DataFrame) -> np.ndarray:
 
 def normalise_in_parts(records: pd.DataFrame) -> pd.DataFrame:
     """`normalise_records`, PART_ROWS at a time, each part's result kept as Arrow (text columns
-    Arrow-backed in the result, as the columns passed through already are)."""
+    Arrow-backed in the result, as the columns passed through already are).
+
+    The parts are normalised side by side in worker processes (`_processes`): most of the work
+    is pure Python (phone and name parsing), which threads cannot run side by side. At 1.4M
+    records on two cores this took the step from 41 s to ~25 s; each worker holds one part's
+    Python objects at a time."""
     if len(records) <= PART_ROWS:
         return normalise_records(records)
-    parts = [pa.Table.from_pandas(normalise_records(records.iloc[start : start + PART_ROWS]), preserve_index=False)
-             for start in range(0, len(records), PART_ROWS)]
+    starts = range(0, len(records), PART_ROWS)
+    processes = _processes(len(starts))
+    if processes > 1:
+        # loky's processes (joblib's): started afresh, not forked (a fork of a parent running
+        # threads, Prefect's or a progress bar's, can inherit a lock held at the fork and hang),
+        # and without re-running the caller's main script as multiprocessing's spawn does.
+        with ProcessPoolExecutor(processes) as pool:
+            parts = list(pool.map(_normalised_part, (records.iloc[start : start + PART_ROWS] for start in starts)))
+    else:
+        parts = [_normalised_part(records.iloc[start : start + PART_ROWS]) for start in starts]
     out = pa.concat_tables(parts, promote_options="permissive").to_pandas()
     out.index = records.index
     return out
+
+
+# Worker processes for normalising parts at most: each holds a part's Python objects (~0.4 GB
+# at PART_ROWS), and each costs a start (importing the normalisers, ~2 s).
+MAX_PROCESSES = 4
+
+
+def _processes(parts: int) -> int:
+    """How many parts to normalise at once: one per core the process may use (its CPU affinity
+    and cgroup quota counted), at most."""
+    return max(1, min(parts, cpu_count(), MAX_PROCESSES))
+
+
+def _normalised_part(records: pd.DataFrame) -> pa.Table:
+    """One part's NORMALISED rows as Arrow: a table is cheap to send back from a worker."""
+    return pa.Table.from_pandas(normalise_records(records), preserve_index=False)
 
 
 def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
