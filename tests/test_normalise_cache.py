@@ -92,15 +92,17 @@ def test_the_cache_name_changes_with_any_normalising_module(module, monkeypatch,
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_parts_normalised_side_by_side_equal_one_normalisation(processes, monkeypatch):
-    """A large input is normalised PART_ROWS at a time, the parts in worker processes: the rows
-    come back in their order, with their index, as normalising them all at once gives."""
+    """A large input is normalised a part at a time, the parts in worker processes where there
+    are several cores: the rows come back in their order, with their index, as normalising them
+    all at once gives."""
     from leadrank.transform import normalise
 
     frame = records([*A, *B, *A])
     frame.index = pd.RangeIndex(100, 100 + len(frame))
     monkeypatch.setattr(normalise, "PART_ROWS", 4)
+    monkeypatch.setattr(normalise, "WORKER_PART_ROWS", 3)
     monkeypatch.setattr(normalise, "MAX_PROCESSES", processes)
-    assert normalise._processes(3) == min(processes, normalise.cpu_count())
+    assert normalise._processes() == min(processes, normalise.cpu_count())
     parts = normalise.normalise_in_parts(frame)
     assert parts.index.tolist() == frame.index.tolist() and len(frame) > 2 * 4
     pd.testing.assert_frame_equal(_plain(parts[NORMALISED]), _plain(normalise_records(frame)))

@@ -308,39 +308,44 @@ def content_hashes(records: pd.DataFrame) -> np.ndarray:
 
 
 def normalise_in_parts(records: pd.DataFrame) -> pd.DataFrame:
-    """`normalise_records`, PART_ROWS at a time, each part's result kept as Arrow (text columns
+    """`normalise_records`, a part at a time, each part's result kept as Arrow (text columns
     Arrow-backed in the result, as the columns passed through already are).
 
-    The parts are normalised side by side in worker processes (`_processes`): most of the work
-    is pure Python (phone and name parsing), which threads cannot run side by side. At 1.4M
-    records on two cores this took the step from 41 s to ~25 s; each worker holds one part's
-    Python objects at a time."""
+    Where several cores are there the parts are normalised side by side in worker processes:
+    most of the work is pure Python (phone and name parsing), which threads cannot run side by
+    side. Those parts are smaller (WORKER_PART_ROWS), so that the workers' Python objects and
+    the parent's input and results stay under what one large part in-process peaked at: on the
+    project generator's 1.4M records, normalising took 43 s and peaked at 1.6 GB in-process;
+    in two workers, 38 s and 2.7 GB with parts of 250k rows, 31 s and 2.2 GB with parts of 60k."""
     if len(records) <= PART_ROWS:
         return normalise_records(records)
-    starts = range(0, len(records), PART_ROWS)
-    processes = _processes(len(starts))
+    processes = _processes()
     if processes > 1:
+        size = min(PART_ROWS, WORKER_PART_ROWS)
         # loky's processes (joblib's): started afresh, not forked (a fork of a parent running
         # threads, Prefect's or a progress bar's, can inherit a lock held at the fork and hang),
         # and without re-running the caller's main script as multiprocessing's spawn does.
         with ProcessPoolExecutor(processes) as pool:
-            parts = list(pool.map(_normalised_part, (records.iloc[start : start + PART_ROWS] for start in starts)))
+            parts = list(pool.map(_normalised_part, (records.iloc[start : start + size]
+                                                     for start in range(0, len(records), size))))
     else:
-        parts = [_normalised_part(records.iloc[start : start + PART_ROWS]) for start in starts]
+        parts = [_normalised_part(records.iloc[start : start + PART_ROWS])
+                 for start in range(0, len(records), PART_ROWS)]
     out = pa.concat_tables(parts, promote_options="permissive").to_pandas()
     out.index = records.index
     return out
 
 
-# Worker processes for normalising parts at most: each holds a part's Python objects (~0.4 GB
-# at PART_ROWS), and each costs a start (importing the normalisers, ~2 s).
+# Worker processes for normalising at most (each costs a start, importing the normalisers, ~2 s),
+# and the rows each normalises at a time.
 MAX_PROCESSES = 4
+WORKER_PART_ROWS = 50_000
 
 
-def _processes(parts: int) -> int:
-    """How many parts to normalise at once: one per core the process may use (its CPU affinity
-    and cgroup quota counted), at most."""
-    return max(1, min(parts, cpu_count(), MAX_PROCESSES))
+def _processes() -> int:
+    """How many worker processes normalise a large input: one per core the process may use (its
+    CPU affinity and cgroup quota counted), at most MAX_PROCESSES; 1 = none, in-process."""
+    return max(1, min(cpu_count(), MAX_PROCESSES))
 
 
 def _normalised_part(records: pd.DataFrame) -> pa.Table:
