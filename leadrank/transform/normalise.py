@@ -7,6 +7,7 @@ in seconds. Nothing is dropped here: a value that cannot be used becomes None pl
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from joblib.externals.loky import ProcessPoolExecutor, cpu_count
+from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor, cpu_count
 
 from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, NORMALISED_FILE, PROSPECT_FIELDS, require
 from leadrank.countries import NON_MAINLAND_PROVINCES, country_code
@@ -31,6 +32,8 @@ from leadrank.transform.contacts import (
 from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import clean_array, core_key_array, parse_names
 from leadrank.transform.regions import regions
+
+log = logging.getLogger(__name__)
 
 _ADDRESS_ABBREVIATIONS = {
     "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr", "place": "pl",
@@ -319,18 +322,8 @@ def normalise_in_parts(records: pd.DataFrame) -> pd.DataFrame:
     in two workers, 38 s and 2.7 GB with parts of 250k rows, 31 s and 2.2 GB with parts of 60k."""
     if len(records) <= PART_ROWS:
         return normalise_records(records)
-    processes = _processes()
-    if processes > 1:
-        size = min(PART_ROWS, WORKER_PART_ROWS)
-        # loky's processes (joblib's): started afresh, not forked (a fork of a parent running
-        # threads, Prefect's or a progress bar's, can inherit a lock held at the fork and hang),
-        # and without re-running the caller's main script as multiprocessing's spawn does.
-        with ProcessPoolExecutor(processes) as pool:
-            parts = list(pool.map(_normalised_part, (records.iloc[start : start + size]
-                                                     for start in range(0, len(records), size))))
-    else:
-        parts = [_normalised_part(records.iloc[start : start + PART_ROWS])
-                 for start in range(0, len(records), PART_ROWS)]
+    parts = _in_processes(records, _processes()) or [_normalised_part(records.iloc[start : start + PART_ROWS])
+                                                     for start in range(0, len(records), PART_ROWS)]
     out = pa.concat_tables(parts, promote_options="permissive").to_pandas()
     out.index = records.index
     return out
@@ -346,6 +339,25 @@ def _processes() -> int:
     """How many worker processes normalise a large input: one per core the process may use (its
     CPU affinity and cgroup quota counted), at most MAX_PROCESSES; 1 = none, in-process."""
     return max(1, min(cpu_count(), MAX_PROCESSES))
+
+
+def _in_processes(records: pd.DataFrame, processes: int) -> list[pa.Table] | None:
+    """The parts normalised in `processes` worker processes; None with one (normalise in-process),
+    or when the workers cannot start or one dies (a machine that forbids them, a worker killed
+    for memory): the parts are then normalised in-process, slower, never lost."""
+    if processes < 2:
+        return None
+    size = min(PART_ROWS, WORKER_PART_ROWS)
+    try:
+        # loky's processes (joblib's): started afresh, not forked (a fork of a parent running
+        # threads, Prefect's or a progress bar's, can inherit a lock held at the fork and hang),
+        # and without re-running the caller's main script as multiprocessing's spawn does.
+        with ProcessPoolExecutor(processes) as pool:
+            return list(pool.map(_normalised_part, (records.iloc[start : start + size]
+                                                    for start in range(0, len(records), size))))
+    except (BrokenProcessPool, OSError) as exc:
+        log.warning("normalising in worker processes failed (%s): normalising in this process instead", exc)
+        return None
 
 
 def _normalised_part(records: pd.DataFrame) -> pa.Table:
