@@ -302,10 +302,10 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     # two trade names that sound alike — proves less on its own (term frequency, as in
     # Fellegi-Sunter): such a match needs a little more evidence.
     zh = keys["zh"].to_numpy(dtype=bool)
-    # The name a key's users go by, in either language: the pinyin key, else the core.
-    names = pd.Series(np.where(translit >= 0, "t|" + keys["translit_key"].fillna("").to_numpy(dtype=object),
-                               "c|" + keys["core"].fillna("").to_numpy(dtype=object)), dtype=object)
-    name_key = _codes(names)
+    # The name a key's users go by, in either language: the pinyin key's code, else the core's
+    # after every pinyin key's (no core, one code). Codes, not joined strings: those were two
+    # new strings per record at once, the dedupe's peak at 1.4M records.
+    name_key = np.where(translit >= 0, translit, int(translit.max(initial=-1)) + 2 + core)
     return pd.DataFrame({
         "country_bits": np.where(country >= 0, bits[np.maximum(country, 0)], 0).astype(np.float32),
         "core_ambiguous": _ambiguous(core, city),
@@ -392,6 +392,7 @@ class Features:
                     "alt_code": self.alt}.items()},
             }
             done = {name: job.result() for name, job in jobs.items()}
+        release_memory(self.n)  # the threads' garbage, before the codes and the keys are built
         self.uscc, self.domain, self.phone = done["uscc"], done["domain"], done["phone"]
         self.phone_local = _codes(done["phone_local"])
         self.has_e164 = frame["phone_e164"].notna().to_numpy()
@@ -453,7 +454,7 @@ def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """A frame of these arrays as they are: text stays Python objects (pandas would otherwise
     convert it to Arrow strings, and every later to_numpy back)."""
     return pd.DataFrame({name: pd.Series(values, dtype=object if np.asarray(values).dtype == object else None)
-                         for name, values in columns.items()})
+                         for name, values in columns.items()}, copy=False)
 
 
 def _objects(column: pd.Series) -> np.ndarray:
