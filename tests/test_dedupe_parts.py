@@ -95,6 +95,35 @@ def test_the_evidence_names_the_strongest_edge_and_the_first_of_equals():
     assert clustering._evidence(5, pairs, np.array([2]), keys) == ["", "r2: name= (6.0)", "r1: name= (6.0)", "", ""]
 
 
+def test_evidence_lists_shown_flags_in_order_with_the_similarity_of_name_flags():
+    """Written once per distinct combination of flags and similarity, read the same for every pair."""
+    flags = {"uscc": [True, False, True, True], "_city=": [True, True, True, False], "domain≠": [True, False, True, False],
+             "name~": [True, False, True, False], "name≠": [False, True, False, False], "city≠": [True, True, True, False]}
+    pairs = Pairs(np.arange(4), np.arange(4) + 1, np.zeros(4, np.float32), {k: np.array(v) for k, v in flags.items()},
+                  np.array([92.7, 40, 92.2, -1], np.float32), np.zeros(4, bool))
+    assert pairs.evidence(np.array([0, 1, 2, 3, 0])) == ["uscc,name~92,city≠", "name≠40,city≠", "uscc,name~92,city≠",
+                                                         "uscc", "uscc,name~92,city≠"]
+    assert pairs.evidence(np.array([], dtype=np.int64)) == []
+
+
+def test_alternative_names_block_with_both_name_columns_and_add_no_core_block_twice():
+    """Only blocks that hold an alternative name are made by `either_name`: the blocks without one
+    are the core-name block's, so the candidate pairs are those of every block of both columns."""
+    core = np.array(["acme", "acme", "beta", "gamma", "delta", "delta"], dtype=object)
+    alt = np.array([None, None, "gamma", None, None, None], dtype=object)
+    table = pd.DataFrame({"company_name": ["x"] * 6})
+    frame = normalise_records(records_from_table(table)).reset_index(drop=True)
+    frame["name_core"], frame["name_alt_core"] = core, alt
+    f = Features(frame)
+    cfg = ResolutionConfig()
+    either = matching.block_keys(f, cfg)["either_name"]()
+    assert sorted(either.tolist()) == [2 * f.n + 3]  # beta's alternative name is gamma's core name
+    left, right = candidate_pairs(f, cfg)
+    assert {(0, 1), (2, 3), (4, 5)} <= set(zip(left.tolist(), right.tolist(), strict=True))
+    frame["name_alt_core"] = None
+    assert len(matching.block_keys(Features(frame), cfg)["either_name"]()) == 0
+
+
 def test_clustering_appends_the_pairs_it_scores_and_keeps_the_candidates_scores(features):
     """`cluster` scores pairs inside small components that blocking did not compare and appends
     them to the pairs it was given; the candidate pairs' own scores stay first, unchanged."""

@@ -210,7 +210,10 @@ def _evidence(n: int, pairs: Pairs, match: np.ndarray, keys: np.ndarray) -> list
     records = np.flatnonzero(chosen < len(pairs.score))
     edge = chosen[records]
     others = np.where(pairs.left[edge] == records, pairs.right[edge], pairs.left[edge])
-    notes = pairs.evidence(edge)
-    for record, other, k, note in zip(records.tolist(), others.tolist(), edge.tolist(), notes, strict=True):
-        evidence[record] = f"{keys[other]}: {note} ({pairs.score[k]:.1f})"
-    return evidence
+    # Column-wise, each distinct score formatted once: a loop of 1.2M f-strings took ~1 s.
+    scores, inverse = np.unique(pairs.score[edge], return_inverse=True)
+    shown = np.asarray([f"{s:.1f}" for s in scores], dtype=object)[inverse.reshape(-1)]
+    notes = np.asarray(pairs.evidence(edge), dtype=object)
+    out = np.asarray(evidence, dtype=object)
+    out[records] = np.asarray(keys, dtype=object)[others] + ": " + notes + " (" + shown + ")"
+    return out.tolist()

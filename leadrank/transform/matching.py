@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import snowballstemmer
+import Stemmer
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
@@ -143,20 +143,19 @@ class Pairs:
         self.features = Flags.concat([self.features, other.features])
 
     def evidence(self, k: np.ndarray) -> list[str]:
-        """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠' (built column-wise)."""
-        text = np.full(len(k), "", dtype=object)
-        # One string per distinct similarity, shared by its pairs (not one per pair: ~0.15 GB at 1.4M records).
-        values, inverse = np.unique(self.name_sim[k].astype(np.int64), return_inverse=True)
-        sim = values.astype(str).astype(object)[inverse]
-        flags = self.features.take(k)
-        for label, hit in flags.items():
-            if label == "domain≠" or label.startswith("_"):  # '_…': for the learned model, not shown
-                continue
-            if not hit.any():
-                continue
-            piece = label + sim[hit] if label in ("name~", "name≠") else label
-            text[hit] = text[hit] + "," + piece
-        return [t[1:] for t in text]
+        """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠'. Written once per distinct
+        combination of flags and name similarity (thousands among the 1.2M matched records of
+        1.4M, not one string per flag per pair: ~2 s) and shared by its pairs."""
+        sim = self.name_sim[k].astype(np.int64)
+        combos, inverse = np.unique(self.features.bits[k].astype(np.int64) << 8 | (sim + 1), return_inverse=True)
+        texts = np.asarray([self._evidence_text(int(c) >> 8, (int(c) & 255) - 1) for c in combos] or [""], dtype=object)
+        return texts[inverse.reshape(-1)].tolist() if len(k) else []
+
+    def _evidence_text(self, bits: int, sim: int) -> str:
+        # '_…' flags are for the learned model, not shown; a domain conflict says nothing here.
+        return ",".join(label + str(sim) if label in ("name~", "name≠") else label
+                        for b, label in enumerate(self.features.names)
+                        if bits >> b & 1 and label != "domain≠" and not label.startswith("_"))
 
 
 def row_numbers(rows: np.ndarray) -> np.ndarray:
@@ -510,7 +509,7 @@ def _form_bits(forms: pd.Series) -> np.ndarray:
     """(n, 2) uint64 bit sets of the countries each record's legal form can come from (0: not
     known): two records whose sets do not meet cannot be one company ('Atlas Industries s.r.o.'
     / 'Atlas Industries Pty Ltd')."""
-    distinct, codes = np.unique(forms.fillna("").to_numpy(dtype=object).astype(str), return_inverse=True)
+    codes, distinct = pd.factorize(forms.fillna("").to_numpy(dtype=object))
     sets = [countries_of_form(f) if f else frozenset() for f in distinct]
     index = _form_country_index()  # every country a known form has: the same bit in any frame
     bits = np.zeros((len(distinct), 2), dtype=np.uint64)
@@ -551,10 +550,9 @@ def _group_pair_parts(keys: np.ndarray, rows: np.ndarray, max_block: int, order:
         return
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
-    group = np.repeat(np.arange(len(starts)), sizes)
-    end = (starts + sizes)[group]
-    large = sizes[group] > max_block
-    paired = sizes[group] >= 2
+    end = np.repeat(starts + sizes, sizes)
+    large = np.repeat(sizes > max_block, sizes)
+    paired = np.repeat(sizes >= 2, sizes)
     edges = np.r_[starts, len(keys)]  # parts cut at the first block start at or after each PART_ROWS
     bounds = np.unique(np.r_[edges[np.searchsorted(edges, np.arange(0, len(keys), PART_ROWS))], len(keys)])
     for a, b in pairwise(bounds.tolist()):
@@ -692,7 +690,14 @@ def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], np.
 
     def either_name() -> np.ndarray:
         # Alternative names (an English name's Chinese twin) block against both name columns.
+        # A block holding no alternative name is the core-name block's (`core`) with the same
+        # pairs: only blocks holding one are made here (all of them were ~3 s at 1.4M records).
+        if not (f.alt_code >= 0).any():
+            return np.empty(0, np.int64)
         both = _codes(pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True))
+        with_alt = np.zeros(int(both.max(initial=-1)) + 1, dtype=bool)
+        with_alt[both[f.n:][both[f.n:] >= 0]] = True
+        both[(both >= 0) & ~with_alt[np.maximum(both, 0)]] = -1
         return _pair_codes(_group_pair_parts(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order],
                                              cfg.block_window), f.n)
 
@@ -849,13 +854,10 @@ def _shortened(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray) ->
     or a word form no table can list is still the same name."""
     k = np.flatnonzero(where & names.words[i] & names.words[j] & (names.n_words[i] == names.n_words[j])
                        & _same(names.first_word, i, j))
-    stemmer = snowballstemmer.stemmer("english")  # one per call: a stemmer is not thread-safe
-    stems: dict[str, str] = {}
-
-    def stem(word: str) -> str:
-        if word not in stems:
-            stems[word] = stemmer.stemWord(word)
-        return stems[word]
+    # PyStemmer (Snowball in C, with its own cache of recent words): the pure-Python
+    # snowballstemmer gave the same stems but took ~6 s of the 16M pairs of 1.4M records. One
+    # stemmer per call: a stemmer is not thread-safe.
+    stem = Stemmer.Stemmer("english").stemWord
 
     def shortened(a: str, b: str) -> bool:
         x, y = a.split(), b.split()
