@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from leadrank.cli import app
 from leadrank.config import OutcomesConfig
 from leadrank.paths import DEMO_DIR
-from leadrank.scoring.outcomes import load_outcomes, match_outcomes
+from leadrank.scoring.model import positive_labels
+from leadrank.scoring.outcomes import load_outcomes, match_outcomes, outcome_word
 from leadrank.transform.names import name_cores
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.feedback import date_warning, detect_columns
@@ -49,6 +50,29 @@ def test_an_unrecognised_date_column_is_named_in_a_warning():
     assert "'签单时间点'" in date_warning(header_only, detect_columns(list(header_only.columns)))
     dated = pd.DataFrame({"客户名称": ["甲公司"], "结果": ["成交"], "签约日期": ["2026-03-01"]})
     assert date_warning(dated, detect_columns(list(dated.columns))) == ""
+
+
+@pytest.mark.parametrize(("value", "word"), [("1", "won"), ("0", "lost"), ("Yes", "won"), ("no", "lost"),
+                                           ("TRUE", "won"), ("否", "lost"), ("Closed Won", "won"), ("丢单", "lost"),
+                                           ("success", "won"), ("failure", "lost"), ("maybe", None)])
+def test_a_converted_column_imports_as_model_evaluate_reads_it(value, word):
+    """One table of outcome words: what `outcomes import` takes as won, `model evaluate` counts as
+    won by default, and a yes/no or 1/0 column ('Converted' of a CRM export) is no unknown outcome."""
+    assert outcome_word(value) == word
+    if word is not None:
+        other = "lost" if word == "won" else "won"
+        wins, _ = positive_labels(pd.Series([value, other, value]))
+        assert wins == ([value] if word == "won" else [other])
+
+
+def test_a_one_zero_outcome_file_matches_without_rejects():
+    outcomes = pd.DataFrame({"lead_id": ["L1", "L2"], "company_name": [None, None], "uscc": [None, None],
+                             "outcome": ["1", "0"], "outcome_date": [None, None], "owner": [None, None],
+                             "source_file": ["crm.csv", "crm.csv"], "row_no": [2, 3]})
+    leads = pd.DataFrame({"lead_id": ["L1", "L2"], "uscc": [None, None], "uscc_valid": [False, False],
+                          "name_core": ["甲", "乙"], "company_name_zh": ["甲公司", "乙公司"]})
+    good, bad = match_outcomes(outcomes, leads)
+    assert bad.empty and good.sort_values("lead_id")["outcome"].tolist() == ["won", "lost"]
 
 
 def test_name_cores_of_no_names_is_empty():

@@ -43,7 +43,7 @@ from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncode
 from threadpoolctl import threadpool_limits
 
 from leadrank.scoring.distinct import distinct_rows
-from leadrank.scoring.outcomes import outcome_label, parse_dates
+from leadrank.scoring.outcomes import WON_WORDS, outcome_label, parse_dates
 
 SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats the ensemble
 MAX_PAIR_WIDTH = 400  # one-hot width above which the pairwise model is left out (memory)
@@ -552,10 +552,6 @@ def _looks_numeric(values: pd.Series) -> tuple[bool, int]:
     return bool(numbers.mean() >= 0.95), int((~numbers).sum())
 
 
-WIN_VALUES = {"1", "1.0", "yes", "y", "true", "won", "win", "converted", "成交", "赢单", "签约", "中标", "是",
-              "closedwon", "dealwon", "已成交"}  # compared as outcomes.outcome_label: 'Closed Won' -> closedwon
-
-
 def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tuple[list[str], str]:
     """(the target values that mean won, a warning or ""). The values given (each must occur),
     else every value that reads as a win (1 / yes / true / won / 成交 ... together, so an export
@@ -570,14 +566,14 @@ def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tup
                              f"(values: {present[:10]})")
         wins = [v for v in present if v in positive]
     else:
-        wins = [v for v in present if outcome_label(v) in WIN_VALUES]
+        wins = [v for v in present if outcome_label(v) in WON_WORDS]
         if not wins:
             raise ValueError(f"cannot tell which target value is a win (values: {present[:10]}); give --positive "
                              "(repeat it for several)")
     lost = [v for v in present if v not in wins]
     warning = ""
     if len(present) > 2:
-        looks_won = [v for v in lost if outcome_label(v) in WIN_VALUES]
+        looks_won = [v for v in lost if outcome_label(v) in WON_WORDS]
         warning = (f"the target has {len(present)} values: counted as won {wins}, as lost {lost[:10]} (not named)"
                    + (f"; {looks_won} look like wins: name them with --positive" if looks_won else
                       "; if any of those is a win, name every won value with --positive"))

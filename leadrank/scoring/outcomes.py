@@ -25,7 +25,13 @@ OUTCOME_WORDS = {
     "失败": "lost", "未成交": "lost", "contacted": "contacted", "已联系": "contacted", "跟进中": "contacted",
     # CRM stage names: Salesforce's "Closed Won" / "Closed Lost", HubSpot's "closedwon" / "closedlost".
     "closedwon": "won", "dealwon": "won", "已成交": "won", "closedlost": "lost", "deallost": "lost", "已丢单": "lost",
+    "failure": "lost",
+    # A yes/no 'converted' column (X Education's `Converted` is 1/0): as `model evaluate` reads one.
+    "1": "won", "1.0": "won", "yes": "won", "y": "won", "true": "won", "是": "won",
+    "0": "lost", "0.0": "lost", "no": "lost", "n": "lost", "false": "lost", "否": "lost",
 }
+# The values that mean won, for importing outcomes and for `model evaluate`'s default target.
+WON_WORDS = frozenset(word for word, meaning in OUTCOME_WORDS.items() if meaning == "won")
 
 
 def outcome_label(value: object) -> str:
@@ -79,7 +85,7 @@ def match_outcomes(outcomes: pd.DataFrame, leads: pd.DataFrame,
         word = outcome_word(row["outcome"])
         if word is None:
             rejects.append({"source": row["source_file"], "stage": "outcomes", "row_ref": ref,
-                            "reason": f"unknown outcome {row['outcome']!r} (won/lost/contacted, 成交/丢单/已联系)", "raw": str(row)})
+                            "reason": f"unknown outcome {row['outcome']!r} (won/lost/contacted, 成交/丢单/已联系, yes/no, 1/0)", "raw": str(row)})
             continue
         lead = row["lead_id"] if row["lead_id"] in known_ids else indexed
         if lead is None:
