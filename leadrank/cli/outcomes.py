@@ -21,7 +21,7 @@ def import_(
     unmatched: Annotated[Path | None, typer.Option("--unmatched", help="Also write the rows that could not be used, with reasons, to this CSV.")] = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Import won / lost / contacted outcomes (成交 / 丢单 / 已联系 too) from a CRM export.
+    """Import won / lost / contacted outcomes (成交 / 丢单 / 已联系, yes / no and 1 / 0 too) from a CRM export.
 
     Each row names its lead by lead_id, or by 统一社会信用代码 and/or company name; dates may be
     2026-03-01, 2026/3/1 or 2026年3月1日, under a header such as 日期, 成交日期, 签约日期 or close
