@@ -951,7 +951,9 @@ def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: Resolutio
     """Match score and evidence features for every candidate pair, SCORE_PART pairs at a time:
     the working arrays of 16M pairs at once (1.4M records) were ~1 GB above the result. Two
     parts are scored at once, on two threads: most of the work (numpy's gathers, rapidfuzz)
-    releases the GIL, and the 16M pairs took 25 s instead of 42 s, ~0.15 GB more at the peak."""
+    releases the GIL. The 16M pairs took 25 s instead of 42 s on the machine this was measured
+    on first, ~0.15 GB more at the peak; on later ones, where rapidfuzz's own threads already
+    kept both cores busy, the gain was 5-10 % (bench/README.md, ninth round)."""
     starts = range(0, len(left), SCORE_PART)
     if len(starts) > 1:
         with ThreadPoolExecutor(max_workers=2) as pool:
