@@ -146,10 +146,12 @@ class Pairs:
         """Readable evidence of pairs `k`: 'uscc,phone,name~92,city≠'. Written once per distinct
         combination of flags and name similarity (thousands among the 1.2M matched records of
         1.4M, not one string per flag per pair: ~2 s) and shared by its pairs."""
-        sim = self.name_sim[k].astype(np.int64)
+        if not len(k):
+            return []
+        sim = self.name_sim[k].astype(np.int64)  # -1 (no names) to 100: eight bits beside the flags
         combos, inverse = np.unique(self.features.bits[k].astype(np.int64) << 8 | (sim + 1), return_inverse=True)
-        texts = np.asarray([self._evidence_text(int(c) >> 8, (int(c) & 255) - 1) for c in combos] or [""], dtype=object)
-        return texts[inverse.reshape(-1)].tolist() if len(k) else []
+        texts = np.asarray([self._evidence_text(int(c) >> 8, (int(c) & 255) - 1) for c in combos], dtype=object)
+        return texts[inverse.reshape(-1)].tolist()
 
     def _evidence_text(self, bits: int, sim: int) -> str:
         # '_…' flags are for the learned model, not shown; a domain conflict says nothing here.
