@@ -29,7 +29,7 @@ def dedupe(
     from leadrank.tables import TableError, read_table, read_text_table, separator
     from leadrank.transform.normalise import normalise_in_parts
     from leadrank.transform.resolve import RESOLUTION_READS, dedupe_result
-    from leadrank.transform.table_input import read_csv_strings, records_from_table, write_csv
+    from leadrank.transform.table_input import evidence_by_row, read_csv_strings, records_from_table, write_csv
 
     started = time.perf_counter()
     try:
@@ -54,6 +54,7 @@ def dedupe(
         del table
     with console.status(f"normalising {len(records)} rows"):
         normalised = normalise_in_parts(records)  # text kept Arrow-backed, as the nightly step does
+    keys = records["record_key"].to_numpy(dtype=object) if explain else None  # the evidence names rows by them
     del records
     # Only what resolution reads, and as Python objects only there (one string per distinct value
     # where values repeat): at 1.4M rows the other normalised columns were ~0.3 GB through matching.
@@ -66,7 +67,7 @@ def dedupe(
         _print_weights(model, settings)
     results = {"lead_id": resolved["lead_id"].to_numpy()}
     if explain:
-        results["match_evidence"] = resolved["match_evidence"].to_numpy()
+        results["match_evidence"] = evidence_by_row(resolved["match_evidence"].to_numpy(), keys)
     del resolved
     if sep is not None:
         table = read_csv_strings(input_csv, sep)
