@@ -209,7 +209,7 @@ def test_dedupe_gives_the_same_leads_in_any_row_order(tmp_path):
     exact copies of each other may trade places: nothing tells them apart), and the evidence
     names the other record by its row in this file."""
     from bench.generate_independent import generate
-    from leadrank.transform.table_input import content_keys
+    from leadrank.transform.table_input import records_from_table
 
     table = generate(600, seed=5).drop(columns=["true_id"])  # 2,045 rows: keyed by row numbers, reversing moved some
     orders = {"file": table, "reversed": table.iloc[::-1], "shuffled": table.sample(frac=1.0, random_state=2)}
@@ -227,6 +227,10 @@ def test_dedupe_gives_the_same_leads_in_any_row_order(tmp_path):
         # the row named shares the lead of the row that names it
         assert (done["lead_id"].to_numpy()[named.to_numpy()] == done.loc[named.index, "lead_id"].to_numpy()).all()
     assert len(leads["file"]) < len(table) and leads["reversed"] == leads["file"] and leads["shuffled"] == leads["file"]
-    fields = pd.DataFrame({"company_name": ["A", "A", "B"], "phone": ["1", "1", None]})
-    keys = content_keys(fields)
-    assert len(set(keys)) == 3 and list(content_keys(fields.iloc[[2, 0, 1]])) == [keys[2], keys[0], keys[1]]
+    rows = pd.DataFrame({"company_name": ["A", "A", "B"], "phone": ["1", "1", None]})
+    keys = records_from_table(rows)["record_key"]
+    again = records_from_table(rows.iloc[[2, 0, 1]])["record_key"]
+    assert keys.is_unique and again.tolist() == [keys[2], keys[0], keys[1]]
+    ordered = records_from_table(rows.iloc[[2, 0, 1]], in_content_order=True)
+    assert ordered["record_key"].is_monotonic_increasing and sorted(ordered.index) == [0, 1, 2]
+    assert ordered.loc[0, "company_name"] == "B"  # the index: each record's row in the table it came from

@@ -21,6 +21,7 @@ def dedupe(
 ) -> None:
     """Deduplicate a CSV or XLSX on its own: writes the same rows as CSV, in the same order, plus `lead_id`
     (rows of one company share it). Runs exactly the nightly entity-resolution stage."""
+    import numpy as np
     import pandas as pd
 
     from leadrank.config import ResolutionConfig, load_config
@@ -46,7 +47,8 @@ def dedupe(
             table = read_csv_strings(input_csv, sep)
             if table is None:
                 table, sep = read_text_table(input_csv, None, sep), None
-        records = records_from_table(table, dict(parse_maps(map_, "COLUMN")), source=input_csv.stem)
+        records = records_from_table(table, dict(parse_maps(map_, "COLUMN")), source=input_csv.stem,
+                                     in_content_order=True)
     except (ValueError, TableError, pd.errors.ParserError) as exc:
         fail(str(exc))
     n_rows = len(table)
@@ -54,7 +56,7 @@ def dedupe(
         del table
     with console.status(f"normalising {len(records)} rows"):
         normalised = normalise_in_parts(records)  # text kept Arrow-backed, as the nightly step does
-    keys = records["record_key"].to_numpy(dtype=object) if explain else None  # the evidence names rows by them
+    rows = records.index.to_numpy()  # each record's row in the table
     del records
     # Only what resolution reads, and as Python objects only there (one string per distinct value
     # where values repeat): at 1.4M rows the other normalised columns were ~0.3 GB through matching.
@@ -67,8 +69,11 @@ def dedupe(
         _print_weights(model, settings)
     results = {"lead_id": resolved["lead_id"].to_numpy()}
     if explain:
-        results["match_evidence"] = evidence_by_row(resolved["match_evidence"].to_numpy(), keys)
+        results["match_evidence"] = evidence_by_row(resolved["match_evidence"].to_numpy(), rows)
     del resolved
+    for column, values in results.items():  # back in the table's order
+        results[column] = np.empty(len(values), dtype=values.dtype)
+        results[column][rows] = values
     if sep is not None:
         table = read_csv_strings(input_csv, sep)
         if table is None or len(table) != n_rows:
