@@ -693,14 +693,13 @@ def block_keys(f: Features, cfg: ResolutionConfig) -> dict[str, Callable[[], np.
     def either_name() -> np.ndarray:
         # Alternative names (an English name's Chinese twin) block against both name columns.
         # A block holding no alternative name is the core-name block's (`core`) with the same
-        # pairs: only blocks holding one are made here (all of them were ~3 s at 1.4M records).
-        if not (f.alt_code >= 0).any():
-            return np.empty(0, np.int64)
-        both = _codes(pd.concat([pd.Series(f.core), pd.Series(f.alt)], ignore_index=True))
-        with_alt = np.zeros(int(both.max(initial=-1)) + 1, dtype=bool)
-        with_alt[both[f.n:][both[f.n:] >= 0]] = True
-        both[(both >= 0) & ~with_alt[np.maximum(both, 0)]] = -1
-        return _pair_codes(_group_pair_parts(both, np.r_[rows, rows], cfg.max_block_size, np.r_[order, order],
+        # pairs: only the alternative names and the core names equal to one are blocked here
+        # (every core name again was ~3 s at 1.4M records).
+        alt_rows = np.flatnonzero(f.alt_code >= 0)
+        alts = f.alt[alt_rows]
+        core_rows = np.flatnonzero(pd.Series(f.core, dtype=object).isin(alts))
+        keys = _codes(np.r_[f.core[core_rows], alts])
+        return _pair_codes(_group_pair_parts(keys, np.r_[core_rows, alt_rows], cfg.max_block_size, order,
                                              cfg.block_window), f.n)
 
     def words() -> np.ndarray:

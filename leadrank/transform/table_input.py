@@ -100,8 +100,7 @@ def records_from_table(table: pd.DataFrame, mapping: dict[str, str] | None = Non
     order = content_order(pd.DataFrame({f: columns[f] for f in chosen}))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    columns["record_key"] = pd.Series(np.char.add("key", np.char.zfill(rank.astype(str), 9)).astype(object)
-                                      if n else np.empty(0, dtype=object), index=table.index)  # zfill of no rows fails
+    columns["record_key"] = pd.Series(_numbered(_KEY, rank), index=table.index)
     # One constructor call: setting two dozen columns of a million rows one by one costs seconds.
     records = pd.DataFrame({c: columns[c] if c in columns else constant(None) for c in EXTRACTED}).reset_index(drop=True)
     return records.take(order) if in_content_order else records
@@ -120,20 +119,25 @@ def content_order(fields: pd.DataFrame) -> np.ndarray:
     return np.argsort(digest, kind="stable")
 
 
-def row_label(rows: np.ndarray) -> np.ndarray:
-    """'row000000007' for row 7 (counted from 0, the header not counted): how the output names a row."""
-    rows = np.asarray(rows)
-    return np.char.add("row", np.char.zfill(rows.astype(str), 9)).astype(object) if len(rows) else np.empty(0, object)
+_KEY = "key"  # a record key: 'key' and the record's rank in content order
+
+
+def _numbered(prefix: str, numbers: np.ndarray) -> np.ndarray:
+    """prefix + each number in nine digits ('row000000007'), so that they sort as the numbers do."""
+    numbers = np.asarray(numbers)
+    if not len(numbers):  # np.char.zfill of no rows fails
+        return np.empty(0, dtype=object)
+    return np.char.add(prefix, np.char.zfill(numbers.astype(str), 9)).astype(object)
 
 
 def evidence_by_row(evidence: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Match evidence naming the other record by its row in the table ('row000000007:
-    phone,name= (12.0)') instead of its record key ('key000000123', its rank in content order:
+    phone,name= (12.0)', counted from 0, the header not counted) instead of its record key ('key000000123', its rank in content order:
     `rows[123]` is its row)."""
     out = pd.Series(evidence, dtype=object)
     given = out.notna() & (out != "")
     if given.any():
         parts = out[given].str.split(": ", n=1)
-        rank = parts.str[0].str.slice(3).astype(np.int64).to_numpy()
-        out[given] = row_label(np.asarray(rows)[rank]) + ": " + parts.str[1].to_numpy(dtype=object)
+        rank = parts.str[0].str.slice(len(_KEY)).astype(np.int64).to_numpy()
+        out[given] = _numbered("row", np.asarray(rows)[rank]) + ": " + parts.str[1].to_numpy(dtype=object)
     return out.to_numpy(dtype=object)
