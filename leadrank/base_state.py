@@ -66,8 +66,13 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
         meta = pd.read_parquet(files.state("resolution_meta"))
         if meta["fingerprint"].iloc[0] != stamp:
             return None, f"the base run {base_run} resolved with other code or settings"
-        records = _objects(pd.read_parquet(files.state("resolution")))
-        words = _objects(pd.read_parquet(files.state("resolution_words")))
+        # The blocking keys and name words as stored (Arrow-backed text): the plan makes tonight's
+        # from them (incremental.state_objects), and as Python objects besides those they were
+        # ~0.5 GB at a million records through the whole step. The columns carried over whole
+        # (key, lead, component, evidence) are converted once, here.
+        records = as_objects(pd.read_parquet(files.state("resolution")),
+                             only=["record_key", "lead_id", "component", "match_evidence"])
+        words = pd.read_parquet(files.state("resolution_words"))
         pq.read_schema(files.stage("leads"))  # readable; its rows are read later (BaseState.read_leads)
     except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness
         log.warning("ignoring the dedupe state of run %s: %s", base_run, exc)
@@ -77,11 +82,6 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
     # A copy of its own: golden records outlive the resolution state, which the step lets go.
     golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]].copy()
     return BaseState(State(records[STATE_COLUMNS], words), golden, base_run), ""
-
-
-def _objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Python objects (parquet gives Arrow strings; the state's arrays are objects)."""
-    return as_objects(frame, only=[c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])])
 
 
 def save_dedupe_state(files: RunFiles, state: State | None, inputs: pd.DataFrame | None, stamp: str) -> None:

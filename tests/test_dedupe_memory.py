@@ -376,3 +376,65 @@ def test_resolution_reads_only_the_key_and_the_matched_columns(frame):
     assert narrow["match_evidence"].tolist() == whole["match_evidence"].tolist()
     with pytest.raises(ContractError, match="name_core"):
         dedupe_frame(frame[RESOLUTION_READS].drop(columns=["name_core"]), ResolutionConfig())
+
+
+def _fetched_span_by_sorting(records: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """What golden.fetched_span gave before it worked by codes: sort every record as text."""
+    fetched = records[["lead_id", "fetched_at"]].dropna().astype(str).sort_values(["lead_id", "fetched_at"])
+    return (fetched.drop_duplicates("lead_id", keep="first").set_index("lead_id")["fetched_at"],
+            fetched.drop_duplicates("lead_id", keep="last").set_index("lead_id")["fetched_at"])
+
+
+@pytest.mark.parametrize("arrow", [False, True])
+def test_fetched_span_by_codes_gives_what_sorting_every_record_gave(arrow):
+    """First and last fetch time per lead from the distinct times' ranks (a second night's peak
+    had been a million records' leads and times sorted as Python strings): the same values,
+    missing leads and times left out, times compared as text."""
+    from datetime import datetime
+
+    from leadrank.transform.golden import fetched_span
+
+    rng = np.random.default_rng(3)
+    times = [None, "2026-01-02T00:00:00", "2026-01-01T10:00:00", "2025-12-31", "2026-01-01 05:00:00", "2026-01-10"]
+    leads = [None, "L1", "L2", "L10", "L3", "L03"]
+    for _ in range(100):
+        n = int(rng.integers(0, 30))
+        records = pd.DataFrame({"lead_id": [leads[i] for i in rng.integers(0, len(leads), n)],
+                                "fetched_at": [times[i] for i in rng.integers(0, len(times), n)]}, dtype=object)
+        if arrow:
+            records = records.astype("str")
+        elif n:
+            records.loc[0, "fetched_at"] = datetime(2026, 1, 1, 5)  # not text: compared as its text
+        for got, want in zip(fetched_span(records), _fetched_span_by_sorting(records), strict=True):
+            pd.testing.assert_series_equal(got.sort_index(), want.sort_index(), check_index_type=False,
+                                           check_dtype=False)
+
+
+def test_a_second_night_merges_kept_and_rebuilt_leads_in_lead_id_order():
+    """golden_update joins the base run's unchanged leads and tonight's rebuilt ones a column at a
+    time in lead-ID order, with the stored types: what a whole-frame concat and sort gave."""
+    from leadrank.transform.golden import _merged
+
+    base = pd.DataFrame({"lead_id": ["L1", "L3", "L5", "L7"], "n": [1, 3, 5, 7],
+                         "name": ["a", None, "e", "g"]}).astype({"lead_id": "str", "name": "str"})
+    fresh = pd.DataFrame({"lead_id": ["L6", "L2", "L5"], "n": [6, 2, 55], "name": ["f", "b", None]}).astype(
+        {"lead_id": "str", "name": "str"})
+    keep = np.array([0, 1, 3])  # L5 rebuilt
+    merged = _merged(base, keep, fresh)
+    whole = pd.concat([base.iloc[keep], fresh], ignore_index=True).sort_values("lead_id", kind="stable",
+                                                                                 ignore_index=True)
+    pd.testing.assert_frame_equal(merged, whole)
+    assert list(merged["lead_id"]) == ["L1", "L2", "L3", "L5", "L6", "L7"]
+    assert list(merged["n"]) == [1, 2, 3, 55, 6, 7]
+
+
+def test_the_base_dedupe_state_is_read_as_stored_and_converted_where_used(tmp_path):
+    """The base run's state stays as parquet gives it (Arrow-backed text) but its record keys;
+    the incremental plan converts a column where it reads it, with None for missing (a million
+    records' keys, leads and evidence as Python objects had been ~1 GB through the whole step)."""
+    from leadrank.transform.incremental import state_objects
+
+    stored = pd.Series(["a", None, "b", "a"], dtype="str")
+    assert state_objects(stored).tolist() == ["a", None, "b", "a"]
+    objects = pd.Series(["x", None], dtype=object)
+    assert state_objects(objects).tolist() == ["x", None]

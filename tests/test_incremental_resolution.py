@@ -220,6 +220,7 @@ def _files(run_id: str) -> dict[str, pd.DataFrame]:
 def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monkeypatch):
     from leadrank import base_state, pipeline
     from leadrank.run_files import RunFiles
+    from leadrank.warehouse.engine import make_engine
 
     monkeypatch.setattr(base_state, "resolution_fingerprint", lambda cfg, trust: "same")
     first = _first_night(300)
@@ -231,6 +232,12 @@ def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monk
     incremental = _run_night(second, warehouse_url, "night2", publish=False)["resolution"]
     assert incremental["mode"] == "incremental", incremental
     assert incremental["golden_rebuilt"] < incremental["leads"] / 2
+    # The base run's blocking keys and words are held as read (Arrow-backed text).
+    base, _ = base_state.dedupe_base(make_engine(warehouse_url), "night2", "same")
+    stored = base.resolution.records
+    assert {str(stored[c].dtype) for c in ("record_key", "lead_id", "component")} == {"object"}
+    assert {str(stored[c].dtype) for c in ("core", "domain", "phone")} == {"str"}
+    assert str(base.resolution.words["word"].dtype) == "str"
     kept = _files("night2")
     state = RunFiles("night2").state("resolution").read_bytes()
     # The base run's leads are read only for the golden records, after resolution: leads that

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ResolutionConfig
+from leadrank.contracts import column_as_objects
 from leadrank.transform.matching import (
     KEY_COLUMNS,
     STAT_COLUMNS,
@@ -133,6 +134,12 @@ def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words
     words = words.sort_values(["row", "word"], kind="stable")  # a canonical order in either mode
     return State(records, object_frame({"row": words["row"].to_numpy(dtype=np.int64),
                                         "word": words["word"].to_numpy(dtype=object)}))
+
+
+def state_objects(values: pd.Series) -> np.ndarray:
+    """A column of a stored state (Arrow-backed text as parquet gives it, or Python objects) as
+    Python objects with None for missing: the state is kept as read and converted where used."""
+    return column_as_objects(values).to_numpy(dtype=object)
 
 
 def component_names(n: int, left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -264,19 +271,20 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     # A lead the warehouse holds that the base run did not give (another run published since, a
     # correction): that record is resolved again.
     prev = frame["prev_lead_id"].to_numpy(dtype=object)
-    dirty[known] |= prev[known] != old["lead_id"].to_numpy(dtype=object)[base[known]]
+    dirty[known] |= prev[known] != state_objects(old["lead_id"])[base[known]]
     gone = np.ones(len(old), dtype=bool)
     gone[base[known]] = False
 
     # Tonight's keys: the stored ones, the dirty records' computed afresh.
     d_rows = np.flatnonzero(dirty)
     # (assembled as arrays and framed once: a text column set into a frame becomes Arrow strings)
-    columns = {c: old[c].to_numpy(dtype=object if c != "zh" else bool)[np.maximum(base, 0)] for c in KEY_COLUMNS}
+    at = np.maximum(base, 0)
+    columns = {c: old[c].to_numpy(dtype=bool)[at] if c == "zh" else state_objects(old[c])[at] for c in KEY_COLUMNS}
     old_words = state.words
     word_rows = base_to_rows(old_words["row"].to_numpy(dtype=np.int64), base, len(old))
     clean_words = (word_rows >= 0)
     clean_words[clean_words] = ~dirty[word_rows[clean_words]]
-    words = object_frame({"row": word_rows[clean_words], "word": old_words["word"].to_numpy(dtype=object)[clean_words]})
+    words = object_frame({"row": word_rows[clean_words], "word": state_objects(old_words["word"])[clean_words]})
     if len(d_rows):
         fresh = Features(frame.iloc[d_rows].reset_index(drop=True), cfg.shared_key_names)
         for c in KEY_COLUMNS:
@@ -333,7 +341,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
         matched[left[hit]] = True
         matched[right[hit]] = True
     # R: T, M and the base components of T, M and the gone records.
-    component = old["component"].to_numpy(dtype=object)
+    component = state_objects(old["component"])
     row_component = np.where(known, component[np.maximum(base, 0)], None)
     reach = touched | matched
     comps = pd.unique(np.concatenate([row_component[reach & known], component[gone]]))

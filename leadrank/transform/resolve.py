@@ -26,7 +26,15 @@ from leadrank.contracts import EVENT_COLUMNS, NORMALISED, require
 from leadrank.memory import release_memory
 from leadrank.transform import fellegi_sunter
 from leadrank.transform.clustering import cluster
-from leadrank.transform.incremental import MATCHED_COLUMNS, State, component_names, plan, state_of, words_of
+from leadrank.transform.incremental import (
+    MATCHED_COLUMNS,
+    State,
+    component_names,
+    plan,
+    state_objects,
+    state_of,
+    words_of,
+)
 from leadrank.transform.matching import Features, Pairs, candidate_pairs, score_pairs
 
 # The columns resolution reads; the others are passed through (`leadrank dedupe` passes none).
@@ -245,9 +253,9 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     old = base.records
     lead_id = frame["prev_lead_id"].to_numpy(dtype=object).copy()
     lead_id[rows] = ids
-    match_evidence = np.where(known, old["match_evidence"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
+    match_evidence = np.where(known, state_objects(old["match_evidence"])[np.maximum(work.base, 0)], None)
     match_evidence[rows] = np.asarray(evidence, dtype=object)
-    component = np.where(known, old["component"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
+    component = np.where(known, state_objects(old["component"])[np.maximum(work.base, 0)], None)
     component[rows] = component_names(len(part), left[match], right[match], keys)
     frame["lead_id"] = lead_id
     frame["match_evidence"] = match_evidence
