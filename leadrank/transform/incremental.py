@@ -89,8 +89,19 @@ def content_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     hashes in any frame; a changed record goes unnoticed with odds of 2**-64."""
     out = np.zeros(len(frame), dtype=np.uint64)
     for column in columns:
-        out = (out * np.uint64(1_000_003)) ^ pd.util.hash_array(_canonical(frame[column]), categorize=False)
+        out = (out * np.uint64(1_000_003)) ^ _hashed(_canonical(frame[column]))
     return out
+
+
+def _hashed(values: np.ndarray) -> np.ndarray:
+    """pandas' hash of each value. Text with few distinct values (flags, languages, legal forms,
+    cities, countries, sources) is hashed once per distinct value: hashing encodes every string
+    anew, and such a column cost as much as one whose values are all different."""
+    sample = values[:: max(1, len(values) // 4096)]  # (factorizing a column of distinct values costs as much again)
+    if values.dtype == object and len(pd.unique(sample)) * 4 <= len(sample):
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        return pd.util.hash_array(np.append(np.asarray(distinct, dtype=object), None), categorize=False)[codes]
+    return pd.util.hash_array(values, categorize=False)
 
 
 def _canonical(values: pd.Series) -> np.ndarray:

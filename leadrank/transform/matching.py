@@ -356,11 +356,24 @@ def sort_order(keys: pd.DataFrame) -> np.ndarray:
     """Sorted-neighbourhood rank of each row (its position in name, city, country, website order,
     ties by row): values compared as text, so that any subset of the rows (one block's members,
     in record-key order) is ranked in the same relative order as the whole population."""
-    ranks = [pd.factorize(keys[c].fillna("").to_numpy(dtype=object), sort=True)[0]
-             for c in ("domain", "country", "city", "core")]
+    ranks = [text_ranks(keys[c].fillna("").to_numpy(dtype=object)) for c in ("domain", "country", "city", "core")]
     order = np.empty(len(keys), dtype=np.int64)
     order[np.lexsort(ranks)] = np.arange(len(keys))
     return order
+
+
+def text_ranks(values: np.ndarray) -> np.ndarray:
+    """Each string's rank among the distinct ones in text order: `pd.factorize(values, sort=True)`'s
+    codes, with the distinct values sorted by Arrow (UTF-8 byte order is code point order, as
+    Python compares str) instead of by Python comparisons (~2 s for a million names)."""
+    try:
+        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # not all text (or not UTF-8): as Python sorts it
+        return pd.factorize(values, sort=True)[0]
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 class Features:
