@@ -229,3 +229,28 @@ def test_the_step_processes_import_only_what_they_use():
     probe = f"import sys, leadrank.night; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _bench_module(name: str):
+    import importlib.util
+    import sys
+
+    bench_dir = Path(__file__).parents[1] / "bench"
+    sys.path.insert(0, str(bench_dir))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", bench_dir / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(bench_dir))
+
+
+def test_the_memory_timeline_names_each_stretch_by_its_frames_and_peak():
+    """bench/step_memory.py prints a line per run of samples in the same frames, with the run's
+    largest resident size, and second_night.py runs the steps bench/night.py knows, in its order."""
+    step_memory = _bench_module("step_memory")
+    samples = [(0.0, 100.0, "a"), (0.1, 300.0, "a"), (0.2, 200.0, "b"), (0.3, 150.0, "a")]
+    assert step_memory.stretches(samples) == [(0.0, 300.0, "a"), (0.2, 200.0, "b"), (0.3, 150.0, "a")]
+    assert step_memory.resident_mb() > 1
+    assert _bench_module("second_night").STEPS == _bench_module("night").STEPS
