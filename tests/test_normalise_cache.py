@@ -126,3 +126,19 @@ def test_workers_that_cannot_run_leave_the_parts_to_this_process(monkeypatch, ca
         parts = normalise.normalise_in_parts(frame)
     pd.testing.assert_frame_equal(_plain(parts[NORMALISED]), _plain(normalise_records(frame)))
     assert "processes are not allowed here" in caplog.text
+
+
+def test_reused_and_fresh_rows_come_back_in_the_records_order_and_labels():
+    """normalise_known builds each column once from the fresh and the known rows (no selected,
+    joined and re-indexed copies of every record): interleaved fresh and known rows, under index
+    labels that are not positions, keep their order, labels and values."""
+    first, _ = normalise_known(records(A), None)
+    rows = [*B[:1], A[2], dict(A[0], phone="+86 755 8321 6688"), A[1], *B[1:], *A[3:]]
+    tonight = records(rows)
+    tonight.index = pd.Index([f"label-{i}" for i in reversed(range(len(tonight)))])
+    second, fresh = normalise_known(tonight, first)
+    assert fresh == 1 + len(B)
+    assert list(second.index) == list(tonight.index)
+    expected = normalise_records(records(rows))
+    expected.index = tonight.index
+    pd.testing.assert_frame_equal(_plain(second[NORMALISED]), _plain(expected))

@@ -368,6 +368,34 @@ def _normalised_part(records: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(normalise_records(records), preserve_index=False)
 
 
+def _assembled(records: pd.DataFrame, fresh: np.ndarray, fresh_part: pd.DataFrame | None, known: pd.DataFrame,
+               hashes: np.ndarray) -> pd.DataFrame:
+    """Tonight's normalised records in the records' order, a column at a time: the `fresh` rows
+    from `fresh_part`, the others' extracted columns from `records` and their normalised ones
+    from `known` (by content hash). Each column is taken once: selecting the reused rows, joining
+    them to the fresh ones and putting them back in the records' order were three copies of every
+    record (~7 s at 1.4M on a second night). The few fresh rows take the known rows' text type,
+    not the other way round."""
+    reused = np.flatnonzero(~fresh)
+    at_known = known.index.get_indexer(hashes[reused])
+    n_fresh = int(fresh.sum())
+    position = np.empty(len(records), dtype=np.int64)
+    position[fresh] = np.arange(n_fresh)
+    columns = {}
+    for column in NORMALISED:
+        source = _with_nones((records if column in EXTRACTED else known)[[column]])[column]
+        position[reused] = n_fresh + (reused if column in EXTRACTED else at_known)
+        if fresh_part is None:
+            both = source
+        else:
+            values = fresh_part[column]
+            if _arrow_text(source) and values.dtype == object:
+                values = values.astype(source.dtype)
+            both = pd.concat([values, source], ignore_index=True)
+        columns[column] = both.take(position).set_axis(records.index)
+    return pd.DataFrame(columns, index=records.index)
+
+
 def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
     """`normalise_records`, reusing the normalised columns of `known` (NORMALISED_EXTRA plus
     `content_hash`, from an earlier night) for every record whose content it already holds.
@@ -381,26 +409,11 @@ def normalise_known(records: pd.DataFrame, known: pd.DataFrame | None) -> tuple[
     else:
         known = _with_nones(known.drop_duplicates("content_hash").set_index("content_hash")[NORMALISED_EXTRA])
         fresh = ~np.isin(hashes, known.index.to_numpy(dtype=np.uint64))
-    parts = []
-    if fresh.any():
-        parts.append(normalise_in_parts(records[fresh]) if not fresh.all() else normalise_in_parts(records))
-    if not fresh.all():
-        base = _with_nones(records.loc[~fresh, EXTRACTED])
-        reused = known.loc[hashes[~fresh]].set_axis(base.index)
-        del known  # a million records' cached values: let go once tonight's rows are taken
-        parts.append(pd.concat([base, reused], axis=1))
-        del base, reused
-    if len(parts) > 1:  # the few fresh rows take the known rows' dtypes: not the other way round
-        parts[0] = parts[0].astype({c: parts[1][c].dtype for c in NORMALISED
-                                    if _arrow_text(parts[1][c]) and parts[0][c].dtype == object})
-        # Each million-row copy is let go before the next is made (the parts, their
-        # concatenation, the rows back in the records' order): at 1M, 3.5 GB with all alive.
-        joined = pd.concat(parts)
-        parts.clear()
-        out = joined.reindex(records.index)
-        del joined
+    if fresh.all():
+        out = normalise_in_parts(records) if len(records) else pd.DataFrame(columns=NORMALISED, dtype=object)
     else:
-        out = parts[0] if parts else pd.DataFrame(columns=NORMALISED, dtype=object)
+        out = _assembled(records, fresh, normalise_in_parts(records[fresh]) if fresh.any() else None, known, hashes)
+        del known  # a million records' cached values: let go once tonight's rows are taken
     out = NORMALISED_FILE.cast(out, "normalise")  # the cached values' bools came back as objects (_with_nones)
     out["content_hash"] = hashes
     return out, int(fresh.sum())
