@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from openpyxl import load_workbook
 from sqlalchemy import text
@@ -326,3 +328,37 @@ def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_p
     ranked = ranked_leads(engine).set_index("lead_id")
     assert only_search <= set(ranked.index) and back["new"] == 0
     assert (ranked.loc[list(only_search), "movement"] == "returned").all()  # back, not new: seen before
+
+
+def _other_contacts_by_pandas(records: pd.DataFrame, leads: pd.DataFrame, column: str, best: str) -> pd.Series:
+    """What load.other_contacts computed before it counted on codes (value_counts, sort, join)."""
+    pairs = records[["lead_id", column]].dropna()
+    counted = pairs.value_counts().rename("n").reset_index()
+    best_value = counted["lead_id"].map(pd.Series(leads[best].to_numpy(), index=leads["lead_id"].to_numpy()))
+    counted = counted[counted[column].to_numpy() != best_value.to_numpy()]
+    counted = counted.sort_values(["lead_id", "n", column], ascending=[True, False, True])
+    joined = counted.groupby("lead_id", sort=False)[column].agg(";".join)
+    out = leads["lead_id"].map(joined).astype(object)
+    return out.where(out.notna(), None)
+
+
+@pytest.mark.parametrize("arrow", [False, True])
+def test_other_contacts_on_codes_give_the_pandas_count_and_order(arrow):
+    """Other phones per lead: every value but the lead's best, most frequent first, ties in text
+    order; records without a lead or a value, leads without a best value or without records."""
+    from leadrank.warehouse.load import other_contacts
+
+    rng = np.random.default_rng(4)
+    phones = [None, "+86 10 1", "+86 10 2", "+86 10 10", "+1 416 5", "+86 20 3", "+49 30 7"]
+    for _ in range(50):
+        n = int(rng.integers(0, 40))
+        records = pd.DataFrame({"lead_id": [[None, "L1", "L2", "L3", "L4"][i] for i in rng.integers(0, 5, n)],
+                                "phone_e164": [phones[i] for i in rng.integers(0, len(phones), n)]}, dtype=object)
+        leads = pd.DataFrame({"lead_id": ["L1", "L2", "L3", "L5"],
+                              "phone": [phones[i] for i in rng.integers(0, len(phones), 4)]}, dtype=object)
+        if arrow:
+            records["phone_e164"] = records["phone_e164"].astype("str")
+            leads["phone"] = leads["phone"].astype("str")
+        got = other_contacts(records, leads, "phone_e164", "phone")
+        pd.testing.assert_series_equal(got, _other_contacts_by_pandas(records, leads, "phone_e164", "phone"),
+                                       check_names=False)

@@ -248,18 +248,38 @@ def publish_run(
 
 def other_contacts(records: pd.DataFrame, leads: pd.DataFrame, column: str, best: str) -> pd.Series:
     """Per lead, the values of `column` its records hold other than the lead's best one,
-    ';'-joined, most frequent first (None when there are none)."""
-    pairs = records[["lead_id", column]].dropna()
-    if pairs.empty:
-        return pd.Series(None, index=leads.index, dtype=object)
-    counted = pairs.value_counts().rename("n").reset_index()
-    best_value = counted["lead_id"].map(pd.Series(leads[best].to_numpy(), index=leads["lead_id"].to_numpy()))
-    counted = counted[counted[column].to_numpy() != best_value.to_numpy()]
-    if counted.empty:
-        return pd.Series(None, index=leads.index, dtype=object)
-    counted = counted.sort_values(["lead_id", "n", column], ascending=[True, False, True])
-    joined = counted.groupby("lead_id", sort=False)[column].agg(";".join)
-    return leads["lead_id"].map(joined).astype(object)
+    ';'-joined, most frequent first, then in text order (None when there are none). Counted on
+    integer codes of leads and values (pandas' value_counts and sort over a million records'
+    text pairs took ~3.5 s for the phones alone); only the few values kept become text."""
+    # The records' and the leads' lead IDs and values coded together (one hash table each).
+    codes, lead_ids = pd.factorize(np.concatenate([records["lead_id"].to_numpy(dtype=object),
+                                                   leads["lead_id"].to_numpy(dtype=object)]), use_na_sentinel=True)
+    leads_of, lead_rows = codes[: len(records)], codes[len(records):]
+    codes, values = pd.factorize(pd.concat([records[column], leads[best]], ignore_index=True), use_na_sentinel=True)
+    values_of, best_of = codes[: len(records)], codes[len(records):]
+    present = (leads_of >= 0) & (values_of >= 0)
+    size = max(len(values), 1)
+    pair, n = np.unique(leads_of[present].astype(np.int64) * size + values_of[present], return_counts=True)
+    lead, value = pair // size, pair % size
+    # Each lead's best value as a value code (-1: it has none, or is not among `leads`).
+    best_code = np.full(len(lead_ids), -1, dtype=np.int64)
+    best_code[lead_rows[lead_rows >= 0]] = best_of[lead_rows >= 0]
+    other = value != best_code[lead]
+    if not other.any():
+        return pd.Series(np.full(len(leads), None, dtype=object), index=leads.index, dtype=object)
+    lead, value, n = lead[other], value[other], n[other]
+    kept = np.unique(value)
+    text = np.asarray(values.take(kept), dtype=object)
+    rank = np.empty(len(kept), dtype=np.int64)
+    rank[np.argsort(text, kind="stable")] = np.arange(len(kept))
+    at_kept = np.searchsorted(kept, value)
+    order = np.lexsort((rank[at_kept], -n, lead))
+    lead, strings = lead[order], text[at_kept[order]].tolist()
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])  # each lead's values are consecutive
+    ends = np.r_[starts[1:], len(lead)]
+    by_lead = np.full(len(lead_ids) + 1, None, dtype=object)  # (the last: leads without an ID)
+    by_lead[lead[starts]] = [";".join(strings[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    return pd.Series(by_lead[lead_rows], index=leads.index, dtype=object)
 
 
 def _listing(conn: Connection, table: str, key: str, keys: pd.Series, listed: np.ndarray, run_id: str,
