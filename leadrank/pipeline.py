@@ -418,14 +418,18 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         log.warning("%s", exc)
         reuse, refused_stored = None, f"stored model refused: {exc}; "
     base, no_base = base_state.scoring_base(engine, run_id)
+    # Handed over, no reference kept here: score_leads lets the base run's state (a million
+    # leads' scores and model inputs) go once it has taken the rows it reuses.
+    handed = [base]
+    del base
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
                          stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None,
-                         trained=reuse.training if reuse else None, base=base, index=index)
+                         trained=reuse.training if reuse else None, base=handed.pop(), index=index)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base
     n_statements, n_leads = len(statements), len(leads)
-    del leads, index, statements, outcomes, base  # not read again: the writes below make Arrow copies
+    del leads, index, statements, outcomes  # not read again: the writes below make Arrow copies
     release_memory(n_leads)
     files.write_stage("scores", result.scores)
     result.scores = pd.DataFrame()

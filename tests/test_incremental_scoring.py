@@ -418,3 +418,36 @@ def test_the_marts_of_an_incremental_night_are_those_of_a_full_one(tmp_path, mon
         found[way] = marts(make_engine(url))
     when = ("first_seen_at", "last_seen_at", "published_at", "started_at", "finished_at", "first_seen", "prev_published_at")
     same_marts(found["incremental"], found["full"], ignore=when)
+
+
+def test_the_step_lets_the_base_runs_state_go_before_the_scores_are_assembled(tmp_path, monkeypatch):
+    """The score step hands the base run's state over and score_leads drops it once it has taken
+    the rows it reuses: at a million leads those rows were alive through the ranking and the
+    state's copy, at the step's peak on a second night."""
+    import weakref
+
+    from leadrank import base_state
+    from leadrank.scoring import incremental
+
+    folder = demo_copy(tmp_path)
+    config = str(folder / "sources.yaml")
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(config, warehouse)
+    edit_exhibitors(folder)
+    real_base, real_state = base_state.scoring_base, incremental.state_frame
+    seen: dict[str, object] = {}
+
+    def scoring_base(*args):
+        base, why = real_base(*args)
+        seen["rows"] = weakref.ref(base.rows)
+        return base, why
+
+    def state_frame(*args, **kwargs):
+        seen["alive"] = seen["rows"]() is not None
+        return real_state(*args, **kwargs)
+
+    monkeypatch.setattr(base_state, "scoring_base", scoring_base)
+    monkeypatch.setattr(incremental, "state_frame", state_frame)
+    second = run_pipeline(config, warehouse)
+    assert second["scoring"]["mode"] == "incremental", second["scoring"]["reason"]
+    assert seen["alive"] is False

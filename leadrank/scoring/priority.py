@@ -290,6 +290,10 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     # it), each part in its final types at once: at a million leads the model inputs, effects,
     # factors and reasons of all of them at once were ~2 GB of the step's 5 GB peak.
     parts = [_canonical(base.rows, reused)] if base is not None and reused is not None and len(reused) else []
+    # The base run's state is not read again: a caller that handed it over (the nightly step)
+    # lets its million rows go before tonight's are joined, ranked and copied into the state.
+    base_run = base.run_id if base is not None else None
+    del base
     # No lead to score and none reused: one part of no rows still gives the columns.
     for start in range(0, len(todo) if len(todo) or parts else 1, PER_LEAD_ROWS):
         some = todo[start : start + PER_LEAD_ROWS]
@@ -313,7 +317,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
                    "numeric": result.numeric, "categorical": result.categorical}})
     stats = {
         "mode": "full" if reason else "incremental",
-        "reason": reason or f"{len(todo)} of {len(leads)} leads new or changed since run {base.run_id}",
+        "reason": reason or f"{len(todo)} of {len(leads)} leads new or changed since run {base_run}",
         "leads_scored": int(len(todo)),
         "leads_reused": int(len(leads) - len(todo)),
         "leads_ranked": len(scores),
