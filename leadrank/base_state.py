@@ -112,6 +112,11 @@ def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str
         return None, f"run {base_id} left no scoring state"
     try:
         rows, meta = incremental.read_state(pd.read_parquet(path))
+        # Text made Python objects here, one string per distinct value, while the step holds
+        # little else: the reasons, segments and tiers repeat, so this is smaller than the Arrow
+        # text read, and the reused rows are then taken as pointers. Converted where they were
+        # taken (score_leads), the conversion sat at the step's peak on a second night.
+        rows = as_objects(rows, only=[c for c in rows.columns if isinstance(rows[c].dtype, pd.StringDtype)])
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
         return None, f"the scoring state of run {base_id} cannot be read ({exc})"

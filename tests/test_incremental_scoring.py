@@ -421,9 +421,10 @@ def test_the_marts_of_an_incremental_night_are_those_of_a_full_one(tmp_path, mon
 
 
 def test_the_step_lets_the_base_runs_state_go_before_the_scores_are_assembled(tmp_path, monkeypatch):
-    """The score step hands the base run's state over and score_leads drops it once it has taken
-    the rows it reuses: at a million leads those rows were alive through the ranking and the
-    state's copy, at the step's peak on a second night."""
+    """The score step reads the base run's state with its text as objects (one string per
+    distinct value), hands it over, and score_leads drops it once it has taken the rows it
+    reuses: at a million leads those rows were alive through the ranking and the state's copy,
+    and their text was converted at the step's peak on a second night (4.1 GB; 3.4 GB now)."""
     import weakref
 
     from leadrank import base_state
@@ -440,6 +441,8 @@ def test_the_step_lets_the_base_runs_state_go_before_the_scores_are_assembled(tm
     def scoring_base(*args):
         base, why = real_base(*args)
         seen["rows"] = weakref.ref(base.rows)
+        # Its text read as objects while the step holds little else, not at the step's peak.
+        seen["text"] = {str(base.rows[c].dtype) for c in ("lead_id", "reasons_for", "customer_type")}
         return base, why
 
     def state_frame(*args, **kwargs):
@@ -451,3 +454,4 @@ def test_the_step_lets_the_base_runs_state_go_before_the_scores_are_assembled(tm
     second = run_pipeline(config, warehouse)
     assert second["scoring"]["mode"] == "incremental", second["scoring"]["reason"]
     assert seen["alive"] is False
+    assert seen["text"] == {"object"}
