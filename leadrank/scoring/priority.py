@@ -221,7 +221,7 @@ def _canonical(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFr
             out[column] = values.astype(float)
         elif column == "key_account" or pd.api.types.is_bool_dtype(values):
             out[column] = values.astype(bool)
-        else:  # a Python string per distinct value: the reused part is a million leads read back as Arrow text
+        else:  # a Python string per distinct value (the reused part comes as such: base_state.scoring_base)
             out[column] = column_as_objects(values)
     return pd.DataFrame(out, index=frame.index if rows is None else None)
 
