@@ -28,9 +28,8 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from night import STEPS  # noqa: E402
 from run import bench_config, nights, write_extractions  # noqa: E402
-
-STEPS = ("begin", "normalise", "dedupe", "score", "load")
 
 
 def run_night(night: pd.DataFrame, root: Path, label: str, config: Path, memory: set[str]) -> None:

@@ -69,9 +69,9 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
         # The blocking keys and name words as stored (Arrow-backed text): the plan makes tonight's
         # from them (incremental.state_objects), and as Python objects besides those they were
         # ~0.5 GB at a million records through the whole step. The columns carried over whole
-        # (key, lead, component, evidence) are converted once, here.
+        # (key, lead, component, evidence, golden lead) are converted once, here.
         records = as_objects(pd.read_parquet(files.state("resolution")),
-                             only=["record_key", "lead_id", "component", "match_evidence"])
+                             only=["record_key", "lead_id", "component", "match_evidence", "golden_lead"])
         words = pd.read_parquet(files.state("resolution_words"))
         pq.read_schema(files.stage("leads"))  # readable; its rows are read later (BaseState.read_leads)
     except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness

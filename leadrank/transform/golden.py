@@ -184,7 +184,7 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     changed |= ~tonight & (nights != before + 1)
     gone = np.ones(len(base_inputs), dtype=bool)
     gone[at[known]] = False
-    old_lead = state_objects(base_inputs["golden_lead"])
+    old_lead = base_inputs["golden_lead"].to_numpy(dtype=object)
     dirty = pd.unique(np.concatenate([now["golden_lead"].to_numpy(dtype=object)[changed],
                                       old_lead[np.maximum(at, 0)][changed & known], old_lead[gone]]))
     dirty = pd.Series(dirty, dtype=object)

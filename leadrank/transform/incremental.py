@@ -149,7 +149,8 @@ def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words
 
 def state_objects(values: pd.Series) -> np.ndarray:
     """A column of a stored state (Arrow-backed text as parquet gives it, or Python objects) as
-    Python objects with None for missing: the state is kept as read and converted where used."""
+    Python objects with None for missing: the blocking keys and words are kept as read and
+    converted where used (the columns carried over whole come as objects: base_state.dedupe_base)."""
     return column_as_objects(values).to_numpy(dtype=object)
 
 
@@ -282,7 +283,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     # A lead the warehouse holds that the base run did not give (another run published since, a
     # correction): that record is resolved again.
     prev = frame["prev_lead_id"].to_numpy(dtype=object)
-    dirty[known] |= prev[known] != state_objects(old["lead_id"])[base[known]]
+    dirty[known] |= prev[known] != old["lead_id"].to_numpy(dtype=object)[base[known]]
     gone = np.ones(len(old), dtype=bool)
     gone[base[known]] = False
 
@@ -352,7 +353,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
         matched[left[hit]] = True
         matched[right[hit]] = True
     # R: T, M and the base components of T, M and the gone records.
-    component = state_objects(old["component"])
+    component = old["component"].to_numpy(dtype=object)
     row_component = np.where(known, component[np.maximum(base, 0)], None)
     reach = touched | matched
     comps = pd.unique(np.concatenate([row_component[reach & known], component[gone]]))

@@ -31,7 +31,6 @@ from leadrank.transform.incremental import (
     State,
     component_names,
     plan,
-    state_objects,
     state_of,
     words_of,
 )
@@ -253,9 +252,9 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     old = base.records
     lead_id = frame["prev_lead_id"].to_numpy(dtype=object).copy()
     lead_id[rows] = ids
-    match_evidence = np.where(known, state_objects(old["match_evidence"])[np.maximum(work.base, 0)], None)
+    match_evidence = np.where(known, old["match_evidence"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
     match_evidence[rows] = np.asarray(evidence, dtype=object)
-    component = np.where(known, state_objects(old["component"])[np.maximum(work.base, 0)], None)
+    component = np.where(known, old["component"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
     component[rows] = component_names(len(part), left[match], right[match], keys)
     frame["lead_id"] = lead_id
     frame["match_evidence"] = match_evidence
