@@ -19,6 +19,7 @@ from leadrank.paths import data_dir
 from leadrank.run_files import RunFiles, as_objects, is_run_id, write_frame
 from leadrank.scoring import incremental
 from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
+from leadrank.transform.matching import KEY_COLUMNS
 from leadrank.warehouse import models, read
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
         if meta["fingerprint"].iloc[0] != stamp:
             return None, f"the base run {base_run} resolved with other code or settings"
         # The blocking keys and name words as stored (Arrow-backed text): the plan makes tonight's
-        # from them (incremental.state_objects), and as Python objects besides those they were
+        # from them as Arrow text (incremental.arrow_text), and as Python objects they were
         # ~0.5 GB at a million records through the whole step. The columns carried over whole
         # (key, lead, component, evidence, golden lead) are converted once, here.
         records = as_objects(pd.read_parquet(files.state("resolution")),
@@ -94,6 +95,9 @@ def save_dedupe_state(files: RunFiles, state: State | None, inputs: pd.DataFrame
     frame = state.records.copy(deep=False)  # three new columns: not a second copy of the state's
     for column in ("golden_hash", "golden_lead", "nights_unlisted"):
         frame[column] = inputs[column].to_numpy()[at]
+    for column in KEY_COLUMNS:  # a key no record has is stored as text in either mode (objects store nulls)
+        if frame[column].dtype == object and frame[column].isna().all():
+            frame[column] = frame[column].astype("str")
     write_frame(frame, files.state("resolution"))
     write_frame(state.words, files.state("resolution_words"))
     write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(frame)]}), files.state("resolution_meta"))

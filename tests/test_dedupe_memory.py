@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from leadrank import memory
@@ -428,13 +429,20 @@ def test_a_second_night_merges_kept_and_rebuilt_leads_in_lead_id_order():
     assert list(merged["n"]) == [1, 2, 3, 55, 6, 7]
 
 
-def test_the_base_dedupe_state_is_read_as_stored_and_converted_where_used(tmp_path):
-    """The base run's state stays as parquet gives it (Arrow-backed text) but its record keys;
-    the incremental plan converts a column where it reads it, with None for missing (a million
-    records' keys, leads and evidence as Python objects had been ~1 GB through the whole step)."""
-    from leadrank.transform.incremental import state_objects
+def test_the_plan_reads_stored_and_fresh_key_text_as_arrow(tmp_path):
+    """The base run's keys and words stay as parquet gives them (Arrow-backed text) and the
+    incremental plan reads them, and the dirty records' fresh keys (Python objects), as Arrow
+    text, with missing values kept missing (as Python objects a million records' keys and words
+    were ~1.5 GB at the dedupe step's peak)."""
+    from leadrank.transform.incremental import arrow_text, text_series
 
     stored = pd.Series(["a", None, "b", "a"], dtype="str")
-    assert state_objects(stored).tolist() == ["a", None, "b", "a"]
-    objects = pd.Series(["x", None], dtype=object)
-    assert state_objects(objects).tolist() == ["x", None]
+    assert arrow_text(stored).to_pylist() == ["a", None, "b", "a"]
+    assert arrow_text(stored, np.array([2, 1])).to_pylist() == ["b", None]
+    objects = pd.Series(["x", None, np.nan], dtype=object)
+    assert arrow_text(objects).to_pylist() == ["x", None, None]
+    back = text_series(arrow_text(objects))
+    assert str(back.dtype) == "str" and back.isna().tolist() == [False, True, True]
+    chunks = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["a", None], ["b"]], type=pa.large_string())))
+    assert arrow_text(chunks).to_pylist() == ["a", None, "b"]
+    assert arrow_text(chunks, np.array([2, 0])).to_pylist() == ["b", "a"]

@@ -23,8 +23,8 @@ import contextlib
 import numpy as np
 import pandas as pd
 
-from leadrank.contracts import LEADS
-from leadrank.transform.incremental import content_hash, state_objects
+from leadrank.contracts import LEADS, column_as_objects
+from leadrank.transform.incremental import content_hash
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 
@@ -211,7 +211,8 @@ def _merged(base: pd.DataFrame, keep: np.ndarray, fresh: pd.DataFrame) -> pd.Dat
     """The `keep` rows of `base` and the `fresh` rows, in lead-ID order (a stable sort, kept rows
     first), built a column at a time: a million leads selected, joined and sorted whole were three
     copies at the dedupe step's peak on a second night."""
-    ids = np.concatenate([state_objects(base["lead_id"])[keep], fresh["lead_id"].to_numpy(dtype=object)])
+    ids = np.concatenate([column_as_objects(base["lead_id"]).to_numpy(dtype=object)[keep],
+                          fresh["lead_id"].to_numpy(dtype=object)])
     rows = np.concatenate([keep, len(base) + np.arange(len(fresh))])[np.argsort(ids, kind="stable")]
     return pd.DataFrame({column: pd.concat([base[column], fresh[column]], ignore_index=True).take(rows)
                          .reset_index(drop=True) for column in fresh.columns})

@@ -172,9 +172,22 @@ def row_numbers(rows: np.ndarray) -> np.ndarray:
 
 
 def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Integer code per row (-1 for missing), equal codes for equal values."""
-    codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    """Integer code per row (-1 for missing), equal codes for equal values. Arrow-backed text
+    (the incremental plan's keys) is encoded as it is, without a Python string per row."""
+    if isinstance(values, pd.Series) and is_arrow_text(values):
+        codes, _ = pd.factorize(values, use_na_sentinel=True)
+    else:
+        codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     return codes.astype(np.int64)
+
+
+def is_arrow_text(values: pd.Series) -> bool:
+    """Text held in Arrow (pandas' str and string[pyarrow], or an Arrow string type)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    return isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
+                                                 or pa.types.is_large_string(dtype.pyarrow_dtype))
 
 
 def _arrow(values: np.ndarray) -> pa.Array:
@@ -356,18 +369,25 @@ def sort_order(keys: pd.DataFrame) -> np.ndarray:
     """Sorted-neighbourhood rank of each row (its position in name, city, country, website order,
     ties by row): values compared as text, so that any subset of the rows (one block's members,
     in record-key order) is ranked in the same relative order as the whole population."""
-    ranks = [text_ranks(keys[c].fillna("").to_numpy(dtype=object)) for c in ("domain", "country", "city", "core")]
+    ranks = [text_ranks(_sortable(keys[c])) for c in ("domain", "country", "city", "core")]
     order = np.empty(len(keys), dtype=np.int64)
     order[np.lexsort(ranks)] = np.arange(len(keys))
     return order
 
 
-def text_ranks(values: np.ndarray) -> np.ndarray:
+def _sortable(values: pd.Series) -> np.ndarray | pa.Array:
+    """A key column for text_ranks, missing as '': Arrow text as Arrow, anything else as objects."""
+    if is_arrow_text(values):
+        return pc.fill_null(pa.array(values.array), "")
+    return values.fillna("").to_numpy(dtype=object)
+
+
+def text_ranks(values: np.ndarray | pa.Array) -> np.ndarray:
     """Each string's rank among the distinct ones in text order: `pd.factorize(values, sort=True)`'s
     codes, with the distinct values sorted by Arrow (UTF-8 byte order is code point order, as
     Python compares str) instead of by Python comparisons (~2 s for a million names)."""
     try:
-        encoded = pa.array(values, type=pa.string()).dictionary_encode()
+        encoded = (values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())).dictionary_encode()
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # not all text (or not UTF-8): as Python sorts it
         return pd.factorize(values, sort=True)[0]
     order = pc.array_sort_indices(encoded.dictionary).to_numpy()
