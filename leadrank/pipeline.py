@@ -14,6 +14,7 @@ import logging
 import secrets
 import time
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -303,14 +304,13 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     resolution); otherwise, and with learned weights, everything is. The resolver (its graph
     clustering imports scipy.sparse: 0.15 CPU seconds) is imported here, not with the module, so
     that the normalise, score and load processes do not pay for it."""
-    from leadrank.transform.resolve import resolve
+    from leadrank.transform.resolve import LeadHistory, resolve
 
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
     tonight = read_for_resolution(files)
     release_memory(len(tonight))  # the file's Arrow buffers, converted
-    taken, first_seen = read.lead_history(engine)
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
     prior = read.record_leads(engine)
@@ -323,13 +323,13 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     handed = [tonight]
     del tonight
     result = resolve(handed.pop(), cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
-                     taken_ids=taken, lead_first_seen=first_seen, base=base.resolution if base else None)
+                     history=LeadHistory(partial(read.issued_lead_ids, engine), partial(read.lead_first_seen, engine)),
+                     base=base.resolution if base else None)
     if why:
         result.stats["reason"] = why
     # What only resolution read is let go before the records are written and the golden records
-    # built (the step's peak on a second night): the lead history (every lead ID ever issued) and
-    # the base run's resolution state, a million records' keys and statistics.
-    del taken, first_seen
+    # built (the step's peak on a second night): the base run's resolution state, a million
+    # records' keys and statistics.
     if base is not None:
         base.resolution = None
     # Golden records are made from the records as written: conformed to RESOLVED (the stored

@@ -201,7 +201,7 @@ def test_the_dedupe_step_keeps_golden_only_text_arrow_backed_with_the_same_leads
         raise RuntimeError("stop")
 
     monkeypatch.setattr(RunFiles, "read_stage", read_stage)
-    monkeypatch.setattr(pipeline.read, "lead_history", stop)  # right after the step read its records
+    monkeypatch.setattr(pipeline.read, "record_leads", stop)  # right after the step read its records
     with pytest.raises(RuntimeError, match="stop"):
         pipeline.resolve_step("golden-text", None)
     assert [given[0][c].dtype for c in pipeline.GOLDEN_TEXT if given[0][c].dtype == object] == []

@@ -208,3 +208,28 @@ def test_golden_records_list_every_source_once_sorted():
     huaqiang = leads.loc[leads.index.str.contains("华强")].iloc[0]
     assert huaqiang["sources"] == "assoc-a;expo-b" and huaqiang["n_sources"] == 2 and huaqiang["n_records"] == 3
     assert leads.loc[leads.index.str.contains("博达"), "sources"].iloc[0] == "expo-b"
+
+
+def test_minted_ids_are_looked_up_in_the_history_and_never_reuse_an_issued_one():
+    """Resolution asks its history only about the IDs it would mint, in one lookup: one that was
+    issued before (a merged lead's, say) is salted instead of reused."""
+    from leadrank.transform.resolve import LeadHistory, make_lead_id
+
+    records = pd.DataFrame([{"company_name": "华强电子有限公司", "phone": "0755-83216688"},
+                            {"company_name": "Nordic Paper Solutions AB", "phone": "+46 8 555 01 23"}]
+                           ).reindex(columns=EXTRACTED)
+    records["source"], records["source_kind"] = "s", "association"
+    records["record_key"] = ["k0", "k1"]
+    plain = {k: make_lead_id(k, set()) for k in ("k0", "k1")}
+    asked: list[list[str]] = []
+
+    def issued(ids: list[str]) -> set[str]:
+        asked.append(list(ids))
+        return {plain["k1"]} & set(ids)
+
+    result = resolve(normalise_records(records), ResolutionConfig(), history=LeadHistory(issued, lambda ids: {}))
+    ids = dict(zip(result.records["record_key"], result.records["lead_id"], strict=True))
+    assert ids["k0"] == plain["k0"]
+    assert ids["k1"] == make_lead_id("k1", {plain["k1"]}) != plain["k1"]
+    assert sorted(asked[0]) == sorted(plain.values())  # the minted IDs, once
+    assert asked[1:] == [[ids["k1"]]]  # then the salted one

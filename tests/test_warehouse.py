@@ -150,3 +150,23 @@ def test_a_run_published_within_the_same_second_is_the_one_sales_see(warehouse_u
     with engine.connect() as conn:
         tonight = conn.execute(text("SELECT SUM(records_tonight), SUM(records) FROM mart_source_yield")).one()
     assert tonight[0] == tonight[1] > 0  # every record was seen by the run the marts show
+
+
+def test_resolution_looks_up_only_the_lead_ids_it_asks_about(warehouse_url, demo_config):
+    """The dedupe step asks the warehouse which of the IDs it would mint were ever issued, and
+    when the leads it merges were first seen, instead of reading every lead (merged and expired
+    IDs stay issued)."""
+    from leadrank.warehouse.read import issued_lead_ids, lead_first_seen
+
+    engine = make_engine(warehouse_url)
+    upgrade(engine)
+    assert issued_lead_ids(engine, ["L000000000001"]) == set()  # an empty warehouse: nothing issued
+    run_pipeline(str(demo_config), warehouse_url)
+    stored = ranked_leads(engine)["lead_id"].tolist()[:3]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE leads SET status = 'merged', merged_into = :b WHERE lead_id = :a"),
+                     {"a": stored[0], "b": stored[1]})
+    assert issued_lead_ids(engine, [*stored, "LNOTISSUED000"]) == set(stored)
+    assert issued_lead_ids(engine, []) == set()
+    seen = lead_first_seen(engine, [stored[2], "LNOTISSUED000"])
+    assert list(seen) == [stored[2]] and seen[stored[2]].startswith("20")

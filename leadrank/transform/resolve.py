@@ -16,6 +16,7 @@ Re-running on the same data changes nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +50,51 @@ class Resolution:
     state: State | None = None  # what the next night reuses (None with learned weights)
 
 
-def make_lead_id(record_key: str, taken: set[str]) -> str:
+@dataclass
+class LeadHistory:
+    """What resolution asks of the leads ever issued: which of some IDs were issued (merged and
+    expired ones too, so a new lead never reuses an ID) and when leads were first seen (a merge
+    keeps the oldest). Asked only about the IDs a night mints and the leads it merges: the
+    warehouse's million IDs and timestamps read whole into Python were ~0.35 GB through the
+    dedupe step (`pipeline.resolve_step` looks them up in the warehouse)."""
+
+    issued: Callable[[list[str]], set[str]]
+    first_seen: Callable[[list[str]], dict[str, str]]
+
+    @classmethod
+    def of(cls, taken: set[str] | None = None, first_seen: dict[str, str] | None = None) -> LeadHistory:
+        """A history held in memory."""
+        taken, first_seen = taken or set(), first_seen or {}
+        return cls(lambda ids: taken.intersection(ids), lambda ids: {i: first_seen[i] for i in ids if i in first_seen})
+
+
+class _Taken:
+    """The lead IDs a resolution may not mint: the population's own and the ones it mints (held),
+    and the ones the history issued (looked up)."""
+
+    def __init__(self, history: LeadHistory):
+        self.history = history
+        self.held: set[str] = set()
+
+    def add(self, lead_id: str) -> None:
+        self.held.add(lead_id)
+
+    def update(self, ids: Iterable[str]) -> None:
+        self.held.update(ids)
+
+    def __contains__(self, lead_id: str) -> bool:
+        return lead_id in self.held or bool(self.history.issued([lead_id]))
+
+    def among(self, ids: np.ndarray) -> np.ndarray:
+        """Which of `ids` are taken (one lookup for all of them)."""
+        values = pd.Series(ids, dtype=object)
+        held = values.isin(self.held).to_numpy()
+        issued = self.history.issued(values[~held].tolist()) if (~held).any() else set()
+        self.held.update(issued)  # (not asked about again)
+        return held | values.isin(issued).to_numpy()
+
+
+def make_lead_id(record_key: str, taken: set[str] | _Taken) -> str:
     """A new lead's ID from its founding record key; salted only if that ID was ever used."""
     salt = 0
     while True:
@@ -69,6 +114,7 @@ def resolve(
     prior_leads: pd.DataFrame | None = None,
     taken_ids: set[str] | None = None,
     lead_first_seen: dict[str, str] | None = None,
+    history: LeadHistory | None = None,
     base: State | None = None,
     with_state: bool = True,
 ) -> Resolution:
@@ -77,7 +123,8 @@ def resolve(
     `prior_leads` (record_key, lead_id) gives the earlier lead of records tonight brings again
     when `previous` holds only the records tonight did not bring (default: taken from `previous`).
     `taken_ids` are every lead ID the warehouse ever issued (merged ones too), so a new ID never
-    reuses one; `lead_first_seen` orders merge survivors (oldest first). With `base`, the state
+    reuses one; `lead_first_seen` orders merge survivors (oldest first); `history` looks both up
+    instead (the warehouse's: a night holds neither whole). With `base`, the state
     the run that resolved `previous` left, only the neighbourhood of what changed since is
     resolved again (leadrank.transform.incremental), with the same result.
     """
@@ -115,13 +162,13 @@ def resolve(
         frame = frame.drop(columns=list(put_back))
     ordered = ordered.reset_index(drop=True)
     reason = _why_full(ordered, cfg, base)
-    taken = set(taken_ids or ())
+    history = history or LeadHistory.of(taken_ids, lead_first_seen)
     if reason:
-        ordered, events, stats, model, state = _resolve_full(ordered, cfg, taken, lead_first_seen or {}, with_state)
+        ordered, events, stats, model, state = _resolve_full(ordered, cfg, history, with_state)
         stats = {"mode": "full", "reason": reason, **stats}
     else:
         assert base is not None
-        ordered, events, stats, state = _resolve_incremental(ordered, cfg, base, taken, lead_first_seen or {})
+        ordered, events, stats, state = _resolve_incremental(ordered, cfg, base, history)
         model = None
         stats = {"mode": "incremental", "reason": "", **stats}
     # Back in the frame's order as they are (Arrow text stays Arrow): taking them out as objects
@@ -152,8 +199,7 @@ def _why_full(frame: pd.DataFrame, cfg: ResolutionConfig, base: State | None) ->
     return ""
 
 
-def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], first_seen: dict[str, str],
-                  with_state: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], fellegi_sunter.Model | None,
+def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, history: LeadHistory, with_state: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], fellegi_sunter.Model | None,
                              State | None]:
     n = len(frame)
     keep_state = with_state and not cfg.learned
@@ -161,7 +207,7 @@ def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, taken: set[str], f
     matched = _match(frame, cfg, keys, keep_state)
     frame["_cluster"] = matched.labels
     frame["match_evidence"] = matched.evidence
-    frame["lead_id"], events = _assign_ids(frame, taken, first_seen)
+    frame["lead_id"], events = _assign_ids(frame, _Taken(history), history)
     left, right, match = matched.left, matched.right, matched.match
     stats = {"candidate_pairs": int(len(left)), "matched_pairs": int(match.sum()), "re_resolved": n}
     state = None
@@ -222,8 +268,8 @@ def _match(frame: pd.DataFrame, cfg: ResolutionConfig, keys: np.ndarray, keep_st
                     features.keys, features.stats, features.core, features.order)
 
 
-def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State, taken: set[str],
-                         first_seen: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], State]:
+def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State, history: LeadHistory
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], State]:
     """Re-resolve the neighbourhood of what changed since `base` (incremental.plan); every other
     record keeps its lead and evidence."""
     work = plan(frame, base, cfg)
@@ -245,8 +291,9 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     part["_cluster"] = labels  # its first record's row in `part`: ordered as a full run's labels
     part["match_evidence"] = evidence
     # Every lead ID the population holds is taken, as in a full run.
-    taken |= set(frame["prev_lead_id"].dropna())
-    ids, events = _assign_ids(part, taken, first_seen)
+    taken = _Taken(history)
+    taken.update(frame["prev_lead_id"].dropna())
+    ids, events = _assign_ids(part, taken, history)
     match = score >= cfg.match_threshold
     known = work.base >= 0
     old = base.records
@@ -264,7 +311,7 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     return frame, events, stats, state
 
 
-def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]) -> tuple[np.ndarray, pd.DataFrame]:
+def _assign_ids(frame: pd.DataFrame, taken: _Taken, history: LeadHistory) -> tuple[np.ndarray, pd.DataFrame]:
     """Lead ID of every record (via its cluster) and the merge and split events. Array work
     throughout: a first night of a million records mints a million IDs."""
     cluster = frame["_cluster"].to_numpy(dtype=np.int64)
@@ -276,7 +323,7 @@ def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]
     first_row = np.empty(n, dtype=np.int64)
     first_row[rank] = np.arange(n)
     known = frame["prev_lead_id"].notna().to_numpy()
-    taken |= set(frame.loc[known, "prev_lead_id"])
+    taken.update(frame.loc[known, "prev_lead_id"])
     # How many of each old lead's records went to each cluster.
     counts = (pd.DataFrame({"lead": frame.loc[known, "prev_lead_id"].to_numpy(dtype=object), "cluster": cluster[known]})
               .groupby(["lead", "cluster"]).size().rename("n").reset_index())
@@ -290,6 +337,7 @@ def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]
     ids[single["cluster"].to_numpy()] = single["lead"].to_numpy(dtype=object)
     if len(shared):
         evidence = _cluster_evidence(frame, set(shared["cluster"]))
+        first_seen = history.first_seen(shared["lead"].tolist())
         for cluster_id, group in shared.groupby("cluster"):
             leads = sorted(group["lead"], key=lambda lead: (first_seen.get(lead, "9999"), lead))
             survivor = leads[0]
@@ -306,9 +354,9 @@ def _assign_ids(frame: pd.DataFrame, taken: set[str], first_seen: dict[str, str]
     # each other) take make_lead_id's salted path, in founding-key order as before.
     plain = np.asarray(["L" + hashlib.sha1(k.encode()).hexdigest()[:12].upper() for k in founders], dtype=object)
     plain_ids = pd.Series(plain, dtype=object)  # hashed lookups: np.isin sorts a million strings
-    clash = plain_ids.duplicated(keep="first").to_numpy() | plain_ids.isin(list(taken)).to_numpy()
+    clash = plain_ids.duplicated(keep="first").to_numpy() | taken.among(plain)
     ids[new[~clash]] = plain[~clash]
-    taken |= set(plain[~clash])
+    taken.update(plain[~clash])
     for cluster_id, founder in zip(new[clash], founders[clash], strict=True):
         ids[cluster_id] = make_lead_id(founder, taken)
     moved = counts.merge(home[["lead", "cluster"]], on=["lead", "cluster"], how="left", indicator=True)

@@ -44,11 +44,30 @@ def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFr
     return NORMALISED_FILE.cast(frame[[*NORMALISED, "lead_id"]], "reading stored records")
 
 
-def lead_history(engine: Engine) -> tuple[set[str], dict[str, str]]:
-    """(every lead ID ever issued, first-seen timestamp per lead)."""
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT lead_id, first_seen_at FROM leads")).all()
-    return {r[0] for r in rows}, {r[0]: str(r[1]) for r in rows}
+def issued_lead_ids(engine: Engine, ids: list[str]) -> set[str]:
+    """Which of `ids` the warehouse ever issued (any status: merged and expired IDs stay taken)."""
+    return set(_leads_among(engine, ids, "lead_id"))
+
+
+def lead_first_seen(engine: Engine, ids: list[str]) -> dict[str, str]:
+    """First-seen timestamp of each of `ids` the warehouse holds."""
+    return {lead: str(seen) for lead, seen in _leads_among(engine, ids, "first_seen_at")}
+
+
+def _leads_among(engine: Engine, ids: list[str], column: str) -> list:
+    """Rows of `leads` whose ID is among `ids`: lead_id (and `column`, when not lead_id itself).
+    One query through a temporary table, whatever the number of IDs; none on an empty table."""
+    if not ids:
+        return []
+    select = "l.lead_id" if column == "lead_id" else f"l.lead_id, l.{column}"
+    with engine.begin() as conn:
+        if conn.exec_driver_sql("SELECT 1 FROM leads LIMIT 1").first() is None:  # a first night
+            return []
+        temp_table(conn, "_asked_leads", pd.DataFrame({"lead_id": pd.Series(ids, dtype=object)}), {"lead_id": "TEXT"})
+        rows = conn.exec_driver_sql(f"SELECT {select} FROM leads l JOIN _asked_leads a ON a.lead_id = l.lead_id"
+                                    ).fetchall()
+        conn.exec_driver_sql("DROP TABLE _asked_leads")
+    return [r[0] for r in rows] if column == "lead_id" else [tuple(r) for r in rows]
 
 
 def resolve_lead_ids(engine: Engine, ids: pd.Series) -> pd.Series:
