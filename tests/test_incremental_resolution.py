@@ -278,24 +278,3 @@ def test_state_of_other_code_or_settings_is_not_used(warehouse_url, monkeypatch)
     monkeypatch.setattr(base_state, "resolution_fingerprint", lambda cfg, trust: "another release")
     result = _run_night(first, warehouse_url, "night2", publish=False)["resolution"]
     assert result["mode"] == "full" and "other code or settings" in result["reason"]
-
-
-def test_content_hash_of_a_column_of_few_values_is_each_value_hashed_once():
-    """A column with few distinct values (flags, languages, countries) is hashed once per value
-    and looked up: the same 64 bits per row as hashing every row (the state compares them
-    across nights), missing values included."""
-    from leadrank.transform.incremental import _canonical, content_hash
-
-    rng = np.random.default_rng(5)
-    n = 20_000
-    frame = pd.DataFrame({
-        "few": rng.choice(np.array(["CN", "DE", None], dtype=object), n),
-        "many": np.array([f"name {i}" if i % 7 else None for i in rng.permutation(n)], dtype=object),
-        "flag": rng.integers(0, 2, n).astype(bool),
-        "arrow": pd.Series(rng.choice(["a", "b", None], n), dtype="str"),
-    })
-    every_row = np.zeros(n, dtype=np.uint64)
-    for column in frame.columns:
-        every_row = (every_row * np.uint64(1_000_003)) ^ pd.util.hash_array(_canonical(frame[column]), categorize=False)
-    assert np.array_equal(content_hash(frame, list(frame.columns)), every_row)
-    assert len(np.unique(content_hash(frame, ["few"]))) == 3

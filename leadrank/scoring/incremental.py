@@ -44,7 +44,7 @@ STATE_NAME = "scores"  # RunFiles.state(STATE_NAME)
 ATTRS_KEY = "leadrank_scoring"
 NOT_READ = ("first_fetched_at", "last_fetched_at")  # golden columns scoring never reads
 X_PREFIX = "x."  # the model's inputs in the state
-LIBRARIES = ("numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "skops")
+LIBRARIES = ("numpy", "pandas", "pyarrow", "polars", "scikit-learn", "scipy", "skops")
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -68,10 +68,11 @@ def input_hashes(leads: pd.DataFrame, ratios: pd.DataFrame) -> np.ndarray:
 
 @cache
 def code_fingerprint() -> str:
-    """The scoring code (every module of this package) and the versions of the libraries it
-    computes with: a new release re-scores every lead."""
+    """The scoring code (every module of this package, and the row fingerprints its inputs are
+    compared by) and the versions of the libraries it computes with: a new release re-scores
+    every lead."""
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.glob("*.py")):
+    for path in [*sorted(_PACKAGE.glob("*.py")), _PACKAGE.parent / "fingerprints.py"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     for library in LIBRARIES:
         try:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.contracts import LEADS, column_as_objects
-from leadrank.transform.incremental import content_hash
+from leadrank.fingerprints import row_hash
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 
@@ -159,7 +159,7 @@ def golden_inputs(records: pd.DataFrame) -> pd.DataFrame:
     its lead's golden record reads of it, its lead and nights unlisted: what `golden_update`
     compares the next night with."""
     return pd.DataFrame({"record_key": records["record_key"].to_numpy(dtype=object),
-                         "golden_hash": content_hash(records, GOLDEN_INPUT),
+                         "golden_hash": row_hash(records, GOLDEN_INPUT),
                          "golden_lead": records["lead_id"].to_numpy(dtype=object),
                          "nights_unlisted": records["nights_unlisted"].to_numpy(dtype=np.int64)})
 

@@ -45,6 +45,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadrank.config import ResolutionConfig
+from leadrank.fingerprints import row_hash
 from leadrank.transform.matching import (
     KEY_COLUMNS,
     STAT_COLUMNS,
@@ -71,8 +72,8 @@ BLOCKS = {"uscc": ("uscc",), "domain": ("domain",), "phone": ("phone",), "phone_
           "email": ("email",), "site": ("site",), "core": ("core",), "pinyin": ("translit_key",),
           "either_name": ("core", "alt"), "words": ()}
 _CODE = ("matching.py", "clustering.py", "resolve.py", "incremental.py", "golden.py", "legal_forms.py", "names.py",
-         "regions.py")
-_LIBRARIES = ("rapidfuzz", "pypinyin", "cleanco", "numpy", "pandas", "scipy", "pyarrow")
+         "regions.py", "../fingerprints.py")
+_LIBRARIES = ("rapidfuzz", "pypinyin", "cleanco", "numpy", "pandas", "scipy", "pyarrow", "polars")
 
 
 def fingerprint(cfg: ResolutionConfig, extra: dict | None = None) -> str:
@@ -84,42 +85,6 @@ def fingerprint(cfg: ResolutionConfig, extra: dict | None = None) -> str:
     parts.append(json.dumps({"resolution": cfg.model_dump(mode="json"), **(extra or {})}, sort_keys=True,
                             default=str).encode())
     return hashlib.sha256(b"|".join(parts)).hexdigest()[:16]
-
-
-def content_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """64 bits per row (uint64) of the values of `columns`: each column hashed by pandas (SipHash,
-    in C; a missing value hashes as itself), folded in column order. Equal values give equal
-    hashes in any frame; a changed record goes unnoticed with odds of 2**-64."""
-    out = np.zeros(len(frame), dtype=np.uint64)
-    for column in columns:
-        out = (out * np.uint64(1_000_003)) ^ _hashed(_canonical(frame[column]))
-    return out
-
-
-def _hashed(values: np.ndarray) -> np.ndarray:
-    """pandas' hash of each value. Text with few distinct values (flags, languages, legal forms,
-    cities, countries, sources) is hashed once per distinct value: hashing encodes every string
-    anew, and such a column cost as much as one whose values are all different."""
-    sample = values[:: max(1, len(values) // 4096)]  # (factorizing a column of distinct values costs as much again)
-    if values.dtype == object and len(pd.unique(sample)) * 4 <= len(sample):
-        codes, distinct = pd.factorize(values, use_na_sentinel=True)
-        return pd.util.hash_array(np.append(np.asarray(distinct, dtype=object), None), categorize=False)[codes]
-    return pd.util.hash_array(values, categorize=False)
-
-
-def _canonical(values: pd.Series) -> np.ndarray:
-    """A column as one kind of array whatever its dtype (a flag read from parquet is bool, from
-    the warehouse an object; text may be Arrow-backed): flags as integers, text and anything
-    else as Python strings with None for missing."""
-    kind = pd.api.types.infer_dtype(values, skipna=True)
-    if kind == "boolean":
-        return values.fillna(False).astype(bool).to_numpy().astype(np.uint8)
-    out = np.array(values.to_numpy(dtype=object), dtype=object)
-    missing = pd.isna(out)
-    if kind not in ("string", "empty"):
-        out[~missing] = [str(v) for v in out[~missing]]
-    out[missing] = None
-    return out
 
 
 @dataclass
@@ -135,7 +100,7 @@ def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words
     """The state of a resolved population (`frame` in record-key order, with lead_id and
     match_evidence; keys, stats, component and sorted-neighbourhood order per row; words as row, word)."""
     records = object_frame({"record_key": frame["record_key"].to_numpy(dtype=object),
-                            "match_hash": content_hash(frame, MATCHED_COLUMNS) if match_hash is None else match_hash,
+                            "match_hash": row_hash(frame, MATCHED_COLUMNS) if match_hash is None else match_hash,
                             "lead_id": frame["lead_id"].to_numpy(dtype=object),
                             "component": component,
                             "match_evidence": frame["match_evidence"].to_numpy(dtype=object),
@@ -295,7 +260,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     keys_in = frame["record_key"].to_numpy(dtype=object)
     base = pd.Index(old["record_key"]).get_indexer(keys_in)
     known = base >= 0
-    match_hash = content_hash(frame, MATCHED_COLUMNS)
+    match_hash = row_hash(frame, MATCHED_COLUMNS)
     dirty = ~known
     dirty[known] = match_hash[known] != old["match_hash"].to_numpy(dtype=np.uint64)[base[known]]
     # A lead the warehouse holds that the base run did not give (another run published since, a

@@ -21,6 +21,7 @@ from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor, cpu_co
 
 from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, NORMALISED_FILE, PROSPECT_FIELDS, require
 from leadrank.countries import NON_MAINLAND_PROVINCES, country_code
+from leadrank.fingerprints import row_hash
 from leadrank.transform.contacts import (
     domain_countries,
     normalise_emails,
@@ -290,7 +291,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
 _CONTENT = [c for c in EXTRACTED if c in PROSPECT_FIELDS]
 
 
-# Rows normalised (and hashed) at a time. Normalising works on Python objects, one per distinct
+# Rows normalised at a time. Normalising works on Python objects, one per distinct
 # value and a pointer per row and column; a million records at once held gigabytes of them,
 # kept until the end. Each part's result is kept as Arrow text instead. Values normalise alike
 # in any part, so the result is the same; a value repeated across parts is normalised again.
@@ -298,16 +299,9 @@ PART_ROWS = 250_000
 
 
 def content_hashes(records: pd.DataFrame) -> np.ndarray:
-    """A 64-bit fingerprint of each record's prospect fields (pandas' vectorised hashing):
-    records with equal fingerprints normalise to equal values. Hashed PART_ROWS at a time
-    (a row's fingerprint is its own): pandas hashes text as Python objects."""
-    content = records[_CONTENT]  # text hashes alike however it is held: Arrow-backed text is not converted
-    content = content.astype({c: object for c in _CONTENT if not _arrow_text(content[c])})
-    out = np.empty(len(content), dtype=np.uint64)
-    for start in range(0, len(content), PART_ROWS):
-        part = content.iloc[start : start + PART_ROWS]
-        out[start : start + len(part)] = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
-    return out
+    """A 64-bit fingerprint of each record's prospect fields (leadrank.fingerprints.row_hash):
+    records with equal fingerprints normalise to equal values."""
+    return row_hash(records, _CONTENT)
 
 
 def normalise_in_parts(records: pd.DataFrame) -> pd.DataFrame:
