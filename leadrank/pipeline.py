@@ -243,9 +243,10 @@ GOLDEN_TEXT = ("name_norm", "website", "email", "address", "uscc", "products")
 
 
 def read_for_resolution(files: RunFiles) -> pd.DataFrame:
-    """Tonight's normalised records as the dedupe step holds them through resolution: the
-    columns resolution reads (MATCHED_COLUMNS, record_key) as Python objects; GOLDEN_TEXT and
-    PASSED_THROUGH as stored (Arrow-backed); the other text columns (sources, kinds, fetch
+    """Tonight's normalised records as the dedupe step holds them through resolution: the record
+    key as Python objects; the columns matching compares (MATCHED_COLUMNS: the resolution makes
+    objects of the rows it compares, matching.text_as_objects), GOLDEN_TEXT and PASSED_THROUGH
+    as stored (Arrow-backed); the other text columns (sources, kinds, fetch
     times, provinces, phone types, industries, member levels, columns with no value at all)
     categorical, and so are the passed-through ones that repeat (run id, page URL, country,
     province, city, flags: at most one distinct value in FEW rows): a 1-4 byte code per row
@@ -253,10 +254,10 @@ def read_for_resolution(files: RunFiles) -> pd.DataFrame:
     through resolution. `uncategorised` turns them back before the records are written."""
     from leadrank.transform.incremental import MATCHED_COLUMNS
 
-    objects = ["record_key", *MATCHED_COLUMNS]
+    objects = ["record_key"]
     frame = files.read_stage("normalised", objects=objects)
     for column in frame.columns:
-        if column in objects or frame[column].dtype == bool:
+        if column in objects or column in MATCHED_COLUMNS or frame[column].dtype == bool:
             continue
         stored = frame[column].dtype != object and column in (*PASSED_THROUGH, *GOLDEN_TEXT)  # Arrow text
         if stored and (column in GOLDEN_TEXT or column in NEAR_UNIQUE):

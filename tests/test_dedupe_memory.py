@@ -258,10 +258,11 @@ def test_lead_ids_go_back_in_the_frames_order_without_a_string_per_row(frame):
 
 
 def test_the_dedupe_step_reads_what_resolution_never_reads_as_categories(frame):
-    """The dedupe step's read (issue 19, fourth round): the columns resolution reads are Python
-    objects, golden-only text stays Arrow-backed, the rest is categorical (repeated text: a code
-    per row); turned back, the records are exactly those of the plain read, so resolved.parquet
-    and the golden records are unchanged."""
+    """The dedupe step's read (issue 19, fourth round): the record key is Python objects, the
+    columns matching compares and golden-only text stay Arrow-backed (resolution converts the
+    rows it compares), the rest is categorical (repeated text: a code per row); turned back, the
+    records are exactly those of the plain read, so resolved.parquet and the golden records are
+    unchanged."""
     from leadrank import pipeline
     from leadrank.contracts import NORMALISED
     from leadrank.run_files import RunFiles
@@ -275,11 +276,13 @@ def test_the_dedupe_step_reads_what_resolution_never_reads_as_categories(frame):
     read = pipeline.read_for_resolution(files)
     kinds = {c: ("category" if isinstance(read[c].dtype, pd.CategoricalDtype) else str(read[c].dtype))
              for c in read.columns}
-    assert {kinds[c] for c in ["record_key", *MATCHED_COLUMNS]} <= {"object", "bool"}
+    assert kinds["record_key"] == "object"
+    texts = [c for c in MATCHED_COLUMNS if read[c].dtype != bool and read[c].notna().any()]  # (no value: stored as nulls)
+    assert len(texts) >= 8 and {kinds[c] for c in texts} == {"str"}
     assert {kinds[c] for c in ("source", "source_kind", "fetched_at", "run_id", "country", "city")} == {"category"}
     assert kinds["company_name"] == "str" and kinds["name_norm"] == "str"  # seldom repeated; golden text
     arrow = (*pipeline.PASSED_THROUGH, *pipeline.GOLDEN_TEXT)
-    plain = files.read_stage("normalised", objects=[c for c in NORMALISED if c not in arrow])
+    plain = files.read_stage("normalised", objects=[c for c in NORMALISED if c not in (*arrow, *MATCHED_COLUMNS)])
     back = pipeline.uncategorised(read)
     assert not any(isinstance(back[c].dtype, pd.CategoricalDtype) for c in back.columns)
     pd.testing.assert_frame_equal(back, plain)
@@ -446,3 +449,32 @@ def test_the_plan_reads_stored_and_fresh_key_text_as_arrow(tmp_path):
     chunks = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["a", None], ["b"]], type=pa.large_string())))
     assert arrow_text(chunks).to_pylist() == ["a", None, "b"]
     assert arrow_text(chunks, np.array([2, 0])).to_pylist() == ["b", "a"]
+
+
+def test_matched_columns_read_as_arrow_text_resolve_as_python_strings_do(frame):
+    """The dedupe step hands resolution the matched columns as stored (Arrow text): full and
+    incremental resolution give the records Python strings give, the stored records' text (from
+    the warehouse, objects) joins tonight's as Arrow text instead of turning every row's into a
+    Python object, and only the rows compared are converted (a full resolution compares them all,
+    and hands them back as read)."""
+    from leadrank.config import ResolutionConfig
+    from leadrank.run_files import as_objects
+    from leadrank.transform.golden import as_text, golden_records
+    from leadrank.transform.incremental import MATCHED_COLUMNS
+    from leadrank.transform.resolve import resolve
+
+    cfg = ResolutionConfig()
+    first = resolve(frame, cfg)
+    previous = first.records.drop(columns=["seen_tonight"])
+    tonight = frame.iloc[: len(frame) * 2 // 3].copy()  # the rest is stored, not brought tonight
+    tonight.loc[tonight.index[:3], "name_core"] = "zorbatronic"  # changed records
+    texts = [c for c in MATCHED_COLUMNS if tonight[c].dtype != bool and tonight[c].notna().any()]
+    arrow = tonight.astype({c: "str" for c in texts})
+    expected = resolve(tonight, cfg, previous=previous).records
+    for base in (None, first.state):
+        got = resolve(arrow, cfg, previous=previous, base=base)
+        assert got.stats["mode"] == ("full" if base is None else "incremental")
+        assert {str(got.records[c].dtype) for c in texts} == {"str"}  # as read, in either mode
+        pd.testing.assert_frame_equal(as_objects(got.records.copy(), only=MATCHED_COLUMNS),
+                                      as_objects(expected.copy(), only=MATCHED_COLUMNS))
+        pd.testing.assert_frame_equal(as_text(golden_records(got.records)), as_text(golden_records(expected)))

@@ -39,6 +39,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from leadrank.config import ResolutionConfig
+from leadrank.contracts import column_as_objects
 from leadrank.memory import release_memory
 from leadrank.transform.legal_forms import countries_of_form, form_countries
 from leadrank.transform.names import _countries, _strings, core_key_array, text_objects
@@ -405,6 +406,7 @@ class Features:
     resolution that keeps no state drops them (None) before matching."""
 
     def __init__(self, frame: pd.DataFrame, limit: int = 3, stats: pd.DataFrame | None = None):
+        frame = text_as_objects(frame)
         self.n = len(frame)
         valid = frame["uscc_valid"].to_numpy(dtype=bool)
         cores = _objects(frame["name_core"])
@@ -482,6 +484,20 @@ class Features:
         self.stats = stats
         # Sorted-neighbourhood order of large blocks: by name, then place, then website.
         self.order = sort_order(self.keys)
+
+
+def text_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its Arrow-backed text columns as Python objects, None for missing (one string
+    per distinct value): what matching compares is Python strings. The dedupe step reads the
+    matched columns as stored (Arrow text) and converts the rows it compares: all of them in a
+    full resolution, only the re-resolved neighbourhood in an incremental one."""
+    arrow = [c for c in frame.columns if is_arrow_text(frame[c])]
+    if not arrow:
+        return frame
+    out = frame.copy(deep=False)
+    for column in arrow:
+        out[column] = column_as_objects(frame[column])
+    return out
 
 
 def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -35,7 +35,14 @@ from leadrank.transform.incremental import (
     state_of,
     words_of,
 )
-from leadrank.transform.matching import Features, Pairs, candidate_pairs, score_pairs
+from leadrank.transform.matching import (
+    Features,
+    Pairs,
+    candidate_pairs,
+    is_arrow_text,
+    score_pairs,
+    text_as_objects,
+)
 
 # The columns resolution reads; the others are passed through (`leadrank dedupe` passes none).
 RESOLUTION_READS = ["record_key", *MATCHED_COLUMNS]
@@ -131,6 +138,12 @@ def resolve(
     require(tonight, RESOLUTION_READS, "dedupe")
     previous = previous if previous is not None else pd.DataFrame(columns=[*NORMALISED, "lead_id"])
     stale = previous[~previous["record_key"].isin(tonight["record_key"])]
+    # Tonight's Arrow-backed text stays Arrow: the stored records' text (Python objects) is made
+    # Arrow text too, or the concatenation would make every row's a Python object.
+    arrow = {c: tonight[c].dtype for c in stale.columns if c in tonight.columns and is_arrow_text(tonight[c])
+             and not is_arrow_text(stale[c])}
+    if arrow and len(stale):
+        stale = stale.astype(arrow)
     prior = prior_leads if prior_leads is not None else previous[["record_key", "lead_id"]]
     prior_lead = prior.set_index("record_key")["lead_id"] if len(prior) else pd.Series(dtype=object)
     if len(stale):
@@ -159,11 +172,13 @@ def resolve(
         # million records ~150 MB; freed only where no one else holds the frame: the nightly step
         # hands its records over).
         put_back = {c: frame.columns.get_loc(c) for c in dict.fromkeys(MATCHED_COLUMNS)}
+        dtypes = frame.dtypes
         frame = frame.drop(columns=list(put_back))
     ordered = ordered.reset_index(drop=True)
     reason = _why_full(ordered, cfg, base)
     history = history or LeadHistory.of(taken_ids, lead_first_seen)
     if reason:
+        ordered = text_as_objects(ordered)  # every record is compared (the Arrow text let go)
         ordered, events, stats, model, state = _resolve_full(ordered, cfg, history, with_state)
         stats = {"mode": "full", "reason": reason, **stats}
     else:
@@ -179,7 +194,9 @@ def resolve(
         frame[column] = ordered[column].array.take(back)
     for column, at in sorted(put_back.items(), key=lambda item: item[1]):
         values = ordered[column]  # its dtype kept (object text is not inferred as Arrow text)
-        frame.insert(at, column, pd.Series(values.array.take(back), index=frame.index, dtype=values.dtype))
+        back_values = pd.Series(values.array.take(back), index=frame.index, dtype=values.dtype)
+        # Arrow text a full resolution compared as Python strings goes back to Arrow text.
+        frame.insert(at, column, back_values if values.dtype == dtypes[column] else back_values.astype(dtypes[column]))
     stats = {**stats, "records": int(frame["_tonight"].sum()), "records_total": n,
              "leads": int(frame["lead_id"].nunique()),
              "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
@@ -274,7 +291,7 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     record keeps its lead and evidence."""
     work = plan(frame, base, cfg)
     rows = work.rows
-    part = frame.iloc[rows].reset_index(drop=True)
+    part = text_as_objects(frame.iloc[rows].reset_index(drop=True))
     keys = part["record_key"].to_numpy(dtype=object)
     left, right = np.searchsorted(rows, work.pairs[0]), np.searchsorted(rows, work.pairs[1])
     if len(part):
