@@ -193,10 +193,13 @@ def resolve(
     for column in ("match_evidence", "lead_id"):
         frame[column] = ordered[column].array.take(back)
     for column, at in sorted(put_back.items(), key=lambda item: item[1]):
-        values = ordered[column]  # its dtype kept (object text is not inferred as Arrow text)
-        back_values = pd.Series(values.array.take(back), index=frame.index, dtype=values.dtype)
+        # Taken out of the ordered copy as it is put back: an Arrow take copies the text, and the
+        # two copies of every matched column were the second night's peak at 1.4M records.
+        values = ordered.pop(column)  # its dtype kept (object text is not inferred as Arrow text)
+        taken = pd.Series(values.array.take(back), index=frame.index, dtype=values.dtype)
+        del values
         # Arrow text a full resolution compared as Python strings goes back to Arrow text.
-        frame.insert(at, column, back_values if values.dtype == dtypes[column] else back_values.astype(dtypes[column]))
+        frame.insert(at, column, taken if taken.dtype == dtypes[column] else taken.astype(dtypes[column]))
     stats = {**stats, "records": int(frame["_tonight"].sum()), "records_total": n,
              "leads": int(frame["lead_id"].nunique()),
              "merges": int((events["kind"] == "merge").sum()) if len(events) else 0,
