@@ -370,13 +370,13 @@ def sort_order(keys: pd.DataFrame) -> np.ndarray:
     """Sorted-neighbourhood rank of each row (its position in name, city, country, website order,
     ties by row): values compared as text, so that any subset of the rows (one block's members,
     in record-key order) is ranked in the same relative order as the whole population."""
-    ranks = [text_ranks(_sortable(keys[c])) for c in ("domain", "country", "city", "core")]
+    ranks = [text_ranks(sortable_text(keys[c])) for c in ("domain", "country", "city", "core")]
     order = np.empty(len(keys), dtype=np.int64)
     order[np.lexsort(ranks)] = np.arange(len(keys))
     return order
 
 
-def _sortable(values: pd.Series) -> np.ndarray | pa.Array:
+def sortable_text(values: pd.Series) -> np.ndarray | pa.Array:
     """A key column for text_ranks, missing as '': Arrow text as Arrow, anything else as objects."""
     if is_arrow_text(values):
         return pc.fill_null(pa.array(values.array), "")

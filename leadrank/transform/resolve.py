@@ -219,8 +219,8 @@ def _why_full(frame: pd.DataFrame, cfg: ResolutionConfig, base: State | None) ->
     return ""
 
 
-def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, history: LeadHistory, with_state: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], fellegi_sunter.Model | None,
-                             State | None]:
+def _resolve_full(frame: pd.DataFrame, cfg: ResolutionConfig, history: LeadHistory, with_state: bool = True
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], fellegi_sunter.Model | None, State | None]:
     n = len(frame)
     keep_state = with_state and not cfg.learned
     keys = frame["record_key"].to_numpy(dtype=object)
@@ -294,7 +294,7 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     record keeps its lead and evidence."""
     work = plan(frame, base, cfg)
     rows = work.rows
-    part = text_as_objects(frame.iloc[rows].reset_index(drop=True))
+    part = frame.iloc[rows].reset_index(drop=True)  # (the features make Python strings of its text)
     keys = part["record_key"].to_numpy(dtype=object)
     left, right = np.searchsorted(rows, work.pairs[0]), np.searchsorted(rows, work.pairs[1])
     if len(part):
