@@ -65,3 +65,23 @@ def test_missing_is_not_empty_unless_asked(missing, same):
 def test_no_columns_and_no_rows():
     assert row_hash(_frame(), []).tolist() == [0] * 5_000
     assert row_hash(_frame().iloc[:0]).tolist() == []
+
+
+def test_the_fingerprint_sales_see_is_the_one_stored_since_migration_0080():
+    """`leads.record_hash` decides whether a lead counts as updated: it must not change with a
+    library release. These digits are what the joined-text SipHash stored before Polars hashed
+    the other fingerprints (computed with leadrank at ee7d3c7); a new implementation that changed
+    them would mark every stored lead updated on its first night."""
+    from leadrank.fingerprints import stable_row_hash
+    from leadrank.warehouse.load import GOLDEN_HASHED, golden_hash
+
+    frame = pd.DataFrame({"a": ["华强电子", None, "Nordic Paper AB"], "b": [1, 2, None], "c": [True, False, None]},
+                         dtype=object)
+    assert [format(v, "016x") for v in stable_row_hash(frame, ["a", "b", "c"], missing="").tolist()] == [
+        "f7fb78ca0c264408", "1d1b927367310e6b", "87c38ba495abbd7b"]
+    # The load's record_hash is that fingerprint of a lead's golden fields (not Polars').
+    leads = frame.rename(columns={"a": "company_name", "b": "n_sources", "c": "is_branch"}).reindex(
+        columns=GOLDEN_HASHED)
+    assert golden_hash(leads).tolist() == [
+        format(v, "016x") for v in stable_row_hash(leads, GOLDEN_HASHED, missing="").tolist()]
+    assert golden_hash(leads).tolist() != [format(v, "016x") for v in row_hash(leads, GOLDEN_HASHED, "").tolist()]

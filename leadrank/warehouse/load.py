@@ -44,7 +44,7 @@ from leadrank.contracts import (
     RESOLVED,
     SCORE_COLUMNS,
 )
-from leadrank.fingerprints import row_hash
+from leadrank.fingerprints import row_hash, stable_row_hash
 from leadrank.warehouse.bulk import insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
@@ -128,9 +128,10 @@ def add_rejects(conn: Connection, run_id: str, rejects: pd.DataFrame) -> None:
 
 def golden_hash(leads: pd.DataFrame) -> pd.Series:
     """A fingerprint of each lead's golden fields (joined and hashed in C++ and numpy, not per
-    row in Python): a changed fingerprint is an updated lead. Its 16 hex digits are one Arrow
-    text column cut from a single buffer: a Python string per lead cost 75 MB a million."""
-    digits = row_hash(leads, GOLDEN_HASHED, missing="").astype(">u8").tobytes().hex().encode("ascii")
+    row in Python): a changed fingerprint is an updated lead, so it is the same whatever the
+    library versions (fingerprints.stable_row_hash). Its 16 hex digits are one Arrow text
+    column cut from a single buffer: a Python string per lead cost 75 MB a million."""
+    digits = stable_row_hash(leads, GOLDEN_HASHED, missing="").astype(">u8").tobytes().hex().encode("ascii")
     offsets = np.arange(0, len(digits) + 1, 16, dtype=np.int32)
     hexed = pa.StringArray.from_buffers(len(leads), pa.py_buffer(offsets), pa.py_buffer(digits))
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([hexed])), index=leads.index)
