@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from leadrank.config import Config
+from leadrank.contracts import is_arrow_text
 from leadrank.paths import data_dir
 from leadrank.run_files import RunFiles, as_objects, is_run_id, write_frame
 from leadrank.scoring import incremental
@@ -120,7 +121,7 @@ def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str
         # little else: the reasons, segments and tiers repeat, so this is smaller than the Arrow
         # text read, and the reused rows are then taken as pointers. Converted where they were
         # taken (score_leads), the conversion sat at the step's peak on a second night.
-        rows = as_objects(rows, only=[c for c in rows.columns if isinstance(rows[c].dtype, pd.StringDtype)])
+        rows = as_objects(rows, only=[c for c in rows.columns if is_arrow_text(rows[c])])
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
         return None, f"the scoring state of run {base_id} cannot be read ({exc})"

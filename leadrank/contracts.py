@@ -385,6 +385,15 @@ OUTCOME_COLUMNS = OUTCOMES_FILE.columns
 SCORE_COLUMNS = SCORES_FILE.columns
 
 
+def is_arrow_text(values: pd.Series) -> bool:
+    """Text in one of pandas' string dtypes (pandas 3's `str`, Arrow-backed; an Arrow string
+    type), as stage files are read: not Python objects."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    return isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
+
+
 def column_as_objects(values: pd.Series) -> pd.Series:
     """A column as Python objects with None for missing values. Arrow-backed text becomes one
     Python string per distinct value (countries, cities, legal forms and run ids repeat

@@ -45,6 +45,7 @@ import pandas as pd
 import pyarrow as pa
 
 from leadrank.config import ResolutionConfig
+from leadrank.contracts import is_arrow_text
 from leadrank.fingerprints import row_hash
 from leadrank.transform.matching import (
     KEY_COLUMNS,
@@ -53,7 +54,6 @@ from leadrank.transform.matching import (
     _group_pairs,
     _name_tokens,
     _pair_codes,
-    is_arrow_text,
     object_frame,
     population_stats,
     score_pairs,
@@ -61,6 +61,7 @@ from leadrank.transform.matching import (
     sortable_text,
     text_ranks,
 )
+from leadrank.transform.table_input import ARROW_TEXT
 
 # What matching reads of a record (matching.Features): a change in any of them makes it dirty.
 MATCHED_COLUMNS = ["uscc_norm", "uscc_valid", "domain", "phone_e164", "phone", "email_norm", "address_norm",
@@ -112,9 +113,7 @@ def state_of(frame: pd.DataFrame, keys: pd.DataFrame, stats: pd.DataFrame, words
     records = pd.concat([records, keys.reset_index(drop=True), stats.reset_index(drop=True)], axis=1)
     row = words["row"].to_numpy(dtype=np.int64)
     at = np.lexsort((text_ranks(sortable_text(words["word"])), row))  # a canonical order in either mode
-    word = words["word"]
-    return State(records, pd.DataFrame({"row": row[at], "word": word.array.take(at) if is_arrow_text(word)
-                                        else pd.Series(word.to_numpy(dtype=object)[at], dtype=object)}))
+    return State(records, pd.DataFrame({"row": row[at], "word": words["word"].take(at).reset_index(drop=True)}))
 
 
 def arrow_text(values: pd.Series | np.ndarray, rows: np.ndarray | None = None) -> pa.Array:
@@ -133,7 +132,7 @@ def arrow_text(values: pd.Series | np.ndarray, rows: np.ndarray | None = None) -
 
 def text_series(array: pa.Array) -> pd.Series:
     """Arrow text as a column of pandas' str dtype (as parquet reads it back)."""
-    return pd.Series(pd.array(array, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), copy=False)
+    return pd.Series(pd.array(array, dtype=ARROW_TEXT), copy=False)
 
 
 def component_names(n: int, left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> np.ndarray:

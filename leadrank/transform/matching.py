@@ -39,7 +39,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from leadrank.config import ResolutionConfig
-from leadrank.contracts import column_as_objects
+from leadrank.contracts import column_as_objects, is_arrow_text
 from leadrank.memory import release_memory
 from leadrank.transform.legal_forms import countries_of_form, form_countries
 from leadrank.transform.names import _countries, _strings, core_key_array, text_objects
@@ -180,15 +180,6 @@ def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
     else:
         codes, _ = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     return codes.astype(np.int64)
-
-
-def is_arrow_text(values: pd.Series) -> bool:
-    """Text held in Arrow (pandas' str and string[pyarrow], or an Arrow string type)."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype):
-        return dtype.storage == "pyarrow"
-    return isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
-                                                 or pa.types.is_large_string(dtype.pyarrow_dtype))
 
 
 def _arrow(values: np.ndarray) -> pa.Array:

@@ -19,7 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor, cpu_count
 
-from leadrank.contracts import EXTRACTED, NORMALISED, NORMALISED_EXTRA, NORMALISED_FILE, PROSPECT_FIELDS, require
+from leadrank.contracts import (
+    EXTRACTED,
+    NORMALISED,
+    NORMALISED_EXTRA,
+    NORMALISED_FILE,
+    PROSPECT_FIELDS,
+    is_arrow_text,
+    require,
+)
 from leadrank.countries import NON_MAINLAND_PROVINCES, country_code
 from leadrank.fingerprints import row_hash
 from leadrank.transform.contacts import (
@@ -156,18 +164,14 @@ def _flag(mask: pd.Series | np.ndarray, name: str) -> np.ndarray:
     return np.where(np.asarray(mask, dtype=bool), name, "")
 
 
-def _arrow_text(values: pd.Series) -> bool:
-    return isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype))
-
-
 def _with_nones(frame: pd.DataFrame) -> pd.DataFrame:
     """Object columns whose one missing value is None (not NaN, NA or NaT); most already are.
     Arrow-backed text stays as it is (a stage file's columns, read as stored): a Python string
     per row of every column was most of the step's memory, and the normalisers read the
     columns they need through `_distinct`, once per distinct value."""
-    out = frame.astype({c: object for c in frame.columns if not _arrow_text(frame[c])})
+    out = frame.astype({c: object for c in frame.columns if not is_arrow_text(frame[c])})
     for column in out.columns:
-        if _arrow_text(out[column]):
+        if is_arrow_text(out[column]):
             continue
         values = out[column].to_numpy(dtype=object)
         missing = pd.isna(values)
@@ -382,7 +386,7 @@ def _assembled(records: pd.DataFrame, fresh: np.ndarray, fresh_part: pd.DataFram
             both = source
         else:
             values = fresh_part[column]
-            if _arrow_text(source) and values.dtype == object:
+            if is_arrow_text(source) and values.dtype == object:
                 values = values.astype(source.dtype)
             both = pd.concat([values, source], ignore_index=True)
         columns[column] = both.take(position).set_axis(records.index)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ResolutionConfig
-from leadrank.contracts import EVENT_COLUMNS, NORMALISED, require
+from leadrank.contracts import EVENT_COLUMNS, NORMALISED, is_arrow_text, require
 from leadrank.memory import release_memory
 from leadrank.transform import fellegi_sunter
 from leadrank.transform.clustering import cluster
@@ -39,7 +39,6 @@ from leadrank.transform.matching import (
     Features,
     Pairs,
     candidate_pairs,
-    is_arrow_text,
     score_pairs,
     text_as_objects,
 )

@@ -46,28 +46,27 @@ def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFr
 
 def issued_lead_ids(engine: Engine, ids: list[str]) -> set[str]:
     """Which of `ids` the warehouse ever issued (any status: merged and expired IDs stay taken)."""
-    return set(_leads_among(engine, ids, "lead_id"))
+    return set(_first_seen_among(engine, ids))
 
 
 def lead_first_seen(engine: Engine, ids: list[str]) -> dict[str, str]:
     """First-seen timestamp of each of `ids` the warehouse holds."""
-    return {lead: str(seen) for lead, seen in _leads_among(engine, ids, "first_seen_at")}
+    return _first_seen_among(engine, ids)
 
 
-def _leads_among(engine: Engine, ids: list[str], column: str) -> list:
-    """Rows of `leads` whose ID is among `ids`: lead_id (and `column`, when not lead_id itself).
-    One query through a temporary table, whatever the number of IDs; none on an empty table."""
+def _first_seen_among(engine: Engine, ids: list[str]) -> dict[str, str]:
+    """lead_id: first_seen_at of the stored leads among `ids`. One query through a temporary
+    table, whatever the number of IDs; none on an empty table."""
     if not ids:
-        return []
-    select = "l.lead_id" if column == "lead_id" else f"l.lead_id, l.{column}"
+        return {}
     with engine.begin() as conn:
         if conn.exec_driver_sql("SELECT 1 FROM leads LIMIT 1").first() is None:  # a first night
-            return []
+            return {}
         temp_table(conn, "_asked_leads", pd.DataFrame({"lead_id": pd.Series(ids, dtype=object)}), {"lead_id": "TEXT"})
-        rows = conn.exec_driver_sql(f"SELECT {select} FROM leads l JOIN _asked_leads a ON a.lead_id = l.lead_id"
-                                    ).fetchall()
+        rows = conn.exec_driver_sql("SELECT l.lead_id, l.first_seen_at FROM leads l "
+                                    "JOIN _asked_leads a ON a.lead_id = l.lead_id").fetchall()
         conn.exec_driver_sql("DROP TABLE _asked_leads")
-    return [r[0] for r in rows] if column == "lead_id" else [tuple(r) for r in rows]
+    return {lead: str(seen) for lead, seen in rows}
 
 
 def resolve_lead_ids(engine: Engine, ids: pd.Series) -> pd.Series:
