@@ -1,4 +1,4 @@
-"""Peak memory of the per-lead explanations (`scoring.model.feature_effects`) on leads whose
+"""Peak memory of the per-lead explanations (`scoring.model.Explainer`) on leads whose
 feature vectors are all distinct, the worst case: a model trained on 3,000 generated outcomes
 (10 numbers, 3 categories), then the effects of every feature for N leads.
 
@@ -45,10 +45,9 @@ def main() -> None:
     won = pd.Series((train["x0"] + (train["segment"] == "a") + rng.normal(0, 1, len(train)) > 0.5).astype(int))
     result = model.evaluate_and_fit(train, won, NUMERIC, CATEGORICAL)
     frame = leads(rng, args.rows)
-    base = model.predict(result, frame)
     model.PREDICT_CHUNK_ROWS = args.chunk
     before, started = peak_mb(), time.process_time()
-    effects, _ = model.feature_effects(result, frame, base)
+    effects = model.Explainer(result, model.typical_values(result, model.model_inputs(frame, NUMERIC, CATEGORICAL))).explain(frame)[1]
     print(f"rows {args.rows:,} chunk {args.chunk:,}: peak {before:,.0f} MB before the effects, {peak_mb():,.0f} MB after; "
           f"{time.process_time() - started:.1f} CPU s; checksum {effects.to_numpy().sum():.6f}")
 

@@ -272,12 +272,13 @@ def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
 @pytest.mark.parametrize("chunk", [100_000, 3])
 def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(monkeypatch, chunk):
     """The model runs once per distinct feature vector, on variants gathered into chunks (3: every
-    feature's variants are predicted apart); every lead still gets its own answer."""
+    feature's variants are predicted apart), and once over every call of one Explainer: the
+    leads explained part by part get what they get all at once and what a row-by-row
+    prediction gives, and a part whose vectors were explained before predicts nothing."""
     from leadrank.scoring import model
-    from leadrank.scoring.model import _as_frame, feature_effects, predict
+    from leadrank.scoring.model import Explainer, _as_frame, predict, typical_values
 
     monkeypatch.setattr(model, "PREDICT_CHUNK_ROWS", chunk)
-
     rng = np.random.default_rng(3)
     n = 400
     frame = pd.DataFrame({"visits": rng.integers(0, 4, n).astype(float),
@@ -286,15 +287,43 @@ def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(monkeypatch, 
     y = pd.Series((frame["visits"].fillna(0) + (frame["source"] == "a") * 2 + rng.normal(0, 1, n) > 2.5).astype(int))
     result = evaluate_and_fit(frame, y, ["visits"], ["source"])
     assert result.pipeline is not None
-    base = predict(result, frame)
+    frame.loc[380:, "visits"] = 7.0  # vectors the first part below does not have
     X = _as_frame(frame, result.numeric, result.categorical)
-    assert np.allclose(base, result.pipeline.predict_proba(X)[:, 1])
-    effects, above = feature_effects(result, frame, base)
+    typical = typical_values(result, X)
+    predicted: list[int] = []
+    real = model._predict_in_chunks
+    monkeypatch.setattr(model, "_predict_in_chunks", lambda p, rows: predicted.append(len(rows)) or real(p, rows))
+
+    explainer = Explainer(result, typical)
+    first = explainer.explain(frame.iloc[:150])
+    assert predicted[0] == len(X.iloc[:150].drop_duplicates())  # its distinct vectors, once each
+    calls = len(predicted)
+    second = explainer.explain(frame.iloc[150:])
+    unseen = X.iloc[150:].drop_duplicates().merge(X.iloc[:150].drop_duplicates(), how="left", indicator=True)
+    unseen = int((unseen["_merge"] == "left_only").sum())
+    assert unseen and predicted[calls] == unseen  # only the vectors the first part did not have
+    scores = np.concatenate([first[0], second[0]])
+    effects, above = pd.concat([first[1], second[1]]), pd.concat([first[2], second[2]])
+    calls = len(predicted)
+    again, again_effects, _ = explainer.explain(frame)
+    assert len(predicted) == calls  # every vector explained before: nothing predicted
+    assert np.array_equal(again, scores) and np.array_equal(again_effects.to_numpy(), effects.to_numpy())
+
+    monkeypatch.setattr(model, "REMEMBERED_VECTORS", 0)  # past the limit: computed again, the same answers
+    forgetful = Explainer(result, typical)
+    forgetful.explain(frame)
+    calls = len(predicted)
+    repeated, repeated_effects, _ = forgetful.explain(frame)
+    assert len(predicted) > calls and np.array_equal(repeated, again)
+    assert np.array_equal(repeated_effects.to_numpy(), again_effects.to_numpy())
+
+    assert np.allclose(scores, result.pipeline.predict_proba(X)[:, 1])
+    assert np.allclose(scores, predict(result, frame))
     for col in ("visits", "source"):
-        typical = X[col].median() if col == "visits" else X[col].mode().iloc[0]
-        expected = base - result.pipeline.predict_proba(X.assign(**{col: typical}))[:, 1]
+        expected = scores - result.pipeline.predict_proba(X.assign(**{col: typical[col]}))[:, 1]
         assert np.allclose(effects[col].to_numpy(), expected)
     assert list(effects.index) == list(frame.index) and above["visits"].notna().any()
+    assert above["visits"].eq(X["visits"] > typical["visits"]).where(above["visits"].notna(), True).all()
 
 
 def test_calibrated_probabilities_reach_the_extremes():

@@ -42,6 +42,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from leadrank.fingerprints import row_hash
 from leadrank.scoring.distinct import distinct_rows
 from leadrank.scoring.outcomes import WON_WORDS, outcome_label, parse_dates
 
@@ -475,54 +476,85 @@ def typical_values(result: ModelResult, X: pd.DataFrame) -> dict[str, Any]:
     return typical
 
 
-def feature_effects(result: ModelResult, frame: pd.DataFrame, base: np.ndarray,
-                    typical: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(effects, above): per lead and feature, how much the prediction moves when that feature
-    is set to its typical value (median, or most common category) — positive means the lead's
-    own value raises its score — and whether the lead's value is above the typical one
-    (numeric features; NaN for categories and missing values). The typical values are those
-    of all leads (`typical_values`; given, when `frame` holds only some leads); the predictions
-    run once per distinct feature vector, in calls of about PREDICT_CHUNK_ROWS variants: at a
-    million leads every feature's variants at once were a frame of many million rows."""
-    assert result.pipeline is not None
-    X = _as_frame(frame, result.numeric, result.categorical)
-    if typical is None:
-        typical = typical_values(result, X)
-    distinct, row = _distinct_rows(X)
-    features = [*result.numeric, *result.categorical]
-    above = pd.DataFrame(index=frame.index)
-    base_distinct = np.empty(len(distinct))
-    base_distinct[row] = base
-    effects = np.zeros((len(features), len(distinct)))
-    variants: list[pd.DataFrame] = []
-    where: list[tuple[int, np.ndarray]] = []
+# Distinct feature vectors an Explainer remembers (~200 bytes each at 24 features): leads whose
+# vectors are all different (every lead with its own statements) repeat none, so past this many
+# the memory would buy nothing.
+REMEMBERED_VECTORS = 500_000
 
-    def occlude() -> None:
-        """Predict the variants gathered so far and record their effects."""
-        occluded = _predict_in_chunks(result.pipeline, pd.concat(variants, ignore_index=True))
-        start = 0
-        for (k, rows), variant in zip(where, variants, strict=True):
-            effects[k, rows] = base_distinct[rows] - occluded[start:start + len(variant)]
-            start += len(variant)
-        variants.clear()
-        where.clear()
 
-    for k, col in enumerate(features):
-        if col in result.numeric:
-            above[col] = (X[col] > typical[col]).where(X[col].notna() & (X[col] != typical[col]))
-        else:
-            above[col] = np.nan
-        # A vector already at the typical value is unchanged by setting it: its effect is 0.
-        values = distinct[col]
-        same = (values == typical[col]).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical[col]))
-        if (~same).any():
-            variants.append(distinct[~same].assign(**{col: typical[col]}))
-            where.append((k, np.flatnonzero(~same)))
-            if sum(len(v) for v in variants) >= PREDICT_CHUNK_ROWS:
-                occlude()
-    if variants:
-        occlude()
-    return pd.DataFrame(effects[:, row].T, index=frame.index, columns=features), above
+class Explainer:
+    """The model score of leads and their feature effects: per lead and feature, how much the
+    prediction moves when that feature is set to its typical value (median, or most common
+    category; `typical_values` of all leads), positive when the lead's own value raises its
+    score, and whether the lead's value is above the typical one (numeric features; NaN for
+    categories and missing values).
+
+    The model runs once per distinct feature vector *over every call* (vectors are remembered by
+    their row fingerprint): the nightly step explains leads PER_LEAD_ROWS at a time, and at a
+    million leads each part repeated most of the population's 42,000 vectors (11,000 per part,
+    114,000 explained in all, 26 of the step's 81 s). The occlusion variants are predicted in
+    calls of about PREDICT_CHUNK_ROWS rows: every feature's variants at once were a frame of
+    many million rows."""
+
+    def __init__(self, result: ModelResult, typical: dict[str, Any]) -> None:
+        assert result.pipeline is not None
+        self.result, self.typical = result, typical
+        self.features = [*result.numeric, *result.categorical]
+        self._known = pd.Index(np.empty(0, dtype=np.uint64))  # fingerprints of the vectors explained so far
+        self._scores = np.empty(0)
+        self._effects = np.empty((0, len(self.features)))
+
+    def explain(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+        """(model score, effects, above) of `frame`'s leads, indexed as `frame`."""
+        X = _as_frame(frame, self.result.numeric, self.result.categorical)
+        distinct, row = _distinct_rows(X)
+        keys = row_hash(distinct)
+        at = self._known.get_indexer(keys)
+        fresh = at < 0
+        scores, effects = np.empty(len(distinct)), np.empty((len(distinct), len(self.features)))
+        scores[~fresh], effects[~fresh] = self._scores[at[~fresh]], self._effects[at[~fresh]]
+        if fresh.any():
+            scores[fresh] = _predict_in_chunks(self.result.pipeline, distinct[fresh])
+            effects[fresh] = self._occluded(distinct[fresh], scores[fresh])
+            if len(self._known) + fresh.sum() <= REMEMBERED_VECTORS:
+                self._known = self._known.append(pd.Index(keys[fresh]))
+                self._scores = np.concatenate([self._scores, scores[fresh]])
+                self._effects = np.concatenate([self._effects, effects[fresh]])
+        above = pd.DataFrame(index=frame.index)
+        for col in self.features:
+            typical = self.typical[col]
+            above[col] = ((X[col] > typical).where(X[col].notna() & (X[col] != typical))
+                          if col in self.result.numeric else np.nan)
+        return scores[row], pd.DataFrame(effects[row], index=frame.index, columns=self.features), above
+
+    def _occluded(self, distinct: pd.DataFrame, base: np.ndarray) -> np.ndarray:
+        """The effects (vectors × features) of distinct vectors whose predictions are `base`."""
+        effects = np.zeros((len(distinct), len(self.features)))
+        variants: list[pd.DataFrame] = []
+        where: list[tuple[int, np.ndarray]] = []
+
+        def occlude() -> None:
+            """Predict the variants gathered so far and record their effects."""
+            occluded = _predict_in_chunks(self.result.pipeline, pd.concat(variants, ignore_index=True))
+            start = 0
+            for (k, rows), variant in zip(where, variants, strict=True):
+                effects[rows, k] = base[rows] - occluded[start:start + len(variant)]
+                start += len(variant)
+            variants.clear()
+            where.clear()
+
+        for k, col in enumerate(self.features):
+            # A vector already at the typical value is unchanged by setting it: its effect is 0.
+            values, typical = distinct[col], self.typical[col]
+            same = (values == typical).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical))
+            if (~same).any():
+                variants.append(distinct[~same].assign(**{col: typical}))
+                where.append((k, np.flatnonzero(~same)))
+                if sum(len(v) for v in variants) >= PREDICT_CHUNK_ROWS:
+                    occlude()
+        if variants:
+            occlude()
+        return effects
 
 
 # --- any tabular outcome export (leadrank model evaluate) -----------------------------------

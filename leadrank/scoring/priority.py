@@ -170,19 +170,19 @@ def _tonights_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: Scoring
 
 
 def _per_lead(features: pd.DataFrame, result: model_mod.ModelResult, cfg: ScoringConfig,
-              typical: dict[str, Any]) -> pd.DataFrame:
+              explainer: model_mod.Explainer | None) -> pd.DataFrame:
     """The per-lead score columns (PER_LEAD) of `features`' leads and their model inputs
     (incremental.X_PREFIX), each a function of the lead's own features, the model and the
-    typical values of all leads' model inputs."""
+    typical values of all leads' model inputs (the `explainer`'s, with the model)."""
     share = cfg.model_weight / (cfg.fit_weight + cfg.model_weight) if result.pipeline is not None else 0.0
     fit, factors = fit_factors(features, cfg, 1 - share)
     X = pd.DataFrame(index=features.index)
-    if result.pipeline is not None:
+    if explainer is not None:
         categorical = result.categorical
         X = model_mod.model_inputs(features, result.numeric, result.categorical)
-        model_score = pd.Series(model_mod.predict(result, features), index=features.index)
+        scores, effects, above = explainer.explain(features)
+        model_score = pd.Series(scores, index=features.index)
         priority = (1 - share) * fit + share * model_score
-        effects, above = model_mod.feature_effects(result, features, model_score.to_numpy(), typical)
         for column in effects.columns:
             effect = share * effects[column]
             # A numeric value's label follows the value (above typical is favourable: percentiles
@@ -295,9 +295,10 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     base_run = base.run_id if base is not None else None
     del base
     # No lead to score and none reused: one part of no rows still gives the columns.
+    explainer = model_mod.Explainer(result, typical) if result.pipeline is not None else None
     for start in range(0, len(todo) if len(todo) or parts else 1, PER_LEAD_ROWS):
         some = todo[start : start + PER_LEAD_ROWS]
-        parts.append(_canonical(_per_lead(features.loc[some], result, cfg, typical).assign(input_hash=hashes[some])))
+        parts.append(_canonical(_per_lead(features.loc[some], result, cfg, explainer).assign(input_hash=hashes[some])))
     del features
     rows = pd.concat(parts, ignore_index=True)
     parts.clear()
