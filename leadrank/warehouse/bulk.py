@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,6 +127,18 @@ def insert_frame(
     finally:
         cursor.close()
     return len(frame)
+
+
+def fetch_rows(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a query (`?` placeholders) on the raw driver cursor: a million narrow rows
+    without a SQLAlchemy Row each (2.5 -> 1.5 s for 1.4M records' keys on SQLite)."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        marker = "%s" if conn.dialect.name == "postgresql" else "?"
+        cursor.execute(sql.replace("?", marker), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def temp_table(conn: Connection, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:

@@ -45,7 +45,7 @@ from leadrank.contracts import (
     SCORE_COLUMNS,
 )
 from leadrank.fingerprints import row_hash, stable_row_hash
-from leadrank.warehouse.bulk import insert_frame, temp_table
+from leadrank.warehouse.bulk import fetch_rows, insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
@@ -135,17 +135,6 @@ def golden_hash(leads: pd.DataFrame) -> pd.Series:
     offsets = np.arange(0, len(digits) + 1, 16, dtype=np.int32)
     hexed = pa.StringArray.from_buffers(len(leads), pa.py_buffer(offsets), pa.py_buffer(digits))
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([hexed])), index=leads.index)
-
-
-def _stored(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows of a query on the raw driver cursor (a million narrow rows: no per-row SQLAlchemy)."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        marker = "%s" if conn.dialect.name == "postgresql" else "?"
-        cursor.execute(sql.replace("?", marker), params)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 NO_HASH = -(2**63)
@@ -331,7 +320,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     frame["n_records"] = frame["n_records"].astype(int)
     frame["content_hash"] = row_hash(frame, LEAD_HASHED).view(np.int64)
     frame["listed"] = tonight
-    stored = _stored(conn, "SELECT lead_id, content_hash, listed FROM leads")
+    stored = fetch_rows(conn, "SELECT lead_id, content_hash, listed FROM leads")
     ids, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
     stored_ids = pd.Index(pd.Series(ids, dtype=object))
     same = _unchanged(stored_ids.get_indexer(frame["lead_id"]), _hashes(hashes), frame["content_hash"].to_numpy())
@@ -357,7 +346,7 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previou
     flag moves where a listing turned (_listing)."""
     tonight = records["seen_tonight"].to_numpy()
     content = row_hash(records, RECORD_HASHED).view(np.int64)  # tonight's rows' are used
-    stored = _stored(conn, "SELECT record_key, content_hash, listed FROM lead_records")
+    stored = fetch_rows(conn, "SELECT record_key, content_hash, listed FROM lead_records")
     keys, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
     stored_keys = pd.Index(pd.Series(keys, dtype=object))
     chosen = tonight if full else tonight & ~_unchanged(stored_keys.get_indexer(records["record_key"]), _hashes(hashes),
@@ -431,7 +420,7 @@ def _expire_leads(conn: Connection, records: pd.DataFrame, leads: pd.DataFrame) 
 def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
     """lead_id, rank, tier, score version and its fingerprint of every lead in the previously
     published run."""
-    rows = [] if previous is None else _stored(
+    rows = [] if previous is None else fetch_rows(
         conn, "SELECT k.lead_id, k.rank, k.tier, k.version_id, v.score_hash FROM lead_ranks k "
               "JOIN score_versions v ON v.version_id = k.version_id WHERE k.run_id = ?", (previous,))
     ids, ranks, tiers, versions, hashes = zip(*rows, strict=True) if rows else ((), (), (), (), ())

@@ -6,22 +6,25 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from leadrank.contracts import NORMALISED, NORMALISED_FILE
-from leadrank.warehouse.bulk import temp_table
+from leadrank.warehouse.bulk import fetch_rows, temp_table
 
 
 def record_leads(engine: Engine) -> pd.DataFrame:
     """record_key and lead_id of every stored source record (which lead each record had) and
     `nights_unlisted`: how many published runs, newest first, went by since one listed it (0: the
-    latest published run did: `listed`), which is what expires records no source lists any more."""
+    latest published run did: `listed`), which is what expires records no source lists any more.
+    A million records' rows come through the driver's cursor, their nights from a map of the
+    runs (4.6 -> 1.9 s at 1.4M records on SQLite)."""
     with engine.connect() as conn:
         runs = conn.exec_driver_sql("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
                                     "ORDER BY published_at DESC, run_id DESC").fetchall()
-        rows = conn.exec_driver_sql("SELECT record_key, lead_id, last_seen_run, listed FROM lead_records").fetchall()
-    keys, leads, last_seen, listed = zip(*rows, strict=True) if rows else ((), (), (), ())
+        rows = fetch_rows(conn, "SELECT record_key, lead_id, CASE WHEN listed THEN NULL ELSE COALESCE(last_seen_run, '') END "
+                                "FROM lead_records")
+    frame = pd.DataFrame.from_records(rows, columns=["record_key", "lead_id", "unlisted_since"], coerce_float=False)
     age = {run_id: nights for nights, (run_id,) in enumerate(runs)}
-    return pd.DataFrame({"record_key": pd.Series(keys, dtype=object), "lead_id": pd.Series(leads, dtype=object),
-                         "nights_unlisted": pd.Series([0 if on else age.get(r, len(runs))
-                                                       for r, on in zip(last_seen, listed, strict=True)], dtype="int64")})
+    unlisted = frame.pop("unlisted_since")
+    frame["nights_unlisted"] = unlisted.map(age).fillna(len(runs)).where(unlisted.notna(), 0).astype("int64")
+    return frame.astype({"record_key": object, "lead_id": object})
 
 
 def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFrame:
