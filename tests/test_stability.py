@@ -5,6 +5,7 @@ ID resolving to the survivor."""
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import text
@@ -178,3 +179,22 @@ def test_two_runs_on_the_real_data_give_the_same_marts(tmp_path, monkeypatch):
     assert len(ranked) > 5000 and (ranked["movement"] == "unchanged").all() and (ranked["prev_rank"] == ranked["rank"]).all()
     now.pop("mart_runs"), before.pop("mart_runs")
     same_marts(now, before, ignore=("run_id", "last_seen_at", "movement", "prev_rank", "prev_tier", "new_leads"))
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "category"])
+def test_joined_values_per_lead_are_the_sorted_distinct_ones(dtype):
+    """A lead's sources (and source kinds) are its distinct values in text order, ';'-joined,
+    whatever the column's dtype and the rows' order; missing values and leads are left out
+    (what the pandas sort, drop_duplicates and join it replaced gave)."""
+    from leadrank.transform.golden import _joined
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    frame = pd.DataFrame({"lead_id": rng.choice([f"L{i}" for i in range(700)] + [None], n),
+                          "source": rng.choice(["expo", "Assoc", "b-web", "z", "展会", None], n)}).astype({"source": dtype})
+    values = frame.astype({"source": object}).dropna().drop_duplicates()
+    expected = {lead: ";".join(sorted(group)) for lead, group in values.groupby("lead_id")["source"]}
+    joined = _joined(frame, "source")
+    assert joined.to_dict() == expected and joined.index.is_unique
+    assert _joined(frame.sample(frac=1, random_state=1), "source").sort_index().equals(joined.sort_index())
+    assert _joined(frame.iloc[:0], "source").empty

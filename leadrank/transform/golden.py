@@ -32,13 +32,30 @@ COMPLETENESS = ["website", "phone", "email", "address", "uscc"]
 
 
 def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Per lead, the distinct values of `column`, sorted and ';'-joined."""
-    values = frame[["lead_id", column]].dropna().drop_duplicates().sort_values(["lead_id", column])
-    # Most leads have one value: only the others are joined in Python, group by group.
-    several = values["lead_id"].duplicated(keep=False).to_numpy()
-    single = values[~several].set_index("lead_id")[column]
-    joined = values[several].groupby("lead_id", sort=True)[column].agg(";".join)
-    return pd.concat([single, joined]).sort_index()
+    """Per lead (the index, in order of first appearance), the distinct values of `column`,
+    sorted and ';'-joined. On integer codes: dropping duplicates and sorting a million records'
+    lead IDs and values as strings took ~2.5 s per column; the few distinct values are ordered
+    by their text once and joined position by position over the leads that have that many."""
+    leads, lead_ids = pd.factorize(frame["lead_id"])
+    codes, values = pd.factorize(frame[column])
+    texts = np.array([str(v) for v in values], dtype=object)
+    by_text = np.argsort(texts, kind="stable")
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[by_text] = np.arange(len(texts))
+    known = (leads >= 0) & (codes >= 0)
+    width = max(len(texts), 1)
+    pairs = np.sort(leads[known].astype(np.int64) * width + rank[codes[known]])  # by lead, then by text
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+    lead, value = np.divmod(pairs, width)
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]) if len(lead) else np.empty(0, dtype=np.int64)
+    count = np.diff(np.r_[starts, len(lead)])
+    ordered = texts[by_text]
+    out = ordered[value[starts]]
+    for k in range(1, int(count.max(initial=1))):  # the k-th value of the leads that have one more
+        more = np.flatnonzero(count > k)
+        out[more] = out[more] + ";" + ordered[value[starts[more] + k]]
+    return pd.Series(out, index=pd.Index(np.asarray(lead_ids, dtype=object)[lead[starts]], name="lead_id"),
+                     name=column, dtype=object)
 
 
 def survivorship_order(records: pd.DataFrame, trust: dict[str, int]) -> pd.DataFrame:
