@@ -31,25 +31,34 @@ DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 COMPLETENESS = ["website", "phone", "email", "address", "uscc"]
 
 
+def _text_ranks(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's rank among the distinct values in text order, -1 where missing; the distinct
+    values' texts in that order): a million records' repeated values (sources, fetch times)
+    made text and compared once per distinct value."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    text = np.array([str(value) for value in distinct], dtype=object)
+    by_text = np.argsort(text, kind="stable")
+    rank = np.empty(len(text), dtype=np.int64)
+    rank[by_text] = np.arange(len(text))
+    ranks = np.full(len(codes), -1, dtype=np.int64)
+    ranks[codes >= 0] = rank[codes[codes >= 0]]
+    return ranks, text[by_text]
+
+
 def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
     """Per lead (the index, in order of first appearance), the distinct values of `column`,
     sorted and ';'-joined. On integer codes: dropping duplicates and sorting a million records'
     lead IDs and values as strings took ~2.5 s per column; the few distinct values are ordered
     by their text once and joined position by position over the leads that have that many."""
     leads, lead_ids = pd.factorize(frame["lead_id"])
-    codes, values = pd.factorize(frame[column])
-    texts = np.array([str(v) for v in values], dtype=object)
-    by_text = np.argsort(texts, kind="stable")
-    rank = np.empty(len(texts), dtype=np.int64)
-    rank[by_text] = np.arange(len(texts))
-    known = (leads >= 0) & (codes >= 0)
-    width = max(len(texts), 1)
-    pairs = np.sort(leads[known].astype(np.int64) * width + rank[codes[known]])  # by lead, then by text
+    ranks, ordered = _text_ranks(frame[column])
+    known = (leads >= 0) & (ranks >= 0)
+    width = max(len(ordered), 1)
+    pairs = np.sort(leads[known].astype(np.int64) * width + ranks[known])  # by lead, then by text
     pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
     lead, value = np.divmod(pairs, width)
     starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]) if len(lead) else np.empty(0, dtype=np.int64)
     count = np.diff(np.r_[starts, len(lead)])
-    ordered = texts[by_text]
     out = ordered[value[starts]]
     for k in range(1, int(count.max(initial=1))):  # the k-th value of the leads that have one more
         more = np.flatnonzero(count > k)
@@ -139,21 +148,16 @@ def fetched_span(records: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     Python strings took ~2.4 s and made the golden records' peak on a second night (4.7 GB with
     the whole-frame merge `_merged` replaced; 4.3 GB now)."""
     leads, lead_ids = pd.factorize(records["lead_id"], use_na_sentinel=True)
-    times, distinct = pd.factorize(records["fetched_at"], use_na_sentinel=True)
-    text = np.array([str(value) for value in distinct], dtype=object)
-    by_text = np.argsort(text, kind="stable")
-    rank = np.empty(len(text), dtype=np.int64)
-    rank[by_text] = np.arange(len(text))
+    times, ordered = _text_ranks(records["fetched_at"])
     known = (leads >= 0) & (times >= 0)
-    lead, at = leads[known], rank[times[known]]
-    first = np.full(len(lead_ids), len(text), dtype=np.int64)
+    lead, at = leads[known], times[known]
+    first = np.full(len(lead_ids), len(ordered), dtype=np.int64)
     last = np.full(len(lead_ids), -1, dtype=np.int64)
     np.minimum.at(first, lead, at)
     np.maximum.at(last, lead, at)
     fetched = last >= 0
     index = pd.Index(np.array([str(lead) for lead in np.asarray(lead_ids, dtype=object)[fetched]], dtype=object),
                      name="lead_id")
-    ordered = text[by_text]
     return (pd.Series(ordered[first[fetched]], index=index, name="fetched_at", dtype=object),
             pd.Series(ordered[last[fetched]], index=index, name="fetched_at", dtype=object))
 
