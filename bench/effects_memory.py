@@ -47,7 +47,8 @@ def main() -> None:
     frame = leads(rng, args.rows)
     model.PREDICT_CHUNK_ROWS = args.chunk
     before, started = peak_mb(), time.process_time()
-    effects = model.Explainer(result, model.typical_values(result, model.model_inputs(frame, NUMERIC, CATEGORICAL))).explain(frame)[1]
+    X = model.model_inputs(frame, NUMERIC, CATEGORICAL)
+    effects = model.Explainer(result, model.typical_values(result, X)).explain(X)[1]
     print(f"rows {args.rows:,} chunk {args.chunk:,}: peak {before:,.0f} MB before the effects, {peak_mb():,.0f} MB after; "
           f"{time.process_time() - started:.1f} CPU s; checksum {effects.to_numpy().sum():.6f}")
 

@@ -295,25 +295,25 @@ def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(monkeypatch, 
     monkeypatch.setattr(model, "_predict_in_chunks", lambda p, rows: predicted.append(len(rows)) or real(p, rows))
 
     explainer = Explainer(result, typical)
-    first = explainer.explain(frame.iloc[:150])
+    first = explainer.explain(X.iloc[:150])
     assert predicted[0] == len(X.iloc[:150].drop_duplicates())  # its distinct vectors, once each
     calls = len(predicted)
-    second = explainer.explain(frame.iloc[150:])
+    second = explainer.explain(X.iloc[150:])
     unseen = X.iloc[150:].drop_duplicates().merge(X.iloc[:150].drop_duplicates(), how="left", indicator=True)
     unseen = int((unseen["_merge"] == "left_only").sum())
     assert unseen and predicted[calls] == unseen  # only the vectors the first part did not have
     scores = np.concatenate([first[0], second[0]])
     effects, above = pd.concat([first[1], second[1]]), pd.concat([first[2], second[2]])
     calls = len(predicted)
-    again, again_effects, _ = explainer.explain(frame)
+    again, again_effects, _ = explainer.explain(X)
     assert len(predicted) == calls  # every vector explained before: nothing predicted
     assert np.array_equal(again, scores) and np.array_equal(again_effects.to_numpy(), effects.to_numpy())
 
     monkeypatch.setattr(model, "REMEMBERED_VECTORS", 0)  # past the limit: computed again, the same answers
     forgetful = Explainer(result, typical)
-    forgetful.explain(frame)
+    forgetful.explain(X)
     calls = len(predicted)
-    repeated, repeated_effects, _ = forgetful.explain(frame)
+    repeated, repeated_effects, _ = forgetful.explain(X)
     assert len(predicted) > calls and np.array_equal(repeated, again)
     assert np.array_equal(repeated_effects.to_numpy(), again_effects.to_numpy())
 

@@ -504,9 +504,9 @@ class Explainer:
         self._scores = np.empty(0)
         self._effects = np.empty((0, len(self.features)))
 
-    def explain(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
-        """(model score, effects, above) of `frame`'s leads, indexed as `frame`."""
-        X = _as_frame(frame, self.result.numeric, self.result.categorical)
+    def explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+        """(model score, effects, above) of the leads whose model inputs (`model_inputs`) are
+        `X`, indexed as `X`: the caller has them already."""
         distinct, row = _distinct_rows(X)
         keys = row_hash(distinct)
         at = self._known.get_indexer(keys)
@@ -520,12 +520,12 @@ class Explainer:
                 self._known = self._known.append(pd.Index(keys[fresh]))
                 self._scores = np.concatenate([self._scores, scores[fresh]])
                 self._effects = np.concatenate([self._effects, effects[fresh]])
-        above = pd.DataFrame(index=frame.index)
+        above = pd.DataFrame(index=X.index)
         for col in self.features:
             typical = self.typical[col]
             above[col] = ((X[col] > typical).where(X[col].notna() & (X[col] != typical))
                           if col in self.result.numeric else np.nan)
-        return scores[row], pd.DataFrame(effects[row], index=frame.index, columns=self.features), above
+        return scores[row], pd.DataFrame(effects[row], index=X.index, columns=self.features), above
 
     def _occluded(self, distinct: pd.DataFrame, base: np.ndarray) -> np.ndarray:
         """The effects (vectors × features) of distinct vectors whose predictions are `base`."""

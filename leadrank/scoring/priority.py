@@ -180,7 +180,7 @@ def _per_lead(features: pd.DataFrame, result: model_mod.ModelResult, cfg: Scorin
     if explainer is not None:
         categorical = result.categorical
         X = model_mod.model_inputs(features, result.numeric, result.categorical)
-        scores, effects, above = explainer.explain(features)
+        scores, effects, above = explainer.explain(X)
         model_score = pd.Series(scores, index=features.index)
         priority = (1 - share) * fit + share * model_score
         for column in effects.columns:
