@@ -150,12 +150,6 @@ def test_unscored_pairs_are_the_pairs_inside_small_components_that_were_not_scor
     assert sorted(zip(lo.tolist(), hi.tolist(), strict=True)) == [(0, 2), (1, 3), (2, 3), (4, 5), (5, 6)]
 
 
-def test_distinct_sorted_is_numpys_unique():
-    codes = np.random.default_rng(3).integers(0, 500, 5000).astype(np.int64)
-    assert np.array_equal(matching.distinct_sorted(codes.copy()), np.unique(codes))
-    assert len(matching.distinct_sorted(np.empty(0, np.int64))) == 0
-
-
 def test_pair_rows_are_int32_and_the_codes_made_from_them_do_not_overflow():
     """Row numbers are kept as int32; i·n + j past 2**31 must still be exact (int64)."""
     n = 3_000_000

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from leadrank.sorted_sets import distinct
 from leadrank.transform.matching import Pairs
 
 MAX_COMPLETED = 60  # components up to this size have every pair inside them scored
@@ -158,7 +159,7 @@ def cluster(n: int, pairs: Pairs, threshold: float, keys: np.ndarray,
     bad = np.flatnonzero(pairs.conflict)
     bad = bad[labels[pairs.left[bad]] == labels[pairs.right[bad]]]
     if len(bad):
-        conflicted = np.unique(labels[pairs.left[bad]])
+        conflicted = distinct(labels[pairs.left[bad]])
         # Members, edges and constraints of each conflicted component, grouped once (sorted),
         # not searched for per component: thousands of components over a million records.
         members_of = _grouped(labels, np.arange(n), conflicted)

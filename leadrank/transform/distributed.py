@@ -17,7 +17,8 @@ from operator import add
 import numpy as np
 
 from leadrank.config import ResolutionConfig
-from leadrank.transform.matching import Features, Pairs, block_keys, candidate_pairs, distinct_sorted, score_pairs
+from leadrank.sorted_sets import distinct_sorted
+from leadrank.transform.matching import Features, Pairs, block_keys, candidate_pairs, score_pairs
 
 
 def _pairs_of(features: Features, cfg: ResolutionConfig, which: str) -> np.ndarray:

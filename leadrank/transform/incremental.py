@@ -47,6 +47,7 @@ import pyarrow as pa
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import is_arrow_text
 from leadrank.fingerprints import row_hash
+from leadrank.sorted_sets import distinct, symmetric_difference, union
 from leadrank.transform.matching import (
     KEY_COLUMNS,
     STAT_COLUMNS,
@@ -73,7 +74,7 @@ BLOCKS = {"uscc": ("uscc",), "domain": ("domain",), "phone": ("phone",), "phone_
           "email": ("email",), "site": ("site",), "core": ("core",), "pinyin": ("translit_key",),
           "either_name": ("core", "alt"), "words": ()}
 _CODE = ("matching.py", "clustering.py", "resolve.py", "incremental.py", "golden.py", "legal_forms.py", "names.py",
-         "regions.py", "../fingerprints.py")
+         "regions.py", "../fingerprints.py", "../sorted_sets.py")
 _LIBRARIES = ("rapidfuzz", "pypinyin", "cleanco", "numpy", "pandas", "scipy", "pyarrow", "polars")
 
 
@@ -164,7 +165,7 @@ class Population:
     def carried(self, name: str, chosen: np.ndarray) -> np.ndarray:
         """The codes of the blocks of `name` that the `chosen` rows (a boolean mask) enter."""
         codes, rows = self.blocks[name]
-        return np.unique(codes[chosen[rows]])
+        return distinct(codes[chosen[rows]])
 
 
 def _members(keys: pd.DataFrame, words: pd.DataFrame, name: str, rows: np.ndarray
@@ -314,7 +315,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     old_row_id[base[known]] = np.flatnonzero(known)
     clean = ~dirty
     for block in BLOCKS:
-        wanted = np.union1d(tonight.carried(block, dirty), then.carried(block, changed_old))
+        wanted = union(tonight.carried(block, dirty), then.carried(block, changed_old))
         if not len(wanted):
             continue
         a, b = block_pairs(tonight, block, wanted, cfg)
@@ -323,7 +324,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
         size = n + len(old)
         now_codes = np.minimum(a, b) * size + np.maximum(a, b)
         then_codes = np.minimum(c, d) * size + np.maximum(c, d)
-        differ = np.setxor1d(now_codes, then_codes)
+        differ = symmetric_difference(now_codes, then_codes)
         lo, hi = differ // size, differ % size
         both_clean = (lo < n) & (hi < n)
         both_clean[both_clean] = clean[lo[both_clean]] & clean[hi[both_clean]]
@@ -373,6 +374,6 @@ def _pairs_touching(pop: Population, chosen: np.ndarray, cfg: ResolutionConfig, 
 def _score(frame: pd.DataFrame, stats: pd.DataFrame, left: np.ndarray, right: np.ndarray,
            cfg: ResolutionConfig) -> np.ndarray:
     """Scores of pairs (rows of `frame`), with features of their records only."""
-    rows = np.unique(np.r_[left, right])
+    rows = distinct(np.r_[left, right])
     features = Features(frame.iloc[rows].reset_index(drop=True), cfg.shared_key_names, stats=stats.iloc[rows])
     return score_pairs(features, np.searchsorted(rows, left), np.searchsorted(rows, right), cfg).score

@@ -25,6 +25,7 @@ import pandas as pd
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import EVENT_COLUMNS, NORMALISED, is_arrow_text, require
 from leadrank.memory import release_memory
+from leadrank.sorted_sets import distinct
 from leadrank.transform import fellegi_sunter
 from leadrank.transform.clustering import cluster
 from leadrank.transform.incremental import (
@@ -365,7 +366,7 @@ def _assign_ids(frame: pd.DataFrame, taken: _Taken, history: LeadHistory) -> tup
             for absorbed in leads[1:]:
                 events.append({"kind": "merge", "lead_id": survivor, "other_lead_id": absorbed,
                                "records": int(records[absorbed]), "evidence": evidence.get(cluster_id, "")})
-    clusters = np.unique(cluster)
+    clusters = distinct(cluster)
     new = clusters[pd.isna(ids[clusters])]
     new = new[np.argsort(first_rank[new], kind="stable")]
     founders = keys[first_row[first_rank[new]]]

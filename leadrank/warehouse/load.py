@@ -45,6 +45,7 @@ from leadrank.contracts import (
     SCORE_COLUMNS,
 )
 from leadrank.fingerprints import row_hash, stable_row_hash
+from leadrank.sorted_sets import distinct
 from leadrank.warehouse.bulk import fetch_rows, insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, writer
 from leadrank.warehouse.models import insert_model
@@ -258,7 +259,7 @@ def other_contacts(records: pd.DataFrame, leads: pd.DataFrame, column: str, best
     if not other.any():
         return pd.Series(np.full(len(leads), None, dtype=object), index=leads.index, dtype=object)
     lead, value, n = lead[other], value[other], n[other]
-    kept = np.unique(value)
+    kept = distinct(value)
     text = np.asarray(values.take(kept), dtype=object)
     rank = np.empty(len(kept), dtype=np.int64)
     rank[np.argsort(text, kind="stable")] = np.arange(len(kept))
