@@ -563,4 +563,8 @@ class StageTimer:
         try:
             return func(*args, **kwargs)
         finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+            self.record(name, time.perf_counter() - started)
+
+    def record(self, name: str, seconds: float) -> None:
+        """Add `seconds` to the stage's time (a step that ran beside others times itself)."""
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + seconds, 3)

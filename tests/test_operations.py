@@ -229,6 +229,99 @@ def test_load_failure_fails_the_run_keeps_the_list_alerts_and_resumes(prefect_ha
     assert latest_run(engine)["run_id"] == run_id
 
 
+@pytest.mark.prefect
+def test_staging_runs_beside_normalise_and_ends_before_publish(prefect_harness, tmp_path, monkeypatch, demo_config):
+    """The flow stages tonight's records while it normalises, resolves and scores (a step with
+    `joins_at`), and waits for the staging before it publishes."""
+    from leadrank.flows.nightly import nightly_refresh
+
+    real_stage, real_normalise, real_publish = pipeline.stage_step, pipeline.normalise_step, pipeline.publish_step
+    normalising, staged, seen = threading.Event(), threading.Event(), {}
+
+    def stage(*args, **kwargs):
+        seen["normalising_while_staging"] = normalising.wait(30)  # run in order, this would time out
+        result = real_stage(*args, **kwargs)
+        staged.set()
+        return result
+
+    def normalise(*args, **kwargs):
+        normalising.set()
+        return real_normalise(*args, **kwargs)
+
+    def publish(*args, **kwargs):
+        seen["staged_before_publish"] = staged.is_set()
+        return real_publish(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "stage_step", stage)
+    monkeypatch.setattr(pipeline, "normalise_step", normalise)
+    monkeypatch.setattr(pipeline, "publish_step", publish)
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    summary = nightly_refresh(config=str(demo_config), warehouse=warehouse)
+    assert seen == {"normalising_while_staging": True, "staged_before_publish": True}
+    assert summary["staged"]["records"] > 0 and summary["seconds"]["stage"] > 0
+    with make_engine(warehouse).connect() as conn:
+        staged_rows = conn.execute(text("SELECT COUNT(*) FROM stg_prospects WHERE run_id = :r"),
+                                   {"r": summary["run_id"]}).scalar()
+    assert staged_rows == summary["staged"]["records"]
+
+
+@pytest.mark.prefect
+def test_failed_staging_fails_the_run_and_a_failure_beside_it_waits_for_it(prefect_harness, tmp_path, monkeypatch,
+                                                                           demo_config):
+    """Staging that fails fails the run at step stage (nothing published); a step that fails
+    while staging still runs marks the run failed only once staging has ended."""
+    from leadrank.flows import alerts
+    from leadrank.flows.nightly import nightly_refresh
+
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = make_engine(warehouse)
+    real_stage, order = pipeline.stage_step, []
+
+    def stage_fails(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "stage_step", stage_fails)
+    with pytest.raises(alerts.StepFailed, match="stage"):
+        nightly_refresh(config=str(demo_config), warehouse=warehouse)
+    assert latest_run(engine) is None
+    failed_runs = _runs(engine)
+    assert [status for _, status, _ in failed_runs] == ["failed"] and failed_runs[0][2].startswith("stage: OSError")
+
+    dedupe_failed = threading.Event()
+
+    def slow_stage(*args, **kwargs):
+        dedupe_failed.wait(30)
+        time.sleep(0.5)  # still staging when the flow handles the failure
+        result = real_stage(*args, **kwargs)
+        order.append("staged")
+        return result
+
+    def dedupe_fails(*args, **kwargs):
+        dedupe_failed.set()
+        raise ValueError("resolution broke")
+
+    real_fail = pipeline.fail
+
+    def fail(*args, **kwargs):
+        order.append("marked failed")
+        return real_fail(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "stage_step", slow_stage)
+    monkeypatch.setattr(pipeline, "resolve_step", dedupe_fails)
+    monkeypatch.setattr(pipeline, "fail", fail)
+    with pytest.raises(alerts.StepFailed, match="dedupe"):
+        nightly_refresh(config=str(demo_config), warehouse=warehouse)
+    assert order == ["staged", "marked failed"]
+    assert latest_run(engine) is None and [s for _, s, _ in _runs(engine)] == ["failed", "failed"]
+
+
+def _runs(engine) -> list[tuple[str, str, str]]:
+    """(run_id, status, failure reason) of every run, oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT run_id, status, summary FROM pipeline_runs ORDER BY started_at")).all()
+    return [(r.run_id, r.status, json.loads(r.summary or "{}").get("error", "")) for r in rows]
+
+
 def _flow_run_id(body: str) -> str:
     return re.search(r"^flow_run_id: (\S+)$", body, re.MULTILINE).group(1)
 

@@ -1,6 +1,7 @@
 """The nightly refresh as a Prefect flow: the steps declared in leadrank.night.STEPS, begin, one
 task per source (concurrent, isolated, with retries and a timeout), then each later step its
-own task (stage → normalise → dedupe → score → reconcile → publish).
+own task: normalise → dedupe → score → reconcile → publish, with staging tonight's records
+beside them from normalise on (a step with `joins_at`), finished before publish.
 Tasks pass references and counts only (leadrank.flows.tasks); the data stays in the run
 directory and the warehouse.
 
@@ -16,6 +17,7 @@ Retry on the failed flow run in the UI): sources it already extracted are not fe
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -72,6 +74,17 @@ def nightly_refresh(
         alerts.entering(flow_run_id, name, run_id)
         return timer(name, lambda: task.submit(*args).result())
 
+    beside: dict[str, Any] = {}  # step name: its future, while it runs beside the others
+
+    def join(due: str | None) -> None:
+        """Wait for the steps running beside that are due before step `due` (None: all), and
+        take the result of any that has ended already: a failed one fails the run now."""
+        nonlocal step
+        for waiting in [s for s in night.AFTER_EXTRACT if s.name in beside]:
+            if due is None or waiting.joins_at == due or beside[waiting.name].state.is_final():
+                step = waiting.name
+                summary[waiting.summary_key] = beside.pop(waiting.name).result()
+
     try:
         if resume is None and flow_run.get_run_count() > 1:  # a Retry of this flow run continues its run
             resume = pipeline.run_to_retry(warehouse, flow_run_id)
@@ -91,15 +104,22 @@ def nightly_refresh(
         if failed:
             artifacts.failed_sources(run_id, failed, len(sources))
         for later in night.AFTER_EXTRACT:
+            join(later.name)
             tonight = night.Night(run_id, warehouse, tuple(sources), {**summary, "seconds": timer.seconds})
-            summary[later.summary_key] = run(later.name, tasks.night_step.with_options(name=later.task),
-                                             later.name, tonight)
+            task = tasks.night_step.with_options(name=later.task)
+            if later.joins_at:
+                beside[later.name] = _submit_beside(task, later.name, tonight, timer)
+                continue
+            summary[later.summary_key] = run(later.name, task, later.name, tonight)
+        join(None)
     except Exception as exc:
+        _wait_for(beside)
         _mark_failed(run_id, warehouse, f"{step}: {type(exc).__name__}: {exc}")
         summary["seconds"] = timer.seconds
         artifacts.run_summary(summary, failure=f"step '{step}': {type(exc).__name__}: {exc}")
         raise alerts.StepFailed.of(step, exc, run_id) from exc
     except BaseException as exc:  # cancelled or interrupted: not published, resumable
+        _wait_for(beside)
         _mark_failed(run_id, warehouse, f"{step}: interrupted ({type(exc).__name__})")
         raise
     summary["seconds"] = timer.seconds
@@ -108,6 +128,22 @@ def nightly_refresh(
     artifacts.data_quality(run_id, run_report.data_quality(run_id, sources))
     alerts.forget(flow_run_id)
     return summary
+
+
+def _submit_beside(task: Any, name: str, tonight: night.Night, timer: pipeline.StageTimer) -> Any:
+    """Submit a step that runs beside the next ones; its wall time goes to the timer when it ends."""
+    started = time.perf_counter()
+    future = task.submit(name, tonight)
+    future.add_done_callback(lambda _: timer.record(name, time.perf_counter() - started))
+    return future
+
+
+def _wait_for(beside: dict[str, Any]) -> None:
+    """Let the steps still running beside a failed one end before the run is marked failed (a
+    staging transaction left running would hold SQLite's write lock); their own errors are
+    not the run's first."""
+    for future in beside.values():
+        future.wait()
 
 
 def _mark_failed(run_id: str, warehouse: str | None, reason: str) -> None:
