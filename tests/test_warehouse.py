@@ -171,3 +171,31 @@ def test_resolution_looks_up_only_the_lead_ids_it_asks_about(warehouse_url, demo
     assert issued_lead_ids(engine, []) == set()
     seen = lead_first_seen(engine, [stored[2], "LNOTISSUED000"])
     assert list(seen) == [stored[2]] and seen[stored[2]].startswith("20")
+
+
+def test_staging_uses_a_small_page_cache_and_gives_the_usual_one_back(warehouse_url, monkeypatch):
+    """Staging runs beside the night's largest steps: on SQLite its connection caches at most
+    STAGING_CACHE_KIB while it stages, and the usual cache after; the rows are staged either way."""
+    from leadrank.contracts import EXTRACTED
+    from leadrank.warehouse.engine import PAGE_CACHE_KIB
+
+    engine = make_engine(warehouse_url)
+    upgrade(engine)
+    load.start_run(engine, "r-stage")
+    seen, real_insert = [], load.insert_frame
+
+    def insert(conn, table, frame, **kwargs):
+        if conn.dialect.name == "sqlite":
+            seen.append((conn.exec_driver_sql("PRAGMA cache_size").scalar(), id(conn.connection.driver_connection)))
+        return real_insert(conn, table, frame, **kwargs)
+
+    monkeypatch.setattr(load, "insert_frame", insert)
+    batch = pd.DataFrame({c: [None, None] for c in EXTRACTED}).astype(object)
+    batch["run_id"], batch["record_key"] = "r-stage", ["k1", "k2"]
+    batch["source"], batch["source_kind"], batch["company_name"] = "expo", "exhibition", ["甲公司", "Beta Ltd"]
+    assert load.stage_run(engine, "r-stage", [batch.iloc[:1], batch.iloc[1:]], pd.DataFrame(), []) == 2
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM stg_prospects WHERE run_id = 'r-stage'")).scalar() == 2
+        if conn.dialect.name == "sqlite":  # the staging connection, back in the pool
+            assert seen == [(-load.STAGING_CACHE_KIB, id(conn.connection.driver_connection))] * 2
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -PAGE_CACHE_KIB

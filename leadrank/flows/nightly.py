@@ -75,15 +75,19 @@ def nightly_refresh(
         return timer(name, lambda: task.submit(*args).result())
 
     beside: dict[str, Any] = {}  # step name: its future, while it runs beside the others
+    ended: dict[str, float] = {}  # step name: when its future finished (set by the future)
 
     def join(due: str | None) -> None:
         """Wait for the steps running beside that are due before step `due` (None: all), and
         take the result of any that has ended already: a failed one fails the run now."""
         nonlocal step
         for waiting in [s for s in night.AFTER_EXTRACT if s.name in beside]:
-            if due is None or waiting.joins_at == due or beside[waiting.name].state.is_final():
+            future, submitted = beside[waiting.name]
+            if due is None or waiting.joins_at == due or future.state.is_final():
                 step = waiting.name
-                summary[waiting.summary_key] = beside.pop(waiting.name).result()
+                summary[waiting.summary_key] = future.result()
+                del beside[waiting.name]
+                timer.record(waiting.name, ended.get(waiting.name, time.perf_counter()) - submitted)
 
     try:
         if resume is None and flow_run.get_run_count() > 1:  # a Retry of this flow run continues its run
@@ -108,7 +112,7 @@ def nightly_refresh(
             tonight = night.Night(run_id, warehouse, tuple(sources), {**summary, "seconds": timer.seconds})
             task = tasks.night_step.with_options(name=later.task)
             if later.joins_at:
-                beside[later.name] = _submit_beside(task, later.name, tonight, timer)
+                beside[later.name] = (_submit_beside(task, later.name, tonight, ended), time.perf_counter())
                 continue
             summary[later.summary_key] = run(later.name, task, later.name, tonight)
         join(None)
@@ -130,11 +134,11 @@ def nightly_refresh(
     return summary
 
 
-def _submit_beside(task: Any, name: str, tonight: night.Night, timer: pipeline.StageTimer) -> Any:
-    """Submit a step that runs beside the next ones; its wall time goes to the timer when it ends."""
-    started = time.perf_counter()
+def _submit_beside(task: Any, name: str, tonight: night.Night, ended: dict[str, float]) -> Any:
+    """Submit a step that runs beside the next ones; `ended` gets the time it finishes (its
+    wall time is recorded when the flow takes its result, which may be later)."""
     future = task.submit(name, tonight)
-    future.add_done_callback(lambda _: timer.record(name, time.perf_counter() - started))
+    future.add_done_callback(lambda _: ended.__setitem__(name, time.perf_counter()))
     return future
 
 
@@ -142,7 +146,7 @@ def _wait_for(beside: dict[str, Any]) -> None:
     """Let the steps still running beside a failed one end before the run is marked failed (a
     staging transaction left running would hold SQLite's write lock); their own errors are
     not the run's first."""
-    for future in beside.values():
+    for future, _ in beside.values():
         future.wait()
 
 

@@ -17,6 +17,8 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -79,6 +81,22 @@ def display_url(url: str | URL) -> str:
         return f"({exc})"
 
 
+PAGE_CACHE_KIB = 262_144  # SQLite's page cache per connection (see make_engine)
+
+
+@contextmanager
+def page_cache(conn: Connection, kib: int) -> Iterator[None]:
+    """On SQLite, this connection's page cache at most `kib` KiB inside the block (the pragma is
+    not transactional), back to PAGE_CACHE_KIB after it; elsewhere nothing. After a failure
+    the connection keeps the smaller cache, which costs only speed."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{kib}")
+    yield
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+
+
 def make_engine(url: str | None = None) -> Engine:
     parsed = warehouse_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -95,7 +113,7 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             # Up to 256 MB of page cache (taken only as pages are read) and in-memory temp
             # tables: a million-row publish upserts into B-trees far larger than the 2 MB default.
-            cursor.execute("PRAGMA cache_size=-262144")
+            cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
 

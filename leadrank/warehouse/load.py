@@ -47,7 +47,7 @@ from leadrank.contracts import (
 from leadrank.fingerprints import row_hash, stable_row_hash
 from leadrank.sorted_sets import distinct
 from leadrank.warehouse.bulk import fetch_rows, insert_frame, temp_table
-from leadrank.warehouse.engine import advisory_xact_lock, now, writer
+from leadrank.warehouse.engine import advisory_xact_lock, now, page_cache, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
 
@@ -99,13 +99,19 @@ def fail_run(engine: Engine, run_id: str, reason: str) -> None:
         )
 
 
+# Staging runs beside the night's largest steps (leadrank.night: joins_at), and appends: with
+# SQLite's usual 256 MB page cache it raised night 2's peak at 1.4M records by ~290 MB; with
+# 16 MB it stages 1.4M records in about the same time (13-14 s).
+STAGING_CACHE_KIB = 16_384
+
+
 def stage_run(engine: Engine, run_id: str, records: pd.DataFrame | Iterable[pd.DataFrame], rejects: pd.DataFrame,
               reports: list[dict[str, Any]]) -> int:
     """Staging tables for one run (replacing any earlier attempt of the same run); `records`
     whole or in batches (the step streams them from the extraction files). Returns how many
     records were staged."""
     staged = 0
-    with writer(engine).begin() as conn:
+    with writer(engine).begin() as conn, page_cache(conn, STAGING_CACHE_KIB):
         for table in ("stg_prospects", "stg_rejects", "stg_source_runs"):
             conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
         for batch in [records] if isinstance(records, pd.DataFrame) else records:
