@@ -8,8 +8,9 @@ them concurrently). The steps after it take a `Night` and return small dicts of 
 data stays in the run directory and the warehouse. A step with `joins_at` needs nothing the
 steps between it and that step write, and they need nothing it writes: the flow runs it beside
 them and waits for it before `joins_at` (staging tonight's records, 15 s a night at a million
-companies, beside normalise → dedupe → score); `run_steps` runs every step in order. Each call looks its function up in
-leadrank.pipeline when it runs, so that a test can patch a step. No Prefect import here.
+companies, beside normalise → dedupe → score); `run_steps` runs every step in order. Each call
+looks its function up in leadrank.pipeline when it runs, so that a test can patch a step. No
+Prefect import here.
 """
 
 from __future__ import annotations
