@@ -12,7 +12,6 @@ code it was in, not guessed from a profile of time.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -22,13 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import night  # noqa: E402  (bench/night.py: the step as run.py runs it)
 
+from leadrank.memory import resident_mb  # noqa: E402
+
 INTERVAL = 0.1
 DEPTH = 3  # innermost leadrank frames that name a stretch
-
-
-def resident_mb() -> float:
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def sample(main: int, samples: list[tuple[float, float, str]], stop: threading.Event) -> None:

@@ -12,10 +12,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import gc
+import os
 
 # Below this many rows a phase frees too little to matter, and the calls (tens of milliseconds in
 # a large process) would add up over a test suite's thousands of small runs.
 RELEASE_FROM_ROWS = 100_000
+# After a step, a process smaller than this has little to give back (the same reason).
+RELEASE_FROM_MB = 1024
 
 
 @functools.cache
@@ -39,3 +43,25 @@ def release_memory(rows: int) -> None:
     trim = _libc_trim()
     if trim is not None:
         trim(0)
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory, where /proc tells it (Linux); else None."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def release_after_step() -> None:
+    """After a step of the night: collect cyclic garbage and give the free memory back. The
+    flow's tasks are threads of one process, so without this a step starts holding what the
+    steps before it freed but the allocators kept: at 1.4M records ~4 GB after night 2's dedupe
+    (0.8 GB after a trim alone, 0.5 GB after both), and the score step's peak sat on top of it
+    (4,047 MB against 3,488 MB). A small process (tests' runs) is left alone."""
+    size = resident_mb()
+    if size is not None and size < RELEASE_FROM_MB:
+        return
+    gc.collect()
+    release_memory(RELEASE_FROM_ROWS)

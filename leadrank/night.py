@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadrank import pipeline, reconcile
+from leadrank.memory import release_after_step
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,10 @@ class Step:
     def run(self, night: Night) -> Any:
         if self.call is None:
             raise ValueError(f"step {self.name} takes its own arguments: call it directly")
-        return self.call(night)
+        try:
+            return self.call(night)
+        finally:
+            release_after_step()  # the next step may run in this process (the flow's threads)
 
 
 STEPS: tuple[Step, ...] = (
