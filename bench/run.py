@@ -175,7 +175,6 @@ def pipeline_night(night: pd.DataFrame, run_root: Path, warehouses: dict[str, st
     `run_root`); figures per step and warehouse, and the resolved records' F1 (the first's)."""
     run_id = f"bench-{label}-{datetime.now(UTC).strftime('%H%M%S')}"
     stages: dict[str, dict] = {}
-    walls: dict[str, float] = {}
     resolved = None
     for dialect, url in warehouses.items():
         data_dir = run_root / dialect
@@ -190,7 +189,6 @@ def pipeline_night(night: pd.DataFrame, run_root: Path, warehouses: dict[str, st
 
         step("begin")
         core = step("core")
-        walls[dialect] = core["seconds"]
         for name in (*MEASURED, "stage"):
             inner = core["result"][name]
             # (staging has no peak of its own: its memory counts in the steps it ran beside)
