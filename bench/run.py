@@ -170,6 +170,13 @@ def bench_config(night: pd.DataFrame, workdir: Path, seed: int) -> Path:
 
 # --- the pipeline, step by step -----------------------------------------------------------------
 
+def night_step(name: str, args: list[str], env: dict[str, str]) -> dict:
+    """One step of bench/night.py in its own process, measured, with the step's counts."""
+    figures = measure([sys.executable, str(HERE / "night.py"), name, *args], env)
+    figures["result"] = json.loads(figures.pop("output"))["result"]
+    return figures
+
+
 def pipeline_night(night: pd.DataFrame, run_root: Path, warehouses: dict[str, str], label: str, config: Path) -> dict:
     """One night through the pipeline's steps into each warehouse (its own data directory under
     `run_root`); figures per step and warehouse, and the resolved records' F1 (the first's)."""
@@ -179,23 +186,17 @@ def pipeline_night(night: pd.DataFrame, run_root: Path, warehouses: dict[str, st
     for dialect, url in warehouses.items():
         data_dir = run_root / dialect
         sources = write_extractions(night, data_dir, run_id)
+        args = [run_id, "--config", str(config), "--warehouse", url, *[a for s in sources for a in ("--source", s)]]
         env = {**os.environ, "LEADRANK_DATA_DIR": str(data_dir)}
-
-        def step(name: str) -> dict:
-            figures = measure([sys.executable, str(HERE / "night.py"), name, run_id, "--config", str(config),
-                               "--warehouse", url, *[a for s in sources for a in ("--source", s)]], env)  # noqa: B023
-            figures["result"] = json.loads(figures.pop("output"))["result"]
-            return figures
-
-        step("begin")
-        core = step("core")
+        night_step("begin", args, env)
+        core = night_step("core", args, env)
         for name in (*MEASURED, "stage"):
             inner = core["result"][name]
             # (staging has no peak of its own: its memory counts in the steps it ran beside)
             stages[f"{name}_{dialect}"] = {"seconds": inner["seconds"], "peak_mb": inner.get("peak_mb", "beside"),
                                            "result": inner["result"]}
         stages[f"core_{dialect}"] = {k: core[k] for k in ("seconds", "cpu_seconds", "peak_mb")}
-        stages[f"load_{dialect}"] = step("load")
+        stages[f"load_{dialect}"] = night_step("load", args, env)
         for name in (*MEASURED, "stage", "core", "load"):
             s = stages[f"{name}_{dialect}"]
             print(f"  {label} {dialect:<10} {name:<9} {s['seconds']:>7.1f}s  {s['peak_mb']:>6} MB",

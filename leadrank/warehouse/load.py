@@ -161,6 +161,17 @@ def _unchanged(at: np.ndarray, stored: np.ndarray, tonight: np.ndarray) -> np.nd
     return same
 
 
+def _stored_rows(conn: Connection, table: str, key: str, keys: pd.Series
+                 ) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+    """Of `table`'s stored rows: their keys, fingerprints (_hashes) and listed flags, and the
+    position among them of each of `keys` (-1: new), which the write and the listing compare
+    tonight's rows with. Read through the driver's cursor: a million narrow rows."""
+    stored = fetch_rows(conn, f"SELECT {key}, content_hash, listed FROM {table}")
+    ids, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
+    stored_keys = pd.Index(pd.Series(ids, dtype=object))
+    return stored_keys, _hashes(hashes), np.array(flags, dtype=bool), stored_keys.get_indexer(keys)
+
+
 def _keys_table(conn: Connection, name: str, keys: pd.Series, column: str) -> None:
     temp_table(conn, name, pd.DataFrame({column: pd.Series(keys, dtype=object)}), {column: "TEXT"})
 
@@ -333,11 +344,8 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     frame["n_records"] = frame["n_records"].astype(int)
     frame["content_hash"] = row_hash(frame, LEAD_HASHED).view(np.int64)
     frame["listed"] = tonight
-    stored = fetch_rows(conn, "SELECT lead_id, content_hash, listed FROM leads")
-    ids, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
-    stored_ids = pd.Index(pd.Series(ids, dtype=object))
-    at = stored_ids.get_indexer(frame["lead_id"])
-    same = _unchanged(at, _hashes(hashes), frame["content_hash"].to_numpy())
+    stored_ids, hashes, flags, at = _stored_rows(conn, "leads", "lead_id", frame["lead_id"])
+    same = _unchanged(at, hashes, frame["content_hash"].to_numpy())
     write = frame if full or not same.any() else frame[~same]  # a first night: no copy of every lead
     write = write.assign(record_hash=golden_hash(write))  # of the rows written only: the others keep theirs
     sets = {c: f"excluded.{c}" for c in LEAD_TABLE_COLUMNS
@@ -345,8 +353,7 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     sets["updated_run"] = ("CASE WHEN leads.record_hash = excluded.record_hash THEN leads.updated_run "
                            "ELSE excluded.updated_run END")
     insert_frame(conn, "leads", write[LEAD_TABLE_COLUMNS], conflict=["lead_id"], sets=sets)
-    _listing(conn, "leads", "lead_id", frame["lead_id"], tonight, run_id, previous, stamp, stored_ids,
-             np.array(flags, dtype=bool), at)
+    _listing(conn, "leads", "lead_id", frame["lead_id"], tonight, run_id, previous, stamp, stored_ids, flags, at)
     new, updated = conn.execute(text(
         "SELECT SUM(CASE WHEN first_seen_run = :r THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN updated_run = :r AND first_seen_run <> :r THEN 1 ELSE 0 END) FROM leads"), {"r": run_id}).one()
@@ -360,11 +367,8 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previou
     flag moves where a listing turned (_listing)."""
     tonight = records["seen_tonight"].to_numpy()
     content = row_hash(records, RECORD_HASHED).view(np.int64)  # tonight's rows' are used
-    stored = fetch_rows(conn, "SELECT record_key, content_hash, listed FROM lead_records")
-    keys, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
-    stored_keys = pd.Index(pd.Series(keys, dtype=object))
-    at = stored_keys.get_indexer(records["record_key"])
-    chosen = tonight if full else tonight & ~_unchanged(at, _hashes(hashes), content)
+    stored_keys, hashes, flags, at = _stored_rows(conn, "lead_records", "record_key", records["record_key"])
+    chosen = tonight if full else tonight & ~_unchanged(at, hashes, content)
     # Only the rows written are taken out of the frame: on a first night that is all of them, and
     # a copy of a million records cost as much memory as the records.
     write = (records if chosen.all() else records[chosen]).assign(
@@ -373,7 +377,7 @@ def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previou
     update = [c for c in columns if c not in ("record_key", "first_seen_run")]
     insert_frame(conn, "lead_records", write[columns], conflict=["record_key"], update=update)
     _listing(conn, "lead_records", "record_key", records["record_key"], tonight, run_id, previous, "", stored_keys,
-             np.array(flags, dtype=bool), at)
+             flags, at)
     # Records not seen tonight keep their values; only their lead and expiry may have changed
     # (then their fingerprint no longer describes them: the next listing writes them again).
     stale = records.loc[~tonight, ["record_key", "lead_id", "match_evidence", "expired"]]
