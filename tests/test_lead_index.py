@@ -4,8 +4,9 @@ lead through both paths, with a documented precedence and tie rule."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from leadrank.scoring.lead_index import LeadIndex
+from leadrank.scoring.lead_index import _ST_MARK, LeadIndex, join_by_lead, without_st_marks
 from leadrank.scoring.outcomes import match_outcomes
 from leadrank.scoring.ratios import match_to_leads
 from leadrank.transform.names import name_cores
@@ -67,3 +68,28 @@ def test_st_marks_are_dropped_on_both_sides_and_only_before_a_chinese_name():
     assert both_paths(frame, "新都") == (["L1"], ["L1"])  # the lead's own name carries the mark
     assert both_paths(frame, "*ST 华新水泥") == (["L2"], ["L2"])
     assert both_paths(frame, "Stanley Works") == (["L3"], ["L3"])  # "St" of an English name is no mark
+
+
+def test_st_marks_found_by_the_arrow_prefilter_are_the_python_patterns_own():
+    """without_st_marks looks only at cores an RE2 prefilter picks; the prefilter must pick every
+    core the Python pattern changes (its Unicode spaces, the long s it folds, full-width text)."""
+    cores = ["*st新都", "S*ST前锋", "st新都", "s st前锋", "st\u3000新都", "ſt新都", " st新", "*\tST华",
+             "stanley", "st", "*ST", "abc*st新", "ＳＴ华", None, "", float("nan")]
+    expected = [_ST_MARK.sub("", c) if isinstance(c, str) else None for c in cores]
+    assert list(without_st_marks(cores)) == expected
+    assert expected[:8] == ["新都", "前锋", "新都", "前锋", "新都", "新都", "新", "华"]
+
+
+@pytest.mark.parametrize("shape", ["aligned", "shuffled", "shorter", "overlapping"])
+def test_join_by_lead_is_a_left_merge_on_lead_id(shape):
+    leads = pd.DataFrame({"lead_id": ["L3", "L1", "L2", "L4"], "name": ["c", "a", "b", "d"],
+                          "n": [3, 1, 2, 4]}, index=[7, 8, 9, 10])
+    other = pd.DataFrame({"lead_id": leads["lead_id"].to_numpy(), "ratio": [0.3, 0.1, 0.2, 0.4],
+                          "flag": [True, False, True, False]})
+    if shape == "shuffled":
+        other = other.iloc[[2, 0, 3, 1]].reset_index(drop=True)
+    elif shape == "shorter":
+        other = other.iloc[[1, 3]]
+    elif shape == "overlapping":
+        other = other.assign(name=["x", "y", "z", "w"])
+    pd.testing.assert_frame_equal(join_by_lead(leads, other), leads.merge(other, on="lead_id", how="left"))

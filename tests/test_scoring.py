@@ -286,6 +286,9 @@ def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
         lead("fund sales", "和讯信息科技有限公司", legal_form="有限公司", sources="CYJGGS-jjxsjg"),
         lead("both lists", "某某信息科技有限公司", legal_form="有限公司", sources="CYJGGS-xxjsxtfwjg;CYJGGS-zfjsjg"),
         lead("equipment", "深圳市某某有限公司", legal_form="有限公司", products="电信设备; 通信仪器"),
+        lead("gmbh", "Muster Papier GmbH", company_name_en="Muster Papier GmbH", legal_form="GmbH",
+             **{**en, "country": None}),
+        lead("no form", "Muster Papier", company_name_en="Muster Papier", **{**en, "country": None}),
     )
     assert found == {
         "supplier": ("sme", "equipment_maker"), "ministry": ("government", "other"),
@@ -296,6 +299,7 @@ def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
         "it": ("large_enterprise", "equipment_maker"), "software": ("sme", "other"),
         "fund sales": ("bank_finance", "other"), "both lists": ("bank_finance", "other"),
         "equipment": ("sme", "equipment_maker"),
+        "gmbh": ("multinational", "other"), "no form": ("sme", "other"),
     }
 
 

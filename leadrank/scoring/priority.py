@@ -25,7 +25,7 @@ from leadrank.memory import release_memory
 from leadrank.scoring import incremental
 from leadrank.scoring import model as model_mod
 from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, Factors, reasons
-from leadrank.scoring.lead_index import LeadIndex
+from leadrank.scoring.lead_index import LeadIndex, join_by_lead
 from leadrank.scoring.ratios import NEUTRAL, RATIOS, lead_ratios
 from leadrank.scoring.segments import classify
 
@@ -49,7 +49,7 @@ class ScoreResult:
 
 
 def lead_features(leads: pd.DataFrame, ratios: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
-    frame = leads.merge(ratios, on="lead_id", how="left").merge(segments, on="lead_id", how="left")
+    frame = join_by_lead(join_by_lead(leads, ratios), segments)
     frame["log_monthly_volume"] = np.log1p(frame["est_monthly_volume"].astype(float))
     frame["has_website"] = frame["domain"].notna().astype(int)
     frame["has_email"] = frame["email"].notna().astype(int)

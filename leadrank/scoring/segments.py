@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadrank.config import ScoringConfig
+from leadrank.scoring.lead_index import join_by_lead
 
 # Checked in order; the first rule that matches wins. A rule matches when all its keys do:
 #   pattern   the name (Chinese or English) or the industry contains it (each checked on its own,
@@ -73,6 +74,7 @@ CHANNEL_SEGMENTS = {"retail_chain", "wholesaler"}
 NAME_FIELDS = ("company_name", "company_name_en")
 IDENTITY_FIELDS = (*NAME_FIELDS, "industry")  # what the rules read to tell what a company is
 _LARGE = re.compile(r"集团|股份|Group|Holdings|Corporation")
+RULE_TEXT = (*IDENTITY_FIELDS, "products", "sources")  # what the rules' patterns are matched in
 _FOREIGN_FORMS = re.compile(r"gmbh|inc|corp|plc|llc|ag|s\.a\.|b\.v\.|limited", re.I)
 
 
@@ -121,14 +123,19 @@ def classify(leads: pd.DataFrame, ratios: pd.DataFrame, scoring: ScoringConfig) 
     product_rules = scoring.product_line_rules or DEFAULT_PRODUCT_LINES
     weights = {**DEFAULT_WEIGHTS, **scoring.segment_weights}
     threshold = scoring.key_account_threshold
-    frame = leads.merge(ratios[["lead_id", "stock_code", "revenue", "total_assets"]], on="lead_id", how="left")
+    frame = join_by_lead(leads, ratios[["lead_id", "stock_code", "revenue", "total_assets"]])
+    # The text the rules match, made Arrow once: _matches converts what is not, and nine rules
+    # over three fields each converted a million names again (2.2 of 6.4 s at a million leads).
+    for column in RULE_TEXT:
+        if column in frame:
+            frame[column] = frame[column].astype("string[pyarrow]")
     segment = pd.Series(None, index=frame.index, dtype=object)
     for rule in rules:
         segment = segment.where(segment.notna() | ~_rule_hits(frame, rule), rule["segment"])
     listed = frame["stock_code"].notna()
     segment = segment.where(segment.notna() | ~listed, "listed")
     foreign = frame["country"].notna() & (frame["country"] != "CN")
-    foreign |= frame["legal_form"].fillna("").str.contains(_FOREIGN_FORMS) & (frame["company_name_zh"].isna())
+    foreign |= _matches(frame["legal_form"], _FOREIGN_FORMS.pattern) & (frame["company_name_zh"].isna())
     segment = segment.where(segment.notna() | ~foreign, "multinational")
     large = _any_field(frame, NAME_FIELDS, _LARGE.pattern, case=True)
     large |= pd.to_numeric(frame["total_assets"], errors="coerce") > 1e9
