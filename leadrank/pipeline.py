@@ -402,7 +402,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # Only the key as objects (merges and maps on it): scoring reads names and places through
     # Arrow kernels (segment rules) or once per lead, and a Python string per value of every
     # column was most of the step's memory.
-    leads = files.read_stage("leads", [c for c in LEADS if c not in UNSCORED])
+    leads = files.read_stage("leads", [c for c in LEADS if c not in UNSCORED], objects=["lead_id"])
     release_memory(len(leads))  # the file's Arrow buffers, converted
     statements, fin_rejects = load_financials(cfg.financials)
     index = LeadIndex(leads)  # statements and outcomes reach leads through one index, built once
