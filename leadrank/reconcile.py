@@ -22,6 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadrank.run_files import RunFiles, read_json
 
@@ -46,16 +48,19 @@ def reconcile(run_id: str, sources: list[str]) -> dict[str, Any]:
                for name in sources if files.report(name).exists()]
     extracted = {r["source"]: int(r["records"]) + int(r["rejected"]) for r in reports}
     rejected = _rejected(files, sources)
-    resolved = files.read_stage("resolved", ["source", "seen_tonight", "lead_id"])
-    tonight = resolved[resolved["seen_tonight"]]
-    scored = set(files.read_stage("scores", ["lead_id"])["lead_id"])
-    leads = set(tonight["lead_id"])
-    unscored = sorted(leads - scored)
+    # As stored (Arrow text), counted by Arrow kernels: Python sets of a million lead IDs took
+    # ~1.5 s of every night's load.
+    resolved = files.read_stage("resolved", ["source", "seen_tonight", "lead_id"], as_stored=True)
+    tonight = resolved[resolved["seen_tonight"].to_numpy(dtype=bool)]
+    leads = pc.unique(pa.array(tonight["lead_id"]))
+    scored = pa.array(files.read_stage("scores", ["lead_id"], as_stored=True)["lead_id"])
+    unscored = sorted(leads.filter(pc.invert(pc.is_in(leads, value_set=scored))).to_pylist())
     counts = {"extracted": sum(extracted.values()), "published": len(leads), "merged": len(tonight) - len(leads),
               "rejected": len(rejected)}
+    source = pa.array(tonight["source"])
     by_source = {}
     for name in sources:
-        linked = int((tonight["source"] == name).sum())
+        linked = int(pc.sum(pc.equal(source, name)).as_py() or 0)
         dropped = int((rejected["source"] == name).sum())
         by_source[name] = {"extracted": extracted.get(name, 0), "linked": linked, "rejected": dropped,
                            "lost": extracted.get(name, 0) - linked - dropped}
