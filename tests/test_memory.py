@@ -1,5 +1,7 @@
 """Memory given back after each step of the night (leadrank.memory.release_after_step)."""
 
+import gc
+
 import pytest
 
 from leadrank import memory, night
@@ -41,3 +43,36 @@ def test_every_step_gives_memory_back_when_it_ends_or_fails(monkeypatch):
 def test_resident_size_is_read_where_proc_is():
     size = memory.resident_mb()
     assert size is None or 10 < size < 1_000_000
+
+
+def test_paused_gc_pauses_the_collector_until_the_last_block_in_any_thread_ends():
+    """Steps run as threads of one process: a block ending in one thread must not turn the
+    collector back on under another's, nor leave it off after both."""
+    import threading
+
+    from leadrank.memory import paused_gc
+
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with paused_gc():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other)
+    with paused_gc():
+        assert not gc.isenabled()
+        thread.start()
+        assert inside.wait(5)
+    assert not gc.isenabled()  # the other thread's block is still open
+    release.set()
+    thread.join(5)
+    assert gc.isenabled()
+    gc.disable()
+    try:  # off before: stays off
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -199,3 +199,23 @@ def test_staging_uses_a_small_page_cache_and_gives_the_usual_one_back(warehouse_
         if conn.dialect.name == "sqlite":  # the staging connection, back in the pool
             assert seen == [(-load.STAGING_CACHE_KIB, id(conn.connection.driver_connection))] * 2
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -PAGE_CACHE_KIB
+
+
+def test_fetch_columns_gives_each_column_of_the_rows_and_the_collector_back(warehouse_url):
+    """bulk.fetch_columns: a query's columns in row order (none of its rows: one empty tuple per
+    column), with the collector paused only while it reads."""
+    import gc
+
+    from leadrank.warehouse.bulk import fetch_columns
+
+    engine = make_engine(warehouse_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _fetched")
+        conn.exec_driver_sql("CREATE TABLE _fetched (k TEXT, n INTEGER, flag BOOLEAN)")
+        conn.exec_driver_sql("INSERT INTO _fetched VALUES ('a', 1, TRUE), ('b', NULL, FALSE), ('c', 3, TRUE)")
+        keys, numbers, flags = fetch_columns(conn, "SELECT k, n, flag FROM _fetched ORDER BY k")
+        assert (keys, numbers, [bool(f) for f in flags]) == (("a", "b", "c"), (1, None, 3), [True, False, True])
+        assert fetch_columns(conn, "SELECT k, n FROM _fetched WHERE k = ?", ("z",)) == ((), ())
+        assert fetch_columns(conn, "SELECT n FROM _fetched WHERE k = ?", ("b",)) == ((None,),)
+        conn.exec_driver_sql("DROP TABLE _fetched")
+    assert gc.isenabled()

@@ -46,7 +46,7 @@ from leadrank.contracts import (
 )
 from leadrank.fingerprints import row_hash, stable_row_hash
 from leadrank.sorted_sets import distinct
-from leadrank.warehouse.bulk import fetch_rows, insert_frame, temp_table
+from leadrank.warehouse.bulk import fetch_columns, insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, page_cache, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
@@ -166,8 +166,7 @@ def _stored_rows(conn: Connection, table: str, key: str, keys: pd.Series
     """Of `table`'s stored rows: their keys, fingerprints (_hashes) and listed flags, and the
     position among them of each of `keys` (-1: new), which the write and the listing compare
     tonight's rows with. Read through the driver's cursor: a million narrow rows."""
-    stored = fetch_rows(conn, f"SELECT {key}, content_hash, listed FROM {table}")
-    ids, hashes, flags = zip(*stored, strict=True) if stored else ((), (), ())
+    ids, hashes, flags = fetch_columns(conn, f"SELECT {key}, content_hash, listed FROM {table}")
     stored_keys = pd.Index(pd.Series(ids, dtype=object))
     return stored_keys, _hashes(hashes), np.array(flags, dtype=bool), stored_keys.get_indexer(keys)
 
@@ -438,10 +437,9 @@ def _expire_leads(conn: Connection, records: pd.DataFrame, leads: pd.DataFrame) 
 def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
     """lead_id, rank, tier, score version and its fingerprint of every lead in the previously
     published run."""
-    rows = [] if previous is None else fetch_rows(
+    ids, ranks, tiers, versions, hashes = ((),) * 5 if previous is None else fetch_columns(
         conn, "SELECT k.lead_id, k.rank, k.tier, k.version_id, v.score_hash FROM lead_ranks k "
               "JOIN score_versions v ON v.version_id = k.version_id WHERE k.run_id = ?", (previous,))
-    ids, ranks, tiers, versions, hashes = zip(*rows, strict=True) if rows else ((), (), (), (), ())
     # Object columns: pandas' Arrow-backed strings make isin/map on a million keys slow.
     return pd.DataFrame({"lead_id": pd.Series(ids, dtype=object), "rank": pd.Series(ranks, dtype="int64"),
                          "tier": pd.Series(tiers, dtype=object), "version_id": pd.Series(versions, dtype="int64"),

@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from leadrank.contracts import NORMALISED, NORMALISED_FILE
-from leadrank.warehouse.bulk import fetch_rows, temp_table
+from leadrank.warehouse.bulk import fetch_columns, temp_table
 
 
 def record_leads(engine: Engine) -> pd.DataFrame:
@@ -18,13 +18,14 @@ def record_leads(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         runs = conn.exec_driver_sql("SELECT run_id FROM pipeline_runs WHERE status = 'published' "
                                     "ORDER BY published_at DESC, run_id DESC").fetchall()
-        rows = fetch_rows(conn, "SELECT record_key, lead_id, CASE WHEN listed THEN NULL ELSE COALESCE(last_seen_run, '') END "
-                                "FROM lead_records")
-    frame = pd.DataFrame.from_records(rows, columns=["record_key", "lead_id", "unlisted_since"], coerce_float=False)
+        keys, leads, since = fetch_columns(
+            conn, "SELECT record_key, lead_id, CASE WHEN listed THEN NULL ELSE COALESCE(last_seen_run, '') END "
+                  "FROM lead_records")
+    frame = pd.DataFrame({"record_key": pd.Series(keys, dtype=object), "lead_id": pd.Series(leads, dtype=object)})
     age = {run_id: nights for nights, (run_id,) in enumerate(runs)}
-    unlisted = frame.pop("unlisted_since")
+    unlisted = pd.Series(since, dtype=object)
     frame["nights_unlisted"] = unlisted.map(age).fillna(len(runs)).where(unlisted.notna(), 0).astype("int64")
-    return frame.astype({"record_key": object, "lead_id": object})
+    return frame
 
 
 def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFrame:
