@@ -80,15 +80,14 @@ class LeadIndex:
         keys = {"uscc": pd.Series(np.where(valid, leads["uscc"].to_numpy(dtype=object), None)),
                 "name_zh": zh, "name_core": own}
         ids = leads["lead_id"].to_numpy(dtype=object)[order]
-        self._by: dict[str, dict[str, str]] = {}
+        self._by: dict[str, pd.Series] = {}  # per level: the lead holding each key, indexed by key
         for level in LEVELS:
             # The first lead in tie-rule order holds each key, found with array operations: a
             # loop over a million leads took seconds, in every night's score step.
             key = keys[level].to_numpy(dtype=object)[order]
             usable = np.fromiter((isinstance(k, str) and k != "" for k in key), dtype=bool, count=len(key))
             held = pd.Series(ids[usable], index=pd.Index(key[usable], dtype=object), dtype=object)
-            held = held[~held.index.duplicated(keep="first")]
-            self._by[level] = dict(zip(held.index, held.to_numpy(), strict=True))
+            self._by[level] = held[~held.index.duplicated(keep="first")]
 
     def match(self, uscc: pd.Series, company_name: pd.Series) -> tuple[pd.Series, pd.Series]:
         """(lead_id or None, the level that found it as an index into LEVELS, -1 for none) per row."""
@@ -96,11 +95,13 @@ class LeadIndex:
         row_keys = {"uscc": np.where(np.asarray(valid, dtype=bool), np.asarray(codes, dtype=object), None),
                     "name_zh": np.asarray(row_name_cores(company_name), dtype=object)}
         row_keys["name_core"] = row_keys["name_zh"]
-        leads: list[object] = []
-        levels: list[int] = []
-        for i in range(len(uscc)):
-            found = next(((n, self._by[level][row_keys[level][i]]) for n, level in enumerate(LEVELS)
-                          if row_keys[level][i] in self._by[level]), (-1, None))
-            levels.append(found[0])
-            leads.append(found[1])
-        return (pd.Series(leads, index=uscc.index, dtype=object), pd.Series(levels, index=uscc.index, dtype="int64"))
+        leads = np.full(len(uscc), None, dtype=object)
+        levels = np.full(len(uscc), -1, dtype=np.int64)
+        for n, level in enumerate(LEVELS):  # best level first: a row found keeps its lead
+            held = self._by[level]
+            usable = np.fromiter((isinstance(k, str) for k in row_keys[level]), dtype=bool, count=len(levels))
+            at = np.where(usable, held.index.get_indexer(pd.Index(np.where(usable, row_keys[level], ""), dtype=object)), -1)
+            found = (levels < 0) & (at >= 0)
+            leads[found] = held.to_numpy()[at[found]]
+            levels[found] = n
+        return pd.Series(leads, index=uscc.index, dtype=object), pd.Series(levels, index=uscc.index, dtype="int64")
