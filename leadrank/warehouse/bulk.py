@@ -144,7 +144,7 @@ def fetch_columns(conn: Connection, sql: str, params: tuple[object, ...] = ()) -
     """The columns of a query's rows (`?` placeholders), each a tuple, read on the raw driver
     cursor: a million narrow rows without a SQLAlchemy Row each (2.5 -> 1.5 s for 1.4M records'
     keys on SQLite), and without the garbage collector walking their tuples (memory.paused_gc:
-    ~1 s more per million rows)."""
+    0.6 s of 2.3 for a million leads' keys and fingerprints)."""
     cursor = conn.connection.driver_connection.cursor()
     try:
         marker = "%s" if conn.dialect.name == "postgresql" else "?"
