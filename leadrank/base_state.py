@@ -68,12 +68,12 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
         meta = pd.read_parquet(files.state("resolution_meta"))
         if meta["fingerprint"].iloc[0] != stamp:
             return None, f"the base run {base_run} resolved with other code or settings"
-        # The blocking keys and name words as stored (Arrow-backed text): the plan makes tonight's
-        # from them as Arrow text (incremental.arrow_text), and as Python objects they were
-        # ~0.5 GB at a million records through the whole step. The columns carried over whole
-        # (key, lead, component, evidence, golden lead) are converted once, here.
-        records = as_objects(pd.read_parquet(files.state("resolution")),
-                             only=["record_key", "lead_id", "component", "match_evidence", "golden_lead"])
+        # Every column as stored (Arrow-backed text): the plan makes tonight's blocking keys and
+        # name words from them as Arrow text (incremental.arrow_text), and takes the few rows it
+        # needs of the others as objects where it reads them. As Python objects, the keys were
+        # ~0.5 GB at a million records through the whole step, and the five columns carried
+        # over (key, lead, component, evidence, golden lead) ~0.8 GB.
+        records = pd.read_parquet(files.state("resolution"))
         words = pd.read_parquet(files.state("resolution_words"))
         pq.read_schema(files.stage("leads"))  # readable; its rows are read later (BaseState.read_leads)
     except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness

@@ -246,11 +246,13 @@ def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monk
     incremental = _run_night(second, warehouse_url, "night2", publish=False)["resolution"]
     assert incremental["mode"] == "incremental", incremental
     assert incremental["golden_rebuilt"] < incremental["leads"] / 2
-    # The base run's blocking keys and words are held as read (Arrow-backed text).
+    # The base run's state is held as read (Arrow-backed text): its keys, leads, components and
+    # evidence as well as its blocking keys and words.
     base, _ = base_state.dedupe_base(make_engine(warehouse_url), "night2", "same")
     stored = base.resolution.records
-    assert {str(stored[c].dtype) for c in ("record_key", "lead_id", "component")} == {"object"}
-    assert {str(stored[c].dtype) for c in ("core", "domain", "phone")} == {"str"}
+    text = ("record_key", "lead_id", "component", "match_evidence", "core", "domain", "phone")
+    assert {str(stored[c].dtype) for c in text} == {"str"}
+    assert str(base.golden["golden_lead"].dtype) == "str"
     assert str(base.resolution.words["word"].dtype) == "str"
     kept = _files("night2")
     state = RunFiles("night2").state("resolution").read_bytes()

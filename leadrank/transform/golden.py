@@ -194,7 +194,7 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     its lead's records, and so the golden record, is the same (`now`: `golden_inputs(records)`,
     if already computed). Returns (leads, leads recomputed)."""
     now = golden_inputs(records) if now is None else now
-    at = pd.Index(base_inputs["record_key"]).get_indexer(now["record_key"])
+    at = pd.Index(base_inputs["record_key"].to_numpy(dtype=object)).get_indexer(now["record_key"])
     known = at >= 0
     changed = ~known
     tonight = records["seen_tonight"].astype(bool).to_numpy()

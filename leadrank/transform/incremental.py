@@ -258,7 +258,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     n = len(frame)
     old = state.records
     keys_in = frame["record_key"].to_numpy(dtype=object)
-    base = pd.Index(old["record_key"]).get_indexer(keys_in)
+    base = pd.Index(old["record_key"].to_numpy(dtype=object)).get_indexer(keys_in)  # (stored as Arrow text)
     known = base >= 0
     match_hash = row_hash(frame, MATCHED_COLUMNS)
     dirty = ~known

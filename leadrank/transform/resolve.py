@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leadrank.config import ResolutionConfig
-from leadrank.contracts import EVENT_COLUMNS, NORMALISED, is_arrow_text, require
+from leadrank.contracts import EVENT_COLUMNS, NORMALISED, column_as_objects, is_arrow_text, require
 from leadrank.memory import release_memory
 from leadrank.sorted_sets import distinct
 from leadrank.transform import fellegi_sunter
@@ -319,9 +319,13 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     old = base.records
     lead_id = frame["prev_lead_id"].to_numpy(dtype=object).copy()
     lead_id[rows] = ids
-    match_evidence = np.where(known, old["match_evidence"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
+    # The base run's columns are read as stored (Arrow text): one Python string per distinct
+    # value (the evidence repeats), taken where the kept records are.
+    match_evidence = np.where(known, column_as_objects(old["match_evidence"]).to_numpy(dtype=object)[
+        np.maximum(work.base, 0)], None)
     match_evidence[rows] = np.asarray(evidence, dtype=object)
-    component = np.where(known, old["component"].to_numpy(dtype=object)[np.maximum(work.base, 0)], None)
+    component = np.where(known, column_as_objects(old["component"]).to_numpy(dtype=object)[
+        np.maximum(work.base, 0)], None)
     component[rows] = component_names(len(part), left[match], right[match], keys)
     frame["lead_id"] = lead_id
     frame["match_evidence"] = match_evidence
