@@ -325,7 +325,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     del tonight
     result = resolve(handed.pop(), cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
                      history=LeadHistory(partial(read.issued_lead_ids, engine), partial(read.lead_first_seen, engine)),
-                     base=base.resolution if base else None)
+                     base=base.resolution if base else None, base_handed_over=True)
     if why:
         result.stats["reason"] = why
     # What only resolution read is let go before the records are written and the golden records
