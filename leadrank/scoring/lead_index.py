@@ -98,9 +98,8 @@ class LeadIndex:
         leads = np.full(len(uscc), None, dtype=object)
         levels = np.full(len(uscc), -1, dtype=np.int64)
         for n, level in enumerate(LEVELS):  # best level first: a row found keeps its lead
-            held = self._by[level]
-            usable = np.fromiter((isinstance(k, str) for k in row_keys[level]), dtype=bool, count=len(levels))
-            at = np.where(usable, held.index.get_indexer(pd.Index(np.where(usable, row_keys[level], ""), dtype=object)), -1)
+            held = self._by[level]  # (only non-empty text keys: a missing or empty one finds none)
+            at = held.index.get_indexer(pd.Index(row_keys[level], dtype=object))
             found = (levels < 0) & (at >= 0)
             leads[found] = held.to_numpy()[at[found]]
             levels[found] = n
