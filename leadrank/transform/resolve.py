@@ -136,7 +136,7 @@ def resolve(
     the run that resolved `previous` left, only the neighbourhood of what changed since is
     resolved again (leadrank.transform.incremental), with the same result; `base_handed_over`:
     the caller reads `base` no more, and its rows are emptied once resolution has read them (the
-    nightly step: ~0.9 GB at 1.4M records).
+    nightly step: ~1 GB at 1.4M records).
     """
     require(tonight, RESOLUTION_READS, "dedupe")
     previous = previous if previous is not None else pd.DataFrame(columns=[*NORMALISED, "lead_id"])
