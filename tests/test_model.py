@@ -162,6 +162,28 @@ def test_unseen_category_in_the_ensemble_is_treated_as_missing():
     assert 0 < p[0] < 1 and p[0] == pytest.approx(p[1])
 
 
+def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_data_or_not():
+    """The vote's members: the pairwise model only while its one-hot input is narrow enough, the
+    trees and the plain logistic regression always; each member scores every row."""
+    from leadrank.scoring.model import MAX_PAIR_WIDTH, build_pipeline, onehot_width
+
+    rng = np.random.default_rng(2)
+    narrow = pd.DataFrame({"x": rng.normal(size=600), "cat": rng.choice(["a", "b"], size=600)})
+    wide = pd.DataFrame(rng.normal(size=(600, 40)), columns=[f"x{i}" for i in range(40)])
+    for frame, members in ((narrow, ["trees", "pairs", "linear"]), (wide, ["trees", "linear"])):
+        numeric = [c for c in frame.columns if c != "cat"]
+        categorical = ["cat"] if "cat" in frame else []
+        width = onehot_width(frame, numeric, categorical)
+        assert (width > MAX_PAIR_WIDTH) == (frame is wide)
+        y = (frame[numeric[0]] + rng.normal(scale=0.5, size=600) > 0).astype(int)
+        pipeline = build_pipeline(numeric, categorical, 600, width).fit(frame, y)
+        vote = pipeline.named_steps["model"].estimator_
+        assert list(vote.named_estimators_) == members
+        for member in vote.named_estimators_.values():
+            assert member.predict_proba(frame).shape == (600, 2)
+        assert pipeline.predict_proba(frame)[:, 1][y.to_numpy() == 1].mean() > 0.7
+
+
 def test_outcomes_file_without_dates_still_trains(tmp_path):
     from tests.test_scoring import lead
 
