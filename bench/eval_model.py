@@ -196,6 +196,19 @@ def main() -> None:
         fold_draws(data, args.fold_draws, drop)
 
 
+def correlated_column(raw: pd.DataFrame, target: str, y: pd.Series) -> str:
+    """The number column (≥ 90 % numbers) whose rank correlation with the outcome is the
+    strongest, either sign; the first feature column when there is no number column."""
+    best, by = -1.0, None
+    for col in raw.columns.drop(target):
+        number = pd.to_numeric(raw[col], errors="coerce")
+        if number.notna().mean() > 0.9 and number.nunique() > 1:
+            strength = abs(number.rank().corr(y.rank()))
+            if strength > best:
+                best, by = strength, col
+    return by or next(col for col in raw.columns if col != target)
+
+
 def other_table(path: Path, target: str, positive: str, workdir: Path) -> list[str]:
     """`--table`: any outcome table in four orders, sorted by its number column that ranks the
     outcome best (chosen here, from the data, not by hand)."""
@@ -204,14 +217,7 @@ def other_table(path: Path, target: str, positive: str, workdir: Path) -> list[s
     y = (raw[target].str.strip() == positive).astype(int)
     if y.nunique() < 2:
         raise SystemExit(f"{path}: no row or every row has {target} = {positive!r}")
-    best, by = -1.0, None
-    for col in raw.columns.drop([target, *drop]):
-        number = pd.to_numeric(raw[col], errors="coerce")
-        if number.notna().mean() > 0.9 and number.nunique() > 1:
-            strength = abs(number.rank().corr(y.rank()))
-            if strength > best:
-                best, by = strength, col
-    by = by or next(col for col in raw.columns if col not in (target, *drop))
+    by = correlated_column(raw.drop(columns=drop), target, y)
     name = path.stem
     print("command:", shlex.join(command(path, target, positive, drop)), f"(sorted by {by})")
     results = run_table(name, raw, target, positive, drop, by, workdir)

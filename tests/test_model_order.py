@@ -224,3 +224,25 @@ def test_eval_model_keeps_a_dropped_field_only_when_asked(tmp_path, capsys):
         fold_draws(path, 1, drop)
         aucs[name] = json.loads(capsys.readouterr().out.splitlines()[-1])["auc_min_mean_max"][1]
     assert aucs["kept"] > 0.9 and aucs["default"] < 0.7, aucs
+
+
+def test_eval_model_sorts_another_table_by_its_most_telling_number_column(tmp_path):
+    """bench/eval_model.py --table: the "sorted by a correlated column" order uses the number
+    column that ranks the outcome best, either sign, read from the data; text columns and the
+    outcome itself are never chosen. bench/public_outcome_tables.py lists only the tables present."""
+    from bench.eval_model import correlated_column
+    from bench.public_outcome_tables import TABLES, table_arguments
+
+    rng = np.random.default_rng(3)
+    n = 500
+    signal = rng.normal(size=n)
+    won = signal + rng.normal(0, 0.5, n) > 0
+    raw = pd.DataFrame({"noise": rng.normal(size=n).round(3).astype(str), "city": rng.choice(["a", "b"], n),
+                        "weak": (signal + rng.normal(0, 3, n)).round(3).astype(str),
+                        "telling": (-signal).round(3).astype(str), "y": np.where(won, "yes", "no")})
+    y = pd.Series(won.astype(int))
+    assert correlated_column(raw, "y", y) == "telling"
+    assert correlated_column(raw.drop(columns="telling"), "y", y) == "weak"
+    assert correlated_column(raw[["city", "y"]], "y", y) == "city"
+    (tmp_path / "OJ.csv").write_text("Purchase\nMM\n")
+    assert table_arguments(tmp_path) == [(str(tmp_path / "OJ.csv"), *TABLES["OJ.csv"])]
