@@ -346,7 +346,7 @@ def _other_contacts_by_pandas(records: pd.DataFrame, leads: pd.DataFrame, column
 def test_other_contacts_on_codes_give_the_pandas_count_and_order(arrow):
     """Other phones per lead: every value but the lead's best, most frequent first, ties in text
     order; records without a lead or a value, leads without a best value or without records."""
-    from leadrank.warehouse.load import other_contacts
+    from leadrank.warehouse.load import lead_codes, other_contacts
 
     rng = np.random.default_rng(4)
     phones = [None, "+86 10 1", "+86 10 2", "+86 10 10", "+1 416 5", "+86 20 3", "+49 30 7"]
@@ -359,6 +359,9 @@ def test_other_contacts_on_codes_give_the_pandas_count_and_order(arrow):
         if arrow:
             records["phone_e164"] = records["phone_e164"].astype("str")
             leads["phone"] = leads["phone"].astype("str")
-        got = other_contacts(records, leads, "phone_e164", "phone")
-        pd.testing.assert_series_equal(got, _other_contacts_by_pandas(records, leads, "phone_e164", "phone"),
+        want = _other_contacts_by_pandas(records, leads, "phone_e164", "phone")
+        pd.testing.assert_series_equal(other_contacts(records, leads, "phone_e164", "phone"), want, check_names=False)
+        # the lead codes a caller made once for several columns give the same
+        coded = lead_codes(records, leads)
+        pd.testing.assert_series_equal(other_contacts(records, leads, "phone_e164", "phone", coded), want,
                                        check_names=False)
