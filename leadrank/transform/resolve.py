@@ -318,21 +318,21 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
     taken.update(frame["prev_lead_id"].dropna())
     ids, events = _assign_ids(part, taken, history)
     match = score >= cfg.match_threshold
-    known = work.base >= 0
-    old = base.records
+    known, at = work.base >= 0, np.maximum(work.base, 0)
+
+    def kept(column: str) -> np.ndarray:
+        """The base run's `column` where a record is kept (None elsewhere), read as stored
+        (Arrow text): one Python string per distinct value (the evidence repeats)."""
+        return np.where(known, column_as_objects(base.records[column]).to_numpy(dtype=object)[at], None)
+
     lead_id = frame["prev_lead_id"].to_numpy(dtype=object).copy()
     lead_id[rows] = ids
-    # The base run's columns are read as stored (Arrow text): one Python string per distinct
-    # value (the evidence repeats), taken where the kept records are.
-    match_evidence = np.where(known, column_as_objects(old["match_evidence"]).to_numpy(dtype=object)[
-        np.maximum(work.base, 0)], None)
+    match_evidence = kept("match_evidence")
     match_evidence[rows] = np.asarray(evidence, dtype=object)
-    component = np.where(known, column_as_objects(old["component"]).to_numpy(dtype=object)[
-        np.maximum(work.base, 0)], None)
+    component = kept("component")
     component[rows] = component_names(len(part), left[match], right[match], keys)
     if handed_over:  # the base run's state is read no more: it goes before tonight's is built
         base.records, base.words = pd.DataFrame(), pd.DataFrame()
-        del old
         release_memory(len(frame))  # (Arrow text: Arrow's pool keeps what it frees)
     frame["lead_id"] = lead_id
     frame["match_evidence"] = match_evidence
