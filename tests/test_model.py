@@ -184,6 +184,28 @@ def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_da
         assert pipeline.predict_proba(frame)[:, 1][y.to_numpy() == 1].mean() > 0.7
 
 
+def test_predictions_run_on_one_thread_of_every_pool():
+    """The nightly predictions hold OpenMP (the trees) and BLAS (the logistic regressions) to one
+    thread each: two OpenMP threads beside one busy core spun at every slice and made the
+    explanations ~17 times slower (bench/effects_memory.py --threads 0 --busy 1)."""
+    from threadpoolctl import threadpool_info
+
+    from leadrank.scoring import model
+
+    seen: list[list[int]] = []
+
+    class Recording:
+        def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
+            seen.append([pool["num_threads"] for pool in threadpool_info()])
+            return np.column_stack([np.zeros(len(rows)), np.ones(len(rows))])
+
+    rows = pd.DataFrame({"x": np.arange(25.0)})
+    pools = [pool["num_threads"] for pool in threadpool_info()]
+    assert model._predict_in_chunks(Recording(), rows).tolist() == [1.0] * 25
+    assert seen and all(threads == [1] * len(pools) for threads in seen)
+    assert [pool["num_threads"] for pool in threadpool_info()] == pools  # given back afterwards
+
+
 def test_outcomes_file_without_dates_still_trains(tmp_path):
     from tests.test_scoring import lead
 

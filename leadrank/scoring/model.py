@@ -447,15 +447,18 @@ def _distinct_rows(X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 # took the explanations from 57 to 17 CPU s and the step from 144 to 100 CPU s, peak 5.6 -> 5.3 GB,
 # the same scores (bench/README "Score step at 1M").
 PREDICT_CHUNK_ROWS = 10_000
+PREDICT_THREADS: int | None = 1  # BLAS and OpenMP threads while predicting (None: the libraries' own)
 
 
 def _predict_in_chunks(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
     """predict_proba of the won class, a slice of rows at a time: the one-hot and polynomial
-    expansions of a million rows at once take gigabytes. BLAS runs on one thread: the plain
-    logistic regression's small dense products woke OpenBLAS's threads, which then spun beside
-    the trees' OpenMP threads and doubled the trees' time (bench/effects_memory.py, 200,000
-    leads: 88-92 CPU s with them, against 53-56 s before that member was added)."""
-    with threadpool_limits(1, user_api="blas"):
+    expansions of a million rows at once take gigabytes. One thread, BLAS and OpenMP alike:
+    the trees' OpenMP threads wait for each other at every slice, and with the other core busy
+    (a staging thread beside the step, another job on the machine) that wait is spent spinning:
+    explaining 60,000 leads took 219-221 s with two threads beside one busy process, 12.6-13.3 s
+    with one (bench/effects_memory.py --threads 0 or 1 --busy 1). BLAS's threads had the same effect beside the
+    trees' (the plain logistic regression's small dense products: 88-92 CPU s against 53-56)."""
+    with threadpool_limits(PREDICT_THREADS):
         parts = [pipeline.predict_proba(X.iloc[start:start + PREDICT_CHUNK_ROWS])[:, 1]
                  for start in range(0, len(X), PREDICT_CHUNK_ROWS)]
     return np.concatenate(parts) if parts else np.empty(0)
