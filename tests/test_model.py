@@ -187,7 +187,7 @@ def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_da
 def test_predictions_run_on_one_thread_of_every_pool():
     """The nightly predictions hold OpenMP (the trees) and BLAS (the logistic regressions) to one
     thread each: two OpenMP threads beside one busy core spun at every slice and made the
-    explanations ~17 times slower (bench/effects_memory.py --threads 0 --busy 1)."""
+    explanations 2 to 17 times slower (bench/effects_memory.py --threads 0 --busy 1)."""
     from threadpoolctl import threadpool_info
 
     from leadrank.scoring import model

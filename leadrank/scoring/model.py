@@ -454,10 +454,12 @@ def _predict_in_chunks(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray:
     """predict_proba of the won class, a slice of rows at a time: the one-hot and polynomial
     expansions of a million rows at once take gigabytes. One thread, BLAS and OpenMP alike:
     the trees' OpenMP threads wait for each other at every slice, and with the other core busy
-    (a staging thread beside the step, another job on the machine) that wait is spent spinning:
-    explaining 60,000 leads took 219-221 s with two threads beside one busy process, 12.6-13.3 s
-    with one (bench/effects_memory.py --threads 0 or 1 --busy 1). BLAS's threads had the same effect beside the
-    trees' (the plain logistic regression's small dense products: 88-92 CPU s against 53-56)."""
+    (a staging thread beside the step, another job on the machine) that wait is spent spinning.
+    On two cores (bench/effects_memory.py --threads 0 or 1): 200,000 leads on an idle machine
+    49.5-50.4 s and 85-87 CPU s with two threads, 45-47 s and CPU s with one; 60,000 leads
+    beside a spinning process (--busy 1) 29.4 s against 14.3 s, and beside a process fitting
+    scikit-learn models 219-234 s against 12.6-13.6 s. BLAS's threads had the same effect beside
+    the trees' (the plain logistic regression's small dense products: 88-92 CPU s against 53-56)."""
     with threadpool_limits(PREDICT_THREADS):
         parts = [pipeline.predict_proba(X.iloc[start:start + PREDICT_CHUNK_ROWS])[:, 1]
                  for start in range(0, len(X), PREDICT_CHUNK_ROWS)]
