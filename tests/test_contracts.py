@@ -49,6 +49,47 @@ def test_each_stage_file_reads_back_as_its_contract_types_it(name):
                                                                ].iloc[1].isna().all()
 
 
+def test_a_frame_written_a_slice_at_a_time_reads_back_as_pandas_writes_it_whole(tmp_path, monkeypatch):
+    """Run files are converted to Arrow a few rows at a time (run_files.write_parquet): each
+    object column is typed from all its values, not from the first slice's (missing there, or
+    whole numbers there and fractions later, which Arrow would otherwise truncate); a frame
+    with attrs, or one whose slices cannot share a type, is written whole."""
+    import pyarrow.parquet as pq
+
+    from leadrank import run_files
+
+    monkeypatch.setattr(run_files, "WRITE_SLICE_ROWS", 3)
+    n = 10
+    frame = pd.DataFrame({
+        "text": pd.Series(["a", None, "c", "d", "e", None, "g", "h", "i", "j"], dtype=object),
+        "later": pd.Series([None] * 5 + ["x", "y", None, "z", "w"], dtype=object),
+        "none": pd.Series([None] * n, dtype=object),
+        "numbers": pd.Series([1, 2, 3, 4, 5, 6, 7, 8.5, 9, None], dtype=object),
+        "category": pd.Categorical(list("abcabcabca")),
+        "flag": np.arange(n) % 2 == 0,
+        "count": np.arange(n, dtype="int64"),
+        "real": [1.5, np.nan] * 5,
+        "arrow": pd.Series(list("abcdefghij"), dtype="string[pyarrow]"),
+        "when": pd.date_range("2026-01-01", periods=n, tz="UTC"),
+    })
+    frame.index = np.arange(100, 100 + n)  # (not written)
+    mixed = pd.DataFrame({"id": pd.Series(["a", "b", "c", 4, 5], dtype=object)})  # pandas refuses it too
+    attrs = frame.copy()
+    attrs.attrs = {"meta": "kept"}
+    for name, written, slices in (("sliced", frame, 4), ("attrs", attrs, 1)):
+        run_files.write_frame(written, tmp_path / f"{name}.parquet")
+        written.to_parquet(tmp_path / f"{name}-whole.parquet", index=False)
+        back = pd.read_parquet(tmp_path / f"{name}.parquet")
+        pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / f"{name}-whole.parquet"))
+        assert back.attrs == written.attrs
+        assert pq.ParquetFile(tmp_path / f"{name}.parquet").metadata.num_row_groups == slices
+    assert back["numbers"].tolist()[7] == 8.5 and back["later"].tolist()[5:7] == ["x", "y"]
+    with pytest.raises(Exception) as whole:
+        mixed.to_parquet(tmp_path / "mixed-whole.parquet", index=False)
+    with pytest.raises(type(whole.value)):
+        run_files.write_frame(mixed, tmp_path / "mixed.parquet")
+
+
 @pytest.mark.parametrize("name", sorted(STAGE_FILES))
 def test_a_missing_column_fails_where_the_file_is_written_and_where_it_is_read(name):
     files, contract = RunFiles("r1"), STAGE_FILES[name]
