@@ -4,7 +4,8 @@ the resident set size and the step's innermost leadrank frames every 0.1 s.
     LEADRANK_DATA_DIR=DIR python bench/step_memory.py STEP RUN_ID --config C --warehouse URL [--source S ...]
 
 Arguments as bench/night.py's (a run directory bench/run.py left, e.g. its night 2 re-run after
-restoring the work directory). Prints one line per stretch of samples in the same frames (start
+restoring the work directory); STEP `core` is staging beside normalise → dedupe → score in this
+one process, as the flow runs them (a night's peak), on a run directory after `night.py begin`. Prints one line per stretch of samples in the same frames (start
 second, the stretch's peak MB, the frames) and the step's peak: a step's peak is named by the
 code it was in, not guessed from a profile of time.
 """
@@ -50,7 +51,7 @@ def stretches(samples: list[tuple[float, float, str]]) -> list[tuple[float, floa
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=night.STEPS)
+    parser.add_argument("step", choices=[*night.STEPS, night.CORE])
     parser.add_argument("run_id")
     parser.add_argument("--config", required=True)
     parser.add_argument("--warehouse", required=True)
