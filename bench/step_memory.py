@@ -5,9 +5,10 @@ the resident set size and the step's innermost leadrank frames every 0.1 s.
 
 Arguments as bench/night.py's (a run directory bench/run.py left, e.g. its night 2 re-run after
 restoring the work directory); STEP `core` is staging beside normalise → dedupe → score in this
-one process, as the flow runs them (a night's peak), on a run directory after `night.py begin`. Prints one line per stretch of samples in the same frames (start
-second, the stretch's peak MB, the frames) and the step's peak: a step's peak is named by the
-code it was in, not guessed from a profile of time.
+one process, as the flow runs them (a night's peak), on a run directory after `night.py begin`.
+Prints one line per stretch of samples in the same frames (start second, the stretch's peak MB,
+the frames) and the step's peak: a step's peak is named by the code it was in, not guessed from
+a profile of time.
 """
 
 from __future__ import annotations
