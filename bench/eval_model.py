@@ -74,11 +74,22 @@ def drifting_table(n: int = 45_000, seed: int = 0) -> pd.DataFrame:
                          "euribor3m": euribor.astype(str), "y": np.where(won, "yes", "no")})
 
 
+def as_numbers(values: pd.Series) -> pd.Series | None:
+    """A column of the raw CSV as numbers when more than 90 % of its cells read as one, else None."""
+    number = pd.to_numeric(values, errors="coerce")
+    return number if number.notna().mean() > 0.9 else None
+
+
+def won_labels(raw: pd.DataFrame, target: str, positive: str) -> pd.Series:
+    """1 where the raw CSV's target is the won value, else 0."""
+    return (raw[target].str.strip() == positive).astype(int)
+
+
 def row_orders(frame: pd.DataFrame, by: str, seed: int = 1) -> dict[str, pd.DataFrame]:
     """The same rows in file order, reversed, sorted by `by` (numerically when it is a number
     column) and shuffled."""
-    key = pd.to_numeric(frame[by], errors="coerce")
-    key = key if key.notna().mean() > 0.9 else frame[by]
+    key = as_numbers(frame[by])
+    key = frame[by] if key is None else key
     return {"file": frame, "reversed": frame.iloc[::-1],
             f"sorted by {by}": frame.iloc[np.argsort(key.to_numpy(), kind="stable")],
             "shuffled": frame.sample(frac=1.0, random_state=seed)}
@@ -110,7 +121,7 @@ def default_gbm(data: Path, target: str, positive: str, drop: list[str]) -> floa
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     raw = pd.read_csv(data, dtype=str, keep_default_na=False)
-    y = (raw[target].str.strip() == positive).astype(int)
+    y = won_labels(raw, target, positive)
     X = pd.DataFrame(index=raw.index)
     for col in raw.columns.drop([target, *drop]):
         number = pd.to_numeric(raw[col].replace("", np.nan), errors="coerce")
@@ -201,8 +212,8 @@ def correlated_column(raw: pd.DataFrame, target: str, y: pd.Series) -> str:
     strongest, either sign; the first feature column when there is no number column."""
     best, by = -1.0, None
     for col in raw.columns.drop(target):
-        number = pd.to_numeric(raw[col], errors="coerce")
-        if number.notna().mean() > 0.9 and number.nunique() > 1:
+        number = as_numbers(raw[col])
+        if number is not None and number.nunique() > 1:
             strength = abs(number.rank().corr(y.rank()))
             if strength > best:
                 best, by = strength, col
@@ -214,7 +225,7 @@ def other_table(path: Path, target: str, positive: str, workdir: Path) -> list[s
     outcome best (chosen here, from the data, not by hand)."""
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     drop = [col for col in raw.columns if col == "" or col.startswith("Unnamed: ")]
-    y = (raw[target].str.strip() == positive).astype(int)
+    y = won_labels(raw, target, positive)
     if y.nunique() < 2:
         raise SystemExit(f"{path}: no row or every row has {target} = {positive!r}")
     by = correlated_column(raw.drop(columns=drop), target, y)
