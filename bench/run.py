@@ -60,6 +60,7 @@ from scratch_pg import create_database, drop_database  # noqa: E402
 
 from leadrank.contracts import EXTRACTED, REJECT_COLUMNS  # noqa: E402
 from leadrank.paths import DEMO_CONFIG  # noqa: E402
+from leadrank.run_files import write_parquet  # noqa: E402
 
 SOURCE_KINDS = {"expo": "exhibition", "association": "association", "registry": "association",
                 "websearch": "websearch"}
@@ -122,7 +123,7 @@ def write_extractions(night: pd.DataFrame, data_dir: Path, run_id: str) -> list[
         out[FIELDS] = part[FIELDS].astype(object).where(part[FIELDS].notna(), None)
         out["run_id"], out["source"], out["source_kind"] = run_id, name, SOURCE_KINDS[kind]
         out["url"], out["fetched_at"], out["record_key"] = f"bench://{kind}", fetched, part["key"].to_numpy()
-        out.reset_index(drop=True).to_parquet(extract / f"{name}.parquet", index=False)
+        write_parquet(out.reset_index(drop=True), extract / f"{name}.parquet")  # as the extract step writes it
         pd.DataFrame(columns=REJECT_COLUMNS, dtype=object).to_parquet(extract / f"{name}.rejects.parquet", index=False)
         report = {"source": name, "kind": SOURCE_KINDS[kind], "status": "ok", "pages": 1, "records": len(part),
                   "rejected": 0, "reason": None, "seconds": 0.0, "warnings": []}

@@ -101,6 +101,12 @@ class RunFiles:
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # a column typed apart in two sources: as pandas joins them
             return pd.concat([table.to_pandas() for table in tables], ignore_index=True)
 
+    def extracted_rows(self, sources: list[str]) -> int:
+        """How many records those of `sources` that have an extraction hold (from the files'
+        metadata: nothing is read)."""
+        return sum(pq.ParquetFile(self.extracted(source)).metadata.num_rows for source in sources
+                   if self.extracted(source).exists())
+
     def extracted_batches(self, sources: list[str], rows: int) -> Iterator[pd.DataFrame]:
         """The records of those of `sources` that have an extraction, checked, as stored, `rows`
         at a time: staging writes them batch by batch, so a night's records (their raw JSON

@@ -219,3 +219,43 @@ def test_fetch_columns_gives_each_column_of_the_rows_and_the_collector_back(ware
         assert fetch_columns(conn, "SELECT n FROM _fetched WHERE k = ?", ("b",)) == ((None,),)
         conn.exec_driver_sql("DROP TABLE _fetched")
     assert gc.isenabled()
+
+
+def test_large_staging_runs_in_a_worker_process_and_its_errors_reach_the_step(warehouse_url, demo_config, monkeypatch):
+    """From STAGE_APART_FROM_ROWS records staging runs in a process of its own (here: this
+    process's stage_run is broken, and the rows are staged all the same); a worker that cannot
+    start leaves it to this process; an error of the staging itself is raised by the step."""
+    import joblib.externals.loky as loky
+
+    from leadrank import pipeline
+    from leadrank.run_files import RunFiles
+
+    started = pipeline.begin(str(demo_config), "r-apart", warehouse_url)
+    for source in started["sources"]:
+        pipeline.extract_step("r-apart", source)
+    records = RunFiles("r-apart").extracted_rows(started["sources"])
+    assert records > 0
+    monkeypatch.setattr(pipeline, "STAGE_APART_FROM_ROWS", 1)
+    real_stage_run = load.stage_run
+
+    def broken(*args, **kwargs):
+        raise AssertionError("staged in the step's own process")
+
+    monkeypatch.setattr(load, "stage_run", broken)
+    assert pipeline.stage_step("r-apart", started["sources"], warehouse_url)["records"] == records
+    with make_engine(warehouse_url).connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM stg_prospects WHERE run_id = 'r-apart'")).scalar() == records
+
+    class NoProcesses:
+        def __init__(self, *args, **kwargs):
+            raise OSError("no processes here")
+
+    real_pool = loky.ProcessPoolExecutor
+    monkeypatch.setattr(load, "stage_run", real_stage_run)
+    monkeypatch.setattr(loky, "ProcessPoolExecutor", NoProcesses)
+    assert pipeline.stage_step("r-apart", started["sources"], warehouse_url)["records"] == records
+    monkeypatch.setattr(loky, "ProcessPoolExecutor", real_pool)
+    report = RunFiles("r-apart").report(started["sources"][0])
+    report.write_text("not json", encoding="utf-8")  # read by the worker
+    with pytest.raises(ValueError):
+        pipeline.stage_step("r-apart", started["sources"], warehouse_url)
