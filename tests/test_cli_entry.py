@@ -48,7 +48,7 @@ def test_python_dash_m_runs_the_command_line():
 def test_importing_the_command_line_registers_prefect_secret_blocks():
     """`leadrank extract` and `check` resolve `{secret: NAME}` without running a flow, so the
     command line itself must register the Prefect store (a fresh interpreter: nothing else has)."""
-    code = ("import leadrank.cli, leadrank.config as c; from leadrank.flows.secrets import STORE_NAME;"
+    code = ("import leadrank.cli, leadrank.config as c; from leadrank.flows.secret_blocks import STORE_NAME;"
             "print(STORE_NAME in c._SECRET_STORES)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -50,3 +50,34 @@ def test_a_breach_is_caught(tmp_path, path, source, said):
     done = lint_imports(tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "BROKEN" in done.stdout and said in done.stdout, done.stdout
+
+
+def test_no_module_of_a_deployment_entrypoints_folder_hides_a_standard_one():
+    """Prefect loads a deployment's entrypoint by its file (prefect.yaml: leadrank/flows/...py),
+    which puts that file's folder first on the flow run's sys.path for good; the worker processes
+    the run starts (normalising's, staging's) inherit it, so a module there named as a standard
+    one (it was `secrets`) hides that one from them: they failed to import numpy."""
+    import yaml
+
+    folders = {(ROOT / d["entrypoint"].split(":")[0]).parent
+               for d in yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]}
+    assert folders == {ROOT / "leadrank" / "flows"}
+    hiding = [p.name for folder in folders for p in folder.glob("*.py") if p.stem in sys.stdlib_module_names]
+    assert hiding == []
+
+
+def test_worker_processes_start_after_prefect_loads_the_nightly_entrypoint(monkeypatch):
+    """As a deployment's flow run has it: the entrypoint loaded by its path (sys.path changed by
+    Prefect), then normalising's worker processes start and normalise (None would mean they
+    failed and it fell back to this process)."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    from leadrank.transform import normalise
+    from tests.helpers import demo_records
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # Prefect's insertions are undone after the test
+    monkeypatch.chdir(ROOT)
+    load_flow_from_entrypoint("leadrank/flows/nightly.py:nightly_refresh")
+    assert str(ROOT / "leadrank" / "flows") in sys.path
+    parts = normalise._in_processes(demo_records().head(4), 2)
+    assert parts is not None and sum(part.num_rows for part in parts) == 4

@@ -28,11 +28,11 @@ import typer
 
 from leadrank.cli import check, data, model, outcomes, run, serve, suppress, warehouse
 from leadrank.cli.common import command_group, err, fail
-from leadrank.flows import secrets
+from leadrank.flows import secret_blocks
 
 # `{secret: NAME}` in a sources file is looked up in Prefect Secret blocks by every command
 # (`leadrank extract` and `check` run no flow, so nothing else would register the store).
-secrets.register()
+secret_blocks.register()
 
 app = command_group(
     "leadrank: nightly B2B lead sourcing, deduplication and priority scoring into a SQL warehouse.",

@@ -6,9 +6,9 @@ leadrank.cli, one layer above: it launches these flows, and nothing here imports
   artifacts  what a run shows in the UI         alerts     failure alerts through a Prefect block
   runners    threads or a Dask cluster          steps      the deployments' pull step (prefect.yaml)
   serve      `leadrank serve`                   retrain    the weekly-retrain flow
-  secrets    Prefect Secret blocks as a secret store for sources
+  secret_blocks  Prefect Secret blocks as a secret store for sources
 """
 
-from leadrank.flows import secrets
+from leadrank.flows import secret_blocks
 
-secrets.register()  # sources may name Prefect Secret blocks: {secret: NAME}
+secret_blocks.register()  # sources may name Prefect Secret blocks: {secret: NAME}

@@ -4,6 +4,12 @@ sources file reads the block `brave-api-key` when the source runs.
 Stage code never imports Prefect; it asks `leadrank.config.resolve_secret`, and this module
 registers the Prefect store there when `leadrank.flows` is imported (by the flows and the CLI).
 Prefect itself is imported only when a secret is actually looked up, so `--help` stays quick.
+
+Not named `secrets`: Prefect runs a deployment by loading its entrypoint's file
+(leadrank/flows/nightly.py), which puts this folder first on the flow run's sys.path, where a
+`secrets.py` hid the standard library's from every worker process the run started. Normalising's
+and staging's workers then failed to import numpy and the night ran them in one process
+(tests/test_layers.py checks that no module of an entrypoint's folder has a standard name).
 """
 
 from __future__ import annotations
