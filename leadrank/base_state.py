@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from leadrank.config import Config
 from leadrank.contracts import is_arrow_text
+from leadrank.key_lookup import positions
 from leadrank.paths import data_dir
 from leadrank.run_files import RunFiles, as_objects, is_run_id, write_frame
 from leadrank.scoring import incremental
@@ -92,7 +93,7 @@ def save_dedupe_state(files: RunFiles, state: State | None, inputs: pd.DataFrame
     files.state("resolution_meta").unlink(missing_ok=True)
     if state is None or inputs is None:  # learned weights: every night is a full one
         return
-    at = pd.Index(inputs["record_key"]).get_indexer(state.records["record_key"])
+    at = positions(state.records["record_key"], inputs["record_key"])
     frame = state.records.copy(deep=False)  # three new columns: not a second copy of the state's
     for column in ("golden_hash", "golden_lead", "nights_unlisted"):
         frame[column] = inputs[column].to_numpy()[at]

@@ -34,6 +34,7 @@ from leadrank.contracts import (
     REJECT_COLUMNS,
     RESOLVED_FILE,
 )
+from leadrank.key_lookup import looked_up
 from leadrank.memory import release_memory
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
@@ -196,7 +197,8 @@ def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[s
                 try:
                     return staging.result()
                 except BrokenProcessPool as exc:
-                    log.warning("staging's worker process died (%s): staging in this process instead", exc)
+                    log.warning("staging's worker process died (%s%s): staging in this process instead", exc,
+                                f"; {exc.__cause__}" if exc.__cause__ else "")
     return stage_here(run_id, sources, warehouse)
 
 
@@ -404,10 +406,11 @@ def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd
     """Resolved records with `nights_unlisted` (0 for tonight's, else one more than at the last
     published run) and `expired`: no source listed the record in the last `nights` nights, so it
     no longer feeds its lead; a lead with no record left drops out (lead expiry)."""
-    before = prior.set_index("record_key")["nights_unlisted"]
-    tonight = records["seen_tonight"]  # resolve's own flag, a bool column
+    before = looked_up(records["record_key"], prior["record_key"], prior["nights_unlisted"].to_numpy(dtype=np.int64),
+                       missing=0)
+    tonight = records["seen_tonight"].to_numpy(dtype=bool)  # resolve's own flag, a bool column
     records = records.copy(deep=False)  # two new columns: the caller's frame stays as it was
-    records["nights_unlisted"] = records["record_key"].map(before).fillna(0).astype("int64").add(1).where(~tonight, 0)
+    records["nights_unlisted"] = np.where(tonight, 0, before.astype(np.int64) + 1)
     records["expired"] = records["nights_unlisted"] >= nights
     return records
 

@@ -39,6 +39,7 @@ import pandas as pd
 
 from leadrank.config import ScoringConfig
 from leadrank.fingerprints import is_missing, row_hash
+from leadrank.key_lookup import positions
 
 STATE_NAME = "scores"  # RunFiles.state(STATE_NAME)
 ATTRS_KEY = "leadrank_scoring"
@@ -146,8 +147,7 @@ def base_rows(base: Base | None, lead_ids: np.ndarray) -> np.ndarray:
     """Each lead's row in the base run's state (-1: a lead it did not score, or no base)."""
     if base is None or base.rows.empty:
         return np.full(len(lead_ids), -1, dtype=np.int64)
-    known = pd.Index(base.rows["lead_id"].to_numpy(dtype=object))
-    return known.get_indexer(pd.Index(lead_ids, dtype=object))
+    return positions(lead_ids, base.rows["lead_id"])
 
 
 def unchanged(base: Base | None, at: np.ndarray, hashes: np.ndarray) -> np.ndarray:

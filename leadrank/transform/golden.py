@@ -25,6 +25,7 @@ import pandas as pd
 
 from leadrank.contracts import LEADS, column_as_objects
 from leadrank.fingerprints import row_hash
+from leadrank.key_lookup import looked_up, positions
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 
@@ -194,7 +195,7 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     its lead's records, and so the golden record, is the same (`now`: `golden_inputs(records)`,
     if already computed). Returns (leads, leads recomputed)."""
     now = golden_inputs(records) if now is None else now
-    at = pd.Index(base_inputs["record_key"].to_numpy(dtype=object)).get_indexer(now["record_key"])
+    at = positions(now["record_key"], base_inputs["record_key"])
     known = at >= 0
     changed = ~known
     tonight = records["seen_tonight"].astype(bool).to_numpy()
@@ -223,8 +224,8 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     else:
         leads = fresh.sort_values("lead_id", kind="stable", ignore_index=True)
     first, last = fetched_span(records.loc[listed, ["lead_id", "fetched_at"]])
-    leads["first_fetched_at"] = leads["lead_id"].map(first)
-    leads["last_fetched_at"] = leads["lead_id"].map(last)
+    leads["first_fetched_at"] = looked_up(leads["lead_id"], first.index, first.to_numpy())
+    leads["last_fetched_at"] = looked_up(leads["lead_id"], last.index, last.to_numpy())
     return as_text(leads[LEADS]), rebuilt
 
 

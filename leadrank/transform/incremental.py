@@ -47,6 +47,7 @@ import pyarrow as pa
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import is_arrow_text
 from leadrank.fingerprints import row_hash
+from leadrank.key_lookup import positions
 from leadrank.sorted_sets import distinct, symmetric_difference, union
 from leadrank.transform.matching import (
     KEY_COLUMNS,
@@ -257,8 +258,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     """The rows of `frame` (the population in record-key order, with prev_lead_id) to re-resolve."""
     n = len(frame)
     old = state.records
-    keys_in = frame["record_key"].to_numpy(dtype=object)
-    base = pd.Index(old["record_key"].to_numpy(dtype=object)).get_indexer(keys_in)  # (stored as Arrow text)
+    base = positions(frame["record_key"], old["record_key"])  # (stored as Arrow text)
     known = base >= 0
     match_hash = row_hash(frame, MATCHED_COLUMNS)
     dirty = ~known

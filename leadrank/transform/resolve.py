@@ -24,6 +24,7 @@ import pandas as pd
 
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import EVENT_COLUMNS, NORMALISED, column_as_objects, is_arrow_text, require
+from leadrank.key_lookup import looked_up
 from leadrank.memory import release_memory
 from leadrank.sorted_sets import distinct
 from leadrank.transform import fellegi_sunter
@@ -148,14 +149,13 @@ def resolve(
     if arrow and len(stale):
         stale = stale.astype(arrow)
     prior = prior_leads if prior_leads is not None else previous[["record_key", "lead_id"]]
-    prior_lead = prior.set_index("record_key")["lead_id"] if len(prior) else pd.Series(dtype=object)
     if len(stale):
         frame = pd.concat([tonight.assign(_tonight=True), stale.assign(_tonight=False)], ignore_index=True)
     else:  # a first night, or `leadrank dedupe`: no second copy of a million rows
         frame = tonight.reset_index(drop=True)
         frame["_tonight"] = True
     del tonight  # (a caller that hands its frame over, keeping no reference, lets its columns go below)
-    frame["prev_lead_id"] = frame["record_key"].map(prior_lead) if len(prior) else None
+    frame["prev_lead_id"] = looked_up(frame["record_key"], prior["record_key"], prior["lead_id"].to_numpy(dtype=object))
     n = len(frame)
     if n == 0:  # the same columns as below (golden records and `leadrank dedupe` read seen_tonight)
         empty = frame.drop(columns=["prev_lead_id"]).rename(columns={"_tonight": "seen_tonight"})

@@ -45,6 +45,7 @@ from leadrank.contracts import (
     SCORE_COLUMNS,
 )
 from leadrank.fingerprints import row_hash, stable_row_hash
+from leadrank.key_lookup import positions
 from leadrank.sorted_sets import distinct
 from leadrank.warehouse.bulk import fetch_columns, insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, page_cache, writer
@@ -168,7 +169,7 @@ def _stored_rows(conn: Connection, table: str, key: str, keys: pd.Series
     tonight's rows with. Read through the driver's cursor: a million narrow rows."""
     ids, hashes, flags = fetch_columns(conn, f"SELECT {key}, content_hash, listed FROM {table}")
     stored_keys = pd.Index(pd.Series(ids, dtype=object))
-    return stored_keys, _hashes(hashes), np.array(flags, dtype=bool), stored_keys.get_indexer(keys)
+    return stored_keys, _hashes(hashes), np.array(flags, dtype=bool), positions(keys, stored_keys)
 
 
 def _keys_table(conn: Connection, name: str, keys: pd.Series, column: str) -> None:
@@ -466,9 +467,11 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
     frame = scores.copy(deep=False)  # new columns only
     frame["fin_year"] = pd.to_numeric(frame["fin_year"], errors="coerce").astype("Int64")
     frame["score_hash"] = row_hash(frame, VERSION_COLUMNS).view(np.int64)
-    at = pd.Index(prev["lead_id"]).get_indexer(frame["lead_id"])
+    at = positions(frame["lead_id"], prev["lead_id"])
     same = _unchanged(at, prev["score_hash"].to_numpy(), frame["score_hash"].to_numpy()) & (not full)
-    gone = prev[~prev["lead_id"].isin(frame["lead_id"])]
+    ranked = np.zeros(len(prev), dtype=bool)  # (tonight's leads are unique: each of prev's is hit once at most)
+    ranked[at[at >= 0]] = True
+    gone = prev[~ranked]
     first_id = int(conn.execute(text("SELECT COALESCE(MAX(version_id), 0) FROM score_versions")).scalar()) + 1
     versions = frame.loc[~same, ["lead_id", *VERSION_COLUMNS, "score_hash"]].assign(since_run=run_id, dropped=False)
     versions.insert(0, "version_id", np.arange(first_id, first_id + len(versions), dtype=np.int64))
