@@ -4,8 +4,8 @@ The night aligns a million keys with a million others again and again: tonight's
 the base run's state, the stored records' leads, the base run's golden inputs; tonight's leads
 with the base run's scores and the stored leads. pandas' `Index.get_indexer` on Python strings
 builds its hash table through Python's hashing and equality: 1.29 s for 1.39M record keys among
-1.41M, and night 2's dedupe step at 1.4M records spent 6.5 of its 41 s there (py-spy,
-bench/README.md). Arrow's `index_in` hashes the UTF-8 bytes in C++: 0.25 s on Arrow text, 0.44 s
+1.41M, and night 2's dedupe step at 1.4M records spent 6.4 s there, of the 46 s py-spy sampled
+(bench/README.md, seventh round of issue 19). Arrow's `index_in` hashes the UTF-8 bytes in C++: 0.25 s on Arrow text, 0.44 s
 with the conversion from Python strings.
 """
 

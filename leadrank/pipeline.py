@@ -171,9 +171,9 @@ def source_failed(run_id: str, source_name: str, reason: str) -> dict[str, Any]:
 
 # Staging runs beside normalise → dedupe → score (leadrank.night: `joins_at`), in the flow's
 # process. Its SQLite writes bind every value as a Python object, holding the interpreter lock
-# that those steps' own Python needs: at 1.4M records a second night's dedupe step took 47 s
-# beside it against 31 s alone. From this many records it runs in a worker process of its own,
-# on the other core.
+# that those steps' own Python needs: at 1.4M records a second night's dedupe step took 44 s
+# beside staging in a thread, 36-37 s beside staging in a process (bench/README.md). From this
+# many records it runs in a worker process of its own, on the other core.
 STAGE_APART_FROM_ROWS = 100_000
 
 

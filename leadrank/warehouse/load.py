@@ -469,7 +469,7 @@ def _write_scores(conn: Connection, run_id: str, scores: pd.DataFrame, previous:
     frame["score_hash"] = row_hash(frame, VERSION_COLUMNS).view(np.int64)
     at = positions(frame["lead_id"], prev["lead_id"])
     same = _unchanged(at, prev["score_hash"].to_numpy(), frame["score_hash"].to_numpy()) & (not full)
-    ranked = np.zeros(len(prev), dtype=bool)  # (tonight's leads are unique: each of prev's is hit once at most)
+    ranked = np.zeros(len(prev), dtype=bool)  # the previous run's leads that one of tonight's found
     ranked[at[at >= 0]] = True
     gone = prev[~ranked]
     first_id = int(conn.execute(text("SELECT COALESCE(MAX(version_id), 0) FROM score_versions")).scalar()) + 1
