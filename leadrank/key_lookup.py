@@ -19,16 +19,22 @@ import pyarrow.compute as pc
 Keys = pd.Series | pd.Index | np.ndarray | pa.Array | pa.ChunkedArray
 
 
-def _arrow_text(values: Keys) -> pa.Array | pa.ChunkedArray:
-    """Keys as Arrow large text (missing values null); ArrowTypeError when they are not text."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        array = values
-    elif isinstance(values, pd.Series | pd.Index) and values.dtype != object:  # Arrow-backed text: no copy
+def _is_text(array: pa.Array | pa.ChunkedArray) -> bool:
+    return pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+
+
+def large_text(values: Keys) -> pa.Array | pa.ChunkedArray:
+    """Text as Arrow large text, missing values null: Arrow text and pandas' Arrow-backed text as
+    they are (no Python string made), anything else through Python objects (None and NaN
+    missing). ArrowTypeError or ArrowInvalid when the values are not text."""
+    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else None
+    if array is None and isinstance(values, pd.Series | pd.Index) and values.dtype != object:
         array = pa.array(values.array)
-    else:
+        array = array if _is_text(array) else None  # (numbers, categories, all-missing floats: below)
+    if array is None:
         array = pa.array(np.asarray(values, dtype=object), type=pa.large_string(), from_pandas=True)
-    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-        raise pa.ArrowTypeError(f"keys of type {array.type}, not text")
+    if not _is_text(array):
+        raise pa.ArrowTypeError(f"values of type {array.type}, not text")
     return array.cast(pa.large_string())
 
 
@@ -38,7 +44,7 @@ def positions(keys: Keys, among: Keys) -> np.ndarray:
     one gives its first position here). Keys that are not text (numbers, mixed values) are looked
     up by pandas."""
     try:
-        values, value_set = _arrow_text(keys), _arrow_text(among)
+        values, value_set = large_text(keys), large_text(among)
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         return pd.Index(np.asarray(among, dtype=object)).get_indexer(pd.Index(np.asarray(keys, dtype=object)))
     if isinstance(value_set, pa.ChunkedArray):

@@ -57,6 +57,7 @@ from leadrank.warehouse import load, models, read
 from leadrank.warehouse.bulk import BATCH_ROWS
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.migrate import upgrade
+from leadrank.worker_processes import in_workers
 
 log = logging.getLogger(__name__)
 
@@ -183,23 +184,15 @@ def stage_step(run_id: str, sources: list[str], warehouse: str | None) -> dict[s
     or dies (a machine that forbids them, a worker killed for memory): slower, never lost. An
     error of the staging itself is raised here either way."""
     if RunFiles(run_id).extracted_rows(sources) >= STAGE_APART_FROM_ROWS:
-        from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor
-
-        try:
-            # loky's process (as normalising's workers): started afresh, not forked from a
-            # process running threads; it reads the run directory and the warehouse itself.
-            pool = ProcessPoolExecutor(1)
-            staging = pool.submit(stage_here, run_id, sources, warehouse)
-        except OSError as exc:
-            log.warning("staging cannot start a worker process (%s): staging in this process instead", exc)
-        else:
-            with pool:
-                try:
-                    return staging.result()
-                except BrokenProcessPool as exc:
-                    log.warning("staging's worker process died (%s%s): staging in this process instead", exc,
-                                f"; {exc.__cause__}" if exc.__cause__ else "")
+        # (the worker reads the run directory and the warehouse itself)
+        done = in_workers(_stage_here, [(run_id, sources, warehouse)], 1, "staging")
+        if done is not None:
+            return done[0]
     return stage_here(run_id, sources, warehouse)
+
+
+def _stage_here(arguments: tuple[str, list[str], str | None]) -> dict[str, int]:
+    return stage_here(*arguments)
 
 
 def stage_here(run_id: str, sources: list[str], warehouse: str | None) -> dict[str, int]:
@@ -410,7 +403,7 @@ def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd
                        missing=0)
     tonight = records["seen_tonight"].to_numpy(dtype=bool)  # resolve's own flag, a bool column
     records = records.copy(deep=False)  # two new columns: the caller's frame stays as it was
-    records["nights_unlisted"] = np.where(tonight, 0, before.astype(np.int64) + 1)
+    records["nights_unlisted"] = np.where(tonight, 0, before + 1)
     records["expired"] = records["nights_unlisted"] >= nights
     return records
 

@@ -111,6 +111,8 @@ def test_parts_normalised_side_by_side_equal_one_normalisation(processes, monkey
 def test_workers_that_cannot_run_leave_the_parts_to_this_process(monkeypatch, caplog):
     """A machine that forbids worker processes, or a worker killed for memory, costs time, never
     the records: the parts are normalised in-process, and the log says why."""
+    import joblib.externals.loky as loky
+
     from leadrank.transform import normalise
 
     class NoWorkers:
@@ -121,8 +123,8 @@ def test_workers_that_cannot_run_leave_the_parts_to_this_process(monkeypatch, ca
     monkeypatch.setattr(normalise, "PART_ROWS", 4)
     monkeypatch.setattr(normalise, "MAX_PROCESSES", 2)
     monkeypatch.setattr(normalise, "cpu_count", lambda: 2)
-    monkeypatch.setattr(normalise, "ProcessPoolExecutor", NoWorkers)
-    with caplog.at_level("WARNING", logger="leadrank.transform.normalise"):
+    monkeypatch.setattr(loky, "ProcessPoolExecutor", NoWorkers)
+    with caplog.at_level("WARNING", logger="leadrank.worker_processes"):
         parts = normalise.normalise_in_parts(frame)
     pd.testing.assert_frame_equal(_plain(parts[NORMALISED]), _plain(normalise_records(frame)))
     assert "processes are not allowed here" in caplog.text

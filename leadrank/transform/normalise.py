@@ -7,7 +7,6 @@ in seconds. Nothing is dropped here: a value that cannot be used becomes None pl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor, cpu_count
+from joblib.externals.loky import cpu_count
 
 from leadrank.contracts import (
     EXTRACTED,
@@ -41,8 +40,7 @@ from leadrank.transform.contacts import (
 from leadrank.transform.identifiers import normalise_usccs
 from leadrank.transform.names import clean_array, core_key_array, parse_names
 from leadrank.transform.regions import regions
-
-log = logging.getLogger(__name__)
+from leadrank.worker_processes import in_workers
 
 _ADDRESS_ABBREVIATIONS = {
     "street": "st", "avenue": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr", "place": "pl",
@@ -344,16 +342,7 @@ def _in_processes(records: pd.DataFrame, processes: int) -> list[pa.Table] | Non
     for memory): the parts are then normalised in-process, slower, never lost."""
     if processes < 2:
         return None
-    size = min(PART_ROWS, WORKER_PART_ROWS)
-    try:
-        # loky's processes (joblib's): started afresh, not forked (a fork of a parent running
-        # threads, Prefect's or a progress bar's, can inherit a lock held at the fork and hang),
-        # and without re-running the caller's main script as multiprocessing's spawn does.
-        with ProcessPoolExecutor(processes) as pool:
-            return list(pool.map(_normalised_part, _slices(records, size)))
-    except (BrokenProcessPool, OSError) as exc:
-        log.warning("normalising in worker processes failed (%s): normalising in this process instead", exc)
-        return None
+    return in_workers(_normalised_part, _slices(records, min(PART_ROWS, WORKER_PART_ROWS)), processes, "normalising")
 
 
 def _slices(records: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
