@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from leadrank import base_state
 from leadrank.config import Config, load_config
@@ -33,6 +34,7 @@ from leadrank.contracts import (
     OUTCOME_COLUMNS,
     REJECT_COLUMNS,
     RESOLVED_FILE,
+    ContractError,
 )
 from leadrank.key_lookup import looked_up
 from leadrank.memory import release_memory
@@ -270,20 +272,20 @@ PASSED_THROUGH = ("run_id", "url", "company_name", "country", "province", "city"
 GOLDEN_TEXT = ("name_norm", "website", "email", "address", "uscc", "products")
 
 
-def read_for_resolution(files: RunFiles) -> pd.DataFrame:
-    """Tonight's normalised records as the dedupe step holds them through resolution: the record
-    key as Python objects; the columns matching compares (MATCHED_COLUMNS: the resolution makes
-    objects of the rows it compares, matching.text_as_objects), GOLDEN_TEXT and PASSED_THROUGH
-    as stored (Arrow-backed); the other text columns (sources, kinds, fetch
+def read_for_resolution(files: RunFiles, columns: list[str] | None = None) -> pd.DataFrame:
+    """Tonight's normalised records (`columns`: only those) as the dedupe step holds them: the
+    record key as Python objects; the columns matching compares (MATCHED_COLUMNS: the resolution
+    makes objects of the rows it compares, matching.text_as_objects), GOLDEN_TEXT and
+    PASSED_THROUGH as stored (Arrow-backed); the other text columns (sources, kinds, fetch
     times, provinces, phone types, industries, member levels, columns with no value at all)
     categorical, and so are the passed-through ones that repeat (run id, page URL, country,
     province, city, flags: at most one distinct value in FEW rows): a 1-4 byte code per row
-    instead of an 8-byte pointer or the text itself, at a million records ~10-35 MB a column
-    through resolution. `uncategorised` turns them back before the records are written."""
+    instead of an 8-byte pointer or the text itself, at a million records ~10-35 MB a column.
+    `uncategorised` turns them back before the records are written."""
     from leadrank.transform.incremental import MATCHED_COLUMNS
 
-    objects = ["record_key"]
-    frame = files.read_stage("normalised", objects=objects)
+    objects = ["record_key"] if columns is None or "record_key" in columns else []
+    frame = files.read_stage("normalised", columns, objects=objects)
     for column in frame.columns:
         if column in objects or column in MATCHED_COLUMNS or frame[column].dtype == bool:
             continue
@@ -333,12 +335,15 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     resolution); otherwise, and with learned weights, everything is. The resolver (its graph
     clustering imports scipy.sparse: 0.15 CPU seconds) is imported here, not with the module, so
     that the normalise, score and load processes do not pay for it."""
-    from leadrank.transform.resolve import LeadHistory, resolve
+    from leadrank.transform.resolve import RESOLUTION_READS, LeadHistory, resolve
 
     cfg = run_config(run_id)
     engine = make_engine(warehouse)
     files = RunFiles(run_id)
-    tonight = read_for_resolution(files)
+    # Resolution holds only the columns it compares; the others (names as listed, addresses,
+    # websites, passed-through text: ~0.3 GB at 1.4M records) are read after it, not held
+    # through its peak.
+    tonight = read_for_resolution(files, RESOLUTION_READS)
     release_memory(len(tonight))  # the file's Arrow buffers, converted
     # Every stored record's lead, but whole rows only of the records tonight did not bring again:
     # reading a million stored rows back, night after night, cost minutes.
@@ -349,9 +354,11 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     base, why = base_state.dedupe_base(engine, run_id, stamp)
     # Handed over, no reference kept here: resolve lets the columns it has copied in record-key
     # order go while it resolves.
+    previous = read.previous_records(engine, stale)
     handed = [tonight]
     del tonight
-    result = resolve(handed.pop(), cfg.resolution, previous=read.previous_records(engine, stale), prior_leads=prior,
+    result = resolve(handed.pop(), cfg.resolution, previous=previous[[*RESOLUTION_READS, "lead_id"]],
+                     prior_leads=prior,
                      history=LeadHistory(partial(read.issued_lead_ids, engine), partial(read.lead_first_seen, engine)),
                      base=base.resolution if base else None, base_handed_over=True)
     if why:
@@ -361,6 +368,8 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # records' keys and statistics.
     if base is not None:
         base.resolution = None
+    result.records = with_unresolved_columns(result.records, files, previous, RESOLUTION_READS)
+    del previous
     listed = listed_within(result.records, prior, cfg.lead_expiry_nights)
     del prior
     result.records = pd.DataFrame()  # (only `listed` holds the rows now)
@@ -384,7 +393,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     records = records[[c for c in records.columns if c in GOLDEN_READS]]
     base_leads = base.read_leads() if base is not None and result.stats["mode"] == "incremental" else None
     if base_leads is not None:
-        leads, rebuilt = golden_update(records, trust, base_leads, base.golden, inputs)
+        leads, rebuilt = golden_update(records, trust, base_leads, base.golden, inputs, handed_over=True)
         del base_leads
     else:
         expired = records["expired"].to_numpy()
@@ -393,6 +402,31 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     leads = files.write_stage("leads", leads)
     files.write_stage("events", result.events)
     return {**result.stats, "leads": len(leads), "golden_rebuilt": rebuilt}
+
+
+def with_unresolved_columns(records: pd.DataFrame, files: RunFiles, previous: pd.DataFrame, resolved: list[str]
+                            ) -> pd.DataFrame:
+    """Resolved `records` (tonight's normalised records, then the `previous` ones, as `resolve`
+    returns them: only the `resolved` columns of either, plus resolution's own) with the other
+    normalised columns read back, tonight's from the run file (as `read_for_resolution` gives
+    them) and the stored ones' from `previous`, in the file's column order."""
+    from leadrank.transform.resolve import stacked
+
+    file = pq.ParquetFile(files.stage("normalised"))
+    stored = file.schema_arrow.names
+    others = [c for c in stored if c not in resolved]
+    # A column at a time: a read's Arrow copy of the whole rest was +0.4 GB on top of resolution's
+    # outputs and the state (the step's peak at 1.4M records after resolution).
+    rest = pd.concat([read_for_resolution(files, [c]) for c in others], axis=1) if others else pd.DataFrame(
+        index=pd.RangeIndex(file.metadata.num_rows))
+    if len(previous):
+        rest = stacked(rest, previous[[c for c in others if c in previous.columns]])
+    if len(rest) != len(records):  # (the run file changed under the step)
+        raise ContractError(f"reading normalised: {len(rest)} rows, resolution returned {len(records)}")
+    out = records.copy(deep=False)
+    for column in rest.columns:
+        out[column] = rest[column].array
+    return out[[*[c for c in stored if c in out.columns], *[c for c in out.columns if c not in stored]]]
 
 
 def listed_within(records: pd.DataFrame, prior: pd.DataFrame, nights: int) -> pd.DataFrame:

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, SecretStr
 
 from leadrank.config import Config, ConfigError, config_from_tree, read_config_tree
-from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES, Contract, column_as_objects
+from leadrank.contracts import EXTRACTED_FILE, REJECTS_FILE, STAGE_FILES, Contract, column_as_objects, require
 from leadrank.paths import data_dir, run_dir
 
 # A secret setting kept in config.json only when it is exactly one reference to the environment.
@@ -140,7 +140,10 @@ class RunFiles:
 def _read(path: Path, contract: Contract, where: str, columns: list[str] | None, as_stored: bool,
           objects: list[str] | None = None) -> pd.DataFrame:
     """A run file conformed to its contract as stored (so a column stored with another type is
-    seen), then as stage code expects it (`as_objects`, the typed columns kept) unless `as_stored`."""
+    seen), then as stage code expects it (`as_objects`, the typed columns kept) unless `as_stored`.
+    `columns` the file lacks are named as the contract names them, not as the reader's error."""
+    if columns is not None:
+        require(pd.DataFrame(columns=pq.read_schema(path).names), columns, f"{where} ({contract.name})")
     frame = contract.conform(pd.read_parquet(path, columns=columns), where, columns)
     return frame if as_stored else as_objects(frame, only=objects, keep=contract.typed)
 

@@ -204,13 +204,45 @@ def test_the_dedupe_step_keeps_golden_only_text_arrow_backed_with_the_same_leads
     monkeypatch.setattr(pipeline.read, "record_leads", stop)  # right after the step read its records
     with pytest.raises(RuntimeError, match="stop"):
         pipeline.resolve_step("golden-text", None)
-    assert [given[0][c].dtype for c in pipeline.GOLDEN_TEXT if given[0][c].dtype == object] == []
+    assert list(given[0].columns) == RESOLUTION_READS  # resolution holds what it compares, no more
+    back = pipeline.with_unresolved_columns(resolve(given[0], ResolutionConfig()).records, RunFiles("golden-text"),
+                                            pd.DataFrame(), RESOLUTION_READS)
+    assert [back[c].dtype for c in pipeline.GOLDEN_TEXT if back[c].dtype == object] == []
 
     resolved = resolve(records, ResolutionConfig()).records
     arrow = as_text(golden_records(resolved))
     objects = as_text(golden_records(as_objects(resolved.copy(), only=list(pipeline.GOLDEN_TEXT))))
     assert {c: str(objects[c].dtype) for c in objects} == {c: str(arrow[c].dtype) for c in arrow}
     pd.testing.assert_frame_equal(arrow, objects)
+
+
+def test_the_columns_resolution_does_not_read_come_back_in_place_for_tonight_and_the_stored_records(frame):
+    """The dedupe step resolves only the columns matching compares (RESOLUTION_READS) and reads
+    the others back afterwards: tonight's from the run file, the stored records' from the
+    warehouse's rows. The records come out as a resolution of every column gives them."""
+    from leadrank import pipeline
+    from leadrank.run_files import RunFiles, as_objects
+    from leadrank.transform.resolve import resolve
+
+    records = frame.copy()
+    records["record_key"] = [f"k{i:03d}" for i in range(len(records))]
+    records["company_name"] = [f"Firm {i}" for i in range(len(records))]
+    tonight, stored = records.iloc[:40].reset_index(drop=True), records.iloc[40:].reset_index(drop=True)
+    stored = as_objects(stored.assign(lead_id=[f"L{i}" for i in range(len(stored))]))  # as the warehouse gives them
+    files = RunFiles("unresolved-columns")
+    files.write_stage("normalised", tonight)
+    read = pipeline.read_for_resolution(files, RESOLUTION_READS)
+    assert list(read.columns) == RESOLUTION_READS
+    cfg = ResolutionConfig()
+    part = resolve(read, cfg, previous=stored[[*RESOLUTION_READS, "lead_id"]]).records
+    back = pipeline.uncategorised(pipeline.with_unresolved_columns(part, files, stored, RESOLUTION_READS))
+    whole = resolve(pipeline.read_for_resolution(files), cfg, previous=stored).records
+    whole = pipeline.uncategorised(whole)
+    assert list(back.columns) == [*tonight.columns, *[c for c in whole.columns if c not in tonight.columns]]
+    pd.testing.assert_frame_equal(as_objects(back.copy()), as_objects(whole[back.columns].copy()))
+    assert back["company_name"].tolist() == records["company_name"].tolist()  # tonight's, then the stored ones
+    with pytest.raises(ContractError, match="rows"):
+        pipeline.with_unresolved_columns(part.iloc[:-1], files, stored, RESOLUTION_READS)
 
 
 def test_a_full_resolution_lets_the_features_go_before_the_state(frame, monkeypatch):
@@ -430,6 +462,9 @@ def test_a_second_night_merges_kept_and_rebuilt_leads_in_lead_id_order():
     pd.testing.assert_frame_equal(merged, whole)
     assert list(merged["lead_id"]) == ["L1", "L2", "L3", "L5", "L6", "L7"]
     assert list(merged["n"]) == [1, 2, 3, 55, 6, 7]
+    handed = base.copy()
+    pd.testing.assert_frame_equal(_merged(handed, keep, fresh, handed_over=True), whole)
+    assert list(handed.columns) == [] and list(base.columns) == ["lead_id", "n", "name"]  # its columns went
 
 
 def test_the_plan_reads_stored_and_fresh_key_text_as_arrow(tmp_path):

@@ -434,7 +434,10 @@ def test_an_abandoned_fetch_is_cancelled_and_does_not_retry():
         with cancellable() as fetches:
             worker = threading.Thread(target=contextvars.copy_context().run, args=(work,))
             worker.start()
-            time.sleep(0.3)
+            deadline = time.monotonic() + 10  # the request in flight (a loaded machine takes a while to connect)
+            while srv.connections < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)
             fetches.cancel()  # what the extract task does when its timeout abandons the thread
             worker.join(timeout=3)
         assert not worker.is_alive()

@@ -221,6 +221,50 @@ def test_fetch_columns_gives_each_column_of_the_rows_and_the_collector_back(ware
     assert gc.isenabled()
 
 
+def test_fetch_arrow_gives_each_column_as_arrow_batch_after_batch(warehouse_url, monkeypatch):
+    """bulk.fetch_arrow: a query's columns in row order as Arrow arrays of the given types, made
+    a batch of rows at a time (here two rows: batches meet mid-column), nulls kept, no rows
+    giving empty arrays; record_leads reads its keys and leads so, as Arrow-backed text, with
+    each record's nights unlisted counted from the published runs, newest first."""
+    import gc
+
+    import pyarrow as pa
+
+    from leadrank.warehouse import bulk, read
+
+    monkeypatch.setattr(bulk, "FETCH_ROWS", 2)
+    engine = make_engine(warehouse_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _fetched")
+        conn.exec_driver_sql("CREATE TABLE _fetched (k TEXT, n INTEGER)")
+        conn.exec_driver_sql("INSERT INTO _fetched VALUES ('a', 1), ('b', NULL), ('c', 3), ('d', NULL), ('e', 5)")
+        keys, numbers = bulk.fetch_arrow(conn, "SELECT k, n FROM _fetched ORDER BY k", [pa.large_string(), pa.int64()])
+        assert (keys.type, numbers.type) == (pa.large_string(), pa.int64())
+        assert (keys.to_pylist(), numbers.to_pylist()) == (list("abcde"), [1, None, 3, None, 5])
+        empty = bulk.fetch_arrow(conn, "SELECT k FROM _fetched WHERE k = ?", [pa.large_string()], ("z",))
+        assert [(len(a), a.type) for a in empty] == [(0, pa.large_string())]
+        conn.exec_driver_sql("DROP TABLE _fetched")
+    assert gc.isenabled()
+
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO pipeline_runs (run_id, status, started_at, published_at) VALUES "
+                             "('r1', 'published', '2026-01-01', '2026-01-01'), "
+                             "('r2', 'published', '2026-01-02', '2026-01-02'), "
+                             "('r3', 'failed', '2026-01-03', NULL)")
+        for key, listed, last in [("k1", True, "r2"), ("k2", False, "r2"), ("k3", False, "r1"), ("k4", False, "r3"),
+                                  ("k5", False, "r0")]:
+            conn.execute(text("INSERT INTO lead_records (record_key, lead_id, source, source_kind, first_seen_run, "
+                              "last_seen_run, listed) VALUES (:k, :lead, 'expo', 'exhibition', 'r1', :last, :listed)"),
+                         {"k": key, "lead": f"L{key}", "listed": listed, "last": last})
+    leads = read.record_leads(engine).sort_values("record_key", ignore_index=True)
+    assert [str(leads[c].dtype) for c in ("record_key", "lead_id")] == ["str", "str"]
+    assert leads["lead_id"].tolist() == ["Lk1", "Lk2", "Lk3", "Lk4", "Lk5"]
+    # listed: 0; last seen in the newest published run: 0 nights gone by since, the one before: 1;
+    # a run that was not published or is not stored: every published run
+    assert leads["nights_unlisted"].tolist() == [0, 0, 1, 2, 2]
+
+
 def test_large_staging_runs_in_a_worker_process_and_its_errors_reach_the_step(warehouse_url, demo_config, monkeypatch):
     """From STAGE_APART_FROM_ROWS records staging runs in a process of its own (here: this
     process's stage_run is broken, and the rows are staged all the same); a worker that cannot

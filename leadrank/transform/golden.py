@@ -187,13 +187,16 @@ def golden_inputs(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.DataFrame,
-                  base_inputs: pd.DataFrame, now: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+                  base_inputs: pd.DataFrame, now: pd.DataFrame | None = None, *, handed_over: bool = False
+                  ) -> tuple[pd.DataFrame, int]:
     """`golden_records(records[~expired])`, recomputed only for the leads whose records changed
     since the base run (`base_leads` its leads, `base_inputs` its `golden_inputs`); the others are
     the base run's rows. A record is unchanged when its hashed inputs are and its nights unlisted
     moved as every unlisted record's do (0 if listed tonight, one more if not): then the order of
     its lead's records, and so the golden record, is the same (`now`: `golden_inputs(records)`,
-    if already computed). Returns (leads, leads recomputed)."""
+    if already computed). `handed_over`: the caller reads `base_leads` no more, and each of its
+    columns goes once merged (at a million leads ~0.4 GB at the second night's dedupe peak).
+    Returns (leads, leads recomputed)."""
     now = golden_inputs(records) if now is None else now
     at = positions(now["record_key"], base_inputs["record_key"])
     known = at >= 0
@@ -220,7 +223,7 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
             if fresh[column].dtype != base_leads[column].dtype:
                 with contextlib.suppress(TypeError, ValueError):  # (a column of no values at all)
                     fresh[column] = fresh[column].astype(base_leads[column].dtype)
-        leads = _merged(base_leads, keep, fresh)
+        leads = _merged(base_leads, keep, fresh, handed_over)
     else:
         leads = fresh.sort_values("lead_id", kind="stable", ignore_index=True)
     first, last = fetched_span(records.loc[listed, ["lead_id", "fetched_at"]])
@@ -229,15 +232,21 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     return as_text(leads[LEADS]), rebuilt
 
 
-def _merged(base: pd.DataFrame, keep: np.ndarray, fresh: pd.DataFrame) -> pd.DataFrame:
+def _merged(base: pd.DataFrame, keep: np.ndarray, fresh: pd.DataFrame, handed_over: bool = False) -> pd.DataFrame:
     """The `keep` rows of `base` and the `fresh` rows, in lead-ID order (a stable sort, kept rows
     first), built a column at a time: a million leads selected, joined and sorted whole were three
-    copies at the dedupe step's peak on a second night."""
+    copies at the dedupe step's peak on a second night. `handed_over`: each column of `base` is
+    taken out of it (and freed) once merged."""
     ids = np.concatenate([column_as_objects(base["lead_id"]).to_numpy(dtype=object)[keep],
                           fresh["lead_id"].to_numpy(dtype=object)])
     rows = np.concatenate([keep, len(base) + np.arange(len(fresh))])[np.argsort(ids, kind="stable")]
-    return pd.DataFrame({column: pd.concat([base[column], fresh[column]], ignore_index=True).take(rows)
-                         .reset_index(drop=True) for column in fresh.columns})
+    del ids
+    merged = {}
+    for column in fresh.columns:
+        stored = base.pop(column) if handed_over else base[column]
+        merged[column] = pd.concat([stored, fresh[column]], ignore_index=True).take(rows).reset_index(drop=True)
+        del stored
+    return pd.DataFrame(merged)
 
 
 def as_text(leads: pd.DataFrame) -> pd.DataFrame:

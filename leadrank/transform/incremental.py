@@ -47,6 +47,7 @@ import pyarrow as pa
 from leadrank.config import ResolutionConfig
 from leadrank.fingerprints import row_hash
 from leadrank.key_lookup import large_text, positions
+from leadrank.memory import release_memory
 from leadrank.sorted_sets import distinct, symmetric_difference, union
 from leadrank.transform.matching import (
     KEY_COLUMNS,
@@ -73,6 +74,7 @@ STATE_COLUMNS = ["record_key", "match_hash", "lead_id", "component", "match_evid
 BLOCKS = {"uscc": ("uscc",), "domain": ("domain",), "phone": ("phone",), "phone_local": ("phone_local",),
           "email": ("email",), "site": ("site",), "core": ("core",), "pinyin": ("translit_key",),
           "either_name": ("core", "alt"), "words": ()}
+BLOCKED_COLUMNS = sorted({c for columns in BLOCKS.values() for c in columns})
 _CODE = ("matching.py", "clustering.py", "resolve.py", "incremental.py", "golden.py", "legal_forms.py", "names.py",
          "regions.py", "../fingerprints.py", "../sorted_sets.py")
 _LIBRARIES = ("rapidfuzz", "pypinyin", "cleanco", "numpy", "pandas", "scipy", "pyarrow", "polars")
@@ -180,27 +182,46 @@ def _members(keys: pd.DataFrame, words: pd.DataFrame, name: str, rows: np.ndarra
     return values.filter(ok), at[ok.to_numpy(zero_copy_only=False)]
 
 
-def populations(keys: pd.DataFrame, words: pd.DataFrame, order: np.ndarray, old: pd.DataFrame,
-                old_words: pd.DataFrame, base: np.ndarray, clean_known: np.ndarray, changed_old: np.ndarray
-                ) -> tuple[Population, Population]:
+@dataclass
+class Changed:
+    """The base run's stored keys and name words of its changed and gone records (`rows`, base
+    rows in order): all the plan reads of the base run's keys once tonight's are made."""
+
+    rows: np.ndarray
+    keys: pd.DataFrame  # BLOCKED_COLUMNS, one row per entry of `rows`
+    words: pd.DataFrame  # row (position in `rows`), word
+
+    @classmethod
+    def of(cls, old: pd.DataFrame, old_words: pd.DataFrame, changed_old: np.ndarray) -> Changed:
+        rows = np.flatnonzero(changed_old)
+        at = np.full(len(old), -1, dtype=np.int64)
+        at[rows] = np.arange(len(rows))
+        word_rows = at[old_words["row"].to_numpy(dtype=np.int64)]
+        keep = word_rows >= 0
+        words = pd.DataFrame({"row": word_rows[keep], "word": text_series(arrow_text(old_words["word"]).filter(keep))})
+        keys = pd.DataFrame({c: text_series(arrow_text(old[c], rows)) for c in BLOCKED_COLUMNS})
+        return cls(rows, keys, words)
+
+
+def populations(keys: pd.DataFrame, words: pd.DataFrame, order: np.ndarray, old_order: np.ndarray,
+                changed: Changed, base: np.ndarray, clean_known: np.ndarray) -> tuple[Population, Population]:
     """Tonight's population and the base run's, block codes shared. A record clean tonight has
     the keys and words it had in the base run, so the base run's members are tonight's clean
     ones (at their base rows) and the stored keys of the changed and gone records: only those
     are looked up besides tonight's values, not the whole base population again."""
-    n, n_old = len(keys), len(old)
+    n = len(keys)
     everyone = np.arange(n, dtype=np.int64)
-    changed = np.flatnonzero(changed_old)
     tonight, then = {}, {}
     for name in BLOCKS:
         values, rows = _members(keys, words, name, everyone)
-        old_values, old_rows = _members(old, old_words, name, changed)
+        old_values, old_at = _members(changed.keys, changed.words, name, np.arange(len(changed.rows)))
         codes = pa.concat_arrays([values, old_values]).dictionary_encode().indices.to_numpy().astype(np.int64)
         now = codes[: len(values)]
         tonight[name] = (now, rows)
         kept = clean_known[rows]
-        then[name] = (np.concatenate([now[kept], codes[len(values):]]), np.concatenate([base[rows[kept]], old_rows]))
-    return (Population(order, tonight, n),
-            Population(old["order"].to_numpy(dtype=np.int64), then, n_old))
+        then[name] = (np.concatenate([now[kept], codes[len(values):]]),
+                      np.concatenate([base[rows[kept]], changed.rows[old_at]]))
+    return Population(order, tonight, n), Population(old_order, then, len(old_order))
 
 
 def block_pairs(pop: Population, block: str, wanted: np.ndarray, cfg: ResolutionConfig
@@ -249,8 +270,10 @@ def effective_country_bits(bits: np.ndarray, cfg: ResolutionConfig) -> np.ndarra
     return np.where(bits >= 1, np.minimum(bits, np.float32(cfg.weights["country_same"])), 0).astype(np.float32)
 
 
-def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
-    """The rows of `frame` (the population in record-key order, with prev_lead_id) to re-resolve."""
+def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig, handed_over: bool = False) -> Plan:
+    """The rows of `frame` (the population in record-key order, with prev_lead_id) to re-resolve.
+    `handed_over`: the caller reads the state's blocking keys and name words no more, and they
+    are let go once tonight's are made (at 1.4M records ~0.3 GB through the rest of the plan)."""
     n = len(frame)
     old = state.records
     base = positions(frame["record_key"], old["record_key"])  # (stored as Arrow text)
@@ -264,6 +287,9 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
     dirty[known] |= prev[known] != old["lead_id"].to_numpy(dtype=object)[base[known]]
     gone = np.ones(len(old), dtype=bool)
     gone[base[known]] = False
+    changed_old = np.zeros(len(old), dtype=bool)  # base rows of dirty (changed) and gone records
+    changed_old[base[dirty & known]] = True
+    changed_old |= gone
 
     # Tonight's keys (Arrow text): the stored ones, the dirty records' computed afresh. Each
     # column is one take from the stored values followed by the fresh ones.
@@ -287,7 +313,13 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
         word_parts.append(arrow_text(dw["word"]))
         row_parts.append(d_rows[dw["row"].to_numpy()])
     words = pd.DataFrame({"row": np.concatenate(row_parts), "word": text_series(pa.concat_arrays(word_parts))})
-    del fresh
+    del fresh, word_parts
+    changed = Changed.of(old, old_words, changed_old)
+    del old_words
+    if handed_over:
+        state.records, state.words = old.drop(columns=KEY_COLUMNS), pd.DataFrame()
+        old = state.records
+        release_memory(n)  # (Arrow text: Arrow's pool keeps what it frees)
     stats = population_stats(keys, cfg.shared_key_names)
 
     # T: dirty, or a statistic (what it adds to a score) changed.
@@ -302,10 +334,9 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig) -> Plan:
             touched[same] |= now[same] != before
 
     # Blocks a dirty or gone record enters or leaves: pairs of two clean records that changed.
-    changed_old = np.zeros(len(old), dtype=bool)  # base rows of dirty (changed) and gone records
-    changed_old[base[dirty & known]] = True
-    changed_old |= gone
-    tonight, then = populations(keys, words, sort_order(keys), old, old_words, base, known & ~dirty, changed_old)
+    tonight, then = populations(keys, words, sort_order(keys), old["order"].to_numpy(dtype=np.int64), changed, base,
+                                known & ~dirty)
+    del changed
     old_row_id = np.where(gone, n + np.arange(len(old)), 0)  # a gone record's id in pair codes
     old_row_id[base[known]] = np.flatnonzero(known)
     clean = ~dirty

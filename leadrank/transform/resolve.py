@@ -142,15 +142,9 @@ def resolve(
     require(tonight, RESOLUTION_READS, "dedupe")
     previous = previous if previous is not None else pd.DataFrame(columns=[*NORMALISED, "lead_id"])
     stale = previous[~previous["record_key"].isin(tonight["record_key"])]
-    # Tonight's Arrow-backed text stays Arrow: the stored records' text (Python objects) is made
-    # Arrow text too, or the concatenation would make every row's a Python object.
-    arrow = {c: tonight[c].dtype for c in stale.columns if c in tonight.columns and is_arrow_text(tonight[c])
-             and not is_arrow_text(stale[c])}
-    if arrow and len(stale):
-        stale = stale.astype(arrow)
     prior = prior_leads if prior_leads is not None else previous[["record_key", "lead_id"]]
     if len(stale):
-        frame = pd.concat([tonight.assign(_tonight=True), stale.assign(_tonight=False)], ignore_index=True)
+        frame = stacked(tonight.assign(_tonight=True), stale.assign(_tonight=False))
     else:  # a first night, or `leadrank dedupe`: no second copy of a million rows
         frame = tonight.reset_index(drop=True)
         frame["_tonight"] = True
@@ -209,6 +203,17 @@ def resolve(
              "splits": int((events["kind"] == "split").sum()) if len(events) else 0}
     out = frame.drop(columns=["prev_lead_id"]).rename(columns={"_tonight": "seen_tonight"})
     return Resolution(out, events, stats, model, state)
+
+
+def stacked(tonight: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
+    """`tonight`'s records, then the `stored` ones, in one frame. Tonight's Arrow-backed text
+    stays Arrow: the stored records' text (Python objects) is made Arrow text too, or the
+    concatenation would make every row's a Python object."""
+    arrow = {c: tonight[c].dtype for c in stored.columns if c in tonight.columns and is_arrow_text(tonight[c])
+             and not is_arrow_text(stored[c])}
+    if arrow and len(stored):
+        stored = stored.astype(arrow)
+    return pd.concat([tonight, stored], ignore_index=True)
 
 
 def _why_full(frame: pd.DataFrame, cfg: ResolutionConfig, base: State | None) -> str:
@@ -295,7 +300,7 @@ def _resolve_incremental(frame: pd.DataFrame, cfg: ResolutionConfig, base: State
                          handed_over: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, object], State]:
     """Re-resolve the neighbourhood of what changed since `base` (incremental.plan); every other
     record keeps its lead and evidence. `handed_over`: `base`'s rows are emptied once read."""
-    work = plan(frame, base, cfg)
+    work = plan(frame, base, cfg, handed_over)
     rows = work.rows
     part = frame.iloc[rows].reset_index(drop=True)  # (the features make Python strings of its text)
     keys = part["record_key"].to_numpy(dtype=object)

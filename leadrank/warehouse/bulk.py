@@ -157,6 +157,32 @@ def fetch_columns(conn: Connection, sql: str, params: tuple[object, ...] = ()) -
         cursor.close()
 
 
+FETCH_ROWS = 100_000  # rows fetched into Python at a time by `fetch_arrow`
+
+
+def fetch_arrow(conn: Connection, sql: str, types: list[pa.DataType], params: tuple[object, ...] = ()
+                ) -> list[pa.Array]:
+    """The columns of a query's rows (`?` placeholders) as Arrow arrays of `types`, fetched on the
+    raw driver cursor FETCH_ROWS rows at a time, each batch made Arrow and let go before the
+    next: a million rows' Python strings never exist at once. `fetch_columns`' tuples of 1.4M
+    records' keys, leads and runs cost ~0.56 GB of resident memory that stayed through the dedupe
+    step (freed strings scattered among live ones), as Arrow text ~0.06 GB."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        marker = "%s" if conn.dialect.name == "postgresql" else "?"
+        cursor.execute(sql.replace("?", marker), params)
+        parts: list[list[pa.Array]] = [[] for _ in types]
+        with paused_gc():
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                for part, kind, values in zip(parts, types, zip(*rows, strict=True), strict=True):
+                    part.append(pa.array(values, type=kind))
+                del rows
+        return [pa.concat_arrays(part) if part else pa.array([], type=kind)
+                for part, kind in zip(parts, types, strict=True)]
+    finally:
+        cursor.close()
+
+
 def temp_table(conn: Connection, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
     """A temporary table `name` (dropped at commit on PostgreSQL, replaced if it exists) holding
     the frame, for set-based UPDATEs and joins instead of row-by-row statements."""
