@@ -146,6 +146,29 @@ def test_golden_records_sort_only_the_columns_they_read(frame, monkeypatch):
     pd.testing.assert_frame_equal(leads, golden.golden_records(records[sorted_columns[0]]))
 
 
+def test_golden_records_made_in_parts_of_whole_leads_are_the_ones_made_at_once(frame, monkeypatch):
+    """golden_records works GOLDEN_PART_ROWS records at a time, each part a range of lead IDs:
+    the leads are the ones made from every record at once, in lead-ID order, and a 统一社会信用代码
+    that one lead's record has valid counts as valid for a lead in another part."""
+    from leadrank.config import ResolutionConfig
+    from leadrank.transform import golden
+    from leadrank.transform.resolve import resolve
+
+    records = resolve(frame, ResolutionConfig()).records
+    records["lead_id"] = [f"L{(i * 7) % 12:02d}" for i in range(len(records))]  # 12 leads, records interleaved
+    leads = records["lead_id"].drop_duplicates().sort_values().tolist()
+    first, last = (records.index[records["lead_id"] == lead][0] for lead in (leads[0], leads[-1]))
+    records.loc[[first, last], "uscc_norm"] = "91350100M000100Y88"
+    records.loc[first, "uscc_valid"], records.loc[last, "uscc_valid"] = True, False
+    whole = golden.as_text(golden.golden_records(records))
+    monkeypatch.setattr(golden, "GOLDEN_PART_ROWS", 7)
+    assert len(records) > 3 * 7 and len(leads) > 3
+    parts = golden.as_text(golden.golden_records(records.sample(frac=1, random_state=3)))
+    pd.testing.assert_frame_equal(parts, whole)
+    assert parts["lead_id"].tolist() == leads
+    assert parts.set_index("lead_id").loc[leads[-1], "uscc_valid"]  # valid by a record of another part
+
+
 def test_the_dedupe_step_saves_its_state_before_the_golden_records(tmp_path, monkeypatch):
     """The resolution state (every record's blocking keys, statistics and name words) is written
     and let go before golden records are built, not held through them to the step's end."""

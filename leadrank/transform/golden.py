@@ -83,13 +83,34 @@ def survivorship_order(records: pd.DataFrame, trust: dict[str, int]) -> pd.DataF
                              ascending=[True, False, False, True, True, True])
 
 
+# Records whose golden records are made at a time, in parts of whole leads: the survivorship
+# sort, the picks and the groupings of 1.4M records at once were night 1's dedupe peak (1.1 GB
+# over the records, bench/README.md "eighth round").
+GOLDEN_PART_ROWS = 250_000
+
+
 def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -> pd.DataFrame:
     """Leads (LEADS: LEAD_COLUMNS plus `name_core_zh`, the core of the Chinese name, which scoring
     matches statements and outcomes on) from resolved records (NORMALISED plus lead_id, their
-    bool columns bool: as the RESOLVED contract hands them on, leadrank.contracts)."""
+    bool columns bool: as the RESOLVED contract hands them on, leadrank.contracts), in lead-ID
+    order. Made GOLDEN_PART_ROWS records at a time, each part a range of lead IDs in that order:
+    every field is per lead but whether a lead's 统一社会信用代码 is valid, which any record's
+    valid one says (so the valid ones are collected over all records first)."""
+    valid = set(records["uscc_norm"].where(records["uscc_valid"].astype(bool)).dropna())
+    if len(records) <= GOLDEN_PART_ROWS:
+        return _golden_part(records, trust or {}, valid)
+    leads, _ = pd.factorize(records["lead_id"], sort=True)  # (a record without a lead makes none, as groupby)
+    parts = -(-len(records) // GOLDEN_PART_ROWS)
+    bounds = np.linspace(0, leads.max(initial=-1) + 1, parts + 1).astype(np.int64)
+    made = [_golden_part(records.iloc[np.flatnonzero((leads >= lo) & (leads < hi))], trust or {}, valid)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return pd.concat(made, ignore_index=True)
+
+
+def _golden_part(records: pd.DataFrame, trust: dict[str, int], valid: set[str]) -> pd.DataFrame:
     # The sort copies every column it is given: only those read here (not the raw payloads, URLs,
     # normalised addresses and match evidence of a million records: ~0.5 GB at the nightly step's peak).
-    frame = survivorship_order(records[[c for c in records.columns if c in GOLDEN_READS]], trust or {})
+    frame = survivorship_order(records[[c for c in records.columns if c in GOLDEN_READS]], trust)
     valid_uscc = frame["uscc_norm"].where(frame["uscc_valid"])
     company_email = frame["email_norm"].where(~frame["email_free"])
     zh_name = frame["name_norm"].where(frame["name_lang"] == "zh").fillna(
@@ -130,7 +151,7 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     # Chinese key-account teams read Chinese names first; fall back to whatever name exists.
     leads["company_name"] = leads["company_name_zh"].fillna(leads["company_name"])
     leads["is_branch"] = frame["is_branch"].groupby(frame["lead_id"], sort=True).all()
-    leads["uscc_valid"] = leads["uscc"].isin(set(valid_uscc.dropna()))
+    leads["uscc_valid"] = leads["uscc"].isin(valid)
     leads["sources"] = _joined(frame, "source")
     leads["source_kinds"] = _joined(frame, "source_kind")
     leads["n_sources"] = grouped["source"].nunique()
