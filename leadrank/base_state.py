@@ -15,10 +15,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from leadrank.config import Config
-from leadrank.contracts import is_arrow_text
+from leadrank.contracts import column_as_objects, is_arrow_text
 from leadrank.key_lookup import positions
+from leadrank.memory import release_memory
 from leadrank.paths import data_dir
-from leadrank.run_files import RunFiles, as_objects, is_run_id, write_frame
+from leadrank.run_files import RunFiles, is_run_id, write_frame
 from leadrank.scoring import incremental
 from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
 from leadrank.transform.matching import KEY_COLUMNS
@@ -107,6 +108,26 @@ def save_dedupe_state(files: RunFiles, state: State | None, inputs: pd.DataFrame
     write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(frame)]}), files.state("resolution_meta"))
 
 
+def _state_rows(path: Any) -> pd.DataFrame:
+    """The scoring state's rows (its attrs kept), read a column at a time, each text column made
+    Python objects, one string per distinct value, before the next is read. The reasons,
+    segments and tiers repeat, so objects are smaller than the Arrow text read, and the reused
+    rows are then taken as pointers; converted where they were taken (score_leads), the
+    conversion sat at the step's peak on a second night. Read whole first, a million leads' text
+    as Arrow was ~1.1 GB at once on top of the leads (bench/README.md, eighth round)."""
+    columns: dict[str, pd.Series] = {}
+    attrs: dict[str, Any] = {}
+    for name in pq.read_schema(path).names:
+        part = pd.read_parquet(path, columns=[name])
+        attrs = attrs or part.attrs
+        columns[name] = column_as_objects(part[name]) if is_arrow_text(part[name]) else part[name]
+        del part
+        release_memory(len(columns[name]))  # (Arrow's pool keeps what the conversion freed)
+    frame = pd.DataFrame(columns)
+    frame.attrs = attrs
+    return frame
+
+
 def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str]:
     """(the scoring state of the run `run_id` is based on, or None and why there is none). A state
     that cannot be read costs a full night, never the night."""
@@ -119,12 +140,7 @@ def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str
     if not path.exists():
         return None, f"run {base_id} left no scoring state"
     try:
-        rows, meta = incremental.read_state(pd.read_parquet(path))
-        # Text made Python objects here, one string per distinct value, while the step holds
-        # little else: the reasons, segments and tiers repeat, so this is smaller than the Arrow
-        # text read, and the reused rows are then taken as pointers. Converted where they were
-        # taken (score_leads), the conversion sat at the step's peak on a second night.
-        rows = as_objects(rows, only=[c for c in rows.columns if is_arrow_text(rows[c])])
+        rows, meta = incremental.read_state(_state_rows(path))
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
         return None, f"the scoring state of run {base_id} cannot be read ({exc})"

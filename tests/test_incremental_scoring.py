@@ -356,6 +356,27 @@ def score_files(run_id: str) -> dict[str, bytes | object]:
             "model": {k: v for k, v in read_json(files.root / "model.json").items() if k != "artifact_path"}}
 
 
+def test_the_scoring_state_is_read_a_column_at_a_time_as_it_was_read_whole(tmp_path, monkeypatch):
+    """base_state reads the base run's scoring state one column at a time, its text made one
+    Python string per distinct value before the next column is read (read whole, a million
+    leads' text as Arrow was ~1.1 GB at once): the rows and meta are those of a whole read."""
+    from leadrank import base_state
+    from leadrank.run_files import as_objects, write_frame
+    from leadrank.scoring import incremental
+
+    rows = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "input_hash": np.array([1, 2, 3], dtype=np.uint64),
+                         "reasons_for": ["strong ratios", None, "strong ratios"], "score": [0.5, 0.25, 0.75]})
+    path = tmp_path / "scores.parquet"
+    write_frame(incremental.state_frame(rows.astype({"reasons_for": "str"}), {"fingerprint": "f"}), path)
+    reads, real = [], pd.read_parquet
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(k.get("columns")) or real(*a, **k))
+    got, meta = incremental.read_state(base_state._state_rows(path))
+    assert reads == [["lead_id"], ["input_hash"], ["reasons_for"], ["score"]] and meta["fingerprint"] == "f"
+    whole, _ = incremental.read_state(real(path))
+    pd.testing.assert_frame_equal(got, as_objects(whole, only=["reasons_for"]))
+    assert got["reasons_for"].dtype == object and got.loc[0, "reasons_for"] is got.loc[2, "reasons_for"]
+
+
 def test_the_step_reuses_its_base_runs_state_and_equals_a_full_rescore(tmp_path, warehouse_url):
     folder = demo_copy(tmp_path)
     config = str(folder / "sources.yaml")
