@@ -353,9 +353,9 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     trust = {s.name: s.trust for s in cfg.sources if s.trust}
     stamp = base_state.resolution_fingerprint(cfg, trust)
     base, why = base_state.dedupe_base(engine, run_id, stamp)
+    previous = read.previous_records(engine, stale)
     # Handed over, no reference kept here: resolve lets the columns it has copied in record-key
     # order go while it resolves.
-    previous = read.previous_records(engine, stale)
     handed = [tonight]
     del tonight
     result = resolve(handed.pop(), cfg.resolution, previous=previous[[*RESOLUTION_READS, "lead_id"]],
@@ -492,7 +492,8 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     del base
     result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
                          stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None,
-                         trained=reuse.training if reuse else None, base=handed.pop(), index=index)
+                         trained=reuse.training if reuse else None, base=handed.pop(), index=index,
+                         base_handed_over=True)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base

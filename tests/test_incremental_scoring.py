@@ -130,6 +130,11 @@ def test_the_incremental_night_scores_the_changed_leads_and_equals_the_full_one(
     assert again.stats["model_from_base_run"] and not full.stats["model_from_base_run"]
     assert again.stats["reason"].startswith("11 of 241 leads new or changed since run base")
     assert_same_file(again.scores, full.scores, tmp_path)
+    handed = as_base(first, tmp_path, "handed")  # as the nightly step hands it over: its rows go as taken
+    over = score_leads(tonight, statements, outcomes, cfg, base=handed, base_handed_over=True)
+    assert list(handed.rows.columns) == [] and over.stats["mode"] == "incremental"
+    assert_same_file(over.scores, full.scores, tmp_path)
+    pd.testing.assert_frame_equal(over.state, again.state)
     how = ("mode", "reason", "leads_scored", "leads_reused", "model_from_base_run")
     assert {k: v for k, v in again.stats.items() if k not in how} == {k: v for k, v in full.stats.items() if k not in how}
     # The state passed on is the full night's too, so a third night reuses it as well.

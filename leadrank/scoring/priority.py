@@ -207,14 +207,16 @@ def _per_lead(features: pd.DataFrame, result: model_mod.ModelResult, cfg: Scorin
     return pd.concat([out, X.add_prefix(incremental.X_PREFIX)], axis=1)
 
 
-def _canonical(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+def _canonical(frame: pd.DataFrame, rows: np.ndarray | None = None, consume: bool = False) -> pd.DataFrame:
     """Score and state columns in one set of types however their rows were computed (fresh,
     read back from a state file, or both): numbers as float, key_account as bool, any other
     column as objects with None for missing, so that scores.parquet is the same file whichever
-    way a night went. `rows`: only those rows (positions), taken one column at a time."""
+    way a night went. `rows`: only those rows (positions), taken one column at a time;
+    `consume`: each column is taken out of `frame` (and freed) once converted."""
     out = {}
-    for column in frame.columns:
-        values = frame[column] if rows is None else frame[column].take(rows).reset_index(drop=True)
+    for column in list(frame.columns):
+        values = frame.pop(column) if consume else frame[column]
+        values = values if rows is None else values.take(rows).reset_index(drop=True)
         if column == "input_hash":
             out[column] = values.astype(np.uint64)
         elif column in FLOAT_COLUMNS or (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
@@ -240,7 +242,7 @@ def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
 def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
                 stored: model_mod.ModelResult | None = None, *, stored_key: str | None = None,
                 trained: str | None = None, base: incremental.Base | None = None,
-                index: LeadIndex | None = None) -> ScoreResult:
+                index: LeadIndex | None = None, base_handed_over: bool = False) -> ScoreResult:
     """Score every lead. With a `stored` model (a recent retrain; `stored_key` names it) it is used
     as it is; otherwise the model is trained here from `outcomes` (or is the `base` run's, when
     that run trained on the same set), or there is none (cold start). A `stored` model that a
@@ -253,7 +255,10 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     changed, unless something every lead's scores depend on changed (the stats' `reason` says
     what); the others keep the base run's. Rank and tier are cut over all leads either way, by
     priority and then lead_id, so the same inputs always give the same order. `index`: the
-    night's lead index of `leads`, when the caller built it already (to match outcomes)."""
+    night's lead index of `leads`, when the caller built it already (to match outcomes).
+    `base_handed_over`: the caller reads `base` no more, and the columns of its rows go as the
+    reused ones are taken (at a million leads the rows and their copy were the step's peak on a
+    second night)."""
     ratios = lead_ratios(statements, leads, cfg, index)  # peer percentiles and the lead index: over all leads
     hashes = incremental.input_hashes(leads, ratios)
     ids = leads["lead_id"].to_numpy(dtype=object)
@@ -300,7 +305,8 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     # PER_LEAD_ROWS leads at a time (a lead's scores are its own: the incremental mode relies on
     # it), each part in its final types at once: at a million leads the model inputs, effects,
     # factors and reasons of all of them at once were ~2 GB of the step's 5 GB peak.
-    parts = [_canonical(base.rows, reused)] if base is not None and reused is not None and len(reused) else []
+    parts = ([_canonical(base.rows, reused, consume=base_handed_over)]
+             if base is not None and reused is not None and len(reused) else [])
     # The base run's state is not read again: a caller that handed it over (the nightly step)
     # lets its million rows go before tonight's are joined, ranked and copied into the state.
     base_run = base.run_id if base is not None else None
