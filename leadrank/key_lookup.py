@@ -38,6 +38,12 @@ def large_text(values: Keys) -> pa.Array | pa.ChunkedArray:
     return array.cast(pa.large_string())
 
 
+def text_series(array: pa.Array) -> pd.Series:
+    """Arrow text as a column of pandas' str dtype (Arrow-backed, NaN for missing: as parquet
+    reads it back), without a Python string per value."""
+    return pd.Series(pd.array(array, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), copy=False)
+
+
 def positions(keys: Keys, among: Keys) -> np.ndarray:
     """Each of `keys`' position among `among` (int64; -1 where it is not there or missing), as
     `pd.Index(among).get_indexer(keys)` gives it for keys that `among` holds once (a repeated

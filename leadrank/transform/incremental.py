@@ -46,7 +46,7 @@ import pyarrow as pa
 
 from leadrank.config import ResolutionConfig
 from leadrank.fingerprints import row_hash
-from leadrank.key_lookup import large_text, positions
+from leadrank.key_lookup import large_text, positions, text_series
 from leadrank.memory import release_memory
 from leadrank.sorted_sets import distinct, symmetric_difference, union
 from leadrank.transform.matching import (
@@ -63,7 +63,6 @@ from leadrank.transform.matching import (
     sortable_text,
     text_ranks,
 )
-from leadrank.transform.table_input import ARROW_TEXT
 
 # What matching reads of a record (matching.Features): a change in any of them makes it dirty.
 MATCHED_COLUMNS = ["uscc_norm", "uscc_valid", "domain", "phone_e164", "phone", "email_norm", "address_norm",
@@ -127,11 +126,6 @@ def arrow_text(values: pd.Series | np.ndarray, rows: np.ndarray | None = None) -
     array = large_text(values)
     array = array if rows is None else array.take(rows)
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array  # (parquet reads chunks)
-
-
-def text_series(array: pa.Array) -> pd.Series:
-    """Arrow text as a column of pandas' str dtype (as parquet reads it back)."""
-    return pd.Series(pd.array(array, dtype=ARROW_TEXT), copy=False)
 
 
 def component_names(n: int, left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -145,14 +146,21 @@ def fetch_columns(conn: Connection, sql: str, params: tuple[object, ...] = ()) -
     cursor: a million narrow rows without a SQLAlchemy Row each (2.5 -> 1.5 s for 1.4M records'
     keys on SQLite), and without the garbage collector walking their tuples (memory.paused_gc:
     0.6 s of 2.3 for a million leads' keys and fingerprints)."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        marker = "%s" if conn.dialect.name == "postgresql" else "?"
-        cursor.execute(sql.replace("?", marker), params)
+    with _raw_cursor(conn, sql, params) as cursor:
         width = len(cursor.description)
         with paused_gc():
             rows = cursor.fetchall()
             return tuple(zip(*rows, strict=True)) if rows else ((),) * width
+
+
+@contextmanager
+def _raw_cursor(conn: Connection, sql: str, params: tuple[object, ...]) -> Iterator[Any]:
+    """The driver's own cursor on `conn`, `sql` executed (`?` placeholders, as either driver
+    takes them), closed afterwards."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql.replace("?", "%s" if conn.dialect.name == "postgresql" else "?"), params)
+        yield cursor
     finally:
         cursor.close()
 
@@ -167,20 +175,13 @@ def fetch_arrow(conn: Connection, sql: str, types: list[pa.DataType], params: tu
     next: a million rows' Python strings never exist at once. `fetch_columns`' tuples of 1.4M
     records' keys, leads and runs cost ~0.56 GB resident, and 0.34 GB of it stayed once they were
     let go (freed strings scattered among live ones); fetched this way, ~0.13 GB."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        marker = "%s" if conn.dialect.name == "postgresql" else "?"
-        cursor.execute(sql.replace("?", marker), params)
-        parts: list[list[pa.Array]] = [[] for _ in types]
-        with paused_gc():
-            while rows := cursor.fetchmany(FETCH_ROWS):
-                for part, kind, values in zip(parts, types, zip(*rows, strict=True), strict=True):
-                    part.append(pa.array(values, type=kind))
-                del rows
-        return [pa.concat_arrays(part) if part else pa.array([], type=kind)
-                for part, kind in zip(parts, types, strict=True)]
-    finally:
-        cursor.close()
+    parts: list[list[pa.Array]] = [[] for _ in types]
+    with _raw_cursor(conn, sql, params) as cursor, paused_gc():
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            for part, kind, values in zip(parts, types, zip(*rows, strict=True), strict=True):
+                part.append(pa.array(values, type=kind))
+            del rows
+    return [pa.concat_arrays(part) if part else pa.array([], type=kind) for part, kind in zip(parts, types, strict=True)]
 
 
 def temp_table(conn: Connection, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:

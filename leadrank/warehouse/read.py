@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine, text
 
 from leadrank.contracts import NORMALISED, NORMALISED_FILE
+from leadrank.key_lookup import text_series
 from leadrank.warehouse.bulk import fetch_arrow, temp_table
 
 
@@ -29,12 +30,8 @@ def record_leads(engine: Engine) -> pd.DataFrame:
     nights = pc.index_in(since, value_set=age).to_numpy(zero_copy_only=False)  # NaN: not a published run
     nights = np.where(np.isnan(nights), len(runs), nights)
     listed = since.is_null().to_numpy(zero_copy_only=False)
-    return pd.DataFrame({"record_key": _text(keys), "lead_id": _text(leads),
+    return pd.DataFrame({"record_key": text_series(keys), "lead_id": text_series(leads),
                          "nights_unlisted": np.where(listed, 0, nights).astype(np.int64)})
-
-
-def _text(values: pa.Array) -> pd.Series:
-    return pd.Series(pd.array(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), copy=False)
 
 
 def previous_records(engine: Engine, keys: pd.Series | None = None) -> pd.DataFrame:
