@@ -128,6 +128,36 @@ def test_bulk_insert_keeps_values_apart_on_both_dialects(warehouse_url):
         assert texts == ["", None, 'x,"y"\nz', "=1+1"]
 
 
+def test_a_first_bulk_load_builds_the_indexes_after_the_rows_and_a_failed_one_keeps_them(warehouse_url):
+    from leadrank.warehouse.bulk import insert_frame
+
+    engine = make_engine(warehouse_url)
+    keys = [f"k{n:03d}" for n in range(300)][::-1]
+    frame = pd.DataFrame({"k": keys, "g": [n % 7 for n in range(300)], "t": ["x"] * 300})
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE index_probe (k TEXT PRIMARY KEY, g INTEGER NOT NULL, t TEXT)")
+        conn.exec_driver_sql("CREATE INDEX ix_index_probe_g ON index_probe (g)")
+    with pytest.raises(Exception, match="(?i)null"), engine.begin() as conn:
+        insert_frame(conn, "index_probe", frame.assign(g=frame["g"].where(frame.index < 299)))
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM index_probe")).scalar() == 0
+        insert_frame(conn, "index_probe", frame)
+        insert_frame(conn, "index_probe", frame.assign(t="y").head(5), conflict=["k"])
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT k, g, t FROM index_probe ORDER BY k")).all()
+        if conn.dialect.name == "sqlite":
+            indexes = [r[0] for r in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'index_probe' AND sql IS NOT NULL")]
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT k FROM index_probe "
+                                                                     "WHERE g = 3").all())
+            assert indexes == ["ix_index_probe_g"] and "ix_index_probe_g" in plan
+        else:
+            assert conn.execute(text("SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'ix_index_probe_g'")).scalar() == 1
+    assert [r[0] for r in rows] == sorted(keys)
+    assert dict((r[0], r[1]) for r in rows) == dict(zip(frame["k"], frame["g"], strict=True))
+    assert [r[2] for r in rows] == ["x"] * 295 + ["y"] * 5  # (the frame's first five: the last keys)
+
+
 def test_a_run_published_within_the_same_second_is_the_one_sales_see(warehouse_url, demo_config, monkeypatch):
     """Publication order, not run-id order, decides which run the marts show, even when two runs
     publish within one second and the later one's id sorts first."""
