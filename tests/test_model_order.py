@@ -77,6 +77,46 @@ def test_calibration_never_reverses_the_models_order():
     assert not fitted.slope_clamped_ and fitted.slope_ > 0
 
 
+def test_validation_calibrates_each_fold_on_the_others_and_the_final_fit_reuses_its_scores(monkeypatch):
+    """Cross-validation fits the vote once per fold and the deployed model once more (no folds of
+    the calibration's own inside); each fold's probabilities are an increasing map of its
+    out-of-fold scores, fitted without that fold's outcomes, so the folds' AUCs are the scores'."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from leadrank.scoring import model as model_mod
+
+    fits, validated = [], {}
+    real_fit, real_validate = model_mod.LogOddsVote.fit, model_mod._validate
+
+    def counting_fit(self, X, y, **kwargs):
+        fits.append(len(y))
+        return real_fit(self, X, y, **kwargs)
+
+    def keeping_validate(*args, **kwargs):
+        validated["out"] = real_validate(*args, **kwargs)
+        return validated["out"]
+
+    monkeypatch.setattr(model_mod.LogOddsVote, "fit", counting_fit)
+    monkeypatch.setattr(model_mod, "_validate", keeping_validate)
+    table = outcome_table(drifting_table(1500).sample(frac=1, random_state=1).reset_index(drop=True), "y")
+    result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical)
+    assert len(fits) == 6 and sorted(fits)[-1] == 1500, fits  # five folds, then every row once
+    name, _, rows, p, scores = validated["out"]
+    y = table.y.astype(int).to_numpy()[model_mod.canonical_order(
+        model_mod._as_frame(table.frame, table.numeric, table.categorical).reset_index(drop=True),
+        table.y.astype(int).to_numpy())]
+    assert name == "stratified_5fold_cv" and scores is not None
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)
+    for _, test in folds:
+        ordered = np.argsort(scores[test])
+        assert np.all(np.diff(p[test][ordered]) >= 0)  # increasing in the fold's own scores
+        assert roc_auc_score(y[test], p[test]) == pytest.approx(roc_auc_score(y[test], scores[test]), abs=1e-12)
+    deployed = result.pipeline.named_steps["model"]
+    slope, intercept, _ = model_mod.increasing_sigmoid(scores, y)
+    assert (deployed.slope_, deployed.intercept_) == (slope, intercept)  # calibrated on the folds' scores
+
+
 def test_a_model_below_chance_or_below_the_fit_score_is_refused():
     assert refusal({"auc": 0.42, "fit_score_auc": None}).startswith("model not deployed: its validated AUC 0.42 is below 0.5")
     assert "below the fit score's own AUC 0.8" in refusal({"auc": 0.7, "fit_score_auc": 0.8})
