@@ -128,9 +128,14 @@ def test_bulk_insert_keeps_values_apart_on_both_dialects(warehouse_url):
         assert texts == ["", None, 'x,"y"\nz', "=1+1"]
 
 
-def test_a_first_bulk_load_builds_the_indexes_after_the_rows_and_a_failed_one_keeps_them(warehouse_url):
+def test_a_first_bulk_load_builds_the_indexes_after_the_rows_and_a_failed_one_keeps_them(warehouse_url, monkeypatch):
+    from leadrank.warehouse import bulk
     from leadrank.warehouse.bulk import insert_frame
 
+    monkeypatch.setattr(bulk, "INDEX_AFTER_ROWS", 100)
+    dropped = []
+    real_own = bulk._own_indexes
+    monkeypatch.setattr(bulk, "_own_indexes", lambda conn, table: dropped.append(table) or real_own(conn, table))
     engine = make_engine(warehouse_url)
     keys = [f"k{n:03d}" for n in range(300)][::-1]
     frame = pd.DataFrame({"k": keys, "g": [n % 7 for n in range(300)], "t": ["x"] * 300})
@@ -153,6 +158,7 @@ def test_a_first_bulk_load_builds_the_indexes_after_the_rows_and_a_failed_one_ke
             assert indexes == ["ix_index_probe_g"] and "ix_index_probe_g" in plan
         else:
             assert conn.execute(text("SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'ix_index_probe_g'")).scalar() == 1
+    assert dropped == ["index_probe", "index_probe"]  # the failed load and the first one; not the upsert
     assert [r[0] for r in rows] == sorted(keys)
     assert dict((r[0], r[1]) for r in rows) == dict(zip(frame["k"], frame["g"], strict=True))
     assert [r[2] for r in rows] == ["x"] * 295 + ["y"] * 5  # (the frame's first five: the last keys)

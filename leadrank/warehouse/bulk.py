@@ -122,40 +122,66 @@ def insert_frame(
             f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING")
     if conflict and conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None:
         conflict, upsert = None, ""  # an empty table (a first load) has nothing to conflict with
-    if conn.dialect.name == "postgresql":
-        if not conflict:
-            copy_into(conn, table, frame)
-            return len(frame)
-        staging = f"_bulk_{table}"
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-        copy_into(conn, staging, frame)
-        conn.exec_driver_sql(f"INSERT INTO {table} ({col_sql}) SELECT {col_sql} FROM {staging}{upsert}")
-        conn.exec_driver_sql(f"DROP TABLE {staging}")
-        return len(frame)
-    placeholders = ", ".join("?" for _ in columns)
-    # A first load of a table builds its secondary indexes once, after the rows: kept up row by
-    # row they cost more (night 1's load step at 1.4M records 80.7 -> 68.4 s, bench/README.md
-    # "ninth round"). DDL is transactional in SQLite: a failed publish rolls the indexes back with
-    # the rows, and readers (WAL) see the table as it was until the commit.
-    indexes = [] if conflict or table.startswith("_") else _sqlite_indexes(conn, table)
-    for name, _ in indexes:
-        conn.exec_driver_sql(f"DROP INDEX {quote(name)}")
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(f"INSERT INTO {table} ({col_sql}) VALUES ({placeholders}){upsert}", row_tuples(frame))
-    finally:
-        cursor.close()
-    for _, ddl in indexes:
-        conn.exec_driver_sql(ddl)
+    with _indexes_built_after(conn, table, len(frame) if not conflict else 0):
+        if conn.dialect.name == "postgresql":
+            _copy_or_upsert(conn, table, frame, upsert if conflict else None)
+        else:
+            placeholders = ", ".join("?" for _ in columns)
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.executemany(f"INSERT INTO {table} ({col_sql}) VALUES ({placeholders}){upsert}",
+                                   row_tuples(frame))
+            finally:
+                cursor.close()
     return len(frame)
 
 
-def _sqlite_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
-    """(name, CREATE statement) of an empty SQLite table's own indexes (not those SQLite made for
-    its primary key and UNIQUE constraints); none when the table has rows."""
+def _copy_or_upsert(conn: Connection, table: str, frame: pd.DataFrame, upsert: str | None) -> None:
+    """PostgreSQL: COPY the frame into `table`, or (with an `upsert` clause) into a temporary
+    table first and from there with INSERT ... ON CONFLICT."""
+    if upsert is None:
+        copy_into(conn, table, frame)
+        return
+    col_sql = ", ".join(quote(c) for c in frame.columns)
+    staging = f"_bulk_{table}"
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+    copy_into(conn, staging, frame)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({col_sql}) SELECT {col_sql} FROM {staging}{upsert}")
+    conn.exec_driver_sql(f"DROP TABLE {staging}")
+
+
+# From this many rows a load into an empty table builds the table's own indexes once, after the
+# rows: kept up row by row they cost more. Night 1's load step at 1.4M records: 80.7 -> 68.4 s on
+# SQLite; COPY of the records on PostgreSQL 17.5-18.5 -> 10.3-12.9 s (bench/README.md, issue 19's
+# ninth round). Smaller loads (a night's events into a table still empty) keep them.
+INDEX_AFTER_ROWS = 50_000
+
+
+@contextmanager
+def _indexes_built_after(conn: Connection, table: str, rows: int) -> Iterator[None]:
+    """Around a load of `rows` rows into `table`: when they are many and the table is empty, its
+    own indexes (not those of its primary key or UNIQUE constraints) are dropped before and
+    created again after, in the caller's transaction, so a failed load rolls them back with its
+    rows. On SQLite (WAL) readers see the table as it was until the commit; on PostgreSQL the
+    dropped index locks the table (empty: a first load) until the commit."""
+    indexes = _own_indexes(conn, table) if rows >= INDEX_AFTER_ROWS and not table.startswith("_") else []
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+    yield
+    for _, ddl in indexes:
+        conn.exec_driver_sql(ddl)
+
+
+def _own_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
+    """(quoted name, CREATE statement) of an empty table's own indexes; none when it has rows."""
     if conn.exec_driver_sql(f"SELECT 1 FROM {quote(table)} LIMIT 1").first() is not None:
         return []
-    return [(row[0], row[1]) for row in conn.exec_driver_sql(
+    if conn.dialect.name == "postgresql":
+        return [(row[0], row[1]) for row in conn.execute(text(
+            "SELECT CAST(CAST(x.indexrelid AS regclass) AS text), pg_get_indexdef(x.indexrelid) FROM pg_index x "
+            "WHERE x.indrelid = CAST(:t AS regclass) AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)"), {"t": table}).all()]
+    return [(quote(row[0]), row[1]) for row in conn.exec_driver_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
         (table,)).all()]
 
