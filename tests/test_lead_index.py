@@ -78,6 +78,10 @@ def test_st_marks_found_by_the_arrow_prefilter_are_the_python_patterns_own():
     expected = [_ST_MARK.sub("", c) if isinstance(c, str) else None for c in cores]
     assert list(without_st_marks(cores)) == expected
     assert expected[:8] == ["新都", "前锋", "新都", "前锋", "新都", "新都", "新", "华"]
+    # Arrow-backed text (as stage files hand names on) and values that are not text give the same
+    arrow = pd.Series([c if isinstance(c, str) else None for c in cores], dtype="str")
+    assert list(without_st_marks(arrow)) == expected
+    assert list(without_st_marks([*cores, 7])) == [*expected, None]
 
 
 @pytest.mark.parametrize("shape", ["aligned", "shuffled", "shorter", "overlapping"])
