@@ -38,10 +38,13 @@ def large_text(values: Keys) -> pa.Array | pa.ChunkedArray:
     return array.cast(pa.large_string())
 
 
+ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's "str": Arrow-backed, NaN for missing
+
+
 def text_series(array: pa.Array) -> pd.Series:
-    """Arrow text as a column of pandas' str dtype (Arrow-backed, NaN for missing: as parquet
-    reads it back), without a Python string per value."""
-    return pd.Series(pd.array(array, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), copy=False)
+    """Arrow text as a column of pandas' str dtype (ARROW_TEXT: as parquet reads it back),
+    without a Python string per value."""
+    return pd.Series(pd.array(array, dtype=ARROW_TEXT), copy=False)
 
 
 def positions(keys: Keys, among: Keys) -> np.ndarray:

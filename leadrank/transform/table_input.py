@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from leadrank.contracts import EXTRACTED, PROSPECT_FIELDS
+from leadrank.key_lookup import ARROW_TEXT
 
 INPUT_FIELDS = [*PROSPECT_FIELDS, "source"]
-ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas 3's "str": Arrow-backed, NaN for missing
 _ALIASES = {"name": "company_name", "company": "company_name", "website_url": "website", "url": "website",
             "telephone": "phone", "tel": "phone", "e_mail": "email", "email_address": "email",
             "统一社会信用代码": "uscc", "credit_code": "uscc", "state": "province"}

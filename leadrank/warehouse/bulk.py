@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -120,11 +120,13 @@ def insert_frame(
         assignments = ", ".join(f"{quote(c)} = {expression}" for c, expression in sets.items())
         upsert = f" ON CONFLICT ({', '.join(map(quote, conflict))}) " + (
             f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING")
-    if conflict and conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None:
+    large = len(frame) >= INDEX_AFTER_ROWS
+    empty = bool(conflict or large) and _is_empty(conn, table)
+    if empty:
         conflict, upsert = None, ""  # an empty table (a first load) has nothing to conflict with
-    with _indexes_built_after(conn, table, len(frame) if not conflict else 0):
+    with _indexes_built_after(conn, table) if empty and large else nullcontext():
         if conn.dialect.name == "postgresql":
-            _copy_or_upsert(conn, table, frame, upsert if conflict else None)
+            _copy_or_upsert(conn, table, frame, upsert)
         else:
             placeholders = ", ".join("?" for _ in columns)
             cursor = conn.connection.driver_connection.cursor()
@@ -136,10 +138,10 @@ def insert_frame(
     return len(frame)
 
 
-def _copy_or_upsert(conn: Connection, table: str, frame: pd.DataFrame, upsert: str | None) -> None:
+def _copy_or_upsert(conn: Connection, table: str, frame: pd.DataFrame, upsert: str) -> None:
     """PostgreSQL: COPY the frame into `table`, or (with an `upsert` clause) into a temporary
     table first and from there with INSERT ... ON CONFLICT."""
-    if upsert is None:
+    if not upsert:
         copy_into(conn, table, frame)
         return
     col_sql = ", ".join(quote(c) for c in frame.columns)
@@ -157,14 +159,18 @@ def _copy_or_upsert(conn: Connection, table: str, frame: pd.DataFrame, upsert: s
 INDEX_AFTER_ROWS = 50_000
 
 
+def _is_empty(conn: Connection, table: str) -> bool:
+    return conn.exec_driver_sql(f"SELECT 1 FROM {quote(table)} LIMIT 1").first() is None
+
+
 @contextmanager
-def _indexes_built_after(conn: Connection, table: str, rows: int) -> Iterator[None]:
-    """Around a load of `rows` rows into `table`: when they are many and the table is empty, its
-    own indexes (not those of its primary key or UNIQUE constraints) are dropped before and
-    created again after, in the caller's transaction, so a failed load rolls them back with its
-    rows. On SQLite (WAL) readers see the table as it was until the commit; on PostgreSQL the
-    dropped index locks the table (empty: a first load) until the commit."""
-    indexes = _own_indexes(conn, table) if rows >= INDEX_AFTER_ROWS and not table.startswith("_") else []
+def _indexes_built_after(conn: Connection, table: str) -> Iterator[None]:
+    """Around a large load into the empty `table`: its own indexes (not those of its primary key
+    or UNIQUE constraints) are dropped before and created again after, in the caller's
+    transaction, so a failed load rolls them back with its rows. On SQLite (WAL) readers see the
+    table as it was until the commit; on PostgreSQL the dropped index locks the table (empty: a
+    first load) until the commit."""
+    indexes = _own_indexes(conn, table)
     for name, _ in indexes:
         conn.exec_driver_sql(f"DROP INDEX {name}")
     yield
@@ -173,9 +179,7 @@ def _indexes_built_after(conn: Connection, table: str, rows: int) -> Iterator[No
 
 
 def _own_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
-    """(quoted name, CREATE statement) of an empty table's own indexes; none when it has rows."""
-    if conn.exec_driver_sql(f"SELECT 1 FROM {quote(table)} LIMIT 1").first() is not None:
-        return []
+    """(quoted name, CREATE statement) of the table's own indexes."""
     if conn.dialect.name == "postgresql":
         return [(row[0], row[1]) for row in conn.execute(text(
             "SELECT CAST(CAST(x.indexrelid AS regclass) AS text), pg_get_indexdef(x.indexrelid) FROM pg_index x "
