@@ -383,3 +383,86 @@ def test_calibrated_probabilities_reach_the_extremes():
     bottom, top = metrics["calibration"][0], metrics["calibration"][-1]
     assert abs(bottom["predicted"] - bottom["observed"]) < 0.015 and abs(top["predicted"] - top["observed"]) < 0.015
     assert metrics["calibration_error"] < 0.025
+
+
+def _vote_model_and_leads(seed=5, n=1500):
+    """The vote (trees, pairs, plain logistic regression) on outcomes with missing numbers and
+    blank categories, and leads with unseen categories beside them."""
+    rng = np.random.default_rng(seed)
+
+    def leads(m):
+        frame = pd.DataFrame({"margin": rng.normal(size=m).round(2), "visits": rng.integers(0, 6, m).astype(float),
+                              "source": rng.choice(["expo", "web", "fair", None], m),
+                              "segment": rng.choice(["bank", "telecom", "sme"], m)})
+        frame.loc[::6, "margin"] = np.nan
+        return frame
+
+    train = leads(n)
+    won = (train["margin"].fillna(0) + train["visits"] / 3 + (train["source"] == "expo") + rng.normal(0, 1, n) > 1.2)
+    result = evaluate_and_fit(train, pd.Series(won.astype(int)), ["margin", "visits"], ["source", "segment"])
+    frame = leads(300)
+    frame.loc[::9, "segment"] = "unheard of"
+    return result, frame
+
+
+def test_effects_from_the_members_parts_are_the_pipelines_own():
+    """The explanations work the variants out from each member's parts (a logistic regression's
+    coefficients, the pairwise member's quadratic form, only the trees that split on the
+    feature) instead of predicting them through the pipeline: the effects are the pipeline's
+    own predictions of the variants, to rounding, for the vote and for the small-data model."""
+    from leadrank.scoring.model import Explainer, model_inputs, typical_values
+
+    vote, frame = _vote_model_and_leads()
+    small = evaluate_and_fit(frame.iloc[:200].reset_index(drop=True), pd.Series(np.arange(200) % 3 == 0).astype(int),
+                             ["margin", "visits"], ["source", "segment"])
+    for result, kinds in ((vote, ["trees", "quadratic", "linear"]), (small, ["linear"])):
+        assert result.pipeline is not None
+        X = model_inputs(frame, result.numeric, result.categorical)
+        typical = typical_values(result, X)
+        explainer = Explainer(result, typical)
+        scores, effects, _ = explainer.explain(X)
+        assert [member.kind for member in explainer._parts[0]] == kinds  # no member fell back
+        assert np.allclose(scores, result.pipeline.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
+        for col in [*result.numeric, *result.categorical]:
+            expected = scores - result.pipeline.predict_proba(X.assign(**{col: typical[col]}))[:, 1]
+            unchanged = (X[col] == typical[col]).to_numpy()
+            assert np.allclose(effects[col].to_numpy(), np.where(unchanged, 0.0, expected), rtol=0, atol=1e-9), col
+            assert np.abs(effects[col]).max() > 1e-4, col  # every feature moves some lead
+
+
+def test_a_member_whose_parts_disagree_with_its_predictions_predicts_the_variants_whole(monkeypatch):
+    """The trees are read through HistGradientBoostingClassifier's private parts; if those ever
+    mean something else (here: the features read in the wrong order), the first leads' check
+    against the pipeline finds it and the member predicts its variants through the pipeline."""
+    from leadrank.scoring import occlusion
+    from leadrank.scoring.model import Explainer, model_inputs, typical_values
+
+    result, frame = _vote_model_and_leads()
+    monkeypatch.setattr(occlusion, "_tree_columns", lambda trees, width: np.arange(width)[::-1])
+    X = model_inputs(frame, result.numeric, result.categorical)
+    typical = typical_values(result, X)
+    explainer = Explainer(result, typical)
+    scores, effects, _ = explainer.explain(X)
+    assert [member.kind for member in explainer._parts[0]] == ["predict", "quadratic", "linear"]
+    for col in [*result.numeric, *result.categorical]:
+        expected = scores - result.pipeline.predict_proba(X.assign(**{col: typical[col]}))[:, 1]
+        unchanged = (X[col] == typical[col]).to_numpy()
+        assert np.allclose(effects[col].to_numpy(), np.where(unchanged, 0.0, expected), rtol=0, atol=1e-9), col
+
+
+def test_output_columns_are_put_down_to_one_input_or_none():
+    """A ColumnTransformer's outputs belong to the input column whose name they carry; a
+    transform that mixes columns, or names that are prefixes of other names' outputs, give no
+    owners (and the Explainer predicts through the pipeline)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from leadrank.scoring.occlusion import column_owners
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 0.1, 0.2], "c": ["x", "y", "x"], "c_x": ["p", "q", "p"]})
+    plain = ColumnTransformer([("num", StandardScaler(), ["a", "b"]), ("cat", OneHotEncoder(), ["c"])]).fit(frame)
+    owners = column_owners(plain)
+    assert {col: at.tolist() for col, at in owners.items()} == {"a": [0], "b": [1], "c": [2, 3]}
+    assert column_owners(ColumnTransformer([("pca", PCA(1), ["a", "b"])]).fit(frame)) is None
+    assert column_owners(ColumnTransformer([("cat", OneHotEncoder(), ["c", "c_x"])]).fit(frame)) is None

@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from leadrank.fingerprints import row_hash
 from leadrank.scoring.distinct import distinct_rows
+from leadrank.scoring.occlusion import PipelineOcclusion
 from leadrank.scoring.outcomes import WON_WORDS, outcome_label, parse_dates
 
 SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats the ensemble
@@ -133,7 +134,12 @@ class LogOddsVote(VotingClassifier):
     won 3.5 %; on the log-odds the calibration error fell from 0.028 to 0.012, ranking unchanged."""
 
     def decision_function(self, X: Any) -> np.ndarray:
-        p = np.clip(self.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
+        return self.log_odds(self.predict_proba(X)[:, 1])
+
+    @staticmethod
+    def log_odds(p: np.ndarray) -> np.ndarray:
+        """The decision score of voted won probabilities `p`."""
+        p = np.clip(p, 1e-6, 1 - 1e-6)
         return np.log(p / (1 - p))
 
 
@@ -182,8 +188,12 @@ class IncreasingPlatt(ClassifierMixin, BaseEstimator):
         return self.slope_ * _score(self.estimator_, X) + self.intercept_
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        p = 1 / (1 + np.exp(-self.decision_function(X)))
+        p = self.probability(_score(self.estimator_, X))
         return np.column_stack([1 - p, p])
+
+    def probability(self, scores: np.ndarray) -> np.ndarray:
+        """The calibrated won probability of the estimator's scores."""
+        return 1 / (1 + np.exp(-(self.slope_ * scores + self.intercept_)))
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
@@ -532,9 +542,11 @@ class Explainer:
     The model runs once per distinct feature vector *over every call* (vectors are remembered by
     their row fingerprint): the nightly step explains leads PER_LEAD_ROWS at a time, and at a
     million leads each part repeated most of the population's 42,000 vectors (11,000 per part,
-    114,000 explained in all, 26 of the step's 81 s). The occlusion variants are predicted in
-    calls of about PREDICT_CHUNK_ROWS rows: every feature's variants at once were a frame of
-    many million rows."""
+    114,000 explained in all, 26 of the step's 81 s). The variants' predictions are worked out
+    from the vote's members' parts (leadrank.scoring.occlusion), PREDICT_CHUNK_ROWS vectors at a
+    time; a model of another shape has its variants predicted through the pipeline, in calls of
+    about PREDICT_CHUNK_ROWS rows (every feature's variants at once were a frame of many
+    million rows)."""
 
     def __init__(self, result: ModelResult, typical: dict[str, Any]) -> None:
         assert result.pipeline is not None
@@ -543,6 +555,7 @@ class Explainer:
         self._known = pd.Index(np.empty(0, dtype=np.uint64))  # fingerprints of the vectors explained so far
         self._scores = np.empty(0)
         self._effects = np.empty((0, len(self.features)))
+        self._parts = _occlusion_parts(result.pipeline, typical)
 
     def explain(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
         """(model score, effects, above) of the leads whose model inputs (`model_inputs`) are
@@ -567,8 +580,16 @@ class Explainer:
                           if col in self.result.numeric else np.nan)
         return scores[row], pd.DataFrame(effects[row], index=X.index, columns=self.features), above
 
+    def _unchanged(self, distinct: pd.DataFrame, col: str) -> np.ndarray:
+        """Whether each vector is at the typical value of `col` already (then setting it changes
+        nothing: its effect is 0)."""
+        values, typical = distinct[col], self.typical[col]
+        return (values == typical).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical))
+
     def _occluded(self, distinct: pd.DataFrame, base: np.ndarray) -> np.ndarray:
         """The effects (vectors × features) of distinct vectors whose predictions are `base`."""
+        if self._parts is not None:
+            return self._occluded_by_parts(distinct)
         effects = np.zeros((len(distinct), len(self.features)))
         variants: list[pd.DataFrame] = []
         where: list[tuple[int, np.ndarray]] = []
@@ -584,17 +605,52 @@ class Explainer:
             where.clear()
 
         for k, col in enumerate(self.features):
-            # A vector already at the typical value is unchanged by setting it: its effect is 0.
-            values, typical = distinct[col], self.typical[col]
-            same = (values == typical).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical))
+            same = self._unchanged(distinct, col)
             if (~same).any():
-                variants.append(distinct[~same].assign(**{col: typical}))
+                variants.append(distinct[~same].assign(**{col: self.typical[col]}))
                 where.append((k, np.flatnonzero(~same)))
                 if sum(len(v) for v in variants) >= PREDICT_CHUNK_ROWS:
                     occlude()
         if variants:
             occlude()
         return effects
+
+    def _occluded_by_parts(self, distinct: pd.DataFrame) -> np.ndarray:
+        """`_occluded` from the members' parts (leadrank.scoring.occlusion), PREDICT_CHUNK_ROWS
+        vectors at a time: what the pipeline would predict for the variants, without running
+        them through it."""
+        assert self._parts is not None
+        members, weights, finish = self._parts
+        effects = np.zeros((len(distinct), len(self.features)))
+        with threadpool_limits(PREDICT_THREADS):
+            for start in range(0, len(distinct), PREDICT_CHUNK_ROWS):
+                chunk = distinct.iloc[start:start + PREDICT_CHUNK_ROWS]
+                started = [member.start(chunk) for member in members]
+                base = finish(np.average([s.proba for s in started], axis=0, weights=weights))
+                for k, col in enumerate(self.features):
+                    rows = np.flatnonzero(~self._unchanged(chunk, col))
+                    if rows.size:
+                        voted = np.average([member.occluded(s, col, rows) for member, s in zip(members, started, strict=True)],
+                                           axis=0, weights=weights)
+                        effects[start + rows, k] = base[rows] - finish(voted)
+        return effects
+
+
+def _occlusion_parts(pipeline: Pipeline, typical: dict[str, Any]) -> tuple[list[PipelineOcclusion], Any, Any] | None:
+    """(members, their vote weights, the map from voted to final won probability) of a model
+    build_pipeline made, each member a PipelineOcclusion; None for any other shape."""
+    top = pipeline.steps[-1][1] if len(pipeline.steps) == 1 else None
+    if isinstance(top, IncreasingPlatt) and isinstance(top.estimator_, LogOddsVote):
+        vote = top.estimator_
+        members = [PipelineOcclusion.of(member, typical) for member in vote.estimators_]
+        weights, finish = vote._weights_not_none, lambda p: top.probability(LogOddsVote.log_odds(p))
+    elif isinstance(top, Pipeline):  # the small-data model: one logistic regression
+        members, weights, finish = [PipelineOcclusion.of(top, typical)], None, lambda p: p
+    else:
+        return None
+    if any(member is None for member in members):
+        return None
+    return [m for m in members if m is not None], weights, finish
 
 
 # --- any tabular outcome export (leadrank model evaluate) -----------------------------------
