@@ -164,6 +164,90 @@ def test_a_first_bulk_load_builds_the_indexes_after_the_rows_and_a_failed_one_ke
     assert [r[2] for r in rows] == ["x"] * 295 + ["y"] * 5  # (the frame's first five: the last keys)
 
 
+def _side_probe_frame(n: int) -> pd.DataFrame:
+    """Every kind of column a load hands over: text with NULL and '', numbers with NaN, nullable
+    integers, booleans, datetimes, a mixed object column and a category."""
+    frame = pd.DataFrame({
+        "k": [f"k{i:05d}" for i in range(n)][::-1],
+        "t": pd.Series(["维 text", None, "", "x"] * (n // 4), dtype=object),
+        "a": pd.Series(["a", None, "b", "c"] * (n // 4), dtype="string[pyarrow]"),
+        "f": [1.5, float("nan"), -2.0, 1e300] * (n // 4),
+        "i": pd.array([7, None, -3, 2**62] * (n // 4), dtype="Int64"),
+        "b": [True, False, True, False] * (n // 4),
+        "d": pd.to_datetime(["2026-12-06 01:02:03", None, "2026-01-01 00:00:00", "1999-12-31 23:59:59"] * (n // 4)),
+        "m": pd.Series([1, "two", 3.5, None] * (n // 4), dtype=object),
+        "c": pd.Categorical(["p", "q", None, "p"] * (n // 4)),
+    })
+    return frame
+
+
+def test_large_sqlite_loads_through_a_side_database_store_what_row_inserts_store(tmp_path, monkeypatch):
+    """From SIDE_LOAD_ROWS rows a SQLite load is written by ADBC into a side database and copied in
+    SQL: every column kind is stored as executemany stores it (value and storage class), an upsert
+    updates, a failed load leaves neither rows nor files behind, and past SQLite's limit of
+    attached databases in one transaction the rows are inserted one by one."""
+    import glob
+    import tempfile
+
+    from leadrank.warehouse import bulk
+    from leadrank.warehouse.bulk import insert_frame
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    sides = []
+    real_side = bulk._through_side_database
+    monkeypatch.setattr(bulk, "_through_side_database", lambda *a: sides.append(real := real_side(*a)) or real)
+    frame = _side_probe_frame(400)
+    ddl = "(k TEXT PRIMARY KEY, t TEXT, a TEXT, f REAL, i INTEGER, b BOOLEAN, d TEXT, m TEXT, c TEXT)"
+    engine = make_engine(f"sqlite:///{tmp_path / 'side.db'}")
+    with engine.begin() as conn:
+        for table in ("by_rows", "by_side", "many"):
+            conn.exec_driver_sql(f"CREATE TABLE {table} {ddl}")
+    with engine.begin() as conn:
+        insert_frame(conn, "by_rows", frame)
+        monkeypatch.setattr(bulk, "SIDE_LOAD_ROWS", 100)
+        insert_frame(conn, "by_side", frame)
+        insert_frame(conn, "by_side", frame.head(150).assign(t="new"), conflict=["k"], update=["t"])
+    assert sides == [True, True]
+    query = "SELECT k, t, typeof(t), a, f, typeof(f), i, typeof(i), b, typeof(b), d, m, typeof(m), c FROM {} ORDER BY k"
+    with engine.connect() as conn:
+        by_rows = conn.exec_driver_sql(query.format("by_rows")).all()
+        by_side = conn.exec_driver_sql(query.format("by_side")).all()
+    updated = set(frame["k"].head(150))
+    assert [r for r in by_side if r[0] not in updated] == [r for r in by_rows if r[0] not in updated]
+    assert [r[1:] for r in by_side if r[0] in updated] == [("new", "text", *r[3:]) for r in by_rows if r[0] in updated]
+    assert by_rows[0][1:] == ("x", "text", "c", 1e300, "real", 2**62, "integer", 0, "integer", "1999-12-31T23:59:59",
+                              None, "null", "p")  # k00000 is the frame's last row
+    with pytest.raises(Exception, match="(?i)null"), engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE strict_probe (k TEXT PRIMARY KEY, t TEXT NOT NULL)")
+        insert_frame(conn, "strict_probe", frame[["k", "t"]])
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM sqlite_master WHERE name = 'strict_probe'").scalar() == 0
+    assert glob.glob(str(tmp_path / "leadrank-bulk-*")) == []
+    sides.clear()
+    with engine.begin() as conn:  # twelve side loads in one transaction: ten can be attached at most
+        for part in range(12):
+            insert_frame(conn, "many", frame.assign(k=frame["k"] + f"-{part}"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*), COUNT(DISTINCT k) FROM many").one() == (4800, 4800)
+    assert sides.count(True) == 10 and sides[10:] == [False, False]
+    with engine.begin() as conn:  # the next load detaches what the committed transaction read
+        insert_frame(conn, "many", frame.assign(k=frame["k"] + "-last"))
+        attached = [r[1] for r in conn.exec_driver_sql("PRAGMA database_list").all()]
+    assert sides[-1] is True and len([name for name in attached if name.startswith(bulk.SIDE_SCHEMA)]) == 1
+    import adbc_driver_manager
+    from adbc_driver_sqlite import dbapi as adbc
+
+    def full_disk(*args, **kwargs):
+        raise adbc_driver_manager.OperationalError("database or disk is full", status_code=adbc_driver_manager.AdbcStatusCode.IO)
+
+    monkeypatch.setattr(adbc, "connect", full_disk)
+    with engine.begin() as conn:  # a side database that cannot be written: the rows go in one by one
+        insert_frame(conn, "many", frame.assign(k=frame["k"] + "-full"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM many WHERE k LIKE '%-full'").scalar() == 400
+    assert sides[-1] is False and glob.glob(str(tmp_path / "leadrank-bulk-*")) == []
+
+
 def test_a_run_published_within_the_same_second_is_the_one_sales_see(warehouse_url, demo_config, monkeypatch):
     """Publication order, not run-id order, decides which run the marts show, even when two runs
     publish within one second and the later one's id sorts first."""
