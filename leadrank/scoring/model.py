@@ -193,10 +193,16 @@ class IncreasingPlatt(ClassifierMixin, BaseEstimator):
 
     def probability(self, scores: np.ndarray) -> np.ndarray:
         """The calibrated won probability of the estimator's scores."""
-        return 1 / (1 + np.exp(-(self.slope_ * scores + self.intercept_)))
+        return calibrated(scores, self.slope_, self.intercept_)
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def calibrated(scores: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    """Won probability of scores under the Platt sigmoid (slope, intercept): the one formula
+    of the deployed model (IncreasingPlatt) and of each validation fold (_validate)."""
+    return 1 / (1 + np.exp(-(slope * scores + intercept)))
 
 
 def increasing_sigmoid(scores: np.ndarray, y: np.ndarray) -> tuple[float, float, bool]:
@@ -458,7 +464,7 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
     p = np.empty(len(y))
     for train, test in cv.split(np.zeros(len(y)), y):
         slope, intercept, _ = increasing_sigmoid(scores[train], y[train])
-        p[test] = 1 / (1 + np.exp(-(slope * scores[test] + intercept)))
+        p[test] = calibrated(scores[test], slope, intercept)
     return f"stratified_{folds}fold_cv", note, np.arange(len(y)), p, scores
 
 
