@@ -47,7 +47,7 @@ from leadrank.contracts import (
 from leadrank.fingerprints import row_hash, stable_row_hash
 from leadrank.key_lookup import positions
 from leadrank.sorted_sets import distinct
-from leadrank.warehouse.bulk import fetch_columns, insert_frame, temp_table
+from leadrank.warehouse.bulk import fetch_columns, insert_batches, insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, page_cache, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
@@ -111,12 +111,11 @@ def stage_run(engine: Engine, run_id: str, records: pd.DataFrame | Iterable[pd.D
     """Staging tables for one run (replacing any earlier attempt of the same run); `records`
     whole or in batches (the step streams them from the extraction files). Returns how many
     records were staged."""
-    staged = 0
     with writer(engine).begin() as conn, page_cache(conn, STAGING_CACHE_KIB):
         for table in ("stg_prospects", "stg_rejects", "stg_source_runs"):
             conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
-        for batch in [records] if isinstance(records, pd.DataFrame) else records:
-            staged += insert_frame(conn, "stg_prospects", batch[STG_PROSPECT_COLUMNS])
+        staged = insert_batches(conn, "stg_prospects", (
+            batch[STG_PROSPECT_COLUMNS] for batch in ([records] if isinstance(records, pd.DataFrame) else records)))
         add_rejects(conn, run_id, rejects)
         source_runs = pd.DataFrame(reports)
         if not source_runs.empty:
