@@ -263,6 +263,7 @@ def test_a_stream_of_batches_is_inserted_whole_and_in_order(warehouse_url, tmp_p
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     frame = _side_probe_frame(400)
     batches = [frame.iloc[start:start + 100] for start in range(0, 400, 100)]
+    batches[1] = batches[1].assign(m=None)  # a column with no value in one batch (Arrow's null type)
     engine = make_engine(warehouse_url)
     ddl = "(k TEXT PRIMARY KEY, t TEXT, a TEXT, f REAL, i BIGINT, b BOOLEAN, d TEXT, m TEXT, c TEXT)"
     with engine.begin() as conn:
@@ -295,6 +296,7 @@ def test_a_stream_of_batches_is_inserted_whole_and_in_order(warehouse_url, tmp_p
             stored = conn.exec_driver_sql(f"SELECT k, t, f, i FROM {table} ORDER BY k").all()
             assert [r[0] for r in stored] == sorted(frame["k"]), table
             assert stored[0][1:] == ("x", 1e300, 2**62), table
+            assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table} WHERE m IS NULL").scalar() == 100 + 75, table
 
 
 def test_a_run_published_within_the_same_second_is_the_one_sales_see(warehouse_url, demo_config, monkeypatch):
