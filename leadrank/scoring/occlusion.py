@@ -72,8 +72,8 @@ def _owner(output: str, columns: Any) -> str | None:
 
 class PipelineOcclusion:
     """One fitted member (a Pipeline whose first step is a ColumnTransformer): `start` on a
-    slice of leads' model inputs, then their won probability (`proba`) and, for some of them,
-    the won probability with one input set to its typical value (`occluded`)."""
+    slice of leads' model inputs gives their won probability (`Started.proba`), and `occluded`
+    the won probability of some of them with one input set to its typical value."""
 
     def __init__(self, pipeline: Pipeline, owners: dict[str, np.ndarray], typical: dict[str, Any]) -> None:
         self.prep: ColumnTransformer = pipeline.steps[0][1]
@@ -200,7 +200,7 @@ class Started:
 
 def _boosted_trees(final: Any) -> bool:
     """A binary HistGradientBoostingClassifier whose trees can be read one by one (its private
-    parts, checked against its own prediction at every `start`)."""
+    parts; the first leads started are checked against its own predictions)."""
     return (isinstance(final, HistGradientBoostingClassifier) and getattr(final, "n_trees_per_iteration_", 0) == 1
             and all(hasattr(final, name) for name in ("_predictors", "_preprocess_X", "_bin_mapper", "_loss", "_baseline_prediction")))
 
