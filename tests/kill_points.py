@@ -61,15 +61,15 @@ def _after_normalisation(marker: str) -> None:
 
 
 def _mid_staging(marker: str) -> None:
-    insert = load.insert_frame
+    insert = load.insert_batches
 
-    def insert_then_hang(conn: Any, table: str, frame: Any, **kwargs: Any) -> int:
-        count = insert(conn, table, frame, **kwargs)
+    def insert_then_hang(conn: Any, table: str, batches: Any) -> int:
+        count = insert(conn, table, batches)
         if table == "stg_prospects":  # tonight's records sent, the staging transaction still open
             _ready(marker)
         return count
 
-    load.insert_frame = insert_then_hang
+    load.insert_batches = insert_then_hang
 
 
 def _mid_publish(marker: str) -> None:

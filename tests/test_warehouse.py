@@ -265,7 +265,7 @@ def test_a_stream_of_batches_is_inserted_whole_and_in_order(warehouse_url, tmp_p
     batches = [frame.iloc[start:start + 100] for start in range(0, 400, 100)]
     batches[1] = batches[1].assign(m=None)  # a column with no value in one batch (Arrow's null type)
     engine = make_engine(warehouse_url)
-    ddl = "(k TEXT PRIMARY KEY, t TEXT, a TEXT, f REAL, i BIGINT, b BOOLEAN, d TEXT, m TEXT, c TEXT)"
+    ddl = "(k TEXT PRIMARY KEY, t TEXT, a TEXT, f DOUBLE PRECISION, i BIGINT, b BOOLEAN, d TEXT, m TEXT, c TEXT)"
     with engine.begin() as conn:
         for table in ("stream_probe", "stream_refused"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
