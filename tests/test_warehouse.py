@@ -205,6 +205,7 @@ def test_large_sqlite_loads_through_a_side_database_store_what_row_inserts_store
     with engine.begin() as conn:
         insert_frame(conn, "by_rows", frame)
         monkeypatch.setattr(bulk, "SIDE_LOAD_ROWS", 100)
+        monkeypatch.setattr(bulk, "SIDE_SLICE_ROWS", 150)  # made Arrow 150 rows at a time: three slices
         insert_frame(conn, "by_side", frame)
         insert_frame(conn, "by_side", frame.head(150).assign(t="new"), conflict=["k"], update=["t"])
     assert sides == [True, True]
