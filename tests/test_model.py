@@ -405,6 +405,17 @@ def _vote_model_and_leads(seed=5, n=1500):
     return result, frame
 
 
+def _assert_effects_are_the_pipelines(result, X, typical, scores, effects):
+    """Each input's effects are the pipeline's own prediction with that input typical, taken from
+    the score (0 where the lead is typical already), to 1e-9; returns the inputs checked."""
+    features = [*result.numeric, *result.categorical]
+    for col in features:
+        expected = scores - result.pipeline.predict_proba(X.assign(**{col: typical[col]}))[:, 1]
+        unchanged = (X[col] == typical[col]).to_numpy()
+        assert np.allclose(effects[col].to_numpy(), np.where(unchanged, 0.0, expected), rtol=0, atol=1e-9), col
+    return features
+
+
 def test_effects_from_the_members_parts_are_the_pipelines_own():
     """The explanations work the variants out from each member's parts (a logistic regression's
     coefficients, the pairwise member's quadratic form, only the trees that split on the
@@ -423,10 +434,7 @@ def test_effects_from_the_members_parts_are_the_pipelines_own():
         scores, effects, _ = explainer.explain(X)
         assert [member.kind for member in explainer._parts[0]] == kinds  # no member fell back
         assert np.allclose(scores, result.pipeline.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
-        for col in [*result.numeric, *result.categorical]:
-            expected = scores - result.pipeline.predict_proba(X.assign(**{col: typical[col]}))[:, 1]
-            unchanged = (X[col] == typical[col]).to_numpy()
-            assert np.allclose(effects[col].to_numpy(), np.where(unchanged, 0.0, expected), rtol=0, atol=1e-9), col
+        for col in _assert_effects_are_the_pipelines(result, X, typical, scores, effects):
             assert np.abs(effects[col]).max() > 1e-4, col  # every feature moves some lead
 
 
@@ -444,10 +452,7 @@ def test_a_member_whose_parts_disagree_with_its_predictions_predicts_the_variant
     explainer = Explainer(result, typical)
     scores, effects, _ = explainer.explain(X)
     assert [member.kind for member in explainer._parts[0]] == ["predict", "quadratic", "linear"]
-    for col in [*result.numeric, *result.categorical]:
-        expected = scores - result.pipeline.predict_proba(X.assign(**{col: typical[col]}))[:, 1]
-        unchanged = (X[col] == typical[col]).to_numpy()
-        assert np.allclose(effects[col].to_numpy(), np.where(unchanged, 0.0, expected), rtol=0, atol=1e-9), col
+    _assert_effects_are_the_pipelines(result, X, typical, scores, effects)
 
 
 def test_output_columns_are_put_down_to_one_input_or_none():

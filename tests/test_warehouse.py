@@ -181,6 +181,16 @@ def _side_probe_frame(n: int) -> pd.DataFrame:
     return frame
 
 
+def _side_loads(monkeypatch) -> list[bool]:
+    """What each side-database load returned (whether it took the rows), in order."""
+    from leadrank.warehouse import bulk
+
+    sides: list[bool] = []
+    real_side = bulk._through_side_database
+    monkeypatch.setattr(bulk, "_through_side_database", lambda *a: sides.append(real := real_side(*a)) or real)
+    return sides
+
+
 def test_large_sqlite_loads_through_a_side_database_store_what_row_inserts_store(tmp_path, monkeypatch):
     """From SIDE_LOAD_ROWS rows a SQLite load is written by ADBC into a side database and copied in
     SQL: every column kind is stored as executemany stores it (value and storage class), an upsert
@@ -193,9 +203,7 @@ def test_large_sqlite_loads_through_a_side_database_store_what_row_inserts_store
     from leadrank.warehouse.bulk import insert_frame
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    sides = []
-    real_side = bulk._through_side_database
-    monkeypatch.setattr(bulk, "_through_side_database", lambda *a: sides.append(real := real_side(*a)) or real)
+    sides = _side_loads(monkeypatch)
     frame = _side_probe_frame(400)
     ddl = "(k TEXT PRIMARY KEY, t TEXT, a TEXT, f REAL, i INTEGER, b BOOLEAN, d TEXT, m TEXT, c TEXT)"
     engine = make_engine(f"sqlite:///{tmp_path / 'side.db'}")
@@ -258,7 +266,6 @@ def test_a_stream_of_batches_is_inserted_whole_and_in_order(warehouse_url, tmp_p
     import adbc_driver_manager
     from adbc_driver_sqlite import dbapi as adbc
 
-    from leadrank.warehouse import bulk
     from leadrank.warehouse.bulk import insert_batches
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
@@ -271,9 +278,7 @@ def test_a_stream_of_batches_is_inserted_whole_and_in_order(warehouse_url, tmp_p
         for table in ("stream_probe", "stream_refused"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
             conn.exec_driver_sql(f"CREATE TABLE {table} {ddl}")
-    sides = []
-    real_side = bulk._through_side_database
-    monkeypatch.setattr(bulk, "_through_side_database", lambda *a: sides.append(real := real_side(*a)) or real)
+    sides = _side_loads(monkeypatch)
     with engine.begin() as conn:
         assert insert_batches(conn, "stream_probe", iter(batches)) == 400
         assert insert_batches(conn, "stream_probe", iter([])) == 0

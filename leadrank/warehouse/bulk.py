@@ -65,8 +65,7 @@ def _arrow_column(values: pd.Series) -> pa.Array:
 
 def csv_chunks(frame: pd.DataFrame) -> Iterator[bytes]:
     """The frame as CSV for COPY ... (FORMAT csv), in batches."""
-    for start in range(0, len(frame), BATCH_ROWS):
-        chunk = frame.iloc[start : start + BATCH_ROWS]
+    for chunk in _slices(frame, BATCH_ROWS):
         table = pa.Table.from_arrays([_arrow_column(chunk[c]) for c in chunk.columns], names=list(chunk.columns))
         buffer = io.BytesIO()
         pa_csv.write_csv(table, buffer, _CSV)
@@ -81,10 +80,15 @@ def _python_values(values: pd.Series) -> list[object]:
     return _plain_column(values).tolist()
 
 
+def _slices(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    """The frame `rows` rows at a time (views, not copies)."""
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start : start + rows]
+
+
 def row_tuples(frame: pd.DataFrame) -> Iterator[tuple[object, ...]]:
     """The frame's rows as tuples of plain Python values, batch by batch."""
-    for start in range(0, len(frame), BATCH_ROWS):
-        chunk = frame.iloc[start : start + BATCH_ROWS]
+    for chunk in _slices(frame, BATCH_ROWS):
         yield from zip(*[_python_values(chunk[c]) for c in chunk.columns], strict=True)
 
 
@@ -115,7 +119,6 @@ def insert_frame(
     if frame.empty:
         return 0
     columns = list(frame.columns)
-    col_sql = ", ".join(quote(c) for c in columns)
     upsert = ""
     if conflict:
         if sets is None:
@@ -131,8 +134,8 @@ def insert_frame(
     with _indexes_built_after(conn, table) if empty and large else nullcontext():
         if conn.dialect.name == "postgresql":
             _copy_or_upsert(conn, table, frame, upsert)
-        elif not (len(frame) >= SIDE_LOAD_ROWS and _through_side_database(conn, table, _slices(frame), col_sql, upsert)):
-            _insert_rows(conn, table, frame, col_sql, upsert)
+        elif not (len(frame) >= SIDE_LOAD_ROWS and _through_side_database(conn, table, _slices(frame, SIDE_SLICE_ROWS), upsert)):
+            _insert_rows(conn, table, frame, upsert)
     return len(frame)
 
 
@@ -142,7 +145,7 @@ def insert_batches(conn: Connection, table: str, batches: Iterable[pd.DataFrame]
     side database (`_through_side_database`): 1.4M staged records in batches of 25,000 took 15.7 s
     of executemany. Returns how many rows were inserted."""
     counted = _Counted(batches)
-    if conn.dialect.name == "postgresql" or not _through_side_database(conn, table, counted, None, ""):
+    if conn.dialect.name == "postgresql" or not _through_side_database(conn, table, counted, ""):
         for batch in counted:
             insert_frame(conn, table, batch)
     return counted.rows
@@ -160,11 +163,11 @@ class _Counted:
             yield frame
 
 
-def _insert_rows(conn: Connection, table: str, frame: pd.DataFrame, col_sql: str | None, upsert: str) -> None:
+def _insert_rows(conn: Connection, table: str, frame: pd.DataFrame, upsert: str) -> None:
     """SQLite: the frame's rows bound one by one (executemany)."""
     if frame.empty:
         return
-    col_sql = col_sql or ", ".join(quote(c) for c in frame.columns)
+    col_sql = ", ".join(quote(c) for c in frame.columns)
     placeholders = ", ".join("?" for _ in frame.columns)
     cursor = conn.connection.driver_connection.cursor()
     try:
@@ -194,16 +197,11 @@ SIDE_LOAD_ROWS = 50_000
 SIDE_SLICE_ROWS = 200_000
 
 
-def _slices(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(frame), SIDE_SLICE_ROWS):
-        yield frame.iloc[start:start + SIDE_SLICE_ROWS]
-
 SIDE_SCHEMA = "_bulk_side_"
 _side_ids = itertools.count()
 
 
-def _through_side_database(conn: Connection, table: str, frames: Iterable[pd.DataFrame], col_sql: str | None,
-                           upsert: str) -> bool:
+def _through_side_database(conn: Connection, table: str, frames: Iterable[pd.DataFrame], upsert: str) -> bool:
     """SQLite: the frames written by ADBC (Arrow's database driver, which binds whole columns in
     C) into a side database file in the temporary directory, attached to the connection, and
     copied into `table` with one INSERT ... SELECT in the caller's transaction; the file is
@@ -241,11 +239,11 @@ def _through_side_database(conn: Connection, table: str, frames: Iterable[pd.Dat
             pass
         refused = [] if pending is None else [pending]
         if written:
-            columns = col_sql or ", ".join(quote(c) for c in written)
+            columns = ", ".join(quote(c) for c in written)
             # WHERE true: SQLite's grammar needs it before an upsert clause after a SELECT.
             raw.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {schema}.frame WHERE true{upsert}")
         for frame in itertools.chain(refused, frames):
-            _insert_rows(conn, table, frame, col_sql, upsert)
+            _insert_rows(conn, table, frame, upsert)
     finally:
         os.unlink(path)
     return True
