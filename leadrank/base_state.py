@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 
 from leadrank.config import Config
 from leadrank.contracts import column_as_objects, is_arrow_text
-from leadrank.key_lookup import positions
 from leadrank.memory import release_memory
 from leadrank.paths import data_dir
 from leadrank.run_files import RunFiles, is_run_id, write_frame
@@ -54,7 +53,7 @@ class BaseState:
             return None
 
 
-_STATE_FILES = ("resolution", "resolution_words", "resolution_meta")
+_STATE_FILES = ("resolution", "resolution_words", "resolution_golden", "resolution_meta")
 
 
 def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None, str]:
@@ -77,35 +76,42 @@ def dedupe_base(engine: Any, run_id: str, stamp: str) -> tuple[BaseState | None,
         # over (key, lead, component, evidence, golden lead) ~0.8 GB.
         records = pd.read_parquet(files.state("resolution"))
         words = pd.read_parquet(files.state("resolution_words"))
+        golden = pd.read_parquet(files.state("resolution_golden"))
         pq.read_schema(files.stage("leads"))  # readable; its rows are read later (BaseState.read_leads)
     except (OSError, ValueError, KeyError, IndexError) as exc:  # a damaged state costs time, never correctness
         log.warning("ignoring the dedupe state of run %s: %s", base_run, exc)
         return None, f"the base run {base_run}'s dedupe state cannot be read"
-    if len(records) != int(meta["records"].iloc[0]):
+    if not len(records) == len(golden) == int(meta["records"].iloc[0]):
         return None, f"the base run {base_run}'s dedupe state is incomplete"
-    # Golden records outlive the resolution state, which the step lets go: a frame of their own
-    # columns, not a copy of them (each column is an array of its own, and the state's others go
-    # with the state; a copy was ~0.1 GB more at 1.4M records through resolution).
-    golden = records[["record_key", "golden_hash", "golden_lead", "nights_unlisted"]]
     return BaseState(State(records[STATE_COLUMNS], words), golden, base_run), ""
 
 
-def save_dedupe_state(files: RunFiles, state: State | None, inputs: pd.DataFrame | None, stamp: str) -> None:
-    """The run's dedupe state, for the next night: the marker (fingerprint and size) is removed
-    first and written last, so a step killed in between leaves no state that looks whole."""
+def save_resolution_state(files: RunFiles, state: State | None) -> None:
+    """The first part of the run's dedupe state, for the next night: every record's blocking keys,
+    statistics and name words (`resolve`'s State). Written as soon as resolution is done, so that
+    the caller lets it go before reading back the columns resolution did not compare: held with
+    them, it made the dedupe step's peak (2,917 MB at 1.4M records; bench/README.md, issue 19's
+    eleventh round). The marker (fingerprint and size) is removed first and written last, by
+    `save_golden_state`, so a step killed in between leaves no state that looks whole."""
     files.state("resolution_meta").unlink(missing_ok=True)
-    if state is None or inputs is None:  # learned weights: every night is a full one
+    if state is None:  # learned weights: every night is a full one
         return
-    at = positions(state.records["record_key"], inputs["record_key"])
-    frame = state.records.copy(deep=False)  # three new columns: not a second copy of the state's
-    for column in ("golden_hash", "golden_lead", "nights_unlisted"):
-        frame[column] = inputs[column].to_numpy()[at]
+    frame = state.records
     for column in KEY_COLUMNS:  # a key no record has is stored as text in either mode (objects store nulls)
         if frame[column].dtype == object and frame[column].isna().all():
-            frame[column] = frame[column].astype("str")
+            frame = frame.assign(**{column: frame[column].astype("str")})
     write_frame(frame, files.state("resolution"))
     write_frame(state.words, files.state("resolution_words"))
-    write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(frame)]}), files.state("resolution_meta"))
+
+
+def save_golden_state(files: RunFiles, inputs: pd.DataFrame | None, stamp: str) -> None:
+    """The rest of the dedupe state: every record's golden inputs (`golden_inputs`: what the next
+    night's golden records compare), then the marker. Nothing when the resolution state was not
+    saved (`inputs` None)."""
+    if inputs is None:
+        return
+    write_frame(inputs, files.state("resolution_golden"))
+    write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(inputs)]}), files.state("resolution_meta"))
 
 
 def _state_rows(path: Any) -> pd.DataFrame:

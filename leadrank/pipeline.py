@@ -366,23 +366,25 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         result.stats["reason"] = why
     # What only resolution read is let go before the records are written and the golden records
     # built (the step's peak on a second night): the base run's resolution state, a million
-    # records' keys and statistics.
+    # records' keys and statistics; and tonight's state is saved and let go, before the columns
+    # resolution did not compare are read back (night 1's peak at 1.4M records was the two together).
     if base is not None:
         base.resolution = None
+    saved = result.state is not None
+    base_state.save_resolution_state(files, result.state)
+    result.state = None
+    release_memory(len(result.records))  # resolution's garbage, before the rest of the records is read
     result.records = with_unresolved_columns(result.records, files, previous, RESOLUTION_READS)
     del previous
     listed = listed_within(result.records, prior, cfg.lead_expiry_nights)
     del prior
     result.records = pd.DataFrame()  # (only `listed` holds the rows now)
-    # The state is saved and let go first, before the categorical columns of the read are turned
+    # The golden inputs complete the state before the categorical columns of the read are turned
     # back (~0.2 GB at 1.4M records) and resolved.parquet is written (its Arrow copy of every
-    # record): a million records' blocking keys, statistics and name words are not held through
-    # them (the second night's peak at 1.4M records was there). The fingerprints of the golden
-    # inputs read categorical and plain text alike (fingerprints.row_hash).
-    inputs = golden_inputs(listed) if result.state is not None else None
-    base_state.save_dedupe_state(files, result.state, inputs, stamp)
-    result.state = None
-    release_memory(len(listed))  # resolution's garbage, before the records and golden records
+    # record). The fingerprints of the golden inputs read categorical and plain text alike
+    # (fingerprints.row_hash).
+    inputs = golden_inputs(listed) if saved else None
+    base_state.save_golden_state(files, inputs, stamp)
     # Golden records are made from the records as written: conformed to RESOLVED (the stored
     # records among them come back from the warehouse with its types), the categorical columns
     # of the read as objects again (resolved.parquet keeps its schema).

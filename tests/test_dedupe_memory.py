@@ -180,7 +180,7 @@ def test_the_dedupe_step_saves_its_state_before_the_golden_records(tmp_path, mon
     warehouse = f"sqlite:///{tmp_path / 'w.db'}"
     run_id = run_pipeline(str(demo_sources(tmp_path)), warehouse)["run_id"]
     files = RunFiles(run_id)
-    saved = [files.state(name) for name in ("resolution", "resolution_words", "resolution_meta")]
+    saved = [files.state(name) for name in ("resolution", "resolution_words", "resolution_golden", "resolution_meta")]
     for path in saved:
         path.unlink()
     real, seen = pipeline.golden_records, []
@@ -194,8 +194,8 @@ def test_the_dedupe_step_saves_its_state_before_the_golden_records(tmp_path, mon
 
     monkeypatch.setattr(RunFiles, "write_stage", write_stage)
     pipeline.resolve_step(run_id, warehouse)
-    assert seen == [[True, True, True]]
-    assert written["resolved"] == [True, True, True]  # saved (and let go) before resolved.parquet's Arrow copy
+    assert seen == [[True, True, True, True]]
+    assert written["resolved"] == [True, True, True, True]  # saved (and let go) before resolved.parquet's Arrow copy
 
 
 def test_the_dedupe_step_keeps_golden_only_text_arrow_backed_with_the_same_leads(frame, monkeypatch):

@@ -304,6 +304,7 @@ def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monk
     assert str(base.resolution.words["word"].dtype) == "str"
     kept = _files("night2")
     state = RunFiles("night2").state("resolution").read_bytes()
+    golden = _sorted(pd.read_parquet(RunFiles("night2").state("resolution_golden")), ["record_key"])
     # The base run's leads are read only for the golden records, after resolution: leads that
     # cannot be read then cost a rebuild of every golden record, with the same files.
     pd.DataFrame({"not_a_lead": [1]}).to_parquet(RunFiles("night1").stage("leads"))
@@ -320,6 +321,26 @@ def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monk
         pd.testing.assert_frame_equal(kept[name], frame, obj=name)
     assert pd.read_parquet(RunFiles("night2").state("resolution")).equals(
         pd.read_parquet(__import__("io").BytesIO(state)))
+    pd.testing.assert_frame_equal(
+        _sorted(pd.read_parquet(RunFiles("night2").state("resolution_golden")), ["record_key"]), golden)
+
+
+def test_a_state_without_its_golden_inputs_for_every_record_is_not_used(warehouse_url, monkeypatch):
+    """The state is saved in two parts (the resolution's, then the golden inputs and the marker):
+    golden inputs of another size than the records' state are a damaged state, a full night."""
+    from leadrank import base_state
+    from leadrank.run_files import RunFiles
+
+    monkeypatch.setattr(base_state, "resolution_fingerprint", lambda cfg, trust: "same")
+    first = _first_night(100)
+    first["source"] = "expo"
+    _run_night(first, warehouse_url, "night1")
+    path = RunFiles("night1").state("resolution_golden")
+    golden = pd.read_parquet(path)
+    assert len(golden) == len(pd.read_parquet(RunFiles("night1").state("resolution"))) > 1
+    golden.iloc[1:].to_parquet(path)
+    result = _run_night(first, warehouse_url, "night2", publish=False)["resolution"]
+    assert result["mode"] == "full" and "incomplete" in result["reason"]
 
 
 def test_state_of_other_code_or_settings_is_not_used(warehouse_url, monkeypatch):
