@@ -488,19 +488,20 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         log.warning("%s", exc)
         reuse, refused_stored = None, f"stored model refused: {exc}; "
     base, no_base = base_state.scoring_base(engine, run_id)
+    n_statements, n_leads = len(statements), len(leads)
     # Handed over, no reference kept here: score_leads lets the base run's state (a million
-    # leads' scores and model inputs) go once it has taken the rows it reuses.
-    handed = [base]
-    del base
-    result = score_leads(leads, statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
+    # leads' scores and model inputs) go once it has taken the rows it reuses, and the leads and
+    # their index once it has made their features (arguments are evaluated in the order written).
+    handed = [leads, index, base]
+    del leads, index, base
+    result = score_leads(handed.pop(0), statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
                          stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None,
-                         trained=reuse.training if reuse else None, base=handed.pop(), index=index,
+                         trained=reuse.training if reuse else None, index=handed.pop(0), base=handed.pop(0),
                          base_handed_over=True)
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base
-    n_statements, n_leads = len(statements), len(leads)
-    del leads, index, statements, outcomes  # not read again: the writes below make Arrow copies
+    del statements, outcomes  # not read again: the writes below make Arrow copies
     release_memory(n_leads)
     files.write_stage("scores", result.scores)
     result.scores = pd.DataFrame()

@@ -481,3 +481,46 @@ def test_the_step_lets_the_base_runs_state_go_before_the_scores_are_assembled(tm
     assert second["scoring"]["mode"] == "incremental", second["scoring"]["reason"]
     assert seen["alive"] is False
     assert seen["text"] == {"object"}
+
+
+def test_the_step_lets_the_leads_their_index_and_ratios_go_before_the_per_lead_work(tmp_path, monkeypatch):
+    """The score step hands its leads and their index over, and score_leads lets them and the
+    ratios go (and keeps of the features only what the per-lead work reads) once the features are
+    made: at a million leads they were ~0.6 GB under the per-lead work, the step's peak in the
+    night's process (bench/README.md, issue 19's eleventh round)."""
+    import weakref
+
+    from leadrank import pipeline
+    from leadrank.scoring import priority
+
+    folder = demo_copy(tmp_path)
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    real_index, real_ratios, real_per_lead = pipeline.LeadIndex, priority.lead_ratios, priority._per_lead
+    made: dict[str, weakref.ref] = {}
+    seen: list[tuple[list[str], list[str]]] = []
+
+    def lead_index(leads):
+        made["leads"] = weakref.ref(leads)
+        index = real_index(leads)
+        made["index"] = weakref.ref(index)
+        return index
+
+    def lead_ratios(*args, **kwargs):
+        ratios = real_ratios(*args, **kwargs)
+        made["ratios"] = weakref.ref(ratios)
+        return ratios
+
+    def per_lead(features, *args, **kwargs):
+        seen.append(([name for name, ref in made.items() if ref() is not None], list(features.columns)))
+        return real_per_lead(features, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "LeadIndex", lead_index)
+    monkeypatch.setattr(priority, "lead_ratios", lead_ratios)
+    monkeypatch.setattr(priority, "_per_lead", per_lead)
+    night = run_pipeline(str(folder / "sources.yaml"), warehouse)
+    assert night["scoring"]["model"] == "trained"  # the model's inputs are among the features kept
+    assert set(made) == {"leads", "index", "ratios"} and seen
+    alive, columns = seen[0]
+    assert alive == []
+    assert "company_name" not in columns and "email" not in columns
+    assert {"lead_id", "segment_score", "risk_flags"} <= set(columns)

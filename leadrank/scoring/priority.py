@@ -70,6 +70,10 @@ def training_set(features: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.Dat
     return rows, (rows["outcome"] == "won").astype(int), dates
 
 
+# What fit_factors reads of the features.
+FIT_READS = [*[f"{ratio}_pct" for ratio in RATIOS], "inventory_na", "segment_score", "risk_flags"]
+
+
 def fit_factors(features: pd.DataFrame, cfg: ScoringConfig, weight: float) -> tuple[pd.Series, Factors]:
     """The fit score and its factors (each scaled by `weight`, the fit's share of the priority)."""
     total = sum(cfg.ratio_weights.get(r, 0.0) for r in RATIOS) or 1.0
@@ -207,6 +211,13 @@ def _per_lead(features: pd.DataFrame, result: model_mod.ModelResult, cfg: Scorin
     return pd.concat([out, X.add_prefix(incremental.X_PREFIX)], axis=1)
 
 
+def _per_lead_reads(features: pd.DataFrame, result: model_mod.ModelResult) -> list[str]:
+    """The columns of `features` that `_per_lead` reads: the scores' own, the fit's and the model's
+    inputs."""
+    reads = {*PER_LEAD, *FIT_READS, *(result.numeric + result.categorical if result.pipeline is not None else [])}
+    return [c for c in features.columns if c in reads]
+
+
 def _canonical(frame: pd.DataFrame, rows: np.ndarray | None = None, consume: bool = False) -> pd.DataFrame:
     """Score and state columns in one set of types however their rows were computed (fresh,
     read back from a state file, or both): numbers as float, key_account as bool, any other
@@ -258,7 +269,8 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     night's lead index of `leads`, when the caller built it already (to match outcomes).
     `base_handed_over`: the caller reads `base` no more, and the columns of its rows go as the
     reused ones are taken (at a million leads the rows and their copy were the step's peak on a
-    second night)."""
+    second night). `leads` and `index` are let go once the features are made: a caller that
+    holds no reference of its own to them (the nightly step) frees them before the per-lead work."""
     ratios = lead_ratios(statements, leads, cfg, index)  # peer percentiles and the lead index: over all leads
     hashes = incremental.input_hashes(leads, ratios)
     ids = leads["lead_id"].to_numpy(dtype=object)
@@ -301,7 +313,13 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         todo = np.flatnonzero(~same)
     depends["typical"] = incremental.typical_key(typical)
     reused = kept if not reason else None
-    release_memory(len(leads))  # training's and the features' garbage, before a million leads are predicted
+    # The per-lead work reads only the features below: the leads' names, contacts and places
+    # that the features carry as a copy go before it, and so do the ratios (~0.25 GB at a million
+    # leads) and, when the caller handed them over, the leads and their index (~0.6 GB).
+    n_leads = len(leads)
+    features = features[_per_lead_reads(features, result)]
+    del leads, ratios, index
+    release_memory(n_leads)  # training's and the features' garbage, before a million leads are predicted
     # PER_LEAD_ROWS leads at a time (a lead's scores are its own: the incremental mode relies on
     # it), each part in its final types at once: at a million leads the model inputs, effects,
     # factors and reasons of all of them at once were ~2 GB of the step's 5 GB peak.
@@ -334,9 +352,9 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
                    "numeric": result.numeric, "categorical": result.categorical}})
     stats = {
         "mode": "full" if reason else "incremental",
-        "reason": reason or f"{len(todo)} of {len(leads)} leads new or changed since run {base_run}",
+        "reason": reason or f"{len(todo)} of {n_leads} leads new or changed since run {base_run}",
         "leads_scored": int(len(todo)),
-        "leads_reused": int(len(leads) - len(todo)),
+        "leads_reused": int(n_leads - len(todo)),
         "leads_ranked": len(scores),
         "model_from_base_run": model_reused,
         "with_financials": int((scores["ratio_coverage"] > 0).sum()),
