@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pandas as pd
+
 # Below this many rows a phase frees too little to matter, and the calls (tens of milliseconds in
 # a large process) would add up over a test suite's thousands of small runs.
 RELEASE_FROM_ROWS = 100_000
@@ -97,3 +99,15 @@ def paused_gc() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _was_enabled:
                 gc.enable()
+
+
+def stacked_parts(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """DataFrames `parts` one below the other (their columns that every part has, in the first
+    part's order; `parts` is emptied), a column at a time, each part's column let go once copied:
+    pd.concat of whole parts holds them and their copy at once, which was the peak of the
+    phases that make a million rows in parts (scores, golden records)."""
+    columns = [c for c in parts[0].columns if all(c in part for part in parts)]
+    stacked = pd.DataFrame({c: pd.concat([part.pop(c) for part in parts], ignore_index=True) for c in columns},
+                           copy=False)
+    parts.clear()
+    return stacked

@@ -306,7 +306,7 @@ def test_segments_follow_what_a_company_is_not_whom_it_sells_to():
 def test_parts_are_stacked_as_concat_stacks_them_and_let_go():
     """The per-lead parts (a base run's reused rows first, its columns in another order) become
     one frame equal to pd.concat's, a column at a time, and the parts list is emptied."""
-    from leadrank.scoring.priority import _stacked
+    from leadrank.memory import stacked_parts
 
     base = pd.DataFrame({"lead_id": ["L1", "L2"], "input_hash": np.array([1, 2], dtype=np.uint64),
                          "priority": [0.5, np.nan], "reasons_for": ["a", None]})
@@ -314,6 +314,6 @@ def test_parts_are_stacked_as_concat_stacks_them_and_let_go():
                           "input_hash": np.array([3], dtype=np.uint64)})
     expected = pd.concat([base, fresh], ignore_index=True)
     parts = [base.copy(), fresh.copy()]
-    stacked = _stacked(parts)
+    stacked = stacked_parts(parts)
     assert parts == []
     pd.testing.assert_frame_equal(stacked, expected)

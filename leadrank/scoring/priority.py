@@ -21,7 +21,7 @@ import pandas as pd
 
 from leadrank.config import ScoringConfig
 from leadrank.contracts import SCORE_COLUMNS, column_as_objects
-from leadrank.memory import release_memory
+from leadrank.memory import release_memory, stacked_parts
 from leadrank.scoring import incremental
 from leadrank.scoring import model as model_mod
 from leadrank.scoring.explain import MODEL_FEATURE_FACTOR, Factors, reasons
@@ -239,17 +239,6 @@ def _canonical(frame: pd.DataFrame, rows: np.ndarray | None = None, consume: boo
     return pd.DataFrame(out, index=frame.index if rows is None else None)
 
 
-def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts one below the other (their columns that every part has; `parts` is emptied),
-    a column at a time, each part's column let go once copied: pd.concat of the whole parts held
-    them and their copy at once, the score step's peak at a million leads (+0.25 GB)."""
-    columns = [c for c in parts[0].columns if all(c in part for part in parts)]
-    stacked = pd.DataFrame({c: pd.concat([part.pop(c) for part in parts], ignore_index=True) for c in columns},
-                           copy=False)
-    parts.clear()
-    return stacked
-
-
 def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
                 stored: model_mod.ModelResult | None = None, *, stored_key: str | None = None,
                 trained: str | None = None, base: incremental.Base | None = None,
@@ -335,7 +324,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
         some = todo[start : start + PER_LEAD_ROWS]
         parts.append(_canonical(_per_lead(features.loc[some], result, cfg, explainer).assign(input_hash=hashes[some])))
     del features
-    rows = _stacked(parts)
+    rows = stacked_parts(parts)  # (pd.concat of the whole parts was the step's peak at a million leads: +0.25 GB)
     # Priority first (highest first, missing last), then lead ID: the order as positions, not a
     # sorted copy of every row and column (~0.5 GB at a million leads).
     priority = rows["priority"].to_numpy(dtype=float)

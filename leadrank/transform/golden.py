@@ -27,6 +27,7 @@ import pyarrow as pa
 from leadrank.contracts import LEADS, column_as_objects
 from leadrank.fingerprints import row_hash
 from leadrank.key_lookup import large_text, looked_up, positions
+from leadrank.memory import stacked_parts
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 
@@ -107,7 +108,7 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     bounds = np.linspace(0, leads.max(initial=-1) + 1, parts + 1).astype(np.int64)
     made = [_golden_part(records.iloc[np.flatnonzero((leads >= lo) & (leads < hi))], trust or {}, valid)
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    return pd.concat(made, ignore_index=True)
+    return stacked_parts(made)
 
 
 def _golden_part(records: pd.DataFrame, trust: dict[str, int], valid: pa.Array) -> pd.DataFrame:

@@ -974,7 +974,10 @@ def _one_operator(names: Names, i: np.ndarray, j: np.ndarray, where: np.ndarray)
                       lambda a, b: not set(pairwise(a.split())).isdisjoint(pairwise(b.split())))
 
 
-SCORE_PART = 1_000_000  # candidate pairs scored at a time
+# Candidate pairs scored at a time (two parts at once). Half a million: the two parts' working
+# arrays at a million pairs each were the dedupe step's peak at 1.4M records (2,597 MB against
+# 2,414 MB at half a million in that phase, 72.7 against 71.8 s; bench/README.md, eleventh round).
+SCORE_PART = 500_000
 
 
 def score_pairs(f: Features, left: np.ndarray, right: np.ndarray, cfg: ResolutionConfig) -> Pairs:
