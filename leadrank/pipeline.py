@@ -385,6 +385,9 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # (fingerprints.row_hash).
     inputs = golden_inputs(listed) if saved else None
     base_state.save_golden_state(files, inputs, stamp)
+    updating = base is not None and result.stats["mode"] == "incremental"
+    if not updating:  # only golden_update compares them (1.4M record keys as Python strings)
+        inputs = None
     # Golden records are made from the records as written: conformed to RESOLVED (the stored
     # records among them come back from the warehouse with its types), the categorical columns
     # of the read as objects again (resolved.parquet keeps its schema).
@@ -394,7 +397,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # Golden records read only GOLDEN_READS: the other columns (passed-through text, URLs,
     # normalised addresses, match evidence; ~0.3 GB at a million records) are let go here.
     records = records[[c for c in records.columns if c in GOLDEN_READS]]
-    base_leads = base.read_leads() if base is not None and result.stats["mode"] == "incremental" else None
+    base_leads = base.read_leads() if updating else None
     if base_leads is not None:
         leads, rebuilt = golden_update(records, trust, base_leads, base.golden, inputs, handed_over=True)
         del base_leads
