@@ -486,7 +486,7 @@ def test_the_step_lets_the_base_runs_state_go_before_the_scores_are_assembled(tm
 def test_the_step_lets_the_leads_their_index_and_ratios_go_before_the_per_lead_work(tmp_path, monkeypatch):
     """The score step hands its leads and their index over, and score_leads lets them and the
     ratios go (and keeps of the features only what the per-lead work reads) once the features are
-    made: at a million leads they were ~0.6 GB under the per-lead work, the step's peak in the
+    made: at a million leads they were ~0.9 GB under the per-lead work, the step's peak in the
     night's process (bench/README.md, issue 19's eleventh round)."""
     import weakref
 
