@@ -195,9 +195,7 @@ def _copy_or_upsert(conn: Connection, table: str, frame: pd.DataFrame, upsert: s
 # ~150 MB at 1.4M records).
 SIDE_LOAD_ROWS = 50_000
 SIDE_SLICE_ROWS = 200_000
-
-
-SIDE_SCHEMA = "_bulk_side_"
+SIDE_SCHEMA = "_bulk_side_"  # (attached as _bulk_side_0, _bulk_side_1, ...)
 _side_ids = itertools.count()
 
 
