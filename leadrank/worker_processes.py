@@ -10,12 +10,18 @@ cause: a deployed night's workers failed to import numpy (a module of leadrank/f
 standard one, bench/README.md) behind a warning that said only "failed to un-serialize".
 loky is imported when work is handed out, not with this module: the steps' processes and the
 command line that never start a worker do not pay for it.
+
+A pool's first start also starts two resource-tracker processes (loky's and multiprocessing's,
+~50 MB together), which would otherwise live as long as the night's process, beside every later
+step's peak: they are stopped once no pool is open (`_pools`), and the next pool starts them again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -28,19 +34,59 @@ def in_workers(function: Callable[[Any], Any], items: Iterable[Any], processes: 
     worker is raised here."""
     from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor
 
+    with _pools():
+        try:
+            pool = ProcessPoolExecutor(processes)
+        except OSError as exc:  # (no process could be made)
+            return _failed(what, exc)
+        with pool:
+            return _results(pool, function, items, what, BrokenProcessPool)
+
+
+def _results(pool: Any, function: Callable[[Any], Any], items: Iterable[Any], what: str,
+             broken: type[BaseException]) -> list[Any] | None:
     try:
-        pool = ProcessPoolExecutor(processes)
-    except OSError as exc:  # (no process could be made)
+        done = [pool.submit(function, item) for item in items]  # (workers start here)
+    except OSError as exc:
         return _failed(what, exc)
-    with pool:
-        try:
-            done = [pool.submit(function, item) for item in items]  # (workers start here)
-        except OSError as exc:
-            return _failed(what, exc)
-        try:
-            return [future.result() for future in done]
-        except BrokenProcessPool as exc:
-            return _failed(what, exc)
+    try:
+        return [future.result() for future in done]
+    except broken as exc:
+        return _failed(what, exc)
+
+
+_open = [0]  # pools open in this process (staging's and normalising's overlap in a night)
+_open_lock = threading.Lock()
+
+
+@contextmanager
+def _pools() -> Iterator[None]:
+    """Around a pool's life: when the last open pool has shut down (its workers gone), the
+    resource trackers are stopped."""
+    with _open_lock:
+        _open[0] += 1
+    try:
+        yield
+    finally:
+        with _open_lock:
+            _open[0] -= 1
+            if not _open[0]:
+                stop_resource_trackers()
+
+
+def stop_resource_trackers() -> None:
+    """Stop loky's and multiprocessing's resource-tracker processes of this process, if running.
+    Their `_stop` is private (the standard library's tests use it): where a version lacks it or
+    it fails, the trackers keep running, which costs only their memory."""
+    from multiprocessing import resource_tracker
+
+    from joblib.externals.loky.backend import resource_tracker as loky_tracker
+
+    for tracker in (loky_tracker._resource_tracker, resource_tracker._resource_tracker):
+        stop = getattr(tracker, "_stop", None)
+        if stop is not None:
+            with suppress(Exception):
+                stop()
 
 
 def _failed(what: str, exc: BaseException) -> None:

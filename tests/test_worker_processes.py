@@ -1,8 +1,11 @@
 """leadrank.worker_processes: results in order, a dead worker leaves the work to the caller
-(with the worker's reason logged), an error of the work itself reaches the caller."""
+(with the worker's reason logged), an error of the work itself reaches the caller; no resource
+tracker outlives the pools."""
 
 import os
+import threading
 
+import psutil
 import pytest
 
 from leadrank.worker_processes import in_workers
@@ -27,3 +30,24 @@ def test_work_comes_back_in_order_or_is_left_to_the_caller(caplog):
     assert "dying in worker processes failed" in caplog.text and "dying in this process instead" in caplog.text
     with pytest.raises(ValueError, match="bad value 7"):
         in_workers(_refuses, [7], 1, "refusing")
+
+
+def _trackers() -> list[str]:
+    return [" ".join(c.cmdline()) for c in psutil.Process().children(recursive=True)
+            if "resource_tracker" in " ".join(c.cmdline())]
+
+
+def test_no_resource_tracker_outlives_the_pools():
+    """A pool starts loky's and multiprocessing's resource trackers (~50 MB of a night's memory,
+    beside every later step): they are gone once no pool is open, and the next pool works."""
+    assert in_workers(_doubled, [1, 2], 2, "doubling") == [2, 4]
+    assert _trackers() == []
+    results = []
+    both = [threading.Thread(target=lambda: results.append(in_workers(_doubled, range(40), 2, "doubling")))
+            for _ in range(2)]  # two pools open at once, as staging's and normalising's in a night
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join()
+    assert results == [[2 * i for i in range(40)]] * 2
+    assert _trackers() == []
