@@ -108,6 +108,45 @@ def test_parts_normalised_side_by_side_equal_one_normalisation(processes, monkey
     pd.testing.assert_frame_equal(_plain(parts[NORMALISED]), _plain(normalise_records(frame)))
 
 
+def test_worker_parts_come_back_through_files_or_as_they_are_where_none_can_be_written(monkeypatch, tmp_path):
+    """The workers write their parts to files that are read back once all are done (this process
+    does not hold the parts beside the records while the workers run) and removed; without a
+    temporary directory the parts come back as they are, and a part a worker cannot write (a
+    full disk) comes back whole."""
+    import os
+
+    import pyarrow as pa
+
+    from leadrank.transform import normalise
+
+    frame = records([*A, *B, *A])
+    monkeypatch.setattr(normalise, "PART_ROWS", 4)
+    monkeypatch.setattr(normalise, "WORKER_PART_ROWS", 3)
+    monkeypatch.setattr(normalise, "MAX_PROCESSES", 2)
+    monkeypatch.setattr(normalise, "cpu_count", lambda: 2)
+    returned, real = [], normalise.in_workers
+
+    def kept(function, items, processes, what):
+        returned.append(real(function, items, processes, what))
+        return returned[-1]
+
+    monkeypatch.setattr(normalise, "in_workers", kept)
+    expected = _plain(normalise_records(frame))
+    pd.testing.assert_frame_equal(_plain(normalise.normalise_in_parts(frame)[NORMALISED]), expected)
+    files = returned[0]
+    assert len(files) == -(-len(frame) // 3) and all(isinstance(f, str) and f.endswith(".arrow") for f in files)
+    assert not any(os.path.exists(f) for f in files)
+
+    def no_directory(*args, **kwargs):
+        raise OSError("no temporary directory")
+
+    monkeypatch.setattr(normalise.tempfile, "TemporaryDirectory", no_directory)
+    pd.testing.assert_frame_equal(_plain(normalise.normalise_in_parts(frame)[NORMALISED]), expected)
+    assert all(isinstance(part, pa.Table) for part in returned[1])
+    unwritable = str(tmp_path / "missing" / "0.arrow")
+    assert normalise._normalised_part_file((frame.head(3), unwritable)).equals(normalise._normalised_part(frame.head(3)))
+
+
 def test_workers_that_cannot_run_leave_the_parts_to_this_process(monkeypatch, caplog):
     """A machine that forbids worker processes, or a worker killed for memory, costs time, never
     the records: the parts are normalised in-process, and the log says why."""

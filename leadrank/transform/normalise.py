@@ -7,6 +7,8 @@ in seconds. Nothing is dropped here: a value that cannot be used becomes None pl
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -339,10 +341,25 @@ def _processes() -> int:
 def _in_processes(records: pd.DataFrame, processes: int) -> list[pa.Table] | None:
     """The parts normalised in `processes` worker processes; None with one (normalise in-process),
     or when the workers cannot start or one dies (a machine that forbids them, a worker killed
-    for memory): the parts are then normalised in-process, slower, never lost."""
+    for memory): the parts are then normalised in-process, slower, never lost.
+
+    Each worker writes its parts to Arrow files in a temporary directory, read back once every
+    part is done, instead of sending them to this process as they come: while the workers run,
+    this process holds the records, and holding the parts too was the step's peak (at 1.4M
+    records the process tree 2.6 GB, the parts ~0.7 GB of it; bench/README.md, issue 19's twelfth
+    round). Where the directory cannot be made, the parts come back as they are done."""
     if processes < 2:
         return None
-    return in_workers(_normalised_part, _slices(records, min(PART_ROWS, WORKER_PART_ROWS)), processes, "normalising")
+    rows = min(PART_ROWS, WORKER_PART_ROWS)
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="leadrank-normalise-")
+    except OSError:
+        return in_workers(_normalised_part, _slices(records, rows), processes, "normalising")
+    with folder:
+        done = in_workers(_normalised_part_file,
+                          ((part, os.path.join(folder.name, f"{i}.arrow")) for i, part in enumerate(_slices(records, rows))),
+                          processes, "normalising")
+        return None if done is None else [_read_back(part) for part in done]
 
 
 def _slices(records: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -353,6 +370,27 @@ def _slices(records: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
 def _normalised_part(records: pd.DataFrame) -> pa.Table:
     """One part's NORMALISED rows as Arrow: a table is cheap to send back from a worker."""
     return pa.Table.from_pandas(normalise_records(records), preserve_index=False)
+
+
+def _normalised_part_file(work: tuple[pd.DataFrame, str]) -> str | pa.Table:
+    """A worker's part (records, file): its NORMALISED rows written to the Arrow file, whose
+    name is returned; the rows themselves when the file cannot be written (a full disk)."""
+    records, path = work
+    table = _normalised_part(records)
+    try:
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    except OSError:
+        return table
+    return path
+
+
+def _read_back(part: str | pa.Table) -> pa.Table:
+    """A part `_normalised_part_file` returned, as a table in memory."""
+    if isinstance(part, pa.Table):
+        return part
+    with pa.OSFile(part, "rb") as source:  # (read, not mapped: the directory is removed next)
+        return pa.ipc.open_file(source).read_all()
 
 
 def _assembled(records: pd.DataFrame, fresh: np.ndarray, fresh_part: pd.DataFrame | None, known: pd.DataFrame,
