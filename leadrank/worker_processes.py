@@ -34,17 +34,21 @@ def in_workers(function: Callable[[Any], Any], items: Iterable[Any], processes: 
     worker is raised here."""
     from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor
 
-    with _pools():
+    with _pools() as ended:
         try:
             pool = ProcessPoolExecutor(processes)
         except OSError as exc:  # (no process could be made)
             return _failed(what, exc)
         with pool:
-            return _results(pool, function, items, what, BrokenProcessPool)
+            results = _results(pool, function, items, what, BrokenProcessPool)
+        ended["cleanly"] = results is not None
+        return results
 
 
 def _results(pool: Any, function: Callable[[Any], Any], items: Iterable[Any], what: str,
              broken: type[BaseException]) -> list[Any] | None:
+    """The items' results from the open `pool`; None (logged) when its workers cannot start or
+    one dies (`broken`)."""
     try:
         done = [pool.submit(function, item) for item in items]  # (workers start here)
     except OSError as exc:
@@ -57,34 +61,46 @@ def _results(pool: Any, function: Callable[[Any], Any], items: Iterable[Any], wh
 
 _open = [0]  # pools open in this process (staging's and normalising's overlap in a night)
 _open_lock = threading.Lock()
+_not_ours: list[list[Any]] = []  # [the resource trackers running before this process's first pool]
 
 
 @contextmanager
-def _pools() -> Iterator[None]:
-    """Around a pool's life: when the last open pool has shut down (its workers gone), the
-    resource trackers are stopped."""
+def _pools() -> Iterator[dict[str, bool]]:
+    """Around a pool's life: when the last open pool has shut down cleanly (its workers gone;
+    the caller sets "cleanly"), the resource trackers are stopped, but one that was running
+    before this process's first pool (other code's, which may still use it). After a pool whose
+    worker died they are left running: the broken pool's semaphores may not be given back yet,
+    and a tracker stopped with them still registered warns of leaks."""
+    ended = {"cleanly": False}
     with _open_lock:
+        if not _not_ours:
+            _not_ours.append([t for t in _resource_trackers() if getattr(t, "_fd", None) is not None])
         _open[0] += 1
     try:
-        yield
+        yield ended
     finally:
         with _open_lock:
             _open[0] -= 1
-            if not _open[0]:
-                stop_resource_trackers()
+            if not _open[0] and ended["cleanly"]:
+                _stop_resource_trackers(keep=_not_ours[0])
 
 
-def stop_resource_trackers() -> None:
-    """Stop loky's and multiprocessing's resource-tracker processes of this process, if running.
-    Their `_stop` is private (the standard library's tests use it): where a version lacks it or
-    it fails, the trackers keep running, which costs only their memory."""
+def _resource_trackers() -> list[Any]:
+    """This process's resource trackers: loky's and multiprocessing's."""
     from multiprocessing import resource_tracker
 
     from joblib.externals.loky.backend import resource_tracker as loky_tracker
 
-    for tracker in (loky_tracker._resource_tracker, resource_tracker._resource_tracker):
+    return [loky_tracker._resource_tracker, resource_tracker._resource_tracker]
+
+
+def _stop_resource_trackers(keep: list[Any]) -> None:
+    """Stop the resource-tracker processes of this process but those in `keep`, where running.
+    Their `_stop` is private (the standard library's tests use it): where a version lacks it or
+    it fails, a tracker keeps running, which costs only its memory."""
+    for tracker in _resource_trackers():
         stop = getattr(tracker, "_stop", None)
-        if stop is not None:
+        if stop is not None and not any(tracker is kept for kept in keep):
             with suppress(Exception):
                 stop()
 

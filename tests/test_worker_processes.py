@@ -4,6 +4,7 @@ tracker outlives the pools."""
 
 import os
 import threading
+from pathlib import Path
 
 import psutil
 import pytest
@@ -51,3 +52,25 @@ def test_no_resource_tracker_outlives_the_pools():
         thread.join()
     assert results == [[2 * i for i in range(40)]] * 2
     assert _trackers() == []
+
+
+def test_a_resource_tracker_running_before_the_first_pool_is_left_running():
+    """A tracker other code started before this process's first pool (and may still use) is not
+    the pools' to stop; loky's, which the pool started, is stopped (a fresh process: this one has
+    had its first pool)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from multiprocessing import resource_tracker\n"
+        "from leadrank.worker_processes import in_workers\n"
+        "from tests.test_worker_processes import _doubled, _trackers\n"
+        "resource_tracker.ensure_running()\n"
+        "assert in_workers(_doubled, [5], 1, 'doubling') == [10]\n"
+        "print(_trackers())\n"
+        "resource_tracker._resource_tracker._stop()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    running = done.stdout.strip()
+    assert "multiprocessing.resource_tracker" in running and "loky" not in running
