@@ -59,30 +59,32 @@ def _results(pool: Any, function: Callable[[Any], Any], items: Iterable[Any], wh
         return _failed(what, exc)
 
 
-_open = [0]  # pools open in this process (staging's and normalising's overlap in a night)
-_open_lock = threading.Lock()
-_not_ours: list[list[Any]] = []  # [the resource trackers running before this process's first pool]
+_pools_lock = threading.Lock()
+_pools_open = 0  # worker pools open in this process, in any thread (staging's and normalising's overlap)
+_trackers_before: list[Any] | None = None  # the resource trackers running before this process's first pool
 
 
 @contextmanager
 def _pools() -> Iterator[dict[str, bool]]:
-    """Around a pool's life: when the last open pool has shut down cleanly (its workers gone;
-    the caller sets "cleanly"), the resource trackers are stopped, but one that was running
-    before this process's first pool (other code's, which may still use it). After a pool whose
-    worker died they are left running: the broken pool's semaphores may not be given back yet,
-    and a tracker stopped with them still registered warns of leaks."""
+    """Around a pool's life, counted process-wide as memory.paused_gc counts its blocks: when the
+    last open pool has shut down cleanly (its workers gone; the caller sets "cleanly"), the
+    resource trackers are stopped, but one that was running before this process's first pool
+    (other code's, which may still use it). After a pool whose worker died they are left
+    running: the broken pool's semaphores may not be given back yet, and a tracker stopped with
+    them still registered warns of leaks."""
+    global _pools_open, _trackers_before
     ended = {"cleanly": False}
-    with _open_lock:
-        if not _not_ours:
-            _not_ours.append([t for t in _resource_trackers() if getattr(t, "_fd", None) is not None])
-        _open[0] += 1
+    with _pools_lock:
+        if _trackers_before is None:
+            _trackers_before = [t for t in _resource_trackers() if getattr(t, "_fd", None) is not None]
+        _pools_open += 1
     try:
         yield ended
     finally:
-        with _open_lock:
-            _open[0] -= 1
-            if not _open[0] and ended["cleanly"]:
-                _stop_resource_trackers(keep=_not_ours[0])
+        with _pools_lock:
+            _pools_open -= 1
+            if _pools_open == 0 and ended["cleanly"]:
+                _stop_resource_trackers(keep=_trackers_before)
 
 
 def _resource_trackers() -> list[Any]:
