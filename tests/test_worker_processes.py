@@ -3,6 +3,8 @@
 tracker outlives the pools."""
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -38,9 +40,17 @@ def _trackers() -> list[str]:
             if "resource_tracker" in " ".join(c.cmdline())]
 
 
-def test_no_resource_tracker_outlives_the_pools():
-    """A pool starts loky's and multiprocessing's resource trackers (~50 MB of a night's memory,
-    beside every later step): they are gone once no pool is open, and the next pool works."""
+def _in_a_fresh_process(check: str) -> str:
+    """Run this module's function `check` in a new interpreter and return what it printed: which
+    trackers the pools leave depends on the process's history (a tracker other code started
+    before its first pool is left running), and a test suite's process has a long one."""
+    done = subprocess.run([sys.executable, "-c", f"from tests.test_worker_processes import {check}; {check}()"],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _pools_leave_no_tracker() -> None:
     assert in_workers(_doubled, [1, 2], 2, "doubling") == [2, 4]
     assert _trackers() == []
     results = []
@@ -54,23 +64,23 @@ def test_no_resource_tracker_outlives_the_pools():
     assert _trackers() == []
 
 
+def test_no_resource_tracker_outlives_the_pools():
+    """A pool starts loky's and multiprocessing's resource trackers (~50 MB of a night's memory,
+    beside every later step): they are gone once no pool is open, and the next pool works."""
+    _in_a_fresh_process("_pools_leave_no_tracker")
+
+
+def _a_tracker_from_before_stays() -> None:
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    assert in_workers(_doubled, [5], 1, "doubling") == [10]
+    print(_trackers())
+    resource_tracker._resource_tracker._stop()
+
+
 def test_a_resource_tracker_running_before_the_first_pool_is_left_running():
     """A tracker other code started before this process's first pool (and may still use) is not
-    the pools' to stop; loky's, which the pool started, is stopped (a fresh process: this one has
-    had its first pool)."""
-    import subprocess
-    import sys
-
-    script = (
-        "from multiprocessing import resource_tracker\n"
-        "from leadrank.worker_processes import in_workers\n"
-        "from tests.test_worker_processes import _doubled, _trackers\n"
-        "resource_tracker.ensure_running()\n"
-        "assert in_workers(_doubled, [5], 1, 'doubling') == [10]\n"
-        "print(_trackers())\n"
-        "resource_tracker._resource_tracker._stop()\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[1])
-    assert done.returncode == 0, done.stderr
-    running = done.stdout.strip()
+    the pools' to stop; loky's, which the pool started, is stopped."""
+    running = _in_a_fresh_process("_a_tracker_from_before_stays").strip()
     assert "multiprocessing.resource_tracker" in running and "loky" not in running
