@@ -378,24 +378,32 @@ def test_staging_uses_a_small_page_cache_and_gives_the_usual_one_back(warehouse_
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -PAGE_CACHE_KIB
 
 
-def test_fetch_columns_gives_each_column_of_the_rows_and_the_collector_back(warehouse_url):
-    """bulk.fetch_columns: a query's columns in row order (none of its rows: one empty tuple per
-    column), with the collector paused only while it reads."""
-    import gc
+def test_fetch_arrow_reads_postgresql_through_copy(warehouse_url, monkeypatch):
+    """bulk.fetch_arrow on PostgreSQL: the rows come through COPY in the transaction itself (its
+    own uncommitted rows too), none through the cursor; NULL, the empty string, text with commas,
+    quotes and line breaks, big numbers and booleans come back as stored, parameters bound."""
+    import pyarrow as pa
 
-    from leadrank.warehouse.bulk import fetch_columns
+    from leadrank.warehouse import bulk
 
     engine = make_engine(warehouse_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    monkeypatch.setattr(bulk, "_raw_cursor", None)  # (called, it would fail the test)
+    types = [pa.large_string(), pa.int64(), pa.bool_()]
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE IF EXISTS _fetched")
-        conn.exec_driver_sql("CREATE TABLE _fetched (k TEXT, n INTEGER, flag BOOLEAN)")
-        conn.exec_driver_sql("INSERT INTO _fetched VALUES ('a', 1, TRUE), ('b', NULL, FALSE), ('c', 3, TRUE)")
-        keys, numbers, flags = fetch_columns(conn, "SELECT k, n, flag FROM _fetched ORDER BY k")
-        assert (keys, numbers, [bool(f) for f in flags]) == (("a", "b", "c"), (1, None, 3), [True, False, True])
-        assert fetch_columns(conn, "SELECT k, n FROM _fetched WHERE k = ?", ("z",)) == ((), ())
-        assert fetch_columns(conn, "SELECT n FROM _fetched WHERE k = ?", ("b",)) == ((None,),)
-        conn.exec_driver_sql("DROP TABLE _fetched")
-    assert gc.isenabled()
+        conn.exec_driver_sql("CREATE TEMP TABLE _fetched (k TEXT, n BIGINT, flag BOOLEAN)")
+        conn.exec_driver_sql("INSERT INTO _fetched VALUES ('a', 1, TRUE), ('', NULL, FALSE), (NULL, -7, NULL), "
+                             "('x, \"y\"' || CHR(10) || 'z', 9223372036854775807, TRUE)")
+        keys, numbers, flags = bulk.fetch_arrow(conn, "SELECT k, n, flag FROM _fetched ORDER BY COALESCE(n, 0)", types)
+        assert [a.type for a in (keys, numbers, flags)] == types
+        assert keys.to_pylist() == [None, "", "a", "x, \"y\"\nz"]
+        assert numbers.to_pylist() == [-7, None, 1, 2**63 - 1]
+        assert flags.to_pylist() == [None, False, True, True]
+        some = bulk.fetch_arrow(conn, "SELECT k FROM _fetched WHERE n = ?", [pa.large_string()], (1,))
+        assert some[0].to_pylist() == ["a"]
+        none = bulk.fetch_arrow(conn, "SELECT k, n FROM _fetched WHERE n = ?", types[:2], (5,))
+        assert [(len(a), a.type) for a in none] == [(0, pa.large_string()), (0, pa.int64())]
 
 
 def test_fetch_arrow_gives_each_column_as_arrow_batch_after_batch(warehouse_url, monkeypatch):

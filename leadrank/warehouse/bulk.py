@@ -304,18 +304,6 @@ def _own_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
         (table,)).all()]
 
 
-def fetch_columns(conn: Connection, sql: str, params: tuple[object, ...] = ()) -> tuple[tuple[Any, ...], ...]:
-    """The columns of a query's rows (`?` placeholders), each a tuple, read on the raw driver
-    cursor: a million narrow rows without a SQLAlchemy Row each (2.5 -> 1.5 s for 1.4M records'
-    keys on SQLite), and without the garbage collector walking their tuples (memory.paused_gc:
-    0.6 s of 2.3 for a million leads' keys and fingerprints)."""
-    with _raw_cursor(conn, sql, params) as cursor:
-        width = len(cursor.description)
-        with paused_gc():
-            rows = cursor.fetchall()
-            return tuple(zip(*rows, strict=True)) if rows else ((),) * width
-
-
 @contextmanager
 def _raw_cursor(conn: Connection, sql: str, params: tuple[object, ...]) -> Iterator[Any]:
     """The driver's own cursor on `conn`, `sql` executed (`?` placeholders, as either driver
@@ -328,16 +316,25 @@ def _raw_cursor(conn: Connection, sql: str, params: tuple[object, ...]) -> Itera
         cursor.close()
 
 
-FETCH_ROWS = 100_000  # rows fetched into Python at a time by `fetch_arrow`
+FETCH_ROWS = 100_000  # rows fetched into Python at a time by `fetch_arrow` (SQLite)
 
 
 def fetch_arrow(conn: Connection, sql: str, types: list[pa.DataType], params: tuple[object, ...] = ()
                 ) -> list[pa.Array]:
-    """The columns of a query's rows (`?` placeholders) as Arrow arrays of `types`, fetched on the
-    raw driver cursor FETCH_ROWS rows at a time, each batch made Arrow and let go before the
-    next: a million rows' Python strings never exist at once. `fetch_columns`' tuples of 1.4M
-    records' keys, leads and runs cost ~0.56 GB resident, and 0.34 GB of it stayed once they were
-    let go (freed strings scattered among live ones); fetched this way, ~0.13 GB."""
+    """The columns of a query's rows (`?` placeholders) as Arrow arrays of `types`: the warehouse
+    reads of a million rows (the load's stored keys and fingerprints, the previous run's scores,
+    the stored records' leads).
+
+    - PostgreSQL: COPY (query) TO STDOUT as CSV on the connection itself (in its transaction),
+      parsed by Arrow in C++, without a Python value per cell.
+    - SQLite: the driver's cursor, FETCH_ROWS rows at a time, each batch made Arrow and let go
+      before the next, so that a million rows' Python strings never exist at once (fetched
+      whole, 1.4M records' keys, leads and runs cost ~0.56 GB resident, 0.34 GB of it staying
+      once let go). Reading the file through ADBC instead was five times as fast but is unsafe:
+      a second SQLite library in the process that closes the file drops the POSIX locks of
+      Python's connections to it (a load killed midway left a malformed database)."""
+    if conn.dialect.name == "postgresql":
+        return _copied_out(conn, sql, types, params)
     parts: list[list[pa.Array]] = [[] for _ in types]
     with _raw_cursor(conn, sql, params) as cursor, paused_gc():
         while rows := cursor.fetchmany(FETCH_ROWS):
@@ -345,6 +342,28 @@ def fetch_arrow(conn: Connection, sql: str, types: list[pa.DataType], params: tu
                 part.append(pa.array(values, type=kind))
             del rows
     return [pa.concat_arrays(part) if part else pa.array([], type=kind) for part, kind in zip(parts, types, strict=True)]
+
+
+def _copied_out(conn: Connection, sql: str, types: list[pa.DataType], params: tuple[object, ...]) -> list[pa.Array]:
+    """PostgreSQL: the query's rows through COPY ... TO STDOUT (FORMAT csv), read by Arrow's CSV
+    reader: NULL is an unquoted empty field and an empty string a quoted one, booleans t / f."""
+    buffer = io.BytesIO()
+    with conn.connection.driver_connection.cursor() as cursor, \
+            cursor.copy(f"COPY ({sql.replace('?', '%s')}) TO STDOUT (FORMAT csv)", params or None) as copy:
+        for block in copy:
+            buffer.write(block)
+    if not buffer.tell():
+        return [pa.array([], type=kind) for kind in types]
+    names = [f"c{i}" for i in range(len(types))]
+    buffer.seek(0)
+    table = pa_csv.read_csv(
+        buffer,
+        read_options=pa_csv.ReadOptions(column_names=names),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict(zip(names, types, strict=True)), null_values=[""], strings_can_be_null=True,
+            quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]))
+    return [table.column(name).combine_chunks() for name in names]
 
 
 def temp_table(conn: Connection, name: str, frame: pd.DataFrame, types: dict[str, str]) -> None:

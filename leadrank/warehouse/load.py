@@ -45,9 +45,9 @@ from leadrank.contracts import (
     SCORE_COLUMNS,
 )
 from leadrank.fingerprints import row_hash, stable_row_hash
-from leadrank.key_lookup import positions
+from leadrank.key_lookup import positions, text_series
 from leadrank.sorted_sets import distinct
-from leadrank.warehouse.bulk import fetch_columns, insert_batches, insert_frame, temp_table
+from leadrank.warehouse.bulk import fetch_arrow, insert_batches, insert_frame, temp_table
 from leadrank.warehouse.engine import advisory_xact_lock, now, page_cache, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
@@ -147,10 +147,10 @@ def golden_hash(leads: pd.DataFrame) -> pd.Series:
 NO_HASH = -(2**63)
 
 
-def _hashes(values: tuple[Any, ...] | list[Any]) -> np.ndarray:
+def _hashes(values: pa.Array) -> np.ndarray:
     """Stored fingerprints as int64, NULL (never matching: written again) as a value row_hash
     gives with probability 2**-64."""
-    return np.array([NO_HASH if v is None else v for v in values], dtype=np.int64)
+    return values.fill_null(NO_HASH).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def _unchanged(at: np.ndarray, stored: np.ndarray, tonight: np.ndarray) -> np.ndarray:
@@ -165,10 +165,10 @@ def _stored_rows(conn: Connection, table: str, key: str, keys: pd.Series
                  ) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
     """Of `table`'s stored rows: their keys, fingerprints (_hashes) and listed flags, and the
     position among them of each of `keys` (-1: new), which the write and the listing compare
-    tonight's rows with. Read through the driver's cursor: a million narrow rows."""
-    ids, hashes, flags = fetch_columns(conn, f"SELECT {key}, content_hash, listed FROM {table}")
-    stored_keys = pd.Index(pd.Series(ids, dtype=object))
-    return stored_keys, _hashes(hashes), np.array(flags, dtype=bool), positions(keys, stored_keys)
+    tonight's rows with. Read as Arrow (`fetch_arrow`: a million narrow rows)."""
+    ids, hashes, flags = fetch_arrow(conn, f"SELECT {key}, content_hash, CASE WHEN listed THEN 1 ELSE 0 END FROM {table}",
+                                     [pa.large_string(), pa.int64(), pa.int64()])
+    return pd.Index(text_series(ids)), _hashes(hashes), flags.to_numpy() != 0, positions(keys, ids)
 
 
 def _keys_table(conn: Connection, name: str, keys: pd.Series, column: str) -> None:
@@ -446,12 +446,15 @@ def _expire_leads(conn: Connection, records: pd.DataFrame, leads: pd.DataFrame) 
 def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
     """lead_id, rank, tier, score version and its fingerprint of every lead in the previously
     published run."""
-    ids, ranks, tiers, versions, hashes = ((),) * 5 if previous is None else fetch_columns(
+    kinds = [pa.large_string(), pa.int64(), pa.large_string(), pa.int64(), pa.int64()]
+    ids, ranks, tiers, versions, hashes = [pa.array([], type=kind) for kind in kinds] if previous is None else fetch_arrow(
         conn, "SELECT k.lead_id, k.rank, k.tier, k.version_id, v.score_hash FROM lead_ranks k "
-              "JOIN score_versions v ON v.version_id = k.version_id WHERE k.run_id = ?", (previous,))
+              "JOIN score_versions v ON v.version_id = k.version_id WHERE k.run_id = ?", kinds, (previous,))
     # Object columns: pandas' Arrow-backed strings make isin/map on a million keys slow.
-    return pd.DataFrame({"lead_id": pd.Series(ids, dtype=object), "rank": pd.Series(ranks, dtype="int64"),
-                         "tier": pd.Series(tiers, dtype=object), "version_id": pd.Series(versions, dtype="int64"),
+    return pd.DataFrame({"lead_id": pd.Series(ids.to_pandas(), dtype=object),
+                         "rank": pd.Series(ranks.to_numpy(zero_copy_only=False), dtype="int64"),
+                         "tier": pd.Series(tiers.to_pandas(), dtype=object),
+                         "version_id": pd.Series(versions.to_numpy(zero_copy_only=False), dtype="int64"),
                          "score_hash": _hashes(hashes)})
 
 
