@@ -34,3 +34,30 @@ def test_visible_names_stay_and_the_other_reasons_are_kept():
     ])))
     assert list(usable["record_key"]) == ["k0", "k1", "k3"]
     assert list(rejects["reason"]) == [UNUSABLE_NAME]
+
+
+def test_blank_is_every_character_the_old_pattern_called_blank_and_no_other():
+    """unusable.BLANK (trimmed by Arrow) holds exactly the characters of the regular expression
+    it replaced: Python's whitespace and the listed fillers, zero-width and joiner characters,
+    over every code point (surrogates aside: no text holds them)."""
+    import re
+    import sys
+
+    from leadrank.transform.unusable import BLANK
+
+    pattern = re.compile("[\\s\u115f\u1160\u3164\uffa0\u17b4\u17b5\u180e\u2800\u200b-\u200f\u2060-\u2064\ufeff]")
+    blank = set(BLANK)
+    differ = [hex(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF
+              and (chr(c) in blank) != bool(pattern.fullmatch(chr(c)))]
+    assert differ == [] and len(blank) == len(BLANK)
+
+
+def test_visible_tells_a_displayed_character_anywhere_from_none():
+    """A displayed character at the start, middle or end of blanks counts; blanks alone, the
+    empty core and a missing one do not; Arrow-backed text and Python strings alike."""
+    from leadrank.transform.unusable import _visible
+
+    cores = ["\u3164", "\u3164a", "a\u3164", "\u3164\u200ba\u3000", "\u2800 \u3000\ufeff", "", None, "华强", " \t\n"]
+    expected = [False, True, True, True, False, False, False, True, False]
+    assert list(_visible(pd.Series(cores, dtype=object))) == expected
+    assert list(_visible(pd.Series(cores, dtype="str"))) == expected

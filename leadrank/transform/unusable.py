@@ -10,9 +10,12 @@ lead. Such records go to the rejects table.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from leadrank.contracts import REJECT_COLUMNS
+from leadrank.key_lookup import large_text
 
 UNUSABLE_NAME = ("company name unusable: no letter or digit is left once normalised "
                  "(only punctuation, symbols, emoji or a legal form)")
@@ -20,14 +23,19 @@ INVISIBLE_NAME = ("company name unusable: only characters that display as nothin
                   "(such as the Hangul filler U+3164) are left once normalised")
 # Letters and marks that render blank: Hangul fillers (choseong, jungseong, compatibility,
 # half-width), Khmer inherent vowels, Mongolian vowel separator, braille blank, and the
-# zero-width and word-joiner characters, besides whitespace.
-_BLANK = "\\s\u115f\u1160\u3164\uffa0\u17b4\u17b5\u180e\u2800\u200b-\u200f\u2060-\u2064\ufeff"
-_VISIBLE = f"[^{_BLANK}]"
+# zero-width and word-joiner characters, besides whitespace (what Python's str.isspace calls
+# whitespace, all of it below U+3001).
+BLANK = "".join(sorted({*"\u115f\u1160\u3164\uffa0\u17b4\u17b5\u180e\u2800\ufeff",
+                        *map(chr, [*range(0x200B, 0x2010), *range(0x2060, 0x2065)]),
+                        *(c for c in map(chr, range(0x3001)) if c.isspace())}))
 
 
-def _visible(cores: pd.Series) -> pd.Series:
-    """Whether each core has a character that displays (False for missing cores)."""
-    return cores.astype(object).where(cores.notna(), "").astype(str).str.contains(_VISIBLE, regex=True)
+def _visible(cores: pd.Series) -> np.ndarray:
+    """Whether each core has a character that displays (False for missing cores): what is left
+    once blank characters are trimmed from both ends, by Arrow over the text as stored (a
+    regular expression over Python strings took 1 s for a night's 1.4M records' two cores)."""
+    left = pc.utf8_trim(large_text(cores), characters=BLANK)
+    return pc.fill_null(pc.greater(pc.utf8_length(left), 0), False).to_numpy(zero_copy_only=False)
 
 
 def split_unusable(normalised: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
