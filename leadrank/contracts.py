@@ -197,6 +197,14 @@ EVENTS_SCHEMA = {
     "evidence": text(),
 }
 
+# The leads an incremental dedupe step rebuilt (golden records of leads whose records changed
+# since its base run, new leads among them); every other lead is the base run's as that run
+# published it, so publishing compares only these with the stored ones.
+REBUILT_SCHEMA = {
+    "lead_id": key(),
+    "base_run_id": key("the run the other leads are kept from"),
+}
+
 # -- score → publish ---------------------------------------------------------------------------------
 
 # Won/lost outcomes of tonight's outcome files, matched to leads.
@@ -354,6 +362,7 @@ RESOLVED_FILE = Contract("RESOLVED", RESOLVED_SCHEMA)
 LEAD_TABLE = Contract("LEAD_COLUMNS", LEAD_TABLE_SCHEMA)
 LEADS_FILE = Contract("LEADS", LEADS_SCHEMA)
 EVENTS_FILE = Contract("EVENTS", EVENTS_SCHEMA)
+REBUILT_FILE = Contract("REBUILT", REBUILT_SCHEMA)
 OUTCOMES_FILE = Contract("OUTCOMES", OUTCOMES_SCHEMA)
 SCORES_FILE = Contract("SCORES", SCORES_SCHEMA)
 
@@ -364,6 +373,7 @@ STAGE_FILES = {
     "resolved": RESOLVED_FILE,
     "leads": LEADS_FILE,
     "events": EVENTS_FILE,
+    "leads_rebuilt": REBUILT_FILE,
     "scores": SCORES_FILE,
     "outcomes": OUTCOMES_FILE,
     "score_rejects": REJECTS_FILE,

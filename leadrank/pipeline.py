@@ -398,9 +398,14 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # normalised addresses, match evidence; ~0.3 GB at a million records) are let go here.
     records = records[[c for c in records.columns if c in GOLDEN_READS]]
     base_leads = base.read_leads() if updating else None
+    # Which leads publishing must compare with the stored ones: those rebuilt tonight, when the
+    # others are the base run's as it published them; no file (every lead) otherwise.
+    files.stage("leads_rebuilt").unlink(missing_ok=True)  # (an earlier attempt's)
     if base_leads is not None:
-        leads, rebuilt = golden_update(records, trust, base_leads, base.golden, inputs, handed_over=True)
+        leads, rebuilt_ids = golden_update(records, trust, base_leads, base.golden, inputs, handed_over=True)
         del base_leads
+        files.write_stage("leads_rebuilt", pd.DataFrame({"lead_id": rebuilt_ids, "base_run_id": base.run_id}))
+        rebuilt = len(rebuilt_ids)
     else:
         expired = records["expired"].to_numpy()
         leads = as_text(golden_records(records[~expired] if expired.any() else records, trust))
@@ -598,6 +603,7 @@ def publish_step(run_id: str, warehouse: str | None, summary: dict[str, Any], *,
         run_id,
         records=_stage_reader(files, "resolved", [*load.RECORD_COLUMNS_STAGED, "seen_tonight"]),
         leads=_stage_reader(files, "leads"),
+        rebuilt=files.read_stage("leads_rebuilt") if files.stage("leads_rebuilt").exists() else None,
         events=files.read_stage("events"),
         scores=_stage_reader(files, "scores"),
         outcomes=files.read_stage("outcomes"),

@@ -6,12 +6,14 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import Integer, inspect, text
 
 from leadrank import night, pipeline
 from leadrank.paths import DEMO_DIR
+from leadrank.run_files import RunFiles
 from leadrank.warehouse import load, migrate, read
 from leadrank.warehouse.bulk import insert_frame
 from leadrank.warehouse.engine import make_engine
@@ -134,8 +136,14 @@ def test_an_incremental_night_gives_the_marts_of_writing_everything(warehouse_ur
         clock.night = 2
         second = prepare_run(str(config), warehouse_url)  # resolved against the first warehouse's history
         load.start_run(make_engine(other), second["run_id"])
+        rebuilt = RunFiles(second["run_id"]).read_stage("leads_rebuilt")  # the dedupe step's hand-off
+        compared, codes = [], load.lead_codes
+        monkeypatch.setattr(load, "lead_codes", lambda records, leads: compared.append(len(leads)) or codes(records, leads))
         delta = publish_by(warehouse_url, second["run_id"], warehouse_url, sources)
         full = publish_by(other, second["run_id"], other, sources, full=True)
+        leads = RunFiles(second["run_id"]).read_stage("leads", ["lead_id"])
+        assert set(rebuilt["base_run_id"]) == {first["run_id"]} and 0 < len(rebuilt) < len(leads)
+        assert compared == [len(rebuilt), len(leads)]  # incremental: the rebuilt leads (new ones among them); full: all
 
         incremental, everything = make_engine(warehouse_url), make_engine(other)
         assert delta == full and delta["new"] >= 1 and delta["updated"] >= 1 and delta["dropped"] >= 1
@@ -277,3 +285,20 @@ def test_a_warehouse_of_the_old_schema_migrates_with_its_marts_unchanged(warehou
         assert versions_since(old, third["run_id"]) == len(read.ranked_leads(old))
     finally:
         drop_second(other)
+
+
+def test_publishing_compares_every_lead_unless_the_hand_off_is_against_the_run_published_last():
+    """load._to_compare: with the dedupe step's list of rebuilt leads made against the previous
+    published run, the rebuilt leads, the leads new to the warehouse and those whose stored
+    fingerprint was reset (NULL) are compared, no other; with no list, a list against another run,
+    no run published before, or a full publish, every lead is."""
+    ids = pd.Series(["a", "b", "c", "d", "e"], dtype=object)
+    at = np.array([0, 1, -1, 2, 3])  # c is new to the warehouse
+    hashes = np.array([11, load.NO_HASH, 33, 44])  # b's stored fingerprint was reset
+    rebuilt = pd.DataFrame({"lead_id": ["d"], "base_run_id": ["r1"]})
+    assert list(load._to_compare(ids, rebuilt, "r1", at, hashes, False)) == [False, True, True, True, False]
+    empty = rebuilt.iloc[:0]
+    assert list(load._to_compare(ids, empty, "r1", at, hashes, False)) == [False, True, True, False, False]
+    for args in ((None, "r1", False), (rebuilt, "r0", False), (rebuilt, None, False), (rebuilt, "r1", True)):
+        hand_off, previous, full = args
+        assert load._to_compare(ids, hand_off, previous, at, hashes, full).all()

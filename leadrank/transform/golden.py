@@ -221,7 +221,8 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     its lead's records, and so the golden record, is the same (`now`: `golden_inputs(records)`,
     if already computed). `handed_over`: the caller reads `base_leads` no more, and each of its
     columns goes once merged (at a million leads ~0.4 GB at the second night's dedupe peak).
-    Returns (leads, leads recomputed)."""
+    Returns (leads, the IDs of the leads recomputed): every other lead is the base run's row as it
+    was, and so are its records' phones, emails and expiry (what publishing derives from them)."""
     now = golden_inputs(records) if now is None else now
     at = positions(now["record_key"], base_inputs["record_key"])
     known = at >= 0
@@ -241,7 +242,7 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     listed = ~records["expired"].astype(bool).to_numpy()  # masks, not copies of a million records
     fresh = golden_records(records[listed & records["lead_id"].isin(dirty).to_numpy()], trust)
     keep = np.flatnonzero(~base_leads["lead_id"].isin(dirty).to_numpy())
-    rebuilt = len(fresh)
+    rebuilt = fresh["lead_id"].to_numpy(dtype=object)
     fresh = as_text(fresh)
     if len(keep):
         for column in fresh.columns:  # the few rebuilt rows typed as the stored ones (text stays Arrow)

@@ -196,6 +196,7 @@ def publish_run(
     *,
     records: Table,
     leads: Table,
+    rebuilt: pd.DataFrame | None = None,
     events: pd.DataFrame,
     scores: Table,
     outcomes: pd.DataFrame,
@@ -208,7 +209,9 @@ def publish_run(
     many leads of the previous list dropped out. Only rows that changed are written, unless
     `full` (every lead, record and score written again: the same marts). The frames are the
     run's stage files as their contracts hand them on (leadrank.run_files.RunFiles.read_stage):
-    bool columns are bool; the big ones may be readers (`Table`)."""
+    bool columns are bool; the big ones may be readers (`Table`). `rebuilt` (REBUILT): the leads
+    the dedupe step rebuilt, every other lead being its base run's as that run published it; only
+    those, the new ones and those whose stored fingerprint was reset are compared and written."""
     stamp = now()
     merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
@@ -226,7 +229,7 @@ def publish_run(
         linked = _table(records, RECORDS_FOR_LEADS)
         golden = _table(leads)
         lead_ids = golden[["lead_id"]].copy()  # what expiry needs once the leads are written
-        counts = _write_leads(conn, run_id, golden, linked, stamp, previous, full=full)
+        counts = _write_leads(conn, run_id, golden, linked, stamp, previous, full=full, rebuilt=rebuilt)
         del golden
         rest = [c for c in [*RECORD_COLUMNS_STAGED, "seen_tonight"] if c not in RECORDS_FOR_LEADS]
         _write_records(conn, run_id, pd.concat([linked, _table(records, rest)], axis=1), previous, full=full)
@@ -330,14 +333,20 @@ def _listing(conn: Connection, table: str, key: str, keys: pd.Series, listed: np
 
 
 def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame, stamp: str,
-                 previous: str | None, *, full: bool = False) -> dict[str, int]:
+                 previous: str | None, *, full: bool = False, rebuilt: pd.DataFrame | None = None) -> dict[str, int]:
     """Upsert the golden records that are new or changed (their content_hash differs). The
     upsert keeps first-seen bookkeeping and marks a lead updated only when its golden
     fingerprint changed; the listed flag moves for the leads whose listing turned (_listing);
-    counting afterwards needs no read of the stored leads."""
+    counting afterwards needs no read of the stored leads. Fingerprints (and the other contacts
+    they cover) are computed only for the leads `_to_compare` names."""
     tonight = leads["lead_id"].isin(records.loc[records["seen_tonight"], "lead_id"]).to_numpy()
-    frame = leads.copy(deep=False)  # new columns only: no copy of a million leads' values
+    stored_ids, hashes, flags, at = _stored_rows(conn, "leads", "lead_id", leads["lead_id"])
+    todo = _to_compare(leads["lead_id"], rebuilt, previous, at, hashes, full)
+    every = bool(todo.all())
+    frame = leads.copy(deep=False) if every else leads[todo]  # new columns only: no copy of a million leads' values
     listed = records[~records["expired"]]
+    if not every:  # the records of the leads compared: their other contacts are theirs alone
+        listed = listed[listed["lead_id"].isin(frame["lead_id"]).to_numpy()]
     coded = lead_codes(listed, frame)
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone", coded)
     frame["other_emails"] = other_contacts(listed, frame, "email_norm", "email", coded)
@@ -345,15 +354,14 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     frame["merged_into"] = None
     frame["first_seen_run"] = run_id
     frame["first_seen_at"] = stamp
-    frame["last_seen_run"] = np.where(tonight, run_id, None)
-    frame["last_seen_at"] = np.where(tonight, stamp, None)
+    frame["last_seen_run"] = np.where(tonight[todo], run_id, None)
+    frame["last_seen_at"] = np.where(tonight[todo], stamp, None)
     frame["updated_run"] = run_id
     frame["n_sources"] = frame["n_sources"].astype(int)
     frame["n_records"] = frame["n_records"].astype(int)
     frame["content_hash"] = row_hash(frame, LEAD_HASHED).view(np.int64)
-    frame["listed"] = tonight
-    stored_ids, hashes, flags, at = _stored_rows(conn, "leads", "lead_id", frame["lead_id"])
-    same = _unchanged(at, hashes, frame["content_hash"].to_numpy())
+    frame["listed"] = tonight[todo]
+    same = _unchanged(at[todo], hashes, frame["content_hash"].to_numpy())
     write = frame if full or not same.any() else frame[~same]  # a first night: no copy of every lead
     write = write.assign(record_hash=golden_hash(write))  # of the rows written only: the others keep theirs
     sets = {c: f"excluded.{c}" for c in LEAD_TABLE_COLUMNS
@@ -361,12 +369,27 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     sets["updated_run"] = ("CASE WHEN leads.record_hash = excluded.record_hash THEN leads.updated_run "
                            "ELSE excluded.updated_run END")
     insert_frame(conn, "leads", write[LEAD_TABLE_COLUMNS], conflict=["lead_id"], sets=sets)
-    _listing(conn, "leads", "lead_id", frame["lead_id"], tonight, run_id, previous, stamp, stored_ids, flags, at)
+    _listing(conn, "leads", "lead_id", leads["lead_id"], tonight, run_id, previous, stamp, stored_ids, flags, at)
     new, updated = conn.execute(text(
         "SELECT SUM(CASE WHEN first_seen_run = :r THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN updated_run = :r AND first_seen_run <> :r THEN 1 ELSE 0 END) FROM leads"), {"r": run_id}).one()
     new, updated = int(new or 0), int(updated or 0)
-    return {"new": new, "updated": updated, "unchanged": len(frame) - new - updated}
+    return {"new": new, "updated": updated, "unchanged": len(leads) - new - updated}
+
+
+def _to_compare(lead_ids: pd.Series, rebuilt: pd.DataFrame | None, previous: str | None, at: np.ndarray,
+                hashes: np.ndarray, full: bool) -> np.ndarray:
+    """Which leads publishing fingerprints and compares with the stored ones (a mask): every
+    one, unless the dedupe step says which it rebuilt against the run published last (`rebuilt`,
+    REBUILT). A lead it did not rebuild is that run's row, its records' phones, emails and expiry
+    are too, so its fingerprint is the one that run left stored: it is compared only when it is
+    new to the warehouse or its stored fingerprint was reset (NULL: a merge or an expiry reset it).
+    At a million leads, their other contacts and fingerprints took ~3 s a night."""
+    if full or rebuilt is None or previous is None or not set(rebuilt["base_run_id"]) <= {previous}:
+        return np.ones(len(lead_ids), dtype=bool)
+    todo = at < 0
+    todo[~todo] = hashes[at[~todo]] == NO_HASH
+    return todo | lead_ids.isin(rebuilt["lead_id"]).to_numpy()
 
 
 def _write_records(conn: Connection, run_id: str, records: pd.DataFrame, previous: str | None, *,
