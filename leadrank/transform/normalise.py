@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any
 
 import cpca
@@ -350,15 +351,14 @@ def _in_processes(records: pd.DataFrame, processes: int) -> list[pa.Table] | Non
     round). Where the directory cannot be made, the parts come back as they are done."""
     if processes < 2:
         return None
-    rows = min(PART_ROWS, WORKER_PART_ROWS)
     try:
         folder = tempfile.TemporaryDirectory(prefix="leadrank-normalise-")
     except OSError:
-        return in_workers(_normalised_part, _slices(records, rows), processes, "normalising")
-    with folder:
-        done = in_workers(_normalised_part_file,
-                          ((part, os.path.join(folder.name, f"{i}.arrow")) for i, part in enumerate(_slices(records, rows))),
-                          processes, "normalising")
+        folder = None
+    with folder or nullcontext():
+        work = ((part, folder and os.path.join(folder.name, f"{i}.arrow"))
+                for i, part in enumerate(_slices(records, min(PART_ROWS, WORKER_PART_ROWS))))
+        done = in_workers(_normalised_part_file, work, processes, "normalising")
         return None if done is None else [_read_back(part) for part in done]
 
 
@@ -372,11 +372,14 @@ def _normalised_part(records: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(normalise_records(records), preserve_index=False)
 
 
-def _normalised_part_file(work: tuple[pd.DataFrame, str]) -> str | pa.Table:
+def _normalised_part_file(work: tuple[pd.DataFrame, str | None]) -> str | pa.Table:
     """A worker's part (records, file): its NORMALISED rows written to the Arrow file, whose
-    name is returned; the rows themselves when the file cannot be written (a full disk)."""
+    name is returned; the rows themselves when there is no file or it cannot be written (a full
+    disk)."""
     records, path = work
     table = _normalised_part(records)
+    if path is None:
+        return table
     try:
         with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
