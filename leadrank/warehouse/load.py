@@ -43,6 +43,7 @@ from leadrank.contracts import (
     REJECT_COLUMNS,
     RESOLVED,
     SCORE_COLUMNS,
+    column_as_objects,
 )
 from leadrank.fingerprints import row_hash, stable_row_hash
 from leadrank.key_lookup import positions, text_series
@@ -474,9 +475,9 @@ def _previous_scores(conn: Connection, previous: str | None) -> pd.DataFrame:
         conn, "SELECT k.lead_id, k.rank, k.tier, k.version_id, v.score_hash FROM lead_ranks k "
               "JOIN score_versions v ON v.version_id = k.version_id WHERE k.run_id = ?", kinds, (previous,))
     # Object columns: pandas' Arrow-backed strings make isin/map on a million keys slow.
-    return pd.DataFrame({"lead_id": pd.Series(ids.to_pandas(), dtype=object),
+    return pd.DataFrame({"lead_id": column_as_objects(text_series(ids)),
                          "rank": pd.Series(ranks.to_numpy(zero_copy_only=False), dtype="int64"),
-                         "tier": pd.Series(tiers.to_pandas(), dtype=object),
+                         "tier": column_as_objects(text_series(tiers)),
                          "version_id": pd.Series(versions.to_numpy(zero_copy_only=False), dtype="int64"),
                          "score_hash": _hashes(hashes)})
 
