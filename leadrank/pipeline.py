@@ -240,9 +240,9 @@ def normalise_step(run_id: str, sources: list[str]) -> dict[str, int]:
     here, not with the module, so that the later steps' processes do not pay for them."""
     from leadrank.transform.normalise import normalise_known
 
-    records = RunFiles(run_id).read_all_extracted(sources)
-    normalised, afresh = normalise_known(records, _known_normalised())
-    del records
+    # Handed over: the records' columns go as tonight's normalised ones are assembled.
+    normalised, afresh = normalise_known(RunFiles(run_id).read_all_extracted(sources), _known_normalised(),
+                                         handed_over=True)
     release_memory(len(normalised))  # normalising's garbage (~1 GB at 1.4M records), before the files' Arrow copies
     cache = normalise_cache()
     repeated = normalised["content_hash"].duplicated().to_numpy()

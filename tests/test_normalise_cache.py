@@ -183,3 +183,22 @@ def test_reused_and_fresh_rows_come_back_in_the_records_order_and_labels():
     expected = normalise_records(records(rows))
     expected.index = tonight.index
     pd.testing.assert_frame_equal(_plain(second[NORMALISED]), _plain(expected))
+
+
+def test_handed_over_records_give_their_columns_up_as_the_result_is_assembled():
+    """The nightly step hands its records over: their columns (and the cached values') are
+    dropped as tonight's are taken, so the three are never held at once; the result is the same.
+    A caller that did not hand them over keeps its frame as it was."""
+    first, _ = normalise_known(records(A), None)
+    rows = [dict(A[0], phone="+86 755 8321 6688"), *A[1:], *B]
+    kept, handed = records(rows), records(rows)
+    before = kept.copy()
+    cache = first.copy()
+    result, fresh = normalise_known(kept, first)
+    pd.testing.assert_frame_equal(kept, before)  # untouched
+    pd.testing.assert_frame_equal(first, cache)  # the caller's cached values too
+    same, fresh_too = normalise_known(handed, first, handed_over=True)
+    assert fresh_too == fresh == 1 + len(B)
+    pd.testing.assert_frame_equal(_plain(same), _plain(result))
+    assert not set(handed.columns) & set(NORMALISED)  # given up
+    assert len(handed) == len(rows)
