@@ -196,6 +196,10 @@ def _copy_or_upsert(conn: Connection, table: str, frame: pd.DataFrame, upsert: s
 SIDE_LOAD_ROWS = 50_000
 SIDE_SLICE_ROWS = 200_000
 SIDE_SCHEMA = "_bulk_side_"  # (attached as _bulk_side_0, _bulk_side_1, ...)
+# A side database is a scratch file read once and removed: it needs no journal and no sync to
+# disk, and with SQLite's largest pages there are fewer of them to encode and to read back.
+# 1M rows of 32 text columns took 2.9 s to write with the defaults, 2.1 s with these.
+SIDE_PRAGMAS = ("PRAGMA page_size=65536", "PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF")
 _side_ids = itertools.count()
 
 
@@ -230,6 +234,8 @@ def _through_side_database(conn: Connection, table: str, frames: Iterable[pd.Dat
         frames, written, pending = iter(frames), None, None
         try:  # autocommit: each frame written stays written whatever happens to the next
             with adbc.connect(path, autocommit=True) as side, side.cursor() as cursor:
+                for pragma in SIDE_PRAGMAS:
+                    cursor.execute(pragma)
                 for pending in frames:
                     cursor.adbc_ingest("frame", _arrow_table(pending), mode="create_append")
                     written, pending = list(pending.columns), None
