@@ -380,9 +380,10 @@ def test_resolution_looks_up_only_the_lead_ids_it_asks_about(warehouse_url, demo
     assert list(seen) == [stored[2]] and seen[stored[2]].startswith("20")
 
 
-def test_staging_uses_a_small_page_cache_and_gives_the_usual_one_back(warehouse_url, monkeypatch):
+def test_staging_keeps_the_usual_small_page_cache(warehouse_url, monkeypatch):
     """Staging runs beside the night's largest steps: on SQLite its connection caches at most
-    STAGING_CACHE_KIB while it stages, and the usual cache after; the rows are staged either way."""
+    PAGE_CACHE_KIB (not a large write's WRITE_CACHE_KIB) while it stages and after; the rows are
+    staged either way."""
     from leadrank.contracts import EXTRACTED
     from leadrank.warehouse.engine import PAGE_CACHE_KIB
 
@@ -404,7 +405,7 @@ def test_staging_uses_a_small_page_cache_and_gives_the_usual_one_back(warehouse_
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM stg_prospects WHERE run_id = 'r-stage'")).scalar() == 2
         if conn.dialect.name == "sqlite":  # the staging connection, back in the pool
-            assert seen == [(-load.STAGING_CACHE_KIB, id(conn.connection.driver_connection))]
+            assert seen == [(-PAGE_CACHE_KIB, id(conn.connection.driver_connection))]
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -PAGE_CACHE_KIB
 
 

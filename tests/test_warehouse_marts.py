@@ -76,6 +76,42 @@ def test_marts_per_segment_and_region(warehouse_url, demo_config):
     assert (yield_[["tier_a", "tier_b", "tier_c", "tier_d"]].sum(axis=1) == yield_["leads"]).all()
 
 
+def test_a_publish_takes_a_large_page_cache_for_its_transaction_only(warehouse_url, demo_config, monkeypatch):
+    """On SQLite a connection caches at most PAGE_CACHE_KIB of pages (reads scan tables once, and a
+    pooled connection keeps what it cached); a publish's transaction takes WRITE_CACHE_KIB for its
+    upserts and gives it back when it commits."""
+    from leadrank.warehouse.engine import PAGE_CACHE_KIB, WRITE_CACHE_KIB
+
+    seen, real_scores, real_publish = [], load._write_scores, load.publish_run
+
+    def cache(conn) -> tuple[int | None, int]:
+        size = conn.exec_driver_sql("PRAGMA cache_size").scalar() if conn.dialect.name == "sqlite" else None
+        return size, id(conn.connection.driver_connection)
+
+    def write_scores(conn, *args, **kwargs):
+        seen.append(("publishing", *cache(conn)))
+        return real_scores(conn, *args, **kwargs)
+
+    def publish_run(engine, *args, **kwargs):
+        counts = real_publish(engine, *args, **kwargs)
+        with engine.connect() as conn:  # the pool's one connection, back
+            seen.append(("after", *cache(conn)))
+        return counts
+
+    monkeypatch.setattr(load, "_write_scores", write_scores)
+    monkeypatch.setattr(load, "publish_run", publish_run)
+    run_pipeline(str(demo_config), warehouse_url)
+    with make_engine(warehouse_url).connect() as conn:
+        fresh = conn.exec_driver_sql("PRAGMA cache_size").scalar() if conn.dialect.name == "sqlite" else None
+    if not warehouse_url.startswith("sqlite"):
+        assert [s[0] for s in seen] == ["publishing", "after"]  # (no page cache to set)
+        return
+    assert fresh == -PAGE_CACHE_KIB
+    (_, during, used), (_, after, back) = seen
+    assert (during, after) == (-WRITE_CACHE_KIB, -PAGE_CACHE_KIB)
+    assert used == back
+
+
 def test_movement_and_dropped_out_leads(warehouse_url, demo_config, tmp_path):
     """Night 2 (published from night 1's frames, changed): one lead absorbed into another, two
     leads swapping ranks, one new lead. Movement is against night 1; the absorbed lead is listed

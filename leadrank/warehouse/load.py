@@ -49,7 +49,7 @@ from leadrank.fingerprints import row_hash, stable_row_hash
 from leadrank.key_lookup import positions, text_series
 from leadrank.sorted_sets import distinct
 from leadrank.warehouse.bulk import fetch_arrow, insert_batches, insert_frame, temp_table
-from leadrank.warehouse.engine import advisory_xact_lock, now, page_cache, writer
+from leadrank.warehouse.engine import WRITE_CACHE_KIB, advisory_xact_lock, now, page_cache, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
 
@@ -101,18 +101,12 @@ def fail_run(engine: Engine, run_id: str, reason: str) -> None:
         )
 
 
-# Staging runs beside the night's largest steps (leadrank.night: joins_at), and appends: with
-# SQLite's usual 256 MB page cache it raised night 2's peak at 1.4M records by ~290 MB; with
-# 16 MB it stages 1.4M records in about the same time (13-14 s).
-STAGING_CACHE_KIB = 16_384
-
-
 def stage_run(engine: Engine, run_id: str, records: pd.DataFrame | Iterable[pd.DataFrame], rejects: pd.DataFrame,
               reports: list[dict[str, Any]]) -> int:
     """Staging tables for one run (replacing any earlier attempt of the same run); `records`
     whole or in batches (the step streams them from the extraction files). Returns how many
     records were staged."""
-    with writer(engine).begin() as conn, page_cache(conn, STAGING_CACHE_KIB):
+    with writer(engine).begin() as conn:  # (staging appends: the usual small page cache)
         for table in ("stg_prospects", "stg_rejects", "stg_source_runs"):
             conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
         staged = insert_batches(conn, "stg_prospects", (
@@ -216,7 +210,7 @@ def publish_run(
     stamp = now()
     merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
-    with writer(engine).begin() as conn:
+    with writer(engine).begin() as conn, page_cache(conn, WRITE_CACHE_KIB):
         if conn.dialect.name == "postgresql":
             advisory_xact_lock(conn, PUBLISH_LOCK, "publish")
         row = conn.execute(text("SELECT status, base_run_id FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).first()
