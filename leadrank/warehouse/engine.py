@@ -84,7 +84,7 @@ def display_url(url: str | URL) -> str:
 # SQLite's page cache per connection, taken only as pages are read. Reads gain little from
 # caching what they scan once (every stored record's lead in the dedupe step, the merged leads in
 # the score step), and a pooled connection keeps what it cached: with 256 MB, night 2's dedupe and
-# score steps at 1.4M records peaked ~290 MB higher (3,106 / 2,810 MB against 2,814 / 2,534 MB).
+# score steps at 1.4M records peaked ~290-380 MB higher (3,106 / 2,810 MB against 2,724 / 2,524 MB).
 # Staging, which appends beside the night's largest steps, stages 1.4M records as fast with it.
 PAGE_CACHE_KIB = 16_384
 # Inside a large write (`page_cache`: a publish, the retention purge, migrations): upserts into
