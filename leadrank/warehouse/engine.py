@@ -87,7 +87,7 @@ def display_url(url: str | URL) -> str:
 # score steps at 1.4M records peaked ~290-380 MB higher (3,106 / 2,810 MB against 2,724 / 2,524 MB).
 # Staging, which appends beside the night's largest steps, stages 1.4M records as fast with it.
 PAGE_CACHE_KIB = 16_384
-# Inside a large write (`page_cache`: a publish, the retention purge, migrations): upserts into
+# Inside a large write (`large_write`: a publish, the retention purge, migrations): upserts into
 # B-trees far larger than a few megabytes.
 WRITE_CACHE_KIB = 262_144
 # The page size of a new SQLite warehouse (SQLite's default is 4 KiB). A night writes millions of
@@ -96,20 +96,6 @@ WRITE_CACHE_KIB = 262_144
 # second night's, which upserts changed rows scattered over the pages, ~1 s slower (bench/README.md,
 # issue 19's twelfth round). The size is fixed when the file is made: existing warehouses keep theirs.
 PAGE_BYTES = 32_768
-
-
-@contextmanager
-def page_cache(conn: Connection, kib: int) -> Iterator[None]:
-    """On SQLite, this connection's page cache at most `kib` KiB inside the block (the pragma is
-    not transactional), back to PAGE_CACHE_KIB after it (which frees what it cached beyond that);
-    elsewhere nothing. After a failure the pooled connection keeps the larger cache until its
-    next large write or its end, which costs only memory."""
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    conn.exec_driver_sql(f"PRAGMA cache_size=-{kib}")
-    yield
-    conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -127,7 +113,7 @@ def make_engine(url: str | None = None) -> Engine:
             cursor.execute(f"PRAGMA page_size={PAGE_BYTES}")  # (a new file's; an existing one keeps its own)
             _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # A page cache of PAGE_CACHE_KIB (large writes take more: `page_cache`) and
+            # A page cache of PAGE_CACHE_KIB (large writes take more: `large_write`) and
             # in-memory temp tables.
             cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             cursor.execute("PRAGMA temp_store=MEMORY")
@@ -170,6 +156,22 @@ def writer(engine: Engine) -> Engine:
     if engine.dialect.name == "sqlite":
         return engine.execution_options(sqlite_begin="IMMEDIATE")
     return engine
+
+
+@contextmanager
+def large_write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction (`writer`) that may touch millions of rows: on SQLite its connection
+    caches up to WRITE_CACHE_KIB of pages inside it (the pragma is not transactional) and goes
+    back to PAGE_CACHE_KIB before the commit, which frees what it cached beyond that. After a
+    failure the pooled connection keeps the larger cache until its next large write or its end,
+    which costs only memory."""
+    with writer(engine).begin() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+        yield conn
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
 
 LOCK_TIMEOUT_VAR = "LEADRANK_LOCK_TIMEOUT"  # seconds to wait for a warehouse lock (default 600)

@@ -49,7 +49,7 @@ from leadrank.fingerprints import row_hash, stable_row_hash
 from leadrank.key_lookup import positions, text_series
 from leadrank.sorted_sets import distinct
 from leadrank.warehouse.bulk import fetch_arrow, insert_batches, insert_frame, temp_table
-from leadrank.warehouse.engine import WRITE_CACHE_KIB, advisory_xact_lock, now, page_cache, writer
+from leadrank.warehouse.engine import advisory_xact_lock, large_write, now, writer
 from leadrank.warehouse.models import insert_model
 from leadrank.warehouse.suppress import refresh_matches
 
@@ -210,7 +210,7 @@ def publish_run(
     stamp = now()
     merges = events[events["kind"] == "merge"] if len(events) else pd.DataFrame(columns=["lead_id", "other_lead_id"])
     absorbed = dict(zip(merges["other_lead_id"], merges["lead_id"], strict=True))
-    with writer(engine).begin() as conn, page_cache(conn, WRITE_CACHE_KIB):
+    with large_write(engine) as conn:
         if conn.dialect.name == "postgresql":
             advisory_xact_lock(conn, PUBLISH_LOCK, "publish")
         row = conn.execute(text("SELECT status, base_run_id FROM pipeline_runs WHERE run_id = :r"), {"r": run_id}).first()

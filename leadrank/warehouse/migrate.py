@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 from leadrank.paths import SQL_DIR
 from leadrank.warehouse.access import secure_marts
-from leadrank.warehouse.engine import WRITE_CACHE_KIB, advisory_xact_lock, page_cache, writer
+from leadrank.warehouse.engine import advisory_xact_lock, large_write, writer
 from leadrank.warehouse.sql_files import SqlText, for_dialect, split_statements
 from leadrank.warehouse.views import managed_grants
 from leadrank.warehouse.views import recreate as recreate_views
@@ -85,7 +85,7 @@ def upgrade(engine: Engine) -> list[str]:
                 f"migration {migration.path.name} changed after it was applied; add a new migration instead"
             )
     newly: list[str] = []
-    with writer(engine).begin() as conn, page_cache(conn, WRITE_CACHE_KIB):  # (a migration may move every row)
+    with large_write(engine) as conn:  # (a migration may move every row)
         _serialise(conn)
         done = {v for (v,) in conn.execute(text("SELECT version FROM schema_migrations")).all()}
         pending = [m for m in available(engine.dialect.name) if m.version not in done]  # others may have applied some

@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 from leadrank.paths import data_dir, http_cache_dir
-from leadrank.warehouse.engine import WRITE_CACHE_KIB, page_cache, writer
+from leadrank.warehouse.engine import large_write
 
 DEFAULT_DAYS = 30
 ENV_DAYS = "LEADRANK_RETENTION_DAYS"
@@ -95,7 +95,7 @@ def purge(engine: Engine, days: int, *, now: datetime | None = None, runs_root: 
     if not any(t < cutoff for t in started.values()) or not inspect(engine).has_table("stg_prospects"):
         return result
     old_runs = "run_id IN (SELECT run_id FROM pipeline_runs WHERE started_at < :c)"
-    with writer(engine).begin() as conn, page_cache(conn, WRITE_CACHE_KIB):  # (a night's records, deleted)
+    with large_write(engine) as conn:  # (a night's records, deleted)
         for table in STAGING_TABLES:
             if dry_run:
                 count = conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {old_runs}"), {"c": result.cutoff}).scalar()
