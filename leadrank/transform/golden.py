@@ -181,8 +181,7 @@ def fetched_span(records: pd.DataFrame, lead_ids: pd.Index | pd.Series) -> tuple
     last = np.full(len(lead_ids), -1, dtype=np.int64)
     np.minimum.at(first, rows[known], times[known])
     np.maximum.at(last, rows[known], times[known])
-    last[last < 0] = len(ordered)  # (no fetch time: none)
-    text = np.append(ordered, None)
+    text = np.append(ordered, None)  # a lead without a fetch time is left at len(ordered) or -1: None
     return text[first], text[last]
 
 
