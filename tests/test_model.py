@@ -438,6 +438,25 @@ def test_effects_from_the_members_parts_are_the_pipelines_own():
             assert np.abs(effects[col]).max() > 1e-4, col  # every feature moves some lead
 
 
+def test_typical_values_an_input_at_a_time_are_the_frames():
+    """The incremental score step gives typical_values a function of one input (the kept leads'
+    stored values, then the changed ones'), not every input in one frame: the same values
+    whatever the order of the rows, each input read once."""
+    from leadrank.scoring.model import model_inputs, typical_values
+
+    result, frame = _vote_model_and_leads()
+    X = model_inputs(frame, result.numeric, result.categorical)
+    X.loc[X.index[:3], result.categorical[0]] = None  # missing values count in no category
+    whole = typical_values(result, X)
+    half = len(X) // 2
+    reversed_parts = typical_values(result, lambda c: pd.concat([X[c].iloc[half:], X[c].iloc[:half]], ignore_index=True))
+    assert reversed_parts.keys() == whole.keys() and all(
+        reversed_parts[c] == whole[c] or (pd.isna(reversed_parts[c]) and pd.isna(whole[c])) for c in whole)
+    read: list[str] = []
+    typical_values(result, lambda c: read.append(c) or X[c])
+    assert read == [*result.numeric, *result.categorical]  # each input once
+
+
 def test_a_member_whose_parts_disagree_with_its_predictions_predicts_the_variants_whole(monkeypatch):
     """The trees are read through HistGradientBoostingClassifier's private parts; if those ever
     mean something else (here: the features read in the wrong order), the first leads' check

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -519,16 +520,19 @@ def model_inputs(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
     return _as_frame(frame, numeric, categorical)
 
 
-def typical_values(result: ModelResult, X: pd.DataFrame) -> dict[str, Any]:
+def typical_values(result: ModelResult, X: pd.DataFrame | Callable[[str], pd.Series]) -> dict[str, Any]:
     """Each input's typical value over the rows of `X` (model_inputs of every lead): the median
     of a number, the most common category (the first in order on a tie). A function of the
-    values alone, not of their order."""
+    values alone, not of their order. `X` may be a function giving one input's values at a time
+    (a night's leads from two sources: never all inputs of a million leads in one frame)."""
+    column = X.__getitem__ if isinstance(X, pd.DataFrame) else X
     typical: dict[str, Any] = {}
     for col in [*result.numeric, *result.categorical]:
+        values = column(col)
         if col in result.numeric:
-            typical[col] = X[col].median()
+            typical[col] = values.median()
         else:
-            typical[col] = X[col].mode().iloc[0] if X[col].notna().any() else np.nan
+            typical[col] = values.mode().iloc[0] if values.notna().any() else np.nan
     return typical
 
 

@@ -287,10 +287,13 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     # are read (not copied whole: at a million leads ~0.7 GB beside the state read back).
     kept = np.sort(at[same]) if base is not None and not reason else None
     if kept is not None and result.pipeline is not None:  # the typical values: over the merged inputs
-        X = pd.concat([base.rows[[incremental.X_PREFIX + c for c in inputs]].take(kept).rename(
-                           columns=lambda c: c.removeprefix(incremental.X_PREFIX)),
-                       model_mod.model_inputs(features.loc[np.flatnonzero(~same)], result.numeric, result.categorical)], ignore_index=True)
-        typical = model_mod.typical_values(result, X)
+        # An input at a time, the kept leads' stored values then the changed leads' (every input
+        # of a million leads as one frame was the second night's score step's peak).
+        reused_rows = base.rows
+        changed = model_mod.model_inputs(features.loc[np.flatnonzero(~same)], result.numeric, result.categorical)
+        typical = model_mod.typical_values(result, lambda c: pd.concat(
+            [reused_rows[incremental.X_PREFIX + c].take(kept), changed[c]], ignore_index=True))
+        del reused_rows, changed
         reason = incremental.difference(base.meta["fingerprint"], {"typical": incremental.typical_key(typical)})
     if reason:
         todo = np.arange(len(leads))
