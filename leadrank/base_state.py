@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from leadrank.config import Config
-from leadrank.contracts import column_as_objects, is_arrow_text
+from leadrank.contracts import LEADS, column_as_objects, is_arrow_text
 from leadrank.memory import release_memory
 from leadrank.paths import data_dir
-from leadrank.run_files import RunFiles, is_run_id, write_frame
+from leadrank.run_files import RunFiles, StageColumns, UnreadableFile, is_run_id, write_frame
 from leadrank.scoring import incremental
 from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
 from leadrank.transform.matching import KEY_COLUMNS
@@ -42,13 +42,14 @@ class BaseState:
     golden: pd.DataFrame
     run_id: str
 
-    def read_leads(self) -> pd.DataFrame | None:
-        """The base run's leads, or None when they cannot be read (then every golden record is
-        rebuilt). Read after resolution, not with the state: at a million leads ~0.5 GB that
-        resolution never reads, held through its peak."""
+    def read_leads(self) -> StageColumns | None:
+        """The base run's leads, read a column at a time as golden records merge them, or None
+        when the file cannot be read or lacks a column (then every golden record is rebuilt; a
+        column that fails later raises UnreadableFile). Never read whole: at a million leads
+        ~0.45 GB that resolution never reads, and that the merge needs a column at a time."""
         try:
-            return RunFiles(self.run_id).read_stage("leads", as_stored=True)
-        except (OSError, ValueError, KeyError) as exc:
+            return StageColumns(RunFiles(self.run_id), "leads", LEADS)
+        except UnreadableFile as exc:
             log.warning("ignoring the leads of run %s: %s", self.run_id, exc)
             return None
 

@@ -41,6 +41,7 @@ from leadrank.memory import release_memory
 from leadrank.paths import PACKAGE_DIR, data_dir
 from leadrank.run_files import (
     RunFiles,
+    UnreadableFile,
     freeze_config,
     has_run_files,
     is_run_id,
@@ -401,12 +402,22 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # Which leads publishing must compare with the stored ones: those rebuilt tonight, when the
     # others are the base run's as it published them; no file (every lead) otherwise.
     files.stage("leads_rebuilt").unlink(missing_ok=True)  # (an earlier attempt's)
+    leads = None
     if base_leads is not None:
-        leads, rebuilt_ids = golden_update(records, trust, base_leads, base.golden, inputs, handed_over=True)
-        del base_leads
-        files.write_stage("leads_rebuilt", pd.DataFrame({"lead_id": rebuilt_ids, "base_run_id": base.run_id}))
-        rebuilt = len(rebuilt_ids)
-    else:
+        # Handed over: the golden inputs, tonight's and the base run's, go once the changed
+        # records are known, before the leads are merged.
+        handed = [base.golden, inputs]
+        base.golden, inputs = pd.DataFrame(), None
+        try:
+            leads, rebuilt_ids = golden_update(records, trust, base_leads, handed.pop(0), handed.pop(0),
+                                               handed_over=True)
+        except UnreadableFile as exc:  # a column of the base run's leads: every golden record is rebuilt
+            log.warning("ignoring the leads of run %s: %s", base.run_id, exc)
+        else:
+            files.write_stage("leads_rebuilt", pd.DataFrame({"lead_id": rebuilt_ids, "base_run_id": base.run_id}))
+            rebuilt = len(rebuilt_ids)
+        del base_leads, handed
+    if leads is None:
         expired = records["expired"].to_numpy()
         leads = as_text(golden_records(records[~expired] if expired.any() else records, trust))
         rebuilt = len(leads)

@@ -137,6 +137,42 @@ class RunFiles:
         return _read(self.stage(name), STAGE_FILES[name], f"reading {name}", columns, as_stored, objects)
 
 
+class UnreadableFile(ValueError):
+    """A run file (or one of its columns) could not be read: missing, damaged or not its contract's."""
+
+
+class StageColumns:
+    """A stage file read a column at a time, as stored: for a caller that merges a million rows
+    column by column (golden_update with the base run's leads) and so holds one stored column
+    at a time, not the whole file (~0.45 GB of leads at a second night's dedupe peak). `pop` is
+    a read too: nothing is held here to let go. A column that cannot be read raises
+    UnreadableFile, not whatever the reader raised, so a caller can fall back on that alone."""
+
+    def __init__(self, files: RunFiles, name: str, required: list[str]) -> None:
+        self._files, self._name = files, name
+        try:
+            file = pq.ParquetFile(files.stage(name))
+            self.columns = file.schema_arrow.names
+            require(pd.DataFrame(columns=self.columns), required, f"reading {name} ({STAGE_FILES[name].name})")
+        except (OSError, ValueError, KeyError) as exc:
+            raise UnreadableFile(str(exc)) from exc
+        self._rows = file.metadata.num_rows
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __getitem__(self, column: str) -> pd.Series:
+        try:
+            values = self._files.read_stage(self._name, [column], as_stored=True)[column]
+        except (OSError, ValueError, KeyError) as exc:
+            raise UnreadableFile(f"{self._name}.{column}: {exc}") from exc
+        if len(values) != self._rows:  # (the file was replaced between two reads)
+            raise UnreadableFile(f"{self._name}.{column}: {len(values)} rows, {self._rows} before")
+        return values
+
+    pop = __getitem__
+
+
 def _read(path: Path, contract: Contract, where: str, columns: list[str] | None, as_stored: bool,
           objects: list[str] | None = None) -> pd.DataFrame:
     """A run file conformed to its contract as stored (so a column stored with another type is

@@ -305,9 +305,18 @@ def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monk
     kept = _files("night2")
     state = RunFiles("night2").state("resolution").read_bytes()
     golden = _sorted(pd.read_parquet(RunFiles("night2").state("resolution_golden")), ["record_key"])
-    # The base run's leads are read only for the golden records, after resolution: leads that
-    # cannot be read then cost a rebuild of every golden record, with the same files.
-    pd.DataFrame({"not_a_lead": [1]}).to_parquet(RunFiles("night1").stage("leads"))
+    # The base run's leads are read only for the golden records, after resolution, a column at a
+    # time as they are merged: leads that cannot be read (a file without the columns, or one
+    # column of another type, found only when the merge reaches it) then cost a rebuild of every
+    # golden record, with the same files.
+    leads_path = RunFiles("night1").stage("leads")
+    stored_leads = pd.read_parquet(leads_path)
+    stored_leads.assign(n_records="many").to_parquet(leads_path)
+    rebuilt = pipeline.resolve_step("night2", warehouse_url)
+    assert rebuilt["mode"] == "incremental" and rebuilt["golden_rebuilt"] == rebuilt["leads"]
+    for name, frame in _files("night2").items():
+        pd.testing.assert_frame_equal(kept[name], frame, obj=name)
+    pd.DataFrame({"not_a_lead": [1]}).to_parquet(leads_path)
     rebuilt = pipeline.resolve_step("night2", warehouse_url)
     assert rebuilt["mode"] == "incremental" and rebuilt["golden_rebuilt"] == rebuilt["leads"]
     for name, frame in _files("night2").items():

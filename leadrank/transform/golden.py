@@ -19,6 +19,7 @@ company email over a free-mail one. Every source record stays linked to its lead
 from __future__ import annotations
 
 import contextlib
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -208,7 +209,17 @@ def golden_inputs(records: pd.DataFrame) -> pd.DataFrame:
                          "nights_unlisted": records["nights_unlisted"].to_numpy(dtype=np.int64)})
 
 
-def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.DataFrame,
+class Columns(Protocol):
+    """A table's columns by name: a frame, or a file read a column at a time (run_files.StageColumns)."""
+
+    def __getitem__(self, column: str) -> pd.Series: ...
+
+    def pop(self, column: str) -> pd.Series: ...
+
+    def __len__(self) -> int: ...
+
+
+def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: Columns,
                   base_inputs: pd.DataFrame, now: pd.DataFrame | None = None, *, handed_over: bool = False
                   ) -> tuple[pd.DataFrame, int]:
     """`golden_records(records[~expired])`, recomputed only for the leads whose records changed
@@ -216,8 +227,10 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     the base run's rows. A record is unchanged when its hashed inputs are and its nights unlisted
     moved as every unlisted record's do (0 if listed tonight, one more if not): then the order of
     its lead's records, and so the golden record, is the same (`now`: `golden_inputs(records)`,
-    if already computed). `handed_over`: the caller reads `base_leads` no more, and each of its
-    columns goes once merged (at a million leads ~0.4 GB at the second night's dedupe peak).
+    if already computed). `base_leads`: a frame, or the base run's leads file read a column at a
+    time (run_files.StageColumns: the nightly step never holds it whole). `handed_over`: the
+    caller reads `base_leads`, `base_inputs` and `now` no more: each column of `base_leads` goes
+    once merged, and the golden inputs (1.4M records' twice) once the changed records are known.
     Returns (leads, the IDs of the leads recomputed): every other lead is the base run's row as it
     was, and so are its records' phones, emails and expiry (what publishing derives from them)."""
     now = golden_inputs(records) if now is None else now
@@ -236,16 +249,13 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     dirty = pd.unique(np.concatenate([now["golden_lead"].to_numpy(dtype=object)[changed],
                                       old_lead[np.maximum(at, 0)][changed & known], old_lead[gone]]))
     dirty = pd.Series(dirty, dtype=object)
+    del now, base_inputs, old_lead, at, known, changed, gone, tonight, before, nights  # (handed over: they go here)
     listed = ~records["expired"].astype(bool).to_numpy()  # masks, not copies of a million records
     fresh = golden_records(records[listed & records["lead_id"].isin(dirty).to_numpy()], trust)
     keep = np.flatnonzero(~base_leads["lead_id"].isin(dirty).to_numpy())
     rebuilt = fresh["lead_id"].to_numpy(dtype=object)
     fresh = as_text(fresh)
     if len(keep):
-        for column in fresh.columns:  # the few rebuilt rows typed as the stored ones (text stays Arrow)
-            if fresh[column].dtype != base_leads[column].dtype:
-                with contextlib.suppress(TypeError, ValueError):  # (a column of no values at all)
-                    fresh[column] = fresh[column].astype(base_leads[column].dtype)
         leads = _merged(base_leads, keep, fresh, handed_over)
     else:
         leads = fresh.sort_values("lead_id", kind="stable", ignore_index=True)
@@ -254,20 +264,24 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: pd.D
     return as_text(leads[LEADS]), rebuilt
 
 
-def _merged(base: pd.DataFrame, keep: np.ndarray, fresh: pd.DataFrame, handed_over: bool = False) -> pd.DataFrame:
+def _merged(base: Columns, keep: np.ndarray, fresh: pd.DataFrame, handed_over: bool = False) -> pd.DataFrame:
     """The `keep` rows of `base` and the `fresh` rows, in lead-ID order (a stable sort, kept rows
-    first), built a column at a time: a million leads selected, joined and sorted whole were three
-    copies at the dedupe step's peak on a second night. `handed_over`: each column of `base` is
-    taken out of it (and freed) once merged."""
+    first), built a column at a time, the fresh rows typed as the stored ones (text stays Arrow):
+    a million leads selected, joined and sorted whole were three copies at the dedupe step's peak
+    on a second night. `handed_over`: each column of `base` is taken out of it (and freed) once
+    merged."""
     ids = np.concatenate([column_as_objects(base["lead_id"]).to_numpy(dtype=object)[keep],
                           fresh["lead_id"].to_numpy(dtype=object)])
     rows = np.concatenate([keep, len(base) + np.arange(len(fresh))])[np.argsort(ids, kind="stable")]
     del ids
     merged = {}
     for column in fresh.columns:
-        stored = base.pop(column) if handed_over else base[column]
-        merged[column] = pd.concat([stored, fresh[column]], ignore_index=True).take(rows).reset_index(drop=True)
-        del stored
+        stored, ours = base.pop(column) if handed_over else base[column], fresh[column]
+        if ours.dtype != stored.dtype:
+            with contextlib.suppress(TypeError, ValueError):  # (a column of no values at all)
+                ours = ours.astype(stored.dtype)
+        merged[column] = pd.concat([stored, ours], ignore_index=True).take(rows).reset_index(drop=True)
+        del stored, ours
     return pd.DataFrame(merged)
 
 
