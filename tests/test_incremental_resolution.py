@@ -310,8 +310,7 @@ def test_the_dedupe_step_writes_the_same_files_incrementally(warehouse_url, monk
     # column of another type, found only when the merge reaches it) then cost a rebuild of every
     # golden record, with the same files.
     leads_path = RunFiles("night1").stage("leads")
-    stored_leads = pd.read_parquet(leads_path)
-    stored_leads.assign(n_records="many").to_parquet(leads_path)
+    pd.read_parquet(leads_path).assign(n_records="many").to_parquet(leads_path)
     rebuilt = pipeline.resolve_step("night2", warehouse_url)
     assert rebuilt["mode"] == "incremental" and rebuilt["golden_rebuilt"] == rebuilt["leads"]
     for name, frame in _files("night2").items():

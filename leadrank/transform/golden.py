@@ -230,7 +230,8 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: Colu
     if already computed). `base_leads`: a frame, or the base run's leads file read a column at a
     time (run_files.StageColumns: the nightly step never holds it whole). `handed_over`: the
     caller reads `base_leads`, `base_inputs` and `now` no more: each column of `base_leads` goes
-    once merged, and the golden inputs (1.4M records' twice) once the changed records are known.
+    once merged, and the golden inputs (tonight's and the base run's, 1.4M records each) once the
+    changed records are known.
     Returns (leads, the IDs of the leads recomputed): every other lead is the base run's row as it
     was, and so are its records' phones, emails and expiry (what publishing derives from them)."""
     now = golden_inputs(records) if now is None else now
