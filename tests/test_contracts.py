@@ -159,6 +159,35 @@ def test_a_part_read_checks_the_columns_it_read():
         files.read_stage("resolved", ["lead_id", "expired"])
 
 
+def test_a_stage_file_read_a_column_at_a_time_reads_each_as_read_stage_does():
+    """StageColumns (golden records' base leads): each column as `read_stage(name, [column],
+    as_stored=True)` gives it; a file without a required column, a column of another type, and
+    a file replaced by one of another length between two reads all raise UnreadableFile (the
+    dedupe step falls back on that alone), naming the file and the column."""
+    from leadrank.run_files import StageColumns, UnreadableFile
+
+    files, contract = RunFiles("r1"), STAGE_FILES["leads"]
+    files.write_stage("leads", sample(contract))
+    columns = StageColumns(files, "leads", contract.columns)
+    assert len(columns) == 2 and columns.columns == contract.columns
+    whole = files.read_stage("leads", as_stored=True)
+    for column in ("lead_id", "n_records", "is_branch", "website"):
+        pd.testing.assert_series_equal(columns[column], whole[column])
+        pd.testing.assert_series_equal(columns.pop(column), whole[column])  # a read too: nothing held
+    with pytest.raises(UnreadableFile, match=r"lacks columns \['not_a_column'\]"):
+        StageColumns(files, "leads", [*contract.columns, "not_a_column"])
+    sample(contract).assign(n_records="many").to_parquet(files.stage("leads"), index=False)
+    assert columns["lead_id"].tolist() == ["x", "x"]  # what was not read
+    with pytest.raises(UnreadableFile, match=r"^leads\.n_records: "):
+        columns["n_records"]
+    sample(contract, rows=3).to_parquet(files.stage("leads"), index=False)
+    with pytest.raises(UnreadableFile, match=r"^leads\.lead_id: 3 rows, 2 before"):
+        columns["lead_id"]
+    files.stage("leads").unlink()
+    with pytest.raises(UnreadableFile):
+        StageColumns(files, "leads", contract.columns)
+
+
 def test_the_cast_is_the_one_place_bools_come_back_from_objects_and_from_the_databases():
     stored = pd.DataFrame({"lead_id": ["a", "b", "c", "d"], "uscc_valid": [1, 0, None, 1],  # SQLite: 0/1, NULL
                            "is_branch": [False, True, None, None],  # PostgreSQL: booleans, NULL
