@@ -480,14 +480,15 @@ def test_a_second_night_merges_kept_and_rebuilt_leads_in_lead_id_order():
     fresh = pd.DataFrame({"lead_id": ["L6", "L2", "L5"], "n": [6, 2, 55], "name": ["f", "b", None]}).astype(
         {"lead_id": "str", "name": "str"})
     keep = np.array([0, 1, 3])  # L5 rebuilt
-    merged = _merged(base, keep, fresh)
+    dirty = pd.Series(["L5"], dtype=object)
+    merged = _merged(base, dirty, fresh)
     whole = pd.concat([base.iloc[keep], fresh], ignore_index=True).sort_values("lead_id", kind="stable",
                                                                                  ignore_index=True)
     pd.testing.assert_frame_equal(merged, whole)
     assert list(merged["lead_id"]) == ["L1", "L2", "L3", "L5", "L6", "L7"]
     assert list(merged["n"]) == [1, 2, 3, 55, 6, 7]
     handed = base.copy()
-    pd.testing.assert_frame_equal(_merged(handed, keep, fresh, handed_over=True), whole)
+    pd.testing.assert_frame_equal(_merged(handed, dirty, fresh, handed_over=True), whole)
     assert list(handed.columns) == [] and list(base.columns) == ["lead_id", "n", "name"]  # its columns went
 
 

@@ -253,31 +253,35 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: Colu
     del now, base_inputs, old_lead, at, known, changed, gone, tonight, before, nights  # (handed over: they go here)
     listed = ~records["expired"].astype(bool).to_numpy()  # masks, not copies of a million records
     fresh = golden_records(records[listed & records["lead_id"].isin(dirty).to_numpy()], trust)
-    keep = np.flatnonzero(~base_leads["lead_id"].isin(dirty).to_numpy())
     rebuilt = fresh["lead_id"].to_numpy(dtype=object)
-    fresh = as_text(fresh)
-    if len(keep):
-        leads = _merged(base_leads, keep, fresh, handed_over)
-    else:
-        leads = fresh.sort_values("lead_id", kind="stable", ignore_index=True)
+    leads = _merged(base_leads, dirty, as_text(fresh), handed_over)
     leads["first_fetched_at"], leads["last_fetched_at"] = fetched_span(records.loc[listed, ["lead_id", "fetched_at"]],
                                                                        leads["lead_id"])
     return as_text(leads[LEADS]), rebuilt
 
 
-def _merged(base: Columns, keep: np.ndarray, fresh: pd.DataFrame, handed_over: bool = False) -> pd.DataFrame:
-    """The `keep` rows of `base` and the `fresh` rows, in lead-ID order (a stable sort, kept rows
-    first), built a column at a time, the fresh rows typed as the stored ones (text stays Arrow):
-    a million leads selected, joined and sorted whole were three copies at the dedupe step's peak
-    on a second night. `handed_over`: each column of `base` is taken out of it (and freed) once
-    merged."""
-    ids = np.concatenate([column_as_objects(base["lead_id"]).to_numpy(dtype=object)[keep],
+def _merged(base: Columns, dirty: pd.Series, fresh: pd.DataFrame, handed_over: bool = False) -> pd.DataFrame:
+    """The rows of `base` whose lead is not among `dirty` and the `fresh` rows, in lead-ID order
+    (a stable sort, kept rows first), built a column at a time, the fresh rows typed as the stored
+    ones (text stays Arrow): a million leads selected, joined and sorted whole were three copies
+    at the dedupe step's peak on a second night. The stored lead IDs are read once (a file read a
+    column at a time reads each column it is asked for). `handed_over`: each column of `base` is
+    taken out of it (and freed) once merged. No row kept: the fresh rows as they are."""
+    stored_ids = base.pop("lead_id") if handed_over else base["lead_id"]
+    keep = np.flatnonzero(~stored_ids.isin(dirty).to_numpy())
+    if not len(keep):
+        return fresh.sort_values("lead_id", kind="stable", ignore_index=True)
+    ids = np.concatenate([column_as_objects(stored_ids).to_numpy(dtype=object)[keep],
                           fresh["lead_id"].to_numpy(dtype=object)])
-    rows = np.concatenate([keep, len(base) + np.arange(len(fresh))])[np.argsort(ids, kind="stable")]
+    rows = np.concatenate([keep, len(stored_ids) + np.arange(len(fresh))])[np.argsort(ids, kind="stable")]
     del ids
     merged = {}
     for column in fresh.columns:
-        stored, ours = base.pop(column) if handed_over else base[column], fresh[column]
+        if column == "lead_id":
+            stored = stored_ids
+        else:
+            stored = base.pop(column) if handed_over else base[column]
+        ours = fresh[column]
         if ours.dtype != stored.dtype:
             with contextlib.suppress(TypeError, ValueError):  # (a column of no values at all)
                 ours = ours.astype(stored.dtype)
