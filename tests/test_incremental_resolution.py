@@ -15,7 +15,7 @@ import pyarrow as pa
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import EXTRACTED, NORMALISED, column_as_objects
 from leadrank.transform.incremental import effective_country_bits
-from leadrank.transform.matching import population_stats
+from leadrank.transform.matching import STAT_COLUMNS, population_stats
 from leadrank.transform.normalise import normalise_records
 from leadrank.transform.resolve import resolve
 
@@ -245,6 +245,72 @@ def test_statistics_are_per_key_and_country_bits_move_in_half_bit_steps():
     assert stats["country_bits"].tolist() == [0.0, 0.0, 0.0, 2.0]
     assert set(np.unique(population_stats(pd.concat([keys] * 3 + [keys.iloc[[3]]], ignore_index=True)
                                           .astype(object).assign(zh=False))["country_bits"]) % 0.5) == {0.0}
+
+
+def _random_keys(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """Keys of few values each, so that the statistics' groups are shared by many records."""
+    def pick(prefix: str, values: int, missing: float = 0.3) -> list:
+        return [None if rng.random() < missing else f"{prefix}{rng.integers(values)}" for _ in range(n)]
+    return pd.DataFrame({"uscc": None, "domain": pick("d", 15), "phone": pick("p", 15), "phone_local": None,
+                         "email": None, "site": pick("s", 10), "core": pick("c", 30, 0.05), "alt": None,
+                         "translit_key": pick("t", 20), "city": pick("y", 5), "country": pick("n", 4, 0.1),
+                         "form": pick("f", 3), "zh": rng.random(n) < 0.5})
+
+
+def test_statistics_kept_up_from_the_base_runs_are_those_of_the_whole_population():
+    from leadrank.transform.incremental import Changed, kept_up_stats
+
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        then = _random_keys(rng, 300)
+        old = pd.concat([then, population_stats(then, limit=2)], axis=1)
+        stays = rng.random(len(then)) >= 0.1  # 10 % gone
+        tonight = pd.concat([then[stays], _random_keys(rng, 20)], ignore_index=True)  # and 20 new
+        base = np.r_[np.flatnonzero(stays), np.full(20, -1)]
+        edited = np.flatnonzero(base >= 0)[rng.random(int(stays.sum())) < 0.1]  # 10 % of those kept changed
+        fresh = _random_keys(rng, len(edited))
+        for column in ("core", "domain", "city", "country", "translit_key", "form", "zh"):
+            tonight.loc[edited, column] = fresh[column].to_numpy()
+        dirty = base < 0
+        dirty[edited] = True
+        changed_old = ~stays
+        changed_old[base[edited]] = True
+        changed = Changed.of(old, pd.DataFrame({"row": np.empty(0, np.int64), "word": []}), changed_old)
+        expected = population_stats(tonight, limit=2)
+        kept_up = kept_up_stats(tonight, old, base, dirty, changed, limit=2)
+        pd.testing.assert_frame_equal(kept_up, expected)
+        # Nothing changed: the stored statistics as they are.
+        same = kept_up_stats(then, old, np.arange(len(then)), np.zeros(len(then), dtype=bool),
+                             Changed.of(old, pd.DataFrame({"row": np.empty(0, np.int64), "word": []}),
+                                        np.zeros(len(then), dtype=bool)), limit=2)
+        pd.testing.assert_frame_equal(same, old[STAT_COLUMNS])
+
+
+def test_the_base_runs_blocks_keep_their_gone_and_changed_members():
+    """A large block is windowed in name order: when a member goes, its neighbours become each
+    other's. The base run's population must hold the gone member for the plan to see that pair
+    change (both records are clean: nothing else would touch them)."""
+    from leadrank.transform.incremental import Changed, block_pairs, populations
+    from leadrank.transform.matching import KEY_COLUMNS, sort_order
+
+    then = pd.DataFrame({c: None for c in KEY_COLUMNS} | {"core": "acme", "city": list("abcde"), "zh": False},
+                        index=range(5))
+    base = np.array([0, 1, 3, 4])  # old row 2 is gone
+    tonight = then.iloc[base].reset_index(drop=True)
+    changed_old = np.isin(np.arange(5), [2])
+    no_words = pd.DataFrame({"row": np.empty(0, np.int64), "word": []})
+    now, before = populations(tonight, no_words, sort_order(tonight), sort_order(then),
+                              Changed.of(then, no_words, changed_old), base, np.ones(4, dtype=bool))
+    cfg = ResolutionConfig(max_block_size=3, block_window=1)
+    wanted = before.carried("core", changed_old)
+    assert wanted.to_pylist() == ["acme"]
+
+    def pairs(pop):
+        return set(zip(*[side.tolist() for side in block_pairs(pop, "core", wanted, cfg)], strict=True))
+
+    assert pairs(before) == {(0, 1), (1, 2), (2, 3), (3, 4)}  # old rows
+    assert pairs(now) == {(0, 1), (1, 2), (2, 3)}  # tonight's rows: old 1 and 3 are neighbours now
+    assert now.carried("core", np.zeros(4, dtype=bool)).to_pylist() == []
 
 
 def test_learned_weights_and_missing_state_resolve_everything():

@@ -11,10 +11,11 @@ blocking keys (matching.KEY_COLUMNS, and its name words) and its statistics
 
 1. marks dirty (D) the records that are new, whose hashed values changed or whose stored lead is
    not the base run's, and notes the records gone from the population;
-2. recomputes the statistics of the whole population from the stored keys (cheap: no names are
-   compared) and adds to the touched set T every record whose statistics changed (a per-key
-   statistic changes only for records carrying that key; `country_bits` is floored to half bits,
-   so a country's records change only when its share crosses a step);
+2. keeps the population statistics up from the stored ones (`kept_up_stats`: a per-key
+   statistic is recomputed only for the records carrying a key that a dirty, changed or gone
+   record carries; `country_bits`, floored to half bits so that a country's records change only
+   when its share crosses a step, over everyone) and adds to the touched set T every record whose
+   statistics changed;
 3. recomputes, from the keys alone, the candidate pairs of every block that a dirty record
    enters or leaves, as the base run had them and as tonight has them: a pair of two clean records
    that differs (a sub-blocked large block's windows shift when a member comes or goes; a block
@@ -43,19 +44,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadrank.config import ResolutionConfig
 from leadrank.fingerprints import row_hash
 from leadrank.key_lookup import large_text, positions, text_series
 from leadrank.memory import release_memory
-from leadrank.sorted_sets import distinct, symmetric_difference, union
+from leadrank.sorted_sets import distinct, symmetric_difference
 from leadrank.transform.matching import (
     KEY_COLUMNS,
     STAT_COLUMNS,
+    STAT_KEYS,
     Features,
     _group_pairs,
     _name_tokens,
     _pair_codes,
+    country_bits,
     object_frame,
     population_stats,
     score_pairs,
@@ -147,33 +151,30 @@ def words_of(cores: np.ndarray) -> pd.DataFrame:
 
 @dataclass
 class Population:
-    """Block membership of a population: per blocking key (BLOCKS), the (code, row) of every
-    member (missing values left out), codes shared with the other population of the night."""
+    """Block membership of a population: per blocking key (BLOCKS), parts of (value, row), an
+    entry per member (a missing value, or a row of -1, is none). A block's members are found by
+    its value when the plan asks for some blocks (Arrow's is_in over a key column: ~0.02 s at
+    1.4M records), instead of every block of both populations being encoded up front (~3 s)."""
 
     order: np.ndarray  # sorted-neighbourhood rank per row (matching.sort_order)
-    blocks: dict[str, tuple[np.ndarray, np.ndarray]]  # block name: (code, row) of every member
+    parts: dict[str, list[tuple[pa.Array, np.ndarray]]]  # block name: (value, row) parts
     n: int  # rows
 
-    def carried(self, name: str, chosen: np.ndarray) -> np.ndarray:
-        """The codes of the blocks of `name` that the `chosen` rows (a boolean mask) enter."""
-        codes, rows = self.blocks[name]
-        return distinct(codes[chosen[rows]])
+    def carried(self, name: str, chosen: np.ndarray) -> pa.Array:
+        """The distinct values of the blocks of `name` that the `chosen` rows (a boolean mask) enter."""
+        found = [values.filter((rows >= 0) & chosen[np.maximum(rows, 0)]) for values, rows in self.parts[name]]
+        return pc.unique(pc.drop_null(pa.concat_arrays(found)))
 
-
-def _members(keys: pd.DataFrame, words: pd.DataFrame, name: str, rows: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """(value, row) of every member of the blocks of `name` among `rows` (indices of `keys`)."""
-    if name == "words":
-        at = words["row"].to_numpy(dtype=np.int64)
-        chosen = np.zeros(len(keys), dtype=bool)
-        chosen[rows] = True
-        keep = chosen[at]
-        return arrow_text(words["word"]).filter(keep), at[keep]
-    everyone = len(rows) == len(keys)  # (rows is then every row in order: no take)
-    values = pa.concat_arrays([arrow_text(keys[c], None if everyone else rows) for c in BLOCKS[name]])
-    at = np.tile(rows, len(BLOCKS[name]))
-    ok = values.is_valid()
-    return values.filter(ok), at[ok.to_numpy(zero_copy_only=False)]
+    def members(self, name: str, wanted: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(code, row) of every member of the blocks of `name` whose value is in `wanted`, equal
+        values with equal codes."""
+        values, rows = [], []
+        for part, at in self.parts[name]:
+            keep = pc.is_in(part, value_set=wanted).to_numpy(zero_copy_only=False) & (at >= 0)
+            values.append(part.filter(keep))
+            rows.append(at[keep])
+        codes = pa.concat_arrays(values).dictionary_encode().indices.to_numpy(zero_copy_only=False)
+        return codes.astype(np.int64), np.concatenate(rows)
 
 
 @dataclass
@@ -199,38 +200,39 @@ class Changed:
 
 def populations(keys: pd.DataFrame, words: pd.DataFrame, order: np.ndarray, old_order: np.ndarray,
                 changed: Changed, base: np.ndarray, clean_known: np.ndarray) -> tuple[Population, Population]:
-    """Tonight's population and the base run's, block codes shared. A record clean tonight has
-    the keys and words it had in the base run, so the base run's members are tonight's clean
-    ones (at their base rows) and the stored keys of the changed and gone records: only those
-    are looked up besides tonight's values, not the whole base population again."""
+    """Tonight's population and the base run's. A record clean tonight has the keys and words it
+    had in the base run, so the base run's members are tonight's clean ones (at their base rows)
+    and the stored keys of the changed and gone records: both populations read tonight's key
+    columns as they are, and only the changed records' besides, not the whole base run's again."""
     n = len(keys)
     everyone = np.arange(n, dtype=np.int64)
+    at_base = np.where(clean_known, base, -1)
+    columns = {c: arrow_text(keys[c]) for c in BLOCKED_COLUMNS}
+    word_rows = words["row"].to_numpy(dtype=np.int64)
+    word_values = arrow_text(words["word"])
     tonight, then = {}, {}
-    for name in BLOCKS:
-        values, rows = _members(keys, words, name, everyone)
-        old_values, old_at = _members(changed.keys, changed.words, name, np.arange(len(changed.rows)))
-        codes = pa.concat_arrays([values, old_values]).dictionary_encode().indices.to_numpy().astype(np.int64)
-        now = codes[: len(values)]
-        tonight[name] = (now, rows)
-        kept = clean_known[rows]
-        then[name] = (np.concatenate([now[kept], codes[len(values):]]),
-                      np.concatenate([base[rows[kept]], changed.rows[old_at]]))
+    for name, blocked in BLOCKS.items():
+        if name == "words":
+            tonight[name] = [(word_values, word_rows)]
+            then[name] = [(word_values, at_base[word_rows]),
+                          (arrow_text(changed.words["word"]), changed.rows[changed.words["row"].to_numpy(dtype=np.int64)])]
+            continue
+        tonight[name] = [(columns[c], everyone) for c in blocked]
+        then[name] = [(columns[c], at_base) for c in blocked] + [(arrow_text(changed.keys[c]), changed.rows)
+                                                                  for c in blocked]
     return Population(order, tonight, n), Population(old_order, then, len(old_order))
 
 
-def block_pairs(pop: Population, block: str, wanted: np.ndarray, cfg: ResolutionConfig
+def block_pairs(pop: Population, block: str, wanted: pa.Array, cfg: ResolutionConfig
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs (rows of `pop`) of the blocks of `block` whose code is in `wanted`,
+    """The candidate pairs (rows of `pop`) of the blocks of `block` whose value is in `wanted`,
     exactly as blocking the whole population gives them: every member of such a block takes part,
     in the population's sorted-neighbourhood order."""
-    codes, rows = pop.blocks[block]
     if not len(wanted):
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    mask = np.zeros(int(max(codes.max(initial=-1), wanted.max())) + 1, dtype=bool)
-    mask[wanted] = True
-    keep = mask[codes]
+    codes, rows = pop.members(block, wanted)
     limit = cfg.max_token_block if block == "words" else cfg.max_block_size
-    return _group_pairs(codes[keep], rows[keep], limit, pop.order, cfg.block_window)
+    return _group_pairs(codes, rows, limit, pop.order, cfg.block_window)
 
 
 def _unique_pairs(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -314,7 +316,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig, handed_over: 
         state.records, state.words = old.drop(columns=KEY_COLUMNS), pd.DataFrame()
         old = state.records
         release_memory(n)  # (Arrow text: Arrow's pool keeps what it frees)
-    stats = population_stats(keys, cfg.shared_key_names)
+    stats = kept_up_stats(keys, old, base, dirty, changed, cfg.shared_key_names)
 
     # T: dirty, or a statistic (what it adds to a score) changed.
     touched = dirty.copy()
@@ -335,7 +337,7 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig, handed_over: 
     old_row_id[base[known]] = np.flatnonzero(known)
     clean = ~dirty
     for block in BLOCKS:
-        wanted = union(tonight.carried(block, dirty), then.carried(block, changed_old))
+        wanted = pc.unique(pa.concat_arrays([tonight.carried(block, dirty), then.carried(block, changed_old)]))
         if not len(wanted):
             continue
         a, b = block_pairs(tonight, block, wanted, cfg)
@@ -370,6 +372,38 @@ def plan(frame: pd.DataFrame, state: State, cfg: ResolutionConfig, handed_over: 
     pairs = _pairs_touching(tonight, rows_r, cfg, both=True)
     return Plan(rows, pairs, keys, stats, words, tonight.order, match_hash, base, int(dirty.sum()),
                 int(touched.sum()), scored + len(pairs[0]))
+
+
+def kept_up_stats(keys: pd.DataFrame, old: pd.DataFrame, base: np.ndarray, dirty: np.ndarray, changed: Changed,
+                  limit: int) -> pd.DataFrame:
+    """Tonight's STAT_COLUMNS, as population_stats over every record of `keys` gives them, kept
+    up from the base run's (`old`, at each row's `base` row) instead: a statistic depends only on
+    the records carrying the record's value of its key (matching.STAT_KEYS), and a value that
+    no dirty record carries tonight and no changed or gone record carried in the base run has
+    the same records with the same keys as then. Only the records carrying a value that one of
+    those does (and the dirty ones) are computed, over themselves alone; country_bits, which
+    counts every record, over everyone. At 1.4M records: ~0.5 s instead of ~2.5 s."""
+    carrying = {}
+    for column in sorted(set(STAT_KEYS.values())):
+        values = arrow_text(keys[column])
+        moved = pa.concat_arrays([values.filter(pa.array(dirty)), arrow_text(changed.keys[column])])
+        carrying[column] = pc.is_in(values, value_set=pc.unique(pc.drop_null(moved))).to_numpy(zero_copy_only=False)
+    redo = dirty | np.logical_or.reduce(list(carrying.values()))
+    rows = np.flatnonzero(redo)
+    part = population_stats(keys.iloc[rows].reset_index(drop=True), limit) if len(rows) else None
+    at = np.full(len(keys), -1, dtype=np.int64)
+    at[rows] = np.arange(len(rows))
+    known = base >= 0  # (a new record is dirty: its values are the part's)
+    stats = {"country_bits": country_bits(keys["country"])}
+    for column, key in STAT_KEYS.items():
+        stored = old[column].to_numpy()
+        values = np.empty(len(keys), dtype=stored.dtype if part is None else part[column].dtype)
+        values[known] = stored[base[known]]
+        if part is not None:
+            mine = np.flatnonzero(dirty | carrying[key])
+            values[mine] = part[column].to_numpy()[at[mine]]
+        stats[column] = values
+    return pd.DataFrame({c: stats[c] for c in STAT_COLUMNS}, index=range(len(keys)))
 
 
 def base_to_rows(old_rows: np.ndarray, base: np.ndarray, n_old: int) -> np.ndarray:

@@ -290,6 +290,12 @@ KEY_COLUMNS = ["uscc", "domain", "phone", "phone_local", "email", "site", "core"
 # Population statistics, one value per record: what a record's scores depend on beyond its own values.
 STAT_COLUMNS = ["country_bits", "core_ambiguous", "core_form_ambiguous", "core_widespread", "translit_ambiguous",
                 "translit_city_ambiguous", "domain_share", "phone_share", "site_share"]
+# The key whose records each statistic but country_bits is computed over: a record's value depends
+# only on the records carrying its value of that key (and on nothing when it has none), which
+# lets the incremental mode recompute only the keys a changed record carries.
+STAT_KEYS = {"core_ambiguous": "core", "core_form_ambiguous": "core", "core_widespread": "core",
+             "translit_ambiguous": "translit_key", "translit_city_ambiguous": "translit_key",
+             "domain_share": "domain", "phone_share": "phone", "site_share": "site"}
 
 
 def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
@@ -300,11 +306,6 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     n = len(keys)
     country, city = _codes(keys["country"]), _codes(keys["city"])
     core, translit, form = _codes(keys["core"]), _codes(keys["translit_key"]), _codes(keys["form"])
-    # Agreeing on a country says more the rarer it is: log2(1/share), so that two Chinese
-    # records gain nothing from 'CN' while two Estonian exhibitors gain from 'EE'.
-    known = country[country >= 0]
-    share = np.bincount(known, minlength=int(country.max()) + 1) / max(len(known), 1) if len(known) else np.ones(1)
-    bits = np.floor(np.log2(1.0 / np.maximum(share, 1e-9)) * 2) / 2
     # A name (or its pinyin) that several companies carry — the same core in two cities,
     # two trade names that sound alike — proves less on its own (term frequency, as in
     # Fellegi-Sunter): such a match needs a little more evidence.
@@ -314,7 +315,7 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
     # new strings per record at once, the dedupe's peak at 1.4M records.
     name_key = np.where(translit >= 0, translit, int(translit.max(initial=-1)) + 2 + core)
     return pd.DataFrame({
-        "country_bits": np.where(country >= 0, bits[np.maximum(country, 0)], 0).astype(np.float32),
+        "country_bits": country_bits(keys["country"]),
         "core_ambiguous": _ambiguous(core, city),
         # The name with its legal form: 'Atlas United Electronics D.A.C.' of Galway is not
         # ambiguous because an 'Atlas United Electronics S.A.' is in Lisbon.
@@ -329,6 +330,17 @@ def population_stats(keys: pd.DataFrame, limit: int = 3) -> pd.DataFrame:
         "phone_share": _share(_codes(keys["phone"]), name_key, limit),
         "site_share": _share(_codes(keys["site"]), name_key, limit),  # an office tower, a business centre
     }, index=range(n))
+
+
+def country_bits(countries: pd.Series) -> np.ndarray:
+    """Per record, what agreeing on its country says: log2(1/share of the population), floored to
+    half bits, so that two Chinese records gain nothing from 'CN' while two Estonian exhibitors
+    gain from 'EE'; 0 without a country."""
+    country = _codes(countries)
+    known = country[country >= 0]
+    share = np.bincount(known, minlength=int(country.max()) + 1) / max(len(known), 1) if len(known) else np.ones(1)
+    bits = np.floor(np.log2(1.0 / np.maximum(share, 1e-9)) * 2) / 2
+    return np.where(country >= 0, bits[np.maximum(country, 0)], 0).astype(np.float32)
 
 
 def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
