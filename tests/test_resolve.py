@@ -233,3 +233,22 @@ def test_minted_ids_are_looked_up_in_the_history_and_never_reuse_an_issued_one()
     assert ids["k1"] == make_lead_id("k1", {plain["k1"]}) != plain["k1"]
     assert sorted(asked[0]) == sorted(plain.values())  # the minted IDs, once
     assert asked[1:] == [[ids["k1"]]]  # then the salted one
+
+
+def test_an_id_the_population_holds_is_never_minted_again():
+    """A stored record's lead may carry the ID a new record would mint (its founding key hashed):
+    the population's IDs are taken without asking the history, and the new lead is salted."""
+    from leadrank.transform.resolve import LeadHistory, make_lead_id
+
+    records = pd.DataFrame([{"company_name": "华强电子有限公司", "phone": "0755-83216688"},
+                            {"company_name": "Nordic Paper Solutions AB", "phone": "+46 8 555 01 23"}]
+                           ).reindex(columns=EXTRACTED)
+    records["source"], records["source_kind"] = "s", "association"
+    records["record_key"] = ["k0", "k1"]
+    held = make_lead_id("k1", set())
+    result = resolve(normalise_records(records), ResolutionConfig(),
+                     prior_leads=pd.DataFrame({"record_key": ["k0"], "lead_id": [held]}),
+                     history=LeadHistory(lambda ids: set(), lambda ids: {}))
+    ids = dict(zip(result.records["record_key"], result.records["lead_id"], strict=True))
+    assert ids["k0"] == held
+    assert ids["k1"] == make_lead_id("k1", {held}) != held
