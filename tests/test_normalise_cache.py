@@ -64,6 +64,47 @@ def test_a_cache_of_an_earlier_release_is_removed():
     assert not old.exists() and pipeline.normalise_cache().exists()
 
 
+def _parts() -> list[str]:
+    cache = pipeline.normalise_cache()
+    return sorted(p.name for p in cache.parent.glob(f"{cache.stem}+*.parquet"))
+
+
+def test_a_nights_new_values_are_a_part_of_the_cache_until_the_parts_are_many(monkeypatch):
+    """A night that adds few values writes them beside the cache (not the whole cache again);
+    the next night reads both; once the parts would hold more than CACHE_PART_SHARE of a
+    night's values, the cache is written whole of that night's values and the parts go."""
+    monkeypatch.setattr(pipeline, "CACHE_PART_SHARE", 1.0)
+    _extract("n1", A)
+    pipeline.normalise_step("n1", ["s"])
+    cache = pipeline.normalise_cache()
+    whole = cache.read_bytes()
+    _extract("n2", A + B)
+    assert pipeline.normalise_step("n2", ["s"])["normalised_afresh"] == len(B)
+    assert cache.read_bytes() == whole and _parts() == [f"{cache.stem}+n2.parquet"]
+    assert len(pd.read_parquet(cache.with_name(_parts()[0]))) == len(B)  # the new values only
+    other = cache.with_name("normalised-0123456789abcdef+n2.parquet")  # an earlier release's part
+    other.write_bytes(b"values an older normaliser computed")
+    _extract("n3", A + B)
+    assert pipeline.normalise_step("n3", ["s"])["normalised_afresh"] == 0  # the cache and its part
+    assert _parts() == [f"{cache.stem}+n2.parquet"] and not other.exists()
+    tonight = run_files.read_frame(run_files.RunFiles("n3").stage("normalised"))
+    pd.testing.assert_frame_equal(_plain(tonight[NORMALISED]), _plain(normalise_records(records(A + B).assign(run_id="n3"))))
+    monkeypatch.setattr(pipeline, "CACHE_PART_SHARE", 0.0)
+    _extract("n4", A + B)
+    assert pipeline.normalise_step("n4", ["s"])["normalised_afresh"] == 0
+    assert _parts() == [] and len(pd.read_parquet(cache)) == len(A + B)
+
+
+def test_a_damaged_part_of_the_cache_is_ignored_with_the_cache():
+    _extract("n1", A)
+    pipeline.normalise_step("n1", ["s"])
+    cache = pipeline.normalise_cache()
+    part = cache.with_name(f"{cache.stem}+n0.parquet")
+    part.write_bytes(b"not parquet")
+    assert pipeline.normalise_step("n1", ["s"])["normalised_afresh"] == len(A)
+    assert not part.exists() and len(pd.read_parquet(cache)) == len(A)
+
+
 def test_a_damaged_cache_is_ignored():
     _extract("n1", A)
     pipeline.normalise_step("n1", ["s"])
