@@ -1,4 +1,4 @@
-"""Where keys (record keys, lead IDs) sit among other keys, hashed by Arrow.
+"""Where keys (record keys, lead IDs) sit among other keys, hashed by Arrow; and their text order.
 
 The night aligns a million keys with a million others again and again: tonight's records with
 the base run's state, the stored records' leads, the base run's golden inputs; tonight's leads
@@ -72,3 +72,19 @@ def looked_up(keys: Keys, among: Keys, values: pd.Series | np.ndarray, missing: 
         out = out.astype(object) if missing is None and out.dtype != object else out.copy()
         out[at < 0] = missing
     return out
+
+
+def text_ranks(values: np.ndarray | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each string's rank among the distinct ones in text order: `pd.factorize(values, sort=True)`'s
+    codes, with the distinct values sorted by Arrow (UTF-8 byte order is code point order, as
+    Python compares str) instead of by Python comparisons (~2 s for a million names)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    try:
+        encoded = (values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())).dictionary_encode()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # not all text (or not UTF-8): as Python sorts it
+        return pd.factorize(values, sort=True)[0]
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)]

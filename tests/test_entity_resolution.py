@@ -808,7 +808,7 @@ def test_text_ranks_are_the_codes_of_a_sorted_factorize():
     """The sorted-neighbourhood order ranks keys by Arrow's sort of their distinct values; that is
     Python's text order (code points), in every script, and text Arrow cannot hold (a lone
     surrogate) falls back to Python's sort."""
-    from leadrank.transform.matching import text_ranks
+    from leadrank.key_lookup import text_ranks
 
     rng = np.random.default_rng(9)
     alphabet = list("abcABC 0-_.éÉßü中国深圳華強\U0001f600") + ["\u00e9", "e\u0301"]

@@ -21,6 +21,7 @@ import pandas as pd
 
 from leadrank.config import ScoringConfig
 from leadrank.contracts import SCORE_COLUMNS, column_as_objects
+from leadrank.key_lookup import large_text, text_ranks
 from leadrank.memory import release_memory, stacked_parts
 from leadrank.scoring import incremental
 from leadrank.scoring import model as model_mod
@@ -331,7 +332,8 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     # Priority first (highest first, missing last), then lead ID: the order as positions, not a
     # sorted copy of every row and column (~0.5 GB at a million leads).
     priority = rows["priority"].to_numpy(dtype=float)
-    order = np.lexsort((pd.factorize(rows["lead_id"], sort=True)[0], np.where(np.isnan(priority), np.inf, -priority)))
+    # (the lead IDs' text order by Arrow's sort: pandas' sorted factorize took ~0.8 s at a million)
+    order = np.lexsort((text_ranks(large_text(rows["lead_id"])), np.where(np.isnan(priority), np.inf, -priority)))
     rank = np.empty(len(rows), dtype=int)
     rank[order] = np.arange(1, len(order) + 1)
     rows["rank"] = rank

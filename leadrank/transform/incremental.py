@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 
 from leadrank.config import ResolutionConfig
 from leadrank.fingerprints import row_hash
-from leadrank.key_lookup import large_text, positions, text_series
+from leadrank.key_lookup import large_text, positions, text_ranks, text_series
 from leadrank.memory import release_memory
 from leadrank.sorted_sets import distinct, symmetric_difference
 from leadrank.transform.matching import (
@@ -65,7 +65,6 @@ from leadrank.transform.matching import (
     score_pairs,
     sort_order,
     sortable_text,
-    text_ranks,
 )
 
 # What matching reads of a record (matching.Features): a change in any of them makes it dirty.

@@ -40,6 +40,7 @@ from rapidfuzz.distance import OSA
 
 from leadrank.config import ResolutionConfig
 from leadrank.contracts import column_as_objects, is_arrow_text
+from leadrank.key_lookup import text_ranks
 from leadrank.memory import release_memory
 from leadrank.sorted_sets import distinct_sorted
 from leadrank.transform.legal_forms import countries_of_form, form_countries
@@ -385,20 +386,6 @@ def sortable_text(values: pd.Series) -> np.ndarray | pa.Array:
     if is_arrow_text(values):
         return pc.fill_null(pa.array(values.array), "")
     return values.fillna("").to_numpy(dtype=object)
-
-
-def text_ranks(values: np.ndarray | pa.Array) -> np.ndarray:
-    """Each string's rank among the distinct ones in text order: `pd.factorize(values, sort=True)`'s
-    codes, with the distinct values sorted by Arrow (UTF-8 byte order is code point order, as
-    Python compares str) instead of by Python comparisons (~2 s for a million names)."""
-    try:
-        encoded = (values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())).dictionary_encode()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # not all text (or not UTF-8): as Python sorts it
-        return pd.factorize(values, sort=True)[0]
-    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 class Features:
