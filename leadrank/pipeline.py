@@ -240,10 +240,14 @@ def _known_normalised() -> tuple[pd.DataFrame | None, int]:
         return None, 0
     try:
         frames = [pd.read_parquet(part) for part in [path, *_cache_parts(path)]]
-        # (Arrow-backed text is concatenated by its chunks, not copied)
-        known = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        # A part's column of no values at all comes back as objects: typed as the cache's, so
+        # that the column stays Arrow-backed text (concatenated by its chunks, not copied), not
+        # a million Python strings.
+        typed = [part.astype({c: t for c, t in frames[0].dtypes.items() if c in part.columns and part[c].dtype != t})
+                 for part in frames[1:]]
+        known = pd.concat([frames[0], *typed], ignore_index=True) if typed else frames[0]
         return NORMALISE_CACHE_FILE.conform(known, f"reading {path.name}"), sum(len(f) for f in frames[1:])
-    except (OSError, ValueError) as exc:  # a damaged cache (or a ContractError) costs time, never correctness
+    except (OSError, ValueError, TypeError) as exc:  # a damaged cache (or a ContractError) costs time, never correctness
         log.warning("ignoring the normalisation cache %s: %s", path, exc)
         return None, 0
 

@@ -95,6 +95,22 @@ def test_a_nights_new_values_are_a_part_of_the_cache_until_the_parts_are_many(mo
     assert _parts() == [] and len(pd.read_parquet(cache)) == len(A + B)
 
 
+def test_a_part_of_the_cache_with_a_column_of_no_values_keeps_the_caches_types():
+    """A part holds few values: a column none of them has is stored as no type at all and read
+    back as objects; the cache read with it keeps its Arrow-backed text."""
+    _extract("n1", A)
+    pipeline.normalise_step("n1", ["s"])
+    cache = pipeline.normalise_cache()
+    whole = pd.read_parquet(cache)
+    part = whole.head(1).assign(content_hash=whole["content_hash"].head(1) + 1)
+    part["uscc_norm"] = pd.Series([None], dtype=object)
+    part.to_parquet(cache.with_name(f"{cache.stem}+n0.parquet"), index=False)
+    known, in_parts = pipeline._known_normalised()
+    assert in_parts == 1 and len(known) == len(whole) + 1
+    assert known["uscc_norm"].dtype == whole["uscc_norm"].dtype != object
+    assert pd.isna(known["uscc_norm"].iloc[-1])
+
+
 def test_a_damaged_part_of_the_cache_is_ignored_with_the_cache():
     _extract("n1", A)
     pipeline.normalise_step("n1", ["s"])
