@@ -257,7 +257,14 @@ def _random_keys(rng: np.random.Generator, n: int) -> pd.DataFrame:
                          "form": pick("f", 3), "zh": rng.random(n) < 0.5})
 
 
+def _no_words() -> pd.DataFrame:
+    return pd.DataFrame({"row": np.empty(0, np.int64), "word": []})
+
+
 def test_statistics_kept_up_from_the_base_runs_are_those_of_the_whole_population():
+    """The incremental plan recomputes a statistic only for the records carrying a key that a
+    dirty, changed or gone record carries: over random nights (records gone, changed and new,
+    keys of few values, so that groups are shared) that gives what the whole population does."""
     from leadrank.transform.incremental import Changed, kept_up_stats
 
     for seed in range(8):
@@ -275,14 +282,13 @@ def test_statistics_kept_up_from_the_base_runs_are_those_of_the_whole_population
         dirty[edited] = True
         changed_old = ~stays
         changed_old[base[edited]] = True
-        changed = Changed.of(old, pd.DataFrame({"row": np.empty(0, np.int64), "word": []}), changed_old)
+        changed = Changed.of(old, _no_words(), changed_old)
         expected = population_stats(tonight, limit=2)
         kept_up = kept_up_stats(tonight, old, base, dirty, changed, limit=2)
         pd.testing.assert_frame_equal(kept_up, expected)
         # Nothing changed: the stored statistics as they are.
         same = kept_up_stats(then, old, np.arange(len(then)), np.zeros(len(then), dtype=bool),
-                             Changed.of(old, pd.DataFrame({"row": np.empty(0, np.int64), "word": []}),
-                                        np.zeros(len(then), dtype=bool)), limit=2)
+                             Changed.of(old, _no_words(), np.zeros(len(then), dtype=bool)), limit=2)
         pd.testing.assert_frame_equal(same, old[STAT_COLUMNS])
 
 
@@ -298,9 +304,8 @@ def test_the_base_runs_blocks_keep_their_gone_and_changed_members():
     base = np.array([0, 1, 3, 4])  # old row 2 is gone
     tonight = then.iloc[base].reset_index(drop=True)
     changed_old = np.isin(np.arange(5), [2])
-    no_words = pd.DataFrame({"row": np.empty(0, np.int64), "word": []})
-    now, before = populations(tonight, no_words, sort_order(tonight), sort_order(then),
-                              Changed.of(then, no_words, changed_old), base, np.ones(4, dtype=bool))
+    now, before = populations(tonight, _no_words(), sort_order(tonight), sort_order(then),
+                              Changed.of(then, _no_words(), changed_old), base, np.ones(4, dtype=bool))
     cfg = ResolutionConfig(max_block_size=3, block_window=1)
     wanted = before.carried("core", changed_old)
     assert wanted.to_pylist() == ["acme"]
