@@ -23,13 +23,13 @@ calibrated (Platt scaling of the vote's log-odds, out of fold):
 Below SMALL_DATA_ROWS outcomes the plain logistic regression alone is used.
 CRM exports are messy: categories are compared case- and space-insensitively, form placeholders
 ("Select", "请选择") are their own category (a visitor who skipped the question behaves unlike one
-who was never asked), blanks are "(missing)", and text in a number column is read as missing and
+who was never asked), blanks are "(missing)", numbers are read as exports write them ("¥1,200",
+"3.5万", "N/A": leadrank.scoring.numbers), and text in a number column is read as missing and
 counted. A category unseen in training is treated as missing, never an error.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +50,7 @@ from threadpoolctl import threadpool_limits
 
 from leadrank.fingerprints import row_hash
 from leadrank.scoring.distinct import distinct_rows
+from leadrank.scoring.numbers import NUMBER_SHARE, PLACEHOLDERS, number_cells
 from leadrank.scoring.occlusion import PipelineOcclusion
 from leadrank.scoring.outcomes import WON_WORDS, outcome_label, parse_dates
 
@@ -57,7 +58,6 @@ SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats the 
 MAX_PAIR_WIDTH = 400  # one-hot width above which the pairwise model is left out (memory)
 PLACEHOLDER = "(placeholder)"
 MISSING = "(missing)"
-_PLACEHOLDERS = {"select", "please select", "choose", "--", "-", "n/a", "na", "none", "null", "nan", "请选择", "未选择"}
 
 LEAD_NUMERIC = [
     "n_sources", "n_records", "exhibitions", "ratio_score", "ratio_coverage", "segment_score",
@@ -88,7 +88,7 @@ def clean_category(values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     text = pd.Series(uniques, dtype=object).astype(str)
     text = text.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
-    text = text.where(~text.isin(_PLACEHOLDERS), PLACEHOLDER)
+    text = text.where(~text.isin(PLACEHOLDERS), PLACEHOLDER)
     cleaned = np.append(text.where(text != "", np.nan).to_numpy(dtype=object), np.nan)
     return pd.Series(cleaned[codes], index=values.index, dtype=object)
 
@@ -677,19 +677,6 @@ class OutcomeTable:
     notes: dict[str, Any]
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?$")
-
-
-def _looks_numeric(values: pd.Series) -> tuple[bool, int]:
-    """(is this a number column, how many of its filled cells are text)."""
-    text = values.astype(str).str.strip().str.replace(",", "", regex=False)
-    filled = text[(text != "") & values.notna()]
-    if filled.empty:
-        return False, 0
-    numbers = filled.str.match(_NUMBER)
-    return bool(numbers.mean() >= 0.95), int((~numbers).sum())
-
-
 def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tuple[list[str], str]:
     """(the target values that mean won, a warning or ""). The values given (each must occur),
     else every value that reads as a win (1 / yes / true / won / 成交 ... together, so an export
@@ -754,10 +741,10 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | Non
         if col in (target, time_column) or col in drop:
             continue
         values = rows[col]
-        is_number, text_cells = _looks_numeric(values)
-        if is_number:
-            cleaned = values.astype(str).str.strip().str.replace(",", "", regex=False).str.rstrip("%")
-            frame[col] = pd.to_numeric(cleaned.where(cleaned != ""), errors="coerce")
+        number, filled, text = number_cells(values)
+        text_cells = int(text.sum())
+        if filled.any() and 1 - text_cells / filled.sum() >= NUMBER_SHARE:
+            frame[col] = number
             if text_cells:
                 notes["text_in_number_columns"][col] = text_cells
             if frame[col].nunique() <= 1:

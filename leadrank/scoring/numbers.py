@@ -1,0 +1,53 @@
+"""Numbers as CRM exports write them, for `leadrank model evaluate` and outcome tables.
+
+A column is modelled as a number only when its cells read as numbers; otherwise it becomes a
+category, and a number column read as categories loses its order (thousands of levels, often
+ignored as an identifier). Exports write numbers for people, not parsers: "¥1,200", "$3.5k",
+"3.5万", "１２３" (full-width), "(1,200)" (an accounting negative), "45%", and placeholders
+("N/A", "--", "请选择") where nothing was entered. Those placeholders are missing values, not text
+that makes the column a category: a revenue column with a fifth of its cells "N/A" is still a
+revenue column. Percent signs are dropped (45% reads 45), as units are the column's.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+PLACEHOLDERS = {"select", "please select", "choose", "--", "-", "n/a", "na", "none", "null", "nan", "请选择", "未选择"}
+NUMBER_SHARE = 0.95  # of the filled cells (placeholders aside) that must read as numbers
+
+_CURRENCY = r"(?:(?:us|hk)?[¥$€£]|rmb|cny|usd|eur|hkd|元|美元|人民币)"
+_MULTIPLIERS = {"": 1.0, "%": 1.0, "k": 1e3, "千": 1e3, "万": 1e4, "m": 1e6, "百万": 1e6, "mn": 1e6, "亿": 1e8,
+                "bn": 1e9}
+_CELL = re.compile(
+    rf"^(?P<open>\()?\s*(?P<sign>[+-])?\s*{_CURRENCY}?\s*(?P<number>\d+(?:\.\d*)?|\.\d+)(?:e(?P<exp>[+-]?\d+))?"
+    rf"\s*(?P<unit>%|k|千|万|百万|mn|m|亿|bn)?\s*{_CURRENCY}?\s*(?P<close>\))?$")
+
+
+def number_cells(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(each cell as a float (NaN where none), which cells are filled, which filled cells are
+    not numbers). Filled: neither blank nor a placeholder. Parsed once per distinct text."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    parsed = [_parse(str(u)) for u in uniques]
+    numbers = np.array([n for n, _ in parsed] + [np.nan])  # (na codes are -1: the appended "missing")
+    filled = np.array([f for _, f in parsed] + [False])
+    number = pd.Series(numbers[codes], index=values.index, dtype=float)
+    is_filled = pd.Series(filled[codes], index=values.index, dtype=bool)
+    return number, is_filled, is_filled & number.isna()
+
+
+def _parse(cell: str) -> tuple[float, bool]:
+    """(the cell's number or NaN, whether it is filled)."""
+    text = unicodedata.normalize("NFKC", cell).strip().casefold()
+    if not text or text in PLACEHOLDERS:
+        return np.nan, False
+    match = _CELL.match(text.replace(",", "").replace("_", "").replace("\u202f", "").replace("'", ""))
+    if match is None or bool(match["open"]) != bool(match["close"]):
+        return np.nan, True
+    value = float(match["number"]) * 10.0 ** int(match["exp"] or 0) * _MULTIPLIERS[match["unit"] or ""]
+    return (-value if match["open"] or match["sign"] == "-" else value), True
+

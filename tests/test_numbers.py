@@ -1,0 +1,58 @@
+"""Numbers as CRM exports write them (leadrank.scoring.numbers) and the outcome table's column kinds."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadrank.scoring.model import outcome_table
+from leadrank.scoring.numbers import number_cells
+
+
+@pytest.mark.parametrize(("cell", "number"), [
+    ("1,200", 1200.0), ("¥1,200", 1200.0), ("￥1,200", 1200.0), ("$3.5k", 3500.0), ("US$5", 5.0), ("3.5万", 35000.0),
+    ("1.2亿", 1.2e8), ("１２３", 123.0), ("（1,000）", -1000.0), ("(1,200)", -1200.0), ("45%", 45.0), ("-7", -7.0),
+    ("+8.5", 8.5), ("2e3", 2000.0), ("RMB 100", 100.0), ("100元", 100.0), (" 12 ", 12.0), (".5", 0.5),
+])
+def test_a_number_as_an_export_writes_it_reads_as_that_number(cell, number):
+    value, filled, text = number_cells(pd.Series([cell]))
+    assert value[0] == pytest.approx(number) and filled[0] and not text[0]
+
+
+@pytest.mark.parametrize("cell", ["N/A", "n/a", "--", "-", "请选择", "Select", "null", "", "  "])
+def test_a_placeholder_is_a_missing_value_not_text(cell):
+    value, filled, text = number_cells(pd.Series([cell]))
+    assert np.isnan(value[0]) and not filled[0] and not text[0]
+
+
+@pytest.mark.parametrize("cell", ["abc", "1-5", "(5", "5 apples", "2024-03-01"])
+def test_text_is_text(cell):
+    value, filled, text = number_cells(pd.Series([cell]))
+    assert np.isnan(value[0]) and filled[0] and text[0]
+
+
+def test_a_revenue_column_written_for_people_is_a_number_column():
+    """A fifth of the cells "N/A", units and currency marks mixed: before, those cells were text
+    and the column a category of ~thousand levels (ignored as an identifier); the won deals
+    follow revenue, so the number's order is what the model needs."""
+    rng = np.random.default_rng(3)
+    n = 1000
+    revenue = rng.lognormal(12, 1, size=n)  # yuan
+    written = np.where(rng.random(n) < 0.5, [f"{r / 1e4:.1f}万" for r in revenue], [f"¥{r:,.0f}" for r in revenue])
+    written = np.where(rng.random(n) < 0.2, "N/A", written)
+    won = rng.random(n) < 1 / (1 + np.exp(-(np.log(revenue) - 12)))
+    table = outcome_table(pd.DataFrame({"Revenue": written, "Won": np.where(won, "yes", "no")}), "Won")
+    assert table.numeric == ["Revenue"] and table.categorical == []
+    assert "Revenue" not in table.notes["text_in_number_columns"] and not table.notes["ignored"]
+    filled = written != "N/A"
+    assert np.isnan(table.frame["Revenue"][~filled]).all()
+    np.testing.assert_allclose(table.frame["Revenue"][filled], revenue[filled], rtol=1e-4, atol=501)  # (万 to 0.1)
+
+
+def test_text_among_numbers_is_still_counted_and_too_much_of_it_makes_a_category():
+    numbers = [str(i) for i in range(97)]
+    table = outcome_table(pd.DataFrame({"Visits": [*numbers, "lots", "few", "N/A"],
+                                        "Won": ["yes", "no"] * 50}), "Won")
+    assert table.numeric == ["Visits"] and table.notes["text_in_number_columns"] == {"Visits": 2}
+    bands = [str(i % 9) for i in range(90)]
+    table = outcome_table(pd.DataFrame({"Band": [*bands, *["lots"] * 10], "Won": ["yes", "no"] * 50}), "Won")
+    assert table.numeric == [] and table.categorical == ["Band"]
