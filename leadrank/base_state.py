@@ -7,6 +7,7 @@ never the night: each reader returns None and the reason, which the step's summa
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from leadrank.config import Config
+from leadrank.config import Config, ScoringConfig
 from leadrank.contracts import LEADS, column_as_objects, is_arrow_text
 from leadrank.memory import release_memory
 from leadrank.paths import data_dir
@@ -135,9 +136,21 @@ def _state_rows(path: Any) -> pd.DataFrame:
     return frame
 
 
-def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str]:
+def _state_fingerprint(path: Any) -> dict[str, str]:
+    """The fingerprint a scoring state was made with, from its file's metadata (no row read;
+    empty when it carries none: reading its rows then says what is wrong)."""
+    raw = (pq.read_schema(path).metadata or {}).get(b"PANDAS_ATTRS")
+    meta = json.loads(json.loads(raw).get(incremental.ATTRS_KEY) or "{}") if raw else {}
+    made_with = meta.get("fingerprint") if isinstance(meta, dict) else None
+    return made_with if isinstance(made_with, dict) else {}
+
+
+def scoring_base(engine: Any, run_id: str, cfg: ScoringConfig) -> tuple[incremental.Base | None, str]:
     """(the scoring state of the run `run_id` is based on, or None and why there is none). A state
-    that cannot be read costs a full night, never the night."""
+    that cannot be read costs a full night, never the night. A state made by other scoring code or
+    `cfg` settings (the first night after an upgrade) can reuse no lead's scores: its rows (a
+    million leads' scores and model inputs, ~0.3 GB as read) are not read to be held through a
+    full night's training and scoring."""
     base_id = read.base_run_id(engine, run_id)
     if base_id is None:
         return None, "no published run to build on"
@@ -147,6 +160,10 @@ def scoring_base(engine: Any, run_id: str) -> tuple[incremental.Base | None, str
     if not path.exists():
         return None, f"run {base_id} left no scoring state"
     try:
+        made_with = _state_fingerprint(path)
+        tonight = {"code": incremental.code_fingerprint(), "settings": incremental.config_fingerprint(cfg)}
+        if made_with and (stale := incremental.difference(made_with, tonight)):
+            return None, stale
         rows, meta = incremental.read_state(_state_rows(path))
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring the scoring state of run %s: %s", base_id, exc)

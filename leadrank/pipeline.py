@@ -544,7 +544,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     except ValueError as exc:  # a tampered, foreign or corrupt artifact: that model fails, the night goes on
         log.warning("%s", exc)
         reuse, refused_stored = None, f"stored model refused: {exc}; "
-    base, no_base = base_state.scoring_base(engine, run_id)
+    base, no_base = base_state.scoring_base(engine, run_id, cfg.scoring)
     n_statements, n_leads = len(statements), len(leads)
     # Handed over, no reference kept here: score_leads lets the base run's state (a million
     # leads' scores and model inputs) go once it has taken the rows it reuses, and the leads and

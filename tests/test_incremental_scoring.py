@@ -423,6 +423,33 @@ def test_an_unreadable_state_scores_every_lead(tmp_path, warehouse_url):
     assert second["scoring"]["reason"].startswith(f"the scoring state of run {first['run_id']} cannot be read")
 
 
+@pytest.mark.parametrize("part", ["code", "settings"])
+def test_a_state_made_by_other_code_or_settings_is_not_read(tmp_path, monkeypatch, part):
+    """The first night after an upgrade (or a change of the scoring settings) can reuse no lead's
+    scores: only the fingerprint in the base run's state file's metadata is read, not its rows (at
+    a million leads ~0.3 GB, which were held through the full night's training and scoring: that
+    night's score step peaked 2,945 MB against night 1's ~2,500). The control, with nothing
+    changed, reads them (test_the_step_reuses_its_base_runs_state_and_equals_a_full_rescore)."""
+    from leadrank import base_state
+
+    folder = demo_copy(tmp_path)
+    config = folder / "sources.yaml"
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(str(config), warehouse)
+    if part == "code":
+        monkeypatch.setattr(incremental, "code_fingerprint", lambda: "a newer release")
+    else:
+        config.write_text(config.read_text(encoding="utf-8") + "\nscoring:\n  ratio_weights:\n    net_margin: 2.0\n",
+                          encoding="utf-8")
+    read_rows = []
+    real = base_state._state_rows
+    monkeypatch.setattr(base_state, "_state_rows", lambda path: read_rows.append(path) or real(path))
+    second = run_pipeline(str(config), warehouse)
+    assert second["scoring"]["mode"] == "full" and second["scoring"]["reason"] == incremental.WHAT_CHANGED[part]
+    assert second["scoring"]["leads_scored"] == second["scoring"]["leads_ranked"] == 35
+    assert read_rows == []
+
+
 def test_the_marts_of_an_incremental_night_are_those_of_a_full_one(tmp_path, monkeypatch):
     """Two warehouses, the same two nights (same run ids): in one the second night reuses the
     first's state, in the other it scores every lead. Every mart is the same, row by row."""
