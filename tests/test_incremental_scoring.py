@@ -239,6 +239,39 @@ def test_a_new_model_rescores_every_lead(tmp_path):
     assert same.stats["mode"] == "incremental" and same.stats["leads_scored"] == 0
 
 
+def test_a_handed_over_base_lets_its_rows_go_before_another_model_is_trained(tmp_path, monkeypatch):
+    """New outcomes, and the base run scored with a model: tonight's model is another (or none),
+    so no lead keeps its scores, and a handed-over base's rows go before the fit, not after it."""
+    from leadrank.scoring import priority
+
+    leads, statements, outcomes = synthetic(seed=3)
+    cfg = ScoringConfig()
+    base = as_base(score_leads(leads, statements, outcomes, cfg), tmp_path)
+    more = pd.concat([outcomes, pd.DataFrame([{"lead_id": "L0001", "outcome": "won", "outcome_date": "2026-11-30",
+                                               "owner": "t"}])], ignore_index=True)
+    held_at_fit = []
+    real_fit = priority.fit_model
+    monkeypatch.setattr(priority, "fit_model", lambda *a: held_at_fit.append(len(base.rows)) or real_fit(*a))
+    again = score_leads(leads, statements, more, cfg, base=base, base_handed_over=True)
+    assert held_at_fit == [0]
+    assert again.stats["mode"] == "full" and again.stats["reason"] == "the model changed"
+    assert_same_file(again.scores, score_leads(leads, statements, more, cfg).scores, tmp_path)
+
+
+def test_a_base_without_a_model_keeps_its_rows_when_tonight_has_none_either(tmp_path):
+    """Too few outcomes both nights (a cold start), one more tonight: another training set, yet
+    no model either night, so the leads that did not change keep the base run's scores."""
+    leads, statements, outcomes = synthetic(seed=2)
+    cfg = ScoringConfig()
+    few = outcomes.head(3)
+    first = score_leads(leads, statements, few, cfg)
+    assert first.stats["model"] == "cold_start"
+    tonight, changed = night_two(leads, outcomes.head(4))
+    again = score_leads(tonight, statements, outcomes.head(4), cfg, base=as_base(first, tmp_path), base_handed_over=True)
+    assert again.stats["model"] == "cold_start" and again.stats["mode"] == "incremental", again.stats["reason"]
+    assert_same_file(again.scores, score_leads(tonight, statements, outcomes.head(4), cfg).scores, tmp_path)
+
+
 def test_the_outcome_key_moves_with_the_outcomes_not_with_the_training_leads_features():
     leads, _, outcomes = synthetic(n=40, seed=5)
     cfg = ScoringConfig()

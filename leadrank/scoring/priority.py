@@ -153,13 +153,21 @@ def _features(leads: pd.DataFrame, ratios: pd.DataFrame, positions: np.ndarray, 
 
 
 def _tonights_model(features: pd.DataFrame, outcomes: pd.DataFrame, cfg: ScoringConfig,
-                    base: incremental.Base | None) -> tuple[model_mod.ModelResult, str, bool]:
+                    base: incremental.Base | None, *, release: bool = False) -> tuple[model_mod.ModelResult, str, bool]:
     """(the model trained on tonight's training set, that set's hash, whether it is the base
     run's): a training set equal to the base run's gives the base run's model without training
-    again (training is a deterministic function of it)."""
+    again (training is a deterministic function of it). When the base run scored with a model,
+    another training set gives another one or none (the guard's refusal, a cold start): no lead
+    keeps the base run's scores, so with `release` (the caller handed `base` over) its rows go
+    before training (a million leads' scores and inputs, ~0.5 GB held through the fit and the
+    full night's features otherwise). A base run without a model keeps them: tonight may have
+    none either."""
     rows, y, dates, numeric, categorical = training_rows(features, outcomes, cfg)
     fit = fit_factors(rows, cfg, 1.0)[0] if len(rows) else None
     trained = incremental.training_hash(model_mod.model_inputs(rows, numeric, categorical), y, dates, fit, cfg)
+    if (release and base is not None and base.meta.get("training") != trained
+            and base.meta["fingerprint"].get("model") != "none"):
+        base.rows = pd.DataFrame(columns=base.rows.columns)
     if base is not None and base.meta.get("training") == trained:
         before = base.meta.get("model") or {}
         status = before.get("status")
@@ -272,7 +280,7 @@ def score_leads(leads: pd.DataFrame, statements: pd.DataFrame, outcomes: pd.Data
     if stored is not None:
         result = stored
     else:
-        result, training, model_reused = _tonights_model(features, outcomes, cfg, base)
+        result, training, model_reused = _tonights_model(features, outcomes, cfg, base, release=base_handed_over)
     if result.pipeline is None:
         model_key = "none"  # the priority is the fit score: no model to depend on
     elif stored is not None:
