@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -116,33 +117,57 @@ def save_golden_state(files: RunFiles, inputs: pd.DataFrame | None, stamp: str) 
     write_frame(pd.DataFrame({"fingerprint": [stamp], "records": [len(inputs)]}), files.state("resolution_meta"))
 
 
-def _state_rows(path: Any) -> pd.DataFrame:
-    """The scoring state's rows (its attrs kept), read a column at a time, each text column made
-    Python objects, one string per distinct value, before the next is read. The reasons,
-    segments and tiers repeat, so objects are smaller than the Arrow text read, and the reused
-    rows are then taken as pointers; converted where they were taken (score_leads), the
-    conversion sat at the step's peak on a second night. Read whole first, a million leads' text
-    as Arrow was ~1.1 GB at once on top of the leads (bench/README.md, eighth round)."""
-    columns: dict[str, pd.Series] = {}
-    attrs: dict[str, Any] = {}
-    for name in pq.read_schema(path).names:
-        part = pd.read_parquet(path, columns=[name])
-        attrs = attrs or part.attrs
-        columns[name] = column_as_objects(part[name]) if is_arrow_text(part[name]) else part[name]
-        del part
-        release_memory(len(columns[name]))  # (Arrow's pool keeps what the conversion freed)
-    frame = pd.DataFrame(columns)
-    frame.attrs = attrs
-    return frame
+class StateColumns:
+    """The base run's scoring state (incremental.Base.rows) read a column at a time, when asked:
+    `lead_id` at once (every lead is looked up in it, and a lead twice is a damaged state), any
+    other column as score_leads takes it (`input_hash` to compare, the model inputs for the
+    typical values, every column for the unchanged leads' rows once tonight's leads, index and
+    ratios are let go). Read whole first, the state's million rows (~0.45 GB as Python objects)
+    were held under the hashing of tonight's leads, the second night's peak in the night's one
+    process (bench/README.md, seventeenth round). Text is made Python objects, one string per
+    distinct value: the reasons, segments and tiers repeat, and the unchanged leads' rows are
+    then taken as pointers. `pop` is a read too. A column that cannot be read raises
+    UnreadableFile (the score step then scores every lead)."""
+
+    def __init__(self, path: Path) -> None:
+        file = pq.ParquetFile(path)
+        self.columns: list[str] = file.schema_arrow.names
+        self._path, self._rows = path, file.metadata.num_rows
+        self._lead_ids = self._read("lead_id") if "lead_id" in self.columns else None
+
+    @property
+    def empty(self) -> bool:
+        return self._rows == 0 or not self.columns
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self._lead_ids if column == "lead_id" and self._lead_ids is not None else self._read(column)
+
+    def pop(self, column: str) -> pd.Series:
+        values = self[column]
+        if column == "lead_id":
+            self._lead_ids = None
+        return values
+
+    def _read(self, column: str) -> pd.Series:
+        try:
+            values = pd.read_parquet(self._path, columns=[column])[column]
+        except (OSError, ValueError, KeyError) as exc:
+            raise UnreadableFile(f"{self._path.name}.{column}: {exc}") from exc
+        if len(values) != self._rows:  # (the file was replaced between two reads)
+            raise UnreadableFile(f"{self._path.name}.{column}: {len(values)} rows, {self._rows} before")
+        values = column_as_objects(values) if is_arrow_text(values) else values
+        release_memory(len(values))  # (Arrow's pool keeps what the conversion freed)
+        return values
 
 
-def _state_fingerprint(path: Any) -> dict[str, str]:
-    """The fingerprint a scoring state was made with, from its file's metadata (no row read;
-    empty when it carries none: reading its rows then says what is wrong)."""
+def _state_meta(path: Path) -> dict[str, Any]:
+    """A scoring state's meta, from its file's metadata (no row read; empty when it has none)."""
     raw = (pq.read_schema(path).metadata or {}).get(b"PANDAS_ATTRS")
     meta = json.loads(json.loads(raw).get(incremental.ATTRS_KEY) or "{}") if raw else {}
-    made_with = meta.get("fingerprint") if isinstance(meta, dict) else None
-    return made_with if isinstance(made_with, dict) else {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def scoring_base(engine: Any, run_id: str, cfg: ScoringConfig) -> tuple[incremental.Base | None, str]:
@@ -160,11 +185,13 @@ def scoring_base(engine: Any, run_id: str, cfg: ScoringConfig) -> tuple[incremen
     if not path.exists():
         return None, f"run {base_id} left no scoring state"
     try:
-        made_with = _state_fingerprint(path)
+        meta = _state_meta(path)
+        made_with = meta.get("fingerprint")
         tonight = {"code": incremental.code_fingerprint(), "settings": incremental.config_fingerprint(cfg)}
-        if made_with and (stale := incremental.difference(made_with, tonight)):
+        if isinstance(made_with, dict) and (stale := incremental.difference(made_with, tonight)):
             return None, stale
-        rows, meta = incremental.read_state(_state_rows(path))
+        rows = StateColumns(path)
+        incremental.check_state(rows, meta)
     except (OSError, ValueError, KeyError) as exc:
         log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
         return None, f"the scoring state of run {base_id} cannot be read ({exc})"

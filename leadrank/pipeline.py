@@ -525,10 +525,13 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # Only the key as objects (merges and maps on it): scoring reads names and places through
     # Arrow kernels (segment rules) or once per lead, and a Python string per value of every
     # column was most of the step's memory.
-    leads = files.read_stage("leads", [c for c in LEADS if c not in UNSCORED], objects=["lead_id"])
-    release_memory(len(leads))  # the file's Arrow buffers, converted
+    def read_leads() -> tuple[pd.DataFrame, LeadIndex]:
+        leads = files.read_stage("leads", [c for c in LEADS if c not in UNSCORED], objects=["lead_id"])
+        release_memory(len(leads))  # the file's Arrow buffers, converted
+        return leads, LeadIndex(leads)  # statements and outcomes reach leads through one index, built once
+
+    leads, index = read_leads()
     statements, fin_rejects = load_financials(cfg.financials)
-    index = LeadIndex(leads)  # statements and outcomes reach leads through one index, built once
     new_outcomes, out_rejects = _outcome_files(cfg, leads, index)
     stored = read.stored_outcomes(engine)
     events = files.read_stage("events")
@@ -551,10 +554,19 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     # their index once it has made their features (arguments are evaluated in the order written).
     handed = [leads, index, base]
     del leads, index, base
-    result = score_leads(handed.pop(0), statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
-                         stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None,
-                         trained=reuse.training if reuse else None, index=handed.pop(0), base=handed.pop(0),
-                         base_handed_over=True)
+    for attempt in range(2):  # (one call site: a wrapper's frame would hold the handed-over state through it)
+        try:
+            result = score_leads(handed.pop(0), statements, outcomes, cfg.scoring, stored=reuse.model if reuse else None,
+                                 stored_key=f"{reuse.model_id}@{reuse.trained_at.isoformat()}" if reuse else None,
+                                 trained=reuse.training if reuse else None, index=handed.pop(0), base=handed.pop(0),
+                                 base_handed_over=True)
+            break
+        except UnreadableFile as exc:  # a column of the base run's state, read as it is used: every lead is scored
+            if attempt:
+                raise
+            log.warning("ignoring the scoring state of the base run: %s", exc)
+            no_base = f"the scoring state of the base run cannot be read ({exc})"
+            handed = [*read_leads(), None]
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:
         result.stats["reason"] = no_base

@@ -394,12 +394,12 @@ def score_files(run_id: str) -> dict[str, bytes | object]:
             "model": {k: v for k, v in read_json(files.root / "model.json").items() if k != "artifact_path"}}
 
 
-def test_the_scoring_state_is_read_a_column_at_a_time_as_it_was_read_whole(tmp_path, monkeypatch):
-    """base_state reads the base run's scoring state one column at a time, its text made one
-    Python string per distinct value before the next column is read (read whole, a million
-    leads' text as Arrow was ~1.1 GB at once): the rows and meta are those of a whole read."""
+def test_the_scoring_state_is_read_a_column_at_a_time_when_asked(tmp_path, monkeypatch):
+    """base_state.StateColumns reads the base run's scoring state a column at a time as score_leads
+    asks for it (lead_id at once), its text made one Python string per distinct value: the
+    columns are those of a whole read, and what is not asked for is never read."""
     from leadrank import base_state
-    from leadrank.run_files import as_objects, write_frame
+    from leadrank.run_files import UnreadableFile, as_objects, write_frame
     from leadrank.scoring import incremental
 
     rows = pd.DataFrame({"lead_id": ["L1", "L2", "L3"], "input_hash": np.array([1, 2, 3], dtype=np.uint64),
@@ -408,11 +408,43 @@ def test_the_scoring_state_is_read_a_column_at_a_time_as_it_was_read_whole(tmp_p
     write_frame(incremental.state_frame(rows.astype({"reasons_for": "str"}), {"fingerprint": "f"}), path)
     reads, real = [], pd.read_parquet
     monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(k.get("columns")) or real(*a, **k))
-    got, meta = incremental.read_state(base_state._state_rows(path))
-    assert reads == [["lead_id"], ["input_hash"], ["reasons_for"], ["score"]] and meta["fingerprint"] == "f"
-    whole, _ = incremental.read_state(real(path))
-    pd.testing.assert_frame_equal(got, as_objects(whole, only=["reasons_for"]))
-    assert got["reasons_for"].dtype == object and got.loc[0, "reasons_for"] is got.loc[2, "reasons_for"]
+    got = base_state.StateColumns(path)
+    assert reads == [["lead_id"]] and got.columns == list(rows.columns) and len(got) == 3 and not got.empty
+    whole = as_objects(incremental.read_state(real(path))[0], only=["reasons_for"])
+    for column in ("input_hash", "reasons_for", "lead_id", "score"):
+        pd.testing.assert_series_equal(got[column], whole[column])
+    assert reads == [["lead_id"], ["input_hash"], ["reasons_for"], ["score"]]  # (lead_id held, not read again)
+    reasons = got["reasons_for"]
+    assert reasons.dtype == object and reasons[0] is reasons[2]
+    pd.testing.assert_series_equal(got.pop("lead_id"), whole["lead_id"])
+    got["lead_id"]
+    assert reads[-1] == ["lead_id"]  # popped: let go, read again if asked
+    with pytest.raises(UnreadableFile, match="scores.parquet.nowhere"):
+        got["nowhere"]
+
+
+def test_a_state_column_that_cannot_be_read_scores_every_lead(tmp_path, monkeypatch):
+    """The state is read as it is used: a column that fails then (the file damaged or replaced
+    since the step began) costs a full scoring of the night, not the night."""
+    from leadrank import base_state
+
+    folder = demo_copy(tmp_path)
+    config = str(folder / "sources.yaml")
+    warehouse = f"sqlite:///{tmp_path / 'w.db'}"
+    run_pipeline(config, warehouse)
+    edit_exhibitors(folder)
+    real = base_state.StateColumns._read
+
+    def damaged(self, column):
+        if column == "reasons_for":
+            raise base_state.UnreadableFile(f"scores.parquet.{column}: damaged")
+        return real(self, column)
+
+    monkeypatch.setattr(base_state.StateColumns, "_read", damaged)
+    second = run_pipeline(config, warehouse)
+    assert second["scoring"]["mode"] == "full" and second["scoring"]["leads_scored"] == 35
+    assert second["scoring"]["reason"] == ("the scoring state of the base run cannot be read "
+                                           "(scores.parquet.reasons_for: damaged)")
 
 
 def test_the_step_reuses_its_base_runs_state_and_equals_a_full_rescore(tmp_path, warehouse_url):
@@ -475,8 +507,8 @@ def test_a_state_made_by_other_code_or_settings_is_not_read(tmp_path, monkeypatc
         config.write_text(config.read_text(encoding="utf-8") + "\nscoring:\n  ratio_weights:\n    net_margin: 2.0\n",
                           encoding="utf-8")
     read_rows = []
-    real = base_state._state_rows
-    monkeypatch.setattr(base_state, "_state_rows", lambda path: read_rows.append(path) or real(path))
+    real = base_state.StateColumns.__init__
+    monkeypatch.setattr(base_state.StateColumns, "__init__", lambda self, path: read_rows.append(path) or real(self, path))
     second = run_pipeline(str(config), warehouse)
     assert second["scoring"]["mode"] == "full" and second["scoring"]["reason"] == incremental.WHAT_CHANGED[part]
     assert second["scoring"]["leads_scored"] == second["scoring"]["leads_ranked"] == 35

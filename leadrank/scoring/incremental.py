@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -49,12 +49,26 @@ LIBRARIES = ("numpy", "pandas", "pyarrow", "polars", "scikit-learn", "scipy", "s
 _PACKAGE = Path(__file__).resolve().parent
 
 
+class StateRows(Protocol):
+    """A state's rows by column: a frame, or the state file read a column at a time
+    (base_state.StateColumns)."""
+
+    columns: Any
+    empty: bool
+
+    def __getitem__(self, column: str) -> pd.Series: ...
+
+    def pop(self, column: str) -> pd.Series: ...
+
+    def __len__(self) -> int: ...
+
+
 @dataclass
 class Base:
     """The base run's state: its rows, what they were computed with, and its model on demand."""
 
     run_id: str
-    rows: pd.DataFrame
+    rows: StateRows
     meta: dict[str, Any]
     model: Callable[[], Any] | None = None  # the base run's trained ModelResult (read when needed)
 
@@ -173,15 +187,22 @@ def with_meta(state: pd.DataFrame, **more: Any) -> pd.DataFrame:
 
 
 def read_state(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(rows, meta) of a state read back from its file; ValueError when it holds no meta."""
+    """(rows, meta) of a state read back whole from its file; ValueError when it holds no meta.
+    (The score step reads it a column at a time instead: base_state.StateColumns.)"""
     raw = frame.attrs.get(ATTRS_KEY)
     frame.attrs = {}  # the rows reused tonight must not carry the base run's meta into tonight's files
     if not raw:
         raise ValueError("the state has no fingerprint")
     meta = json.loads(raw)
-    if not isinstance(meta, dict) or "fingerprint" not in meta or "input_hash" not in frame.columns:
-        raise ValueError("the state is not a leadrank scoring state")
     frame["lead_id"] = frame["lead_id"].astype(object)  # looked up among a million: the object path hashes in C
-    if frame["lead_id"].duplicated().any():
-        raise ValueError("the state holds a lead twice")
+    check_state(frame, meta)
     return frame, meta
+
+
+def check_state(rows: StateRows, meta: Any) -> None:
+    """ValueError unless `rows` and `meta` are a leadrank scoring state: a fingerprint, an input
+    hash and each lead once."""
+    if not isinstance(meta, dict) or "fingerprint" not in meta or "input_hash" not in rows.columns:
+        raise ValueError("the state is not a leadrank scoring state")
+    if rows["lead_id"].duplicated().any():
+        raise ValueError("the state holds a lead twice")
