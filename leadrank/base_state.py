@@ -174,7 +174,7 @@ def scoring_base(engine: Any, run_id: str, cfg: ScoringConfig) -> tuple[incremen
     """(the scoring state of the run `run_id` is based on, or None and why there is none). A state
     that cannot be read costs a full night, never the night. A state made by other scoring code or
     `cfg` settings (the first night after an upgrade) can reuse no lead's scores: its rows (a
-    million leads' scores and model inputs, ~0.3 GB as read) are not read to be held through a
+    million leads' scores and model inputs, ~0.5 GB as read) are not read to be held through a
     full night's training and scoring."""
     base_id = read.base_run_id(engine, run_id)
     if base_id is None:

@@ -24,7 +24,7 @@ def test_a_placeholder_is_a_missing_value_not_text(cell):
     assert np.isnan(value[0]) and not filled[0] and not text[0]
 
 
-@pytest.mark.parametrize("cell", ["abc", "1-5", "(5", "5 apples", "2024-03-01"])
+@pytest.mark.parametrize("cell", ["abc", "1-5", "(5", "5 apples", "2024-03-01", "1e999", "2e400万"])
 def test_text_is_text(cell):
     value, filled, text = number_cells(pd.Series([cell]))
     assert np.isnan(value[0]) and filled[0] and text[0]

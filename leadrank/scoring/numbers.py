@@ -48,6 +48,7 @@ def _parse(cell: str) -> tuple[float, bool]:
     match = _CELL.match(text.replace(",", "").replace("_", "").replace("\u202f", "").replace("'", ""))
     if match is None or bool(match["open"]) != bool(match["close"]):
         return np.nan, True
-    value = float(match["number"]) * 10.0 ** int(match["exp"] or 0) * _MULTIPLIERS[match["unit"] or ""]
+    value = float(match["number"] + (f"e{match['exp']}" if match["exp"] else "")) * _MULTIPLIERS[match["unit"] or ""]
+    if not np.isfinite(value):  # ("1e999": no number a model can take)
+        return np.nan, True
     return (-value if match["open"] or match["sign"] == "-" else value), True
-
