@@ -492,9 +492,9 @@ def test_an_unreadable_state_scores_every_lead(tmp_path, warehouse_url):
 def test_a_state_made_by_other_code_or_settings_is_not_read(tmp_path, monkeypatch, part):
     """The first night after an upgrade (or a change of the scoring settings) can reuse no lead's
     scores: only the fingerprint in the base run's state file's metadata is read, not its rows (at
-    a million leads ~0.3 GB, which were held through the full night's training and scoring: that
-    night's score step peaked 2,945 MB against night 1's ~2,500). The control, with nothing
-    changed, reads them (test_the_step_reuses_its_base_runs_state_and_equals_a_full_rescore)."""
+    a million leads they were held through the full night's training and scoring: that night's
+    score step peaked 2,629-2,640 MB, 2,094 MB without them). The control, with nothing changed,
+    reads them (test_the_step_reuses_its_base_runs_state_and_equals_a_full_rescore)."""
     from leadrank import base_state
 
     folder = demo_copy(tmp_path)
