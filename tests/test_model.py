@@ -490,3 +490,14 @@ def test_output_columns_are_put_down_to_one_input_or_none():
     assert {col: at.tolist() for col, at in owners.items()} == {"a": [0], "b": [1], "c": [2, 3]}
     assert column_owners(ColumnTransformer([("pca", PCA(1), ["a", "b"])]).fit(frame)) is None
     assert column_owners(ColumnTransformer([("cat", OneHotEncoder(), ["c", "c_x"])]).fit(frame)) is None
+
+
+def test_evaluate_names_a_date_column_it_could_validate_on(tmp_path):
+    crm_export(tmp_path / "crm.csv", dates=True)
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--positive", "Yes")
+    assert result.exit_code == 0, result.output
+    assert out["columns"]["date_columns"] == ["Created"] and out["validation"] == "stratified_5fold_cv"
+    assert "give --time-column 'Created'" in " ".join(result.output.split())
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--positive", "Yes",
+                           "--time-column", "Created")
+    assert "date_columns" not in out["columns"] and "give --time-column" not in result.output

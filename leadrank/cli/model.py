@@ -81,6 +81,9 @@ def evaluate(
     sys.stdout.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")
     for warning in filter(None, [table.notes.get("target_warning"), guard]):
         err.print(f"[yellow]warning:[/] {plain(warning)}")
+    for column in table.notes.get("date_columns", []):
+        err.print(f"[yellow]note:[/] {plain(repr(column))} holds dates: the AUC above is on shuffled folds; to measure "
+                  f"it on later outcomes, as the nightly run does with outcome dates, give --time-column {plain(repr(column))}")
     for column, auc in table.notes["possible_leaks"].items():
         err.print(f"[yellow]warning:[/] {plain(repr(column))} alone separates the outcome with AUC {auc}: was it filled in "
                   "after the outcome was known? If so, --drop it.")

@@ -30,6 +30,7 @@ counted. A category unseen in training is treated as missing, never an error.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -717,6 +718,21 @@ def _parse_time_column(values: pd.Series, column: str) -> pd.Series:
     return parsed
 
 
+DATE_SHARE = 0.95  # of a column's distinct filled values that must be dates (with a year) for it to hold dates
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+
+
+def _holds_dates(values: pd.Series) -> bool:
+    """Whether a column holds dates (each distinct filled value a date with a four-digit year): a
+    CRM export's creation or close date, which `--time-column` would validate on later outcomes
+    (as the nightly run does with outcome dates) instead of shuffled folds."""
+    distinct = pd.Series(pd.unique(values.dropna().astype(str).str.strip()), dtype=object)
+    distinct = distinct[distinct != ""]
+    if len(distinct) < 2 or distinct.str.contains(_YEAR).mean() < DATE_SHARE:
+        return False
+    return bool(parse_dates(distinct).notna().mean() >= DATE_SHARE)
+
+
 def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | None = None,
                   drop: list[str] | None = None, time_column: str | None = None) -> OutcomeTable:
     """Split a raw export (all strings) into features and labels, choosing each column's kind."""
@@ -763,6 +779,8 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | Non
             continue
         frame[col] = cleaned
         categorical.append(col)
+    if time_column is None:
+        notes["date_columns"] = [c for c in rows.columns if c not in (target, *drop, *numeric) and _holds_dates(rows[c])]
     notes["possible_leaks"] = possible_leaks(frame, y, numeric, categorical)
     return OutcomeTable(frame, y, numeric, categorical, dates, notes)
 
