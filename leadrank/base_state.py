@@ -20,7 +20,7 @@ from leadrank.config import Config, ScoringConfig
 from leadrank.contracts import LEADS, column_as_objects, is_arrow_text
 from leadrank.memory import release_memory
 from leadrank.paths import data_dir
-from leadrank.run_files import RunFiles, StageColumns, UnreadableFile, is_run_id, write_frame
+from leadrank.run_files import RunFiles, StageColumns, UnreadableFile, checked_column, is_run_id, write_frame
 from leadrank.scoring import incremental
 from leadrank.transform.incremental import STATE_COLUMNS, State, fingerprint
 from leadrank.transform.matching import KEY_COLUMNS
@@ -152,12 +152,8 @@ class StateColumns:
         return values
 
     def _read(self, column: str) -> pd.Series:
-        try:
-            values = pd.read_parquet(self._path, columns=[column])[column]
-        except (OSError, ValueError, KeyError) as exc:
-            raise UnreadableFile(f"{self._path.name}.{column}: {exc}") from exc
-        if len(values) != self._rows:  # (the file was replaced between two reads)
-            raise UnreadableFile(f"{self._path.name}.{column}: {len(values)} rows, {self._rows} before")
+        values = checked_column(f"{self._path.name}.{column}", self._rows,
+                                lambda: pd.read_parquet(self._path, columns=[column])[column])
         values = column_as_objects(values) if is_arrow_text(values) else values
         release_memory(len(values))  # (Arrow's pool keeps what the conversion freed)
         return values

@@ -416,7 +416,7 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     saved = result.state is not None
     base_state.save_resolution_state(files, result.state)
     result.state = None
-    release_memory(len(result.records))  # resolution's garbage, before the rest of the records is read
+    release_memory(len(result.records))  # tonight's state, written and let go, before the rest of the records is read
     result.records = with_unresolved_columns(result.records, files, previous, RESOLUTION_READS)
     del previous
     listed = listed_within(result.records, prior, cfg.lead_expiry_nights)

@@ -27,7 +27,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,15 +162,23 @@ class StageColumns:
         return self._rows
 
     def __getitem__(self, column: str) -> pd.Series:
-        try:
-            values = self._files.read_stage(self._name, [column], as_stored=True)[column]
-        except (OSError, ValueError, KeyError) as exc:
-            raise UnreadableFile(f"{self._name}.{column}: {exc}") from exc
-        if len(values) != self._rows:  # (the file was replaced between two reads)
-            raise UnreadableFile(f"{self._name}.{column}: {len(values)} rows, {self._rows} before")
-        return values
+        return checked_column(f"{self._name}.{column}", self._rows,
+                              lambda: self._files.read_stage(self._name, [column], as_stored=True)[column])
 
     pop = __getitem__
+
+
+def checked_column(where: str, rows: int, read: Callable[[], pd.Series]) -> pd.Series:
+    """A column that `read` reads from a file of `rows` rows (`where`: file.column), or
+    UnreadableFile: what the reader raised, or another length (the file was replaced between two
+    reads of a reader that reads a column at a time)."""
+    try:
+        values = read()
+    except (OSError, ValueError, KeyError) as exc:
+        raise UnreadableFile(f"{where}: {exc}") from exc
+    if len(values) != rows:
+        raise UnreadableFile(f"{where}: {len(values)} rows, {rows} before")
+    return values
 
 
 def _read(path: Path, contract: Contract, where: str, columns: list[str] | None, as_stored: bool,
