@@ -582,6 +582,48 @@ def test_retention_keeps_the_latest_published_run_however_old(warehouse_url, dem
     assert RunFiles(latest).state("resolution").exists()
 
 
+def test_retention_purges_old_rankings_but_the_two_that_movement_reads(warehouse_url, demo_config, monkeypatch):
+    """A published run's full ranking (lead_ranks: a row per lead per night) goes after the
+    ranking retention, but the latest published run's and its base run's stay: ranked_leads'
+    rank and movement read them. Every score version stays; a run still inside the ranking
+    retention keeps its ranking."""
+    engine = make_engine(warehouse_url)
+    runs = [run_pipeline(str(demo_config), warehouse_url, run_id=f"2020010{day}T023000Z-rank0{day}")["run_id"]
+            for day in (1, 2, 3)]
+    recent = run_pipeline(str(demo_config), warehouse_url)["run_id"]
+    with engine.begin() as conn:
+        for day, run_id in enumerate(runs, start=1):
+            conn.execute(text("UPDATE pipeline_runs SET started_at = :t WHERE run_id = :r"),
+                         {"t": f"2020-01-0{day}T02:30:00+00:00", "r": run_id})
+    ranked, versions = ranked_leads(engine), query(engine, "SELECT COUNT(*) FROM score_versions")
+    ranks = dict(query(engine, "SELECT run_id, COUNT(*) FROM lead_ranks GROUP BY run_id"))
+    assert set(ranks) == {*runs, recent} and min(ranks.values()) > 0
+    # The latest run's base is runs[2]: with the runs re-dated, all three are old.
+    assert query(engine, "SELECT base_run_id FROM pipeline_runs WHERE run_id = :r", r=recent) == [(runs[2],)]
+
+    dry = runner.invoke(app, ["db", "purge", "--days", "30", "--rank-days", "60", "--dry-run", "--warehouse",
+                              warehouse_url])
+    assert dry.exit_code == 0, dry.output
+    assert f"would purge the rankings of 2 published runs ({ranks[runs[0]] + ranks[runs[1]]} rows)" in said(dry)
+    assert dict(query(engine, "SELECT run_id, COUNT(*) FROM lead_ranks GROUP BY run_id")) == ranks
+
+    # Three days before 5 January 2020: the first run's ranking goes, the second's is inside.
+    first = purge(engine, 30, rank_days=3, now=datetime(2020, 1, 5, tzinfo=ZoneInfo("UTC")))
+    assert first.rankings == [runs[0]] and first.ranking_rows == ranks[runs[0]]
+    monkeypatch.setenv("LEADRANK_RANK_RETENTION_DAYS", "60")
+    result = purge(engine, 30)
+    assert result.rankings == [runs[1]] and result.ranking_rows == ranks[runs[1]]
+    assert dict(query(engine, "SELECT run_id, COUNT(*) FROM lead_ranks GROUP BY run_id")) == {
+        runs[2]: ranks[runs[2]], recent: ranks[recent]}
+    pd.testing.assert_frame_equal(ranked_leads(engine), ranked)  # rank and movement as before
+    assert query(engine, "SELECT COUNT(*) FROM score_versions") == versions
+    assert query(engine, "SELECT COUNT(*) FROM lead_scores WHERE run_id = :r", r=runs[0]) == [(0,)]
+
+    monkeypatch.setenv("LEADRANK_RANK_RETENTION_DAYS", "soon")
+    refused = runner.invoke(app, ["db", "purge", "--warehouse", warehouse_url])
+    assert refused.exit_code != 0 and "LEADRANK_RANK_RETENTION_DAYS must be a whole number" in said(refused)
+
+
 def test_retention_prunes_http_cache_entries_no_night_stored_again(tmp_path):
     """The shared HTTP cache is rewritten for every page a night fetches; entries of pages no
     source fetched within the retention go, fresh ones stay (a dry run only counts)."""

@@ -115,20 +115,23 @@ def db_grant_sales(
 @db_app.command("purge")
 def db_purge(
     days: Annotated[int | None, typer.Option("--days", min=1, help="Keep this many days (default $LEADRANK_RETENTION_DAYS, else 30).", show_default=False)] = None,
+    rank_days: Annotated[int | None, typer.Option("--rank-days", min=1, help="Keep each published run's full ranking this many days (default $LEADRANK_RANK_RETENTION_DAYS, else 90). The latest published run's and the one before it always stay, and so does every score a lead was given (score_versions).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be purged.")] = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Purge raw responses (run directories under the data directory) and staging rows of runs
-    older than the retention period. The core history and the marts are never touched; the
-    Prefect flow `retention-purge` does the same on a schedule."""
+    older than the retention period, and the full rankings of published runs older than the
+    ranking retention (a row per lead per night). The leads, their records, every score version,
+    the outcomes and the marts are never touched; the Prefect flow `retention-purge` does the
+    same on a schedule."""
     from leadrank.warehouse.engine import make_engine
-    from leadrank.warehouse.retention import purge, retention_days
+    from leadrank.warehouse.retention import purge, rank_retention_days, retention_days
 
     try:
-        keep = retention_days(days)
+        keep, keep_ranks = retention_days(days), rank_retention_days(rank_days)
     except ValueError as exc:
         fail(str(exc))
-    result = purge(make_engine(warehouse), keep, dry_run=dry_run)
+    result = purge(make_engine(warehouse), keep, rank_days=keep_ranks, dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
     rows = sum(result.staging_rows.values())
     console.print(f"{verb} {len(result.run_dirs)} run directories, {result.http_cache_files} HTTP cache entries "
@@ -136,3 +139,5 @@ def db_purge(
     for table, count in result.staging_rows.items():
         if count:
             console.print(f"  {table}: {count}")
+    console.print(f"{verb} the rankings of {len(result.rankings)} published runs ({result.ranking_rows} rows) "
+                  f"started before {result.rank_cutoff}")

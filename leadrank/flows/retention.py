@@ -1,6 +1,8 @@
 """The retention purge as a Prefect flow: raw responses and staging rows of runs older than the
-retention period are deleted (leadrank.warehouse.retention). Schedule it beside the nightly
-refresh; the number of days is the `days` parameter, else $LEADRANK_RETENTION_DAYS, else 30.
+retention period are deleted, and so are the full rankings of published runs older than the
+ranking retention (leadrank.warehouse.retention). Schedule it beside the nightly refresh; the
+number of days is the `days` parameter, else $LEADRANK_RETENTION_DAYS, else 30, and for
+rankings `rank_days`, else $LEADRANK_RANK_RETENTION_DAYS, else 90.
 """
 
 from __future__ import annotations
@@ -12,18 +14,23 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from leadrank.warehouse.engine import make_engine
-from leadrank.warehouse.retention import purge, retention_days
+from leadrank.warehouse.retention import purge, rank_retention_days, retention_days
 
 
 @task(name="purge-old-runs", cache_policy=NO_CACHE)
-def purge_task(days: int, warehouse: str | None, dry_run: bool) -> dict[str, Any]:
-    return asdict(purge(make_engine(warehouse), days, dry_run=dry_run))
+def purge_task(days: int, rank_days: int, warehouse: str | None, dry_run: bool) -> dict[str, Any]:
+    return asdict(purge(make_engine(warehouse), days, rank_days=rank_days, dry_run=dry_run))
 
 
 @flow(name="retention-purge", log_prints=True)
-def retention_purge(days: int | None = None, warehouse: str | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Delete run directories and staging rows of runs started more than `days` days ago."""
-    result = purge_task(retention_days(days), warehouse, dry_run)
-    get_run_logger().info("purged %d run directories (%.1f MB) and staging rows %s of runs before %s",
-                          len(result["run_dirs"]), result["bytes_freed"] / 1e6, result["staging_rows"], result["cutoff"])
+def retention_purge(days: int | None = None, warehouse: str | None = None, dry_run: bool = False,
+                    rank_days: int | None = None) -> dict[str, Any]:
+    """Delete run directories and staging rows of runs started more than `days` days ago, and
+    rankings of published runs started more than `rank_days` days ago."""
+    result = purge_task(retention_days(days), rank_retention_days(rank_days), warehouse, dry_run)
+    logger = get_run_logger()
+    logger.info("purged %d run directories (%.1f MB) and staging rows %s of runs before %s",
+                len(result["run_dirs"]), result["bytes_freed"] / 1e6, result["staging_rows"], result["cutoff"])
+    logger.info("purged the rankings of %d published runs (%d rows) started before %s",
+                len(result["rankings"]), result["ranking_rows"], result["rank_cutoff"])
     return result

@@ -5,13 +5,21 @@ intermediate frames) and what it staged (stg_prospects, stg_rejects, stg_source_
 for replay and audits, then purged; so are entries of the shared HTTP cache that no night has
 stored again within the retention (pages a source no longer lists), which would otherwise grow
 without end. The core history (leads, records, scores, outcomes) and
-the marts are never touched. A run's age is its start time (from pipeline_runs, else from the
+the marts are never touched, with one exception below. A run's age is its start time (from pipeline_runs, else from the
 timestamp in its ID, else the directory's modification time). A run still marked running
 that started before the cutoff was killed long ago (a night takes hours, the retention is
 days), so it is purged like the others. The latest published run's directory is never purged,
 however old: it holds the state the next night resolves incrementally from
 (leadrank.transform.incremental), and a warehouse that published nothing for a month would
-otherwise lose it and fall back to a full night. The Prefect flow `retention-purge` (leadrank/flows/retention.py) runs
+otherwise lose it and fall back to a full night.
+
+The exception is each published run's full ranking (lead_ranks: a row per lead per night, a
+million rows a night at a million leads, the one part of the history that does not grow by
+what changed). Rankings older than their own retention (`--rank-days`,
+$LEADRANK_RANK_RETENTION_DAYS, else 90 days) are deleted, except the latest published run's
+and its base run's, which ranked_leads' movement reads. What each lead scored, and when, stays
+(score_versions, one row per change), as do the dropouts with the rank they dropped from; only
+lead_scores for a purged run is empty. The Prefect flow `retention-purge` (leadrank/flows/retention.py) runs
 this on a schedule; `leadrank db purge` runs it once.
 """
 
@@ -31,6 +39,8 @@ from leadrank.warehouse.engine import large_write
 
 DEFAULT_DAYS = 30
 ENV_DAYS = "LEADRANK_RETENTION_DAYS"
+DEFAULT_RANK_DAYS = 90
+ENV_RANK_DAYS = "LEADRANK_RANK_RETENTION_DAYS"
 STAGING_TABLES = ("stg_prospects", "stg_rejects", "stg_source_runs")
 _RUN_STAMP = re.compile(r"(\d{8}T\d{6}Z)")
 
@@ -41,15 +51,35 @@ class PurgeResult:
     run_dirs: list[str] = field(default_factory=list)  # run directories removed (or to remove)
     staging_rows: dict[str, int] = field(default_factory=dict)  # rows deleted per staging table
     http_cache_files: int = 0  # HTTP cache entries not stored again since the cutoff
+    rank_cutoff: str = ""  # rankings of runs started before this go
+    rankings: list[str] = field(default_factory=list)  # runs whose ranking (lead_ranks) was removed (or would be)
+    ranking_rows: int = 0
     bytes_freed: int = 0
     dry_run: bool = False
 
 
 def retention_days(explicit: int | None = None) -> int:
     """Days to keep: the explicit value, else $LEADRANK_RETENTION_DAYS, else 30."""
-    days = explicit if explicit is not None else int(os.environ.get(ENV_DAYS, DEFAULT_DAYS))
+    return _days(explicit, ENV_DAYS, DEFAULT_DAYS, "retention")
+
+
+def rank_retention_days(explicit: int | None = None) -> int:
+    """Days to keep published runs' rankings: the explicit value, else
+    $LEADRANK_RANK_RETENTION_DAYS, else 90."""
+    return _days(explicit, ENV_RANK_DAYS, DEFAULT_RANK_DAYS, "ranking retention")
+
+
+def _days(explicit: int | None, env: str, default: int, what: str) -> int:
+    if explicit is not None:
+        days = explicit
+    else:
+        setting = os.environ.get(env, str(default))
+        try:
+            days = int(setting)
+        except ValueError:
+            raise ValueError(f"${env} must be a whole number of days, not {setting!r}") from None
     if days < 1:
-        raise ValueError(f"retention must be at least 1 day, not {days}")
+        raise ValueError(f"{what} must be at least 1 day, not {days}")
     return days
 
 
@@ -71,12 +101,16 @@ def _as_utc(value: object) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def purge(engine: Engine, days: int, *, now: datetime | None = None, runs_root: Path | None = None,
-          dry_run: bool = False) -> PurgeResult:
-    """Purge run directories and staging rows of runs that started more than `days` days ago."""
-    days = retention_days(days)
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
-    result = PurgeResult(cutoff=cutoff.isoformat(timespec="seconds"), dry_run=dry_run)
+def purge(engine: Engine, days: int, *, rank_days: int | None = None, now: datetime | None = None,
+          runs_root: Path | None = None, dry_run: bool = False) -> PurgeResult:
+    """Purge run directories and staging rows of runs that started more than `days` days ago,
+    and rankings of published runs that started more than `rank_days` days ago (default
+    rank_retention_days())."""
+    days, rank_days = retention_days(days), rank_retention_days(rank_days)
+    moment = now or datetime.now(UTC)
+    cutoff, rank_cutoff = moment - timedelta(days=days), moment - timedelta(days=rank_days)
+    result = PurgeResult(cutoff=cutoff.isoformat(timespec="seconds"), dry_run=dry_run,
+                         rank_cutoff=rank_cutoff.isoformat(timespec="seconds"))
     started: dict[str, datetime] = {}
     latest = None
     if inspect(engine).has_table("pipeline_runs"):
@@ -92,17 +126,40 @@ def purge(engine: Engine, days: int, *, now: datetime | None = None, runs_root: 
                 if not dry_run:
                     shutil.rmtree(path)
     _purge_http_cache(result, cutoff, dry_run)
-    if not any(t < cutoff for t in started.values()) or not inspect(engine).has_table("stg_prospects"):
-        return result
+    if any(t < cutoff for t in started.values()) and inspect(engine).has_table("stg_prospects"):
+        _purge_staging(engine, result)
+    if any(t < rank_cutoff for t in started.values()) and inspect(engine).has_table("lead_ranks"):
+        _purge_rankings(engine, result)
+    return result
+
+
+def _purge_staging(engine: Engine, result: PurgeResult) -> None:
     old_runs = "run_id IN (SELECT run_id FROM pipeline_runs WHERE started_at < :c)"
     with large_write(engine) as conn:  # (a night's records, deleted)
         for table in STAGING_TABLES:
-            if dry_run:
+            if result.dry_run:
                 count = conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {old_runs}"), {"c": result.cutoff}).scalar()
             else:
                 count = conn.execute(text(f"DELETE FROM {table} WHERE {old_runs}"), {"c": result.cutoff}).rowcount
             result.staging_rows[table] = int(count or 0)
-    return result
+
+
+def _purge_rankings(engine: Engine, result: PurgeResult) -> None:
+    """The rankings (lead_ranks) of runs started before the rank cutoff, but the latest published
+    run's and its base run's (ranked_leads' rank and movement), run by run: each is a night's
+    leads."""
+    with large_write(engine) as conn:
+        kept = conn.execute(text("SELECT run_id, base_run_id FROM latest_published_run")).first()
+        runs = conn.execute(text(
+            "SELECT k.run_id, COUNT(*) FROM lead_ranks k JOIN pipeline_runs r ON r.run_id = k.run_id "
+            "WHERE r.started_at < :c GROUP BY k.run_id ORDER BY k.run_id"), {"c": result.rank_cutoff}).all()
+        for run_id, count in runs:
+            if kept is not None and run_id in tuple(kept):
+                continue
+            if not result.dry_run:
+                conn.execute(text("DELETE FROM lead_ranks WHERE run_id = :r"), {"r": run_id})
+            result.rankings.append(run_id)
+            result.ranking_rows += int(count)
 
 
 def _purge_http_cache(result: PurgeResult, cutoff: datetime, dry_run: bool) -> None:

@@ -4,6 +4,8 @@
 -- ranked by (score_versions), and prev_rank, prev_tier and movement come from the ranking of the
 -- run published before it (pipeline_runs.base_run_id); 'returned' is a lead first seen by an
 -- earlier run but not ranked by that one (it had expired or been suppressed). Read one run at a time (WHERE run_id = ...).
+-- A run's ranking is purged after the ranking retention (`leadrank db purge --rank-days`, default 90 days):
+-- such a run has no rows here; what its leads scored stays in score_versions.
 CREATE VIEW lead_scores AS
 SELECT
     k.run_id, k.lead_id, k.rank, k.tier, v.priority, v.fit_score, v.model_score, v.customer_type, v.channel,
