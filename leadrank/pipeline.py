@@ -553,6 +553,7 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         reuse, refused_stored = None, f"stored model refused: {exc}; "
     base, no_base = base_state.scoring_base(engine, run_id, cfg.scoring)
     n_statements, n_leads = len(statements), len(leads)
+    base_id = base.run_id if base is not None else None  # (what a fallback's reason names)
     # Handed over, no reference kept here: score_leads lets the base run's state (a million
     # leads' scores and model inputs) go once it has taken the rows it reuses, and the leads and
     # their index once it has made their features (arguments are evaluated in the order written).
@@ -568,8 +569,8 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         except UnreadableFile as exc:  # a column of the base run's state, read as it is used: every lead is scored
             if attempt:
                 raise
-            log.warning("ignoring the scoring state of the base run: %s", exc)
-            no_base = f"the scoring state of the base run cannot be read ({exc})"
+            log.warning("ignoring the scoring state of run %s: %s", base_id, exc)
+            no_base = f"the scoring state of run {base_id} cannot be read ({exc})"
             handed = [*read_leads(), None]
     result.stats["model_reason"] = (refused_stored + result.stats["model_reason"]).strip()
     if no_base:

@@ -431,7 +431,7 @@ def test_a_state_column_that_cannot_be_read_scores_every_lead(tmp_path, monkeypa
     folder = demo_copy(tmp_path)
     config = str(folder / "sources.yaml")
     warehouse = f"sqlite:///{tmp_path / 'w.db'}"
-    run_pipeline(config, warehouse)
+    first = run_pipeline(config, warehouse)
     edit_exhibitors(folder)
     real = base_state.StateColumns._read
 
@@ -443,7 +443,7 @@ def test_a_state_column_that_cannot_be_read_scores_every_lead(tmp_path, monkeypa
     monkeypatch.setattr(base_state.StateColumns, "_read", damaged)
     second = run_pipeline(config, warehouse)
     assert second["scoring"]["mode"] == "full" and second["scoring"]["leads_scored"] == 35
-    assert second["scoring"]["reason"] == ("the scoring state of the base run cannot be read "
+    assert second["scoring"]["reason"] == (f"the scoring state of run {first['run_id']} cannot be read "
                                            "(scores.parquet.reasons_for: damaged)")
 
 
