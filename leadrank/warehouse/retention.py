@@ -1,12 +1,12 @@
-"""Retention: raw responses and staging rows older than N days are purged.
+"""Retention: raw responses and staging rows older than N days are purged, rankings older than M days.
 
 What a run fetched (its run directory under the data directory: raw responses, extracted and
 intermediate frames) and what it staged (stg_prospects, stg_rejects, stg_source_runs) are kept
 for replay and audits, then purged; so are entries of the shared HTTP cache that no night has
 stored again within the retention (pages a source no longer lists), which would otherwise grow
-without end. The core history (leads, records, scores, outcomes) and
-the marts are never touched, with one exception below. A run's age is its start time (from pipeline_runs, else from the
-timestamp in its ID, else the directory's modification time). A run still marked running
+without end. The core history (leads, records, scores, outcomes) and the marts are never
+touched, with one exception below. A run's age is its start time (from pipeline_runs, else from
+the timestamp in its ID, else the directory's modification time). A run still marked running
 that started before the cutoff was killed long ago (a night takes hours, the retention is
 days), so it is purged like the others. The latest published run's directory is never purged,
 however old: it holds the state the next night resolves incrementally from
@@ -19,8 +19,10 @@ what changed). Rankings older than their own retention (`--rank-days`,
 $LEADRANK_RANK_RETENTION_DAYS, else 90 days) are deleted, except the latest published run's
 and its base run's, which ranked_leads' movement reads. What each lead scored, and when, stays
 (score_versions, one row per change), as do the dropouts with the rank they dropped from; only
-lead_scores for a purged run is empty. The Prefect flow `retention-purge` (leadrank/flows/retention.py) runs
-this on a schedule; `leadrank db purge` runs it once.
+lead_scores for a purged run is empty.
+
+The Prefect flow `retention-purge` (leadrank/flows/retention.py) runs this on a schedule;
+`leadrank db purge` runs it once.
 """
 
 from __future__ import annotations
@@ -146,20 +148,22 @@ def _purge_staging(engine: Engine, result: PurgeResult) -> None:
 
 def _purge_rankings(engine: Engine, result: PurgeResult) -> None:
     """The rankings (lead_ranks) of runs started before the rank cutoff, but the latest published
-    run's and its base run's (ranked_leads' rank and movement), run by run: each is a night's
-    leads."""
+    run's and its base run's (ranked_leads' rank and movement), run by run through the table's
+    key (each is a night's leads)."""
     with large_write(engine) as conn:
         kept = conn.execute(text("SELECT run_id, base_run_id FROM latest_published_run")).first()
-        runs = conn.execute(text(
-            "SELECT k.run_id, COUNT(*) FROM lead_ranks k JOIN pipeline_runs r ON r.run_id = k.run_id "
-            "WHERE r.started_at < :c GROUP BY k.run_id ORDER BY k.run_id"), {"c": result.rank_cutoff}).all()
-        for run_id, count in runs:
+        old = conn.execute(text("SELECT run_id FROM pipeline_runs WHERE started_at < :c ORDER BY run_id"),
+                           {"c": result.rank_cutoff}).scalars().all()
+        for run_id in old:
             if kept is not None and run_id in tuple(kept):
                 continue
-            if not result.dry_run:
-                conn.execute(text("DELETE FROM lead_ranks WHERE run_id = :r"), {"r": run_id})
-            result.rankings.append(run_id)
-            result.ranking_rows += int(count)
+            if result.dry_run:
+                count = conn.execute(text("SELECT COUNT(*) FROM lead_ranks WHERE run_id = :r"), {"r": run_id}).scalar()
+            else:
+                count = conn.execute(text("DELETE FROM lead_ranks WHERE run_id = :r"), {"r": run_id}).rowcount
+            if count:
+                result.rankings.append(run_id)
+                result.ranking_rows += int(count)
 
 
 def _purge_http_cache(result: PurgeResult, cutoff: datetime, dry_run: bool) -> None:
