@@ -276,7 +276,9 @@ def test_a_warehouse_of_the_old_schema_migrates_with_its_marts_unchanged(warehou
         old = make_engine(other)
         old_schema(old)
         copy_as_old(new, old)
-        same_marts(marts(old), expected)  # the old views over the old tables read what the new ones do
+        # The old views over the old tables read what the new ones do (but mart_runs' ranking_kept, a
+        # column added since).
+        same_marts(marts(old), expected, ignore=("ranking_kept",))
         pd.testing.assert_frame_equal(history(old), scores, check_dtype=False)
 
         assert migrate.upgrade(old) == ["0080"]

@@ -618,6 +618,8 @@ def test_retention_purges_old_rankings_but_the_two_that_movement_reads(warehouse
     pd.testing.assert_frame_equal(ranked_leads(engine), ranked)  # rank and movement as before
     assert query(engine, "SELECT COUNT(*) FROM score_versions") == versions
     assert query(engine, "SELECT COUNT(*) FROM lead_scores WHERE run_id = :r", r=runs[0]) == [(0,)]
+    kept = {run_id: bool(flag) for run_id, flag in query(engine, "SELECT run_id, ranking_kept FROM mart_runs")}
+    assert kept == {runs[0]: False, runs[1]: False, runs[2]: True, recent: True}
 
     monkeypatch.setenv("LEADRANK_RANK_RETENTION_DAYS", "soon")
     refused = runner.invoke(app, ["db", "purge", "--warehouse", warehouse_url])

@@ -59,7 +59,7 @@ def test_an_edited_view_file_is_re_created_without_a_migration(warehouse_url, vi
         conn.execute(text("INSERT INTO pipeline_runs (run_id, started_at, status, published_at, config_hash) "
                           "VALUES ('r1', '2026-01-01T00:00:00+00:00', 'published', '2026-01-01T01:00:00+00:00', 'h')"))
     path = view_files / "mart_runs.sql"
-    path.write_text(path.read_text().replace("r.published_at\n", "r.published_at, r.config_hash\n"))
+    path.write_text(path.read_text().replace("AS ranking_kept\n", "AS ranking_kept, r.config_hash\n"))
     assert upgrade(engine) == []
     assert columns(engine, "mart_runs")[-1] == "config_hash"
     with engine.connect() as conn:
