@@ -3,6 +3,7 @@ inputs changed, and its scores.parquet is the full computation's, row for row an
 A change of anything every lead depends on (the scoring code, its settings, the model, the
 typical feature values) or a missing state scores every lead, and says why."""
 
+import json
 import shutil
 
 import numpy as np
@@ -70,12 +71,25 @@ def synthetic(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, 
     return leads, statements, outcomes
 
 
+def read_state(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """(rows, meta) of a state read back whole from its file, checked as the score step checks the
+    state it reads a column at a time (base_state.StateColumns)."""
+    raw = frame.attrs.get(incremental.ATTRS_KEY)
+    frame.attrs = {}  # the rows reused tonight must not carry the base run's meta into tonight's files
+    if not raw:
+        raise ValueError("the state has no fingerprint")
+    meta = json.loads(raw)
+    frame["lead_id"] = frame["lead_id"].astype(object)
+    incremental.check_state(frame, meta)
+    return frame, meta
+
+
 def as_base(result, tmp_path, run_id: str = "base") -> incremental.Base:
     """The state of `result` as the next night reads it: written to its file and read back, its
     model (when it trained one) from the bytes the step writes beside it."""
     path = tmp_path / f"{run_id}-state.parquet"
     write_frame(result.state, path)
-    rows, meta = incremental.read_state(pd.read_parquet(path))
+    rows, meta = read_state(pd.read_parquet(path))
     blob = models.dump(result.model)[0] if result.model.pipeline is not None else None
     return incremental.Base(run_id, rows, meta, lambda: models.load(blob, meta["model"]["metrics"]))
 
@@ -410,7 +424,7 @@ def test_the_scoring_state_is_read_a_column_at_a_time_when_asked(tmp_path, monke
     monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: reads.append(k.get("columns")) or real(*a, **k))
     got = base_state.StateColumns(path)
     assert reads == [["lead_id"]] and got.columns == list(rows.columns) and len(got) == 3 and not got.empty
-    whole = as_objects(incremental.read_state(real(path))[0], only=["reasons_for"])
+    whole = as_objects(read_state(real(path))[0], only=["reasons_for"])
     for column in ("input_hash", "reasons_for", "lead_id", "score"):
         pd.testing.assert_series_equal(got[column], whole[column])
     assert reads == [["lead_id"], ["input_hash"], ["reasons_for"], ["score"]]  # (lead_id held, not read again)

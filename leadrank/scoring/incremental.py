@@ -186,19 +186,6 @@ def with_meta(state: pd.DataFrame, **more: Any) -> pd.DataFrame:
     return state
 
 
-def read_state(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(rows, meta) of a state read back whole from its file; ValueError when it holds no meta.
-    (The score step reads it a column at a time instead: base_state.StateColumns.)"""
-    raw = frame.attrs.get(ATTRS_KEY)
-    frame.attrs = {}  # the rows reused tonight must not carry the base run's meta into tonight's files
-    if not raw:
-        raise ValueError("the state has no fingerprint")
-    meta = json.loads(raw)
-    frame["lead_id"] = frame["lead_id"].astype(object)  # looked up among a million: the object path hashes in C
-    check_state(frame, meta)
-    return frame, meta
-
-
 def check_state(rows: StateRows, meta: Any) -> None:
     """ValueError unless `rows` and `meta` are a leadrank scoring state: a fingerprint, an input
     hash and each lead once."""

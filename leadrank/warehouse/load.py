@@ -227,7 +227,7 @@ def publish_run(
         # source listed tonight, the records of the leads compared and the expired leads: three
         # isin() of a million keys among a million and a half cost ~1 s more a night.
         coded = lead_codes(linked, golden)
-        counts = _write_leads(conn, run_id, golden, linked, stamp, previous, full=full, rebuilt=rebuilt, coded=coded)
+        counts = _write_leads(conn, run_id, golden, linked, coded, stamp, previous, full=full, rebuilt=rebuilt)
         del golden
         rest = [c for c in [*RECORD_COLUMNS_STAGED, "seen_tonight"] if c not in RECORDS_FOR_LEADS]
         _write_records(conn, run_id, pd.concat([linked, _table(records, rest)], axis=1), previous, full=full)
@@ -256,8 +256,9 @@ def publish_run(
 
 def lead_codes(records: pd.DataFrame, leads: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
     """The records' and the leads' lead IDs coded together (one hash table): (each record's
-    code, each lead's code, how many codes). other_contacts takes them from its caller, which
-    codes once for the phones and the emails: 0.75 s a night at a million leads."""
+    code, each lead's code, how many codes). A publish codes once for tonight's listing, the
+    expired leads and the compared leads' other contacts (phones and emails): each of these
+    coding the IDs again cost 0.5-0.75 s a night at a million leads."""
     codes, lead_ids = pd.factorize(np.concatenate([records["lead_id"].to_numpy(dtype=object),
                                                    leads["lead_id"].to_numpy(dtype=object)]), use_na_sentinel=True)
     return codes[: len(records)], codes[len(records):], len(lead_ids)
@@ -330,16 +331,16 @@ def _listing(conn: Connection, table: str, key: str, keys: pd.Series, listed: np
         conn.exec_driver_sql("DROP TABLE _listed_off")
 
 
-def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame, stamp: str,
-                 previous: str | None, *, full: bool = False, rebuilt: pd.DataFrame | None = None,
-                 coded: tuple[np.ndarray, np.ndarray, int] | None = None) -> dict[str, int]:
+def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame,
+                 coded: tuple[np.ndarray, np.ndarray, int], stamp: str, previous: str | None, *, full: bool = False,
+                 rebuilt: pd.DataFrame | None = None) -> dict[str, int]:
     """Upsert the golden records that are new or changed (their content_hash differs). The
     upsert keeps first-seen bookkeeping and marks a lead updated only when its golden
     fingerprint changed; the listed flag moves for the leads whose listing turned (_listing);
     counting afterwards needs no read of the stored leads. Fingerprints (and the other contacts
     they cover) are computed only for the leads `_to_compare` names. `coded`: lead_codes(records,
-    leads), when the caller has them."""
-    record_code, lead_code, n_codes = coded if coded is not None else lead_codes(records, leads)
+    leads)."""
+    record_code, lead_code, n_codes = coded
     seen = np.zeros(n_codes + 1, dtype=bool)  # (the last: records without a lead)
     seen[record_code[records["seen_tonight"].to_numpy()]] = True
     tonight = seen[lead_code]

@@ -114,11 +114,13 @@ def purge(engine: Engine, days: int, *, rank_days: int | None = None, now: datet
     result = PurgeResult(cutoff=cutoff.isoformat(timespec="seconds"), dry_run=dry_run,
                          rank_cutoff=rank_cutoff.isoformat(timespec="seconds"))
     started: dict[str, datetime] = {}
-    latest = None
+    latest, movement_reads = None, set()  # (the latest published run and its base run: ranked_leads reads both)
     if inspect(engine).has_table("pipeline_runs"):
         with engine.connect() as conn:
             started = {r: _as_utc(t) for r, t in conn.execute(text("SELECT run_id, started_at FROM pipeline_runs")).all()}
-            latest = conn.execute(text("SELECT run_id FROM latest_published_run")).scalar()
+            published = conn.execute(text("SELECT run_id, base_run_id FROM latest_published_run")).first()
+        if published is not None:
+            latest, movement_reads = published.run_id, {published.run_id, published.base_run_id}
     root = runs_root or data_dir() / "runs"
     if root.is_dir():
         for path in sorted(root.iterdir()):
@@ -130,8 +132,9 @@ def purge(engine: Engine, days: int, *, rank_days: int | None = None, now: datet
     _purge_http_cache(result, cutoff, dry_run)
     if any(t < cutoff for t in started.values()) and inspect(engine).has_table("stg_prospects"):
         _purge_staging(engine, result)
-    if any(t < rank_cutoff for t in started.values()) and inspect(engine).has_table("lead_ranks"):
-        _purge_rankings(engine, result)
+    old_rankings = sorted(r for r, t in started.items() if t < rank_cutoff and r not in movement_reads)
+    if old_rankings and inspect(engine).has_table("lead_ranks"):
+        _purge_rankings(engine, result, old_rankings)
     return result
 
 
@@ -146,17 +149,11 @@ def _purge_staging(engine: Engine, result: PurgeResult) -> None:
             result.staging_rows[table] = int(count or 0)
 
 
-def _purge_rankings(engine: Engine, result: PurgeResult) -> None:
-    """The rankings (lead_ranks) of runs started before the rank cutoff, but the latest published
-    run's and its base run's (ranked_leads' rank and movement), run by run through the table's
-    key (each is a night's leads)."""
+def _purge_rankings(engine: Engine, result: PurgeResult, runs: list[str]) -> None:
+    """The rankings (lead_ranks) of `runs` (started before the rank cutoff, neither the latest
+    published run nor its base run), run by run through the table's key: each is a night's leads."""
     with large_write(engine) as conn:
-        kept = conn.execute(text("SELECT run_id, base_run_id FROM latest_published_run")).first()
-        old = conn.execute(text("SELECT run_id FROM pipeline_runs WHERE started_at < :c ORDER BY run_id"),
-                           {"c": result.rank_cutoff}).scalars().all()
-        for run_id in old:
-            if kept is not None and run_id in tuple(kept):
-                continue
+        for run_id in runs:
             if result.dry_run:
                 count = conn.execute(text("SELECT COUNT(*) FROM lead_ranks WHERE run_id = :r"), {"r": run_id}).scalar()
             else:
