@@ -626,6 +626,86 @@ def test_retention_purges_old_rankings_but_the_two_that_movement_reads(warehouse
     assert refused.exit_code != 0 and "LEADRANK_RANK_RETENTION_DAYS must be a whole number" in said(refused)
 
 
+
+def _purged_rows(engine, megabytes: int = 6) -> None:
+    """What a staging purge leaves behind: a few MB of rows written, then deleted."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO stg_rejects (run_id, stage, reason, raw) VALUES (:r, 'extract', 'old', :raw)"),
+                     [{"r": "20200101T000000Z-old", "raw": secrets.token_hex(1000)} for _ in range(megabytes * 500)])
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM stg_rejects WHERE run_id = '20200101T000000Z-old'"))
+
+
+def test_vacuum_gives_back_the_space_a_purge_freed(warehouse_url, demo_config):
+    """`db vacuum` returns the pages purged rows left (SQLite: the file shrinks; PostgreSQL
+    --full: the tables are rewritten), and the published list reads as before."""
+    engine = make_engine(warehouse_url)
+    run_pipeline(str(demo_config), warehouse_url)
+    ranked = ranked_leads(engine)
+    _purged_rows(engine)
+    done = runner.invoke(app, ["db", "vacuum", "--full", "--warehouse", warehouse_url])
+    assert done.exit_code == 0, done.output
+    before, after = (float(mb) for mb in re.search(r"warehouse ([\d.]+) MB -> ([\d.]+) MB", said(done)).groups())
+    assert after < before - 4, said(done)  # (6 MB purged)
+    pd.testing.assert_frame_equal(ranked_leads(engine), ranked)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA freelist_count").scalar() == 0
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_vacuum_on_postgresql_skips_a_table_it_cannot_lock_soon(warehouse_url):
+    """VACUUM FULL locks a table against reads: one a session is reading waits at most
+    --lock-wait and is skipped and named, and every other table is vacuumed."""
+    engine = make_engine(warehouse_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's table locks")
+    from leadrank.warehouse.migrate import upgrade
+    from leadrank.warehouse.vacuum import vacuum
+
+    upgrade(engine)
+    with engine.connect() as reader:
+        reader.execute(text("SELECT COUNT(*) FROM stg_rejects")).scalar()  # (holds its lock to the end)
+        result = vacuum(engine, full=True, lock_wait=0.2)
+    assert result.skipped == ["stg_rejects"]
+    assert "stg_prospects" in result.tables and "stg_rejects" not in result.tables
+    assert vacuum(engine).tables == sorted([*result.tables, "stg_rejects"])  # (plain VACUUM takes no such lock)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE pipeline_runs CASCADE"))
+    refused = runner.invoke(app, ["db", "vacuum", "--warehouse", warehouse_url])
+    assert refused.exit_code != 0 and "holds no leadrank warehouse" in said(refused)
+
+
+def test_vacuum_gives_an_old_sqlite_warehouse_larger_pages_when_nothing_else_has_it_open(tmp_path):
+    """A warehouse made with SQLite's 4 KiB pages gets PAGE_BYTES pages, which SQLite can only
+    do outside WAL: while another connection has the file open it is vacuumed at its own size
+    and the note says why."""
+    import sqlite3
+
+    from leadrank.warehouse.engine import PAGE_BYTES
+    from leadrank.warehouse.migrate import upgrade
+    from leadrank.warehouse.vacuum import vacuum
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA page_size=4096")
+    old.execute("CREATE TABLE made_before (x)")
+    old.commit()
+    old.close()
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    _purged_rows(engine, 2)
+    other = sqlite3.connect(path)
+    other.execute("SELECT COUNT(*) FROM leads").fetchone()
+    busy = vacuum(engine)
+    assert busy.page_size_after == 4096 and "another connection" in busy.note and busy.bytes_after < busy.bytes_before
+    other.close()
+    result = vacuum(engine)
+    assert (result.page_size_before, result.page_size_after, result.note) == (4096, PAGE_BYTES, "")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
 def test_retention_prunes_http_cache_entries_no_night_stored_again(tmp_path):
     """The shared HTTP cache is rewritten for every page a night fetches; entries of pages no
     source fetched within the retention go, fresh ones stay (a dry run only counts)."""

@@ -141,3 +141,32 @@ def db_purge(
             console.print(f"  {table}: {count}")
     console.print(f"{verb} the rankings of {len(result.rankings)} published runs ({result.ranking_rows} rows) "
                   f"started before {result.rank_cutoff}")
+
+
+@db_app.command("vacuum")
+def db_vacuum(
+    full: Annotated[bool, typer.Option("--full", help="PostgreSQL: rewrite each table (VACUUM FULL) to give the space back to the operating system; each table is locked against reads while it is rewritten, and skipped if its lock does not come within --lock-wait.")] = False,
+    lock_wait: Annotated[float, typer.Option("--lock-wait", min=0.1, help="PostgreSQL --full: seconds each table waits for its lock.")] = 5.0,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Give back the space that `db purge` freed (purged rows leave free pages behind).
+
+    SQLite: rewrites the file without its free pages (needs free disk for a copy of the
+    warehouse; an older warehouse also gets leadrank's larger pages when nothing else has it
+    open). PostgreSQL: VACUUM (ANALYZE) of the warehouse's tables, which makes the space
+    reusable without locking anyone out; --full returns it to the operating system."""
+    from leadrank.warehouse.engine import make_engine
+    from leadrank.warehouse.vacuum import VacuumError, vacuum
+
+    try:
+        with console.status("vacuuming the warehouse"):
+            result = vacuum(make_engine(warehouse), full=full, lock_wait=lock_wait)
+    except VacuumError as exc:
+        fail(str(exc))
+    console.print(f"warehouse {result.bytes_before / 1e6:.1f} MB -> {result.bytes_after / 1e6:.1f} MB")
+    if result.page_size_before is not None and result.page_size_after != result.page_size_before:
+        console.print(f"page size {result.page_size_before} -> {result.page_size_after} bytes")
+    if result.note:
+        err.print(f"[yellow]note:[/] {plain(result.note)}")
+    if result.skipped:
+        err.print(f"[yellow]skipped (busy, lock not taken within {lock_wait:g} s):[/] {', '.join(result.skipped)}")

@@ -22,7 +22,8 @@ and its base run's, which ranked_leads' movement reads. What each lead scored, a
 lead_scores for a purged run is empty.
 
 The Prefect flow `retention-purge` (leadrank/flows/retention.py) runs this on a schedule;
-`leadrank db purge` runs it once.
+`leadrank db purge` runs it once. Neither database gives the freed space back to the disk by
+itself: `leadrank db vacuum` does (leadrank.warehouse.vacuum).
 """
 
 from __future__ import annotations
