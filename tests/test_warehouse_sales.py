@@ -706,6 +706,34 @@ def test_vacuum_gives_an_old_sqlite_warehouse_larger_pages_when_nothing_else_has
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
 
+
+def test_vacuum_while_a_night_writes_is_a_clear_error_and_changes_nothing(tmp_path):
+    """A night holding SQLite's write lock past the busy timeout: the vacuum fails with a
+    message that says to try again, and the warehouse stays as it was (WAL, its rows)."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from leadrank.warehouse.migrate import upgrade
+    from leadrank.warehouse.vacuum import VacuumError, vacuum
+
+    path = tmp_path / "w.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    _purged_rows(engine, 1)
+    event.listen(engine, "connect", lambda db, _record: db.execute("PRAGMA busy_timeout=200"))  # (after the engine's)
+    night = sqlite3.connect(path, isolation_level=None)
+    night.execute("BEGIN IMMEDIATE")
+    night.execute("INSERT INTO stg_rejects (run_id, stage, reason) VALUES ('night', 'extract', 'loading')")
+    with pytest.raises(VacuumError, match="cannot be vacuumed now .*locked.* try again"):
+        vacuum(engine)
+    night.execute("ROLLBACK")
+    night.close()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA freelist_count").scalar() > 0  # (not vacuumed)
+
+
 def test_retention_prunes_http_cache_entries_no_night_stored_again(tmp_path):
     """The shared HTTP cache is rewritten for every page a night fetches; entries of pages no
     source fetched within the retention go, fresh ones stay (a dry run only counts)."""
