@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.retention import purge, rank_retention_days, retention_days
-from leadrank.warehouse.vacuum import vacuum
+from leadrank.warehouse.vacuum import vacuum as vacuum_warehouse
 
 
 @task(name="purge-old-runs", cache_policy=NO_CACHE)
@@ -28,7 +28,7 @@ def purge_task(days: int, rank_days: int, warehouse: str | None, dry_run: bool) 
 
 @task(name="vacuum-warehouse", cache_policy=NO_CACHE)
 def vacuum_task(warehouse: str | None) -> dict[str, Any]:
-    return asdict(vacuum(make_engine(warehouse)))
+    return asdict(vacuum_warehouse(make_engine(warehouse)))
 
 
 @flow(name="retention-purge", log_prints=True)
