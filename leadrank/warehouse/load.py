@@ -331,6 +331,14 @@ def _listing(conn: Connection, table: str, key: str, keys: pd.Series, listed: np
         conn.exec_driver_sql("DROP TABLE _listed_off")
 
 
+def _among(codes: np.ndarray, members: np.ndarray, n_codes: int) -> np.ndarray:
+    """Whether each of `codes` is among `members` (codes of lead_codes: -1 is a record without a
+    lead, kept apart in the last slot)."""
+    flags = np.zeros(n_codes + 1, dtype=bool)
+    flags[members] = True
+    return flags[codes]
+
+
 def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd.DataFrame,
                  coded: tuple[np.ndarray, np.ndarray, int], stamp: str, previous: str | None, *, full: bool = False,
                  rebuilt: pd.DataFrame | None = None) -> dict[str, int]:
@@ -341,18 +349,14 @@ def _write_leads(conn: Connection, run_id: str, leads: pd.DataFrame, records: pd
     they cover) are computed only for the leads `_to_compare` names. `coded`: lead_codes(records,
     leads)."""
     record_code, lead_code, n_codes = coded
-    seen = np.zeros(n_codes + 1, dtype=bool)  # (the last: records without a lead)
-    seen[record_code[records["seen_tonight"].to_numpy()]] = True
-    tonight = seen[lead_code]
+    tonight = _among(lead_code, record_code[records["seen_tonight"].to_numpy()], n_codes)
     stored_ids, hashes, flags, at = _stored_rows(conn, "leads", "lead_id", leads["lead_id"])
     todo = _to_compare(leads["lead_id"], rebuilt, previous, at, hashes, full)
     every = bool(todo.all())
     frame = leads.copy(deep=False) if every else leads[todo]  # new columns only: no copy of a million leads' values
     chosen = ~records["expired"].to_numpy()
     if not every:  # the records of the leads compared: their other contacts are theirs alone
-        compared = np.zeros(n_codes + 1, dtype=bool)
-        compared[lead_code[todo]] = True
-        chosen &= compared[record_code]
+        chosen &= _among(record_code, lead_code[todo], n_codes)
     listed = records[chosen]
     listed_coded = (record_code[chosen], lead_code[todo], n_codes)  # (the same codes: no second hash table)
     frame["other_phones"] = other_contacts(listed, frame, "phone_e164", "phone", listed_coded)
@@ -464,9 +468,7 @@ def _expire_leads(conn: Connection, records: pd.DataFrame, coded: tuple[np.ndarr
     (the lead upsert makes them 'active'). `coded`: lead_codes(records, the run's leads).
     Returns their IDs."""
     record_code, lead_code, n_codes = coded
-    has_lead = np.zeros(n_codes + 1, dtype=bool)
-    has_lead[lead_code] = True
-    without = np.flatnonzero((record_code >= 0) & ~has_lead[record_code])
+    without = np.flatnonzero((record_code >= 0) & ~_among(record_code, lead_code, n_codes))
     _, first = np.unique(record_code[without], return_index=True)
     expired = pd.Series(records["lead_id"].to_numpy(dtype=object)[without[first]], dtype=object)
     if expired.empty:

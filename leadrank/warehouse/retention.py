@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from leadrank.paths import data_dir, http_cache_dir
 from leadrank.warehouse.engine import large_write
@@ -116,7 +116,8 @@ def purge(engine: Engine, days: int, *, rank_days: int | None = None, now: datet
                          rank_cutoff=rank_cutoff.isoformat(timespec="seconds"))
     started: dict[str, datetime] = {}
     latest, movement_reads = None, set()  # (the latest published run and its base run: ranked_leads reads both)
-    if inspect(engine).has_table("pipeline_runs"):
+    tables = set(inspect(engine).get_table_names())
+    if "pipeline_runs" in tables:
         with engine.connect() as conn:
             started = {r: _as_utc(t) for r, t in conn.execute(text("SELECT run_id, started_at FROM pipeline_runs")).all()}
             published = conn.execute(text("SELECT run_id, base_run_id FROM latest_published_run")).first()
@@ -131,10 +132,10 @@ def purge(engine: Engine, days: int, *, rank_days: int | None = None, now: datet
                 if not dry_run:
                     shutil.rmtree(path)
     _purge_http_cache(result, cutoff, dry_run)
-    if any(t < cutoff for t in started.values()) and inspect(engine).has_table("stg_prospects"):
+    if any(t < cutoff for t in started.values()) and "stg_prospects" in tables:
         _purge_staging(engine, result)
     old_rankings = sorted(r for r, t in started.items() if t < rank_cutoff and r not in movement_reads)
-    if old_rankings and inspect(engine).has_table("lead_ranks"):
+    if old_rankings and "lead_ranks" in tables:
         _purge_rankings(engine, result, old_rankings)
     return result
 
@@ -143,11 +144,7 @@ def _purge_staging(engine: Engine, result: PurgeResult) -> None:
     old_runs = "run_id IN (SELECT run_id FROM pipeline_runs WHERE started_at < :c)"
     with large_write(engine) as conn:  # (a night's records, deleted)
         for table in STAGING_TABLES:
-            if result.dry_run:
-                count = conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {old_runs}"), {"c": result.cutoff}).scalar()
-            else:
-                count = conn.execute(text(f"DELETE FROM {table} WHERE {old_runs}"), {"c": result.cutoff}).rowcount
-            result.staging_rows[table] = int(count or 0)
+            result.staging_rows[table] = _delete_rows(conn, table, old_runs, {"c": result.cutoff}, result.dry_run)
 
 
 def _purge_rankings(engine: Engine, result: PurgeResult, runs: list[str]) -> None:
@@ -155,13 +152,17 @@ def _purge_rankings(engine: Engine, result: PurgeResult, runs: list[str]) -> Non
     published run nor its base run), run by run through the table's key: each is a night's leads."""
     with large_write(engine) as conn:
         for run_id in runs:
-            if result.dry_run:
-                count = conn.execute(text("SELECT COUNT(*) FROM lead_ranks WHERE run_id = :r"), {"r": run_id}).scalar()
-            else:
-                count = conn.execute(text("DELETE FROM lead_ranks WHERE run_id = :r"), {"r": run_id}).rowcount
+            count = _delete_rows(conn, "lead_ranks", "run_id = :r", {"r": run_id}, result.dry_run)
             if count:
                 result.rankings.append(run_id)
-                result.ranking_rows += int(count)
+                result.ranking_rows += count
+
+
+def _delete_rows(conn: Connection, table: str, where: str, params: dict[str, str], dry_run: bool) -> int:
+    """The rows of `table` matching `where`, deleted (a dry run counts them)."""
+    if dry_run:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {where}"), params).scalar() or 0)
+    return int(conn.execute(text(f"DELETE FROM {table} WHERE {where}"), params).rowcount or 0)
 
 
 def _purge_http_cache(result: PurgeResult, cutoff: datetime, dry_run: bool) -> None:

@@ -51,11 +51,12 @@ class VacuumResult:
 
 def vacuum(engine: Engine, *, full: bool = False, lock_wait: float = LOCK_WAIT_SECONDS) -> VacuumResult:
     """Vacuum the warehouse (see the module docstring); `full` and `lock_wait` are PostgreSQL's."""
-    if not inspect(engine).has_table("pipeline_runs"):
+    tables = sorted(inspect(engine).get_table_names())
+    if "pipeline_runs" not in tables:
         raise VacuumError("this database holds no leadrank warehouse (no pipeline_runs table): nothing to vacuum")
     if engine.dialect.name == "sqlite":
         return _vacuum_sqlite(engine)
-    return _vacuum_postgres(engine, full, lock_wait)
+    return _vacuum_postgres(engine, tables, full, lock_wait)
 
 
 def _vacuum_sqlite(engine: Engine) -> VacuumResult:
@@ -108,8 +109,7 @@ def _sqlite_size(db: sqlite3.Connection) -> tuple[int, int]:
     return page_size, page_size * int(db.execute("PRAGMA page_count").fetchone()[0])
 
 
-def _vacuum_postgres(engine: Engine, full: bool, lock_wait: float) -> VacuumResult:
-    tables = sorted(inspect(engine).get_table_names())
+def _vacuum_postgres(engine: Engine, tables: list[str], full: bool, lock_wait: float) -> VacuumResult:
     done, skipped = [], []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # (VACUUM: no transaction)
         size = text("SELECT pg_total_relation_size(CAST(:t AS regclass))")
