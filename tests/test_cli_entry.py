@@ -3,6 +3,7 @@ importing the command line sets up (the Prefect secret store) now that it lives 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -53,3 +54,25 @@ def test_importing_the_command_line_registers_prefect_secret_blocks():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+
+def test_commands_that_run_a_flow_give_prefects_ephemeral_server_time_to_start(monkeypatch, tmp_path):
+    """Prefect gives its ephemeral server 20 s; its first start in a new PREFECT_HOME (database
+    created) took longer on a busy machine and a fresh clone's first `leadrank run` failed. The
+    commands that run a flow here raise it in the environment, where Prefect reads it when it is
+    imported (after the command starts), unless the user set it; other commands leave it alone."""
+    from leadrank.cli.common import EPHEMERAL_STARTUP_SECONDS
+
+    variable = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    missing = str(tmp_path / "missing.yaml")  # (each command stops at its config, having set up Prefect)
+    for args, user, expected in ((["run", "--config", missing], None, str(EPHEMERAL_STARTUP_SECONDS)),
+                                 (["model", "retrain", "--config", missing], None, str(EPHEMERAL_STARTUP_SECONDS)),
+                                 (["run", "--config", missing], "45", "45"),
+                                 (["--version"], None, None)):
+        if user:
+            monkeypatch.setenv(variable, user)
+        else:
+            monkeypatch.delenv(variable, raising=False)
+        runner.invoke(app, args)
+        assert os.environ.get(variable) == expected, args

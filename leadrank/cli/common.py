@@ -73,6 +73,23 @@ def warehouse_for_flow(warehouse: str | None) -> None:
         os.environ[ENV_VAR] = warehouse
 
 
+# Prefect's ephemeral server gets 20 s to start by default; the first start in a new
+# PREFECT_HOME also creates its database, which on a busy two-core machine took longer, and the
+# first `leadrank run` of a fresh clone failed with "Timed out while attempting to connect to
+# ephemeral Prefect API server".
+EPHEMERAL_STARTUP_SECONDS = 180
+
+
+def prefect_defaults() -> None:
+    """Settings for a command that runs a flow in this process, unless the user set them: must run
+    before Prefect is imported (it reads its settings then). leadrank's own loggers go to Prefect's
+    log; the ephemeral server sends no telemetry (offline it would log an error) and has time to
+    start."""
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_STARTUP_SECONDS))
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print a clear error and exit; never a traceback for a user mistake."""
     err.print(f"[bold red]error:[/] {plain(message)}")

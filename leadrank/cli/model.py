@@ -19,6 +19,7 @@ from leadrank.cli.common import (
     err,
     fail,
     plain,
+    prefect_defaults,
     warehouse_for_flow,
 )
 
@@ -97,6 +98,7 @@ def retrain(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) 
     """Retrain the outcome model from the outcomes stored in the warehouse and store it as a new
     model version (the Prefect flow `weekly-retrain`). Nightly runs use the newest version while
     it is younger than scoring.model_max_age_days."""
+    prefect_defaults()
     from leadrank.config import ConfigError, load_config
 
     try:

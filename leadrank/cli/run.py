@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated, Any
 
@@ -10,7 +9,16 @@ import typer
 from rich.table import Table
 
 from leadrank.cli.check import checked_config
-from leadrank.cli.common import DEFAULT_CONFIG, ConfigOpt, WarehouseOpt, console, fail, plain, warehouse_for_flow
+from leadrank.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    WarehouseOpt,
+    console,
+    fail,
+    plain,
+    prefect_defaults,
+    warehouse_for_flow,
+)
 
 
 def run(
@@ -26,9 +34,7 @@ def run(
     Runs as the Prefect flow `nightly-refresh`: against the server at PREFECT_API_URL when set,
     else in Prefect's ephemeral mode (no server needed). Ends with a summary of the run.
     """
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
-    # The ephemeral server would try to send Prefect's telemetry, and log an error offline.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    prefect_defaults()
     checked_config(config, sources=False)  # the config and its data files, before anything starts
     try:
         from leadrank.flows.nightly import nightly_refresh

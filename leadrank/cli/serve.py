@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from leadrank.cli.common import console, fail
+from leadrank.cli.common import console, fail, prefect_defaults
 
 
 def serve(
@@ -21,7 +20,7 @@ def serve(
     with their cron schedules) from this machine until Ctrl-C: the one-command alternative to a
     work pool and a worker. Needs a Prefect server (PREFECT_API_URL); runs appear in its UI like
     any other. Schedules are paused when serving stops."""
-    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "leadrank")
+    prefect_defaults()
     from leadrank.flows.serve import ServeError, has_api_server, project_file
     from leadrank.flows.serve import serve as serve_deployments
 
