@@ -115,6 +115,20 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def forks(prefect_harness) -> Iterator[object]:  # noqa: ARG001 - its API URL is the forks'
+    """`leadrank` command lines forked from one process that has imported what they need
+    (tests/forked_runs.py), against this session's Prefect harness."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.forked_runs import Forks
+
+    started = Forks({**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+                     "PREFECT_LOGGING_EXTRA_LOGGERS": "leadrank"})
+    yield started
+    started.close()
+
+
 @pytest.fixture
 def demo_config() -> Path:
     from leadrank.paths import DEMO_CONFIG

@@ -54,8 +54,9 @@ def sigkill_when_marked(child: subprocess.Popen, marker: Path, point: str) -> No
         deadline = time.monotonic() + 180
         while not marker.exists():
             if child.poll() is not None:
-                pytest.fail(f"the run ended before the kill point {point!r}:\n"
-                            f"{child.stdout.read().decode(errors='replace') if child.stdout else ''}")
+                said = child.output() if hasattr(child, "output") else (
+                    child.stdout.read().decode(errors="replace") if child.stdout else "")
+                pytest.fail(f"the run ended before the kill point {point!r}:\n{said}")
             assert time.monotonic() < deadline, f"the run never reached {point!r}"
             time.sleep(0.05)
         os.kill(child.pid, signal.SIGKILL)

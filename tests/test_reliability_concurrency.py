@@ -6,8 +6,6 @@ arrives): one publishes, the other refuses with PublishConflict and says how to 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -21,7 +19,6 @@ from tests.helpers import run_pipeline
 from tests.ops_fixtures import demo_sources, expected_leads, serve_demo
 from tests.reliability_log import record
 
-ROOT = Path(__file__).resolve().parents[1]
 KILL_POINTS = Path(__file__).with_name("kill_points.py")
 
 
@@ -53,16 +50,15 @@ def test_processes_migrating_a_new_warehouse_at_once_apply_each_migration_once(w
 
 
 @pytest.mark.prefect
-def test_two_leadrank_runs_started_together_never_both_publish(prefect_harness, warehouse_url, httpserver, tmp_path):
-    from prefect.settings import PREFECT_API_URL
-
+def test_two_leadrank_runs_started_together_never_both_publish(forks, warehouse_url, httpserver, tmp_path):
     config = demo_sources(tmp_path, base_url=serve_demo(httpserver), allow_private_network=["127.0.0.1"])
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "LEADRANK_WAREHOUSE_URL": warehouse_url}
+    env = {**os.environ, "LEADRANK_WAREHOUSE_URL": warehouse_url}
     meeting = tmp_path / "barrier"
-    children = [subprocess.Popen([sys.executable, str(KILL_POINTS), "barrier:2", str(meeting), "run", "--config",
-                                  str(config)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                for _ in range(2)]
-    outputs = [" ".join(child.communicate(timeout=300)[0].decode(errors="replace").split()) for child in children]
+    children = [forks.start([str(KILL_POINTS), "barrier:2", str(meeting), "run", "--config", str(config)], env,
+                            tmp_path / f"run-{number}.log") for number in range(2)]  # (processes of their own)
+    for child in children:
+        child.wait(timeout=300)
+    outputs = [" ".join(child.output().split()) for child in children]
     codes = sorted(child.returncode for child in children)
     assert codes == [0, 1], outputs
     refused = outputs[[child.returncode for child in children].index(1)]

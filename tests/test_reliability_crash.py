@@ -1,5 +1,5 @@
 """Crash consistency, on SQLite and PostgreSQL: the real `leadrank run` (the Prefect flow, in a
-subprocess, reading the demo from a local HTTP fake) is killed with SIGKILL at seven points,
+process of its own, reading the demo from a local HTTP fake) is killed with SIGKILL at seven points,
 from extraction to the publishing COMMIT and just after it (tests/kill_points.py arms each
 point). After each kill the published marts are exactly those of the last successful run; the
 next run (resuming the killed one where it can) completes, publishes the same leads under the
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,12 +17,12 @@ from sqlalchemy import text
 from leadrank import pipeline
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import latest_run
+from tests.forked_runs import Forks
 from tests.helpers import marts, run_pipeline, same_marts, sigkill_when_marked
 from tests.kill_points import POINTS
 from tests.ops_fixtures import demo_sources, expected_leads, serve_demo
 from tests.reliability_log import record
 
-ROOT = Path(__file__).resolve().parents[1]
 KILL_POINTS = Path(__file__).with_name("kill_points.py")
 DEMO_SOURCES = {"demo-expo", "demo-assoc", "demo-search"}
 # Kill points before which the next run resumes the killed one (the others start afresh).
@@ -36,20 +34,19 @@ def run_ids(engine) -> dict[str, str]:
         return dict(conn.execute(text("SELECT run_id, status FROM pipeline_runs")).all())
 
 
-def kill_at(point: str, config: Path, warehouse: str, marker: Path, api_url: str) -> None:
-    """Start `leadrank run` with the kill point armed, wait until it gets there, SIGKILL it."""
-    env = {**os.environ, "PREFECT_API_URL": api_url, "LEADRANK_WAREHOUSE_URL": warehouse}
-    child = subprocess.Popen([sys.executable, str(KILL_POINTS), point, str(marker), "run", "--config", str(config)],
-                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def kill_at(point: str, config: Path, warehouse: str, marker: Path, forks: Forks) -> None:
+    """Start `leadrank run` with the kill point armed (a process of its own, forked with its
+    imports done: tests/forked_runs.py), wait until it gets there, SIGKILL it."""
+    env = {**os.environ, "LEADRANK_WAREHOUSE_URL": warehouse}
+    child = forks.start([str(KILL_POINTS), point, str(marker), "run", "--config", str(config)], env,
+                        marker.with_suffix(".log"))
     sigkill_when_marked(child, marker, point)
     assert child.returncode == -signal.SIGKILL
 
 
 @pytest.mark.prefect
 def test_sigkill_at_every_point_leaves_the_published_marts_and_the_next_run_publishes(
-        prefect_harness, warehouse_url, httpserver, tmp_path):
-    from prefect.settings import PREFECT_API_URL
-
+        forks, warehouse_url, httpserver, tmp_path):
     config = demo_sources(tmp_path, base_url=serve_demo(httpserver), allow_private_network=["127.0.0.1"])
     engine = make_engine(warehouse_url)
     first = run_pipeline(str(config), warehouse_url)
@@ -58,7 +55,7 @@ def test_sigkill_at_every_point_leaves_the_published_marts_and_the_next_run_publ
     assert len(lead_ids) == companies
     for number, point in enumerate(POINTS):
         before, runs_before = marts(engine), run_ids(engine)
-        kill_at(point, config, warehouse_url, tmp_path / f"kill-{number}", str(PREFECT_API_URL.value()))
+        kill_at(point, config, warehouse_url, tmp_path / f"kill-{number}", forks)
         killed = next(run for run in run_ids(engine) if run not in runs_before)
         if point == "after publish (COMMIT done)":  # the kill came too late to stop it: it is published
             assert latest_run(engine)["run_id"] == killed
