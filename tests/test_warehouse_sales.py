@@ -681,6 +681,40 @@ def test_vacuum_on_postgresql_skips_a_table_it_cannot_lock_soon(warehouse_url):
     assert refused.exit_code != 0 and "holds no leadrank warehouse" in said(refused)
 
 
+def test_vacuum_refuses_when_the_disk_lacks_room_for_its_copy(tmp_path, monkeypatch):
+    """SQLite's VACUUM writes a copy of the live pages in its temporary directory, then writes
+    them back through the WAL beside the file: without room for both it would fail half-way.
+    It is refused first, with the space needed and free, naming SQLite's temporary directory
+    ($SQLITE_TMPDIR here) when that is what lacks room; the file is untouched."""
+    from collections import namedtuple
+
+    from leadrank.warehouse import vacuum as vacuum_module
+    from leadrank.warehouse.migrate import upgrade
+
+    path, temp = tmp_path / "w.db", tmp_path / "sqlite-tmp"
+    temp.mkdir()
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    _purged_rows(engine, 2)
+    with engine.connect() as conn:
+        free_pages = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
+    engine.dispose()
+    size = path.stat().st_size
+    usage, real = namedtuple("usage", "total used free"), vacuum_module.shutil.disk_usage
+    monkeypatch.setenv("SQLITE_TMPDIR", str(temp))
+    monkeypatch.setattr(vacuum_module.shutil, "disk_usage",
+                        lambda place: usage(10**12, 0, 10**5) if Path(place) == temp else real(place))
+    refused = runner.invoke(app, ["db", "vacuum", "--warehouse", f"sqlite:///{path}"])
+    assert refused.exit_code == 1 and f"MB free in {temp}" in said(refused), said(refused)
+    assert "0 MB are free; nothing was changed" in said(refused)
+    assert path.stat().st_size == size
+    with make_engine(f"sqlite:///{path}").connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA freelist_count").scalar() == free_pages > 0
+    monkeypatch.setattr(vacuum_module.shutil, "disk_usage", real)
+    done = runner.invoke(app, ["db", "vacuum", "--warehouse", f"sqlite:///{path}"])  # with room, it runs
+    assert done.exit_code == 0 and path.stat().st_size < size, said(done)
+
+
 def test_vacuum_gives_an_old_sqlite_warehouse_larger_pages_when_nothing_else_has_it_open(tmp_path):
     """A warehouse made with SQLite's 4 KiB pages gets PAGE_BYTES pages, which SQLite can only
     do outside WAL: while another connection has the file open it is vacuumed at its own size

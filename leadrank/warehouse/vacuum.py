@@ -9,8 +9,10 @@ SQLite: VACUUM rewrites the file without its free pages. A warehouse made before
 PAGE_BYTES pages is rewritten at that page size too (faster large loads; bench/README.md), which
 SQLite allows only outside WAL mode, so only while no other connection has the file open; when
 one has (sales reading, a night loading), the file is vacuumed at its own page size and the
-result says why. VACUUM needs free disk for a copy of the database and waits for the write lock
-like any writer (the busy timeout): a night loading for longer makes it fail with a clear error,
+result says why. VACUUM needs free disk for two copies of the database's live pages (its
+temporary copy, in SQLite's temporary directory, and the WAL it writes the copy back through,
+beside the file): checked first, and refused with the space needed and the space free rather
+than failing half-way. It waits for the write lock like any writer (the busy timeout): a night loading for longer makes it fail with a clear error,
 never with a half-done file (SQLite's VACUUM is atomic).
 
 PostgreSQL: VACUUM (ANALYZE) of every warehouse table makes the purged rows' space reusable at
@@ -23,8 +25,11 @@ wait runs out, so that a queued VACUUM FULL never holds up sales' queries for lo
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import OperationalError
@@ -65,6 +70,7 @@ def _vacuum_sqlite(engine: Engine) -> VacuumResult:
     try:
         db: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
         page_size, before = _sqlite_size(db)
+        _check_free_disk(db, page_size)
         store, note = int(db.execute("PRAGMA temp_store").fetchone()[0]), ""
         try:
             if page_size < PAGE_BYTES:
@@ -87,6 +93,33 @@ def _vacuum_sqlite(engine: Engine) -> VacuumResult:
     finally:
         raw.close()
     return VacuumResult(before, after, page_size, page_after, note=note)
+
+
+def _check_free_disk(db: sqlite3.Connection, page_size: int) -> None:
+    """Refuse (VacuumError) when the disks lack room for the temporary copy and the WAL."""
+    live = page_size * (int(db.execute("PRAGMA page_count").fetchone()[0])
+                        - int(db.execute("PRAGMA freelist_count").fetchone()[0]))
+    main = Path(db.execute("PRAGMA database_list").fetchone()[2]).parent
+    needed: dict[int, list] = {}  # a filesystem: [a directory on it, the bytes needed there]
+    for place in (_sqlite_temp_dir(), main):  # (the copy, then the WAL)
+        needed.setdefault(os.stat(place).st_dev, [place, 0])[1] += live
+    for place, size in needed.values():
+        free = shutil.disk_usage(place).free
+        if free < size:
+            what = "a copy of them and the WAL" if size > live else "a copy of them"
+            raise VacuumError(f"vacuuming needs about {size / 1e6:,.0f} MB free in {place} ({what}: the warehouse "
+                              f"holds {live / 1e6:,.0f} MB of live pages) and {free / 1e6:,.0f} MB are free; "
+                              "nothing was changed")
+
+
+def _sqlite_temp_dir() -> Path:
+    """Where SQLite puts a temporary file on Unix: the first usable of $SQLITE_TMPDIR, $TMPDIR,
+    /var/tmp, /usr/tmp, /tmp and the working directory (os_unix.c, unixTempFileDir)."""
+    candidates = [os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"), "/var/tmp", "/usr/tmp", "/tmp", "."]
+    for candidate in candidates:
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return Path(candidate)
+    return Path(".")
 
 
 def _leave_wal(db: sqlite3.Connection) -> bool:
