@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -530,6 +530,23 @@ def test_grant_sales_reads_marts_only(warehouse_url, demo_config):
 
 # --- retention -------------------------------------------------------------------------------
 
+def test_staging_is_purged_by_start_time_whatever_its_offset(warehouse_url, demo_config):
+    """A run's start written with another offset (an edited row, another tool's clock) counts by
+    its time, as for run directories and rankings: 11:40 at +08:00 is 03:40 UTC, before a 04:40
+    UTC cutoff, though its text sorts after it."""
+    run = run_pipeline(str(demo_config), warehouse_url)
+    engine = make_engine(warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE pipeline_runs SET started_at = :t"), {"t": "2026-12-07T11:40:00+08:00"})
+    now = datetime.fromisoformat("2027-01-06T04:40:00+00:00")  # (30 days: the cutoff is 2026-12-07 04:40 UTC)
+    staged = query(engine, "SELECT COUNT(*) FROM stg_prospects WHERE run_id = :r", r=run["run_id"])[0][0]
+    assert staged > 0
+    assert purge(engine, 30, now=now, dry_run=True).staging_rows["stg_prospects"] == staged
+    assert purge(engine, 30, now=now - timedelta(hours=2)).staging_rows == {}  # (not yet old)
+    assert purge(engine, 30, now=now).staging_rows["stg_prospects"] == staged
+    assert query(engine, "SELECT COUNT(*) FROM stg_prospects") == [(0,)]
+
+
 def test_retention_purges_old_raw_responses_and_staging(warehouse_url, demo_config):
     old = run_pipeline(str(demo_config), warehouse_url, run_id="20200101T023000Z-old000")
     engine = make_engine(warehouse_url)
@@ -793,8 +810,11 @@ def test_retention_prunes_http_cache_entries_no_night_stored_again(tmp_path):
 
 
 @pytest.mark.prefect
-def test_retention_flow(prefect_harness, warehouse_url, demo_config):
+def test_retention_flow(prefect_harness, warehouse_url, demo_config, monkeypatch):
     from leadrank.flows.retention import retention_purge
+    from leadrank.warehouse import retention
+
+    monkeypatch.setattr(retention, "RUNS_PER_STATEMENT", 1)  # (the old runs' staging deleted in several statements)
 
     run = run_pipeline(str(demo_config), warehouse_url, run_id="20200101T023000Z-flow00")
     latest = run_pipeline(str(demo_config), warehouse_url, run_id="20200102T023000Z-flow01")
@@ -803,6 +823,7 @@ def test_retention_flow(prefect_harness, warehouse_url, demo_config):
     result = retention_purge(days=7, warehouse=warehouse_url)
     # Both runs are old; the latest published one keeps its directory (the next night's state).
     assert result["run_dirs"] == [run["run_id"]] and result["staging_rows"]["stg_prospects"] > 0
+    assert query(make_engine(warehouse_url), "SELECT COUNT(*) FROM stg_prospects") == [(0,)]
     assert not run_dir(run["run_id"]).joinpath("extract").exists()
     assert run_dir(latest["run_id"]).joinpath("state").exists()
     assert "vacuum" not in result

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, bindparam, inspect, text
 
 from leadrank.paths import data_dir, http_cache_dir
 from leadrank.warehouse.engine import large_write
@@ -45,6 +45,7 @@ ENV_DAYS = "LEADRANK_RETENTION_DAYS"
 DEFAULT_RANK_DAYS = 90
 ENV_RANK_DAYS = "LEADRANK_RANK_RETENTION_DAYS"
 STAGING_TABLES = ("stg_prospects", "stg_rejects", "stg_source_runs")
+RUNS_PER_STATEMENT = 500  # run ids in one IN list (SQLite binds at most 32,766 values)
 _RUN_STAMP = re.compile(r"(\d{8}T\d{6}Z)")
 
 
@@ -132,19 +133,24 @@ def purge(engine: Engine, days: int, *, rank_days: int | None = None, now: datet
                 if not dry_run:
                     shutil.rmtree(path)
     _purge_http_cache(result, cutoff, dry_run)
-    if any(t < cutoff for t in started.values()) and "stg_prospects" in tables:
-        _purge_staging(engine, result)
+    old_runs = sorted(r for r, t in started.items() if t < cutoff)
+    if old_runs and "stg_prospects" in tables:
+        _purge_staging(engine, result, old_runs)
     old_rankings = sorted(r for r, t in started.items() if t < rank_cutoff and r not in movement_reads)
     if old_rankings and "lead_ranks" in tables:
         _purge_rankings(engine, result, old_rankings)
     return result
 
 
-def _purge_staging(engine: Engine, result: PurgeResult) -> None:
-    old_runs = "run_id IN (SELECT run_id FROM pipeline_runs WHERE started_at < :c)"
+def _purge_staging(engine: Engine, result: PurgeResult, runs: list[str]) -> None:
+    """The staging rows of `runs` (started before the cutoff, by the same parsed start times as
+    the run directories and rankings: a start time written with another offset or format is
+    compared as a time, not as text)."""
     with large_write(engine) as conn:  # (a night's records, deleted)
         for table in STAGING_TABLES:
-            result.staging_rows[table] = _delete_rows(conn, table, old_runs, {"c": result.cutoff}, result.dry_run)
+            result.staging_rows[table] = sum(
+                _delete_rows(conn, table, "run_id IN :runs", {"runs": runs[at:at + RUNS_PER_STATEMENT]}, result.dry_run)
+                for at in range(0, len(runs), RUNS_PER_STATEMENT))
 
 
 def _purge_rankings(engine: Engine, result: PurgeResult, runs: list[str]) -> None:
@@ -158,11 +164,14 @@ def _purge_rankings(engine: Engine, result: PurgeResult, runs: list[str]) -> Non
                 result.ranking_rows += count
 
 
-def _delete_rows(conn: Connection, table: str, where: str, params: dict[str, str], dry_run: bool) -> int:
-    """The rows of `table` matching `where`, deleted (a dry run counts them)."""
+def _delete_rows(conn: Connection, table: str, where: str, params: dict[str, str | list[str]], dry_run: bool) -> int:
+    """The rows of `table` matching `where`, deleted (a dry run counts them); a list parameter
+    is expanded (`IN :name`)."""
+    lists = [bindparam(name, expanding=True) for name, value in params.items() if isinstance(value, list)]
     if dry_run:
-        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {where}"), params).scalar() or 0)
-    return int(conn.execute(text(f"DELETE FROM {table} WHERE {where}"), params).rowcount or 0)
+        count = text(f"SELECT COUNT(*) FROM {table} WHERE {where}").bindparams(*lists)
+        return int(conn.execute(count, params).scalar() or 0)
+    return int(conn.execute(text(f"DELETE FROM {table} WHERE {where}").bindparams(*lists), params).rowcount or 0)
 
 
 def _purge_http_cache(result: PurgeResult, cutoff: datetime, dry_run: bool) -> None:
