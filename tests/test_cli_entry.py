@@ -56,7 +56,6 @@ def test_importing_the_command_line_registers_prefect_secret_blocks():
     assert done.stdout.strip() == "True"
 
 
-
 def test_commands_that_run_a_flow_give_prefects_ephemeral_server_time_to_start(monkeypatch, tmp_path):
     """Prefect gives its ephemeral server 20 s; its first start in a new PREFECT_HOME (database
     created) took longer on a busy machine and a fresh clone's first `leadrank run` failed. The

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from leadrank.contracts import (
@@ -216,10 +217,11 @@ def _variants(frame: pd.DataFrame, name: str) -> list[pd.DataFrame]:
     rows = len(frame)
     columns = [
         pd.Series(["x"] * rows, dtype=object), pd.Series(["x"] * rows, dtype="string[pyarrow]"),
-        pd.Series(["x"] * rows, dtype=pd.ArrowDtype(__import__("pyarrow").string())),
+        pd.Series(["x"] * rows, dtype=pd.ArrowDtype(pa.string())),
         pd.Series([1] * rows, dtype="int64"), pd.Series([1] * rows, dtype="int32"),
         pd.Series([1.5] * rows, dtype="float64"), pd.Series([True] * rows, dtype="bool"),
-        pd.Series([1] * rows, dtype=object), pd.Series([1] * rows, dtype="uint64"), pd.Series([1] * rows, dtype="Int64"),
+        pd.Series([1] * rows, dtype=object), pd.Series([1] * rows, dtype="uint64"),
+        pd.Series([1] * rows, dtype="Int64"),
     ]
     out = []
     for values in columns:

@@ -12,8 +12,9 @@ one has (sales reading, a night loading), the file is vacuumed at its own page s
 result says why. VACUUM needs free disk for two copies of the database's live pages (its
 temporary copy, in SQLite's temporary directory, and the WAL it writes the copy back through,
 beside the file): checked first, and refused with the space needed and the space free rather
-than failing half-way. It waits for the write lock like any writer (the busy timeout): a night loading for longer makes it fail with a clear error,
-never with a half-done file (SQLite's VACUUM is atomic).
+than failing half-way. It waits for the write lock like any writer (the busy timeout): a night
+loading for longer makes it fail with a clear error, never with a half-done file (SQLite's
+VACUUM is atomic).
 
 PostgreSQL: VACUUM (ANALYZE) of every warehouse table makes the purged rows' space reusable at
 once and refreshes the planner's statistics; nothing is locked against reads or writes. `full`
@@ -100,16 +101,17 @@ def _check_free_disk(db: sqlite3.Connection, page_size: int) -> None:
     live = page_size * (int(db.execute("PRAGMA page_count").fetchone()[0])
                         - int(db.execute("PRAGMA freelist_count").fetchone()[0]))
     main = Path(db.execute("PRAGMA database_list").fetchone()[2]).parent
-    needed: dict[int, list] = {}  # a filesystem: [a directory on it, the bytes needed there]
-    for place in (_sqlite_temp_dir(), main):  # (the copy, then the WAL)
-        needed.setdefault(os.stat(place).st_dev, [place, 0])[1] += live
-    for place, size in needed.values():
+    needed: dict[int, list] = {}  # a filesystem: [a directory on it, the bytes needed there, for what]
+    for place, what in ((_sqlite_temp_dir(), "a copy of them"), (main, "the WAL that writes them back")):
+        entry = needed.setdefault(os.stat(place).st_dev, [place, 0, []])
+        entry[1] += live
+        entry[2].append(what)
+    for place, size, what in needed.values():
         free = shutil.disk_usage(place).free
         if free < size:
-            what = "a copy of them and the WAL" if size > live else "a copy of them"
-            raise VacuumError(f"vacuuming needs about {size / 1e6:,.0f} MB free in {place} ({what}: the warehouse "
-                              f"holds {live / 1e6:,.0f} MB of live pages) and {free / 1e6:,.0f} MB are free; "
-                              "nothing was changed")
+            raise VacuumError(f"vacuuming needs about {size / 1e6:,.0f} MB free in {place} ({' and '.join(what)}: "
+                              f"the warehouse holds {live / 1e6:,.0f} MB of live pages) and {free / 1e6:,.0f} MB "
+                              "are free; nothing was changed")
 
 
 def _sqlite_temp_dir() -> Path:
