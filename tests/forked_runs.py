@@ -69,7 +69,7 @@ class Forks:
 
     def __init__(self, env: dict[str, str]) -> None:
         # Prefect read its settings when the forking process imported it: each run's environment
-        # repeats them, so that nothing in a run that reads the environment sees others.
+        # repeats them, so that what a run reads from its environment agrees with what Prefect read.
         self._prefect = {name: value for name, value in env.items() if name.startswith("PREFECT_")}
         self._process = subprocess.Popen([sys.executable, str(Path(__file__))], cwd=ROOT, env=env,
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
