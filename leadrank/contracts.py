@@ -274,9 +274,7 @@ def _pandera() -> tuple[Any, Any, type[Exception]]:
         """A text column (str or None): object, or a pandas string dtype; never checked per value."""
 
         def check(self, pandera_dtype: Any, data_container: Any = None) -> bool:  # noqa: ARG002 (dtype alone)
-            dtype = getattr(pandera_dtype, "type", None)
-            return dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype) or (
-                isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype))
+            return _text_dtype(getattr(pandera_dtype, "type", None))
 
         def __str__(self) -> str:
             return "text"
@@ -338,8 +336,7 @@ class Contract:
         require(frame, names, stage)
         if self.conforms(frame, names):
             return
-        schema = self.schema if columns is None else self.schema.select_columns(
-            [c for c in self.columns if c in columns])
+        schema = self.schema if columns is None else self.schema.select_columns(names)
         try:
             schema.validate(frame, inplace=True)  # inplace: no copy of a million rows
         except _pandera()[2] as exc:
@@ -361,10 +358,7 @@ class Contract:
             values, column = frame[name], self.declared[name]
             if not isinstance(values, pd.Series):  # (a duplicated column: pandera says so)
                 return False
-            if column.kind == "text":
-                kind_ok = values.dtype == np.dtype(object) or is_arrow_text(values)
-            else:
-                kind_ok = values.dtype == np.dtype(column.kind)
+            kind_ok = _text_dtype(values.dtype) if column.kind == "text" else values.dtype == np.dtype(column.kind)
             if not kind_ok or (not column.nullable and values.hasnans):
                 return False
         return True
@@ -420,10 +414,16 @@ SCORE_COLUMNS = SCORES_FILE.columns
 def is_arrow_text(values: pd.Series) -> bool:
     """Text in one of pandas' string dtypes (pandas 3's `str`, Arrow-backed; an Arrow string
     type), as stage files are read: not Python objects."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype):
-        return True
-    return isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype)
+    return _arrow_text_dtype(values.dtype)
+
+
+def _arrow_text_dtype(dtype: Any) -> bool:
+    return isinstance(dtype, pd.StringDtype) or (isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype))
+
+
+def _text_dtype(dtype: Any) -> bool:
+    """A `text` column's dtype: objects (str or None) or a pandas string dtype."""
+    return dtype == np.dtype(object) or _arrow_text_dtype(dtype)
 
 
 def column_as_objects(values: pd.Series) -> pd.Series:

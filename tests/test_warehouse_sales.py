@@ -658,6 +658,17 @@ def _purged_rows(engine, megabytes: int = 6) -> None:
         conn.execute(text("DELETE FROM stg_rejects WHERE run_id = '20200101T000000Z-old'"))
 
 
+def _sqlite_with_free_pages(path: Path, megabytes: int):
+    """The engine of a SQLite warehouse at `path` (upgraded from what is there) whose purged rows
+    left `megabytes` of free pages."""
+    from leadrank.warehouse.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    _purged_rows(engine, megabytes)
+    return engine
+
+
 def test_vacuum_gives_back_the_space_a_purge_freed(warehouse_url, demo_config):
     """`db vacuum` returns the pages purged rows left (SQLite: the file shrinks; PostgreSQL
     --full: the tables are rewritten), and the published list reads as before."""
@@ -706,13 +717,10 @@ def test_vacuum_refuses_when_the_disk_lacks_room_for_its_copy(tmp_path, monkeypa
     from collections import namedtuple
 
     from leadrank.warehouse import vacuum as vacuum_module
-    from leadrank.warehouse.migrate import upgrade
 
     path, temp = tmp_path / "w.db", tmp_path / "sqlite-tmp"
     temp.mkdir()
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    _purged_rows(engine, 2)
+    engine = _sqlite_with_free_pages(path, 2)
     with engine.connect() as conn:
         free_pages = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
     engine.dispose()
@@ -739,7 +747,6 @@ def test_vacuum_gives_an_old_sqlite_warehouse_larger_pages_when_nothing_else_has
     import sqlite3
 
     from leadrank.warehouse.engine import PAGE_BYTES
-    from leadrank.warehouse.migrate import upgrade
     from leadrank.warehouse.vacuum import vacuum
 
     path = tmp_path / "old.db"
@@ -748,9 +755,7 @@ def test_vacuum_gives_an_old_sqlite_warehouse_larger_pages_when_nothing_else_has
     old.execute("CREATE TABLE made_before (x)")
     old.commit()
     old.close()
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    _purged_rows(engine, 2)
+    engine = _sqlite_with_free_pages(path, 2)
     other = sqlite3.connect(path)
     other.execute("SELECT COUNT(*) FROM leads").fetchone()
     busy = vacuum(engine)
@@ -770,13 +775,10 @@ def test_vacuum_while_a_night_writes_is_a_clear_error_and_changes_nothing(tmp_pa
 
     from sqlalchemy import event
 
-    from leadrank.warehouse.migrate import upgrade
     from leadrank.warehouse.vacuum import VacuumError, vacuum
 
     path = tmp_path / "w.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    _purged_rows(engine, 1)
+    engine = _sqlite_with_free_pages(path, 1)
     event.listen(engine, "connect", lambda db, _record: db.execute("PRAGMA busy_timeout=200"))  # (after the engine's)
     night = sqlite3.connect(path, isolation_level=None)
     night.execute("BEGIN IMMEDIATE")

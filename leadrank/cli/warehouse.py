@@ -153,8 +153,9 @@ def db_vacuum(
 
     SQLite: rewrites the file without its free pages (needs free disk for two copies of the
     warehouse's live pages, checked before it starts; an older warehouse also gets leadrank's
-    larger pages when nothing else has it open). PostgreSQL: VACUUM (ANALYZE) of the warehouse's tables, which makes the space
-    reusable without locking anyone out; --full returns it to the operating system."""
+    larger pages when nothing else has it open). PostgreSQL: VACUUM (ANALYZE) of the
+    warehouse's tables, which makes the space reusable without locking anyone out; --full
+    returns it to the operating system."""
     from leadrank.warehouse.engine import make_engine
     from leadrank.warehouse.vacuum import VacuumError, vacuum
 

@@ -71,7 +71,7 @@ def _vacuum_sqlite(engine: Engine) -> VacuumResult:
     try:
         db: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
         page_size, before = _sqlite_size(db)
-        _check_free_disk(db, page_size)
+        _check_free_disk(db, page_size, before)
         store, note = int(db.execute("PRAGMA temp_store").fetchone()[0]), ""
         try:
             if page_size < PAGE_BYTES:
@@ -96,22 +96,21 @@ def _vacuum_sqlite(engine: Engine) -> VacuumResult:
     return VacuumResult(before, after, page_size, page_after, note=note)
 
 
-def _check_free_disk(db: sqlite3.Connection, page_size: int) -> None:
-    """Refuse (VacuumError) when the disks lack room for the temporary copy and the WAL."""
-    live = page_size * (int(db.execute("PRAGMA page_count").fetchone()[0])
-                        - int(db.execute("PRAGMA freelist_count").fetchone()[0]))
-    main = Path(db.execute("PRAGMA database_list").fetchone()[2]).parent
-    needed: dict[int, list] = {}  # a filesystem: [a directory on it, the bytes needed there, for what]
-    for place, what in ((_sqlite_temp_dir(), "a copy of them"), (main, "the WAL that writes them back")):
-        entry = needed.setdefault(os.stat(place).st_dev, [place, 0, []])
-        entry[1] += live
-        entry[2].append(what)
-    for place, size, what in needed.values():
+def _check_free_disk(db: sqlite3.Connection, page_size: int, size: int) -> None:
+    """Refuse (VacuumError) when the disks lack room for the temporary copy of the live pages and
+    the WAL that writes them back (`size`: the file's bytes)."""
+    live = size - page_size * int(db.execute("PRAGMA freelist_count").fetchone()[0])
+    main, temp = Path(db.execute("PRAGMA database_list").fetchone()[2]).parent, _sqlite_temp_dir()
+    if os.stat(temp).st_dev == os.stat(main).st_dev:
+        needs = [(temp, 2 * live, "a copy of them and the WAL that writes them back")]
+    else:
+        needs = [(temp, live, "a copy of them"), (main, live, "the WAL that writes them back")]
+    for place, needed, what in needs:
         free = shutil.disk_usage(place).free
-        if free < size:
-            raise VacuumError(f"vacuuming needs about {size / 1e6:,.0f} MB free in {place} ({' and '.join(what)}: "
-                              f"the warehouse holds {live / 1e6:,.0f} MB of live pages) and {free / 1e6:,.0f} MB "
-                              "are free; nothing was changed")
+        if free < needed:
+            raise VacuumError(f"vacuuming needs about {needed / 1e6:,.0f} MB free in {place} ({what}: the warehouse "
+                              f"holds {live / 1e6:,.0f} MB of live pages) and {free / 1e6:,.0f} MB are free; "
+                              "nothing was changed")
 
 
 def _sqlite_temp_dir() -> Path:
