@@ -468,6 +468,9 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     return {**result.stats, "leads": len(leads), "golden_rebuilt": rebuilt}
 
 
+CELLS_PER_READ = 1_000_000  # values per read of a stage file read in parts (with_unresolved_columns)
+
+
 def with_unresolved_columns(records: pd.DataFrame, files: RunFiles, previous: pd.DataFrame, resolved: list[str]
                             ) -> pd.DataFrame:
     """Resolved `records` (tonight's normalised records, then the `previous` ones, as `resolve`
@@ -479,10 +482,14 @@ def with_unresolved_columns(records: pd.DataFrame, files: RunFiles, previous: pd
     file = pq.ParquetFile(files.stage("normalised"))
     stored = file.schema_arrow.names
     others = [c for c in stored if c not in resolved]
-    # A column at a time: a read's Arrow copy of the whole rest was +0.4 GB on top of resolution's
-    # outputs and the state (the step's peak at 1.4M records after resolution).
-    rest = pd.concat([read_for_resolution(files, [c]) for c in others], axis=1) if others else pd.DataFrame(
-        index=pd.RangeIndex(file.metadata.num_rows))
+    # At most CELLS_PER_READ cells a read: a read's Arrow copy of the whole rest was +0.4 GB on top
+    # of resolution's outputs and the state (the step's peak at 1.4M records after resolution), so
+    # a million records are read a column at a time; a small night's few rows in one read (each
+    # read costs a few milliseconds whatever its size: a demo night's dedupe step spent ~0.15 s
+    # reading thirty columns of a hundred rows one by one).
+    per_read = max(1, CELLS_PER_READ // max(1, file.metadata.num_rows))
+    rest = pd.concat([read_for_resolution(files, others[k:k + per_read]) for k in range(0, len(others), per_read)],
+                     axis=1) if others else pd.DataFrame(index=pd.RangeIndex(file.metadata.num_rows))
     if len(previous):
         rest = stacked(rest, previous[[c for c in others if c in previous.columns]])
     if len(rest) != len(records):  # (the run file changed under the step)

@@ -239,10 +239,14 @@ def test_the_dedupe_step_keeps_golden_only_text_arrow_backed_with_the_same_leads
     pd.testing.assert_frame_equal(arrow, objects)
 
 
-def test_the_columns_resolution_does_not_read_come_back_in_place_for_tonight_and_the_stored_records(frame):
+@pytest.mark.parametrize("cells", [1_000_000, 40, 100])
+def test_the_columns_resolution_does_not_read_come_back_in_place_for_tonight_and_the_stored_records(
+        frame, monkeypatch, cells):
     """The dedupe step resolves only the columns matching compares (RESOLUTION_READS) and reads
     the others back afterwards: tonight's from the run file, the stored records' from the
-    warehouse's rows. The records come out as a resolution of every column gives them."""
+    warehouse's rows. The records come out as a resolution of every column gives them, whether
+    the file is read at once (a small night), a column at a time (a million records: 40 cells a
+    read of 40 rows here) or two columns a read."""
     from leadrank import pipeline
     from leadrank.run_files import RunFiles, as_objects
     from leadrank.transform.resolve import resolve
@@ -258,7 +262,19 @@ def test_the_columns_resolution_does_not_read_come_back_in_place_for_tonight_and
     assert list(read.columns) == RESOLUTION_READS
     cfg = ResolutionConfig()
     part = resolve(read, cfg, previous=stored[[*RESOLUTION_READS, "lead_id"]]).records
+    reads, real_read = [], pipeline.read_for_resolution
+
+    def read_for_resolution(files, columns=None):
+        reads.append(columns)
+        return real_read(files, columns)
+
+    monkeypatch.setattr(pipeline, "CELLS_PER_READ", cells)
+    monkeypatch.setattr(pipeline, "read_for_resolution", read_for_resolution)
     back = pipeline.uncategorised(pipeline.with_unresolved_columns(part, files, stored, RESOLUTION_READS))
+    monkeypatch.undo()
+    others = [c for c in tonight.columns if c not in RESOLUTION_READS]
+    assert [c for group in reads for c in group] == others and {len(g) for g in reads[:-1]} <= {cells // 40}
+    assert len(reads) == {1_000_000: 1, 40: len(others), 100: (len(others) + 1) // 2}[cells]
     whole = resolve(pipeline.read_for_resolution(files), cfg, previous=stored).records
     whole = pipeline.uncategorised(whole)
     assert list(back.columns) == [*tonight.columns, *[c for c in whole.columns if c not in tonight.columns]]
