@@ -129,6 +129,23 @@ def forks(prefect_harness) -> Iterator[object]:  # noqa: ARG001 - its API URL is
     started.close()
 
 
+@pytest.fixture(scope="session")
+def _demo_nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from tests.demo_nights import DemoNights
+
+    nights = DemoNights(tmp_path_factory.mktemp("demo-nights"), PG_URL)
+    yield nights
+    nights.close()
+
+
+@pytest.fixture
+def demo_night(_demo_nights, _isolated_data_dir):  # noqa: ARG001 - the data directory it fills
+    """`demo_night(config, warehouse)`: what `run_pipeline(config, warehouse)` gives on an empty
+    warehouse, copied from one night run once per worker (tests/demo_nights.py): for tests that
+    start from a published night rather than test it."""
+    return _demo_nights.publish
+
+
 @pytest.fixture
 def demo_config() -> Path:
     from leadrank.paths import DEMO_CONFIG

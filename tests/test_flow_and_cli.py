@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from leadrank.cli import app
 from leadrank.warehouse.engine import make_engine
 from leadrank.warehouse.read import ranked_leads
-from tests.helpers import demo_records, pairwise_f1, run_pipeline
+from tests.helpers import demo_records, pairwise_f1
 
 runner = CliRunner()
 
@@ -49,9 +49,9 @@ def test_top_before_any_run_is_a_clear_error(tmp_path):
     assert result.exit_code == 1 and "leadrank run" in result.output
 
 
-def test_export_csv_and_xlsx(tmp_path, demo_config):
+def test_export_csv_and_xlsx(tmp_path, demo_config, demo_night):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    run_pipeline(str(demo_config), url)
+    demo_night(str(demo_config), url)
     csv_path, xlsx_path = tmp_path / "leads.csv", tmp_path / "leads.xlsx"
     assert runner.invoke(app, ["export", "-o", str(csv_path), "--warehouse", url]).exit_code == 0
     assert runner.invoke(app, ["export", "-o", str(xlsx_path), "--warehouse", url]).exit_code == 0

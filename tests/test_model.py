@@ -285,19 +285,19 @@ def test_model_versions_command(tmp_path, demo_config):
 
 
 @pytest.mark.prefect
-def test_weekly_retrain_flow(prefect_harness, tmp_path, demo_config):
+def test_weekly_retrain_flow(prefect_harness, tmp_path, demo_config, demo_night):
     from leadrank.flows.retrain import weekly_retrain
 
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    run_pipeline(str(demo_config), url)
+    demo_night(str(demo_config), url)
     summary = weekly_retrain(config=str(demo_config), warehouse=url)
     assert summary["status"] == "trained" and summary["model_id"].startswith("retrain-")
     assert "retrain" in set(versions(url)["source"])
 
 
-def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config):
+def test_top_filters_one_segment_and_keeps_reasons(tmp_path, demo_config, demo_night):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    run_pipeline(str(demo_config), url)
+    demo_night(str(demo_config), url)
     shown = runner.invoke(app, ["top", "-n", "50", "--segment", "government", "--warehouse", url], env={"COLUMNS": "250"})
     assert shown.exit_code == 0, shown.output
     assert "│ government" in shown.output

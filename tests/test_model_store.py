@@ -72,9 +72,9 @@ def test_a_blob_of_another_kind_is_refused_without_running_it(tmp_path, kind):
     assert not marker.exists()
 
 
-def test_a_planted_pickle_row_fails_that_model_not_the_night(warehouse_url, demo_config, tmp_path):
+def test_a_planted_pickle_row_fails_that_model_not_the_night(warehouse_url, demo_config, tmp_path, demo_night):
     marker = tmp_path / "ran"
-    run_pipeline(str(demo_config), warehouse_url)
+    demo_night(str(demo_config), warehouse_url)
     assert pipeline.retrain_step(str(demo_config), warehouse_url)["status"] == "trained"
     night = run_pipeline(str(demo_config), warehouse_url)
     assert night["scoring"]["model"] == "reused"  # a genuine stored model is used

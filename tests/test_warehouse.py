@@ -57,8 +57,8 @@ def test_publish_idempotent_and_one_row_per_company(warehouse_url, demo_config):
             assert dupes == 0, table
 
 
-def test_failed_publish_leaves_published_marts_unchanged(warehouse_url, demo_config, monkeypatch):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_failed_publish_leaves_published_marts_unchanged(warehouse_url, demo_config, monkeypatch, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     before = ranked_leads(engine)
     table_counts = counts(engine)

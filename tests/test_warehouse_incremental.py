@@ -190,8 +190,8 @@ def writes(engine) -> dict[str, int]:
         return dict(conn.execute(text("SELECT tbl, n FROM _writes")).all())
 
 
-def test_an_unchanged_night_writes_no_lead_record_or_score_version(warehouse_url, demo_config):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_an_unchanged_night_writes_no_lead_record_or_score_version(warehouse_url, demo_config, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     before = {name: frame for name, frame in marts(engine).items() if name != "mart_runs"}
     count_writes(engine)

@@ -43,8 +43,8 @@ def run_frames(run_id: str) -> dict[str, pd.DataFrame]:
             [("records", "resolved"), ("leads", "leads"), ("events", "events"), ("scores", "scores")]}
 
 
-def test_marts_per_segment_and_region(warehouse_url, demo_config):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_marts_per_segment_and_region(warehouse_url, demo_config, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     ranked = ranked_leads(engine)
     assert {"rank", "lead_id", "company_name", "segment", "province", "city", "website", "phone", "email", "priority",
@@ -112,11 +112,11 @@ def test_a_publish_takes_a_large_page_cache_for_its_transaction_only(warehouse_u
     assert used == back
 
 
-def test_movement_and_dropped_out_leads(warehouse_url, demo_config, tmp_path):
+def test_movement_and_dropped_out_leads(warehouse_url, demo_config, tmp_path, demo_night):
     """Night 2 (published from night 1's frames, changed): one lead absorbed into another, two
     leads swapping ranks, one new lead. Movement is against night 1; the absorbed lead is listed
     as dropped out, merged into its survivor, and its records follow it."""
-    first = run_pipeline(str(demo_config), warehouse_url)
+    first = demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     frames = run_frames(first["run_id"])
     scores, leads, records = frames["scores"], frames["leads"], frames["records"]
@@ -190,8 +190,8 @@ def pick_leads(engine, columns: list[str]) -> list[tuple[str, str]]:
     return picked
 
 
-def test_suppression_hides_leads_everywhere(warehouse_url, demo_config, tmp_path):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_suppression_hides_leads_everywhere(warehouse_url, demo_config, tmp_path, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     total = len(ranked_leads(engine))
     (code_lead, code), (domain_lead, website), (phone_lead, phone), (email_lead, email), (name_lead, name) = \
@@ -290,8 +290,8 @@ run_pipeline(config, url, run_id="20990101T000000Z-killed")
 """
 
 
-def test_run_killed_mid_load_leaves_marts_unchanged_then_rerun_publishes(warehouse_url, demo_config, tmp_path):
-    first = run_pipeline(str(demo_config), warehouse_url)
+def test_run_killed_mid_load_leaves_marts_unchanged_then_rerun_publishes(warehouse_url, demo_config, tmp_path, demo_night):
+    first = demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     orders = {"ranked_leads": "rank", "leads": "lead_id", "lead_records": "record_key",
               "lead_scores": "run_id, lead_id", "outcomes": "outcome_id", "model_versions": "model_id"}
@@ -329,12 +329,12 @@ def demo_config_without(tmp_path: Path, removed: str) -> str:
     return str(path)
 
 
-def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_path):
+def test_leads_of_a_removed_source_expire_once(warehouse_url, demo_config, tmp_path, demo_night):
     """A source removed from the config: its leads stay for the grace nights (lead_expiry_nights,
     default 3), then those it alone listed leave ranked_leads and appear once in
     mart_dropped_leads as expired, and the others stop naming it; listed again, a lead is back
     under its old ID, with movement `returned`."""
-    run_pipeline(str(demo_config), warehouse_url)
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     before = ranked_leads(engine).set_index("lead_id")
     only_search = set(before.index[before["sources"] == "demo-search"])

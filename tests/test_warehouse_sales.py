@@ -47,8 +47,8 @@ def query(engine, sql: str, **params) -> list[tuple]:
 
 # --- exports ---------------------------------------------------------------------------------
 
-def test_xlsx_export_has_a_sheet_per_segment_and_chinese_headers(warehouse_url, demo_config, tmp_path):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_xlsx_export_has_a_sheet_per_segment_and_chinese_headers(warehouse_url, demo_config, tmp_path, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     sizes = dict(query(engine, "SELECT segment, COUNT(*) FROM ranked_leads GROUP BY segment"))
     total = sum(sizes.values())
@@ -112,8 +112,8 @@ def column_cells(sheet, header: str) -> list:
     return [sheet.cell(r, col) for r in range(2, sheet.max_row + 1)]
 
 
-def test_xlsx_cells_read_as_a_person_reads_them(warehouse_url, demo_config, tmp_path):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_xlsx_cells_read_as_a_person_reads_them(warehouse_url, demo_config, tmp_path, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     ranked = ranked_leads(engine)
     with engine.begin() as conn:  # a website that must never become a link
@@ -177,9 +177,9 @@ def test_xlsx_cells_read_as_a_person_reads_them(warehouse_url, demo_config, tmp_
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
-def test_exports_and_reports_are_written_with_the_users_umask(tmp_path, demo_config, mask):
+def test_exports_and_reports_are_written_with_the_users_umask(tmp_path, demo_config, mask, demo_night):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    run_pipeline(str(demo_config), url)
+    demo_night(str(demo_config), url)
     before = os.umask(mask)
     try:
         for name, command in (("l.xlsx", "export"), ("l.csv", "export"), ("r.html", "report")):
@@ -190,8 +190,8 @@ def test_exports_and_reports_are_written_with_the_users_umask(tmp_path, demo_con
         os.umask(before)
 
 
-def test_export_to_an_unwritable_place_is_clear_and_leaves_nothing(warehouse_url, demo_config, tmp_path, monkeypatch):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_export_to_an_unwritable_place_is_clear_and_leaves_nothing(warehouse_url, demo_config, tmp_path, monkeypatch, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     (tmp_path / "folder.xlsx").mkdir()
     cases = {str(tmp_path / "nope" / "x.xlsx"): "does not exist", str(tmp_path / "folder.xlsx"): "is a directory"}
     (tmp_path / "a-file").write_text("x")
@@ -230,8 +230,8 @@ def table_lines(result) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("│").split("│")] for line in rows]
 
 
-def test_top_ranks_within_a_segment_and_filters_by_tier_and_region(warehouse_url, demo_config):
-    run_pipeline(str(demo_config), warehouse_url)
+def test_top_ranks_within_a_segment_and_filters_by_tier_and_region(warehouse_url, demo_config, demo_night):
+    demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     ranked = ranked_leads(engine)
     wide = {"COLUMNS": "250"}
@@ -338,8 +338,8 @@ def table_rows(page: str, css_class: str) -> int:
     return table.group(0).count("<tr>") - 1  # less the header
 
 
-def test_report_opens_with_the_leads_to_call_under_a_readable_header(warehouse_url, demo_config, monkeypatch):
-    first = run_pipeline(str(demo_config), warehouse_url)
+def test_report_opens_with_the_leads_to_call_under_a_readable_header(warehouse_url, demo_config, monkeypatch, demo_night):
+    first = demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     ranked = ranked_leads(engine)
     page = build_report(engine, "en")
@@ -479,12 +479,12 @@ def test_outcomes_import_bad_files(warehouse_url, tmp_path):
 
 # --- access on PostgreSQL --------------------------------------------------------------------
 
-def test_grant_sales_reads_marts_only(warehouse_url, demo_config):
+def test_grant_sales_reads_marts_only(warehouse_url, demo_config, demo_night):
     if make_url(warehouse_url).get_backend_name() != "postgresql":
         result = runner.invoke(app, ["db", "grant-sales", "sales", "--warehouse", warehouse_url])
         assert result.exit_code == 1 and "only on PostgreSQL" in said(result)
         return
-    run_pipeline(str(demo_config), warehouse_url)
+    demo_night(str(demo_config), warehouse_url)
     admin = make_engine(warehouse_url)
     role = f"leadrank_sales_{secrets.token_hex(4)}"
     with admin.begin() as conn:
@@ -530,11 +530,11 @@ def test_grant_sales_reads_marts_only(warehouse_url, demo_config):
 
 # --- retention -------------------------------------------------------------------------------
 
-def test_staging_is_purged_by_start_time_whatever_its_offset(warehouse_url, demo_config):
+def test_staging_is_purged_by_start_time_whatever_its_offset(warehouse_url, demo_config, demo_night):
     """A run's start written with another offset (an edited row, another tool's clock) counts by
     its time, as for run directories and rankings: 11:40 at +08:00 is 03:40 UTC, before a 04:40
     UTC cutoff, though its text sorts after it."""
-    run = run_pipeline(str(demo_config), warehouse_url)
+    run = demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE pipeline_runs SET started_at = :t"), {"t": "2026-12-07T11:40:00+08:00"})
@@ -669,11 +669,11 @@ def _sqlite_with_free_pages(path: Path, megabytes: int):
     return engine
 
 
-def test_vacuum_gives_back_the_space_a_purge_freed(warehouse_url, demo_config):
+def test_vacuum_gives_back_the_space_a_purge_freed(warehouse_url, demo_config, demo_night):
     """`db vacuum` returns the pages purged rows left (SQLite: the file shrinks; PostgreSQL
     --full: the tables are rewritten), and the published list reads as before."""
     engine = make_engine(warehouse_url)
-    run_pipeline(str(demo_config), warehouse_url)
+    demo_night(str(demo_config), warehouse_url)
     ranked = ranked_leads(engine)
     _purged_rows(engine)
     done = runner.invoke(app, ["db", "vacuum", "--full", "--warehouse", warehouse_url])
