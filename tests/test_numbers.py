@@ -58,19 +58,24 @@ def test_text_among_numbers_is_still_counted_and_too_much_of_it_makes_a_category
     assert table.numeric == [] and table.categorical == ["Band"]
 
 
-def test_a_date_column_is_named_so_that_the_user_can_validate_on_later_outcomes():
-    """A creation date in the export: the model's columns do not change (it stays what it was),
-    but the notes name it, and `model evaluate` says --time-column would measure the AUC on later
-    outcomes; given as the time column, it is not named again. Years alone are numbers, month
+def test_a_date_column_is_a_number_of_days_and_is_named_so_that_the_user_can_validate_on_later_outcomes():
+    """A creation date in the export is a number of days (its order kept: a category of each day
+    knew no later date, and one distinct date a row was ignored as an identifier), and the notes
+    name it: `model evaluate` says --time-column would measure the AUC on later outcomes; given as
+    the time column, it is not a feature and not named again. Years alone are numbers, month
     names and versions are not dates."""
     n = 200
     frame = pd.DataFrame({"Created": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y/%m/%d"),
                           "Closed": [f"2025年{1 + i % 12}月{1 + i % 28}日" for i in range(n)],
                           "Year": ["2024", "2025"] * (n // 2), "Month": ["March", "April"] * (n // 2),
                           "Plan": ["v2024", "v2025"] * (n // 2), "Won": ["yes", "no"] * (n // 2)})
+    frame.loc[3, "Closed"] = ""
     table = outcome_table(frame, "Won")
-    assert table.notes["date_columns"] == ["Created", "Closed"]
-    assert table.numeric == ["Year"] and "Closed" in table.categorical
-    assert table.notes["ignored"] == {"Created": "looks like an identifier (almost every value distinct)"}
+    assert table.notes["date_columns"] == table.notes["dates_as_days"] == ["Created", "Closed"]
+    assert table.numeric == ["Created", "Closed", "Year"] and table.categorical == ["Month", "Plan"]
+    assert table.notes["ignored"] == {}
+    assert table.frame["Created"].tolist() == [19723.0 + i for i in range(n)]  # 2024-01-01 is day 19,723
+    assert table.frame["Closed"].iloc[0] == 20089.0 and np.isnan(table.frame["Closed"].iloc[3])  # 2025-01-01; blank
     timed = outcome_table(frame, "Won", time_column="Created")
-    assert "date_columns" not in timed.notes and timed.categorical == table.categorical
+    assert "date_columns" not in timed.notes and timed.notes["dates_as_days"] == ["Closed"]
+    assert timed.numeric == ["Closed", "Year"] and timed.categorical == table.categorical

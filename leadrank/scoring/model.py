@@ -733,6 +733,14 @@ def _holds_dates(values: pd.Series) -> bool:
     return bool(parse_dates(distinct).notna().mean() >= DATE_SHARE)
 
 
+def _days(values: pd.Series) -> pd.Series:
+    """A date column as days since 1970-01-01 (float; missing where a cell is no date): a
+    number keeps the dates' order, which a tree can split on (earlier / later periods) and a
+    later lead's date extends, where a category of each day knew no date it had not seen."""
+    parsed = pd.to_datetime(parse_dates(values.fillna("").astype(str)), errors="coerce")
+    return pd.Series((parsed - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1), index=values.index, dtype=float)
+
+
 def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | None = None,
                   drop: list[str] | None = None, time_column: str | None = None) -> OutcomeTable:
     """Split a raw export (all strings) into features and labels, choosing each column's kind."""
@@ -752,6 +760,7 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | Non
     dates = _parse_time_column(rows[time_column], time_column) if time_column else None
     numeric: list[str] = []
     categorical: list[str] = []
+    dates_found: list[str] = []
     frame = pd.DataFrame(index=rows.index)
     for col in rows.columns:
         if col in (target, time_column) or col in drop:
@@ -769,6 +778,15 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | Non
                 continue
             numeric.append(col)
             continue
+        if _holds_dates(values):
+            frame[col] = _days(values)
+            if frame[col].nunique() <= 1:
+                notes["ignored"][col] = "constant"
+                frame = frame.drop(columns=col)
+                continue
+            dates_found.append(col)
+            numeric.append(col)
+            continue
         cleaned = clean_category(values)
         distinct = cleaned.nunique(dropna=False)
         if distinct <= 1:
@@ -779,8 +797,10 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | Non
             continue
         frame[col] = cleaned
         categorical.append(col)
-    if time_column is None:
-        notes["date_columns"] = [c for c in rows.columns if c not in (target, *drop, *numeric) and _holds_dates(rows[c])]
+    if dates_found:
+        notes["dates_as_days"] = dates_found
+    if time_column is None and dates_found:
+        notes["date_columns"] = dates_found
     notes["possible_leaks"] = possible_leaks(frame, y, numeric, categorical)
     return OutcomeTable(frame, y, numeric, categorical, dates, notes)
 
