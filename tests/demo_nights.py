@@ -67,9 +67,9 @@ class DemoNights:
         return warehouse, data, result
 
     def _pg_copy(self, kept: str, warehouse: str) -> None:
-        """The test's database (created empty by the warehouse_url fixture, not yet opened) made
-        again from the kept night's. A template must have no session: the night's own pooled
-        connections are ended first."""
+        """The test's database (created empty by the warehouse_url fixture; a session a test
+        opened on it is ended) made again from the kept night's. A template must have no session:
+        the night's own pooled connections are ended first."""
         template, name = make_url(kept).database, make_url(warehouse).database
         self._admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name "
                     "AND pid <> pg_backend_pid()", name=template)
