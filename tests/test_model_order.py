@@ -211,6 +211,14 @@ def test_a_time_column_that_is_not_dates_is_an_error(tmp_path):
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and "--time-column 'created': 2 of 300 filled values are not dates" in said
     assert "'soon'" in said
+    # A placeholder is no date entered, not a bad one: that outcome is trained on, never validated on.
+    frame.loc[[4, 9], "created"] = ["N/A", " - "]
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    result = runner.invoke(app, ["model", "evaluate", "--data", str(tmp_path / "crm.csv"), "--target", "y",
+                                 "--time-column", "created"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out["validation"] == "time_split_75_25" and "2 outcomes without a date" in out["validation_note"]
 
 
 def test_nightly_training_validates_on_later_outcomes_when_all_have_dates():

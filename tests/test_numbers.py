@@ -70,12 +70,16 @@ def test_a_date_column_is_a_number_of_days_and_is_named_so_that_the_user_can_val
                           "Year": ["2024", "2025"] * (n // 2), "Month": ["March", "April"] * (n // 2),
                           "Plan": ["v2024", "v2025"] * (n // 2), "Won": ["yes", "no"] * (n // 2)})
     frame.loc[3, "Closed"] = ""
+    # A date a month, two of them placeholders (nothing entered): still dates, those two missing.
+    frame["Signed"] = [*pd.date_range("2024-01-01", periods=24, freq="MS").strftime("%Y-%m-%d"), "N/A", "-"] * 7 + \
+        ["2024-01-01"] * (n - 26 * 7)
     table = outcome_table(frame, "Won")
-    assert table.notes["date_columns"] == table.notes["dates_as_days"] == ["Created", "Closed"]
-    assert table.numeric == ["Created", "Closed", "Year"] and table.categorical == ["Month", "Plan"]
+    assert table.notes["date_columns"] == table.notes["dates_as_days"] == ["Created", "Closed", "Signed"]
+    assert table.numeric == ["Created", "Closed", "Year", "Signed"] and table.categorical == ["Month", "Plan"]
+    assert table.frame["Signed"].isna().sum() == 14
     assert table.notes["ignored"] == {}
     assert table.frame["Created"].tolist() == [19723.0 + i for i in range(n)]  # 2024-01-01 is day 19,723
     assert table.frame["Closed"].iloc[0] == 20089.0 and np.isnan(table.frame["Closed"].iloc[3])  # 2025-01-01; blank
     timed = outcome_table(frame, "Won", time_column="Created")
-    assert "date_columns" not in timed.notes and timed.notes["dates_as_days"] == ["Closed"]
-    assert timed.numeric == ["Closed", "Year"] and timed.categorical == table.categorical
+    assert "date_columns" not in timed.notes and timed.notes["dates_as_days"] == ["Closed", "Signed"]
+    assert timed.numeric == ["Closed", "Year", "Signed"] and timed.categorical == table.categorical

@@ -706,10 +706,18 @@ def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tup
     return wins, warning
 
 
+def _date_text(values: pd.Series) -> pd.Series:
+    """A column's cells as text for reading dates: "" where blank or a placeholder ("N/A", "-",
+    "请选择": nothing was entered, as in number columns)."""
+    text = values.fillna("").astype(str).str.strip()
+    return text.where(~text.str.casefold().isin(PLACEHOLDERS), "")
+
+
 def _parse_time_column(values: pd.Series, column: str) -> pd.Series:
     """The time column as dates; a filled cell that is not a date is an error, not a silent
-    fall-back to validation on shuffled rows."""
-    text = values.fillna("").astype(str).str.strip()
+    fall-back to validation on shuffled rows (a blank or a placeholder is an outcome without a
+    date: trained on, never validated on)."""
+    text = _date_text(values)
     parsed = pd.to_datetime(parse_dates(text), errors="coerce")
     bad = text[(text != "") & parsed.isna()]
     if len(bad):
@@ -726,7 +734,7 @@ def _holds_dates(values: pd.Series) -> bool:
     """Whether a column holds dates (each distinct filled value a date with a four-digit year): a
     CRM export's creation or close date, which `--time-column` would validate on later outcomes
     (as the nightly run does with outcome dates) instead of shuffled folds."""
-    distinct = pd.Series(pd.unique(values.dropna().astype(str).str.strip()), dtype=object)
+    distinct = pd.Series(pd.unique(_date_text(values)), dtype=object)
     distinct = distinct[distinct != ""]
     if len(distinct) < 2 or distinct.str.contains(_YEAR).mean() < DATE_SHARE:
         return False
@@ -737,7 +745,7 @@ def _days(values: pd.Series) -> pd.Series:
     """A date column as days since 1970-01-01 (float; missing where a cell is no date): a
     number keeps the dates' order, which a tree can split on (earlier / later periods) and a
     later lead's date extends, where a category of each day knew no date it had not seen."""
-    parsed = pd.to_datetime(parse_dates(values.fillna("").astype(str)), errors="coerce")
+    parsed = pd.to_datetime(parse_dates(_date_text(values)), errors="coerce")
     return pd.Series((parsed - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1), index=values.index, dtype=float)
 
 
