@@ -64,15 +64,19 @@ class DemoNights:
             result = run_pipeline(config, warehouse)
         finally:
             os.environ["LEADRANK_DATA_DIR"] = before
+        if kind == "postgresql":
+            # A template must have no session: the night's own pooled connections are ended, and
+            # no new one is let in (as template0), autovacuum's included, which would make a copy
+            # fail with "being accessed by other users".
+            self._admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name "
+                        "AND pid <> pg_backend_pid()", name=name)
+            self._admin(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         return warehouse, data, result
 
     def _pg_copy(self, kept: str, warehouse: str) -> None:
         """The test's database (created empty by the warehouse_url fixture; a session a test
-        opened on it is ended) made again from the kept night's. A template must have no session:
-        the night's own pooled connections are ended first."""
+        opened on it is ended) made again from the kept night's."""
         template, name = make_url(kept).database, make_url(warehouse).database
-        self._admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name "
-                    "AND pid <> pg_backend_pid()", name=template)
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
