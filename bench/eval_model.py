@@ -15,8 +15,10 @@ outcome, shuffled) and `leadrank model evaluate` (the installed command, in a su
 each file; beside it, a default HistGradientBoostingClassifier (native categories) is validated on
 the same file with scikit-learn's usual shuffled stratified 5-fold split. One JSON line per table,
 order and model, then a summary against the goals (X Education ≥ 0.88; the drifting table in file
-order ≥ its shuffled figure − 0.01; ≥ the default model in every order). With --fold-draws N the
-X Education pipeline is also re-validated in-process on N shuffles of the folds: how far the AUC
+order ≥ its shuffled figure − 0.01; ≥ the default model in every order); the drifting table is
+also run with a call date as its first column (`with_call_dates`), as a CRM export carries one.
+With --fold-draws N the X Education pipeline is also re-validated in-process on N shuffles of
+the folds: how far the AUC
 moves with the draw of the folds alone. `--keep COLUMN` keeps one of the dropped X Education
 fields (the four Asymmetrique scores, whose timing the data's dictionary does not state: 0.902
 with them against 0.880 without, cv_seed 0). Without the real data only the generated table is run.
@@ -72,6 +74,13 @@ def drifting_table(n: int = 45_000, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"age": age.astype(str), "job": job, "contact": contact, "poutcome": previous,
                          "campaign": campaign.astype(str), "balance": balance.astype(str),
                          "euribor3m": euribor.astype(str), "y": np.where(won, "yes", "no")})
+
+
+def with_call_dates(table: pd.DataFrame, days: int = 730) -> pd.DataFrame:
+    """`table` (in call order) with a first column `call_date`: the call's day, from 2023-01-01
+    over `days` days along the file, as text (a CRM export's date column)."""
+    when = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.linspace(0, days - 1, len(table)).astype(int), unit="D")
+    return table.assign(call_date=when.strftime("%Y-%m-%d"))[["call_date", *table.columns]]
 
 
 def as_numbers(values: pd.Series) -> pd.Series | None:
@@ -200,6 +209,12 @@ def main() -> None:
         results = run_table("drifting", drift, "y", "yes", [], "euribor3m", workdir)
         summary += goals(f"drifting table ({args.drift_rows} rows, won share {drift['y'].head(len(drift) // 10).eq('yes').mean():.2f}"
                          f" → {drift['y'].tail(len(drift) // 10).eq('yes').mean():.2f})", results, None)
+        # The same table as a CRM export carries it, with the call's date (one a day over two
+        # years): dates read as categories put leadrank under the default model here (0.7807
+        # against 0.7823-0.7834); read as days, 0.7869.
+        dated = with_call_dates(drift)
+        results = run_table("drifting-dated", dated, "y", "yes", [], "euribor3m", workdir)
+        summary += goals("drifting table with a call date", results, None)
         for path, target, positive in args.table:
             summary += other_table(Path(path), target, positive, workdir)
     print("\n".join(summary))

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from bench.eval_model import drifting_table, row_orders
+from bench.eval_model import drifting_table, row_orders, with_call_dates
 from leadrank import pipeline
 from leadrank.cli import app
 from leadrank.config import ScoringConfig
@@ -31,13 +31,16 @@ def test_drifting_generator_drifts():
     assert won.head(400).mean() < 0.12 and won.tail(400).mean() > 0.4
 
 
-def test_evaluation_is_the_same_in_any_row_order():
+@pytest.mark.parametrize("dated", [False, True], ids=["undated", "with-call-dates"])
+def test_evaluation_is_the_same_in_any_row_order(dated):
     """A table sorted by date whose won share drifts from ~5 % to ~50 %: the old calibration
-    (unshuffled folds, free Platt slope) scored it 0.21 in file order and 0.79 shuffled."""
-    frame = drifting_table(1500)
+    (unshuffled folds, free Platt slope) scored it 0.21 in file order and 0.79 shuffled. With the
+    call's date as a column too (a number of days, one the order of the file follows)."""
+    frame = with_call_dates(drifting_table(1500)) if dated else drifting_table(1500)
     aucs, predictions = {}, {}
     for order, rows in row_orders(frame, "euribor3m").items():
         table = outcome_table(rows.reset_index(drop=True), "y")
+        assert ("call_date" in table.numeric) == dated
         deploy = order in ("file", "shuffled")  # the deployed model too: the same predictions for the same rows
         result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical, fit_final=deploy)
         aucs[order] = result.metrics["auc"]
