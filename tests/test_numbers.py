@@ -48,6 +48,27 @@ def test_a_revenue_column_written_for_people_is_a_number_column():
     np.testing.assert_allclose(table.frame["Revenue"][filled], revenue[filled], rtol=1e-4, atol=501)  # (万 to 0.1)
 
 
+@pytest.mark.parametrize(("cells", "numbers"), [
+    (["1,5", "12,25", "3", "0,125"], [1.5, 12.25, 3.0, 0.125]),  # a European export's decimal commas
+    (["1.234,5", "2,5"], [1234.5, 2.5]),  # a dot grouping thousands before the decimal comma
+    (["€ 1.200,50", "€ 99,90", "(1,5)"], [1200.5, 99.9, -1.5]),
+    (["1,200", "3,500", "12"], [1200.0, 3500.0, 12.0]),  # commas grouping thousands
+    (["1,234.5", "2,5"], [1234.5, 25.0]),  # a decimal dot: the commas group thousands
+    (["1.234", "5.678"], [1.234, 5.678]),  # dots alone are decimal points
+])
+def test_a_column_reads_its_decimal_commas_or_points_as_its_cells_show_them(cells, numbers):
+    assert number_cells(pd.Series(cells))[0].tolist() == numbers
+
+
+def test_a_european_number_column_keeps_its_order():
+    """Read as thousands separators, "1,25" (125) came after "1,5" (15): the model's number
+    column ran in another order than the values."""
+    rates = [f"{x:.2f}".rstrip("0").rstrip(".").replace(".", ",") for x in np.arange(1, 3, 0.05)] * 5
+    rates.sort(key=lambda cell: float(cell.replace(",", ".")))  # 1, 1,05, 1,1, 1,15 ... 2,95
+    table = outcome_table(pd.DataFrame({"Rate": rates, "Won": ["yes", "no"] * 100}), "Won")
+    assert table.numeric == ["Rate"] and table.frame["Rate"].is_monotonic_increasing
+
+
 def test_text_among_numbers_is_still_counted_and_too_much_of_it_makes_a_category():
     numbers = [str(i) for i in range(97)]
     table = outcome_table(pd.DataFrame({"Visits": [*numbers, "lots", "few", "N/A"],

@@ -6,7 +6,8 @@ ignored as an identifier). Exports write numbers for people, not parsers: "¥1,2
 "3.5万", "１２３" (full-width), "(1,200)" (an accounting negative), "45%", and placeholders
 ("N/A", "--", "请选择") where nothing was entered. Those placeholders are missing values, not text
 that makes the column a category: a revenue column with a fifth of its cells "N/A" is still a
-revenue column. Percent signs are dropped (45% reads 45), as units are the column's.
+revenue column. Percent signs are dropped (45% reads 45), as units are the column's. A column
+that writes decimal commas ("1,5": one and a half, in European exports) is read with them.
 """
 
 from __future__ import annotations
@@ -28,11 +29,29 @@ _CELL = re.compile(
     rf"\s*(?P<unit>%|k|千|万|百万|mn|m|亿|bn)?\s*{_CURRENCY}?\s*(?P<close>\))?$")
 
 
+# A comma that can only be a decimal one: not a group of three digits after it ("1,5", "12,25",
+# "0,1257"), or after a dot that groups thousands ("1.234,5").
+_DECIMAL_COMMA = re.compile(r"\d,(?:\d{1,2}|\d{4,})(?!\d)|\d\.\d{3},\d")
+# A dot that can only be a decimal one ("2.5", "0.1257", "1,234.5").
+_DECIMAL_DOT = re.compile(r"\.(?:\d{1,2}|\d{4,})(?!\d)|\d,\d{3}\.\d")
+
+
+def decimal_comma(texts: list[str]) -> bool:
+    """Whether a column writes its decimals with a comma (European exports: "1,5" is one and a
+    half, not fifteen; "1.234,5" is a thousand and more): some cell has a comma only a decimal
+    one could be, and no cell a dot only a decimal one could be. "1,200" alone stays 1200."""
+    return any(_DECIMAL_COMMA.search(t) for t in texts) and not any(_DECIMAL_DOT.search(t) for t in texts)
+
+
 def number_cells(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(each cell as a float (NaN where none), which cells are filled, which filled cells are
-    not numbers). Filled: neither blank nor a placeholder. Parsed once per distinct text."""
+    not numbers). Filled: neither blank nor a placeholder. Parsed once per distinct text; a
+    column that writes decimal commas (`decimal_comma`) has them read as decimal points."""
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    parsed = [_parse(str(u)) for u in uniques]
+    texts = [unicodedata.normalize("NFKC", str(u)) for u in uniques]
+    if decimal_comma(texts):  # (dots, if any, group thousands)
+        texts = [t.replace(".", "").replace(",", ".") for t in texts]
+    parsed = [_parse(t) for t in texts]
     numbers = np.array([n for n, _ in parsed] + [np.nan])  # (na codes are -1: the appended "missing")
     filled = np.array([f for _, f in parsed] + [False])
     number = pd.Series(numbers[codes], index=values.index, dtype=float)
