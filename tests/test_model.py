@@ -52,6 +52,23 @@ def evaluate(*args):
     return result, (json.loads(lines[-1]) if lines else None)
 
 
+def test_evaluate_reads_a_european_export_as_it_is_written(tmp_path):
+    """Semicolons between the fields and commas in the numbers, as Excel writes CSV in much of
+    Europe: no --sep needed (the header line shows it), and the numbers are read as written (read
+    as thousands separators, "231,44" became 23144 and "22.946,46" 22.9: AUC 0.57, here 0.71)."""
+    rng = np.random.default_rng(3)
+    revenue = rng.lognormal(8, 1, 300)
+    won = rng.random(300) < 1 / (1 + np.exp(-(np.log(revenue) - 8)))
+    pd.DataFrame({"Umsatz": [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for v in revenue],
+                  "Quote": [f"{v:.1f}".replace(".", ",") for v in rng.random(300) * 10],
+                  "Branche": rng.choice(["Handel", "Bau", "IT"], 300),
+                  "Ergebnis": np.where(won, "gewonnen", "verloren")}).to_csv(tmp_path / "crm.csv", sep=";", index=False)
+    result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Ergebnis", "--positive", "gewonnen")
+    assert result.exit_code == 0, result.output
+    assert out["numeric_features"] == ["Umsatz", "Quote"] and out["categorical_features"] == ["Branche"]
+    assert out["auc"] > 0.65 and out["columns"]["text_in_number_columns"] == {}
+
+
 def test_evaluate_prints_one_json_with_metrics(tmp_path):
     crm_export(tmp_path / "crm.csv")
     result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--positive", "Yes")
