@@ -120,6 +120,18 @@ def test_date_formats():
         "2026-03-01", "2026-03-01", "2026-03-01", None]
 
 
+@pytest.mark.parametrize(("column", "dates"), [
+    (["01/03/2026", "13/03/2026"], ["2026-03-01", "2026-03-13"]),  # a day above 12: every first number a day
+    (["03/01/2026", "03/13/2026"], ["2026-03-01", "2026-03-13"]),  # a day above 12 second: month first
+    (["03/01/2026", "04/02/2026"], ["2026-03-01", "2026-04-02"]),  # no sign, slashes: month first, as before
+    (["01.03.2026", "1.3.2026 10:00", "31.12.2025"], ["2026-03-01", "2026-03-01", "2025-12-31"]),  # dots: day first
+    (["13/03/2026", "03/13/2026"], ["2026-03-13", "2026-03-13"]),  # both ways in one column: each cell its own
+])
+def test_a_columns_dates_with_the_year_last_are_read_in_the_order_the_column_shows(column, dates):
+    """Read one by one, 01/03/2026 was 3 January beside 13/03/2026, 13 March, in one column."""
+    assert list(parse_dates(pd.Series(column))) == dates
+
+
 def model_frame(n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)

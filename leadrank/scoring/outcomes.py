@@ -45,10 +45,37 @@ def outcome_word(value: object) -> str | None:
     return OUTCOME_WORDS.get(outcome_label(value))
 
 
+# A date with its year last (01/03/2026, 1.3.2026, 01-03-2026): its day and month in either order.
+_YEAR_LAST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?!\d)")
+
+
+def _year_last_in_order(text: pd.Series) -> pd.Series:
+    """A column's dates with the year last rewritten year first, their day and month in the order
+    the column shows: one writes its dates one way, so a first number above 12 in any cell makes
+    the first the day in every cell (13/03/2026 and 01/03/2026 are March; read one by one, the
+    second was 3 January), a second above 12 the month first; neither: day first with dots
+    (1.3.2026, as Europe writes), month first otherwise. A column showing both is read cell by cell."""
+    parts = text.str.extract(_YEAR_LAST)
+    found = parts[0].notna().to_numpy()
+    if not found.any():
+        return text
+    first, second = parts.loc[found, 0].astype(int), parts.loc[found, 1].astype(int)
+    day_over_first, day_over_second = bool((first > 12).any()), bool((second > 12).any())
+    if day_over_first and day_over_second:
+        return text
+    day_first = day_over_first or (not day_over_second and bool(text[found].str.match(r"^\d{1,2}\.").all()))
+    day, month = (first, second) if day_first else (second, first)
+    iso = parts.loc[found, 2] + "-" + month.astype(str).str.zfill(2) + "-" + day.astype(str).str.zfill(2)
+    out = text.copy()
+    out[found] = iso + text[found].str.replace(_YEAR_LAST, "", regex=True)  # (a time of day stays)
+    return out
+
+
 def parse_dates(values: pd.Series) -> pd.Series:
-    """Dates in ISO, slash or Chinese forms (2026-03-01, 2026/3/1, 01/03/2026, 2026年3月1日)."""
+    """Dates in ISO, slash, dot or Chinese forms (2026-03-01, 2026/3/1, 01/03/2026, 1.3.2026,
+    2026年3月1日); a column's dates with the year last in the order it shows (`_year_last_in_order`)."""
     text = values.astype(str).str.strip().str.replace(r"(\d{4})年(\d{1,2})月(\d{1,2})日?", r"\1-\2-\3", regex=True)
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed", yearfirst=True)
+    parsed = pd.to_datetime(_year_last_in_order(text), errors="coerce", format="mixed", yearfirst=True)
     return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
 
 
