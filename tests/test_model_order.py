@@ -184,6 +184,24 @@ def test_crm_stage_names_are_recognised_as_won_without_positive(tmp_path):
     assert out["n_positive"] == 90 and out["columns"]["positive_values"] == ["Closed Won"]
 
 
+@pytest.mark.parametrize(("values", "named", "won"), [
+    (["Yes"] * 90 + ["No"] * 110, "yes", ["Yes"]),  # another case
+    (["1.0"] * 90 + ["0.0"] * 110, "1", ["1.0"]),  # a float column's 1
+    ([" won "] * 90 + ["lost"] * 110, "won", ["won"]),
+])
+def test_a_named_won_value_is_found_whatever_its_case_or_number_format(tmp_path, values, named, won):
+    """--positive yes on a column of Yes / No (or 1 on 1.0 / 0.0) stopped the command with "does
+    not occur in the target"; a value that is truly absent still does."""
+    demo_like(tmp_path / "crm.csv", values)
+    base = ["model", "evaluate", "--data", str(tmp_path / "crm.csv"), "--target", "结果"]
+    done = runner.invoke(app, [*base, "--positive", named])
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["n_positive"] == 90 and out["columns"]["positive_values"] == won
+    absent = runner.invoke(app, [*base, "--positive", "maybe"])
+    assert absent.exit_code == 1 and "'maybe' does not occur in the target" in " ".join(absent.output.split())
+
+
 def test_several_won_values_count_together_and_a_third_value_warns(tmp_path):
     values = ["won"] * 80 + ["成交"] * 70 + ["lost"] * 110 + ["丢单"] * 80
     demo_like(tmp_path / "crm.csv", values)

@@ -31,7 +31,7 @@ def evaluate(
     data: Annotated[Path, typer.Option("--data", help="CSV (or XLSX) export with one row per lead and its outcome.",
                                        exists=True, dir_okay=False)],
     target: Annotated[str, typer.Option("--target", help="The outcome column, e.g. Converted.")],
-    positive: Annotated[list[str], typer.Option("--positive", help="Target value that means won; repeat for several (--positive won --positive 成交). Default: every value among 1, yes, true, won, 成交, 赢单, 签约 ...")] = [],  # noqa: B006
+    positive: Annotated[list[str], typer.Option("--positive", help="Target value that means won, in any case (yes finds Yes; 1 finds 1.0); repeat for several (--positive won --positive 成交). Default: every value among 1, yes, true, won, 成交, 赢单, 签约 ...")] = [],  # noqa: B006
     drop: Annotated[list[str], typer.Option("--drop", help="Column to leave out; repeat. Drop identifiers and anything filled in after the outcome was known (it leaks).")] = [],  # noqa: B006
     time_column: Annotated[str | None, typer.Option("--time-column", help="Date column: validate on the latest 25 % of rows instead of cross-validation (an error if a filled value is not a date).")] = None,
     sep: Annotated[str, typer.Option("--sep", help="CSV field separator.")] = ",",

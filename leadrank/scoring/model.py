@@ -678,19 +678,31 @@ class OutcomeTable:
     notes: dict[str, Any]
 
 
+def _same_label(value: str, named: str) -> bool:
+    """Whether a target value is the one named: as written, but for case and the spaces around
+    it ("Yes" for yes), and a number by its value ("1.0" for 1, as a float column is written)."""
+    value, named = value.strip(), named.strip()
+    if value.casefold() == named.casefold():
+        return True
+    try:
+        return float(value) == float(named)
+    except ValueError:
+        return False
+
+
 def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tuple[list[str], str]:
-    """(the target values that mean won, a warning or ""). The values given (each must occur),
-    else every value that reads as a win (1 / yes / true / won / 成交 ... together, so an export
-    mixing 'won' and '成交' counts both). With more than two values the warning says which
+    """(the target values that mean won, a warning or ""). The values given (each must occur, as
+    `_same_label` compares them), else every value that reads as a win (1 / yes / true / won /
+    成交 ... together, so an export mixing 'won' and '成交' counts both). With more than two values the warning says which
     were counted as lost without being named, since a win word the defaults do not know would
     otherwise silently become a loss."""
     present = sorted({str(v).strip() for v in values.dropna() if str(v).strip()})
     if positive:
-        absent = [v for v in positive if v not in present]
+        absent = [p for p in positive if not any(_same_label(v, p) for v in present)]
         if absent:
             raise ValueError(f"--positive {', '.join(map(repr, absent))} does not occur in the target "
                              f"(values: {present[:10]})")
-        wins = [v for v in present if v in positive]
+        wins = [v for v in present if any(_same_label(v, p) for p in positive)]
     else:
         wins = [v for v in present if outcome_label(v) in WON_WORDS]
         if not wins:
