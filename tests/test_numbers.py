@@ -104,3 +104,15 @@ def test_a_date_column_is_a_number_of_days_and_is_named_so_that_the_user_can_val
     timed = outcome_table(frame, "Won", time_column="Created")
     assert "date_columns" not in timed.notes and timed.notes["dates_as_days"] == ["Closed", "Signed"]
     assert timed.numeric == ["Closed", "Year", "Signed"] and timed.categorical == table.categorical
+
+
+def test_columns_are_found_by_the_names_a_user_types():
+    """--target converted for a header "Converted", --drop "lead id" for "Lead  ID ": the one
+    column equal but for case and spaces; two such columns, or none, are an error naming it."""
+    frame = pd.DataFrame({"Converted": ["1", "0"] * 50, "Lead  ID ": [str(i) for i in range(100)],
+                          "Visits": [str(i % 7) for i in range(100)], "visits": ["x", "y"] * 50})
+    table = outcome_table(frame, "converted", drop=["lead id"])
+    assert table.y.sum() == 50 and table.notes["dropped"] == ["Lead  ID "] and "Lead  ID " not in table.frame
+    for name in ("VISITS", "revenue"):  # two columns answer to the first, none to the second
+        with pytest.raises(ValueError, match=f"no column\\(s\\) \\['{name}'\\]"):
+            outcome_table(frame, "converted", drop=[name])

@@ -761,13 +761,25 @@ def _days(values: pd.Series) -> pd.Series:
     return pd.Series((parsed - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1), index=values.index, dtype=float)
 
 
+def _column_named(table: pd.DataFrame, name: str) -> str | None:
+    """The column `name` names: itself, else the one column equal to it but for case and spaces
+    ("converted" for "Converted ", as a user types a header they read)."""
+    if name in table.columns:
+        return name
+    key = " ".join(str(name).split()).casefold()
+    found = [c for c in table.columns if " ".join(str(c).split()).casefold() == key]
+    return found[0] if len(found) == 1 else None
+
+
 def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | None = None,
                   drop: list[str] | None = None, time_column: str | None = None) -> OutcomeTable:
     """Split a raw export (all strings) into features and labels, choosing each column's kind."""
-    drop = list(drop or [])
-    unknown = [c for c in [target, *drop, *([time_column] if time_column else [])] if c not in table.columns]
+    named = {c: _column_named(table, c) for c in [target, *(drop or []), *([time_column] if time_column else [])]}
+    unknown = [c for c, found in named.items() if found is None]
     if unknown:
         raise ValueError(f"no column(s) {unknown} in the data (columns: {list(table.columns)[:40]})")
+    target, drop = named[target], [named[c] for c in drop or []]
+    time_column = named[time_column] if time_column else None
     raw_target = table[target].astype(str).str.strip()
     labelled = (raw_target != "") & table[target].notna()
     wins, warning = positive_labels(raw_target[labelled], positive)
