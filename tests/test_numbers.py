@@ -53,6 +53,7 @@ def test_a_revenue_column_written_for_people_is_a_number_column():
     (["1.234,5", "2,5"], [1234.5, 2.5]),  # a dot grouping thousands before the decimal comma
     (["€ 1.200,50", "€ 99,90", "(1,5)"], [1200.5, 99.9, -1.5]),
     (["1,200", "3,500", "12"], [1200.0, 3500.0, 12.0]),  # commas grouping thousands
+    (["1,23,456", "12,345", "7"], [123456.0, 12345.0, 7.0]),  # India's grouping by two
     (["1,234.5", "2,5"], [1234.5, 25.0]),  # a decimal dot: the commas group thousands
     (["1.234", "5.678"], [1.234, 5.678]),  # dots alone are decimal points
 ])

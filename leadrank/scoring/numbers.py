@@ -30,8 +30,9 @@ _CELL = re.compile(
 
 
 # A comma that can only be a decimal one: not a group of three digits after it ("1,5", "12,25",
-# "0,1257"), or after a dot that groups thousands ("1.234,5").
-_DECIMAL_COMMA = re.compile(r"\d,(?:\d{1,2}|\d{4,})(?!\d)|\d\.\d{3},\d")
+# "0,1257") and no other comma (India groups by two: "1,23,456"), or after a dot that groups
+# thousands ("1.234,5").
+_DECIMAL_COMMA = re.compile(r"\d,(?:\d{1,2}|\d{4,})(?![\d,])|\d\.\d{3},\d")
 # A dot that can only be a decimal one ("2.5", "0.1257", "1,234.5").
 _DECIMAL_DOT = re.compile(r"\.(?:\d{1,2}|\d{4,})(?!\d)|\d,\d{3}\.\d")
 
