@@ -693,9 +693,9 @@ def _same_label(value: str, named: str) -> bool:
 def positive_labels(values: pd.Series, positive: list[str] | None = None) -> tuple[list[str], str]:
     """(the target values that mean won, a warning or ""). The values given (each must occur, as
     `_same_label` compares them), else every value that reads as a win (1 / yes / true / won /
-    成交 ... together, so an export mixing 'won' and '成交' counts both). With more than two values the warning says which
-    were counted as lost without being named, since a win word the defaults do not know would
-    otherwise silently become a loss."""
+    成交 ... together, so an export mixing 'won' and '成交' counts both). With more than two
+    values the warning says which were counted as lost without being named, since a win word the
+    defaults do not know would otherwise silently become a loss."""
     present = sorted({str(v).strip() for v in values.dropna() if str(v).strip()})
     if positive:
         absent = [p for p in positive if not any(_same_label(v, p) for v in present)]
