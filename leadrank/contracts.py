@@ -418,7 +418,8 @@ def is_arrow_text(values: pd.Series) -> bool:
 
 
 def _arrow_text_dtype(dtype: Any) -> bool:
-    return isinstance(dtype, pd.StringDtype) or (isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype))
+    return isinstance(dtype, pd.StringDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and pd.api.types.is_string_dtype(dtype))
 
 
 def _text_dtype(dtype: Any) -> bool:

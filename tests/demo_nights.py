@@ -32,6 +32,7 @@ class DemoNights:
         self._root, self._pg_admin_url = root, pg_admin_url
         self._kept: dict[tuple[str, str], tuple[str, Path, dict[str, Any]]] = {}  # -> warehouse, data, result
         self._templates: list[str] = []
+        self._admin_engine = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT") if pg_admin_url else None
 
     def publish(self, config: str, warehouse: str) -> dict[str, Any]:
         """`run_pipeline(config, warehouse)` on an empty `warehouse` and the test's data directory
@@ -81,16 +82,14 @@ class DemoNights:
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
     def _admin(self, sql: str, **params: object) -> None:
-        admin = create_engine(self._pg_admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(sql), params)
-        finally:
-            admin.dispose()
+        with self._admin_engine.connect() as conn:
+            conn.execute(text(sql), params)
 
     def close(self) -> None:
         for name in self._templates:
             self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self._admin_engine is not None:
+            self._admin_engine.dispose()
 
 
 def _sqlite_copy(source: str, target: str) -> None:

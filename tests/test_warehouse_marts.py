@@ -290,7 +290,8 @@ run_pipeline(config, url, run_id="20990101T000000Z-killed")
 """
 
 
-def test_run_killed_mid_load_leaves_marts_unchanged_then_rerun_publishes(warehouse_url, demo_config, tmp_path, demo_night):
+def test_run_killed_mid_load_leaves_marts_unchanged_then_rerun_publishes(warehouse_url, demo_config, tmp_path,
+                                                                         demo_night):
     first = demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     orders = {"ranked_leads": "rank", "leads": "lead_id", "lead_records": "record_key",

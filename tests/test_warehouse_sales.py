@@ -190,7 +190,8 @@ def test_exports_and_reports_are_written_with_the_users_umask(tmp_path, demo_con
         os.umask(before)
 
 
-def test_export_to_an_unwritable_place_is_clear_and_leaves_nothing(warehouse_url, demo_config, tmp_path, monkeypatch, demo_night):
+def test_export_to_an_unwritable_place_is_clear_and_leaves_nothing(warehouse_url, demo_config, tmp_path, monkeypatch,
+                                                                   demo_night):
     demo_night(str(demo_config), warehouse_url)
     (tmp_path / "folder.xlsx").mkdir()
     cases = {str(tmp_path / "nope" / "x.xlsx"): "does not exist", str(tmp_path / "folder.xlsx"): "is a directory"}
@@ -338,7 +339,8 @@ def table_rows(page: str, css_class: str) -> int:
     return table.group(0).count("<tr>") - 1  # less the header
 
 
-def test_report_opens_with_the_leads_to_call_under_a_readable_header(warehouse_url, demo_config, monkeypatch, demo_night):
+def test_report_opens_with_the_leads_to_call_under_a_readable_header(warehouse_url, demo_config, monkeypatch,
+                                                                     demo_night):
     first = demo_night(str(demo_config), warehouse_url)
     engine = make_engine(warehouse_url)
     ranked = ranked_leads(engine)

@@ -43,8 +43,8 @@ def evaluate(
     in `auc_by_fold`; `auc_pooled` ranks all out-of-fold scores together).
 
     Numbers, dates (as days), categories, placeholders ("Select") and blanks are recognised per
-    column; what was ignored or coerced is listed under `columns`. Progress goes to stderr, the JSON to stdout.
-    The result does not depend on the order of the rows in the file. A target with more than two
+    column; what was ignored or coerced is listed under `columns`. Progress goes to stderr, the
+    JSON to stdout. The result does not depend on the order of the rows in the file. A target with more than two
     values gets a warning naming what was counted as won and as lost; a model whose AUC is below
     0.5 gets a warning that it would not be deployed.
     """

@@ -725,12 +725,17 @@ def _date_text(values: pd.Series) -> pd.Series:
     return text.where(~text.str.casefold().isin(PLACEHOLDERS), "")
 
 
+def _as_dates(text: pd.Series) -> pd.Series:
+    """Cells of `_date_text` as datetimes (NaT where no date)."""
+    return pd.to_datetime(parse_dates(text), errors="coerce")
+
+
 def _parse_time_column(values: pd.Series, column: str) -> pd.Series:
     """The time column as dates; a filled cell that is not a date is an error, not a silent
     fall-back to validation on shuffled rows (a blank or a placeholder is an outcome without a
     date: trained on, never validated on)."""
     text = _date_text(values)
-    parsed = pd.to_datetime(parse_dates(text), errors="coerce")
+    parsed = _as_dates(text)
     bad = text[(text != "") & parsed.isna()]
     if len(bad):
         raise ValueError(f"--time-column {column!r}: {len(bad)} of {int((text != '').sum())} filled values are not "
@@ -742,23 +747,22 @@ DATE_SHARE = 0.95  # of a column's distinct filled values that must be dates (wi
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 
-def _holds_dates(values: pd.Series) -> bool:
-    """Whether a column holds dates (each distinct filled value a date with a four-digit year): a
-    CRM export's creation or close date, which `--time-column` would validate on later outcomes
-    (as the nightly run does with outcome dates) instead of shuffled folds."""
-    distinct = pd.Series(pd.unique(_date_text(values)), dtype=object)
-    distinct = distinct[distinct != ""]
-    if len(distinct) < 2 or distinct.str.contains(_YEAR).mean() < DATE_SHARE:
-        return False
-    return bool(parse_dates(distinct).notna().mean() >= DATE_SHARE)
-
-
-def _days(values: pd.Series) -> pd.Series:
-    """A date column as days since 1970-01-01 (float; missing where a cell is no date): a
-    number keeps the dates' order, which a tree can split on (earlier / later periods) and a
-    later lead's date extends, where a category of each day knew no date it had not seen."""
-    parsed = pd.to_datetime(parse_dates(_date_text(values)), errors="coerce")
-    return pd.Series((parsed - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1), index=values.index, dtype=float)
+def _as_days(values: pd.Series) -> pd.Series | None:
+    """A column that holds dates (each distinct filled value a date with a four-digit year: a CRM
+    export's creation or close date) as days since 1970-01-01 (float; missing where a cell is no
+    date), else None. A number keeps the dates' order, which a tree can split on (earlier / later
+    periods) and a later lead's date extends, where a category of each day knew no date it had
+    not seen. Each distinct value is parsed once."""
+    codes, distinct = pd.factorize(_date_text(values))
+    distinct = pd.Series(distinct, dtype=object)
+    filled = (distinct != "").to_numpy()
+    if filled.sum() < 2 or distinct[filled].str.contains(_YEAR).mean() < DATE_SHARE:
+        return None
+    parsed = _as_dates(distinct)
+    if parsed[filled].notna().mean() < DATE_SHARE:
+        return None
+    days = ((parsed - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    return pd.Series(days[codes], index=values.index, dtype=float)
 
 
 def _column_named(table: pd.DataFrame, name: str) -> str | None:
@@ -801,34 +805,24 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | Non
         number, filled, text = number_cells(values)
         text_cells = int(text.sum())
         if filled.any() and 1 - text_cells / filled.sum() >= NUMBER_SHARE:
-            frame[col] = number
+            column, kind = number, "number"
             if text_cells:
                 notes["text_in_number_columns"][col] = text_cells
-            if frame[col].nunique() <= 1:
-                notes["ignored"][col] = "constant"
-                frame = frame.drop(columns=col)
-                continue
-            numeric.append(col)
-            continue
-        if _holds_dates(values):
-            frame[col] = _days(values)
-            if frame[col].nunique() <= 1:
-                notes["ignored"][col] = "constant"
-                frame = frame.drop(columns=col)
-                continue
-            dates_found.append(col)
-            numeric.append(col)
-            continue
-        cleaned = clean_category(values)
-        distinct = cleaned.nunique(dropna=False)
+        elif (column := _as_days(values)) is not None:
+            kind = "date"
+        else:
+            column, kind = clean_category(values), "category"
+        distinct = column.nunique(dropna=kind != "category")  # (a missing category is a level of its own)
         if distinct <= 1:
             notes["ignored"][col] = "constant"
             continue
-        if distinct > 0.5 * len(cleaned) and distinct > 50:
+        if kind == "category" and distinct > 0.5 * len(column) and distinct > 50:
             notes["ignored"][col] = "looks like an identifier (almost every value distinct)"
             continue
-        frame[col] = cleaned
-        categorical.append(col)
+        frame[col] = column
+        (categorical if kind == "category" else numeric).append(col)
+        if kind == "date":
+            dates_found.append(col)
     if dates_found:
         notes["dates_as_days"] = dates_found
     if time_column is None and dates_found:

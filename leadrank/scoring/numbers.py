@@ -37,7 +37,7 @@ _DECIMAL_COMMA = re.compile(r"\d,(?:\d{1,2}|\d{4,})(?![\d,])|\d\.\d{3},\d")
 _DECIMAL_DOT = re.compile(r"\.(?:\d{1,2}|\d{4,})(?!\d)|\d,\d{3}\.\d")
 
 
-def decimal_comma(texts: list[str]) -> bool:
+def _writes_decimal_commas(texts: list[str]) -> bool:
     """Whether a column writes its decimals with a comma (European exports: "1,5" is one and a
     half, not fifteen; "1.234,5" is a thousand and more): some cell has a comma only a decimal
     one could be, and no cell a dot only a decimal one could be. "1,200" alone stays 1200."""
@@ -47,10 +47,10 @@ def decimal_comma(texts: list[str]) -> bool:
 def number_cells(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(each cell as a float (NaN where none), which cells are filled, which filled cells are
     not numbers). Filled: neither blank nor a placeholder. Parsed once per distinct text; a
-    column that writes decimal commas (`decimal_comma`) has them read as decimal points."""
+    column that writes decimal commas (`_writes_decimal_commas`) has them read as decimal points."""
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    texts = [unicodedata.normalize("NFKC", str(u)) for u in uniques]
-    if decimal_comma(texts):  # (dots, if any, group thousands)
+    texts = [unicodedata.normalize("NFKC", str(u)).strip().casefold() for u in uniques]
+    if _writes_decimal_commas(texts):  # (dots, if any, group thousands)
         texts = [t.replace(".", "").replace(",", ".") for t in texts]
     parsed = [_parse(t) for t in texts]
     numbers = np.array([n for n, _ in parsed] + [np.nan])  # (na codes are -1: the appended "missing")
@@ -60,9 +60,9 @@ def number_cells(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return number, is_filled, is_filled & number.isna()
 
 
-def _parse(cell: str) -> tuple[float, bool]:
-    """(the cell's number or NaN, whether it is filled)."""
-    text = unicodedata.normalize("NFKC", cell).strip().casefold()
+def _parse(text: str) -> tuple[float, bool]:
+    """(the cell's number or NaN, whether it is filled), of its text as `number_cells` cleans it
+    (NFKC, stripped, case-folded)."""
     if not text or text in PLACEHOLDERS:
         return np.nan, False
     match = _CELL.match(text.replace(",", "").replace("_", "").replace("\u202f", "").replace("'", ""))

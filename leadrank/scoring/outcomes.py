@@ -45,8 +45,9 @@ def outcome_word(value: object) -> str | None:
     return OUTCOME_WORDS.get(outcome_label(value))
 
 
-# A date with its year last (01/03/2026, 1.3.2026, 01-03-2026): its day and month in either order.
-_YEAR_LAST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?!\d)")
+# A date with its year last (01/03/2026, 1.3.2026, 01-03-2026): its day and month in either order,
+# then whatever follows (a time of day).
+_YEAR_LAST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?!\d)(.*)$", re.S)
 
 
 def _year_last_in_order(text: pd.Series) -> pd.Series:
@@ -67,7 +68,7 @@ def _year_last_in_order(text: pd.Series) -> pd.Series:
     day, month = (first, second) if day_first else (second, first)
     iso = parts.loc[found, 2] + "-" + month.astype(str).str.zfill(2) + "-" + day.astype(str).str.zfill(2)
     out = text.copy()
-    out[found] = iso + text[found].str.replace(_YEAR_LAST, "", regex=True)  # (a time of day stays)
+    out[found] = iso + parts.loc[found, 3]  # (a time of day stays)
     return out
 
 
