@@ -125,11 +125,16 @@ def evaluate_file(data: Path, target: str, positive: str, drop: list[str]) -> di
 
 def default_gbm(data: Path, target: str, positive: str, drop: list[str]) -> float:
     """A default HistGradientBoostingClassifier on the same file: numbers as numbers, text as
-    pandas categories, mean AUC over a shuffled stratified 5-fold split of the rows as read."""
+    pandas categories, mean AUC over a shuffled stratified 5-fold split of the rows as read
+    (those with an outcome: a blank or placeholder target, "NA", is none, as leadrank reads it)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+    from leadrank.scoring.numbers import PLACEHOLDERS
+
     raw = pd.read_csv(data, dtype=str, keep_default_na=False)
+    cell = raw[target].str.strip()
+    raw = raw[(cell != "") & ~cell.str.casefold().isin(PLACEHOLDERS)]  # the rows leadrank has an outcome for
     y = won_labels(raw, target, positive)
     X = pd.DataFrame(index=raw.index)
     for col in raw.columns.drop([target, *drop]):

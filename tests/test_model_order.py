@@ -221,6 +221,22 @@ def test_several_won_values_count_together_and_a_third_value_warns(tmp_path):
     assert plain.exit_code == 0 and "warning: the target" not in plain.stderr
 
 
+def test_a_placeholder_target_is_no_outcome_not_a_loss(tmp_path):
+    """A plebiscite's "NA" (or a CRM's "-") in the target is a row whose outcome was never
+    recorded: it was counted as lost beside a warning of a third value."""
+    values = ["Y"] * 90 + ["N"] * 100 + ["NA"] * 20 + ["-"] * 5 + ["n/a"] * 3
+    demo_like(tmp_path / "crm.csv", values)
+    base = ["model", "evaluate", "--data", str(tmp_path / "crm.csv"), "--target", "结果"]
+    done = runner.invoke(app, [*base, "--positive", "Y"])
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert (out["n_rows"], out["n_positive"], out["columns"]["rows_without_target"]) == (190, 90, 28)
+    assert "warning: the target" not in done.stderr
+    named = runner.invoke(app, [*base, "--positive", "NA"])  # a value the user names is an outcome
+    out = json.loads(named.stdout.splitlines()[-1])
+    assert (out["n_rows"], out["n_positive"]) == (210, 20)
+
+
 def test_a_time_column_that_is_not_dates_is_an_error(tmp_path):
     rng = np.random.default_rng(5)
     frame = pd.DataFrame({"visits": rng.poisson(3, 300), "y": rng.choice(["yes", "no"], 300),

@@ -785,7 +785,11 @@ def outcome_table(table: pd.DataFrame, target: str, *, positive: list[str] | Non
     target, drop = named[target], [named[c] for c in drop or []]
     time_column = named[time_column] if time_column else None
     raw_target = table[target].astype(str).str.strip()
-    labelled = (raw_target != "") & table[target].notna()
+    # A blank or a placeholder ("N/A", "-", "请选择") is no outcome recorded, not a loss: the row
+    # is left out, unless --positive names that very value.
+    named_placeholders = {p.strip().casefold() for p in positive or []} & PLACEHOLDERS
+    unrecorded = raw_target.str.casefold().isin(PLACEHOLDERS - named_placeholders)
+    labelled = (raw_target != "") & table[target].notna() & ~unrecorded
     wins, warning = positive_labels(raw_target[labelled], positive)
     notes: dict[str, Any] = {"rows_without_target": int((~labelled).sum()), "positive_values": wins,
                              "dropped": drop, "ignored": {}, "text_in_number_columns": {}}
