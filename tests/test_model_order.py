@@ -331,3 +331,16 @@ def test_eval_model_sorts_another_table_by_its_most_telling_number_column(tmp_pa
     assert correlated_column(raw[["city", "y"]], "y", y) == "city"
     (tmp_path / "OJ.csv").write_text("Purchase\nMM\n")
     assert table_arguments(tmp_path) == [(str(tmp_path / "OJ.csv"), *TABLES["OJ.csv"])]
+    (tmp_path / "hi.csv").write_text("whi\nyes\n")  # a held-out table: listed only as one
+    assert table_arguments(tmp_path, held_out=True) == [(str(tmp_path / "hi.csv"), "whi", "yes")]
+    assert table_arguments(tmp_path) == [(str(tmp_path / "OJ.csv"), *TABLES["OJ.csv"])]
+
+
+def test_a_held_out_table_is_written_without_row_names_and_its_later_columns(tmp_path):
+    """bench/public_outcome_tables.py --held-out: R's row names and the columns recorded after
+    the outcome (flchain's follow-up time and cause of death) are not in the written table."""
+    from bench.public_outcome_tables import write_table
+
+    path = tmp_path / "flchain.csv"
+    write_table(b'"","age","futime","death","chapter"\n"1",97,85,1,"Circulatory"\n', path, held_out=True)
+    assert pd.read_csv(path, dtype=str).to_dict("records") == [{"age": "97", "death": "1"}]
