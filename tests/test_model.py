@@ -75,7 +75,7 @@ def test_evaluate_prints_one_json_with_metrics(tmp_path):
     assert result.exit_code == 0, result.output
     assert {"auc", "n_rows", "n_positive", "validation", "precision_at_top_k", "brier", "calibration"} <= set(out)
     assert out["n_rows"] == 800 and out["validation"] == "stratified_5fold_cv" and out["auc"] > 0.75
-    assert out["classifier"].startswith("calibrated soft vote")
+    assert out["classifier"].startswith("calibrated weighted vote")
     assert out["columns"]["ignored"] == {"Lead ID": "looks like an identifier (almost every value distinct)",
                                          "Magazine": "constant"}
     assert out["columns"]["text_in_number_columns"] == {"Visits": 2}
@@ -174,20 +174,22 @@ def test_unseen_category_in_the_ensemble_is_treated_as_missing():
     frame = pd.DataFrame({"x": rng.normal(size=600), "cat": rng.choice(["a", "b", "c"], size=600)})
     y = pd.Series(((frame["x"] + (frame["cat"] == "a")) > 0.3).astype(int))
     result = evaluate_and_fit(frame, y, ["x"], ["cat"])
-    assert result.metrics["classifier"].startswith("calibrated soft vote") and result.metrics["auc"] > 0.85
+    assert result.metrics["classifier"].startswith("calibrated weighted vote") and result.metrics["auc"] > 0.85
     p = predict(result, pd.DataFrame({"x": [0.1, 0.1], "cat": ["never seen", None]}))
     assert 0 < p[0] < 1 and p[0] == pytest.approx(p[1])
 
 
 def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_data_or_not():
     """The vote's members: the pairwise model only while its one-hot input is narrow enough, the
-    trees and the plain logistic regression always; each member scores every row."""
+    trees, the plain logistic regression and the default-settings trees always; each member
+    scores every row and has a weight of zero or more."""
     from leadrank.scoring.model import MAX_PAIR_WIDTH, build_pipeline, onehot_width
 
     rng = np.random.default_rng(2)
     narrow = pd.DataFrame({"x": rng.normal(size=600), "cat": rng.choice(["a", "b"], size=600)})
     wide = pd.DataFrame(rng.normal(size=(600, 40)), columns=[f"x{i}" for i in range(40)])
-    for frame, members in ((narrow, ["trees", "pairs", "linear"]), (wide, ["trees", "linear"])):
+    for frame, members in ((narrow, ["trees", "pairs", "linear", "default_trees"]),
+                           (wide, ["trees", "linear", "default_trees"])):
         numeric = [c for c in frame.columns if c != "cat"]
         categorical = ["cat"] if "cat" in frame else []
         width = onehot_width(frame, numeric, categorical)
@@ -198,6 +200,8 @@ def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_da
         assert list(vote.named_estimators_) == members
         for member in vote.named_estimators_.values():
             assert member.predict_proba(frame).shape == (600, 2)
+        weights = pipeline.named_steps["model"].slope_
+        assert weights.shape == (len(members),) and np.all(weights >= 0) and weights.sum() > 0
         assert pipeline.predict_proba(frame)[:, 1][y.to_numpy() == 1].mean() > 0.7
 
 
@@ -443,7 +447,7 @@ def test_effects_from_the_members_parts_are_the_pipelines_own():
     vote, frame = _vote_model_and_leads()
     small = evaluate_and_fit(frame.iloc[:200].reset_index(drop=True), pd.Series(np.arange(200) % 3 == 0).astype(int),
                              ["margin", "visits"], ["source", "segment"])
-    for result, kinds in ((vote, ["trees", "quadratic", "linear"]), (small, ["linear"])):
+    for result, kinds in ((vote, ["trees", "quadratic", "linear", "trees"]), (small, ["linear"])):
         assert result.pipeline is not None
         X = model_inputs(frame, result.numeric, result.categorical)
         typical = typical_values(result, X)
@@ -453,6 +457,49 @@ def test_effects_from_the_members_parts_are_the_pipelines_own():
         assert np.allclose(scores, result.pipeline.predict_proba(X)[:, 1], rtol=0, atol=1e-12)
         for col in _assert_effects_are_the_pipelines(result, X, typical, scores, effects):
             assert np.abs(effects[col]).max() > 1e-4, col  # every feature moves some lead
+
+
+def test_a_vote_stored_before_its_members_were_weighed_predicts_and_explains_as_it_did():
+    """Models stored before 7 December 2026 hold one Platt slope on the log-odds of the members'
+    equal-weight vote (the weekly retrain a night reuses): they still predict that, and their
+    effects are still their own predictions of the variants."""
+    from scipy.special import expit
+
+    from leadrank.scoring.model import Explainer, LogOddsVote, model_inputs, typical_values
+
+    result, frame = _vote_model_and_leads()
+    platt = result.pipeline.named_steps["model"]
+    platt.slope_, platt.intercept_ = 0.9, -0.2  # as an old skops file restores it
+    X = model_inputs(frame, result.numeric, result.categorical)
+    voted = np.mean([m.predict_proba(X)[:, 1] for m in platt.estimator_.estimators_], axis=0)
+    expected = expit(0.9 * LogOddsVote.log_odds(voted) - 0.2)
+    assert np.allclose(result.pipeline.predict_proba(X)[:, 1], expected, rtol=0, atol=1e-12)
+    typical = typical_values(result, X)
+    scores, effects, _ = Explainer(result, typical).explain(X)
+    assert np.allclose(scores, expected, rtol=0, atol=1e-12)
+    _assert_effects_are_the_pipelines(result, X, typical, scores, effects)
+
+
+def test_the_members_weights_follow_the_member_that_ranks():
+    """Equal weights held the vote under the default gradient-boosted model where the outcome is
+    an interaction of three categories (a passenger list: class, age and sex): the weights,
+    learned on out-of-fold scores, go to the trees and away from the main-effects logistic
+    regression, and the vote ranks as well as its best member."""
+    from leadrank.scoring.model import _default_tree_model
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame({"a": rng.choice(["p", "q", "r"], n), "b": rng.choice(["s", "t"], n),
+                          "c": rng.choice(["u", "v"], n)})
+    # won only where exactly an odd number of a == p, b == s, c == u holds: no main effect at all
+    parity = (frame["a"] == "p").astype(int) + (frame["b"] == "s") + (frame["c"] == "u")
+    y = pd.Series(((parity % 2 == 1) ^ (rng.random(n) < 0.15)).astype(int))
+    result = evaluate_and_fit(frame, y, [], ["a", "b", "c"])
+    weights = result.metrics["member_weights"]
+    assert min(weights.values()) >= 0 and weights["linear"] < max(weights["trees"], weights["default_trees"]), weights
+    from sklearn.model_selection import cross_val_score
+    best = cross_val_score(_default_tree_model([], ["a", "b", "c"]), frame, y, scoring="roc_auc").mean()
+    assert result.metrics["auc"] >= best - 0.005, (result.metrics["auc"], best)
 
 
 def test_typical_values_an_input_at_a_time_are_the_frames():
@@ -487,7 +534,7 @@ def test_a_member_whose_parts_disagree_with_its_predictions_predicts_the_variant
     typical = typical_values(result, X)
     explainer = Explainer(result, typical)
     scores, effects, _ = explainer.explain(X)
-    assert [member.kind for member in explainer._parts[0]] == ["predict", "quadratic", "linear"]
+    assert [member.kind for member in explainer._parts[0]] == ["predict", "quadratic", "linear", "predict"]
     _assert_effects_are_the_pipelines(result, X, typical, scores, effects)
 
 

@@ -82,9 +82,9 @@ def test_calibration_never_reverses_the_models_order():
 
 def test_validation_calibrates_each_fold_on_the_others_and_the_final_fit_reuses_its_scores(monkeypatch):
     """Cross-validation fits the vote once per fold and the deployed model once more (no folds of
-    the calibration's own inside); each fold's probabilities are an increasing map of its
-    out-of-fold scores, fitted without that fold's outcomes, so the folds' AUCs are the scores'."""
-    from sklearn.metrics import roc_auc_score
+    the calibration's own inside); each fold's probabilities are the members' out-of-fold scores
+    weighed (no weight below zero) and mapped by an increasing sigmoid, both fitted without that
+    fold's outcomes; the deployed model's weights are those of all the folds' scores."""
     from sklearn.model_selection import StratifiedKFold
 
     from leadrank.scoring import model as model_mod
@@ -109,15 +109,17 @@ def test_validation_calibrates_each_fold_on_the_others_and_the_final_fit_reuses_
     y = table.y.astype(int).to_numpy()[model_mod.canonical_order(
         model_mod._as_frame(table.frame, table.numeric, table.categorical).reset_index(drop=True),
         table.y.astype(int).to_numpy())]
-    assert name == "stratified_5fold_cv" and scores is not None
+    members = [member for member, _ in result.pipeline.named_steps["model"].estimator.estimators]
+    assert name == "stratified_5fold_cv" and scores.shape == (1500, len(members))
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)
-    for _, test in folds:
-        ordered = np.argsort(scores[test])
-        assert np.all(np.diff(p[test][ordered]) >= 0)  # increasing in the fold's own scores
-        assert roc_auc_score(y[test], p[test]) == pytest.approx(roc_auc_score(y[test], scores[test]), abs=1e-12)
+    for train, test in folds:
+        weights, intercept, _ = model_mod.increasing_sigmoid(scores[train], y[train])  # without the fold's outcomes
+        assert np.all(weights >= 0)
+        assert p[test] == pytest.approx(1 / (1 + np.exp(-(scores[test] @ weights + intercept))), abs=1e-12)
     deployed = result.pipeline.named_steps["model"]
-    slope, intercept, _ = model_mod.increasing_sigmoid(scores, y)
-    assert (deployed.slope_, deployed.intercept_) == (slope, intercept)  # calibrated on the folds' scores
+    weights, intercept, _ = model_mod.increasing_sigmoid(scores, y)
+    assert np.array_equal(deployed.slope_, weights) and deployed.intercept_ == intercept  # the folds' scores
+    assert list(result.metrics["member_weights"]) == members
 
 
 def test_a_model_below_chance_or_below_the_fit_score_is_refused():

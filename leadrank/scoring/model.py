@@ -9,17 +9,20 @@ metrics are never measured on training rows.
 With too few outcomes of either class there is no model (cold start) and the priority is the
 fit score alone; the output says so.
 
-The classifier, on enough data, is a soft vote of models that see the data differently, then
-calibrated (Platt scaling of the vote's log-odds, out of fold):
+The classifier, on enough data, is a weighted vote of models that see the data differently,
+calibrated (a Platt sigmoid over the members' log-odds, one weight each, learned out of fold):
   - gradient-boosted shallow trees with native categorical splits (non-linear effects and
     interactions of a few features),
   - a logistic regression over binned numbers and one-hot categories plus all their pairwise
     products (every two-way interaction, heavily regularised), left out when the one-hot
-    input is too wide for it (MAX_PAIR_WIDTH), and
+    input is too wide for it (MAX_PAIR_WIDTH),
   - a plain regularised logistic regression (each feature's main effect, smoothly in the
-    numbers). It was chosen on six public outcome tables and a drifting generated one, where
-    it raised the mean AUC over three draws of the folds on every table (docs/scoring.md,
-    "What it reaches"); not on X Education, where the figure is reported (and it lost 0.0013).
+    numbers), and
+  - gradient-boosted trees at scikit-learn's default settings (deep interactions, repeated rows).
+The weights are learned from the outcomes (IncreasingPlatt: none below zero, pulled towards
+equal weights by EQUAL_WEIGHT_PRIOR), so the vote follows whichever members rank a table's
+outcomes; with equal weights it fell under the default gradient-boosted model alone on four
+of the first eight held-out tables it was run on (docs/scoring.md, "What it reaches").
 Below SMALL_DATA_ROWS outcomes the plain logistic regression alone is used.
 CRM exports are messy: categories are compared case- and space-insensitively, form placeholders
 ("Select", "请选择") are their own category (a visitor who skipped the question behaves unlike one
@@ -38,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
@@ -107,6 +112,19 @@ def _tree_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     return Pipeline([("prep", prep), ("trees", trees)])
 
 
+def _default_tree_model(numeric: list[str], categorical: list[str]) -> Pipeline:
+    """scikit-learn's gradient-boosted trees at their default settings (leaves of up to 31 rows'
+    splits, no depth limit, early stopping above 10,000 rows), the shallow trees' input: what a
+    data scientist fits first. Where high-order interactions or repeated rows decide the outcome
+    (a passenger list of 14 distinct class, age and sex cells; a survey whose rows repeat), it
+    ranks better than every other member, and the learned weights give it the vote."""
+    pipeline = _tree_model(numeric, categorical)
+    shallow = pipeline.named_steps["trees"]
+    pipeline.set_params(trees=HistGradientBoostingClassifier(categorical_features=shallow.categorical_features,
+                                                             random_state=0))
+    return pipeline
+
+
 def _pair_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     bins = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                      ("bins", KBinsDiscretizer(n_bins=10, encode="onehot", strategy="quantile",
@@ -130,10 +148,16 @@ def _linear_model(numeric: list[str], categorical: list[str], n_rows: int) -> Pi
 
 
 class LogOddsVote(VotingClassifier):
-    """A soft vote whose decision score is the log-odds of the voted probability. Platt scaling
-    fits a sigmoid to a classifier's score: fed the probability itself (a bounded score) it
-    cannot reach the extremes, and on X Education it predicted 7.6 % for a bottom decile that
-    won 3.5 %; on the log-odds the calibration error fell from 0.028 to 0.012, ranking unchanged."""
+    """The members, fitted together, and their scores as log-odds: `member_log_odds` is what
+    IncreasingPlatt weighs (one learned weight a member). Platt scaling fits a sigmoid to a
+    score: fed a probability (a bounded score) it cannot reach the extremes, and on X Education
+    it predicted 7.6 % for a bottom decile that won 3.5 %; on the log-odds the calibration error
+    fell from 0.028 to 0.012, ranking unchanged. `decision_function`, the log-odds of the members'
+    equal-weight vote, is what models stored before 7 December 2026 were calibrated on."""
+
+    def member_log_odds(self, X: Any) -> np.ndarray:
+        """Each member's won log-odds (rows × members)."""
+        return np.column_stack([self.log_odds(member.predict_proba(X)[:, 1]) for member in self.estimators_])
 
     def decision_function(self, X: Any) -> np.ndarray:
         return self.log_odds(self.predict_proba(X)[:, 1])
@@ -145,22 +169,32 @@ class LogOddsVote(VotingClassifier):
         return np.log(p / (1 - p))
 
 
-MIN_SLOPE = 1e-3  # the Platt slope's floor: the calibrated score keeps the model's order
+MIN_SLOPE = 1e-3  # the Platt slope's floor (the weights' sum): the calibrated score keeps the model's order
+# How strongly the members' weights are pulled towards being equal, in outcomes' worth: on a few
+# hundred outcomes the weights that fit best are mostly noise, on thousands the data decides.
+# Chosen on the development tables (docs/scoring.md), not on a table a figure is reported on.
+EQUAL_WEIGHT_PRIOR = 10.0
 
 
 class IncreasingPlatt(ClassifierMixin, BaseEstimator):
     """One model fitted on every row, its score mapped to a probability by a Platt sigmoid fitted
-    on out-of-fold scores, with the sigmoid's slope held above zero.
+    on out-of-fold scores, with the sigmoid's slope held above zero. For the vote (LogOddsVote)
+    the score is each member's log-odds and the sigmoid has a weight per member (`slope_`, an
+    array): learned stacking, each weight at zero or above, pulled towards equal weights
+    (EQUAL_WEIGHT_PRIOR). Equal weights were a choice made once for every table; on a passenger
+    list whose outcome is a three-way interaction the plain logistic regression's equal share
+    held the vote 0.013 under the default gradient-boosted model, which the weights now follow.
 
     Why not CalibratedClassifierCV(method="sigmoid", cv=3): its folds are the rows in the order
     given, so on a CRM export sorted by date each fold's score comes from a model of other
     periods. On a table whose won share drifts from 5 % to 50 % along the file those scores
     anti-correlate with the outcome, the sigmoid's slope comes out negative, and the map,
     monotone *decreasing*, turned the deployed model's ranking upside down (AUC 0.21 in file
-    order, 0.79 shuffled). Here the folds are stratified and shuffled, and a slope that is not
-    positive is replaced by MIN_SLOPE (`slope_clamped_` says so): a model whose out-of-fold
-    scores do not rank gets near-constant probabilities in its own order, never the reverse
-    order, and the deployment guard (leadrank.scoring.guard) judges its validated ranking.
+    order, 0.79 shuffled). Here the folds are stratified and shuffled, and no weight is below
+    zero; weights that sum below MIN_SLOPE are replaced by MIN_SLOPE shared equally
+    (`slope_clamped_` says so): a model whose out-of-fold scores do not rank gets near-constant
+    probabilities in its own order, never the reverse order, and the deployment guard
+    (leadrank.scoring.guard) judges its validated ranking.
     """
 
     def __init__(self, estimator: Any = None, folds: int = 3, seed: int = 0) -> None:
@@ -169,53 +203,94 @@ class IncreasingPlatt(ClassifierMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X: Any, y: Any, oof_scores: np.ndarray | None = None) -> IncreasingPlatt:
-        """`oof_scores`: the estimator's out-of-fold scores of these rows, made already (by the
-        validation's folds, `evaluate_and_fit`): the sigmoid is fitted on them and the estimator
-        is fitted once, instead of once per fold of its own and once more."""
+        """`oof_scores`: the estimator's out-of-fold scores of these rows (`model_scores`), made
+        already (by the validation's folds, `evaluate_and_fit`): the sigmoid is fitted on them
+        and the estimator is fitted once, instead of once per fold of its own and once more."""
         y = np.asarray(y).astype(int)
         self.classes_ = np.unique(y)
         scores = oof_scores
         if scores is None:
             folds = max(2, min(self.folds, int(np.bincount(y).min())))
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
-            scores = np.empty(len(y))
-            for train, test in cv.split(np.zeros(len(y)), y):
-                member = clone(self.estimator).fit(_rows(X, train), y[train])
-                scores[test] = _score(member, _rows(X, test))
+            scores = out_of_fold_scores(self.estimator, X, y, cv)
         self.slope_, self.intercept_, self.slope_clamped_ = increasing_sigmoid(np.asarray(scores, dtype=float), y)
         self.estimator_ = clone(self.estimator).fit(X, y)
         return self
 
+    def _scores(self, X: Any) -> np.ndarray:
+        """What the sigmoid reads: the members' log-odds when it weighs them, else the
+        estimator's one score (any other estimator; a vote stored before 7 December 2026)."""
+        return self.estimator_.member_log_odds(X) if np.ndim(self.slope_) else _score(self.estimator_, X)
+
     def decision_function(self, X: Any) -> np.ndarray:
-        return self.slope_ * _score(self.estimator_, X) + self.intercept_
+        return calibrated_log_odds(self._scores(X), self.slope_, self.intercept_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        p = self.probability(_score(self.estimator_, X))
+        p = self.probability(self._scores(X))
         return np.column_stack([1 - p, p])
 
     def probability(self, scores: np.ndarray) -> np.ndarray:
-        """The calibrated won probability of the estimator's scores."""
+        """The calibrated won probability of the estimator's scores (`_scores`)."""
         return calibrated(scores, self.slope_, self.intercept_)
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-def calibrated(scores: np.ndarray, slope: float, intercept: float) -> np.ndarray:
-    """Won probability of scores under the Platt sigmoid (slope, intercept): the one formula
-    of the deployed model (IncreasingPlatt) and of each validation fold (_validate)."""
-    return 1 / (1 + np.exp(-(slope * scores + intercept)))
+def model_scores(estimator: Any, X: Any) -> np.ndarray:
+    """A fitted estimator's scores as IncreasingPlatt reads them: a vote's members' log-odds
+    (rows × members), any other's one score."""
+    return estimator.member_log_odds(X) if hasattr(estimator, "member_log_odds") else _score(estimator, X)
 
 
-def increasing_sigmoid(scores: np.ndarray, y: np.ndarray) -> tuple[float, float, bool]:
+def out_of_fold_scores(estimator: Any, X: Any, y: np.ndarray, cv: StratifiedKFold) -> np.ndarray:
+    """`model_scores` of each row by a clone of `estimator` fitted on the other folds."""
+    scores: np.ndarray | None = None
+    for train, test in cv.split(np.zeros(len(y)), y):
+        member = clone(estimator).fit(_rows(X, train), y[train])
+        part = model_scores(member, _rows(X, test))
+        if scores is None:
+            scores = np.empty((len(y), *part.shape[1:]))
+        scores[test] = part
+    assert scores is not None
+    return scores
+
+
+def calibrated_log_odds(scores: np.ndarray, slope: float | np.ndarray, intercept: float) -> np.ndarray:
+    """The calibrated log-odds: `slope` times one score, or the weighted sum of the members'."""
+    return (scores @ slope if np.ndim(slope) else slope * scores) + intercept
+
+
+def calibrated(scores: np.ndarray, slope: float | np.ndarray, intercept: float) -> np.ndarray:
+    """Won probability of scores under the Platt sigmoid (slope or weights, intercept): the one
+    formula of the deployed model (IncreasingPlatt) and of each validation fold (_validate)."""
+    return expit(calibrated_log_odds(scores, slope, intercept))
+
+
+def increasing_sigmoid(scores: np.ndarray, y: np.ndarray) -> tuple[float | np.ndarray, float, bool]:
     """(slope, intercept, whether the slope was clamped) of a Platt sigmoid of `scores` for the
-    outcomes `y`, its slope held at MIN_SLOPE or above (IncreasingPlatt): with a lower one the
-    intercept alone is refitted under the floor slope."""
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(scores.reshape(-1, 1), y)
-    slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-    if slope >= MIN_SLOPE:
-        return slope, intercept, False
-    return MIN_SLOPE, float(np.log(y.mean() / (1 - y.mean())) - np.median(MIN_SLOPE * scores)), True
+    outcomes `y`; with a score per member (rows × members) the slope is their weights (an array):
+    each zero or above, with a penalty of EQUAL_WEIGHT_PRIOR / rows on their spread around their
+    mean. Weights summing below MIN_SLOPE are MIN_SLOPE shared equally, the intercept refitted
+    under them (IncreasingPlatt)."""
+    matrix = scores.reshape(len(scores), -1)
+    rows, members = matrix.shape
+    prior = EQUAL_WEIGHT_PRIOR / rows
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        weights, z = params[:-1], matrix @ params[:-1] + params[-1]
+        spread = weights - weights.mean()
+        residual = expit(z) - y
+        value = float(np.mean(np.logaddexp(0, z) - y * z) + prior * spread @ spread)
+        return value, np.append(matrix.T @ residual / rows + 2 * prior * spread, residual.mean())
+
+    start = np.append(np.full(members, 1.0 / members), 0.0)
+    params = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=[(0, None)] * members + [(None, None)]).x
+    weights, intercept, clamped = params[:-1], float(params[-1]), False
+    if weights.sum() < MIN_SLOPE:
+        weights, clamped = np.full(members, MIN_SLOPE / members), True
+        intercept = float(np.log(y.mean() / (1 - y.mean())) - np.median(matrix @ weights))
+    return (weights if scores.ndim == 2 else float(weights[0])), intercept, clamped
 
 
 def _rows(X: Any, index: np.ndarray) -> Any:
@@ -238,6 +313,7 @@ def build_pipeline(numeric: list[str], categorical: list[str], n_rows: int, oneh
     if onehot_width <= MAX_PAIR_WIDTH:
         members.append(("pairs", _pair_model(numeric, categorical)))
     members.append(("linear", _linear_model(numeric, categorical, n_rows)))
+    members.append(("default_trees", _default_tree_model(numeric, categorical)))
     return Pipeline([("model", IncreasingPlatt(LogOddsVote(members, voting="soft")))])
 
 
@@ -369,7 +445,9 @@ def evaluate_and_fit(
         metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
     if fit_final and isinstance(pipeline.named_steps["model"], IncreasingPlatt):
         platt = pipeline.named_steps["model"]
-        metrics["calibration_slope"] = round(platt.slope_, 4)
+        metrics["calibration_slope"] = round(float(np.sum(platt.slope_)), 4)
+        names = [name for name, _ in platt.estimator.estimators]
+        metrics["member_weights"] = {name: round(float(w), 4) for name, w in zip(names, platt.slope_, strict=True)}
         if platt.slope_clamped_:
             note = (note + "; " if note else "") + ("the out-of-fold scores did not rank the outcomes: the calibration "
                                                      f"slope was held at {MIN_SLOPE} instead of reversing the order")
@@ -408,9 +486,9 @@ def _describe(pipeline: Pipeline) -> str:
     model = pipeline.named_steps["model"]
     if isinstance(model, IncreasingPlatt):
         names = [n for n, _ in model.estimator.estimators]
-        return "calibrated soft vote of " + " + ".join(
-            {"trees": "gradient-boosted trees", "pairs": "pairwise logistic regression",
-             "linear": "logistic regression"}[n] for n in names)
+        return "calibrated weighted vote of " + " + ".join(
+            {"trees": "shallow gradient-boosted trees", "pairs": "pairwise logistic regression",
+             "linear": "logistic regression", "default_trees": "default gradient-boosted trees"}[n] for n in names)
     return "logistic regression"
 
 
@@ -456,13 +534,13 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
         p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
         return f"stratified_{folds}fold_cv", note, np.arange(len(y)), p, None
     # The calibrated model's out-of-fold probabilities without a calibration's own folds inside
-    # each fold: the estimator's out-of-fold scores, each fold's mapped by the increasing sigmoid
-    # fitted on the other folds' scores and outcomes (its own outcomes unseen). The deployed
-    # model's sigmoid is then fitted on all of them (`oof_scores`). Five fits of the vote and the
-    # final one, where a calibration fitting three of its own in each fold and before the final
-    # one made twenty-four: at 8,000 outcomes 24 of night 1's 66 s score step. A sigmoid with a
-    # positive slope keeps each fold's order, so the AUC (the mean of the folds') is the same.
-    scores = cross_val_predict(model.estimator, X, y, cv=cv, method="decision_function")
+    # each fold: the estimator's out-of-fold scores (each member's), each fold's mapped by the
+    # increasing sigmoid (the members' weights) fitted on the other folds' scores and outcomes
+    # (its own outcomes unseen). The deployed model's sigmoid is then fitted on all of them
+    # (`oof_scores`). Five fits of the vote and the final one, where a calibration fitting three
+    # of its own in each fold and before the final one made twenty-four: at 8,000 outcomes 24 of
+    # night 1's 66 s score step.
+    scores = out_of_fold_scores(model.estimator, X, y, cv)
     p = np.empty(len(y))
     for train, test in cv.split(np.zeros(len(y)), y):
         slope, intercept, _ = increasing_sigmoid(scores[train], y[train])
@@ -631,37 +709,47 @@ class Explainer:
         vectors at a time: what the pipeline would predict for the variants, without running
         them through it."""
         assert self._parts is not None
-        members, weights, finish = self._parts
+        members, combine = self._parts
         effects = np.zeros((len(distinct), len(self.features)))
         with threadpool_limits(PREDICT_THREADS):
             for start in range(0, len(distinct), PREDICT_CHUNK_ROWS):
                 chunk = distinct.iloc[start:start + PREDICT_CHUNK_ROWS]
                 started = [member.start(chunk) for member in members]
-                base = finish(np.average([s.proba for s in started], axis=0, weights=weights))
+                base = combine([s.proba for s in started])
                 for k, col in enumerate(self.features):
                     rows = np.flatnonzero(~self._unchanged(chunk, col))
                     if rows.size:
-                        voted = np.average([member.occluded(s, col, rows) for member, s in zip(members, started, strict=True)],
-                                           axis=0, weights=weights)
-                        effects[start + rows, k] = base[rows] - finish(voted)
+                        occluded = [member.occluded(s, col, rows) for member, s in zip(members, started, strict=True)]
+                        effects[start + rows, k] = base[rows] - combine(occluded)
         return effects
 
 
-def _occlusion_parts(pipeline: Pipeline, typical: dict[str, Any]) -> tuple[list[PipelineOcclusion], Any, Any] | None:
-    """(members, their vote weights, the map from voted to final won probability) of a model
-    build_pipeline made, each member a PipelineOcclusion; None for any other shape."""
+Combine = Callable[[list[np.ndarray]], np.ndarray]
+
+
+def _occlusion_parts(pipeline: Pipeline, typical: dict[str, Any]) -> tuple[list[PipelineOcclusion], Combine] | None:
+    """(members, the map from their won probabilities to the model's) of a model build_pipeline
+    made, each member a PipelineOcclusion; None for any other shape."""
     top = pipeline.steps[-1][1] if len(pipeline.steps) == 1 else None
     if isinstance(top, IncreasingPlatt) and isinstance(top.estimator_, LogOddsVote):
         vote = top.estimator_
         members = [PipelineOcclusion.of(member, typical) for member in vote.estimators_]
-        weights, finish = vote._weights_not_none, lambda p: top.probability(LogOddsVote.log_odds(p))
+        if np.ndim(top.slope_):  # each member's log-odds weighed
+            def combine(probas: list[np.ndarray]) -> np.ndarray:
+                return top.probability(np.column_stack([LogOddsVote.log_odds(p) for p in probas]))
+        else:  # a vote stored before 7 December 2026: the log-odds of the equal-weight vote
+            def combine(probas: list[np.ndarray]) -> np.ndarray:
+                return top.probability(LogOddsVote.log_odds(np.average(probas, axis=0, weights=vote._weights_not_none)))
     elif isinstance(top, Pipeline):  # the small-data model: one logistic regression
-        members, weights, finish = [PipelineOcclusion.of(top, typical)], None, lambda p: p
+        members = [PipelineOcclusion.of(top, typical)]
+
+        def combine(probas: list[np.ndarray]) -> np.ndarray:
+            return probas[0]
     else:
         return None
     if any(member is None for member in members):
         return None
-    return [m for m in members if m is not None], weights, finish
+    return [m for m in members if m is not None], combine
 
 
 # --- any tabular outcome export (leadrank model evaluate) -----------------------------------
