@@ -356,8 +356,8 @@ def test_predictions_and_effects_on_distinct_rows_equal_row_by_row(monkeypatch, 
     X = _as_frame(frame, result.numeric, result.categorical)
     typical = typical_values(result, X)
     predicted: list[int] = []
-    real = model._predict_in_chunks
-    monkeypatch.setattr(model, "_predict_in_chunks", lambda p, rows: predicted.append(len(rows)) or real(p, rows))
+    real = model.Explainer._scored
+    monkeypatch.setattr(model.Explainer, "_scored", lambda self, rows: predicted.append(len(rows)) or real(self, rows))
 
     explainer = Explainer(result, typical)
     first = explainer.explain(X.iloc[:150])
@@ -500,6 +500,35 @@ def test_the_members_weights_follow_the_member_that_ranks():
     from sklearn.model_selection import cross_val_score
     best = cross_val_score(_default_tree_model([], ["a", "b", "c"]), frame, y, scoring="roc_auc").mean()
     assert result.metrics["auc"] >= best - 0.005, (result.metrics["auc"], best)
+
+
+def test_a_member_weighed_zero_is_neither_predicted_nor_explained():
+    """A member whose learned weight is zero adds nothing to the log-odds: the model's scores are
+    those of every member's log-odds weighed, without running that member at all."""
+    from scipy.special import expit
+
+    from leadrank.scoring.model import Explainer, model_inputs, typical_values
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame({"a": rng.choice(["p", "q", "r"], n), "b": rng.choice(["s", "t"], n),
+                          "c": rng.choice(["u", "v"], n)})
+    parity = (frame["a"] == "p").astype(int) + (frame["b"] == "s") + (frame["c"] == "u")
+    y = pd.Series(((parity % 2 == 1) ^ (rng.random(n) < 0.15)).astype(int))
+    result = evaluate_and_fit(frame, y, [], ["a", "b", "c"])
+    platt = result.pipeline.named_steps["model"]
+    zero = np.flatnonzero(platt.slope_ == 0)
+    assert len(zero) and len(zero) < len(platt.slope_), platt.slope_
+    X = model_inputs(frame.iloc[:200], result.numeric, result.categorical)
+    every = platt.estimator_.member_log_odds(X)
+    expected = expit(every @ platt.slope_ + platt.intercept_)
+    for k in zero:
+        platt.estimator_.estimators_[k].predict_proba = None  # a zero-weight member is never run
+    assert np.allclose(result.pipeline.predict_proba(X)[:, 1], expected, rtol=0, atol=1e-12)
+    typical = typical_values(result, X)
+    scores, effects, _ = Explainer(result, typical).explain(X)
+    assert np.allclose(scores, expected, rtol=0, atol=1e-12)
+    _assert_effects_are_the_pipelines(result, X, typical, scores, effects)
 
 
 def test_typical_values_an_input_at_a_time_are_the_frames():

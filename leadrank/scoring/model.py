@@ -155,9 +155,10 @@ class LogOddsVote(VotingClassifier):
     fell from 0.028 to 0.012, ranking unchanged. `decision_function`, the log-odds of the members'
     equal-weight vote, is what models stored before 7 December 2026 were calibrated on."""
 
-    def member_log_odds(self, X: Any) -> np.ndarray:
-        """Each member's won log-odds (rows × members)."""
-        return np.column_stack([self.log_odds(member.predict_proba(X)[:, 1]) for member in self.estimators_])
+    def member_log_odds(self, X: Any, members: np.ndarray | None = None) -> np.ndarray:
+        """Each member's won log-odds (rows × members), or only those of the `members` (positions)."""
+        chosen = self.estimators_ if members is None else [self.estimators_[k] for k in members]
+        return np.column_stack([self.log_odds(member.predict_proba(X)[:, 1]) for member in chosen])
 
     def decision_function(self, X: Any) -> np.ndarray:
         return self.log_odds(self.predict_proba(X)[:, 1])
@@ -217,21 +218,33 @@ class IncreasingPlatt(ClassifierMixin, BaseEstimator):
         self.estimator_ = clone(self.estimator).fit(X, y)
         return self
 
+    def weighed_members(self) -> np.ndarray | None:
+        """Positions of the vote's members whose weight is above zero, or None when the sigmoid
+        reads one score. A member weighed zero adds nothing to the log-odds: it is neither
+        predicted nor explained (on the bench's outcomes, which no feature ranks, both trees)."""
+        return np.flatnonzero(self.slope_ > 0) if np.ndim(self.slope_) else None
+
     def _scores(self, X: Any) -> np.ndarray:
-        """What the sigmoid reads: the members' log-odds when it weighs them, else the
+        """What the sigmoid reads: the weighed members' log-odds when it weighs them, else the
         estimator's one score (any other estimator; a vote stored before 7 December 2026)."""
-        return self.estimator_.member_log_odds(X) if np.ndim(self.slope_) else _score(self.estimator_, X)
+        members = self.weighed_members()
+        return _score(self.estimator_, X) if members is None else self.estimator_.member_log_odds(X, members)
+
+    def _weights(self) -> float | np.ndarray:
+        members = self.weighed_members()
+        return self.slope_ if members is None else self.slope_[members]
 
     def decision_function(self, X: Any) -> np.ndarray:
-        return calibrated_log_odds(self._scores(X), self.slope_, self.intercept_)
+        return calibrated_log_odds(self._scores(X), self._weights(), self.intercept_)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         p = self.probability(self._scores(X))
         return np.column_stack([1 - p, p])
 
     def probability(self, scores: np.ndarray) -> np.ndarray:
-        """The calibrated won probability of the estimator's scores (`_scores`)."""
-        return calibrated(scores, self.slope_, self.intercept_)
+        """The calibrated won probability of the estimator's scores (`_scores`: the weighed
+        members' log-odds, in their order)."""
+        return calibrated(scores, self._weights(), self.intercept_)
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
@@ -656,8 +669,7 @@ class Explainer:
         scores, effects = np.empty(len(distinct)), np.empty((len(distinct), len(self.features)))
         scores[~fresh], effects[~fresh] = self._scores[at[~fresh]], self._effects[at[~fresh]]
         if fresh.any():
-            scores[fresh] = _predict_in_chunks(self.result.pipeline, distinct[fresh])
-            effects[fresh] = self._occluded(distinct[fresh], scores[fresh])
+            scores[fresh], effects[fresh] = self._scored(distinct[fresh])
             if len(self._known) + fresh.sum() <= REMEMBERED_VECTORS:
                 self._known = self._known.append(pd.Index(keys[fresh]))
                 self._scores = np.concatenate([self._scores, scores[fresh]])
@@ -675,10 +687,18 @@ class Explainer:
         values, typical = distinct[col], self.typical[col]
         return (values == typical).to_numpy(dtype=bool) | (values.isna().to_numpy() & pd.isna(typical))
 
-    def _occluded(self, distinct: pd.DataFrame, base: np.ndarray) -> np.ndarray:
-        """The effects (vectors × features) of distinct vectors whose predictions are `base`."""
+    def _scored(self, distinct: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(model scores, effects: vectors × features) of distinct vectors: from the members'
+        parts when there are parts (the scores are their combination, which each member's
+        parts were checked to give), else through the pipeline."""
         if self._parts is not None:
-            return self._occluded_by_parts(distinct)
+            return self._scored_by_parts(distinct)
+        scores = _predict_in_chunks(self.result.pipeline, distinct)
+        return scores, self._occluded(distinct, scores)
+
+    def _occluded(self, distinct: pd.DataFrame, base: np.ndarray) -> np.ndarray:
+        """The effects (vectors × features) of distinct vectors whose predictions are `base`,
+        each variant predicted through the pipeline."""
         effects = np.zeros((len(distinct), len(self.features)))
         variants: list[pd.DataFrame] = []
         where: list[tuple[int, np.ndarray]] = []
@@ -704,24 +724,26 @@ class Explainer:
             occlude()
         return effects
 
-    def _occluded_by_parts(self, distinct: pd.DataFrame) -> np.ndarray:
-        """`_occluded` from the members' parts (leadrank.scoring.occlusion), PREDICT_CHUNK_ROWS
-        vectors at a time: what the pipeline would predict for the variants, without running
-        them through it."""
+    def _scored_by_parts(self, distinct: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """`_scored` from the members' parts (leadrank.scoring.occlusion), PREDICT_CHUNK_ROWS
+        vectors at a time: what the pipeline would predict for the vectors and their variants,
+        without running them through it (the vectors once more through the pipeline were 1.8 s
+        of night 1's score step at 1.4M records)."""
         assert self._parts is not None
         members, combine = self._parts
-        effects = np.zeros((len(distinct), len(self.features)))
+        scores, effects = np.empty(len(distinct)), np.zeros((len(distinct), len(self.features)))
         with threadpool_limits(PREDICT_THREADS):
             for start in range(0, len(distinct), PREDICT_CHUNK_ROWS):
                 chunk = distinct.iloc[start:start + PREDICT_CHUNK_ROWS]
                 started = [member.start(chunk) for member in members]
                 base = combine([s.proba for s in started])
+                scores[start:start + len(chunk)] = base
                 for k, col in enumerate(self.features):
                     rows = np.flatnonzero(~self._unchanged(chunk, col))
                     if rows.size:
                         occluded = [member.occluded(s, col, rows) for member, s in zip(members, started, strict=True)]
                         effects[start + rows, k] = base[rows] - combine(occluded)
-        return effects
+        return scores, effects
 
 
 Combine = Callable[[list[np.ndarray]], np.ndarray]
@@ -732,9 +754,10 @@ def _occlusion_parts(pipeline: Pipeline, typical: dict[str, Any]) -> tuple[list[
     made, each member a PipelineOcclusion; None for any other shape."""
     top = pipeline.steps[-1][1] if len(pipeline.steps) == 1 else None
     if isinstance(top, IncreasingPlatt) and isinstance(top.estimator_, LogOddsVote):
-        vote = top.estimator_
-        members = [PipelineOcclusion.of(member, typical) for member in vote.estimators_]
-        if np.ndim(top.slope_):  # each member's log-odds weighed
+        vote, weighed = top.estimator_, top.weighed_members()
+        chosen = vote.estimators_ if weighed is None else [vote.estimators_[k] for k in weighed]
+        members = [PipelineOcclusion.of(member, typical) for member in chosen]
+        if weighed is not None:  # each member's log-odds weighed
             def combine(probas: list[np.ndarray]) -> np.ndarray:
                 return top.probability(np.column_stack([LogOddsVote.log_odds(p) for p in probas]))
         else:  # a vote stored before 7 December 2026: the log-odds of the equal-weight vote
