@@ -480,6 +480,16 @@ def test_a_vote_stored_before_its_members_were_weighed_predicts_and_explains_as_
     _assert_effects_are_the_pipelines(result, X, typical, scores, effects)
 
 
+def _parity_outcomes(n=3000):
+    """Three categories whose outcome is won where an odd number of a == p, b == s, c == u holds
+    (15 % of labels flipped): no main effect at all, only their three-way interaction."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.choice(["p", "q", "r"], n), "b": rng.choice(["s", "t"], n),
+                          "c": rng.choice(["u", "v"], n)})
+    parity = (frame["a"] == "p").astype(int) + (frame["b"] == "s") + (frame["c"] == "u")
+    return frame, pd.Series(((parity % 2 == 1) ^ (rng.random(n) < 0.15)).astype(int))
+
+
 def test_the_members_weights_follow_the_member_that_ranks():
     """Equal weights held the vote under the default gradient-boosted model where the outcome is
     an interaction of three categories (a passenger list: class, age and sex): the weights,
@@ -487,13 +497,7 @@ def test_the_members_weights_follow_the_member_that_ranks():
     regression, and the vote ranks as well as its best member."""
     from leadrank.scoring.model import _default_tree_model
 
-    rng = np.random.default_rng(3)
-    n = 3000
-    frame = pd.DataFrame({"a": rng.choice(["p", "q", "r"], n), "b": rng.choice(["s", "t"], n),
-                          "c": rng.choice(["u", "v"], n)})
-    # won only where exactly an odd number of a == p, b == s, c == u holds: no main effect at all
-    parity = (frame["a"] == "p").astype(int) + (frame["b"] == "s") + (frame["c"] == "u")
-    y = pd.Series(((parity % 2 == 1) ^ (rng.random(n) < 0.15)).astype(int))
+    frame, y = _parity_outcomes()
     result = evaluate_and_fit(frame, y, [], ["a", "b", "c"])
     weights = result.metrics["member_weights"]
     assert min(weights.values()) >= 0 and weights["linear"] < max(weights["trees"], weights["default_trees"]), weights
@@ -509,12 +513,7 @@ def test_a_member_weighed_zero_is_neither_predicted_nor_explained():
 
     from leadrank.scoring.model import Explainer, model_inputs, typical_values
 
-    rng = np.random.default_rng(3)
-    n = 3000
-    frame = pd.DataFrame({"a": rng.choice(["p", "q", "r"], n), "b": rng.choice(["s", "t"], n),
-                          "c": rng.choice(["u", "v"], n)})
-    parity = (frame["a"] == "p").astype(int) + (frame["b"] == "s") + (frame["c"] == "u")
-    y = pd.Series(((parity % 2 == 1) ^ (rng.random(n) < 0.15)).astype(int))
+    frame, y = _parity_outcomes()
     result = evaluate_and_fit(frame, y, [], ["a", "b", "c"])
     platt = result.pipeline.named_steps["model"]
     zero = np.flatnonzero(platt.slope_ == 0)
