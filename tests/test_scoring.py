@@ -103,6 +103,24 @@ def test_outcomes_in_chinese_with_three_date_formats(tmp_path):
     assert "no lead matches '未知公司'" in bad.iloc[0]["reason"] and "unknown outcome" in bad.iloc[1]["reason"]
 
 
+def test_a_configured_outcomes_file_finds_its_columns_as_an_import_does(tmp_path):
+    """An outcomes file of the sources file without `columns:` was read only under our own field
+    names ("no outcome column 'outcome'" every night, for a CRM export headed 客户名称 / 结果 /
+    签约日期 that `leadrank outcomes import` reads); a named header is found whatever its case and
+    spaces, and one that is not in the file is an error naming it, not a silently empty field."""
+    path = tmp_path / "crm.csv"
+    path.write_text("客户名称,结果,签约日期,Sales Rep\n甲公司,成交,2026/3/1,王\n乙公司,丢单,2026-03-02,李\n",
+                    encoding="utf-8")
+    leads = pd.DataFrame([lead("L1", "甲公司"), lead("L2", "乙公司")])
+    good, bad = match_outcomes(load_outcomes(OutcomesConfig(name="o", path=path)), leads)
+    assert bad.empty and list(good["outcome"]) == ["won", "lost"]
+    assert list(good["outcome_date"]) == ["2026-03-01", "2026-03-02"] and list(good["owner"]) == ["王", "李"]
+    named = load_outcomes(OutcomesConfig(name="o", path=path, columns={"owner": "sales  rep"}))
+    assert list(named["owner"]) == ["王", "李"]
+    with pytest.raises(ValueError, match="'负责人' not in the file"):
+        load_outcomes(OutcomesConfig(name="o", path=path, columns={"owner": "负责人"}))
+
+
 def test_crm_stage_names_are_outcomes(tmp_path):
     """A Salesforce export says 'Closed Won' / 'Closed Lost' in its Stage column, HubSpot
     'closedwon' / 'closedlost': every row was rejected as an unknown outcome."""

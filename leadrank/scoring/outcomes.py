@@ -80,14 +80,67 @@ def parse_dates(values: pd.Series) -> pd.Series:
     return parsed.dt.strftime("%Y-%m-%d").astype(object).where(parsed.notna(), None)
 
 
+# The usual headers of each field in CRM exports, English and Chinese (case and spaces aside).
+ALIASES = {
+    "lead_id": ["lead_id", "lead id", "leadid", "线索id", "线索编号"],
+    "company_name": ["company_name", "company", "company name", "account", "account name", "customer", "customer name",
+                     "公司名称", "客户名称", "企业名称", "单位名称", "公司", "客户"],
+    "uscc": ["uscc", "credit code", "credit_code", "unified social credit code", "统一社会信用代码", "社会信用代码",
+             "信用代码"],
+    "outcome": ["outcome", "result", "status", "stage", "结果", "状态", "商机状态", "销售阶段", "阶段"],
+    "outcome_date": ["outcome_date", "outcome date", "date", "close date", "close_date", "closed", "closed date",
+                     "closing date", "date closed", "close_time", "won date", "signed date", "contract date",
+                     "decision date", "日期", "成交日期", "签约日期", "签单日期", "赢单日期", "丢单日期", "结单日期",
+                     "关单日期", "关闭日期", "结束日期", "完成日期", "成交时间", "签约时间", "时间"],
+    "owner": ["owner", "sales", "salesperson", "sales rep", "rep", "负责人", "销售", "销售人员", "跟进人", "所有者"],
+}
+
+
+def _folded(header: str) -> str:
+    return " ".join(str(header).split()).casefold()
+
+
+def detect_columns(headers: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
+    """Our field -> the file's header: the headers `given` (a file's `columns:`, `--map`; case
+    and spaces aside), then each other field's usual names (ALIASES). ValueError when a given
+    header is not in the file, or no column holds the outcome or names the lead."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(OUTCOME_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}: fields are {', '.join(OUTCOME_FIELDS)}")
+    folded: dict[str, str] = {}
+    for header in headers:
+        folded.setdefault(_folded(header), header)
+    found = {name: header if header in headers else folded.get(_folded(header), header) for name, header in given.items()}
+    missing = sorted(h for h in found.values() if h not in headers)
+    if missing:
+        raise ValueError(f"column(s) {', '.join(map(repr, missing))} not in the file (it has {', '.join(headers)})")
+    for name in OUTCOME_FIELDS:
+        if name not in found:
+            hit = next((folded[a] for a in ALIASES[name] if a in folded and folded[a] not in found.values()), None)
+            if hit is not None:
+                found[name] = hit
+    if "outcome" not in found:
+        raise ValueError(f"no outcome column (looked for {', '.join(ALIASES['outcome'][:6])}, ...; the file has "
+                         f"{', '.join(headers)}); name it (`columns:` of the outcomes file, or --map HEADER=outcome)")
+    if not {"lead_id", "company_name", "uscc"} & set(found):
+        raise ValueError("no column names the lead: give lead_id, company name or 统一社会信用代码 "
+                         f"(the file has {', '.join(headers)}); name it (`columns:` of the outcomes file, or "
+                         "--map HEADER=company_name)")
+    return found
+
+
 def load_outcomes(cfg: OutcomesConfig) -> pd.DataFrame:
-    """The outcomes file in our columns (strings), with its row numbers."""
+    """The outcomes file in our columns (strings), with its row numbers: the columns its
+    `columns:` names, the others found by their usual headers (`detect_columns`), as
+    `leadrank outcomes import` finds them."""
     table = read_table(cfg.path, cfg.encoding, cfg.sep)
     table.columns = [str(c).strip() for c in table.columns]
-    cols = {field: cfg.columns.get(field, field) for field in OUTCOME_FIELDS}
-    if cols["outcome"] not in table.columns:
-        raise ValueError(f"outcomes {cfg.name}: no outcome column {cols['outcome']!r} in {cfg.path.name}")
-    out = pd.DataFrame({field: table[col] if col in table.columns else None for field, col in cols.items()},
+    try:
+        cols = detect_columns(list(table.columns), cfg.columns)
+    except ValueError as exc:
+        raise ValueError(f"outcomes {cfg.name} ({cfg.path.name}): {exc}") from None
+    out = pd.DataFrame({field: table[cols[field]] if field in cols else None for field in OUTCOME_FIELDS},
                        index=table.index, dtype=object)
     out = out.where(out.notna() & (out != ""), None)
     out["source_file"] = cfg.path.name

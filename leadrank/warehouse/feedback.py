@@ -29,26 +29,12 @@ from sqlalchemy import Connection, Engine, bindparam, inspect, text
 
 from leadrank.config import OutcomesConfig
 from leadrank.contracts import LEAD_TABLE, REJECT_COLUMNS
-from leadrank.scoring.outcomes import OUTCOME_FIELDS, load_outcomes, match_outcomes, parse_dates
+from leadrank.scoring.outcomes import OUTCOME_FIELDS, detect_columns, load_outcomes, match_outcomes, parse_dates
 from leadrank.tables import read_table
 from leadrank.warehouse.engine import now, writer
 from leadrank.warehouse.load import outcome_ids, write_outcomes
 from leadrank.warehouse.migrate import upgrade
 
-FIELDS = OUTCOME_FIELDS
-ALIASES = {
-    "lead_id": ["lead_id", "lead id", "leadid", "线索id", "线索编号"],
-    "company_name": ["company_name", "company", "company name", "account", "account name", "customer", "customer name",
-                     "公司名称", "客户名称", "企业名称", "单位名称", "公司", "客户"],
-    "uscc": ["uscc", "credit code", "credit_code", "unified social credit code", "统一社会信用代码", "社会信用代码",
-             "信用代码"],
-    "outcome": ["outcome", "result", "status", "stage", "结果", "状态", "商机状态", "销售阶段", "阶段"],
-    "outcome_date": ["outcome_date", "outcome date", "date", "close date", "close_date", "closed", "closed date",
-                     "closing date", "date closed", "close_time", "won date", "signed date", "contract date",
-                     "decision date", "日期", "成交日期", "签约日期", "签单日期", "赢单日期", "丢单日期", "结单日期",
-                     "关单日期", "关闭日期", "结束日期", "完成日期", "成交时间", "签约时间", "时间"],
-    "owner": ["owner", "sales", "salesperson", "sales rep", "rep", "负责人", "销售", "销售人员", "跟进人", "所有者"],
-}
 _DATE_HEADER = re.compile(r"日期|时间|date|time|closed", re.IGNORECASE)
 
 
@@ -71,31 +57,6 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def detect_columns(headers: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
-    """Our field -> the file's header, from `given` first, then the usual names."""
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(FIELDS))
-    if unknown:
-        raise FeedbackError(f"unknown field(s) {', '.join(unknown)}: fields are {', '.join(FIELDS)}")
-    missing = sorted(h for h in given.values() if h not in headers)
-    if missing:
-        raise FeedbackError(f"column(s) {', '.join(map(repr, missing))} not in the file (it has {', '.join(headers)})")
-    folded = {h.strip().lower(): h for h in headers}
-    found = dict(given)
-    for name in FIELDS:
-        if name not in found:
-            hit = next((folded[a] for a in ALIASES[name] if a in folded and folded[a] not in found.values()), None)
-            if hit is not None:
-                found[name] = hit
-    if "outcome" not in found:
-        raise FeedbackError(f"no outcome column (looked for {', '.join(ALIASES['outcome'][:6])}, ...; the file has "
-                            f"{', '.join(headers)}); name it with --map HEADER=outcome")
-    if not {"lead_id", "company_name", "uscc"} & set(found):
-        raise FeedbackError("no column names the lead: give lead_id, company name or 统一社会信用代码 "
-                            f"(the file has {', '.join(headers)}); name it with --map HEADER=company_name")
-    return found
-
-
 def _leads(engine: Engine) -> pd.DataFrame:
     if not inspect(engine).has_table("leads"):
         raise FeedbackError("the warehouse has no leads yet: run `leadrank run` first")
@@ -110,7 +71,7 @@ def _leads(engine: Engine) -> pd.DataFrame:
 def _reject(rows: pd.DataFrame, reason: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"source": rows["source_file"], "stage": "outcomes",
                          "row_ref": rows["source_file"] + ":" + rows["row_no"].astype(str), "reason": reason,
-                         "raw": [str(r) for r in rows[FIELDS].to_dict("records")]}, columns=REJECT_COLUMNS)
+                         "raw": [str(r) for r in rows[OUTCOME_FIELDS].to_dict("records")]}, columns=REJECT_COLUMNS)
 
 
 def date_warning(table: pd.DataFrame, mapping: dict[str, str]) -> str:
@@ -143,7 +104,10 @@ def import_outcomes(engine: Engine, path: Path, columns: dict[str, str] | None =
     except Exception as exc:  # noqa: BLE001 - a broken workbook raises many kinds of error
         raise FeedbackError(f"cannot read {path.name}: {exc}") from None
     raw.columns = [str(c).strip() for c in raw.columns]
-    mapping = detect_columns(list(raw.columns), columns)
+    try:
+        mapping = detect_columns(list(raw.columns), columns)
+    except ValueError as exc:
+        raise FeedbackError(str(exc)) from None
     report = ImportReport(file=path.name, columns=mapping)
     report.warnings = [w for w in [date_warning(raw, mapping)] if w]
     table = load_outcomes(OutcomesConfig(name=path.stem, path=path, columns=mapping))
