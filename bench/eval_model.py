@@ -196,11 +196,11 @@ def main() -> None:
                         help="only the tables of --table, --public-tables and --held-out-tables (neither X Education "
                              "nor the generated ones)")
     args = parser.parse_args()
+    from public_outcome_tables import table_arguments
+
     for folder, held_out in ((args.public_tables, False), (args.held_out_tables, True)):
         if folder is None:
             continue
-        from public_outcome_tables import table_arguments
-
         found = table_arguments(folder, held_out)
         if not found:
             raise SystemExit(f"no outcome table in {folder}: run python bench/public_outcome_tables.py "
