@@ -495,13 +495,14 @@ def test_the_members_weights_follow_the_member_that_ranks():
     an interaction of three categories (a passenger list: class, age and sex): the weights,
     learned on out-of-fold scores, go to the trees and away from the main-effects logistic
     regression, and the vote ranks as well as its best member."""
+    from sklearn.model_selection import cross_val_score
+
     from leadrank.scoring.model import _default_tree_model
 
     frame, y = _parity_outcomes()
     result = evaluate_and_fit(frame, y, [], ["a", "b", "c"])
     weights = result.metrics["member_weights"]
     assert min(weights.values()) >= 0 and weights["linear"] < max(weights["trees"], weights["default_trees"]), weights
-    from sklearn.model_selection import cross_val_score
     best = cross_val_score(_default_tree_model([], ["a", "b", "c"]), frame, y, scoring="roc_auc").mean()
     assert result.metrics["auc"] >= best - 0.005, (result.metrics["auc"], best)
 
