@@ -195,7 +195,7 @@ class IncreasingPlatt(ClassifierMixin, BaseEstimator):
     zero; weights that sum below MIN_SLOPE are replaced by MIN_SLOPE shared equally
     (`slope_clamped_` says so): a model whose out-of-fold scores do not rank gets near-constant
     probabilities in its own order, never the reverse order, and the deployment guard
-    (leadrank.scoring.guard) judges its validated ranking.
+    (`refusal`) judges its validated ranking.
     """
 
     def __init__(self, estimator: Any = None, folds: int = 3, seed: int = 0) -> None:
