@@ -120,6 +120,9 @@ def test_validation_calibrates_each_fold_on_the_others_and_the_final_fit_reuses_
     weights, intercept, _ = model_mod.increasing_sigmoid(scores, y)
     assert np.array_equal(deployed.slope_, weights) and deployed.intercept_ == intercept  # the folds' scores
     assert list(result.metrics["member_weights"]) == members
+    # `model evaluate` fits no final model: it prints the weights the fit would make of those scores
+    evaluated = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical, fit_final=False)
+    assert evaluated.pipeline is None and evaluated.metrics["member_weights"] == result.metrics["member_weights"]
 
 
 def test_a_model_below_chance_or_below_the_fit_score_is_refused():

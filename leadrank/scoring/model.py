@@ -456,12 +456,15 @@ def evaluate_and_fit(
     if by_fold:
         metrics["auc_by_fold"] = by_fold
         metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
-    if fit_final and isinstance(pipeline.named_steps["model"], IncreasingPlatt):
-        platt = pipeline.named_steps["model"]
-        metrics["calibration_slope"] = round(float(np.sum(platt.slope_)), 4)
+    platt = pipeline.named_steps["model"]
+    if isinstance(platt, IncreasingPlatt) and (fit_final or scores is not None):
+        # The deployed model's weights: fitted, or (`model evaluate`, no final fit) the ones the
+        # fit would make of the same out-of-fold scores.
+        slope, _, clamped = (platt.slope_, 0.0, platt.slope_clamped_) if fit_final else increasing_sigmoid(scores, y)
+        metrics["calibration_slope"] = round(float(np.sum(slope)), 4)
         names = [name for name, _ in platt.estimator.estimators]
-        metrics["member_weights"] = {name: round(float(w), 4) for name, w in zip(names, platt.slope_, strict=True)}
-        if platt.slope_clamped_:
+        metrics["member_weights"] = {name: round(float(w), 4) for name, w in zip(names, slope, strict=True)}
+        if clamped:
             note = (note + "; " if note else "") + ("the out-of-fold scores did not rank the outcomes: the calibration "
                                                      f"slope was held at {MIN_SLOPE} instead of reversing the order")
     if note:
