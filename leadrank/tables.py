@@ -86,3 +86,9 @@ def read_table(path: Path, encoding: str | None = None, sep: str = ",", header: 
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
         return pd.read_excel(path, dtype=str, header=header).fillna("")
     return read_text_table(path, encoding, sep, header)
+
+
+def header_key(header: object) -> str:
+    """A column header as a user types one: spaces collapsed, case folded ("Converted " and
+    "converted", "Sales  Rep" and "sales rep" are one key)."""
+    return " ".join(str(header).split()).casefold()

@@ -59,6 +59,7 @@ from leadrank.scoring.distinct import distinct_rows
 from leadrank.scoring.numbers import NUMBER_SHARE, PLACEHOLDERS, number_cells
 from leadrank.scoring.occlusion import PipelineOcclusion
 from leadrank.scoring.outcomes import WON_WORDS, outcome_label, parse_dates
+from leadrank.tables import header_key
 
 SMALL_DATA_ROWS = 500  # below this a regularised logistic regression beats the ensemble
 MAX_PAIR_WIDTH = 400  # one-hot width above which the pairwise model is left out (memory)
@@ -155,17 +156,20 @@ class LogOddsVote(VotingClassifier):
     fell from 0.028 to 0.012, ranking unchanged. `decision_function`, the log-odds of the members'
     equal-weight vote, is what models stored before 7 December 2026 were calibrated on."""
 
+    def fitted_members(self, members: np.ndarray | None = None) -> list[Any]:
+        """The fitted members, or those at the positions `members`."""
+        return list(self.estimators_) if members is None else [self.estimators_[k] for k in members]
+
     def member_log_odds(self, X: Any, members: np.ndarray | None = None) -> np.ndarray:
         """Each member's won log-odds (rows × members), or only those of the `members` (positions)."""
-        chosen = self.estimators_ if members is None else [self.estimators_[k] for k in members]
-        return np.column_stack([self.log_odds(member.predict_proba(X)[:, 1]) for member in chosen])
+        return np.column_stack([self.log_odds(m.predict_proba(X)[:, 1]) for m in self.fitted_members(members)])
 
     def decision_function(self, X: Any) -> np.ndarray:
         return self.log_odds(self.predict_proba(X)[:, 1])
 
     @staticmethod
     def log_odds(p: np.ndarray) -> np.ndarray:
-        """The decision score of voted won probabilities `p`."""
+        """The log-odds of won probabilities `p` (kept off 0 and 1: a finite score)."""
         p = np.clip(p, 1e-6, 1 - 1e-6)
         return np.log(p / (1 - p))
 
@@ -314,8 +318,7 @@ def _score(model: Any, X: Any) -> np.ndarray:
     """A classifier's ranking score: its decision function, else the log-odds of its probability."""
     if hasattr(model, "decision_function"):
         return np.asarray(model.decision_function(X), dtype=float)
-    p = np.clip(model.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+    return LogOddsVote.log_odds(model.predict_proba(X)[:, 1])
 
 
 def build_pipeline(numeric: list[str], categorical: list[str], n_rows: int, onehot_width: int = 0) -> Pipeline:
@@ -458,9 +461,10 @@ def evaluate_and_fit(
         metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
     platt = pipeline.named_steps["model"]
     if isinstance(platt, IncreasingPlatt) and (fit_final or scores is not None):
-        # The deployed model's weights: fitted, or (`model evaluate`, no final fit) the ones the
-        # fit would make of the same out-of-fold scores.
-        slope, _, clamped = (platt.slope_, 0.0, platt.slope_clamped_) if fit_final else increasing_sigmoid(scores, y)
+        if fit_final:
+            slope, clamped = platt.slope_, platt.slope_clamped_
+        else:  # `model evaluate`: the weights the final fit would make of the same out-of-fold scores
+            slope, _, clamped = increasing_sigmoid(scores, y)
         metrics["calibration_slope"] = round(float(np.sum(slope)), 4)
         names = [name for name, _ in platt.estimator.estimators]
         metrics["member_weights"] = {name: round(float(w), 4) for name, w in zip(names, slope, strict=True)}
@@ -758,8 +762,7 @@ def _occlusion_parts(pipeline: Pipeline, typical: dict[str, Any]) -> tuple[list[
     top = pipeline.steps[-1][1] if len(pipeline.steps) == 1 else None
     if isinstance(top, IncreasingPlatt) and isinstance(top.estimator_, LogOddsVote):
         vote, weighed = top.estimator_, top.weighed_members()
-        chosen = vote.estimators_ if weighed is None else [vote.estimators_[k] for k in weighed]
-        members = [PipelineOcclusion.of(member, typical) for member in chosen]
+        members = [PipelineOcclusion.of(member, typical) for member in vote.fitted_members(weighed)]
         if weighed is not None:  # each member's log-odds weighed
             def combine(probas: list[np.ndarray]) -> np.ndarray:
                 return top.probability(np.column_stack([LogOddsVote.log_odds(p) for p in probas]))
@@ -884,8 +887,7 @@ def _column_named(table: pd.DataFrame, name: str) -> str | None:
     ("converted" for "Converted ", as a user types a header they read)."""
     if name in table.columns:
         return name
-    key = " ".join(str(name).split()).casefold()
-    found = [c for c in table.columns if " ".join(str(c).split()).casefold() == key]
+    found = [c for c in table.columns if header_key(c) == header_key(name)]
     return found[0] if len(found) == 1 else None
 
 

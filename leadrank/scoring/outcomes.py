@@ -15,7 +15,7 @@ import pandas as pd
 from leadrank.config import OutcomesConfig
 from leadrank.contracts import OUTCOME_COLUMNS, REJECT_COLUMNS
 from leadrank.scoring.lead_index import LeadIndex
-from leadrank.tables import read_table
+from leadrank.tables import header_key, read_table
 
 # What an outcomes file gives (mapped to its headers by `columns`); OUTCOME_COLUMNS adds where it came from.
 OUTCOME_FIELDS = [c for c in OUTCOME_COLUMNS if c not in ("source_file", "row_no")]
@@ -96,10 +96,6 @@ ALIASES = {
 }
 
 
-def _folded(header: str) -> str:
-    return " ".join(str(header).split()).casefold()
-
-
 def detect_columns(headers: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
     """Our field -> the file's header: the headers `given` (a file's `columns:`, `--map`; case
     and spaces aside), then each other field's usual names (ALIASES). ValueError when a given
@@ -110,8 +106,8 @@ def detect_columns(headers: list[str], given: dict[str, str] | None = None) -> d
         raise ValueError(f"unknown field(s) {', '.join(unknown)}: fields are {', '.join(OUTCOME_FIELDS)}")
     folded: dict[str, str] = {}
     for header in headers:
-        folded.setdefault(_folded(header), header)
-    found = {name: header if header in headers else folded.get(_folded(header), header) for name, header in given.items()}
+        folded.setdefault(header_key(header), header)
+    found = {name: header if header in headers else folded.get(header_key(header), header) for name, header in given.items()}
     missing = sorted(h for h in found.values() if h not in headers)
     if missing:
         raise ValueError(f"column(s) {', '.join(map(repr, missing))} not in the file (it has {', '.join(headers)})")
@@ -140,10 +136,16 @@ def load_outcomes(cfg: OutcomesConfig) -> pd.DataFrame:
         cols = detect_columns(list(table.columns), cfg.columns)
     except ValueError as exc:
         raise ValueError(f"outcomes {cfg.name} ({cfg.path.name}): {exc}") from None
+    return outcome_rows(table, cols, cfg.path.name)
+
+
+def outcome_rows(table: pd.DataFrame, cols: dict[str, str], file_name: str) -> pd.DataFrame:
+    """A read outcomes table in our columns (strings; `cols`: `detect_columns`' mapping), with
+    its row numbers and file name."""
     out = pd.DataFrame({field: table[cols[field]] if field in cols else None for field in OUTCOME_FIELDS},
                        index=table.index, dtype=object)
     out = out.where(out.notna() & (out != ""), None)
-    out["source_file"] = cfg.path.name
+    out["source_file"] = file_name
     out["row_no"] = range(2, len(out) + 2)
     return out[OUTCOME_COLUMNS]
 

@@ -27,9 +27,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, inspect, text
 
-from leadrank.config import OutcomesConfig
 from leadrank.contracts import LEAD_TABLE, REJECT_COLUMNS
-from leadrank.scoring.outcomes import OUTCOME_FIELDS, detect_columns, load_outcomes, match_outcomes, parse_dates
+from leadrank.scoring.outcomes import OUTCOME_FIELDS, detect_columns, match_outcomes, outcome_rows, parse_dates
 from leadrank.tables import read_table
 from leadrank.warehouse.engine import now, writer
 from leadrank.warehouse.load import outcome_ids, write_outcomes
@@ -110,7 +109,7 @@ def import_outcomes(engine: Engine, path: Path, columns: dict[str, str] | None =
         raise FeedbackError(str(exc)) from None
     report = ImportReport(file=path.name, columns=mapping)
     report.warnings = [w for w in [date_warning(raw, mapping)] if w]
-    table = load_outcomes(OutcomesConfig(name=path.stem, path=path, columns=mapping))
+    table = outcome_rows(raw, mapping, path.name)  # (the file as read above, not read again)
     report.rows = len(table)
     leads = _leads(engine)
     upgrade(engine)
