@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, text
 # functools.partial of; skops checks the partial's function against this list too.
 TRUSTED = [
     "functools.partial",
+    "leadrank.scoring.model.EmptyAsZero",
     "leadrank.scoring.model.IncreasingPlatt",
     "leadrank.scoring.model.LogOddsVote",
     "numpy.dtype",
