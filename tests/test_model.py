@@ -566,6 +566,19 @@ def test_a_number_column_without_values_in_a_fit_does_not_stop_the_trees(values)
     assert np.allclose(restored.pipeline.predict_proba(X), result.pipeline.predict_proba(X), rtol=0, atol=1e-12)
 
 
+def test_a_night_without_financial_statements_trains_on_hundreds_of_outcomes():
+    """A team with outcomes and no statements configured: every ratio input is empty. Until
+    7 December 2026 the trees (500 outcomes and more) failed on those columns and with them the
+    score step, every night."""
+    from tests.test_incremental_scoring import synthetic
+
+    leads, statements, outcomes = synthetic(n=1200)
+    result = score_leads(leads, statements.iloc[:0], outcomes, ScoringConfig())
+    assert len(outcomes) == 600 and result.stats["model"] == "trained", result.stats["model_reason"]
+    assert "trees" in result.model.metrics["member_weights"]
+    assert result.scores["priority"].notna().all()
+
+
 def test_a_member_weighed_zero_is_neither_predicted_nor_explained():
     """A member whose learned weight is zero adds nothing to the log-odds: the model's scores are
     those of every member's log-odds weighed, without running that member at all."""
