@@ -566,6 +566,19 @@ def test_a_number_column_without_values_in_a_fit_does_not_stop_the_trees(values)
     assert np.allclose(restored.pipeline.predict_proba(X), result.pipeline.predict_proba(X), rtol=0, atol=1e-12)
 
 
+def test_an_infinite_number_is_a_missing_one():
+    """Every member's input checks refuse ±inf ("Input X contains infinity"): a feature that
+    divides by zero or takes the log of 0 would stop training and scoring. It is missing."""
+    from leadrank.scoring.model import model_inputs
+
+    frame, y = _parity_outcomes(300)
+    frame["x"] = np.arange(300.0)
+    frame.loc[[3, 4], "x"] = [np.inf, -np.inf]
+    result = evaluate_and_fit(frame, y, ["x"], ["a", "b", "c"])
+    X = model_inputs(frame, result.numeric, result.categorical)
+    assert X["x"].isna().sum() == 2 and np.isfinite(result.pipeline.predict_proba(X)).all()
+
+
 def test_a_night_without_financial_statements_trains_on_hundreds_of_outcomes():
     """A team with outcomes and no statements configured: every ratio input is empty. Until
     7 December 2026 the trees (500 outcomes and more) failed on those columns and with them the

@@ -371,9 +371,12 @@ def onehot_width(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
 
 
 def _as_frame(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The model's input columns: numbers as floats (text and ±inf missing: every member's
+    input checks refuse an infinite value), categories cleaned (clean_category)."""
     out = pd.DataFrame(index=frame.index)
     for col in numeric:
-        out[col] = pd.to_numeric(frame[col], errors="coerce").astype(float) if col in frame else np.nan
+        number = pd.to_numeric(frame[col], errors="coerce").astype(float) if col in frame else np.nan
+        out[col] = number.where(np.isfinite(number)) if col in frame else number
     for col in categorical:
         values = frame[col] if col in frame else pd.Series(np.nan, index=frame.index, dtype=object)
         out[col] = clean_category(values)
