@@ -441,17 +441,13 @@ def test_effects_from_the_members_parts_are_the_pipelines_own():
     """The explanations work the variants out from each member's parts (a logistic regression's
     coefficients, the pairwise member's quadratic form, only the trees that split on the
     feature) instead of predicting them through the pipeline: the effects are the pipeline's
-    own predictions of the variants, to rounding, for the vote and for the small-data model stored
-    before 7 December 2026 (one logistic regression; a weekly retrain a night may still reuse)."""
-    from sklearn.pipeline import Pipeline
-
-    from leadrank.scoring.model import Explainer, ModelResult, _linear_model, model_inputs, typical_values
+    own predictions of the variants, to rounding, for the vote and for the small-data model."""
+    from leadrank.scoring.model import SMALL_DATA_ROWS, Explainer, model_inputs, typical_values
 
     vote, frame = _vote_model_and_leads()
-    numeric, categorical = ["margin", "visits"], ["source", "segment"]
-    stored = Pipeline([("model", _linear_model(numeric, categorical, 200))])
-    stored.fit(model_inputs(frame.iloc[:200], numeric, categorical), np.arange(200) % 3 == 0)
-    small = ModelResult(stored, {}, numeric, categorical)
+    n = SMALL_DATA_ROWS - 4
+    small = evaluate_and_fit(frame.iloc[:n].reset_index(drop=True), pd.Series(np.arange(n) % 3 == 0).astype(int),
+                             ["margin", "visits"], ["source", "segment"])
     for result, kinds in ((vote, ["trees", "quadratic", "linear", "trees"]), (small, ["linear"])):
         assert result.pipeline is not None
         X = model_inputs(frame, result.numeric, result.categorical)
@@ -529,21 +525,22 @@ def test_a_few_hundred_outcomes_get_the_vote_that_sees_interactions():
     assert alone < 0.6 and result.metrics["auc"] > alone + 0.1, (result.metrics["auc"], alone)
 
 
-def test_tree_members_only_where_a_tree_can_split():
-    """A tree member's leaf holds at least TREE_LEAF_ROWS rows: on fewer than twice that in the
-    validation's fits its trees are single leaves, a constant that costs time and ranks nothing,
-    so the vote has no trees there (a demo night's 33 outcomes), and has them from there on."""
-    from leadrank.scoring.model import TREE_LEAF_ROWS, build_pipeline
+def test_the_vote_from_where_its_trees_can_split():
+    """A tree member's leaf holds at least TREE_LEAF_ROWS rows: where the validation's fits hold
+    fewer than twice that, its trees would be single leaves (constants), and the vote of the two
+    logistic regressions left ranked as the plain one alone does. So the plain one is the model
+    below SMALL_DATA_ROWS outcomes (a demo night's 33) and the vote of four from there on."""
+    from leadrank.scoring.model import SMALL_DATA_ROWS, TREE_LEAF_ROWS, build_pipeline
 
     def members(rows: int) -> list[str]:
-        return [name for name, _ in build_pipeline(["x"], ["c"], rows).named_steps["model"].estimator.estimators]
+        model = build_pipeline(["x"], ["c"], rows).named_steps["model"]
+        return [name for name, _ in model.estimator.estimators] if hasattr(model, "estimator") else ["alone"]
 
-    smallest = -(-2 * TREE_LEAF_ROWS * 4 // 3)  # three quarters of it (the time split's training rows) hold two leaves
-    assert members(smallest - 1) == ["pairs", "linear"]
-    assert members(smallest) == ["trees", "pairs", "linear", "default_trees"]
-    frame, y = _parity_outcomes(40)
-    result = evaluate_and_fit(frame, y, [], ["a", "b", "c"])
-    assert set(result.metrics["member_weights"]) == {"pairs", "linear"} and result.pipeline is not None
+    assert SMALL_DATA_ROWS * 3 // 4 >= 2 * TREE_LEAF_ROWS > (SMALL_DATA_ROWS - 1) * 3 // 4
+    assert members(SMALL_DATA_ROWS - 1) == ["alone"]
+    assert members(SMALL_DATA_ROWS) == ["trees", "pairs", "linear", "default_trees"]
+    frame, y = _parity_outcomes(SMALL_DATA_ROWS - 1)
+    assert evaluate_and_fit(frame, y, [], ["a", "b", "c"]).metrics["classifier"] == "logistic regression"
 
 
 @pytest.mark.parametrize("values", ["none", "one"])

@@ -9,7 +9,7 @@ metrics are never measured on training rows.
 With too few outcomes of either class there is no model (cold start) and the priority is the
 fit score alone; the output says so.
 
-The classifier is a weighted vote of models that see the data differently,
+The classifier, on enough data, is a weighted vote of models that see the data differently,
 calibrated (a Platt sigmoid over the members' log-odds, one weight each, learned out of fold):
   - gradient-boosted shallow trees with native categorical splits (non-linear effects and
     interactions of a few features),
@@ -23,11 +23,11 @@ The weights are learned from the outcomes (IncreasingPlatt: none below zero, pul
 equal weights by EQUAL_WEIGHT_PRIOR), so the vote follows whichever members rank a table's
 outcomes; with equal weights it fell under the default gradient-boosted model alone on four
 of the first eight held-out tables it was run on (docs/scoring.md, "What it reaches").
-The vote is used at every size from the cold-start floor up (without the trees where they
-cannot split: build_pipeline): on samples of 100 to 450 outcomes of fifteen tables it was at
-worst 0.009 under the default gradient-boosted model, where the plain logistic regression
-alone, used below 500 outcomes until 7 December 2026, fell 0.05 under it on a table whose
-outcome is an interaction (docs/scoring.md, "Small outcome tables").
+The vote is used from SMALL_DATA_ROWS outcomes up (where its trees can split): on samples of
+100 to 450 outcomes of fifteen tables it was at worst 0.009 under the default gradient-boosted
+model, where the plain logistic regression alone, used below 500 outcomes until 7 December
+2026, fell 0.05 under it on a table whose outcome is an interaction. Below, the plain logistic
+regression alone (docs/scoring.md, "Small outcome tables").
 CRM exports are messy: categories are compared case- and space-insensitively, form placeholders
 ("Select", "请选择") are their own category (a visitor who skipped the question behaves unlike one
 who was never asked), blanks are "(missing)", numbers are read as exports write them ("¥1,200",
@@ -53,7 +53,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder, OrdinalEncoder, PolynomialFeatures, StandardScaler
 from sklearn.utils.validation import validate_data
@@ -68,6 +68,12 @@ from leadrank.tables import header_key
 
 MAX_PAIR_WIDTH = 400  # one-hot width above which the pairwise model is left out (memory)
 TREE_LEAF_ROWS = 20  # the fewest rows in a leaf of either tree member (scikit-learn's default)
+# The fewest outcomes for the vote: where the validation's fits (three quarters of the rows under
+# the time split, four fifths under five folds) hold two leaves' rows, so that a tree can split.
+# Below, each tree would be one leaf, a constant that ranks nothing, and the vote the pairwise and
+# plain logistic regressions, which on samples of 50 rows of twelve tables ranked as the plain one
+# alone does (mean AUC 0.7154 against 0.7148) at twice a demo night's score step: it is used alone.
+SMALL_DATA_ROWS = -(-2 * TREE_LEAF_ROWS * 4 // 3)  # 54
 PLACEHOLDER = "(placeholder)"
 MISSING = "(missing)"
 
@@ -346,18 +352,14 @@ def _score(model: Any, X: Any) -> np.ndarray:
 
 
 def build_pipeline(numeric: list[str], categorical: list[str], n_rows: int, onehot_width: int = 0) -> Pipeline:
-    """The production model for this many outcomes (see the module docstring). The trees are
-    members only when the validation's fits (three quarters of the rows under the time split,
-    four fifths under five folds) can split at all: a leaf holds at least TREE_LEAF_ROWS rows
-    in both tree members, so on fewer than twice that each tree is one leaf, a constant that
-    ranks nothing (a demo night's 33 outcomes), and whose 400 rounds cost half a second a training."""
-    trees = n_rows * 3 // 4 >= 2 * TREE_LEAF_ROWS
-    members: list[tuple[str, Any]] = [("trees", _tree_model(numeric, categorical))] if trees else []
+    """The production model for this many outcomes (see the module docstring, SMALL_DATA_ROWS)."""
+    if n_rows < SMALL_DATA_ROWS:
+        return Pipeline([("model", _linear_model(numeric, categorical, n_rows))])
+    members: list[tuple[str, Any]] = [("trees", _tree_model(numeric, categorical))]
     if onehot_width <= MAX_PAIR_WIDTH:
         members.append(("pairs", _pair_model(numeric, categorical)))
     members.append(("linear", _linear_model(numeric, categorical, n_rows)))
-    if trees:
-        members.append(("default_trees", _default_tree_model(numeric, categorical)))
+    members.append(("default_trees", _default_tree_model(numeric, categorical)))
     return Pipeline([("model", IncreasingPlatt(LogOddsVote(members, voting="soft")))])
 
 
@@ -491,7 +493,7 @@ def evaluate_and_fit(
         metrics["auc_by_fold"] = by_fold
         metrics["auc_fold_mean_sd"] = [round(float(np.mean(by_fold)), 4), round(float(np.std(by_fold)), 4)]
     platt = pipeline.named_steps["model"]
-    if fit_final or scores is not None:
+    if isinstance(platt, IncreasingPlatt) and (fit_final or scores is not None):
         if fit_final:
             slope, clamped = platt.slope_, platt.slope_clamped_
         else:  # `model evaluate`: the weights the final fit would make of the same out-of-fold scores
@@ -534,10 +536,13 @@ def canonical_order(X: pd.DataFrame, y: np.ndarray, dates: pd.Series | None = No
 
 
 def _describe(pipeline: Pipeline) -> str:
-    names = [n for n, _ in pipeline.named_steps["model"].estimator.estimators]
-    return "calibrated weighted vote of " + " + ".join(
-        {"trees": "shallow gradient-boosted trees", "pairs": "pairwise logistic regression",
-         "linear": "logistic regression", "default_trees": "default gradient-boosted trees"}[n] for n in names)
+    model = pipeline.named_steps["model"]
+    if isinstance(model, IncreasingPlatt):
+        names = [n for n, _ in model.estimator.estimators]
+        return "calibrated weighted vote of " + " + ".join(
+            {"trees": "shallow gradient-boosted trees", "pairs": "pairwise logistic regression",
+             "linear": "logistic regression", "default_trees": "default gradient-boosted trees"}[n] for n in names)
+    return "logistic regression"
 
 
 def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Series | None,
@@ -578,6 +583,9 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
     folds = min(5, int(min(np.bincount(y))))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed)
     model = pipeline.named_steps["model"]
+    if not isinstance(model, IncreasingPlatt):
+        p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
+        return f"stratified_{folds}fold_cv", note, np.arange(len(y)), p, None
     # The calibrated model's out-of-fold probabilities without a calibration's own folds inside
     # each fold: the estimator's out-of-fold scores (each member's), each fold's mapped by the
     # increasing sigmoid (the members' weights) fitted on the other folds' scores and outcomes
@@ -794,7 +802,7 @@ def _occlusion_parts(pipeline: Pipeline, typical: dict[str, Any]) -> tuple[list[
         else:  # a vote stored before 7 December 2026: the log-odds of the equal-weight vote
             def combine(probas: list[np.ndarray]) -> np.ndarray:
                 return top.probability(LogOddsVote.log_odds(np.average(probas, axis=0, weights=vote._weights_not_none)))
-    elif isinstance(top, Pipeline):  # a small-data model stored before 7 December 2026: one logistic regression
+    elif isinstance(top, Pipeline):  # the small-data model: one logistic regression
         members = [PipelineOcclusion.of(top, typical)]
 
         def combine(probas: list[np.ndarray]) -> np.ndarray:
