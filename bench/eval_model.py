@@ -132,16 +132,21 @@ def default_gbm(data: Path, target: str, positive: str, drop: list[str]) -> floa
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from leadrank.scoring.numbers import PLACEHOLDERS
 
-    raw = pd.read_csv(data, dtype=str, keep_default_na=False)
-    cell = raw[target].str.strip()
-    raw = raw[(cell != "") & ~cell.str.casefold().isin(PLACEHOLDERS)]  # the rows leadrank has an outcome for
+    raw = with_outcome(pd.read_csv(data, dtype=str, keep_default_na=False), target)
     y = won_labels(raw, target, positive)
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     scores = cross_val_score(HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0),
                              gbm_inputs(raw, target, drop), y, cv=cv, scoring="roc_auc")
     return round(float(scores.mean()), 4)
+
+
+def with_outcome(raw: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows leadrank has an outcome for: a blank or placeholder target ("NA") is none."""
+    from leadrank.scoring.numbers import PLACEHOLDERS
+
+    cell = raw[target].str.strip()
+    return raw[(cell != "") & ~cell.str.casefold().isin(PLACEHOLDERS)]
 
 
 def gbm_inputs(raw: pd.DataFrame, target: str, drop: list[str]) -> pd.DataFrame:

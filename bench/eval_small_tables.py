@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_model import LEAKY_OR_IDS, gbm_inputs  # noqa: E402
+from eval_model import LEAKY_OR_IDS, gbm_inputs, with_outcome  # noqa: E402
 from public_outcome_tables import table_arguments  # noqa: E402
 
 from leadrank.scoring import model as M  # noqa: E402
@@ -50,27 +50,24 @@ def sample_aucs(raw: pd.DataFrame, target: str, positive: str, drop: list[str], 
     X = M._as_frame(table.frame, table.numeric, table.categorical).reset_index(drop=True)
     y = table.y.astype(int).to_numpy()
     G = gbm_inputs(raw.reset_index(drop=True), target, drop)
+    # the folds of leadrank's own validation (`_validate` below, as `model evaluate` draws them)
     cv = StratifiedKFold(n_splits=min(5, int(np.bincount(y).min())), shuffle=True, random_state=seed)
     splits = list(cv.split(np.zeros(len(y)), y))
     alone = Pipeline([("model", M._linear_model(table.numeric, table.categorical, len(y)))])
     vote = M.build_pipeline(table.numeric, table.categorical, max(len(y), M.SMALL_DATA_ROWS),
                             M.onehot_width(X, table.numeric, table.categorical))
-    platt = vote.named_steps["model"]
-    linear, default, voted = (np.empty(len(y)) for _ in range(3))
+    linear, default = np.empty(len(y)), np.empty(len(y))
     for train, test in splits:
         linear[test] = clone(alone).fit(X.iloc[train], y[train]).predict_proba(X.iloc[test])[:, 1]
         gbm = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
         default[test] = gbm.fit(G.iloc[train], y[train]).predict_proba(G.iloc[test])[:, 1]
-    scores = M.out_of_fold_scores(platt.estimator, X, y, cv)  # as model evaluate validates the vote
-    for train, test in splits:
-        weights, intercept, _ = M.increasing_sigmoid(scores[train], y[train])
-        voted[test] = M.calibrated(scores[test], weights, intercept)
+    _, _, _, voted, scores = M._validate(vote, X, y, None, seed)  # the members' out-of-fold scores beside
 
     def auc(p: np.ndarray) -> float:
         return float(np.mean([roc_auc_score(y[test], p[test]) for _, test in splits]))
 
     out = {"vote": auc(voted), "linear_alone": auc(linear), "default_gbm": auc(default)}
-    for k, (name, _) in enumerate(platt.estimator.estimators):
+    for k, (name, _) in enumerate(vote.named_steps["model"].estimator.estimators):
         out[f"member_{name}"] = auc(scores[:, k])
     return out
 
@@ -79,8 +76,7 @@ def table_lines(path: Path, target: str, positive: str, drop: list[str], sizes: 
                 ) -> list[dict]:
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     drop = [*drop, *(c for c in raw.columns if c == "" or c.startswith("Unnamed: "))]
-    cell = raw[target].str.strip()
-    raw = raw[(cell != "") & ~cell.str.casefold().isin(M.PLACEHOLDERS)]  # rows with an outcome
+    raw = with_outcome(raw, target)
     lines = []
     for size in sizes:
         if size >= len(raw):

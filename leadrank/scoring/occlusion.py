@@ -230,8 +230,9 @@ def _quadratic(powers: np.ndarray, coef: np.ndarray) -> tuple[float, np.ndarray,
     ones = np.flatnonzero(degree == 1)
     np.add.at(single, powers[ones].argmax(axis=1), coef[ones])
     twos = np.flatnonzero(degree == 2)
-    first = powers[twos].argmax(axis=1)  # the lower input of a pair (argmax takes the first 1), or the squared one
-    last = width - 1 - powers[twos][:, ::-1].argmax(axis=1)  # the higher input (the same when squared)
+    terms = powers[twos]
+    first = terms.argmax(axis=1)  # the lower input of a pair (argmax takes the first 1), or the squared one
+    last = width - 1 - terms[:, ::-1].argmax(axis=1)  # the higher input (the same when squared)
     np.add.at(pairs, (first, last), coef[twos])
     return float(coef[degree == 0].sum()), single, pairs
 
