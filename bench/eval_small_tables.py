@@ -61,7 +61,7 @@ def sample_aucs(raw: pd.DataFrame, target: str, positive: str, drop: list[str], 
         linear[test] = clone(alone).fit(X.iloc[train], y[train]).predict_proba(X.iloc[test])[:, 1]
         gbm = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
         default[test] = gbm.fit(G.iloc[train], y[train]).predict_proba(G.iloc[test])[:, 1]
-    _, _, _, voted, scores = M._validate(vote, X, y, None, seed)  # the members' out-of-fold scores beside
+    _, _, _, voted, scores, _ = M._validate(vote, X, y, None, seed)  # the members' out-of-fold scores beside
 
     def auc(p: np.ndarray) -> float:
         return float(np.mean([roc_auc_score(y[test], p[test]) for _, test in splits]))

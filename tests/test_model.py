@@ -112,15 +112,17 @@ def test_evaluate_on_later_data_when_dates_exist(tmp_path):
     result, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--drop", "Lead ID",
                            "--time-column", "Created")
     assert result.exit_code == 0, result.output
-    assert out["validation"] == "time_split_75_25" and out["validation_rows"] == 150
-    assert out["auc"] == out["auc_pooled"] and "auc_by_fold" not in out  # one held-out set, one model
+    # the later half of the dated rows in three blocks, each predicted by a model of the rows before it
+    assert out["validation"] == "time_3_later_blocks" and out["validation_rows"] == 300
+    assert len(out["auc_by_block"]) == 3 and "auc_by_fold" not in out
+    assert min(out["auc_by_block"]) <= out["auc"] <= max(out["auc_by_block"])
     assert out["columns"]["positive_values"] == ["Yes"]  # found without --positive
 
 
 def test_outcomes_without_some_dates_are_validated_on_the_later_dated_ones(tmp_path):
     crm_export(tmp_path / "crm.csv", n=600, dates=True, blank_dates=5)
     _, out = evaluate("--data", str(tmp_path / "crm.csv"), "--target", "Converted", "--time-column", "Created")
-    assert out["validation"] == "time_split_75_25" and out["validation_rows"] == 149  # a quarter of 595 dated
+    assert out["validation"] == "time_3_later_blocks" and out["validation_rows"] == 298  # the later half of 595
     assert "5 outcomes without a date: trained on, never validated on" in out["validation_note"]
 
 

@@ -105,7 +105,7 @@ def test_validation_calibrates_each_fold_on_the_others_and_the_final_fit_reuses_
     table = outcome_table(drifting_table(1500).sample(frac=1, random_state=1).reset_index(drop=True), "y")
     result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical)
     assert len(fits) == 6 and sorted(fits)[-1] == 1500, fits  # five folds, then every row once
-    name, _, rows, p, scores = validated["out"]
+    name, _, rows, p, scores, _ = validated["out"]
     y = table.y.astype(int).to_numpy()[model_mod.canonical_order(
         model_mod._as_frame(table.frame, table.numeric, table.categorical).reset_index(drop=True),
         table.y.astype(int).to_numpy())]
@@ -260,7 +260,47 @@ def test_a_time_column_that_is_not_dates_is_an_error(tmp_path):
                                  "--time-column", "created"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.splitlines()[-1])
-    assert out["validation"] == "time_split_75_25" and "2 outcomes without a date" in out["validation_note"]
+    assert out["validation"] == "time_3_later_blocks" and "2 outcomes without a date" in out["validation_note"]
+
+
+def test_each_later_block_is_predicted_by_a_model_of_the_outcomes_before_it(monkeypatch):
+    from sklearn.pipeline import Pipeline
+
+    trained_on = []
+    real_fit = Pipeline.fit
+
+    def recording_fit(self, X, y=None, **kwargs):
+        if isinstance(self.named_steps.get("model"), IncreasingPlatt):  # the vote, not its members' pipelines
+            trained_on.append(X["x"].to_numpy())
+        return real_fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "fit", recording_fit)
+    rng = np.random.default_rng(3)
+    n = 90
+    frame = pd.DataFrame({"x": rng.normal(size=n), "cat": rng.choice(list("abc"), n)})
+    y = pd.Series((frame["x"] + rng.normal(size=n) > 0).astype(int))
+    dates = pd.Series(rng.permutation(pd.date_range("2025-01-01", periods=n, freq="D")))
+    day = dict(zip(frame["x"], dates, strict=True))
+    metrics = evaluate_and_fit(frame, y, ["x"], ["cat"], dates=dates, fit_final=False).metrics
+    assert metrics["validation"] == "time_3_later_blocks" and metrics["validation_rows"] == 45
+    ranked = dates.sort_values().to_numpy()
+    # the AUC within each block, the blocks weighed by their won x lost pairs
+    won_in_order = y.to_numpy()[np.argsort(dates.to_numpy())]
+    pairs = [int(b.sum()) * int((b == 0).sum()) for b in np.split(won_in_order[45:], 3)]
+    assert metrics["auc"] == pytest.approx(np.average(metrics["auc_by_block"], weights=pairs), abs=1e-4)
+    assert [len(x) for x in trained_on] == [45, 60, 75]  # every outcome before the block, and only those
+    for x, first_of_block in zip(trained_on, ranked[[45, 60, 75]], strict=True):
+        assert max(day[v] for v in x) < first_of_block
+
+
+def test_later_blocks_of_one_class_only_fall_back_to_cross_validation():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "cat": rng.choice(list("abc"), 60)})
+    y = pd.Series(np.r_[(frame["x"][:30] > 0).astype(int), np.ones(30, dtype=int)])  # every later outcome won
+    dates = pd.Series(pd.date_range("2025-01-01", periods=60, freq="D"))
+    metrics = evaluate_and_fit(frame, y, ["x"], ["cat"], dates=dates, fit_final=False).metrics
+    assert metrics["validation"].startswith("stratified")
+    assert "every block of the later half of the dated outcomes holds one class only" in metrics["validation_note"]
 
 
 def test_nightly_training_validates_on_later_outcomes_when_all_have_dates():
@@ -273,7 +313,7 @@ def test_nightly_training_validates_on_later_outcomes_when_all_have_dates():
     outcomes = pd.DataFrame({"lead_id": leads["lead_id"], "outcome": np.where(leads["n_sources"] > 1, "won", "lost"),
                              "outcome_date": [f"2026-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(80)]})
     result = train_model(features, outcomes, ScoringConfig())
-    assert result.metrics["validation"] == "time_split_75_25" and result.metrics["validation_rows"] == 20
+    assert result.metrics["validation"] == "time_3_later_blocks" and result.metrics["validation_rows"] == 40
     assert "fit_score_auc" in result.metrics
 
 

@@ -174,7 +174,7 @@ def test_model_learns_signal_and_validates_on_later_data():
     frame, y = model_frame(300)
     dates = pd.Series(pd.date_range("2025-01-01", periods=300, freq="D"))
     result = evaluate_and_fit(frame, y, ["x"], ["cat"], dates=dates)
-    assert result.metrics["validation"] == "time_split_75_25"
+    assert result.metrics["validation"] == "time_3_later_blocks"
     assert result.metrics["auc"] > 0.85
 
 

@@ -33,14 +33,15 @@ def evaluate(
     target: Annotated[str, typer.Option("--target", help="The outcome column, e.g. Converted.")],
     positive: Annotated[list[str], typer.Option("--positive", help="Target value that means won, in any case (yes finds Yes; 1 finds 1.0); repeat for several (--positive won --positive 成交). Default: every value among 1, yes, true, won, 成交, 赢单, 签约 ...")] = [],  # noqa: B006
     drop: Annotated[list[str], typer.Option("--drop", help="Column to leave out; repeat. Drop identifiers and anything filled in after the outcome was known (it leaks).")] = [],  # noqa: B006
-    time_column: Annotated[str | None, typer.Option("--time-column", help="Date column: validate on the latest 25 % of rows instead of cross-validation (an error if a filled value is not a date).")] = None,
+    time_column: Annotated[str | None, typer.Option("--time-column", help="Date column: validate on later rows instead of cross-validation (the later half of the dated rows in three blocks, each predicted by a model trained on every row before it; auc_by_block). An error if a filled value is not a date.")] = None,
     sep: Annotated[str, typer.Option("--sep", help="CSV field separator.")] = ",",
 ) -> None:
     """Train the production model pipeline on any tabular outcome export and print its validated
     metrics as one JSON object (auc, n_rows, n_positive, validation, precision at top k,
     calibration, ...), so you can check the model on your own CRM history before trusting it.
     Under cross-validation `auc` is the mean of the folds' AUCs (each fold's AUC is
-    in `auc_by_fold`; `auc_pooled` ranks all out-of-fold scores together).
+    in `auc_by_fold`); with --time-column the AUC within three later blocks, each weighed by its
+    won x lost pairs (`auc_by_block`); `auc_pooled` ranks all validation scores together.
 
     Numbers, dates (as days), categories, placeholders ("Select") and blanks are recognised per
     column; what was ignored or coerced is listed under `columns`. Progress goes to stderr, the
