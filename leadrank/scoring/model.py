@@ -448,7 +448,7 @@ def evaluate_and_fit(
     bench/eval_model.py varies it to show how much of a figure is the draw of the folds).
 
     The rows are first put in an order of their own content (`canonical_order`), so the folds,
-    the time split's ties and the fitted model depend on which rows there are, never on the
+    the later blocks' ties and the fitted model depend on which rows there are, never on the
     order the file or the warehouse gave them in."""
     y_all = y.astype(int).to_numpy()
     n_pos, n_neg = int(y_all.sum()), int(len(y_all) - y_all.sum())
