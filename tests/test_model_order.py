@@ -51,6 +51,21 @@ def test_evaluation_is_the_same_in_any_row_order(dated):
     assert np.corrcoef(predictions["file"], predictions["shuffled"])[0, 1] > 0.999
 
 
+def test_validation_on_later_blocks_is_the_same_in_any_row_order():
+    """Dates shared by several outcomes (a CRM export's day of close): the blocks are cut in date
+    order, ties in the rows' own content order, so the file's order changes nothing."""
+    frame = with_call_dates(drifting_table(150), days=50)  # three outcomes a day
+    results = {}
+    for order, rows in row_orders(frame, "euribor3m").items():
+        rows = rows.reset_index(drop=True)
+        table = outcome_table(rows.drop(columns=["call_date"]), "y")
+        metrics = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical, dates=rows["call_date"],
+                                   fit_final=False).metrics
+        results[order] = (metrics["validation"], metrics["auc"], metrics["auc_by_block"])
+    assert results["file"][0] == "time_3_later_blocks"
+    assert all(result == results["file"] for result in results.values()), results
+
+
 class Contrarian(ClassifierMixin, BaseEstimator):
     """Scores +x when fitted on every row, -x when fitted on a part: out-of-fold scores that
     rank the outcome backwards, as models of other periods did on a date-sorted export."""
