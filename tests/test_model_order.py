@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import roc_auc_score
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -296,13 +297,18 @@ def test_each_later_block_is_predicted_by_a_model_of_the_outcomes_before_it(monk
     y = pd.Series((frame["x"] + rng.normal(size=n) > 0).astype(int))
     dates = pd.Series(rng.permutation(pd.date_range("2025-01-01", periods=n, freq="D")))
     day = dict(zip(frame["x"], dates, strict=True))
-    metrics = evaluate_and_fit(frame, y, ["x"], ["cat"], dates=dates, fit_final=False).metrics
+    fit_score = pd.Series(rng.normal(size=n)) + y  # the guard's other score of the same outcomes
+    metrics = evaluate_and_fit(frame, y, ["x"], ["cat"], dates=dates, baseline=fit_score, fit_final=False).metrics
     assert metrics["validation"] == "time_3_later_blocks" and metrics["validation_rows"] == 45
     ranked = dates.sort_values().to_numpy()
-    # the AUC within each block, the blocks weighed by their won x lost pairs
-    won_in_order = y.to_numpy()[np.argsort(dates.to_numpy())]
-    pairs = [int(b.sum()) * int((b == 0).sum()) for b in np.split(won_in_order[45:], 3)]
+    # the AUC within each block, the blocks weighed by their won x lost pairs; the fit score's alike
+    in_order = np.argsort(dates.to_numpy())
+    blocks = np.split(y.to_numpy()[in_order][45:], 3)
+    pairs = [int(b.sum()) * int((b == 0).sum()) for b in blocks]
     assert metrics["auc"] == pytest.approx(np.average(metrics["auc_by_block"], weights=pairs), abs=1e-4)
+    fit_aucs = [roc_auc_score(b, f) for b, f in zip(blocks, np.split(fit_score.to_numpy()[in_order][45:], 3),
+                                                    strict=True)]
+    assert metrics["fit_score_auc"] == pytest.approx(np.average(fit_aucs, weights=pairs), abs=1e-4)
     assert [len(x) for x in trained_on] == [45, 60, 75]  # every outcome before the block, and only those
     for x, first_of_block in zip(trained_on, ranked[[45, 60, 75]], strict=True):
         assert max(day[v] for v in x) < first_of_block
