@@ -29,12 +29,14 @@ NO_STATEMENTS = pd.DataFrame(columns=["financials_source"])
 NO_OUTCOMES = pd.DataFrame(columns=["lead_id", "outcome", "outcome_date", "owner"])
 
 
-def synthetic(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def synthetic(n: int = 240, seed: int = 0, *, dated: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(leads, statements, outcomes): statements for every fourth lead in two industries, and
     won/lost outcomes for every other lead, decided mostly by exhibitions and member level (which
     the model sees and the fit score does not, so that the model is deployed). Most features have
     a clear typical value, as at scale (one source, one record, a phone): a few leads more or
-    less do not move it."""
+    less do not move it. The outcomes carry no date unless `dated` (then the model is validated on
+    later blocks: three fits of it, where cross-validation's calibration reuses its own folds;
+    which validation a model had does not change what the incremental night reuses)."""
     rng = np.random.default_rng(seed)
     rows = []
     names = [f"{'华南' if i % 2 else '测试'}{i:04d}科技有限公司" for i in range(n)]
@@ -66,7 +68,8 @@ def synthetic(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, 
     liked = (judged["exhibitions"] > 0).to_numpy() | judged["member_level"].eq("理事单位").to_numpy()
     won = rng.random(len(judged)) < np.where(liked, 0.85, 0.1)
     outcomes = pd.DataFrame({"lead_id": judged["lead_id"].to_numpy(), "outcome": np.where(won, "won", "lost"),
-                             "outcome_date": [f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(len(judged))],
+                             "outcome_date": [f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}" if dated else None
+                                              for i in range(len(judged))],
                              "owner": "t"})
     return leads, statements, outcomes
 
@@ -131,7 +134,7 @@ def night_two(leads: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.DataFrame
 
 
 def test_the_incremental_night_scores_the_changed_leads_and_equals_the_full_one(tmp_path):
-    leads, statements, outcomes = synthetic()
+    leads, statements, outcomes = synthetic(dated=True)  # (the nightly path: stored outcomes carry dates)
     cfg = ScoringConfig()
     first = score_leads(leads, statements, outcomes, cfg)
     assert first.stats["model"] == "trained" and first.stats["mode"] == "full"  # the model is deployed
