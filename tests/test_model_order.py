@@ -279,7 +279,11 @@ def test_a_time_column_that_is_not_dates_is_an_error(tmp_path):
     assert out["validation"] == "time_3_later_blocks" and "2 outcomes without a date" in out["validation_note"]
 
 
-def test_each_later_block_is_predicted_by_a_model_of_the_outcomes_before_it(monkeypatch):
+@pytest.mark.parametrize(("days_apart", "starts"), [(1, [45, 60, 75]), (0, [45, 63, 72])], ids=["days", "months"])
+def test_each_later_block_is_predicted_by_a_model_of_the_outcomes_before_it(monkeypatch, days_apart, starts):
+    """Blocks start at the later half's thirds, moved to the nearest change of date: with one
+    date a month (nine outcomes each) no month is split between a block and its model's
+    training (the thirds at 60 and 75 fall inside months)."""
     from sklearn.pipeline import Pipeline
 
     trained_on = []
@@ -295,23 +299,26 @@ def test_each_later_block_is_predicted_by_a_model_of_the_outcomes_before_it(monk
     n = 90
     frame = pd.DataFrame({"x": rng.normal(size=n), "cat": rng.choice(list("abc"), n)})
     y = pd.Series((frame["x"] + rng.normal(size=n) > 0).astype(int))
-    dates = pd.Series(rng.permutation(pd.date_range("2025-01-01", periods=n, freq="D")))
+    every = (pd.date_range("2025-01-01", periods=n, freq="D") if days_apart
+             else pd.date_range("2025-01-01", periods=10, freq="MS").repeat(9))
+    dates = pd.Series(rng.permutation(every))
     day = dict(zip(frame["x"], dates, strict=True))
     fit_score = pd.Series(rng.normal(size=n)) + y  # the guard's other score of the same outcomes
     metrics = evaluate_and_fit(frame, y, ["x"], ["cat"], dates=dates, baseline=fit_score, fit_final=False).metrics
-    assert metrics["validation"] == "time_3_later_blocks" and metrics["validation_rows"] == 45
+    assert metrics["validation"] == "time_3_later_blocks" and metrics["validation_rows"] == n - starts[0]
     ranked = dates.sort_values().to_numpy()
+    assert [len(x) for x in trained_on] == starts  # every outcome before the block, and only those
+    for x, first_of_block in zip(trained_on, ranked[starts], strict=True):
+        assert max(day[v] for v in x) < first_of_block
     # the AUC within each block, the blocks weighed by their won x lost pairs; the fit score's alike
-    in_order = np.argsort(dates.to_numpy())
-    blocks = np.split(y.to_numpy()[in_order][45:], 3)
+    in_order = np.argsort(dates.to_numpy(), kind="stable")
+    cuts = [s - starts[0] for s in starts[1:]]
+    blocks = np.split(y.to_numpy()[in_order][starts[0]:], cuts)
     pairs = [int(b.sum()) * int((b == 0).sum()) for b in blocks]
     assert metrics["auc"] == pytest.approx(np.average(metrics["auc_by_block"], weights=pairs), abs=1e-4)
-    fit_aucs = [roc_auc_score(b, f) for b, f in zip(blocks, np.split(fit_score.to_numpy()[in_order][45:], 3),
+    fit_aucs = [roc_auc_score(b, f) for b, f in zip(blocks, np.split(fit_score.to_numpy()[in_order][starts[0]:], cuts),
                                                     strict=True)]
     assert metrics["fit_score_auc"] == pytest.approx(np.average(fit_aucs, weights=pairs), abs=1e-4)
-    assert [len(x) for x in trained_on] == [45, 60, 75]  # every outcome before the block, and only those
-    for x, first_of_block in zip(trained_on, ranked[[45, 60, 75]], strict=True):
-        assert max(day[v] for v in x) < first_of_block
 
 
 def test_later_blocks_of_one_class_only_fall_back_to_cross_validation():

@@ -600,25 +600,28 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
 def _later_blocks(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, when: np.ndarray, undated: np.ndarray
                   ) -> tuple[str, str, np.ndarray, np.ndarray, None, np.ndarray] | str:
     """Validation on later data (rolling origin): the later half of the dated outcomes in
-    TIME_BLOCKS consecutive blocks, each predicted by the model trained on every outcome before
-    it (undated ones included: when they happened is unknown, so they are trained on, never
-    validated on); the AUC is taken within each block (`validated_auc`). Or, as a string, why
-    the dates cannot validate (stratified cross-validation is used instead, with that note)."""
+    TIME_BLOCKS consecutive blocks cut at changes of date, each predicted by the model trained on
+    every outcome before it (undated ones included: when they happened is unknown, so they are
+    trained on, never validated on); the AUC is taken within each block (`validated_auc`). Or, as
+    a string, why the dates cannot validate (stratified cross-validation instead, with that note)."""
     note = f"{len(undated)} outcomes without a date: trained on, never validated on" if len(undated) else ""
     dated = np.setdiff1d(np.arange(len(when)), undated)
     order = dated[np.argsort(when[dated], kind="stable")]
+    # Each block starts where its share of the later half would, moved to the nearest change of
+    # date: one day's outcomes are never split between a block and the model that predicts it
+    # (a month's, where the dates are months). Outcomes that all carry one date (an import stamped
+    # with its export day) or a few dates cannot be cut into TIME_BLOCKS later blocks: the "later"
+    # ones would be no later than the rest, random splits posing as a time split.
+    changes = np.flatnonzero(when[order][1:] != when[order][:-1]) + 1
     half = len(order) // 2
-    edges = [half + (len(order) - half) * k // TIME_BLOCKS for k in range(TIME_BLOCKS + 1)]
-    # Outcomes that all carry one date (an import stamped with its export day) or a few dates give
-    # "later" blocks that are no later than the outcomes before them: random splits posing as a
-    # time split. Every block must be later than what its model is trained on.
-    for start, end in zip(edges[:-1], edges[1:], strict=True):
-        tied = int((when[order[start:end]] == when[order[start - 1]]).sum()) if start else end - start
-        if tied * 2 > end - start:
-            distinct = len(np.unique(when[dated]))
-            return (f"the outcome dates do not tell earlier from later ({distinct} distinct "
-                    f"date{'s' if distinct > 1 else ''}; {tied} of a later block's {end - start} share a date with "
-                    "the outcomes before them): stratified cross-validation instead")
+    wanted = [half + (len(order) - half) * k // TIME_BLOCKS for k in range(TIME_BLOCKS)]
+    starts = sorted({int(changes[np.argmin(np.abs(changes - at))]) for at in wanted}) if len(changes) else []
+    if len(starts) < TIME_BLOCKS:
+        distinct = len(np.unique(when[dated]))
+        return (f"the outcome dates do not tell earlier from later ({distinct} distinct "
+                f"date{'s' if distinct > 1 else ''}: too few changes of date to cut {TIME_BLOCKS} later blocks): "
+                "stratified cross-validation instead")
+    edges = [*starts, len(order)]
     rows, p, groups = [], [], []
     for k, (start, end) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         train, test = np.concatenate([undated, order[:start]]), order[start:end]
