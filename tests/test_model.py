@@ -305,6 +305,18 @@ def test_model_versions_command(tmp_path, demo_config):
     run_pipeline(str(demo_config), url)
     shown = runner.invoke(app, ["model", "versions", "--warehouse", url], env={"COLUMNS": "200"})
     assert shown.exit_code == 0 and "nightly" in shown.output and "trained" in shown.output
+    auc = versions(url).iloc[0]["metrics"]
+    assert f"{json.loads(auc)['auc']} (3 later blocks)" in shown.output  # the demo's outcomes are dated
+
+
+def test_model_versions_say_what_the_auc_was_measured_on():
+    from leadrank.cli.model import _validated
+
+    assert _validated({"auc": 0.8, "validation": "time_3_later_blocks"}) == "0.8 (3 later blocks)"
+    assert _validated({"auc": 0.8712, "validation": "stratified_5fold_cv"}) == "0.8712 (5-fold CV)"
+    assert _validated({"auc": None, "validation": "none"}) == "None"
+    assert _validated({"auc": 0.7, "validation": "time_split_75_25"}) == "0.7 (later 25 %)"  # stored before
+    assert _validated({"auc": 0.7, "validation": "something else"}) == "0.7"
 
 
 @pytest.mark.prefect

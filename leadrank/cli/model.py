@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -120,12 +121,24 @@ def retrain(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) 
         console.print(f"[yellow]no model[/]: {plain(summary['reason'])}")
 
 
+def _validated(metrics: dict) -> str:
+    """The AUC and what it was measured on, in words: "0.8 (3 later blocks)", "0.87 (5-fold CV)"."""
+    validation = str(metrics.get("validation", ""))
+    how = re.fullmatch(r"time_(\d+)_later_blocks|stratified_(\d+)fold_cv", validation)
+    if metrics.get("auc") is None or (how is None and validation != "time_split_75_25"):
+        return str(metrics.get("auc"))
+    words = ("later 25 %" if how is None  # (versions stored before 7 December 2026)
+             else f"{how[1]} later blocks" if how[1] else f"{how[2]}-fold CV")
+    return f"{metrics['auc']} ({words})"
+
+
 @model_app.command("versions")
 def versions(
     n: Annotated[int, typer.Option("-n", "--limit", help="How many versions to show.", min=1)] = 10,
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """List stored model versions, newest first, with their validation metrics."""
+    """List stored model versions, newest first, with their validation metrics (the AUC with
+    what it was measured on: later blocks of dated outcomes, or cross-validation folds)."""
     from rich.table import Table
 
     from leadrank.warehouse.engine import make_engine
@@ -147,6 +160,6 @@ def versions(
             return value if isinstance(value, str) else ""
 
         table.add_row(row.model_id, str(row.trained_at)[:19], text(row.source), row.status,
-                      str(metrics.get("auc")), str(top.get("precision", "")), str(metrics.get("n_rows", "")),
+                      _validated(metrics), str(top.get("precision", "")), str(metrics.get("n_rows", "")),
                       text(row.reason) + (f" (uses {row.used_model_id})" if text(row.used_model_id) else ""))
     console.print(table)
