@@ -309,14 +309,14 @@ def test_model_versions_command(tmp_path, demo_config):
     assert f"{json.loads(auc)['auc']} (3 later blocks)" in shown.output  # the demo's outcomes are dated
 
 
-def test_model_versions_say_what_the_auc_was_measured_on():
-    from leadrank.cli.model import _validated
+def test_the_auc_is_shown_with_what_it_was_measured_on():
+    from leadrank.cli.common import auc_in_words
 
-    assert _validated({"auc": 0.8, "validation": "time_3_later_blocks"}) == "0.8 (3 later blocks)"
-    assert _validated({"auc": 0.8712, "validation": "stratified_5fold_cv"}) == "0.8712 (5-fold CV)"
-    assert _validated({"auc": None, "validation": "none"}) == "None"
-    assert _validated({"auc": 0.7, "validation": "time_split_75_25"}) == "0.7 (later 25 %)"  # stored before
-    assert _validated({"auc": 0.7, "validation": "something else"}) == "0.7"
+    assert auc_in_words(0.8, "time_3_later_blocks") == "0.8 (3 later blocks)"
+    assert auc_in_words(0.8712, "stratified_5fold_cv") == "0.8712 (5-fold CV)"
+    assert auc_in_words(None, "none") == "None"
+    assert auc_in_words(0.7, "time_split_75_25") == "0.7 (later 25 %)"  # a version stored before 7 December 2026
+    assert auc_in_words(0.7, "something else") == "0.7"
 
 
 @pytest.mark.prefect

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +56,16 @@ def parse_maps(maps: list[str], left: str) -> list[tuple[str, str]]:
             raise typer.BadParameter(f"--map takes {left}=FIELD, got {item!r}")
         pairs.append((column, field.strip()))
     return pairs
+
+
+def auc_in_words(auc: object, validation: object) -> str:
+    """A validated AUC with what it was measured on: "0.8 (3 later blocks)", "0.87 (5-fold CV)"
+    (leadrank.scoring.model's validation names; "later 25 %" for versions stored before
+    7 December 2026); the AUC alone for any other name."""
+    how = re.fullmatch(r"time_(\d+)_later_blocks|stratified_(\d+)fold_cv|(time_split_75_25)", str(validation or ""))
+    if auc is None or how is None:
+        return str(auc)
+    return f"{auc} ({f'{how[1]} later blocks' if how[1] else f'{how[2]}-fold CV' if how[2] else 'later 25 %'})"
 
 
 def plain(value: object) -> str:

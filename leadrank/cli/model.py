@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from leadrank.cli.common import (
     DEFAULT_CONFIG,
     ConfigOpt,
     WarehouseOpt,
+    auc_in_words,
     command_group,
     console,
     err,
@@ -116,20 +116,9 @@ def retrain(config: ConfigOpt = DEFAULT_CONFIG, warehouse: WarehouseOpt = None) 
         fail(f"retraining failed: {exc}")
     if summary["status"] == "trained":
         console.print(f"model {summary['model_id']} trained on {summary['metrics']['n_rows']} outcomes: "
-                      f"AUC {summary['metrics']['auc']} ({summary['metrics']['validation']})")
+                      f"AUC {auc_in_words(summary['metrics']['auc'], summary['metrics']['validation'])}")
     else:
         console.print(f"[yellow]no model[/]: {plain(summary['reason'])}")
-
-
-def _validated(metrics: dict) -> str:
-    """The AUC and what it was measured on, in words: "0.8 (3 later blocks)", "0.87 (5-fold CV)"."""
-    validation = str(metrics.get("validation", ""))
-    how = re.fullmatch(r"time_(\d+)_later_blocks|stratified_(\d+)fold_cv", validation)
-    if metrics.get("auc") is None or (how is None and validation != "time_split_75_25"):
-        return str(metrics.get("auc"))
-    words = ("later 25 %" if how is None  # (versions stored before 7 December 2026)
-             else f"{how[1]} later blocks" if how[1] else f"{how[2]}-fold CV")
-    return f"{metrics['auc']} ({words})"
 
 
 @model_app.command("versions")
@@ -160,6 +149,6 @@ def versions(
             return value if isinstance(value, str) else ""
 
         table.add_row(row.model_id, str(row.trained_at)[:19], text(row.source), row.status,
-                      _validated(metrics), str(top.get("precision", "")), str(metrics.get("n_rows", "")),
+                      auc_in_words(metrics.get("auc"), metrics.get("validation")), str(top.get("precision", "")), str(metrics.get("n_rows", "")),
                       text(row.reason) + (f" (uses {row.used_model_id})" if text(row.used_model_id) else ""))
     console.print(table)

@@ -13,6 +13,7 @@ from leadrank.cli.common import (
     DEFAULT_CONFIG,
     ConfigOpt,
     WarehouseOpt,
+    auc_in_words,
     console,
     fail,
     plain,
@@ -74,8 +75,8 @@ def print_summary(summary: dict[str, Any], seconds: float) -> None:
                       f"{records['merged']} merged + {records['rejected']} rejected (reasons in stg_rejects)")
     tiers = ", ".join(f"{t}: {scoring.get(f'tier_{t}', 0)}" for t in "ABCD")
     model = scoring["model"]
-    model_note = (f"trained, AUC {scoring.get('model_auc')} ({scoring.get('model_validation')})" if model == "trained"
-                  else scoring.get("model_reason"))
+    model_note = (f"trained, AUC {auc_in_words(scoring.get('model_auc'), scoring.get('model_validation'))}"
+                  if model == "trained" else scoring.get("model_reason"))
     console.print(f"[bold]Scoring[/]: tiers {tiers}; {scoring['with_financials']} with financials; model: {model_note}")
     console.print(f"[bold]Against the last published run[/]: "
                   f"dedupe {_mode(res, 're_resolved', 'records_total', 'records re-resolved')}; "
