@@ -3,11 +3,11 @@ blocks of later outcomes that leadrank validates dated outcomes on, against one 
 later quarter (leadrank's rule until 7 December 2026).
 
     python bench/eval_time_validation.py [--realdata DIR] [--public-tables DIR] [--held-out-tables DIR]
-        [--sizes 60,120,240] [--draws 8] [--future 2000] [--no-drifting]
+        [--sizes 60,120,240] [--draws 8] [--future 2000] [--per-day 1] [--no-drifting]
 
 A key-account team's outcomes are a few dozen to a few hundred dated deals; the validated AUC
 decides whether the model is deployed at all (the guard: below 0.5 or below the fit score's own
-AUC on the same outcomes). Each sample is `size` consecutive outcomes, dated a day apart; the
+AUC on the same outcomes). Each sample is `size` consecutive outcomes, `--per-day` a day; the
 truth is the AUC, on the `future` outcomes that follow them, of the model fitted on the whole
 sample (what a night deploys). The drifting table (bench/eval_model.py: the won share drifts
 5 % -> 50 % along the file) is cut at random places of its own order; the other tables have no
@@ -57,7 +57,7 @@ def later_blocks(pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Series) -> 
 
 
 def sample_errors(X0: pd.DataFrame, y0: np.ndarray, numeric: list[str], categorical: list[str], size: int,
-                  future: int, draw: int, in_time: bool) -> dict[str, float] | None:
+                  future: int, draw: int, in_time: bool, per_day: int) -> dict[str, float] | None:
     rng = np.random.default_rng(draw)
     if in_time:  # a window of the table's own order, starting at a random place
         start = int(rng.integers(0, len(y0) - size - future))
@@ -68,7 +68,7 @@ def sample_errors(X0: pd.DataFrame, y0: np.ndarray, numeric: list[str], categori
     X, y = X0.iloc[sample].reset_index(drop=True), y0[sample]
     if min(y.sum(), size - y.sum()) < 8 or len(set(y0[later])) < 2:  # cold start: no model to validate
         return None
-    dates = pd.Series(pd.date_range("2024-01-01", periods=size, freq="D"))
+    dates = pd.Series(pd.date_range("2024-01-01", periods=-(-size // per_day), freq="D").repeat(per_day)[:size])
     pipeline = M.build_pipeline(numeric, categorical, size, M.onehot_width(X, numeric, categorical))
     with threadpool_limits(1):
         deployed = clone(pipeline).fit(X, y)
@@ -79,7 +79,7 @@ def sample_errors(X0: pd.DataFrame, y0: np.ndarray, numeric: list[str], categori
 
 
 def table_lines(name: str, raw: pd.DataFrame, target: str, positive: str, drop: list[str], sizes: list[int],
-                draws: int, future: int, in_time: bool) -> list[dict]:
+                draws: int, future: int, in_time: bool, per_day: int) -> list[dict]:
     table = M.outcome_table(raw.reset_index(drop=True), target, positive=[positive], drop=drop)
     X0 = M._as_frame(table.frame, table.numeric, table.categorical).reset_index(drop=True)
     y0 = table.y.astype(int).to_numpy()
@@ -88,8 +88,8 @@ def table_lines(name: str, raw: pd.DataFrame, target: str, positive: str, drop: 
         future_here = min(future, len(y0) - size)  # (a small table: the rows it has after the sample)
         if future_here < 200:
             continue
-        runs = [r for d in range(draws)
-                if (r := sample_errors(X0, y0, table.numeric, table.categorical, size, future_here, d, in_time))]
+        runs = [r for d in range(draws) if (r := sample_errors(X0, y0, table.numeric, table.categorical, size,
+                                                               future_here, d, in_time, per_day))]
         if not runs:
             continue
         line = {"table": name, "size": size, "draws": len(runs),
@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="60,120,240", help="outcomes validated, comma-separated")
     parser.add_argument("--draws", type=int, default=8, help="samples per table and size")
     parser.add_argument("--future", type=int, default=2000, help="outcomes after each sample the truth is taken on")
+    parser.add_argument("--per-day", type=int, default=1,
+                        help="outcomes sharing each date (a CRM's close dates: several deals a day)")
     parser.add_argument("--no-drifting", action="store_true", help="leave out the generated drifting table")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
@@ -146,7 +148,7 @@ def main() -> None:
     for name, raw, target, positive, drop, in_time in tables:
         raw = with_outcome(raw, target)
         raw = raw.drop(columns=[c for c in raw.columns if c == "" or c.startswith("Unnamed: ")])
-        lines += table_lines(name, raw, target, positive, drop, sizes, args.draws, args.future, in_time)
+        lines += table_lines(name, raw, target, positive, drop, sizes, args.draws, args.future, in_time, args.per_day)
     if not lines:
         raise SystemExit("no table large enough")
     summary(lines)

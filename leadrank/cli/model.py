@@ -149,6 +149,7 @@ def versions(
             return value if isinstance(value, str) else ""
 
         table.add_row(row.model_id, str(row.trained_at)[:19], text(row.source), row.status,
-                      auc_in_words(metrics.get("auc"), metrics.get("validation")), str(top.get("precision", "")), str(metrics.get("n_rows", "")),
+                      auc_in_words(metrics.get("auc"), metrics.get("validation")), str(top.get("precision", "")),
+                      str(metrics.get("n_rows", "")),
                       text(row.reason) + (f" (uses {row.used_model_id})" if text(row.used_model_id) else ""))
     console.print(table)
