@@ -132,7 +132,6 @@ def default_gbm(data: Path, target: str, positive: str, drop: list[str]) -> floa
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-
     raw = with_outcome(pd.read_csv(data, dtype=str, keep_default_na=False), target)
     y = won_labels(raw, target, positive)
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)

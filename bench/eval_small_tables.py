@@ -97,9 +97,14 @@ def table_lines(path: Path, target: str, positive: str, drop: list[str], sizes: 
     return lines
 
 
+def by_size(lines: list[dict]) -> list[tuple[int, list[dict]]]:
+    """The tables' lines grouped by sample size, smallest first (what each summary line is over)."""
+    sizes = sorted({line["size"] for line in lines})
+    return [(size, [line for line in lines if line["size"] == size]) for size in sizes]
+
+
 def summary(lines: list[dict]) -> None:
-    for size in sorted({line["size"] for line in lines}):
-        at = [line for line in lines if line["size"] == size]
+    for size, at in by_size(lines):
         for model in ("vote", "linear_alone"):
             lead = [line[model] - line["default_gbm"] for line in at]
             worst = int(np.argmin(lead))

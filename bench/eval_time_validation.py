@@ -33,6 +33,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_model import LEAKY_OR_IDS, drifting_table, with_outcome  # noqa: E402
+from eval_small_tables import by_size  # noqa: E402
 from public_outcome_tables import table_arguments  # noqa: E402
 
 from leadrank.scoring import model as M  # noqa: E402
@@ -104,8 +105,7 @@ def table_lines(name: str, raw: pd.DataFrame, target: str, positive: str, drop: 
 
 
 def summary(lines: list[dict]) -> None:
-    for size in sorted({line["size"] for line in lines}):
-        at = [line for line in lines if line["size"] == size]
+    for size, at in by_size(lines):
         parts = []
         for k in ESTIMATES:
             rmse = [line[f"{k}_rmse"] for line in at]

@@ -257,7 +257,7 @@ class IncreasingPlatt(ClassifierMixin, BaseEstimator):
         if scores is None:
             folds = max(2, min(self.folds, int(np.bincount(y).min())))
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
-            scores = out_of_fold_scores(self.estimator, X, y, cv)
+            scores = out_of_fold_scores(self.estimator, X, y, list(cv.split(np.zeros(len(y)), y)))
         self.slope_, self.intercept_, self.slope_clamped_ = increasing_sigmoid(np.asarray(scores, dtype=float), y)
         self.estimator_ = clone(self.estimator).fit(X, y)
         return self
@@ -300,10 +300,12 @@ def model_scores(estimator: Any, X: Any) -> np.ndarray:
     return estimator.member_log_odds(X) if hasattr(estimator, "member_log_odds") else _score(estimator, X)
 
 
-def out_of_fold_scores(estimator: Any, X: Any, y: np.ndarray, cv: StratifiedKFold) -> np.ndarray:
-    """`model_scores` of each row by a clone of `estimator` fitted on the other folds."""
+def out_of_fold_scores(estimator: Any, X: Any, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]
+                       ) -> np.ndarray:
+    """`model_scores` of each row by a clone of `estimator` fitted on the other folds (`splits`:
+    each fold's training and test positions)."""
     scores: np.ndarray | None = None
-    for train, test in cv.split(np.zeros(len(y)), y):
+    for train, test in splits:
         member = clone(estimator).fit(_rows(X, train), y[train])
         part = model_scores(member, _rows(X, test))
         if scores is None:
@@ -574,13 +576,13 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
             else:
                 return timed
     folds = min(5, int(min(np.bincount(y))))
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed)
+    splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=cv_seed).split(np.zeros(len(y)), y))
     groups = np.empty(len(y), dtype=np.int64)
-    for k, (_, test) in enumerate(cv.split(np.zeros(len(y)), y)):
+    for k, (_, test) in enumerate(splits):
         groups[test] = k
     model = pipeline.named_steps["model"]
     if not isinstance(model, IncreasingPlatt):
-        p = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")[:, 1]
+        p = cross_val_predict(pipeline, X, y, cv=splits, method="predict_proba")[:, 1]
         return f"stratified_{folds}fold_cv", note, np.arange(len(y)), p, None, groups
     # The calibrated model's out-of-fold probabilities without a calibration's own folds inside
     # each fold: the estimator's out-of-fold scores (each member's), each fold's mapped by the
@@ -589,9 +591,9 @@ def _validate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, dates: pd.Seri
     # (`oof_scores`). Five fits of the vote and the final one, where a calibration fitting three
     # of its own in each fold and before the final one made twenty-four: at 8,000 outcomes 24 of
     # night 1's 66 s score step.
-    scores = out_of_fold_scores(model.estimator, X, y, cv)
+    scores = out_of_fold_scores(model.estimator, X, y, splits)
     p = np.empty(len(y))
-    for train, test in cv.split(np.zeros(len(y)), y):
+    for train, test in splits:
         slope, intercept, _ = increasing_sigmoid(scores[train], y[train])
         p[test] = calibrated(scores[test], slope, intercept)
     return f"stratified_{folds}fold_cv", note, np.arange(len(y)), p, scores, groups
@@ -647,7 +649,7 @@ def validated_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray, by_pairs: bo
     the later quarter). Pooling every group's scores instead measures how differently their
     models are calibrated and, over time, how the base rate drifts: neither says how well the one
     deployed model ranks. No group with both classes: the pooled AUC."""
-    held = [groups == g for g in np.unique(groups) if len(set(y[groups == g])) == 2]
+    held = [at for at in (groups == g for g in np.unique(groups)) if len(set(y[at])) == 2]
     if not held:
         return round(float(roc_auc_score(y, p)), 4), []
     aucs = [float(roc_auc_score(y[at], p[at])) for at in held]
