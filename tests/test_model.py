@@ -183,15 +183,15 @@ def test_unseen_category_in_the_ensemble_is_treated_as_missing():
 
 def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_data_or_not():
     """The vote's members: the pairwise model only while its one-hot input is narrow enough, the
-    trees, the plain logistic regression and the default-settings trees always; each member
+    trees, the plain logistic regression and the default-settings trees and the logistic regression over frequent values always; each member
     scores every row and has a weight of zero or more."""
     from leadrank.scoring.model import MAX_PAIR_WIDTH, build_pipeline, onehot_width
 
     rng = np.random.default_rng(2)
     narrow = pd.DataFrame({"x": rng.normal(size=600), "cat": rng.choice(["a", "b"], size=600)})
     wide = pd.DataFrame(rng.normal(size=(600, 40)), columns=[f"x{i}" for i in range(40)])
-    for frame, members in ((narrow, ["trees", "pairs", "linear", "default_trees"]),
-                           (wide, ["trees", "linear", "default_trees"])):
+    for frame, members in ((narrow, ["trees", "pairs", "linear", "default_trees", "values"]),
+                           (wide, ["trees", "linear", "default_trees", "values"])):
         numeric = [c for c in frame.columns if c != "cat"]
         categorical = ["cat"] if "cat" in frame else []
         width = onehot_width(frame, numeric, categorical)
@@ -205,6 +205,40 @@ def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_da
         weights = pipeline.named_steps["model"].slope_
         assert weights.shape == (len(members),) and np.all(weights >= 0) and weights.sum() > 0
         assert pipeline.predict_proba(frame)[:, 1][y.to_numpy() == 1].mean() > 0.7
+
+
+def test_frequent_values_one_hot_the_values_several_rows_hold():
+    """A number held by two rows or more gets an indicator named after its column; a value held
+    once, a value unseen in fitting and a missing number get none; a column whose values never
+    repeat gives nothing, and no frequent value anywhere gives one column of zeros."""
+    from leadrank.scoring.model import FrequentValues
+
+    fit = pd.DataFrame({"id": [7, 7, 3, 3, 3, 9, np.nan, np.nan], "amount": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]})
+    values = FrequentValues().fit(fit)
+    assert list(values.get_feature_names_out()) == ["id_3", "id_7"]
+    out = values.transform(pd.DataFrame({"id": [3, 7, 9, 4, np.nan], "amount": [1.5, 1.5, 0, 0, 0]})).toarray()
+    assert out.tolist() == [[1, 0], [0, 1], [0, 0], [0, 0], [0, 0]]
+    nothing = FrequentValues().fit(fit[["amount"]])
+    assert list(nothing.get_feature_names_out()) == ["amount_(no frequent value)"]
+    assert nothing.transform(fit[["amount"]]).toarray().tolist() == [[0]] * len(fit)
+
+
+def test_the_vote_learns_each_entitys_level_where_rows_repeat_an_entity():
+    """A panel: 150 respondents of 8 answers each, the outcome following the respondent (a level
+    of their own) and the question; respondents numbered at random, so no range of numbers
+    ranks them. The members that read the number as a line or as ranges cannot learn a level
+    per respondent; the values member can, and the weights follow it."""
+    rng = np.random.default_rng(4)
+    people, answers = 150, 8
+    person = np.repeat(rng.permutation(people) * 7 + 1000, answers)
+    level = np.repeat(rng.normal(0, 1.5, people), answers)
+    question = np.tile(np.arange(answers), people)
+    won = rng.random(people * answers) < 1 / (1 + np.exp(-(level + 0.3 * (question - 3.5))))
+    frame = pd.DataFrame({"respondent": person.astype(float), "question": [f"q{q}" for q in question]})
+    result = evaluate_and_fit(frame, pd.Series(won.astype(int)), ["respondent"], ["question"], fit_final=False)
+    weights = result.metrics["member_weights"]
+    assert max(weights, key=weights.get) == "values", weights
+    assert result.metrics["auc"] > 0.75, result.metrics["auc"]
 
 
 def test_predictions_run_on_one_thread_of_every_pool():
@@ -421,7 +455,7 @@ def test_calibrated_probabilities_reach_the_extremes():
 
 
 def _vote_model_and_leads(seed=5, n=1500):
-    """The vote (trees, pairs, plain logistic regression, default trees) on outcomes with missing
+    """The vote (trees, pairs, plain logistic regression, default trees, frequent values) on outcomes with missing
     numbers and blank categories, every member weighed (the learned weights leave the pairwise
     member out here: each kind of part is to be explained), and leads with unseen categories
     beside them."""
@@ -466,7 +500,7 @@ def test_effects_from_the_members_parts_are_the_pipelines_own():
     n = SMALL_DATA_ROWS - 4
     small = evaluate_and_fit(frame.iloc[:n].reset_index(drop=True), pd.Series(np.arange(n) % 3 == 0).astype(int),
                              ["margin", "visits"], ["source", "segment"])
-    for result, kinds in ((vote, ["trees", "quadratic", "linear", "trees"]), (small, ["linear"])):
+    for result, kinds in ((vote, ["trees", "quadratic", "linear", "trees", "linear"]), (small, ["linear"])):
         assert result.pipeline is not None
         X = model_inputs(frame, result.numeric, result.categorical)
         typical = typical_values(result, X)
@@ -537,7 +571,7 @@ def test_a_few_hundred_outcomes_get_the_vote_that_sees_interactions():
 
     frame, y = _parity_outcomes(300)
     result = evaluate_and_fit(frame, y, [], ["a", "b", "c"], fit_final=False)
-    assert set(result.metrics["member_weights"]) == {"trees", "pairs", "linear", "default_trees"}
+    assert set(result.metrics["member_weights"]) == {"trees", "pairs", "linear", "default_trees", "values"}
     alone = cross_val_score(Pipeline([("model", _linear_model([], ["a", "b", "c"], 300))]), frame, y,
                             scoring="roc_auc").mean()
     assert alone < 0.6 and result.metrics["auc"] > alone + 0.1, (result.metrics["auc"], alone)
@@ -556,7 +590,7 @@ def test_the_vote_from_where_its_trees_can_split():
 
     assert SMALL_DATA_ROWS * 3 // 4 >= 2 * TREE_LEAF_ROWS > (SMALL_DATA_ROWS - 1) * 3 // 4
     assert members(SMALL_DATA_ROWS - 1) == ["alone"]
-    assert members(SMALL_DATA_ROWS) == ["trees", "pairs", "linear", "default_trees"]
+    assert members(SMALL_DATA_ROWS) == ["trees", "pairs", "linear", "default_trees", "values"]
     frame, y = _parity_outcomes(SMALL_DATA_ROWS - 1)
     assert evaluate_and_fit(frame, y, [], ["a", "b", "c"]).metrics["classifier"] == "logistic regression"
 
@@ -663,7 +697,7 @@ def test_a_member_whose_parts_disagree_with_its_predictions_predicts_the_variant
     typical = typical_values(result, X)
     explainer = Explainer(result, typical)
     scores, effects, _ = explainer.explain(X)
-    assert [member.kind for member in explainer._parts[0]] == ["predict", "quadratic", "linear", "predict"]
+    assert [member.kind for member in explainer._parts[0]] == ["predict", "quadratic", "linear", "predict", "linear"]
     _assert_effects_are_the_pipelines(result, X, typical, scores, effects)
 
 

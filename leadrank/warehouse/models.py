@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, text
 TRUSTED = [
     "functools.partial",
     "leadrank.scoring.model.EmptyAsZero",
+    "leadrank.scoring.model.FrequentValues",
     "leadrank.scoring.model.IncreasingPlatt",
     "leadrank.scoring.model.LogOddsVote",
     "numpy.dtype",
