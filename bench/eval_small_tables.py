@@ -1,5 +1,5 @@
 """The outcome model on small outcome tables: random samples of each table (50-450 rows), the
-weighted vote of four members against the plain logistic regression alone (the model below 500
+weighted vote of its members against the plain logistic regression alone (the model below 500
 outcomes until 7 December 2026, below SMALL_DATA_ROWS = 54 since) and the default
 gradient-boosted model, each sample validated by the same shuffled stratified folds for all
 three. Below 54 rows the vote is built as at 54 (its trees cannot split there: the 50-row
