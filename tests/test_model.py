@@ -209,15 +209,18 @@ def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_da
 
 def test_frequent_values_one_hot_the_values_several_rows_hold():
     """A number held by two rows or more gets an indicator named after its column; a value held
-    once, a value unseen in fitting and a missing number get none; a column whose values never
-    repeat gives nothing, and no frequent value anywhere gives one column of zeros."""
+    once, a value unseen in fitting and a missing number get none (names tell values apart to the
+    last digit); a column whose values never repeat gives nothing, and no frequent value anywhere
+    gives one column of zeros."""
     from leadrank.scoring.model import FrequentValues
 
-    fit = pd.DataFrame({"id": [7, 7, 3, 3, 3, 9, np.nan, np.nan], "amount": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]})
+    fit = pd.DataFrame({"id": [7, 7, 3, 3, 3, 9, np.nan, np.nan], "amount": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5],
+                        "code": [1234567.0, 1234567.0, 1234568.0, 1234568.0, 0.1, 0.1, 0.1, 5.0]})
     values = FrequentValues().fit(fit)
-    assert list(values.get_feature_names_out()) == ["id_3", "id_7"]
-    out = values.transform(pd.DataFrame({"id": [3, 7, 9, 4, np.nan], "amount": [1.5, 1.5, 0, 0, 0]})).toarray()
-    assert out.tolist() == [[1, 0], [0, 1], [0, 0], [0, 0], [0, 0]]
+    assert list(values.get_feature_names_out()) == ["id_3.0", "id_7.0", "code_0.1", "code_1234567.0", "code_1234568.0"]
+    out = values.transform(pd.DataFrame({"id": [3, 7, 9, 4, np.nan], "amount": [1.5, 1.5, 0, 0, 0],
+                                         "code": [1234568.0, 5.0, 0.1, 1234567.0, np.nan]})).toarray()
+    assert out.tolist() == [[1, 0, 0, 0, 1], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0]]
     nothing = FrequentValues().fit(fit[["amount"]])
     assert list(nothing.get_feature_names_out()) == ["amount_(no frequent value)"]
     assert nothing.transform(fit[["amount"]]).toarray().tolist() == [[0]] * len(fit)

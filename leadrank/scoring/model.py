@@ -17,8 +17,9 @@ calibrated (a Platt sigmoid over the members' log-odds, one weight each, learned
     products (every two-way interaction, heavily regularised), left out when the one-hot
     input is too wide for it (MAX_PAIR_WIDTH),
   - a plain regularised logistic regression (each feature's main effect, smoothly in the
-    numbers), and
+    numbers),
   - gradient-boosted trees at scikit-learn's default settings (deep interactions, repeated rows),
+    and
   - a logistic regression over each input's frequent values one-hot (FrequentValues): a level
     for each respondent, account or year where rows repeat an entity whose number is a column.
 The weights are learned from the outcomes (IncreasingPlatt: none below zero, pulled towards
@@ -182,7 +183,7 @@ class FrequentValues(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [str(name) for name in (input_features if input_features is not None else self.feature_names_in_)]
-        out = [f"{name}_{value:g}" for name, frequent in zip(names, self.values_, strict=True) for value in frequent]
+        out = [f"{name}_{float(value)!r}" for name, frequent in zip(names, self.values_, strict=True) for value in frequent]
         return np.asarray(out or [f"{names[0]}_(no frequent value)"], dtype=object)
 
 
