@@ -182,9 +182,13 @@ def test_unseen_category_in_the_ensemble_is_treated_as_missing():
 
 
 def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_data_or_not():
-    """The vote's members: the pairwise model only while its one-hot input is narrow enough, the
-    trees, the plain logistic regression and the default-settings trees and the logistic regression over frequent values always; each member
-    scores every row and has a weight of zero or more."""
+    """The vote's members: the pairwise model only while its one-hot input is narrow enough; the
+    trees, the plain logistic regression, the default-settings trees and the logistic regression
+    over frequent values always; each member scores every row and has a weight of zero or more.
+    (Fitted on one OpenMP thread, as evaluate_and_fit fits: the boosted trees' two threads beside
+    the other test worker spun, 37-88 s for this test against 3 s.)"""
+    from threadpoolctl import threadpool_limits
+
     from leadrank.scoring.model import MAX_PAIR_WIDTH, build_pipeline, onehot_width
 
     rng = np.random.default_rng(2)
@@ -197,14 +201,15 @@ def test_the_ensemble_votes_a_plain_logistic_regression_beside_the_trees_wide_da
         width = onehot_width(frame, numeric, categorical)
         assert (width > MAX_PAIR_WIDTH) == (frame is wide)
         y = (frame[numeric[0]] + rng.normal(scale=0.5, size=600) > 0).astype(int)
-        pipeline = build_pipeline(numeric, categorical, 600, width).fit(frame, y)
-        vote = pipeline.named_steps["model"].estimator_
-        assert list(vote.named_estimators_) == members
-        for member in vote.named_estimators_.values():
-            assert member.predict_proba(frame).shape == (600, 2)
-        weights = pipeline.named_steps["model"].slope_
-        assert weights.shape == (len(members),) and np.all(weights >= 0) and weights.sum() > 0
-        assert pipeline.predict_proba(frame)[:, 1][y.to_numpy() == 1].mean() > 0.7
+        with threadpool_limits(1):
+            pipeline = build_pipeline(numeric, categorical, 600, width).fit(frame, y)
+            vote = pipeline.named_steps["model"].estimator_
+            assert list(vote.named_estimators_) == members
+            for member in vote.named_estimators_.values():
+                assert member.predict_proba(frame).shape == (600, 2)
+            weights = pipeline.named_steps["model"].slope_
+            assert weights.shape == (len(members),) and np.all(weights >= 0) and weights.sum() > 0
+            assert pipeline.predict_proba(frame)[:, 1][y.to_numpy() == 1].mean() > 0.7
 
 
 def test_frequent_values_one_hot_the_values_several_rows_hold():
