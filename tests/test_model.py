@@ -463,10 +463,10 @@ def test_calibrated_probabilities_reach_the_extremes():
 
 
 def _vote_model_and_leads(seed=5, n=1500):
-    """The vote (trees, pairs, plain logistic regression, default trees, frequent values) on outcomes with missing
-    numbers and blank categories, every member weighed (the learned weights leave the pairwise
-    member out here: each kind of part is to be explained), and leads with unseen categories
-    beside them."""
+    """The vote (trees, pairs, plain logistic regression, default trees, frequent values) on
+    outcomes with missing numbers and blank categories, every member weighed (the learned weights
+    leave the pairwise member out here: each kind of part is to be explained), and leads with
+    unseen categories beside them."""
     rng = np.random.default_rng(seed)
 
     def leads(m):
