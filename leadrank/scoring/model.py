@@ -187,12 +187,25 @@ class FrequentValues(TransformerMixin, BaseEstimator):
         return np.asarray(out or [f"{names[0]}_(no frequent value)"], dtype=object)
 
 
+def _missing_as_category(name: str, encoder: Any) -> Pipeline:
+    """A category column's blanks as a category of their own (MISSING: a lead without the field
+    behaves unlike any filled level), then `encoder`, the step `name`: every member's categories."""
+    return Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)),
+                     (name, encoder)])
+
+
+def _onehot_categories(min_frequency: int, sparse_output: bool = True) -> Pipeline:
+    """Categories one-hot, the levels held by fewer than `min_frequency` rows in one infrequent
+    column (a level unseen in fitting counts as infrequent, or as no level when none was)."""
+    return _missing_as_category("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=min_frequency,
+                                                        sparse_output=sparse_output))
+
+
 def _tree_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, max_categories=250)
     prep = ColumnTransformer([
         ("num", EmptyAsZero(), numeric),
-        ("cat", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)), ("ordinal", ordinal)]),
-         categorical),
+        ("cat", _missing_as_category("ordinal", ordinal), categorical),
     ])
     mask = [False] * len(numeric) + [True] * len(categorical)
     trees = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=300, min_samples_leaf=TREE_LEAF_ROWS,
@@ -217,18 +230,14 @@ def _pair_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     bins = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                      ("bins", KBinsDiscretizer(n_bins=10, encode="onehot", strategy="quantile",
                                                quantile_method="averaged_inverted_cdf"))])
-    onehot = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)),
-                       ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20))])
     prep = ColumnTransformer([("bins", bins, numeric), ("missing", MissingIndicator(features="all"), numeric),
-                              ("cat", onehot, categorical)], sparse_threshold=1.0)
+                              ("cat", _onehot_categories(20), categorical)], sparse_threshold=1.0)
     return Pipeline([("prep", prep), ("pairs", PolynomialFeatures(2, interaction_only=True, include_bias=False)),
                      ("logit", LogisticRegression(C=0.03, solver="liblinear", max_iter=500, random_state=0))])
 
 
 def _linear_model(numeric: list[str], categorical: list[str], n_rows: int) -> Pipeline:
-    encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5 if n_rows >= 200 else 1,
-                            sparse_output=False)
-    categories = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)), ("onehot", encoder)])
+    categories = _onehot_categories(5 if n_rows >= 200 else 1, sparse_output=False)
     numbers = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
                         ("scale", StandardScaler())])
     prep = ColumnTransformer([("num", numbers, numeric), ("cat", categories, categorical)], remainder="drop")
@@ -240,10 +249,8 @@ def _values_model(numeric: list[str], categorical: list[str]) -> Pipeline:
     values by FrequentValues, categories' frequent levels), nothing else: where the outcome
     follows the entity a row is about (a respondent's 24 answers, a worker's eight years) it
     learns each entity's level, where the other members see an identifier as a number line."""
-    onehot = Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=MISSING, keep_empty_features=True)),
-                       ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=FREQUENT_ROWS))])
-    prep = ColumnTransformer([("values", FrequentValues(FREQUENT_ROWS), numeric), ("cat", onehot, categorical)],
-                             sparse_threshold=1.0)
+    prep = ColumnTransformer([("values", FrequentValues(FREQUENT_ROWS), numeric),
+                              ("cat", _onehot_categories(FREQUENT_ROWS), categorical)], sparse_threshold=1.0)
     return Pipeline([("prep", prep), ("logit", LogisticRegression(C=0.5, max_iter=2000))])
 
 
