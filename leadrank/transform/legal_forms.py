@@ -16,6 +16,7 @@ company name is Industries nearly always.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import cleanco.termdata
@@ -95,6 +96,10 @@ ABBREVIATIONS = {
 # A plural written either way ('Logistics' / 'Logistic', 'Solutions' / 'Solution'): the key
 # drops the final s of words of five letters or more (not 'ss').
 PLURAL = (r"\b([a-z]{3,}[a-rt-z])s\b", r"\1")
+# An abbreviation's plural ('Techs', 'Assocs') is its word too: were it left to the plural step it
+# would become the abbreviation ('tech'), which a second pass expands, so a key of a key would differ.
+ABBREVIATIONS |= {f"{short}s": long for short, long in ABBREVIATIONS.items()
+                  if re.fullmatch(PLURAL[0], f"{short}s") and f"{short}s" not in ABBREVIATIONS}
 
 
 @lru_cache(maxsize=1)
