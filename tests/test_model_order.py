@@ -418,3 +418,34 @@ def test_a_held_out_table_is_written_without_row_names_and_its_later_columns(tmp
     path = tmp_path / "flchain.csv"
     write_table(b'"","age","futime","death","chapter"\n"1",97,85,1,"Circulatory"\n', path, held_out=True)
     assert pd.read_csv(path, dtype=str).to_dict("records") == [{"age": "97", "death": "1"}]
+
+
+def test_compare_default_validates_default_trees_on_the_model_s_own_folds(tmp_path):
+    """`--compare-default`: scikit-learn's default gradient-boosted trees on the same columns and the
+    same folds as the model (the rows in their canonical order, the same shuffled stratified split),
+    so that a difference between the two figures is the models', not the draw of the folds."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    from leadrank.scoring.model import canonical_order
+
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(size=400).round(3), rng.normal(size=400).round(3)
+    won = a * b + rng.normal(scale=0.5, size=400) > 0
+    frame = pd.DataFrame({"a": a, "b": b, "y": np.where(won, "yes", "no")})
+    frame.to_csv(tmp_path / "crm.csv", index=False)
+    base = ["model", "evaluate", "--data", str(tmp_path / "crm.csv"), "--target", "y"]
+    assert "default_model_auc" not in json.loads(runner.invoke(app, base).stdout.splitlines()[-1])
+    result = runner.invoke(app, [*base, "--compare-default"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.splitlines()[-1])
+
+    X, y = frame[["a", "b"]].astype(float), won.astype(int)
+    order = canonical_order(X, y)
+    X, y = X.iloc[order].reset_index(drop=True), y[order]
+    aucs = []
+    for train, test in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(X, y):
+        fitted = HistGradientBoostingClassifier(random_state=0).fit(X.iloc[train], y[train])
+        aucs.append(roc_auc_score(y[test], fitted.predict_proba(X.iloc[test])[:, 1]))
+    assert out["default_model_auc"] == round(float(np.mean(aucs)), 4)
+    assert out["auc"] != out["default_model_auc"]  # the model's own figure beside it, not a copy

@@ -36,6 +36,7 @@ def evaluate(
     drop: Annotated[list[str], typer.Option("--drop", help="Column to leave out; repeat. Drop identifiers and anything filled in after the outcome was known (it leaks).")] = [],  # noqa: B006
     time_column: Annotated[str | None, typer.Option("--time-column", help="Date column: validate on later rows instead of cross-validation (the later half of the dated rows in three blocks, each predicted by a model trained on every row before it; auc_by_block). An error if a filled value is not a date.")] = None,
     sep: Annotated[str, typer.Option("--sep", help="CSV field separator.")] = ",",
+    compare_default: Annotated[bool, typer.Option("--compare-default", help="Also validate scikit-learn's gradient-boosted trees at their default settings on the same columns and the same folds (or later blocks): default_model_auc, the plain baseline the model should beat.")] = False,
 ) -> None:
     """Train the production model pipeline on any tabular outcome export and print its validated
     metrics as one JSON object (auc, n_rows, n_positive, validation, precision at top k,
@@ -65,7 +66,7 @@ def evaluate(
         fail(str(exc))
     with err.status(f"validating the model on {len(table.y)} rows"):
         result = evaluate_and_fit(table.frame, table.y, table.numeric, table.categorical, dates=table.dates,
-                                  fit_final=False)
+                                  fit_final=False, compare_default=compare_default)
     metrics = dict(result.metrics)
     out = {
         "auc": metrics.pop("auc"),

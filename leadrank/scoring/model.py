@@ -510,6 +510,7 @@ def evaluate_and_fit(
     top_share: float = 0.1,
     fit_final: bool = True,
     cv_seed: int = 0,
+    compare_default: bool = False,
 ) -> ModelResult:
     """Validate honestly, then (unless `fit_final` is off) fit on all rows. `y` is 1 for won,
     0 for lost. The metrics carry the training-data summary stored with each model version.
@@ -517,6 +518,9 @@ def evaluate_and_fit(
     rows is reported as `fit_score_auc`, for the deployment guard (`refusal`).
     `cv_seed` shuffles the cross-validation folds (fixed, so that a figure can be reproduced;
     bench/eval_model.py varies it to show how much of a figure is the draw of the folds).
+    `compare_default` also validates scikit-learn's gradient-boosted trees at their default
+    settings on the same inputs, folds or blocks (`default_model_auc`): the plain baseline, compared
+    pairwise, so that the draw of the folds is not mistaken for a difference between the models.
 
     The rows are first put in an order of their own content (`canonical_order`), so the folds,
     the later blocks' ties and the fitted model depend on which rows there are, never on the
@@ -544,6 +548,9 @@ def evaluate_and_fit(
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.filterwarnings("ignore", category=UserWarning)  # KBins on near-constant columns
         validation, note, rows, p, scores, groups = _validate(pipeline, X, y, dates, cv_seed)
+        if compare_default:
+            default = Pipeline([("model", _default_tree_model(numeric, categorical))])
+            _, _, _, p_default, _, _ = _validate(default, X, y, dates, cv_seed)  # the same rows and groups
         if fit_final:
             pipeline.fit(X, y, **({"model__oof_scores": scores} if scores is not None else {}))
     y_true = y[rows]
@@ -565,6 +572,8 @@ def evaluate_and_fit(
         "validation_rows": int(len(y_true)),
         "classifier": _describe(pipeline),
     }
+    if compare_default:
+        metrics["default_model_auc"] = validated_auc(y_true, p_default, groups, timed)[0]
     if baseline is not None:
         fit = pd.to_numeric(pd.Series(baseline).reset_index(drop=True), errors="coerce").fillna(0).to_numpy()[order][rows]
         metrics["fit_score_auc"] = validated_auc(y_true, fit, groups, timed)[0]  # the same groups, weighed alike
