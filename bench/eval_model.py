@@ -128,7 +128,7 @@ def evaluate_file(data: Path, target: str, positive: str, drop: list[str]) -> di
     return {"auc": out["auc"], "auc_pooled": out["auc_pooled"], "validation": out["validation"],
             "precision_at_top_k": out["precision_at_top_k"]["precision"], "calibration_error": out["calibration_error"],
             "n_rows": out["n_rows"], "n_positive": out["n_positive"], "wall_seconds": round(time.perf_counter() - started, 1),
-            "default_same_folds_auc": out["default_model_auc"]}
+            "default_same_folds_auc": out.get("default_model_auc")}
 
 
 def default_gbm(data: Path, target: str, positive: str, drop: list[str]) -> float:
