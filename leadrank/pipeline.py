@@ -54,7 +54,7 @@ from leadrank.scoring import incremental
 from leadrank.scoring.financials import load_financials
 from leadrank.scoring.lead_index import LeadIndex
 from leadrank.scoring.outcomes import load_outcomes, match_outcomes
-from leadrank.transform.golden import GOLDEN_READS, as_text, golden_inputs, golden_records, golden_update
+from leadrank.transform.golden import GOLDEN_READS, golden_inputs, golden_parts, golden_update
 from leadrank.transform.unusable import split_unusable
 from leadrank.warehouse import load, models, read
 from leadrank.warehouse.bulk import BATCH_ROWS
@@ -461,11 +461,12 @@ def resolve_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
         del base_leads, handed
     if leads is None:
         expired = records["expired"].to_numpy()
-        leads = as_text(golden_records(records[~expired] if expired.any() else records, trust))
-        rebuilt = len(leads)
-    leads = files.write_stage("leads", leads)
+        written = rebuilt = files.write_stage_parts("leads", golden_parts(records[~expired] if expired.any() else records,
+                                                                           trust))
+    else:
+        written = len(files.write_stage("leads", leads))
     files.write_stage("events", result.events)
-    return {**result.stats, "leads": len(leads), "golden_rebuilt": rebuilt}
+    return {**result.stats, "leads": written, "golden_rebuilt": rebuilt}
 
 
 CELLS_PER_READ = 1_000_000  # values per read of a stage file read in parts (with_unresolved_columns)

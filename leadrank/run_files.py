@@ -129,6 +129,13 @@ class RunFiles:
         write_frame(frame, self.stage(name))
         return frame
 
+    def write_stage_parts(self, name: str, parts: Iterator[pd.DataFrame]) -> int:
+        """A stage file written part by part as `parts` yields them, each conformed to the
+        contract: the file `write_stage` would write of the parts one below the other, without
+        holding them all. The rows written."""
+        where = f"writing {name}"
+        return write_frame_parts((STAGE_FILES[name].conform(part, where) for part in parts), self.stage(name))
+
     def read_stage(self, name: str, columns: list[str] | None = None, *, as_stored: bool = False,
                    objects: list[str] | None = None) -> pd.DataFrame:
         """A stage file conformed to its contract: as stage code expects it (text as objects;
@@ -221,6 +228,38 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     write_parquet(frame, tmp)
     tmp.replace(path)  # a killed step never leaves a half-written file behind
+
+
+def write_frame_parts(parts: Iterator[pd.DataFrame], path: Path) -> int:
+    """Frames one below the other as one file, each written as it comes and let go before the
+    next is asked for (a frame at once when there is only one, as `write_frame`); the file's
+    schema is the first part's, the others cast to it. The rows written."""
+    parts = iter(parts)
+    head = [next(parts)]
+    head += [part for part in [next(parts, None)] if part is not None]
+    if len(head) == 1:
+        write_frame(head[0], path)
+        return len(head[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    schema, rows = pa.Schema.from_pandas(head[0], preserve_index=False), 0
+
+    def each() -> Iterator[pd.DataFrame]:
+        while head:
+            yield head.pop(0)
+        yield from parts
+
+    try:
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+            for part in each():
+                writer.write_table(pa.Table.from_pandas(part, preserve_index=False).cast(schema))
+                rows += len(part)
+                del part
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
+    return rows
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

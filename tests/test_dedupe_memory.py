@@ -183,8 +183,8 @@ def test_the_dedupe_step_saves_its_state_before_the_golden_records(tmp_path, mon
     saved = [files.state(name) for name in ("resolution", "resolution_words", "resolution_golden", "resolution_meta")]
     for path in saved:
         path.unlink()
-    real, seen = pipeline.golden_records, []
-    monkeypatch.setattr(pipeline, "golden_records",
+    real, seen = pipeline.golden_parts, []
+    monkeypatch.setattr(pipeline, "golden_parts",
                         lambda *args, **kwargs: seen.append([p.exists() for p in saved]) or real(*args, **kwargs))
     real_write, written = RunFiles.write_stage, {}
 
@@ -554,3 +554,37 @@ def test_matched_columns_read_as_arrow_text_resolve_as_python_strings_do(frame):
         pd.testing.assert_frame_equal(as_objects(got.records.copy(), only=MATCHED_COLUMNS),
                                       as_objects(expected.copy(), only=MATCHED_COLUMNS))
         pd.testing.assert_frame_equal(as_text(golden_records(got.records)), as_text(golden_records(expected)))
+
+
+def test_leads_written_part_by_part_are_the_file_written_whole(frame, monkeypatch, tmp_path):
+    """The dedupe step writes golden records to leads.parquet as each part is made
+    (`golden_parts`, `RunFiles.write_stage_parts`): the file the leads made at once give when
+    written whole, and a part that fails leaves no file, whole or half."""
+    import pyarrow.parquet as pq
+
+    from leadrank.run_files import RunFiles
+    from leadrank.transform import golden
+    from leadrank.transform.resolve import resolve
+
+    monkeypatch.setenv("LEADRANK_DATA_DIR", str(tmp_path))
+    records = resolve(frame, ResolutionConfig()).records
+    records["lead_id"] = [f"L{(i * 7) % 12:02d}" for i in range(len(records))]  # 12 leads, records interleaved
+    whole, parts = RunFiles("whole"), RunFiles("parts")
+    whole.write_stage("leads", golden.golden_records(records))
+    monkeypatch.setattr(golden, "GOLDEN_PART_ROWS", 7)
+    assert len(list(golden.golden_parts(records))) > 3
+    assert parts.write_stage_parts("leads", golden.golden_parts(records)) == 12
+    written, expected = pq.read_table(parts.stage("leads")), pq.read_table(whole.stage("leads"))
+    assert written.schema.equals(expected.schema, check_metadata=False) and written.equals(expected)
+    pd.testing.assert_frame_equal(parts.read_stage("leads"), whole.read_stage("leads"))
+
+    def failing():
+        made = golden.golden_parts(records)
+        yield next(made)
+        yield next(made)
+        raise RuntimeError("killed")
+
+    parts.stage("leads").unlink()
+    with pytest.raises(RuntimeError, match="killed"):
+        parts.write_stage_parts("leads", failing())
+    assert not list(parts.stage("leads").parent.glob("leads*"))

@@ -19,6 +19,7 @@ company email over a free-mail one. Every source record stays linked to its lead
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
@@ -28,7 +29,7 @@ import pyarrow as pa
 from leadrank.contracts import LEADS, column_as_objects
 from leadrank.fingerprints import row_hash
 from leadrank.key_lookup import large_text, positions
-from leadrank.memory import stacked_parts
+from leadrank.memory import release_memory, stacked_parts
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
 
@@ -96,20 +97,29 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     """Leads (LEADS: LEAD_COLUMNS plus `name_core_zh`, the core of the Chinese name, which scoring
     matches statements and outcomes on) from resolved records (NORMALISED plus lead_id, their
     bool columns bool: as the RESOLVED contract hands them on, leadrank.contracts), in lead-ID
-    order. Made GOLDEN_PART_ROWS records at a time, each part a range of lead IDs in that order:
-    every field is per lead but whether a lead's 统一社会信用代码 is valid, which any record's
-    valid one says (so the valid ones are collected over all records first)."""
+    order, text as Arrow-backed text (`as_text`): `golden_parts` one below the other."""
+    parts = list(golden_parts(records, trust))
+    return parts[0] if len(parts) == 1 else stacked_parts(parts)
+
+
+def golden_parts(records: pd.DataFrame, trust: dict[str, int] | None = None) -> Iterator[pd.DataFrame]:
+    """`golden_records` GOLDEN_PART_ROWS records at a time, each part a range of lead IDs in
+    lead-ID order, as it is made: the dedupe step writes each to leads.parquet as it comes, so a
+    million golden records are never held at once (holding them was the step's peak at 1.4M
+    records: +640 MB over the parts). Every field is per lead but whether a lead's 统一社会信用代码
+    is valid, which any record's valid one says (so the valid ones are collected over all records first)."""
     # As Arrow text, looked up by Arrow in each part: `isin` of a Python set of a million codes
     # made an array of it again for every part (11 of night 1's 75 s dedupe step at 1.4M records).
     valid = large_text(pd.unique(records["uscc_norm"].where(records["uscc_valid"].astype(bool)).dropna()))
     if len(records) <= GOLDEN_PART_ROWS:
-        return _golden_part(records, trust or {}, valid)
+        yield as_text(_golden_part(records, trust or {}, valid))
+        return
     leads, _ = pd.factorize(records["lead_id"], sort=True)  # (a record without a lead makes none, as groupby)
     parts = -(-len(records) // GOLDEN_PART_ROWS)
     bounds = np.linspace(0, leads.max(initial=-1) + 1, parts + 1).astype(np.int64)
-    made = [_golden_part(records.iloc[np.flatnonzero((leads >= lo) & (leads < hi))], trust or {}, valid)
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    return stacked_parts(made)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        yield as_text(_golden_part(records.iloc[np.flatnonzero((leads >= lo) & (leads < hi))], trust or {}, valid))
+        release_memory(len(records))  # what the part's sorts and groups freed (malloc keeps it otherwise)
 
 
 def _golden_part(records: pd.DataFrame, trust: dict[str, int], valid: pa.Array) -> pd.DataFrame:
@@ -254,7 +264,7 @@ def golden_update(records: pd.DataFrame, trust: dict[str, int], base_leads: Colu
     listed = ~records["expired"].astype(bool).to_numpy()  # masks, not copies of a million records
     fresh = golden_records(records[listed & records["lead_id"].isin(dirty).to_numpy()], trust)
     rebuilt = fresh["lead_id"].to_numpy(dtype=object)
-    leads = _merged(base_leads, dirty, as_text(fresh), handed_over)
+    leads = _merged(base_leads, dirty, fresh, handed_over)
     leads["first_fetched_at"], leads["last_fetched_at"] = fetched_span(records.loc[listed, ["lead_id", "fetched_at"]],
                                                                        leads["lead_id"])
     return as_text(leads[LEADS]), rebuilt
