@@ -235,11 +235,12 @@ def write_frame_parts(parts: Iterator[pd.DataFrame], path: Path) -> int:
     next is asked for (a frame at once when there is only one, as `write_frame`); the file's
     schema is the first part's, the others cast to it. The rows written."""
     parts = iter(parts)
-    head = [next(parts)]
-    head += [part for part in [next(parts, None)] if part is not None]
-    if len(head) == 1:
-        write_frame(head[0], path)
-        return len(head[0])
+    first, second = next(parts), next(parts, None)
+    if second is None:
+        write_frame(first, path)
+        return len(first)
+    head = [first, second]  # (popped as written: no name holds a part written already)
+    del first, second
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     schema, rows = pa.Schema.from_pandas(head[0], preserve_index=False), 0
