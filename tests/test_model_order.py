@@ -449,6 +449,9 @@ def test_compare_default_validates_default_trees_on_the_model_s_own_folds(tmp_pa
         aucs.append(roc_auc_score(y[test], fitted.predict_proba(X.iloc[test])[:, 1]))
     assert out["default_model_auc"] == round(float(np.mean(aucs)), 4)
     assert out["auc"] != out["default_model_auc"]  # the model's own figure beside it, not a copy
+    said = " ".join(result.stderr.split())
+    assert f"default gradient-boosted trees on the same folds: AUC {out['default_model_auc']}, this model {out['auc']}" in said
+    assert f"varies by {out['auc_fold_mean_sd'][1]} (sd) from fold to fold" in said
 
     # With dates, the later blocks the model is validated on.
     frame.insert(0, "created", pd.date_range("2024-01-01", periods=400).strftime("%Y-%m-%d"))
@@ -456,3 +459,4 @@ def test_compare_default_validates_default_trees_on_the_model_s_own_folds(tmp_pa
     result = runner.invoke(app, [*base, "--compare-default", "--time-column", "created"])
     out = json.loads(result.stdout.splitlines()[-1])
     assert out["validation"] == "time_3_later_blocks" and 0.5 < out["default_model_auc"] < 1
+    assert "default gradient-boosted trees on the same blocks" in " ".join(result.stderr.split())

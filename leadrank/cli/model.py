@@ -88,6 +88,13 @@ def evaluate(
     for column in table.notes.get("date_columns", []):
         err.print(f"[yellow]note:[/] {plain(repr(column))} holds dates: the AUC above is on shuffled folds; to measure "
                   f"it on later outcomes, as the nightly run does with outcome dates, give --time-column {plain(repr(column))}")
+    if out.get("default_model_auc") is not None:
+        ahead = out["auc"] - out["default_model_auc"]
+        kind = "fold" if "auc_fold_mean_sd" in out else "block"
+        spread = out.get(f"auc_{kind}_mean_sd")
+        err.print(f"{'[yellow]note:[/] ' if ahead < 0 else ''}default gradient-boosted trees on the same {kind}s: AUC "
+                  f"{out['default_model_auc']}, this model {out['auc']} ({ahead:+.4f}"
+                  + (f"; this model's AUC varies by {spread[1]} (sd) from {kind} to {kind})" if spread else ")"))
     for column, auc in table.notes["possible_leaks"].items():
         err.print(f"[yellow]warning:[/] {plain(repr(column))} alone separates the outcome with AUC {auc}: was it filled in "
                   "after the outcome was known? If so, --drop it.")
