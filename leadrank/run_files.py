@@ -28,6 +28,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -222,12 +223,25 @@ WRITE_SLICE_ROWS = 200_000
 PARQUET_OPTIONS = {"write_statistics": False, "use_dictionary": False, "compression": "lz4"}
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
+@contextmanager
+def _replaced(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write to, put in its place once the block ends without an
+    error and removed if it raises: a failed or killed step never leaves a half-written file
+    where a reader looks. Named by process and thread: two runs may write the normalisation
+    cache at once, two threads of one process one file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Two runs may write the normalisation cache at once, two threads of one process one file.
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    write_parquet(frame, tmp)
-    tmp.replace(path)  # a killed step never leaves a half-written file behind
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    with _replaced(path) as tmp:
+        write_parquet(frame, tmp)
 
 
 def write_frame_parts(parts: Iterator[pd.DataFrame], path: Path) -> int:
@@ -241,8 +255,6 @@ def write_frame_parts(parts: Iterator[pd.DataFrame], path: Path) -> int:
         return len(first)
     head = [first, second]  # (popped as written: no name holds a part written already)
     del first, second
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     schema, rows = pa.Schema.from_pandas(head[0], preserve_index=False), 0
 
     def each() -> Iterator[pd.DataFrame]:
@@ -250,16 +262,11 @@ def write_frame_parts(parts: Iterator[pd.DataFrame], path: Path) -> int:
             yield head.pop(0)
         yield from parts
 
-    try:
-        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            for part in each():
-                writer.write_table(pa.Table.from_pandas(part, preserve_index=False).cast(schema))
-                rows += len(part)
-                del part
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(path)
+    with _replaced(path) as tmp, pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+        for part in each():
+            writer.write_table(pa.Table.from_pandas(part, preserve_index=False).cast(schema))
+            rows += len(part)
+            del part
     return rows
 
 
@@ -309,9 +316,8 @@ def as_objects(frame: pd.DataFrame, only: list[str] | None = None, keep: Collect
 
 
 def write_json(value: Any, path: Path) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(value, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.replace(path)
+    with _replaced(path) as tmp:
+        tmp.write_text(json.dumps(value, ensure_ascii=False, default=str), encoding="utf-8")
 
 
 def read_json(path: Path) -> Any:
