@@ -380,7 +380,7 @@ def test_eval_model_keeps_a_dropped_field_only_when_asked(tmp_path, capsys):
     aucs = {}
     for name, drop in {"default": LEAKY_OR_IDS,
                        "kept": [c for c in LEAKY_OR_IDS if c != "Asymmetrique Activity Score"]}.items():
-        fold_draws(path, 1, drop)
+        fold_draws("x_education", pd.read_csv(path, dtype=str, keep_default_na=False), "Converted", "1", drop, 1)
         aucs[name] = json.loads(capsys.readouterr().out.splitlines()[-1])["auc_min_mean_max"][1]
     assert aucs["kept"] > 0.9 and aucs["default"] < 0.7, aucs
 
