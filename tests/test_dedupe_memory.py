@@ -104,46 +104,28 @@ def test_name_similarity_in_parts_equals_one_call(monkeypatch):
     assert whole[3] == -1 and whole[5] == 100 and whole[0] == fuzz.ratio("huaqiang", "huaqiang")
 
 
-def test_survivorship_order_copies_the_records_once():
-    """Golden records sort a million resolved records: the sort's copy is the only one (a deep
-    copy before it held a third copy of every column at the dedupe step's peak), and the
-    caller's frame is left as it was."""
+def test_survivorship_order_copies_no_column():
+    """Golden records order a million resolved records by integer keys alone: no column of the
+    records is copied (the frame sort it replaced copied every column it was given, a third copy
+    of them at the dedupe step's peak before that), and the caller's frame is left as it was."""
     import tracemalloc
 
-    from leadrank.transform.golden import survivorship_order
+    from leadrank.transform.golden import survivorship_positions
 
     n = 200_000
     records = pd.DataFrame({"lead_id": np.arange(n) % 1000, "source": "s", "source_kind": "exhibition",
                             "seen_tonight": True, "record_key": np.arange(n)[::-1],
                             **{c: None for c in ["website", "phone", "email", "address", "uscc"]},
-                            **{f"payload{k}": np.arange(n, dtype=np.int64) for k in range(8)}})
+                            **{f"payload{k}": np.arange(n, dtype=np.int64) for k in range(24)}})
     size = records.memory_usage(index=False).sum()
+    columns = list(records.columns)
     tracemalloc.start()
-    ordered = survivorship_order(records, {})
+    order, leads = survivorship_positions(records, {})
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 1.7 * size  # with the deep copy 2.2 times
-    assert list(records.columns)[-1] == "payload7" and "_trust" in ordered.columns
-    assert list(ordered["record_key"][:2]) == [999, 1999]  # lead 0, ties by record key
-
-
-def test_golden_records_sort_only_the_columns_they_read(frame, monkeypatch):
-    """The survivorship sort copies every column it is given: golden records give it only the
-    ones they read, not the raw payloads, URLs or match evidence of a million records; the
-    leads are the same as from those columns alone."""
-    from leadrank.config import ResolutionConfig
-    from leadrank.transform import golden
-    from leadrank.transform.resolve import resolve
-
-    records = resolve(frame, ResolutionConfig()).records
-    sorted_columns: list[list[str]] = []
-    real = golden.survivorship_order
-    monkeypatch.setattr(golden, "survivorship_order",
-                        lambda rows, trust: sorted_columns.append(list(rows.columns)) or real(rows, trust))
-    leads = golden.golden_records(records)
-    assert set(sorted_columns[0]) <= set(golden.GOLDEN_READS)
-    assert not {"raw", "url", "match_evidence", "address_norm"} & set(sorted_columns[0])
-    pd.testing.assert_frame_equal(leads, golden.golden_records(records[sorted_columns[0]]))
+    assert peak < 0.5 * size  # integer keys alone: the frame sort copied every column (1.7 times)
+    assert list(records.columns) == columns
+    assert list(records["record_key"].take(order[:2])) == [999, 1999] and list(leads[:2]) == [0, 0]  # ties by key
 
 
 def test_golden_records_made_in_parts_of_whole_leads_are_the_ones_made_at_once(frame, monkeypatch):

@@ -15,7 +15,7 @@ from leadrank import pipeline
 from leadrank.config import ResolutionConfig, load_config
 from leadrank.contracts import EXTRACTED
 from leadrank.run_files import RunFiles, write_frame
-from leadrank.transform.golden import golden_records, survivorship_order
+from leadrank.transform.golden import golden_records, survivorship_positions
 from leadrank.transform.normalise import normalise_records
 from leadrank.transform.resolve import resolve
 from leadrank.warehouse.engine import make_engine
@@ -143,8 +143,11 @@ def test_survivorship_order_is_trust_then_completeness_then_recency_then_key():
         {**base, "record_key": "k1", "source": "y", "nights_unlisted": 1, "phone": "1"},     # recency below k3
         {**base, "record_key": "k0", "source": "z", "nights_unlisted": 2, "source_kind": "association"},  # trust
     ])
-    assert list(survivorship_order(frame, {})["record_key"]) == ["k0", "k2", "k3", "k1", "k4", "k5"]
-    assert list(survivorship_order(frame, {"a": 9})["record_key"])[0] == "k4"  # the config's trust comes first
+    def order(trust: dict[str, int]) -> list[str]:
+        return list(frame["record_key"].take(survivorship_positions(frame, trust)[0]))
+
+    assert order({}) == ["k0", "k2", "k3", "k1", "k4", "k5"]
+    assert order({"a": 9})[0] == "k4"  # the config's trust comes first
 
 
 REALDATA = Path(os.environ.get("LEADRANK_REALDATA", Path(__file__).resolve().parents[1].parent / "shared" / "realdata"))
@@ -184,17 +187,23 @@ def test_two_runs_on_the_real_data_give_the_same_marts(tmp_path, monkeypatch):
 @pytest.mark.parametrize("dtype", [object, "str", "category"])
 def test_joined_values_per_lead_are_the_sorted_distinct_ones(dtype):
     """A lead's sources (and source kinds) are its distinct values in text order, ';'-joined,
-    whatever the column's dtype and the rows' order; missing values and leads are left out
-    (what the pandas sort, drop_duplicates and join it replaced gave)."""
-    from leadrank.transform.golden import _joined
+    whatever the column's dtype and the rows' order; missing values and records without a lead
+    are left out (what the pandas sort, drop_duplicates and join it replaced gave)."""
+    from leadrank.transform.golden import _joined, _text_ranks
 
     rng = np.random.default_rng(5)
     n = 3000
-    frame = pd.DataFrame({"lead_id": rng.choice([f"L{i}" for i in range(700)] + [None], n),
+    frame = pd.DataFrame({"lead": rng.integers(-1, 700, n),
                           "source": rng.choice(["expo", "Assoc", "b-web", "z", "展会", None], n)}).astype({"source": dtype})
-    values = frame.astype({"source": object}).dropna().drop_duplicates()
-    expected = {lead: ";".join(sorted(group)) for lead, group in values.groupby("lead_id")["source"]}
-    joined = _joined(frame, "source")
-    assert joined.to_dict() == expected and joined.index.is_unique
-    assert _joined(frame.sample(frac=1, random_state=1), "source").sort_index().equals(joined.sort_index())
-    assert _joined(frame.iloc[:0], "source").empty
+    values = frame.astype({"source": object}).dropna()
+    values = values[values["lead"] >= 0].drop_duplicates()
+    expected = {lead: ";".join(sorted(group)) for lead, group in values.groupby("lead")["source"]}
+
+    def joined(rows: pd.DataFrame) -> dict[int, str]:
+        text, count = _joined(rows["lead"].to_numpy(), *_text_ranks(rows["source"]), 700)
+        assert [len(t.split(";")) if t else 0 for t in text] == list(count)
+        return {lead: t for lead, t in enumerate(text) if t is not None}
+
+    assert joined(frame) == expected
+    assert joined(frame.sample(frac=1, random_state=1)) == expected
+    assert joined(frame.iloc[:0]) == {}

@@ -25,10 +25,11 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadrank.contracts import LEADS, column_as_objects
 from leadrank.fingerprints import row_hash
-from leadrank.key_lookup import large_text, positions
+from leadrank.key_lookup import large_text, positions, text_ranks, text_series
 from leadrank.memory import release_memory, stacked_parts
 
 DEFAULT_TRUST = {"association": 3, "exhibition": 2, "websearch": 1}
@@ -50,46 +51,73 @@ def _text_ranks(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return ranks, text[by_text]
 
 
-def _joined(frame: pd.DataFrame, column: str) -> pd.Series:
-    """Per lead (the index, in order of first appearance), the distinct values of `column`,
-    sorted and ';'-joined. On integer codes: dropping duplicates and sorting a million records'
-    lead IDs and values as strings took ~2.5 s per column; the few distinct values are ordered
-    by their text once and joined position by position over the leads that have that many."""
-    leads, lead_ids = pd.factorize(frame["lead_id"])
-    ranks, ordered = _text_ranks(frame[column])
+def _ranks(values: pd.Series) -> np.ndarray:
+    """Each value's rank among the distinct ones, -1 where missing, in the order sorting the
+    values gives (text by code point, through Arrow: key_lookup.text_ranks; anything else as
+    pandas sorts it)."""
+    present = values.notna().to_numpy()
+    ranks = np.full(len(values), -1, dtype=np.int64)
+    if present.any():
+        kept = values if present.all() else values[present]
+        try:
+            ranks[present] = text_ranks(large_text(kept))
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # (numbers, say)
+            ranks[present] = pd.factorize(kept, sort=True)[0]
+    return ranks
+
+
+def _mapped(values: pd.Series, table: dict) -> np.ndarray:
+    """`values.map(table)` as floats (NaN where missing or not in `table`), looked up once per
+    distinct value."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    return np.array([table.get(value, np.nan) for value in distinct] + [np.nan], dtype=float)[codes]  # -1: the last
+
+
+def survivorship_positions(records: pd.DataFrame, trust: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(`records`' row positions sorted by lead, then best first by the rules of the module
+    docstring; the lead of each, numbered by the lead IDs' sorted order). Rows without a lead
+    make none and are left out. `nights_unlisted` defaults to 0 for records seen tonight and 1
+    for the others. One lexsort of integer keys: sorting the records as a frame (a copy of every
+    column it was given, text compared as text) was most of the golden records' time at 1.4M records."""
+    leads = _ranks(records["lead_id"])
+    given = _mapped(records["source"], trust)
+    trusted = np.nan_to_num(np.where(np.isnan(given), _mapped(records["source_kind"], DEFAULT_TRUST), given), nan=0.0)
+    filled = np.sum([records[c].notna().to_numpy() for c in COMPLETENESS], axis=0, dtype=np.int64)
+    if "nights_unlisted" in records.columns:
+        recency = records["nights_unlisted"].to_numpy(dtype=np.int64)
+    else:
+        recency = (~records["seen_tonight"].to_numpy(dtype=bool)).astype(np.int64)
+    source = _ranks(records["source"])
+    source[source < 0] = source.max(initial=-1) + 1  # a missing source last
+    rows = np.flatnonzero(leads >= 0)
+    # Record keys are unique (a source's repeated row gets a #n suffix): the order is total.
+    keys = (_ranks(records["record_key"]), source, recency, -filled, -trusted, leads)
+    order = rows[np.lexsort(tuple(key[rows] for key in keys))]
+    return order, leads[order]
+
+
+def _joined(leads: np.ndarray, ranks: np.ndarray, ordered: np.ndarray, n_leads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead 0..n_leads-1 (`leads`: each record's; `ranks`, `ordered`: its value as
+    `_text_ranks` gives them), the distinct values sorted and ';'-joined (None where a lead has
+    none) and how many there are. On integer codes: the few distinct values are ordered by their
+    text once and joined position by position over the leads that have that many."""
     known = (leads >= 0) & (ranks >= 0)
     width = max(len(ordered), 1)
-    pairs = np.sort(leads[known].astype(np.int64) * width + ranks[known])  # by lead, then by text
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+    pairs = np.unique(leads[known].astype(np.int64) * width + ranks[known])  # by lead, then by text
     lead, value = np.divmod(pairs, width)
     starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]) if len(lead) else np.empty(0, dtype=np.int64)
-    count = np.diff(np.r_[starts, len(lead)])
-    out = ordered[value[starts]]
+    count = np.bincount(lead, minlength=n_leads)
+    out = np.full(n_leads, None, dtype=object)
+    out[lead[starts]] = ordered[value[starts]]
     for k in range(1, int(count.max(initial=1))):  # the k-th value of the leads that have one more
-        more = np.flatnonzero(count > k)
-        out[more] = out[more] + ";" + ordered[value[starts[more] + k]]
-    return pd.Series(out, index=pd.Index(np.asarray(lead_ids, dtype=object)[lead[starts]], name="lead_id"),
-                     name=column, dtype=object)
+        more = np.flatnonzero(count[lead[starts]] > k)
+        out[lead[starts[more]]] = out[lead[starts[more]]] + ";" + ordered[value[starts[more] + k]]
+    return out, count
 
 
-def survivorship_order(records: pd.DataFrame, trust: dict[str, int]) -> pd.DataFrame:
-    """`records` sorted by lead, then best first by the rules of the module docstring.
-    `nights_unlisted` defaults to 0 for records seen tonight and 1 for the others."""
-    frame = records.copy(deep=False)  # new columns only: the sort below copies the rows once (a million records)
-    frame["_trust"] = frame["source"].map(trust).fillna(frame["source_kind"].map(DEFAULT_TRUST)).fillna(0)
-    frame["_filled"] = frame[COMPLETENESS].notna().sum(axis=1)
-    if "nights_unlisted" in frame.columns:
-        frame["_recency"] = frame["nights_unlisted"].astype(int)
-    else:
-        frame["_recency"] = (~frame["seen_tonight"]).astype(int)
-    # Record keys are unique (a source's repeated row gets a #n suffix): the order is total.
-    return frame.sort_values(["lead_id", "_trust", "_filled", "_recency", "source", "record_key"],
-                             ascending=[True, False, False, True, True, True])
-
-
-# Records whose golden records are made at a time, in parts of whole leads: the survivorship
-# sort, the picks and the groupings of 1.4M records at once were night 1's dedupe peak (1.1 GB
-# over the records, bench/README.md "eighth round").
+# Leads whose golden records are made at a time, in parts of about this many records: a part's
+# golden records are written before the next part is made (a million at once were +640 MB at
+# the dedupe step's peak at 1.4M records, bench/README.md).
 GOLDEN_PART_ROWS = 250_000
 
 
@@ -102,80 +130,141 @@ def golden_records(records: pd.DataFrame, trust: dict[str, int] | None = None) -
     return parts[0] if len(parts) == 1 else stacked_parts(parts)
 
 
+# Golden fields that are their lead's first record's value where it has one (survivorship),
+# and the record column each is.
+FIRST_VALUE = {"name_core": "name_core", "legal_form": "legal_form", "domain": "domain", "phone": "phone_e164",
+               "address": "address", "country": "country_iso2", "province": "province_norm", "city": "city_norm",
+               "industry": "industry", "products": "products", "member_level": "member_level"}
+
+
+class _Survivors:
+    """The records in survivorship order, numbered by lead, and what every part of the golden
+    records reads of them whatever its leads (which records have each value, sources and fetch
+    times as ranks): integer and boolean arrays over the records. Text is taken per part, only
+    at the records picked."""
+
+    def __init__(self, records: pd.DataFrame, trust: dict[str, int]) -> None:
+        self.records = records
+        self.order, self.leads = survivorship_positions(records, trust)
+        self.starts = np.flatnonzero(np.r_[True, self.leads[1:] != self.leads[:-1]]) if len(self.leads) else \
+            np.empty(0, dtype=np.int64)
+        has = {c: records[c].notna().to_numpy() for c in
+               {*FIRST_VALUE.values(), "name_norm", "name_alt_core", "website", "phone_type", "uscc_norm", "email_norm"}}
+        self.has = has
+        alt = large_text(records["company_name_alt"])
+        chinese = pc.match_substring_regex(alt, "[\u4e00-\u9fff]").fill_null(False).to_numpy(zero_copy_only=False)
+        ascii_only = pc.match_substring_regex(alt, r"^[\x00-\x7f]+$").fill_null(False).to_numpy(zero_copy_only=False)
+        zh, en = ((records["name_lang"] == lang).fillna(False).to_numpy(dtype=bool) for lang in ("zh", "en"))
+        # A name per record: its own in that language, else its alternative name if it is one.
+        self.names = {"company_name_zh": (zh & has["name_norm"], "name_norm", chinese, "company_name_alt"),
+                      "company_name_en": (en & has["name_norm"], "name_norm", ascii_only, "company_name_alt"),
+                      "name_core_zh": (zh & has["name_core"], "name_core", chinese & has["name_alt_core"],
+                                       "name_alt_core")}
+        self.website = has["website"] & has["domain"]
+        self.phone_type = has["phone_type"] & has["phone_e164"]
+        # Identifiers by quality before order: a valid 统一社会信用代码, a company (not free-mail) email.
+        self.valid_uscc = has["uscc_norm"] & np.asarray(records["uscc_valid"], dtype=bool)
+        self.company_email = has["email_norm"] & ~np.asarray(records["email_free"], dtype=bool)
+        self.branch = np.asarray(records["is_branch"], dtype=bool)
+        self.sources, self.kinds = _text_ranks(records["source"]), _text_ranks(records["source_kind"])
+        self.exhibition = (records["source_kind"] == "exhibition").fillna(False).to_numpy(dtype=bool)
+        self.fetched = _text_ranks(records["fetched_at"])
+
+    @property
+    def n_leads(self) -> int:
+        return len(self.starts)
+
+    def span(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The records of leads lo..hi-1 in survivorship order: (rows, lead - lo)."""
+        a = self.starts[lo] if lo < self.n_leads else len(self.order)
+        b = self.starts[hi] if hi < self.n_leads else len(self.order)
+        return self.order[a:b], self.leads[a:b] - lo
+
+    def first(self, has: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Per lead lo..hi-1, the row of its first record in survivorship order among those
+        `has` marks (a mask over the records), -1 where none is."""
+        rows, leads = self.span(lo, hi)
+        at = np.flatnonzero(has[rows])
+        firsts = at[np.r_[True, leads[at[1:]] != leads[at[:-1]]]] if len(at) else at
+        out = np.full(hi - lo, -1, dtype=np.int64)
+        out[leads[firsts]] = rows[firsts]
+        return out
+
+    def text(self, column: str, rows: np.ndarray) -> pa.Array:
+        """`column` at `rows` (-1: none) as Arrow text: taken, then made Arrow text (a column of
+        Python strings or categories is never converted whole)."""
+        return large_text(pd.Series(self.records[column].array.take(rows, allow_fill=True), copy=False))
+
+    def name(self, name: str, lo: int, hi: int) -> pa.Array:
+        """A name of `self.names` per lead: its first record's that has one, of either kind."""
+        own_mask, own, other_mask, other = self.names[name]
+        rows = self.first(own_mask | other_mask, lo, hi)
+        is_own = np.zeros(len(rows), dtype=bool)
+        is_own[rows >= 0] = own_mask[rows[rows >= 0]]
+        return pc.if_else(is_own, self.text(own, np.where(is_own, rows, -1)), self.text(other, np.where(is_own, -1, rows)))
+
+    def preferred(self, column: str, better: np.ndarray, lo: int, hi: int) -> pa.Array:
+        """`column` per lead: its first record's `better` value, else its first record's value."""
+        best = self.first(better, lo, hi)
+        return self.text(column, np.where(best >= 0, best, self.first(self.has[column], lo, hi)))
+
+
 def golden_parts(records: pd.DataFrame, trust: dict[str, int] | None = None) -> Iterator[pd.DataFrame]:
-    """`golden_records` GOLDEN_PART_ROWS records at a time, each part a range of lead IDs in
+    """`golden_records` about GOLDEN_PART_ROWS records at a time, each part a range of lead IDs in
     lead-ID order, as it is made: the dedupe step writes each to leads.parquet as it comes, so a
-    million golden records are never held at once (holding them was the step's peak at 1.4M
-    records: +640 MB over the parts). Every field is per lead but whether a lead's 统一社会信用代码
-    is valid, which any record's valid one says (so the valid ones are collected over all records first)."""
+    million golden records are never held at once. Every field is per lead but whether a lead's
+    统一社会信用代码 is valid, which any record's valid one says (collected over all records first)."""
     # As Arrow text, looked up by Arrow in each part: `isin` of a Python set of a million codes
     # made an array of it again for every part (11 of night 1's 75 s dedupe step at 1.4M records).
-    valid = large_text(pd.unique(records["uscc_norm"].where(records["uscc_valid"].astype(bool)).dropna()))
-    if len(records) <= GOLDEN_PART_ROWS:
-        yield as_text(_golden_part(records, trust or {}, valid))
-        return
-    leads, _ = pd.factorize(records["lead_id"], sort=True)  # (a record without a lead makes none, as groupby)
-    parts = -(-len(records) // GOLDEN_PART_ROWS)
-    bounds = np.linspace(0, leads.max(initial=-1) + 1, parts + 1).astype(np.int64)
+    survivors = _Survivors(records, trust or {})
+    valid = pc.unique(large_text(records["uscc_norm"]).filter(pa.array(survivors.valid_uscc)))
+    # Whole leads, the first of each part at or after a multiple of GOLDEN_PART_ROWS records.
+    bounds = np.unique(np.searchsorted(survivors.starts, np.arange(0, len(survivors.order), GOLDEN_PART_ROWS)))
+    bounds = [*bounds, survivors.n_leads] if survivors.n_leads else [0, 0]  # (no leads: one empty part)
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        yield as_text(_golden_part(records.iloc[np.flatnonzero((leads >= lo) & (leads < hi))], trust or {}, valid))
-        release_memory(len(records))  # what the part's sorts and groups freed (malloc keeps it otherwise)
+        yield as_text(_golden_part(survivors, int(lo), int(hi), valid))
+        release_memory(len(records))  # the part's text, written (malloc keeps it otherwise)
 
 
-def _golden_part(records: pd.DataFrame, trust: dict[str, int], valid: pa.Array) -> pd.DataFrame:
-    # The sort copies every column it is given: only those read here (not the raw payloads, URLs,
-    # normalised addresses and match evidence of a million records: ~0.5 GB at the nightly step's peak).
-    frame = survivorship_order(records[[c for c in records.columns if c in GOLDEN_READS]], trust)
-    valid_uscc = frame["uscc_norm"].where(frame["uscc_valid"])
-    company_email = frame["email_norm"].where(~frame["email_free"])
-    zh_name = frame["name_norm"].where(frame["name_lang"] == "zh").fillna(
-        frame["company_name_alt"].where(frame["company_name_alt"].fillna("").str.contains(r"[\u4e00-\u9fff]"))
-    )
-    en_name = frame["name_norm"].where(frame["name_lang"] == "en").fillna(
-        frame["company_name_alt"].where(frame["company_name_alt"].fillna("").str.fullmatch(r"[\x00-\x7f]+"))
-    )
-    zh_core = frame["name_core"].where(frame["name_lang"] == "zh").fillna(
-        frame["name_alt_core"].where(frame["company_name_alt"].fillna("").str.contains(r"[\u4e00-\u9fff]"))
-    )
-    picks = pd.DataFrame(
-        {
-            "lead_id": frame["lead_id"],
-            "company_name": frame["name_norm"],
-            "company_name_zh": zh_name,
-            "name_core_zh": zh_core,
-            "company_name_en": en_name,
-            "name_core": frame["name_core"],
-            "legal_form": frame["legal_form"],
-            "uscc": valid_uscc.fillna(frame["uscc_norm"]),
-            "domain": frame["domain"],
-            "website": frame["website"].where(frame["domain"].notna()),
-            "phone": frame["phone_e164"],
-            "phone_type": frame["phone_type"].where(frame["phone_e164"].notna()),
-            "email": company_email.fillna(frame["email_norm"]),
-            "address": frame["address"],
-            "country": frame["country_iso2"],
-            "province": frame["province_norm"],
-            "city": frame["city_norm"],
-            "industry": frame["industry"],
-            "products": frame["products"],
-            "member_level": frame["member_level"],
-        }
-    )
-    leads = picks.groupby("lead_id", sort=True).first()
-    grouped = frame.groupby("lead_id", sort=True)
+def _golden_part(s: _Survivors, lo: int, hi: int, valid: pa.Array) -> pd.DataFrame:
+    """The golden records of leads lo..hi-1 (numbered as `s` numbers them)."""
+    rows, leads = s.span(lo, hi)
+    n = hi - lo
+    text = {field: s.text(column, s.first(s.has[column], lo, hi)) for field, column in FIRST_VALUE.items()}
+    text.update({name: s.name(name, lo, hi) for name in s.names})
     # Chinese key-account teams read Chinese names first; fall back to whatever name exists.
-    leads["company_name"] = leads["company_name_zh"].fillna(leads["company_name"])
-    leads["is_branch"] = frame["is_branch"].groupby(frame["lead_id"], sort=True).all()
-    leads["uscc_valid"] = positions(leads["uscc"], valid) >= 0
-    leads["sources"] = _joined(frame, "source")
-    leads["source_kinds"] = _joined(frame, "source_kind")
-    leads["n_sources"] = grouped["source"].nunique()
-    leads["n_records"] = grouped.size()
-    exhibition = (frame["source_kind"] == "exhibition").to_numpy()  # the two columns filtered, not every record's
-    leads["exhibitions"] = frame.loc[exhibition, ["lead_id", "source"]].groupby("lead_id")["source"].nunique()
-    leads["exhibitions"] = leads["exhibitions"].fillna(0).astype(int)
-    leads["first_fetched_at"], leads["last_fetched_at"] = fetched_span(frame, leads.index)
-    return leads.reset_index()[LEADS]
+    text["company_name"] = pc.coalesce(text["company_name_zh"], s.text("name_norm", s.first(s.has["name_norm"], lo, hi)))
+    text["website"] = s.text("website", s.first(s.website, lo, hi))
+    text["phone_type"] = s.text("phone_type", s.first(s.phone_type, lo, hi))
+    text["uscc"] = s.preferred("uscc_norm", s.valid_uscc, lo, hi)
+    text["email"] = s.preferred("email_norm", s.company_email, lo, hi)
+    sources, n_sources = _joined(leads, s.sources[0][rows], s.sources[1], n)
+    kinds, _ = _joined(leads, s.kinds[0][rows], s.kinds[1], n)
+    shown = s.exhibition[rows]
+    first_at, last_at = _span(leads, s.fetched[0][rows], s.fetched[1], n)
+    for field, values in {"sources": sources, "source_kinds": kinds, "first_fetched_at": first_at,
+                          "last_fetched_at": last_at}.items():
+        text[field] = large_text(values)
+    out = {"lead_id": s.records["lead_id"].take(s.order[s.starts[lo:hi]]).reset_index(drop=True),
+           **{field: text_series(values) for field, values in text.items()},
+           "is_branch": np.bincount(leads, weights=~s.branch[rows], minlength=n) == 0,
+           "uscc_valid": positions(text["uscc"], valid) >= 0,
+           "n_sources": n_sources,
+           "n_records": np.bincount(leads, minlength=n).astype(np.int64),
+           "exhibitions": _joined(leads[shown], s.sources[0][rows][shown], s.sources[1], n)[1]}
+    return pd.DataFrame(out)[LEADS]
+
+
+def _span(leads: np.ndarray, times: np.ndarray, ordered: np.ndarray, n_leads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead 0..n_leads-1 (`leads`: each record's), its records' first and last fetch time
+    (`times`, `ordered`: as `_text_ranks` gives them), as text, None when none has one."""
+    known = (leads >= 0) & (times >= 0)
+    first = np.full(n_leads, len(ordered), dtype=np.int64)
+    last = np.full(n_leads, -1, dtype=np.int64)
+    np.minimum.at(first, leads[known], times[known])
+    np.maximum.at(last, leads[known], times[known])
+    text = np.append(ordered, None)  # a lead without a fetch time is left at len(ordered) or -1: None
+    return text[first], text[last]
 
 
 def fetched_span(records: pd.DataFrame, lead_ids: pd.Index | pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -185,15 +274,7 @@ def fetched_span(records: pd.DataFrame, lead_ids: pd.Index | pd.Series) -> tuple
     own; each record finds its lead among `lead_ids` by Arrow's lookup. Sorting 1.4M records'
     leads and times as Python strings took ~2.4 s and made the golden records' peak on a second
     night; a Series per lead under an index of new strings, looked up again in the leads, ~1.6 s."""
-    rows = positions(records["lead_id"], lead_ids)
-    times, ordered = _text_ranks(records["fetched_at"])
-    known = (rows >= 0) & (times >= 0)
-    first = np.full(len(lead_ids), len(ordered), dtype=np.int64)
-    last = np.full(len(lead_ids), -1, dtype=np.int64)
-    np.minimum.at(first, rows[known], times[known])
-    np.maximum.at(last, rows[known], times[known])
-    text = np.append(ordered, None)  # a lead without a fetch time is left at len(ordered) or -1: None
-    return text[first], text[last]
+    return _span(positions(records["lead_id"], lead_ids), *_text_ranks(records["fetched_at"]), len(lead_ids))
 
 
 # What a golden record reads of each of its records, but the fetch time (`fetched_span`, redone
