@@ -545,12 +545,14 @@ def score_step(run_id: str, warehouse: str | None) -> dict[str, Any]:
     leads, index = read_leads()
     statements, fin_rejects = load_financials(cfg.financials)
     new_outcomes, out_rejects = _outcome_files(cfg, leads, index)
-    stored = read.stored_outcomes(engine)
+    stored = read.stored_outcomes(engine, identity=True)
+    stored = stored[~load.superseded(stored, new_outcomes)]  # (the same CRM rows matched again tonight)
     events = files.read_stage("events")
     absorbed = dict(zip(events.loc[events["kind"] == "merge", "other_lead_id"],
                         events.loc[events["kind"] == "merge", "lead_id"], strict=True)) if len(events) else {}
     stored["lead_id"] = stored["lead_id"].map(lambda lead: absorbed.get(lead, lead))
-    outcomes = pd.concat([stored, new_outcomes[stored.columns]], ignore_index=True).drop_duplicates()
+    kept = ["lead_id", "outcome", "outcome_date", "owner"]
+    outcomes = pd.concat([stored[kept], new_outcomes[kept]], ignore_index=True).drop_duplicates()
     refused_stored = ""
     trained_on = {"outcome_key": score_outcome_key(leads, outcomes, cfg.scoring)}
     try:

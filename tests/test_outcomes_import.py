@@ -1,6 +1,8 @@
 """Outcome imports: date headers, a file imported twice, a deal whose date arrives later,
 `outcomes list` / `outcomes remove`, and header-only files (issue 15; issue 17 item 7)."""
 
+import json
+
 import pandas as pd
 import pytest
 import yaml
@@ -155,3 +157,56 @@ def test_a_deal_imported_without_its_date_is_not_counted_again_with_it(tmp_path)
     after = outcomes_of(url)
     assert len(after) == len(before) and all(date for _, _, date, _ in after)
     assert f"{len(before)} outcomes stored without a date" in said(mapped)
+
+
+def _nightly_config(tmp_path, crm: pd.DataFrame):
+    """The demo's sources with `crm` as the configured outcomes file."""
+    raw = (DEMO_DIR / "sources.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(raw.replace("${CONFIG_URL}", DEMO_DIR.as_uri()).replace("${CONFIG_DIR}", str(DEMO_DIR)))
+    crm.to_csv(tmp_path / "crm.csv", index=False)
+    data["outcomes"][0]["path"] = str(tmp_path / "crm.csv")
+    for item in data["financials"]:
+        item["path"] = str(DEMO_DIR / item["path"])
+    config = tmp_path / "nightly-outcomes.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return str(config)
+
+
+def test_a_crm_row_matched_to_another_lead_moves_instead_of_counting_twice(warehouse_url, tmp_path):
+    """The configured outcomes file is matched again every night: a row that reaches another lead
+    tonight (here its CRM lead ID was corrected) is one outcome of that lead, in the warehouse and
+    in the set the model trains on, not one of each lead."""
+    night = run_pipeline(_nightly_config(tmp_path, DEMO_CRM), warehouse_url)
+    before = outcomes_of(warehouse_url)
+    engine = make_engine(warehouse_url)
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT lead_id FROM outcomes WHERE company_name = :c AND outcome_date = '2026-01-10'"),
+                             {"c": DEMO_CRM.loc[0, "公司名称"]}).scalars().all()
+        other = conn.execute(text("SELECT MIN(lead_id) FROM leads WHERE lead_id <> :l AND lead_id NOT IN "
+                                  "(SELECT lead_id FROM outcomes)"), {"l": first[0]}).scalar()
+    assert len(first) == 1 and other
+    corrected = DEMO_CRM.assign(**{"Lead ID": [other] + [""] * (len(DEMO_CRM) - 1)})
+    again = run_pipeline(_nightly_config(tmp_path, corrected), warehouse_url)
+    after = outcomes_of(warehouse_url)
+    assert len(after) == len(before)
+    moved = [row for row in after if row[2] == "2026-01-10" and row[1] == "won" and row[0] in (first[0], other)]
+    assert [row[0] for row in moved] == [other]
+    assert again["scoring"]["outcomes_new"] == night["scoring"]["outcomes_new"]
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT metrics FROM model_versions ORDER BY trained_at")).scalars().all()
+    assert len({json.loads(m).get("n_rows") for m in rows}) == 1  # the same number of outcomes trained on
+
+
+def test_superseded_outcomes_are_nightly_rows_of_the_same_crm_row():
+    from leadrank.warehouse.load import superseded
+
+    row = {"source_file": "crm.csv", "company_name": "甲公司", "uscc": None, "outcome": "won",
+           "outcome_date": "2026-01-10", "owner": None}
+    stored = pd.DataFrame([{**row, "lead_id": "L1", "import_id": None},
+                           {**row, "lead_id": "L1", "import_id": "imp-1"},  # an import stays as imported
+                           {**row, "lead_id": "L1", "import_id": None, "source_file": "other.csv"},
+                           {**row, "lead_id": "L1", "import_id": None, "outcome": "lost"},
+                           {**row, "lead_id": "L1", "import_id": None, "owner": "王磊"}])
+    tonight = pd.DataFrame([{**row, "lead_id": "L2"}])
+    assert superseded(stored, tonight).tolist() == [True, False, False, False, False]
+    assert not superseded(stored, tonight.iloc[:0]).any()

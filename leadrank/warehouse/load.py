@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from leadrank.contracts import (
     EVENT_COLUMNS,
@@ -237,7 +237,7 @@ def publish_run(
         del linked, coded
         counts["merged"] = len(absorbed)
         counts["dropped"] = _write_scores(conn, run_id, _table(scores), previous, absorbed, expired, full=full)
-        write_outcomes(conn, outcomes, stamp)
+        write_outcomes(conn, outcomes, stamp, nightly=True)
         add_rejects(conn, run_id, rejects)
         refresh_matches(conn)
         artifact = Path(model["artifact_path"]).read_bytes() if model.get("artifact_path") else None
@@ -548,13 +548,45 @@ def outcome_ids(frame: pd.DataFrame) -> list[str]:
             for lead, o, d in zip(frame["lead_id"], frame["outcome"], frame["outcome_date"], strict=True)]
 
 
-def write_outcomes(conn: Connection, outcomes: pd.DataFrame, stamp: str) -> int:
-    """Store matched outcomes; rows already stored are left alone. Returns how many were new."""
+# What says which CRM row an outcome is, whichever lead it matched: a configured outcomes file is
+# read and matched again every night, and a row that matches another lead tonight (a lead's
+# 统一社会信用代码 or name changed, two leads merged or split) is the same deal.
+OUTCOME_IDENTITY = ["source_file", "company_name", "uscc", "outcome", "outcome_date", "owner"]
+
+
+def superseded(stored: pd.DataFrame, tonight: pd.DataFrame) -> np.ndarray:
+    """Which `stored` outcomes (with OUTCOME_IDENTITY and import_id) tonight's matches of the
+    configured outcomes files (`tonight`) replace: those a nightly run stored (no import_id) from
+    a CRM row that tonight matched again. Without this a row matched to another lead than last
+    night counted twice, once for each lead (and the old one kept a deal that is not its own)."""
+    if not len(stored) or not len(tonight):
+        return np.zeros(len(stored), dtype=bool)
+
+    def keys(frame: pd.DataFrame) -> pd.Series:
+        return frame[OUTCOME_IDENTITY].astype(object).where(frame[OUTCOME_IDENTITY].notna(), "\x00").astype(str).agg(
+            "\x1f".join, axis=1)
+
+    nightly = stored["import_id"].isna().to_numpy()
+    return nightly & keys(stored).isin(set(keys(tonight))).to_numpy()
+
+
+def write_outcomes(conn: Connection, outcomes: pd.DataFrame, stamp: str, *, nightly: bool = False) -> int:
+    """Store matched outcomes; rows already stored are left alone. Returns how many were new.
+    `nightly`: `outcomes` are tonight's matches of the configured outcomes files, and the stored
+    outcomes they supersede (`superseded`: the same CRM rows matched to other leads before) go."""
     if outcomes.empty:
         return 0
     frame = outcomes.copy()
     frame["outcome_id"] = outcome_ids(frame)
     frame = frame.drop_duplicates("outcome_id")
+    if nightly:
+        stored = pd.read_sql_query(text(f"SELECT outcome_id, import_id, {', '.join(OUTCOME_IDENTITY)} FROM outcomes "
+                                        "WHERE import_id IS NULL"), conn, dtype=object)
+        gone = stored.loc[superseded(stored, frame) & ~stored["outcome_id"].isin(frame["outcome_id"]).to_numpy(),
+                          "outcome_id"].tolist()
+        for k in range(0, len(gone), 500):
+            conn.execute(text("DELETE FROM outcomes WHERE outcome_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                         {"ids": gone[k:k + 500]})
     frame["imported_at"] = stamp
     before = conn.execute(text("SELECT COUNT(*) FROM outcomes")).scalar() or 0
     insert_frame(conn, "outcomes", frame[OUTCOME_TABLE_COLUMNS], conflict=["outcome_id"], update=[])

@@ -86,9 +86,14 @@ def resolve_lead_ids(engine: Engine, ids: pd.Series) -> pd.Series:
     return ids.map(lambda lead: merged.get(lead, lead))
 
 
-def stored_outcomes(engine: Engine) -> pd.DataFrame:
+def stored_outcomes(engine: Engine, *, identity: bool = False) -> pd.DataFrame:
+    """The stored outcomes (lead_id, outcome, outcome_date, owner), their lead IDs through the
+    recorded merges; with `identity` also what says which CRM row each came from and how
+    (load.OUTCOME_IDENTITY, import_id: NULL for a nightly run's configured file)."""
+    more = ", company_name, uscc, source_file, import_id" if identity else ""
     with engine.connect() as conn:
-        frame = pd.read_sql_query(text("SELECT lead_id, outcome, outcome_date, owner FROM outcomes"), conn, dtype=object)
+        frame = pd.read_sql_query(text(f"SELECT lead_id, outcome, outcome_date, owner{more} FROM outcomes"), conn,
+                                  dtype=object)
     frame["lead_id"] = resolve_lead_ids(engine, frame["lead_id"])
     return frame
 
