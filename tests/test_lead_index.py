@@ -50,7 +50,7 @@ def test_ties_go_to_an_active_lead_then_one_without_a_code_then_the_smallest_id(
     found, level = LeadIndex(frame).match(pd.Series(["", None, CODE, code_b]),
                                           pd.Series(["甲乙科技", "戊己有限公司", "无关公司", "无关公司"]))
     assert list(found) == ["L3", "L6", "L6", "L2"]
-    assert list(level) == [1, 1, 0, 0]
+    assert list(level) == [2, 1, 0, 0]  # the core; the whole name (levels: LEVELS)
     assert both_paths(frame.drop(columns="status"), "甲乙科技") == (["L1"], ["L1"])  # no status: all alike
 
 
@@ -97,3 +97,16 @@ def test_join_by_lead_is_a_left_merge_on_lead_id(shape):
     elif shape == "overlapping":
         other = other.assign(name=["x", "y", "z", "w"])
     pd.testing.assert_frame_equal(join_by_lead(leads, other), leads.merge(other, on="lead_id", how="left"))
+
+
+def test_the_whole_name_comes_before_a_core_that_another_company_shares():
+    """A CRM row with a mistyped code: its whole name (region and legal form kept) is one lead's,
+    and that lead is taken, not another company of the same core that the tie rule would prefer
+    (no code of its own), nor the smallest ID. English names count as whole names too."""
+    typo = CODE[:-1] + "0"
+    frame = leads(("L2", "杭州市翔卓纺织有限责任公司", CODE, "active"), ("L1", "东莞翔卓纺织", None, "active"))
+    frame["company_name_en"] = [None, "Dongguan Xiangzhuo Textile Co., Ltd."]
+    assert both_paths(frame, "杭州市翔卓纺织有限责任公司", uscc=typo) == (["L2"], ["L2"])
+    assert both_paths(frame, "翔卓纺织") == (["L1"], ["L1"])  # the core alone: the tie rule
+    found, level = LeadIndex(frame).match(pd.Series([None]), pd.Series(["Dongguan Xiangzhuo Textile Co., Ltd."]))
+    assert list(found) == ["L1"] and list(level) == [1]

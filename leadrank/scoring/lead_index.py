@@ -3,9 +3,12 @@
 A statement or an outcome row names a company by 统一社会信用代码 and/or name; the same row must
 reach the same lead whichever file it comes from. Precedence, first that finds a lead:
   1. the row's valid 统一社会信用代码 equals a lead's valid code (`uscc`, `uscc_valid`);
-  2. the row's name core equals the lead's Chinese name core (`name_core_zh`, else parsed from
+  2. the row's whole name, normalised as leads' names are (region and legal form kept), equals a
+     lead's Chinese or English name (`company_name_zh`, `company_name_en`): the same name is a
+     closer match than the same core, which a Dongguan and a Hangzhou company can share;
+  3. the row's name core equals the lead's Chinese name core (`name_core_zh`, else parsed from
      `company_name_zh`; a lead without a Chinese name uses its `name_core` here);
-  3. the row's name core equals the lead's own `name_core` (an English name, or the other one).
+  4. the row's name core equals the lead's own `name_core` (an English name, or the other one).
 Name cores on both sides are taken without the exchanges' ST marks (*ST新都 is 新都; only before a
 Chinese name, so Stanley stays Stanley).
 An invalid code is never used: it may be a typo of another company's.
@@ -26,11 +29,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadrank.key_lookup import large_text
+from leadrank.key_lookup import large_text, positions
 from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import chinese_name_cores, name_cores
+from leadrank.transform.names import chinese_name_cores, name_cores, parse_names
 
-LEVELS = ("uscc", "name_zh", "name_core")  # precedence, best first
+LEVELS = ("uscc", "name", "name_zh", "name_core")  # precedence, best first
 # *ST新都 (core "st新都") is 新都 under special treatment; S*ST前锋 (core "s st前锋") is 前锋.
 _ST_MARK = re.compile(r"^(?:s\s*)?\*?\s*st\s*(?=[\u3400-\u9fff])", re.I)
 
@@ -75,40 +78,56 @@ def row_name_cores(names: pd.Series) -> np.ndarray:
     return without_st_marks(name_cores(names))
 
 
+def _held(keys: pa.Array, ids: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """(each distinct non-empty key, the first of `ids` that has it): `keys` and `ids` in tie-rule
+    order. By Arrow (the distinct keys in order of first appearance, as it encodes them): pandas'
+    duplicated() over a million leads' two names and cores hashed Python strings for seconds."""
+    usable = pc.greater(pc.utf8_length(keys), 0).fill_null(False).to_numpy(zero_copy_only=False)
+    encoded = keys.filter(pa.array(usable)).dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # A key's code is one more than every earlier key's: its first row is where the code first
+    # exceeds all the codes before it.
+    first = np.flatnonzero(codes > np.maximum.accumulate(np.r_[-1, codes[:-1]])) if len(codes) else codes
+    return encoded.dictionary, ids[usable][first]
+
+
 class LeadIndex:
-    """The leads keyed by code and name cores, each key holding the one lead the tie rule picks."""
+    """The leads keyed by code and names, each key holding the one lead the tie rule picks."""
 
     def __init__(self, leads: pd.DataFrame) -> None:
         valid = leads["uscc_valid"].fillna(False).astype(bool).to_numpy()
         inactive = (leads["status"].fillna("active") != "active").to_numpy() if "status" in leads else False
         order = pd.DataFrame({"inactive": inactive, "coded": valid, "lead_id": leads["lead_id"].to_numpy()})
         order = order.sort_values(["inactive", "coded", "lead_id"], kind="stable").index.to_numpy()
-        own = pd.Series(without_st_marks(leads["name_core"]), dtype=object)
-        zh = pd.Series(without_st_marks(chinese_name_cores(leads)), dtype=object).fillna(own)
-        keys = {"uscc": pd.Series(np.where(valid, leads["uscc"].to_numpy(dtype=object), None)),
-                "name_zh": zh, "name_core": own}
+        own = without_st_marks(leads["name_core"])
+        zh = without_st_marks(chinese_name_cores(leads))
+        zh = np.where(pd.isna(zh), own, zh)
+        take = pa.array(order)
+        # The names level holds each lead twice: its Chinese name, then (after every lead's) its English one.
+        names = [large_text(leads[c]).take(take) for c in ("company_name_zh", "company_name_en") if c in leads]
+        keys = {"uscc": large_text(np.where(valid, leads["uscc"].to_numpy(dtype=object), None)).take(take),
+                "name": pa.concat_arrays([n.combine_chunks() if isinstance(n, pa.ChunkedArray) else n for n in names])
+                if names else pa.array([], type=pa.large_string()),
+                "name_zh": large_text(zh).take(take), "name_core": large_text(own).take(take)}
         ids = leads["lead_id"].to_numpy(dtype=object)[order]
-        self._by: dict[str, pd.Series] = {}  # per level: the lead holding each key, indexed by key
-        for level in LEVELS:
-            # The first lead in tie-rule order holds each key, found with array operations: a
-            # loop over a million leads took seconds, in every night's score step.
-            key = keys[level].to_numpy(dtype=object)[order]
-            usable = np.fromiter((isinstance(k, str) and k != "" for k in key), dtype=bool, count=len(key))
-            held = pd.Series(ids[usable], index=pd.Index(key[usable], dtype=object), dtype=object)
-            self._by[level] = held[~held.index.duplicated(keep="first")]
+        # Per level: the distinct keys and the lead holding each, the first in tie-rule order.
+        self._by = {level: _held(keys[level], np.resize(ids, len(keys[level]))) for level in LEVELS}
 
     def match(self, uscc: pd.Series, company_name: pd.Series) -> tuple[pd.Series, pd.Series]:
         """(lead_id or None, the level that found it as an index into LEVELS, -1 for none) per row."""
         codes, valid = normalise_usccs(uscc)
+        names = list(company_name)
+        display = parse_names(names)["display"].to_numpy(dtype=object) if names else np.empty(0, dtype=object)
         row_keys = {"uscc": np.where(np.asarray(valid, dtype=bool), np.asarray(codes, dtype=object), None),
+                    "name": np.where([isinstance(v, str) for v in names], display, None),
                     "name_zh": np.asarray(row_name_cores(company_name), dtype=object)}
         row_keys["name_core"] = row_keys["name_zh"]
         leads = np.full(len(uscc), None, dtype=object)
         levels = np.full(len(uscc), -1, dtype=np.int64)
         for n, level in enumerate(LEVELS):  # best level first: a row found keeps its lead
-            held = self._by[level]  # (only non-empty text keys: a missing or empty one finds none)
-            at = held.index.get_indexer(pd.Index(row_keys[level], dtype=object))
+            held, holders = self._by[level]  # (only non-empty text keys: a missing or empty one finds none)
+            at = positions(large_text(row_keys[level]), held) if len(held) else np.full(len(uscc), -1)
             found = (levels < 0) & (at >= 0)
-            leads[found] = held.to_numpy()[at[found]]
+            leads[found] = holders[at[found]]
             levels[found] = n
         return pd.Series(leads, index=uscc.index, dtype=object), pd.Series(levels, index=uscc.index, dtype="int64")
