@@ -117,10 +117,12 @@ class LeadIndex:
         """(lead_id or None, the level that found it as an index into LEVELS, -1 for none) per row."""
         codes, valid = normalise_usccs(uscc)
         names = list(company_name)
-        display = parse_names(names)["display"].to_numpy(dtype=object) if names else np.empty(0, dtype=object)
+        parsed = parse_names(names) if names else pd.DataFrame({"display": [], "core": []}, dtype=object)
+        text = np.array([isinstance(v, str) for v in names], dtype=bool)
+        cores = parsed["core"].to_numpy(dtype=object)  # (row_name_cores, from the one parse)
         row_keys = {"uscc": np.where(np.asarray(valid, dtype=bool), np.asarray(codes, dtype=object), None),
-                    "name": np.where([isinstance(v, str) for v in names], display, None),
-                    "name_zh": np.asarray(row_name_cores(company_name), dtype=object)}
+                    "name": np.where(text, parsed["display"].to_numpy(dtype=object), None),
+                    "name_zh": without_st_marks(np.where(text & (cores != ""), cores, None))}
         row_keys["name_core"] = row_keys["name_zh"]
         leads = np.full(len(uscc), None, dtype=object)
         levels = np.full(len(uscc), -1, dtype=np.int64)

@@ -562,12 +562,12 @@ def superseded(stored: pd.DataFrame, tonight: pd.DataFrame) -> np.ndarray:
     if not len(stored) or not len(tonight):
         return np.zeros(len(stored), dtype=bool)
 
-    def keys(frame: pd.DataFrame) -> pd.Series:
-        return frame[OUTCOME_IDENTITY].astype(object).where(frame[OUTCOME_IDENTITY].notna(), "\x00").astype(str).agg(
-            "\x1f".join, axis=1)
+    def keys(frame: pd.DataFrame) -> np.ndarray:  # (missing values alike whatever their kind)
+        values = frame[OUTCOME_IDENTITY].astype(object)
+        return pd.util.hash_pandas_object(values.where(values.notna(), None), index=False).to_numpy()
 
     nightly = stored["import_id"].isna().to_numpy()
-    return nightly & keys(stored).isin(set(keys(tonight))).to_numpy()
+    return nightly & np.isin(keys(stored), keys(tonight))
 
 
 def write_outcomes(conn: Connection, outcomes: pd.DataFrame, stamp: str, *, nightly: bool = False) -> int:
