@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from leadrank.key_lookup import large_text, positions
 from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import chinese_name_cores, name_cores, parse_names
+from leadrank.transform.names import chinese_name_cores, name_cores, names_and_cores
 
 LEVELS = ("uscc", "name", "name_zh", "name_core")  # precedence, best first
 # *ST新都 (core "st新都") is 新都 under special treatment; S*ST前锋 (core "s st前锋") is 前锋.
@@ -116,13 +116,9 @@ class LeadIndex:
     def match(self, uscc: pd.Series, company_name: pd.Series) -> tuple[pd.Series, pd.Series]:
         """(lead_id or None, the level that found it as an index into LEVELS, -1 for none) per row."""
         codes, valid = normalise_usccs(uscc)
-        names = list(company_name)
-        parsed = parse_names(names) if names else pd.DataFrame({"display": [], "core": []}, dtype=object)
-        text = np.array([isinstance(v, str) for v in names], dtype=bool)
-        cores = parsed["core"].to_numpy(dtype=object)  # (row_name_cores, from the one parse)
+        display, cores = names_and_cores(company_name)
         row_keys = {"uscc": np.where(np.asarray(valid, dtype=bool), np.asarray(codes, dtype=object), None),
-                    "name": np.where(text, parsed["display"].to_numpy(dtype=object), None),
-                    "name_zh": without_st_marks(np.where(text & (cores != ""), cores, None))}
+                    "name": display, "name_zh": without_st_marks(cores)}  # (row_name_cores, from one parse)
         row_keys["name_core"] = row_keys["name_zh"]
         leads = np.full(len(uscc), None, dtype=object)
         levels = np.full(len(uscc), -1, dtype=np.int64)

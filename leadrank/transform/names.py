@@ -411,16 +411,24 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     return frame
 
 
+def names_and_cores(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+    """(the display form, the core) of every name, None for missing names and empty results:
+    one Arrow pass for both (statements and outcomes are matched on either)."""
+    values = list(values)
+    if not values:  # an empty column (a header-only outcomes file): the Arrow path has nothing to write to
+        return np.empty(0, dtype=object), np.empty(0, dtype=object)
+    parsed = parse_names(values)
+    missing = np.asarray([not isinstance(v, str) for v in values], dtype=bool)
+    display, cores = (parsed[c].to_numpy(dtype=object) for c in ("display", "core"))
+    display[missing | (display == "")] = None
+    cores[missing | (cores == "")] = None
+    return display, cores
+
+
 def name_cores(values: Iterable[object]) -> np.ndarray:
     """The core of every name (None for missing or empty names): what names are matched on.
     Use this, not `parse_name` in a loop, for columns: one Arrow pass instead of one per name."""
-    values = list(values)
-    if not values:  # an empty column (a header-only outcomes file): the Arrow path has nothing to write to
-        return np.empty(0, dtype=object)
-    cores = parse_names(values)["core"].to_numpy(dtype=object)
-    missing = np.asarray([not isinstance(v, str) for v in values], dtype=bool) | (cores == "")
-    cores[missing] = None
-    return cores
+    return names_and_cores(values)[1]
 
 
 def chinese_name_cores(leads: pd.DataFrame) -> np.ndarray:
