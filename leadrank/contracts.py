@@ -408,6 +408,11 @@ LEAD_COLUMNS = LEAD_TABLE.columns
 LEADS = LEADS_FILE.columns
 EVENT_COLUMNS = EVENTS_FILE.columns
 OUTCOME_COLUMNS = OUTCOMES_FILE.columns
+# What says which CRM row an outcome is, whichever lead it matched: a configured outcomes file is
+# read and matched again every night, a CRM export is imported again as it grows, and a row that
+# matches another lead than before (a lead's 统一社会信用代码 or name changed, two leads merged or
+# split) is the same deal (warehouse.load.write_outcomes moves its stored copy).
+OUTCOME_IDENTITY = ["source_file", "company_name", "uscc", "outcome", "outcome_date", "owner"]
 SCORE_COLUMNS = SCORES_FILE.columns
 
 

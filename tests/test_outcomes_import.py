@@ -197,16 +197,55 @@ def test_a_crm_row_matched_to_another_lead_moves_instead_of_counting_twice(wareh
     assert len({json.loads(m).get("n_rows") for m in rows}) == 1  # the same number of outcomes trained on
 
 
-def test_superseded_outcomes_are_nightly_rows_of_the_same_crm_row():
+def test_a_deal_imported_again_after_its_lead_changed_moves_and_counts_once(warehouse_url, tmp_path):
+    """A CRM export imported again once one of its rows reaches another lead (here its lead ID was
+    corrected) stores that deal once, under the lead it matches now, still as the first import's
+    (which `outcomes remove` undoes whole); the training set holds it once."""
+    from leadrank.warehouse.read import stored_outcomes
+
+    run_pipeline(str(config_without_outcomes(tmp_path)), warehouse_url)
+    DEMO_CRM.to_csv(tmp_path / "crm.csv", index=False)
+    first = do("outcomes", "import", str(tmp_path / "crm.csv"), "--warehouse", warehouse_url)
+    assert first.exit_code == 0, first.output
+    before = outcomes_of(warehouse_url)
+    first_id = before[0][3]
+    deal = next(row for row in before if row[2] == "2026-01-10" and row[1] == "won")
+    with make_engine(warehouse_url).connect() as conn:
+        other = conn.execute(text("SELECT MIN(lead_id) FROM leads WHERE lead_id NOT IN (SELECT lead_id FROM outcomes)")
+                             ).scalar()
+    DEMO_CRM.assign(**{"Lead ID": [other] + [""] * (len(DEMO_CRM) - 1)}).to_csv(tmp_path / "crm.csv", index=False)
+    again = do("outcomes", "import", str(tmp_path / "crm.csv"), "--warehouse", warehouse_url)
+    assert again.exit_code == 0, again.output
+    assert "0 outcomes imported" in said(again) and "1 outcomes stored before under another lead" in said(again)
+    after = outcomes_of(warehouse_url)
+    assert len(after) == len(before)
+    assert (other, "won", "2026-01-10", first_id) in after and deal not in after
+    assert sorted(row for row in after if row[0] != other) == sorted(row for row in before if row != deal)
+    training = stored_outcomes(make_engine(warehouse_url))
+    assert len(training) == len(before) and (training["lead_id"] == other).sum() == 1
+
+    # The night's configured file, the export as it first was: the row reaches its first lead again.
+    night = run_pipeline(_nightly_config(tmp_path, DEMO_CRM), warehouse_url)
+    assert outcomes_of(warehouse_url) == before
+    with make_engine(warehouse_url).connect() as conn:
+        metrics = json.loads(conn.execute(text("SELECT metrics FROM model_versions WHERE run_id = :r"),
+                                          {"r": night["run_id"]}).scalar())
+    assert metrics["n_rows"] == len({lead for lead, outcome, *_ in before if outcome in ("won", "lost")})
+
+    removed = do("outcomes", "remove", first_id, "--warehouse", warehouse_url)
+    assert removed.exit_code == 0 and f"{len(before)} outcomes deleted" in said(removed)
+
+
+def test_superseded_outcomes_are_stored_rows_of_the_same_crm_row():
     from leadrank.warehouse.load import superseded
 
     row = {"source_file": "crm.csv", "company_name": "甲公司", "uscc": None, "outcome": "won",
            "outcome_date": "2026-01-10", "owner": None}
-    stored = pd.DataFrame([{**row, "lead_id": "L1", "import_id": None},
-                           {**row, "lead_id": "L1", "import_id": "imp-1"},  # an import stays as imported
-                           {**row, "lead_id": "L1", "import_id": None, "source_file": "other.csv"},
-                           {**row, "lead_id": "L1", "import_id": None, "outcome": "lost"},
-                           {**row, "lead_id": "L1", "import_id": None, "owner": "王磊"}])
+    stored = pd.DataFrame([{**row, "lead_id": "L1"},
+                           {**row, "lead_id": "L3", "uscc": float("nan")},  # missing is missing, whatever its kind
+                           {**row, "lead_id": "L1", "source_file": "other.csv"},
+                           {**row, "lead_id": "L1", "outcome": "lost"},
+                           {**row, "lead_id": "L1", "owner": "王磊"}])
     tonight = pd.DataFrame([{**row, "lead_id": "L2"}])
-    assert superseded(stored, tonight).tolist() == [True, False, False, False, False]
+    assert superseded(stored, tonight).tolist() == [True, True, False, False, False]
     assert not superseded(stored, tonight.iloc[:0]).any()

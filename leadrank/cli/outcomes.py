@@ -52,6 +52,9 @@ def import_(
                   f"{len(report.rejected)} rows not used[/]")
     if report.superseded:
         console.print(f"{report.superseded} outcomes stored without a date were these dated deals: replaced by them")
+    if report.moved:
+        console.print(f"{report.moved} outcomes stored before under another lead are rows of this file that match "
+                      "another lead now: moved to it (each deal counts once)")
     for row, original in report.duplicates[:SHOWN]:
         console.print(f"  duplicate: row {row} repeats row {original}")
     if len(report.rejected):

@@ -10,7 +10,10 @@ Nothing is lost silently: rows that match no lead, carry an unknown outcome or a
 are returned with their row number and reason; duplicate rows (the same lead, outcome and date)
 are counted once and reported; rows imported before are recognised and not stored twice, and a
 deal stored without a date is the same deal as that lead's outcome with a date (the one with the
-date is kept), so importing a file again with its date column named adds nothing. A date column
+date is kept), so importing a file again with its date column named adds nothing. A row stored
+before under another lead (the leads changed since: a merge, a split, a corrected code) is the
+same CRM row: its stored outcome moves to the lead it matches now (`load.write_outcomes`), so a
+deal never counts once for each lead. A date column
 that is not recognised is named in a warning. Every import is recorded (`outcome_imports`) and
 can be undone with `remove_import`. A file with a header and no rows imports nothing.
 """
@@ -31,7 +34,7 @@ from leadrank.contracts import LEAD_TABLE, REJECT_COLUMNS
 from leadrank.scoring.outcomes import OUTCOME_FIELDS, detect_columns, match_outcomes, outcome_rows, parse_dates
 from leadrank.tables import read_table
 from leadrank.warehouse.engine import now, writer
-from leadrank.warehouse.load import outcome_ids, write_outcomes
+from leadrank.warehouse.load import write_outcomes
 from leadrank.warehouse.migrate import upgrade
 
 _DATE_HEADER = re.compile(r"日期|时间|date|time|closed", re.IGNORECASE)
@@ -53,6 +56,7 @@ class ImportReport:
     import_id: str = ""
     previous: str | None = None  # an earlier, not removed import of the very same file
     superseded: int = 0  # stored outcomes without a date replaced by this file's dated ones
+    moved: int = 0  # stored outcomes of this file's rows that now match another lead, moved to it
     warnings: list[str] = field(default_factory=list)
 
 
@@ -133,14 +137,8 @@ def import_outcomes(engine: Engine, path: Path, columns: dict[str, str] | None =
             "SELECT import_id FROM outcome_imports WHERE file_sha256 = :s AND removed_at IS NULL "
             "ORDER BY imported_at DESC LIMIT 1"), {"s": sha}).scalar()
         unique, report.superseded = _against_stored(conn, unique)
-        ids = outcome_ids(unique) if len(unique) else []
-        known = set(_existing_ids(conn, ids))
         stamp = now()
-        report.imported = write_outcomes(conn, unique, stamp)
-        new_ids = [i for i in dict.fromkeys(ids) if i not in known]
-        for chunk in _chunks(new_ids):
-            conn.execute(text("UPDATE outcomes SET import_id = :i WHERE outcome_id IN :ids")
-                         .bindparams(bindparam("ids", expanding=True)), {"i": report.import_id, "ids": chunk})
+        report.imported, report.moved = write_outcomes(conn, unique, stamp, import_id=report.import_id)
         report.already = len(matched) - len(report.duplicates) - report.imported
         conn.execute(text(
             "INSERT INTO outcome_imports (import_id, file, file_sha256, imported_at, rows_read, imported, already, "
@@ -198,12 +196,6 @@ def _stored_for(conn: Connection, leads: list[str]) -> pd.DataFrame:
         for chunk in _chunks(leads)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["outcome_id", "lead_id", "outcome", "outcome_date"])
-
-
-def _existing_ids(conn: Connection, ids: list[str]) -> list[str]:
-    return [r[0] for chunk in _chunks(ids) for r in conn.execute(text(
-        "SELECT outcome_id FROM outcomes WHERE outcome_id IN :ids").bindparams(bindparam("ids", expanding=True)),
-        {"ids": chunk}).all()]
 
 
 def _chunks(values: list[str], size: int = 500) -> list[list[str]]:

@@ -40,6 +40,7 @@ from leadrank.contracts import (
     EXTRACTED,
     LEAD_COLUMNS,
     OUTCOME_COLUMNS,
+    OUTCOME_IDENTITY,
     REJECT_COLUMNS,
     RESOLVED,
     SCORE_COLUMNS,
@@ -237,7 +238,7 @@ def publish_run(
         del linked, coded
         counts["merged"] = len(absorbed)
         counts["dropped"] = _write_scores(conn, run_id, _table(scores), previous, absorbed, expired, full=full)
-        write_outcomes(conn, outcomes, stamp, nightly=True)
+        write_outcomes(conn, outcomes, stamp)
         add_rejects(conn, run_id, rejects)
         refresh_matches(conn)
         artifact = Path(model["artifact_path"]).read_bytes() if model.get("artifact_path") else None
@@ -548,46 +549,64 @@ def outcome_ids(frame: pd.DataFrame) -> list[str]:
             for lead, o, d in zip(frame["lead_id"], frame["outcome"], frame["outcome_date"], strict=True)]
 
 
-# What says which CRM row an outcome is, whichever lead it matched: a configured outcomes file is
-# read and matched again every night, and a row that matches another lead tonight (a lead's
-# 统一社会信用代码 or name changed, two leads merged or split) is the same deal.
-OUTCOME_IDENTITY = ["source_file", "company_name", "uscc", "outcome", "outcome_date", "owner"]
+def identity_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One hash per outcome row of its OUTCOME_IDENTITY (missing values alike whatever their kind)."""
+    values = frame[OUTCOME_IDENTITY].astype(object)
+    return pd.util.hash_pandas_object(values.where(values.notna(), None), index=False).to_numpy()
 
 
-def superseded(stored: pd.DataFrame, tonight: pd.DataFrame) -> np.ndarray:
-    """Which `stored` outcomes (with OUTCOME_IDENTITY and import_id) tonight's matches of the
-    configured outcomes files (`tonight`) replace: those a nightly run stored (no import_id) from
-    a CRM row that tonight matched again. Without this a row matched to another lead than last
-    night counted twice, once for each lead (and the old one kept a deal that is not its own)."""
-    if not len(stored) or not len(tonight):
+def superseded(stored: pd.DataFrame, new: pd.DataFrame) -> np.ndarray:
+    """Which `stored` outcomes (with OUTCOME_IDENTITY) the CRM rows of `new` are: storing `new`
+    moves them to the leads the rows match now (`write_outcomes`), so a night's training set
+    leaves them out beside `new`. Without this a row matched to another lead than before counted
+    twice, once for each lead (and the old one kept a deal that is not its own)."""
+    if not len(stored) or not len(new):
         return np.zeros(len(stored), dtype=bool)
-
-    def keys(frame: pd.DataFrame) -> np.ndarray:  # (missing values alike whatever their kind)
-        values = frame[OUTCOME_IDENTITY].astype(object)
-        return pd.util.hash_pandas_object(values.where(values.notna(), None), index=False).to_numpy()
-
-    nightly = stored["import_id"].isna().to_numpy()
-    return nightly & np.isin(keys(stored), keys(tonight))
+    return np.isin(identity_keys(stored), identity_keys(new))
 
 
-def write_outcomes(conn: Connection, outcomes: pd.DataFrame, stamp: str, *, nightly: bool = False) -> int:
-    """Store matched outcomes; rows already stored are left alone. Returns how many were new.
-    `nightly`: `outcomes` are tonight's matches of the configured outcomes files, and the stored
-    outcomes they supersede (`superseded`: the same CRM rows matched to other leads before) go."""
-    if outcomes.empty:
+def _move_stored(conn: Connection, frame: pd.DataFrame) -> int:
+    """Stored outcomes of the CRM rows in `frame` (with outcome_id) under another outcome ID (another
+    lead) move to the row's: their ID and lead change, what imported them stays (so `leadrank
+    outcomes remove` still undoes that import); where the row's outcome is stored already, the old
+    copy goes. Returns how many moved or went."""
+    files = [f for f in dict.fromkeys(frame["source_file"]) if isinstance(f, str)]
+    if not files:
         return 0
+    stored = pd.read_sql_query(
+        text(f"SELECT outcome_id, {', '.join(OUTCOME_IDENTITY)} FROM outcomes WHERE source_file IN :files")
+        .bindparams(bindparam("files", expanding=True)), conn, params={"files": files}, dtype=object)
+    if stored.empty:
+        return 0
+    target = dict(zip(identity_keys(frame), zip(frame["outcome_id"], frame["lead_id"], strict=True), strict=True))
+    moves = [(old, *target[key]) for old, key in zip(stored["outcome_id"], identity_keys(stored), strict=True)
+             if key in target and target[key][0] != old]
+    held = {r[0] for k in range(0, len(moves), 500) for r in conn.execute(
+        text("SELECT outcome_id FROM outcomes WHERE outcome_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+        {"ids": [new for _, new, _ in moves[k:k + 500]]})}
+    for old, new, lead in moves:
+        if new in held:  # (a copy moved already, or the deal stored under that lead from another file)
+            conn.execute(text("DELETE FROM outcomes WHERE outcome_id = :o"), {"o": old})
+        else:
+            conn.execute(text("UPDATE outcomes SET outcome_id = :n, lead_id = :l WHERE outcome_id = :o"),
+                         {"n": new, "l": lead, "o": old})
+            held.add(new)
+    return len(moves)
+
+
+def write_outcomes(conn: Connection, outcomes: pd.DataFrame, stamp: str, import_id: str | None = None) -> tuple[int, int]:
+    """Store matched outcomes; rows already stored are left alone, and stored copies of the same
+    CRM rows under other leads move to tonight's (`_move_stored`). `import_id` marks the rows this
+    call stores (an `outcomes import`; a nightly run's rows have none). Returns (how many were new,
+    how many stored outcomes moved)."""
+    if outcomes.empty:
+        return 0, 0
     frame = outcomes.copy()
     frame["outcome_id"] = outcome_ids(frame)
     frame = frame.drop_duplicates("outcome_id")
-    if nightly:
-        stored = pd.read_sql_query(text(f"SELECT outcome_id, import_id, {', '.join(OUTCOME_IDENTITY)} FROM outcomes "
-                                        "WHERE import_id IS NULL"), conn, dtype=object)
-        gone = stored.loc[superseded(stored, frame) & ~stored["outcome_id"].isin(frame["outcome_id"]).to_numpy(),
-                          "outcome_id"].tolist()
-        for k in range(0, len(gone), 500):
-            conn.execute(text("DELETE FROM outcomes WHERE outcome_id IN :ids").bindparams(bindparam("ids", expanding=True)),
-                         {"ids": gone[k:k + 500]})
+    moved = _move_stored(conn, frame)
     frame["imported_at"] = stamp
+    frame["import_id"] = import_id
     before = conn.execute(text("SELECT COUNT(*) FROM outcomes")).scalar() or 0
-    insert_frame(conn, "outcomes", frame[OUTCOME_TABLE_COLUMNS], conflict=["outcome_id"], update=[])
-    return int((conn.execute(text("SELECT COUNT(*) FROM outcomes")).scalar() or 0) - before)
+    insert_frame(conn, "outcomes", frame[[*OUTCOME_TABLE_COLUMNS, "import_id"]], conflict=["outcome_id"], update=[])
+    return int((conn.execute(text("SELECT COUNT(*) FROM outcomes")).scalar() or 0) - before), moved

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine, text
 
-from leadrank.contracts import NORMALISED, NORMALISED_FILE
+from leadrank.contracts import NORMALISED, NORMALISED_FILE, OUTCOME_IDENTITY
 from leadrank.key_lookup import text_series
 from leadrank.warehouse.bulk import fetch_arrow, temp_table
 
@@ -88,12 +88,10 @@ def resolve_lead_ids(engine: Engine, ids: pd.Series) -> pd.Series:
 
 def stored_outcomes(engine: Engine, *, identity: bool = False) -> pd.DataFrame:
     """The stored outcomes (lead_id, outcome, outcome_date, owner), their lead IDs through the
-    recorded merges; with `identity` also what says which CRM row each came from and how
-    (load.OUTCOME_IDENTITY, import_id: NULL for a nightly run's configured file)."""
-    more = ", company_name, uscc, source_file, import_id" if identity else ""
+    recorded merges; with `identity` also what says which CRM row each came from (OUTCOME_IDENTITY)."""
+    columns = dict.fromkeys(["lead_id", "outcome", "outcome_date", "owner", *(OUTCOME_IDENTITY if identity else [])])
     with engine.connect() as conn:
-        frame = pd.read_sql_query(text(f"SELECT lead_id, outcome, outcome_date, owner{more} FROM outcomes"), conn,
-                                  dtype=object)
+        frame = pd.read_sql_query(text(f"SELECT {', '.join(columns)} FROM outcomes"), conn, dtype=object)
     frame["lead_id"] = resolve_lead_ids(engine, frame["lead_id"])
     return frame
 
