@@ -50,7 +50,7 @@ def test_ties_go_to_an_active_lead_then_one_without_a_code_then_the_smallest_id(
     found, level = LeadIndex(frame).match(pd.Series(["", None, CODE, code_b]),
                                           pd.Series(["甲乙科技", "戊己有限公司", "无关公司", "无关公司"]))
     assert list(found) == ["L3", "L6", "L6", "L2"]
-    assert list(level) == [2, 1, 0, 0]  # the core; the whole name (levels: LEVELS)
+    assert list(level) == [3, 1, 0, 0]  # the core; the whole name (levels: LEVELS)
     assert both_paths(frame.drop(columns="status"), "甲乙科技") == (["L1"], ["L1"])  # no status: all alike
 
 
@@ -110,3 +110,23 @@ def test_the_whole_name_comes_before_a_core_that_another_company_shares():
     assert both_paths(frame, "翔卓纺织") == (["L1"], ["L1"])  # the core alone: the tie rule
     found, level = LeadIndex(frame).match(pd.Series([None]), pd.Series(["Dongguan Xiangzhuo Textile Co., Ltd."]))
     assert list(found) == ["L1"] and list(level) == [1]
+
+
+def test_a_row_that_names_a_place_reaches_the_lead_of_its_core_there():
+    """Two companies of one core in two cities (同名不同地): a row whose name gives the city, or
+    only the province, reaches the lead there, by the lead's golden city or province, whichever
+    lead the tie rule would prefer; a row without a place still reaches one by the tie rule, and a
+    place no lead of the core has does not keep the row from its core."""
+    frame = leads(("L1", "翔卓纺织有限公司", None, "active"), ("L2", "杭州市翔卓纺织有限责任公司", CODE, "active"),
+                  ("L3", "东莞翔卓纺织", None, "active"))
+    frame["city"] = [None, "杭州市", "东莞市"]
+    frame["province"] = [None, "浙江省", "广东省"]
+    rows = ["东莞市翔卓纺织有限公司", "杭州翔卓纺织股份有限公司", "浙江翔卓纺织有限公司", "翔卓纺织股份有限公司",
+            "成都翔卓纺织有限公司"]
+    found, level = LeadIndex(frame).match(pd.Series([None] * len(rows)), pd.Series(rows))
+    assert list(found) == ["L3", "L2", "L2", "L1", "L1"]
+    assert list(level) == [2, 2, 2, 3, 3]
+    assert both_paths(frame, "广东省东莞市翔卓纺织有限公司") == (["L3"], ["L3"])
+    # Without the golden places (leads read from elsewhere) the core decides, as before.
+    found, _ = LeadIndex(frame.drop(columns=["city", "province"])).match(pd.Series([None]), pd.Series(rows[:1]))
+    assert list(found) == ["L1"]

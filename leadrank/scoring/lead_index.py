@@ -6,9 +6,13 @@ reach the same lead whichever file it comes from. Precedence, first that finds a
   2. the row's whole name, normalised as leads' names are (region and legal form kept), equals a
      lead's Chinese or English name (`company_name_zh`, `company_name_en`): the same name is a
      closer match than the same core, which a Dongguan and a Hangzhou company can share;
-  3. the row's name core equals the lead's Chinese name core (`name_core_zh`, else parsed from
+  3. the place the row's name gives (its city, else its province: 东莞市翔卓纺织有限公司 gives
+     东莞市) and its name core equal a lead's `city` or `province` and its Chinese name core (as
+     in 4): of two leads of one core in two cities, the row that names a city reaches the lead
+     there, whatever the tie rule would prefer;
+  4. the row's name core equals the lead's Chinese name core (`name_core_zh`, else parsed from
      `company_name_zh`; a lead without a Chinese name uses its `name_core` here);
-  4. the row's name core equals the lead's own `name_core` (an English name, or the other one).
+  5. the row's name core equals the lead's own `name_core` (an English name, or the other one).
 Name cores on both sides are taken without the exchanges' ST marks (*ST新都 is 新都; only before a
 Chinese name, so Stanley stays Stanley).
 An invalid code is never used: it may be a typo of another company's.
@@ -31,9 +35,9 @@ import pyarrow.compute as pc
 
 from leadrank.key_lookup import large_text, positions
 from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import chinese_name_cores, name_cores, names_and_cores
+from leadrank.transform.names import chinese_name_cores, name_cores, names_cores_places
 
-LEVELS = ("uscc", "name", "name_zh", "name_core")  # precedence, best first
+LEVELS = ("uscc", "name", "name_place", "name_zh", "name_core")  # precedence, best first
 # *ST新都 (core "st新都") is 新都 under special treatment; S*ST前锋 (core "s st前锋") is 前锋.
 _ST_MARK = re.compile(r"^(?:s\s*)?\*?\s*st\s*(?=[\u3400-\u9fff])", re.I)
 
@@ -78,6 +82,15 @@ def row_name_cores(names: pd.Series) -> np.ndarray:
     return without_st_marks(name_cores(names))
 
 
+def _place_keys(places: pa.Array | pa.ChunkedArray, cores: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """'place|core' per row, null where either is missing or empty."""
+    def given(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        return pc.if_else(pc.greater(pc.utf8_length(text), 0), text, pa.scalar(None, text.type))
+
+    return pc.binary_join_element_wise(given(places), given(cores), pa.scalar("|", pa.large_string()))
+
+
 def _held(keys: pa.Array, ids: np.ndarray) -> tuple[pa.Array, np.ndarray]:
     """(each distinct non-empty key, the first of `ids` that has it): `keys` and `ids` in tie-rule
     order. By Arrow (the distinct keys in order of first appearance, as it encodes them): pandas'
@@ -89,6 +102,21 @@ def _held(keys: pa.Array, ids: np.ndarray) -> tuple[pa.Array, np.ndarray]:
     # exceeds all the codes before it.
     first = np.flatnonzero(codes > np.maximum.accumulate(np.r_[-1, codes[:-1]])) if len(codes) else codes
     return encoded.dictionary, ids[usable][first]
+
+
+def _shared(keys: pa.Array) -> pa.Array:
+    """Whether each row's key (not missing) is another row's too."""
+    codes = keys.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    codes = np.nan_to_num(codes, nan=-1).astype(np.int64) if codes.dtype.kind == "f" else codes.astype(np.int64)
+    counts = np.bincount(codes[codes >= 0], minlength=1)
+    return pa.array((codes >= 0) & (counts[np.maximum(codes, 0)] > 1))
+
+
+def _stacked(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
+    """One array of the keys of a level that holds each lead more than once."""
+    if not arrays:
+        return pa.array([], type=pa.large_string())
+    return pa.concat_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays])
 
 
 class LeadIndex:
@@ -105,21 +133,29 @@ class LeadIndex:
         take = pa.array(order)
         # The names level holds each lead twice: its Chinese name, then (after every lead's) its English one.
         names = [large_text(leads[c]).take(take) for c in ("company_name_zh", "company_name_en") if c in leads]
-        keys = {"uscc": large_text(np.where(valid, leads["uscc"].to_numpy(dtype=object), None)).take(take),
-                "name": pa.concat_arrays([n.combine_chunks() if isinstance(n, pa.ChunkedArray) else n for n in names])
-                if names else pa.array([], type=pa.large_string()),
-                "name_zh": large_text(zh).take(take), "name_core": large_text(own).take(take)}
+        zh = large_text(zh).take(take)
+        zh = zh.combine_chunks() if isinstance(zh, pa.ChunkedArray) else zh
         ids = leads["lead_id"].to_numpy(dtype=object)[order]
+        # The place level holds the leads whose core another lead has too (for the others it finds
+        # what the core finds), each twice: its city with its core, then its province with it.
+        shared = _shared(zh)
+        places = [_place_keys(large_text(leads[c]).take(take).filter(shared), zh.filter(shared))
+                  for c in ("city", "province") if c in leads]
+        keys = {"uscc": large_text(np.where(valid, leads["uscc"].to_numpy(dtype=object), None)).take(take),
+                "name": _stacked(names), "name_place": _stacked(places), "name_zh": zh,
+                "name_core": large_text(own).take(take)}
+        holders = {"name_place": ids[shared.to_numpy(zero_copy_only=False)]}
         # Per level: the distinct keys and the lead holding each, the first in tie-rule order.
-        self._by = {level: _held(keys[level], np.resize(ids, len(keys[level]))) for level in LEVELS}
+        self._by = {level: _held(keys[level], np.resize(holders.get(level, ids), len(keys[level]))) for level in LEVELS}
 
     def match(self, uscc: pd.Series, company_name: pd.Series) -> tuple[pd.Series, pd.Series]:
         """(lead_id or None, the level that found it as an index into LEVELS, -1 for none) per row."""
         codes, valid = normalise_usccs(uscc)
-        display, cores = names_and_cores(company_name)
+        display, cores, places = names_cores_places(company_name)
+        cores = without_st_marks(cores)  # (row_name_cores, from one parse)
         row_keys = {"uscc": np.where(np.asarray(valid, dtype=bool), np.asarray(codes, dtype=object), None),
-                    "name": display, "name_zh": without_st_marks(cores)}  # (row_name_cores, from one parse)
-        row_keys["name_core"] = row_keys["name_zh"]
+                    "name": display, "name_place": _place_keys(large_text(places), large_text(cores)),
+                    "name_zh": cores, "name_core": cores}
         leads = np.full(len(uscc), None, dtype=object)
         levels = np.full(len(uscc), -1, dtype=np.int64)
         for n, level in enumerate(LEVELS):  # best level first: a row found keeps its lead

@@ -411,17 +411,26 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     return frame
 
 
-def names_and_cores(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
-    """(the display form, the core) of every name, None for missing names and empty results:
-    one Arrow pass for both (statements and outcomes are matched on either)."""
+def names_cores_places(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the display form, the core, the place) of every name, None for missing names and empty
+    results: one Arrow pass for all (statements and outcomes are matched on each). The place is
+    the city the name gives (深圳市华强电子: 深圳市), else its province, else None."""
     values = list(values)
     if not values:  # an empty column (a header-only outcomes file): the Arrow path has nothing to write to
-        return np.empty(0, dtype=object), np.empty(0, dtype=object)
+        return np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty(0, dtype=object)
     parsed = parse_names(values)
     missing = np.asarray([not isinstance(v, str) for v in values], dtype=bool)
     display, cores = (parsed[c].to_numpy(dtype=object) for c in ("display", "core"))
     display[missing | (display == "")] = None
     cores[missing | (cores == "")] = None
+    places = np.array(parsed["city"].where(parsed["city"].notna(), parsed["province"]), dtype=object)
+    places[missing | pd.isna(places) | (places == "")] = None
+    return display, cores, places
+
+
+def names_and_cores(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+    """(the display form, the core) of every name (`names_cores_places` without the place)."""
+    display, cores, _ = names_cores_places(values)
     return display, cores
 
 

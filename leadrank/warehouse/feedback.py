@@ -64,8 +64,8 @@ def _leads(engine: Engine) -> pd.DataFrame:
     if not inspect(engine).has_table("leads"):
         raise FeedbackError("the warehouse has no leads yet: run `leadrank run` first")
     with engine.connect() as conn:
-        frame = pd.read_sql_query(text("SELECT lead_id, uscc, uscc_valid, name_core, company_name_zh, status, "
-                                       "merged_into FROM leads"), conn, dtype=object)
+        frame = pd.read_sql_query(text("SELECT lead_id, uscc, uscc_valid, name_core, company_name_zh, company_name_en, "
+                                       "city, province, status, merged_into FROM leads"), conn, dtype=object)
     if frame.empty:
         raise FeedbackError("the warehouse has no leads yet: run `leadrank run` first")
     return LEAD_TABLE.cast(frame, "reading leads")  # uscc_valid from the database's 0/1, true/false or NULL
