@@ -249,3 +249,26 @@ def test_superseded_outcomes_are_stored_rows_of_the_same_crm_row():
     tonight = pd.DataFrame([{**row, "lead_id": "L2"}])
     assert superseded(stored, tonight).tolist() == [True, True, False, False, False]
     assert not superseded(stored, tonight.iloc[:0]).any()
+
+
+def test_two_rows_that_differ_by_their_lead_alone_are_two_deals(warehouse_url):
+    """A file's two rows alike but for the lead each names: neither is a move of the other, so
+    storing the file again changes nothing (it deleted one copy and stored it again, night after
+    night, and an import's copy lost its import)."""
+    from leadrank.warehouse.engine import writer
+    from leadrank.warehouse.load import write_outcomes
+    from leadrank.warehouse.migrate import upgrade
+
+    engine = make_engine(warehouse_url)
+    upgrade(engine)
+    row = {"company_name": "甲公司", "uscc": None, "outcome": "won", "outcome_date": "2026-01-10", "owner": None,
+           "source_file": "crm.csv", "row_no": 2}
+    rows = pd.DataFrame([{**row, "lead_id": "L1"}, {**row, "lead_id": "L2", "row_no": 3}])
+    with writer(engine).begin() as conn:
+        assert write_outcomes(conn, rows, "2026-01-11T00:00:00", import_id="imp-1") == (2, 0)
+    first = outcomes_of(warehouse_url)
+    with writer(engine).begin() as conn:
+        assert write_outcomes(conn, rows, "2026-01-12T00:00:00") == (0, 0)
+        assert write_outcomes(conn, rows.iloc[1:], "2026-01-12T00:00:00") == (0, 1)  # one row alone: L1's moves
+    assert first == [("L1", "won", "2026-01-10", "imp-1"), ("L2", "won", "2026-01-10", "imp-1")]
+    assert outcomes_of(warehouse_url) == [("L2", "won", "2026-01-10", "imp-1")]

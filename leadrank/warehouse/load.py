@@ -578,7 +578,12 @@ def _move_stored(conn: Connection, frame: pd.DataFrame) -> int:
         .bindparams(bindparam("files", expanding=True)), conn, params={"files": files}, dtype=object)
     if stored.empty:
         return 0
-    target = dict(zip(identity_keys(frame), zip(frame["outcome_id"], frame["lead_id"], strict=True), strict=True))
+    keys = identity_keys(frame)
+    # A CRM row is one of these rows only when no other row has its identity (two rows that
+    # differ by the lead they name alone are two deals: neither moves the other's copy).
+    once = ~pd.Series(keys).duplicated(keep=False).to_numpy()
+    target = dict(zip(keys[once], zip(frame["outcome_id"].to_numpy()[once], frame["lead_id"].to_numpy()[once],
+                                      strict=True), strict=True))
     moves = [(old, *target[key]) for old, key in zip(stored["outcome_id"], identity_keys(stored), strict=True)
              if key in target and target[key][0] != old]
     held = {r[0] for k in range(0, len(moves), 500) for r in conn.execute(
