@@ -218,7 +218,7 @@ def normalise_cache() -> Path:
     parts.append((PACKAGE_DIR / "countries.py").read_bytes())  # country names, shared with extraction
     parts.append((PACKAGE_DIR / "transform" / "cn_area_places.json").read_bytes())  # landline area codes' places
     parts += [f"{lib}={metadata.version(lib)}".encode() for lib in
-              ("phonenumbers", "tldextract", "cpca", "opencc-python-reimplemented", "pycountry", "cleanco")]
+              ("phonenumbers", "tldextract", "cpca", "opencc-python-reimplemented", "pycountry", "cleanco", "ftfy")]
     return data_dir() / "cache" / f"normalised-{hashlib.sha256(b'|'.join(parts)).hexdigest()[:16]}.parquet"
 
 

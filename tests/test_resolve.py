@@ -252,3 +252,22 @@ def test_an_id_the_population_holds_is_never_minted_again():
     ids = dict(zip(result.records["record_key"], result.records["lead_id"], strict=True))
     assert ids["k0"] == held
     assert ids["k1"] == make_lead_id("k1", {held}) != held
+
+
+def test_text_decoded_with_the_wrong_charset_is_the_same_company():
+    """A page or file read in the wrong charset ('NestlÃ©', a Windows apostrophe read as a control
+    character) names the same company as the clean spelling: repaired before names and addresses
+    are compared. Clean text, Chinese or Latin with accents, is left as it is."""
+    leads = _leads([
+        {"company_name": "Nestlé Suisse SA", "address": "Avenue Nestlé 55, Vevey, Switzerland"},
+        {"company_name": "NestlÃ© Suisse SA", "address": "Avenue NestlÃ© 55, Vevey, Switzerland"},
+        {"company_name": "Société Générale SA", "address": "29 Boulevard Haussmann, Paris, France"},
+        {"company_name": "SociÃ©tÃ© GÃ©nÃ©rale SA", "address": "29 Boulevard Haussmann, Paris, France"},
+    ])
+    assert leads[0] == leads[1] and leads[2] == leads[3] and leads[0] != leads[2]
+    out = normalise_records(_records([{"company_name": "NestlÃ© Suisse SA", "address": "Avenue NestlÃ© 55"},
+                                      {"company_name": "Joe\x92s Diner Ltd"}, {"company_name": "深圳市华强电子有限公司"},
+                                      {"company_name": "Müller & Söhne GmbH"}, {"company_name": "Café–Bar Ltd"}]))
+    assert list(out["name_norm"]) == ["Nestlé Suisse SA", "Joe’s Diner Ltd", "深圳市华强电子有限公司",
+                                      "Müller & Söhne GmbH", "Café–Bar Ltd"]
+    assert out["address_norm"].iloc[0] == "ave nestle 55" and out["company_name"].iloc[0] == "NestlÃ© Suisse SA"  # (as read)

@@ -79,7 +79,7 @@ BLOCKS = {"uscc": ("uscc",), "domain": ("domain",), "phone": ("phone",), "phone_
 BLOCKED_COLUMNS = sorted({c for columns in BLOCKS.values() for c in columns})
 _CODE = ("matching.py", "clustering.py", "resolve.py", "incremental.py", "golden.py", "legal_forms.py", "names.py",
          "regions.py", "../fingerprints.py", "../sorted_sets.py", "../key_lookup.py")  # (text_ranks: the sort order)
-_LIBRARIES = ("rapidfuzz", "pypinyin", "cleanco", "numpy", "pandas", "scipy", "pyarrow", "polars")
+_LIBRARIES = ("rapidfuzz", "pypinyin", "cleanco", "ftfy", "numpy", "pandas", "scipy", "pyarrow", "polars")
 
 
 def fingerprint(cfg: ResolutionConfig, extra: dict | None = None) -> str:

@@ -98,10 +98,33 @@ def _strings(values: Iterable[object] | pa.Array) -> pa.Array:
         return pa.array([v.encode("utf-8", "replace").decode("utf-8") for v in items], type=pa.string())
 
 
+# What text decoded with the wrong charset shows: a C1 control character (a Windows-1252 byte read
+# as Latin-1: Caf\x92s), or a UTF-8 lead byte read as a Latin letter followed by a continuation
+# byte read as Latin-1 or Windows-1252 (NestlÃ©, SÃ£o, â€œ). Legitimate text (Müller, Société)
+# has no such pair; ftfy decides for the few values that match.
+_MOJIBAKE = ("[\u0080-\u009f]|[\u00c2-\u00f4][\u00a0-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+             "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
+
+
+def repaired(text: pa.Array) -> pa.Array:
+    """Values whose bytes were decoded with the wrong charset, decoded again (`ftfy.fix_encoding`:
+    'NestlÃ© SA' is 'Nestlé SA', 'Caf\x92s' is 'Caf’s'); the rest as they are. Only values a
+    cheap DFA test flags go through ftfy (pure Python); a scraped page or file in mixed charsets
+    otherwise made 'NestlÃ©' a company of its own (core 'nestla')."""
+    suspect = pc.match_substring_regex(text, _MOJIBAKE)
+    if not pc.any(suspect).as_py():
+        return text
+    import ftfy  # (only when some value needs it)
+
+    fixed = [ftfy.fix_encoding(v) for v in text.filter(suspect).to_pylist()]
+    return pc.replace_with_mask(text, suspect, pa.array(fixed, text.type))
+
+
 def clean_array(values: Iterable[object] | pa.Array, max_chars: int = MAX_NAME_CHARS) -> pa.Array:
-    """Display form of every value: NFKC (full-width → half-width, （）→ ()), control characters
-    dropped, traditional → simplified, 【】→ (), single spaces, trimmed."""
-    text = pc.utf8_slice_codeunits(_strings(values), 0, max_chars)
+    """Display form of every value: text decoded with the wrong charset repaired (`repaired`),
+    NFKC (full-width → half-width, （）→ ()), control characters dropped, traditional →
+    simplified, 【】→ (), single spaces, trimmed."""
+    text = repaired(pc.utf8_slice_codeunits(_strings(values), 0, max_chars))
     text = pc.utf8_normalize(text, "NFKC")
     text = fix(text, r"[\t\n\r]", " ")
     text = fix(text, r"\pC", "")
