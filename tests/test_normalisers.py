@@ -34,6 +34,28 @@ def test_company_names(raw, core, form, city, branch):
     assert (parsed.core, parsed.legal_form, parsed.city, parsed.is_branch) == (core, form, city, branch)
 
 
+@pytest.mark.parametrize(("raw", "display"), [
+    # Stand numbers an exhibitor list wrote into the name go, in brackets or after a comma or dash.
+    ("Siemens AG (Stand 3-105)", "Siemens AG"), ("Bosch GmbH, Hall A1", "Bosch GmbH"),
+    ("Bosch GmbH - Booth #1234", "Bosch GmbH"), ("Bosch GmbH (Hall 4, Stand B12)", "Bosch GmbH"),
+    ("Acme Corp, Booth No. 5", "Acme Corp"), ("华为技术有限公司（展位号：A12）", "华为技术有限公司"),
+    ("华为技术有限公司 展位:3A01", "华为技术有限公司"),
+    # A name that only looks like one stays: no digit, no separator, or nothing else left.
+    ("Carnegie Hall Inc", "Carnegie Hall Inc"), ("Hall & Partners Ltd", "Hall & Partners Ltd"),
+    ("Acme Corp, Hall of Fame", "Acme Corp, Hall of Fame"), ("Pavilion 7 Holdings Ltd", "Pavilion 7 Holdings Ltd"),
+    ("(Stand 12)", "(Stand 12)"), ("Acme Ltd (Booth)", "Acme Ltd (Booth)"),
+    # HTML references decoded (twice escaped too) and tags dropped; an ampersand alone stays.
+    ("AT&amp;T Inc", "AT&T Inc"), ("Procter &amp;amp; Gamble Co", "Procter & Gamble Co"),
+    ("M&#252;ller GmbH", "Müller GmbH"), ("&lt;b&gt;Bosch&lt;/b&gt; GmbH", "Bosch GmbH"),
+    ("<span class='x'>Siemens</span> AG", "Siemens AG"), ("R&D Labs Ltd", "R&D Labs Ltd"),
+    ("Fish & Chips <Ltd>", "Fish & Chips <Ltd>"),
+])
+def test_notes_and_markup_in_names_are_not_the_name(raw, display):
+    parsed = parse_names([raw, display])
+    assert parsed["display"].iloc[0] == display
+    assert parsed["core"].iloc[0] == parsed["core"].iloc[1]
+
+
 @pytest.mark.parametrize("raw, flag", [("有限公司", "name_only_legal_form"), ("Co., Ltd.", "name_only_legal_form"),
                                        ("", "name_empty"), ("x" * 10_000, "name_truncated")])
 def test_degenerate_names_are_flagged(raw, flag):

@@ -12,6 +12,7 @@ of one. Pure: idempotent on its display output, and it never raises on any strin
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,11 +121,28 @@ def repaired(text: pa.Array) -> pa.Array:
     return pc.replace_with_mask(text, suspect, pa.array(fixed, text.type))
 
 
+# An HTML character reference (&amp; &#252; &#xFC;) and a tag: names copied out of a page's source
+# or an export of an HTML field ('AT&amp;T', '&lt;b&gt;Bosch&lt;/b&gt;', twice escaped too).
+_ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+_TAG = r"(?i)</?(?:a|b|i|u|s|em|strong|span|div|p|br|font|sup|sub|small|big|h[1-6]|li|ul|ol|td|th|tr|img)\b[^<>]{0,200}>"
+
+
+def unescaped(text: pa.Array) -> pa.Array:
+    """HTML character references decoded (twice, for text escaped twice) and tags dropped, in the
+    values that have them: 'AT&amp;T' had the core 'at and amp t', not AT&T's 'at and t'."""
+    escaped = pc.match_substring_regex(text, _ENTITY)
+    if pc.any(escaped).as_py():
+        values = [html.unescape(html.unescape(v)) for v in text.filter(escaped).to_pylist()]
+        text = pc.replace_with_mask(text, escaped, pa.array(values, text.type))
+    return fix(text, _TAG, " ")
+
+
 def clean_array(values: Iterable[object] | pa.Array, max_chars: int = MAX_NAME_CHARS) -> pa.Array:
     """Display form of every value: text decoded with the wrong charset repaired (`repaired`),
-    NFKC (full-width → half-width, （）→ ()), control characters dropped, traditional →
-    simplified, 【】→ (), single spaces, trimmed."""
-    text = repaired(pc.utf8_slice_codeunits(_strings(values), 0, max_chars))
+    HTML references decoded and tags dropped (`unescaped`), NFKC (full-width → half-width,
+    （）→ ()), control characters dropped, traditional → simplified, 【】→ (), single spaces,
+    trimmed."""
+    text = unescaped(repaired(pc.utf8_slice_codeunits(_strings(values), 0, max_chars)))
     text = pc.utf8_normalize(text, "NFKC")
     text = fix(text, r"[\t\n\r]", " ")
     text = fix(text, r"\pC", "")
@@ -347,13 +365,35 @@ def _first_set(current: np.ndarray, new: np.ndarray) -> np.ndarray:
     return np.where(pd.isna(current), new, current)
 
 
+# A stand number an exhibitor list wrote into the name, at its end: in brackets ('Siemens AG (Stand
+# 3-105)', '华为技术有限公司(展位号:A12)', brackets made ASCII by clean_array), or after a comma or a
+# dash ('Bosch GmbH, Hall A1', '… - Booth #1234'; Chinese words after a space too). The note must
+# name a stand, a booth or a hall and hold a digit: 'Carnegie Hall Inc', 'Hall & Partners' stay.
+_STAND_WORD_EN = r"(?:stand|booth|hall|halle|pavilion)(?:\s*(?:no|nr|number)\.?)?"
+_STAND_WORD_ZH = r"(?:展位号?|展台号?|摊位号?|展馆|馆号)"
+_STAND_CODE = r"\s*[:#.]?\s*[\w\-./ ]*[0-9][\w\-./]*"
+_STAND_NOTE = (r"(?i)\s*(?:\(\s*(?:" + _STAND_WORD_EN + r"|" + _STAND_WORD_ZH + r")[^()]*[0-9][^()]*\)"
+               r"|[,;\-–]\s*" + _STAND_WORD_EN + _STAND_CODE
+               + r"|[,;\-–\s]\s*" + _STAND_WORD_ZH + _STAND_CODE + r")$")
+
+
+def without_stand_notes(text: pa.Array) -> pa.Array:
+    """Names without a stand number written at their end (`_STAND_NOTE`), when a name is left."""
+    noted = pc.match_substring_regex(text, _STAND_NOTE)  # (a DFA match first: few names have one)
+    if not pc.any(noted).as_py():
+        return text
+    some = text.filter(noted)
+    kept = pc.replace_substring_regex(some, _STAND_NOTE, "")
+    return pc.replace_with_mask(text, noted, pc.if_else(pc.match_substring_regex(kept, r"\S"), kept, some))
+
+
 def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     """Every name parsed: columns display, core, legal_form, is_branch, province, city, lang and
     flags (';'-joined: name_empty, name_truncated, name_only_legal_form). One row per value."""
     raw = _strings(values)
     n = len(raw)
     truncated = np.asarray(pc.greater(pc.utf8_length(raw), MAX_NAME_CHARS))
-    display = clean_array(raw)
+    display = without_stand_notes(clean_array(raw))
     empty = np.asarray(pc.equal(display, ""))
     name = _trimmed(display)
     only_form = np.asarray(pc.match_substring_regex(name, _ONLY_FORMS)) & ~empty
