@@ -271,3 +271,23 @@ def test_text_decoded_with_the_wrong_charset_is_the_same_company():
     assert list(out["name_norm"]) == ["Nestlé Suisse SA", "Joe’s Diner Ltd", "深圳市华强电子有限公司",
                                       "Müller & Söhne GmbH", "Café–Bar Ltd"]
     assert out["address_norm"].iloc[0] == "ave nestle 55" and out["company_name"].iloc[0] == "NestlÃ© Suisse SA"  # (as read)
+
+
+def test_a_name_field_with_the_chinese_and_the_english_name_is_both():
+    """Chinese exhibitor lists often give '深圳市华强电子有限公司 Shenzhen Huaqiang Electronics Co., Ltd.'
+    in one field: the Chinese name is the name, the English one the second name, so the record
+    meets a Chinese-only and an English-only listing of the company (whole, its core was neither)."""
+    rows = [{"company_name": "深圳市华强电子有限公司 Shenzhen Huaqiang Electronics Co., Ltd."},
+            {"company_name": "深圳市华强电子有限公司", "phone": "0755-83216688"},
+            {"company_name": "Shenzhen Huaqiang Electronics Co., Ltd. (Stand 3A01)", "phone": "+86 755 8321 6688"},
+            {"company_name": "Huaqiang Electronics Co., Ltd.（深圳市华强电子有限公司）"},
+            {"company_name": "深圳市华强物流有限公司"},
+            {"company_name": "TCL科技集团股份有限公司"}, {"company_name": "中国银行 Bank of China", "company_name_alt": "BOC"}]
+    leads = _leads(rows)
+    assert leads[0] == leads[1] == leads[2] == leads[3] and len(set(leads)) == 4
+    out = normalise_records(_records(rows))
+    assert list(out["name_norm"])[:2] == ["深圳市华强电子有限公司"] * 2 and out["name_core"].iloc[0] == "华强电子"
+    assert out["company_name_alt"].iloc[0] == "Shenzhen Huaqiang Electronics Co., Ltd."
+    assert out["name_norm"].iloc[5] == "TCL科技集团股份有限公司"  # one script's name with a Latin brand: whole
+    assert (out["name_norm"].iloc[6], out["company_name_alt"].iloc[6]) == ("中国银行", "BOC")  # the source's own alt stays
+    assert out["company_name"].iloc[0].startswith("深圳市华强电子有限公司 Shenzhen")  # the field as read

@@ -387,6 +387,43 @@ def without_stand_notes(text: pa.Array) -> pa.Array:
     return pc.replace_with_mask(text, noted, pc.if_else(pc.match_substring_regex(kept, r"\S"), kept, some))
 
 
+# A Chinese and an English name in one field, as Chinese exhibitor lists give them ('深圳市华强电子
+# 有限公司 Shenzhen Huaqiang Electronics Co., Ltd.', the English first, or in brackets): the Chinese
+# part has no Latin letter and two Han characters or more, the English part no Han character and
+# two words or more, so that 'TCL科技集团', '华为 Huawei' and '深圳市TP-LINK科技有限公司' stay whole.
+_ZH_PART = r"[^A-Za-z]*\p{Han}[^A-Za-z]*\p{Han}[^A-Za-z]*?"
+_EN_PART = r"[A-Za-z][^\p{Han}()]*?[A-Za-z0-9.][^\p{Han}()]*?\s[^\p{Han}()]*?[A-Za-z0-9.)]"
+_BILINGUAL = [
+    r"^(?P<zh>" + _ZH_PART + r")\s*(?:[/|,;:]\s*)?\(?\s*(?P<en>" + _EN_PART + r")\s*\)?$",
+    r"^(?P<en>" + _EN_PART + r")\s*(?:[/|,;:]\s*)?\(?\s*(?P<zh>\p{Han}" + _ZH_PART + r")\s*\)?$",
+]
+
+
+def bilingual_parts(values: Iterable[object] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(the Chinese name, the English name) of each value that gives both (`_BILINGUAL`), as
+    clean display text; None for the others. A record whose name field gives both is compared by
+    its Chinese name and, as its second name, its English one: whole, it was a name of neither
+    language (core '华强电子有限公司 shenzhen huaqiang electronic') and met neither spelling alone."""
+    raw = _strings(values)
+    zh, en = np.full(len(raw), None, dtype=object), np.full(len(raw), None, dtype=object)
+    # Only names in both scripts are cleaned and tried (full-width Latin letters count: NFKC
+    # makes them Latin): most names are in one, and cleaning is most of the cost.
+    both = np.flatnonzero(np.asarray(pc.and_(pc.match_substring_regex(raw, r"\p{Han}"),
+                                             pc.match_substring_regex(raw, r"[A-Za-z\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}]"))
+                                     .fill_null(False), dtype=bool))
+    if not len(both):
+        return zh, en
+    text = without_stand_notes(clean_array(raw.take(pa.array(both))))
+    todo = np.ones(len(text), dtype=bool)
+    for pattern in _BILINGUAL:
+        found, (zh_part, en_part) = extract_where(text, pattern, ("zh", "en"), where=todo)
+        if found.any():
+            zh[both[found]] = pc.utf8_trim(zh_part.filter(pa.array(found)), " ,;:/|").to_pylist()
+            en[both[found]] = pc.utf8_trim(en_part.filter(pa.array(found)), " ,;:/|").to_pylist()
+            todo &= ~found
+    return zh, en
+
+
 def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     """Every name parsed: columns display, core, legal_form, is_branch, province, city, lang and
     flags (';'-joined: name_empty, name_truncated, name_only_legal_form). One row per value."""

@@ -41,7 +41,7 @@ from leadrank.transform.contacts import (
     phone_places,
 )
 from leadrank.transform.identifiers import normalise_usccs
-from leadrank.transform.names import clean_array, core_key_array, parse_names
+from leadrank.transform.names import bilingual_parts, clean_array, core_key_array, parse_names
 from leadrank.transform.regions import regions
 from leadrank.worker_processes import in_workers
 
@@ -195,13 +195,22 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     # The column normalisers are independent and spend their time in Arrow kernels, which
     # release the GIL: two threads keep both cores busy.
     regions()
-    distinct = {column: _distinct(out[column]) for column in
-                ("company_name", "company_name_alt", "uscc", "email", "website", "address", "phone")}
+    # A name field that gives a Chinese and an English name: the Chinese one is the name, the
+    # English one the second name when the source gave none (names.bilingual_parts).
+    name_values, name_codes = _distinct(out["company_name"])
+    zh_part, en_part = bilingual_parts(name_values)
+    split = pd.notna(zh_part)
+    if split.any():
+        name_values = np.where(split, zh_part, name_values)
+        out["company_name_alt"] = out["company_name_alt"].where(out["company_name_alt"].notna(),
+                                                                pd.Series(en_part[name_codes], index=index))
+    distinct = {"company_name": (name_values, name_codes),
+                **{column: _distinct(out[column]) for column in ("company_name_alt", "uscc", "email", "website",
+                                                                 "address", "phone")}}
     region_values, region_codes = _distinct(region)
     phone_values, phone_codes = distinct["phone"]
     pairs, pair_codes = np.unique(phone_codes.astype(np.int64) * len(region_values) + region_codes,
                                   return_inverse=True)
-    name_values = distinct["company_name"][0]
     half = len(name_values) // 2
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = {  # names, the longest job, in two halves so that neither thread waits on it alone
