@@ -130,3 +130,8 @@ def test_a_row_that_names_a_place_reaches_the_lead_of_its_core_there():
     # Without the golden places (leads read from elsewhere) the core decides, as before.
     found, _ = LeadIndex(frame.drop(columns=["city", "province"])).match(pd.Series([None]), pd.Series(rows[:1]))
     assert list(found) == ["L1"]
+
+
+def test_a_row_with_the_chinese_and_the_english_name_reaches_the_lead_of_the_chinese_one():
+    frame = leads(("L1", "深圳市华强电子有限公司", None, "active"), ("L2", "深圳市华强物流有限公司", None, "active"))
+    assert both_paths(frame, "深圳市华强电子有限公司 Shenzhen Huaqiang Electronics Co., Ltd.") == (["L1"], ["L1"])

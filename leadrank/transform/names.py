@@ -514,11 +514,13 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
 def names_cores_places(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(the display form, the core, the place) of every name, None for missing names and empty
     results: one Arrow pass for all (statements and outcomes are matched on each). The place is
-    the city the name gives (深圳市华强电子: 深圳市), else its province, else None."""
+    the city the name gives (深圳市华强电子: 深圳市), else its province, else None. A name that
+    gives the Chinese and the English name is its Chinese one, as records' are (`bilingual_parts`)."""
     values = list(values)
     if not values:  # an empty column (a header-only outcomes file): the Arrow path has nothing to write to
         return np.empty(0, dtype=object), np.empty(0, dtype=object), np.empty(0, dtype=object)
-    parsed = parse_names(values)
+    chinese, _ = bilingual_parts(values)
+    parsed = parse_names([c if c is not None else v for c, v in zip(chinese, values, strict=True)])
     missing = np.asarray([not isinstance(v, str) for v in values], dtype=bool)
     display, cores = (parsed[c].to_numpy(dtype=object) for c in ("display", "core"))
     display[missing | (display == "")] = None
