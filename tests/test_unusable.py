@@ -61,3 +61,13 @@ def test_visible_tells_a_displayed_character_anywhere_from_none():
     expected = [False, True, True, True, False, False, False, True, False]
     assert list(_visible(pd.Series(cores, dtype=object))) == expected
     assert list(_visible(pd.Series(cores, dtype="str"))) == expected
+
+
+@pytest.mark.parametrize("name", ["N/A", "n.a.", "-", "请选择", "未知", "Unknown", "NULL"])
+def test_a_placeholder_for_a_name_is_no_name(name):
+    """What a form or an export writes where no name was entered is no company: rejected with the
+    reason unless a second name is given; names that only begin like one stay."""
+    usable, rejects = split_unusable(normalise_records(records([
+        (name, None), (name, "华强电子有限公司"), ("Unknown Worlds Entertainment", None), ("NASA", None)])))
+    assert list(usable["record_key"]) == ["k1", "k2", "k3"]
+    assert list(rejects["reason"]) == [UNUSABLE_NAME] and "placeholder" in UNUSABLE_NAME

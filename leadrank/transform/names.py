@@ -127,6 +127,9 @@ _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _TAG = r"(?i)</?(?:a|b|i|u|s|em|strong|span|div|p|br|font|sup|sub|small|big|h[1-6]|li|ul|ol|td|th|tr|img)\b[^<>]{0,200}>"
 
 
+_SUSPECT = "|".join(f"(?:{pattern})" for pattern in (_MOJIBAKE, _ENTITY, _TAG))
+
+
 def unescaped(text: pa.Array) -> pa.Array:
     """HTML character references decoded (twice, for text escaped twice) and tags dropped, in the
     values that have them: 'AT&amp;T' had the core 'at and amp t', not AT&T's 'at and t'."""
@@ -141,8 +144,31 @@ def clean_array(values: Iterable[object] | pa.Array, max_chars: int = MAX_NAME_C
     """Display form of every value: text decoded with the wrong charset repaired (`repaired`),
     HTML references decoded and tags dropped (`unescaped`), NFKC (full-width → half-width,
     （）→ ()), control characters dropped, traditional → simplified, 【】→ (), single spaces,
-    trimmed."""
-    text = unescaped(repaired(pc.utf8_slice_codeunits(_strings(values), 0, max_chars)))
+    trimmed. Cleaning clean text changes nothing: a value that still shows what a repair or a
+    decoding takes once cleaned (a reference decoded into '&amp;', a control character dropped
+    from between a misread pair) is repaired and cleaned again, at most `_CLEANINGS` times. One
+    DFA test of every value before and after; the repairs see only the values it flags."""
+    text = pc.utf8_slice_codeunits(_strings(values), 0, max_chars)
+    suspect = pc.match_substring_regex(text, _SUSPECT)
+    if pc.any(suspect).as_py():
+        text = pc.replace_with_mask(text, suspect, unescaped(repaired(text.filter(suspect))))
+    text = _cleaned_once(text)
+    for _ in range(_CLEANINGS - 1):
+        suspect = pc.match_substring_regex(text, _SUSPECT)
+        if not pc.any(suspect).as_py():
+            break
+        subset = text.filter(suspect)
+        fixed = unescaped(repaired(subset))
+        if pc.all(pc.equal(fixed, subset)).as_py():
+            break
+        text = pc.replace_with_mask(text, suspect, _cleaned_once(fixed))
+    return text
+
+
+_CLEANINGS = 4
+
+
+def _cleaned_once(text: pa.Array) -> pa.Array:
     text = pc.utf8_normalize(text, "NFKC")
     text = fix(text, r"[\t\n\r]", " ")
     text = fix(text, r"\pC", "")
@@ -379,12 +405,17 @@ _STAND_NOTE = (r"(?i)\s*(?:\(\s*(?:" + _STAND_WORD_EN + r"|" + _STAND_WORD_ZH + 
 
 def without_stand_notes(text: pa.Array) -> pa.Array:
     """Names without a stand number written at their end (`_STAND_NOTE`), when a name is left."""
-    noted = pc.match_substring_regex(text, _STAND_NOTE)  # (a DFA match first: few names have one)
-    if not pc.any(noted).as_py():
-        return text
-    some = text.filter(noted)
-    kept = pc.replace_substring_regex(some, _STAND_NOTE, "")
-    return pc.replace_with_mask(text, noted, pc.if_else(pc.match_substring_regex(kept, r"\S"), kept, some))
+    for _ in range(3):  # ('… (Hall 3) (Stand 12)': one note at a time, from the end)
+        noted = pc.match_substring_regex(text, _STAND_NOTE)  # (a DFA match first: few names have one)
+        if not pc.any(noted).as_py():
+            break
+        some = text.filter(noted)
+        kept = pc.replace_substring_regex(some, _STAND_NOTE, "")
+        kept = pc.if_else(pc.match_substring_regex(kept, r"\S"), kept, some)
+        if pc.all(pc.equal(kept, some)).as_py():
+            break
+        text = pc.replace_with_mask(text, noted, kept)
+    return text
 
 
 # A Chinese and an English name in one field, as Chinese exhibitor lists give them ('深圳市华强电子
@@ -424,13 +455,21 @@ def bilingual_parts(values: Iterable[object] | pa.Array) -> tuple[np.ndarray, np
     return zh, en
 
 
+# What forms and exports put where no name was entered: no name, not a company called 'N/A'.
+_PLACEHOLDERS = pa.array(["n/a", "na", "n.a", "none", "null", "nil", "nan", "unknown", "tbd", "tba", "-", "--", "---",
+                          "?", "select", "please select", "未知", "无", "暂无", "不详", "请选择", "未选择", "待定", "空"])
+
+
 def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     """Every name parsed: columns display, core, legal_form, is_branch, province, city, lang and
-    flags (';'-joined: name_empty, name_truncated, name_only_legal_form). One row per value."""
+    flags (';'-joined: name_empty, name_truncated, name_only_legal_form). One row per value. A
+    placeholder ('N/A', '请选择', `_PLACEHOLDERS`) is no name: empty, flagged name_empty."""
     raw = _strings(values)
     n = len(raw)
     truncated = np.asarray(pc.greater(pc.utf8_length(raw), MAX_NAME_CHARS))
     display = without_stand_notes(clean_array(raw))
+    placeholder = pc.is_in(pc.utf8_lower(pc.utf8_trim(display, " .")), value_set=_PLACEHOLDERS)
+    display = pc.if_else(placeholder, "", display)
     empty = np.asarray(pc.equal(display, ""))
     name = _trimmed(display)
     only_form = np.asarray(pc.match_substring_regex(name, _ONLY_FORMS)) & ~empty

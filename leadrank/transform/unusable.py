@@ -18,7 +18,7 @@ from leadrank.contracts import REJECT_COLUMNS
 from leadrank.key_lookup import large_text
 
 UNUSABLE_NAME = ("company name unusable: no letter or digit is left once normalised "
-                 "(only punctuation, symbols, emoji or a legal form)")
+                 "(only punctuation, symbols, emoji, a legal form or a placeholder such as N/A)")
 INVISIBLE_NAME = ("company name unusable: only characters that display as nothing "
                   "(such as the Hangul filler U+3164) are left once normalised")
 # Letters and marks that render blank: Hangul fillers (choseong, jungseong, compatibility,
