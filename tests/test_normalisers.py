@@ -249,3 +249,11 @@ def test_landline_places_come_from_the_shipped_table_which_is_the_geocoders():
              "np.array(['landline', 'mobile'], dtype=object)).tolist(), 'phonenumbers.geocoder' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['广东省深圳市', None] False"
+
+
+@pytest.mark.parametrize(("raw", "plain"), [("西门子(中国)有限公司", "西门子有限公司"), ("西门子（中国）有限公司", "西门子有限公司"),
+                                            ("Siemens (China) Co., Ltd.", "Siemens Co., Ltd."),
+                                            ("ABB (中国)有限公司", "ABB有限公司"), ("Siemens Ltd. (PRC)", "Siemens Ltd.")])
+def test_a_country_in_brackets_is_a_place_not_the_name(raw, plain):
+    parsed = parse_names([raw, plain, "中国银行"])
+    assert parsed["core"].iloc[0] == parsed["core"].iloc[1] and parsed["core"].iloc[2] == "中国银行"

@@ -455,6 +455,10 @@ def bilingual_parts(values: Iterable[object] | pa.Array) -> tuple[np.ndarray, np
     return zh, en
 
 
+# A foreign group's company in China names the country in brackets, as a Chinese one names its city
+# (西门子(中国)有限公司, Siemens (China) Co., Ltd.; 华强电子(深圳)有限公司): a place, not the name.
+_CHINA_BRACKETED = r"(?i)\s*\(\s*(?:中国|中华人民共和国|china|p\.?\s?r\.?\s?c\.?)\s*\)\s*"
+
 # What forms and exports put where no name was entered: no name, not a company called 'N/A'.
 _PLACEHOLDERS = pa.array(["n/a", "na", "n.a", "none", "null", "nil", "nan", "unknown", "tbd", "tba", "-", "--", "---",
                           "?", "select", "please select", "未知", "无", "暂无", "不详", "请选择", "未选择", "待定", "空"])
@@ -477,6 +481,7 @@ def parse_names(values: Iterable[object] | pa.Array) -> pd.DataFrame:
     # JOHANNESBURG') goes too.
     name = _trimmed(_strip_glued_place(fix(fix(name, _SPACED, r"\1.\2."), _SPACED, r"\1.\2."), latin(name) & ~only_form))
     reg = regions()
+    name = _trimmed(fix(name, _CHINA_BRACKETED, " "))
     name, bracket_prov, bracket_city = reg.strip_bracketed_array(name)
     is_branch = np.zeros(n, dtype=bool)
     branch_prov = np.full(n, None, dtype=object)
