@@ -259,3 +259,15 @@ def test_handed_over_records_give_their_columns_up_as_the_result_is_assembled():
     pd.testing.assert_frame_equal(_plain(same), _plain(result))
     assert not set(handed.columns) & set(NORMALISED)  # given up
     assert len(handed) == len(rows)
+
+
+def test_a_bilingual_name_read_from_the_cache_is_the_record_normalised_afresh():
+    """A name field that gives the Chinese and the English name is compared by both, while the
+    fields stay as read: a record taken from the cache on a later night is the same record."""
+    rows = [{"company_name": "深圳市华强电子有限公司 Shenzhen Huaqiang Electronics Co., Ltd.", "phone": "0755-83216688"},
+            {"company_name": "Siemens AG (Stand 3-105)"}, {"company_name": "NestlÃ© SA"}]
+    first, _ = normalise_known(records(rows), None)
+    second, fresh = normalise_known(records([*rows, {"company_name": "New Co Ltd"}]), first)
+    assert fresh == 1
+    pd.testing.assert_frame_equal(_plain(second[NORMALISED].iloc[:3]), _plain(first[NORMALISED]))
+    assert first["company_name_alt"].iloc[0] is None and first["name_alt_core"].iloc[0] == "huaqiang electronic"

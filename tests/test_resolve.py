@@ -287,7 +287,7 @@ def test_a_name_field_with_the_chinese_and_the_english_name_is_both():
     assert leads[0] == leads[1] == leads[2] == leads[3] and len(set(leads)) == 4
     out = normalise_records(_records(rows))
     assert list(out["name_norm"])[:2] == ["深圳市华强电子有限公司"] * 2 and out["name_core"].iloc[0] == "华强电子"
-    assert out["company_name_alt"].iloc[0] == "Shenzhen Huaqiang Electronics Co., Ltd."
+    assert out["name_alt_core"].iloc[0] == "huaqiang electronic" and out["company_name_alt"].iloc[0] is None
     assert out["name_norm"].iloc[5] == "TCL科技集团股份有限公司"  # one script's name with a Latin brand: whole
-    assert (out["name_norm"].iloc[6], out["company_name_alt"].iloc[6]) == ("中国银行", "BOC")  # the source's own alt stays
+    assert (out["name_norm"].iloc[6], out["name_alt_core"].iloc[6]) == ("中国银行", "boc")  # the source's own alt stays
     assert out["company_name"].iloc[0].startswith("深圳市华强电子有限公司 Shenzhen")  # the field as read

@@ -196,17 +196,18 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     # release the GIL: two threads keep both cores busy.
     regions()
     # A name field that gives a Chinese and an English name: the Chinese one is the name, the
-    # English one the second name when the source gave none (names.bilingual_parts).
+    # English one the second name when the source gave none (names.bilingual_parts). The fields
+    # stay as read (they are passed on as they are, and a record read from the cache on a later
+    # night must be the same record): only what is compared changes.
     name_values, name_codes = _distinct(out["company_name"])
     zh_part, en_part = bilingual_parts(name_values)
     split = pd.notna(zh_part)
+    second = out["company_name_alt"]
     if split.any():
         name_values = np.where(split, zh_part, name_values)
-        out["company_name_alt"] = out["company_name_alt"].where(out["company_name_alt"].notna(),
-                                                                pd.Series(en_part[name_codes], index=index))
-    distinct = {"company_name": (name_values, name_codes),
-                **{column: _distinct(out[column]) for column in ("company_name_alt", "uscc", "email", "website",
-                                                                 "address", "phone")}}
+        second = second.where(second.notna(), pd.Series(en_part[name_codes], index=index))
+    distinct = {"company_name": (name_values, name_codes), "company_name_alt": _distinct(second),
+                **{column: _distinct(out[column]) for column in ("uscc", "email", "website", "address", "phone")}}
     region_values, region_codes = _distinct(region)
     phone_values, phone_codes = distinct["phone"]
     pairs, pair_codes = np.unique(phone_codes.astype(np.int64) * len(region_values) + region_codes,
@@ -233,7 +234,7 @@ def normalise_records(records: pd.DataFrame) -> pd.DataFrame:
     out["name_norm"] = names["display"].where(names["display"] != "", None)
     out["name_core"] = names["core"].where(names["core"] != "", None)
     alt = done["alt"]["core"].to_numpy(dtype=object)[distinct["company_name_alt"][1]]
-    out["name_alt_core"] = np.where(pd.isna(out["company_name_alt"]) | (alt == ""), None, alt)
+    out["name_alt_core"] = np.where(pd.isna(second) | (alt == ""), None, alt)
     out["name_lang"] = names["lang"]
     out["legal_form"] = names["legal_form"].where(names["legal_form"] != "", None)
     out["is_branch"] = names["is_branch"]
