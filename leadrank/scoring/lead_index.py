@@ -82,10 +82,14 @@ def row_name_cores(names: pd.Series) -> np.ndarray:
     return without_st_marks(name_cores(names))
 
 
+def _whole(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def _place_keys(places: pa.Array | pa.ChunkedArray, cores: pa.Array | pa.ChunkedArray) -> pa.Array:
     """'place|core' per row, null where either is missing or empty."""
     def given(text: pa.Array | pa.ChunkedArray) -> pa.Array:
-        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        text = _whole(text)
         return pc.if_else(pc.greater(pc.utf8_length(text), 0), text, pa.scalar(None, text.type))
 
     return pc.binary_join_element_wise(given(places), given(cores), pa.scalar("|", pa.large_string()))
@@ -116,7 +120,7 @@ def _stacked(arrays: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
     """One array of the keys of a level that holds each lead more than once."""
     if not arrays:
         return pa.array([], type=pa.large_string())
-    return pa.concat_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays])
+    return pa.concat_arrays([_whole(a) for a in arrays])
 
 
 class LeadIndex:
@@ -133,8 +137,7 @@ class LeadIndex:
         take = pa.array(order)
         # The names level holds each lead twice: its Chinese name, then (after every lead's) its English one.
         names = [large_text(leads[c]).take(take) for c in ("company_name_zh", "company_name_en") if c in leads]
-        zh = large_text(zh).take(take)
-        zh = zh.combine_chunks() if isinstance(zh, pa.ChunkedArray) else zh
+        zh = _whole(large_text(zh).take(take))
         ids = leads["lead_id"].to_numpy(dtype=object)[order]
         # The place level holds the leads whose core another lead has too (for the others it finds
         # what the core finds), each twice: its city with its core, then its province with it.

@@ -140,6 +140,9 @@ def unescaped(text: pa.Array) -> pa.Array:
     return fix(text, _TAG, " ")
 
 
+_CLEANINGS = 4  # rounds of repair and cleaning at most (clean_array)
+
+
 def clean_array(values: Iterable[object] | pa.Array, max_chars: int = MAX_NAME_CHARS) -> pa.Array:
     """Display form of every value: text decoded with the wrong charset repaired (`repaired`),
     HTML references decoded and tags dropped (`unescaped`), NFKC (full-width → half-width,
@@ -163,9 +166,6 @@ def clean_array(values: Iterable[object] | pa.Array, max_chars: int = MAX_NAME_C
             break
         text = pc.replace_with_mask(text, suspect, _cleaned_once(fixed))
     return text
-
-
-_CLEANINGS = 4
 
 
 def _cleaned_once(text: pa.Array) -> pa.Array:
